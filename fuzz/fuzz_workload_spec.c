@@ -1,0 +1,52 @@
+/* Fuzz the workload spec parser (src/trace/synth.c): any byte string, cut at
+ * its first NUL, either opens a generator whose first batches can be pulled,
+ * or fails with VMSIM_EPARSE / VMSIM_ENOMEM and a filled-in error. Nothing
+ * may crash, leak, or read out of bounds; a broken contract aborts so that
+ * libFuzzer reports it. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmsim/event.h"
+#include "vmsim/types.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *spec = malloc(size + 1);
+    if (!spec)
+        return 0;
+    memcpy(spec, data, size);
+    spec[size] = '\0';
+
+    struct vmsim_source *src = (struct vmsim_source *)spec; /* must be reset */
+    struct vmsim_source_error err;
+    int rc = vmsim_source_open_workload(spec, &src, &err);
+    if (rc != 0) {
+        if (src != NULL || (rc != VMSIM_EPARSE && rc != VMSIM_ENOMEM))
+            abort();
+        if (rc == VMSIM_EPARSE &&
+            (strcmp(err.where, "workload") != 0 || !err.expected[0] || !err.found[0]))
+            abort();
+        free(spec);
+        return 0;
+    }
+    /* A few batches of awkward sizes; every event must be well-formed. */
+    static const size_t sizes[] = {1, 7, 4096, 3};
+    static struct vmsim_event buf[4096];
+    for (size_t b = 0; b < sizeof sizes / sizeof sizes[0]; b++) {
+        long got = vmsim_source_next(src, buf, sizes[b]);
+        if (got < 0 || (size_t)got > sizes[b])
+            abort();
+        for (long i = 0; i < got; i++)
+            if (buf[i].type >= VMSIM_EV_NTYPES || buf[i].cpu != 0 ||
+                (buf[i].type == VMSIM_EV_ACCESS && buf[i].len == 0))
+                abort();
+        if (got == 0)
+            break;
+    }
+    vmsim_source_close(src);
+    free(spec);
+    return 0;
+}

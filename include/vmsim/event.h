@@ -1,0 +1,86 @@
+/* vmsim events: what a workload source produces and the machine consumes.
+ *
+ * Sources (trace readers, synthetic generators) fill arrays of vmsim_event;
+ * the machine consumes them in batches. Sources know nothing of the machine.
+ * The struct is 24 bytes so a batch of 4096 fits in 96 KiB. */
+#ifndef VMSIM_EVENT_H
+#define VMSIM_EVENT_H
+
+#include "vmsim/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum vmsim_event_type {
+    VMSIM_EV_ACCESS = 0,   /* pid touches [addr, addr+len) with kind */
+    VMSIM_EV_SPAWN = 1,    /* a new process pid with an empty address space */
+    VMSIM_EV_EXIT = 2,     /* process pid exits; its memory is freed */
+    VMSIM_EV_MMAP = 3,     /* map [addr, addr+len) in pid, kind = VMSIM_PROT_* */
+    VMSIM_EV_MUNMAP = 4,   /* unmap [addr, addr+len) in pid */
+    VMSIM_EV_MPROTECT = 5, /* change protection of [addr, addr+len), kind = prot */
+    VMSIM_EV_SWITCH = 6,   /* cpu starts running pid (context switch) */
+    VMSIM_EV_NTYPES
+};
+
+enum vmsim_access_kind {
+    VMSIM_READ = 0,   /* data load */
+    VMSIM_WRITE = 1,  /* data store */
+    VMSIM_FETCH = 2,  /* instruction fetch */
+    VMSIM_MODIFY = 3, /* read-modify-write: one translation with write intent */
+};
+
+#define VMSIM_PROT_R 1u
+#define VMSIM_PROT_W 2u
+#define VMSIM_PROT_X 4u
+
+struct vmsim_event {
+    uint8_t type;      /* enum vmsim_event_type */
+    uint8_t kind;      /* access kind, or VMSIM_PROT_* bits for mmap/mprotect */
+    uint16_t cpu;      /* cpu the event happens on (access, switch) */
+    vmsim_pid_t pid;   /* process */
+    vmsim_vaddr_t addr;
+    uint64_t len;      /* access size or mapping length, in bytes */
+};
+
+/* A workload source: a trace reader or a synthetic generator behind one
+ * interface. next() fills up to max events and returns how many (0 at the
+ * end) or a negative VMSIM_E* code; after an error, vmsim_source_error()
+ * says where and what. */
+struct vmsim_source;
+
+struct vmsim_source_error {
+    char where[256];    /* "file:line", "file: byte 1234" or "workload" */
+    char expected[128]; /* what the parser expected */
+    char found[128];    /* what it found, printable */
+};
+
+/* Open a trace file. fmt may be NULL or "auto" (decided from the content),
+ * "text", "bin" or "lackey". "-" reads standard input. */
+int vmsim_source_open_trace(const char *path, const char *fmt, struct vmsim_source **out,
+                            struct vmsim_source_error *err);
+/* Open a synthetic workload from "NAME[:k=v,...]", e.g. "seq:n=1000,stride=8". */
+int vmsim_source_open_workload(const char *spec, struct vmsim_source **out,
+                               struct vmsim_source_error *err);
+long vmsim_source_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max);
+const struct vmsim_source_error *vmsim_source_error(const struct vmsim_source *src);
+/* Bytes of input consumed so far (0 for generators): for progress and rates. */
+uint64_t vmsim_source_bytes(const struct vmsim_source *src);
+void vmsim_source_close(struct vmsim_source *src);
+
+/* Names of the trace formats and synthetic workloads, NULL-terminated,
+ * with one-line descriptions in the same order. */
+extern const char *const vmsim_trace_formats[];
+extern const char *const vmsim_workload_names[];
+extern const char *const vmsim_workload_help[];
+
+/* Trace writers, for `vmsim convert`: "text" or "bin". */
+struct vmsim_sink;
+int vmsim_sink_open(const char *path, const char *fmt, struct vmsim_sink **out);
+int vmsim_sink_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size_t n);
+int vmsim_sink_close(struct vmsim_sink *sink); /* flushes; returns the first error */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

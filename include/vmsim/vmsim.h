@@ -1,0 +1,204 @@
+/* libvmsim: the public API of the simulator.
+ *
+ * A struct vmsim is one simulated machine: physical memory, CPUs with TLB
+ * hierarchies and page-walk caches, one page-table organization, and a
+ * minimal kernel. Configure it with plain-data config structs (defaults from
+ * vmsim_config_default), feed it batches of events, read its counters.
+ * Several simulators may run side by side: there is no global state. */
+#ifndef VMSIM_VMSIM_H
+#define VMSIM_VMSIM_H
+
+#include <stdbool.h>
+
+#include "vmsim/event.h"
+#include "vmsim/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- page-table geometry ------------------------------------------------ */
+
+/* A radix geometry. Levels are numbered from the leaf: level 1 holds entries
+ * that map base pages, level `levels` is the root. bits[] is listed root
+ * first. A leaf at level k maps a page of 2^(page_shift + sum of bits of
+ * levels below k) bytes; leaf_levels has bit k set when level k may hold
+ * leaves (bit 1 is always set). */
+struct vmsim_geometry {
+    char name[VMSIM_NAME_MAX];
+    uint8_t va_bits;    /* translated virtual-address width, at most 57 */
+    uint8_t page_shift; /* log2 of the base page size */
+    uint8_t levels;
+    uint8_t pte_bytes;  /* size of one entry: 4 or 8 */
+    uint8_t bits[VMSIM_MAX_LEVELS]; /* index bits per level, root first */
+    uint8_t leaf_levels;            /* bit k: level k may hold a leaf */
+};
+
+/* Fill *g from a preset name ("x86-64", "x86-64-5l", "sv39", ...). */
+int vmsim_geometry_preset(const char *name, struct vmsim_geometry *g);
+/* Parse "va=48,page=4k,bits=9+9+9+9,pte=8,leaves=1+2+3" (custom geometry). */
+int vmsim_geometry_parse(const char *spec, struct vmsim_geometry *g, char *why, size_t whylen);
+int vmsim_geometry_check(const struct vmsim_geometry *g, char *why, size_t whylen);
+/* The names of the geometry presets, NULL-terminated, and a line on each. */
+extern const char *const vmsim_geometry_names[];
+extern const char *const vmsim_geometry_help[];
+/* log2 of the size of a page whose leaf sits at `level`. */
+unsigned vmsim_geometry_page_shift(const struct vmsim_geometry *g, unsigned level);
+
+/* ---- TLBs and page-walk caches ----------------------------------------- */
+
+enum vmsim_tlb_side { VMSIM_SIDE_UNIFIED = 0, VMSIM_SIDE_DATA = 1, VMSIM_SIDE_INSN = 2 };
+enum vmsim_repl { VMSIM_REPL_LRU = 0, VMSIM_REPL_RANDOM = 1 };
+
+struct vmsim_tlb_array_config {
+    uint32_t entries;
+    uint32_t ways;         /* ways == entries: fully associative */
+    uint64_t page_shifts;  /* bit s set: serves pages of 2^s bytes */
+};
+
+/* One TLB level: one or more arrays probed together (e.g. separate arrays
+ * for 4 KiB and 2 MiB pages), counted as one lookup. */
+struct vmsim_tlb_level_config {
+    char name[VMSIM_NAME_MAX];
+    uint8_t side;     /* enum vmsim_tlb_side */
+    uint8_t repl;     /* enum vmsim_repl */
+    uint8_t narrays;
+    uint32_t latency; /* cycles charged for a lookup of this level */
+    struct vmsim_tlb_array_config array[VMSIM_MAX_TLB_ARRAYS];
+};
+
+struct vmsim_cache_config {
+    uint32_t entries; /* 0: none */
+    uint32_t ways;
+};
+
+/* Page-walk caches. Split (Intel paging-structure caches): cache[k] holds
+ * entries of level k that point to a table of level k-1, tagged by the
+ * virtual-address bits that index levels k and above. Unified: one cache
+ * that holds such entries of any level. */
+struct vmsim_pwc_config {
+    bool unified_mode;
+    struct vmsim_cache_config level[VMSIM_MAX_LEVELS + 1]; /* index = level */
+    struct vmsim_cache_config unified;
+    uint32_t latency; /* cycles per page-walk-cache probe round */
+};
+
+/* The cost model, in cycles. Documented in docs/cost-model.md. */
+struct vmsim_cost_config {
+    uint32_t access;  /* the memory access itself, once per access */
+    uint32_t pt_ref;  /* one page-table memory reference during a walk */
+    uint32_t fault;   /* one page fault handled by the kernel */
+};
+
+/* ---- the machine -------------------------------------------------------- */
+
+struct vmsim_config {
+    char machine[VMSIM_NAME_MAX]; /* preset the config came from, for reports */
+    char pt[VMSIM_NAME_MAX];      /* page-table organization: "radix" */
+    struct vmsim_geometry geom;
+    uint32_t ntlb;
+    struct vmsim_tlb_level_config tlb[VMSIM_MAX_TLB_LEVELS];
+    struct vmsim_pwc_config pwc;
+    struct vmsim_cost_config cost;
+    uint64_t phys_bytes;     /* simulated physical memory */
+    uint32_t ncpus;
+    bool asids;              /* tag TLB/PWC entries by ASID; else flush on switch */
+    uint8_t anon_page_shift; /* page size of implicit anonymous mappings */
+    uint64_t seed;           /* for random replacement and generators */
+};
+
+/* The defaults: x86-64 4-level, an Intel Skylake TLB hierarchy and
+ * paging-structure caches, 64 GiB of memory, one CPU, ASIDs on. */
+void vmsim_config_default(struct vmsim_config *cfg);
+/* Apply a machine preset (CPU TLBs, PWCs, latencies; geometry x86-64). */
+int vmsim_config_machine(struct vmsim_config *cfg, const char *preset);
+extern const char *const vmsim_machine_names[];
+extern const char *const vmsim_machine_help[];
+
+/* Parse a TLB SPEC (see docs/cli.md) or "none" into cfg->tlb/ntlb. */
+int vmsim_tlb_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
+/* Parse a PWC SPEC ("l4=2x2,l3=4x4,l2=32x4", "unified=32x4", "none"). */
+int vmsim_pwc_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
+/* Parse "access=1,pt_ref=30,fault=1000". */
+int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
+/* Parse a size: "4096", "4k", "2m", "1g", "64GiB". */
+int vmsim_parse_size(const char *s, uint64_t *out);
+
+/* ---- statistics ----------------------------------------------------------- */
+
+/* The scalar statistics, one list feeding every output format:
+ * X(field, "dotted.json.name", "definition"). docs/stats.md defines each. */
+#define VMSIM_STATS(X)                                                                   \
+    X(accesses, "accesses", "memory accesses consumed from the workload")               \
+    X(translations, "translations", "page translations (an access crossing pages makes several)") \
+    X(tlb_misses_all, "tlb.misses_all_levels", "translations that missed every TLB level")   \
+    X(walks, "walks.count", "page-table walks started (including retries after faults)")   \
+    X(walk_refs, "walks.refs", "page-table memory references made by walks")              \
+    X(pwc_hits, "pwc.hits", "walks that a page-walk cache let skip one or more levels")    \
+    X(pwc_misses, "pwc.misses", "walks that found no usable page-walk-cache entry")        \
+    X(pwc_levels_skipped, "pwc.levels_skipped", "page-table references avoided by page-walk caches") \
+    X(faults_total, "faults.total", "page faults handled by the kernel")                  \
+    X(faults_zero_read, "faults.demand_zero_read", "first reads mapped to the shared zero frame") \
+    X(faults_zero_write, "faults.demand_zero_write", "first writes given a new zeroed frame")      \
+    X(faults_cow_zero, "faults.cow_zero", "writes to a zero-frame mapping, copied to a new frame") \
+    X(faults_protection, "faults.protection", "accesses the mapping's protection forbids (counted, not retried)") \
+    X(faults_bad_address, "faults.bad_address", "accesses beyond the geometry's virtual-address width") \
+    X(faults_oom, "faults.oom", "faults that found no free simulated frame")              \
+    X(tlb_flushes, "tlb.flushes", "whole-TLB flushes (context switches without ASIDs, ASID rollover)") \
+    X(tlb_invalidations, "tlb.invalidations", "single-page TLB invalidations (all CPUs)") \
+    X(context_switches, "context_switches", "changes of the running process on a CPU")    \
+    X(processes, "processes", "processes created")                                        \
+    X(frames_used, "memory.frames_used", "simulated frames in use at the end (data + page tables)") \
+    X(frames_peak, "memory.frames_peak", "largest number of simulated frames in use")     \
+    X(cycles, "cycles", "total cycles of the cost model")                                 \
+    X(cycles_translation, "cycles_translation", "cycles spent translating (TLB lookups, walks, faults)")
+
+struct vmsim_tlb_stats {
+    uint64_t hits;   /* lookups that found an entry for the page */
+    uint64_t misses; /* lookups that found none */
+};
+
+struct vmsim_stats {
+#define VMSIM_STAT_FIELD(f, n, d) uint64_t f;
+    VMSIM_STATS(VMSIM_STAT_FIELD)
+#undef VMSIM_STAT_FIELD
+    struct vmsim_tlb_stats tlb[VMSIM_MAX_TLB_LEVELS]; /* same order as config */
+    uint64_t walk_hist[VMSIM_MAX_LEVELS + 2];         /* walks by references made */
+};
+
+/* Page-table memory (the VmPTE rule: the root is reported apart). */
+struct vmsim_pt_footprint {
+    uint64_t tables[VMSIM_MAX_LEVELS + 1];      /* tables of each level (index = level) */
+    uint64_t table_bytes[VMSIM_MAX_LEVELS + 1]; /* bytes of each level */
+    uint64_t bytes;                             /* all levels except the root */
+    uint64_t root_bytes;                        /* the roots */
+    uint64_t pages[VMSIM_MAX_LEVELS + 1];       /* leaves mapped at each level */
+};
+
+struct vmsim;
+
+int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out);
+void vmsim_destroy(struct vmsim *sim);
+/* Consume n events. Returns 0, or a negative code for a real failure (host
+ * out of memory); simulated failures are counted, never returned. */
+int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n);
+/* The counters; the call also refreshes the memory gauges (frames_*). */
+const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim);
+const struct vmsim_config *vmsim_get_config(const struct vmsim *sim);
+/* Page-table memory of all live processes together. */
+void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
+
+/* ---- building page tables directly (snapshots, tests) --------------------- */
+
+/* Map one page of 2^page_shift bytes at va in process pid (created on first
+ * use) to a fresh frame, writable; page_shift must be a leaf size of the
+ * geometry. Used by `vmsim snapshot` to rebuild a real process's tables. */
+int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigned page_shift);
+/* Account one extra page-table page for process pid at level 1 without
+ * mapping anything: Linux deposits one for each PMD-mapped huge page. */
+int vmsim_deposit_table(struct vmsim *sim, vmsim_pid_t pid);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,45 @@
+/* The vmsim command line: one table of subcommands (main.c), one file per
+ * subcommand. Argument parsing and printing only; no simulation logic. */
+#ifndef VMSIM_CLI_H
+#define VMSIM_CLI_H
+
+#include <getopt.h>
+
+#include "vmsim/vmsim.h"
+
+int cmd_run(int argc, char **argv);
+int cmd_presets(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+
+/* Print "vmsim: <message>" to stderr; returns 2 (usage) for `return cli_usage(...)`. */
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "vmsim: <message>" to stderr; returns 1 (failure). */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Machine options shared by the commands that build a simulator
+ * (--machine, --pt, --geometry, --tlb, --pwc, --cost, --mem, --cpus,
+ * --no-asid, --page-size, --seed). CLI_CONFIG_OPTIONS goes into a
+ * getopt_long table; cli_config_option() handles one of them and returns 0,
+ * 1 if opt is not a machine option, or 2 after printing an error. */
+enum {
+    OPT_MACHINE = 1000, OPT_PT, OPT_GEOMETRY, OPT_TLB, OPT_PWC, OPT_COST, OPT_MEM,
+    OPT_CPUS, OPT_NO_ASID, OPT_PAGE_SIZE, OPT_SEED, OPT_CLI_FIRST_FREE
+};
+#define CLI_CONFIG_OPTIONS                                                                 \
+    {"machine", required_argument, 0, OPT_MACHINE}, {"pt", required_argument, 0, OPT_PT},   \
+    {"geometry", required_argument, 0, OPT_GEOMETRY}, {"tlb", required_argument, 0, OPT_TLB}, \
+    {"pwc", required_argument, 0, OPT_PWC}, {"cost", required_argument, 0, OPT_COST},       \
+    {"mem", required_argument, 0, OPT_MEM}, {"cpus", required_argument, 0, OPT_CPUS},       \
+    {"no-asid", no_argument, 0, OPT_NO_ASID}, {"page-size", required_argument, 0, OPT_PAGE_SIZE}, \
+    {"seed", required_argument, 0, OPT_SEED}
+extern const char cli_config_help[];
+int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg);
+/* Apply --machine first, whatever the order on the command line: presets set
+ * many fields and must not undo a later --tlb. Scans argv before getopt. */
+int cli_config_init(struct vmsim_config *cfg, int argc, char **argv);
+/* Check the options together (page sizes against the geometry); 0 or 2
+ * after printing an error. */
+int cli_config_finish(struct vmsim_config *cfg);
+
+#endif

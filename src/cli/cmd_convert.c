@@ -1,0 +1,137 @@
+/* `vmsim convert`: read a trace in one format and write it in another,
+ * event by event in batches, in constant memory. The formats and their
+ * detection live in src/trace/formats.c; this file only parses arguments
+ * and reports errors. Called with argv[0] = "convert". */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "trace/formats.h"
+
+#define CONVERT_BATCH 4096
+
+static void convert_help(FILE *f)
+{
+    fprintf(f,
+            "usage: vmsim convert [--from FMT] [--to FMT] IN OUT\n"
+            "\n"
+            "Convert a trace between formats. IN or OUT may be \"-\" (stdin, stdout).\n"
+            "  --from FMT  input format: auto (default: decided from the content)");
+    for (size_t i = 0; vmsim_trace_formats[i]; i++)
+        fprintf(f, ", %s", vmsim_trace_formats[i]);
+    fprintf(f, "\n"
+               "  --to FMT    output format: text or bin (default: bin if OUT ends in\n"
+               "              .vmt, else text)\n"
+               "  --help      this text\n"
+               "\nFormats (docs/traces.md):\n");
+    for (size_t i = 0; vmsim_trace_formats[i]; i++)
+        fprintf(f, "  %-8s %s\n", vmsim_trace_formats[i], vmsim_trace_format_help[i]);
+}
+
+/* Writing OUT truncates it before IN is read: refuse when they are one file. */
+static bool convert_same_file(const char *in, const char *out)
+{
+    struct stat a, b;
+    if (strcmp(in, "-") == 0 || strcmp(out, "-") == 0)
+        return false;
+    return stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+static int convert_source_error(const struct vmsim_source_error *e)
+{
+    return cli_fail("%s: expected %s, found %s", e->where, e->expected, e->found);
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"from", required_argument, 0, 'f'},
+        {"to", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *from = NULL, *to = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+f:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            from = optarg;
+            break;
+        case 't':
+            to = optarg;
+            break;
+        case 'h':
+            convert_help(stdout);
+            return 0;
+        default:
+            return cli_usage("convert: see `vmsim convert --help`");
+        }
+    }
+    if (argc - optind != 2)
+        return cli_usage("convert: expected IN and OUT; see `vmsim convert --help`");
+    const char *in = argv[optind], *out = argv[optind + 1];
+
+    if (from && strcmp(from, "auto") != 0 && !trace_format_find(from))
+        return cli_usage("convert: unknown input format '%s' (auto, text, bin or lackey)", from);
+    if (to) {
+        const struct trace_format *f = trace_format_find(to);
+        if (!f)
+            return cli_usage("convert: unknown output format '%s' (text or bin)", to);
+        if (!f->sink_open)
+            return cli_usage("convert: %s is an input-only format; --to takes text or bin", to);
+    }
+    if (convert_same_file(in, out))
+        return cli_usage("convert: IN and OUT are the same file");
+
+    struct vmsim_source_error err;
+    struct vmsim_source *src;
+    int r = vmsim_source_open_trace(in, from, &src, &err);
+    if (r < 0)
+        return convert_source_error(&err);
+    struct vmsim_sink *sink;
+    r = vmsim_sink_open(out, to, &sink);
+    if (r < 0) {
+        int e = errno;
+        vmsim_source_close(src);
+        return cli_fail("cannot write %s: %s", out,
+                        r == VMSIM_EIO || r == VMSIM_ENOENT ? strerror(e) : vmsim_strerror(r));
+    }
+
+    struct vmsim_event *buf = malloc(CONVERT_BATCH * sizeof *buf);
+    int status = 0;
+    if (!buf) {
+        status = cli_fail("out of memory");
+        goto done;
+    }
+    for (;;) {
+        long n = vmsim_source_next(src, buf, CONVERT_BATCH);
+        if (n < 0) {
+            status = convert_source_error(vmsim_source_error(src));
+            goto done;
+        }
+        if (n == 0)
+            break;
+        r = vmsim_sink_write(sink, buf, (size_t)n);
+        if (r < 0) {
+            status = cli_fail("cannot write %s: %s", out,
+                              r == VMSIM_EIO ? strerror(errno) : vmsim_strerror(r));
+            goto done;
+        }
+    }
+done:
+    free(buf);
+    vmsim_source_close(src);
+    r = vmsim_sink_close(sink);
+    if (r < 0 && status == 0)
+        status = cli_fail("cannot write %s: %s", out,
+                          r == VMSIM_EIO ? strerror(errno) : vmsim_strerror(r));
+    if (status != 0 && strcmp(out, "-") != 0)
+        unlink(out); /* no half-converted file left behind */
+    return status;
+}

@@ -1,0 +1,168 @@
+/* vmsim run: build a machine from the options, feed it a workload or a
+ * trace in batches, print the summary (and JSON). A bad trace stops the run
+ * with the error's place, after printing the statistics gathered so far. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "report/report.h"
+
+#define BATCH 4096
+
+enum { OPT_WORKLOAD = OPT_CLI_FIRST_FREE, OPT_TRACE, OPT_JSON, OPT_QUIET, OPT_HELP };
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: vmsim run [OPTIONS] [--workload NAME[:k=v,...] | --trace [FORMAT:]PATH]\n\n"
+            "Simulate the workload (default: the embedded `default` workload) and print a\n"
+            "summary of TLB, page-walk, fault, page-table and cycle statistics.\n\n"
+            "input:\n"
+            "  --workload SPEC    synthetic workload, e.g. seq:n=1000000,stride=8 (`vmsim presets`)\n"
+            "  --trace [F:]PATH   trace file (- = stdin); F = text, bin or lackey (default: detect)\n"
+            "output:\n"
+            "  --json PATH|-      also write the statistics and configuration as JSON\n"
+            "  --quiet            no human summary\n\n%s",
+            cli_config_help);
+}
+
+/* Split "[FORMAT:]PATH" when the prefix names a format. */
+static const char *trace_format(const char *arg, const char **path)
+{
+    static char fmt[16];
+    const char *colon = strchr(arg, ':');
+    *path = arg;
+    if (!colon || colon - arg >= (long)sizeof fmt)
+        return NULL;
+    for (const char *const *f = vmsim_trace_formats; *f; f++)
+        if ((size_t)(colon - arg) == strlen(*f) && !strncmp(arg, *f, strlen(*f))) {
+            memcpy(fmt, arg, (size_t)(colon - arg));
+            fmt[colon - arg] = '\0';
+            *path = colon + 1;
+            return fmt;
+        }
+    return NULL;
+}
+
+static int finish(struct vmsim *sim, const char *source, const char *json, bool quiet)
+{
+    if (!quiet)
+        report_text(sim, source, stdout);
+    if (!json)
+        return 0;
+    FILE *f = strcmp(json, "-") ? fopen(json, "w") : stdout;
+    if (!f)
+        return cli_fail("--json: cannot write %s", json);
+    int rc = report_json(sim, source, f);
+    if (f != stdout && fclose(f))
+        rc = VMSIM_EIO;
+    return rc ? cli_fail("--json: writing %s failed", json) : 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CLI_CONFIG_OPTIONS,
+        {"workload", required_argument, 0, OPT_WORKLOAD},
+        {"trace", required_argument, 0, OPT_TRACE},
+        {"json", required_argument, 0, OPT_JSON},
+        {"quiet", no_argument, 0, OPT_QUIET},
+        {"help", no_argument, 0, OPT_HELP},
+        {0, 0, 0, 0}};
+    struct vmsim_config cfg;
+    const char *workload = NULL, *trace = NULL, *json = NULL;
+    bool quiet = false;
+    int rc = cli_config_init(&cfg, argc, argv);
+    if (rc)
+        return rc;
+    optind = 1;
+    opterr = 0;
+    for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+        switch (o) {
+        case OPT_WORKLOAD: workload = optarg; break;
+        case OPT_TRACE: trace = optarg; break;
+        case OPT_JSON: json = optarg; break;
+        case OPT_QUIET: quiet = true; break;
+        case OPT_HELP: help(stdout); return 0;
+        case '?':
+            return cli_usage("run: unknown option or missing value: \"%s\" (see vmsim run --help)",
+                             argv[optind - 1]);
+        default:
+            if ((rc = cli_config_option(&cfg, o, optarg)) != 0)
+                return rc == 1 ? 2 : rc;
+        }
+    }
+    if (optind < argc)
+        return cli_usage("run: unexpected argument \"%s\" (see vmsim run --help)", argv[optind]);
+    if (workload && trace)
+        return cli_usage("run: give --workload or --trace, not both");
+    if ((rc = cli_config_finish(&cfg)) != 0)
+        return rc;
+
+    struct vmsim_source *src;
+    struct vmsim_source_error err = {0};
+    char source[512];
+    if (trace) {
+        const char *path;
+        const char *fmt = trace_format(trace, &path);
+        rc = vmsim_source_open_trace(path, fmt, &src, &err);
+        snprintf(source, sizeof source, "trace %s", trace);
+    } else {
+        if (!workload)
+            workload = "default";
+        rc = vmsim_source_open_workload(workload, &src, &err);
+        snprintf(source, sizeof source, "workload %s", workload);
+    }
+    if (rc) {
+        if (err.where[0])
+            return cli_fail("%s: expected %s, found %s", err.where, err.expected, err.found);
+        return cli_fail("cannot open %s: %s", trace ? trace : workload, vmsim_strerror(rc));
+    }
+
+    struct vmsim *sim;
+    if ((rc = vmsim_create(&cfg, &sim)) != 0) {
+        vmsim_source_close(src);
+        return cli_fail("cannot build the machine: %s", vmsim_strerror(rc));
+    }
+    struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
+    int status = 0;
+    uint64_t consumed = 0;
+    for (long n; buf;) {
+        n = vmsim_source_next(src, buf, BATCH);
+        if (n < 0) {
+            const struct vmsim_source_error *e = vmsim_source_error(src);
+            finish(sim, source, json, quiet);
+            status = cli_fail("%s: expected %s, found %s (statistics above cover the %llu events "
+                              "before it)",
+                              e->where, e->expected, e->found, (unsigned long long)consumed);
+            break;
+        }
+        if (n == 0) {
+            status = finish(sim, source, json, quiet);
+            break;
+        }
+        for (long i = 0; i < n; i++) {
+            /* Run event by event only to name the one that failed. */
+            if ((rc = vmsim_run(sim, &buf[i], 1)) != 0) {
+                finish(sim, source, json, quiet);
+                if (rc == VMSIM_ERANGE)
+                    status = cli_fail("event %llu: cpu %u, but the machine has %u CPUs (--cpus)",
+                                      (unsigned long long)(consumed + (uint64_t)i + 1), buf[i].cpu,
+                                      cfg.ncpus);
+                else
+                    status = cli_fail("event %llu: %s", (unsigned long long)(consumed + (uint64_t)i + 1),
+                                      vmsim_strerror(rc));
+                goto out;
+            }
+        }
+        consumed += (uint64_t)n;
+    }
+    if (!buf)
+        status = cli_fail("out of memory");
+out:
+    free(buf);
+    vmsim_destroy(sim);
+    vmsim_source_close(src);
+    return status;
+}

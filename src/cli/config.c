@@ -1,0 +1,132 @@
+/* The machine options shared by every command that builds a simulator. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+const char cli_config_help[] =
+    "machine options:\n"
+    "  --machine NAME     CPU preset: TLBs, page-walk caches, latencies (default skylake;\n"
+    "                     `vmsim presets` lists them)\n"
+    "  --pt NAME          page-table organization (radix)\n"
+    "  --geometry G       geometry preset (x86-64, x86-64-5l, x86-32, x86-pae, sv39, sv48,\n"
+    "                     sv57, arm64-4k, arm64-16k, arm64-64k) or\n"
+    "                     va=BITS,page=SIZE,bits=B1+B2+...,pte=BYTES,leaves=L1+L2...\n"
+    "  --tlb SPEC|none    TLB levels in lookup order, NAME=ENTRIESxWAYS[@SIZES][|...][/d|i|u][:CYCLES][:lru|random]\n"
+    "                     e.g. l1d=64x4@4k/d,l1i=128x8@4k/i,l2=1536x12@4k+2m/u\n"
+    "  --pwc SPEC|none    page-walk caches: l4=2x2,l3=4x4,l2=32x4 (split) or unified=32x4\n"
+    "  --cost SPEC        cycles: access=N,pt_ref=N,fault=N,pwc=N\n"
+    "  --mem SIZE         simulated physical memory (default 256g)\n"
+    "  --cpus N           CPUs (default 8; events name them)\n"
+    "  --no-asid          no address-space ids: a context switch flushes TLBs and PWCs\n"
+    "  --page-size SIZE   page size for anonymous memory (default the base page; 2m, 1g)\n"
+    "  --seed N           seed for random replacement (default 1)\n";
+
+int cli_config_init(struct vmsim_config *cfg, int argc, char **argv)
+{
+    vmsim_config_default(cfg);
+    for (int i = 1; i < argc; i++) {
+        const char *name = NULL;
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "--machine") && i + 1 < argc)
+            name = argv[i + 1];
+        else if (!strncmp(argv[i], "--machine=", 10))
+            name = argv[i] + 10;
+        if (name && vmsim_config_machine(cfg, name) != VMSIM_OK) {
+            cli_usage("--machine: expected a machine preset (see `vmsim presets`), found \"%s\"",
+                      name);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int bad(const char *opt, const char *why)
+{
+    cli_usage("%s: %s", opt, why);
+    return 2;
+}
+
+int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
+{
+    char why[256] = "";
+    uint64_t v;
+    switch (opt) {
+    case OPT_MACHINE:
+        return 0; /* applied by cli_config_init */
+    case OPT_PT:
+        if (strcmp(arg, "radix") != 0) {
+            snprintf(why, sizeof why, "expected a page-table organization (radix), found \"%s\"", arg);
+            return bad("--pt", why);
+        }
+        snprintf(cfg->pt, sizeof cfg->pt, "%s", arg);
+        return 0;
+    case OPT_GEOMETRY:
+        return vmsim_geometry_parse(arg, &cfg->geom, why, sizeof why) ? bad("--geometry", why) : 0;
+    case OPT_TLB:
+        return vmsim_tlb_parse(arg, cfg, why, sizeof why) ? bad("--tlb", why) : 0;
+    case OPT_PWC:
+        return vmsim_pwc_parse(arg, cfg, why, sizeof why) ? bad("--pwc", why) : 0;
+    case OPT_COST:
+        return vmsim_cost_parse(arg, cfg, why, sizeof why) ? bad("--cost", why) : 0;
+    case OPT_MEM:
+        if (vmsim_parse_size(arg, &v) || v < (1u << 20))
+            return bad("--mem", "expected a size of at least 1m such as 16g");
+        cfg->phys_bytes = v;
+        return 0;
+    case OPT_CPUS: {
+        char *end;
+        unsigned long n = strtoul(arg, &end, 10);
+        if (*end || !*arg || n < 1 || n > VMSIM_MAX_CPUS) {
+            snprintf(why, sizeof why, "expected a number of CPUs from 1 to %d, found \"%s\"",
+                     VMSIM_MAX_CPUS, arg);
+            return bad("--cpus", why);
+        }
+        cfg->ncpus = (uint32_t)n;
+        return 0;
+    }
+    case OPT_NO_ASID:
+        cfg->asids = false;
+        return 0;
+    case OPT_PAGE_SIZE:
+        if (vmsim_parse_size(arg, &v) || v < 1024 || (v & (v - 1)))
+            return bad("--page-size", "expected a power-of-two page size such as 4k, 2m, 1g");
+        cfg->anon_page_shift = (uint8_t)__builtin_ctzll(v);
+        return 0;
+    case OPT_SEED: {
+        char *end;
+        cfg->seed = strtoull(arg, &end, 0);
+        if (*end || !*arg)
+            return bad("--seed", "expected a number");
+        return 0;
+    }
+    }
+    return 1;
+}
+
+int cli_config_finish(struct vmsim_config *cfg)
+{
+    const struct vmsim_geometry *g = &cfg->geom;
+    /* The default anonymous page is the geometry's base page. */
+    if (cfg->anon_page_shift == 12 && g->page_shift != 12)
+        cfg->anon_page_shift = g->page_shift;
+    uint64_t sizes = 0;
+    for (unsigned k = 1; k <= g->levels; k++)
+        if (g->leaf_levels & (1u << k))
+            sizes |= 1ull << vmsim_geometry_page_shift(g, k);
+    if (!((sizes >> cfg->anon_page_shift) & 1))
+        return cli_usage("--page-size: %llu bytes is not a page size of geometry %s",
+                         1ull << cfg->anon_page_shift, g->name);
+    for (unsigned i = 0; i < cfg->ntlb; i++) {
+        uint64_t served = 0;
+        for (unsigned a = 0; a < cfg->tlb[i].narrays; a++)
+            served |= cfg->tlb[i].array[a].page_shifts;
+        if (!(served & sizes))
+            return cli_usage("--tlb: level %s serves no page size of geometry %s "
+                             "(give a TLB spec with its sizes, e.g. @%lluk)",
+                             cfg->tlb[i].name, g->name, (1ull << g->page_shift) >> 10);
+    }
+    return 0;
+}

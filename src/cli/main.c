@@ -1,0 +1,72 @@
+/* vmsim: the command-line tool. One table of subcommands; each lives in
+ * its own file (cmd_*.c) and holds argument parsing and printing only. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"run", cmd_run, "simulate a workload or trace and report the statistics"},
+    {"presets", cmd_presets, "list machine and geometry presets, workloads, trace formats"},
+    {"convert", cmd_convert, "convert a trace between formats"},
+    {"snapshot", cmd_snapshot, "rebuild a live process's page tables from /proc and report them"},
+};
+
+int cli_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vmsim: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vmsim: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: vmsim COMMAND [OPTIONS]\n\n"
+                 "vmsim simulates virtual-memory address translation: TLBs, page-walk caches,\n"
+                 "page tables and the kernel's page faults, driven by traces or synthetic\n"
+                 "workloads.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\n`vmsim COMMAND --help` describes a command; docs/ defines every number.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("vmsim 0.1.0\n");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    usage(stderr);
+    return cli_usage("unknown command \"%s\"", argv[1]);
+}

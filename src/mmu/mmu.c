@@ -1,0 +1,322 @@
+/* The MMU: translate an access through the TLB levels of its side, the
+ * page-walk caches and the page-table walk, calling the kernel on a fault.
+ *
+ * Counting rules (DESIGN.md, Events): each translation looks up the levels
+ * of its side in order until one hits; each looked-up level counts one hit
+ * or one miss, even when the access then takes a protection fault. A
+ * retry after the kernel fixed a fault is charged to walks and faults only.
+ * A hit at a lower level fills the levels above it that serve the page
+ * size; a walk fills every level of the side that serves it.
+ *
+ * Cost model (docs/cost-model.md): each looked-up TLB level costs its
+ * latency; a walk costs the PWC probe latency (when PWCs exist) plus pt_ref
+ * per page-table reference; a fault costs `fault`; the access itself costs
+ * `access`. Everything but `access` is translation.
+ *
+ * Hot path: the memo compare (sim.h) handles repeated hits in the first
+ * level with no call, no allocation and no indirect call; a first-level
+ * hit without the memo is an inline set scan; indirection (the page-table
+ * organization's walk) only happens on a miss in every level. */
+#include "mmu/sim.h"
+
+#define WRITE_INTENT(kind) ((kind) & 1u) /* VMSIM_WRITE and VMSIM_MODIFY */
+
+static inline void charge(struct vmsim *sim, uint64_t cyc)
+{
+    sim->st.cycles += cyc;
+    sim->st.cycles_translation += cyc;
+}
+
+/* Is the entry usable for this access, permissions-wise? */
+static inline bool allowed(uint64_t pte, unsigned kind)
+{
+    if (WRITE_INTENT(kind))
+        return (pte & (PTE_W | PTE_ZERO)) == PTE_W;
+    if (kind == VMSIM_FETCH)
+        return pte & PTE_X;
+    return true;
+}
+
+static void set_memo(struct cpu *c, unsigned side, vmsim_vaddr_t va, unsigned shift, uint64_t pte)
+{
+    struct memo *m = &c->memo[side];
+    unsigned first = c->path[side][0];
+    m->tag = va >> shift;
+    m->shift = shift;
+    m->level = first;
+    m->latency = c->tlb[first].latency;
+    m->writable = (pte & (PTE_W | PTE_D | PTE_ZERO)) == (PTE_W | PTE_D);
+}
+
+/* Fill levels path[0..upto) of side with the page; set the memo when the
+ * first level took it. */
+static void fill(struct vmsim *sim, struct cpu *c, unsigned side, unsigned upto,
+                 vmsim_vaddr_t va, vmsim_asid_t asid, unsigned shift, uint64_t pte)
+{
+    bool first = false;
+    for (unsigned i = 0; i < upto; i++) {
+        bool took = tlb_fill(&c->tlb[c->path[side][i]], va, asid, shift, pte, c->now, &sim->rng);
+        if (i == 0)
+            first = took;
+    }
+    if (first)
+        set_memo(c, side, va, shift, pte);
+}
+
+/* Walk the page table of p for va, through the page-walk caches. */
+static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vaddr_t va,
+                 struct walk *w)
+{
+    struct walk_start s = {0, NULL};
+    const unsigned L = sim->cfg.geom.levels;
+    struct pwc *pwc = &c->pwc;
+    uint64_t cyc = 0;
+    if (pwc->enabled) {
+        cyc += pwc->latency;
+        /* Probe all levels; the deepest hit wins (Intel's PSCs work in
+         * parallel and use the longest match). */
+        for (unsigned k = 2; k <= L; k++) {
+            struct sac *cache = pwc_cache(pwc, k);
+            if (!cache)
+                continue;
+            uint64_t tag = va >> sim->shift[k];
+            long slot = sac_find(cache, tag & cache->set_mask, PWC_KEY(tag, p->asid, k));
+            if (slot >= 0) {
+                cache->stamp[slot] = c->now;
+                s.level = k - 1;
+                s.table = (void *)(uintptr_t)cache->val[slot];
+                break;
+            }
+        }
+        if (s.level) {
+            sim->st.pwc_hits++;
+            sim->st.pwc_levels_skipped += L - s.level;
+        } else {
+            sim->st.pwc_misses++;
+        }
+    }
+    pt_walk(p->pt, p->asid, va, &s, w);
+    sim->st.walks++;
+    sim->st.walk_refs += w->nrefs;
+    sim->st.walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
+    cyc += (uint64_t)w->nrefs * sim->cfg.cost.pt_ref;
+    charge(sim, cyc);
+    if (!pwc->enabled)
+        return;
+    /* Cache every upper-level entry the walk read that points to a table. */
+    for (unsigned k = 2; k <= L; k++) {
+        if (!w->table[k] || !w->table[k - 1])
+            continue;
+        struct sac *cache = pwc_cache(pwc, k);
+        if (!cache)
+            continue;
+        uint64_t tag = va >> sim->shift[k];
+        sac_insert(cache, tag & cache->set_mask, PWC_KEY(tag, p->asid, k),
+                   (uint64_t)(uintptr_t)w->table[k - 1], c->now, &sim->rng);
+    }
+}
+
+/* Everything after a hit in the memo: returns the page shift of va. */
+static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t va, unsigned kind)
+{
+    const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
+    struct process *p = c->proc;
+    const vmsim_asid_t asid = p->asid;
+    const unsigned np = c->npath[side];
+    uint64_t cyc = 0;
+    unsigned i, shift = sim->phys.page_shift;
+    uint64_t *hit = NULL;
+
+    if (va >> sim->cfg.geom.va_bits) {
+        sim->st.faults_bad_address++;
+        sim->st.faults_total++;
+        charge(sim, sim->cfg.cost.fault);
+        return shift;
+    }
+    c->now++;
+    if (c->disturbs[side])
+        memo_reset(&c->memo[side ^ 1]);
+    for (i = 0; i < np; i++) {
+        struct tlb_level *l = &c->tlb[c->path[side][i]];
+        cyc += l->latency;
+        hit = tlb_lookup(l, va, asid, &shift, c->now);
+        if (hit) {
+            sim->st.tlb[c->path[side][i]].hits++;
+            break;
+        }
+        sim->st.tlb[c->path[side][i]].misses++;
+    }
+    charge(sim, cyc);
+    if (hit) {
+        uint64_t pte = *hit;
+        if (allowed(pte, kind)) {
+            if (WRITE_INTENT(kind) && !(pte & PTE_D)) {
+                /* First write through a clean entry: the hardware sets the
+                 * dirty bit in the page table (an assist, not a walk). */
+                pt_update(p->pt, asid, va, PTE_D, 0);
+                pte |= PTE_D;
+                *hit = pte;
+            }
+            fill(sim, c, side, i, va, asid, shift, pte);
+            return shift;
+        }
+    } else {
+        sim->st.tlb_misses_all++;
+    }
+
+    struct walk w;
+    walk(sim, c, p, va, &w);
+    for (int tries = 0; !(w.pte & PTE_P) || !allowed(w.pte, kind); tries++) {
+        bool fixed = false;
+        if (tries == 2 || kernel_fault(sim, p, va, kind, &w, &fixed) != 0 || !fixed) {
+            return (w.pte & PTE_P) ? sim->shift[w.level] : sim->phys.page_shift;
+        }
+        charge(sim, sim->cfg.cost.fault);
+        walk(sim, c, p, va, &w);
+    }
+    shift = sim->shift[w.level];
+    if (WRITE_INTENT(kind) && !(w.pte & PTE_D)) {
+        pt_update(p->pt, asid, va, PTE_D, 0);
+        w.pte |= PTE_D;
+    }
+    fill(sim, c, side, np, va, asid, shift, w.pte);
+    return shift;
+}
+
+/* Translate one page: returns the shift of the page containing va. */
+static inline unsigned translate(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t va, unsigned kind)
+{
+    const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
+    struct memo *m = &c->memo[side];
+    sim->st.translations++;
+    if ((va >> m->shift) == m->tag && (m->writable || !WRITE_INTENT(kind))) {
+        sim->st.tlb[m->level].hits++;
+        charge(sim, m->latency);
+        return m->shift;
+    }
+    return translate_slow(sim, c, va, kind);
+}
+
+int mmu_access(struct vmsim *sim, const struct vmsim_event *ev)
+{
+    if (ev->cpu >= sim->cfg.ncpus)
+        return VMSIM_ERANGE;
+    struct cpu *c = &sim->cpu[ev->cpu];
+    if (!c->proc || c->proc->pid != ev->pid) {
+        int rc = mmu_switch(sim, ev->cpu, ev->pid);
+        if (rc)
+            return rc;
+    }
+    sim->st.accesses++;
+    sim->st.cycles += sim->cfg.cost.access;
+    const unsigned kind = ev->kind & 3u;
+    vmsim_vaddr_t va = ev->addr;
+    uint64_t len = ev->len ? ev->len : 1;
+    vmsim_vaddr_t last = va + (len - 1);
+    if (last < va)
+        last = UINT64_MAX;
+    for (;;) {
+        unsigned shift = translate(sim, c, va, kind);
+        vmsim_vaddr_t next = ((va >> shift) + 1) << shift;
+        if (next == 0 || next > last)
+            return VMSIM_OK;
+        va = next;
+    }
+}
+
+int mmu_cpu_ready(struct vmsim *sim, unsigned cpu)
+{
+    struct cpu *c = &sim->cpu[cpu];
+    if (c->ready)
+        return VMSIM_OK;
+    const struct vmsim_config *cfg = &sim->cfg;
+    for (unsigned i = 0; i < cfg->ntlb; i++) {
+        int rc = tlb_level_init(&c->tlb[i], &cfg->tlb[i]);
+        if (rc)
+            return rc;
+        const uint8_t sd = cfg->tlb[i].side;
+        if (sd != VMSIM_SIDE_INSN)
+            c->path[SIDE_D][c->npath[SIDE_D]++] = i;
+        if (sd != VMSIM_SIDE_DATA)
+            c->path[SIDE_I][c->npath[SIDE_I]++] = i;
+    }
+    for (unsigned s = 0; s < 2; s++) {
+        c->disturbs[s] = false;
+        if (c->npath[s ^ 1])
+            for (unsigned i = 0; i < c->npath[s]; i++)
+                if (c->path[s][i] == c->path[s ^ 1][0])
+                    c->disturbs[s] = true;
+        memo_reset(&c->memo[s]);
+    }
+    int rc = pwc_init(&c->pwc, &cfg->pwc, cfg->geom.levels);
+    if (rc)
+        return rc;
+    c->ready = true;
+    return VMSIM_OK;
+}
+
+static void cpu_flush(struct vmsim *sim, struct cpu *c)
+{
+    for (unsigned i = 0; i < sim->cfg.ntlb; i++)
+        tlb_level_flush(&c->tlb[i]);
+    pwc_flush(&c->pwc);
+    memo_reset(&c->memo[0]);
+    memo_reset(&c->memo[1]);
+}
+
+int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid)
+{
+    if (cpu >= sim->cfg.ncpus)
+        return VMSIM_ERANGE;
+    int rc = mmu_cpu_ready(sim, cpu);
+    if (rc)
+        return rc;
+    struct cpu *c = &sim->cpu[cpu];
+    struct process *p = kernel_process(sim, pid, true, &rc);
+    if (!p)
+        return rc;
+    if (c->proc == p)
+        return VMSIM_OK;
+    if (c->proc)
+        sim->st.context_switches++;
+    c->proc = p;
+    memo_reset(&c->memo[0]);
+    memo_reset(&c->memo[1]);
+    if (sim->cfg.asids) {
+        kernel_asid(sim, p);
+    } else if (sim->st.context_switches) {
+        /* Without ASIDs every entry belongs to the previous process. */
+        cpu_flush(sim, c);
+        sim->st.tlb_flushes++;
+    }
+    return VMSIM_OK;
+}
+
+void mmu_shootdown(struct vmsim *sim, vmsim_asid_t asid, vmsim_vaddr_t va)
+{
+    sim->st.tlb_invalidations++;
+    for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
+        struct cpu *c = &sim->cpu[i];
+        if (!c->ready)
+            continue;
+        for (unsigned j = 0; j < sim->cfg.ntlb; j++)
+            tlb_level_invalidate(&c->tlb[j], va, asid);
+        memo_reset(&c->memo[0]);
+        memo_reset(&c->memo[1]);
+    }
+}
+
+void mmu_flush_all(struct vmsim *sim)
+{
+    sim->st.tlb_flushes++;
+    for (unsigned i = 0; i < sim->cfg.ncpus; i++)
+        if (sim->cpu[i].ready)
+            cpu_flush(sim, &sim->cpu[i]);
+}
+
+void mmu_flush_pwc_all(struct vmsim *sim)
+{
+    for (unsigned i = 0; i < sim->cfg.ncpus; i++)
+        if (sim->cpu[i].ready)
+            pwc_flush(&sim->cpu[i].pwc);
+}

@@ -1,0 +1,179 @@
+/* The simulator object: configuration defaults, creation, the event loop,
+ * statistics. The event loop dispatches each event to the MMU (accesses)
+ * or the kernel (process and mapping events); see mmu.c and os/kernel.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmu/sim.h"
+
+void vmsim_config_default(struct vmsim_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->pt, "radix");
+    vmsim_geometry_preset("x86-64", &cfg->geom);
+    cfg->cost = (struct vmsim_cost_config){.access = 4, .pt_ref = 20, .fault = 1000};
+    cfg->pwc.latency = 1;
+    cfg->phys_bytes = 256ull << 30;
+    cfg->ncpus = 8;
+    cfg->asids = true;
+    cfg->anon_page_shift = 12;
+    cfg->seed = 1;
+    vmsim_config_machine(cfg, "skylake");
+}
+
+static int check_config(const struct vmsim_config *cfg)
+{
+    char why[160];
+    if (vmsim_geometry_check(&cfg->geom, why, sizeof why))
+        return VMSIM_EINVAL;
+    if (cfg->ncpus == 0 || cfg->ncpus > VMSIM_MAX_CPUS || cfg->ntlb > VMSIM_MAX_TLB_LEVELS)
+        return VMSIM_EINVAL;
+    if (!pt_find(cfg->pt))
+        return VMSIM_ENOENT;
+    for (unsigned i = 0; i < cfg->ntlb; i++)
+        if (cfg->tlb[i].narrays == 0 || cfg->tlb[i].narrays > VMSIM_MAX_TLB_ARRAYS)
+            return VMSIM_EINVAL;
+    return VMSIM_OK;
+}
+
+int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
+{
+    int rc = check_config(cfg);
+    if (rc)
+        return rc;
+    struct vmsim *sim = calloc(1, sizeof *sim);
+    if (!sim)
+        return VMSIM_ENOMEM;
+    sim->cfg = *cfg;
+    rng_seed(&sim->rng, cfg->seed);
+    for (unsigned k = 1; k <= cfg->geom.levels; k++)
+        sim->shift[k] = vmsim_geometry_page_shift(&cfg->geom, k);
+    /* The anonymous page size must be a leaf size of the geometry. */
+    bool ok = false;
+    for (unsigned k = 1; k <= cfg->geom.levels; k++)
+        ok |= sim->shift[k] == cfg->anon_page_shift && (cfg->geom.leaf_levels & (1u << k));
+    if (!ok)
+        sim->cfg.anon_page_shift = cfg->geom.page_shift;
+    if (!ok && cfg->anon_page_shift) {
+        free(sim);
+        return VMSIM_EINVAL;
+    }
+    sim->cpu = calloc(cfg->ncpus, sizeof *sim->cpu);
+    if (!sim->cpu) {
+        free(sim);
+        return VMSIM_ENOMEM;
+    }
+    if ((rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
+        (rc = kernel_init(sim)) != 0 || (rc = mmu_cpu_ready(sim, 0)) != 0) {
+        vmsim_destroy(sim);
+        return rc;
+    }
+    *out = sim;
+    return VMSIM_OK;
+}
+
+void vmsim_destroy(struct vmsim *sim)
+{
+    if (!sim)
+        return;
+    kernel_fini(sim);
+    for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
+        for (unsigned j = 0; j < sim->cfg.ntlb; j++)
+            tlb_level_fini(&sim->cpu[i].tlb[j]);
+        pwc_fini(&sim->cpu[i].pwc);
+    }
+    free(sim->cpu);
+    phys_fini(&sim->phys);
+    free(sim);
+}
+
+int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct vmsim_event *e = &ev[i];
+        int rc = VMSIM_OK;
+        switch (e->type) {
+        case VMSIM_EV_ACCESS:
+            rc = mmu_access(sim, e);
+            break;
+        case VMSIM_EV_SPAWN:
+            if (!kernel_process(sim, e->pid, true, &rc) && rc == 0)
+                rc = VMSIM_ENOMEM;
+            break;
+        case VMSIM_EV_EXIT:
+            rc = kernel_exit(sim, e->pid);
+            if (rc == VMSIM_ENOENT)
+                rc = VMSIM_OK; /* exiting an unknown process changes nothing */
+            break;
+        case VMSIM_EV_MMAP:
+            rc = kernel_mmap(sim, e->pid, e->addr, e->len, e->kind);
+            break;
+        case VMSIM_EV_MUNMAP:
+            rc = kernel_munmap(sim, e->pid, e->addr, e->len);
+            if (rc == VMSIM_ENOENT)
+                rc = VMSIM_OK;
+            break;
+        case VMSIM_EV_MPROTECT:
+            rc = kernel_mprotect(sim, e->pid, e->addr, e->len, e->kind);
+            if (rc == VMSIM_ENOENT)
+                rc = VMSIM_OK;
+            break;
+        case VMSIM_EV_SWITCH:
+            rc = mmu_switch(sim, e->cpu, e->pid);
+            break;
+        default:
+            rc = VMSIM_EINVAL;
+        }
+        if (rc)
+            return rc;
+    }
+    return VMSIM_OK;
+}
+
+const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
+{
+    struct vmsim *s = (struct vmsim *)sim;
+    s->st.frames_used = sim->phys.used;
+    s->st.frames_peak = sim->phys.peak;
+    return &sim->st;
+}
+
+const struct vmsim_config *vmsim_get_config(const struct vmsim *sim) { return &sim->cfg; }
+
+void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp)
+{
+    memset(fp, 0, sizeof *fp);
+    const struct kernel *k = &sim->k;
+    for (size_t b = 0; b < k->nbucket; b++)
+        for (const struct process *p = k->bucket[b]; p; p = p->hnext)
+            pt_footprint(p->pt, fp);
+}
+
+int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigned page_shift)
+{
+    unsigned level = 0;
+    for (unsigned k = 1; k <= sim->cfg.geom.levels; k++)
+        if (sim->shift[k] == page_shift && (sim->cfg.geom.leaf_levels & (1u << k)))
+            level = k;
+    if (!level || (va >> sim->cfg.geom.va_bits))
+        return VMSIM_EINVAL;
+    int rc = 0;
+    struct process *p = kernel_process(sim, pid, true, &rc);
+    if (!p)
+        return rc;
+    vmsim_pfn_t pfn;
+    if ((rc = phys_alloc(&sim->phys, page_shift - sim->phys.page_shift, 0, &pfn)) != 0)
+        return rc;
+    rc = pt_map(p->pt, p->asid, va, level,
+                ((uint64_t)pfn << PTE_PFN_SHIFT) | PTE_W | PTE_U | PTE_X | PTE_A | PTE_D);
+    if (rc)
+        phys_put(&sim->phys, pfn);
+    return rc;
+}
+
+int vmsim_deposit_table(struct vmsim *sim, vmsim_pid_t pid)
+{
+    int rc = 0;
+    struct process *p = kernel_process(sim, pid, true, &rc);
+    return p ? pt_deposit(p->pt) : rc;
+}

@@ -1,0 +1,60 @@
+/* The inside of struct vmsim, shared by the MMU (mmu.c), the kernel
+ * (os/kernel.c) and the driver (sim.c). */
+#ifndef VMSIM_MMU_SIM_H
+#define VMSIM_MMU_SIM_H
+
+#include "os/kernel.h"
+#include "phys/phys.h"
+#include "pt/pt.h"
+#include "tlb/tlb.h"
+#include "util/rng.h"
+
+enum { SIDE_D = 0, SIDE_I = 1 };
+
+/* The last translation of one side of a CPU, while it is known to sit in
+ * the first TLB level of that side as the most recently used entry of its
+ * set: repeating it changes no replacement state, so it costs a compare
+ * and two counter increments (Cachegrind's same-line fast path). Any flush,
+ * invalidation or lookup that could disturb that level resets it. */
+struct memo {
+    uint64_t tag; /* va >> shift; UINT64_MAX when empty */
+    unsigned shift;
+    unsigned level; /* index of the TLB level (and its stats) */
+    unsigned latency;
+    bool writable;  /* a write may use it too (entry writable and dirty) */
+};
+
+struct cpu {
+    bool ready; /* TLBs allocated (on first use) */
+    struct tlb_level tlb[VMSIM_MAX_TLB_LEVELS];
+    unsigned path[2][VMSIM_MAX_TLB_LEVELS]; /* levels each side looks up, in order */
+    unsigned npath[2];
+    bool disturbs[2]; /* a slow lookup of side s touches the other side's first level */
+    struct pwc pwc;
+    struct memo memo[2];
+    struct process *proc;
+    uint64_t now; /* LRU clock */
+};
+
+struct vmsim {
+    struct vmsim_config cfg;
+    struct vmsim_stats st;
+    struct phys phys;
+    struct kernel k;
+    struct cpu *cpu;
+    struct rng rng;
+    unsigned shift[VMSIM_MAX_LEVELS + 2]; /* page shift of a leaf at level k */
+};
+
+static inline void memo_reset(struct memo *m) { m->tag = UINT64_MAX; }
+
+/* mmu.c */
+int mmu_access(struct vmsim *sim, const struct vmsim_event *ev);
+int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid);
+int mmu_cpu_ready(struct vmsim *sim, unsigned cpu);
+/* Remove the page containing va of asid from every CPU's TLBs. */
+void mmu_shootdown(struct vmsim *sim, vmsim_asid_t asid, vmsim_vaddr_t va);
+void mmu_flush_all(struct vmsim *sim);
+void mmu_flush_pwc_all(struct vmsim *sim);
+
+#endif

@@ -1,0 +1,110 @@
+/* Simulated physical memory (see phys.h for the invariants).
+ *
+ * Allocation is a bump pointer over never-used frames plus a stack of freed
+ * single frames. A block of 2^order frames comes from the bump pointer,
+ * aligned; frames skipped by the alignment go to the free stack. Freed
+ * blocks are split into single frames. This is enough while nothing
+ * fragments memory on purpose; a buddy allocator can replace it behind the
+ * same two functions. */
+#include "phys/phys.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int phys_init(struct phys *p, uint64_t bytes, unsigned page_shift)
+{
+    memset(p, 0, sizeof *p);
+    p->page_shift = page_shift;
+    p->nframes = bytes >> page_shift;
+    if (p->nframes == 0)
+        return VMSIM_EINVAL;
+    return VMSIM_OK;
+}
+
+void phys_fini(struct phys *p)
+{
+    free(p->frame);
+    free(p->free);
+    memset(p, 0, sizeof *p);
+}
+
+static int grow_meta(struct phys *p, uint64_t need)
+{
+    if (need <= p->cap)
+        return VMSIM_OK;
+    uint64_t cap = p->cap ? p->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    struct frame *f = realloc(p->frame, cap * sizeof *f);
+    if (!f)
+        return VMSIM_ENOMEM;
+    memset(f + p->cap, 0, (cap - p->cap) * sizeof *f);
+    p->frame = f;
+    p->cap = cap;
+    return VMSIM_OK;
+}
+
+static int push_free(struct phys *p, vmsim_pfn_t pfn)
+{
+    if (p->nfree == p->free_cap) {
+        uint64_t cap = p->free_cap ? p->free_cap * 2 : 1024;
+        vmsim_pfn_t *f = realloc(p->free, cap * sizeof *f);
+        if (!f)
+            return VMSIM_ENOMEM;
+        p->free = f;
+        p->free_cap = cap;
+    }
+    p->free[p->nfree++] = pfn;
+    return VMSIM_OK;
+}
+
+static void account(struct phys *p, uint64_t n)
+{
+    p->used += n;
+    if (p->used > p->peak)
+        p->peak = p->used;
+}
+
+int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out)
+{
+    vmsim_pfn_t pfn;
+    uint64_t n = 1ull << order;
+    if (order == 0 && p->nfree) {
+        pfn = p->free[--p->nfree];
+    } else {
+        uint64_t start = (p->next + n - 1) & ~(n - 1);
+        if (start + n > p->nframes || start + n < start)
+            return VMSIM_ENOFRAME;
+        int rc = grow_meta(p, start + n);
+        if (rc)
+            return rc;
+        for (uint64_t f = p->next; f < start; f++)
+            if ((rc = push_free(p, f)) != 0)
+                return rc;
+        p->next = start + n;
+        pfn = start;
+    }
+    struct frame *f = &p->frame[pfn];
+    f->refcount = 1;
+    f->flags = flags;
+    f->order = (uint8_t)order;
+    f->level = 0;
+    f->aux = 0;
+    account(p, n);
+    *out = pfn;
+    return VMSIM_OK;
+}
+
+void phys_put(struct phys *p, vmsim_pfn_t pfn)
+{
+    struct frame *f = &p->frame[pfn];
+    if (f->refcount == 0 || --f->refcount > 0)
+        return;
+    uint64_t n = 1ull << f->order;
+    p->used -= n;
+    for (uint64_t i = 0; i < n; i++) {
+        p->frame[pfn + i] = (struct frame){0};
+        /* Host memory exhaustion here only loses reuse of the frame. */
+        (void)push_free(p, pfn + i);
+    }
+}

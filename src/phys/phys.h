@@ -1,0 +1,54 @@
+/* Simulated physical memory: frames, their metadata, an allocator.
+ *
+ * Invariants: a frame is in use iff its refcount > 0 or it is pinned;
+ * frames_used counts frames in use (data, zero, page tables); page-table
+ * frames carry FRAME_PT and, in aux, the host pointer of the table that the
+ * page-table organization keeps for them. Metadata is 16 bytes per frame
+ * and grows with the highest frame handed out, so a machine with a large
+ * simulated memory costs host memory only for what it touches. */
+#ifndef VMSIM_PHYS_PHYS_H
+#define VMSIM_PHYS_PHYS_H
+
+#include "vmsim/types.h"
+
+enum frame_flags {
+    FRAME_PT = 1u << 0,     /* holds a page-table page (or bucket array) */
+    FRAME_ZERO = 1u << 1,   /* the shared zero frame of some size */
+    FRAME_PINNED = 1u << 2, /* never reclaimed (roots, kernel structures) */
+};
+
+struct frame {
+    uint32_t refcount;
+    uint16_t flags;
+    uint8_t order; /* first frame of a block of 2^order frames */
+    uint8_t level; /* page-table level of a FRAME_PT frame */
+    uint64_t aux;  /* owner's data: host table pointer for FRAME_PT */
+};
+
+struct phys {
+    struct frame *frame;  /* metadata for frames [0, cap) */
+    uint64_t cap;         /* frames with metadata allocated */
+    uint64_t nframes;     /* frames of simulated memory */
+    uint64_t next;        /* bump pointer: frames >= next never used */
+    vmsim_pfn_t *free;    /* freed single frames, reused first */
+    uint64_t nfree, free_cap;
+    uint64_t used, peak;  /* frames in use, largest ever */
+    unsigned page_shift;  /* base page size */
+};
+
+int phys_init(struct phys *p, uint64_t bytes, unsigned page_shift);
+void phys_fini(struct phys *p);
+/* Allocate 2^order contiguous frames aligned to their size, refcount 1.
+ * VMSIM_ENOFRAME when simulated memory is exhausted, VMSIM_ENOMEM when the
+ * host is. */
+int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out);
+/* Drop one reference to the block at pfn; frees it at zero. */
+void phys_put(struct phys *p, vmsim_pfn_t pfn);
+
+static inline struct frame *phys_frame(struct phys *p, vmsim_pfn_t pfn) { return &p->frame[pfn]; }
+static inline vmsim_paddr_t phys_addr(const struct phys *p, vmsim_pfn_t pfn)
+{
+    return (vmsim_paddr_t)pfn << p->page_shift;
+}
+
+#endif

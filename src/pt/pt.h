@@ -1,0 +1,129 @@
+/* The page-table interface: one ops table per organization (radix today;
+ * hashed, inverted, cuckoo, clustered, flat behind the same table later).
+ *
+ * An organization is a data structure only: it maps (asid, virtual page,
+ * page size) to an entry, stores itself in simulated frames, and says which
+ * memory a lookup reads. TLBs, page-walk caches, costs and faults live
+ * outside. Callers use the pt_* wrappers, never p->ops->... directly. */
+#ifndef VMSIM_PT_PT_H
+#define VMSIM_PT_PT_H
+
+#include "phys/phys.h"
+#include "vmsim/vmsim.h"
+
+/* Entry bits, common to every organization (an internal encoding, not an
+ * ISA's): the frame number sits above PTE_PFN_SHIFT. */
+#define PTE_P (1ull << 0)    /* present */
+#define PTE_W (1ull << 1)    /* writable */
+#define PTE_U (1ull << 2)    /* user accessible */
+#define PTE_X (1ull << 3)    /* executable */
+#define PTE_A (1ull << 5)    /* accessed */
+#define PTE_D (1ull << 6)    /* dirty */
+#define PTE_LEAF (1ull << 7) /* maps a page (at level > 1: a huge page) */
+#define PTE_ZERO (1ull << 9) /* maps the shared zero frame: copy on write */
+#define PTE_PFN_SHIFT 12
+#define PTE_FLAGS_MASK ((1ull << PTE_PFN_SHIFT) - 1)
+#define PTE_PFN(e) ((e) >> PTE_PFN_SHIFT)
+
+struct pt;
+
+/* One memory reference of a walk. */
+struct walk_ref {
+    vmsim_paddr_t pa;
+    uint8_t level;
+};
+
+#define WALK_MAX_REFS 64
+
+/* Where a walk may start: a page-walk cache hit gives the table of level
+ * `level` (opaque to the MMU). level 0 = from the root. */
+struct walk_start {
+    unsigned level;
+    void *table;
+};
+
+struct walk {
+    unsigned nrefs;
+    unsigned level;   /* level of the leaf found, or where the walk stopped */
+    uint64_t pte;     /* the leaf entry; 0 when not present */
+    struct walk_ref ref[WALK_MAX_REFS];
+    /* For page-walk-cache fills: table[k] is the level-k table the walk
+     * read (NULL when it did not read one). */
+    void *table[VMSIM_MAX_LEVELS + 1];
+};
+
+/* Called for each leaf by pt_visit; return 0 to go on, >0 to stop. */
+typedef int (*pt_visit_fn)(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t pte);
+
+struct pt_ops {
+    const char *name;
+    int (*create)(const struct vmsim_geometry *g, struct phys *phys, struct pt **out);
+    void (*destroy)(struct pt *p); /* frees tables only, not the mapped frames */
+    /* Map the page of `level` containing va; replaces an existing leaf of the
+     * same level. VMSIM_EEXIST when a leaf of another level covers va. */
+    int (*map)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level, uint64_t pte);
+    /* Remove the leaf covering va; *old gets it (0 if none). Frees tables
+     * that become empty. */
+    int (*unmap)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64_t *old);
+    int (*update)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64_t set, uint64_t clear);
+    void (*walk)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct walk_start *s,
+                 struct walk *w);
+    int (*visit)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t lo, vmsim_vaddr_t hi, pt_visit_fn fn,
+                 void *ctx);
+    void (*footprint)(const struct pt *p, struct vmsim_pt_footprint *fp); /* adds to *fp */
+    int (*deposit)(struct pt *p); /* account one detached leaf table */
+};
+
+/* The base of every organization, embedded first. */
+struct pt {
+    const struct pt_ops *ops;
+    struct phys *phys;
+    const struct vmsim_geometry *geom;
+    uint64_t tables_freed; /* bumps when a table is freed: walk caches must drop it */
+};
+
+/* The table of organizations. */
+const struct pt_ops *pt_find(const char *name);
+extern const struct pt_ops pt_radix_ops;
+
+static inline int pt_create(const struct pt_ops *ops, const struct vmsim_geometry *g,
+                            struct phys *phys, struct pt **out)
+{
+    return ops->create(g, phys, out);
+}
+static inline void pt_destroy(struct pt *p)
+{
+    if (p)
+        p->ops->destroy(p);
+}
+static inline int pt_map(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level,
+                         uint64_t pte)
+{
+    return p->ops->map(p, asid, va, level, pte);
+}
+static inline int pt_unmap(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64_t *old)
+{
+    return p->ops->unmap(p, asid, va, old);
+}
+static inline int pt_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64_t set,
+                            uint64_t clear)
+{
+    return p->ops->update(p, asid, va, set, clear);
+}
+static inline void pt_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
+                           const struct walk_start *s, struct walk *w)
+{
+    p->ops->walk(p, asid, va, s, w);
+}
+static inline int pt_visit(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t lo, vmsim_vaddr_t hi,
+                           pt_visit_fn fn, void *ctx)
+{
+    return p->ops->visit(p, asid, lo, hi, fn, ctx);
+}
+static inline void pt_footprint(const struct pt *p, struct vmsim_pt_footprint *fp)
+{
+    p->ops->footprint(p, fp);
+}
+static inline int pt_deposit(struct pt *p) { return p->ops->deposit(p); }
+
+#endif

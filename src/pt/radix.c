@@ -1,0 +1,345 @@
+/* Multi-level radix page tables (x86-64, RISC-V, Arm64, x86-32/PAE, custom).
+ *
+ * The tree: level L (the root) down to level 1 (leaf tables). A table of
+ * level k has 2^bits(k) entries of pte_bytes each and lives in one simulated
+ * frame, so every walk reference has a physical address: frame base + index
+ * * entry size. An entry is either empty, a leaf (PTE_LEAF; at level k > 1 a
+ * huge page of 2^shift(k) bytes, allowed where the geometry says), or a
+ * pointer to a level k-1 table. Tables are created on demand by map() and
+ * freed when their last entry goes (unmap), except the root, which lives as
+ * long as the address space (it is pinned).
+ *
+ * Invariants: t->used counts non-empty entries of t; child[i] != NULL iff
+ * e[i] is present and not a leaf; the host copy of an entry is the
+ * simulated entry in vmsim's own encoding (pt.h), never an ISA's bit layout.
+ * Host memory per table: the entries (the simulated bytes, widened to 8
+ * bytes each) plus, for levels above 1, a parallel array of child pointers.
+ *
+ * Modelled after xv6's walk()/mappages(). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pt/pt.h"
+
+struct rtab {
+    vmsim_pfn_t pfn;
+    uint32_t used;
+    uint32_t level;
+    struct rtab **child; /* NULL at level 1 */
+    uint64_t e[];
+};
+
+struct radix {
+    struct pt base;
+    struct rtab *root;
+    unsigned levels;
+    unsigned pte_bytes;
+    unsigned shift[VMSIM_MAX_LEVELS + 2]; /* low bit of level k's index */
+    uint64_t mask[VMSIM_MAX_LEVELS + 2];  /* index mask of level k */
+    uint64_t tables[VMSIM_MAX_LEVELS + 1];
+    uint64_t leaves[VMSIM_MAX_LEVELS + 1];
+    vmsim_pfn_t *deposit;                 /* detached leaf tables (Linux THP deposit) */
+    uint64_t ndeposit, deposit_cap;
+};
+
+#define IDX(r, va, k) (((va) >> (r)->shift[k]) & (r)->mask[k])
+#define TABLE_PTE(t) (((uint64_t)(t)->pfn << PTE_PFN_SHIFT) | PTE_P | PTE_W | PTE_U | PTE_X)
+
+static struct radix *R(struct pt *p) { return (struct radix *)p; }
+
+static int table_new(struct radix *r, unsigned level, struct rtab **out)
+{
+    size_t n = (size_t)r->mask[level] + 1;
+    struct rtab *t = calloc(1, sizeof *t + n * sizeof t->e[0]);
+    if (!t)
+        return VMSIM_ENOMEM;
+    if (level > 1 && !(t->child = calloc(n, sizeof *t->child))) {
+        free(t);
+        return VMSIM_ENOMEM;
+    }
+    uint16_t flags = FRAME_PT | (level == r->levels ? FRAME_PINNED : 0);
+    int rc = phys_alloc(r->base.phys, 0, flags, &t->pfn);
+    if (rc) {
+        free(t->child);
+        free(t);
+        return rc;
+    }
+    struct frame *f = phys_frame(r->base.phys, t->pfn);
+    f->level = (uint8_t)level;
+    f->aux = (uint64_t)(uintptr_t)t;
+    t->level = level;
+    r->tables[level]++;
+    *out = t;
+    return VMSIM_OK;
+}
+
+static void table_free(struct radix *r, struct rtab *t)
+{
+    r->tables[t->level]--;
+    r->base.tables_freed++;
+    phys_put(r->base.phys, t->pfn);
+    free(t->child);
+    free(t);
+}
+
+static int radix_create(const struct vmsim_geometry *g, struct phys *phys, struct pt **out)
+{
+    struct radix *r = calloc(1, sizeof *r);
+    if (!r)
+        return VMSIM_ENOMEM;
+    r->base.ops = &pt_radix_ops;
+    r->base.phys = phys;
+    r->base.geom = g;
+    r->levels = g->levels;
+    r->pte_bytes = g->pte_bytes;
+    for (unsigned k = 1; k <= g->levels; k++) {
+        r->shift[k] = vmsim_geometry_page_shift(g, k);
+        r->mask[k] = (1ull << g->bits[g->levels - k]) - 1;
+    }
+    int rc = table_new(r, r->levels, &r->root);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    *out = &r->base;
+    return VMSIM_OK;
+}
+
+static void free_tree(struct radix *r, struct rtab *t)
+{
+    if (t->child)
+        for (uint64_t i = 0; i <= r->mask[t->level]; i++)
+            if (t->child[i])
+                free_tree(r, t->child[i]);
+    table_free(r, t);
+}
+
+static void radix_destroy(struct pt *p)
+{
+    struct radix *r = R(p);
+    free_tree(r, r->root);
+    for (uint64_t i = 0; i < r->ndeposit; i++)
+        phys_put(p->phys, r->deposit[i]);
+    free(r->deposit);
+    free(r);
+}
+
+/* Free the empty tables on the path, deepest first. path[k]/idx[k] are the
+ * table and index used at level k, for levels from..L. */
+static void prune(struct radix *r, struct rtab **path, const uint64_t *idx, unsigned from)
+{
+    for (unsigned k = from; k < r->levels; k++) {
+        struct rtab *t = path[k];
+        if (t->used)
+            return;
+        struct rtab *parent = path[k + 1];
+        parent->e[idx[k + 1]] = 0;
+        parent->child[idx[k + 1]] = NULL;
+        parent->used--;
+        table_free(r, t);
+    }
+}
+
+static int radix_map(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level,
+                     uint64_t pte)
+{
+    struct radix *r = R(p);
+    if (level < 1 || level > r->levels || !(p->geom->leaf_levels & (1u << level)))
+        return VMSIM_EINVAL;
+    struct rtab *path[VMSIM_MAX_LEVELS + 2];
+    uint64_t idx[VMSIM_MAX_LEVELS + 2];
+    struct rtab *t = r->root;
+    for (unsigned k = r->levels; k > level; k--) {
+        uint64_t i = IDX(r, va, k);
+        path[k] = t;
+        idx[k] = i;
+        if (!(t->e[i] & PTE_P)) {
+            struct rtab *c;
+            int rc = table_new(r, k - 1, &c);
+            if (rc) {
+                prune(r, path, idx, k);
+                return rc;
+            }
+            t->e[i] = TABLE_PTE(c);
+            t->child[i] = c;
+            t->used++;
+        } else if (t->e[i] & PTE_LEAF) {
+            prune(r, path, idx, k); /* drops tables this call created */
+            return VMSIM_EEXIST;
+        }
+        t = t->child[i];
+    }
+    uint64_t i = IDX(r, va, level);
+    uint64_t old = t->e[i];
+    if (old & PTE_P) {
+        if (!(old & PTE_LEAF))
+            return VMSIM_EEXIST;
+    } else {
+        t->used++;
+        r->leaves[level]++;
+    }
+    t->e[i] = pte | PTE_P | PTE_LEAF;
+    return VMSIM_OK;
+}
+
+/* Find the leaf covering va: its table and index, and the path to it. */
+static uint64_t *find_leaf(struct radix *r, vmsim_vaddr_t va, struct rtab **path, uint64_t *idx,
+                           unsigned *level)
+{
+    struct rtab *t = r->root;
+    for (unsigned k = r->levels;; k--) {
+        uint64_t i = IDX(r, va, k);
+        path[k] = t;
+        idx[k] = i;
+        uint64_t e = t->e[i];
+        if (!(e & PTE_P))
+            return NULL;
+        if (e & PTE_LEAF) {
+            *level = k;
+            return &t->e[i];
+        }
+        t = t->child[i];
+    }
+}
+
+static int radix_unmap(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64_t *old)
+{
+    struct radix *r = R(p);
+    struct rtab *path[VMSIM_MAX_LEVELS + 2];
+    uint64_t idx[VMSIM_MAX_LEVELS + 2];
+    unsigned level;
+    uint64_t *e = find_leaf(r, va, path, idx, &level);
+    if (old)
+        *old = e ? *e : 0;
+    if (!e)
+        return VMSIM_ENOENT;
+    *e = 0;
+    path[level]->used--;
+    r->leaves[level]--;
+    prune(r, path, idx, level);
+    return VMSIM_OK;
+}
+
+static int radix_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64_t set,
+                        uint64_t clear)
+{
+    struct radix *r = R(p);
+    struct rtab *path[VMSIM_MAX_LEVELS + 2];
+    uint64_t idx[VMSIM_MAX_LEVELS + 2];
+    unsigned level;
+    uint64_t *e = find_leaf(r, va, path, idx, &level);
+    if (!e)
+        return VMSIM_ENOENT;
+    *e = ((*e | set) & ~clear) | PTE_P | PTE_LEAF;
+    return VMSIM_OK;
+}
+
+static void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
+                       const struct walk_start *s, struct walk *w)
+{
+    struct radix *r = R(p);
+    unsigned k = r->levels;
+    struct rtab *t = r->root;
+    if (s && s->level) {
+        k = s->level;
+        t = s->table;
+    }
+    const unsigned ps = p->phys->page_shift;
+    w->nrefs = 0;
+    for (unsigned j = 0; j <= r->levels; j++)
+        w->table[j] = NULL;
+    for (;; k--) {
+        uint64_t i = IDX(r, va, k);
+        w->ref[w->nrefs].pa = ((vmsim_paddr_t)t->pfn << ps) + i * r->pte_bytes;
+        w->ref[w->nrefs].level = (uint8_t)k;
+        w->nrefs++;
+        w->table[k] = t;
+        uint64_t e = t->e[i];
+        if (!(e & PTE_P)) {
+            w->pte = 0;
+            w->level = k;
+            return;
+        }
+        if (e & PTE_LEAF) {
+            t->e[i] = e | PTE_A;
+            w->pte = e | PTE_A;
+            w->level = k;
+            return;
+        }
+        t = t->child[i];
+    }
+}
+
+static int visit_tree(struct radix *r, struct rtab *t, vmsim_vaddr_t base, vmsim_vaddr_t lo,
+                      vmsim_vaddr_t hi, pt_visit_fn fn, void *ctx)
+{
+    unsigned k = t->level;
+    uint64_t span = 1ull << r->shift[k];
+    for (uint64_t i = 0; i <= r->mask[k]; i++) {
+        uint64_t e = t->e[i];
+        vmsim_vaddr_t va = base + i * span;
+        if (!(e & PTE_P) || va + span <= lo || va >= hi)
+            continue;
+        int rc = (e & PTE_LEAF) ? fn(ctx, va, k, e) : visit_tree(r, t->child[i], va, lo, hi, fn, ctx);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int radix_visit(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t lo, vmsim_vaddr_t hi,
+                       pt_visit_fn fn, void *ctx)
+{
+    return visit_tree(R(p), R(p)->root, 0, lo, hi, fn, ctx);
+}
+
+static void radix_footprint(const struct pt *p, struct vmsim_pt_footprint *fp)
+{
+    const struct radix *r = (const struct radix *)p;
+    for (unsigned k = 1; k <= r->levels; k++) {
+        uint64_t bytes = r->tables[k] * (r->mask[k] + 1) * r->pte_bytes;
+        uint64_t n = r->tables[k];
+        if (k == 1) {
+            n += r->ndeposit;
+            bytes += r->ndeposit * (r->mask[1] + 1) * r->pte_bytes;
+        }
+        fp->tables[k] += n;
+        fp->table_bytes[k] += bytes;
+        fp->pages[k] += r->leaves[k];
+        if (k == r->levels)
+            fp->root_bytes += bytes;
+        else
+            fp->bytes += bytes;
+    }
+}
+
+static int radix_deposit(struct pt *p)
+{
+    struct radix *r = R(p);
+    if (r->ndeposit == r->deposit_cap) {
+        uint64_t cap = r->deposit_cap ? 2 * r->deposit_cap : 16;
+        vmsim_pfn_t *d = realloc(r->deposit, cap * sizeof *d);
+        if (!d)
+            return VMSIM_ENOMEM;
+        r->deposit = d;
+        r->deposit_cap = cap;
+    }
+    int rc = phys_alloc(p->phys, 0, FRAME_PT, &r->deposit[r->ndeposit]);
+    if (rc)
+        return rc;
+    r->ndeposit++;
+    return VMSIM_OK;
+}
+
+const struct pt_ops pt_radix_ops = {
+    .name = "radix",
+    .create = radix_create,
+    .destroy = radix_destroy,
+    .map = radix_map,
+    .unmap = radix_unmap,
+    .update = radix_update,
+    .walk = radix_walk,
+    .visit = radix_visit,
+    .footprint = radix_footprint,
+    .deposit = radix_deposit,
+};

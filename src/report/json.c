@@ -1,0 +1,143 @@
+/* The JSON report: every statistic of VMSIM_STATS under its dotted name
+ * (split into nested objects), the per-level TLB counters, walk and
+ * page-table breakdowns, derived ratios, and the effective configuration,
+ * so that a result file says exactly what produced it. Uses jansson. */
+#include <jansson.h>
+#include <string.h>
+
+#include "report/report.h"
+
+/* Set obj[a][b]...= v for a dotted name, creating the objects on the way. */
+static int set_path(json_t *root, const char *dotted, json_t *v)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", dotted);
+    json_t *obj = root;
+    char *save = NULL, *part = strtok_r(buf, ".", &save);
+    for (char *next; (next = strtok_r(NULL, ".", &save)) != NULL; part = next) {
+        json_t *child = json_object_get(obj, part);
+        if (!child) {
+            child = json_object();
+            if (json_object_set_new(obj, part, child))
+                return -1;
+        }
+        obj = child;
+    }
+    return json_object_set_new(obj, part, v);
+}
+
+static json_t *sizes_array(uint64_t shifts)
+{
+    json_t *a = json_array();
+    for (unsigned s = 0; s < 64; s++)
+        if ((shifts >> s) & 1)
+            json_array_append_new(a, json_integer((json_int_t)(1ull << s)));
+    return a;
+}
+
+static json_t *cache_json(const struct vmsim_cache_config *c)
+{
+    return json_pack("{s:I,s:I}", "entries", (json_int_t)c->entries, "ways", (json_int_t)c->ways);
+}
+
+static json_t *config_json(const struct vmsim_config *cfg)
+{
+    static const char *const sides[] = {"u", "d", "i"};
+    const struct vmsim_geometry *g = &cfg->geom;
+    json_t *bits = json_array(), *leaves = json_array();
+    for (unsigned i = 0; i < g->levels; i++)
+        json_array_append_new(bits, json_integer(g->bits[i]));
+    for (unsigned k = 1; k <= g->levels; k++)
+        if (g->leaf_levels & (1u << k))
+            json_array_append_new(leaves,
+                                  json_integer((json_int_t)(1ull << vmsim_geometry_page_shift(g, k))));
+    json_t *geom = json_pack("{s:s,s:i,s:I,s:i,s:i,s:o,s:o}", "name", g->name, "va_bits", g->va_bits,
+                             "page_size", (json_int_t)(1ull << g->page_shift), "levels", g->levels,
+                             "pte_bytes", g->pte_bytes, "bits_root_first", bits, "leaf_page_sizes",
+                             leaves);
+    json_t *tlb = json_array();
+    for (unsigned i = 0; i < cfg->ntlb; i++) {
+        const struct vmsim_tlb_level_config *l = &cfg->tlb[i];
+        json_t *arrays = json_array();
+        for (unsigned a = 0; a < l->narrays; a++)
+            json_array_append_new(arrays, json_pack("{s:I,s:I,s:o}", "entries",
+                                                    (json_int_t)l->array[a].entries, "ways",
+                                                    (json_int_t)l->array[a].ways, "page_sizes",
+                                                    sizes_array(l->array[a].page_shifts)));
+        json_array_append_new(tlb, json_pack("{s:s,s:s,s:s,s:I,s:o}", "name", l->name, "side",
+                                             sides[l->side % 3], "replacement",
+                                             l->repl == VMSIM_REPL_RANDOM ? "random" : "lru",
+                                             "latency", (json_int_t)l->latency, "arrays", arrays));
+    }
+    json_t *pwc = json_object();
+    json_object_set_new(pwc, "mode", json_string(cfg->pwc.unified_mode ? "unified" : "split"));
+    if (cfg->pwc.unified_mode) {
+        json_object_set_new(pwc, "unified", cache_json(&cfg->pwc.unified));
+    } else {
+        for (unsigned k = 2; k <= VMSIM_MAX_LEVELS; k++)
+            if (cfg->pwc.level[k].entries) {
+                char name[8];
+                snprintf(name, sizeof name, "l%u", k);
+                json_object_set_new(pwc, name, cache_json(&cfg->pwc.level[k]));
+            }
+    }
+    json_object_set_new(pwc, "latency", json_integer(cfg->pwc.latency));
+    json_t *cost = json_pack("{s:I,s:I,s:I,s:I}", "access", (json_int_t)cfg->cost.access, "pt_ref",
+                             (json_int_t)cfg->cost.pt_ref, "fault", (json_int_t)cfg->cost.fault,
+                             "pwc", (json_int_t)cfg->pwc.latency);
+    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I}", "machine", cfg->machine, "pt",
+                     cfg->pt, "geometry", geom, "tlb", tlb, "pwc", pwc, "cost", cost, "phys_bytes",
+                     (json_int_t)cfg->phys_bytes, "cpus", (json_int_t)cfg->ncpus, "asids",
+                     cfg->asids, "anon_page_size", (json_int_t)(1ull << cfg->anon_page_shift),
+                     "seed", (json_int_t)cfg->seed);
+}
+
+int report_json(const struct vmsim *sim, const char *source, FILE *out)
+{
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    const struct vmsim_config *cfg = vmsim_get_config(sim);
+    json_t *root = json_object();
+    if (!root)
+        return VMSIM_ENOMEM;
+    json_object_set_new(root, "source", json_string(source ? source : ""));
+#define SET(f, name, d) set_path(root, name, json_integer((json_int_t)st->f));
+    VMSIM_STATS(SET)
+#undef SET
+    for (unsigned i = 0; i < cfg->ntlb; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "tlb.%s.hits", cfg->tlb[i].name);
+        set_path(root, name, json_integer((json_int_t)st->tlb[i].hits));
+        snprintf(name, sizeof name, "tlb.%s.misses", cfg->tlb[i].name);
+        set_path(root, name, json_integer((json_int_t)st->tlb[i].misses));
+    }
+    json_t *hist = json_array();
+    for (unsigned i = 0; i <= VMSIM_MAX_LEVELS + 1; i++)
+        json_array_append_new(hist, json_integer((json_int_t)st->walk_hist[i]));
+    set_path(root, "walks.refs_histogram", hist);
+    set_path(root, "walks.refs_per_walk",
+             json_real(st->walks ? (double)st->walk_refs / (double)st->walks : 0.0));
+    set_path(root, "cycles_per_access",
+             json_real(st->accesses ? (double)st->cycles / (double)st->accesses : 0.0));
+    set_path(root, "translation_share",
+             json_real(st->cycles ? (double)st->cycles_translation / (double)st->cycles : 0.0));
+
+    struct vmsim_pt_footprint fp;
+    vmsim_footprint(sim, &fp);
+    json_t *tables = json_array(), *bytes = json_array(), *pages = json_array();
+    for (unsigned k = cfg->geom.levels; k >= 1; k--) {
+        json_array_append_new(tables, json_integer((json_int_t)fp.tables[k]));
+        json_array_append_new(bytes, json_integer((json_int_t)fp.table_bytes[k]));
+        json_array_append_new(pages, json_integer((json_int_t)fp.pages[k]));
+    }
+    set_path(root, "page_tables.bytes", json_integer((json_int_t)fp.bytes));
+    set_path(root, "page_tables.root_bytes", json_integer((json_int_t)fp.root_bytes));
+    set_path(root, "page_tables.tables_by_level", tables);
+    set_path(root, "page_tables.bytes_by_level", bytes);
+    set_path(root, "page_tables.pages_by_level", pages);
+    json_object_set_new(root, "config", config_json(cfg));
+    int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (rc || fputc('\n', out) == EOF)
+        return VMSIM_EIO;
+    return VMSIM_OK;
+}

@@ -1,0 +1,96 @@
+/* The human summary printed by `vmsim run`: one table, figures with
+ * thousands separators, the definitions in docs/stats.md. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "report/report.h"
+
+static const char *num(uint64_t v, char *buf)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+    int j = 0;
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0)
+            buf[j++] = ',';
+        buf[j++] = tmp[i];
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
+const char *report_bytes(uint64_t bytes, char *buf, size_t len)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    unsigned u = 0;
+    double v = (double)bytes;
+    while (v >= 1024 && u < 6) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0 || v == (double)(uint64_t)v)
+        snprintf(buf, len, "%.0f %s", v, unit[u]);
+    else
+        snprintf(buf, len, "%.1f %s", v, unit[u]);
+    return buf;
+}
+
+static double pct(uint64_t a, uint64_t b) { return b ? 100.0 * (double)a / (double)b : 0.0; }
+
+void report_text(const struct vmsim *sim, const char *source, FILE *out)
+{
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    const struct vmsim_config *cfg = vmsim_get_config(sim);
+    char a[32], b[32], c[32];
+    static const char *const sides[] = {"u", "d", "i"};
+
+    fprintf(out, "vmsim: %s\n", source ? source : "");
+    fprintf(out, "machine %s, page table %s %s (%u levels, %u-bit), ASIDs %s\n", cfg->machine,
+            cfg->pt, cfg->geom.name, cfg->geom.levels, cfg->geom.va_bits, cfg->asids ? "on" : "off");
+    fprintf(out, "%-22s %s accesses, %s translations, %s processes, %s context switches\n\n",
+            "workload", num(st->accesses, a), num(st->translations, b), num(st->processes, c),
+            num(st->context_switches, (char[32]){0}));
+
+    fprintf(out, "%-10s %-4s %16s %16s %16s %9s\n", "TLB level", "side", "lookups", "hits",
+            "misses", "hit rate");
+    for (unsigned i = 0; i < cfg->ntlb; i++) {
+        const struct vmsim_tlb_stats *t = &st->tlb[i];
+        fprintf(out, "%-10s %-4s %16s %16s %16s %8.2f%%\n", cfg->tlb[i].name,
+                sides[cfg->tlb[i].side % 3], num(t->hits + t->misses, a), num(t->hits, b),
+                num(t->misses, c), pct(t->hits, t->hits + t->misses));
+    }
+    fprintf(out, "%-27s %16s  (%.3f%% of translations)\n\n", "missed every level",
+            num(st->tlb_misses_all, a), pct(st->tlb_misses_all, st->translations));
+
+    fprintf(out, "%-22s %s walks, %s page-table references (%.2f per walk)\n", "page walks",
+            num(st->walks, a), num(st->walk_refs, b),
+            st->walks ? (double)st->walk_refs / (double)st->walks : 0.0);
+    if (st->pwc_hits + st->pwc_misses)
+        fprintf(out, "%-22s %s hits, %s misses, %s references skipped\n", "page-walk caches",
+                num(st->pwc_hits, a), num(st->pwc_misses, b), num(st->pwc_levels_skipped, c));
+    fprintf(out, "%-22s %s total: demand-zero read %s, write %s, COW of zero %s", "page faults",
+            num(st->faults_total, a), num(st->faults_zero_read, b), num(st->faults_zero_write, c),
+            num(st->faults_cow_zero, (char[32]){0}));
+    if (st->faults_protection || st->faults_bad_address || st->faults_oom)
+        fprintf(out, ", protection %" PRIu64 ", bad address %" PRIu64 ", out of memory %" PRIu64,
+                st->faults_protection, st->faults_bad_address, st->faults_oom);
+    fprintf(out, "\n");
+    if (st->tlb_flushes || st->tlb_invalidations)
+        fprintf(out, "%-22s %s full flushes, %s page invalidations\n", "TLB maintenance",
+                num(st->tlb_flushes, a), num(st->tlb_invalidations, b));
+
+    struct vmsim_pt_footprint fp;
+    vmsim_footprint(sim, &fp);
+    fprintf(out, "%-22s", "page tables");
+    for (unsigned k = cfg->geom.levels; k >= 1; k--)
+        fprintf(out, " L%u%s: %s", k, k == cfg->geom.levels ? " (root)" : "", num(fp.tables[k], a));
+    fprintf(out, "\n%-22s %s without roots, %s of roots\n", "", report_bytes(fp.bytes, a, sizeof a),
+            report_bytes(fp.root_bytes, b, sizeof b));
+    fprintf(out, "%-22s %s frames in use (%s), peak %s\n\n", "memory", num(st->frames_used, a),
+            report_bytes(st->frames_used << cfg->geom.page_shift, b, sizeof b),
+            num(st->frames_peak, c));
+
+    fprintf(out, "%-22s %s (%.2f per access), %.1f%% translating\n", "cycles", num(st->cycles, a),
+            st->accesses ? (double)st->cycles / (double)st->accesses : 0.0,
+            pct(st->cycles_translation, st->cycles));
+}

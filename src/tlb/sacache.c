@@ -1,0 +1,32 @@
+/* Allocation of set-associative caches (see sacache.h). */
+#include "tlb/sacache.h"
+
+int sac_init(struct sac *c, uint32_t entries, uint32_t ways, uint8_t repl)
+{
+    memset(c, 0, sizeof *c);
+    if (entries == 0 || ways == 0 || entries % ways)
+        return VMSIM_EINVAL;
+    uint32_t sets = entries / ways;
+    if (sets & (sets - 1))
+        return VMSIM_EINVAL;
+    c->key = calloc(entries, sizeof *c->key);
+    c->val = calloc(entries, sizeof *c->val);
+    c->stamp = calloc(entries, sizeof *c->stamp);
+    if (!c->key || !c->val || !c->stamp) {
+        sac_fini(c);
+        return VMSIM_ENOMEM;
+    }
+    c->ways = ways;
+    c->sets = sets;
+    c->set_mask = sets - 1;
+    c->repl = repl;
+    return VMSIM_OK;
+}
+
+void sac_fini(struct sac *c)
+{
+    free(c->key);
+    free(c->val);
+    free(c->stamp);
+    memset(c, 0, sizeof *c);
+}

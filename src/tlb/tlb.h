@@ -1,0 +1,102 @@
+/* TLB hierarchies and page-walk caches of one CPU.
+ *
+ * A TLB level is one or more set-associative arrays probed together, each
+ * serving a set of page sizes; a lookup probes, for every size an array
+ * serves, the set the page's tag indexes. Entries are tagged by ASID and
+ * page size: key = tag << 18 | asid << 6 | page_shift (never 0, since a
+ * page shift is at least 10). The value is the leaf entry (pt.h encoding).
+ *
+ * Page-walk caches hold upper-level entries: split (one cache per level k,
+ * Intel's paging-structure caches) or unified (one cache for all levels).
+ * A level-k entry is tagged by the address bits that index levels k and
+ * above, plus the ASID: key = (va >> shift(k)) << 16 | asid << 4 | k, and
+ * holds the host pointer of the level k-1 table it points to. */
+#ifndef VMSIM_TLB_TLB_H
+#define VMSIM_TLB_TLB_H
+
+#include "tlb/sacache.h"
+
+struct tlb_array {
+    struct sac c;
+    uint8_t shift[8]; /* page shifts served, ascending */
+    uint8_t nshift;
+};
+
+struct tlb_level {
+    struct tlb_array arr[VMSIM_MAX_TLB_ARRAYS];
+    unsigned narr;
+    unsigned latency;
+    uint64_t shifts; /* union of the arrays' page_shifts */
+};
+
+#define TLB_KEY(tag, asid, shift) (((tag) << 18) | ((uint64_t)(asid) << 6) | (shift))
+
+int tlb_level_init(struct tlb_level *l, const struct vmsim_tlb_level_config *cfg);
+void tlb_level_fini(struct tlb_level *l);
+void tlb_level_flush(struct tlb_level *l);
+/* Remove every entry whose page contains va (any size). */
+void tlb_level_invalidate(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid);
+
+/* Probe level l for the page containing va; returns the slot's value
+ * pointer (NULL on a miss) and sets *shift to the page size found. */
+static inline uint64_t *tlb_lookup(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid,
+                                   unsigned *shift, uint64_t now)
+{
+    for (unsigned a = 0; a < l->narr; a++) {
+        struct tlb_array *arr = &l->arr[a];
+        for (unsigned i = 0; i < arr->nshift; i++) {
+            unsigned s = arr->shift[i];
+            uint64_t tag = va >> s;
+            long slot = sac_find(&arr->c, tag & arr->c.set_mask, TLB_KEY(tag, asid, s));
+            if (slot >= 0) {
+                arr->c.stamp[slot] = now;
+                *shift = s;
+                return &arr->c.val[slot];
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Fill the page (va, shift) into the first array of l that serves shift;
+ * returns false when no array does. */
+static inline bool tlb_fill(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid,
+                            unsigned shift, uint64_t val, uint64_t now, struct rng *rng)
+{
+    if (!((l->shifts >> shift) & 1))
+        return false;
+    for (unsigned a = 0; a < l->narr; a++) {
+        struct tlb_array *arr = &l->arr[a];
+        for (unsigned i = 0; i < arr->nshift; i++)
+            if (arr->shift[i] == shift) {
+                uint64_t tag = va >> shift;
+                sac_insert(&arr->c, tag & arr->c.set_mask, TLB_KEY(tag, asid, shift), val, now, rng);
+                return true;
+            }
+    }
+    return false;
+}
+
+/* ---- page-walk caches ---- */
+
+struct pwc {
+    bool enabled;
+    bool unified;
+    struct sac level[VMSIM_MAX_LEVELS + 1]; /* split: index = level k */
+    struct sac all;                         /* unified */
+    unsigned latency;
+};
+
+#define PWC_KEY(tag, asid, k) (((tag) << 16) | ((uint64_t)(asid) << 4) | (k))
+
+int pwc_init(struct pwc *p, const struct vmsim_pwc_config *cfg, unsigned levels);
+void pwc_fini(struct pwc *p);
+void pwc_flush(struct pwc *p);
+
+static inline struct sac *pwc_cache(struct pwc *p, unsigned k)
+{
+    struct sac *c = p->unified ? &p->all : &p->level[k];
+    return c->key ? c : NULL;
+}
+
+#endif

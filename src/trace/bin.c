@@ -1,0 +1,429 @@
+/* The vmsim binary trace format (.vmt): compact and fast to read, for long
+ * traces and for `vmsim convert` output. docs/traces.md has the byte layout.
+ *
+ * An 8-byte header "VMSIMBT" + version 1, then records. A record is a tag
+ * byte and LEB128 varints. Access records are coded against a small state
+ * shared by writer and reader (struct bin_state): the current pid and cpu,
+ * and per stream (instruction fetches; data accesses) the previous address
+ * and size. Tag bits say which of pid, cpu and size changed; the address is
+ * either "right after the previous access of the stream" (no bytes) or a
+ * zig-zag varint delta from the previous address of the stream. Splitting
+ * the streams matters for real traces: fetches and data accesses interleave
+ * and live far apart, but each stream on its own moves in small steps.
+ * OS events are rare and carry their fields in full.
+ *
+ * There is no trailer: a file cut at a record boundary reads as a shorter
+ * valid trace, a file cut inside a record is an error. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "trace/formats.h"
+
+#define BIN_MAGIC "VMSIMBT"
+#define BIN_VERSION 1
+#define BIN_HEADER_LEN 8
+
+/* Tag byte. Bit 7 clear: an access record. */
+#define BIN_OS 0x80       /* set: OS event record, event type in bits 0-6 */
+#define BIN_KIND 0x03     /* access kind (enum vmsim_access_kind) */
+#define BIN_PID 0x04      /* a new pid follows */
+#define BIN_CPU 0x08      /* a new cpu follows */
+#define BIN_SIZE 0x10     /* a new size for this stream follows */
+#define BIN_SEQ 0x20      /* address = previous address + previous size; no delta */
+#define BIN_RESERVED 0x40 /* must be clear in version 1 */
+
+#define BIN_VARINT_MAX 10
+#define BIN_RECORD_MAX (1 + 4 * BIN_VARINT_MAX)
+
+/* Fields of the OS event records, in order, 0-terminated. */
+enum { BF_END, BF_PID, BF_CPU, BF_ADDR, BF_LEN, BF_PROT };
+static const uint8_t bin_os_fields[VMSIM_EV_NTYPES][5] = {
+    [VMSIM_EV_SPAWN] = {BF_PID},
+    [VMSIM_EV_EXIT] = {BF_PID},
+    [VMSIM_EV_MMAP] = {BF_PID, BF_ADDR, BF_LEN, BF_PROT},
+    [VMSIM_EV_MUNMAP] = {BF_PID, BF_ADDR, BF_LEN},
+    [VMSIM_EV_MPROTECT] = {BF_PID, BF_ADDR, BF_LEN, BF_PROT},
+    [VMSIM_EV_SWITCH] = {BF_CPU, BF_PID},
+};
+static const char *const bin_type_names[VMSIM_EV_NTYPES] = {
+    "access", "spawn", "exit", "mmap", "munmap", "mprotect", "switch",
+};
+
+/* Coding state; both ends start from bin_state_init. Stream 1 is
+ * instruction fetches, stream 0 everything else. */
+struct bin_state {
+    uint64_t addr[2], size[2];
+    vmsim_pid_t pid;
+    uint16_t cpu;
+};
+
+static void bin_state_init(struct bin_state *st)
+{
+    memset(st, 0, sizeof *st);
+    st->size[0] = st->size[1] = 1;
+}
+
+/* Zig-zag: small negative and positive deltas both become small numbers
+ * (0, -1, 1, -2 ... -> 0, 1, 2, 3 ...). Unsigned arithmetic throughout. */
+static inline uint64_t bin_zigzag(uint64_t d) { return (d << 1) ^ (0 - (d >> 63)); }
+static inline uint64_t bin_unzigzag(uint64_t z) { return (z >> 1) ^ (0 - (z & 1)); }
+
+bool bin_sniff(const unsigned char *head, size_t len)
+{
+    return len >= sizeof BIN_MAGIC - 1 && memcmp(head, BIN_MAGIC, sizeof BIN_MAGIC - 1) == 0;
+}
+
+/* ---- reader ---------------------------------------------------------------- */
+
+struct bin_source {
+    struct vmsim_source base;
+    struct input in;
+    struct bin_state st;
+    int pending;
+};
+
+static int bin_fail(struct bin_source *s, const unsigned char *at, const char *expected,
+                    const char *found)
+{
+    uint64_t off = s->in.base + (uint64_t)(at - s->in.buf);
+    source_fail(&s->base.err, expected, found, found ? strlen(found) : 0, "%s: byte %llu",
+                s->in.name, (unsigned long long)off);
+    if (found) /* our own wording: no quotes */
+        snprintf(s->base.err.found, sizeof s->base.err.found, "%s", found);
+    return VMSIM_EPARSE;
+}
+
+enum { BIN_GET_OK = 0, BIN_GET_TRUNC = -1, BIN_GET_LONG = -2, BIN_GET_OVER = -3 };
+
+static inline int bin_get(const unsigned char **pp, const unsigned char *end, uint64_t *v)
+{
+    const unsigned char *p = *pp;
+    uint64_t x = 0;
+    for (unsigned i = 0; i < BIN_VARINT_MAX; i++) {
+        if (p == end)
+            return BIN_GET_TRUNC;
+        unsigned b = *p++;
+        if (i == BIN_VARINT_MAX - 1 && b > 1) /* only bit 63 is left */
+            return b & 0x80 ? BIN_GET_LONG : BIN_GET_OVER;
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = x;
+            *pp = p;
+            return BIN_GET_OK;
+        }
+    }
+    return BIN_GET_LONG; /* not reached: the 10th byte has no continuation bit */
+}
+
+/* Read one varint field; on failure fill the error. */
+static int bin_field(struct bin_source *s, const unsigned char **pp, const unsigned char *end,
+                     const unsigned char *rec, uint64_t *v)
+{
+    const unsigned char *p = *pp;
+    if (p < end && *p < 0x80) { /* the common one-byte case */
+        *v = *p;
+        *pp = p + 1;
+        return 0;
+    }
+    int r = bin_get(pp, end, v);
+    if (r == BIN_GET_OK)
+        return 0;
+    char what[128];
+    unsigned type = rec[0] & BIN_OS ? rec[0] & 0x7fu : 0;
+    switch (r) {
+    case BIN_GET_TRUNC:
+        snprintf(what, sizeof what, "the rest of the %s record that starts at byte %llu",
+                 bin_type_names[type],
+                 (unsigned long long)(s->in.base + (uint64_t)(rec - s->in.buf)));
+        return bin_fail(s, end, what, NULL);
+    case BIN_GET_LONG:
+        return bin_fail(s, p, "a varint of at most 10 bytes", "a longer varint");
+    default:
+        return bin_fail(s, p, "a varint below 2^64", "a larger varint");
+    }
+}
+
+static int bin_check(struct bin_source *s, const unsigned char *at, int field, uint64_t v)
+{
+    char found[48];
+    snprintf(found, sizeof found, "%llu", (unsigned long long)v);
+    switch (field) {
+    case BF_PID:
+        if (v > UINT32_MAX)
+            return bin_fail(s, at, "a pid below 2^32", found);
+        break;
+    case BF_CPU:
+        if (v > UINT16_MAX)
+            return bin_fail(s, at, "a cpu below 65536", found);
+        break;
+    case BF_LEN:
+        if (v == 0)
+            return bin_fail(s, at, "a size or length of at least 1", found);
+        break;
+    case BF_PROT:
+        if (v > (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X))
+            return bin_fail(s, at, "protection bits 0-7", found);
+        break;
+    }
+    return 0;
+}
+
+/* Decode the record at *pp into *ev and advance *pp past it. */
+static int bin_decode(struct bin_source *s, const unsigned char **pp, const unsigned char *end,
+                      struct vmsim_event *ev)
+{
+    const unsigned char *rec = *pp, *p = rec + 1, *at;
+    unsigned tag = rec[0];
+    struct bin_state *st = &s->st;
+    uint64_t v;
+    memset(ev, 0, sizeof *ev);
+    if (!(tag & BIN_OS)) {
+        if (tag & BIN_RESERVED) {
+            char found[16];
+            snprintf(found, sizeof found, "0x%02x", tag);
+            return bin_fail(s, rec, "a record tag (0x00-0x3f access, 0x81-0x86 OS event)", found);
+        }
+        unsigned kind = tag & BIN_KIND, stream = kind == VMSIM_FETCH;
+        if (tag & BIN_PID) {
+            at = p;
+            if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, BF_PID, v) < 0)
+                return VMSIM_EPARSE;
+            st->pid = (vmsim_pid_t)v;
+        }
+        if (tag & BIN_CPU) {
+            at = p;
+            if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, BF_CPU, v) < 0)
+                return VMSIM_EPARSE;
+            st->cpu = (uint16_t)v;
+        }
+        uint64_t addr = st->addr[stream] + st->size[stream]; /* with the old size */
+        if (tag & BIN_SIZE) {
+            at = p;
+            if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, BF_LEN, v) < 0)
+                return VMSIM_EPARSE;
+            st->size[stream] = v;
+        }
+        if (!(tag & BIN_SEQ)) {
+            if (bin_field(s, &p, end, rec, &v) < 0)
+                return VMSIM_EPARSE;
+            addr = st->addr[stream] + bin_unzigzag(v);
+        }
+        st->addr[stream] = addr;
+        ev->type = VMSIM_EV_ACCESS;
+        ev->kind = (uint8_t)kind;
+        ev->cpu = st->cpu;
+        ev->pid = st->pid;
+        ev->addr = addr;
+        ev->len = st->size[stream];
+        *pp = p;
+        return 0;
+    }
+    unsigned type = tag & 0x7fu;
+    if (type == VMSIM_EV_ACCESS || type >= VMSIM_EV_NTYPES) {
+        char found[16];
+        snprintf(found, sizeof found, "0x%02x", tag);
+        return bin_fail(s, rec, "a record tag (0x00-0x3f access, 0x81-0x86 OS event)", found);
+    }
+    ev->type = (uint8_t)type;
+    for (const uint8_t *f = bin_os_fields[type]; *f != BF_END; f++) {
+        at = p;
+        if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, *f, v) < 0)
+            return VMSIM_EPARSE;
+        switch (*f) {
+        case BF_PID: ev->pid = (vmsim_pid_t)v; break;
+        case BF_CPU: ev->cpu = (uint16_t)v; break;
+        case BF_ADDR: ev->addr = v; break;
+        case BF_LEN: ev->len = v; break;
+        case BF_PROT: ev->kind = (uint8_t)v; break;
+        }
+    }
+    *pp = p;
+    return 0;
+}
+
+static long bin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
+{
+    struct bin_source *s = (struct bin_source *)src;
+    if (s->pending)
+        return s->pending;
+    size_t n = 0;
+    int err = 0;
+    while (n < max) {
+        if (input_avail(&s->in) < BIN_RECORD_MAX) {
+            long a = input_need(&s->in, BIN_RECORD_MAX);
+            if (a < 0) {
+                err = input_fail_io(&s->in, &s->base.err);
+                break;
+            }
+            if (a == 0)
+                break;
+        }
+        /* A whole record is in the buffer unless the input ends first, so
+         * the decoder only needs `end` to catch truncated files. */
+        const unsigned char *p = s->in.buf + s->in.pos, *end = s->in.buf + s->in.end;
+        err = bin_decode(s, &p, end, &buf[n]);
+        if (err < 0)
+            break;
+        s->in.pos = (size_t)(p - s->in.buf);
+        n++;
+    }
+    s->base.bytes = input_offset(&s->in);
+    if (err < 0) {
+        if (n == 0)
+            return err;
+        s->pending = err;
+    }
+    return (long)n;
+}
+
+static void bin_close(struct vmsim_source *src)
+{
+    struct bin_source *s = (struct bin_source *)src;
+    input_close(&s->in);
+    free(s);
+}
+
+static const struct source_ops bin_source_ops = {"bin", bin_next, bin_close};
+
+int bin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
+{
+    struct bin_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        input_close(in);
+        return VMSIM_ENOMEM;
+    }
+    s->base.ops = &bin_source_ops;
+    s->in = *in;
+    bin_state_init(&s->st);
+    long a = input_need(&s->in, BIN_HEADER_LEN);
+    int r = VMSIM_OK;
+    const unsigned char *h = s->in.buf + s->in.pos;
+    if (a < 0) {
+        r = input_fail_io(&s->in, err);
+    } else if (a < BIN_HEADER_LEN - 1 || memcmp(h, BIN_MAGIC, BIN_HEADER_LEN - 1) != 0) {
+        r = source_fail(err, "the vmsim binary header \"VMSIMBT\" + version byte",
+                        (const char *)h, a < BIN_HEADER_LEN ? (size_t)a : BIN_HEADER_LEN,
+                        "%s: byte 0", s->in.name);
+    } else if (a < BIN_HEADER_LEN || h[BIN_HEADER_LEN - 1] != BIN_VERSION) {
+        r = source_fail(err, "format version 1", NULL, 0, "%s: byte %d", s->in.name,
+                        BIN_HEADER_LEN - 1);
+        if (a >= BIN_HEADER_LEN)
+            snprintf(err->found, sizeof err->found, "version %u", h[BIN_HEADER_LEN - 1]);
+    } else {
+        s->in.pos += BIN_HEADER_LEN;
+        s->base.bytes = BIN_HEADER_LEN;
+    }
+    if (r < 0) {
+        input_close(&s->in);
+        free(s);
+        return r;
+    }
+    *out = &s->base;
+    return VMSIM_OK;
+}
+
+/* ---- writer ---------------------------------------------------------------- */
+
+struct bin_sink {
+    struct vmsim_sink base;
+    struct bin_state st;
+};
+
+static inline unsigned char *bin_put(unsigned char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (unsigned char)v;
+    return p;
+}
+
+static int bin_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size_t n)
+{
+    struct bin_sink *b = (struct bin_sink *)sink;
+    struct bin_state *st = &b->st;
+    for (size_t i = 0; i < n; i++, ev++) {
+        /* Check first: a rejected event must leave the state untouched. */
+        if (ev->type >= VMSIM_EV_NTYPES)
+            return VMSIM_EINVAL;
+        if (ev->type == VMSIM_EV_ACCESS && (ev->kind > VMSIM_MODIFY || ev->len == 0))
+            return VMSIM_EINVAL;
+        if ((ev->type == VMSIM_EV_MMAP || ev->type == VMSIM_EV_MPROTECT) &&
+            ev->kind > (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X))
+            return VMSIM_EINVAL;
+        if ((ev->type == VMSIM_EV_MMAP || ev->type == VMSIM_EV_MUNMAP ||
+             ev->type == VMSIM_EV_MPROTECT) && ev->len == 0)
+            return VMSIM_EINVAL;
+
+        unsigned char *p = output_reserve(&sink->out, BIN_RECORD_MAX);
+        if (!p)
+            return sink->out.err;
+        unsigned char *start = p++;
+        if (ev->type == VMSIM_EV_ACCESS) {
+            unsigned stream = ev->kind == VMSIM_FETCH;
+            unsigned tag = ev->kind;
+            if (ev->pid != st->pid) {
+                tag |= BIN_PID;
+                p = bin_put(p, ev->pid);
+                st->pid = ev->pid;
+            }
+            if (ev->cpu != st->cpu) {
+                tag |= BIN_CPU;
+                p = bin_put(p, ev->cpu);
+                st->cpu = ev->cpu;
+            }
+            uint64_t next = st->addr[stream] + st->size[stream];
+            if (ev->len != st->size[stream]) {
+                tag |= BIN_SIZE;
+                p = bin_put(p, ev->len);
+                st->size[stream] = ev->len;
+            }
+            if (ev->addr == next)
+                tag |= BIN_SEQ;
+            else
+                p = bin_put(p, bin_zigzag(ev->addr - st->addr[stream]));
+            st->addr[stream] = ev->addr;
+            *start = (unsigned char)tag;
+        } else {
+            *start = (unsigned char)(BIN_OS | ev->type);
+            for (const uint8_t *f = bin_os_fields[ev->type]; *f != BF_END; f++) {
+                switch (*f) {
+                case BF_PID: p = bin_put(p, ev->pid); break;
+                case BF_CPU: p = bin_put(p, ev->cpu); break;
+                case BF_ADDR: p = bin_put(p, ev->addr); break;
+                case BF_LEN: p = bin_put(p, ev->len); break;
+                case BF_PROT: p = bin_put(p, ev->kind); break;
+                }
+            }
+        }
+        sink->out.len += (size_t)(p - start);
+    }
+    return VMSIM_OK;
+}
+
+static const struct sink_ops bin_sink_ops = {"bin", bin_write};
+
+int bin_sink_open(struct output *o, struct vmsim_sink **out)
+{
+    struct bin_sink *b = calloc(1, sizeof *b);
+    if (!b) {
+        output_close(o);
+        return VMSIM_ENOMEM;
+    }
+    b->base.ops = &bin_sink_ops;
+    b->base.out = *o;
+    bin_state_init(&b->st);
+    unsigned char *p = output_reserve(&b->base.out, BIN_HEADER_LEN);
+    if (!p) {
+        int e = b->base.out.err;
+        output_close(&b->base.out);
+        free(b);
+        return e;
+    }
+    memcpy(p, BIN_MAGIC, BIN_HEADER_LEN - 1);
+    p[BIN_HEADER_LEN - 1] = BIN_VERSION;
+    b->base.out.len += BIN_HEADER_LEN;
+    *out = &b->base;
+    return VMSIM_OK;
+}

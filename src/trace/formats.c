@@ -1,0 +1,226 @@
+/* The one table of trace formats, and the public entry points that use it:
+ * vmsim_source_open_trace (with auto-detection by content) and the
+ * vmsim_sink_* writers. Adding a format is one TRACE_FORMATS line plus its
+ * file; the names, the help lines and the dispatch table all come from it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "trace/formats.h"
+
+/* X(name, one-line help, sniff or NULL, open source, open sink or NULL).
+ * Auto-detection asks the formats with a sniff function in this order and
+ * falls back to the one without (text). */
+#define TRACE_FORMATS(X)                                                                   \
+    X(text, "vmsim text: one event per line, e.g. \"R 1 0x7fff0010 8\"", NULL,                \
+      text_source_open, text_sink_open)                                                    \
+    X(bin, "vmsim binary (.vmt): tagged varint records, delta-coded addresses", bin_sniff,   \
+      bin_source_open, bin_sink_open)                                                      \
+    X(lackey, "valgrind --tool=lackey --trace-mem=yes output (input only)", lackey_sniff,    \
+      lackey_source_open, NULL)
+
+#define TF_ENTRY(name, help, sniff, open, sink) {#name, help, sniff, open, sink},
+#define TF_NAME(name, ...) #name,
+#define TF_HELP(name, help, ...) help,
+
+const struct trace_format trace_formats[] = {TRACE_FORMATS(TF_ENTRY){NULL, NULL, NULL, NULL, NULL}};
+const char *const vmsim_trace_formats[] = {TRACE_FORMATS(TF_NAME) NULL};
+const char *const vmsim_trace_format_help[] = {TRACE_FORMATS(TF_HELP) NULL};
+
+/* Bytes looked at by auto-detection: enough for a long comment header
+ * before the first event of a text trace. */
+#define TRACE_SNIFF_BYTES (64u << 10)
+
+const struct trace_format *trace_format_find(const char *name)
+{
+    for (const struct trace_format *f = trace_formats; f->name; f++)
+        if (strcmp(f->name, name) == 0)
+            return f;
+    return NULL;
+}
+
+const struct trace_format *trace_format_sniff(const unsigned char *head, size_t len)
+{
+    const struct trace_format *fallback = NULL;
+    for (const struct trace_format *f = trace_formats; f->name; f++) {
+        if (!f->sniff)
+            fallback = f;
+        else if (f->sniff(head, len))
+            return f;
+    }
+    return fallback;
+}
+
+static bool trace_fmt_is_auto(const char *fmt) { return !fmt || strcmp(fmt, "auto") == 0; }
+
+static int trace_bad_format(const char *where, const char *fmt, struct vmsim_source_error *err)
+{
+    char expected[128];
+    size_t n = (size_t)snprintf(expected, sizeof expected, "a trace format: auto");
+    for (const struct trace_format *f = trace_formats; f->name && n < sizeof expected; f++)
+        n += (size_t)snprintf(expected + n, sizeof expected - n, ", %s", f->name);
+    source_fail(err, expected, fmt, strlen(fmt), "%s", where);
+    return VMSIM_EINVAL;
+}
+
+/* Pick the format (by name, or by looking at the input) and hand it *in. */
+static int trace_open_input(struct input *in, const char *fmt, struct vmsim_source **out,
+                            struct vmsim_source_error *err)
+{
+    const struct trace_format *f;
+    if (trace_fmt_is_auto(fmt)) {
+        long a = input_need(in, TRACE_SNIFF_BYTES);
+        if (a < 0) {
+            int r = input_fail_io(in, err);
+            input_close(in);
+            return r;
+        }
+        f = trace_format_sniff(in->buf + in->pos, (size_t)a);
+    } else {
+        f = trace_format_find(fmt);
+    }
+    return f->open(in, out, err);
+}
+
+int vmsim_source_open_trace(const char *path, const char *fmt, struct vmsim_source **out,
+                            struct vmsim_source_error *err)
+{
+    *out = NULL;
+    memset(err, 0, sizeof *err);
+    if (!trace_fmt_is_auto(fmt) && !trace_format_find(fmt))
+        return trace_bad_format(path, fmt, err);
+    struct input in;
+    int r = input_open_file(&in, path, err);
+    if (r < 0)
+        return r;
+    return trace_open_input(&in, fmt, out, err);
+}
+
+int trace_source_open_mem(const void *data, size_t len, const char *fmt, size_t chunk,
+                          struct vmsim_source **out, struct vmsim_source_error *err)
+{
+    *out = NULL;
+    memset(err, 0, sizeof *err);
+    if (!trace_fmt_is_auto(fmt) && !trace_format_find(fmt))
+        return trace_bad_format("<memory>", fmt, err);
+    struct input in;
+    if (input_open_mem(&in, data, len, chunk, "<memory>") < 0) {
+        input_close(&in);
+        return VMSIM_ENOMEM;
+    }
+    return trace_open_input(&in, fmt, out, err);
+}
+
+/* ---- sinks ------------------------------------------------------------------ */
+
+/* The sink format for fmt, or from path's extension: .vmt is binary. */
+static int trace_sink_format(const char *path, const char *fmt, const struct trace_format **f)
+{
+    if (trace_fmt_is_auto(fmt)) {
+        size_t n = path ? strlen(path) : 0;
+        fmt = n >= 4 && strcmp(path + n - 4, ".vmt") == 0 ? "bin" : "text";
+    }
+    *f = trace_format_find(fmt);
+    if (!*f)
+        return VMSIM_EINVAL;
+    if (!(*f)->sink_open)
+        return VMSIM_EUNSUPPORTED;
+    return VMSIM_OK;
+}
+
+int vmsim_sink_open(const char *path, const char *fmt, struct vmsim_sink **out)
+{
+    *out = NULL;
+    const struct trace_format *f;
+    int r = trace_sink_format(path, fmt, &f);
+    if (r < 0)
+        return r;
+    struct output o;
+    r = output_open_file(&o, path);
+    if (r < 0)
+        return r;
+    return f->sink_open(&o, out);
+}
+
+int trace_sink_open_mem(const char *fmt, struct vmsim_sink **out)
+{
+    *out = NULL;
+    const struct trace_format *f;
+    int r = trace_sink_format(NULL, fmt, &f);
+    if (r < 0)
+        return r;
+    struct output o;
+    if (output_open_mem(&o) < 0) {
+        output_close(&o);
+        return VMSIM_ENOMEM;
+    }
+    return f->sink_open(&o, out);
+}
+
+const unsigned char *trace_sink_mem(const struct vmsim_sink *sink, size_t *len)
+{
+    *len = sink->out.len;
+    return sink->out.buf;
+}
+
+/* errno is how the command line says why a write failed; keep the one of
+ * the failed write(2) across our own cleanup. */
+static int trace_sink_errno(const struct vmsim_sink *sink, int r)
+{
+    if (r == VMSIM_EIO && sink->out.saved_errno)
+        errno = sink->out.saved_errno;
+    return r;
+}
+
+int vmsim_sink_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size_t n)
+{
+    if (sink->failed)
+        return trace_sink_errno(sink, sink->failed);
+    int r = sink->ops->write(sink, ev, n);
+    if (r < 0 && r != VMSIM_EINVAL) /* a rejected event is the caller's to handle */
+        sink->failed = r;
+    return trace_sink_errno(sink, r);
+}
+
+int vmsim_sink_close(struct vmsim_sink *sink)
+{
+    if (!sink)
+        return VMSIM_OK;
+    int r = output_close(&sink->out);
+    int saved = sink->out.saved_errno;
+    if (sink->failed)
+        r = sink->failed;
+    free(sink);
+    if (r == VMSIM_EIO && saved)
+        errno = saved;
+    return r;
+}
+
+/* ---- number formatting for the text writer ------------------------------------ */
+
+size_t trace_fmt_dec(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+size_t trace_fmt_hex(char *p, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    char tmp[16];
+    size_t n = 0;
+    do {
+        tmp[n++] = digits[v & 15];
+        v >>= 4;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}

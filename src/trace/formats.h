@@ -1,0 +1,129 @@
+/* Internal interface of the trace formats: the one table of formats
+ * (formats.c), the entry points each format file provides, the base of the
+ * trace writers, and in-memory sources and sinks for tests and fuzzers.
+ * docs/traces.md defines the formats themselves. */
+#ifndef VMSIM_TRACE_FORMATS_H
+#define VMSIM_TRACE_FORMATS_H
+
+#include <stdbool.h>
+
+#include "trace/input.h"
+#include "trace/source.h"
+
+#define TRACE_LINE_MAX 4096 /* longest accepted line of a text format, without '\n' */
+
+/* The base of every trace writer, embedded first; vmsim_sink_* in
+ * formats.c are the wrappers (sticky errors, flush, free). */
+struct sink_ops {
+    const char *name;
+    /* Encode n events into sink->out; VMSIM_EINVAL for an event the format
+     * cannot represent, VMSIM_EIO/ENOMEM from the output. */
+    int (*write)(struct vmsim_sink *sink, const struct vmsim_event *ev, size_t n);
+};
+
+struct vmsim_sink {
+    const struct sink_ops *ops;
+    struct output out;
+    int failed;
+};
+
+struct trace_format {
+    const char *name;
+    const char *help;
+    /* Does the start of an input look like this format? NULL: the fallback
+     * when no other format claims the input. */
+    bool (*sniff)(const unsigned char *head, size_t len);
+    /* Take over *in (moved, even on failure) and make a source of it. */
+    int (*open)(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err);
+    /* Take over *o and make a writer of it; NULL: the format is input-only. */
+    int (*sink_open)(struct output *o, struct vmsim_sink **out);
+};
+
+/* Every format, terminated by an entry with name NULL; same order as
+ * vmsim_trace_formats[] and vmsim_trace_format_help[]. */
+extern const struct trace_format trace_formats[];
+extern const char *const vmsim_trace_format_help[];
+/* The format called name, or NULL. */
+const struct trace_format *trace_format_find(const char *name);
+/* The format auto-detection picks for an input that starts with head. */
+const struct trace_format *trace_format_sniff(const unsigned char *head, size_t len);
+
+/* A source over a memory block (not copied; it must outlive the source),
+ * handed to the parser at most chunk bytes at a time (0: no limit), named
+ * "<memory>" in errors. fmt as for vmsim_source_open_trace. */
+int trace_source_open_mem(const void *data, size_t len, const char *fmt, size_t chunk,
+                          struct vmsim_source **out, struct vmsim_source_error *err);
+/* A writer into a growing memory buffer; trace_sink_mem shows what was
+ * written so far (valid until the next write or close). */
+int trace_sink_open_mem(const char *fmt, struct vmsim_sink **out);
+const unsigned char *trace_sink_mem(const struct vmsim_sink *sink, size_t *len);
+
+/* The formats' entry points (text.c, bin.c, lackey.c). */
+int text_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err);
+int text_sink_open(struct output *o, struct vmsim_sink **out);
+bool bin_sniff(const unsigned char *head, size_t len);
+int bin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err);
+int bin_sink_open(struct output *o, struct vmsim_sink **out);
+bool lackey_sniff(const unsigned char *head, size_t len);
+int lackey_source_open(struct input *in, struct vmsim_source **out,
+                       struct vmsim_source_error *err);
+
+/* ---- helpers shared by the parsers ---------------------------------------- */
+
+/* Value of a hexadecimal digit, or -1. */
+static inline int trace_hexval(unsigned char c)
+{
+    if ((unsigned)(c - '0') < 10)
+        return c - '0';
+    c |= 0x20; /* ASCII lower case */
+    if ((unsigned)(c - 'a') < 6)
+        return c - 'a' + 10;
+    return -1;
+}
+
+enum { TRACE_NUM_OK = 0, TRACE_NUM_BAD = -1, TRACE_NUM_OVERFLOW = -2 };
+
+/* s[0, n) as hexadecimal digits (no prefix). TRACE_NUM_BAD when empty or
+ * not a digit, TRACE_NUM_OVERFLOW when above 2^64 - 1. */
+static inline int trace_parse_hex(const char *s, size_t n, uint64_t *out)
+{
+    if (n == 0)
+        return TRACE_NUM_BAD;
+    uint64_t v = 0;
+    int over = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = trace_hexval((unsigned char)s[i]);
+        if (d < 0)
+            return TRACE_NUM_BAD;
+        over |= (v >> 60) != 0;
+        v = v << 4 | (unsigned)d;
+    }
+    *out = v;
+    return over ? TRACE_NUM_OVERFLOW : TRACE_NUM_OK;
+}
+
+/* s[0, n) as decimal digits, or hexadecimal after "0x"/"0X". */
+static inline int trace_parse_num(const char *s, size_t n, uint64_t *out)
+{
+    if (n > 2 && s[0] == '0' && (s[1] | 0x20) == 'x')
+        return trace_parse_hex(s + 2, n - 2, out);
+    if (n == 0)
+        return TRACE_NUM_BAD;
+    uint64_t v = 0;
+    int over = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned char)s[i] - (unsigned)'0';
+        if (d > 9)
+            return TRACE_NUM_BAD;
+        over |= v > (UINT64_MAX - d) / 10;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return over ? TRACE_NUM_OVERFLOW : TRACE_NUM_OK;
+}
+
+/* Write v in decimal / lower-case hexadecimal at p; return the length. */
+size_t trace_fmt_dec(char *p, uint64_t v);
+size_t trace_fmt_hex(char *p, uint64_t v);
+
+#endif

@@ -1,0 +1,226 @@
+/* Buffered input and output for the trace readers and writers (input.h).
+ * Reads go straight into one large buffer with read(2): no stdio, no copy
+ * per line. A memory input hands out its block in chunks so that tests and
+ * fuzzers exercise the same refill boundaries as a pipe. */
+#include "trace/input.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void input_name(struct input *in, const char *name)
+{
+    snprintf(in->name, sizeof in->name, "%s", name);
+}
+
+static int input_alloc(struct input *in)
+{
+    in->cap = INPUT_BUF_SIZE;
+    in->buf = malloc(in->cap);
+    return in->buf ? VMSIM_OK : VMSIM_ENOMEM;
+}
+
+int input_open_file(struct input *in, const char *path, struct vmsim_source_error *err)
+{
+    memset(in, 0, sizeof *in);
+    in->fd = -1;
+    if (strcmp(path, "-") == 0) {
+        input_name(in, "<stdin>");
+        in->fd = STDIN_FILENO;
+    } else {
+        input_name(in, path);
+        in->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (in->fd < 0) {
+            int e = errno;
+            snprintf(err->where, sizeof err->where, "%s", path);
+            snprintf(err->expected, sizeof err->expected, "a readable trace file");
+            snprintf(err->found, sizeof err->found, "%s", strerror(e));
+            return e == ENOENT ? VMSIM_ENOENT : VMSIM_EIO;
+        }
+        in->close_fd = true;
+    }
+    if (input_alloc(in) < 0) {
+        input_close(in);
+        snprintf(err->where, sizeof err->where, "%s", path);
+        snprintf(err->expected, sizeof err->expected, "memory for the input buffer");
+        snprintf(err->found, sizeof err->found, "out of memory");
+        return VMSIM_ENOMEM;
+    }
+    return VMSIM_OK;
+}
+
+int input_open_mem(struct input *in, const void *data, size_t len, size_t chunk,
+                   const char *name)
+{
+    memset(in, 0, sizeof *in);
+    in->fd = -1;
+    in->mem = data;
+    in->mem_len = len;
+    in->mem_chunk = chunk ? chunk : (size_t)-1;
+    input_name(in, name ? name : "<memory>");
+    return input_alloc(in);
+}
+
+void input_close(struct input *in)
+{
+    if (in->close_fd && in->fd >= 0)
+        close(in->fd);
+    in->fd = -1;
+    free(in->buf);
+    in->buf = NULL;
+}
+
+int input_fill(struct input *in)
+{
+    if (in->eof)
+        return 0;
+    if (in->pos > 0) {
+        size_t keep = in->end - in->pos;
+        memmove(in->buf, in->buf + in->pos, keep);
+        in->base += in->pos;
+        in->pos = 0;
+        in->end = keep;
+    }
+    size_t room = in->cap - in->end;
+    if (room == 0)
+        return 0; /* callers never ask for more than the buffer holds */
+    if (in->fd < 0) {
+        size_t n = in->mem_len < room ? in->mem_len : room;
+        if (n > in->mem_chunk)
+            n = in->mem_chunk;
+        memcpy(in->buf + in->end, in->mem, n);
+        in->mem += n;
+        in->mem_len -= n;
+        in->end += n;
+        if (n == 0)
+            in->eof = true;
+        return (int)n;
+    }
+    for (;;) {
+        ssize_t n = read(in->fd, in->buf + in->end, room);
+        if (n > 0) {
+            in->end += (size_t)n;
+            return (int)n;
+        }
+        if (n == 0) {
+            in->eof = true;
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        in->saved_errno = errno;
+        return VMSIM_EIO;
+    }
+}
+
+long input_need(struct input *in, size_t n)
+{
+    while (input_avail(in) < n && !in->eof) {
+        int r = input_fill(in);
+        if (r < 0)
+            return r;
+    }
+    return (long)input_avail(in);
+}
+
+int input_fail_io(struct input *in, struct vmsim_source_error *err)
+{
+    snprintf(err->where, sizeof err->where, "%s: byte %llu", in->name,
+             (unsigned long long)(in->base + in->end));
+    snprintf(err->expected, sizeof err->expected, "more input");
+    snprintf(err->found, sizeof err->found, "read error: %s", strerror(in->saved_errno));
+    return VMSIM_EIO;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+#define OUTPUT_BUF_SIZE (1u << 18)
+
+int output_open_file(struct output *o, const char *path)
+{
+    memset(o, 0, sizeof *o);
+    if (strcmp(path, "-") == 0) {
+        o->fd = STDOUT_FILENO;
+    } else {
+        o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (o->fd < 0)
+            return errno == ENOENT ? VMSIM_ENOENT : VMSIM_EIO;
+        o->close_fd = true;
+    }
+    o->cap = OUTPUT_BUF_SIZE;
+    o->buf = malloc(o->cap);
+    if (!o->buf) {
+        output_close(o);
+        return VMSIM_ENOMEM;
+    }
+    return VMSIM_OK;
+}
+
+int output_open_mem(struct output *o)
+{
+    memset(o, 0, sizeof *o);
+    o->fd = -1;
+    o->cap = 4096;
+    o->buf = malloc(o->cap);
+    return o->buf ? VMSIM_OK : VMSIM_ENOMEM;
+}
+
+int output_flush(struct output *o)
+{
+    if (o->err || o->fd < 0)
+        return o->err;
+    size_t done = 0;
+    while (done < o->len) {
+        ssize_t n = write(o->fd, o->buf + done, o->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            o->saved_errno = n < 0 ? errno : EIO;
+            o->err = VMSIM_EIO;
+            return o->err;
+        }
+        done += (size_t)n;
+    }
+    o->flushed += o->len;
+    o->len = 0;
+    return VMSIM_OK;
+}
+
+unsigned char *output_reserve(struct output *o, size_t n)
+{
+    if (o->err)
+        return NULL;
+    if (o->cap - o->len >= n)
+        return o->buf + o->len;
+    if (o->fd >= 0) {
+        if (output_flush(o) < 0)
+            return NULL;
+        return o->buf; /* cap >= OUTPUT_RESERVE_MAX >= n */
+    }
+    size_t cap = o->cap;
+    while (cap - o->len < n)
+        cap *= 2;
+    unsigned char *b = realloc(o->buf, cap);
+    if (!b) {
+        o->err = VMSIM_ENOMEM;
+        return NULL;
+    }
+    o->buf = b;
+    o->cap = cap;
+    return o->buf + o->len;
+}
+
+int output_close(struct output *o)
+{
+    int r = output_flush(o);
+    if (o->close_fd && o->fd >= 0 && close(o->fd) < 0 && r == VMSIM_OK) {
+        o->saved_errno = errno;
+        r = o->err = VMSIM_EIO;
+    }
+    o->fd = -1;
+    free(o->buf);
+    o->buf = NULL;
+    return r;
+}

@@ -1,0 +1,204 @@
+/* Reader of valgrind lackey memory traces: the output of
+ * `valgrind --tool=lackey --trace-mem=yes PROGRAM`. Lackey's lk_main.c
+ * prints one line per guest memory access with the formats
+ *     "I  %08lx,%lu\n"   instruction fetch
+ *     " L %08lx,%lu\n"   data load
+ *     " S %08lx,%lu\n"   data store
+ *     " M %08lx,%lu\n"   data modify (load and store of the same bytes)
+ * i.e. hexadecimal address without 0x (at least 8 digits) and decimal size;
+ * valgrind's own messages, which share the stream, start with "==PID==".
+ *
+ * Simplifications: lackey does not say which process or thread made an
+ * access, so every event is pid 1 on cpu 0. A modify is one event of kind
+ * VMSIM_MODIFY (one translation with write intent), as DESIGN.md asks.
+ *
+ * This reader is the hot path for big traces (gigabytes): lines are found
+ * with memchr in the big input buffer and parsed by hand, with no sscanf
+ * or strtoull per field. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "trace/formats.h"
+
+#define LACKEY_PID 1
+
+struct lackey_source {
+    struct vmsim_source base;
+    struct input in;
+    uint64_t line;
+    int pending;
+};
+
+static int lackey_fail(struct lackey_source *s, const char *expected, const char *found,
+                       size_t found_len)
+{
+    source_fail(&s->base.err, expected, found, found_len, "%s:%llu", s->in.name,
+                (unsigned long long)s->line);
+    if (found_len == 0)
+        snprintf(s->base.err.found, sizeof s->base.err.found, "end of line");
+    return VMSIM_EPARSE;
+}
+
+#define LACKEY_SHAPE "a lackey line: \"I  ADDR,SIZE\", \" L ADDR,SIZE\", \" S ADDR,SIZE\", " \
+                     "\" M ADDR,SIZE\" or a \"==PID==\" message"
+
+/* Parse one line (without '\n'): 1 with *ev, 0 for a skipped line, or an error. */
+static inline int lackey_parse(struct lackey_source *s, const char *line, size_t len,
+                               struct vmsim_event *ev)
+{
+    const unsigned char *p = (const unsigned char *)line, *e = p + len;
+    if (len > 0 && e[-1] == '\r')
+        e--;
+    unsigned kind;
+    if (e - p >= 3 && p[2] == ' ' && p[0] == 'I' && p[1] == ' ') {
+        kind = VMSIM_FETCH;
+    } else if (e - p >= 3 && p[2] == ' ' && p[0] == ' ' &&
+               (p[1] == 'L' || p[1] == 'S' || p[1] == 'M')) {
+        kind = p[1] == 'L' ? VMSIM_READ : p[1] == 'S' ? VMSIM_WRITE : VMSIM_MODIFY;
+    } else if (e - p >= 2 && p[0] == '=' && p[1] == '=') {
+        return 0;
+    } else {
+        lackey_fail(s, LACKEY_SHAPE, line, (size_t)(e - (const unsigned char *)line));
+        if (e == p)
+            snprintf(s->base.err.found, sizeof s->base.err.found, "an empty line");
+        return VMSIM_EPARSE;
+    }
+    p += 3;
+
+    const unsigned char *a0 = p;
+    uint64_t addr = 0;
+    unsigned over = 0;
+    int d;
+    while (p < e && (d = trace_hexval(*p)) >= 0) {
+        over |= (unsigned)(addr >> 60);
+        addr = addr << 4 | (unsigned)d;
+        p++;
+    }
+    if (p == a0 || p == e || *p != ',')
+        return lackey_fail(s, "ADDR (hexadecimal digits) then ','", (const char *)a0,
+                           (size_t)(e - a0));
+    if (over)
+        return lackey_fail(s, "ADDR of at most 64 bits", (const char *)a0, (size_t)(p - a0));
+    p++;
+
+    const unsigned char *s0 = p;
+    uint64_t size = 0;
+    over = 0;
+    while (p < e && (unsigned)(*p - '0') < 10) {
+        unsigned dd = (unsigned)(*p - '0');
+        over |= size > (UINT64_MAX - dd) / 10;
+        size = size * 10 + dd;
+        p++;
+    }
+    if (p == s0 || p != e)
+        return lackey_fail(s, "SIZE (decimal digits) then the end of the line",
+                           (const char *)s0, (size_t)(e - s0));
+    if (over || size == 0)
+        return lackey_fail(s, "SIZE from 1 to 2^64-1", (const char *)s0, (size_t)(e - s0));
+
+    ev->type = VMSIM_EV_ACCESS;
+    ev->kind = (uint8_t)kind;
+    ev->cpu = 0;
+    ev->pid = LACKEY_PID;
+    ev->addr = addr;
+    ev->len = size;
+    return 1;
+}
+
+static long lackey_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
+{
+    struct lackey_source *s = (struct lackey_source *)src;
+    if (s->pending)
+        return s->pending;
+    size_t n = 0;
+    int err = 0;
+    while (n < max) {
+        const char *line;
+        size_t len;
+        int got = input_line(&s->in, TRACE_LINE_MAX, &line, &len);
+        if (got == 0)
+            break;
+        s->line++;
+        if (got == VMSIM_ERANGE) {
+            err = lackey_fail(s, "a line of at most 4096 bytes", line, 40);
+            break;
+        }
+        if (got < 0) {
+            err = input_fail_io(&s->in, &s->base.err);
+            break;
+        }
+        int r = lackey_parse(s, line, len, &buf[n]);
+        if (r < 0) {
+            err = r;
+            break;
+        }
+        n += (size_t)r;
+    }
+    s->base.bytes = input_offset(&s->in);
+    if (err < 0) {
+        if (n == 0)
+            return err;
+        s->pending = err;
+    }
+    return (long)n;
+}
+
+static void lackey_close(struct vmsim_source *src)
+{
+    struct lackey_source *s = (struct lackey_source *)src;
+    input_close(&s->in);
+    free(s);
+}
+
+static const struct source_ops lackey_source_ops = {"lackey", lackey_next, lackey_close};
+
+int lackey_source_open(struct input *in, struct vmsim_source **out,
+                       struct vmsim_source_error *err)
+{
+    struct lackey_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        input_close(in);
+        return VMSIM_ENOMEM;
+    }
+    s->base.ops = &lackey_source_ops;
+    s->in = *in;
+    *out = &s->base;
+    return VMSIM_OK;
+}
+
+/* Lackey if the first line that is neither blank nor a '#' comment is a
+ * valgrind message or has the exact shape of a lackey record. */
+bool lackey_sniff(const unsigned char *head, size_t len)
+{
+    const unsigned char *p = head, *end = head + len;
+    while (p < end) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        const unsigned char *e = nl ? nl : end;
+        const unsigned char *q = p;
+        while (q < e && (*q == ' ' || *q == '\t' || *q == '\r'))
+            q++;
+        if (q == e || *q == '#') {
+            p = e + 1;
+            continue;
+        }
+        if (e > p && e[-1] == '\r')
+            e--;
+        if (e - p >= 2 && p[0] == '=' && p[1] == '=')
+            return true;
+        if (e - p < 3 || p[2] != ' ' ||
+            !((p[0] == 'I' && p[1] == ' ') ||
+              (p[0] == ' ' && (p[1] == 'L' || p[1] == 'S' || p[1] == 'M'))))
+            return false;
+        q = p + 3;
+        const unsigned char *a0 = q;
+        while (q < e && trace_hexval(*q) >= 0)
+            q++;
+        if (q == a0 || q == e || *q != ',')
+            return false;
+        const unsigned char *s0 = ++q;
+        while (q < e && (unsigned)(*q - '0') < 10)
+            q++;
+        return q > s0 && q == e;
+    }
+    return false;
+}

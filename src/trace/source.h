@@ -1,0 +1,32 @@
+/* The base of every workload source (trace reader or generator): an ops
+ * table plus common state, embedded first in each implementation. Callers go
+ * through the vmsim_source_* wrappers in source.c. */
+#ifndef VMSIM_TRACE_SOURCE_H
+#define VMSIM_TRACE_SOURCE_H
+
+#include <stdarg.h>
+
+#include "vmsim/event.h"
+
+struct source_ops {
+    const char *name;
+    /* Fill up to max events; return the count, 0 at the end, or a negative
+     * VMSIM_E* code after filling src->err. */
+    long (*next)(struct vmsim_source *src, struct vmsim_event *buf, size_t max);
+    void (*close)(struct vmsim_source *src); /* frees src itself too */
+};
+
+struct vmsim_source {
+    const struct source_ops *ops;
+    struct vmsim_source_error err;
+    uint64_t bytes; /* input bytes consumed */
+    int failed;     /* sticky: once an error is returned, next() repeats it */
+};
+
+/* Record an error: where (printf format), what was expected, what was found
+ * (found is made printable and cut to fit). Returns VMSIM_EPARSE. */
+int source_fail(struct vmsim_source_error *err, const char *expected, const char *found,
+                size_t found_len, const char *where_fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#endif

@@ -1,0 +1,1094 @@
+/* Synthetic workloads: seeded generators of access streams behind the
+ * source interface, chosen by a spec "NAME[:k=v,...]" (docs/workloads.md).
+ *
+ * One table (SYNTH_GENERATORS) lists the generators; each entry is a name,
+ * a line of help, its own parameters with defaults, and init/fill
+ * functions. Parameters every generator shares (n, pid, base, access,
+ * write, seed, and the instruction-fetch stream code, code_base,
+ * fetch_every) live in one table; a generator says which of them it takes.
+ *
+ * Invariants:
+ *  1. A stream is a pure function of the spec: every random choice comes
+ *     from the source's own seeded generators, never from global state.
+ *  2. fill() produces exactly the k data accesses it is asked for; the
+ *     wrapper (synth_next) owns the count n, the instruction fetches and the
+ *     read/write choice, so batch boundaries never change the stream.
+ *  3. Write choices use a second random stream, so adding write= to a spec
+ *     changes the kinds of accesses but never their addresses.
+ *  4. Memory is O(1) per source except the tables a pattern needs: the
+ *     chase cycle (4 bytes per node) and the sparse region starts.
+ *  5. The spec parser never trusts its input: every error is VMSIM_EPARSE
+ *     with where = "workload", what was expected, and the text at fault.
+ *
+ * Simplifications: everything runs on cpu 0; instruction fetches are
+ * FETCH_BYTES long (a fixed-width ISA) and sweep the code region in order. */
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace/source.h"
+#include "util/rng.h"
+#include "vmsim/vmsim.h"
+
+#define PAGE_SIZE 4096u
+#define FETCH_BYTES 4u                 /* one fixed-width instruction per fetch */
+#define USER_VA_BITS 47                /* x86-64 user half of a 48-bit space */
+#define SLOT_SHIFT 30                  /* sparse regions sit in 1 GiB slots */
+#define SLOT_COUNT (UINT64_C(1) << (USER_VA_BITS - SLOT_SHIFT))
+#define CHASE_MAX_NODES (UINT64_C(1) << 26) /* 256 MiB of successor table */
+#define ZIPF_MAX_THETA 10.0
+#define MAX_PARAMS 16
+#define VALUE_MAX 64                   /* longest accepted value text */
+
+/* ---- parameters ------------------------------------------------------------ */
+
+/* Every parameter of every generator; a generator reads the ones it takes. */
+struct synth_args {
+    uint64_t n, pid, base, access, seed, code, code_base, fetch_every;
+    double write;
+    uint64_t size, stride, nodes, node, regions, rsize, obj;
+    double theta, live;
+};
+
+enum pkind {
+    PK_INT,  /* decimal or 0x hex integer */
+    PK_SIZE, /* vmsim_parse_size: 4096, 4k, 2m, 1g, 0x1000 */
+    PK_REAL, /* decimal fraction */
+};
+
+/* Which shared parameters a generator takes. */
+enum {
+    C_N = 1u << 0,
+    C_PID = 1u << 1,
+    C_BASE = 1u << 2,
+    C_ACCESS = 1u << 3,
+    C_WRITE = 1u << 4,
+    C_SEED = 1u << 5,
+    C_CODE = 1u << 6, /* code, code_base, fetch_every */
+    C_ALL = (1u << 7) - 1,
+};
+
+struct param {
+    const char *key;
+    enum pkind kind;
+    size_t off;        /* offsetof(struct synth_args, field): uint64_t or double */
+    const char *def;   /* default as spec text; NULL: derived by the generator */
+    uint64_t min, max; /* PK_INT, PK_SIZE */
+    double lo, hi;     /* PK_REAL */
+    unsigned flag;     /* C_* for a shared parameter, 0 for a generator's own */
+    const char *what;  /* what a valid value is, for errors */
+};
+
+#define ARG(f) offsetof(struct synth_args, f)
+#define P_INT(k, f, d, mn, mx, w) {k, PK_INT, ARG(f), d, mn, mx, 0, 0, 0, w}
+#define P_SIZE(k, f, d, mn, w) {k, PK_SIZE, ARG(f), d, mn, UINT64_MAX, 0, 0, 0, w}
+#define P_REAL(k, f, d, l, h, w) {k, PK_REAL, ARG(f), d, 0, 0, l, h, 0, w}
+#define P_END {NULL, PK_INT, 0, NULL, 0, 0, 0, 0, 0, NULL}
+
+static const struct param common_params[] = {
+    {"n", PK_INT, ARG(n), "1000000", 1, UINT64_MAX, 0, 0, C_N, "a number of accesses >= 1"},
+    {"pid", PK_INT, ARG(pid), "1", 1, UINT32_MAX, 0, 0, C_PID, "a process id from 1 to 4294967295"},
+    {"base", PK_SIZE, ARG(base), "0x10000000000", 0, UINT64_MAX, 0, 0, C_BASE,
+     "an address (0x10000000000, 1t)"},
+    {"access", PK_SIZE, ARG(access), "8", 1, PAGE_SIZE, 0, 0, C_ACCESS,
+     "bytes per access, a power of two from 1 to 4096"},
+    {"write", PK_REAL, ARG(write), "0", 0, 0, 0.0, 1.0, C_WRITE, "a fraction from 0 to 1"},
+    {"seed", PK_INT, ARG(seed), "1", 0, UINT64_MAX, 0, 0, C_SEED, "an unsigned 64-bit integer"},
+    {"code", PK_SIZE, ARG(code), "0", 0, UINT64_MAX, 0, 0, C_CODE,
+     "bytes of code, a multiple of 4 (0: no fetches)"},
+    {"code_base", PK_SIZE, ARG(code_base), "0x400000", 0, UINT64_MAX, 0, 0, C_CODE,
+     "an address (0x400000)"},
+    {"fetch_every", PK_INT, ARG(fetch_every), "4", 1, UINT32_MAX, 0, 0, C_CODE,
+     "data accesses per instruction fetch, >= 1"},
+    P_END,
+};
+
+/* ---- the source --------------------------------------------------------------- */
+
+/* A keyed bijection on [0, n) without a table: a mixing function on the
+ * smallest power-of-two domain 2^m >= n, cycle-walked until it lands below n
+ * (the format-preserving-encryption trick; expected < 2 steps since
+ * n > 2^(m-1)). Each mixing step (add, xorshift by ceil(m/2), multiply by an
+ * odd constant) is invertible mod 2^m, so the inverse is the steps reversed. */
+struct perm {
+    uint64_t n, mask;
+    unsigned shift;
+    uint64_t add, mul1, mul2, inv1, inv2;
+};
+
+struct zipf_state {
+    double theta, hx1, hn, s, pages;
+    struct perm rank_to_page;
+};
+
+struct gc_state {
+    uint64_t objects, live; /* live objects per cycle: floor(live fraction * objects) */
+    uint64_t pos;           /* mark: order index; sweep: object index */
+    bool marking;
+    bool owe_write;         /* sweep read a dead header; its write comes next */
+    struct perm order;      /* mark order; live set = order of positions < live */
+};
+
+#define DEFAULT_PROCS 3
+#define DEFAULT_PHASES 2
+
+struct default_state {
+    struct vmsim_source *proc[DEFAULT_PROCS]; /* running phase of each process */
+    unsigned phase[DEFAULT_PROCS];
+    unsigned cur;        /* process on the cpu */
+    uint64_t slice_left; /* events left in its time slice */
+    unsigned spawned;
+};
+
+struct synth;
+struct spec;
+
+struct generator {
+    unsigned common;            /* C_* shared parameters it takes */
+    const struct param *params; /* its own, ending with P_END */
+    /* Check the parameters beyond their ranges and set up the state; on
+     * failure fini (if any) is still called. */
+    int (*init)(struct synth *s, struct spec *sp);
+    /* Fill exactly k data accesses (kind READ unless the pattern decides). */
+    void (*fill)(struct synth *s, struct vmsim_event *buf, size_t k);
+    /* Instead of fill: produce the whole stream (a composite workload). */
+    long (*stream)(struct synth *s, struct vmsim_event *buf, size_t max);
+    void (*fini)(struct synth *s);
+};
+
+struct synth {
+    struct vmsim_source base;
+    const struct generator *gen;
+    struct synth_args a;
+    struct vmsim_event tmpl; /* a read of `access` bytes by pid on cpu 0; fill sets addr */
+    struct rng rng;          /* addresses */
+    struct rng wrng;         /* write choices (invariant 3) */
+    uint64_t left;           /* data accesses still to produce */
+    uint64_t write_below;    /* a draw below this makes a write */
+    bool all_writes;
+    vmsim_vaddr_t pc, code_end; /* instruction-fetch stream */
+    uint64_t fetch_left;        /* data accesses before the next fetch */
+    union {
+        struct {
+            vmsim_vaddr_t addr, end;
+        } seq;
+        struct {
+            uint64_t slots;
+            unsigned shift;
+        } random;
+        struct zipf_state zipf;
+        struct {
+            uint32_t *order; /* one random cycle through all nodes, in visiting order */
+            uint64_t pos;
+            uint64_t spacing;
+        } chase;
+        struct {
+            vmsim_vaddr_t *start;
+            uint64_t slots; /* access-sized slots per region */
+            unsigned shift;
+        } sparse;
+        struct gc_state gc;
+        struct default_state dflt;
+    } u;
+};
+
+/* The parse of one spec: the generator, its parameters, what was given. */
+struct spec {
+    const struct generator *gen;
+    const char *name;
+    const struct param *p[MAX_PARAMS];
+    const char *given[MAX_PARAMS]; /* "k=v" as written; NULL when defaulted */
+    size_t given_len[MAX_PARAMS];
+    size_t np;
+    struct synth_args a;
+    struct vmsim_source_error *err;
+};
+
+/* ---- spec errors ---------------------------------------------------------------- */
+
+static size_t spec_index(const struct spec *sp, const char *key)
+{
+    for (size_t i = 0; i < sp->np; i++)
+        if (strcmp(sp->p[i]->key, key) == 0)
+            return i;
+    return sp->np;
+}
+
+static bool spec_given(const struct spec *sp, const char *key)
+{
+    size_t i = spec_index(sp, key);
+    return i < sp->np && sp->given[i];
+}
+
+/* Of two parameters in a failed constraint, the one to blame: the first
+ * the user wrote, else the first. */
+static const char *spec_blame(const struct spec *sp, const char *k1, const char *k2)
+{
+    return spec_given(sp, k1) || !spec_given(sp, k2) ? k1 : k2;
+}
+
+/* Fail with found = the "key=value" text as written, or "key=default
+ * (default)" when the user left it out. */
+static int spec_fail(struct spec *sp, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int spec_fail(struct spec *sp, const char *key, const char *fmt, ...)
+{
+    char expected[sizeof sp->err->expected];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(expected, sizeof expected, fmt, ap);
+    va_end(ap);
+    size_t i = spec_index(sp, key);
+    if (i < sp->np && sp->given[i])
+        return source_fail(sp->err, expected, sp->given[i], sp->given_len[i], "workload");
+    char found[96];
+    const char *def = i < sp->np && sp->p[i]->def ? sp->p[i]->def : "derived";
+    snprintf(found, sizeof found, "%s=%s (default)", key, def);
+    return source_fail(sp->err, expected, found, strlen(found), "workload");
+}
+
+/* ---- values ----------------------------------------------------------------------- */
+
+static int parse_int(const char *s, uint64_t *out)
+{
+    unsigned radix = 10;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        radix = 16;
+        s += 2;
+    }
+    if (!*s)
+        return -1;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        unsigned d;
+        if (*s >= '0' && *s <= '9')
+            d = (unsigned)(*s - '0');
+        else if (*s >= 'a' && *s <= 'f')
+            d = (unsigned)(*s - 'a' + 10);
+        else if (*s >= 'A' && *s <= 'F')
+            d = (unsigned)(*s - 'A' + 10);
+        else
+            return -1;
+        if (d >= radix || v > (UINT64_MAX - d) / radix)
+            return -1;
+        v = v * radix + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parse text (NUL-terminated) as the value of pr into *a; -1 if malformed
+ * or out of the parameter's range. */
+static int param_set(const struct param *pr, const char *text, struct synth_args *a)
+{
+    char *field = (char *)a + pr->off;
+    if (pr->kind == PK_REAL) {
+        /* strtod would skip leading blanks and take "inf"; isfinite and the
+         * first-character test keep only plain numbers. */
+        if (!((text[0] >= '0' && text[0] <= '9') || text[0] == '.'))
+            return -1;
+        char *end;
+        double v = strtod(text, &end);
+        if (*end || !isfinite(v) || v < pr->lo || v > pr->hi)
+            return -1;
+        memcpy(field, &v, sizeof v);
+        return 0;
+    }
+    uint64_t v;
+    if (pr->kind == PK_INT ? parse_int(text, &v) != 0 : vmsim_parse_size(text, &v) != VMSIM_OK)
+        return -1;
+    if (v < pr->min || v > pr->max)
+        return -1;
+    memcpy(field, &v, sizeof v);
+    return 0;
+}
+
+/* ---- the keyed bijection (struct perm) ---------------------------------------- */
+
+static uint64_t odd_inverse(uint64_t a)
+{
+    uint64_t x = a; /* correct to 3 bits for odd a; each Newton step doubles that */
+    for (int i = 0; i < 5; i++)
+        x *= 2 - a * x;
+    return x;
+}
+
+static void perm_init(struct perm *p, uint64_t n, struct rng *r)
+{
+    unsigned m = 1;
+    while (m < 64 && (UINT64_C(1) << m) < n)
+        m++;
+    p->n = n;
+    p->mask = m == 64 ? UINT64_MAX : (UINT64_C(1) << m) - 1;
+    p->shift = (m + 1) / 2; /* 2*shift >= m: each xorshift is its own inverse */
+    p->add = rng_next(r);
+    p->mul1 = rng_next(r) | 1;
+    p->mul2 = rng_next(r) | 1;
+    p->inv1 = odd_inverse(p->mul1);
+    p->inv2 = odd_inverse(p->mul2);
+}
+
+static inline uint64_t perm_mix(const struct perm *p, uint64_t x)
+{
+    x = (x + p->add) & p->mask;
+    x ^= x >> p->shift;
+    x = (x * p->mul1) & p->mask;
+    x ^= x >> p->shift;
+    x = (x * p->mul2) & p->mask;
+    return x ^ (x >> p->shift);
+}
+
+static inline uint64_t perm_unmix(const struct perm *p, uint64_t x)
+{
+    x ^= x >> p->shift;
+    x = (x * p->inv2) & p->mask;
+    x ^= x >> p->shift;
+    x = (x * p->inv1) & p->mask;
+    x ^= x >> p->shift;
+    return (x - p->add) & p->mask;
+}
+
+static inline uint64_t perm_fwd(const struct perm *p, uint64_t i)
+{
+    do
+        i = perm_mix(p, i);
+    while (i >= p->n);
+    return i;
+}
+
+static inline uint64_t perm_inv(const struct perm *p, uint64_t i)
+{
+    do
+        i = perm_unmix(p, i);
+    while (i >= p->n);
+    return i;
+}
+
+/* ---- shared checks ---------------------------------------------------------------- */
+
+/* [base, base+size) must not wrap around the 64-bit space. */
+static int region_check(struct spec *sp, uint64_t base, uint64_t size)
+{
+    if (size > UINT64_MAX - base)
+        return spec_fail(sp, spec_blame(sp, "size", "base"),
+                         "base + size below 2^64 (base %#llx)", (unsigned long long)base);
+    return 0;
+}
+
+static unsigned log2_exact(uint64_t pow2)
+{
+    unsigned s = 0;
+    while ((UINT64_C(1) << s) < pow2)
+        s++;
+    return s;
+}
+
+/* ---- seq and stride: a sequential sweep ----------------------------------------- */
+
+static int seq_init(struct synth *s, struct spec *sp)
+{
+    const struct synth_args *a = &sp->a;
+    if (a->stride < a->access)
+        return spec_fail(sp, spec_blame(sp, "stride", "access"),
+                         "stride >= access (%llu): each access inside the region",
+                         (unsigned long long)a->access);
+    if (a->size % a->stride)
+        return spec_fail(sp, spec_blame(sp, "size", "stride"),
+                         "size a multiple of stride (%llu)", (unsigned long long)a->stride);
+    int rc = region_check(sp, a->base, a->size);
+    if (rc)
+        return rc;
+    s->u.seq.addr = a->base;
+    s->u.seq.end = a->base + a->size;
+    return 0;
+}
+
+static void seq_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    vmsim_vaddr_t addr = s->u.seq.addr;
+    const vmsim_vaddr_t end = s->u.seq.end, base = s->a.base, stride = s->a.stride;
+    const struct vmsim_event t = s->tmpl;
+    for (size_t i = 0; i < k; i++) {
+        buf[i] = t;
+        buf[i].addr = addr;
+        addr += stride;
+        if (addr == end) /* size is a multiple of stride: lands exactly on end */
+            addr = base;
+    }
+    s->u.seq.addr = addr;
+}
+
+/* ---- random: uniform over the region ---------------------------------------------- */
+
+static int random_init(struct synth *s, struct spec *sp)
+{
+    const struct synth_args *a = &sp->a;
+    if (a->size % a->access)
+        return spec_fail(sp, spec_blame(sp, "size", "access"),
+                         "size a multiple of access (%llu)", (unsigned long long)a->access);
+    int rc = region_check(sp, a->base, a->size);
+    if (rc)
+        return rc;
+    s->u.random.shift = log2_exact(a->access);
+    s->u.random.slots = a->size >> s->u.random.shift;
+    return 0;
+}
+
+static void random_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    const uint64_t slots = s->u.random.slots, base = s->a.base;
+    const unsigned shift = s->u.random.shift;
+    const struct vmsim_event t = s->tmpl;
+    struct rng r = s->rng; /* a local copy: stores to buf cannot alias it */
+    for (size_t i = 0; i < k; i++) {
+        buf[i] = t;
+        buf[i].addr = base + (rng_below(&r, slots) << shift);
+    }
+    s->rng = r;
+}
+
+/* ---- zipf: skewed page popularity ----------------------------------------------- */
+
+/* Rejection-inversion sampling of Zipf(theta) over ranks 1..N (W. Hörmann,
+ * G. Derflinger, "Rejection-inversion to generate variates from monotone
+ * discrete distributions", ACM TOMACS 6(3), 1996), in the formulation of
+ * Apache Commons RNG's RejectionInversionZipfSampler: O(1) memory, O(1)
+ * expected time for any N and theta >= 0. h(x) = x^-theta is the density,
+ * H its integral, Hinv the inverse of H; helper1/helper2 are log1p(x)/x and
+ * expm1(x)/x, kept accurate near 0 (theta near 1). */
+static double zipf_helper1(double x)
+{
+    return fabs(x) > 1e-8 ? log1p(x) / x : 1.0 - x * (0.5 - x * (1.0 / 3.0 - 0.25 * x));
+}
+
+static double zipf_helper2(double x)
+{
+    return fabs(x) > 1e-8 ? expm1(x) / x : 1.0 + x * 0.5 * (1.0 + x / 3.0 * (1.0 + 0.25 * x));
+}
+
+static double zipf_h(double x, double theta) { return exp(-theta * log(x)); }
+
+static double zipf_H(double x, double theta)
+{
+    double lx = log(x);
+    return zipf_helper2((1.0 - theta) * lx) * lx;
+}
+
+static double zipf_Hinv(double x, double theta)
+{
+    double t = x * (1.0 - theta);
+    if (t < -1.0)
+        t = -1.0;
+    return exp(zipf_helper1(t) * x);
+}
+
+static int zipf_init(struct synth *s, struct spec *sp)
+{
+    const struct synth_args *a = &sp->a;
+    if (a->size % PAGE_SIZE)
+        return spec_fail(sp, "size", "size a multiple of the 4096-byte page");
+    int rc = region_check(sp, a->base, a->size);
+    if (rc)
+        return rc;
+    struct zipf_state *z = &s->u.zipf;
+    z->theta = a->theta;
+    z->pages = (double)(a->size / PAGE_SIZE);
+    z->hx1 = zipf_H(1.5, z->theta) - 1.0;
+    z->hn = zipf_H(z->pages + 0.5, z->theta);
+    z->s = 2.0 - zipf_Hinv(zipf_H(2.5, z->theta) - zipf_h(2.0, z->theta), z->theta);
+    perm_init(&z->rank_to_page, a->size / PAGE_SIZE, &s->rng);
+    return 0;
+}
+
+/* A rank from 1 (the most popular) to N. */
+static uint64_t zipf_rank(struct zipf_state *z, struct rng *r)
+{
+    for (;;) {
+        double u = z->hn + rng_double(r) * (z->hx1 - z->hn);
+        double x = zipf_Hinv(u, z->theta);
+        double k = floor(x + 0.5);
+        if (k < 1.0)
+            k = 1.0;
+        else if (k > z->pages)
+            k = z->pages;
+        if (k - x <= z->s || u >= zipf_H(k + 0.5, z->theta) - zipf_h(k, z->theta))
+            return (uint64_t)k;
+    }
+}
+
+static void zipf_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    struct zipf_state *z = &s->u.zipf;
+    const uint64_t base = s->a.base;
+    /* access is a power of two <= 4096: these bits pick an aligned offset */
+    const uint64_t offmask = PAGE_SIZE - s->a.access;
+    const struct vmsim_event t = s->tmpl;
+    struct rng r = s->rng;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t page = perm_fwd(&z->rank_to_page, zipf_rank(z, &r) - 1);
+        buf[i] = t;
+        buf[i].addr = base + page * PAGE_SIZE + (rng_next(&r) & offmask);
+    }
+    s->rng = r;
+}
+
+/* ---- chase: a pointer chase along one random cycle --------------------------------- */
+
+static int chase_init(struct synth *s, struct spec *sp)
+{
+    struct synth_args *a = &sp->a;
+    if (a->node < a->access || a->node % a->access)
+        return spec_fail(sp, spec_blame(sp, "node", "access"),
+                         "node a multiple of access (%llu)", (unsigned long long)a->access);
+    if (!spec_given(sp, "nodes")) {
+        if (a->size < a->node)
+            return spec_fail(sp, spec_blame(sp, "size", "node"), "size >= node (%llu)",
+                             (unsigned long long)a->node);
+        a->nodes = a->size / a->node;
+    }
+    if (a->nodes > CHASE_MAX_NODES)
+        return spec_fail(sp, spec_blame(sp, "nodes", "size"), "at most %llu nodes",
+                         (unsigned long long)CHASE_MAX_NODES);
+    if (a->nodes > a->size / a->node)
+        return spec_fail(sp, spec_blame(sp, "nodes", "size"),
+                         "nodes * node <= size (%llu)", (unsigned long long)a->size);
+    int rc = region_check(sp, a->base, a->size);
+    if (rc)
+        return rc;
+    /* Spread the nodes over the region, node-aligned from base. */
+    s->u.chase.spacing = a->size / a->nodes / a->node * a->node;
+    uint32_t *order = malloc(a->nodes * sizeof *order);
+    if (!order)
+        return VMSIM_ENOMEM;
+    /* A uniformly random single cycle through all nodes (what Sattolo's
+     * algorithm draws) is, read from node 0, node 0 followed by a uniformly
+     * random order of the others: so draw that order by Fisher-Yates and
+     * store the cycle as its visiting order. fill() then streams the table
+     * instead of chasing through it, which keeps the generator itself out
+     * of the cache misses it is there to cause in the simulated machine. */
+    for (uint64_t i = 0; i < a->nodes; i++)
+        order[i] = (uint32_t)i;
+    for (uint64_t i = a->nodes - 1; i > 1; i--) {
+        uint64_t j = 1 + rng_below(&s->rng, i); /* j in [1, i] */
+        uint32_t tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+    s->u.chase.order = order;
+    s->u.chase.pos = 0;
+    return 0;
+}
+
+static void chase_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    const uint32_t *order = s->u.chase.order;
+    uint64_t pos = s->u.chase.pos;
+    const uint64_t base = s->a.base, spacing = s->u.chase.spacing, nodes = s->a.nodes;
+    const struct vmsim_event t = s->tmpl;
+    for (size_t i = 0; i < k; i++) {
+        buf[i] = t;
+        buf[i].addr = base + order[pos] * spacing;
+        if (++pos == nodes)
+            pos = 0;
+    }
+    s->u.chase.pos = pos;
+}
+
+static void chase_fini(struct synth *s) { free(s->u.chase.order); }
+
+/* ---- sparse: many small regions over the whole user space ---------------------- */
+
+static int sparse_init(struct synth *s, struct spec *sp)
+{
+    const struct synth_args *a = &sp->a;
+    if (a->rsize % PAGE_SIZE)
+        return spec_fail(sp, "rsize", "rsize a multiple of the 4096-byte page");
+    if (a->rsize > (UINT64_C(1) << SLOT_SHIFT))
+        return spec_fail(sp, "rsize", "rsize at most 1g (one region per 1 GiB slot)");
+    uint64_t regions = a->regions;
+    vmsim_vaddr_t *start = malloc(regions * sizeof *start);
+    if (!start)
+        return VMSIM_ENOMEM;
+    /* Knuth's selection sampling (Algorithm S): each 1 GiB slot except the
+     * first (which holds the code) is taken with probability needed/left,
+     * giving a uniform random set of distinct slots in one pass and no
+     * table: the regions cannot overlap and all end below 2^47. */
+    uint64_t got = 0;
+    for (uint64_t slot = 1; got < regions; slot++) {
+        uint64_t left = SLOT_COUNT - slot;
+        if (rng_below(&s->rng, left) < regions - got)
+            start[got++] = slot << SLOT_SHIFT;
+    }
+    s->u.sparse.start = start;
+    s->u.sparse.shift = log2_exact(a->access);
+    s->u.sparse.slots = a->rsize >> s->u.sparse.shift;
+    return 0;
+}
+
+static void sparse_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    const vmsim_vaddr_t *start = s->u.sparse.start;
+    const uint64_t regions = s->a.regions, slots = s->u.sparse.slots;
+    const unsigned shift = s->u.sparse.shift;
+    const struct vmsim_event t = s->tmpl;
+    struct rng r = s->rng;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t region = rng_below(&r, regions);
+        buf[i] = t;
+        buf[i].addr = start[region] + (rng_below(&r, slots) << shift);
+    }
+    s->rng = r;
+}
+
+static void sparse_fini(struct synth *s) { free(s->u.sparse.start); }
+
+/* ---- gc: mark-sweep collection cycles ------------------------------------------ */
+
+/* Each cycle draws a fresh bijection P over the objects. The live objects
+ * are P(0..live-1); the mark phase reads their headers in that order (a
+ * pseudo-random linked structure: P(k) points to P(k+1)), then the sweep
+ * reads every header in address order and writes the header of each dead
+ * object (P^-1(i) >= live) to link it into a free list. Per cycle: live
+ * mark reads, objects sweep reads, objects - live sweep writes. */
+static void gc_cycle(struct synth *s)
+{
+    struct gc_state *g = &s->u.gc;
+    perm_init(&g->order, g->objects, &s->rng);
+    g->pos = 0;
+    g->marking = g->live > 0;
+    g->owe_write = false;
+}
+
+static int gc_init(struct synth *s, struct spec *sp)
+{
+    const struct synth_args *a = &sp->a;
+    if (a->obj < a->access || a->obj % a->access)
+        return spec_fail(sp, spec_blame(sp, "obj", "access"), "obj a multiple of access (%llu)",
+                         (unsigned long long)a->access);
+    if (a->size % a->obj)
+        return spec_fail(sp, spec_blame(sp, "size", "obj"), "size a multiple of obj (%llu)",
+                         (unsigned long long)a->obj);
+    int rc = region_check(sp, a->base, a->size);
+    if (rc)
+        return rc;
+    struct gc_state *g = &s->u.gc;
+    g->objects = a->size / a->obj;
+    double live = floor(a->live * (double)g->objects);
+    g->live = live >= (double)g->objects ? g->objects : (uint64_t)live;
+    gc_cycle(s);
+    return 0;
+}
+
+static void gc_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    struct gc_state *g = &s->u.gc;
+    const uint64_t base = s->a.base, obj = s->a.obj;
+    const struct vmsim_event t = s->tmpl;
+    for (size_t i = 0; i < k; i++) {
+        buf[i] = t;
+        if (g->marking) {
+            buf[i].addr = base + perm_fwd(&g->order, g->pos) * obj;
+            if (++g->pos == g->live) {
+                g->marking = false;
+                g->pos = 0;
+            }
+            continue;
+        }
+        buf[i].addr = base + g->pos * obj;
+        if (g->owe_write) {
+            buf[i].kind = VMSIM_WRITE;
+            g->owe_write = false;
+        } else if (perm_inv(&g->order, g->pos) >= g->live) {
+            g->owe_write = true;
+            continue;
+        }
+        if (++g->pos == g->objects)
+            gc_cycle(s);
+    }
+}
+
+/* ---- default: the embedded workload of `make run` ----------------------------- */
+
+/* Three processes, each running two phases of 4M data accesses with one
+ * instruction fetch per 4 (code=16k), time-sliced round robin on cpu 0 in
+ * slices of DEFAULT_SLICE events. docs/workloads.md describes it; change
+ * both together. */
+#define DEFAULT_SLICE 500000u
+#define DEFAULT_PHASE_COMMON "n=4000000,code=16k,fetch_every=4"
+static const char *const default_program[DEFAULT_PROCS][DEFAULT_PHASES] = {
+    {"seq:size=64m,stride=64,write=0.3", "random:size=256m,write=0.1"},
+    {"zipf:size=256m,theta=0.99,write=0.2", "stride:size=256m,write=0.05"},
+    {"random:size=256m,write=0.2", "sparse:regions=64,rsize=2m,write=0.2"},
+};
+
+static int default_open_phase(struct synth *s, unsigned p)
+{
+    struct default_state *d = &s->u.dflt;
+    char spec[192];
+    /* Distinct, reproducible seeds per process and phase. */
+    uint64_t x = s->a.seed + 16 * (uint64_t)(p + 1) + d->phase[p];
+    snprintf(spec, sizeof spec, "%s,%s,pid=%u,seed=%llu", default_program[p][d->phase[p]],
+             DEFAULT_PHASE_COMMON, p + 1, (unsigned long long)rng_splitmix(&x));
+    return vmsim_source_open_workload(spec, &d->proc[p], &s->base.err);
+}
+
+static int default_init(struct synth *s, struct spec *sp)
+{
+    struct default_state *d = &s->u.dflt;
+    for (unsigned p = 0; p < DEFAULT_PROCS; p++) {
+        int rc = default_open_phase(s, p);
+        if (rc) {
+            *sp->err = s->base.err;
+            return rc;
+        }
+    }
+    d->cur = 0;
+    d->slice_left = DEFAULT_SLICE;
+    return 0;
+}
+
+static long default_stream(struct synth *s, struct vmsim_event *buf, size_t max)
+{
+    struct default_state *d = &s->u.dflt;
+    size_t out = 0;
+    for (; d->spawned < DEFAULT_PROCS && out < max; d->spawned++)
+        buf[out++] = (struct vmsim_event){.type = VMSIM_EV_SPAWN, .pid = d->spawned + 1};
+    while (out < max) {
+        if (d->slice_left == 0 || !d->proc[d->cur]) {
+            /* Round robin over the processes still running; the machine sees
+             * the context switch as the change of pid. */
+            unsigned p = d->cur, tries = 0;
+            do
+                p = (p + 1) % DEFAULT_PROCS;
+            while (!d->proc[p] && ++tries < DEFAULT_PROCS);
+            if (!d->proc[p])
+                break;
+            d->cur = p;
+            d->slice_left = DEFAULT_SLICE;
+        }
+        size_t want = max - out;
+        if (want > d->slice_left)
+            want = (size_t)d->slice_left;
+        long got = vmsim_source_next(d->proc[d->cur], buf + out, want);
+        if (got < 0) {
+            s->base.err = *vmsim_source_error(d->proc[d->cur]);
+            return got;
+        }
+        if (got == 0) { /* phase over: the next one continues the slice */
+            vmsim_source_close(d->proc[d->cur]);
+            d->proc[d->cur] = NULL;
+            if (++d->phase[d->cur] < DEFAULT_PHASES) {
+                int rc = default_open_phase(s, d->cur);
+                if (rc)
+                    return rc;
+            }
+            continue;
+        }
+        out += (size_t)got;
+        d->slice_left -= (uint64_t)got;
+    }
+    return (long)out;
+}
+
+static void default_fini(struct synth *s)
+{
+    for (unsigned p = 0; p < DEFAULT_PROCS; p++)
+        vmsim_source_close(s->u.dflt.proc[p]);
+}
+
+/* ---- the table of generators ---------------------------------------------------- */
+
+#define P_REGION_SIZE(d) P_SIZE("size", size, d, 1, "bytes in the region (64m, 1g)")
+
+static const struct param seq_params[] = {
+    P_REGION_SIZE("64m"),
+    P_SIZE("stride", stride, "8", 1, "bytes between accesses (8, 4k)"),
+    P_END,
+};
+static const struct param stride_params[] = {
+    P_REGION_SIZE("64m"),
+    P_SIZE("stride", stride, "4096", 1, "bytes between accesses (8, 4k)"),
+    P_END,
+};
+static const struct param random_params[] = {P_REGION_SIZE("1g"), P_END};
+static const struct param zipf_params[] = {
+    P_REGION_SIZE("1g"),
+    P_REAL("theta", theta, "0.99", 0.0, ZIPF_MAX_THETA, "a skew from 0 (uniform) to 10"),
+    P_END,
+};
+static const struct param chase_params[] = {
+    P_REGION_SIZE("64m"),
+    P_SIZE("node", node, "64", 1, "bytes per node (64)"),
+    P_INT("nodes", nodes, NULL, 1, UINT64_MAX, "a number of nodes >= 1"),
+    P_END,
+};
+static const struct param sparse_params[] = {
+    P_INT("regions", regions, "64", 1, SLOT_COUNT - 1, "a number of regions from 1 to 131071"),
+    P_SIZE("rsize", rsize, "2m", 1, "bytes per region, up to 1g"),
+    P_END,
+};
+static const struct param gc_params[] = {
+    P_SIZE("size", size, "256m", 1, "bytes in the heap (256m, 8g)"),
+    P_SIZE("obj", obj, "64", 1, "bytes per object (64)"),
+    P_REAL("live", live, "0.5", 0.0, 1.0, "a fraction of live objects from 0 to 1"),
+    P_END,
+};
+static const struct param no_params[] = {P_END};
+
+static const struct generator gen_seq = {C_ALL, seq_params, seq_init, seq_fill, NULL, NULL};
+static const struct generator gen_stride = {C_ALL, stride_params, seq_init, seq_fill, NULL, NULL};
+static const struct generator gen_random = {C_ALL, random_params, random_init, random_fill,
+                                            NULL, NULL};
+static const struct generator gen_zipf = {C_ALL, zipf_params, zipf_init, zipf_fill, NULL, NULL};
+static const struct generator gen_chase = {C_ALL, chase_params, chase_init, chase_fill, NULL,
+                                           chase_fini};
+static const struct generator gen_sparse = {C_ALL & ~C_BASE, sparse_params, sparse_init,
+                                            sparse_fill, NULL, sparse_fini};
+static const struct generator gen_gc = {C_ALL & ~C_WRITE, gc_params, gc_init, gc_fill, NULL,
+                                        NULL};
+static const struct generator gen_default = {C_SEED, no_params, default_init, NULL,
+                                             default_stream, default_fini};
+
+/* X(name, help): the one list of generators; names, help and the lookup
+ * table below all come from it. */
+#define SYNTH_GENERATORS(X)                                                                  \
+    X(seq, "sequential sweep over size bytes (64m) with stride (8), wrapping")             \
+    X(stride, "like seq with stride 4096: one access per page")                             \
+    X(random, "uniform random aligned accesses over size bytes (1g)")                       \
+    X(zipf, "pages of size bytes (1g) drawn with Zipf(theta=0.99) popularity, scattered")   \
+    X(chase, "pointer chase along one random cycle through nodes of node bytes (64)")       \
+    X(sparse, "uniform accesses over regions (64) of rsize bytes (2m) scattered in 47 bits") \
+    X(gc, "mark-sweep garbage collection cycles over a heap of size bytes (256m)")          \
+    X(default, "the built-in demo: 3 processes, 30M events of mixed phases and fetches")
+
+#define SYNTH_NAME(g, h) #g,
+#define SYNTH_HELP(g, h) h,
+#define SYNTH_GEN(g, h) &gen_##g,
+const char *const vmsim_workload_names[] = {SYNTH_GENERATORS(SYNTH_NAME) NULL};
+const char *const vmsim_workload_help[] = {SYNTH_GENERATORS(SYNTH_HELP) NULL};
+static const struct generator *const generators[] = {SYNTH_GENERATORS(SYNTH_GEN)};
+#define NGENERATORS (sizeof generators / sizeof generators[0])
+
+/* ---- the source wrapper ------------------------------------------------------- */
+
+/* Turn reads into writes with probability `write` (invariant 3). */
+static void choose_kinds(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    if (s->all_writes) {
+        for (size_t i = 0; i < k; i++)
+            buf[i].kind = VMSIM_WRITE;
+    } else if (s->write_below) {
+        struct rng r = s->wrng;
+        for (size_t i = 0; i < k; i++)
+            buf[i].kind = rng_next(&r) < s->write_below ? VMSIM_WRITE : VMSIM_READ;
+        s->wrng = r;
+    }
+}
+
+static long synth_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
+{
+    struct synth *s = (struct synth *)src;
+    if (max > LONG_MAX)
+        max = LONG_MAX;
+    if (s->gen->stream)
+        return s->gen->stream(s, buf, max);
+    size_t out = 0;
+    while (out < max && s->left) {
+        size_t k = max - out;
+        if (s->a.code) {
+            /* The stream is: fetch, fetch_every data accesses, fetch, ... */
+            if (s->fetch_left == 0) {
+                buf[out] = s->tmpl;
+                buf[out].kind = VMSIM_FETCH;
+                buf[out].addr = s->pc;
+                buf[out].len = FETCH_BYTES;
+                s->pc += FETCH_BYTES;
+                if (s->pc == s->code_end)
+                    s->pc = s->a.code_base;
+                s->fetch_left = s->a.fetch_every;
+                out++;
+                continue;
+            }
+            if (k > s->fetch_left)
+                k = (size_t)s->fetch_left;
+        }
+        if (k > s->left)
+            k = (size_t)s->left;
+        s->gen->fill(s, buf + out, k);
+        choose_kinds(s, buf + out, k);
+        out += k;
+        s->left -= k;
+        if (s->a.code)
+            s->fetch_left -= k;
+    }
+    return (long)out;
+}
+
+static void synth_close(struct vmsim_source *src)
+{
+    struct synth *s = (struct synth *)src;
+    if (s->gen->fini)
+        s->gen->fini(s);
+    free(s);
+}
+
+static const struct source_ops synth_ops = {"workload", synth_next, synth_close};
+
+/* ---- the spec parser ---------------------------------------------------------- */
+
+static int spec_fail_name(struct spec *sp, const char *spec, size_t len)
+{
+    char expected[sizeof sp->err->expected];
+    size_t j = (size_t)snprintf(expected, sizeof expected, "a workload name:");
+    for (size_t g = 0; g < NGENERATORS && j < sizeof expected; g++)
+        j += (size_t)snprintf(expected + j, sizeof expected - j, "%s %s", g ? "," : "",
+                              vmsim_workload_names[g]);
+    return source_fail(sp->err, expected, spec, len, "workload");
+}
+
+static int spec_fail_key(struct spec *sp, const char *item, size_t len)
+{
+    char expected[sizeof sp->err->expected];
+    size_t j = (size_t)snprintf(expected, sizeof expected, "a parameter of %s:", sp->name);
+    for (size_t i = 0; i < sp->np && j < sizeof expected; i++)
+        j += (size_t)snprintf(expected + j, sizeof expected - j, "%s %s", i ? "," : "",
+                              sp->p[i]->key);
+    return source_fail(sp->err, expected, item, len, "workload");
+}
+
+/* Parse "k=v,k=v" (the text after the colon) into sp->a. */
+static int spec_parse_items(struct spec *sp, const char *p)
+{
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        if (!eq || eq == p)
+            return source_fail(sp->err, "key=value", p, len ? len : strlen(p), "workload");
+        size_t klen = (size_t)(eq - p), i;
+        for (i = 0; i < sp->np; i++)
+            if (strlen(sp->p[i]->key) == klen && memcmp(sp->p[i]->key, p, klen) == 0)
+                break;
+        if (i == sp->np)
+            return spec_fail_key(sp, p, len);
+        if (sp->given[i])
+            return source_fail(sp->err, "each parameter at most once", p, len, "workload");
+        sp->given[i] = p;
+        sp->given_len[i] = len;
+        char value[VALUE_MAX + 1];
+        size_t vlen = len - klen - 1;
+        if (vlen == 0 || vlen > VALUE_MAX)
+            return spec_fail(sp, sp->p[i]->key, "%s: %s", sp->p[i]->key, sp->p[i]->what);
+        memcpy(value, eq + 1, vlen);
+        value[vlen] = '\0';
+        if (param_set(sp->p[i], value, &sp->a) != 0)
+            return spec_fail(sp, sp->p[i]->key, "%s: %s", sp->p[i]->key, sp->p[i]->what);
+        if (p[len] == '\0')
+            return 0;
+        p += len + 1;
+    }
+}
+
+/* Checks on the shared parameters, whichever generator takes them. */
+static int spec_check_common(struct spec *sp)
+{
+    const struct synth_args *a = &sp->a;
+    unsigned c = sp->gen->common;
+    if ((c & C_BASE) && a->base % PAGE_SIZE)
+        return spec_fail(sp, "base", "base: a page-aligned (4096) address");
+    if ((c & C_ACCESS) && (a->access & (a->access - 1)))
+        return spec_fail(sp, "access", "access: a power of two from 1 to 4096");
+    if (c & C_CODE) {
+        if (a->code % FETCH_BYTES)
+            return spec_fail(sp, "code", "code: a multiple of 4 bytes (0: no fetches)");
+        if (a->code_base % PAGE_SIZE)
+            return spec_fail(sp, "code_base", "code_base: a page-aligned (4096) address");
+        if (a->code > UINT64_MAX - a->code_base)
+            return spec_fail(sp, spec_blame(sp, "code", "code_base"),
+                             "code_base + code below 2^64");
+    }
+    return 0;
+}
+
+int vmsim_source_open_workload(const char *spec, struct vmsim_source **out,
+                               struct vmsim_source_error *err)
+{
+    struct vmsim_source_error scratch;
+    if (!err)
+        err = &scratch;
+    memset(err, 0, sizeof *err);
+    if (!out)
+        return VMSIM_EINVAL;
+    *out = NULL;
+    struct spec sp;
+    memset(&sp, 0, sizeof sp);
+    sp.err = err;
+    if (!spec)
+        return source_fail(err, "a workload spec NAME[:k=v,...]", NULL, 0, "workload");
+
+    size_t nlen = strcspn(spec, ":");
+    size_t g;
+    for (g = 0; g < NGENERATORS; g++)
+        if (strlen(vmsim_workload_names[g]) == nlen &&
+            memcmp(vmsim_workload_names[g], spec, nlen) == 0)
+            break;
+    if (g == NGENERATORS)
+        return spec_fail_name(&sp, spec, nlen ? nlen : strlen(spec));
+    sp.gen = generators[g];
+    sp.name = vmsim_workload_names[g];
+
+    /* The parameters it takes, each set to its default (parsed like input,
+     * so the defaults obey the same rules). */
+    for (const struct param *pr = common_params; pr->key; pr++)
+        if (sp.gen->common & pr->flag)
+            sp.p[sp.np++] = pr;
+    for (const struct param *pr = sp.gen->params; pr->key; pr++)
+        sp.p[sp.np++] = pr;
+    for (size_t i = 0; i < sp.np; i++)
+        if (sp.p[i]->def && param_set(sp.p[i], sp.p[i]->def, &sp.a) != 0)
+            return spec_fail(&sp, sp.p[i]->key, "a valid default (internal error)");
+
+    int rc = 0;
+    if (spec[nlen] == ':')
+        rc = spec_parse_items(&sp, spec + nlen + 1);
+    if (!rc)
+        rc = spec_check_common(&sp);
+    if (rc)
+        return rc;
+
+    struct synth *s = calloc(1, sizeof *s);
+    if (!s)
+        return VMSIM_ENOMEM;
+    s->base.ops = &synth_ops;
+    s->gen = sp.gen;
+    s->a = sp.a;
+    uint64_t x = sp.a.seed;
+    rng_seed(&s->rng, rng_splitmix(&x));
+    rng_seed(&s->wrng, rng_splitmix(&x));
+    rc = sp.gen->init(s, &sp);
+    if (rc) {
+        if (sp.gen->fini)
+            sp.gen->fini(s);
+        free(s);
+        return rc;
+    }
+    /* init may derive parameters (chase's nodes); keep its view. */
+    s->a = sp.a;
+    s->tmpl = (struct vmsim_event){.type = VMSIM_EV_ACCESS,
+                                   .kind = VMSIM_READ,
+                                   .cpu = 0,
+                                   .pid = (vmsim_pid_t)sp.a.pid,
+                                   .len = sp.a.access};
+    s->left = sp.a.n;
+    s->all_writes = sp.a.write >= 1.0;
+    s->write_below = s->all_writes ? 0 : (uint64_t)ldexp(sp.a.write, 64);
+    s->pc = sp.a.code_base;
+    s->code_end = sp.a.code_base + sp.a.code;
+    s->fetch_left = 0; /* a stream with code starts with a fetch */
+    *out = &s->base;
+    return VMSIM_OK;
+}

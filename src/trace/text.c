@@ -1,0 +1,327 @@
+/* The vmsim text trace format: one event per line, for people to write and
+ * read (docs/traces.md defines it). One table, text_cmds, names every line
+ * shape and its fields in order; the reader and the writer both follow it,
+ * so the two cannot disagree.
+ *
+ * Reader invariants: each line is parsed in place from the input buffer; no
+ * line longer than TRACE_LINE_MAX is accepted (the buffer is far larger, so
+ * a line is always whole in memory when parsed); every rejected line leaves
+ * "path:LINE", what was expected and what was found in the error. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "trace/formats.h"
+
+enum text_field { TF_PID, TF_CPU, TF_ADDR, TF_SIZE, TF_LEN, TF_PROT };
+
+static const char *const text_field_expected[] = {
+    [TF_PID] = "PID (decimal or 0x-hex, below 2^32)",
+    [TF_CPU] = "CPU (decimal or 0x-hex, below 65536)",
+    [TF_ADDR] = "ADDR (hexadecimal, 0x optional, at most 64 bits)",
+    [TF_SIZE] = "SIZE in bytes (decimal or 0x-hex, 1 to 2^64-1)",
+    [TF_LEN] = "LEN in bytes (decimal or 0x-hex, 1 to 2^64-1)",
+    [TF_PROT] = "PROT (three characters [r-][w-][x-], e.g. rw- or r-x)",
+};
+
+struct text_cmd {
+    const char *word;
+    uint8_t type, kind;
+    uint8_t nfields; /* required fields after the keyword */
+    bool opt_cpu;    /* an optional CPU may follow them */
+    uint8_t field[4];
+};
+
+/* The accesses come first, indexed by their kind. */
+static const struct text_cmd text_cmds[] = {
+    {"R", VMSIM_EV_ACCESS, VMSIM_READ, 3, true, {TF_PID, TF_ADDR, TF_SIZE}},
+    {"W", VMSIM_EV_ACCESS, VMSIM_WRITE, 3, true, {TF_PID, TF_ADDR, TF_SIZE}},
+    {"X", VMSIM_EV_ACCESS, VMSIM_FETCH, 3, true, {TF_PID, TF_ADDR, TF_SIZE}},
+    {"M", VMSIM_EV_ACCESS, VMSIM_MODIFY, 3, true, {TF_PID, TF_ADDR, TF_SIZE}},
+    {"spawn", VMSIM_EV_SPAWN, 0, 1, false, {TF_PID}},
+    {"exit", VMSIM_EV_EXIT, 0, 1, false, {TF_PID}},
+    {"switch", VMSIM_EV_SWITCH, 0, 2, false, {TF_CPU, TF_PID}},
+    {"mmap", VMSIM_EV_MMAP, 0, 4, false, {TF_PID, TF_ADDR, TF_LEN, TF_PROT}},
+    {"munmap", VMSIM_EV_MUNMAP, 0, 3, false, {TF_PID, TF_ADDR, TF_LEN}},
+    {"mprotect", VMSIM_EV_MPROTECT, 0, 4, false, {TF_PID, TF_ADDR, TF_LEN, TF_PROT}},
+};
+#define TEXT_NCMDS (sizeof text_cmds / sizeof text_cmds[0])
+#define TEXT_KEYWORDS "R, W, X, M, spawn, exit, switch, mmap, munmap or mprotect"
+
+struct text_source {
+    struct vmsim_source base;
+    struct input in;
+    uint64_t line;
+    int pending; /* error found after the events returned by the last call */
+};
+
+struct tok {
+    const char *p;
+    size_t n;
+};
+#define TEXT_MAX_TOKS 7 /* keyword + 5 fields + one extra to report */
+
+static int text_fail(struct text_source *s, const char *expected, const struct tok *found)
+{
+    source_fail(&s->base.err, expected, found ? found->p : NULL, found ? found->n : 0,
+                "%s:%llu", s->in.name, (unsigned long long)s->line);
+    if (!found)
+        snprintf(s->base.err.found, sizeof s->base.err.found, "end of line");
+    return VMSIM_EPARSE;
+}
+
+static int text_field(struct text_source *s, enum text_field f, const struct tok *t,
+                      struct vmsim_event *ev)
+{
+    const char *expected = text_field_expected[f];
+    uint64_t v = 0;
+    int r;
+    switch (f) {
+    case TF_PROT:
+        if (t->n != 3 || (t->p[0] != 'r' && t->p[0] != '-') ||
+            (t->p[1] != 'w' && t->p[1] != '-') || (t->p[2] != 'x' && t->p[2] != '-'))
+            return text_fail(s, expected, t);
+        ev->kind = (uint8_t)((t->p[0] == 'r' ? VMSIM_PROT_R : 0) |
+                             (t->p[1] == 'w' ? VMSIM_PROT_W : 0) |
+                             (t->p[2] == 'x' ? VMSIM_PROT_X : 0));
+        return 0;
+    case TF_ADDR:
+        if (t->n > 2 && t->p[0] == '0' && (t->p[1] | 0x20) == 'x')
+            r = trace_parse_hex(t->p + 2, t->n - 2, &v);
+        else
+            r = trace_parse_hex(t->p, t->n, &v);
+        break;
+    default:
+        r = trace_parse_num(t->p, t->n, &v);
+        break;
+    }
+    if (r != TRACE_NUM_OK)
+        return text_fail(s, expected, t);
+    switch (f) {
+    case TF_PID:
+        if (v > UINT32_MAX)
+            return text_fail(s, expected, t);
+        ev->pid = (vmsim_pid_t)v;
+        break;
+    case TF_CPU:
+        if (v > UINT16_MAX)
+            return text_fail(s, expected, t);
+        ev->cpu = (uint16_t)v;
+        break;
+    case TF_ADDR:
+        ev->addr = v;
+        break;
+    case TF_SIZE:
+    case TF_LEN:
+        if (v == 0)
+            return text_fail(s, expected, t);
+        ev->len = v;
+        break;
+    case TF_PROT:
+        break;
+    }
+    return 0;
+}
+
+/* Parse one line (no '\n'): 1 with *ev filled, 0 for a blank or comment
+ * line, or an error. */
+static int text_parse_line(struct text_source *s, const char *line, size_t len,
+                           struct vmsim_event *ev)
+{
+    struct tok t[TEXT_MAX_TOKS];
+    size_t nt = 0, i = 0;
+    while (nt < TEXT_MAX_TOKS) {
+        while (i < len && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        if (i == len || line[i] == '#')
+            break;
+        t[nt].p = line + i;
+        while (i < len && line[i] != ' ' && line[i] != '\t')
+            i++;
+        t[nt].n = (size_t)(line + i - t[nt].p);
+        nt++;
+    }
+    if (nt == 0)
+        return 0;
+
+    const struct text_cmd *c = NULL;
+    for (size_t k = 0; k < TEXT_NCMDS; k++) {
+        if (strlen(text_cmds[k].word) == t[0].n && memcmp(text_cmds[k].word, t[0].p, t[0].n) == 0) {
+            c = &text_cmds[k];
+            break;
+        }
+    }
+    if (!c)
+        return text_fail(s, TEXT_KEYWORDS, &t[0]);
+
+    memset(ev, 0, sizeof *ev);
+    ev->type = c->type;
+    ev->kind = c->kind;
+    size_t f;
+    for (f = 0; f < c->nfields; f++) {
+        if (1 + f >= nt)
+            return text_fail(s, text_field_expected[c->field[f]], NULL);
+        int r = text_field(s, c->field[f], &t[1 + f], ev);
+        if (r < 0)
+            return r;
+    }
+    if (c->opt_cpu && 1 + f < nt) {
+        int r = text_field(s, TF_CPU, &t[1 + f], ev);
+        if (r < 0)
+            return r;
+        f++;
+    }
+    if (1 + f < nt)
+        return text_fail(s, "end of line", &t[1 + f]);
+    return 1;
+}
+
+static long text_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
+{
+    struct text_source *s = (struct text_source *)src;
+    if (s->pending)
+        return s->pending;
+    size_t n = 0;
+    int err = 0;
+    while (n < max) {
+        const char *line;
+        size_t len;
+        int got = input_line(&s->in, TRACE_LINE_MAX, &line, &len);
+        if (got == 0)
+            break;
+        s->line++;
+        if (got == VMSIM_ERANGE) {
+            struct tok t = {line, 40};
+            err = text_fail(s, "a line of at most 4096 bytes", &t);
+            break;
+        }
+        if (got < 0) {
+            err = input_fail_io(&s->in, &s->base.err);
+            break;
+        }
+        if (len > 0 && line[len - 1] == '\r')
+            len--;
+        int r = text_parse_line(s, line, len, &buf[n]);
+        if (r < 0) {
+            err = r;
+            break;
+        }
+        n += (size_t)r;
+    }
+    s->base.bytes = input_offset(&s->in);
+    if (err < 0) {
+        if (n == 0)
+            return err;
+        s->pending = err; /* deliver the good events first */
+    }
+    return (long)n;
+}
+
+static void text_close(struct vmsim_source *src)
+{
+    struct text_source *s = (struct text_source *)src;
+    input_close(&s->in);
+    free(s);
+}
+
+static const struct source_ops text_source_ops = {"text", text_next, text_close};
+
+int text_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
+{
+    struct text_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        input_close(in);
+        return VMSIM_ENOMEM;
+    }
+    s->base.ops = &text_source_ops;
+    s->in = *in;
+    *out = &s->base;
+    return VMSIM_OK;
+}
+
+/* ---- writer ---------------------------------------------------------------- */
+
+static int text_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++, ev++) {
+        const struct text_cmd *c = NULL;
+        if (ev->type == VMSIM_EV_ACCESS) {
+            if (ev->kind > VMSIM_MODIFY)
+                return VMSIM_EINVAL;
+            c = &text_cmds[ev->kind];
+        } else {
+            for (size_t k = 0; k < TEXT_NCMDS; k++)
+                if (text_cmds[k].type == ev->type)
+                    c = &text_cmds[k];
+            if (!c)
+                return VMSIM_EINVAL;
+        }
+        char *p = (char *)output_reserve(&sink->out, 128);
+        if (!p)
+            return sink->out.err;
+        char *start = p;
+        size_t wl = strlen(c->word);
+        memcpy(p, c->word, wl);
+        p += wl;
+        for (size_t f = 0; f < c->nfields; f++) {
+            *p++ = ' ';
+            switch (c->field[f]) {
+            case TF_PID:
+                p += trace_fmt_dec(p, ev->pid);
+                break;
+            case TF_CPU:
+                p += trace_fmt_dec(p, ev->cpu);
+                break;
+            case TF_ADDR:
+                *p++ = '0';
+                *p++ = 'x';
+                p += trace_fmt_hex(p, ev->addr);
+                break;
+            case TF_SIZE:
+            case TF_LEN:
+                if (ev->len == 0)
+                    return VMSIM_EINVAL;
+                p += trace_fmt_dec(p, ev->len);
+                break;
+            case TF_PROT:
+                if (ev->kind > (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X))
+                    return VMSIM_EINVAL;
+                *p++ = ev->kind & VMSIM_PROT_R ? 'r' : '-';
+                *p++ = ev->kind & VMSIM_PROT_W ? 'w' : '-';
+                *p++ = ev->kind & VMSIM_PROT_X ? 'x' : '-';
+                break;
+            }
+        }
+        if (c->opt_cpu && ev->cpu != 0) {
+            *p++ = ' ';
+            p += trace_fmt_dec(p, ev->cpu);
+        }
+        *p++ = '\n';
+        sink->out.len += (size_t)(p - start);
+    }
+    return VMSIM_OK;
+}
+
+static const struct sink_ops text_sink_ops = {"text", text_write};
+
+int text_sink_open(struct output *o, struct vmsim_sink **out)
+{
+    struct vmsim_sink *sink = calloc(1, sizeof *sink);
+    if (!sink) {
+        output_close(o);
+        return VMSIM_ENOMEM;
+    }
+    sink->ops = &text_sink_ops;
+    sink->out = *o;
+    static const char header[] = "# vmsim text trace (docs/traces.md)\n";
+    unsigned char *p = output_reserve(&sink->out, sizeof header - 1);
+    if (!p) {
+        int e = sink->out.err;
+        output_close(&sink->out);
+        free(sink);
+        return e;
+    }
+    memcpy(p, header, sizeof header - 1);
+    sink->out.len += sizeof header - 1;
+    *out = sink;
+    return VMSIM_OK;
+}

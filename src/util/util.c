@@ -1,0 +1,60 @@
+/* Small shared helpers: error names and size parsing. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmsim/vmsim.h"
+
+const char *vmsim_strerror(int err)
+{
+    switch (err) {
+    case VMSIM_OK: return "success";
+    case VMSIM_ENOMEM: return "out of host memory";
+    case VMSIM_EINVAL: return "invalid argument";
+    case VMSIM_EPARSE: return "malformed input";
+    case VMSIM_EIO: return "input/output error";
+    case VMSIM_ENOENT: return "not found";
+    case VMSIM_EEXIST: return "already exists";
+    case VMSIM_ERANGE: return "value out of range";
+    case VMSIM_ENOFRAME: return "simulated physical memory exhausted";
+    case VMSIM_EUNSUPPORTED: return "not supported";
+    }
+    return "unknown error";
+}
+
+/* "4096", "4k", "4K", "4KiB", "2m", "1g", "64GiB", "0x1000": binary units. */
+int vmsim_parse_size(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
+        return VMSIM_EPARSE;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s)
+        return VMSIM_EPARSE;
+    unsigned shift = 0;
+    switch (tolower((unsigned char)*end)) {
+    case 'k': shift = 10; break;
+    case 'm': shift = 20; break;
+    case 'g': shift = 30; break;
+    case 't': shift = 40; break;
+    case 'p': shift = 50; break;
+    case '\0': break;
+    default: return VMSIM_EPARSE;
+    }
+    if (shift) {
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+        if (*end)
+            return VMSIM_EPARSE;
+        if (v > (UINT64_MAX >> shift))
+            return VMSIM_ERANGE;
+        v <<= shift;
+    }
+    *out = v;
+    return VMSIM_OK;
+}

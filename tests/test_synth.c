@@ -1,0 +1,703 @@
+/* Synthetic workload generators (src/trace/synth.c): every expected number
+ * here is derived from the definition of the pattern in docs/workloads.md
+ * (addresses by arithmetic, shares from the Zipf formula, counts per gc
+ * cycle from size/obj/live), never copied from the program's output. */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "vmsim/event.h"
+#include "vmsim/vmsim.h"
+
+#define BASE UINT64_C(0x10000000000) /* the documented default base, 1 TiB */
+#define CODE_BASE UINT64_C(0x400000)
+#define PAGE 4096u
+
+struct stream {
+    struct vmsim_event *ev;
+    size_t n;
+};
+
+/* Open spec and read at most limit events in batches of max. */
+static struct stream collect(const char *spec, size_t limit, size_t max)
+{
+    struct vmsim_source *src = NULL;
+    struct vmsim_source_error err;
+    int rc = vmsim_source_open_workload(spec, &src, &err);
+    if (rc != 0)
+        fail_msg("%s: %d: expected %s, found %s", spec, rc, err.expected, err.found);
+    struct stream s = {malloc((limit + 1) * sizeof *s.ev), 0};
+    assert_non_null(s.ev);
+    while (s.n < limit) {
+        size_t want = limit - s.n < max ? limit - s.n : max;
+        long got = vmsim_source_next(src, s.ev + s.n, want);
+        assert_true(got >= 0);
+        assert_true((size_t)got <= want);
+        if (got == 0)
+            break;
+        s.n += (size_t)got;
+    }
+    vmsim_source_close(src);
+    return s;
+}
+
+static uint64_t stream_count_kind(const struct stream *s, int kind)
+{
+    uint64_t c = 0;
+    for (size_t i = 0; i < s->n; i++)
+        c += s->ev[i].type == VMSIM_EV_ACCESS && s->ev[i].kind == kind;
+    return c;
+}
+
+static bool streams_equal(const struct stream *a, const struct stream *b)
+{
+    return a->n == b->n && memcmp(a->ev, b->ev, a->n * sizeof *a->ev) == 0;
+}
+
+/* ---- seq and stride ---------------------------------------------------------- */
+
+static void test_seq_addresses(void **state)
+{
+    (void)state;
+    struct stream s = collect("seq:n=10,stride=8", 100, 4096);
+    assert_int_equal(s.n, 10);
+    for (size_t i = 0; i < s.n; i++) {
+        assert_int_equal(s.ev[i].type, VMSIM_EV_ACCESS);
+        assert_int_equal(s.ev[i].kind, VMSIM_READ);
+        assert_int_equal(s.ev[i].cpu, 0);
+        assert_int_equal(s.ev[i].pid, 1);
+        assert_int_equal(s.ev[i].len, 8);
+        assert_int_equal(s.ev[i].addr, BASE + 8 * i);
+    }
+    free(s.ev);
+}
+
+static void test_seq_wraps(void **state)
+{
+    (void)state;
+    /* 32 bytes with stride 8: four accesses, then back to the start */
+    struct stream s = collect("seq:n=10,size=32,stride=8,pid=7,access=4,base=0x2000", 100, 3);
+    assert_int_equal(s.n, 10);
+    for (size_t i = 0; i < s.n; i++) {
+        assert_int_equal(s.ev[i].addr, 0x2000 + 8 * (i % 4));
+        assert_int_equal(s.ev[i].pid, 7);
+        assert_int_equal(s.ev[i].len, 4);
+    }
+    free(s.ev);
+}
+
+static void test_stride_one_per_page(void **state)
+{
+    (void)state;
+    /* 64 MiB / 4096 = 16384 pages: one access each, then the sweep restarts */
+    struct stream s = collect("stride:n=16385", 20000, 4096);
+    assert_int_equal(s.n, 16385);
+    for (size_t i = 0; i < 16384; i++)
+        assert_int_equal(s.ev[i].addr, BASE + (uint64_t)PAGE * i);
+    assert_int_equal(s.ev[16384].addr, BASE);
+    free(s.ev);
+}
+
+/* ---- random ------------------------------------------------------------------ */
+
+static void test_random_range_and_uniform(void **state)
+{
+    (void)state;
+    /* 1 MiB = 256 pages; 400 expected hits per page */
+    enum { PAGES = 256, PER = 400, N = PAGES * PER };
+    struct stream s = collect("random:n=102400,size=1m", N, 4096);
+    assert_int_equal(s.n, N);
+    unsigned hist[PAGES] = {0};
+    for (size_t i = 0; i < s.n; i++) {
+        uint64_t a = s.ev[i].addr;
+        assert_true(a >= BASE && a + 8 <= BASE + (1u << 20));
+        assert_int_equal(a % 8, 0);
+        hist[(a - BASE) / PAGE]++;
+    }
+    /* chi-square with 255 degrees of freedom: mean 255, sd sqrt(510) ~ 22.6;
+     * six standard deviations above the mean is a generous bound */
+    double chi = 0;
+    for (int p = 0; p < PAGES; p++)
+        chi += (hist[p] - (double)PER) * (hist[p] - (double)PER) / PER;
+    double dof = PAGES - 1;
+    assert_true(chi < dof + 6 * sqrt(2 * dof));
+    assert_true(chi > dof - 6 * sqrt(2 * dof));
+    free(s.ev);
+
+    /* a 64-byte access is 64-byte aligned and inside the region */
+    s = collect("random:n=10000,size=8k,access=64,base=0x7000", 10000, 4096);
+    for (size_t i = 0; i < s.n; i++) {
+        assert_int_equal(s.ev[i].addr % 64, 0);
+        assert_true(s.ev[i].addr >= 0x7000 && s.ev[i].addr + 64 <= 0x7000 + 8192);
+    }
+    free(s.ev);
+}
+
+/* ---- zipf ---------------------------------------------------------------------- */
+
+static int cmp_desc(const void *a, const void *b)
+{
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Zipf(theta) over N pages: rank r has probability r^-theta / H(N, theta). */
+static void check_zipf(double theta)
+{
+    enum { PAGES = 1024, N = 400000 };
+    char spec[96];
+    snprintf(spec, sizeof spec, "zipf:n=%d,size=4m,theta=%g,seed=3", N, theta);
+    struct stream s = collect(spec, N, 4096);
+    assert_int_equal(s.n, N);
+    static unsigned hist[PAGES];
+    memset(hist, 0, sizeof hist);
+    for (size_t i = 0; i < s.n; i++) {
+        uint64_t a = s.ev[i].addr;
+        assert_true(a >= BASE && a + 8 <= BASE + PAGES * PAGE);
+        assert_int_equal(a % 8, 0);
+        hist[(a - BASE) / PAGE]++;
+    }
+    double h = 0;
+    for (int k = 1; k <= PAGES; k++)
+        h += pow(k, -theta);
+    unsigned sorted[PAGES];
+    memcpy(sorted, hist, sizeof sorted);
+    qsort(sorted, PAGES, sizeof sorted[0], cmp_desc);
+    for (int r = 1; r <= 2; r++) {
+        double p = pow(r, -theta) / h, got = (double)sorted[r - 1] / N;
+        double sd = sqrt(p * (1 - p) / N);
+        if (fabs(got - p) > 6 * sd + 1e-3)
+            fail_msg("theta %g rank %d: share %f, expected %f", theta, r, got, p);
+    }
+    /* the two hottest pages are scattered, not neighbours */
+    if (theta >= 0.5) {
+        int first = -1, second = -1;
+        for (int p = 0; p < PAGES; p++)
+            if (hist[p] == sorted[0] && first < 0)
+                first = p;
+            else if (hist[p] == sorted[1] && second < 0)
+                second = p;
+        assert_true(first >= 0 && second >= 0);
+        assert_true(abs(first - second) > 1);
+    }
+    free(s.ev);
+}
+
+static void test_zipf_top_share(void **state)
+{
+    (void)state;
+    check_zipf(0.99);
+    check_zipf(0.5);
+    check_zipf(1.0);
+    check_zipf(2.0);
+}
+
+static void test_zipf_extremes_terminate(void **state)
+{
+    (void)state;
+    const char *specs[] = {"zipf:n=20000,theta=0", "zipf:n=20000,theta=10",
+                           "zipf:n=20000,theta=0.999999", "zipf:n=20000,size=4k",
+                           "zipf:n=20000,size=1t,theta=1.3", "zipf:n=1000,size=4k,theta=10"};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        struct stream s = collect(specs[i], 20000, 4096);
+        assert_true(s.n > 0);
+        free(s.ev);
+    }
+    /* theta=10: rank 1 has 1/zeta(10) ~ 99.9 % of the accesses */
+    struct stream s = collect("zipf:n=10000,size=4m,theta=10", 10000, 4096);
+    unsigned same = 0;
+    for (size_t i = 0; i < s.n; i++)
+        same += (s.ev[i].addr & ~(uint64_t)(PAGE - 1)) == (s.ev[0].addr & ~(uint64_t)(PAGE - 1));
+    assert_true(same > 9950);
+    free(s.ev);
+}
+
+/* ---- chase --------------------------------------------------------------------- */
+
+static void check_chase(const char *spec, uint64_t nodes, uint64_t spacing)
+{
+    struct stream s = collect(spec, 3 * nodes, 4096);
+    assert_int_equal(s.n, 3 * nodes);
+    unsigned char *seen = calloc(nodes, 1);
+    for (size_t i = 0; i < nodes; i++) {
+        uint64_t off = s.ev[i].addr - BASE;
+        assert_int_equal(off % spacing, 0);
+        assert_true(off / spacing < nodes);
+        assert_int_equal(seen[off / spacing]++, 0); /* once per cycle */
+    }
+    /* one cycle: the next rounds repeat the first exactly */
+    for (size_t i = nodes; i < s.n; i++)
+        assert_int_equal(s.ev[i].addr, s.ev[i - nodes].addr);
+    free(seen);
+    free(s.ev);
+}
+
+static void test_chase_visits_each_node_once(void **state)
+{
+    (void)state;
+    check_chase("chase:n=3072,size=64k", 1024, 64); /* 64 KiB / 64 */
+    /* 100 nodes in 64 KiB: 655 bytes each, rounded down to 640 (10 nodes of 64) */
+    check_chase("chase:n=300,size=64k,nodes=100", 100, 640);
+    check_chase("chase:n=3,size=64,nodes=1", 1, 64);
+    check_chase("chase:n=6,size=8k,node=4096", 2, 4096);
+}
+
+/* ---- sparse -------------------------------------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_sparse_regions(void **state)
+{
+    (void)state;
+    /* 64 regions of 2 MiB in distinct 1 GiB slots below 2^47, never slot 0 */
+    enum { N = 200000 };
+    struct stream s = collect("sparse:n=200000", N, 4096);
+    assert_int_equal(s.n, N);
+    uint64_t *slot = malloc(N * sizeof *slot);
+    for (size_t i = 0; i < s.n; i++) {
+        uint64_t a = s.ev[i].addr;
+        assert_true(a + 8 <= UINT64_C(1) << 47);
+        assert_int_equal(a % 8, 0);
+        assert_true((a & ((UINT64_C(1) << 30) - 1)) + 8 <= (2u << 20)); /* inside its region */
+        slot[i] = a >> 30;
+        assert_true(slot[i] > 0);
+    }
+    qsort(slot, N, sizeof *slot, cmp_u64);
+    size_t distinct = 1;
+    for (size_t i = 1; i < N; i++)
+        distinct += slot[i] != slot[i - 1];
+    assert_int_equal(distinct, 64); /* each region seen ~3125 times */
+    free(slot);
+    free(s.ev);
+
+    /* every one of the 131071 usable slots, 4 KiB each */
+    s = collect("sparse:n=2000000,regions=131071,rsize=4k", 2000000, 4096);
+    unsigned char *hit = calloc(UINT64_C(1) << 17, 1);
+    for (size_t i = 0; i < s.n; i++) {
+        assert_true((s.ev[i].addr & ((UINT64_C(1) << 30) - 1)) < 4096);
+        hit[s.ev[i].addr >> 30] = 1;
+    }
+    assert_int_equal(hit[0], 0);
+    size_t used = 0;
+    for (size_t i = 0; i < (UINT64_C(1) << 17); i++)
+        used += hit[i];
+    assert_true(used > 131071 * 9 / 10); /* ~15 hits each: almost all seen */
+    free(hit);
+    free(s.ev);
+}
+
+/* ---- gc -------------------------------------------------------------------------- */
+
+/* One cycle over `objects` objects with `live` of them live: live mark
+ * reads of distinct objects, then objects sweep reads in address order, each
+ * dead one (not marked) followed by a write of the same header. */
+static void check_gc(const char *spec, uint64_t objects, uint64_t live, uint64_t obj,
+                     int cycles)
+{
+    uint64_t per_cycle = live + objects + (objects - live);
+    assert_int_equal(per_cycle, 2 * objects);
+    struct stream s = collect(spec, cycles * per_cycle + 1, 4096);
+    assert_int_equal(s.n, (size_t)cycles * per_cycle);
+    unsigned char *marked = malloc(objects);
+    size_t i = 0;
+    for (int c = 0; c < cycles; c++) {
+        memset(marked, 0, objects);
+        for (uint64_t k = 0; k < live; k++, i++) {
+            assert_int_equal(s.ev[i].kind, VMSIM_READ);
+            uint64_t off = s.ev[i].addr - BASE;
+            assert_int_equal(off % obj, 0);
+            assert_true(off / obj < objects);
+            assert_int_equal(marked[off / obj]++, 0);
+        }
+        uint64_t reads = 0, writes = 0;
+        for (uint64_t o = 0; o < objects; o++) {
+            assert_int_equal(s.ev[i].kind, VMSIM_READ);
+            assert_int_equal(s.ev[i].addr, BASE + o * obj);
+            i++, reads++;
+            if (!marked[o]) {
+                assert_int_equal(s.ev[i].kind, VMSIM_WRITE);
+                assert_int_equal(s.ev[i].addr, BASE + o * obj);
+                i++, writes++;
+            }
+        }
+        assert_int_equal(reads, objects);
+        assert_int_equal(writes, objects - live);
+    }
+    free(marked);
+    free(s.ev);
+}
+
+static void test_gc_counts(void **state)
+{
+    (void)state;
+    /* 1 MiB / 64 = 16384 objects, half live: 8192 + 16384 + 8192 per cycle */
+    check_gc("gc:size=1m,n=65536", 16384, 8192, 64, 2);
+    /* 1000 objects of 128 bytes, floor(0.3 * 1000) = 300 live */
+    check_gc("gc:size=128000,obj=128,live=0.3,n=6000", 1000, 300, 128, 3);
+    check_gc("gc:size=64k,live=1,n=2048", 1024, 1024, 64, 1);
+    check_gc("gc:size=64k,live=0,n=4096", 1024, 0, 64, 2);
+    check_gc("gc:size=64,n=4", 1, 0, 64, 2); /* floor(0.5 * 1) = 0 */
+}
+
+static void test_gc_live_set_changes(void **state)
+{
+    (void)state;
+    /* the second cycle marks a different set (objects die and are reborn) */
+    struct stream s = collect("gc:size=64k,n=4096", 4096, 4096);
+    assert_int_equal(s.n, 4096);
+    assert_true(memcmp(s.ev, s.ev + 2048, 512 * sizeof *s.ev) != 0);
+    free(s.ev);
+}
+
+/* ---- determinism and batching ----------------------------------------------- */
+
+static const char *const all_specs[] = {
+    "seq:n=20000,size=64k,write=0.3,code=8k",
+    "stride:n=20000,size=1m,write=0.5,code=4k,fetch_every=3",
+    "random:n=20000,write=0.3,code=8k",
+    "zipf:n=20000,write=0.3,code=8k,fetch_every=1",
+    "chase:n=20000,size=256k,write=0.3,code=12",
+    "sparse:n=20000,write=0.3,code=8k",
+    "gc:n=20000,size=256k,code=8k,fetch_every=7",
+};
+
+static void test_same_seed_same_stream(void **state)
+{
+    (void)state;
+    for (size_t g = 0; g < sizeof all_specs / sizeof all_specs[0]; g++) {
+        char spec[160];
+        snprintf(spec, sizeof spec, "%s,seed=42", all_specs[g]);
+        struct stream a = collect(spec, 30000, 4096), b = collect(spec, 30000, 4096);
+        assert_true(streams_equal(&a, &b));
+        snprintf(spec, sizeof spec, "%s,seed=43", all_specs[g]);
+        struct stream c = collect(spec, 30000, 4096);
+        assert_int_equal(a.n, c.n);
+        if (streams_equal(&a, &c))
+            fail_msg("%s: seeds 42 and 43 give the same stream", all_specs[g]);
+        free(a.ev);
+        free(b.ev);
+        free(c.ev);
+    }
+}
+
+static void test_batching_invisible(void **state)
+{
+    (void)state;
+    for (size_t g = 0; g < sizeof all_specs / sizeof all_specs[0]; g++) {
+        struct stream a = collect(all_specs[g], 40000, 4096);
+        struct stream b = collect(all_specs[g], 40000, 7);
+        struct stream c = collect(all_specs[g], 40000, 1);
+        if (!streams_equal(&a, &b) || !streams_equal(&a, &c))
+            fail_msg("%s: the stream depends on the batch size", all_specs[g]);
+        free(a.ev);
+        free(b.ev);
+        free(c.ev);
+    }
+}
+
+/* ---- common parameters --------------------------------------------------------- */
+
+static void test_count_and_end(void **state)
+{
+    (void)state;
+    struct vmsim_source *src;
+    assert_int_equal(vmsim_source_open_workload("random:n=12345", &src, NULL), 0);
+    struct vmsim_event buf[1000];
+    size_t total = 0;
+    long got;
+    while ((got = vmsim_source_next(src, buf, 1000)) > 0)
+        total += (size_t)got;
+    assert_int_equal(got, 0);
+    assert_int_equal(total, 12345);
+    assert_int_equal(vmsim_source_next(src, buf, 1000), 0); /* stays ended */
+    assert_int_equal(vmsim_source_bytes(src), 0);
+    vmsim_source_close(src);
+
+    struct stream s = collect("seq", 2000000, 65536); /* default n */
+    assert_int_equal(s.n, 1000000);
+    free(s.ev);
+}
+
+static void test_write_fraction(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    struct stream r = collect("random:n=200000,size=64m", N, 4096);
+    struct stream w = collect("random:n=200000,size=64m,write=0.25", N, 4096);
+    assert_int_equal(stream_count_kind(&r, VMSIM_WRITE), 0);
+    /* binomial(200000, 0.25): sd ~ 194; allow 6 sd */
+    double writes = (double)stream_count_kind(&w, VMSIM_WRITE);
+    assert_true(fabs(writes - 0.25 * N) < 6 * sqrt(N * 0.25 * 0.75));
+    /* the write choice does not move the addresses */
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(r.ev[i].addr, w.ev[i].addr);
+    free(r.ev);
+    free(w.ev);
+    struct stream all = collect("seq:n=1000,write=1", 1000, 4096);
+    assert_int_equal(stream_count_kind(&all, VMSIM_WRITE), 1000);
+    free(all.ev);
+}
+
+static void test_fetch_stream(void **state)
+{
+    (void)state;
+    /* code of 8 bytes = two 4-byte fetches, then back; one fetch, then 4 data */
+    struct stream s = collect("seq:n=9,code=8,fetch_every=4", 100, 4096);
+    assert_int_equal(s.n, 9 + 3); /* n + ceil(n / fetch_every) */
+    const int fetch_at[] = {0, 5, 10};
+    const uint64_t pc[] = {CODE_BASE, CODE_BASE + 4, CODE_BASE};
+    size_t f = 0, d = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        if (f < 3 && (int)i == fetch_at[f]) {
+            assert_int_equal(s.ev[i].kind, VMSIM_FETCH);
+            assert_int_equal(s.ev[i].addr, pc[f]);
+            assert_int_equal(s.ev[i].len, 4);
+            assert_int_equal(s.ev[i].pid, 1);
+            f++;
+        } else {
+            assert_int_equal(s.ev[i].kind, VMSIM_READ);
+            assert_int_equal(s.ev[i].addr, BASE + 8 * d++);
+        }
+    }
+    free(s.ev);
+    s = collect("seq:n=8,code=4k,code_base=0x1000,fetch_every=1", 100, 4096);
+    assert_int_equal(s.n, 16);
+    assert_int_equal(s.ev[0].addr, 0x1000);
+    assert_int_equal(s.ev[14].addr, 0x1000 + 4 * 7);
+    free(s.ev);
+}
+
+/* ---- errors ------------------------------------------------------------------- */
+
+struct bad_spec {
+    const char *spec;
+    const char *found; /* a substring of err.found */
+};
+
+static const struct bad_spec bad_specs[] = {
+    {"", "end of input"},
+    {"nosuch", "nosuch"},
+    {"nosuch:n=1", "nosuch"},
+    {"SEQ", "SEQ"},
+    {"seqq", "seqq"},
+    {":n=1", ":n=1"},
+    {"seq:", "end of input"},
+    {"seq:n", "n"},
+    {"seq:=5", "=5"},
+    {"seq:n=", "n="},
+    {"seq:n=abc", "n=abc"},
+    {"seq:n=0", "n=0"},
+    {"seq:n=-1", "n=-1"},
+    {"seq:n=1.5", "n=1.5"},
+    {"seq:n=18446744073709551616", "n=18446744073709551616"},
+    {"seq:n=0x", "n=0x"},
+    {"seq:n= 5", "n= 5"},
+    {"seq:n=1,,size=4k", ",size=4k"},
+    {"seq:n=1,", "end of input"},
+    {"seq:n=1,n=2", "n=2"},
+    {"seq:bogus=1", "bogus=1"},
+    {"seq:theta=1", "theta=1"},
+    {"seq:size=1001", "size=1001"},
+    {"seq:size=0", "size=0"},
+    {"seq:size=64q", "size=64q"},
+    {"seq:size=99999999999999p", "size=99999999999999p"},
+    {"seq:stride=0", "stride=0"},
+    {"seq:stride=4,access=8", "stride=4"},
+    {"seq:access=8,stride=4", "stride=4"},
+    {"seq:access=3,stride=3,size=3", "access=3"},
+    {"seq:access=8192", "access=8192"},
+    {"seq:access=0", "access=0"},
+    {"seq:base=0x1001", "base=0x1001"},
+    {"seq:base=0xfffffffffffff000", "base=0xfffffffffffff000"},
+    {"seq:base=0xfffffffffffff000,stride=8", "base=0xfffffffffffff000"},
+    {"chase:size=16k,base=0xffffffffffffe000", "size=16k"},
+    {"gc:base=0xffffffffffffe000", "base=0xffffffffffffe000"},
+    {"zipf:base=0xffffffffffffe000", "base=0xffffffffffffe000"},
+    {"seq:pid=0", "pid=0"},
+    {"seq:pid=4294967296", "pid=4294967296"},
+    {"seq:write=1.5", "write=1.5"},
+    {"seq:write=-0.1", "write=-0.1"},
+    {"seq:write=nan", "write=nan"},
+    {"seq:write=inf", "write=inf"},
+    {"seq:write=0.5x", "write=0.5x"},
+    {"seq:seed=x", "seed=x"},
+    {"seq:code=6", "code=6"},
+    {"seq:code=4k,code_base=0x401001", "code_base=0x401001"},
+    {"seq:code=8k,code_base=0xfffffffffffff000", "code=8k"},
+    {"seq:fetch_every=0", "fetch_every=0"},
+    {"seq:n=11111111111111111111111111111111111111111111111111111111111111111111111",
+     "n=1111111"},
+    {"stride:size=5000", "size=5000"},
+    {"random:size=1001", "size=1001"},
+    {"random:base=0xffffffffffff0000,size=1m", "size=1m"},
+    {"zipf:size=5000", "size=5000"},
+    {"zipf:theta=-1", "theta=-1"},
+    {"zipf:theta=11", "theta=11"},
+    {"chase:node=4,access=8", "node=4"},
+    {"chase:node=12", "node=12"},
+    {"chase:size=32", "size=32"},
+    {"chase:size=1m,nodes=20000", "nodes=20000"},
+    {"chase:size=64g,node=64", "size=64g"},
+    {"chase:nodes=0", "nodes=0"},
+    {"sparse:regions=0", "regions=0"},
+    {"sparse:regions=131072", "regions=131072"},
+    {"sparse:rsize=2g", "rsize=2g"},
+    {"sparse:rsize=5000", "rsize=5000"},
+    {"sparse:base=0x1000", "base=0x1000"},
+    {"gc:write=0.5", "write=0.5"},
+    {"gc:obj=4", "obj=4"},
+    {"gc:size=1000", "size=1000"},
+    {"gc:live=2", "live=2"},
+    {"default:n=5", "n=5"},
+    {"default:", "end of input"},
+    {"seq:n=1\n", "n=1"},
+    {"seq:\x01=1", "\\x01=1"},
+};
+
+static void test_spec_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_specs / sizeof bad_specs[0]; i++) {
+        struct vmsim_source *src = (struct vmsim_source *)&src; /* must be reset */
+        struct vmsim_source_error err;
+        int rc = vmsim_source_open_workload(bad_specs[i].spec, &src, &err);
+        if (rc != VMSIM_EPARSE)
+            fail_msg("\"%s\": returned %d, not VMSIM_EPARSE", bad_specs[i].spec, rc);
+        assert_null(src);
+        assert_string_equal(err.where, "workload");
+        assert_true(err.expected[0] != '\0');
+        if (!strstr(err.found, bad_specs[i].found))
+            fail_msg("\"%s\": found %s, expected it to show %s (expected: %s)", bad_specs[i].spec,
+                     err.found, bad_specs[i].found, err.expected);
+    }
+    /* the messages name the choices */
+    struct vmsim_source *src;
+    struct vmsim_source_error err;
+    vmsim_source_open_workload("nosuch", &src, &err);
+    assert_non_null(strstr(err.expected, "seq"));
+    assert_non_null(strstr(err.expected, "default"));
+    vmsim_source_open_workload("seq:bogus=1", &src, &err);
+    assert_non_null(strstr(err.expected, "a parameter of seq"));
+    assert_non_null(strstr(err.expected, "stride"));
+    assert_int_equal(vmsim_source_open_workload(NULL, &src, &err), VMSIM_EPARSE);
+    assert_int_equal(vmsim_source_open_workload("seq", NULL, &err), VMSIM_EINVAL);
+}
+
+/* ---- the tables ------------------------------------------------------------------ */
+
+static void test_names_and_defaults(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    while (vmsim_workload_names[n]) {
+        assert_non_null(vmsim_workload_help[n]);
+        assert_true(strlen(vmsim_workload_help[n]) > 10);
+        struct vmsim_source *src;
+        struct vmsim_source_error err;
+        int rc = vmsim_source_open_workload(vmsim_workload_names[n], &src, &err);
+        if (rc)
+            fail_msg("%s with defaults: %s / %s", vmsim_workload_names[n], err.expected, err.found);
+        struct vmsim_event buf[64];
+        assert_int_equal(vmsim_source_next(src, buf, 64), 64);
+        vmsim_source_close(src);
+        n++;
+    }
+    assert_null(vmsim_workload_help[n]);
+    assert_int_equal(n, 8);
+}
+
+/* ---- default ------------------------------------------------------------------ */
+
+static void test_default_workload(void **state)
+{
+    (void)state;
+    /* docs/workloads.md: 3 spawns, then 3 processes x 2 phases x (4M data +
+     * 1M fetches), in round-robin slices of 500000 events */
+    const uint64_t total = 3 + 3 * 2 * 5000000ull;
+    struct vmsim_source *src;
+    assert_int_equal(vmsim_source_open_workload("default", &src, NULL), 0);
+    enum { B = 4096 };
+    struct vmsim_event *buf = malloc(B * sizeof *buf);
+    uint64_t n = 0, fetch = 0, read = 0, write = 0, per_pid[4] = {0}, switches = 0;
+    uint64_t writes_per_pid[4] = {0};
+    vmsim_pid_t last = 0;
+    long got;
+    while ((got = vmsim_source_next(src, buf, B)) > 0) {
+        for (long i = 0; i < got; i++, n++) {
+            const struct vmsim_event *e = &buf[i];
+            if (n < 3) {
+                assert_int_equal(e->type, VMSIM_EV_SPAWN);
+                assert_int_equal(e->pid, n + 1);
+                continue;
+            }
+            assert_int_equal(e->type, VMSIM_EV_ACCESS);
+            assert_int_equal(e->cpu, 0);
+            assert_true(e->pid >= 1 && e->pid <= 3);
+            per_pid[e->pid]++;
+            if (last && e->pid != last)
+                switches++;
+            last = e->pid;
+            fetch += e->kind == VMSIM_FETCH;
+            read += e->kind == VMSIM_READ;
+            write += e->kind == VMSIM_WRITE;
+            writes_per_pid[e->pid] += e->kind == VMSIM_WRITE;
+            if (e->kind == VMSIM_FETCH)
+                assert_true(e->addr >= CODE_BASE && e->addr < CODE_BASE + 16384);
+        }
+    }
+    assert_int_equal(got, 0);
+    assert_int_equal(n, total);
+    assert_int_equal(fetch, 6000000);
+    assert_int_equal(read + write, 24000000);
+    for (int p = 1; p <= 3; p++)
+        assert_int_equal(per_pid[p], 10000000);
+    assert_int_equal(switches, 3 * 10000000 / 500000 - 1);
+    /* expected writes: pid 1 4M*(0.3+0.1), pid 2 4M*(0.2+0.05), pid 3 4M*(0.2+0.2) */
+    const double expect[4] = {0, 1.6e6, 1.0e6, 1.6e6};
+    for (int p = 1; p <= 3; p++)
+        assert_true(fabs((double)writes_per_pid[p] - expect[p]) < 6000);
+    free(buf);
+    vmsim_source_close(src);
+
+    /* seeded: another seed, another stream; the same seed, the same */
+    struct stream a = collect("default:seed=5", 100000, 4096);
+    struct stream b = collect("default:seed=5", 100000, 333);
+    struct stream c = collect("default", 100000, 4096);
+    assert_true(streams_equal(&a, &b));
+    assert_false(streams_equal(&a, &c));
+    free(a.ev);
+    free(b.ev);
+    free(c.ev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seq_addresses),
+        cmocka_unit_test(test_seq_wraps),
+        cmocka_unit_test(test_stride_one_per_page),
+        cmocka_unit_test(test_random_range_and_uniform),
+        cmocka_unit_test(test_zipf_top_share),
+        cmocka_unit_test(test_zipf_extremes_terminate),
+        cmocka_unit_test(test_chase_visits_each_node_once),
+        cmocka_unit_test(test_sparse_regions),
+        cmocka_unit_test(test_gc_counts),
+        cmocka_unit_test(test_gc_live_set_changes),
+        cmocka_unit_test(test_same_seed_same_stream),
+        cmocka_unit_test(test_batching_invisible),
+        cmocka_unit_test(test_count_and_end),
+        cmocka_unit_test(test_write_fraction),
+        cmocka_unit_test(test_fetch_stream),
+        cmocka_unit_test(test_spec_errors),
+        cmocka_unit_test(test_names_and_defaults),
+        cmocka_unit_test(test_default_workload),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

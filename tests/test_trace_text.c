@@ -1,0 +1,421 @@
+/* The vmsim text trace format (src/trace/text.c): hand-written inputs give
+ * hand-written events; every malformed shape is rejected with its line and
+ * a sensible expected/found; the writer prints exactly the documented form
+ * and reads back; chunked input (1 byte at a time) changes nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "trace/formats.h"
+#include "util/rng.h"
+
+#define EV_ACC(k, p, a, l, c) {VMSIM_EV_ACCESS, (k), (c), (p), (a), (l)}
+#define EV(t, k, c, p, a, l) {(t), (k), (c), (p), (a), (l)}
+
+/* Read every event from a memory block; returns the count, or the error
+ * (then *err says where). */
+static long read_all(const void *data, size_t len, const char *fmt, size_t chunk,
+                     struct vmsim_event **out, struct vmsim_source_error *err)
+{
+    struct vmsim_source *src;
+    int r = trace_source_open_mem(data, len, fmt, chunk, &src, err);
+    if (r < 0)
+        return r;
+    size_t cap = 64, n = 0;
+    struct vmsim_event *evs = malloc(cap * sizeof *evs);
+    for (;;) {
+        if (cap - n < 16) {
+            cap *= 2;
+            evs = realloc(evs, cap * sizeof *evs);
+        }
+        long got = vmsim_source_next(src, evs + n, 1 + n % 13); /* odd batch sizes */
+        if (got < 0) {
+            *err = *vmsim_source_error(src);
+            vmsim_source_close(src);
+            free(evs);
+            return got;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    assert_int_equal(vmsim_source_bytes(src), len);
+    vmsim_source_close(src);
+    *out = evs;
+    return (long)n;
+}
+
+static void assert_events(const struct vmsim_event *got, const struct vmsim_event *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(&got[i], &want[i], sizeof got[i]) != 0)
+            print_error("event %zu: got type %u kind %u cpu %u pid %u addr %#llx len %llu\n", i,
+                        got[i].type, got[i].kind, got[i].cpu, got[i].pid,
+                        (unsigned long long)got[i].addr, (unsigned long long)got[i].len);
+        assert_int_equal(got[i].type, want[i].type);
+        assert_int_equal(got[i].kind, want[i].kind);
+        assert_int_equal(got[i].cpu, want[i].cpu);
+        assert_int_equal(got[i].pid, want[i].pid);
+        assert_int_equal(got[i].addr, want[i].addr);
+        assert_int_equal(got[i].len, want[i].len);
+    }
+}
+
+static const char all_kinds[] =
+    "# every line shape of the vmsim text format\n"
+    "\n"
+    "spawn 1\n"
+    "mmap 1 0x400000 8192 r-x\n"
+    "mmap 1 7fff0000 0x10000 rw-   # hex address without 0x, hex length\n"
+    "   \t  \n"
+    "R 1 0x7fff0010 8\n"
+    "W\t1\t7FFF0018\t4\t3\n"
+    "X 1 0x400000 0x10 0\n"
+    "M 1 0x7fff0020 1 65535\r\n"
+    "  switch 2 1\n"
+    "mprotect 1 0x7fff0000 4096 ---\n"
+    "munmap 1 0x400000 8192\n"
+    "R 4294967295 0xffffffffffffffff 18446744073709551615\n"
+    "exit 1"; /* no final newline */
+
+static const struct vmsim_event all_kinds_events[] = {
+    EV(VMSIM_EV_SPAWN, 0, 0, 1, 0, 0),
+    EV(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_X, 0, 1, 0x400000, 8192),
+    EV(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 0, 1, 0x7fff0000, 0x10000),
+    EV_ACC(VMSIM_READ, 1, 0x7fff0010, 8, 0),
+    EV_ACC(VMSIM_WRITE, 1, 0x7fff0018, 4, 3),
+    EV_ACC(VMSIM_FETCH, 1, 0x400000, 16, 0),
+    EV_ACC(VMSIM_MODIFY, 1, 0x7fff0020, 1, 65535),
+    EV(VMSIM_EV_SWITCH, 0, 2, 1, 0, 0),
+    EV(VMSIM_EV_MPROTECT, 0, 0, 1, 0x7fff0000, 4096),
+    EV(VMSIM_EV_MUNMAP, 0, 0, 1, 0x400000, 8192),
+    EV_ACC(VMSIM_READ, 4294967295u, 0xffffffffffffffffull, 18446744073709551615ull, 0),
+    EV(VMSIM_EV_EXIT, 0, 0, 1, 0, 0),
+};
+#define NALL (sizeof all_kinds_events / sizeof all_kinds_events[0])
+
+static void test_every_line_shape(void **state)
+{
+    (void)state;
+    static const size_t chunks[] = {0, 1, 2, 7, 64};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        struct vmsim_event *evs;
+        struct vmsim_source_error err;
+        long n = read_all(all_kinds, strlen(all_kinds), "text", chunks[c], &evs, &err);
+        if (n < 0)
+            print_error("%s: expected %s, found %s\n", err.where, err.expected, err.found);
+        assert_int_equal(n, NALL);
+        assert_events(evs, all_kinds_events, NALL);
+        free(evs);
+        /* auto-detection picks text for it */
+        n = read_all(all_kinds, strlen(all_kinds), NULL, chunks[c], &evs, &err);
+        assert_int_equal(n, NALL);
+        free(evs);
+    }
+}
+
+static void test_data_file(void **state)
+{
+    (void)state;
+    struct vmsim_source *src;
+    struct vmsim_source_error err;
+    assert_int_equal(vmsim_source_open_trace(VMSIM_TEST_DATA "/trace_text_all.txt", "auto", &src,
+                                             &err),
+                     0);
+    struct vmsim_event evs[64];
+    long n = vmsim_source_next(src, evs, 64);
+    assert_int_equal(n, NALL);
+    assert_events(evs, all_kinds_events, NALL);
+    assert_int_equal(vmsim_source_next(src, evs, 64), 0);
+    vmsim_source_close(src);
+}
+
+struct bad_case {
+    const char *input;
+    const char *where;    /* exact */
+    const char *expected; /* substring */
+    const char *found;    /* exact */
+};
+
+static const struct bad_case bad_cases[] = {
+    {"Q 1 0x10 8\n", "<memory>:1", "spawn", "\"Q\""},
+    {"r 1 0x10 8\n", "<memory>:1", "R, W, X, M", "\"r\""},
+    {"Read 1 0x10 8\n", "<memory>:1", "mprotect", "\"Read\""},
+    {"R 1 0x10\n", "<memory>:1", "SIZE", "end of line"},
+    {"R 1\n", "<memory>:1", "ADDR", "end of line"},
+    {"R\n", "<memory>:1", "PID", "end of line"},
+    {"R 1 0x10 8 0 9\n", "<memory>:1", "end of line", "\"9\""},
+    {"R 1 0x10 0\n", "<memory>:1", "SIZE", "\"0\""},
+    {"R 1 0x10 0x0\n", "<memory>:1", "1 to 2^64-1", "\"0x0\""},
+    {"R 1 0x10000000000000000 8\n", "<memory>:1", "64 bits", "\"0x10000000000000000\""},
+    {"R 1 10000000000000000 8\n", "<memory>:1", "ADDR", "\"10000000000000000\""},
+    {"R 1 10 18446744073709551616\n", "<memory>:1", "SIZE", "\"18446744073709551616\""},
+    {"R 1 10 0x10000000000000000\n", "<memory>:1", "SIZE", "\"0x10000000000000000\""},
+    {"R 4294967296 10 8\n", "<memory>:1", "below 2^32", "\"4294967296\""},
+    {"R 1 10 8 65536\n", "<memory>:1", "below 65536", "\"65536\""},
+    {"R 1 10 8 -1\n", "<memory>:1", "CPU", "\"-1\""},
+    {"R 1 0xg0 8\n", "<memory>:1", "hexadecimal", "\"0xg0\""},
+    {"R 1 0x 8\n", "<memory>:1", "ADDR", "\"0x\""},
+    {"R 1 -10 8\n", "<memory>:1", "ADDR", "\"-10\""},
+    {"R 1 10 8x\n", "<memory>:1", "SIZE", "\"8x\""},
+    {"R 1 10 +8\n", "<memory>:1", "SIZE", "\"+8\""},
+    {"R 1 10 0x\n", "<memory>:1", "SIZE", "\"0x\""},
+    {"R 0x 10 8\n", "<memory>:1", "PID", "\"0x\""},
+    {"R 1,2 10 8\n", "<memory>:1", "PID", "\"1,2\""},
+    {"R 1 1\0010 8\n", "<memory>:1", "ADDR", "\"1\\x010\""},
+    {"spawn\n", "<memory>:1", "PID", "end of line"},
+    {"spawn 1 2\n", "<memory>:1", "end of line", "\"2\""},
+    {"exit 1 # ok\nexit x\n", "<memory>:2", "PID", "\"x\""},
+    {"switch 1\n", "<memory>:1", "PID", "end of line"},
+    {"switch 65536 1\n", "<memory>:1", "CPU", "\"65536\""},
+    {"switch 1 2 3\n", "<memory>:1", "end of line", "\"3\""},
+    {"mmap 1 0x1000 4096\n", "<memory>:1", "PROT", "end of line"},
+    {"mmap 1 0x1000 4096 rwx-\n", "<memory>:1", "PROT", "\"rwx-\""},
+    {"mmap 1 0x1000 4096 rw\n", "<memory>:1", "PROT", "\"rw\""},
+    {"mmap 1 0x1000 4096 wr-\n", "<memory>:1", "PROT", "\"wr-\""},
+    {"mmap 1 0x1000 4096 RW-\n", "<memory>:1", "PROT", "\"RW-\""},
+    {"mmap 1 0x1000 0 rw-\n", "<memory>:1", "LEN", "\"0\""},
+    {"mmap 1 0x1000 4096 rw- 0\n", "<memory>:1", "end of line", "\"0\""},
+    {"munmap 1 0x1000\n", "<memory>:1", "LEN", "end of line"},
+    {"mprotect 1 0x1000 4096 r-X\n", "<memory>:1", "PROT", "\"r-X\""},
+    /* the line number counts comments, blank lines and CRLF lines */
+    {"# c\n\nR 1 10 8\r\nW 1 10\n", "<memory>:4", "SIZE", "end of line"},
+    {"R 1 10 8\nR 1 10 8\nR 1 10 8\nR 1 10 8\nR 1 10 8 1 2", "<memory>:5", "end of line", "\"2\""},
+    /* a carriage return anywhere but before the newline is not blank */
+    {"R 1 10 8\r\r\n", "<memory>:1", "SIZE", "\"8\\x0d\""},
+    {"R 1 10\r 8\n", "<memory>:1", "ADDR", "\"10\\x0d\""},
+};
+
+static void test_malformed_lines(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const struct bad_case *b = &bad_cases[i];
+        for (size_t chunk = 0; chunk < 4; chunk += 3) {
+            struct vmsim_event *evs;
+            struct vmsim_source_error err;
+            long n = read_all(b->input, strlen(b->input), "text", chunk, &evs, &err);
+            if (n != VMSIM_EPARSE || strcmp(err.where, b->where) != 0 ||
+                !strstr(err.expected, b->expected) || strcmp(err.found, b->found) != 0)
+                print_error("case %zu \"%s\": n %ld, where %s, expected %s, found %s\n", i,
+                            b->input, n, err.where, err.expected, err.found);
+            assert_int_equal(n, VMSIM_EPARSE);
+            assert_string_equal(err.where, b->where);
+            assert_non_null(strstr(err.expected, b->expected));
+            assert_string_equal(err.found, b->found);
+        }
+    }
+}
+
+static void test_long_lines(void **state)
+{
+    (void)state;
+    /* A 4096-byte line is accepted, a 4097-byte one is not, and a huge one
+     * is an error rather than a crash or an unbounded buffer. */
+    size_t big = 3u << 20;
+    char *t = malloc(big + 32);
+    memset(t, '#', 4096);
+    memcpy(t + 4096, "\nR 1 10 8\n", 10);
+    struct vmsim_event *evs;
+    struct vmsim_source_error err;
+    assert_int_equal(read_all(t, 4106, "text", 0, &evs, &err), 1);
+    free(evs);
+
+    memset(t, ' ', 4097);
+    memcpy(t + 4097, "\nR 1 10 8\n", 10);
+    assert_int_equal(read_all(t, 4107, "text", 0, &evs, &err), VMSIM_EPARSE);
+    assert_string_equal(err.where, "<memory>:1");
+    assert_non_null(strstr(err.expected, "4096"));
+
+    memcpy(t, "R 1 10 8\nR 1 10 8\n", 18);
+    memset(t + 18, 'R', big - 18);
+    for (size_t chunk = 0; chunk <= 4096; chunk += 4096) {
+        struct vmsim_source *src;
+        assert_int_equal(trace_source_open_mem(t, big, "text", chunk, &src, &err), 0);
+        struct vmsim_event ev[8];
+        assert_int_equal(vmsim_source_next(src, ev, 8), 2); /* the good lines first */
+        assert_int_equal(vmsim_source_next(src, ev, 8), VMSIM_EPARSE);
+        assert_int_equal(vmsim_source_next(src, ev, 8), VMSIM_EPARSE); /* sticky */
+        assert_string_equal(vmsim_source_error(src)->where, "<memory>:3");
+        assert_string_equal(vmsim_source_error(src)->found,
+                            "\"RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR\"");
+        vmsim_source_close(src);
+    }
+    free(t);
+}
+
+static void test_empty_and_comment_only(void **state)
+{
+    (void)state;
+    static const char *const inputs[] = {"", "\n", "# only a comment", "\r\n\r\n", " \t \n#x\n"};
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        struct vmsim_event *evs;
+        struct vmsim_source_error err;
+        assert_int_equal(read_all(inputs[i], strlen(inputs[i]), "text", 1, &evs, &err), 0);
+        free(evs);
+    }
+}
+
+static void test_writer_exact_text(void **state)
+{
+    (void)state;
+    struct vmsim_sink *sink;
+    assert_int_equal(trace_sink_open_mem("text", &sink), 0);
+    assert_int_equal(vmsim_sink_write(sink, all_kinds_events, NALL), 0);
+    static const char want[] = "# vmsim text trace (docs/traces.md)\n"
+                               "spawn 1\n"
+                               "mmap 1 0x400000 8192 r-x\n"
+                               "mmap 1 0x7fff0000 65536 rw-\n"
+                               "R 1 0x7fff0010 8\n"
+                               "W 1 0x7fff0018 4 3\n"
+                               "X 1 0x400000 16\n"
+                               "M 1 0x7fff0020 1 65535\n"
+                               "switch 2 1\n"
+                               "mprotect 1 0x7fff0000 4096 ---\n"
+                               "munmap 1 0x400000 8192\n"
+                               "R 4294967295 0xffffffffffffffff 18446744073709551615\n"
+                               "exit 1\n";
+    size_t len;
+    const unsigned char *got = trace_sink_mem(sink, &len);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(got, want, len);
+
+    /* events the format cannot hold are refused, and nothing is written */
+    struct vmsim_event bad[] = {
+        EV_ACC(4, 1, 0, 8, 0),
+        EV_ACC(VMSIM_READ, 1, 0, 0, 0),
+        EV(VMSIM_EV_NTYPES, 0, 0, 1, 0, 0),
+        EV(VMSIM_EV_MMAP, 8, 0, 1, 0, 4096),
+        EV(VMSIM_EV_MUNMAP, 0, 0, 1, 0, 0),
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(vmsim_sink_write(sink, &bad[i], 1), VMSIM_EINVAL);
+        trace_sink_mem(sink, &len);
+        assert_int_equal(len, strlen(want));
+    }
+    assert_int_equal(vmsim_sink_close(sink), 0);
+}
+
+static void test_random_round_trip(void **state)
+{
+    (void)state;
+    struct rng r;
+    rng_seed(&r, 42);
+    size_t n = 20000;
+    struct vmsim_event *evs = calloc(n, sizeof *evs);
+    for (size_t i = 0; i < n; i++) {
+        struct vmsim_event *e = &evs[i];
+        e->type = (uint8_t)(rng_below(&r, 4) ? VMSIM_EV_ACCESS : 1 + rng_below(&r, 6));
+        uint64_t big = rng_next(&r) >> rng_below(&r, 64);
+        switch (e->type) {
+        case VMSIM_EV_ACCESS:
+            e->kind = (uint8_t)rng_below(&r, 4);
+            e->cpu = (uint16_t)(rng_below(&r, 2) ? 0 : rng_next(&r));
+            e->pid = (vmsim_pid_t)rng_next(&r);
+            e->addr = rng_next(&r);
+            e->len = big ? big : 1;
+            break;
+        case VMSIM_EV_SWITCH:
+            e->cpu = (uint16_t)rng_next(&r);
+            e->pid = (vmsim_pid_t)rng_next(&r);
+            break;
+        case VMSIM_EV_SPAWN:
+        case VMSIM_EV_EXIT:
+            e->pid = (vmsim_pid_t)rng_next(&r);
+            break;
+        default:
+            e->kind = (uint8_t)rng_below(&r, 8);
+            if (e->type == VMSIM_EV_MUNMAP)
+                e->kind = 0;
+            e->pid = (vmsim_pid_t)rng_next(&r);
+            e->addr = rng_next(&r) >> rng_below(&r, 64);
+            e->len = big ? big : 1;
+            break;
+        }
+    }
+    struct vmsim_sink *sink;
+    assert_int_equal(trace_sink_open_mem("text", &sink), 0);
+    for (size_t i = 0; i < n; i += 1000)
+        assert_int_equal(vmsim_sink_write(sink, evs + i, 1000), 0);
+    size_t len;
+    const unsigned char *text = trace_sink_mem(sink, &len);
+    struct vmsim_event *back;
+    struct vmsim_source_error err;
+    assert_int_equal(read_all(text, len, "auto", 0, &back, &err), (long)n);
+    assert_events(back, evs, n);
+    free(back);
+    assert_int_equal(vmsim_sink_close(sink), 0);
+    free(evs);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    struct vmsim_source *src = (struct vmsim_source *)1;
+    struct vmsim_source_error err;
+    assert_int_equal(vmsim_source_open_trace("/nonexistent/trace.txt", NULL, &src, &err),
+                     VMSIM_ENOENT);
+    assert_null(src);
+    assert_string_equal(err.where, "/nonexistent/trace.txt");
+    assert_non_null(strstr(err.found, "No such file"));
+
+    assert_int_equal(vmsim_source_open_trace(VMSIM_TEST_DATA "/trace_text_all.txt", "pin", &src,
+                                             &err),
+                     VMSIM_EINVAL);
+    assert_non_null(strstr(err.expected, "auto, text, bin, lackey"));
+    assert_string_equal(err.found, "\"pin\"");
+
+    /* a directory opens but cannot be read */
+    assert_int_equal(vmsim_source_open_trace(VMSIM_TEST_DATA, "auto", &src, &err), VMSIM_EIO);
+    assert_non_null(strstr(err.found, "read error"));
+
+    /* the format list names every format, NULL-terminated */
+    assert_string_equal(vmsim_trace_formats[0], "text");
+    assert_string_equal(vmsim_trace_formats[1], "bin");
+    assert_string_equal(vmsim_trace_formats[2], "lackey");
+    assert_null(vmsim_trace_formats[3]);
+    assert_non_null(vmsim_trace_format_help[2]);
+}
+
+static void test_file_sink(void **state)
+{
+    (void)state;
+    char *path = temp_path(".txt");
+    struct vmsim_sink *sink;
+    assert_int_equal(vmsim_sink_open(path, NULL, &sink), 0); /* not .vmt: text */
+    assert_int_equal(vmsim_sink_write(sink, all_kinds_events, NALL), 0);
+    assert_int_equal(vmsim_sink_close(sink), 0);
+    struct vmsim_source *src;
+    struct vmsim_source_error err;
+    assert_int_equal(vmsim_source_open_trace(path, NULL, &src, &err), 0);
+    struct vmsim_event evs[64];
+    assert_int_equal(vmsim_source_next(src, evs, 64), NALL);
+    assert_events(evs, all_kinds_events, NALL);
+    vmsim_source_close(src);
+    unlink(path);
+    free(path);
+
+    assert_int_equal(vmsim_sink_open("/nonexistent/dir/x.txt", "text", &sink), VMSIM_ENOENT);
+    assert_int_equal(vmsim_sink_open("x.txt", "lackey", &sink), VMSIM_EUNSUPPORTED);
+    assert_int_equal(vmsim_sink_open("x.txt", "nope", &sink), VMSIM_EINVAL);
+    assert_null(sink);
+    assert_int_equal(vmsim_sink_close(NULL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_line_shape),
+        cmocka_unit_test(test_data_file),
+        cmocka_unit_test(test_malformed_lines),
+        cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_empty_and_comment_only),
+        cmocka_unit_test(test_writer_exact_text),
+        cmocka_unit_test(test_random_round_trip),
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_file_sink),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

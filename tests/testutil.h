@@ -1,0 +1,30 @@
+/* Helpers shared by the tests: run the vmsim tool and capture its output,
+ * write temporary files. */
+#ifndef VMSIM_TESTUTIL_H
+#define VMSIM_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+struct cmd_result {
+    int status;  /* exit status, or -1 when killed by a signal */
+    char *out;   /* stdout, NUL-terminated (free) */
+    char *err;   /* stderr, NUL-terminated (free) */
+};
+
+/* Run `VMSIM_BIN <args>` through /bin/sh (args is shell text). */
+struct cmd_result run_vmsim(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cmd_result_free(struct cmd_result *r);
+/* Write len bytes to a fresh temporary file; returns its path (free). */
+char *write_temp(const void *data, size_t len, const char *suffix);
+/* A fresh temporary path that does not exist yet (free). */
+char *temp_path(const char *suffix);
+/* Read a whole file (free); *len gets its size. NULL on failure. */
+char *read_file(const char *path, size_t *len);
+/* Find "key": NUMBER in JSON text (first occurrence) and return the number. */
+long long json_number(const char *json, const char *key);
+
+#endif
