@@ -103,7 +103,8 @@ static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
     charge(sim, cyc);
     if (!pwc->enabled)
         return;
-    /* Cache every upper-level entry the walk read that points to a table. */
+    /* Cache every upper-level entry the walk read that points to a table:
+     * all below the level that hit, so all absent. */
     for (unsigned k = 2; k <= L; k++) {
         if (!w->table[k] || !w->table[k - 1])
             continue;
@@ -111,8 +112,8 @@ static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
         if (!cache)
             continue;
         uint64_t tag = va >> sim->shift[k];
-        sac_insert(cache, tag & cache->set_mask, PWC_KEY(tag, p->asid, k),
-                   (uint64_t)(uintptr_t)w->table[k - 1], c->now, &sim->rng);
+        sac_insert_new(cache, tag & cache->set_mask, PWC_KEY(tag, p->asid, k),
+                       (uint64_t)(uintptr_t)w->table[k - 1], c->now, &sim->rng);
     }
 }
 

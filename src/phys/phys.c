@@ -25,6 +25,7 @@ void phys_fini(struct phys *p)
 {
     free(p->frame);
     free(p->free);
+    hostmem_fini(&p->host);
     memset(p, 0, sizeof *p);
 }
 

@@ -9,6 +9,7 @@
 #ifndef VMSIM_PHYS_PHYS_H
 #define VMSIM_PHYS_PHYS_H
 
+#include "phys/hostmem.h"
 #include "vmsim/types.h"
 
 enum frame_flags {
@@ -34,6 +35,7 @@ struct phys {
     uint64_t nfree, free_cap;
     uint64_t used, peak;  /* frames in use, largest ever */
     unsigned page_shift;  /* base page size */
+    struct hostmem host;  /* host memory holding page-table contents */
 };
 
 int phys_init(struct phys *p, uint64_t bytes, unsigned page_shift);

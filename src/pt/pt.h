@@ -72,6 +72,9 @@ struct pt_ops {
                  void *ctx);
     void (*footprint)(const struct pt *p, struct vmsim_pt_footprint *fp); /* adds to *fp */
     int (*deposit)(struct pt *p); /* account one detached leaf table */
+    /* Optional: start loading the host memory a walk for va will read at
+     * `level`, following the (already cached) levels above it. */
+    void (*prefetch)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level);
 };
 
 /* The base of every organization, embedded first. */
@@ -125,5 +128,10 @@ static inline void pt_footprint(const struct pt *p, struct vmsim_pt_footprint *f
     p->ops->footprint(p, fp);
 }
 static inline int pt_deposit(struct pt *p) { return p->ops->deposit(p); }
+static inline void pt_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level)
+{
+    if (p->ops->prefetch)
+        p->ops->prefetch(p, asid, va, level);
+}
 
 #endif

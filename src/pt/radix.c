@@ -47,27 +47,37 @@ struct radix {
 
 static struct radix *R(struct pt *p) { return (struct radix *)p; }
 
+/* Return a table's host memory. */
+static void table_release(struct radix *r, struct rtab *t)
+{
+    struct hostmem *h = &r->base.phys->host;
+    size_t n = (size_t)r->mask[t->level] + 1;
+    if (t->child)
+        hostmem_free(h, t->child, n * sizeof *t->child);
+    hostmem_free(h, t, sizeof *t + n * sizeof t->e[0]);
+}
+
 static int table_new(struct radix *r, unsigned level, struct rtab **out)
 {
+    struct hostmem *h = &r->base.phys->host;
     size_t n = (size_t)r->mask[level] + 1;
-    struct rtab *t = calloc(1, sizeof *t + n * sizeof t->e[0]);
+    struct rtab *t = hostmem_alloc(h, sizeof *t + n * sizeof t->e[0]);
     if (!t)
         return VMSIM_ENOMEM;
-    if (level > 1 && !(t->child = calloc(n, sizeof *t->child))) {
-        free(t);
+    t->level = level;
+    if (level > 1 && !(t->child = hostmem_alloc(h, n * sizeof *t->child))) {
+        hostmem_free(h, t, sizeof *t + n * sizeof t->e[0]);
         return VMSIM_ENOMEM;
     }
     uint16_t flags = FRAME_PT | (level == r->levels ? FRAME_PINNED : 0);
     int rc = phys_alloc(r->base.phys, 0, flags, &t->pfn);
     if (rc) {
-        free(t->child);
-        free(t);
+        table_release(r, t);
         return rc;
     }
     struct frame *f = phys_frame(r->base.phys, t->pfn);
     f->level = (uint8_t)level;
     f->aux = (uint64_t)(uintptr_t)t;
-    t->level = level;
     r->tables[level]++;
     *out = t;
     return VMSIM_OK;
@@ -78,8 +88,7 @@ static void table_free(struct radix *r, struct rtab *t)
     r->tables[t->level]--;
     r->base.tables_freed++;
     phys_put(r->base.phys, t->pfn);
-    free(t->child);
-    free(t);
+    table_release(r, t);
 }
 
 static int radix_create(const struct vmsim_geometry *g, struct phys *phys, struct pt **out)
@@ -331,6 +340,26 @@ static int radix_deposit(struct pt *p)
     return VMSIM_OK;
 }
 
+/* Follow the host pointers down to the level-`level` entry a walk of va
+ * will read and prefetch it (with its child pointer). The caller prefetches
+ * the upper levels earlier, so the loads here hit the host's caches. */
+static void radix_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level)
+{
+    struct radix *r = R(p);
+    struct rtab *t = r->root;
+    unsigned k = r->levels;
+    for (; k > level; k--) {
+        uint64_t i = IDX(r, va, k);
+        if ((t->e[i] & (PTE_P | PTE_LEAF)) != PTE_P)
+            return;
+        t = t->child[i];
+    }
+    uint64_t i = IDX(r, va, k);
+    __builtin_prefetch(&t->e[i]);
+    if (t->child)
+        __builtin_prefetch(&t->child[i]);
+}
+
 const struct pt_ops pt_radix_ops = {
     .name = "radix",
     .create = radix_create,
@@ -342,4 +371,5 @@ const struct pt_ops pt_radix_ops = {
     .visit = radix_visit,
     .footprint = radix_footprint,
     .deposit = radix_deposit,
+    .prefetch = radix_prefetch,
 };

@@ -45,12 +45,14 @@ static inline long sac_find(const struct sac *c, uint64_t set, uint64_t key)
     return -1;
 }
 
-/* Insert or refresh key in set; returns its slot. */
-static inline long sac_insert(struct sac *c, uint64_t set, uint64_t key, uint64_t val,
-                              uint64_t now, struct rng *rng)
+/* Insert key, known to be absent from set (it was just looked up and
+ * missed): an empty way if there is one, else the replacement victim.
+ * Returns its slot. */
+static inline long sac_insert_new(struct sac *c, uint64_t set, uint64_t key, uint64_t val,
+                                  uint64_t now, struct rng *rng)
 {
-    long slot = sac_find(c, set, key);
-    if (slot < 0) {
+    long slot;
+    {
         uint64_t base = set * c->ways;
         const uint64_t *k = c->key + base;
         uint32_t victim = c->ways;
@@ -72,6 +74,18 @@ static inline long sac_insert(struct sac *c, uint64_t set, uint64_t key, uint64_
         slot = (long)(base + victim);
         c->key[slot] = key;
     }
+    c->val[slot] = val;
+    c->stamp[slot] = now;
+    return slot;
+}
+
+/* Insert or refresh key in set; returns its slot. */
+static inline long sac_insert(struct sac *c, uint64_t set, uint64_t key, uint64_t val,
+                              uint64_t now, struct rng *rng)
+{
+    long slot = sac_find(c, set, key);
+    if (slot < 0)
+        return sac_insert_new(c, set, key, val, now, rng);
     c->val[slot] = val;
     c->stamp[slot] = now;
     return slot;

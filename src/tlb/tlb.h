@@ -58,8 +58,8 @@ static inline uint64_t *tlb_lookup(struct tlb_level *l, vmsim_vaddr_t va, vmsim_
     return NULL;
 }
 
-/* Fill the page (va, shift) into the first array of l that serves shift;
- * returns false when no array does. */
+/* Fill the page (va, shift), absent from l (its lookup just missed), into
+ * the first array of l that serves shift; returns false when none does. */
 static inline bool tlb_fill(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid,
                             unsigned shift, uint64_t val, uint64_t now, struct rng *rng)
 {
@@ -70,7 +70,8 @@ static inline bool tlb_fill(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t 
         for (unsigned i = 0; i < arr->nshift; i++)
             if (arr->shift[i] == shift) {
                 uint64_t tag = va >> shift;
-                sac_insert(&arr->c, tag & arr->c.set_mask, TLB_KEY(tag, asid, shift), val, now, rng);
+                sac_insert_new(&arr->c, tag & arr->c.set_mask, TLB_KEY(tag, asid, shift), val, now,
+                               rng);
                 return true;
             }
     }

@@ -40,7 +40,7 @@
 #define USER_VA_BITS 47                /* x86-64 user half of a 48-bit space */
 #define SLOT_SHIFT 30                  /* sparse regions sit in 1 GiB slots */
 #define SLOT_COUNT (UINT64_C(1) << (USER_VA_BITS - SLOT_SHIFT))
-#define CHASE_MAX_NODES (UINT64_C(1) << 26) /* 256 MiB of successor table */
+#define CHASE_MAX_NODES (UINT64_C(1) << 26) /* 256 MiB of visiting order */
 #define ZIPF_MAX_THETA 10.0
 #define MAX_PARAMS 16
 #define VALUE_MAX 64                   /* longest accepted value text */
@@ -552,7 +552,7 @@ static int chase_init(struct synth *s, struct spec *sp)
         a->nodes = a->size / a->node;
     }
     if (a->nodes > CHASE_MAX_NODES)
-        return spec_fail(sp, spec_blame(sp, "nodes", "size"), "at most %llu nodes",
+        return spec_fail(sp, spec_blame(sp, "nodes", "size"), "at most %llu nodes (nodes = size / node by default)",
                          (unsigned long long)CHASE_MAX_NODES);
     if (a->nodes > a->size / a->node)
         return spec_fail(sp, spec_blame(sp, "nodes", "size"),
@@ -961,6 +961,13 @@ static int spec_fail_key(struct spec *sp, const char *item, size_t len)
     return source_fail(sp->err, expected, item, len, "workload");
 }
 
+static int spec_fail_item(struct spec *sp, const char *item, size_t len)
+{
+    char expected[sizeof sp->err->expected];
+    snprintf(expected, sizeof expected, "key=value after \"%s:\", e.g. n=1000", sp->name);
+    return source_fail(sp->err, expected, item, len, "workload");
+}
+
 /* Parse "k=v,k=v" (the text after the colon) into sp->a. */
 static int spec_parse_items(struct spec *sp, const char *p)
 {
@@ -968,7 +975,7 @@ static int spec_parse_items(struct spec *sp, const char *p)
         size_t len = strcspn(p, ",");
         const char *eq = memchr(p, '=', len);
         if (!eq || eq == p)
-            return source_fail(sp->err, "key=value", p, len ? len : strlen(p), "workload");
+            return spec_fail_item(sp, p, len ? len : strlen(p));
         size_t klen = (size_t)(eq - p), i;
         for (i = 0; i < sp->np; i++)
             if (strlen(sp->p[i]->key) == klen && memcmp(sp->p[i]->key, p, klen) == 0)
