@@ -112,8 +112,9 @@ static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
         if (!cache)
             continue;
         uint64_t tag = va >> sim->shift[k];
+        uint64_t evicted;
         sac_insert_new(cache, tag & cache->set_mask, PWC_KEY(tag, p->asid, k),
-                       (uint64_t)(uintptr_t)w->table[k - 1], c->now, &sim->rng);
+                       (uint64_t)(uintptr_t)w->table[k - 1], c->now, &sim->rng, &evicted);
     }
 }
 

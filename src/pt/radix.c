@@ -355,8 +355,9 @@ static void radix_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, un
         t = t->child[i];
     }
     uint64_t i = IDX(r, va, k);
+    __builtin_prefetch(t);  /* the header: the walk reads the frame number */
     __builtin_prefetch(&t->e[i]);
-    if (t->child)
+    if (k > 1)
         __builtin_prefetch(&t->child[i]);
 }
 

@@ -2,7 +2,8 @@
  * every TLB array and page-walk cache. Key 0 means an empty way, so callers
  * build keys that are never 0. Keys of a set are contiguous, so a lookup
  * scans one short array; LRU keeps a last-use stamp per way (exact LRU:
- * the victim is the way with the oldest stamp), random draws from the
+ * the victim is the way with the oldest stamp; stamps start at 1 and an
+ * empty way's stamp is 0), random draws from the
  * simulator's seeded generator. Everything here is inline: it is the
  * per-access hot path. */
 #ifndef VMSIM_TLB_SACACHE_H
@@ -31,8 +32,10 @@ void sac_fini(struct sac *c);
 
 static inline void sac_clear(struct sac *c)
 {
-    if (c->key)
+    if (c->key) {
         memset(c->key, 0, (size_t)c->sets * c->ways * sizeof *c->key);
+        memset(c->stamp, 0, (size_t)c->sets * c->ways * sizeof *c->stamp);
+    }
 }
 
 /* The index of the way holding key in set `set`, or -1. */
@@ -47,36 +50,49 @@ static inline long sac_find(const struct sac *c, uint64_t set, uint64_t key)
 
 /* Insert key, known to be absent from set (it was just looked up and
  * missed): an empty way if there is one, else the replacement victim.
- * Returns its slot. */
+ * Returns its slot; *evicted gets the key it held (0: it was empty). */
 static inline long sac_insert_new(struct sac *c, uint64_t set, uint64_t key, uint64_t val,
-                                  uint64_t now, struct rng *rng)
+                                  uint64_t now, struct rng *rng, uint64_t *evicted)
 {
-    long slot;
-    {
-        uint64_t base = set * c->ways;
+    const uint64_t base = set * c->ways;
+    uint32_t victim = 0;
+    if (c->repl == VMSIM_REPL_RANDOM) {
         const uint64_t *k = c->key + base;
-        uint32_t victim = c->ways;
+        victim = c->ways;
         for (uint32_t w = 0; w < c->ways; w++)
             if (k[w] == 0) {
                 victim = w;
                 break;
             }
-        if (victim == c->ways) {
-            if (c->repl == VMSIM_REPL_RANDOM) {
-                victim = (uint32_t)rng_below(rng, c->ways);
-            } else {
-                victim = 0;
-                for (uint32_t w = 1; w < c->ways; w++)
-                    if (c->stamp[base + w] < c->stamp[base + victim])
-                        victim = w;
-            }
+        if (victim == c->ways)
+            victim = (uint32_t)rng_below(rng, c->ways);
+    } else {
+        /* Empty ways have stamp 0 and live ones a stamp >= 1, so the
+         * oldest stamp picks an empty way first. Branch-free: the stamps
+         * are random data, and mispredicted compares cost more than the
+         * scan. */
+        const uint64_t *st = c->stamp + base;
+        uint64_t best = st[0];
+        for (uint32_t w = 1; w < c->ways; w++) {
+            uint64_t sw = st[w];
+            bool older = sw < best;
+            best = older ? sw : best;
+            victim = older ? w : victim;
         }
-        slot = (long)(base + victim);
-        c->key[slot] = key;
     }
+    const long slot = (long)(base + victim);
+    *evicted = c->key[slot];
+    c->key[slot] = key;
     c->val[slot] = val;
     c->stamp[slot] = now;
     return slot;
+}
+
+/* Empty one way (its stamp too, see sac_insert_new). */
+static inline void sac_drop(struct sac *c, long slot)
+{
+    c->key[slot] = 0;
+    c->stamp[slot] = 0;
 }
 
 /* Insert or refresh key in set; returns its slot. */
@@ -84,8 +100,9 @@ static inline long sac_insert(struct sac *c, uint64_t set, uint64_t key, uint64_
                               uint64_t now, struct rng *rng)
 {
     long slot = sac_find(c, set, key);
+    uint64_t evicted;
     if (slot < 0)
-        return sac_insert_new(c, set, key, val, now, rng);
+        return sac_insert_new(c, set, key, val, now, rng, &evicted);
     c->val[slot] = val;
     c->stamp[slot] = now;
     return slot;

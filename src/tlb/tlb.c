@@ -32,8 +32,10 @@ void tlb_level_fini(struct tlb_level *l)
 
 void tlb_level_flush(struct tlb_level *l)
 {
-    for (unsigned a = 0; a < l->narr; a++)
+    for (unsigned a = 0; a < l->narr; a++) {
         sac_clear(&l->arr[a].c);
+        memset(l->arr[a].live, 0, sizeof l->arr[a].live);
+    }
 }
 
 void tlb_level_invalidate(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid)
@@ -44,8 +46,10 @@ void tlb_level_invalidate(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t as
             unsigned s = arr->shift[i];
             uint64_t tag = va >> s;
             long slot = sac_find(&arr->c, tag & arr->c.set_mask, TLB_KEY(tag, asid, s));
-            if (slot >= 0)
-                arr->c.key[slot] = 0;
+            if (slot >= 0) {
+                sac_drop(&arr->c, slot);
+                arr->live[i]--;
+            }
         }
     }
 }

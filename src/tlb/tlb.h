@@ -20,6 +20,8 @@ struct tlb_array {
     struct sac c;
     uint8_t shift[8]; /* page shifts served, ascending */
     uint8_t nshift;
+    uint32_t live[8]; /* valid entries of each served shift: empty sizes are
+                       * not probed (most runs use one page size) */
 };
 
 struct tlb_level {
@@ -37,6 +39,14 @@ void tlb_level_flush(struct tlb_level *l);
 /* Remove every entry whose page contains va (any size). */
 void tlb_level_invalidate(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid);
 
+/* An entry with this key left the array: count it out. */
+static inline void tlb_array_forget(struct tlb_array *arr, uint64_t key)
+{
+    for (unsigned i = 0; i < arr->nshift; i++)
+        if (arr->shift[i] == (key & 63))
+            arr->live[i]--;
+}
+
 /* Probe level l for the page containing va; returns the slot's value
  * pointer (NULL on a miss) and sets *shift to the page size found. */
 static inline uint64_t *tlb_lookup(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid,
@@ -45,6 +55,8 @@ static inline uint64_t *tlb_lookup(struct tlb_level *l, vmsim_vaddr_t va, vmsim_
     for (unsigned a = 0; a < l->narr; a++) {
         struct tlb_array *arr = &l->arr[a];
         for (unsigned i = 0; i < arr->nshift; i++) {
+            if (!arr->live[i])
+                continue;
             unsigned s = arr->shift[i];
             uint64_t tag = va >> s;
             long slot = sac_find(&arr->c, tag & arr->c.set_mask, TLB_KEY(tag, asid, s));
@@ -63,6 +75,7 @@ static inline uint64_t *tlb_lookup(struct tlb_level *l, vmsim_vaddr_t va, vmsim_
 static inline bool tlb_fill(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid,
                             unsigned shift, uint64_t val, uint64_t now, struct rng *rng)
 {
+    uint64_t evicted;
     if (!((l->shifts >> shift) & 1))
         return false;
     for (unsigned a = 0; a < l->narr; a++) {
@@ -70,8 +83,13 @@ static inline bool tlb_fill(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t 
         for (unsigned i = 0; i < arr->nshift; i++)
             if (arr->shift[i] == shift) {
                 uint64_t tag = va >> shift;
-                sac_insert_new(&arr->c, tag & arr->c.set_mask, TLB_KEY(tag, asid, shift), val, now,
-                               rng);
+                uint64_t set = tag & arr->c.set_mask;
+                long slot = sac_insert_new(&arr->c, set, TLB_KEY(tag, asid, shift), val, now, rng,
+                                           &evicted);
+                (void)slot;
+                arr->live[i]++;
+                if (evicted)
+                    tlb_array_forget(arr, evicted);
                 return true;
             }
     }
