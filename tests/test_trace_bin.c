@@ -181,8 +181,8 @@ static void test_malformed_records(void **state)
             struct vmsim_event *evs;
             struct vmsim_source_error err;
             long n = read_all(data, len, "auto", chunk, &evs, &err);
-            if (n != VMSIM_EPARSE || strcmp(err.where, b->where) || !strstr(err.expected, b->expected) ||
-                strcmp(err.found, b->found))
+            if (n != VMSIM_EPARSE || strcmp(err.where, b->where) ||
+                !strstr(err.expected, b->expected) || strcmp(err.found, b->found))
                 print_error("%s: n %ld where %s expected %s found %s\n", b->name, n, err.where,
                             err.expected, err.found);
             assert_int_equal(n, VMSIM_EPARSE);
@@ -306,7 +306,8 @@ static void test_random_round_trip(void **state)
         free(back);
         vmsim_sink_close(s2);
     }
-    print_message("random stream: %zu events, %.2f bytes/event\n", n, (double)(len - 8) / (double)n);
+    print_message("random stream: %zu events, %.2f bytes/event\n", n,
+                  (double)(len - 8) / (double)n);
     assert_int_equal(vmsim_sink_close(sink), 0);
     free(evs);
 }
@@ -397,7 +398,8 @@ static void test_compactness(void **state)
 
     /* fetches interleaved with stack accesses: each stream stays local */
     for (size_t i = 0; i < n; i++)
-        evs[i] = i % 2 ? (struct vmsim_event)EV_ACC(VMSIM_WRITE, 1, 0x1fff000700 - 8 * (i / 2 % 64), 8, 0)
+        evs[i] = i % 2 ? (struct vmsim_event)EV_ACC(VMSIM_WRITE, 1,
+                                                    0x1fff000700 - 8 * (i / 2 % 64), 8, 0)
                        : (struct vmsim_event)EV_ACC(VMSIM_FETCH, 1, 0x401000 + 4 * (i / 2), 4, 0);
     len = encoded_size(evs, n);
     assert_true((double)(len - 8) / (double)n <= 2.1);

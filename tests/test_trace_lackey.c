@@ -189,8 +189,8 @@ static void test_malformed_lines(void **state)
             struct vmsim_event *evs;
             struct vmsim_source_error err;
             long n = read_all(b->input, len, "lackey", chunk, &evs, &err);
-            if (n != VMSIM_EPARSE || strcmp(err.where, b->where) || !strstr(err.expected, b->expected) ||
-                strcmp(err.found, b->found))
+            if (n != VMSIM_EPARSE || strcmp(err.where, b->where) ||
+                !strstr(err.expected, b->expected) || strcmp(err.found, b->found))
                 print_error("case %zu: n %ld where %s expected %s found %s\n", i, n, err.where,
                             err.expected, err.found);
             assert_int_equal(n, VMSIM_EPARSE);

@@ -116,8 +116,8 @@ static inline int bin_get(const unsigned char **pp, const unsigned char *end, ui
 }
 
 /* Read one varint field; on failure fill the error. */
-static int bin_field(struct bin_source *s, const unsigned char **pp, const unsigned char *end,
-                     const unsigned char *rec, uint64_t *v)
+static inline int bin_field(struct bin_source *s, const unsigned char **pp,
+                            const unsigned char *end, const unsigned char *rec, uint64_t *v)
 {
     const unsigned char *p = *pp;
     if (p < end && *p < 0x80) { /* the common one-byte case */
@@ -143,26 +143,32 @@ static int bin_field(struct bin_source *s, const unsigned char **pp, const unsig
     }
 }
 
-static int bin_check(struct bin_source *s, const unsigned char *at, int field, uint64_t v)
+static int bin_bad_value(struct bin_source *s, const unsigned char *at, const char *expected,
+                         uint64_t v)
 {
-    char found[48];
+    char found[24];
     snprintf(found, sizeof found, "%llu", (unsigned long long)v);
+    return bin_fail(s, at, expected, found);
+}
+
+static inline int bin_check(struct bin_source *s, const unsigned char *at, int field, uint64_t v)
+{
     switch (field) {
     case BF_PID:
         if (v > UINT32_MAX)
-            return bin_fail(s, at, "a pid below 2^32", found);
+            return bin_bad_value(s, at, "a pid below 2^32", v);
         break;
     case BF_CPU:
         if (v > UINT16_MAX)
-            return bin_fail(s, at, "a cpu below 65536", found);
+            return bin_bad_value(s, at, "a cpu below 65536", v);
         break;
     case BF_LEN:
         if (v == 0)
-            return bin_fail(s, at, "a size or length of at least 1", found);
+            return bin_bad_value(s, at, "a size or length of at least 1", v);
         break;
     case BF_PROT:
         if (v > (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X))
-            return bin_fail(s, at, "protection bits 0-7", found);
+            return bin_bad_value(s, at, "protection bits 0-7", v);
         break;
     }
     return 0;

@@ -10,14 +10,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#define INPUT_MEM_MIN_BUF (16u << 10)
+
 static void input_name(struct input *in, const char *name)
 {
     snprintf(in->name, sizeof in->name, "%s", name);
 }
 
-static int input_alloc(struct input *in)
+static int input_alloc(struct input *in, size_t cap)
 {
-    in->cap = INPUT_BUF_SIZE;
+    in->cap = cap;
     in->buf = malloc(in->cap);
     return in->buf ? VMSIM_OK : VMSIM_ENOMEM;
 }
@@ -41,7 +43,7 @@ int input_open_file(struct input *in, const char *path, struct vmsim_source_erro
         }
         in->close_fd = true;
     }
-    if (input_alloc(in) < 0) {
+    if (input_alloc(in, INPUT_BUF_SIZE) < 0) {
         input_close(in);
         snprintf(err->where, sizeof err->where, "%s", path);
         snprintf(err->expected, sizeof err->expected, "memory for the input buffer");
@@ -60,7 +62,10 @@ int input_open_mem(struct input *in, const void *data, size_t len, size_t chunk,
     in->mem_len = len;
     in->mem_chunk = chunk ? chunk : (size_t)-1;
     input_name(in, name ? name : "<memory>");
-    return input_alloc(in);
+    /* Small blocks get a small buffer (fuzzers open thousands a second),
+     * still far above the longest line a text reader accepts. */
+    size_t cap = len < INPUT_BUF_SIZE ? len + 1 : INPUT_BUF_SIZE;
+    return input_alloc(in, cap < INPUT_MEM_MIN_BUF ? INPUT_MEM_MIN_BUF : cap);
 }
 
 void input_close(struct input *in)
@@ -117,6 +122,8 @@ int input_fill(struct input *in)
 
 long input_need(struct input *in, size_t n)
 {
+    if (n > in->cap)
+        n = in->cap;
     while (input_avail(in) < n && !in->eof) {
         int r = input_fill(in);
         if (r < 0)

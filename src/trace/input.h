@@ -45,8 +45,8 @@ void input_close(struct input *in);
 /* Keep the unconsumed bytes and read more after them. Returns the number of
  * bytes added, 0 at the end of input, VMSIM_EIO on a read error. */
 int input_fill(struct input *in);
-/* Make at least n bytes available unless the input ends first; n must be
- * smaller than the buffer. Returns the bytes available or VMSIM_EIO. */
+/* Make at least n bytes available unless the input ends first (n is cut
+ * to the buffer size). Returns the bytes available or VMSIM_EIO. */
 long input_need(struct input *in, size_t n);
 /* Describe a failed read in err (where = the input's name). */
 int input_fail_io(struct input *in, struct vmsim_source_error *err);
