@@ -29,7 +29,7 @@ static void help(FILE *out)
             "radix organization, compare their size without the root with the kernel's\n"
             "VmPTE. docs/snapshot.md gives the rules and the known divergences.\n\n"
             "process:\n"
-            "  --pid PID          the process /proc/PID (reading another user's needs root)\n"
+            "  --pid PID          the process /proc/PID (another user's needs privileges)\n"
             "  --self             this vmsim process\n"
             "  --proc DIR         a directory holding maps, pagemap[, smaps, status] instead\n"
             "  --kpageflags PATH  kpageflags file (default /proc/kpageflags; none with --proc)\n"
@@ -97,7 +97,7 @@ static void print_text(const struct result *r, FILE *out)
         fprintf(out, "  left out: %llu mapping(s) in the kernel half ([vsyscall])\n",
                 (unsigned long long)s->kernel_vmas);
     if (s->skipped_vmas)
-        fprintf(out, "  left out: %llu reservation(s) of 1 GiB or more with no pages per smaps\n",
+        fprintf(out, "  left out: %llu PROT_NONE mapping(s) with no pages per smaps (not read)\n",
                 (unsigned long long)s->skipped_vmas);
     if (r->st.out_of_range)
         fprintf(out, "  left out: %llu pages beyond the geometry's %u-bit address space\n",
@@ -195,7 +195,7 @@ int cmd_snapshot(int argc, char **argv)
     struct snapshot_opts sopt = {0};
     const char *json = NULL, *proc = NULL, *kpf = NULL;
     char dir[64];
-    bool check = false;
+    bool check = false, tlb_given = false;
     int nsel = 0;
     int rc = cli_config_init(&cfg, argc, argv);
     if (rc)
@@ -227,6 +227,7 @@ int cmd_snapshot(int argc, char **argv)
                 "snapshot: unknown option or missing value: \"%s\" (see vmsim snapshot --help)",
                 argv[optind - 1]);
         default:
+            tlb_given |= o == OPT_TLB;
             if ((rc = cli_config_option(&cfg, o, optarg)) != 0)
                 return rc == 1 ? 2 : rc;
         }
@@ -236,6 +237,10 @@ int cmd_snapshot(int argc, char **argv)
                          argv[optind]);
     if (nsel != 1)
         return cli_usage("snapshot: give one of --pid PID, --self or --proc DIR");
+    /* A snapshot translates nothing: the default TLBs, which serve only
+     * the x86 page sizes, must not stop --geometry arm64-16k. */
+    if (!tlb_given)
+        cfg.ntlb = 0;
     if ((rc = cli_config_finish(&cfg)) != 0)
         return rc;
     /* The real kpageflags belongs with a real process only. */

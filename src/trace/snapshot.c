@@ -18,7 +18,8 @@
  *    folio behind 512 contiguous frames and smaps' PMD-mapped count allows;
  *  - a PMD leaf in a private anonymous mapping carries one deposited table;
  *  - VM_PFNMAP mappings are invisible to pagemap and assumed fully mapped;
- *  - mappings in the kernel half ([vsyscall]) are skipped.
+ *  - mappings in the kernel half ([vsyscall]) are skipped, and so are, on
+ *    the pread path only, PROT_NONE mappings with no pages per smaps.
  *
  * Reading a live process races with it. snapshot_load reads status and maps
  * before and after the pagemap and retries until both agree, reusing its
@@ -45,9 +46,6 @@
 /* pread chunk: 32 Ki entries (256 KiB), a multiple of SNAP_PMD_PAGES so
  * every 2 MiB block that fits in a mapping is read in one piece. */
 #define SNAP_CHUNK_PAGES (1u << 15)
-/* Without PAGEMAP_SCAN, a mapping this large with no resident or swapped
- * pages per smaps is not read (address-space reservations). */
-#define SNAP_SKIP_BYTES (1ull << 30)
 #define SNAP_SCAN_VEC 512
 
 /* The PAGEMAP_SCAN ioctl (Linux 6.7, include/uapi/linux/fs.h), declared
@@ -64,7 +62,7 @@ struct snap_pm_scan_arg {
 #define SNAP_PAGE_IS_SWAPPED (1u << 4)
 #define SNAP_PAGE_IS_PFNZERO (1u << 5)
 #define SNAP_PAGE_IS_HUGE (1u << 6)
-#define SNAP_PAGE_IS_GUARD (1u << 8) /* Linux 6.14; retried without on EINVAL */
+#define SNAP_PAGE_IS_GUARD (1u << 8) /* newer kernels; retried without on EINVAL */
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -315,10 +313,10 @@ static int parse_maps_line(const char *line, size_t n, const char *where, uint64
     if (c.p >= c.end || *c.p != '-')
         return bad(err, where, lineno, "'-' between start and end address", &c);
     c.p++;
-    if (!parse_hex(&c, &r->v.end))
-        return bad(err, where, lineno, "end address (1 to 16 hex digits)", &c);
-    if (!skip_spaces(&c))
-        return bad(err, where, lineno, "a space after the address range", &c);
+    struct cur e = c;
+    if (!parse_hex(&c, &r->v.end) || (c.p < c.end && *c.p != ' ' && *c.p != '\t'))
+        return bad(err, where, lineno, "end address (1 to 16 hex digits)", &e);
+    skip_spaces(&c);
     if (c.end - c.p < 4 || (c.p[0] != 'r' && c.p[0] != '-') || (c.p[1] != 'w' && c.p[1] != '-') ||
         (c.p[2] != 'x' && c.p[2] != '-') || (c.p[3] != 'p' && c.p[3] != 's') ||
         (c.end - c.p > 4 && c.p[4] != ' ' && c.p[4] != '\t'))
@@ -326,8 +324,9 @@ static int parse_maps_line(const char *line, size_t n, const char *where, uint64
     memcpy(r->v.perms, c.p, 4);
     c.p += 4;
     skip_spaces(&c);
+    struct cur t = c; /* errors show the whole field */
     if (!parse_hex(&c, &r->v.offset) || (c.p < c.end && *c.p != ' ' && *c.p != '\t'))
-        return bad(err, where, lineno, "file offset (1 to 16 hex digits)", &c);
+        return bad(err, where, lineno, "file offset (1 to 16 hex digits)", &t);
     skip_spaces(&c);
     struct cur d = c;
     if (!parse_hex(&c, &dev) || dev > UINT32_MAX || c.p >= c.end || *c.p != ':')
@@ -338,8 +337,9 @@ static int parse_maps_line(const char *line, size_t n, const char *where, uint64
         return bad(err, where, lineno, "device (hex major:minor, e.g. fe:01)", &d);
     r->v.dev_minor = (uint32_t)dev;
     skip_spaces(&c);
+    t = c;
     if (!parse_dec(&c, &r->v.inode) || (c.p < c.end && *c.p != ' ' && *c.p != '\t'))
-        return bad(err, where, lineno, "inode (decimal, below 2^64)", &c);
+        return bad(err, where, lineno, "inode (decimal, below 2^64)", &t);
     skip_spaces(&c);
     r->name = c.p;
     r->namelen = (size_t)(c.end - c.p);
@@ -772,7 +772,7 @@ static int pm_scan_vma(struct pm *pm, struct snapshot *s, struct snapshot_vma *v
 /* After v's runs are in: settle the 2 MiB candidates whose PMD mapping
  * could not be seen directly against smaps' count of PMD-mapped pages
  * (which leaves out the huge zero page), then count what v holds. */
-static void settle_vma(struct snapshot *s, struct snapshot_vma *v)
+static void settle_vma(struct snapshot *s, struct snapshot_vma *v, bool pread)
 {
     bool thp_vma = !(v->flags & SNAP_VMA_HUGETLB);
     bool smaps = v->flags & SNAP_VMA_SMAPS;
@@ -785,7 +785,7 @@ static void settle_vma(struct snapshot *s, struct snapshot_vma *v)
         }
     }
     uint64_t want = smaps ? (v->anon_huge_kb + v->pmd_mapped_kb) >> 11 : 0;
-    if (s->method == SNAP_METHOD_PAGEMAP && thp_vma) {
+    if (pread && thp_vma) {
         /* Without smaps only kpageflags' verdicts stand. With it, keep as
          * many as it counts; if there were more candidates, which ones are
          * PTE-mapped is unknown (for anonymous memory the table count is the
@@ -829,11 +829,12 @@ static void settle_vma(struct snapshot *s, struct snapshot_vma *v)
 
 static int read_pages(struct snapshot *s, struct pm *pm, struct vmsim_source_error *err)
 {
-    s->method = pm->scan ? SNAP_METHOD_SCAN : SNAP_METHOD_PAGEMAP;
+    s->method = SNAP_METHOD_NONE;
     for (size_t i = 0; i < s->nvma; i++) {
         struct snapshot_vma *v = &s->vma[i];
         v->run_first = s->nrun;
         int rc = 0;
+        bool pread = false;
         if (v->flags & SNAP_VMA_KERNEL) {
             s->kernel_vmas++;
         } else if (v->flags & SNAP_VMA_PFNMAP) {
@@ -842,23 +843,33 @@ static int read_pages(struct snapshot *s, struct pm *pm, struct vmsim_source_err
              * them all at mmap time, [vvar] on first touch. */
             rc = run_push(s, v->start, (v->end - v->start) >> SNAP_BASE_SHIFT, SNAP_BASE_SHIFT,
                           SNAP_RUN_ASSUMED, v->run_first);
-        } else if (s->method == SNAP_METHOD_SCAN) {
-            rc = pm_scan_vma(pm, s, v, err);
-            if (rc == 1) { /* not supported here: pread from now on */
-                pm->scan = false;
+        } else {
+            if (pm->scan) {
+                rc = pm_scan_vma(pm, s, v, err);
+                if (rc == 1)
+                    pm->scan = false; /* not supported here: pread from now on */
+                else
+                    s->method = SNAP_METHOD_SCAN;
+            }
+            if (!pm->scan && v->flags & SNAP_VMA_SMAPS && !memcmp(v->perms, "---", 3) &&
+                v->rss_kb == 0 && v->swap_kb == 0) {
+                /* An address-space reservation (ASan's shadow gap, a JIT's
+                 * heap): reading terabytes of holes takes minutes. Rss
+                 * leaves out zero-page mappings and Swap PTE markers, so
+                 * rw- mappings are read however large (PAGEMAP_SCAN has no
+                 * such gap: it skips holes in the kernel). */
+                v->flags |= SNAP_VMA_SKIPPED;
+                s->skipped_vmas++;
+                rc = 0;
+            } else if (!pm->scan) {
                 s->method = SNAP_METHOD_PAGEMAP;
+                pread = true;
                 rc = pm_read_vma(pm, s, v, err);
             }
-        } else if (v->flags & SNAP_VMA_SMAPS && v->end - v->start >= SNAP_SKIP_BYTES &&
-                   v->rss_kb == 0 && v->swap_kb == 0) {
-            v->flags |= SNAP_VMA_SKIPPED;
-            s->skipped_vmas++;
-        } else {
-            rc = pm_read_vma(pm, s, v, err);
         }
         if (rc < 0)
             return rc;
-        settle_vma(s, v);
+        settle_vma(s, v, pread);
     }
     return 0;
 }

@@ -24,7 +24,7 @@
 #define SNAP_VMA_NH 0x040u      /* VmFlags nh: madvise(MADV_NOHUGEPAGE) */
 #define SNAP_VMA_KERNEL 0x080u  /* in the kernel half ([vsyscall]): not in the tables */
 #define SNAP_VMA_SMAPS 0x100u   /* smaps described it: the *_kb fields are valid */
-#define SNAP_VMA_SKIPPED 0x200u /* pagemap not read: huge, and smaps shows no pages */
+#define SNAP_VMA_SKIPPED 0x200u /* pagemap not read: PROT_NONE, no pages per smaps */
 
 struct snapshot_vma {
     vmsim_vaddr_t start, end; /* [start, end), page-aligned */
@@ -79,7 +79,7 @@ struct snapshot {
     uint64_t hugetlb;        /* hugetlb pages (any size) */
     uint64_t assumed;        /* VM_PFNMAP base pages assumed mapped */
     uint64_t kernel_vmas;    /* mappings in the kernel half, skipped */
-    uint64_t skipped_vmas;   /* huge mappings with no pages per smaps, pagemap not read */
+    uint64_t skipped_vmas;   /* PROT_NONE mappings with no pages per smaps, not read */
     uint64_t thp_guessed;    /* THP kept by smaps' count among more candidates */
     uint64_t thp_unseen;     /* PMD mappings smaps counts but pagemap did not show */
     uint64_t smaps_unmatched; /* smaps mappings not in maps (the process changed) */
