@@ -71,6 +71,7 @@ void vmsim_source_close(struct vmsim_source *src);
 /* Names of the trace formats and synthetic workloads, NULL-terminated,
  * with one-line descriptions in the same order. */
 extern const char *const vmsim_trace_formats[];
+extern const char *const vmsim_trace_format_help[];
 extern const char *const vmsim_workload_names[];
 extern const char *const vmsim_workload_help[];
 

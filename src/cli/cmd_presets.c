@@ -26,6 +26,7 @@ int cmd_presets(int argc, char **argv)
     list("geometries (--geometry)", vmsim_geometry_names, vmsim_geometry_help);
     list("workloads (--workload NAME[:k=v,...]; docs/workloads.md)", vmsim_workload_names,
          vmsim_workload_help);
-    list("trace formats (--trace [FORMAT:]PATH; docs/traces.md)", vmsim_trace_formats, NULL);
+    list("trace formats (--trace [FORMAT:]PATH; docs/traces.md)", vmsim_trace_formats,
+         vmsim_trace_format_help);
     return 0;
 }

@@ -117,22 +117,24 @@ static int run_one(struct vmsim *sim, const struct vmsim_event *e)
     return rc == VMSIM_ENOENT ? VMSIM_OK : rc;
 }
 
-/* While walks are frequent, start loading the page-table entries of later
- * accesses, so that walks overlap their host memory latency instead of
- * paying it one after another: the level-2 entry of the access
- * 2 x PREFETCH_AHEAD events ahead, the leaf entry PREFETCH_AHEAD ahead.
- * Decided per chunk of events from the previous chunk's walk count, so the
- * TLB-hit path is untouched. */
+/* While walks are frequent, start loading what the translation of the
+ * access PREFETCH_AHEAD events later will read: its leaf page-table entry.
+ * Walks then overlap their host memory
+ * latency instead of paying it one after another. Decided per chunk of
+ * events from the previous chunk's walk count, so the TLB-hit path is
+ * untouched. */
 #define PREFETCH_AHEAD 8
 #define CHUNK 64
 
-static void prefetch(struct vmsim *sim, const struct vmsim_event *e, unsigned level)
+static void prefetch(struct vmsim *sim, const struct vmsim_event *e)
 {
     if (e->type != VMSIM_EV_ACCESS || e->cpu >= sim->cfg.ncpus)
         return;
-    const struct process *p = sim->cpu[e->cpu].proc;
-    if (p && p->pid == e->pid && !(e->addr >> sim->cfg.geom.va_bits))
-        pt_prefetch(p->pt, p->asid, e->addr, level);
+    const struct cpu *c = &sim->cpu[e->cpu];
+    const struct process *p = c->proc;
+    if (!p || p->pid != e->pid || (e->addr >> sim->cfg.geom.va_bits))
+        return;
+    pt_prefetch(p->pt, p->asid, e->addr, 1);
 }
 
 int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
@@ -142,10 +144,8 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
         size_t end = i + CHUNK < n ? i + CHUNK : n;
         uint64_t walks = sim->st.walks;
         for (; i < end; i++) {
-            if (missing && i + 2 * PREFETCH_AHEAD < n) {
-                prefetch(sim, &ev[i + 2 * PREFETCH_AHEAD], 2);
-                prefetch(sim, &ev[i + PREFETCH_AHEAD], 1);
-            }
+            if (missing && i + PREFETCH_AHEAD < n)
+                prefetch(sim, &ev[i + PREFETCH_AHEAD]);
             int rc = run_one(sim, &ev[i]);
             if (rc)
                 return rc;

@@ -246,33 +246,34 @@ static int radix_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint6
 static void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
                        const struct walk_start *s, struct walk *w)
 {
-    struct radix *r = R(p);
+    const struct radix *r = R(p);
     unsigned k = r->levels;
     struct rtab *t = r->root;
     if (s && s->level) {
         k = s->level;
         t = s->table;
     }
-    const unsigned ps = p->phys->page_shift;
-    w->nrefs = 0;
+    /* Locals, not w->...: the walk stores bytes (ref levels), which may
+     * alias anything, and would force every field to be reloaded. */
+    const unsigned ps = p->phys->page_shift, pte_bytes = r->pte_bytes;
+    unsigned n = 0;
     for (unsigned j = 0; j <= r->levels; j++)
         w->table[j] = NULL;
     for (;; k--) {
-        uint64_t i = IDX(r, va, k);
-        w->ref[w->nrefs].pa = ((vmsim_paddr_t)t->pfn << ps) + i * r->pte_bytes;
-        w->ref[w->nrefs].level = (uint8_t)k;
-        w->nrefs++;
+        const uint64_t i = IDX(r, va, k);
+        const uint64_t e = t->e[i];
+        w->ref[n].pa = ((vmsim_paddr_t)t->pfn << ps) + i * pte_bytes;
+        w->ref[n].level = (uint8_t)k;
         w->table[k] = t;
-        uint64_t e = t->e[i];
-        if (!(e & PTE_P)) {
-            w->pte = 0;
+        n++;
+        if ((e & (PTE_P | PTE_LEAF)) != PTE_P) {
+            /* A leaf, or nothing. Set the accessed bit only when it is
+             * clear: a store per walk would dirty every entry's cache line. */
+            if ((e & (PTE_P | PTE_A)) == PTE_P)
+                t->e[i] = e | PTE_A;
+            w->pte = (e & PTE_P) ? e | PTE_A : 0;
             w->level = k;
-            return;
-        }
-        if (e & PTE_LEAF) {
-            t->e[i] = e | PTE_A;
-            w->pte = e | PTE_A;
-            w->level = k;
+            w->nrefs = n;
             return;
         }
         t = t->child[i];

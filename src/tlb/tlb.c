@@ -5,20 +5,26 @@
 int tlb_level_init(struct tlb_level *l, const struct vmsim_tlb_level_config *cfg)
 {
     memset(l, 0, sizeof *l);
+    memset(l->probe_of, -1, sizeof l->probe_of);
     l->latency = cfg->latency;
     for (unsigned a = 0; a < cfg->narrays; a++) {
         const struct vmsim_tlb_array_config *ac = &cfg->array[a];
-        struct tlb_array *arr = &l->arr[a];
-        int rc = sac_init(&arr->c, ac->entries, ac->ways, cfg->repl);
+        if (ac->page_shifts & l->shifts) { /* a size served twice: ambiguous fill */
+            tlb_level_fini(l);
+            return VMSIM_EINVAL;
+        }
+        int rc = sac_init(&l->arr[a].c, ac->entries, ac->ways, cfg->repl);
         if (rc) {
             tlb_level_fini(l);
             return rc;
         }
         l->narr = a + 1;
-        for (unsigned s = 10; s < 64 && arr->nshift < 8; s++)
-            if ((ac->page_shifts >> s) & 1)
-                arr->shift[arr->nshift++] = (uint8_t)s;
         l->shifts |= ac->page_shifts;
+        for (unsigned s = 10; s < 64; s++)
+            if (((ac->page_shifts >> s) & 1) && l->nprobe < 16) {
+                l->probe_of[s] = (int8_t)l->nprobe;
+                l->probe[l->nprobe++] = (struct tlb_probe){&l->arr[a].c, 0, (uint8_t)s};
+            }
     }
     return VMSIM_OK;
 }
@@ -28,28 +34,26 @@ void tlb_level_fini(struct tlb_level *l)
     for (unsigned a = 0; a < l->narr; a++)
         sac_fini(&l->arr[a].c);
     l->narr = 0;
+    l->nprobe = 0;
 }
 
 void tlb_level_flush(struct tlb_level *l)
 {
-    for (unsigned a = 0; a < l->narr; a++) {
+    for (unsigned a = 0; a < l->narr; a++)
         sac_clear(&l->arr[a].c);
-        memset(l->arr[a].live, 0, sizeof l->arr[a].live);
-    }
+    for (unsigned i = 0; i < l->nprobe; i++)
+        l->probe[i].live = 0;
 }
 
 void tlb_level_invalidate(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid)
 {
-    for (unsigned a = 0; a < l->narr; a++) {
-        struct tlb_array *arr = &l->arr[a];
-        for (unsigned i = 0; i < arr->nshift; i++) {
-            unsigned s = arr->shift[i];
-            uint64_t tag = va >> s;
-            long slot = sac_find(&arr->c, tag & arr->c.set_mask, TLB_KEY(tag, asid, s));
-            if (slot >= 0) {
-                sac_drop(&arr->c, slot);
-                arr->live[i]--;
-            }
+    for (unsigned i = 0; i < l->nprobe; i++) {
+        struct tlb_probe *p = &l->probe[i];
+        const uint64_t tag = va >> p->shift;
+        const long slot = sac_find(p->c, tag & p->c->set_mask, TLB_KEY(tag, asid, p->shift));
+        if (slot >= 0) {
+            sac_drop(p->c, slot);
+            p->live--;
         }
     }
 }

@@ -18,17 +18,25 @@
 
 struct tlb_array {
     struct sac c;
-    uint8_t shift[8]; /* page shifts served, ascending */
-    uint8_t nshift;
-    uint32_t live[8]; /* valid entries of each served shift: empty sizes are
-                       * not probed (most runs use one page size) */
+};
+
+/* One (array, page size) pair a lookup probes. live counts the valid
+ * entries of that size in that array, so sizes holding nothing are not
+ * probed (most runs use one page size). */
+struct tlb_probe {
+    struct sac *c;
+    uint32_t live;
+    uint8_t shift;
 };
 
 struct tlb_level {
     struct tlb_array arr[VMSIM_MAX_TLB_ARRAYS];
     unsigned narr;
     unsigned latency;
-    uint64_t shifts; /* union of the arrays' page_shifts */
+    uint64_t shifts; /* page sizes served: bit s for 2^s bytes */
+    struct tlb_probe probe[16];
+    unsigned nprobe;
+    int8_t probe_of[64]; /* page shift -> its probe, -1 when not served */
 };
 
 #define TLB_KEY(tag, asid, shift) (((tag) << 18) | ((uint64_t)(asid) << 6) | (shift))
@@ -39,61 +47,43 @@ void tlb_level_flush(struct tlb_level *l);
 /* Remove every entry whose page contains va (any size). */
 void tlb_level_invalidate(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid);
 
-/* An entry with this key left the array: count it out. */
-static inline void tlb_array_forget(struct tlb_array *arr, uint64_t key)
-{
-    for (unsigned i = 0; i < arr->nshift; i++)
-        if (arr->shift[i] == (key & 63))
-            arr->live[i]--;
-}
-
 /* Probe level l for the page containing va; returns the slot's value
  * pointer (NULL on a miss) and sets *shift to the page size found. */
 static inline uint64_t *tlb_lookup(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid,
                                    unsigned *shift, uint64_t now)
 {
-    for (unsigned a = 0; a < l->narr; a++) {
-        struct tlb_array *arr = &l->arr[a];
-        for (unsigned i = 0; i < arr->nshift; i++) {
-            if (!arr->live[i])
-                continue;
-            unsigned s = arr->shift[i];
-            uint64_t tag = va >> s;
-            long slot = sac_find(&arr->c, tag & arr->c.set_mask, TLB_KEY(tag, asid, s));
-            if (slot >= 0) {
-                arr->c.stamp[slot] = now;
-                *shift = s;
-                return &arr->c.val[slot];
-            }
+    for (unsigned i = 0; i < l->nprobe; i++) {
+        const struct tlb_probe *p = &l->probe[i];
+        if (!p->live)
+            continue;
+        const unsigned s = p->shift;
+        const uint64_t tag = va >> s;
+        const long slot = sac_find(p->c, tag & p->c->set_mask, TLB_KEY(tag, asid, s));
+        if (slot >= 0) {
+            p->c->stamp[slot] = now;
+            *shift = s;
+            return &p->c->val[slot];
         }
     }
     return NULL;
 }
 
 /* Fill the page (va, shift), absent from l (its lookup just missed), into
- * the first array of l that serves shift; returns false when none does. */
+ * the array of l that serves shift; returns false when none does. */
 static inline bool tlb_fill(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid,
                             unsigned shift, uint64_t val, uint64_t now, struct rng *rng)
 {
-    uint64_t evicted;
-    if (!((l->shifts >> shift) & 1))
+    const int pi = l->probe_of[shift & 63];
+    if (pi < 0)
         return false;
-    for (unsigned a = 0; a < l->narr; a++) {
-        struct tlb_array *arr = &l->arr[a];
-        for (unsigned i = 0; i < arr->nshift; i++)
-            if (arr->shift[i] == shift) {
-                uint64_t tag = va >> shift;
-                uint64_t set = tag & arr->c.set_mask;
-                long slot = sac_insert_new(&arr->c, set, TLB_KEY(tag, asid, shift), val, now, rng,
-                                           &evicted);
-                (void)slot;
-                arr->live[i]++;
-                if (evicted)
-                    tlb_array_forget(arr, evicted);
-                return true;
-            }
-    }
-    return false;
+    struct tlb_probe *p = &l->probe[pi];
+    const uint64_t tag = va >> shift;
+    uint64_t evicted;
+    sac_insert_new(p->c, tag & p->c->set_mask, TLB_KEY(tag, asid, shift), val, now, rng, &evicted);
+    p->live++;
+    if (evicted) /* the victim may hold another size of the same array */
+        l->probe[l->probe_of[evicted & 63]].live--;
+    return true;
 }
 
 /* ---- page-walk caches ---- */

@@ -42,7 +42,6 @@ struct trace_format {
 /* Every format, terminated by an entry with name NULL; same order as
  * vmsim_trace_formats[] and vmsim_trace_format_help[]. */
 extern const struct trace_format trace_formats[];
-extern const char *const vmsim_trace_format_help[];
 /* The format called name, or NULL. */
 const struct trace_format *trace_format_find(const char *name);
 /* The format auto-detection picks for an input that starts with head. */
