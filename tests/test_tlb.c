@@ -180,6 +180,8 @@ static void test_tlb_spec_errors(void **state)
     expect_tlb_error("l1=64x4:fast", "option");
     expect_tlb_error("l1=64x4,l1=64x4", "used twice");
     expect_tlb_error("l1=64x4|", "after '|'");
+    expect_tlb_error("l1=64x4@4k+2m|32x4@2m", "two arrays");
+    expect_tlb_error("flushes=64x4", "names a statistic");
     expect_tlb_error("l 1=64x4", "letters");
     expect_tlb_error("l1=99999999999x1", "ENTRIESxWAYS");
     expect_tlb_error("a=1x1,b=1x1,c=1x1,d=1x1,e=1x1,f=1x1,g=1x1,h=1x1,i=1x1", "at most");

@@ -103,7 +103,7 @@ struct vmsim_config {
     uint64_t phys_bytes;     /* simulated physical memory */
     uint32_t ncpus;
     bool asids;              /* tag TLB/PWC entries by ASID; else flush on switch */
-    uint8_t anon_page_shift; /* page size of implicit anonymous mappings */
+    uint8_t anon_page_shift; /* page size of anonymous memory; 0 = the base page */
     uint64_t seed;           /* for random replacement and generators */
 };
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "report/report.h"
 
 const char cli_config_help[] =
     "machine options:\n"
@@ -72,8 +73,10 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     case OPT_COST:
         return vmsim_cost_parse(arg, cfg, why, sizeof why) ? bad("--cost", why) : 0;
     case OPT_MEM:
-        if (vmsim_parse_size(arg, &v) || v < (1u << 20))
-            return bad("--mem", "expected a size of at least 1m such as 16g");
+        if (vmsim_parse_size(arg, &v) || v < (1u << 20)) {
+            snprintf(why, sizeof why, "expected a size of at least 1m such as 16g, found \"%s\"", arg);
+            return bad("--mem", why);
+        }
         cfg->phys_bytes = v;
         return 0;
     case OPT_CPUS: {
@@ -91,15 +94,19 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
         cfg->asids = false;
         return 0;
     case OPT_PAGE_SIZE:
-        if (vmsim_parse_size(arg, &v) || v < 1024 || (v & (v - 1)))
-            return bad("--page-size", "expected a power-of-two page size such as 4k, 2m, 1g");
+        if (vmsim_parse_size(arg, &v) || v < 1024 || (v & (v - 1))) {
+            snprintf(why, sizeof why, "expected a power-of-two page size such as 4k, 2m, 1g, found \"%s\"", arg);
+            return bad("--page-size", why);
+        }
         cfg->anon_page_shift = (uint8_t)__builtin_ctzll(v);
         return 0;
     case OPT_SEED: {
         char *end;
         cfg->seed = strtoull(arg, &end, 0);
-        if (*end || !*arg)
-            return bad("--seed", "expected a number");
+        if (*end || !*arg) {
+            snprintf(why, sizeof why, "expected a number, found \"%s\"", arg);
+            return bad("--seed", why);
+        }
         return 0;
     }
     }
@@ -109,16 +116,22 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
 int cli_config_finish(struct vmsim_config *cfg)
 {
     const struct vmsim_geometry *g = &cfg->geom;
-    /* The default anonymous page is the geometry's base page. */
-    if (cfg->anon_page_shift == 12 && g->page_shift != 12)
-        cfg->anon_page_shift = g->page_shift;
     uint64_t sizes = 0;
     for (unsigned k = 1; k <= g->levels; k++)
         if (g->leaf_levels & (1u << k))
             sizes |= 1ull << vmsim_geometry_page_shift(g, k);
-    if (!((sizes >> cfg->anon_page_shift) & 1))
-        return cli_usage("--page-size: %llu bytes is not a page size of geometry %s",
-                         1ull << cfg->anon_page_shift, g->name);
+    if (cfg->anon_page_shift && !((sizes >> cfg->anon_page_shift) & 1)) {
+        char list[128] = "";
+        for (unsigned s = 0; s < 64; s++)
+            if ((sizes >> s) & 1) {
+                char b[32];
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                         list[0] ? ", " : "", report_bytes(1ull << s, b, sizeof b));
+            }
+        return cli_usage("--page-size: %llu bytes is not a page size of geometry %s; expected one "
+                         "of %s",
+                         1ull << cfg->anon_page_shift, g->name, list);
+    }
     for (unsigned i = 0; i < cfg->ntlb; i++) {
         uint64_t served = 0;
         for (unsigned a = 0; a < cfg->tlb[i].narrays; a++)

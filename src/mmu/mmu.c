@@ -170,10 +170,12 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
     walk(sim, c, p, va, &w);
     for (int tries = 0; !(w.pte & PTE_P) || !allowed(w.pte, kind); tries++) {
         bool fixed = false;
-        if (tries == 2 || kernel_fault(sim, p, va, kind, &w, &fixed) != 0 || !fixed) {
+        if (tries == 2)
+            return sim->phys.page_shift;
+        int rc = kernel_fault(sim, p, va, kind, &w, &fixed);
+        charge(sim, sim->cfg.cost.fault); /* a fault costs its trap, fixed or not */
+        if (rc != 0 || !fixed)
             return (w.pte & PTE_P) ? sim->shift[w.level] : sim->phys.page_shift;
-        }
-        charge(sim, sim->cfg.cost.fault);
         walk(sim, c, p, va, &w);
     }
     shift = sim->shift[w.level];

@@ -16,7 +16,7 @@ void vmsim_config_default(struct vmsim_config *cfg)
     cfg->phys_bytes = 256ull << 30;
     cfg->ncpus = 8;
     cfg->asids = true;
-    cfg->anon_page_shift = 12;
+    cfg->anon_page_shift = 0;
     cfg->seed = 1;
     vmsim_config_machine(cfg, "skylake");
 }
@@ -49,12 +49,12 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
     for (unsigned k = 1; k <= cfg->geom.levels; k++)
         sim->shift[k] = vmsim_geometry_page_shift(&cfg->geom, k);
     /* The anonymous page size must be a leaf size of the geometry. */
+    if (!sim->cfg.anon_page_shift)
+        sim->cfg.anon_page_shift = cfg->geom.page_shift;
     bool ok = false;
     for (unsigned k = 1; k <= cfg->geom.levels; k++)
-        ok |= sim->shift[k] == cfg->anon_page_shift && (cfg->geom.leaf_levels & (1u << k));
-    if (!ok)
-        sim->cfg.anon_page_shift = cfg->geom.page_shift;
-    if (!ok && cfg->anon_page_shift) {
+        ok |= sim->shift[k] == sim->cfg.anon_page_shift && (cfg->geom.leaf_levels & (1u << k));
+    if (!ok) {
         free(sim);
         return VMSIM_EINVAL;
     }

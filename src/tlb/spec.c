@@ -101,6 +101,12 @@ static int parse_level(const char *s, const char *end, struct vmsim_tlb_level_co
             return fail(why, len, "%s: level names use letters, digits, '_' and '-', found '%c'",
                         item, *p);
     memcpy(l->name, s, (size_t)(eq - s));
+    /* tlb.<NAME>.hits sits beside the hierarchy-wide tlb.* statistics */
+    static const char *const reserved[] = {"flushes", "invalidations", "misses_all_levels"};
+    for (size_t r = 0; r < sizeof reserved / sizeof reserved[0]; r++)
+        if (!strcmp(l->name, reserved[r]))
+            return fail(why, len, "%s: \"%s\" names a statistic (tlb.%s); choose another level name",
+                        item, l->name, l->name);
     const char *p = eq + 1;
     /* options after the first ':' */
     const char *colon = memchr(p, ':', (size_t)(end - p));
@@ -134,6 +140,10 @@ static int parse_level(const char *s, const char *end, struct vmsim_tlb_level_co
             if ((rc = parse_sizes(at + 1, ae, &a->page_shifts, item, why, len)) != 0)
                 return rc;
         }
+        for (unsigned j = 0; j < l->narrays; j++)
+            if (l->array[j].page_shifts & a->page_shifts)
+                return fail(why, len, "%s: a page size is served by two arrays (a page fills one)",
+                            item);
         l->narrays++;
         p = bar ? bar + 1 : arrays_end;
         if (bar && p == arrays_end)
