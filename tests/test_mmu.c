@@ -329,6 +329,37 @@ static void test_oom(void **state)
     vmsim_destroy(sim);
 }
 
+/* ASIDs are 12 bits: ids 1..4095 serve 4095 processes; the 4096th starts
+ * a new generation with one flush of every TLB. A process from the old
+ * generation then misses (its entries are gone) and gets a fresh id; the
+ * process running on the other CPU keeps its own page, never another's. */
+static void test_asid_rollover(void **state)
+{
+    struct vmsim_config cfg = config("l1=16x4", "none");
+    cfg.ncpus = 2;
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    struct vmsim_event e = acc(VMSIM_READ, 9999, 0x800000, 8);
+    e.cpu = 1;
+    run1(sim, e); /* process 9999 on cpu 1: id 1 */
+    for (vmsim_pid_t pid = 1; pid < 4095; pid++) /* ids 2..4095 */
+        run1(sim, acc(VMSIM_READ, pid, 0x400000, 8));
+    assert_int_equal(st->tlb_flushes, 0);
+    run1(sim, acc(VMSIM_READ, 4095, 0x400000, 8)); /* rollover */
+    assert_int_equal(st->tlb_flushes, 1);
+    uint64_t misses = st->tlb[0].misses;
+    run1(sim, acc(VMSIM_READ, 1, 0x400000, 8));
+    assert_int_equal(st->tlb[0].misses, misses + 1);
+    run1(sim, acc(VMSIM_READ, 1, 0x400000, 8));
+    assert_int_equal(st->tlb[0].misses, misses + 1);
+    /* cpu 1's process lost its entry in the flush, then refills its own */
+    run1(sim, e);
+    assert_int_equal(st->tlb[0].misses, misses + 2);
+    run1(sim, e);
+    assert_int_equal(st->tlb[0].misses, misses + 2);
+    vmsim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,7 +368,7 @@ int main(void)
         cmocka_unit_test(test_asids),       cmocka_unit_test(test_page_crossing),
         cmocka_unit_test(test_demand_zero), cmocka_unit_test(test_sides),
         cmocka_unit_test(test_mappings),    cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_oom),         cmocka_unit_test(test_asid_rollover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,15 @@ void kernel_asid(struct vmsim *sim, struct process *p)
         k->asid_gen++;
         k->asid_next = 1;
         mmu_flush_all(sim);
+        /* Processes running elsewhere keep running: they take the first ids
+         * of the new generation, so no one else is handed theirs. */
+        for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
+            struct process *q = sim->cpu[i].proc;
+            if (q && q != p && q->asid_gen != k->asid_gen) {
+                q->asid = (vmsim_asid_t)k->asid_next++;
+                q->asid_gen = k->asid_gen;
+            }
+        }
     }
     p->asid = (vmsim_asid_t)k->asid_next++;
     p->asid_gen = k->asid_gen;
