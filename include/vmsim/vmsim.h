@@ -143,7 +143,7 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(faults_cow_zero, "faults.cow_zero", "writes to a zero-frame mapping, copied to a new frame") \
     X(faults_protection, "faults.protection", "accesses the mapping's protection forbids (counted, not retried)") \
     X(faults_bad_address, "faults.bad_address", "accesses beyond the geometry's virtual-address width") \
-    X(faults_oom, "faults.oom", "faults that found no free simulated frame")              \
+    X(faults_oom, "faults.oom", "faults or events that found no free simulated frame")              \
     X(tlb_flushes, "tlb.flushes", "whole-TLB flushes (context switches without ASIDs, ASID rollover)") \
     X(tlb_invalidations, "tlb.invalidations", "single-page TLB invalidations (all CPUs)") \
     X(context_switches, "context_switches", "changes of the running process on a CPU")    \

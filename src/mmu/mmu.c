@@ -206,13 +206,13 @@ int mmu_access(struct vmsim *sim, const struct vmsim_event *ev)
     if (ev->cpu >= sim->cfg.ncpus)
         return VMSIM_ERANGE;
     struct cpu *c = &sim->cpu[ev->cpu];
+    sim->st.accesses++;
+    sim->st.cycles += sim->cfg.cost.access;
     if (!c->proc || c->proc->pid != ev->pid) {
         int rc = mmu_switch(sim, ev->cpu, ev->pid);
         if (rc)
             return rc;
     }
-    sim->st.accesses++;
-    sim->st.cycles += sim->cfg.cost.access;
     const unsigned kind = ev->kind & 3u;
     vmsim_vaddr_t va = ev->addr;
     uint64_t len = ev->len ? ev->len : 1;

@@ -79,7 +79,6 @@ struct bin_source {
     struct vmsim_source base;
     struct input in;
     struct bin_state st;
-    int pending;
 };
 
 static int bin_fail(struct bin_source *s, const unsigned char *at, const char *expected,
@@ -250,8 +249,6 @@ static int bin_decode(struct bin_source *s, const unsigned char **pp, const unsi
 static long bin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
     struct bin_source *s = (struct bin_source *)src;
-    if (s->pending)
-        return s->pending;
     size_t n = 0;
     int err = 0;
     while (n < max) {
@@ -274,11 +271,8 @@ static long bin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t m
         n++;
     }
     s->base.bytes = input_offset(&s->in);
-    if (err < 0) {
-        if (n == 0)
-            return err;
-        s->pending = err;
-    }
+    if (err < 0)
+        src->pending = err; /* delivered after the events before it */
     return (long)n;
 }
 

@@ -26,7 +26,6 @@ struct lackey_source {
     struct vmsim_source base;
     struct input in;
     uint64_t line;
-    int pending;
 };
 
 static int lackey_fail(struct lackey_source *s, const char *expected, const char *found,
@@ -108,8 +107,6 @@ static inline int lackey_parse(struct lackey_source *s, const char *line, size_t
 static long lackey_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
     struct lackey_source *s = (struct lackey_source *)src;
-    if (s->pending)
-        return s->pending;
     size_t n = 0;
     int err = 0;
     while (n < max) {
@@ -135,11 +132,8 @@ static long lackey_next(struct vmsim_source *src, struct vmsim_event *buf, size_
         n += (size_t)r;
     }
     s->base.bytes = input_offset(&s->in);
-    if (err < 0) {
-        if (n == 0)
-            return err;
-        s->pending = err;
-    }
+    if (err < 0)
+        src->pending = err; /* delivered after the events before it */
     return (long)n;
 }
 

@@ -13,8 +13,16 @@ long vmsim_source_next(struct vmsim_source *src, struct vmsim_event *buf, size_t
     if (max == 0)
         return 0;
     long n = src->ops->next(src, buf, max);
-    if (n < 0)
+    if (n < 0) {
         src->failed = (int)n;
+        return n;
+    }
+    if (src->pending) {
+        /* the events before the error now, the error on the next call */
+        src->failed = src->pending;
+        if (n == 0)
+            return src->failed;
+    }
     return n;
 }
 

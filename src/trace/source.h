@@ -10,8 +10,10 @@
 
 struct source_ops {
     const char *name;
-    /* Fill up to max events; return the count, 0 at the end, or a negative
-     * VMSIM_E* code after filling src->err. */
+    /* Fill up to max events; return the count (0 at the end). On bad input,
+     * fill src->err, set src->pending to the negative VMSIM_E* code and
+     * return the events parsed before it: the wrapper delivers them first,
+     * then the error. (A negative return is an error at once.) */
     long (*next)(struct vmsim_source *src, struct vmsim_event *buf, size_t max);
     void (*close)(struct vmsim_source *src); /* frees src itself too */
 };
@@ -20,6 +22,7 @@ struct vmsim_source {
     const struct source_ops *ops;
     struct vmsim_source_error err;
     uint64_t bytes; /* input bytes consumed */
+    int pending;    /* error found after the events of the last call */
     int failed;     /* sticky: once an error is returned, next() repeats it */
 };
 

@@ -51,7 +51,6 @@ struct text_source {
     struct vmsim_source base;
     struct input in;
     uint64_t line;
-    int pending; /* error found after the events returned by the last call */
 };
 
 struct tok {
@@ -178,8 +177,6 @@ static int text_parse_line(struct text_source *s, const char *line, size_t len,
 static long text_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
     struct text_source *s = (struct text_source *)src;
-    if (s->pending)
-        return s->pending;
     size_t n = 0;
     int err = 0;
     while (n < max) {
@@ -208,11 +205,8 @@ static long text_next(struct vmsim_source *src, struct vmsim_event *buf, size_t 
         n += (size_t)r;
     }
     s->base.bytes = input_offset(&s->in);
-    if (err < 0) {
-        if (n == 0)
-            return err;
-        s->pending = err; /* deliver the good events first */
-    }
+    if (err < 0)
+        src->pending = err; /* delivered after the events before it */
     return (long)n;
 }
 
