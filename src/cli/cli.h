@@ -4,6 +4,8 @@
 #define VMSIM_CLI_H
 
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
 
 #include "vmsim/vmsim.h"
 
@@ -16,6 +18,12 @@ int cmd_snapshot(int argc, char **argv);
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "vmsim: <message>" to stderr; returns 1 (failure). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Open the --json output ("-" = stdout); NULL after printing an error. */
+FILE *cli_output_open(const char *path);
+/* Close it (not stdout); returns 0, or 1 after printing an error when the
+ * write (ok = false) or the close failed. */
+int cli_output_close(FILE *f, const char *path, bool ok);
 
 /* Machine options shared by the commands that build a simulator
  * (--machine, --pt, --geometry, --tlb, --pwc, --cost, --mem, --cpus,

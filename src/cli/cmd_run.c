@@ -51,13 +51,10 @@ static int finish(struct vmsim *sim, const char *source, const char *json, bool 
         report_text(sim, source, stdout);
     if (!json)
         return 0;
-    FILE *f = strcmp(json, "-") ? fopen(json, "w") : stdout;
+    FILE *f = cli_output_open(json);
     if (!f)
-        return cli_fail("--json: cannot write %s", json);
-    int rc = report_json(sim, source, f);
-    if (f != stdout && fclose(f))
-        rc = VMSIM_EIO;
-    return rc ? cli_fail("--json: writing %s failed", json) : 0;
+        return 1;
+    return cli_output_close(f, json, report_json(sim, source, f) == 0);
 }
 
 int cmd_run(int argc, char **argv)

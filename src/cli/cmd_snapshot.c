@@ -166,16 +166,14 @@ static int write_json(const struct result *r, const char *path)
     json_t *o = result_json(r);
     if (!o)
         return cli_fail("--json: out of memory");
-    FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+    FILE *f = cli_output_open(path);
     if (!f) {
         json_decref(o);
-        return cli_fail("--json: cannot write %s", path);
+        return 1;
     }
-    int bad = json_dumpf(o, f, JSON_INDENT(2)) != 0 || fputc('\n', f) == EOF;
+    bool ok = json_dumpf(o, f, JSON_INDENT(2)) == 0 && fputc('\n', f) != EOF;
     json_decref(o);
-    if (f != stdout)
-        bad |= fclose(f) != 0;
-    return bad ? cli_fail("--json: writing %s failed", path) : 0;
+    return cli_output_close(f, path, ok);
 }
 
 int cmd_snapshot(int argc, char **argv)

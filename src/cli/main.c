@@ -17,13 +17,18 @@ static const struct command {
     {"snapshot", cmd_snapshot, "rebuild a live process's page tables from /proc and report them"},
 };
 
+static void vmessage(const char *fmt, va_list ap)
+{
+    fputs("vmsim: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int cli_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("vmsim: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vmessage(fmt, ap);
     va_end(ap);
     return 2;
 }
@@ -32,11 +37,26 @@ int cli_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("vmsim: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vmessage(fmt, ap);
     va_end(ap);
     return 1;
+}
+
+FILE *cli_output_open(const char *path)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+    if (!f)
+        cli_fail("--json: cannot write %s", path);
+    return f;
+}
+
+int cli_output_close(FILE *f, const char *path, bool ok)
+{
+    if (f != stdout)
+        ok &= fclose(f) == 0;
+    else
+        ok &= fflush(f) == 0;
+    return ok ? 0 : cli_fail("--json: writing %s failed", path);
 }
 
 static void usage(FILE *out)

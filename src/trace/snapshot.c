@@ -89,7 +89,7 @@ static int buf_reserve(struct buf *b, size_t need)
 static void fail_errno(struct vmsim_source_error *err, const char *path, const char *expected,
                        int e)
 {
-    snprintf(err->where, sizeof err->where, "%s", path);
+    snprintf(err->where, sizeof err->where, "%.240s", path); /* cut long paths */
     snprintf(err->expected, sizeof err->expected, "%s", expected);
     snprintf(err->found, sizeof err->found, "%s", strerror(e));
 }
@@ -586,7 +586,7 @@ struct pm {
 
 static int pm_fail(struct pm *pm, struct vmsim_source_error *err, uint64_t off, int e)
 {
-    snprintf(err->where, sizeof err->where, "%s: byte %llu", pm->path, (unsigned long long)off);
+    snprintf(err->where, sizeof err->where, "%.200s: byte %llu", pm->path, (unsigned long long)off);
     snprintf(err->expected, sizeof err->expected, "readable pagemap entries");
     snprintf(err->found, sizeof err->found, "%s", strerror(e));
     return errno_code(e);
