@@ -36,7 +36,7 @@ void *hostmem_alloc(struct hostmem *h, size_t size)
         obj = c->free;
         c->free = *(void **)obj;
     } else {
-        if (c->cur + size > c->end) {
+        if (!c->cur || (size_t)(c->end - c->cur) < size) { /* no chunk yet, or full */
             if (h->nchunk == h->chunk_cap) {
                 size_t cap = h->chunk_cap ? 2 * h->chunk_cap : 16;
                 void **n = realloc(h->chunk, cap * sizeof *n);

@@ -171,7 +171,7 @@ static int parse_level(const char *s, const char *end, struct vmsim_tlb_level_co
 
 int vmsim_tlb_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t len)
 {
-    struct vmsim_tlb_level_config lv[VMSIM_MAX_TLB_LEVELS];
+    struct vmsim_tlb_level_config lv[VMSIM_MAX_TLB_LEVELS] = {0};
     unsigned n = 0;
     if (!spec || !*spec)
         return fail(why, len, "TLB spec: expected NAME=ENTRIESxWAYS,... or none, found nothing");
