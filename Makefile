@@ -49,8 +49,9 @@ test-fuzz: deps build/fuzz/CMakeCache.txt
 	  [ -x "$$f" ] || continue; n=$$(basename $$f); \
 	  mkdir -p build/fuzz/corpus/$$n; \
 	  echo "fuzz $$n: $(FUZZ_SECONDS) s"; \
+	  seeds=; [ -d fuzz/corpus/$$n ] && seeds=fuzz/corpus/$$n; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=0 \
-	      build/fuzz/corpus/$$n fuzz/corpus/$$n 2>build/fuzz/$$n.log \
+	      build/fuzz/corpus/$$n $$seeds 2>build/fuzz/$$n.log \
 	    || { tail -40 build/fuzz/$$n.log; exit 1; }; \
 	done; echo "fuzz: all targets ran clean"
 
