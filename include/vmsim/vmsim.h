@@ -129,6 +129,7 @@ int vmsim_parse_size(const char *s, uint64_t *out);
 /* The scalar statistics, one list feeding every output format:
  * X(field, "dotted.json.name", "definition"). docs/stats.md defines each. */
 #define VMSIM_STATS(X)                                                                   \
+    X(events, "events", "events consumed: accesses and process, mapping, switch events") \
     X(accesses, "accesses", "memory accesses consumed from the workload")               \
     X(translations, "translations", "page translations (an access crossing pages makes several)") \
     X(tlb_misses_all, "tlb.misses_all_levels", "translations that missed every TLB level")   \
@@ -180,7 +181,9 @@ struct vmsim;
 int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out);
 void vmsim_destroy(struct vmsim *sim);
 /* Consume n events. Returns 0, or a negative code for a real failure (host
- * out of memory); simulated failures are counted, never returned. */
+ * out of memory, an event naming a CPU the machine lacks); simulated
+ * failures are counted, never returned. After a failure, stats.events
+ * tells how many events were consumed: the failing one is the next. */
 int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n);
 /* The counters; the call also refreshes the memory gauges (frames_*). */
 const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim);

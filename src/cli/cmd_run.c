@@ -139,19 +139,15 @@ int cmd_run(int argc, char **argv)
             status = finish(sim, source, json, quiet);
             break;
         }
-        for (long i = 0; i < n; i++) {
-            /* Run event by event only to name the one that failed. */
-            if ((rc = vmsim_run(sim, &buf[i], 1)) != 0) {
-                finish(sim, source, json, quiet);
-                if (rc == VMSIM_ERANGE)
-                    status = cli_fail("event %llu: cpu %u, but the machine has %u CPUs (--cpus)",
-                                      (unsigned long long)(consumed + (uint64_t)i + 1), buf[i].cpu,
-                                      cfg.ncpus);
-                else
-                    status = cli_fail("event %llu: %s", (unsigned long long)(consumed + (uint64_t)i + 1),
-                                      vmsim_strerror(rc));
-                goto out;
-            }
+        if ((rc = vmsim_run(sim, buf, (size_t)n)) != 0) {
+            finish(sim, source, json, quiet);
+            uint64_t bad = vmsim_get_stats(sim)->events; /* index of the failing event */
+            if (rc == VMSIM_ERANGE)
+                status = cli_fail("event %llu: cpu %u, but the machine has %u CPUs (--cpus)",
+                                  (unsigned long long)bad + 1, buf[bad - consumed].cpu, cfg.ncpus);
+            else
+                status = cli_fail("event %llu: %s", (unsigned long long)bad + 1, vmsim_strerror(rc));
+            goto out;
         }
         consumed += (uint64_t)n;
     }

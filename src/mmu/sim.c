@@ -162,6 +162,7 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
             int rc = run_event(sim, &ev[i]);
             if (rc)
                 return rc;
+            sim->st.events++;
         }
         missing = sim->st.walks - walks >= CHUNK / 4;
     }
