@@ -107,8 +107,9 @@ struct vmsim_config {
     uint64_t seed;           /* for random replacement and generators */
 };
 
-/* The defaults: x86-64 4-level, an Intel Skylake TLB hierarchy and
- * paging-structure caches, 64 GiB of memory, one CPU, ASIDs on. */
+/* The defaults: radix x86-64 4-level, the skylake machine preset (TLBs,
+ * paging-structure caches, costs), 256 GiB of memory, 8 CPUs, ASIDs on,
+ * base pages for anonymous memory. */
 void vmsim_config_default(struct vmsim_config *cfg);
 /* Apply a machine preset (CPU TLBs, PWCs, latencies; geometry x86-64). */
 int vmsim_config_machine(struct vmsim_config *cfg, const char *preset);

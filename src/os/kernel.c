@@ -240,16 +240,15 @@ static int collect(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t pte)
     return 0;
 }
 
-static void page_align(struct vmsim *sim, vmsim_vaddr_t *va, uint64_t *len, vmsim_vaddr_t *hi)
+/* The page-aligned range [*lo, *hi) covering [va, va + len), clamped at the
+ * top of the address space. */
+static void page_range(const struct vmsim *sim, vmsim_vaddr_t va, uint64_t len, vmsim_vaddr_t *lo,
+                       vmsim_vaddr_t *hi)
 {
-    uint64_t ps = 1ull << sim->phys.page_shift;
-    vmsim_vaddr_t lo = *va & ~(ps - 1);
-    vmsim_vaddr_t end = *va + *len;
-    if (end < *va)
-        end = UINT64_MAX;
-    end = end > UINT64_MAX - (ps - 1) ? UINT64_MAX & ~(ps - 1) : (end + ps - 1) & ~(ps - 1);
-    *va = lo;
-    *hi = end;
+    const uint64_t mask = (1ull << sim->phys.page_shift) - 1;
+    vmsim_vaddr_t end = va + len < va ? UINT64_MAX : va + len;
+    *lo = va & ~mask;
+    *hi = end > UINT64_MAX - mask ? UINT64_MAX & ~mask : (end + mask) & ~mask;
 }
 
 /* Unmap the leaves of p in [lo, hi) (a huge page partly inside goes whole:
@@ -279,7 +278,7 @@ int kernel_mmap(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t l
     if (!p)
         return rc;
     vmsim_vaddr_t hi;
-    page_align(sim, &va, &len, &hi);
+    page_range(sim, va, len, &va, &hi);
     /* A new mapping replaces what was there (MAP_FIXED semantics). */
     if ((rc = unmap_range(sim, p, va, hi)) != 0)
         return rc;
@@ -293,7 +292,7 @@ int kernel_munmap(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t
     if (!p)
         return VMSIM_ENOENT;
     vmsim_vaddr_t hi;
-    page_align(sim, &va, &len, &hi);
+    page_range(sim, va, len, &va, &hi);
     if ((rc = unmap_range(sim, p, va, hi)) != 0)
         return rc;
     return vma_remove(p, va, hi);
@@ -307,7 +306,7 @@ int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64
     if (!p)
         return VMSIM_ENOENT;
     vmsim_vaddr_t hi;
-    page_align(sim, &va, &len, &hi);
+    page_range(sim, va, len, &va, &hi);
     if ((rc = vma_insert(p, va, hi, prot & PROT_ALL)) != 0)
         return rc;
     /* Present pages take the new protection at once (a zero mapping stays
