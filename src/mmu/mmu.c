@@ -68,23 +68,21 @@ static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
                  struct walk *w)
 {
     struct walk_start s = {0, NULL};
+    const struct pwc *pwc = &c->pwc;
     const unsigned L = sim->cfg.geom.levels;
-    struct pwc *pwc = &c->pwc;
     uint64_t cyc = 0;
-    if (pwc->enabled) {
+    if (pwc->nprobe) {
         cyc += pwc->latency;
-        /* Probe all levels; the deepest hit wins (Intel's PSCs work in
-         * parallel and use the longest match). */
-        for (unsigned k = 2; k <= L; k++) {
-            struct sac *cache = pwc_cache(pwc, k);
-            if (!cache)
-                continue;
-            uint64_t tag = va >> sim->shift[k];
-            long slot = sac_find(cache, tag & cache->set_mask, PWC_KEY(tag, p->asid, k));
+        /* Deepest level first: the first hit is the longest match, the one
+         * Intel's parallel paging-structure-cache lookup uses. */
+        for (unsigned i = 0; i < pwc->nprobe; i++) {
+            const struct pwc_probe *pr = &pwc->probe[i];
+            const uint64_t tag = va >> pr->shift;
+            const long slot = sac_find(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, p->asid, pr->k));
             if (slot >= 0) {
-                cache->stamp[slot] = c->now;
-                s.level = k - 1;
-                s.table = (void *)(uintptr_t)cache->val[slot];
+                pr->c->stamp[slot] = c->now;
+                s.level = pr->k - 1u;
+                s.table = (void *)(uintptr_t)pr->c->val[slot];
                 break;
             }
         }
@@ -101,20 +99,19 @@ static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
     sim->st.walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
     cyc += (uint64_t)w->nrefs * sim->cfg.cost.pt_ref;
     charge(sim, cyc);
-    if (!pwc->enabled)
-        return;
-    /* Cache every upper-level entry the walk read that points to a table:
-     * all below the level that hit, so all absent. */
-    for (unsigned k = 2; k <= L; k++) {
-        if (!w->table[k] || !w->table[k - 1])
+    /* Cache each upper-level entry the walk read (levels up to top) that
+     * led to a table it read too (level k-1 >= where it stopped). All of
+     * them lie below the level that hit, so none is cached yet. */
+    for (unsigned i = 0; i < pwc->nprobe; i++) {
+        const struct pwc_probe *pr = &pwc->probe[i];
+        if (pr->k > w->top)
+            break;
+        if (pr->k <= w->level)
             continue;
-        struct sac *cache = pwc_cache(pwc, k);
-        if (!cache)
-            continue;
-        uint64_t tag = va >> sim->shift[k];
+        const uint64_t tag = va >> pr->shift;
         uint64_t evicted;
-        sac_insert_new(cache, tag & cache->set_mask, PWC_KEY(tag, p->asid, k),
-                       (uint64_t)(uintptr_t)w->table[k - 1], c->now, &sim->rng, &evicted);
+        sac_insert_new(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, p->asid, pr->k),
+                       (uint64_t)(uintptr_t)w->table[pr->k - 1], c->now, &sim->rng, &evicted);
     }
 }
 
@@ -252,7 +249,7 @@ int mmu_cpu_ready(struct vmsim *sim, unsigned cpu)
                     c->disturbs[s] = true;
         memo_reset(&c->memo[s]);
     }
-    int rc = pwc_init(&c->pwc, &cfg->pwc, cfg->geom.levels);
+    int rc = pwc_init(&c->pwc, &cfg->pwc, cfg->geom.levels, sim->shift);
     if (rc)
         return rc;
     c->ready = true;

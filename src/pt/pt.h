@@ -48,7 +48,9 @@ struct walk {
     uint64_t pte;     /* the leaf entry; 0 when not present */
     struct walk_ref ref[WALK_MAX_REFS];
     /* For page-walk-cache fills: table[k] is the level-k table the walk
-     * read (NULL when it did not read one). */
+     * read, for k from `level` up to `top`; top = 0 when the organization
+     * has no tables to cache. */
+    unsigned top;
     void *table[VMSIM_MAX_LEVELS + 1];
 };
 

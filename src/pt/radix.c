@@ -257,8 +257,7 @@ static void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
      * alias anything, and would force every field to be reloaded. */
     const unsigned ps = p->phys->page_shift, pte_bytes = r->pte_bytes;
     unsigned n = 0;
-    for (unsigned j = 0; j <= r->levels; j++)
-        w->table[j] = NULL;
+    w->top = k;
     for (;; k--) {
         const uint64_t i = IDX(r, va, k);
         const uint64_t e = t->e[i];

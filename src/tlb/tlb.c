@@ -43,6 +43,7 @@ void tlb_level_flush(struct tlb_level *l)
         sac_clear(&l->arr[a].c);
     for (unsigned i = 0; i < l->nprobe; i++)
         l->probe[i].live = 0;
+    l->live_mask = 0;
 }
 
 void tlb_level_invalidate(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid)
@@ -53,28 +54,26 @@ void tlb_level_invalidate(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t as
         const long slot = sac_find(p->c, tag & p->c->set_mask, TLB_KEY(tag, asid, p->shift));
         if (slot >= 0) {
             sac_drop(p->c, slot);
-            p->live--;
+            tlb_probe_dec(l, i);
         }
     }
 }
 
-int pwc_init(struct pwc *p, const struct vmsim_pwc_config *cfg, unsigned levels)
+int pwc_init(struct pwc *p, const struct vmsim_pwc_config *cfg, unsigned levels,
+             const unsigned *shift)
 {
     memset(p, 0, sizeof *p);
     p->unified = cfg->unified_mode;
     p->latency = cfg->latency;
     int rc = VMSIM_OK;
-    if (p->unified) {
-        if (cfg->unified.entries)
-            rc = sac_init(&p->all, cfg->unified.entries, cfg->unified.ways, VMSIM_REPL_LRU);
-        p->enabled = cfg->unified.entries > 0;
-    } else {
-        for (unsigned k = 2; k <= levels && !rc; k++)
-            if (cfg->level[k].entries) {
-                rc = sac_init(&p->level[k], cfg->level[k].entries, cfg->level[k].ways,
-                              VMSIM_REPL_LRU);
-                p->enabled = true;
-            }
+    if (p->unified && cfg->unified.entries)
+        rc = sac_init(&p->all, cfg->unified.entries, cfg->unified.ways, VMSIM_REPL_LRU);
+    for (unsigned k = 2; k <= levels && !rc; k++) {
+        struct sac *c = p->unified ? &p->all : &p->level[k];
+        if (!p->unified && cfg->level[k].entries)
+            rc = sac_init(c, cfg->level[k].entries, cfg->level[k].ways, VMSIM_REPL_LRU);
+        if (c->key)
+            p->probe[p->nprobe++] = (struct pwc_probe){c, (uint8_t)k, (uint8_t)shift[k]};
     }
     if (rc)
         pwc_fini(p);
@@ -86,7 +85,7 @@ void pwc_fini(struct pwc *p)
     for (unsigned k = 0; k <= VMSIM_MAX_LEVELS; k++)
         sac_fini(&p->level[k]);
     sac_fini(&p->all);
-    p->enabled = false;
+    p->nprobe = 0;
 }
 
 void pwc_flush(struct pwc *p)

@@ -36,6 +36,7 @@ struct tlb_level {
     uint64_t shifts; /* page sizes served: bit s for 2^s bytes */
     struct tlb_probe probe[16];
     unsigned nprobe;
+    uint32_t live_mask; /* bit i: probe[i].live > 0 */
     int8_t probe_of[64]; /* page shift -> its probe, -1 when not served */
 };
 
@@ -47,15 +48,20 @@ void tlb_level_flush(struct tlb_level *l);
 /* Remove every entry whose page contains va (any size). */
 void tlb_level_invalidate(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid);
 
+/* One entry of probe i left the level. */
+static inline void tlb_probe_dec(struct tlb_level *l, unsigned i)
+{
+    if (--l->probe[i].live == 0)
+        l->live_mask &= ~(1u << i);
+}
+
 /* Probe level l for the page containing va; returns the slot's value
  * pointer (NULL on a miss) and sets *shift to the page size found. */
 static inline uint64_t *tlb_lookup(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid,
                                    unsigned *shift, uint64_t now)
 {
-    for (unsigned i = 0; i < l->nprobe; i++) {
-        const struct tlb_probe *p = &l->probe[i];
-        if (!p->live)
-            continue;
+    for (uint32_t m = l->live_mask; m; m &= m - 1) {
+        const struct tlb_probe *p = &l->probe[__builtin_ctz(m)];
         const unsigned s = p->shift;
         const uint64_t tag = va >> s;
         const long slot = sac_find(p->c, tag & p->c->set_mask, TLB_KEY(tag, asid, s));
@@ -81,31 +87,37 @@ static inline bool tlb_fill(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t 
     uint64_t evicted;
     sac_insert_new(p->c, tag & p->c->set_mask, TLB_KEY(tag, asid, shift), val, now, rng, &evicted);
     p->live++;
+    l->live_mask |= 1u << pi;
     if (evicted) /* the victim may hold another size of the same array */
-        l->probe[l->probe_of[evicted & 63]].live--;
+        tlb_probe_dec(l, l->probe_of[evicted & 63]);
     return true;
 }
 
 /* ---- page-walk caches ---- */
 
+/* One page-walk cache to probe: the cache of level-k entries, tagged by
+ * va >> shift (the bits that index levels k and above). */
+struct pwc_probe {
+    struct sac *c;
+    uint8_t k;
+    uint8_t shift;
+};
+
 struct pwc {
-    bool enabled;
     bool unified;
     struct sac level[VMSIM_MAX_LEVELS + 1]; /* split: index = level k */
     struct sac all;                         /* unified */
     unsigned latency;
+    struct pwc_probe probe[VMSIM_MAX_LEVELS]; /* deepest level first */
+    unsigned nprobe;                          /* 0: no page-walk caches */
 };
 
 #define PWC_KEY(tag, asid, k) (((tag) << 16) | ((uint64_t)(asid) << 4) | (k))
 
-int pwc_init(struct pwc *p, const struct vmsim_pwc_config *cfg, unsigned levels);
+/* shift[k] is the page shift of a leaf at level k of the geometry. */
+int pwc_init(struct pwc *p, const struct vmsim_pwc_config *cfg, unsigned levels,
+             const unsigned *shift);
 void pwc_fini(struct pwc *p);
 void pwc_flush(struct pwc *p);
-
-static inline struct sac *pwc_cache(struct pwc *p, unsigned k)
-{
-    struct sac *c = p->unified ? &p->all : &p->level[k];
-    return c->key ? c : NULL;
-}
 
 #endif
