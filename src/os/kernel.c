@@ -66,7 +66,6 @@ struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, 
     p->pid = pid;
     p->asid_gen = UINT64_MAX;
     *pp = p;
-    k->nproc++;
     sim->st.processes++;
     return p;
 }
@@ -119,7 +118,6 @@ int kernel_exit(struct vmsim *sim, vmsim_pid_t pid)
     if (!p)
         return VMSIM_ENOENT;
     *pp = p->hnext;
-    k->nproc--;
     for (unsigned i = 0; i < sim->cfg.ncpus; i++)
         if (sim->cpu[i].proc == p) {
             sim->cpu[i].proc = NULL;
@@ -177,7 +175,8 @@ static bool vma_uniform(const struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t
     return true;
 }
 
-/* Remove [lo, hi) from the VMA list, splitting VMAs that straddle it. */
+/* Remove [lo, hi) from the VMA list, splitting VMAs that straddle it. The
+ * new list always has room for two more entries (vma_insert adds one). */
 static int vma_remove(struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
 {
     size_t n = 0;
@@ -198,7 +197,6 @@ static int vma_remove(struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
     free(p->vma);
     p->vma = out;
     p->nvma = n;
-    p->vma_cap = p->nvma + 2;
     return VMSIM_OK;
 }
 

@@ -23,14 +23,14 @@ struct process {
     uint64_t asid_gen; /* asid is valid while this equals the kernel's */
     struct pt *pt;
     struct vma *vma;   /* sorted, disjoint */
-    size_t nvma, vma_cap;
+    size_t nvma;
     struct process *hnext;
 };
 
 struct kernel {
     const struct pt_ops *ops;
     struct process **bucket; /* pid hash, chained */
-    size_t nbucket, nproc;
+    size_t nbucket;
     vmsim_pfn_t zero[VMSIM_MAX_LEVELS + 1]; /* shared zero frame per leaf level */
     unsigned zero_have;                     /* bit k: zero[k] allocated */
     unsigned asid_next;

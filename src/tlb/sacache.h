@@ -102,17 +102,4 @@ static inline void sac_drop(struct sac *c, long slot)
     c->stamp[slot] = 0;
 }
 
-/* Insert or refresh key in set; returns its slot. */
-static inline long sac_insert(struct sac *c, uint64_t set, uint64_t key, uint64_t val,
-                              uint64_t now, struct rng *rng)
-{
-    long slot = sac_find(c, set, key);
-    uint64_t evicted;
-    if (slot < 0)
-        return sac_insert_new(c, set, key, val, now, rng, &evicted);
-    c->val[slot] = val;
-    c->stamp[slot] = now;
-    return slot;
-}
-
 #endif
