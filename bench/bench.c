@@ -14,6 +14,7 @@
  *     page-table bytes.
  * Times are user CPU seconds (getrusage), the best of three; trace reading
  * counts user + system time, since part of it is read(2). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,8 @@ static struct vmsim_event *gen(const char *spec, size_t n)
     return ev;
 }
 
-/* The minimal loop: one 64-entry fully associative TLB, inline. */
+/* The minimal loop: one 64-entry fully associative TLB, inline, scanned
+ * eight ways per branch (faster here than a compare-and-branch per way). */
 static volatile uint64_t sink;
 static double baseline(const struct vmsim_event *ev, size_t n, unsigned reps)
 {
@@ -73,10 +75,12 @@ static double baseline(const struct vmsim_event *ev, size_t n, unsigned reps)
         for (unsigned r = 0; r < reps; r++)
             for (size_t i = 0; i < n; i++) {
                 uint64_t vpn = ev[i].addr >> 12;
-                unsigned w = 0;
-                while (w < 64 && tag[w] != vpn)
-                    w++;
-                if (w < 64) {
+                bool hit = false;
+                for (unsigned w = 0; w < 64 && !hit; w += 8)
+                    hit = (tag[w] == vpn) | (tag[w + 1] == vpn) | (tag[w + 2] == vpn) |
+                          (tag[w + 3] == vpn) | (tag[w + 4] == vpn) | (tag[w + 5] == vpn) |
+                          (tag[w + 6] == vpn) | (tag[w + 7] == vpn);
+                if (hit) {
                     hits++;
                 } else {
                     tag[next] = vpn;
