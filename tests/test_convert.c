@@ -19,6 +19,12 @@ static const char input_text[] = "# hand-written, in every spelling the reader a
                                  "switch 1 3\n"
                                  "mprotect 3 0x7f0000 4096 r--\n"
                                  "munmap 3 0x7f0000 8192\n"
+                                 "fork 3 0x4\n"
+                                 "mmap 4 0x10000 0x1000 r-- off=0x3000 file=9 private\n"
+                                 "mmap 4 20000 4096 rw-\tsupervisor shared\n"
+                                 "madvise 4 200000 2097152 hugepage\n"
+                                 "madvise 4 0x200000 0x200000 normal\n"
+                                 "exit 4\n"
                                  "exit 3";
 
 /* The same events as the text writer spells them (docs/traces.md). */
@@ -32,6 +38,12 @@ static const char canonical[] = "# vmsim text trace (docs/traces.md)\n"
                                 "switch 1 3\n"
                                 "mprotect 3 0x7f0000 4096 r--\n"
                                 "munmap 3 0x7f0000 8192\n"
+                                "fork 3 4\n"
+                                "mmap 4 0x10000 4096 r-- file=9 off=12288\n"
+                                "mmap 4 0x20000 4096 rw- shared supervisor\n"
+                                "madvise 4 0x200000 2097152 hugepage\n"
+                                "madvise 4 0x200000 2097152 normal\n"
+                                "exit 4\n"
                                 "exit 3\n";
 
 static void test_text_bin_text(void **state)
@@ -155,6 +167,20 @@ static void test_misuse(void **state)
     assert_non_null(strstr(r.err, "found \"Q\""));
     assert_int_equal(access(out, F_OK), -1);
     cmd_result_free(&r);
+
+    /* the same for the newer lines: a fork to itself */
+    char *fork_self = write_temp("spawn 1\nfork 1 1\n", 17, ".txt");
+    r = run_vmsim("convert %s %s", fork_self, out);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof want,
+             "vmsim: %s:2: expected CHILD (decimal or 0x-hex, below 2^32, not the forking PID), "
+             "found \"1\"",
+             fork_self);
+    assert_non_null(strstr(r.err, want));
+    assert_int_equal(access(out, F_OK), -1);
+    cmd_result_free(&r);
+    unlink(fork_self);
+    free(fork_self);
 
     r = run_vmsim("convert /nonexistent/in.txt %s", out);
     assert_int_equal(r.status, 1);

@@ -13,8 +13,9 @@
 #include "trace/formats.h"
 #include "util/rng.h"
 
-#define EV_ACC(k, p, a, l, c) {VMSIM_EV_ACCESS, (k), (c), (p), (a), (l)}
-#define EV(t, k, c, p, a, l) {(t), (k), (c), (p), (a), (l)}
+#define EV_ACC(k, p, a, l, c) {VMSIM_EV_ACCESS, (k), (c), (p), (a), (l), 0, 0}
+#define EV(t, k, c, p, a, l) {(t), (k), (c), (p), (a), (l), 0, 0}
+#define EV_MMAP(k, p, a, l, file, pgoff) {VMSIM_EV_MMAP, (k), 0, (p), (a), (l), (file), (pgoff)}
 
 static long read_all(const void *data, size_t len, const char *fmt, size_t chunk,
                      struct vmsim_event **out, struct vmsim_source_error *err)
@@ -57,9 +58,11 @@ static void assert_events(const struct vmsim_event *got, const struct vmsim_even
 {
     for (size_t i = 0; i < n; i++) {
         if (memcmp(&got[i], &want[i], sizeof got[i]) != 0)
-            print_error("event %zu: got type %u kind %u cpu %u pid %u addr %#llx len %llu\n", i,
-                        got[i].type, got[i].kind, got[i].cpu, got[i].pid,
-                        (unsigned long long)got[i].addr, (unsigned long long)got[i].len);
+            print_error("event %zu: got type %u kind %u cpu %u pid %u addr %#llx len %llu "
+                        "file %u pgoff %u\n",
+                        i, got[i].type, got[i].kind, got[i].cpu, got[i].pid,
+                        (unsigned long long)got[i].addr, (unsigned long long)got[i].len,
+                        got[i].file, got[i].pgoff);
         assert_memory_equal(&got[i], &want[i], sizeof got[i]);
     }
 }
@@ -82,6 +85,14 @@ static const struct vmsim_event hand_events[] = {
     EV_ACC(VMSIM_READ, 7, 0, 8, 2),
     EV_ACC(VMSIM_WRITE, 7, 0xffffffffffffffffull, 1, 2),
     EV_ACC(VMSIM_READ, 7, 0, 1, 2),
+    EV(VMSIM_EV_FORK, 0, 0, 7, 8, 0),
+    EV(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 0, 7, 0x200000, 0x200000),
+    EV_MMAP(VMSIM_PROT_R | VMSIM_PROT_X | VMSIM_MAP_SHARED | VMSIM_MAP_SUPERVISOR, 7, 0x400000,
+            8192, 3, 2),
+    EV_MMAP(VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED, 8, 0x10000, 4096, 0, 0),
+    EV_MMAP(VMSIM_PROT_R, 8, 0x10000, 4096, 0xffffffffu, 0xffffffffu),
+    EV(VMSIM_EV_MADVISE, VMSIM_ADV_NOHUGEPAGE, 0, 8, 0x10000, 4096),
+    EV_ACC(VMSIM_READ, 7, 0x10, 1, 2),
 };
 #define NHAND (sizeof hand_events / sizeof hand_events[0])
 
@@ -103,6 +114,16 @@ static const unsigned char hand_bytes[] = {
     0x00, 0x9f, 0x40,             /* R: delta -0x1010 (zz 0x201f) */
     0x11, 0x01, 0x01,             /* W: size 1, delta -1 (zz 1): 0xffffffffffffffff */
     0x20,                         /* R: 0xffffffffffffffff + 1 wraps to 0, sequential */
+    0x87, 0x07, 0x08,             /* fork 7 8 */
+    0x88, 0x07, 0x80, 0x80, 0x80, 0x01, 0x80, 0x80, 0x80, 0x01, 0x01, /* madvise 7 2^21 2^21 huge */
+    /* mmap 7 0x400000 8192 r-x shared supervisor file=3 off=8192: prot 5 | 8 | 16 | FILE 32 */
+    0x83, 0x07, 0x80, 0x80, 0x80, 0x02, 0x80, 0x40, 0x3d, 0x03, 0x02,
+    0x83, 0x08, 0x80, 0x80, 0x04, 0x80, 0x20, 0x0b, /* mmap 8 0x10000 4096 rw- shared: 3 | 8 */
+    /* mmap 8 0x10000 4096 r-- file=2^32-1 off=(2^32-1 pages): prot 1 | FILE 32 */
+    0x83, 0x08, 0x80, 0x80, 0x04, 0x80, 0x20, 0x21, 0xff, 0xff, 0xff, 0xff, 0x0f, 0xff, 0xff, 0xff,
+    0xff, 0x0f,
+    0x88, 0x08, 0x80, 0x80, 0x04, 0x80, 0x20, 0x02, /* madvise 8 0x10000 4096 nohugepage */
+    0x00, 0x20, /* R: the OS records left pid, cpu, addr and size alone: delta +0x10 (zz 0x20) */
 };
 
 static void test_hand_encoding(void **state)
@@ -139,7 +160,6 @@ static const struct bad_case bad_cases[] = {
     {"reserved bit", {0x40}, 1, "<memory>: byte 8", "record tag", "0x40"},
     {"reserved bit 2", {0x7f}, 1, "<memory>: byte 8", "record tag", "0x7f"},
     {"OS type 0", {0x80}, 1, "<memory>: byte 8", "record tag", "0x80"},
-    {"OS type 7", {0x87}, 1, "<memory>: byte 8", "record tag", "0x87"},
     {"OS type 127", {0xff}, 1, "<memory>: byte 8", "record tag", "0xff"},
     {"tag after a good record", {0x20, 0x20, 0x48}, 3, "<memory>: byte 10", "record tag", "0x48"},
     {"11-byte varint", {0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00},
@@ -155,8 +175,6 @@ static const struct bad_case bad_cases[] = {
     {"access cpu 65536", {0x08, 0x80, 0x80, 0x04, 0x00}, 5, "<memory>: byte 9",
      "cpu below 65536", "65536"},
     {"size 0", {0x10, 0x00, 0x00}, 3, "<memory>: byte 9", "at least 1", "0"},
-    {"mmap prot 8", {0x83, 0x01, 0x00, 0x01, 0x08}, 5, "<memory>: byte 12", "protection",
-     "8"},
     {"mmap len 0", {0x83, 0x01, 0x00, 0x00, 0x03}, 5, "<memory>: byte 11", "at least 1", "0"},
     {"mprotect prot 255", {0x85, 0x01, 0x00, 0x01, 0xff, 0x01}, 6, "<memory>: byte 12",
      "protection", "255"},
@@ -168,11 +186,50 @@ static const struct bad_case bad_cases[] = {
      "rest of the mmap record that starts at byte 8", "end of input"},
 };
 
-static void test_malformed_records(void **state)
+#define MAP_PROT "mmap prot bits 0-5 (rwx, shared, supervisor, file)"
+#define CHILD "a child pid below 2^32, not the parent's"
+#define FILE_ID "a file id from 1 to 2^32-1"
+
+/* fork, madvise, mmap flags and files; expected is matched exactly. */
+static const struct bad_case bad_process_cases[] = {
+    {"OS type 9", {0x89}, 1, "<memory>: byte 8",
+     "a record tag (0x00-0x3f access, 0x81-0x88 OS event)", "0x89"},
+    {"mmap prot 64", {0x83, 0x01, 0x00, 0x01, 0x40}, 5, "<memory>: byte 12", MAP_PROT, "64"},
+    {"mmap prot 128", {0x83, 0x01, 0x00, 0x01, 0x80, 0x01}, 6, "<memory>: byte 12", MAP_PROT,
+     "128"},
+    {"mprotect shared", {0x85, 0x01, 0x00, 0x01, 0x08}, 5, "<memory>: byte 12",
+     "protection bits 0-7", "8"},
+    {"fork to itself", {0x87, 0x05, 0x05}, 3, "<memory>: byte 10", CHILD, "5"},
+    {"fork child 2^32", {0x87, 0x05, 0x80, 0x80, 0x80, 0x80, 0x10}, 7, "<memory>: byte 10", CHILD,
+     "4294967296"},
+    {"fork pid 2^32", {0x87, 0x80, 0x80, 0x80, 0x80, 0x10, 0x01}, 7, "<memory>: byte 9",
+     "a pid below 2^32", "4294967296"},
+    {"madvise advice 3", {0x88, 0x01, 0x00, 0x01, 0x03}, 5, "<memory>: byte 12",
+     "advice 0-2 (normal, hugepage, nohugepage)", "3"},
+    {"madvise len 0", {0x88, 0x01, 0x00, 0x00, 0x01}, 5, "<memory>: byte 11",
+     "a size or length of at least 1", "0"},
+    {"mmap file 0", {0x83, 0x01, 0x00, 0x01, 0x20, 0x00, 0x00}, 7, "<memory>: byte 13", FILE_ID,
+     "0"},
+    {"mmap file 2^32", {0x83, 0x01, 0x00, 0x01, 0x21, 0x80, 0x80, 0x80, 0x80, 0x10, 0x00}, 11,
+     "<memory>: byte 13", FILE_ID, "4294967296"},
+    {"mmap pgoff 2^32", {0x83, 0x01, 0x00, 0x01, 0x20, 0x01, 0x80, 0x80, 0x80, 0x80, 0x10}, 11,
+     "<memory>: byte 14", "a file offset below 2^32 pages", "4294967296"},
+    {"cut fork", {0x87, 0x01}, 2, "<memory>: byte 10",
+     "the rest of the fork record that starts at byte 8", "end of input"},
+    {"cut madvise", {0x20, 0x88, 0x01, 0x00, 0x01}, 5, "<memory>: byte 13",
+     "the rest of the madvise record that starts at byte 9", "end of input"},
+    {"cut mmap before the file", {0x83, 0x01, 0x00, 0x01, 0x23}, 5, "<memory>: byte 13",
+     "the rest of the mmap record that starts at byte 8", "end of input"},
+    {"cut mmap before the offset", {0x83, 0x01, 0x00, 0x01, 0x23, 0x05}, 6, "<memory>: byte 14",
+     "the rest of the mmap record that starts at byte 8", "end of input"},
+    {"cut mmap in the offset", {0x83, 0x01, 0x00, 0x01, 0x23, 0x05, 0x80}, 7, "<memory>: byte 15",
+     "the rest of the mmap record that starts at byte 8", "end of input"},
+};
+
+static void check_bad_cases(const struct bad_case *cases, size_t ncases, bool exact)
 {
-    (void)state;
-    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
-        const struct bad_case *b = &bad_cases[i];
+    for (size_t i = 0; i < ncases; i++) {
+        const struct bad_case *b = &cases[i];
         size_t len = 8 + b->len;
         unsigned char *data = malloc(len); /* exact size: ASan sees any overread */
         memcpy(data, "VMSIMBT\x01", 8);
@@ -181,18 +238,75 @@ static void test_malformed_records(void **state)
             struct vmsim_event *evs;
             struct vmsim_source_error err;
             long n = read_all(data, len, "auto", chunk, &evs, &err);
-            if (n != VMSIM_EPARSE || strcmp(err.where, b->where) ||
-                !strstr(err.expected, b->expected) || strcmp(err.found, b->found))
+            bool expected_ok = exact ? strcmp(err.expected, b->expected) == 0
+                                     : strstr(err.expected, b->expected) != NULL;
+            if (n != VMSIM_EPARSE || strcmp(err.where, b->where) || !expected_ok ||
+                strcmp(err.found, b->found))
                 print_error("%s: n %ld where %s expected %s found %s\n", b->name, n, err.where,
                             err.expected, err.found);
             assert_int_equal(n, VMSIM_EPARSE);
             assert_string_equal(err.where, b->where);
-            assert_non_null(strstr(err.expected, b->expected));
+            assert_true(expected_ok);
             assert_string_equal(err.found, b->found);
             free(evs);
         }
         free(data);
     }
+}
+
+static void test_malformed_records(void **state)
+{
+    (void)state;
+    check_bad_cases(bad_cases, sizeof bad_cases / sizeof bad_cases[0], false);
+}
+
+static void test_malformed_process_records(void **state)
+{
+    (void)state;
+    check_bad_cases(bad_process_cases, sizeof bad_process_cases / sizeof bad_process_cases[0],
+                    true);
+}
+
+/* A file written before fork, madvise and the mmap flags existed, bytes by
+ * hand: it reads as it always did (no file, no flags), and today's writer
+ * still makes exactly these bytes of those events. */
+static const unsigned char version1_bytes[] = {
+    'V', 'M', 'S', 'I', 'M', 'B', 'T', 1,
+    0x81, 0x01,                                     /* spawn 1 */
+    0x83, 0x01, 0x80, 0x80, 0x04, 0x80, 0x40, 0x07, /* mmap 1 0x10000 8192 rwx */
+    0x15, 0x01, 0x08, 0x80, 0x80, 0x08,             /* W: pid 1, size 8, +0x10000 (zz 0x20000) */
+    0x85, 0x01, 0x80, 0x80, 0x04, 0x80, 0x40, 0x01, /* mprotect 1 0x10000 8192 r-- */
+    0x84, 0x01, 0x80, 0x80, 0x04, 0x80, 0x40,       /* munmap 1 0x10000 8192 */
+    0x82, 0x01,                                     /* exit 1 */
+};
+static const struct vmsim_event version1_events[] = {
+    EV(VMSIM_EV_SPAWN, 0, 0, 1, 0, 0),
+    EV(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X, 0, 1, 0x10000, 8192),
+    EV_ACC(VMSIM_WRITE, 1, 0x10000, 8, 0),
+    EV(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 0, 1, 0x10000, 8192),
+    EV(VMSIM_EV_MUNMAP, 0, 0, 1, 0x10000, 8192),
+    EV(VMSIM_EV_EXIT, 0, 0, 1, 0, 0),
+};
+
+static void test_version1_file(void **state)
+{
+    (void)state;
+    size_t n = sizeof version1_events / sizeof version1_events[0];
+    struct vmsim_event *evs;
+    struct vmsim_source_error err;
+    assert_int_equal(read_all(version1_bytes, sizeof version1_bytes, NULL, 0, &evs, &err),
+                     (long)n);
+    assert_events(evs, version1_events, n);
+    free(evs);
+
+    struct vmsim_sink *sink;
+    assert_int_equal(trace_sink_open_mem("bin", &sink), 0);
+    assert_int_equal(vmsim_sink_write(sink, version1_events, n), 0);
+    size_t len;
+    const unsigned char *got = trace_sink_mem(sink, &len);
+    assert_int_equal(len, sizeof version1_bytes);
+    assert_memory_equal(got, version1_bytes, len);
+    assert_int_equal(vmsim_sink_close(sink), 0);
 }
 
 static void test_bad_header(void **state)
@@ -261,11 +375,23 @@ static void random_events(struct vmsim_event *evs, size_t n, uint64_t seed)
             e->pid = (vmsim_pid_t)rng_next(&r);
             if (e->type == VMSIM_EV_SWITCH)
                 e->cpu = (uint16_t)rng_next(&r);
-            if (e->type >= VMSIM_EV_MMAP && e->type <= VMSIM_EV_MPROTECT) {
+            if (e->type == VMSIM_EV_FORK) /* any child but the parent */
+                e->addr = (vmsim_pid_t)(e->pid + 1 + rng_below(&r, UINT32_MAX));
+            if ((e->type >= VMSIM_EV_MMAP && e->type <= VMSIM_EV_MPROTECT) ||
+                e->type == VMSIM_EV_MADVISE) {
                 e->addr = rng_next(&r) >> rng_below(&r, 64);
                 e->len = 1 + (rng_next(&r) >> rng_below(&r, 64) >> 1);
-                if (e->type != VMSIM_EV_MUNMAP)
-                    e->kind = (uint8_t)rng_below(&r, 8);
+            }
+            if (e->type == VMSIM_EV_MMAP || e->type == VMSIM_EV_MPROTECT)
+                e->kind = (uint8_t)rng_below(&r, 8);
+            if (e->type == VMSIM_EV_MADVISE)
+                e->kind = (uint8_t)rng_below(&r, VMSIM_ADV_NTYPES);
+            if (e->type == VMSIM_EV_MMAP) {
+                e->kind |= (uint8_t)(rng_below(&r, 4) * VMSIM_MAP_SHARED); /* both flags */
+                if (rng_below(&r, 2)) {
+                    e->file = (uint32_t)(1 + (rng_below(&r, UINT32_MAX) >> rng_below(&r, 32)));
+                    e->pgoff = (uint32_t)(rng_next(&r) >> rng_below(&r, 64));
+                }
             }
         }
     }
@@ -416,8 +542,14 @@ static void test_sink_rejects(void **state)
         EV_ACC(4, 1, 0, 8, 0),
         EV_ACC(VMSIM_READ, 5, 0x1234, 0, 3), /* would change pid and cpu state */
         EV(VMSIM_EV_NTYPES, 0, 0, 1, 0, 0),
-        EV(VMSIM_EV_MMAP, 8, 0, 1, 0, 4096),
+        EV(VMSIM_EV_MMAP, 32, 0, 1, 0, 4096),   /* the file bit is the coder's, not a kind */
+        EV_MMAP(VMSIM_PROT_R, 1, 0, 4096, 0, 1), /* an offset without a file */
         EV(VMSIM_EV_MPROTECT, 0, 0, 1, 0, 0),
+        EV(VMSIM_EV_MPROTECT, VMSIM_MAP_SUPERVISOR, 0, 1, 0, 4096),
+        EV(VMSIM_EV_FORK, 0, 0, 5, 5, 0),
+        EV(VMSIM_EV_FORK, 0, 0, 5, 1ull << 32, 0),
+        EV(VMSIM_EV_MADVISE, VMSIM_ADV_NTYPES, 0, 1, 0, 4096),
+        EV(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 0, 1, 0, 0),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(vmsim_sink_write(sink, &bad[i], 1), VMSIM_EINVAL);
@@ -462,6 +594,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_encoding),
         cmocka_unit_test(test_malformed_records),
+        cmocka_unit_test(test_malformed_process_records),
+        cmocka_unit_test(test_version1_file),
         cmocka_unit_test(test_bad_header),
         cmocka_unit_test(test_random_round_trip),
         cmocka_unit_test(test_truncation_everywhere),

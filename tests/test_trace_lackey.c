@@ -11,7 +11,7 @@
 #include "testutil.h"
 #include "trace/formats.h"
 
-#define ACC(k, a, l) {VMSIM_EV_ACCESS, (k), 0, 1, (a), (l)}
+#define ACC(k, a, l) {VMSIM_EV_ACCESS, (k), 0, 1, (a), (l), 0, 0}
 
 static long read_all(const void *data, size_t len, const char *fmt, size_t chunk,
                      struct vmsim_event **out, struct vmsim_source_error *err)

@@ -11,8 +11,9 @@
 #include "trace/formats.h"
 #include "util/rng.h"
 
-#define EV_ACC(k, p, a, l, c) {VMSIM_EV_ACCESS, (k), (c), (p), (a), (l)}
-#define EV(t, k, c, p, a, l) {(t), (k), (c), (p), (a), (l)}
+#define EV_ACC(k, p, a, l, c) {VMSIM_EV_ACCESS, (k), (c), (p), (a), (l), 0, 0}
+#define EV(t, k, c, p, a, l) {(t), (k), (c), (p), (a), (l), 0, 0}
+#define EV_MMAP(k, p, a, l, file, pgoff) {VMSIM_EV_MMAP, (k), 0, (p), (a), (l), (file), (pgoff)}
 
 /* Read every event from a memory block; returns the count, or the error
  * (then *err says where). */
@@ -51,15 +52,19 @@ static void assert_events(const struct vmsim_event *got, const struct vmsim_even
 {
     for (size_t i = 0; i < n; i++) {
         if (memcmp(&got[i], &want[i], sizeof got[i]) != 0)
-            print_error("event %zu: got type %u kind %u cpu %u pid %u addr %#llx len %llu\n", i,
-                        got[i].type, got[i].kind, got[i].cpu, got[i].pid,
-                        (unsigned long long)got[i].addr, (unsigned long long)got[i].len);
+            print_error("event %zu: got type %u kind %u cpu %u pid %u addr %#llx len %llu "
+                        "file %u pgoff %u\n",
+                        i, got[i].type, got[i].kind, got[i].cpu, got[i].pid,
+                        (unsigned long long)got[i].addr, (unsigned long long)got[i].len,
+                        got[i].file, got[i].pgoff);
         assert_int_equal(got[i].type, want[i].type);
         assert_int_equal(got[i].kind, want[i].kind);
         assert_int_equal(got[i].cpu, want[i].cpu);
         assert_int_equal(got[i].pid, want[i].pid);
         assert_int_equal(got[i].addr, want[i].addr);
         assert_int_equal(got[i].len, want[i].len);
+        assert_int_equal(got[i].file, want[i].file);
+        assert_int_equal(got[i].pgoff, want[i].pgoff);
     }
 }
 
@@ -132,6 +137,92 @@ static void test_data_file(void **state)
     vmsim_source_close(src);
 }
 
+/* fork, madvise and the mmap options, in the spellings the reader takes. */
+static const char process_lines[] =
+    "fork 1 2\n"
+    "fork 0x10 4294967295\n"
+    "madvise 1 0x200000 2097152 hugepage\n"
+    "madvise 2 200000 0x1000 nohugepage   # hex address without 0x, hex length\n"
+    "madvise 2 0x200000 4096 normal\n"
+    "mmap 1 0x400000 8192 r-x shared supervisor file=3 off=8192\n"
+    "mmap 1 0x400000 8192 r-x off=0x2000 file=0x3 supervisor shared   # any order\n"
+    "mmap 1 0x10000 4096 rw- private   # the default, said out loud\n"
+    "mmap 1 0x10000 4096 rw- shared    # anonymous shared memory\n"
+    "mmap 2 0x20000 4096 --- supervisor\tprivate\n"
+    "mmap 2 0x30000 4096 r-- file=4294967295 off=17592186040320\n"
+    "mmap 2 0x30000 4096 r-- file=1 off=0\n"
+    "mmap 2 0x30000 4096 r-- file=1";
+
+#define R_X (VMSIM_PROT_R | VMSIM_PROT_X)
+#define RW_ (VMSIM_PROT_R | VMSIM_PROT_W)
+static const struct vmsim_event process_events[] = {
+    EV(VMSIM_EV_FORK, 0, 0, 1, 2, 0),
+    EV(VMSIM_EV_FORK, 0, 0, 16, 4294967295u, 0),
+    EV(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 0, 1, 0x200000, 2097152),
+    EV(VMSIM_EV_MADVISE, VMSIM_ADV_NOHUGEPAGE, 0, 2, 0x200000, 4096),
+    EV(VMSIM_EV_MADVISE, VMSIM_ADV_NORMAL, 0, 2, 0x200000, 4096),
+    EV_MMAP(R_X | VMSIM_MAP_SHARED | VMSIM_MAP_SUPERVISOR, 1, 0x400000, 8192, 3, 2),
+    EV_MMAP(R_X | VMSIM_MAP_SHARED | VMSIM_MAP_SUPERVISOR, 1, 0x400000, 8192, 3, 2),
+    EV_MMAP(RW_, 1, 0x10000, 4096, 0, 0),
+    EV_MMAP(RW_ | VMSIM_MAP_SHARED, 1, 0x10000, 4096, 0, 0),
+    EV_MMAP(VMSIM_MAP_SUPERVISOR, 2, 0x20000, 4096, 0, 0),
+    EV_MMAP(VMSIM_PROT_R, 2, 0x30000, 4096, 4294967295u, 4294967295u), /* 2^44 - 4096 bytes */
+    EV_MMAP(VMSIM_PROT_R, 2, 0x30000, 4096, 1, 0),
+    EV_MMAP(VMSIM_PROT_R, 2, 0x30000, 4096, 1, 0),
+};
+#define NPROC (sizeof process_events / sizeof process_events[0])
+
+/* The writer's spelling of process_events: options in one order, each only
+ * when set, private never. */
+static const char process_canonical[] =
+    "# vmsim text trace (docs/traces.md)\n"
+    "fork 1 2\n"
+    "fork 16 4294967295\n"
+    "madvise 1 0x200000 2097152 hugepage\n"
+    "madvise 2 0x200000 4096 nohugepage\n"
+    "madvise 2 0x200000 4096 normal\n"
+    "mmap 1 0x400000 8192 r-x shared supervisor file=3 off=8192\n"
+    "mmap 1 0x400000 8192 r-x shared supervisor file=3 off=8192\n"
+    "mmap 1 0x10000 4096 rw-\n"
+    "mmap 1 0x10000 4096 rw- shared\n"
+    "mmap 2 0x20000 4096 --- supervisor\n"
+    "mmap 2 0x30000 4096 r-- file=4294967295 off=17592186040320\n"
+    "mmap 2 0x30000 4096 r-- file=1\n"
+    "mmap 2 0x30000 4096 r-- file=1\n";
+
+static void test_fork_madvise_mmap_options(void **state)
+{
+    (void)state;
+    static const size_t chunks[] = {0, 1, 3, 64};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        struct vmsim_event *evs;
+        struct vmsim_source_error err;
+        long n = read_all(process_lines, strlen(process_lines), "auto", chunks[c], &evs, &err);
+        if (n < 0)
+            print_error("%s: expected %s, found %s\n", err.where, err.expected, err.found);
+        assert_int_equal(n, NPROC);
+        assert_events(evs, process_events, NPROC);
+        free(evs);
+    }
+
+    struct vmsim_sink *sink;
+    assert_int_equal(trace_sink_open_mem("text", &sink), 0);
+    assert_int_equal(vmsim_sink_write(sink, process_events, NPROC), 0);
+    size_t len;
+    const unsigned char *got = trace_sink_mem(sink, &len);
+    assert_int_equal(len, strlen(process_canonical));
+    assert_memory_equal(got, process_canonical, len);
+    assert_int_equal(vmsim_sink_close(sink), 0);
+
+    /* the canonical form reads back to the same events */
+    struct vmsim_event *evs;
+    struct vmsim_source_error err;
+    assert_int_equal(read_all(process_canonical, strlen(process_canonical), "text", 0, &evs, &err),
+                     NPROC);
+    assert_events(evs, process_events, NPROC);
+    free(evs);
+}
+
 struct bad_case {
     const char *input;
     const char *where;    /* exact */
@@ -188,25 +279,98 @@ static const struct bad_case bad_cases[] = {
     {"R 1 10\r 8\n", "<memory>:1", "ADDR", "\"10\\x0d\""},
 };
 
-static void test_malformed_lines(void **state)
+#define CHILD "CHILD (decimal or 0x-hex, below 2^32, not the forking PID)"
+#define ADVICE "ADVICE (normal, hugepage or nohugepage)"
+#define OPTION "end of line or an mmap option (shared, private, supervisor, file=ID, off=BYTES)"
+#define FILE_ID "file=ID (decimal or 0x-hex, 1 to 2^32-1)"
+#define OFF "off=BYTES (decimal or 0x-hex, a multiple of 4096 below 2^44)"
+#define ONCE "each mmap option at most once"
+
+/* fork, madvise and the mmap options; expected is matched exactly. */
+static const struct bad_case bad_process_cases[] = {
+    {"fork 1\n", "<memory>:1", CHILD, "end of line"},
+    {"fork 7 7\n", "<memory>:1", CHILD, "\"7\""},
+    {"fork 7 0x7\n", "<memory>:1", CHILD, "\"0x7\""},
+    {"fork 1 4294967296\n", "<memory>:1", CHILD, "\"4294967296\""},
+    {"fork 1 -2\n", "<memory>:1", CHILD, "\"-2\""},
+    {"fork 1 2 3\n", "<memory>:1", "end of line", "\"3\""},
+    {"fork\n", "<memory>:1", "PID (decimal or 0x-hex, below 2^32)", "end of line"},
+    {"madvise 1 0x1000 4096\n", "<memory>:1", ADVICE, "end of line"},
+    {"madvise 1 0x1000 4096 huge\n", "<memory>:1", ADVICE, "\"huge\""},
+    {"madvise 1 0x1000 4096 HUGEPAGE\n", "<memory>:1", ADVICE, "\"HUGEPAGE\""},
+    {"madvise 1 0x1000 4096 1\n", "<memory>:1", ADVICE, "\"1\""},
+    {"madvise 1 0x1000 0 normal\n", "<memory>:1", "LEN in bytes (decimal or 0x-hex, 1 to 2^64-1)",
+     "\"0\""},
+    {"madvise 1 0x1000 4096 normal shared\n", "<memory>:1", "end of line", "\"shared\""},
+    {"mmap 1 0x1000 4096 rw- shared shared\n", "<memory>:1", ONCE, "\"shared\""},
+    {"mmap 1 0x1000 4096 rw- private private\n", "<memory>:1", ONCE, "\"private\""},
+    {"mmap 1 0x1000 4096 rw- file=1 supervisor file=2\n", "<memory>:1", ONCE, "\"file=2\""},
+    {"mmap 1 0x1000 4096 rw- file=1 off=0 off=4096\n", "<memory>:1", ONCE, "\"off=4096\""},
+    {"mmap 1 0x1000 4096 rw- shared private\n", "<memory>:1", "shared or private, not both",
+     "\"private\""},
+    {"mmap 1 0x1000 4096 rw- private supervisor shared\n", "<memory>:1",
+     "shared or private, not both", "\"shared\""},
+    {"mmap 1 0x1000 4096 rw- off=4096\n", "<memory>:1", "off=BYTES only together with file=ID",
+     "\"off=4096\""},
+    {"mmap 1 0x1000 4096 rw- off=0 shared\n", "<memory>:1",
+     "off=BYTES only together with file=ID", "\"off=0\""},
+    {"mmap 1 0x1000 4096 rw- file=1 off=100\n", "<memory>:1", OFF, "\"off=100\""},
+    {"mmap 1 0x1000 4096 rw- file=1 off=0x1001\n", "<memory>:1", OFF, "\"off=0x1001\""},
+    {"mmap 1 0x1000 4096 rw- file=1 off=17592186044416\n", "<memory>:1", OFF,
+     "\"off=17592186044416\""},
+    {"mmap 1 0x1000 4096 rw- file=1 off=\n", "<memory>:1", OFF, "\"off=\""},
+    {"mmap 1 0x1000 4096 rw- file=0\n", "<memory>:1", FILE_ID, "\"file=0\""},
+    {"mmap 1 0x1000 4096 rw- file=0x0 off=4096\n", "<memory>:1", FILE_ID, "\"file=0x0\""},
+    {"mmap 1 0x1000 4096 rw- file=4294967296\n", "<memory>:1", FILE_ID, "\"file=4294967296\""},
+    {"mmap 1 0x1000 4096 rw- file=\n", "<memory>:1", FILE_ID, "\"file=\""},
+    {"mmap 1 0x1000 4096 rw- file=-1\n", "<memory>:1", FILE_ID, "\"file=-1\""},
+    {"mmap 1 0x1000 4096 rw- file 1\n", "<memory>:1", OPTION, "\"file\""},
+    {"mmap 1 0x1000 4096 rw- Shared\n", "<memory>:1", OPTION, "\"Shared\""},
+    {"mmap 1 0x1000 4096 rw- sharedx\n", "<memory>:1", OPTION, "\"sharedx\""},
+    {"mmap 1 0x1000 4096 rw- offset=4096\n", "<memory>:1", OPTION, "\"offset=4096\""},
+    {"mmap 1 0x1000 4096 rw- 0\n", "<memory>:1", OPTION, "\"0\""},
+    /* five options always hold a repeat or a clash, however long the line */
+    {"mmap 1 0x1000 4096 rw- shared supervisor file=1 off=0 private\n", "<memory>:1",
+     "shared or private, not both", "\"private\""},
+    {"mmap 1 0x1000 4096 rw- shared supervisor file=1 off=0 shared x y\n", "<memory>:1", ONCE,
+     "\"shared\""},
+    {"spawn 1\nmprotect 1 0x1000 4096 rw- shared\n", "<memory>:2", "end of line",
+     "\"shared\""},
+};
+
+static void check_bad_cases(const struct bad_case *cases, size_t ncases, bool exact)
 {
-    (void)state;
-    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
-        const struct bad_case *b = &bad_cases[i];
+    for (size_t i = 0; i < ncases; i++) {
+        const struct bad_case *b = &cases[i];
         for (size_t chunk = 0; chunk < 4; chunk += 3) {
             struct vmsim_event *evs;
             struct vmsim_source_error err;
             long n = read_all(b->input, strlen(b->input), "text", chunk, &evs, &err);
-            if (n != VMSIM_EPARSE || strcmp(err.where, b->where) != 0 ||
-                !strstr(err.expected, b->expected) || strcmp(err.found, b->found) != 0)
+            bool expected_ok = exact ? strcmp(err.expected, b->expected) == 0
+                                     : strstr(err.expected, b->expected) != NULL;
+            if (n != VMSIM_EPARSE || strcmp(err.where, b->where) != 0 || !expected_ok ||
+                strcmp(err.found, b->found) != 0)
                 print_error("case %zu \"%s\": n %ld, where %s, expected %s, found %s\n", i,
                             b->input, n, err.where, err.expected, err.found);
             assert_int_equal(n, VMSIM_EPARSE);
             assert_string_equal(err.where, b->where);
-            assert_non_null(strstr(err.expected, b->expected));
+            assert_true(expected_ok);
             assert_string_equal(err.found, b->found);
         }
     }
+}
+
+static void test_malformed_lines(void **state)
+{
+    (void)state;
+    check_bad_cases(bad_cases, sizeof bad_cases / sizeof bad_cases[0], false);
+}
+
+static void test_malformed_process_lines(void **state)
+{
+    (void)state;
+    check_bad_cases(bad_process_cases, sizeof bad_process_cases / sizeof bad_process_cases[0],
+                    true);
 }
 
 static void test_long_lines(void **state)
@@ -287,8 +451,14 @@ static void test_writer_exact_text(void **state)
         EV_ACC(4, 1, 0, 8, 0),
         EV_ACC(VMSIM_READ, 1, 0, 0, 0),
         EV(VMSIM_EV_NTYPES, 0, 0, 1, 0, 0),
-        EV(VMSIM_EV_MMAP, 8, 0, 1, 0, 4096),
+        EV(VMSIM_EV_MMAP, 32, 0, 1, 0, 4096),               /* a kind bit above the flags */
+        EV_MMAP(VMSIM_PROT_R, 1, 0, 4096, 0, 1),            /* an offset without a file */
+        EV(VMSIM_EV_MPROTECT, VMSIM_MAP_SHARED, 0, 1, 0, 4096), /* flags are mmap's only */
         EV(VMSIM_EV_MUNMAP, 0, 0, 1, 0, 0),
+        EV(VMSIM_EV_FORK, 0, 0, 5, 5, 0),                   /* its own child */
+        EV(VMSIM_EV_FORK, 0, 0, 5, 1ull << 32, 0),
+        EV(VMSIM_EV_MADVISE, VMSIM_ADV_NTYPES, 0, 1, 0, 4096),
+        EV(VMSIM_EV_MADVISE, VMSIM_ADV_NORMAL, 0, 1, 0, 0),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(vmsim_sink_write(sink, &bad[i], 1), VMSIM_EINVAL);
@@ -307,7 +477,8 @@ static void test_random_round_trip(void **state)
     struct vmsim_event *evs = calloc(n, sizeof *evs);
     for (size_t i = 0; i < n; i++) {
         struct vmsim_event *e = &evs[i];
-        e->type = (uint8_t)(rng_below(&r, 4) ? VMSIM_EV_ACCESS : 1 + rng_below(&r, 6));
+        e->type = (uint8_t)(rng_below(&r, 4) ? VMSIM_EV_ACCESS
+                                              : 1 + rng_below(&r, VMSIM_EV_NTYPES - 1));
         uint64_t big = rng_next(&r) >> rng_below(&r, 64);
         switch (e->type) {
         case VMSIM_EV_ACCESS:
@@ -325,10 +496,21 @@ static void test_random_round_trip(void **state)
         case VMSIM_EV_EXIT:
             e->pid = (vmsim_pid_t)rng_next(&r);
             break;
+        case VMSIM_EV_FORK:
+            e->pid = (vmsim_pid_t)rng_next(&r);
+            e->addr = (vmsim_pid_t)(e->pid + 1 + rng_below(&r, UINT32_MAX)); /* not pid */
+            break;
         default:
             e->kind = (uint8_t)rng_below(&r, 8);
             if (e->type == VMSIM_EV_MUNMAP)
                 e->kind = 0;
+            if (e->type == VMSIM_EV_MADVISE)
+                e->kind = (uint8_t)rng_below(&r, VMSIM_ADV_NTYPES);
+            if (e->type == VMSIM_EV_MMAP) {
+                e->kind |= (uint8_t)(rng_below(&r, 4) * VMSIM_MAP_SHARED); /* both flags */
+                e->file = rng_below(&r, 2) ? 0 : (uint32_t)(1 + rng_below(&r, UINT32_MAX));
+                e->pgoff = e->file && rng_below(&r, 2) ? (uint32_t)rng_next(&r) : 0;
+            }
             e->pid = (vmsim_pid_t)rng_next(&r);
             e->addr = rng_next(&r) >> rng_below(&r, 64);
             e->len = big ? big : 1;
@@ -409,7 +591,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_line_shape),
         cmocka_unit_test(test_data_file),
+        cmocka_unit_test(test_fork_madvise_mmap_options),
         cmocka_unit_test(test_malformed_lines),
+        cmocka_unit_test(test_malformed_process_lines),
         cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_empty_and_comment_only),
         cmocka_unit_test(test_writer_exact_text),

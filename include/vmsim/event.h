@@ -2,7 +2,7 @@
  *
  * Sources (trace readers, synthetic generators) fill arrays of vmsim_event;
  * the machine consumes them in batches. Sources know nothing of the machine.
- * The struct is 24 bytes so a batch of 4096 fits in 96 KiB. */
+ * The struct is 32 bytes so a batch of 4096 fits in 128 KiB. */
 #ifndef VMSIM_EVENT_H
 #define VMSIM_EVENT_H
 
@@ -20,6 +20,8 @@ enum vmsim_event_type {
     VMSIM_EV_MUNMAP = 4,   /* unmap [addr, addr+len) in pid */
     VMSIM_EV_MPROTECT = 5, /* change protection of [addr, addr+len), kind = prot */
     VMSIM_EV_SWITCH = 6,   /* cpu starts running pid (context switch) */
+    VMSIM_EV_FORK = 7,     /* pid forks; addr = the child's pid (a new process) */
+    VMSIM_EV_MADVISE = 8,  /* advise [addr, addr+len) of pid; kind = VMSIM_ADV_* */
     VMSIM_EV_NTYPES
 };
 
@@ -33,6 +35,18 @@ enum vmsim_access_kind {
 #define VMSIM_PROT_R 1u
 #define VMSIM_PROT_W 2u
 #define VMSIM_PROT_X 4u
+/* mmap flags, in kind above the protection bits (mmap only). */
+#define VMSIM_MAP_SHARED 8u      /* writes are shared with every mapper; else private (COW) */
+#define VMSIM_MAP_SUPERVISOR 16u /* supervisor-only pages: user accesses fault */
+#define VMSIM_MAP_FLAGS (VMSIM_MAP_SHARED | VMSIM_MAP_SUPERVISOR)
+
+/* madvise advice (kind of a VMSIM_EV_MADVISE event). */
+enum vmsim_advice {
+    VMSIM_ADV_NORMAL = 0,     /* drop earlier advice */
+    VMSIM_ADV_HUGEPAGE = 1,   /* MADV_HUGEPAGE: use huge pages here */
+    VMSIM_ADV_NOHUGEPAGE = 2, /* MADV_NOHUGEPAGE: never use huge pages here */
+    VMSIM_ADV_NTYPES
+};
 
 struct vmsim_event {
     uint8_t type;      /* enum vmsim_event_type */
@@ -41,6 +55,8 @@ struct vmsim_event {
     vmsim_pid_t pid;   /* process */
     vmsim_vaddr_t addr;
     uint64_t len;      /* access size or mapping length, in bytes */
+    uint32_t file;     /* mmap: the file mapped (an id > 0), 0 for anonymous memory */
+    uint32_t pgoff;    /* mmap of a file: offset into it in 4 KiB units (up to 16 TiB) */
 };
 
 /* A workload source: a trace reader or a synthetic generator behind one

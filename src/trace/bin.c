@@ -10,7 +10,8 @@
  * zig-zag varint delta from the previous address of the stream. Splitting
  * the streams matters for real traces: fetches and data accesses interleave
  * and live far apart, but each stream on its own moves in small steps.
- * OS events are rare and carry their fields in full.
+ * OS events are rare and carry their fields in full; an mmap record has
+ * two more fields (file id, page offset) when a bit of its prot says so.
  *
  * There is no trailer: a file cut at a record boundary reads as a shorter
  * valid trace, a file cut inside a record is an error. */
@@ -32,21 +33,44 @@
 #define BIN_SEQ 0x20      /* address = previous address + previous size; no delta */
 #define BIN_RESERVED 0x40 /* must be clear in version 1 */
 
-#define BIN_VARINT_MAX 10
-#define BIN_RECORD_MAX (1 + 4 * BIN_VARINT_MAX)
+/* The prot varint of an mmap record holds the event's kind (VMSIM_PROT_*
+ * and VMSIM_MAP_* bits) and this bit: a file id and a page offset follow. */
+#define BIN_MAP_FILE 0x20
+#define BIN_MAP_BITS (TRACE_PROT_ALL | VMSIM_MAP_FLAGS | BIN_MAP_FILE)
+_Static_assert(((TRACE_PROT_ALL | VMSIM_MAP_FLAGS) & BIN_MAP_FILE) == 0,
+               "BIN_MAP_FILE must not collide with an mmap kind bit");
 
-/* Fields of the OS event records, in order, 0-terminated. */
-enum { BF_END, BF_PID, BF_CPU, BF_ADDR, BF_LEN, BF_PROT };
-static const uint8_t bin_os_fields[VMSIM_EV_NTYPES][5] = {
+#define BIN_VARINT_MAX 10
+#define BIN_RECORD_MAX (1 + 6 * BIN_VARINT_MAX) /* an mmap of a file */
+#define BIN_TAG_EXPECTED "a record tag (0x00-0x3f access, 0x81-0x88 OS event)"
+
+/* Fields of the OS event records, in order, 0-terminated. BF_FILE and
+ * what follows it are present only when the mmap prot has BIN_MAP_FILE. */
+enum {
+    BF_END,
+    BF_PID,
+    BF_CPU,
+    BF_ADDR,
+    BF_LEN,
+    BF_PROT,    /* mprotect: VMSIM_PROT_* */
+    BF_MAPPROT, /* mmap: VMSIM_PROT_*, VMSIM_MAP_* and BIN_MAP_FILE */
+    BF_CHILD,   /* fork: the child's pid, in ev->addr */
+    BF_ADVICE,  /* enum vmsim_advice, in ev->kind */
+    BF_FILE,    /* file id, 1 to 2^32-1 */
+    BF_PGOFF,   /* offset into the file in 4 KiB pages, below 2^32 */
+};
+static const uint8_t bin_os_fields[VMSIM_EV_NTYPES][7] = {
     [VMSIM_EV_SPAWN] = {BF_PID},
     [VMSIM_EV_EXIT] = {BF_PID},
-    [VMSIM_EV_MMAP] = {BF_PID, BF_ADDR, BF_LEN, BF_PROT},
+    [VMSIM_EV_MMAP] = {BF_PID, BF_ADDR, BF_LEN, BF_MAPPROT, BF_FILE, BF_PGOFF},
     [VMSIM_EV_MUNMAP] = {BF_PID, BF_ADDR, BF_LEN},
     [VMSIM_EV_MPROTECT] = {BF_PID, BF_ADDR, BF_LEN, BF_PROT},
     [VMSIM_EV_SWITCH] = {BF_CPU, BF_PID},
+    [VMSIM_EV_FORK] = {BF_PID, BF_CHILD},
+    [VMSIM_EV_MADVISE] = {BF_PID, BF_ADDR, BF_LEN, BF_ADVICE},
 };
 static const char *const bin_type_names[VMSIM_EV_NTYPES] = {
-    "access", "spawn", "exit", "mmap", "munmap", "mprotect", "switch",
+    "access", "spawn", "exit", "mmap", "munmap", "mprotect", "switch", "fork", "madvise",
 };
 
 /* Coding state; both ends start from bin_state_init. Stream 1 is
@@ -150,7 +174,9 @@ static int bin_bad_value(struct bin_source *s, const unsigned char *at, const ch
     return bin_fail(s, at, expected, found);
 }
 
-static inline int bin_check(struct bin_source *s, const unsigned char *at, int field, uint64_t v)
+/* Is v a valid value of field? ev holds the fields before it. */
+static inline int bin_check(struct bin_source *s, const unsigned char *at, int field, uint64_t v,
+                            const struct vmsim_event *ev)
 {
     switch (field) {
     case BF_PID:
@@ -166,8 +192,28 @@ static inline int bin_check(struct bin_source *s, const unsigned char *at, int f
             return bin_bad_value(s, at, "a size or length of at least 1", v);
         break;
     case BF_PROT:
-        if (v > (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X))
+        if (v > TRACE_PROT_ALL)
             return bin_bad_value(s, at, "protection bits 0-7", v);
+        break;
+    case BF_MAPPROT:
+        if (v > BIN_MAP_BITS)
+            return bin_bad_value(s, at, "mmap prot bits 0-5 (rwx, shared, supervisor, file)", v);
+        break;
+    case BF_CHILD:
+        if (v > UINT32_MAX || v == ev->pid)
+            return bin_bad_value(s, at, "a child pid below 2^32, not the parent's", v);
+        break;
+    case BF_ADVICE:
+        if (v >= VMSIM_ADV_NTYPES)
+            return bin_bad_value(s, at, "advice 0-2 (normal, hugepage, nohugepage)", v);
+        break;
+    case BF_FILE:
+        if (v == 0 || v > UINT32_MAX)
+            return bin_bad_value(s, at, "a file id from 1 to 2^32-1", v);
+        break;
+    case BF_PGOFF:
+        if (v > UINT32_MAX)
+            return bin_bad_value(s, at, "a file offset below 2^32 pages", v);
         break;
     }
     return 0;
@@ -186,25 +232,25 @@ static int bin_decode(struct bin_source *s, const unsigned char **pp, const unsi
         if (tag & BIN_RESERVED) {
             char found[16];
             snprintf(found, sizeof found, "0x%02x", tag);
-            return bin_fail(s, rec, "a record tag (0x00-0x3f access, 0x81-0x86 OS event)", found);
+            return bin_fail(s, rec, BIN_TAG_EXPECTED, found);
         }
         unsigned kind = tag & BIN_KIND, stream = kind == VMSIM_FETCH;
         if (tag & BIN_PID) {
             at = p;
-            if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, BF_PID, v) < 0)
+            if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, BF_PID, v, ev) < 0)
                 return VMSIM_EPARSE;
             st->pid = (vmsim_pid_t)v;
         }
         if (tag & BIN_CPU) {
             at = p;
-            if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, BF_CPU, v) < 0)
+            if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, BF_CPU, v, ev) < 0)
                 return VMSIM_EPARSE;
             st->cpu = (uint16_t)v;
         }
         uint64_t addr = st->addr[stream] + st->size[stream]; /* with the old size */
         if (tag & BIN_SIZE) {
             at = p;
-            if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, BF_LEN, v) < 0)
+            if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, BF_LEN, v, ev) < 0)
                 return VMSIM_EPARSE;
             st->size[stream] = v;
         }
@@ -227,12 +273,15 @@ static int bin_decode(struct bin_source *s, const unsigned char **pp, const unsi
     if (type == VMSIM_EV_ACCESS || type >= VMSIM_EV_NTYPES) {
         char found[16];
         snprintf(found, sizeof found, "0x%02x", tag);
-        return bin_fail(s, rec, "a record tag (0x00-0x3f access, 0x81-0x86 OS event)", found);
+        return bin_fail(s, rec, BIN_TAG_EXPECTED, found);
     }
     ev->type = (uint8_t)type;
+    bool file = false;
     for (const uint8_t *f = bin_os_fields[type]; *f != BF_END; f++) {
+        if (*f == BF_FILE && !file)
+            break;
         at = p;
-        if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, *f, v) < 0)
+        if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, *f, v, ev) < 0)
             return VMSIM_EPARSE;
         switch (*f) {
         case BF_PID: ev->pid = (vmsim_pid_t)v; break;
@@ -240,6 +289,14 @@ static int bin_decode(struct bin_source *s, const unsigned char **pp, const unsi
         case BF_ADDR: ev->addr = v; break;
         case BF_LEN: ev->len = v; break;
         case BF_PROT: ev->kind = (uint8_t)v; break;
+        case BF_MAPPROT:
+            ev->kind = (uint8_t)(v & ~(uint64_t)BIN_MAP_FILE);
+            file = v & BIN_MAP_FILE;
+            break;
+        case BF_CHILD: ev->addr = v; break;
+        case BF_ADVICE: ev->kind = (uint8_t)v; break;
+        case BF_FILE: ev->file = (uint32_t)v; break;
+        case BF_PGOFF: ev->pgoff = (uint32_t)v; break;
         }
     }
     *pp = p;
@@ -345,15 +402,7 @@ static int bin_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size
     struct bin_state *st = &b->st;
     for (size_t i = 0; i < n; i++, ev++) {
         /* Check first: a rejected event must leave the state untouched. */
-        if (ev->type >= VMSIM_EV_NTYPES)
-            return VMSIM_EINVAL;
-        if (ev->type == VMSIM_EV_ACCESS && (ev->kind > VMSIM_MODIFY || ev->len == 0))
-            return VMSIM_EINVAL;
-        if ((ev->type == VMSIM_EV_MMAP || ev->type == VMSIM_EV_MPROTECT) &&
-            ev->kind > (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X))
-            return VMSIM_EINVAL;
-        if ((ev->type == VMSIM_EV_MMAP || ev->type == VMSIM_EV_MUNMAP ||
-             ev->type == VMSIM_EV_MPROTECT) && ev->len == 0)
+        if (!trace_event_valid(ev))
             return VMSIM_EINVAL;
 
         unsigned char *p = output_reserve(&sink->out, BIN_RECORD_MAX);
@@ -388,12 +437,19 @@ static int bin_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size
         } else {
             *start = (unsigned char)(BIN_OS | ev->type);
             for (const uint8_t *f = bin_os_fields[ev->type]; *f != BF_END; f++) {
+                if (*f == BF_FILE && !ev->file)
+                    break;
                 switch (*f) {
                 case BF_PID: p = bin_put(p, ev->pid); break;
                 case BF_CPU: p = bin_put(p, ev->cpu); break;
                 case BF_ADDR: p = bin_put(p, ev->addr); break;
                 case BF_LEN: p = bin_put(p, ev->len); break;
                 case BF_PROT: p = bin_put(p, ev->kind); break;
+                case BF_MAPPROT: p = bin_put(p, ev->kind | (ev->file ? BIN_MAP_FILE : 0u)); break;
+                case BF_CHILD: p = bin_put(p, ev->addr); break;
+                case BF_ADVICE: p = bin_put(p, ev->kind); break;
+                case BF_FILE: p = bin_put(p, ev->file); break;
+                case BF_PGOFF: p = bin_put(p, ev->pgoff); break;
                 }
             }
         }

@@ -196,6 +196,37 @@ int vmsim_sink_close(struct vmsim_sink *sink)
     return r;
 }
 
+/* ---- events the formats can hold ------------------------------------------------ */
+
+/* Every format must carry every event type: a new type needs a text_cmds
+ * line (text.c), bin_os_fields and bin_type_names entries (bin.c), a case
+ * below and its rows in docs/traces.md. */
+_Static_assert(VMSIM_EV_NTYPES == 9, "give the new event type a place in every trace format");
+
+bool trace_event_valid(const struct vmsim_event *ev)
+{
+    switch (ev->type) {
+    case VMSIM_EV_ACCESS:
+        return ev->kind <= VMSIM_MODIFY && ev->len != 0;
+    case VMSIM_EV_SPAWN:
+    case VMSIM_EV_EXIT:
+    case VMSIM_EV_SWITCH:
+        return true;
+    case VMSIM_EV_FORK:
+        return ev->addr <= UINT32_MAX && ev->addr != ev->pid;
+    case VMSIM_EV_MMAP:
+        return ev->len != 0 && ev->kind <= (TRACE_PROT_ALL | VMSIM_MAP_FLAGS) &&
+               (ev->file != 0 || ev->pgoff == 0);
+    case VMSIM_EV_MUNMAP:
+        return ev->len != 0;
+    case VMSIM_EV_MPROTECT:
+        return ev->len != 0 && ev->kind <= TRACE_PROT_ALL;
+    case VMSIM_EV_MADVISE:
+        return ev->len != 0 && ev->kind < VMSIM_ADV_NTYPES;
+    }
+    return false;
+}
+
 /* ---- number formatting for the text writer ------------------------------------ */
 
 size_t trace_fmt_dec(char *p, uint64_t v)

@@ -67,6 +67,19 @@ bool lackey_sniff(const unsigned char *head, size_t len);
 int lackey_source_open(struct input *in, struct vmsim_source **out,
                        struct vmsim_source_error *err);
 
+/* ---- what the formats can hold -------------------------------------------- */
+
+#define TRACE_PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
+#define TRACE_PAGE_SHIFT 12 /* an mmap file offset (pgoff) counts 4 KiB pages */
+
+/* Can the trace formats hold ev? Both writers refuse (VMSIM_EINVAL) what
+ * this refuses, and every reader makes only events it accepts: an access
+ * kind 0-3; a length of at least 1 on access, mmap, munmap, mprotect and
+ * madvise; prot 0-7 (mmap: plus VMSIM_MAP_FLAGS); a page offset only with
+ * a file; a fork child below 2^32 other than the parent; an advice 0-2.
+ * Fields an event does not carry are not looked at. */
+bool trace_event_valid(const struct vmsim_event *ev);
+
 /* ---- helpers shared by the parsers ---------------------------------------- */
 
 /* Value of a hexadecimal digit, or -1. */

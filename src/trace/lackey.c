@@ -95,12 +95,8 @@ static inline int lackey_parse(struct lackey_source *s, const char *line, size_t
     if (over || size == 0)
         return lackey_fail(s, "SIZE from 1 to 2^64-1", (const char *)s0, (size_t)(e - s0));
 
-    ev->type = VMSIM_EV_ACCESS;
-    ev->kind = (uint8_t)kind;
-    ev->cpu = 0;
-    ev->pid = LACKEY_PID;
-    ev->addr = addr;
-    ev->len = size;
+    *ev = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = LACKEY_PID,
+                               .addr = addr, .len = size};
     return 1;
 }
 

@@ -1,7 +1,9 @@
 /* The vmsim text trace format: one event per line, for people to write and
  * read (docs/traces.md defines it). One table, text_cmds, names every line
  * shape and its fields in order; the reader and the writer both follow it,
- * so the two cannot disagree.
+ * so the two cannot disagree. An mmap line may end in options (shared,
+ * supervisor, file=, off=: text_options), which the reader takes in any
+ * order and the writer prints in table order.
  *
  * Reader invariants: each line is parsed in place from the input buffer; no
  * line longer than TRACE_LINE_MAX is accepted (the buffer is far larger, so
@@ -12,7 +14,7 @@
 
 #include "trace/formats.h"
 
-enum text_field { TF_PID, TF_CPU, TF_ADDR, TF_SIZE, TF_LEN, TF_PROT };
+enum text_field { TF_PID, TF_CPU, TF_ADDR, TF_SIZE, TF_LEN, TF_PROT, TF_CHILD, TF_ADVICE };
 
 static const char *const text_field_expected[] = {
     [TF_PID] = "PID (decimal or 0x-hex, below 2^32)",
@@ -21,31 +23,65 @@ static const char *const text_field_expected[] = {
     [TF_SIZE] = "SIZE in bytes (decimal or 0x-hex, 1 to 2^64-1)",
     [TF_LEN] = "LEN in bytes (decimal or 0x-hex, 1 to 2^64-1)",
     [TF_PROT] = "PROT (three characters [r-][w-][x-], e.g. rw- or r-x)",
+    [TF_CHILD] = "CHILD (decimal or 0x-hex, below 2^32, not the forking PID)",
+    [TF_ADVICE] = "ADVICE (normal, hugepage or nohugepage)",
+};
+
+static const char *const text_advice[VMSIM_ADV_NTYPES] = {
+    [VMSIM_ADV_NORMAL] = "normal",
+    [VMSIM_ADV_HUGEPAGE] = "hugepage",
+    [VMSIM_ADV_NOHUGEPAGE] = "nohugepage",
+};
+
+/* What may follow the required fields of a line. */
+enum text_tail {
+    TT_NONE,
+    TT_CPU, /* an optional CPU (accesses) */
+    TT_MAP, /* mmap options, in any order, each at most once */
 };
 
 struct text_cmd {
     const char *word;
     uint8_t type, kind;
     uint8_t nfields; /* required fields after the keyword */
-    bool opt_cpu;    /* an optional CPU may follow them */
+    uint8_t tail;    /* enum text_tail */
     uint8_t field[4];
 };
 
 /* The accesses come first, indexed by their kind. */
 static const struct text_cmd text_cmds[] = {
-    {"R", VMSIM_EV_ACCESS, VMSIM_READ, 3, true, {TF_PID, TF_ADDR, TF_SIZE}},
-    {"W", VMSIM_EV_ACCESS, VMSIM_WRITE, 3, true, {TF_PID, TF_ADDR, TF_SIZE}},
-    {"X", VMSIM_EV_ACCESS, VMSIM_FETCH, 3, true, {TF_PID, TF_ADDR, TF_SIZE}},
-    {"M", VMSIM_EV_ACCESS, VMSIM_MODIFY, 3, true, {TF_PID, TF_ADDR, TF_SIZE}},
-    {"spawn", VMSIM_EV_SPAWN, 0, 1, false, {TF_PID}},
-    {"exit", VMSIM_EV_EXIT, 0, 1, false, {TF_PID}},
-    {"switch", VMSIM_EV_SWITCH, 0, 2, false, {TF_CPU, TF_PID}},
-    {"mmap", VMSIM_EV_MMAP, 0, 4, false, {TF_PID, TF_ADDR, TF_LEN, TF_PROT}},
-    {"munmap", VMSIM_EV_MUNMAP, 0, 3, false, {TF_PID, TF_ADDR, TF_LEN}},
-    {"mprotect", VMSIM_EV_MPROTECT, 0, 4, false, {TF_PID, TF_ADDR, TF_LEN, TF_PROT}},
+    {"R", VMSIM_EV_ACCESS, VMSIM_READ, 3, TT_CPU, {TF_PID, TF_ADDR, TF_SIZE}},
+    {"W", VMSIM_EV_ACCESS, VMSIM_WRITE, 3, TT_CPU, {TF_PID, TF_ADDR, TF_SIZE}},
+    {"X", VMSIM_EV_ACCESS, VMSIM_FETCH, 3, TT_CPU, {TF_PID, TF_ADDR, TF_SIZE}},
+    {"M", VMSIM_EV_ACCESS, VMSIM_MODIFY, 3, TT_CPU, {TF_PID, TF_ADDR, TF_SIZE}},
+    {"spawn", VMSIM_EV_SPAWN, 0, 1, TT_NONE, {TF_PID}},
+    {"exit", VMSIM_EV_EXIT, 0, 1, TT_NONE, {TF_PID}},
+    {"switch", VMSIM_EV_SWITCH, 0, 2, TT_NONE, {TF_CPU, TF_PID}},
+    {"mmap", VMSIM_EV_MMAP, 0, 4, TT_MAP, {TF_PID, TF_ADDR, TF_LEN, TF_PROT}},
+    {"munmap", VMSIM_EV_MUNMAP, 0, 3, TT_NONE, {TF_PID, TF_ADDR, TF_LEN}},
+    {"mprotect", VMSIM_EV_MPROTECT, 0, 4, TT_NONE, {TF_PID, TF_ADDR, TF_LEN, TF_PROT}},
+    {"fork", VMSIM_EV_FORK, 0, 2, TT_NONE, {TF_PID, TF_CHILD}},
+    {"madvise", VMSIM_EV_MADVISE, 0, 4, TT_NONE, {TF_PID, TF_ADDR, TF_LEN, TF_ADVICE}},
 };
 #define TEXT_NCMDS (sizeof text_cmds / sizeof text_cmds[0])
-#define TEXT_KEYWORDS "R, W, X, M, spawn, exit, switch, mmap, munmap or mprotect"
+#define TEXT_KEYWORDS "R, W, X, M, spawn, exit, switch, mmap, munmap, mprotect, fork or madvise"
+
+/* The mmap options, in the order the writer prints them. "private" is the
+ * default: the writer leaves it out, a person may write it. */
+enum text_option { TO_SHARED, TO_SUPERVISOR, TO_FILE, TO_OFF, TO_PRIVATE, TO_N };
+
+static const struct {
+    const char *word; /* ends in '=' when a value follows */
+    const char *expected;
+} text_options[TO_N] = {
+    [TO_SHARED] = {"shared", NULL},
+    [TO_SUPERVISOR] = {"supervisor", NULL},
+    [TO_FILE] = {"file=", "file=ID (decimal or 0x-hex, 1 to 2^32-1)"},
+    [TO_OFF] = {"off=", "off=BYTES (decimal or 0x-hex, a multiple of 4096 below 2^44)"},
+    [TO_PRIVATE] = {"private", NULL},
+};
+#define TEXT_OPTIONS                                                                               \
+    "end of line or an mmap option (shared, private, supervisor, file=ID, off=BYTES)"
 
 struct text_source {
     struct vmsim_source base;
@@ -57,7 +93,10 @@ struct tok {
     const char *p;
     size_t n;
 };
-#define TEXT_MAX_TOKS 7 /* keyword + 5 fields + one extra to report */
+/* keyword + 4 fields + 4 mmap options + one extra to report. Of five mmap
+ * options at least one repeats or clashes (shared with private), so the
+ * error is always among the tokens kept. */
+#define TEXT_MAX_TOKS 10
 
 static int text_fail(struct text_source *s, const char *expected, const struct tok *found)
 {
@@ -75,6 +114,14 @@ static int text_field(struct text_source *s, enum text_field f, const struct tok
     uint64_t v = 0;
     int r;
     switch (f) {
+    case TF_ADVICE:
+        for (unsigned a = 0; a < VMSIM_ADV_NTYPES; a++) {
+            if (strlen(text_advice[a]) == t->n && memcmp(text_advice[a], t->p, t->n) == 0) {
+                ev->kind = (uint8_t)a;
+                return 0;
+            }
+        }
+        return text_fail(s, expected, t);
     case TF_PROT:
         if (t->n != 3 || (t->p[0] != 'r' && t->p[0] != '-') ||
             (t->p[1] != 'w' && t->p[1] != '-') || (t->p[2] != 'x' && t->p[2] != '-'))
@@ -109,6 +156,11 @@ static int text_field(struct text_source *s, enum text_field f, const struct tok
     case TF_ADDR:
         ev->addr = v;
         break;
+    case TF_CHILD: /* the PID field comes first */
+        if (v > UINT32_MAX || v == ev->pid)
+            return text_fail(s, expected, t);
+        ev->addr = v;
+        break;
     case TF_SIZE:
     case TF_LEN:
         if (v == 0)
@@ -116,8 +168,71 @@ static int text_field(struct text_source *s, enum text_field f, const struct tok
         ev->len = v;
         break;
     case TF_PROT:
+    case TF_ADVICE:
         break;
     }
+    return 0;
+}
+
+/* Which mmap option t names (its value, if any, after the '='), or TO_N. */
+static enum text_option text_option_of(const struct tok *t)
+{
+    for (unsigned o = 0; o < TO_N; o++) {
+        size_t n = strlen(text_options[o].word);
+        bool valued = text_options[o].word[n - 1] == '=';
+        if ((valued ? t->n >= n : t->n == n) && memcmp(t->p, text_options[o].word, n) == 0)
+            return (enum text_option)o;
+    }
+    return TO_N;
+}
+
+/* The value of file= or off= in t into ev. */
+static int text_option_value(struct text_source *s, enum text_option o, const struct tok *t,
+                             struct vmsim_event *ev)
+{
+    size_t skip = strlen(text_options[o].word);
+    uint64_t v;
+    if (trace_parse_num(t->p + skip, t->n - skip, &v) != TRACE_NUM_OK)
+        return text_fail(s, text_options[o].expected, t);
+    if (o == TO_FILE) {
+        if (v == 0 || v > UINT32_MAX)
+            return text_fail(s, text_options[o].expected, t);
+        ev->file = (uint32_t)v;
+    } else {
+        if (v % (1u << TRACE_PAGE_SHIFT) != 0 || v >> TRACE_PAGE_SHIFT > UINT32_MAX)
+            return text_fail(s, text_options[o].expected, t);
+        ev->pgoff = (uint32_t)(v >> TRACE_PAGE_SHIFT);
+    }
+    return 0;
+}
+
+/* The n tokens after the PROT of an mmap line: options, each at most once.
+ * off= needs file=, which may come before or after it. */
+static int text_map_options(struct text_source *s, const struct tok *t, size_t n,
+                            struct vmsim_event *ev)
+{
+    unsigned seen = 0;
+    const struct tok *off = NULL;
+    for (size_t i = 0; i < n; i++) {
+        enum text_option o = text_option_of(&t[i]);
+        if (o == TO_N)
+            return text_fail(s, TEXT_OPTIONS, &t[i]);
+        if (seen & 1u << o)
+            return text_fail(s, "each mmap option at most once", &t[i]);
+        seen |= 1u << o;
+        if ((seen & 1u << TO_SHARED) && (seen & 1u << TO_PRIVATE))
+            return text_fail(s, "shared or private, not both", &t[i]);
+        if (o == TO_SHARED)
+            ev->kind |= VMSIM_MAP_SHARED;
+        if (o == TO_SUPERVISOR)
+            ev->kind |= VMSIM_MAP_SUPERVISOR;
+        if (o == TO_OFF)
+            off = &t[i];
+        if ((o == TO_FILE || o == TO_OFF) && text_option_value(s, o, &t[i], ev) < 0)
+            return VMSIM_EPARSE;
+    }
+    if (off && !ev->file)
+        return text_fail(s, "off=BYTES only together with file=ID", off);
     return 0;
 }
 
@@ -163,7 +278,11 @@ static int text_parse_line(struct text_source *s, const char *line, size_t len,
         if (r < 0)
             return r;
     }
-    if (c->opt_cpu && 1 + f < nt) {
+    if (c->tail == TT_MAP) {
+        int r = text_map_options(s, &t[1 + f], nt - 1 - f, ev);
+        return r < 0 ? r : 1;
+    }
+    if (c->tail == TT_CPU && 1 + f < nt) {
         int r = text_field(s, TF_CPU, &t[1 + f], ev);
         if (r < 0)
             return r;
@@ -234,61 +353,93 @@ int text_source_open(struct input *in, struct vmsim_source **out, struct vmsim_s
 
 /* ---- writer ---------------------------------------------------------------- */
 
+/* Longest line the writer makes: "mmap", a pid, a 64-bit address and
+ * length, PROT and every option at their widest, and the newline: 113. */
+#define TEXT_OUT_MAX 128
+
+static char *text_put(char *p, const char *word)
+{
+    size_t n = strlen(word);
+    memcpy(p, word, n);
+    return p + n;
+}
+
+static char *text_put_field(char *p, enum text_field f, const struct vmsim_event *ev)
+{
+    *p++ = ' ';
+    switch (f) {
+    case TF_PID:
+        return p + trace_fmt_dec(p, ev->pid);
+    case TF_CPU:
+        return p + trace_fmt_dec(p, ev->cpu);
+    case TF_ADDR:
+        *p++ = '0';
+        *p++ = 'x';
+        return p + trace_fmt_hex(p, ev->addr);
+    case TF_SIZE:
+    case TF_LEN:
+        return p + trace_fmt_dec(p, ev->len);
+    case TF_PROT:
+        *p++ = ev->kind & VMSIM_PROT_R ? 'r' : '-';
+        *p++ = ev->kind & VMSIM_PROT_W ? 'w' : '-';
+        *p++ = ev->kind & VMSIM_PROT_X ? 'x' : '-';
+        return p;
+    case TF_CHILD:
+        return p + trace_fmt_dec(p, ev->addr);
+    case TF_ADVICE:
+        return text_put(p, text_advice[ev->kind]);
+    }
+    return p;
+}
+
+static char *text_put_option(char *p, enum text_option o)
+{
+    *p++ = ' ';
+    return text_put(p, text_options[o].word);
+}
+
+/* The mmap options that are set, in text_options order. */
+static char *text_put_options(char *p, const struct vmsim_event *ev)
+{
+    if (ev->kind & VMSIM_MAP_SHARED)
+        p = text_put_option(p, TO_SHARED);
+    if (ev->kind & VMSIM_MAP_SUPERVISOR)
+        p = text_put_option(p, TO_SUPERVISOR);
+    if (ev->file) {
+        p = text_put_option(p, TO_FILE);
+        p += trace_fmt_dec(p, ev->file);
+    }
+    if (ev->pgoff) {
+        p = text_put_option(p, TO_OFF);
+        p += trace_fmt_dec(p, (uint64_t)ev->pgoff << TRACE_PAGE_SHIFT);
+    }
+    return p;
+}
+
 static int text_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size_t n)
 {
     for (size_t i = 0; i < n; i++, ev++) {
+        if (!trace_event_valid(ev))
+            return VMSIM_EINVAL;
         const struct text_cmd *c = NULL;
         if (ev->type == VMSIM_EV_ACCESS) {
-            if (ev->kind > VMSIM_MODIFY)
-                return VMSIM_EINVAL;
             c = &text_cmds[ev->kind];
         } else {
             for (size_t k = 0; k < TEXT_NCMDS; k++)
                 if (text_cmds[k].type == ev->type)
                     c = &text_cmds[k];
-            if (!c)
-                return VMSIM_EINVAL;
         }
-        char *p = (char *)output_reserve(&sink->out, 128);
+        char *p = (char *)output_reserve(&sink->out, TEXT_OUT_MAX);
         if (!p)
             return sink->out.err;
         char *start = p;
-        size_t wl = strlen(c->word);
-        memcpy(p, c->word, wl);
-        p += wl;
-        for (size_t f = 0; f < c->nfields; f++) {
-            *p++ = ' ';
-            switch (c->field[f]) {
-            case TF_PID:
-                p += trace_fmt_dec(p, ev->pid);
-                break;
-            case TF_CPU:
-                p += trace_fmt_dec(p, ev->cpu);
-                break;
-            case TF_ADDR:
-                *p++ = '0';
-                *p++ = 'x';
-                p += trace_fmt_hex(p, ev->addr);
-                break;
-            case TF_SIZE:
-            case TF_LEN:
-                if (ev->len == 0)
-                    return VMSIM_EINVAL;
-                p += trace_fmt_dec(p, ev->len);
-                break;
-            case TF_PROT:
-                if (ev->kind > (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X))
-                    return VMSIM_EINVAL;
-                *p++ = ev->kind & VMSIM_PROT_R ? 'r' : '-';
-                *p++ = ev->kind & VMSIM_PROT_W ? 'w' : '-';
-                *p++ = ev->kind & VMSIM_PROT_X ? 'x' : '-';
-                break;
-            }
-        }
-        if (c->opt_cpu && ev->cpu != 0) {
-            *p++ = ' ';
-            p += trace_fmt_dec(p, ev->cpu);
-        }
+        p = text_put(p, c->word);
+        for (size_t f = 0; f < c->nfields; f++)
+            p = text_put_field(p, c->field[f], ev);
+        if (c->tail == TT_CPU && ev->cpu != 0)
+            p = text_put_field(p, TF_CPU, ev);
+        if (c->tail == TT_MAP)
+            p = text_put_options(p, ev);
         *p++ = '\n';
         sink->out.len += (size_t)(p - start);
     }
