@@ -731,7 +731,8 @@ static void test_bad_address(void **state)
  * failed ones)": a protection fault and an out-of-memory fault too.
  *  Protection: mmap r-- then W: miss (1), walk 1 ref (root entry empty),
  *    protection fault (not retried): 1 + 1 + 10 + 100 = 112.
- *  OOM: --mem 1m is 256 frames of 4 KiB. Writes to 254 pages of one 2 MiB
+ *  OOM: --mem 1m --swap 0 is 256 frames of 4 KiB and nowhere to evict
+ *    anonymous pages to. Writes to 254 pages of one 2 MiB
  *    region: root + 3 tables take 4 frames, 252 pages get frames, the last
  *    2 find none. Walks: the first page 1 + 4 refs, pages 2..252 4 + 4,
  *    pages 253, 254 4 refs each and no retry: 2 + 251 x 2 + 2 = 506 walks,
@@ -750,7 +751,7 @@ static void test_cost_of_failed_faults(void **state)
     size_t n = 0;
     for (unsigned i = 0; i < 254; i++)
         n += (size_t)sprintf(trace + n, "W 1 0x%x 8\n", 0x400000u + i * 4096u);
-    j = run_json(trace, SIMPLE " --mem 1m");
+    j = run_json(trace, SIMPLE " --mem 1m --swap 0");
     free(trace);
     expect_int(j, "walks.count", 506);
     expect_int(j, "walks.refs", 2021);

@@ -314,11 +314,13 @@ static void test_bad_input(void **state)
     assert_int_equal(vmsim_create(&cfg, &bad), VMSIM_EINVAL);
 }
 
-/* Out of simulated memory: counted, never a crash, and the run goes on. */
+/* Out of simulated memory (no swap, so anonymous pages cannot be evicted):
+ * counted, never a crash, and the run goes on. */
 static void test_oom(void **state)
 {
     struct vmsim_config cfg = config("l1=64x4", "none");
     cfg.phys_bytes = 8 * 4096;
+    cfg.swap_bytes = 0;
     struct vmsim *sim = make(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     for (int i = 0; i < 16; i++)

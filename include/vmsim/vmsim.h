@@ -88,7 +88,19 @@ struct vmsim_cost_config {
     uint32_t access;  /* the memory access itself, once per access */
     uint32_t pt_ref;  /* one page-table memory reference during a walk */
     uint32_t fault;   /* one page fault handled by the kernel */
+    uint32_t io;      /* one page read or written: swap device or file */
 };
+
+/* Page replacement when simulated memory is full (docs/kernel.md). */
+enum vmsim_replace {
+    VMSIM_REPLACE_CLOCK = 0, /* second chance: a referenced page gets another round */
+    VMSIM_REPLACE_FIFO = 1,  /* the page resident longest */
+    VMSIM_REPLACE_LRU = 2,   /* the page referenced longest ago (exact) */
+    VMSIM_REPLACE_RANDOM = 3,
+    VMSIM_REPLACE_OPT = 4,   /* Belady: the page used furthest in the future (vmsim_plan) */
+    VMSIM_REPLACE_NONE = 5,  /* never evict: a full memory is out of memory */
+};
+extern const char *const vmsim_replace_names[]; /* by enum value, NULL-terminated */
 
 /* ---- the machine -------------------------------------------------------- */
 
@@ -105,6 +117,9 @@ struct vmsim_config {
     bool asids;              /* tag TLB/PWC entries by ASID; else flush on switch */
     uint8_t anon_page_shift; /* page size of anonymous memory; 0 = the base page */
     uint64_t seed;           /* for random replacement and generators */
+    uint64_t swap_bytes;     /* size of the swap device; 0: no swap */
+    uint8_t replace;         /* enum vmsim_replace */
+    bool strict;             /* an access outside every mapping is a segfault */
 };
 
 /* The defaults: radix x86-64 4-level, the skylake machine preset (TLBs,
@@ -143,12 +158,27 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(faults_zero_read, "faults.demand_zero_read", "first reads mapped to the shared zero frame") \
     X(faults_zero_write, "faults.demand_zero_write", "first writes given a new zeroed frame")      \
     X(faults_cow_zero, "faults.cow_zero", "writes to a zero-frame mapping, copied to a new frame") \
+    X(faults_cow_copy, "faults.cow_copy", "writes to a copy-on-write page others share: copied to a new frame") \
+    X(faults_cow_reuse, "faults.cow_reuse", "writes to a write-protected private page only the writer maps: made writable in place") \
+    X(faults_pagecache_hit, "faults.pagecache_hit", "file-page faults served by a page already in the page cache") \
+    X(faults_pagecache_miss, "faults.pagecache_miss", "file-page faults that read the page in (file, or swap for shared memory)") \
+    X(faults_swap_in, "faults.swap_in", "faults on pages whose contents are in swap") \
+    X(faults_segv, "faults.segv", "accesses outside every mapping in strict mode (not retried)") \
     X(faults_protection, "faults.protection", "accesses the mapping's protection forbids (counted, not retried)") \
     X(faults_bad_address, "faults.bad_address", "accesses beyond the geometry's virtual-address width") \
     X(faults_oom, "faults.oom", "faults or events that found no free simulated frame")              \
     X(tlb_flushes, "tlb.flushes", "whole-TLB flushes (context switches without ASIDs, ASID rollover)") \
     X(tlb_invalidations, "tlb.invalidations", "single-page TLB invalidations (all CPUs)") \
+    X(shootdown_ipis, "tlb.shootdown_ipis", "invalidations sent to other CPUs that may cache a changed page") \
     X(context_switches, "context_switches", "changes of the running process on a CPU")    \
+    X(forks, "forks", "fork events: processes created as copies of a parent")              \
+    X(evictions, "reclaim.evictions", "pages evicted to make room (written out or dropped)") \
+    X(evictions_clean, "reclaim.dropped_clean", "evicted pages dropped without a write: clean, with a valid copy") \
+    X(swap_reads, "swap.reads", "pages read from the swap device")                        \
+    X(swap_writes, "swap.writes", "pages written to the swap device")                     \
+    X(swap_slots_peak, "swap.slots_peak", "largest number of swap slots in use")           \
+    X(file_reads, "file.reads", "file pages read into the page cache")                     \
+    X(file_writes, "file.writes", "dirty file pages written back on eviction")            \
     X(processes, "processes", "processes created")                                        \
     X(frames_used, "memory.frames_used", "simulated frames in use at the end (data + page tables)") \
     X(frames_peak, "memory.frames_peak", "largest number of simulated frames in use")     \
@@ -191,6 +221,11 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim);
 const struct vmsim_config *vmsim_get_config(const struct vmsim *sim);
 /* Page-table memory of all live processes together. */
 void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
+
+/* OPT replacement needs the future: give the simulator every event of the
+ * run, in order and in any batches, before running them. Costs 8 bytes per
+ * access plus a table of the distinct pages. */
+int vmsim_plan(struct vmsim *sim, const struct vmsim_event *ev, size_t n);
 
 /* ---- building page tables directly (snapshots, tests) --------------------- */
 

@@ -57,6 +57,50 @@ static int finish(struct vmsim *sim, const char *source, const char *json, bool 
     return cli_output_close(f, json, report_json(sim, source, f) == 0);
 }
 
+/* Open the trace or the workload; on failure print why and return 1. */
+static int open_input(const char *trace, const char *workload, struct vmsim_source **src)
+{
+    struct vmsim_source_error err = {0};
+    int rc;
+    if (trace) {
+        const char *path;
+        const char *fmt = trace_format(trace, &path);
+        rc = vmsim_source_open_trace(path, fmt, src, &err);
+    } else {
+        rc = vmsim_source_open_workload(workload, src, &err);
+    }
+    if (rc == 0)
+        return 0;
+    if (err.where[0])
+        return cli_fail("%s: expected %s, found %s", err.where, err.expected, err.found);
+    return cli_fail("cannot open %s: %s", trace ? trace : workload, vmsim_strerror(rc));
+}
+
+/* OPT needs the future: read the whole input once for vmsim_plan, then
+ * open it again for the run. */
+static int plan(struct vmsim *sim, const char *trace, const char *workload,
+                struct vmsim_source **src)
+{
+    if (trace && (!strcmp(trace, "-") || strstr(trace, ":-") == trace + strlen(trace) - 2))
+        return cli_usage("--replace opt reads the trace twice: expected a file, found standard input");
+    struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
+    int rc = buf ? 0 : VMSIM_ENOMEM;
+    for (long n; rc == 0 && (n = vmsim_source_next(*src, buf, BATCH)) != 0;) {
+        if (n < 0) {
+            const struct vmsim_source_error *e = vmsim_source_error(*src);
+            free(buf);
+            return cli_fail("%s: expected %s, found %s", e->where, e->expected, e->found);
+        }
+        rc = vmsim_plan(sim, buf, (size_t)n);
+    }
+    free(buf);
+    vmsim_source_close(*src);
+    *src = NULL;
+    if (rc)
+        return cli_fail("--replace opt: %s", vmsim_strerror(rc));
+    return open_input(trace, workload, src);
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -98,29 +142,20 @@ int cmd_run(int argc, char **argv)
         return rc;
 
     struct vmsim_source *src;
-    struct vmsim_source_error err = {0};
     char source[512];
-    if (trace) {
-        const char *path;
-        const char *fmt = trace_format(trace, &path);
-        rc = vmsim_source_open_trace(path, fmt, &src, &err);
-        snprintf(source, sizeof source, "trace %s", trace);
-    } else {
-        if (!workload)
-            workload = "default";
-        rc = vmsim_source_open_workload(workload, &src, &err);
-        snprintf(source, sizeof source, "workload %s", workload);
-    }
-    if (rc) {
-        if (err.where[0])
-            return cli_fail("%s: expected %s, found %s", err.where, err.expected, err.found);
-        return cli_fail("cannot open %s: %s", trace ? trace : workload, vmsim_strerror(rc));
-    }
-
+    if (!trace && !workload)
+        workload = "default";
+    snprintf(source, sizeof source, "%s %s", trace ? "trace" : "workload", trace ? trace : workload);
+    if ((rc = open_input(trace, workload, &src)) != 0)
+        return rc;
     struct vmsim *sim;
     if ((rc = vmsim_create(&cfg, &sim)) != 0) {
         vmsim_source_close(src);
         return cli_fail("cannot build the machine: %s", vmsim_strerror(rc));
+    }
+    if (cfg.replace == VMSIM_REPLACE_OPT && (rc = plan(sim, trace, workload, &src)) != 0) {
+        vmsim_destroy(sim);
+        return rc;
     }
     struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
     int status = 0;
@@ -142,9 +177,14 @@ int cmd_run(int argc, char **argv)
         if ((rc = vmsim_run(sim, buf, (size_t)n)) != 0) {
             finish(sim, source, json, quiet);
             uint64_t bad = vmsim_get_stats(sim)->events; /* index of the failing event */
+            const struct vmsim_event *e = &buf[bad - consumed];
             if (rc == VMSIM_ERANGE)
                 status = cli_fail("event %llu: cpu %u, but the machine has %u CPUs (--cpus)",
-                                  (unsigned long long)bad + 1, buf[bad - consumed].cpu, cfg.ncpus);
+                                  (unsigned long long)bad + 1, e->cpu, cfg.ncpus);
+            else if (e->type == VMSIM_EV_FORK && rc == VMSIM_EEXIST)
+                status = cli_fail("event %llu: fork of pid %u: expected a new child pid, found "
+                                  "%llu, which exists",
+                                  (unsigned long long)bad + 1, e->pid, (unsigned long long)e->addr);
             else
                 status = cli_fail("event %llu: %s", (unsigned long long)bad + 1, vmsim_strerror(rc));
             goto out;

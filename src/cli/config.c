@@ -17,8 +17,13 @@ const char cli_config_help[] =
     "  --tlb SPEC|none    TLB levels in lookup order, NAME=ENTRIESxWAYS[@SIZES][|...][/d|i|u][:CYCLES][:lru|random]\n"
     "                     e.g. l1d=64x4@4k/d,l1i=128x8@4k/i,l2=1536x12@4k+2m/u\n"
     "  --pwc SPEC|none    page-walk caches: l4=2x2,l3=4x4,l2=32x4 (split) or unified=32x4\n"
-    "  --cost SPEC        cycles: access=N,pt_ref=N,fault=N,pwc=N\n"
-    "  --mem SIZE         simulated physical memory (default 256g)\n"
+    "  --cost SPEC        cycles: access=N,pt_ref=N,fault=N,io=N,pwc=N\n"
+    "  --mem SIZE         simulated physical memory, page tables included (default 256g)\n"
+    "  --swap SIZE        swap device (default 256g; 0: none, anonymous pages then stay)\n"
+    "  --replace POLICY   page replacement when memory is full: clock (default), fifo,\n"
+    "                     lru, random, opt (Belady; reads the trace twice), none\n"
+    "  --strict           an access outside every mapping is a segfault (default:\n"
+    "                     implicit anonymous memory)\n"
     "  --cpus N           CPUs (default 8; events name them)\n"
     "  --no-asid          no address-space ids: a context switch flushes TLBs and PWCs\n"
     "  --page-size SIZE   page size for anonymous memory (default the base page; 2m, 1g)\n"
@@ -78,6 +83,24 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
             return bad("--mem", why);
         }
         cfg->phys_bytes = v;
+        return 0;
+    case OPT_SWAP:
+        if (vmsim_parse_size(arg, &v)) {
+            snprintf(why, sizeof why, "expected a size such as 0, 512m or 8g, found \"%s\"", arg);
+            return bad("--swap", why);
+        }
+        cfg->swap_bytes = v;
+        return 0;
+    case OPT_REPLACE:
+        for (unsigned i = 0; vmsim_replace_names[i]; i++)
+            if (!strcmp(arg, vmsim_replace_names[i])) {
+                cfg->replace = (uint8_t)i;
+                return 0;
+            }
+        snprintf(why, sizeof why, "expected clock, fifo, lru, random, opt or none, found \"%s\"", arg);
+        return bad("--replace", why);
+    case OPT_STRICT:
+        cfg->strict = true;
         return 0;
     case OPT_CPUS: {
         char *end;

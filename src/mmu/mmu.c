@@ -46,6 +46,7 @@ static void set_memo(struct cpu *c, unsigned side, vmsim_vaddr_t va, unsigned sh
     m->level = first;
     m->latency = c->tlb[first].latency;
     m->writable = (pte & (PTE_W | PTE_D | PTE_ZERO)) == (PTE_W | PTE_D);
+    m->pte = pte;
 }
 
 /* Fill levels path[0..upto) of side with the page; set the memo when the
@@ -157,6 +158,8 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
                 *hit = pte;
             }
             fill(sim, c, side, i, va, asid, shift, pte);
+            if (sim->track)
+                reclaim_touch(sim, pte);
             return shift;
         }
     } else {
@@ -181,6 +184,8 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
         w.pte |= PTE_D;
     }
     fill(sim, c, side, np, va, asid, shift, w.pte);
+    if (sim->track)
+        reclaim_touch(sim, w.pte);
     return shift;
 }
 
@@ -193,6 +198,8 @@ static inline unsigned translate(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t
     if ((va >> m->shift) == m->tag && (m->writable || !WRITE_INTENT(kind))) {
         sim->st.tlb[m->level].hits++;
         charge(sim, m->latency);
+        if (sim->track)
+            reclaim_touch(sim, m->pte);
         return m->shift;
     }
     return translate_slow(sim, c, va, kind);
@@ -281,6 +288,7 @@ int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid)
     if (c->proc)
         sim->st.context_switches++;
     c->proc = p;
+    p->cpumask |= 1ull << cpu;
     memo_reset(&c->memo[0]);
     memo_reset(&c->memo[1]);
     if (sim->cfg.asids) {
@@ -293,18 +301,13 @@ int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid)
     return VMSIM_OK;
 }
 
-void mmu_shootdown(struct vmsim *sim, vmsim_asid_t asid, vmsim_vaddr_t va)
+void mmu_invalidate(struct vmsim *sim, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t va)
 {
-    sim->st.tlb_invalidations++;
-    for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
-        struct cpu *c = &sim->cpu[i];
-        if (!c->ready)
-            continue;
-        for (unsigned j = 0; j < sim->cfg.ntlb; j++)
-            tlb_level_invalidate(&c->tlb[j], va, asid);
-        memo_reset(&c->memo[0]);
-        memo_reset(&c->memo[1]);
-    }
+    struct cpu *c = &sim->cpu[cpu];
+    for (unsigned j = 0; j < sim->cfg.ntlb; j++)
+        tlb_level_invalidate(&c->tlb[j], va, asid);
+    memo_reset(&c->memo[0]);
+    memo_reset(&c->memo[1]);
 }
 
 void mmu_flush_all(struct vmsim *sim)

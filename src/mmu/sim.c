@@ -11,9 +11,10 @@ void vmsim_config_default(struct vmsim_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     strcpy(cfg->pt, "radix");
     vmsim_geometry_preset("x86-64", &cfg->geom);
-    cfg->cost = (struct vmsim_cost_config){.access = 4, .pt_ref = 20, .fault = 1000};
+    cfg->cost = (struct vmsim_cost_config){.access = 4, .pt_ref = 20, .fault = 1000, .io = 100000};
     cfg->pwc.latency = 1;
     cfg->phys_bytes = 256ull << 30;
+    cfg->swap_bytes = 256ull << 30;
     cfg->ncpus = 8;
     cfg->asids = true;
     cfg->anon_page_shift = 0;
@@ -68,6 +69,7 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         vmsim_destroy(sim);
         return rc;
     }
+    sim->track = sim->k.rc.track;
     *out = sim;
     return VMSIM_OK;
 }
@@ -90,6 +92,7 @@ void vmsim_destroy(struct vmsim *sim)
 static int run_one(struct vmsim *sim, const struct vmsim_event *e)
 {
     int rc = VMSIM_OK;
+    sim->k.cur_cpu = e->cpu; /* shootdowns from here need no IPI */
     switch (e->type) {
     case VMSIM_EV_ACCESS:
         return mmu_access(sim, e);
@@ -101,7 +104,7 @@ static int run_one(struct vmsim *sim, const struct vmsim_event *e)
         rc = kernel_exit(sim, e->pid);
         break;
     case VMSIM_EV_MMAP:
-        return kernel_mmap(sim, e->pid, e->addr, e->len, e->kind);
+        return kernel_mmap(sim, e);
     case VMSIM_EV_MUNMAP:
         rc = kernel_munmap(sim, e->pid, e->addr, e->len);
         break;
@@ -110,10 +113,19 @@ static int run_one(struct vmsim *sim, const struct vmsim_event *e)
         break;
     case VMSIM_EV_SWITCH:
         return mmu_switch(sim, e->cpu, e->pid);
+    case VMSIM_EV_FORK:
+        if (e->addr > UINT32_MAX)
+            return VMSIM_EINVAL;
+        rc = kernel_fork(sim, e->pid, (vmsim_pid_t)e->addr);
+        break;
+    case VMSIM_EV_MADVISE:
+        rc = kernel_madvise(sim, e->pid, e->addr, e->len, e->kind);
+        break;
     default:
         return VMSIM_EINVAL;
     }
-    /* exiting, unmapping or protecting in an unknown process changes nothing */
+    /* exiting, forking, unmapping or protecting in an unknown process
+     * changes nothing */
     return rc == VMSIM_ENOENT ? VMSIM_OK : rc;
 }
 
@@ -174,6 +186,7 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
     struct vmsim *s = (struct vmsim *)sim;
     s->st.frames_used = sim->phys.used;
     s->st.frames_peak = sim->phys.peak;
+    s->st.swap_slots_peak = sim->k.swap.peak;
     return &sim->st;
 }
 
@@ -203,8 +216,8 @@ int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigne
     vmsim_pfn_t pfn;
     if ((rc = phys_alloc(&sim->phys, page_shift - sim->phys.page_shift, 0, &pfn)) != 0)
         return rc;
-    rc = pt_map(p->pt, p->asid, va, level,
-                ((uint64_t)pfn << PTE_PFN_SHIFT) | PTE_W | PTE_U | PTE_X | PTE_A | PTE_D);
+    rc = kernel_map(sim, p, va, level,
+                    ((uint64_t)pfn << PTE_PFN_SHIFT) | PTE_W | PTE_U | PTE_X | PTE_A | PTE_D);
     if (rc)
         phys_put(&sim->phys, pfn);
     return rc;

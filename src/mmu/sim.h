@@ -22,6 +22,7 @@ struct memo {
     unsigned level; /* index of the TLB level (and its stats) */
     unsigned latency;
     bool writable;  /* a write may use it too (entry writable and dirty) */
+    uint64_t pte;   /* the entry, for page replacement's reference tracking */
 };
 
 struct cpu {
@@ -38,6 +39,7 @@ struct cpu {
 
 struct vmsim {
     struct vmsim_config cfg;
+    bool track; /* page replacement sees every reference (k.rc.track) */
     struct vmsim_stats st;
     struct phys phys;
     struct kernel k;
@@ -52,8 +54,8 @@ static inline void memo_reset(struct memo *m) { m->tag = UINT64_MAX; }
 int mmu_access(struct vmsim *sim, const struct vmsim_event *ev);
 int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid);
 int mmu_cpu_ready(struct vmsim *sim, unsigned cpu);
-/* Remove the page containing va of asid from every CPU's TLBs. */
-void mmu_shootdown(struct vmsim *sim, vmsim_asid_t asid, vmsim_vaddr_t va);
+/* Remove the page containing va of asid from the TLBs of one CPU. */
+void mmu_invalidate(struct vmsim *sim, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t va);
 void mmu_flush_all(struct vmsim *sim);
 void mmu_flush_pwc_all(struct vmsim *sim);
 

@@ -1,14 +1,16 @@
-/* The simulated kernel (see kernel.h).
+/* The simulated kernel: processes, address spaces, fork (see kernel.h).
  *
- * Address space: a process's VMAs say what is mapped and with which
- * protection. An address outside every VMA is implicit anonymous memory,
- * readable, writable and executable (traces without mmap events, such as
- * valgrind's, run this way). Anonymous memory is demand-zero, as in Linux:
- * a first read maps the shared zero frame read-only (PTE_ZERO); a first
- * write, or a write to a zero mapping, gets a fresh zeroed private frame.
- * Implicit anonymous memory uses pages of cfg.anon_page_shift when the
- * aligned block lies wholly inside one VMA or wholly outside all of them,
- * and base pages otherwise.
+ * Address space: a process's VMAs say what is mapped, with which
+ * protection, and what backs it. Without strict mode an address outside
+ * every VMA is implicit anonymous memory, readable, writable and executable
+ * (traces without mmap events, such as valgrind's, run this way). Implicit
+ * anonymous memory uses pages of cfg.anon_page_shift when the aligned block
+ * lies wholly inside one VMA or wholly outside all of them, and base pages
+ * otherwise.
+ *
+ * fork copies the VMAs and every leaf entry: shared mappings share the
+ * frame; private writable pages are write-protected in parent and child
+ * (copy-on-write, resolved by fault.c); swapped pages share the slot.
  *
  * ASIDs: handed out 1..2^12-1 per generation; when they run out a new
  * generation starts with a flush of every TLB (Linux's ASID rollover). */
@@ -18,6 +20,8 @@
 #include "mmu/sim.h"
 
 #define PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
+
+static struct frame *F(struct vmsim *sim, vmsim_pfn_t pfn) { return phys_frame(&sim->phys, pfn); }
 
 int kernel_init(struct vmsim *sim)
 {
@@ -32,10 +36,12 @@ int kernel_init(struct vmsim *sim)
         return VMSIM_ENOMEM;
     k->asid_next = 1;
     k->anon_level = 1;
+    k->shmem_next = SHMEM_FIRST;
     for (unsigned l = 1; l <= sim->cfg.geom.levels; l++)
         if (sim->shift[l] == sim->cfg.anon_page_shift && (sim->cfg.geom.leaf_levels & (1u << l)))
             k->anon_level = l;
-    return VMSIM_OK;
+    int rc = swap_init(&k->swap, sim->cfg.swap_bytes >> sim->phys.page_shift, false);
+    return rc ? rc : reclaim_init(sim);
 }
 
 static struct process **slot_of(struct kernel *k, vmsim_pid_t pid)
@@ -44,6 +50,30 @@ static struct process **slot_of(struct kernel *k, vmsim_pid_t pid)
     while (*pp && (*pp)->pid != pid)
         pp = &(*pp)->hnext;
     return pp;
+}
+
+/* A process id for the reverse map: a freed one first. */
+static int take_id(struct kernel *k, struct process *p)
+{
+    if (k->nfree_id) {
+        p->id = k->free_id[--k->nfree_id];
+    } else {
+        if (k->nproc == k->proc_cap) {
+            uint32_t cap = k->proc_cap ? k->proc_cap * 2 : 64;
+            struct process **a = realloc(k->proc, cap * sizeof *a);
+            uint32_t *f = realloc(k->free_id, cap * sizeof *f);
+            if (a)
+                k->proc = a;
+            if (f)
+                k->free_id = f;
+            if (!a || !f)
+                return VMSIM_ENOMEM;
+            k->proc_cap = cap;
+        }
+        p->id = k->nproc++;
+    }
+    k->proc[p->id] = p;
+    return VMSIM_OK;
 }
 
 struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, int *err)
@@ -57,7 +87,9 @@ struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, 
         *err = VMSIM_ENOMEM;
         return NULL;
     }
-    int rc = pt_create(k->ops, &sim->cfg.geom, &sim->phys, &p->pt);
+    int rc = take_id(k, p);
+    if (rc == 0 && (rc = pt_create(k->ops, &sim->cfg.geom, &sim->phys, &p->pt)) != 0)
+        k->free_id[k->nfree_id++] = p->id;
     if (rc) {
         free(p);
         *err = rc;
@@ -93,20 +125,124 @@ void kernel_asid(struct vmsim *sim, struct process *p)
     p->asid_gen = k->asid_gen;
 }
 
-/* Drop the frame a leaf maps (the zero frames are never freed). */
-static int put_leaf(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t pte)
+void kernel_shootdown(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
 {
-    struct vmsim *sim = ctx;
-    if (!(pte & PTE_ZERO))
-        phys_put(&sim->phys, PTE_PFN(pte));
+    sim->st.tlb_invalidations++;
+    for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
+        /* Without ASIDs a switch flushes: only CPUs running p hold its entries. */
+        const bool may = sim->cfg.asids ? (p->cpumask >> i) & 1 : sim->cpu[i].proc == p;
+        if (!may || !sim->cpu[i].ready)
+            continue;
+        mmu_invalidate(sim, i, p->asid, va);
+        if (i != sim->k.cur_cpu)
+            sim->st.shootdown_ipis++;
+    }
+}
+
+/* ---- frames and leaves ---- */
+
+void kernel_put_frame(struct vmsim *sim, vmsim_pfn_t pfn)
+{
+    struct frame *f = F(sim, pfn);
+    if (f->flags & FRAME_ZERO)
+        return;
+    if (f->refcount == 1) {
+        reclaim_remove(sim, pfn);
+        kernel_drop_swap_copy(sim, pfn);
+    }
+    phys_put(&sim->phys, pfn);
+}
+
+/* Drop what a leaf entry of p at va held: its frame reference and reverse
+ * map entry, or its swap slot. */
+static void release_leaf(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, uint64_t e)
+{
+    if (e & PTE_SWAP) {
+        swap_put(&sim->k.swap, PTE_PFN(e));
+        return;
+    }
+    if (!(e & PTE_P) || (e & PTE_ZERO))
+        return;
+    struct frame *f = F(sim, PTE_PFN(e));
+    if ((e & PTE_D) && (f->flags & FRAME_CACHE))
+        f->flags |= FRAME_DIRTY; /* written back when the page cache lets it go */
+    rmap_del(&sim->k.rmap, f, p->id, va);
+    kernel_put_frame(sim, PTE_PFN(e));
+}
+
+uint64_t kernel_unmap_page(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
+{
+    uint64_t old = 0;
+    if (pt_unmap(p->pt, p->asid, va, &old) == 0) {
+        release_leaf(sim, p, va, old);
+        kernel_shootdown(sim, p, va);
+    }
+    return old;
+}
+
+struct leaf {
+    vmsim_vaddr_t va;
+    unsigned level;
+    uint64_t e;
+};
+
+struct leaves {
+    struct leaf *l;
+    size_t n, cap;
+};
+
+static int collect(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
+{
+    struct leaves *op = ctx;
+    if (op->n == op->cap) {
+        size_t cap = op->cap ? op->cap * 2 : 64;
+        struct leaf *l = realloc(op->l, cap * sizeof *l);
+        if (!l)
+            return VMSIM_ENOMEM;
+        op->l = l;
+        op->cap = cap;
+    }
+    op->l[op->n++] = (struct leaf){va, level, e};
+    return 0;
+}
+
+/* The leaves of p in [lo, hi), present or swapped. */
+static int leaves_of(struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi, struct leaves *out)
+{
+    *out = (struct leaves){0};
+    return pt_visit(p->pt, p->asid, lo, hi, collect, out);
+}
+
+static int first_leaf(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
+{
+    *(uint64_t *)ctx = e;
+    return 1;
+}
+
+uint64_t kernel_lookup(struct process *p, vmsim_vaddr_t va)
+{
+    uint64_t e = 0;
+    pt_visit(p->pt, p->asid, va, va + 1, first_leaf, &e);
+    return e;
+}
+
+/* ---- process lifetime ---- */
+
+static int free_leaf(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
+{
+    void **a = ctx;
+    release_leaf(a[0], a[1], va, e);
     return 0;
 }
 
 static void process_free(struct vmsim *sim, struct process *p)
 {
-    pt_visit(p->pt, p->asid, 0, UINT64_MAX, put_leaf, sim);
+    void *ctx[2] = {sim, p};
+    pt_visit(p->pt, p->asid, 0, UINT64_MAX, free_leaf, ctx);
     pt_destroy(p->pt);
-    free(p->vma);
+    vma_free(&p->vmas);
+    sim->k.proc[p->id] = NULL;
+    sim->k.free_id[sim->k.nfree_id++] = p->id;
     free(p);
 }
 
@@ -142,101 +278,66 @@ void kernel_fini(struct vmsim *sim)
             process_free(sim, p);
         }
     free(k->bucket);
+    free(k->proc);
+    free(k->free_id);
+    free(k->swap_frame);
+    rmap_fini(&k->rmap);
+    pc_fini(&k->pc);
+    swap_fini(&k->swap);
+    reclaim_fini(sim);
+    plan_free(k->plan);
+    k->plan = NULL;
     k->bucket = NULL;
 }
 
-/* ---- VMAs ---- */
-
-static const struct vma *vma_find(const struct process *p, vmsim_vaddr_t va)
+/* Copy one leaf of the parent into the child. A private writable page
+ * becomes copy-on-write in both: write-protected, the frame shared. */
+static int fork_leaf(struct vmsim *sim, struct process *parent, struct process *child,
+                     const struct leaf *l)
 {
-    size_t lo = 0, hi = p->nvma;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (va < p->vma[mid].start)
-            hi = mid;
-        else if (va >= p->vma[mid].end)
-            lo = mid + 1;
-        else
-            return &p->vma[mid];
+    uint64_t e = l->e;
+    if (e & PTE_SWAP) {
+        swap_get(&sim->k.swap, PTE_PFN(e));
+        return pt_map(child->pt, child->asid, l->va, l->level, e);
     }
-    return NULL;
-}
-
-/* Does [lo, hi) lie inside one VMA, or touch none? (Then one page may
- * cover it.) */
-static bool vma_uniform(const struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
-{
-    const struct vma *v = vma_find(p, lo);
-    if (v)
-        return hi <= v->end;
-    for (size_t i = 0; i < p->nvma; i++)
-        if (p->vma[i].start < hi && p->vma[i].end > lo)
-            return false;
-    return true;
-}
-
-/* Remove [lo, hi) from the VMA list, splitting VMAs that straddle it. The
- * new list always has room for two more entries (vma_insert adds one). */
-static int vma_remove(struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
-{
-    size_t n = 0;
-    struct vma *out = malloc((p->nvma + 2) * sizeof *out);
-    if (!out)
-        return VMSIM_ENOMEM;
-    for (size_t i = 0; i < p->nvma; i++) {
-        struct vma v = p->vma[i];
-        if (v.end <= lo || v.start >= hi) {
-            out[n++] = v;
-            continue;
-        }
-        if (v.start < lo)
-            out[n++] = (struct vma){v.start, lo, v.prot};
-        if (v.end > hi)
-            out[n++] = (struct vma){hi, v.end, v.prot};
+    const struct vma *v = vma_find(&parent->vmas, l->va);
+    const bool shared = v && (v->flags & VMSIM_MAP_SHARED);
+    if (!shared && (e & PTE_W)) {
+        e &= ~PTE_W;
+        pt_update(parent->pt, parent->asid, l->va, 0, PTE_W);
+        kernel_shootdown(sim, parent, l->va);
     }
-    free(p->vma);
-    p->vma = out;
-    p->nvma = n;
-    return VMSIM_OK;
+    if (!(e & PTE_ZERO))
+        F(sim, PTE_PFN(e))->refcount++;
+    int rc = kernel_map(sim, child, l->va, l->level, e);
+    if (rc && !(e & PTE_ZERO))
+        kernel_put_frame(sim, PTE_PFN(e));
+    return rc;
 }
 
-static int vma_insert(struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi, unsigned prot)
+int kernel_fork(struct vmsim *sim, vmsim_pid_t parent_pid, vmsim_pid_t child_pid)
 {
-    int rc = vma_remove(p, lo, hi);
-    if (rc)
+    int rc = 0;
+    struct process *parent = kernel_process(sim, parent_pid, false, &rc);
+    if (!parent)
+        return VMSIM_ENOENT;
+    if (*slot_of(&sim->k, child_pid))
+        return VMSIM_EEXIST;
+    struct process *child = kernel_process(sim, child_pid, true, &rc);
+    if (!child)
         return rc;
-    size_t i = 0;
-    while (i < p->nvma && p->vma[i].start < lo)
-        i++;
-    memmove(&p->vma[i + 1], &p->vma[i], (p->nvma - i) * sizeof p->vma[0]);
-    p->vma[i] = (struct vma){lo, hi, (uint8_t)prot};
-    p->nvma++;
-    return VMSIM_OK;
+    sim->st.forks++;
+    if ((rc = vma_copy(&child->vmas, &parent->vmas)) != 0)
+        return rc;
+    struct leaves ls;
+    rc = leaves_of(parent, 0, UINT64_MAX, &ls);
+    for (size_t i = 0; i < ls.n && rc == 0; i++)
+        rc = fork_leaf(sim, parent, child, &ls.l[i]);
+    free(ls.l);
+    return rc;
 }
 
 /* ---- changing mappings ---- */
-
-struct range_op {
-    struct vmsim *sim;
-    struct process *p;
-    vmsim_vaddr_t *va;
-    size_t n, cap;
-};
-
-static int collect(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t pte)
-{
-    struct range_op *op = ctx;
-    if (op->n == op->cap) {
-        size_t cap = op->cap ? op->cap * 2 : 64;
-        vmsim_vaddr_t *v = realloc(op->va, cap * sizeof *v);
-        if (!v)
-            return VMSIM_ENOMEM;
-        op->va = v;
-        op->cap = cap;
-    }
-    op->va[op->n++] = va;
-    return 0;
-}
 
 /* The page-aligned range [*lo, *hi) covering [va, va + len), clamped at the
  * top of the address space. */
@@ -253,34 +354,35 @@ static void page_range(const struct vmsim *sim, vmsim_vaddr_t va, uint64_t len, 
  * splitting comes with the huge-page policy). */
 static int unmap_range(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
 {
-    struct range_op op = {sim, p, NULL, 0, 0};
-    int rc = pt_visit(p->pt, p->asid, lo, hi, collect, &op);
+    struct leaves ls;
+    int rc = leaves_of(p, lo, hi, &ls);
     uint64_t freed = p->pt->tables_freed;
-    for (size_t i = 0; i < op.n && rc == 0; i++) {
-        uint64_t old;
-        if (pt_unmap(p->pt, p->asid, op.va[i], &old) == 0) {
-            put_leaf(sim, op.va[i], 0, old);
-            mmu_shootdown(sim, p->asid, op.va[i]);
-        }
-    }
+    for (size_t i = 0; i < ls.n && rc == 0; i++)
+        kernel_unmap_page(sim, p, ls.l[i].va);
     if (p->pt->tables_freed != freed)
         mmu_flush_pwc_all(sim);
-    free(op.va);
+    free(ls.l);
     return rc;
 }
 
-int kernel_mmap(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len, unsigned prot)
+int kernel_mmap(struct vmsim *sim, const struct vmsim_event *ev)
 {
     int rc = 0;
-    struct process *p = kernel_process(sim, pid, true, &rc);
+    struct process *p = kernel_process(sim, ev->pid, true, &rc);
     if (!p)
         return rc;
-    vmsim_vaddr_t hi;
-    page_range(sim, va, len, &va, &hi);
+    struct vma v = {.prot = ev->kind & PROT_ALL, .flags = ev->kind & VMSIM_MAP_FLAGS};
+    page_range(sim, ev->addr, ev->len, &v.start, &v.end);
+    if (ev->file) {
+        v.file = ev->file;
+        v.pgoff = ((uint64_t)ev->pgoff << 12) >> sim->phys.page_shift; /* rounded down */
+    } else if (v.flags & VMSIM_MAP_SHARED) {
+        v.file = sim->k.shmem_next++; /* a new shared object; fork passes it on */
+    }
     /* A new mapping replaces what was there (MAP_FIXED semantics). */
-    if ((rc = unmap_range(sim, p, va, hi)) != 0)
+    if ((rc = unmap_range(sim, p, v.start, v.end)) != 0)
         return rc;
-    return vma_insert(p, va, hi, prot & PROT_ALL);
+    return vma_insert(&p->vmas, &v, sim->phys.page_shift);
 }
 
 int kernel_munmap(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len)
@@ -293,7 +395,45 @@ int kernel_munmap(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t
     page_range(sim, va, len, &va, &hi);
     if ((rc = unmap_range(sim, p, va, hi)) != 0)
         return rc;
-    return vma_remove(p, va, hi);
+    return vma_remove(&p->vmas, va, hi, sim->phys.page_shift);
+}
+
+/* May the present entry e of a VMA with new protection be writable now?
+ * Only where a write needs no copy: shared memory, or a private page that
+ * this process alone maps (not the zero frame, not a page-cache page). */
+static bool writable_now(struct vmsim *sim, const struct vma *v, uint64_t e)
+{
+    if (v->flags & VMSIM_MAP_SHARED)
+        return true;
+    if (e & PTE_ZERO)
+        return false;
+    const struct frame *f = F(sim, PTE_PFN(e));
+    return !(f->flags & FRAME_CACHE) && f->refcount == 1;
+}
+
+/* Give the parts of [lo, hi) outside every VMA an implicit anonymous VMA. */
+static int fill_gaps(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
+{
+    struct vma *gap = malloc((p->vmas.n + 1) * sizeof *gap);
+    if (!gap)
+        return VMSIM_ENOMEM;
+    size_t n = 0;
+    vmsim_vaddr_t at = lo;
+    for (size_t i = 0; i < p->vmas.n && at < hi; i++) {
+        const struct vma *v = &p->vmas.v[i];
+        if (v->end <= at || v->start >= hi)
+            continue;
+        if (v->start > at)
+            gap[n++] = (struct vma){.start = at, .end = v->start, .prot = PROT_ALL};
+        at = v->end;
+    }
+    if (at < hi)
+        gap[n++] = (struct vma){.start = at, .end = hi, .prot = PROT_ALL};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = vma_insert(&p->vmas, &gap[i], sim->phys.page_shift);
+    free(gap);
+    return rc;
 }
 
 int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
@@ -305,146 +445,42 @@ int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64
         return VMSIM_ENOENT;
     vmsim_vaddr_t hi;
     page_range(sim, va, len, &va, &hi);
-    if ((rc = vma_insert(p, va, hi, prot & PROT_ALL)) != 0)
+    /* Implicit memory in the range becomes an explicit anonymous mapping, so
+     * the new protection holds for pages touched later too. */
+    if (!sim->cfg.strict)
+        rc = fill_gaps(sim, p, va, hi);
+    if (rc == 0)
+        rc = vma_change(&p->vmas, va, hi, prot & PROT_ALL, false, sim->phys.page_shift);
+    struct leaves ls;
+    if (rc == 0)
+        rc = leaves_of(p, va, hi, &ls);
+    if (rc)
         return rc;
-    /* Present pages take the new protection at once (a zero mapping stays
-     * read-only: its first write still copies). */
-    struct range_op op = {sim, p, NULL, 0, 0};
-    rc = pt_visit(p->pt, p->asid, va, hi, collect, &op);
-    uint64_t set = ((prot & VMSIM_PROT_W) ? PTE_W : 0) | ((prot & VMSIM_PROT_X) ? PTE_X : 0);
-    for (size_t i = 0; i < op.n && rc == 0; i++) {
-        pt_update(p->pt, p->asid, op.va[i], set, (PTE_W | PTE_X) & ~set);
-        mmu_shootdown(sim, p->asid, op.va[i]);
+    for (size_t i = 0; i < ls.n; i++) {
+        const struct leaf *l = &ls.l[i];
+        const struct vma *v = vma_find(&p->vmas, l->va);
+        if (!v || !(l->e & PTE_P))
+            continue;
+        uint64_t set = (v->prot & VMSIM_PROT_X) ? PTE_X : 0;
+        if ((v->prot & VMSIM_PROT_W) && writable_now(sim, v, l->e))
+            set |= PTE_W;
+        pt_update(p->pt, p->asid, l->va, set, (PTE_W | PTE_X) & ~set);
+        kernel_shootdown(sim, p, l->va);
     }
-    free(op.va);
-    return rc;
-}
-
-/* ---- the fault handler ---- */
-
-static int zero_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn)
-{
-    struct kernel *k = &sim->k;
-    if (!(k->zero_have & (1u << level))) {
-        int rc = phys_alloc(&sim->phys, sim->shift[level] - sim->phys.page_shift,
-                            FRAME_ZERO | FRAME_PINNED, &k->zero[level]);
-        if (rc)
-            return rc;
-        k->zero_have |= 1u << level;
-    }
-    *pfn = k->zero[level];
+    free(ls.l);
     return VMSIM_OK;
 }
 
-static uint64_t prot_bits(unsigned prot)
+int kernel_madvise(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
+                   unsigned advice)
 {
-    return PTE_U | ((prot & VMSIM_PROT_W) ? PTE_W : 0) | ((prot & VMSIM_PROT_X) ? PTE_X : 0);
-}
-
-/* The leaf level to use for a new anonymous page at va. */
-static unsigned anon_level(struct vmsim *sim, const struct process *p, vmsim_vaddr_t va)
-{
-    unsigned level = sim->k.anon_level;
-    while (level > 1) {
-        uint64_t size = 1ull << sim->shift[level];
-        vmsim_vaddr_t lo = va & ~(size - 1);
-        if (vma_uniform(p, lo, lo + size))
-            break;
-        level--;
-        while (level > 1 && !(sim->cfg.geom.leaf_levels & (1u << level)))
-            level--;
-    }
-    return level;
-}
-
-int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
-                 const struct walk *w, bool *fixed)
-{
-    struct vmsim_stats *st = &sim->st;
-    const bool write = kind & 1u;
-    const struct vma *v = vma_find(p, va);
-    const unsigned prot = v ? v->prot : PROT_ALL;
-    *fixed = false;
-    st->faults_total++;
-    if ((write && !(prot & VMSIM_PROT_W)) || (kind == VMSIM_FETCH && !(prot & VMSIM_PROT_X)) ||
-        (!write && kind != VMSIM_FETCH && !(prot & VMSIM_PROT_R))) {
-        st->faults_protection++;
-        return VMSIM_OK;
-    }
-    const uint64_t bits = prot_bits(prot);
-    int rc;
-    if (w->pte & PTE_P) {
-        /* Present but not allowed: a write to the zero frame (copy on
-         * write). The VMA allows the access, so nothing else can be. */
-        if (!(w->pte & PTE_ZERO) || !write) {
-            st->faults_protection++;
-            return VMSIM_OK;
-        }
-        unsigned level = w->level;
-        vmsim_pfn_t pfn;
-        rc = phys_alloc(&sim->phys, sim->shift[level] - sim->phys.page_shift, 0, &pfn);
-        if (rc == VMSIM_ENOFRAME) {
-            st->faults_oom++;
-            return VMSIM_OK;
-        }
-        if (rc)
-            return rc;
-        rc = pt_map(p->pt, p->asid, va, level, ((uint64_t)pfn << PTE_PFN_SHIFT) | bits | PTE_A | PTE_D);
-        if (rc) {
-            phys_put(&sim->phys, pfn);
-            return rc;
-        }
-        mmu_shootdown(sim, p->asid, va);
-        st->faults_cow_zero++;
-        *fixed = true;
-        return VMSIM_OK;
-    }
-    unsigned level = anon_level(sim, p, va);
-    for (;;) {
-        vmsim_pfn_t pfn;
-        uint64_t pte;
-        if (write) {
-            rc = phys_alloc(&sim->phys, sim->shift[level] - sim->phys.page_shift, 0, &pfn);
-            pte = ((uint64_t)pfn << PTE_PFN_SHIFT) | bits | PTE_A | PTE_D;
-        } else {
-            rc = zero_frame(sim, level, &pfn);
-            pte = ((uint64_t)pfn << PTE_PFN_SHIFT) | (bits & ~PTE_W) | PTE_ZERO | PTE_A;
-        }
-        if (rc == VMSIM_ENOFRAME && level > 1) {
-            level = 1; /* no room for a huge page: fall back to a base page */
-            continue;
-        }
-        if (rc == VMSIM_ENOFRAME) {
-            st->faults_oom++;
-            return VMSIM_OK;
-        }
-        if (rc)
-            return rc;
-        rc = pt_map(p->pt, p->asid, va, level, pte);
-        if (rc == VMSIM_EEXIST && level > 1) {
-            /* Smaller pages already live in this block: use a base page. */
-            if (write)
-                phys_put(&sim->phys, pfn);
-            level = 1;
-            continue;
-        }
-        if (rc == VMSIM_ENOFRAME) {
-            if (write)
-                phys_put(&sim->phys, pfn);
-            st->faults_oom++;
-            return VMSIM_OK;
-        }
-        if (rc) {
-            if (write)
-                phys_put(&sim->phys, pfn);
-            return rc;
-        }
-        break;
-    }
-    if (write)
-        st->faults_zero_write++;
-    else
-        st->faults_zero_read++;
-    *fixed = true;
-    return VMSIM_OK;
+    int rc = 0;
+    struct process *p = kernel_process(sim, pid, false, &rc);
+    if (!p)
+        return VMSIM_ENOENT;
+    if (advice >= VMSIM_ADV_NTYPES)
+        return VMSIM_EINVAL;
+    vmsim_vaddr_t hi;
+    page_range(sim, va, len, &va, &hi);
+    return vma_change(&p->vmas, va, hi, advice, true, sim->phys.page_shift);
 }

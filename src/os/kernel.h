@@ -1,41 +1,79 @@
-/* The simulated kernel: processes, their address spaces (VMAs and page
- * tables), and the page-fault handler. Minimal for now: implicit anonymous
- * memory, demand-zero with the shared zero frame, explicit mmap/munmap/
- * mprotect when a trace carries them. Copy-on-write fork, sharing,
- * replacement and swap build on this file's fault handler. */
+/* The simulated kernel: processes and their address spaces (VMAs and page
+ * tables), fork with copy-on-write, the page cache, the reverse map, page
+ * replacement with a swap device, and the page-fault handler.
+ *
+ *   kernel.c   processes, fork, exit, mmap/munmap/mprotect/madvise, ASIDs
+ *   fault.c    the page-fault handler: demand-zero, copy-on-write,
+ *              page-cache faults, swap-in, protection and segfaults
+ *   reclaim.c  the replacement list and policies, eviction, swap-out
+ *   vma.c, rmap.c, pagecache.c   the data structures
+ *
+ * docs/lifecycle.md draws the states of a page and names the function that
+ * moves it between them. */
 #ifndef VMSIM_OS_KERNEL_H
 #define VMSIM_OS_KERNEL_H
 
 #include <stdbool.h>
 
+#include "os/pagecache.h"
+#include "os/rmap.h"
+#include "os/vma.h"
+#include "phys/swap.h"
 #include "pt/pt.h"
 
 struct vmsim;
 
-struct vma {
-    vmsim_vaddr_t start, end; /* [start, end), page aligned */
-    uint8_t prot;             /* VMSIM_PROT_* */
-};
+#define SHMEM_FIRST (1ull << 32) /* page-cache ids of anonymous shared memory */
 
 struct process {
     vmsim_pid_t pid;
+    uint32_t id;       /* index in the kernel's process table (rmap entries) */
     vmsim_asid_t asid;
     uint64_t asid_gen; /* asid is valid while this equals the kernel's */
+    uint64_t cpumask;  /* CPUs that have run it: where its TLB entries may live */
     struct pt *pt;
-    struct vma *vma;   /* sorted, disjoint */
-    size_t nvma;
+    struct vma_list vmas;
     struct process *hnext;
+};
+
+/* Page replacement: which resident page goes when memory is full. */
+struct reclaim {
+    uint8_t policy;       /* enum vmsim_replace */
+    bool track;           /* the policy needs every reference (LRU, Clock, OPT) */
+    uint32_t head, tail;  /* the list, oldest first (FRAME_NIL: empty) */
+    uint32_t hand;        /* Clock */
+    uint64_t count;       /* frames on the list */
+    uint32_t *slot;       /* random: the frames on the list, in any order */
+    uint64_t slot_cap;
+    uint64_t *next_use;   /* OPT: per frame, the time of its next reference */
+    uint64_t next_cap;
+    uint64_t *oracle;     /* OPT: per access, when its page is next used (plan.c) */
+    uint64_t noracle, oracle_cap;
+    vmsim_pfn_t busy;     /* a frame the fault in progress uses: never the victim */
 };
 
 struct kernel {
     const struct pt_ops *ops;
     struct process **bucket; /* pid hash, chained */
     size_t nbucket;
+    struct process **proc;   /* by id */
+    uint32_t nproc, proc_cap;
+    uint32_t *free_id;
+    uint32_t nfree_id;
     vmsim_pfn_t zero[VMSIM_MAX_LEVELS + 1]; /* shared zero frame per leaf level */
     unsigned zero_have;                     /* bit k: zero[k] allocated */
     unsigned asid_next;
     uint64_t asid_gen;
     unsigned anon_level; /* leaf level of implicit anonymous pages */
+    uint64_t shmem_next; /* next anonymous shared object id */
+    unsigned cur_cpu;    /* the CPU whose access is being handled */
+    struct rmap rmap;
+    struct pagecache pc;
+    struct swap swap;
+    uint32_t *swap_frame; /* per slot: the frame holding its contents, or FRAME_NIL */
+    uint64_t swap_frame_cap;
+    struct reclaim rc;
+    struct plan *plan;    /* plan.c: building the OPT oracle */
 };
 
 int kernel_init(struct vmsim *sim);
@@ -44,16 +82,51 @@ void kernel_fini(struct vmsim *sim);
  * and it does not exist. NULL when absent, or on failure with *err set. */
 struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, int *err);
 int kernel_exit(struct vmsim *sim, vmsim_pid_t pid);
-int kernel_mmap(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len, unsigned prot);
+int kernel_fork(struct vmsim *sim, vmsim_pid_t parent, vmsim_pid_t child);
+int kernel_mmap(struct vmsim *sim, const struct vmsim_event *ev);
 int kernel_munmap(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len);
 int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
                     unsigned prot);
-/* Handle a fault of process p at va for an access of `kind` (vmsim_access_kind)
- * after walk w. Sets *fixed when the access may be retried. Counts the fault
- * by kind. Returns 0 or a negative code for a real (host) failure. */
-int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
-                 const struct walk *w, bool *fixed);
+int kernel_madvise(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
+                   unsigned advice);
 /* Give p a valid ASID (new generation after a rollover flushes all TLBs). */
 void kernel_asid(struct vmsim *sim, struct process *p);
+
+/* fault.c: handle a fault of process p at va for an access of `kind`
+ * (vmsim_access_kind) after walk w. Sets *fixed when the access may be
+ * retried. Counts the fault by kind. Returns 0 or a negative code for a
+ * real (host) failure. */
+int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+                 const struct walk *w, bool *fixed);
+/* Map frame pfn at va in p (a leaf of `level`) and enter it in the reverse
+ * map; the caller holds the reference the mapping takes. */
+int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned level,
+               uint64_t pte);
+/* Remove p's leaf at va (present or swapped), dropping what it held, and
+ * shoot down its TLB entries; returns the old entry. */
+uint64_t kernel_unmap_page(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
+/* Drop one reference to a data frame (zero frames are never dropped). */
+void kernel_put_frame(struct vmsim *sim, vmsim_pfn_t pfn);
+/* Remove the page at va of p from the TLBs of every CPU that ran p. */
+void kernel_shootdown(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
+
+void plan_free(struct plan *pl);
+
+/* The leaf entry of p at va, present or swapped; 0 when none. */
+uint64_t kernel_lookup(struct process *p, vmsim_vaddr_t va);
+
+/* reclaim.c: phys_alloc evicts through it when memory is full. */
+int reclaim_init(struct vmsim *sim);
+void reclaim_fini(struct vmsim *sim);
+/* Forget a frame's swap copy (it is written, or freed). */
+void kernel_drop_swap_copy(struct vmsim *sim, vmsim_pfn_t pfn);
+/* Put a data frame on the replacement list / take it off. */
+int reclaim_add(struct vmsim *sim, vmsim_pfn_t pfn);
+void reclaim_remove(struct vmsim *sim, vmsim_pfn_t pfn);
+/* A reference to the page of a present entry (policies with track set). */
+void reclaim_touch(struct vmsim *sim, uint64_t pte);
+/* The frame a swap slot's contents are in, if any. */
+vmsim_pfn_t swap_frame(const struct vmsim *sim, uint64_t slot);
+int swap_frame_set(struct vmsim *sim, uint64_t slot, vmsim_pfn_t pfn);
 
 #endif

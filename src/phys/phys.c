@@ -8,6 +8,7 @@
  * same two functions. */
 #include "phys/phys.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ int phys_init(struct phys *p, uint64_t bytes, unsigned page_shift)
     memset(p, 0, sizeof *p);
     p->page_shift = page_shift;
     p->nframes = bytes >> page_shift;
-    if (p->nframes == 0)
+    if (p->nframes == 0 || p->nframes >= FRAME_NIL)
         return VMSIM_EINVAL;
     return VMSIM_OK;
 }
@@ -70,11 +71,17 @@ int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out)
 {
     vmsim_pfn_t pfn;
     uint64_t n = 1ull << order;
+    uint64_t start = (p->next + n - 1) & ~(n - 1);
+    const bool room = start + n <= p->nframes && start + n >= start;
+    if (order == 0 && !p->nfree && !room && p->reclaim) {
+        int rc = p->reclaim(p->reclaim_ctx);
+        if (rc)
+            return rc;
+    }
     if (order == 0 && p->nfree) {
         pfn = p->free[--p->nfree];
     } else {
-        uint64_t start = (p->next + n - 1) & ~(n - 1);
-        if (start + n > p->nframes || start + n < start)
+        if (!room)
             return VMSIM_ENOFRAME;
         int rc = grow_meta(p, start + n);
         if (rc)
@@ -91,6 +98,7 @@ int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out)
     f->order = (uint8_t)order;
     f->level = 0;
     f->aux = 0;
+    f->rmap = 0;
     account(p, n);
     *out = pfn;
     return VMSIM_OK;

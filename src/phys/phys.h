@@ -3,7 +3,7 @@
  * Invariants: a frame is in use iff its refcount > 0 or it is pinned;
  * frames_used counts frames in use (data, zero, page tables); page-table
  * frames carry FRAME_PT and, in aux, the host pointer of the table that the
- * page-table organization keeps for them. Metadata is 16 bytes per frame
+ * page-table organization keeps for them. Metadata is 32 bytes per frame
  * and grows with the highest frame handed out, so a machine with a large
  * simulated memory costs host memory only for what it touches. */
 #ifndef VMSIM_PHYS_PHYS_H
@@ -13,17 +13,29 @@
 #include "vmsim/types.h"
 
 enum frame_flags {
-    FRAME_PT = 1u << 0,     /* holds a page-table page (or bucket array) */
-    FRAME_ZERO = 1u << 1,   /* the shared zero frame of some size */
-    FRAME_PINNED = 1u << 2, /* never reclaimed (roots, kernel structures) */
+    FRAME_PT = 1u << 0,       /* holds a page-table page (or bucket array) */
+    FRAME_ZERO = 1u << 1,     /* the shared zero frame of some size */
+    FRAME_PINNED = 1u << 2,   /* never reclaimed (roots, kernel structures) */
+    FRAME_CACHE = 1u << 3,    /* a page-cache page: aux = its cache entry */
+    FRAME_RESIDENT = 1u << 4, /* on the replacement list */
+    FRAME_REF = 1u << 5,      /* referenced since the clock hand last passed */
+    FRAME_SWAPPED = 1u << 6,  /* anonymous page with a valid copy in swap slot aux */
+    FRAME_DIRTY = 1u << 7,    /* written through a mapping that is gone */
 };
 
+#define FRAME_NIL UINT32_MAX /* no frame, in the 32-bit links below */
+
+/* 32 bytes per frame. A frame number fits the 32-bit links: phys_init
+ * refuses memories of 2^32 frames or more. */
 struct frame {
     uint32_t refcount;
     uint16_t flags;
-    uint8_t order; /* first frame of a block of 2^order frames */
-    uint8_t level; /* page-table level of a FRAME_PT frame */
-    uint64_t aux;  /* owner's data: host table pointer for FRAME_PT */
+    uint8_t order;      /* first frame of a block of 2^order frames */
+    uint8_t level;      /* page-table level of a FRAME_PT frame */
+    uint64_t aux;       /* owner's data: host table pointer for FRAME_PT, see flags */
+    uint32_t rmap;      /* first reverse-map entry (os/rmap.c), 0: none */
+    uint32_t prev, next; /* replacement list (os/reclaim.c) */
+    uint32_t spare;
 };
 
 struct phys {
@@ -36,13 +48,17 @@ struct phys {
     uint64_t used, peak;  /* frames in use, largest ever */
     unsigned page_shift;  /* base page size */
     struct hostmem host;  /* host memory holding page-table contents */
+    /* When memory is full: free at least one frame and return 0, or return
+     * VMSIM_ENOFRAME (the kernel's page replacement; NULL: none). */
+    int (*reclaim)(void *ctx);
+    void *reclaim_ctx;
 };
 
 int phys_init(struct phys *p, uint64_t bytes, unsigned page_shift);
 void phys_fini(struct phys *p);
 /* Allocate 2^order contiguous frames aligned to their size, refcount 1.
- * VMSIM_ENOFRAME when simulated memory is exhausted, VMSIM_ENOMEM when the
- * host is. */
+ * A single frame may come from reclaim when memory is full. VMSIM_ENOFRAME
+ * when simulated memory is exhausted, VMSIM_ENOMEM when the host is. */
 int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out);
 /* Drop one reference to the block at pfn; frees it at zero. */
 void phys_put(struct phys *p, vmsim_pfn_t pfn);

@@ -21,6 +21,7 @@
 #define PTE_D (1ull << 6)    /* dirty */
 #define PTE_LEAF (1ull << 7) /* maps a page (at level > 1: a huge page) */
 #define PTE_ZERO (1ull << 9) /* maps the shared zero frame: copy on write */
+#define PTE_SWAP (1ull << 10) /* not present: the page is in swap, slot in the frame field */
 #define PTE_PFN_SHIFT 12
 #define PTE_FLAGS_MASK ((1ull << PTE_PFN_SHIFT) - 1)
 #define PTE_PFN(e) ((e) >> PTE_PFN_SHIFT)
@@ -62,10 +63,12 @@ struct pt_ops {
     int (*create)(const struct vmsim_geometry *g, struct phys *phys, struct pt **out);
     void (*destroy)(struct pt *p); /* frees tables only, not the mapped frames */
     /* Map the page of `level` containing va; replaces an existing leaf of the
-     * same level. VMSIM_EEXIST when a leaf of another level covers va. */
+     * same level. VMSIM_EEXIST when a leaf of another level covers va. The
+     * entry becomes a present leaf, or with PTE_SWAP a non-present leaf that
+     * keeps its place (and its tables) until the page comes back. */
     int (*map)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level, uint64_t pte);
-    /* Remove the leaf covering va; *old gets it (0 if none). Frees tables
-     * that become empty. */
+    /* Remove the leaf covering va, present or not; *old gets it (0 if
+     * none). Frees tables that become empty. */
     int (*unmap)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64_t *old);
     int (*update)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64_t set, uint64_t clear);
     void (*walk)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct walk_start *s,

@@ -3,14 +3,15 @@
  * The tree: level L (the root) down to level 1 (leaf tables). A table of
  * level k has 2^bits(k) entries of pte_bytes each and lives in one simulated
  * frame, so every walk reference has a physical address: frame base + index
- * * entry size. An entry is either empty, a leaf (PTE_LEAF; at level k > 1 a
- * huge page of 2^shift(k) bytes, allowed where the geometry says), or a
- * pointer to a level k-1 table. Tables are created on demand by map() and
+ * * entry size. An entry is either empty (0), a leaf (PTE_LEAF; at level
+ * k > 1 a huge page of 2^shift(k) bytes, allowed where the geometry says;
+ * present with PTE_P, or a swapped-out page with PTE_SWAP), or a pointer to
+ * a level k-1 table. Tables are created on demand by map() and
  * freed when their last entry goes (unmap), except the root, which lives as
  * long as the address space (it is pinned).
  *
  * Invariants: t->used counts non-empty entries of t; child[i] != NULL iff
- * e[i] is present and not a leaf; the host copy of an entry is the
+ * e[i] is a table entry (non-empty, not a leaf); the host copy of an entry is the
  * simulated entry in vmsim's own encoding (pt.h), never an ISA's bit layout.
  * Host memory per table: the entries (the simulated bytes, widened to 8
  * bytes each) plus, for levels above 1, a parallel array of child pointers.
@@ -162,7 +163,7 @@ static int radix_map(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned
         uint64_t i = IDX(r, va, k);
         path[k] = t;
         idx[k] = i;
-        if (!(t->e[i] & PTE_P)) {
+        if (!t->e[i]) {
             struct rtab *c;
             int rc = table_new(r, k - 1, &c);
             if (rc) {
@@ -180,18 +181,18 @@ static int radix_map(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned
     }
     uint64_t i = IDX(r, va, level);
     uint64_t old = t->e[i];
-    if (old & PTE_P) {
-        if (!(old & PTE_LEAF))
-            return VMSIM_EEXIST;
-    } else {
+    if (old && !(old & PTE_LEAF))
+        return VMSIM_EEXIST;
+    if (!old) {
         t->used++;
         r->leaves[level]++;
     }
-    t->e[i] = pte | PTE_P | PTE_LEAF;
+    t->e[i] = (pte & PTE_SWAP) ? (pte | PTE_LEAF) & ~PTE_P : pte | PTE_P | PTE_LEAF;
     return VMSIM_OK;
 }
 
-/* Find the leaf covering va: its table and index, and the path to it. */
+/* Find the leaf covering va, present or not: its table and index, and the
+ * path to it. */
 static uint64_t *find_leaf(struct radix *r, vmsim_vaddr_t va, struct rtab **path, uint64_t *idx,
                            unsigned *level)
 {
@@ -201,7 +202,7 @@ static uint64_t *find_leaf(struct radix *r, vmsim_vaddr_t va, struct rtab **path
         path[k] = t;
         idx[k] = i;
         uint64_t e = t->e[i];
-        if (!(e & PTE_P))
+        if (!e)
             return NULL;
         if (e & PTE_LEAF) {
             *level = k;
@@ -239,7 +240,7 @@ static int radix_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint6
     uint64_t *e = find_leaf(r, va, path, idx, &level);
     if (!e)
         return VMSIM_ENOENT;
-    *e = ((*e | set) & ~clear) | PTE_P | PTE_LEAF;
+    *e = ((*e | set) & ~clear) | PTE_LEAF;
     return VMSIM_OK;
 }
 
@@ -270,7 +271,7 @@ static void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
              * clear: a store per walk would dirty every entry's cache line. */
             if ((e & (PTE_P | PTE_A)) == PTE_P)
                 t->e[i] = e | PTE_A;
-            w->pte = (e & PTE_P) ? e | PTE_A : 0;
+            w->pte = (e & PTE_P) ? e | PTE_A : e;
             w->level = k;
             w->nrefs = n;
             return;
@@ -287,7 +288,7 @@ static int visit_tree(struct radix *r, struct rtab *t, vmsim_vaddr_t base, vmsim
     for (uint64_t i = 0; i <= r->mask[k]; i++) {
         uint64_t e = t->e[i];
         vmsim_vaddr_t va = base + i * span;
-        if (!(e & PTE_P) || va + span <= lo || va >= hi)
+        if (!e || va + span <= lo || va >= hi)
             continue;
         int rc = (e & PTE_LEAF) ? fn(ctx, va, k, e) : visit_tree(r, t->child[i], va, lo, hi, fn, ctx);
         if (rc)

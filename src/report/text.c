@@ -71,13 +71,35 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
     fprintf(out, "%-22s %s total: demand-zero read %s, write %s, COW of zero %s", "page faults",
             num(st->faults_total, a), num(st->faults_zero_read, b), num(st->faults_zero_write, c),
             num(st->faults_cow_zero, (char[32]){0}));
-    if (st->faults_protection || st->faults_bad_address || st->faults_oom)
+    if (st->faults_cow_copy || st->faults_cow_reuse)
+        fprintf(out, ", COW copy %" PRIu64 ", COW reuse %" PRIu64, st->faults_cow_copy,
+                st->faults_cow_reuse);
+    if (st->faults_pagecache_hit || st->faults_pagecache_miss)
+        fprintf(out, ", page cache hit %" PRIu64 ", miss %" PRIu64, st->faults_pagecache_hit,
+                st->faults_pagecache_miss);
+    if (st->faults_swap_in)
+        fprintf(out, ", swap-in %" PRIu64, st->faults_swap_in);
+    if (st->faults_protection || st->faults_bad_address || st->faults_oom || st->faults_segv)
         fprintf(out, ", protection %" PRIu64 ", bad address %" PRIu64 ", out of memory %" PRIu64,
                 st->faults_protection, st->faults_bad_address, st->faults_oom);
+    if (st->faults_segv)
+        fprintf(out, ", segfault %" PRIu64, st->faults_segv);
     fprintf(out, "\n");
-    if (st->tlb_flushes || st->tlb_invalidations)
-        fprintf(out, "%-22s %s full flushes, %s page invalidations\n", "TLB maintenance",
+    if (st->tlb_flushes || st->tlb_invalidations) {
+        fprintf(out, "%-22s %s full flushes, %s page invalidations", "TLB maintenance",
                 num(st->tlb_flushes, a), num(st->tlb_invalidations, b));
+        if (st->shootdown_ipis)
+            fprintf(out, ", %s shootdown IPIs", num(st->shootdown_ipis, a));
+        fprintf(out, "\n");
+    }
+    if (st->forks)
+        fprintf(out, "%-22s %s\n", "forks", num(st->forks, a));
+    if (st->evictions || st->swap_reads || st->file_reads)
+        fprintf(out, "%-22s %s evicted (%s clean, dropped); swap %s reads, %s writes, peak %s "
+                "slots; file %s reads, %s writes\n", "reclaim and I/O", num(st->evictions, a),
+                num(st->evictions_clean, b), num(st->swap_reads, c), num(st->swap_writes, (char[32]){0}),
+                num(st->swap_slots_peak, (char[32]){0}), num(st->file_reads, (char[32]){0}),
+                num(st->file_writes, (char[32]){0}));
 
     struct vmsim_pt_footprint fp;
     vmsim_footprint(sim, &fp);

@@ -272,9 +272,11 @@ int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size
                 dst = &c.fault;
             else if (kl == 3 && !memcmp(s, "pwc", 3))
                 dst = &pwc;
+            else if (kl == 2 && !memcmp(s, "io", 2))
+                dst = &c.io;
         }
         if (!dst)
-            return fail(why, len, "cost spec: expected access=, pt_ref=, fault= or pwc=, found \"%.*s\"",
+            return fail(why, len, "cost spec: expected access=, pt_ref=, fault=, io= or pwc=, found \"%.*s\"",
                         (int)(e - s), s);
         if (parse_u32(eq + 1, e, &v))
             return fail(why, len, "cost spec: expected a number of cycles after %.*s=, found \"%.*s\"",

@@ -1,0 +1,308 @@
+/* The page-fault handler (seed 003's sequence): find the VMA, check the
+ * access against it, then by the state of the entry the walk found:
+ *
+ *   present, write not allowed   write_fault: copy-on-write of the zero
+ *                                frame, of a page others share (copy), of a
+ *                                page only this process maps (reuse)
+ *   swap entry                   swap_in, through the swap cache
+ *   empty, file-backed VMA       file_fault, through the page cache
+ *   empty, anonymous             anon_fault: demand-zero
+ *
+ * A fault that cannot be fixed (protection, strict-mode segfault, out of
+ * memory) is counted and the access goes on untranslated. */
+#include "mmu/sim.h"
+
+#define PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
+
+static struct frame *F(struct vmsim *sim, vmsim_pfn_t pfn) { return phys_frame(&sim->phys, pfn); }
+
+static uint64_t prot_bits(unsigned prot)
+{
+    return PTE_U | ((prot & VMSIM_PROT_W) ? PTE_W : 0) | ((prot & VMSIM_PROT_X) ? PTE_X : 0);
+}
+
+static uint64_t frame_pte(vmsim_pfn_t pfn) { return (uint64_t)pfn << PTE_PFN_SHIFT; }
+
+static unsigned order_of(const struct vmsim *sim, unsigned level)
+{
+    return sim->shift[level] - sim->phys.page_shift;
+}
+
+int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned level,
+               uint64_t pte)
+{
+    struct kernel *k = &sim->k;
+    const vmsim_pfn_t pfn = PTE_PFN(pte);
+    const vmsim_vaddr_t page = va & ~((1ull << sim->shift[level]) - 1);
+    k->rc.busy = pfn; /* tables pt_map allocates may evict, but not this frame */
+    int rc = pt_map(p->pt, p->asid, page, level, pte);
+    k->rc.busy = UINT64_MAX;
+    if (rc || (pte & PTE_ZERO))
+        return rc;
+    return rmap_add(&k->rmap, F(sim, pfn), p->id, page, level);
+}
+
+/* A new private frame for a page of `level`, on the replacement list when it
+ * is a base page. */
+static int new_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn)
+{
+    int rc = phys_alloc(&sim->phys, order_of(sim, level), 0, pfn);
+    if (rc == 0 && level == 1 && (rc = reclaim_add(sim, *pfn)) != 0)
+        phys_put(&sim->phys, *pfn);
+    return rc;
+}
+
+static int zero_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn)
+{
+    struct kernel *k = &sim->k;
+    if (!(k->zero_have & (1u << level))) {
+        int rc = phys_alloc(&sim->phys, order_of(sim, level), FRAME_ZERO | FRAME_PINNED,
+                            &k->zero[level]);
+        if (rc)
+            return rc;
+        k->zero_have |= 1u << level;
+    }
+    *pfn = k->zero[level];
+    return VMSIM_OK;
+}
+
+/* Out of simulated memory: counted, the access goes on untranslated. */
+static int oom(struct vmsim *sim, int rc)
+{
+    if (rc != VMSIM_ENOFRAME)
+        return rc;
+    sim->st.faults_oom++;
+    return VMSIM_OK;
+}
+
+/* A write to a present entry that does not allow it, in a VMA that does. */
+static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v, vmsim_vaddr_t va,
+                       unsigned level, uint64_t pte, bool *fixed)
+{
+    struct vmsim_stats *st = &sim->st;
+    const uint64_t bits = prot_bits(v->prot) | PTE_A | PTE_D;
+    const vmsim_pfn_t old = PTE_PFN(pte);
+    int rc;
+    if ((v->flags & VMSIM_MAP_SHARED) ||
+        (!(pte & PTE_ZERO) && !(F(sim, old)->flags & FRAME_CACHE) && F(sim, old)->refcount == 1)) {
+        /* Shared memory, or a private page no one else maps: write in place
+         * (Linux's wp_page_reuse); a swap copy is stale from now on. */
+        if (!(pte & PTE_ZERO))
+            kernel_drop_swap_copy(sim, old);
+        pt_update(p->pt, p->asid, va, bits, 0);
+        kernel_shootdown(sim, p, va);
+        if (!(v->flags & VMSIM_MAP_SHARED))
+            st->faults_cow_reuse++;
+        *fixed = true;
+        return VMSIM_OK;
+    }
+    /* Copy: the zero frame, or a frame others map (fork, page cache). */
+    vmsim_pfn_t pfn;
+    sim->k.rc.busy = old;
+    rc = new_frame(sim, level, &pfn);
+    sim->k.rc.busy = UINT64_MAX;
+    if (rc)
+        return oom(sim, rc);
+    if (!(pte & PTE_ZERO))
+        rmap_del(&sim->k.rmap, F(sim, old), p->id, va & ~((1ull << sim->shift[level]) - 1));
+    if ((rc = kernel_map(sim, p, va, level, frame_pte(pfn) | bits)) != 0) {
+        kernel_put_frame(sim, pfn);
+        return rc;
+    }
+    kernel_put_frame(sim, old);
+    kernel_shootdown(sim, p, va);
+    if (pte & PTE_ZERO)
+        st->faults_cow_zero++;
+    else
+        st->faults_cow_copy++;
+    *fixed = true;
+    return VMSIM_OK;
+}
+
+/* The page is in swap slot PTE_PFN(pte). Another mapping may have brought
+ * it in already (the swap cache); else read it into a new frame that keeps
+ * the slot as a valid copy. It is mapped read-only: a write then goes
+ * through write_fault, which reuses or copies it. */
+static int swap_in(struct vmsim *sim, struct process *p, const struct vma *v, vmsim_vaddr_t va,
+                   unsigned kind, unsigned level, uint64_t pte, bool *fixed)
+{
+    struct kernel *k = &sim->k;
+    const uint64_t slot = PTE_PFN(pte);
+    vmsim_pfn_t pfn = swap_frame(sim, slot);
+    int rc;
+    if (pfn != FRAME_NIL) {
+        F(sim, pfn)->refcount++;
+    } else {
+        if ((rc = new_frame(sim, level, &pfn)) != 0)
+            return oom(sim, rc);
+        if ((rc = swap_frame_set(sim, slot, pfn)) != 0) {
+            kernel_put_frame(sim, pfn);
+            return rc;
+        }
+        F(sim, pfn)->flags |= FRAME_SWAPPED;
+        F(sim, pfn)->aux = slot;
+        swap_get(&k->swap, slot);
+        sim->st.swap_reads++;
+        sim->st.cycles += sim->cfg.cost.io;
+        sim->st.cycles_translation += sim->cfg.cost.io;
+    }
+    sim->st.faults_swap_in++;
+    const uint64_t ro = frame_pte(pfn) | (prot_bits(v->prot) & ~PTE_W) | PTE_A;
+    if ((rc = kernel_map(sim, p, va, level, ro)) != 0) {
+        kernel_put_frame(sim, pfn);
+        return rc;
+    }
+    swap_put(&k->swap, slot); /* the entry no longer names the slot */
+    *fixed = true;
+    if (kind & 1u)
+        return write_fault(sim, p, v, va, level, ro | PTE_P, fixed);
+    return VMSIM_OK;
+}
+
+/* A file page (or anonymous shared memory) through the page cache. */
+static int file_fault(struct vmsim *sim, struct process *p, const struct vma *v, vmsim_vaddr_t va,
+                      unsigned kind, bool *fixed)
+{
+    struct kernel *k = &sim->k;
+    struct vmsim_stats *st = &sim->st;
+    const bool write = kind & 1u, shared = v->flags & VMSIM_MAP_SHARED;
+    struct pc_entry *pe = pc_get(&k->pc, v->file, vma_index(v, va, sim->phys.page_shift));
+    if (!pe)
+        return VMSIM_ENOMEM;
+    const uint64_t ei = (uint64_t)(pe - k->pc.e);
+    vmsim_pfn_t pfn = pe->pfn;
+    int rc;
+    if (pfn == PC_NONE) {
+        if ((rc = phys_alloc(&sim->phys, 0, FRAME_CACHE, &pfn)) != 0)
+            return oom(sim, rc);
+        if ((rc = reclaim_add(sim, pfn)) != 0) {
+            phys_put(&sim->phys, pfn);
+            return rc;
+        }
+        pe = &k->pc.e[ei];
+        pe->pfn = pfn;
+        F(sim, pfn)->aux = ei;
+        if (pe->file < SHMEM_FIRST || pe->slot != PC_NONE) {
+            /* new anonymous shared memory is zero-filled: no read */
+            st->cycles += sim->cfg.cost.io;
+            st->cycles_translation += sim->cfg.cost.io;
+            if (pe->file < SHMEM_FIRST)
+                st->file_reads++;
+            else
+                st->swap_reads++;
+        }
+        st->faults_pagecache_miss++;
+    } else {
+        st->faults_pagecache_hit++;
+    }
+    F(sim, pfn)->refcount++; /* the mapping's reference */
+    uint64_t bits = prot_bits(v->prot) | PTE_A;
+    if (shared && write)
+        bits |= PTE_D;
+    if (!shared)
+        bits &= ~PTE_W; /* private: the first write copies */
+    if ((rc = kernel_map(sim, p, va, 1, frame_pte(pfn) | bits)) != 0) {
+        kernel_put_frame(sim, pfn);
+        return rc;
+    }
+    *fixed = true;
+    if (write && !shared)
+        return write_fault(sim, p, v, va, 1, frame_pte(pfn) | bits | PTE_P, fixed);
+    return VMSIM_OK;
+}
+
+/* The leaf level to use for a new anonymous page at va. */
+static unsigned anon_level(struct vmsim *sim, const struct process *p, vmsim_vaddr_t va)
+{
+    unsigned level = sim->k.anon_level;
+    while (level > 1) {
+        uint64_t size = 1ull << sim->shift[level];
+        vmsim_vaddr_t lo = va & ~(size - 1);
+        if (vma_uniform(&p->vmas, lo, lo + size))
+            break;
+        level--;
+        while (level > 1 && !(sim->cfg.geom.leaf_levels & (1u << level)))
+            level--;
+    }
+    return level;
+}
+
+/* Demand-zero: a first read maps the shared zero frame, a first write a
+ * new frame. A huge page that finds no room, or smaller pages already in
+ * its block, falls back to a base page. */
+static int anon_fault(struct vmsim *sim, struct process *p, const struct vma *v, vmsim_vaddr_t va,
+                      unsigned kind, bool *fixed)
+{
+    const bool write = kind & 1u;
+    const uint64_t bits = prot_bits(v->prot) | PTE_A;
+    unsigned level = anon_level(sim, p, va);
+    for (;;) {
+        vmsim_pfn_t pfn;
+        uint64_t pte;
+        int rc;
+        if (write) {
+            rc = new_frame(sim, level, &pfn);
+            pte = frame_pte(pfn) | bits | PTE_D;
+        } else {
+            rc = zero_frame(sim, level, &pfn);
+            pte = frame_pte(pfn) | (bits & ~PTE_W) | PTE_ZERO;
+        }
+        if (rc == 0) {
+            rc = kernel_map(sim, p, va, level, pte);
+            if (rc && write)
+                kernel_put_frame(sim, pfn);
+        }
+        if ((rc == VMSIM_ENOFRAME || rc == VMSIM_EEXIST) && level > 1) {
+            level = 1;
+            continue;
+        }
+        if (rc)
+            return oom(sim, rc);
+        break;
+    }
+    if (write)
+        sim->st.faults_zero_write++;
+    else
+        sim->st.faults_zero_read++;
+    *fixed = true;
+    return VMSIM_OK;
+}
+
+static bool prot_allows(unsigned prot, unsigned kind)
+{
+    if (kind & 1u)
+        return prot & VMSIM_PROT_W;
+    if (kind == VMSIM_FETCH)
+        return prot & VMSIM_PROT_X;
+    return prot & VMSIM_PROT_R;
+}
+
+int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+                 const struct walk *w, bool *fixed)
+{
+    struct vmsim_stats *st = &sim->st;
+    *fixed = false;
+    st->faults_total++;
+    const struct vma *found = vma_find(&p->vmas, va);
+    if (!found && sim->cfg.strict) {
+        st->faults_segv++;
+        return VMSIM_OK;
+    }
+    const struct vma v = found ? *found : (struct vma){.prot = PROT_ALL};
+    if ((v.flags & VMSIM_MAP_SUPERVISOR) || !prot_allows(v.prot, kind)) {
+        st->faults_protection++;
+        return VMSIM_OK;
+    }
+    if (w->pte & PTE_P) {
+        if (!(kind & 1u)) { /* the VMA allows it, the entry not: nothing to fix */
+            st->faults_protection++;
+            return VMSIM_OK;
+        }
+        return write_fault(sim, p, &v, va, w->level, w->pte, fixed);
+    }
+    if (w->pte & PTE_SWAP)
+        return swap_in(sim, p, &v, va, kind, w->level, w->pte, fixed);
+    if (v.file)
+        return file_fault(sim, p, &v, va, kind, fixed);
+    return anon_fault(sim, p, &v, va, kind, fixed);
+}

@@ -1,0 +1,398 @@
+/* Page replacement: the list of evictable frames, the policies that pick a
+ * victim, and eviction (swap-out, write-back, drop).
+ *
+ * Evictable frames are base-page data frames: private anonymous pages and
+ * page-cache pages. Zero frames, page tables and huge pages stay (Linux
+ * splits a huge page before swapping it; vmsim does not model the split).
+ * The list is doubly linked through frame->prev/next, oldest first:
+ *   FIFO   victim = head (the frame resident longest)
+ *   LRU    every reference moves the frame to the tail; victim = head
+ *   Clock  every reference sets FRAME_REF; the hand sweeps from the head,
+ *          clearing FRAME_REF, and takes the first frame found clear
+ *   random victim = a uniformly drawn frame (an array of the frames)
+ *   OPT    every reference records when the frame is next used (the plan,
+ *          vmsim_plan); victim = the frame used furthest ahead (a scan)
+ * LRU, Clock and OPT see every reference, TLB hits included: they are the
+ * textbook policies (hardware sets accessed bits only on walks; Linux's
+ * approximation of them is Clock over those bits).
+ *
+ * Evicting a frame unmaps it from every process that maps it (the reverse
+ * map), with a TLB shootdown for each. Anonymous pages go to swap: a dirty
+ * page (or one without a copy) is written to a new slot, a clean page whose
+ * swap copy is still valid is dropped; each mapping's entry becomes a swap
+ * entry. Page-cache pages are written back to their file when dirty (to a
+ * swap slot for anonymous shared memory) and dropped. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmu/sim.h"
+
+static int reclaim_one(void *ctx);
+
+const char *const vmsim_replace_names[] = {"clock", "fifo", "lru", "random", "opt", "none", NULL};
+
+static struct frame *F(struct vmsim *sim, vmsim_pfn_t pfn) { return phys_frame(&sim->phys, pfn); }
+
+int reclaim_init(struct vmsim *sim)
+{
+    struct reclaim *r = &sim->k.rc;
+    memset(r, 0, sizeof *r);
+    r->policy = sim->cfg.replace;
+    r->track = r->policy == VMSIM_REPLACE_LRU || r->policy == VMSIM_REPLACE_CLOCK ||
+               r->policy == VMSIM_REPLACE_OPT;
+    r->head = r->tail = r->hand = FRAME_NIL;
+    r->busy = UINT64_MAX;
+    sim->phys.reclaim = reclaim_one;
+    sim->phys.reclaim_ctx = sim;
+    return VMSIM_OK;
+}
+
+void reclaim_fini(struct vmsim *sim)
+{
+    struct reclaim *r = &sim->k.rc;
+    free(r->slot);
+    free(r->next_use);
+    free(r->oracle);
+    memset(r, 0, sizeof *r);
+}
+
+/* Grow a per-frame or per-slot array to hold index i. */
+static int grow_u64(uint64_t **a, uint64_t *cap, uint64_t i)
+{
+    if (i < *cap)
+        return VMSIM_OK;
+    uint64_t n = *cap ? *cap : 1024;
+    while (n <= i)
+        n *= 2;
+    uint64_t *b = realloc(*a, n * sizeof *b);
+    if (!b)
+        return VMSIM_ENOMEM;
+    memset(b + *cap, 0, (n - *cap) * sizeof *b);
+    *a = b;
+    *cap = n;
+    return VMSIM_OK;
+}
+
+int reclaim_add(struct vmsim *sim, vmsim_pfn_t pfn)
+{
+    struct reclaim *r = &sim->k.rc;
+    struct frame *f = F(sim, pfn);
+    if (r->policy == VMSIM_REPLACE_RANDOM) {
+        if (r->count == r->slot_cap) {
+            uint64_t cap = r->slot_cap ? r->slot_cap * 2 : 1024;
+            uint32_t *s = realloc(r->slot, cap * sizeof *s);
+            if (!s)
+                return VMSIM_ENOMEM;
+            r->slot = s;
+            r->slot_cap = cap;
+        }
+        f->spare = (uint32_t)r->count;
+        r->slot[r->count] = (uint32_t)pfn;
+    }
+    if (r->policy == VMSIM_REPLACE_OPT) {
+        int rc = grow_u64(&r->next_use, &r->next_cap, pfn);
+        if (rc)
+            return rc;
+        r->next_use[pfn] = UINT64_MAX; /* until its first reference says */
+    }
+    f->prev = r->tail;
+    f->next = FRAME_NIL;
+    if (r->tail != FRAME_NIL)
+        F(sim, r->tail)->next = (uint32_t)pfn;
+    else
+        r->head = (uint32_t)pfn;
+    r->tail = (uint32_t)pfn;
+    f->flags |= FRAME_RESIDENT;
+    f->flags &= (uint16_t)~FRAME_REF;
+    r->count++;
+    return VMSIM_OK;
+}
+
+static void unlink_frame(struct vmsim *sim, struct frame *f)
+{
+    struct reclaim *r = &sim->k.rc;
+    if (f->prev != FRAME_NIL)
+        F(sim, f->prev)->next = f->next;
+    else
+        r->head = f->next;
+    if (f->next != FRAME_NIL)
+        F(sim, f->next)->prev = f->prev;
+    else
+        r->tail = f->prev;
+}
+
+void reclaim_remove(struct vmsim *sim, vmsim_pfn_t pfn)
+{
+    struct reclaim *r = &sim->k.rc;
+    struct frame *f = F(sim, pfn);
+    if (!(f->flags & FRAME_RESIDENT))
+        return;
+    if (r->hand == pfn)
+        r->hand = f->next;
+    unlink_frame(sim, f);
+    if (r->policy == VMSIM_REPLACE_RANDOM) {
+        uint32_t last = r->slot[r->count - 1];
+        r->slot[f->spare] = last;
+        F(sim, last)->spare = f->spare;
+    }
+    f->flags &= (uint16_t)~(FRAME_RESIDENT | FRAME_REF);
+    r->count--;
+}
+
+void reclaim_touch(struct vmsim *sim, uint64_t pte)
+{
+    struct reclaim *r = &sim->k.rc;
+    const vmsim_pfn_t pfn = PTE_PFN(pte);
+    struct frame *f = F(sim, pfn);
+    if (!(f->flags & FRAME_RESIDENT))
+        return;
+    switch (r->policy) {
+    case VMSIM_REPLACE_LRU:
+        if (r->tail != pfn) {
+            unlink_frame(sim, f);
+            f->prev = r->tail;
+            f->next = FRAME_NIL;
+            F(sim, r->tail)->next = (uint32_t)pfn;
+            r->tail = (uint32_t)pfn;
+        }
+        break;
+    case VMSIM_REPLACE_CLOCK:
+        f->flags |= FRAME_REF;
+        break;
+    case VMSIM_REPLACE_OPT: {
+        /* The access being translated is number accesses - 1. */
+        uint64_t i = sim->st.accesses - 1;
+        r->next_use[pfn] = i < r->noracle ? r->oracle[i] : UINT64_MAX;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* ---- choosing a victim ---- */
+
+static bool evictable(struct vmsim *sim, vmsim_pfn_t pfn)
+{
+    return pfn != sim->k.rc.busy && !(F(sim, pfn)->flags & FRAME_PINNED);
+}
+
+/* The policy's victim, or FRAME_NIL. `skip` says how many acceptable
+ * candidates to pass over (a victim that could not be evicted, e.g. for
+ * want of a swap slot, is skipped on the next try). */
+static vmsim_pfn_t victim(struct vmsim *sim, uint64_t skip)
+{
+    struct reclaim *r = &sim->k.rc;
+    if (!r->count)
+        return FRAME_NIL;
+    switch (r->policy) {
+    case VMSIM_REPLACE_RANDOM: {
+        for (uint64_t tries = 0; tries < 4 * r->count; tries++) {
+            vmsim_pfn_t pfn = r->slot[rng_below(&sim->rng, r->count)];
+            if (evictable(sim, pfn) && skip-- == 0)
+                return pfn;
+        }
+        return FRAME_NIL;
+    }
+    case VMSIM_REPLACE_OPT: {
+        vmsim_pfn_t best = FRAME_NIL;
+        uint64_t far = 0;
+        for (uint32_t pfn = r->head; pfn != FRAME_NIL; pfn = F(sim, pfn)->next)
+            if (evictable(sim, pfn) && (best == FRAME_NIL || r->next_use[pfn] > far)) {
+                best = pfn;
+                far = r->next_use[pfn];
+            }
+        return skip ? FRAME_NIL : best;
+    }
+    case VMSIM_REPLACE_CLOCK:
+        /* Two sweeps clear every reference bit; a third finds a victim. */
+        for (uint64_t steps = 0; steps < 3 * r->count; steps++) {
+            if (r->hand == FRAME_NIL)
+                r->hand = r->head;
+            vmsim_pfn_t pfn = r->hand;
+            struct frame *f = F(sim, pfn);
+            r->hand = f->next;
+            if (!evictable(sim, pfn))
+                continue;
+            if (f->flags & FRAME_REF) {
+                f->flags &= (uint16_t)~FRAME_REF;
+                continue;
+            }
+            if (skip-- == 0)
+                return pfn;
+        }
+        return FRAME_NIL;
+    default: /* FIFO, LRU: the head */
+        for (uint32_t pfn = r->head; pfn != FRAME_NIL; pfn = F(sim, pfn)->next)
+            if (evictable(sim, pfn) && skip-- == 0)
+                return pfn;
+        return FRAME_NIL;
+    }
+}
+
+/* ---- eviction ---- */
+
+vmsim_pfn_t swap_frame(const struct vmsim *sim, uint64_t slot)
+{
+    return slot < sim->k.swap_frame_cap ? sim->k.swap_frame[slot] : FRAME_NIL;
+}
+
+int swap_frame_set(struct vmsim *sim, uint64_t slot, vmsim_pfn_t pfn)
+{
+    struct kernel *k = &sim->k;
+    if (slot >= k->swap_frame_cap) {
+        uint64_t n = k->swap_frame_cap ? k->swap_frame_cap : 1024;
+        while (n <= slot)
+            n *= 2;
+        uint32_t *a = realloc(k->swap_frame, n * sizeof *a);
+        if (!a)
+            return VMSIM_ENOMEM;
+        for (uint64_t i = k->swap_frame_cap; i < n; i++)
+            a[i] = FRAME_NIL;
+        k->swap_frame = a;
+        k->swap_frame_cap = n;
+    }
+    k->swap_frame[slot] = (uint32_t)pfn;
+    return VMSIM_OK;
+}
+
+static void io(struct vmsim *sim, uint64_t *counter)
+{
+    (*counter)++;
+    sim->st.cycles += sim->cfg.cost.io;
+    sim->st.cycles_translation += sim->cfg.cost.io;
+}
+
+void kernel_drop_swap_copy(struct vmsim *sim, vmsim_pfn_t pfn)
+{
+    struct frame *f = F(sim, pfn);
+    if (!(f->flags & FRAME_SWAPPED))
+        return;
+    f->flags &= (uint16_t)~FRAME_SWAPPED;
+    swap_frame_set(sim, f->aux, FRAME_NIL); /* the slot is below the array's size */
+    swap_put(&sim->k.swap, f->aux);
+}
+
+/* Has any mapping of the frame written it? */
+static bool any_dirty(struct vmsim *sim, vmsim_pfn_t pfn)
+{
+    struct kernel *k = &sim->k;
+    for (uint32_t i = F(sim, pfn)->rmap; i; i = k->rmap.e[i].next) {
+        const struct rmap_entry *e = &k->rmap.e[i];
+        if (kernel_lookup(k->proc[e->proc], rmap_va(e)) & PTE_D)
+            return true;
+    }
+    return (F(sim, pfn)->flags & FRAME_DIRTY) != 0;
+}
+
+/* Take the frame out of every address space that maps it: each entry
+ * becomes the swap entry swp, in place (no table changes), or with swp 0
+ * is removed. The mappings' frame references are dropped; the caller holds
+ * one more. */
+static void unmap_all(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t swp)
+{
+    struct kernel *k = &sim->k;
+    struct frame *f = F(sim, pfn);
+    while (f->rmap) {
+        const struct rmap_entry e = k->rmap.e[f->rmap];
+        struct process *p = k->proc[e.proc];
+        const vmsim_vaddr_t va = rmap_va(&e);
+        if (swp) {
+            pt_update(p->pt, p->asid, va, swp, ~swp);
+            swap_get(&k->swap, PTE_PFN(swp));
+        } else {
+            uint64_t old = 0;
+            const uint64_t freed = p->pt->tables_freed;
+            pt_unmap(p->pt, p->asid, va, &old);
+            if (old & PTE_D)
+                f->flags |= FRAME_DIRTY;
+            if (p->pt->tables_freed != freed)
+                mmu_flush_pwc_all(sim); /* no walk cache may point into a freed table */
+        }
+        rmap_del(&k->rmap, f, e.proc, va);
+        f->refcount--;
+        kernel_shootdown(sim, p, va);
+    }
+}
+
+/* Write a page-cache page back if it is dirty and drop it. */
+static int evict_cached(struct vmsim *sim, vmsim_pfn_t pfn)
+{
+    struct kernel *k = &sim->k;
+    struct vmsim_stats *st = &sim->st;
+    struct frame *f = F(sim, pfn);
+    struct pc_entry *pe = &k->pc.e[f->aux];
+    const bool shmem = pe->file >= SHMEM_FIRST;
+    const bool dirty = any_dirty(sim, pfn);
+    uint64_t slot = PC_NONE;
+    if (shmem && (dirty || pe->slot == PC_NONE)) {
+        int rc = swap_alloc(&k->swap, &slot);
+        if (rc)
+            return rc;
+    }
+    unmap_all(sim, pfn, 0);
+    if (slot != PC_NONE) {
+        if (pe->slot != PC_NONE)
+            swap_put(&k->swap, pe->slot);
+        pe->slot = slot;
+        io(sim, &st->swap_writes);
+    } else if (dirty) {
+        io(sim, &st->file_writes);
+    } else {
+        st->evictions_clean++;
+    }
+    pe->pfn = PC_NONE;
+    f->flags &= (uint16_t)~(FRAME_CACHE | FRAME_DIRTY);
+    kernel_put_frame(sim, pfn); /* the page cache's reference */
+    return VMSIM_OK;
+}
+
+/* Swap an anonymous page out: to a new slot when it is dirty or has no
+ * copy, else drop it and let its mappings name the valid copy. */
+static int evict_anon(struct vmsim *sim, vmsim_pfn_t pfn)
+{
+    struct kernel *k = &sim->k;
+    struct vmsim_stats *st = &sim->st;
+    struct frame *f = F(sim, pfn);
+    uint64_t slot;
+    if (!(f->flags & FRAME_SWAPPED) || any_dirty(sim, pfn)) {
+        int rc = swap_alloc(&k->swap, &slot); /* the reference held below */
+        if (rc)
+            return rc;
+        io(sim, &st->swap_writes);
+    } else {
+        slot = f->aux;
+        swap_get(&k->swap, slot);
+        st->evictions_clean++;
+    }
+    kernel_drop_swap_copy(sim, pfn);
+    f->refcount++;
+    unmap_all(sim, pfn, (slot << PTE_PFN_SHIFT) | PTE_SWAP | PTE_LEAF);
+    swap_put(&k->swap, slot); /* the mappings hold the slot now */
+    f->flags &= (uint16_t)~FRAME_DIRTY;
+    kernel_put_frame(sim, pfn);
+    return VMSIM_OK;
+}
+
+#define RECLAIM_TRIES 64 /* victims that could not go, before giving up */
+
+/* phys's reclaim hook: evict one page. */
+static int reclaim_one(void *ctx)
+{
+    struct vmsim *sim = ctx;
+    if (sim->k.rc.policy == VMSIM_REPLACE_NONE)
+        return VMSIM_ENOFRAME;
+    for (uint64_t skip = 0; skip < RECLAIM_TRIES; skip++) {
+        vmsim_pfn_t v = victim(sim, skip);
+        if (v == FRAME_NIL)
+            return VMSIM_ENOFRAME;
+        int rc = (F(sim, v)->flags & FRAME_CACHE) ? evict_cached(sim, v) : evict_anon(sim, v);
+        if (rc == VMSIM_OK) {
+            sim->st.evictions++;
+            return VMSIM_OK;
+        }
+        if (rc != VMSIM_ENOFRAME)
+            return rc;
+    }
+    return VMSIM_ENOFRAME;
+}

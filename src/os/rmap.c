@@ -1,0 +1,61 @@
+/* The reverse map (see rmap.h). */
+#include <stdlib.h>
+
+#include "os/rmap.h"
+
+void rmap_fini(struct rmap *r)
+{
+    free(r->e);
+    *r = (struct rmap){0};
+}
+
+static int rmap_new(struct rmap *r, uint32_t *out)
+{
+    if (r->free) {
+        *out = r->free;
+        r->free = r->e[r->free].next;
+        return VMSIM_OK;
+    }
+    if (r->n + 1 >= r->cap) {
+        uint32_t cap = r->cap ? r->cap * 2 : 4096;
+        if (cap < r->cap)
+            return VMSIM_ENOMEM;
+        struct rmap_entry *e = realloc(r->e, (size_t)cap * sizeof *e);
+        if (!e)
+            return VMSIM_ENOMEM;
+        r->e = e;
+        r->cap = cap;
+        if (r->n == 0)
+            r->n = 1;
+    }
+    *out = r->n++;
+    return VMSIM_OK;
+}
+
+int rmap_add(struct rmap *r, struct frame *f, uint32_t proc, vmsim_vaddr_t va, unsigned level)
+{
+    uint32_t i;
+    int rc = rmap_new(r, &i);
+    if (rc)
+        return rc;
+    r->e[i] = (struct rmap_entry){proc, f->rmap, (va & ~0xfffull) | level};
+    f->rmap = i;
+    r->live++;
+    return VMSIM_OK;
+}
+
+bool rmap_del(struct rmap *r, struct frame *f, uint32_t proc, vmsim_vaddr_t va)
+{
+    for (uint32_t *pi = &f->rmap; *pi; pi = &r->e[*pi].next) {
+        struct rmap_entry *e = &r->e[*pi];
+        if (e->proc == proc && rmap_va(e) == (va & ~0xfffull)) {
+            uint32_t i = *pi;
+            *pi = e->next;
+            e->next = r->free;
+            r->free = i;
+            r->live--;
+            return true;
+        }
+    }
+    return false;
+}

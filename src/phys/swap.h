@@ -1,0 +1,36 @@
+/* The swap device: numbered slots of one base page each, with a reference
+ * count per slot (the page-table entries that name it, plus one while a
+ * resident frame keeps it as a valid copy: Linux's swap_map). Reads and
+ * writes are counted by the caller, which knows why it does them.
+ *
+ * Slots are handed out lowest-free-first from a bump pointer and a stack of
+ * freed slots; slot numbers start at 0 and fit in a page-table entry's
+ * frame field. */
+#ifndef VMSIM_PHYS_SWAP_H
+#define VMSIM_PHYS_SWAP_H
+
+#include <stdbool.h>
+
+#include "vmsim/types.h"
+
+struct swap {
+    uint32_t *ref;     /* [nslots] */
+    uint64_t *stamp;   /* [nslots] content stamps, for --verify (NULL when off) */
+    uint64_t nslots;
+    uint64_t next;     /* slots >= next never used */
+    uint64_t cap;      /* slots the arrays have room for */
+    bool stamps;
+    uint64_t *free;    /* freed slots */
+    uint64_t nfree;
+    uint64_t used, peak;
+};
+
+int swap_init(struct swap *s, uint64_t nslots, bool stamps);
+void swap_fini(struct swap *s);
+/* A free slot with reference count 1; VMSIM_ENOFRAME when the device is full. */
+int swap_alloc(struct swap *s, uint64_t *slot);
+static inline void swap_get(struct swap *s, uint64_t slot) { s->ref[slot]++; }
+/* Drop one reference; the slot is free at zero. */
+void swap_put(struct swap *s, uint64_t slot);
+
+#endif

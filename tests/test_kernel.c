@@ -1,0 +1,460 @@
+/* The simulated kernel on hand-made event streams: page replacement
+ * (Belady's anomaly, the textbook string), swap, fork and copy-on-write, the
+ * page cache, shootdowns, strict mode, protection and out-of-memory. Every
+ * expected number is worked out in the comments, from the textbook or by
+ * hand, never from the program's output.
+ *
+ * Memory sizes count page-table frames too: one process touching pages in
+ * one 2 MiB region holds 4 table frames (root, L3, L2, L1) on x86-64, so a
+ * machine of 4 + N frames leaves N frames for data. Replacement tests write
+ * every page: a first read would map the shared zero frame and take no
+ * frame. */
+#include <string.h>
+
+#include "testutil.h"
+#include "vmsim/vmsim.h"
+
+#define PAGE 4096ull
+#define TABLES 4 /* table frames of one process with pages in one 2 MiB region */
+
+static struct vmsim_config config(uint64_t frames, unsigned policy, uint64_t swap_pages)
+{
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    cfg.phys_bytes = frames * PAGE;
+    cfg.replace = (uint8_t)policy;
+    cfg.swap_bytes = swap_pages * PAGE;
+    return cfg;
+}
+
+static struct vmsim *make(const struct vmsim_config *cfg)
+{
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(cfg, &sim), VMSIM_OK);
+    return sim;
+}
+
+static struct vmsim_event acc(unsigned kind, vmsim_pid_t pid, uint64_t addr)
+{
+    return (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = pid,
+                                .addr = addr, .len = 8};
+}
+
+static struct vmsim_event os(unsigned type, unsigned kind, vmsim_pid_t pid, uint64_t addr,
+                             uint64_t len)
+{
+    return (struct vmsim_event){.type = (uint8_t)type, .kind = (uint8_t)kind, .pid = pid,
+                                .addr = addr, .len = len};
+}
+
+static void run1(struct vmsim *sim, struct vmsim_event e) { assert_int_equal(vmsim_run(sim, &e, 1), 0); }
+
+/* Page faults of a reference string of page numbers (1-based pages at
+ * page * 4 KiB, all writes) with `frames` data frames under a policy. */
+static uint64_t faults_of(const int *ref, size_t n, unsigned frames, unsigned policy)
+{
+    struct vmsim_config cfg = config(TABLES + frames, policy, 64);
+    struct vmsim *sim = make(&cfg);
+    struct vmsim_event ev[64];
+    for (size_t i = 0; i < n; i++)
+        ev[i] = acc(VMSIM_WRITE, 1, (uint64_t)ref[i] * PAGE);
+    if (policy == VMSIM_REPLACE_OPT)
+        assert_int_equal(vmsim_plan(sim, ev, n), VMSIM_OK);
+    assert_int_equal(vmsim_run(sim, ev, n), VMSIM_OK);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    uint64_t f = st->faults_total;
+    /* every fault loaded a page: a first touch or a swap-in, nothing else */
+    assert_int_equal(f, st->faults_zero_write + st->faults_swap_in);
+    assert_int_equal(st->faults_oom, 0);
+    vmsim_destroy(sim);
+    return f;
+}
+
+/* DESIGN.md and every OS textbook: Belady's anomaly. FIFO on
+ * 1 2 3 4 1 2 5 1 2 3 4 5 takes 9 faults with 3 frames, 10 with 4. */
+static void test_belady_anomaly(void **state)
+{
+    static const int ref[] = {1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5};
+    assert_int_equal(faults_of(ref, 12, 3, VMSIM_REPLACE_FIFO), 9);
+    assert_int_equal(faults_of(ref, 12, 4, VMSIM_REPLACE_FIFO), 10);
+}
+
+/* Silberschatz's reference string (7 0 1 2 0 3 0 4 2 3 0 3 2 1 2 0 1 7 0 1)
+ * with 3 frames: FIFO 15 faults, LRU 12, OPT 9. Page 0 is placed at page
+ * 10 here (address 0 is as good as any, but keeps the pages apart from
+ * nothing); the numbers do not depend on where the pages are. */
+static void test_textbook_string(void **state)
+{
+    static const int ref[] = {7, 10, 1, 2, 10, 3, 10, 4, 2, 3, 10, 3, 2, 1, 2, 10, 1, 7, 10, 1};
+    assert_int_equal(faults_of(ref, 20, 3, VMSIM_REPLACE_FIFO), 15);
+    assert_int_equal(faults_of(ref, 20, 3, VMSIM_REPLACE_LRU), 12);
+    assert_int_equal(faults_of(ref, 20, 3, VMSIM_REPLACE_OPT), 9);
+}
+
+/* Clock (second chance) with 3 frames on 1 2 3 4 1 2 5 1 2 3 4 5, by
+ * hand. A reference sets the page's bit (the one that loads it too); the
+ * hand clears set bits as it passes and takes the first page found clear;
+ * a new page takes the victim's place and the hand moves past it.
+ *   1 2 3   [1* 2* 3*] hand at 1                                  3 faults
+ *   4       clears 1 2 3, takes 1: [4* 2 3], hand at 2            4
+ *   1       takes 2: [4* 1* 3], hand at 3                         5
+ *   2       takes 3: [4* 1* 2*], hand at 4                        6
+ *   5       clears 4 1 2, takes 4: [5* 1 2], hand at 1            7
+ *   1 2     hits: [5* 1* 2*]
+ *   3       clears 1 2 5, takes 1: [5 3* 2], hand at 2            8
+ *   4       takes 2: [5 3* 4*], hand at 5                         9
+ *   5       hit                                                   9 */
+static void test_clock(void **state)
+{
+    static const int ref[] = {1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5};
+    assert_int_equal(faults_of(ref, 12, 3, VMSIM_REPLACE_CLOCK), 9);
+}
+
+/* Swap traffic, FIFO, 3 data frames; list order is load order.
+ *   W1 W2 W3   three zero-fill faults                  [1 2 3]
+ *   W4         evicts 1 (dirty): swap write 1          [2 3 4]
+ *   R1         evicts 2 (dirty): write 2; reads 1 in:
+ *              swap read 1; 1 keeps its slot as a copy  [3 4 1]
+ *   W5 W6      evict 3, 4 (dirty): writes 3, 4          [1 5 6]
+ *   W7         evicts 1: clean, its copy valid: dropped [5 6 7]
+ *   R1         evicts 5 (write 5), reads 1 (read 2)     [6 7 1]
+ * Evictions 6, one of them clean; slots in use at most 5 (1 2 3 4 5). */
+static void test_swap_traffic(void **state)
+{
+    struct vmsim_config cfg = config(TABLES + 3, VMSIM_REPLACE_FIFO, 64);
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    const unsigned k[] = {VMSIM_WRITE, VMSIM_WRITE, VMSIM_WRITE, VMSIM_WRITE, VMSIM_READ,
+                          VMSIM_WRITE, VMSIM_WRITE, VMSIM_WRITE, VMSIM_READ};
+    const int page[] = {1, 2, 3, 4, 1, 5, 6, 7, 1};
+    for (int i = 0; i < 9; i++) {
+        run1(sim, acc(k[i], 1, (uint64_t)page[i] * PAGE));
+        if (i == 4) {
+            assert_int_equal(st->swap_writes, 2);
+            assert_int_equal(st->swap_reads, 1);
+        }
+    }
+    assert_int_equal(st->swap_writes, 5);
+    assert_int_equal(st->swap_reads, 2);
+    assert_int_equal(st->evictions, 6);
+    assert_int_equal(st->evictions_clean, 1);
+    assert_int_equal(st->faults_swap_in, 2);
+    assert_int_equal(vmsim_get_stats(sim)->swap_slots_peak, 5); /* a gauge: refreshed by the call */
+    vmsim_destroy(sim);
+}
+
+/* No swap: anonymous pages cannot go, so the fourth page finds no frame
+ * (out of memory, counted), and the run goes on. With a policy of none the
+ * same happens. */
+static void test_out_of_memory(void **state)
+{
+    for (unsigned policy = VMSIM_REPLACE_CLOCK; policy <= VMSIM_REPLACE_NONE;
+         policy += VMSIM_REPLACE_NONE - VMSIM_REPLACE_CLOCK) {
+        struct vmsim_config cfg = config(TABLES + 3, policy, 0);
+        struct vmsim *sim = make(&cfg);
+        const struct vmsim_stats *st = vmsim_get_stats(sim);
+        for (int p = 1; p <= 5; p++)
+            run1(sim, acc(VMSIM_WRITE, 1, (uint64_t)p * PAGE));
+        assert_int_equal(st->faults_zero_write, 3);
+        assert_int_equal(st->faults_oom, 2);
+        assert_int_equal(st->accesses, 5);
+        vmsim_destroy(sim);
+    }
+}
+
+/* fork and copy-on-write. The parent writes pages A, B, C (3 zero-fill
+ * faults), forks: 3 writable private pages are write-protected in the
+ * parent (3 invalidations). Then:
+ *   child writes A     A's frame is shared (2 maps): copy       cow_copy 1
+ *   parent writes A    its frame is now its own: reuse          cow_reuse 1
+ *   child reads B      present in the child, read-only: no fault
+ *   parent writes C    shared: copy                             cow_copy 2
+ *   child writes C     its own now: reuse                       cow_reuse 2
+ *   child writes B     shared with the parent: copy             cow_copy 3
+ * Frames in use: 4 tables x 2 processes + A,A',B,B',C,C' = 14. */
+static void test_fork_cow(void **state)
+{
+    struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    const uint64_t A = 0x10000, B = 0x11000, C = 0x12000;
+    run1(sim, acc(VMSIM_WRITE, 1, A));
+    run1(sim, acc(VMSIM_WRITE, 1, B));
+    run1(sim, acc(VMSIM_WRITE, 1, C));
+    const uint64_t inval = st->tlb_invalidations;
+    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    assert_int_equal(st->forks, 1);
+    assert_int_equal(st->tlb_invalidations - inval, 3);
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, 2 * TABLES + 3);
+    run1(sim, acc(VMSIM_WRITE, 2, A));
+    run1(sim, acc(VMSIM_WRITE, 1, A));
+    const uint64_t faults = st->faults_total;
+    run1(sim, acc(VMSIM_READ, 2, B));
+    assert_int_equal(st->faults_total, faults);
+    run1(sim, acc(VMSIM_WRITE, 1, C));
+    run1(sim, acc(VMSIM_WRITE, 2, C));
+    run1(sim, acc(VMSIM_WRITE, 2, B));
+    assert_int_equal(st->faults_cow_copy, 3);
+    assert_int_equal(st->faults_cow_reuse, 2);
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, 2 * TABLES + 6);
+    /* The child exits: its 4 tables and its 3 private frames go. */
+    run1(sim, os(VMSIM_EV_EXIT, 0, 2, 0, 0));
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, TABLES + 3);
+    vmsim_destroy(sim);
+}
+
+/* A zero-mapped page is inherited as it is: the child's first write is a
+ * copy of the zero frame, like the parent's. */
+static void test_fork_zero_page(void **state)
+{
+    struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    run1(sim, acc(VMSIM_READ, 1, 0x10000));
+    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    run1(sim, acc(VMSIM_WRITE, 2, 0x10000));
+    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    assert_int_equal(st->faults_zero_read, 1);
+    assert_int_equal(st->faults_cow_zero, 2);
+    assert_int_equal(st->faults_cow_copy, 0);
+    vmsim_destroy(sim);
+}
+
+/* Seed 001: a library mapped by a hundred processes is in memory once.
+ * 100 processes map file 7 (8 pages, r-x, private) and fetch every page:
+ * 8 page-cache misses (file reads), 792 hits; frames = 100 x 4 tables + 8. */
+static void test_page_cache_sharing(void **state)
+{
+    struct vmsim_config cfg = config(4096, VMSIM_REPLACE_CLOCK, 0);
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    for (vmsim_pid_t pid = 1; pid <= 100; pid++) {
+        struct vmsim_event m = os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_X, pid, 0x400000, 8 * PAGE);
+        m.file = 7;
+        run1(sim, m);
+        for (int i = 0; i < 8; i++)
+            run1(sim, acc(VMSIM_FETCH, pid, 0x400000 + i * PAGE));
+    }
+    assert_int_equal(st->faults_pagecache_miss, 8);
+    assert_int_equal(st->faults_pagecache_hit, 792);
+    assert_int_equal(st->file_reads, 8);
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, 100 * TABLES + 8);
+    vmsim_destroy(sim);
+}
+
+/* The same file at an offset: process 2 maps file 7 from byte 8192, so its
+ * first page is process 1's third. A shared writable mapping writes into
+ * the cached page itself (no copy); a private one copies. */
+static void test_page_cache_offsets_and_writes(void **state)
+{
+    struct vmsim_config cfg = config(4096, VMSIM_REPLACE_CLOCK, 0);
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    struct vmsim_event m = os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED, 1,
+                              0x400000, 4 * PAGE);
+    m.file = 7;
+    run1(sim, m);
+    m.pid = 2;
+    m.pgoff = 2;
+    m.kind = VMSIM_PROT_R | VMSIM_PROT_W;
+    run1(sim, m);
+    run1(sim, acc(VMSIM_WRITE, 1, 0x400000 + 2 * PAGE)); /* miss: read page 2 of the file */
+    run1(sim, acc(VMSIM_READ, 2, 0x400000));             /* hit: the same page */
+    assert_int_equal(st->faults_pagecache_miss, 1);
+    assert_int_equal(st->faults_pagecache_hit, 1);
+    assert_int_equal(st->faults_cow_copy, 0);
+    run1(sim, acc(VMSIM_WRITE, 2, 0x400000)); /* private: copy */
+    assert_int_equal(st->faults_cow_copy, 1);
+    vmsim_destroy(sim);
+}
+
+/* Eviction of a page-cache page: a dirty one is written back, a clean
+ * one dropped, and every process that mapped it faults it back in. FIFO,
+ * 10 frames. P1 and P2 map file 3 shared rw- (each mmap creates the
+ * process: 2 roots).
+ *   P1 W page 0   P1's 3 tables; miss: file read 1          frames 6
+ *   P2 R page 0   P2's 3 tables; hit                        frames 9
+ *   P1 R page 1   miss: read 2                              frames 10
+ *   P1 R page 2   full: evicts page 0, dirty (P1 wrote it): file write 1,
+ *                 unmapped from P1 and P2 (2 invalidations); P2's tables
+ *                 are empty now and go (3 frames); read 3   frames 7
+ *   P2 R page 0   P2's 3 tables again: full; the page frame evicts page 1
+ *                 (clean: dropped); read 4 */
+static void test_page_cache_eviction(void **state)
+{
+    struct vmsim_config cfg = config(10, VMSIM_REPLACE_FIFO, 0);
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    for (vmsim_pid_t pid = 1; pid <= 2; pid++) {
+        struct vmsim_event m = os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED,
+                                  pid, 0x400000, 4 * PAGE);
+        m.file = 3;
+        run1(sim, m);
+    }
+    run1(sim, acc(VMSIM_WRITE, 1, 0x400000));
+    run1(sim, acc(VMSIM_READ, 2, 0x400000));
+    run1(sim, acc(VMSIM_READ, 1, 0x401000));
+    assert_int_equal(st->file_reads, 2);
+    assert_int_equal(st->faults_pagecache_hit, 1);
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, 10);
+    const uint64_t inval = st->tlb_invalidations;
+    run1(sim, acc(VMSIM_READ, 1, 0x402000));
+    assert_int_equal(st->file_writes, 1);
+    assert_int_equal(st->evictions, 1);
+    assert_int_equal(st->tlb_invalidations - inval, 2);
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, 7);
+    run1(sim, acc(VMSIM_READ, 2, 0x400000));
+    assert_int_equal(st->file_reads, 4);
+    assert_int_equal(st->evictions, 2);
+    assert_int_equal(st->evictions_clean, 1);
+    assert_int_equal(st->file_writes, 1);
+    vmsim_destroy(sim);
+}
+
+/* Shootdowns reach the CPUs that ran the process. P1 runs on CPUs 0 and 1
+ * (and 2 runs P2); unmapping a present page of P1 from CPU 0 invalidates on
+ * CPUs 0 and 1: one IPI. Without ASIDs only CPUs running P1 at the time
+ * may hold its entries: after CPU 1 switches to P2, none but CPU 0. */
+static void test_shootdown_ipis(void **state)
+{
+    for (int asids = 1; asids >= 0; asids--) {
+        struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
+        cfg.asids = asids;
+        struct vmsim *sim = make(&cfg);
+        const struct vmsim_stats *st = vmsim_get_stats(sim);
+        struct vmsim_event e = acc(VMSIM_WRITE, 1, 0x10000);
+        run1(sim, e);
+        e.cpu = 1;
+        run1(sim, e);
+        e.pid = 2;
+        e.cpu = 2;
+        run1(sim, e);
+        struct vmsim_event un = os(VMSIM_EV_MUNMAP, 0, 1, 0x10000, PAGE);
+        run1(sim, un);
+        assert_int_equal(st->shootdown_ipis, 1);
+        /* CPU 1 now runs P2; P1 maps a page again and unmaps it. */
+        e = acc(VMSIM_WRITE, 2, 0x10000);
+        e.cpu = 1;
+        run1(sim, e);
+        run1(sim, acc(VMSIM_WRITE, 1, 0x20000));
+        run1(sim, os(VMSIM_EV_MUNMAP, 0, 1, 0x20000, PAGE));
+        assert_int_equal(st->shootdown_ipis, asids ? 2 : 1);
+        vmsim_destroy(sim);
+    }
+}
+
+/* Strict mode: an access outside every VMA is a segfault, counted, never
+ * retried; inside, demand-zero as usual. Without strict mode the same
+ * access is implicit anonymous memory. */
+static void test_strict_segfault(void **state)
+{
+    for (int strict = 0; strict <= 1; strict++) {
+        struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
+        cfg.strict = strict;
+        struct vmsim *sim = make(&cfg);
+        const struct vmsim_stats *st = vmsim_get_stats(sim);
+        run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x10000, PAGE));
+        run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+        run1(sim, acc(VMSIM_WRITE, 1, 0x11000));
+        run1(sim, acc(VMSIM_READ, 1, 0x11000));
+        assert_int_equal(st->faults_segv, strict ? 2 : 0);
+        assert_int_equal(st->faults_zero_write, strict ? 1 : 2);
+        vmsim_destroy(sim);
+    }
+}
+
+/* Permission faults: a write to r--, a fetch from rw-, a read of a
+ * supervisor page; each counted once, none retried. */
+static void test_permission_faults(void **state)
+{
+    struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R, 1, 0x10000, PAGE));
+    run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x20000, PAGE));
+    run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SUPERVISOR, 1, 0x30000, PAGE));
+    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, acc(VMSIM_FETCH, 1, 0x20000));
+    run1(sim, acc(VMSIM_READ, 1, 0x30000));
+    assert_int_equal(st->faults_protection, 3);
+    assert_int_equal(st->faults_total, 3);
+    /* A read of the r-- page then maps it (zero frame), and a write to it
+     * still faults: through the TLB entry, the VMA says no. */
+    run1(sim, acc(VMSIM_READ, 1, 0x10000));
+    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    assert_int_equal(st->faults_zero_read, 1);
+    assert_int_equal(st->faults_protection, 4);
+    vmsim_destroy(sim);
+}
+
+/* mprotect must not make a copy-on-write page writable: after a fork,
+ * mprotect r-- then rw- in the parent leaves the shared frame read-only,
+ * so the parent's write still copies. */
+static void test_mprotect_keeps_cow(void **state)
+{
+    struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 0x10000, PAGE));
+    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x10000, PAGE));
+    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    assert_int_equal(st->faults_cow_copy, 1);
+    vmsim_destroy(sim);
+}
+
+/* A copy-on-write page in swap: both processes' entries name one slot,
+ * and the swap cache serves the second fault. FIFO, 9 frames, swap.
+ *   P1 W X       root + 3 tables + X                         frames 5
+ *   fork         P2: root + 3 tables; X shared read-only     frames 9
+ *   P2 W Y       full: evicts X (dirty): swap write 1; both entries
+ *                become swap entries for its slot; Y takes the frame
+ *   P1 R X       evicts Y (dirty): write 2; reads X: swap read 1
+ *   P2 R X       the slot's page is resident: no read        swap-ins 2
+ *   P2 W X       shared by both: copy, which needs a frame; X is in use
+ *                by the fault and nothing else is resident: out of memory */
+static void test_swap_shared_slot(void **state)
+{
+    struct vmsim_config cfg = config(2 * TABLES + 1, VMSIM_REPLACE_FIFO, 16);
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    run1(sim, acc(VMSIM_WRITE, 2, 0x11000));
+    assert_int_equal(st->swap_writes, 1);
+    assert_int_equal(st->evictions, 1);
+    run1(sim, acc(VMSIM_READ, 1, 0x10000));
+    assert_int_equal(st->swap_reads, 1);
+    assert_int_equal(st->swap_writes, 2); /* Y was dirty */
+    run1(sim, acc(VMSIM_READ, 2, 0x10000));
+    assert_int_equal(st->swap_reads, 1);
+    assert_int_equal(st->faults_swap_in, 2);
+    /* The child writes X: parent and child map it: copy, which needs a
+     * frame: X itself is busy, Y is in swap, so nothing can go: OOM. */
+    run1(sim, acc(VMSIM_WRITE, 2, 0x10000));
+    assert_int_equal(st->faults_oom, 1);
+    vmsim_destroy(sim);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_belady_anomaly),
+        cmocka_unit_test(test_textbook_string),
+        cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_swap_traffic),
+        cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_fork_cow),
+        cmocka_unit_test(test_fork_zero_page),
+        cmocka_unit_test(test_page_cache_sharing),
+        cmocka_unit_test(test_page_cache_offsets_and_writes),
+        cmocka_unit_test(test_page_cache_eviction),
+        cmocka_unit_test(test_shootdown_ipis),
+        cmocka_unit_test(test_strict_segfault),
+        cmocka_unit_test(test_permission_faults),
+        cmocka_unit_test(test_mprotect_keeps_cow),
+        cmocka_unit_test(test_swap_shared_slot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
