@@ -1,6 +1,8 @@
 /* Fuzz the workload spec parser (src/trace/synth.c): any byte string, cut at
  * its first NUL, either opens a generator whose first batches can be pulled,
- * or fails with VMSIM_EPARSE / VMSIM_ENOMEM and a filled-in error. Nothing
+ * or fails with VMSIM_EPARSE / VMSIM_ENOMEM and a filled-in error; what a
+ * generator emits is well-formed (a known type, a cpu below VMSIM_MAX_CPUS,
+ * a pid, accesses that do not wrap, page-aligned mmaps). Nothing
  * may crash, leak, or read out of bounds; a broken contract aborts so that
  * libFuzzer reports it. */
 #include <stdint.h>
@@ -39,10 +41,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         long got = vmsim_source_next(src, buf, sizes[b]);
         if (got < 0 || (size_t)got > sizes[b])
             abort();
-        for (long i = 0; i < got; i++)
-            if (buf[i].type >= VMSIM_EV_NTYPES || buf[i].cpu != 0 ||
-                (buf[i].type == VMSIM_EV_ACCESS && buf[i].len == 0))
+        for (long i = 0; i < got; i++) {
+            const struct vmsim_event *e = &buf[i];
+            if (e->type >= VMSIM_EV_NTYPES || e->cpu >= VMSIM_MAX_CPUS || e->pid == 0 ||
+                (e->type == VMSIM_EV_ACCESS && (e->len == 0 || e->addr + (e->len - 1) < e->addr)))
                 abort();
+            /* the OS workloads map whole pages, private, below 2^47 */
+            if (e->type == VMSIM_EV_MMAP &&
+                (e->len == 0 || (e->addr | e->len) % 4096 || (e->kind & ~7u) ||
+                 e->addr + e->len > (UINT64_C(1) << 47) || e->addr + e->len < e->addr))
+                abort();
+            if (e->type == VMSIM_EV_FORK && (e->addr == 0 || e->addr > UINT32_MAX))
+                abort();
+        }
         if (got == 0)
             break;
     }

@@ -52,6 +52,14 @@ static uint64_t stream_count_kind(const struct stream *s, int kind)
     return c;
 }
 
+static uint64_t stream_count_type(const struct stream *s, int type)
+{
+    uint64_t c = 0;
+    for (size_t i = 0; i < s->n; i++)
+        c += s->ev[i].type == type;
+    return c;
+}
+
 static bool streams_equal(const struct stream *a, const struct stream *b)
 {
     return a->n == b->n && memcmp(a->ev, b->ev, a->n * sizeof *a->ev) == 0;
@@ -356,6 +364,551 @@ static void test_gc_live_set_changes(void **state)
     free(s.ev);
 }
 
+/* ---- OS workloads: a model that replays the stream --------------------------------- */
+
+/* The model keeps what the stream has done so far: which pids exist, their
+ * mappings (a fork copies the parent's), which pid each cpu last switched
+ * to. It fails the test at the first event that breaks a rule of the OS
+ * workloads (src/trace/synth.c): every access inside a mapping of its pid
+ * whose protection allows it, a switch before a cpu runs a pid, forks only
+ * by live pids and to new pids, exits of live pids only. */
+#define MODEL_PIDS 8192
+#define MODEL_FILES 64
+
+struct vma {
+    uint64_t addr, len;
+    unsigned prot;
+    uint32_t file, pgoff;
+};
+
+struct mproc {
+    bool seen, live;
+    struct vma *v;
+    size_t nv;
+};
+
+struct model {
+    unsigned cpus;
+    struct mproc *p;
+    vmsim_pid_t oncpu[VMSIM_MAX_CPUS];
+    uint64_t events, count[VMSIM_EV_NTYPES];
+    uint64_t fetch, read, write;
+    uint64_t fetch_file[MODEL_FILES]; /* fetches by the file of their mapping */
+    uint64_t read_file;               /* reads of file-backed mappings */
+    const struct vmsim_event *last;
+};
+
+static void model_init(struct model *m, unsigned cpus)
+{
+    memset(m, 0, sizeof *m);
+    m->cpus = cpus;
+    m->p = calloc(MODEL_PIDS, sizeof *m->p);
+    assert_non_null(m->p);
+}
+
+static void model_free(struct model *m)
+{
+    for (size_t i = 0; i < MODEL_PIDS; i++)
+        free(m->p[i].v);
+    free(m->p);
+}
+
+static struct mproc *model_live(struct model *m, vmsim_pid_t pid, size_t at)
+{
+    if (pid == 0 || pid >= MODEL_PIDS || !m->p[pid].live)
+        fail_msg("event %zu: pid %u is not a live process", at, pid);
+    return &m->p[pid];
+}
+
+/* The process is the one its cpu last switched to. */
+static void model_running(struct model *m, const struct vmsim_event *e, size_t at)
+{
+    if (e->cpu >= m->cpus)
+        fail_msg("event %zu: cpu %u of %u", at, e->cpu, m->cpus);
+    if (m->oncpu[e->cpu] != e->pid)
+        fail_msg("event %zu (type %u): pid %u on cpu %u, which runs %u", at, e->type, e->pid,
+                 e->cpu, m->oncpu[e->cpu]);
+}
+
+static const struct vma *model_find(const struct mproc *p, uint64_t addr, uint64_t len)
+{
+    for (size_t i = 0; i < p->nv; i++)
+        if (addr >= p->v[i].addr && addr - p->v[i].addr + len <= p->v[i].len)
+            return &p->v[i];
+    return NULL;
+}
+
+static void model_event(struct model *m, const struct vmsim_event *e, size_t at)
+{
+    assert_true(e->type < VMSIM_EV_NTYPES);
+    m->events++;
+    m->count[e->type]++;
+    m->last = e;
+    struct mproc *p;
+    switch (e->type) {
+    case VMSIM_EV_SPAWN:
+        assert_true(e->pid > 0 && e->pid < MODEL_PIDS);
+        if (m->p[e->pid].seen)
+            fail_msg("event %zu: spawn of pid %u, used before", at, e->pid);
+        m->p[e->pid].seen = m->p[e->pid].live = true;
+        break;
+    case VMSIM_EV_FORK: {
+        p = model_live(m, e->pid, at);
+        model_running(m, e, at);
+        if (e->addr == 0 || e->addr >= MODEL_PIDS || m->p[e->addr].seen)
+            fail_msg("event %zu: fork to pid %llu, not a new pid", at, (unsigned long long)e->addr);
+        struct mproc *c = &m->p[e->addr];
+        c->seen = c->live = true;
+        c->nv = p->nv;
+        c->v = malloc((p->nv + 1) * sizeof *c->v);
+        memcpy(c->v, p->v, p->nv * sizeof *c->v);
+        break;
+    }
+    case VMSIM_EV_EXIT:
+        p = model_live(m, e->pid, at);
+        model_running(m, e, at);
+        p->live = false;
+        for (unsigned c = 0; c < VMSIM_MAX_CPUS; c++)
+            if (m->oncpu[c] == e->pid)
+                m->oncpu[c] = 0;
+        break;
+    case VMSIM_EV_SWITCH:
+        model_live(m, e->pid, at);
+        assert_true(e->cpu < m->cpus);
+        if (m->oncpu[e->cpu] == e->pid)
+            fail_msg("event %zu: switch of cpu %u to %u, which it runs", at, e->cpu, e->pid);
+        m->oncpu[e->cpu] = e->pid;
+        break;
+    case VMSIM_EV_MMAP:
+        p = model_live(m, e->pid, at);
+        model_running(m, e, at);
+        assert_true(e->len > 0);
+        assert_int_equal(e->addr % PAGE, 0);
+        assert_int_equal(e->len % PAGE, 0);
+        assert_true(e->addr + e->len <= UINT64_C(1) << 47);
+        assert_int_equal(e->kind & ~7u, 0); /* private mappings, user pages */
+        if (e->file == 0)
+            assert_int_equal(e->pgoff, 0);
+        for (size_t i = 0; i < p->nv; i++)
+            if (e->addr < p->v[i].addr + p->v[i].len && p->v[i].addr < e->addr + e->len)
+                fail_msg("event %zu: mmap over another mapping of pid %u", at, e->pid);
+        p->v = realloc(p->v, (p->nv + 1) * sizeof *p->v);
+        p->v[p->nv++] = (struct vma){e->addr, e->len, e->kind, e->file, e->pgoff};
+        break;
+    case VMSIM_EV_MADVISE:
+        p = model_live(m, e->pid, at);
+        model_running(m, e, at);
+        assert_non_null(model_find(p, e->addr, e->len));
+        break;
+    case VMSIM_EV_ACCESS: {
+        p = model_live(m, e->pid, at);
+        model_running(m, e, at);
+        assert_true(e->len > 0);
+        assert_int_equal(e->addr % e->len, 0);
+        const struct vma *v = model_find(p, e->addr, e->len);
+        if (!v)
+            fail_msg("event %zu: access of pid %u at %#llx outside its mappings", at, e->pid,
+                     (unsigned long long)e->addr);
+        unsigned need = e->kind == VMSIM_FETCH   ? VMSIM_PROT_X
+                        : e->kind == VMSIM_WRITE ? VMSIM_PROT_W
+                                                 : VMSIM_PROT_R;
+        if (!(v->prot & need))
+            fail_msg("event %zu: kind %u in a mapping with prot %u", at, e->kind, v->prot);
+        m->fetch += e->kind == VMSIM_FETCH;
+        m->read += e->kind == VMSIM_READ;
+        m->write += e->kind == VMSIM_WRITE;
+        if (e->kind == VMSIM_FETCH) {
+            assert_int_equal(e->len, 4);
+            if (v->file < MODEL_FILES)
+                m->fetch_file[v->file]++;
+        }
+        if (e->kind == VMSIM_READ && v->file)
+            m->read_file++;
+        break;
+    }
+    default:
+        fail_msg("event %zu: type %u", at, e->type);
+    }
+}
+
+/* Open spec, replay its whole stream through the model (batches of 4096)
+ * and return the stream. */
+static struct stream model_run(struct model *m, const char *spec, unsigned cpus, size_t limit)
+{
+    model_init(m, cpus);
+    struct stream s = collect(spec, limit, 4096);
+    assert_true(s.n < limit); /* the whole stream */
+    for (size_t i = 0; i < s.n; i++)
+        model_event(m, &s.ev[i], i);
+    assert_true(s.n > 0);
+    assert_int_equal(s.ev[s.n - 1].type, VMSIM_EV_ACCESS); /* it ends with the n-th access */
+    return s;
+}
+
+static void expect_counts(const struct model *m, uint64_t access, uint64_t spawn, uint64_t mmap,
+                          uint64_t fork, uint64_t exits, uint64_t sw)
+{
+    assert_int_equal(m->count[VMSIM_EV_ACCESS], access);
+    assert_int_equal(m->count[VMSIM_EV_SPAWN], spawn);
+    assert_int_equal(m->count[VMSIM_EV_MMAP], mmap);
+    assert_int_equal(m->count[VMSIM_EV_FORK], fork);
+    assert_int_equal(m->count[VMSIM_EV_EXIT], exits);
+    assert_int_equal(m->count[VMSIM_EV_SWITCH], sw);
+    assert_int_equal(m->count[VMSIM_EV_MUNMAP] + m->count[VMSIM_EV_MPROTECT], 0);
+}
+
+static bool near(double got, double p, uint64_t trials)
+{
+    return fabs(got - p) <= 6 * sqrt(p * (1 - p) / (double)trials) + 1e-9;
+}
+
+/* ---- forkserver ------------------------------------------------------------------ */
+
+#define AREA_BASE UINT64_C(0x7f0000000000)
+
+static void test_forkserver_stream(void **state)
+{
+    (void)state;
+    struct model m;
+    /* Master: spawn, switch, mmap code and heap, 16k/4096 = 4 heap writes,
+     * forks of pids 2, 3, 4. Then slice j runs worker j % 3 on cpu j % 2;
+     * a life of 250 accesses is slices of 100, 100, 50, so slices 0-5 are
+     * 100 and 6-8 are 50: 4 + 600 + 150 = 754 accesses. After slice 6
+     * worker 2 exits on cpu 0 and the master forks 5 there (switch 0->1);
+     * after slice 7 worker 3 exits on cpu 1, the master forks 6 (switch
+     * 1->1). Slice 8 (pid 4) ends the stream, so pid 4 never exits.
+     * Switches: 1 (master) + 9 slices (each changes its cpu's pid) + 2 of
+     * the master = 12. Mmaps: code, heap, an area for 2, 3, 4 = 5 (5 and 6
+     * never run). Forks: 3 + 2. */
+    struct stream s = model_run(
+        &m, "forkserver:workers=3,cpus=2,heap=16k,slice=100,requests=250,n=754", 2, 2000);
+    expect_counts(&m, 754, 1, 5, 5, 2, 12);
+    assert_int_equal(s.n, 754 + 1 + 5 + 5 + 2 + 12);
+    const struct vmsim_event *e = s.ev;
+    assert_int_equal(e[0].type, VMSIM_EV_SPAWN);
+    assert_int_equal(e[0].pid, 1);
+    assert_int_equal(e[1].type, VMSIM_EV_SWITCH);
+    assert_int_equal(e[1].cpu, 0);
+    assert_int_equal(e[2].type, VMSIM_EV_MMAP);
+    assert_int_equal(e[2].addr, CODE_BASE);
+    assert_int_equal(e[2].len, 1u << 20);
+    assert_int_equal(e[2].kind, VMSIM_PROT_R | VMSIM_PROT_X);
+    assert_int_equal(e[2].file, 1);
+    assert_int_equal(e[2].pgoff, 0);
+    assert_int_equal(e[3].type, VMSIM_EV_MMAP);
+    assert_int_equal(e[3].addr, BASE);
+    assert_int_equal(e[3].len, 16384);
+    assert_int_equal(e[3].kind, VMSIM_PROT_R | VMSIM_PROT_W);
+    assert_int_equal(e[3].file, 0);
+    for (int i = 0; i < 4; i++) { /* the master writes each heap page */
+        assert_int_equal(e[4 + i].type, VMSIM_EV_ACCESS);
+        assert_int_equal(e[4 + i].kind, VMSIM_WRITE);
+        assert_int_equal(e[4 + i].pid, 1);
+        assert_int_equal(e[4 + i].addr, BASE + (uint64_t)PAGE * i);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(e[8 + i].type, VMSIM_EV_FORK);
+        assert_int_equal(e[8 + i].pid, 1);
+        assert_int_equal(e[8 + i].addr, 2 + i);
+    }
+    assert_int_equal(e[11].type, VMSIM_EV_SWITCH);
+    assert_int_equal(e[11].pid, 2);
+    assert_int_equal(e[12].type, VMSIM_EV_MMAP);
+    assert_int_equal(e[12].pid, 2);
+    assert_int_equal(e[12].addr, AREA_BASE);
+    assert_int_equal(e[12].len, 256 * 1024);
+    /* the lives: 250 worker accesses each for pids 2, 3, 4; 5, 6 none */
+    uint64_t per_pid[8] = {0};
+    for (size_t i = 0; i < s.n; i++)
+        if (e[i].type == VMSIM_EV_ACCESS)
+            per_pid[e[i].pid]++;
+    assert_int_equal(per_pid[1], 4);
+    for (int p = 2; p <= 4; p++)
+        assert_int_equal(per_pid[p], 250);
+    assert_int_equal(per_pid[5] + per_pid[6], 0);
+    assert_true(m.p[5].live && m.p[6].live && m.p[4].live && !m.p[2].live && !m.p[3].live);
+    free(s.ev);
+    model_free(&m);
+
+    /* recycle=0: nine slices of 100, no exits, every slice switches */
+    s = model_run(&m, "forkserver:workers=3,cpus=2,heap=16k,slice=100,recycle=0,n=904", 2, 2000);
+    expect_counts(&m, 904, 1, 5, 3, 0, 10);
+    free(s.ev);
+    model_free(&m);
+
+    /* as many workers as cpus: each stays on its cpu, 3 switches in all */
+    s = model_run(&m, "forkserver:workers=2,cpus=2,heap=4k,slice=10,recycle=0,n=101", 2, 2000);
+    expect_counts(&m, 101, 1, 4, 2, 0, 3);
+    free(s.ev);
+    model_free(&m);
+
+    /* n inside the master's heap writes: the stream stops there */
+    s = model_run(&m, "forkserver:heap=64k,n=10", 1, 100);
+    expect_counts(&m, 10, 1, 2, 0, 0, 1);
+    free(s.ev);
+    model_free(&m);
+}
+
+static void test_forkserver_recycling_and_mix(void **state)
+{
+    (void)state;
+    struct model m;
+    /* 1m of heap = 256 master writes, then 199744 worker accesses = 199
+     * slices of 1000 and one of 744. A life is 20 slices, and the four
+     * workers go in lockstep: the lives end at slices 76-79 and 156-159,
+     * each followed by a slice, so 8 exits and 8 forks after the first 4;
+     * 12 workers map an area (gen 3 starts at slice 160). */
+    struct stream s =
+        model_run(&m, "forkserver:n=200000,workers=4,heap=1m,requests=20000,slice=1000", 4,
+                  300000);
+    expect_counts(&m, 200000, 1, 2 + 12, 4 + 8, 8, m.count[VMSIM_EV_SWITCH]);
+    /* worker accesses: fetch 1/4; area writes 3/4 * 1/4; heap writes 3/4 * 3/4 * 0.02 */
+    uint64_t w = 199744, fetch = 0, area = 0, heap = 0, heapw = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        const struct vmsim_event *e = &s.ev[i];
+        if (e->type != VMSIM_EV_ACCESS || e->pid == 1)
+            continue;
+        if (e->kind == VMSIM_FETCH) {
+            fetch++;
+            assert_true(e->addr >= CODE_BASE && e->addr < CODE_BASE + (1u << 20));
+        } else if (e->addr >= AREA_BASE) {
+            area++;
+            assert_int_equal(e->kind, VMSIM_WRITE);
+        } else {
+            heap++;
+            heapw += e->kind == VMSIM_WRITE;
+            assert_true(e->addr >= BASE && e->addr < BASE + (1u << 20));
+        }
+    }
+    assert_int_equal(fetch + area + heap, w);
+    assert_true(near((double)fetch / w, 0.25, w));
+    assert_true(near((double)area / w, 0.1875, w));
+    assert_true(near((double)heapw / heap, 0.02, heap));
+    free(s.ev);
+    model_free(&m);
+
+    /* write= changes the kinds of heap accesses, never an address */
+    struct stream a = collect("forkserver:n=30000,heap=256k,slice=100", 40000, 4096);
+    struct stream b = collect("forkserver:n=30000,heap=256k,slice=100,write=0.7", 40000, 4096);
+    assert_int_equal(a.n, b.n);
+    uint64_t differ = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        assert_int_equal(a.ev[i].addr, b.ev[i].addr);
+        assert_int_equal(a.ev[i].type, b.ev[i].type);
+        differ += a.ev[i].kind != b.ev[i].kind;
+    }
+    assert_true(differ > 1000);
+    free(a.ev);
+    free(b.ev);
+}
+
+/* ---- sharedlibs ------------------------------------------------------------------- */
+
+static void test_sharedlibs_stream(void **state)
+{
+    (void)state;
+    struct model m;
+    /* six slices of 100 over 3 processes and 2 cpus; each process is set
+     * up on its first slice: spawn, switch, 2 libraries x 2 + heap + stack
+     * = 6 mmaps; every slice switches (pid j % 3 on cpu j % 2) */
+    struct stream s = model_run(&m, "sharedlibs:procs=3,libs=2,cpus=2,slice=100,n=600", 2, 2000);
+    expect_counts(&m, 600, 3, 18, 0, 0, 6);
+    assert_int_equal(s.n, 627);
+    /* the same files in every process, at different addresses: text r-x
+     * at file page 0, rodata r-- after it (512k of text = page 128) */
+    uint64_t text_at[4][3] = {{0}};
+    for (vmsim_pid_t pid = 1; pid <= 3; pid++) {
+        const struct mproc *p = &m.p[pid];
+        assert_int_equal(p->nv, 6);
+        for (uint32_t lib = 1; lib <= 2; lib++) {
+            const struct vma *t = &p->v[2 * (lib - 1)], *r = &p->v[2 * (lib - 1) + 1];
+            assert_int_equal(t->file, lib);
+            assert_int_equal(t->pgoff, 0);
+            assert_int_equal(t->prot, VMSIM_PROT_R | VMSIM_PROT_X);
+            assert_int_equal(t->len, 512 * 1024);
+            assert_int_equal(r->file, lib);
+            assert_int_equal(r->pgoff, 128);
+            assert_int_equal(r->prot, VMSIM_PROT_R);
+            assert_int_equal(r->len, 128 * 1024);
+            assert_int_equal(r->addr, t->addr + t->len);
+            text_at[pid][lib] = t->addr;
+        }
+        assert_int_equal(p->v[4].len, 16u << 20); /* heap */
+        assert_int_equal(p->v[4].file, 0);
+        assert_int_equal(p->v[5].len, 256 * 1024); /* stack */
+        assert_int_equal(p->v[5].prot, VMSIM_PROT_R | VMSIM_PROT_W);
+    }
+    assert_true(text_at[1][1] != text_at[2][1] && text_at[2][1] != text_at[3][1] &&
+                text_at[1][1] != text_at[3][1]);
+    free(s.ev);
+    model_free(&m);
+}
+
+static void test_sharedlibs_popularity(void **state)
+{
+    (void)state;
+    struct model m;
+    /* theta = 1 over 4 libraries: H = 25/12, shares 12/25, 6/25, 4/25, 3/25.
+     * Half the accesses fetch; a tenth of the data accesses read rodata;
+     * the rest go to heap or stack, 30 % of them writes. */
+    enum { N = 400000 };
+    struct stream s = model_run(&m, "sharedlibs:procs=2,libs=4,slice=1000,n=400000", 4, N + 100);
+    expect_counts(&m, N, 2, 2 * 10, 0, 0, m.count[VMSIM_EV_SWITCH]);
+    assert_true(near((double)m.fetch / N, 0.5, N));
+    const double share[5] = {0, 12.0 / 25, 6.0 / 25, 4.0 / 25, 3.0 / 25};
+    for (int lib = 1; lib <= 4; lib++)
+        if (!near((double)m.fetch_file[lib] / m.fetch, share[lib], m.fetch))
+            fail_msg("library %d: %llu of %llu fetches", lib,
+                     (unsigned long long)m.fetch_file[lib], (unsigned long long)m.fetch);
+    uint64_t data = N - m.fetch;
+    assert_true(near((double)m.read_file / data, 0.1, data));
+    uint64_t anon = data - m.read_file;
+    assert_true(near((double)m.write / anon, 0.3, anon));
+    /* heap and stack evenly: mappings 8 and 9 of each process */
+    uint64_t heap = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        const struct vmsim_event *e = &s.ev[i];
+        const struct vma *h = &m.p[e->pid].v[8];
+        heap += e->type == VMSIM_EV_ACCESS && e->addr >= h->addr && e->addr < h->addr + h->len;
+    }
+    assert_true(near((double)heap / anon, 0.5, anon));
+    free(s.ev);
+    model_free(&m);
+
+    /* theta = 0: the libraries are equally popular */
+    s = model_run(&m, "sharedlibs:procs=1,libs=4,theta=0,fetch=1,n=100000", 4, 100100);
+    assert_int_equal(m.fetch, 100000);
+    for (int lib = 1; lib <= 4; lib++)
+        assert_true(near((double)m.fetch_file[lib] / 100000, 0.25, 100000));
+    free(s.ev);
+    model_free(&m);
+}
+
+/* ---- bigws ------------------------------------------------------------------------- */
+
+static void test_bigws(void **state)
+{
+    (void)state;
+    struct model m;
+    struct stream s = model_run(&m, "bigws:n=1000,size=1m,hotsize=64k", 1, 2000);
+    expect_counts(&m, 1000, 1, 1, 0, 0, 1);
+    assert_int_equal(s.n, 1003);
+    assert_int_equal(s.ev[2].addr, BASE);
+    assert_int_equal(s.ev[2].len, 1u << 20);
+    assert_int_equal(s.ev[2].kind, VMSIM_PROT_R | VMSIM_PROT_W);
+    free(s.ev);
+    model_free(&m);
+    s = model_run(&m, "bigws:n=1000,size=1m,hotsize=64k,thp=1", 1, 2000);
+    assert_int_equal(s.n, 1004);
+    assert_int_equal(m.count[VMSIM_EV_MADVISE], 1);
+    assert_int_equal(s.ev[3].type, VMSIM_EV_MADVISE);
+    assert_int_equal(s.ev[3].kind, VMSIM_ADV_HUGEPAGE);
+    assert_int_equal(s.ev[3].addr, BASE);
+    assert_int_equal(s.ev[3].len, 1u << 20);
+    free(s.ev);
+    model_free(&m);
+
+    /* 16 hot pages of 256 take 90 % (11250 each), the 240 others 83 each:
+     * the 16 busiest pages are the hot set, and it is not the first 16 */
+    enum { N = 200000, PAGES = 256 };
+    s = model_run(&m, "bigws:n=200000,size=1m,hotsize=64k,hot=0.9,write=0.25", 1, N + 10);
+    unsigned hist[PAGES] = {0};
+    for (size_t i = 0; i < s.n; i++)
+        if (s.ev[i].type == VMSIM_EV_ACCESS)
+            hist[(s.ev[i].addr - BASE) / PAGE]++;
+    unsigned sorted[PAGES];
+    memcpy(sorted, hist, sizeof sorted);
+    qsort(sorted, PAGES, sizeof sorted[0], cmp_desc);
+    uint64_t top = 0;
+    for (int i = 0; i < 16; i++)
+        top += sorted[i];
+    assert_true(near((double)top / N, 0.9, N));
+    assert_true(sorted[15] > 5000 && sorted[16] < 500 && sorted[PAGES - 1] > 0);
+    unsigned first16 = 0;
+    for (int i = 0; i < 16; i++)
+        first16 += hist[i] > 5000;
+    assert_true(first16 < 16);
+    assert_true(near((double)m.write / N, 0.25, N));
+    free(s.ev);
+    model_free(&m);
+
+    /* hotsize = size: uniform over every page */
+    s = model_run(&m, "bigws:n=64000,size=64k,hotsize=64k,hot=0", 1, 64010);
+    unsigned h16[16] = {0};
+    for (size_t i = 0; i < s.n; i++)
+        if (s.ev[i].type == VMSIM_EV_ACCESS)
+            h16[(s.ev[i].addr - BASE) / PAGE]++;
+    for (int i = 0; i < 16; i++)
+        assert_true(near(h16[i] / 64000.0, 1.0 / 16, 64000));
+    free(s.ev);
+    model_free(&m);
+}
+
+/* ---- cloud ------------------------------------------------------------------------- */
+
+static void check_cloud_regions(const struct model *m, vmsim_pid_t first, vmsim_pid_t last,
+                                size_t regions, uint64_t rsize)
+{
+    for (vmsim_pid_t pid = first; pid <= last; pid++) {
+        const struct mproc *p = &m->p[pid];
+        assert_int_equal(p->nv, regions);
+        for (size_t i = 0; i < p->nv; i++) {
+            assert_int_equal(p->v[i].addr % (UINT64_C(1) << 30), 0); /* a slot's start */
+            assert_true(p->v[i].addr >= UINT64_C(1) << 30);         /* never slot 0 */
+            assert_int_equal(p->v[i].len, rsize);
+            assert_int_equal(p->v[i].prot, VMSIM_PROT_R | VMSIM_PROT_W);
+        }
+    }
+}
+
+static void test_cloud_stream(void **state)
+{
+    (void)state;
+    struct model m;
+    /* no churn: tenants 1, 2, 3 set up on slices 0-2 (spawn, switch, 2
+     * mmaps), slices 3-5 only switch */
+    struct stream s =
+        model_run(&m, "cloud:tenants=3,regions=2,cpus=2,slice=100,churn=0,n=600", 2, 2000);
+    expect_counts(&m, 600, 3, 6, 0, 0, 6);
+    assert_int_equal(s.n, 615);
+    check_cloud_regions(&m, 1, 3, 2, 2u << 20);
+    free(s.ev);
+    model_free(&m);
+
+    /* churn=1: after every slice but the last its tenant exits and a new
+     * one takes the slot, so every slice starts a tenant: 6 spawns (pids
+     * 1-6), 5 exits, 6 switches (each cpu is idle after an exit), 12 mmaps */
+    s = model_run(&m, "cloud:tenants=3,regions=2,cpus=2,slice=100,churn=1,n=600", 2, 2000);
+    expect_counts(&m, 600, 6, 12, 0, 5, 6);
+    assert_int_equal(s.n, 629);
+    check_cloud_regions(&m, 1, 6, 2, 2u << 20);
+    for (vmsim_pid_t pid = 1; pid <= 5; pid++)
+        assert_false(m.p[pid].live);
+    assert_true(m.p[6].live);
+    free(s.ev);
+    model_free(&m);
+
+    /* churn=0.5: 9999 slice ends, each an exit with probability 1/2 */
+    s = model_run(&m, "cloud:tenants=4,regions=3,slice=10,churn=0.5,n=100000,write=0.3", 4,
+                  200000);
+    assert_int_equal(m.count[VMSIM_EV_ACCESS], 100000);
+    assert_true(near((double)m.count[VMSIM_EV_EXIT] / 9999, 0.5, 9999));
+    /* each exit's successor spawns on the slot's next turn, except after
+     * the last three slices */
+    assert_true(m.count[VMSIM_EV_SPAWN] <= 4 + m.count[VMSIM_EV_EXIT]);
+    assert_true(m.count[VMSIM_EV_SPAWN] + 3 >= 4 + m.count[VMSIM_EV_EXIT]);
+    assert_true(near((double)m.write / 100000, 0.3, 100000));
+    free(s.ev);
+    model_free(&m);
+
+    /* the most regions, each the largest: distinct slots below 2^47 (the
+     * model rejects overlapping mmaps) */
+    s = model_run(&m, "cloud:tenants=2,regions=4096,rsize=1g,n=1000,slice=500", 4, 10000);
+    check_cloud_regions(&m, 1, 2, 4096, UINT64_C(1) << 30);
+    free(s.ev);
+    model_free(&m);
+}
+
 /* ---- determinism and batching ----------------------------------------------- */
 
 static const char *const all_specs[] = {
@@ -366,6 +919,10 @@ static const char *const all_specs[] = {
     "chase:n=20000,size=256k,write=0.3,code=12",
     "sparse:n=20000,write=0.3,code=8k",
     "gc:n=20000,size=256k,code=8k,fetch_every=7",
+    "forkserver:n=20000,workers=3,cpus=2,heap=64k,slice=97,requests=1000,write=0.3",
+    "sharedlibs:n=20000,procs=5,libs=7,cpus=3,slice=101",
+    "bigws:n=20000,size=4m,hotsize=256k,thp=1",
+    "cloud:n=20000,tenants=5,regions=3,cpus=3,slice=89,churn=0.3",
 };
 
 static void test_same_seed_same_stream(void **state)
@@ -378,7 +935,9 @@ static void test_same_seed_same_stream(void **state)
         assert_true(streams_equal(&a, &b));
         snprintf(spec, sizeof spec, "%s,seed=43", all_specs[g]);
         struct stream c = collect(spec, 30000, 4096);
-        assert_int_equal(a.n, c.n);
+        /* the same number of accesses (cloud's churn moves the OS events) */
+        assert_int_equal(stream_count_type(&a, VMSIM_EV_ACCESS),
+                         stream_count_type(&c, VMSIM_EV_ACCESS));
         if (streams_equal(&a, &c))
             fail_msg("%s: seeds 42 and 43 give the same stream", all_specs[g]);
         free(a.ev);
@@ -557,6 +1116,58 @@ static const struct bad_spec bad_specs[] = {
     {"gc:live=2", "live=2"},
     {"default:n=5", "n=5"},
     {"default:", "end of input"},
+    {"forkserver:workers=0", "workers=0"},
+    {"forkserver:workers=1025", "workers=1025"},
+    {"forkserver:cpus=0", "cpus=0"},
+    {"forkserver:cpus=65", "cpus=65"},
+    {"forkserver:slice=0", "slice=0"},
+    {"forkserver:requests=0", "requests=0"},
+    {"forkserver:recycle=2", "recycle=2"},
+    {"forkserver:code=5000", "code=5000"},
+    {"forkserver:code=2g", "code=2g"},
+    {"forkserver:heap=0", "heap=0"},
+    {"forkserver:heap=2t", "heap=2t"},
+    {"forkserver:area=2g", "area=2g"},
+    {"forkserver:area=6k", "area=6k"},
+    {"forkserver:fetch=1.5", "fetch=1.5"},
+    {"forkserver:area_share=-1", "area_share=-1"},
+    {"forkserver:write=2", "write=2"},
+    {"forkserver:n=0", "n=0"},
+    {"forkserver:access=3", "access=3"},
+    {"forkserver:pid=2", "pid=2"},
+    {"forkserver:base=0x1000", "base=0x1000"},
+    {"forkserver:code_base=0", "code_base=0"},
+    {"sharedlibs:procs=0", "procs=0"},
+    {"sharedlibs:procs=4097", "procs=4097"},
+    {"sharedlibs:libs=0", "libs=0"},
+    {"sharedlibs:libs=1025", "libs=1025"},
+    {"sharedlibs:text=4097", "text=4097"},
+    {"sharedlibs:rodata=0", "rodata=0"},
+    {"sharedlibs:heap=6k", "heap=6k"},
+    {"sharedlibs:stack=2g", "stack=2g"},
+    {"sharedlibs:theta=11", "theta=11"},
+    {"sharedlibs:fetch=2", "fetch=2"},
+    {"sharedlibs:ro_share=1.01", "ro_share=1.01"},
+    {"sharedlibs:write=x", "write=x"},
+    {"bigws:size=5000", "size=5000"},
+    {"bigws:size=128t", "size=128t"},
+    {"bigws:hotsize=0", "hotsize=0"},
+    {"bigws:size=32m", "size=32m"},                   /* below the default hotsize of 64m */
+    {"bigws:hotsize=2g", "hotsize=2g"},               /* above the default size of 1g */
+    {"bigws:size=1m,hotsize=2m", "hotsize=2m"},
+    {"bigws:hot=1.1", "hot=1.1"},
+    {"bigws:thp=2", "thp=2"},
+    {"bigws:cpus=2", "cpus=2"},
+    {"cloud:tenants=0", "tenants=0"},
+    {"cloud:tenants=65537", "tenants=65537"},
+    {"cloud:regions=0", "regions=0"},
+    {"cloud:regions=4097", "regions=4097"},
+    {"cloud:rsize=2g", "rsize=2g"},
+    {"cloud:rsize=5000", "rsize=5000"},
+    {"cloud:rsize=0", "rsize=0"},
+    {"cloud:churn=2", "churn=2"},
+    {"cloud:slice=0", "slice=0"},
+    {"cloud:cpus=65", "cpus=65"},
     {"seq:n=1\n", "n=1"},
     {"seq:\x01=1", "\\x01=1"},
 };
@@ -586,6 +1197,10 @@ static void test_spec_errors(void **state)
     vmsim_source_open_workload("seq:bogus=1", &src, &err);
     assert_non_null(strstr(err.expected, "a parameter of seq"));
     assert_non_null(strstr(err.expected, "stride"));
+    vmsim_source_open_workload("sharedlibs:bogus=1", &src, &err);
+    assert_non_null(strstr(err.expected, ", write")); /* the whole list fits */
+    vmsim_source_open_workload("forkserver:bogus=1", &src, &err);
+    assert_non_null(strstr(err.expected, ", write"));
     assert_int_equal(vmsim_source_open_workload(NULL, &src, &err), VMSIM_EPARSE);
     assert_int_equal(vmsim_source_open_workload("seq", NULL, &err), VMSIM_EINVAL);
 }
@@ -610,7 +1225,7 @@ static void test_names_and_defaults(void **state)
         n++;
     }
     assert_null(vmsim_workload_help[n]);
-    assert_int_equal(n, 8);
+    assert_int_equal(n, 12);
 }
 
 /* ---- default ------------------------------------------------------------------ */
@@ -690,6 +1305,12 @@ int main(void)
         cmocka_unit_test(test_sparse_regions),
         cmocka_unit_test(test_gc_counts),
         cmocka_unit_test(test_gc_live_set_changes),
+        cmocka_unit_test(test_forkserver_stream),
+        cmocka_unit_test(test_forkserver_recycling_and_mix),
+        cmocka_unit_test(test_sharedlibs_stream),
+        cmocka_unit_test(test_sharedlibs_popularity),
+        cmocka_unit_test(test_bigws),
+        cmocka_unit_test(test_cloud_stream),
         cmocka_unit_test(test_same_seed_same_stream),
         cmocka_unit_test(test_batching_invisible),
         cmocka_unit_test(test_count_and_end),

@@ -1,5 +1,8 @@
 /* Synthetic workloads: seeded generators of access streams behind the
  * source interface, chosen by a spec "NAME[:k=v,...]" (docs/workloads.md).
+ * Most model one process's accesses; the OS workloads (forkserver,
+ * sharedlibs, bigws, cloud) also emit the process, mapping, fork and
+ * context-switch events of several processes on several cpus.
  *
  * One table (SYNTH_GENERATORS) lists the generators; each entry is a name,
  * a line of help, its own parameters with defaults, and init/fill
@@ -10,18 +13,23 @@
  * Invariants:
  *  1. A stream is a pure function of the spec: every random choice comes
  *     from the source's own seeded generators, never from global state.
- *  2. fill() produces exactly the k data accesses it is asked for; the
- *     wrapper (synth_next) owns the count n, the instruction fetches and the
- *     read/write choice, so batch boundaries never change the stream.
+ *  2. fill() produces exactly the k accesses it is asked for; the wrapper
+ *     (synth_next) owns the count n, the instruction fetches and the
+ *     read/write choice, so batch boundaries never change the stream. A
+ *     generator with its own stream() (default, the OS workloads) owns them
+ *     itself; the OS workloads take their steps at points the stream fixes
+ *     (queue drained, run over), never where a batch ends.
  *  3. Write choices use a second random stream, so adding write= to a spec
  *     changes the kinds of accesses but never their addresses.
  *  4. Memory is O(1) per source except the tables a pattern needs: the
- *     chase cycle (4 bytes per node) and the sparse region starts.
+ *     chase cycle (4 bytes per node), the sparse region starts, and for an
+ *     OS workload its process slots and the events of its largest step.
  *  5. The spec parser never trusts its input: every error is VMSIM_EPARSE
  *     with where = "workload", what was expected, and the text at fault.
  *
- * Simplifications: everything runs on cpu 0; instruction fetches are
- * FETCH_BYTES long (a fixed-width ISA) and sweep the code region in order. */
+ * Simplifications: the one-process generators run on cpu 0; instruction
+ * fetches are FETCH_BYTES long (a fixed-width ISA) and sweep the code
+ * region in order (uniform over it in the OS workloads). */
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -53,6 +61,10 @@ struct synth_args {
     double write;
     uint64_t size, stride, nodes, node, regions, rsize, obj;
     double theta, live;
+    /* the OS workloads (forkserver, sharedlibs, bigws, cloud) */
+    uint64_t cpus, slice, workers, requests, recycle, procs, libs, tenants, thp;
+    uint64_t text, rodata, heap, stack, area, hotsize;
+    double fetch, area_share, rodata_share, hot, churn;
 };
 
 enum pkind {
@@ -145,6 +157,57 @@ struct default_state {
     unsigned spawned;
 };
 
+/* A probability as a threshold on one 64-bit draw; `always` covers 1. */
+struct chance {
+    uint64_t below;
+    bool always;
+};
+
+/* One column of Walker's alias table: column i is taken when a draw is
+ * below keep, else its alias. */
+struct alias {
+    uint64_t keep;
+    uint64_t other;
+};
+
+/* One process slot of an OS workload: a worker, a process or a tenant.
+ * When its process exits, a new pid takes the slot. */
+struct os_proc {
+    vmsim_pid_t pid;
+    bool live;     /* spawned or forked (and set up, for sharedlibs and cloud) */
+    bool mapped;   /* forkserver: the worker has mapped its request area */
+    uint64_t used; /* forkserver: accesses made by this worker */
+    vmsim_vaddr_t lib, heap, stack; /* sharedlibs: where ASLR put them */
+    struct perm regions;            /* cloud: region i is in 1 GiB slot 1 + P(i) */
+};
+
+/* The OS workloads. The stream is a sequence of steps; a step queues OS
+ * events (spawn, mmap, fork, switch, exit, ...) and then starts a run of
+ * accesses by one process on one cpu (a time slice). os_stream drains the
+ * queue, then the run, then takes the next step; so the step boundaries,
+ * not the batch boundaries, decide the stream. */
+struct os_state {
+    struct vmsim_event *q; /* OS events of the current step, qcap at most */
+    size_t qcap, qhead, qlen;
+    struct os_proc *proc;
+    size_t nproc;
+    uint64_t run_left;     /* accesses left in the current run */
+    size_t cur;            /* slot of the current run */
+    vmsim_pid_t pid;       /* process of the current run */
+    uint16_t cpu;          /* and its cpu */
+    bool init_run;         /* forkserver: the master writing its heap */
+    unsigned phase;        /* setup steps done */
+    uint64_t slices;       /* time slices started */
+    uint64_t next_pid;     /* the next fresh pid; pids are never reused */
+    uint64_t init_page;    /* forkserver: the master's next heap page */
+    vmsim_pid_t oncpu[VMSIM_MAX_CPUS]; /* pid each cpu last switched to, 0: none */
+    struct chance fetch, share, write, hot, churn;
+    unsigned shift;        /* log2(access) */
+    struct alias *lib_alias; /* sharedlibs: library popularity */
+    uint64_t hot_pages, cold_pages;
+    struct perm hot_perm;  /* bigws: pages 0..hot_pages-1 are the hot ones */
+};
+
 struct synth;
 struct spec;
 
@@ -194,6 +257,7 @@ struct synth {
         } sparse;
         struct gc_state gc;
         struct default_state dflt;
+        struct os_state os;
     } u;
 };
 
@@ -801,6 +865,605 @@ static void default_fini(struct synth *s)
         vmsim_source_close(s->u.dflt.proc[p]);
 }
 
+/* ---- OS workloads: processes, mappings, forks and time slices ------------------ */
+
+/* forkserver, sharedlibs, bigws and cloud emit OS events as well as
+ * accesses (docs/workloads.md has each one's exact stream). Common rules:
+ *  - n counts access events of every kind (fetches too); the OS events come
+ *    on top, and the stream ends with the n-th access.
+ *  - A process runs on a cpu only after a switch to it there; its mmap,
+ *    fork and exit events carry that cpu. An exit leaves the cpus that ran
+ *    the process idle, so the next process there is switched to again.
+ *  - Pids are never reused: a new process takes the next fresh one. Every
+ *    access lies inside a mapping its process made or inherited by fork,
+ *    with a protection that allows it.
+ *  - Time slices go round robin: slice j runs slot j mod slots on cpu
+ *    j mod cpus. */
+#define OS_CODE_BASE UINT64_C(0x400000)       /* the program's text, as ld places it */
+#define OS_HEAP_BASE UINT64_C(0x10000000000)  /* 1 TiB: heaps and bigws's region */
+#define OS_AREA_BASE UINT64_C(0x7f0000000000) /* forkserver's per-request area */
+#define OS_LIB_BASE UINT64_C(0x700000000000)  /* sharedlibs: lowest library base */
+#define OS_STACK_TOP UINT64_C(0x7ffffffff000) /* top of the stack before ASLR */
+#define OS_ASLR_MMAP_PAGES (UINT64_C(1) << 28) /* library and heap bases: 28 bits of pages */
+#define OS_ASLR_STACK_PAGES (UINT64_C(1) << 22) /* stack top: 16 GiB below OS_STACK_TOP */
+#define OS_MASTER 1u                          /* forkserver's master pid */
+#define OS_RW (VMSIM_PROT_R | VMSIM_PROT_W)
+#define OS_RX (VMSIM_PROT_R | VMSIM_PROT_X)
+
+static struct chance chance_of(double p)
+{
+    struct chance c = {0, p >= 1.0};
+    if (!c.always)
+        c.below = (uint64_t)ldexp(p, 64); /* p < 1: below 2^64 */
+    return c;
+}
+
+/* One draw whatever the probability, so the draws never depend on it. */
+static inline bool chance_draw(struct rng *r, struct chance c)
+{
+    uint64_t x = rng_next(r);
+    return c.always || x < c.below;
+}
+
+static inline uint64_t os_below(struct rng *r, uint64_t n, unsigned shift)
+{
+    return rng_below(r, n >> shift) << shift; /* an aligned offset in [0, n) */
+}
+
+static void os_push(struct os_state *o, struct vmsim_event e)
+{
+    /* qcap is each generator's largest step (its init says why) */
+    o->q[o->qlen++] = e;
+}
+
+static void os_mmap(struct os_state *o, uint16_t cpu, vmsim_pid_t pid, vmsim_vaddr_t addr,
+                    uint64_t len, unsigned prot, uint32_t file, uint64_t pgoff)
+{
+    os_push(o, (struct vmsim_event){.type = VMSIM_EV_MMAP,
+                                    .kind = (uint8_t)prot,
+                                    .cpu = cpu,
+                                    .pid = pid,
+                                    .addr = addr,
+                                    .len = len,
+                                    .file = file,
+                                    .pgoff = (uint32_t)pgoff});
+}
+
+/* Switch cpu to pid unless it already runs it. */
+static void os_switch(struct os_state *o, uint16_t cpu, vmsim_pid_t pid)
+{
+    if (o->oncpu[cpu] == pid)
+        return;
+    os_push(o, (struct vmsim_event){.type = VMSIM_EV_SWITCH, .cpu = cpu, .pid = pid});
+    o->oncpu[cpu] = pid;
+}
+
+static void os_exit(struct os_state *o, uint16_t cpu, vmsim_pid_t pid)
+{
+    os_push(o, (struct vmsim_event){.type = VMSIM_EV_EXIT, .cpu = cpu, .pid = pid});
+    for (unsigned c = 0; c < VMSIM_MAX_CPUS; c++)
+        if (o->oncpu[c] == pid)
+            o->oncpu[c] = 0;
+}
+
+/* The next fresh pid; the caller checked os_pid_left. */
+static vmsim_pid_t os_new_pid(struct os_state *o) { return (vmsim_pid_t)o->next_pid++; }
+
+static bool os_pid_left(const struct os_state *o) { return o->next_pid <= UINT32_MAX; }
+
+/* End the step with a run of len >= 1 accesses by slot's process on cpu. */
+static void os_run(struct synth *s, size_t slot, uint16_t cpu, vmsim_pid_t pid, uint64_t len)
+{
+    struct os_state *o = &s->u.os;
+    o->cur = slot;
+    o->cpu = cpu;
+    o->pid = pid;
+    o->run_left = len < s->left ? len : s->left;
+}
+
+/* The next time slice's slot and cpu (round robin over both). */
+static size_t os_next_slice(struct synth *s, size_t slots, uint16_t *cpu)
+{
+    struct os_state *o = &s->u.os;
+    *cpu = (uint16_t)(o->slices % s->a.cpus);
+    return (size_t)(o->slices++ % slots);
+}
+
+static inline struct vmsim_event os_access(const struct synth *s)
+{
+    const struct os_state *o = &s->u.os;
+    return (struct vmsim_event){.type = VMSIM_EV_ACCESS,
+                                .kind = VMSIM_READ,
+                                .cpu = o->cpu,
+                                .pid = o->pid,
+                                .len = s->a.access};
+}
+
+/* Check a size parameter: a whole number of pages. */
+static int os_pages(struct spec *sp, const char *key, uint64_t v)
+{
+    return v % PAGE_SIZE ? spec_fail(sp, key, "%s a multiple of the 4096-byte page", key) : 0;
+}
+
+/* Allocate the event queue (the largest step) and nproc slots. */
+static int os_alloc(struct synth *s, size_t qcap, size_t nproc)
+{
+    struct os_state *o = &s->u.os;
+    o->q = malloc(qcap * sizeof *o->q);
+    o->proc = nproc ? calloc(nproc, sizeof *o->proc) : NULL;
+    if (!o->q || (nproc && !o->proc))
+        return VMSIM_ENOMEM;
+    o->qcap = qcap;
+    o->nproc = nproc;
+    o->shift = log2_exact(s->a.access);
+    o->write = chance_of(s->a.write);
+    o->next_pid = 1;
+    return 0;
+}
+
+static void os_fini(struct synth *s)
+{
+    free(s->u.os.q);
+    free(s->u.os.proc);
+    free(s->u.os.lib_alias);
+}
+
+static long os_stream(struct synth *s, struct vmsim_event *buf, size_t max,
+                      void (*step)(struct synth *s))
+{
+    struct os_state *o = &s->u.os;
+    size_t out = 0;
+    while (out < max) {
+        if (o->qlen) {
+            size_t k = o->qlen < max - out ? o->qlen : max - out;
+            memcpy(buf + out, o->q + o->qhead, k * sizeof *buf);
+            o->qhead += k;
+            o->qlen -= k;
+            out += k;
+            continue;
+        }
+        if (o->run_left) {
+            size_t k = max - out;
+            if (k > o->run_left)
+                k = (size_t)o->run_left;
+            s->gen->fill(s, buf + out, k);
+            o->run_left -= k;
+            s->left -= k;
+            out += k;
+            continue;
+        }
+        if (!s->left)
+            break;
+        o->qhead = 0;
+        step(s);
+        if (!o->run_left) /* every step ends with a run; never end in a loop */
+            s->left = 0;
+    }
+    return (long)out;
+}
+
+/* ---- forkserver: a pre-fork server (Apache prefork, PHP-FPM) ---------------------- */
+
+/* The master (pid 1) maps its code (file 1) and an anonymous heap, writes
+ * every heap page, and forks the workers. Workers run in time slices; each
+ * maps a private request area on its first slice, fetches from the code,
+ * reads the inherited heap (writes to it, a `write` fraction, are
+ * copy-on-write) and writes its request area. With recycle=1 a worker that
+ * has made `requests` accesses exits and the master forks its successor. */
+static int forkserver_init(struct synth *s, struct spec *sp)
+{
+    const struct synth_args *a = &sp->a;
+    int rc;
+    if ((rc = os_pages(sp, "code", a->text)) || (rc = os_pages(sp, "heap", a->heap)) ||
+        (rc = os_pages(sp, "area", a->area)))
+        return rc;
+    /* largest step: the first fork of all workers, then a switch and an mmap */
+    if ((rc = os_alloc(s, a->workers + 8, a->workers)))
+        return rc;
+    struct os_state *o = &s->u.os;
+    o->fetch = chance_of(a->fetch);
+    o->share = chance_of(a->area_share);
+    o->next_pid = OS_MASTER + 1;
+    return 0;
+}
+
+static void forkserver_step(struct synth *s)
+{
+    struct os_state *o = &s->u.os;
+    const struct synth_args *a = &s->a;
+    if (o->phase == 0) { /* the master starts on cpu 0 and fills its heap */
+        os_push(o, (struct vmsim_event){.type = VMSIM_EV_SPAWN, .pid = OS_MASTER});
+        os_switch(o, 0, OS_MASTER);
+        os_mmap(o, 0, OS_MASTER, OS_CODE_BASE, a->text, OS_RX, 1, 0);
+        os_mmap(o, 0, OS_MASTER, OS_HEAP_BASE, a->heap, OS_RW, 0, 0);
+        o->phase = 1;
+        o->init_run = true;
+        os_run(s, 0, 0, OS_MASTER, a->heap / PAGE_SIZE);
+        return;
+    }
+    o->init_run = false;
+    if (o->phase == 1) { /* still on cpu 0: fork every worker */
+        for (size_t j = 0; j < o->nproc; j++) {
+            struct os_proc *p = &o->proc[j];
+            p->pid = os_new_pid(o);
+            p->live = true;
+            os_push(o, (struct vmsim_event){
+                           .type = VMSIM_EV_FORK, .cpu = 0, .pid = OS_MASTER, .addr = p->pid});
+        }
+        o->phase = 2;
+    } else if (a->recycle && o->proc[o->cur].used >= a->requests && os_pid_left(o)) {
+        /* the worker of the last slice is done: it exits there, and the
+         * master, woken on that cpu, forks its successor */
+        struct os_proc *p = &o->proc[o->cur];
+        os_exit(o, o->cpu, p->pid);
+        os_switch(o, o->cpu, OS_MASTER);
+        p->pid = os_new_pid(o);
+        p->mapped = false;
+        p->used = 0;
+        os_push(o, (struct vmsim_event){
+                       .type = VMSIM_EV_FORK, .cpu = o->cpu, .pid = OS_MASTER, .addr = p->pid});
+    }
+    uint16_t cpu;
+    size_t j = os_next_slice(s, o->nproc, &cpu);
+    struct os_proc *p = &o->proc[j];
+    os_switch(o, cpu, p->pid);
+    if (!p->mapped) {
+        os_mmap(o, cpu, p->pid, OS_AREA_BASE, a->area, OS_RW, 0, 0);
+        p->mapped = true;
+    }
+    uint64_t len = a->slice;
+    if (a->recycle && p->used < a->requests && a->requests - p->used < len)
+        len = a->requests - p->used; /* the last slice of its life */
+    p->used += len;
+    os_run(s, j, cpu, p->pid, len);
+}
+
+static void forkserver_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    struct os_state *o = &s->u.os;
+    const struct vmsim_event t = os_access(s);
+    if (o->init_run) { /* one write at the start of each heap page */
+        for (size_t i = 0; i < k; i++) {
+            buf[i] = t;
+            buf[i].kind = VMSIM_WRITE;
+            buf[i].addr = OS_HEAP_BASE + o->init_page++ * PAGE_SIZE;
+        }
+        return;
+    }
+    const uint64_t code = s->a.text, heap = s->a.heap, area = s->a.area;
+    const unsigned shift = o->shift;
+    const struct chance fetch = o->fetch, share = o->share, write = o->write;
+    struct rng r = s->rng, w = s->wrng;
+    for (size_t i = 0; i < k; i++) {
+        buf[i] = t;
+        if (chance_draw(&r, fetch)) {
+            buf[i].kind = VMSIM_FETCH;
+            buf[i].len = FETCH_BYTES;
+            buf[i].addr = OS_CODE_BASE + os_below(&r, code, 2);
+        } else if (chance_draw(&r, share)) {
+            buf[i].kind = VMSIM_WRITE;
+            buf[i].addr = OS_AREA_BASE + os_below(&r, area, shift);
+        } else {
+            buf[i].addr = OS_HEAP_BASE + os_below(&r, heap, shift);
+            if (chance_draw(&w, write))
+                buf[i].kind = VMSIM_WRITE;
+        }
+    }
+    s->rng = r;
+    s->wrng = w;
+}
+
+static long forkserver_stream(struct synth *s, struct vmsim_event *buf, size_t max)
+{
+    return os_stream(s, buf, max, forkserver_step);
+}
+
+/* ---- sharedlibs: many processes mapping the same libraries -------------------------- */
+
+/* Each process maps libraries 1..libs (text r-x from file offset 0, rodata
+ * r-- after it in the file) at its own random base, plus a heap and a
+ * stack, on its first time slice. Accesses: fetches from library text,
+ * reads of library rodata, and heap and stack accesses; the library of a
+ * fetch or rodata read is drawn with Zipf(theta) popularity, library 1 the
+ * most popular (libc). */
+/* Walker's alias method in Vose's form (M. D. Vose, "A linear algorithm
+ * for generating random numbers with a given distribution", IEEE TSE
+ * 17(9), 1991) for P(i) = (i+1)^-theta / H(n, theta): n columns of equal
+ * weight 1/n, column i keeping a P(i)*n share for i and giving the rest to
+ * one other index. Columns that keep everything point to themselves, so
+ * no rounding of keep can move their draws. */
+static int alias_init(struct alias *t, uint64_t n, double theta)
+{
+    double *p = malloc(n * sizeof *p);
+    uint64_t *small = malloc(n * sizeof *small), *large = malloc(n * sizeof *large);
+    if (!p || !small || !large) {
+        free(p);
+        free(small);
+        free(large);
+        return VMSIM_ENOMEM;
+    }
+    double total = 0;
+    for (uint64_t i = 0; i < n; i++)
+        total += p[i] = pow((double)(i + 1), -theta);
+    size_t ns = 0, nl = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        p[i] = p[i] * (double)n / total;
+        if (p[i] < 1.0)
+            small[ns++] = i;
+        else
+            large[nl++] = i;
+    }
+    while (ns && nl) {
+        uint64_t lo = small[--ns], hi = large[--nl];
+        t[lo].keep = (uint64_t)ldexp(p[lo], 64); /* p < 1 */
+        t[lo].other = hi;
+        p[hi] -= 1.0 - p[lo];
+        if (p[hi] < 1.0)
+            small[ns++] = hi;
+        else
+            large[nl++] = hi;
+    }
+    /* what is left has weight 1 up to rounding */
+    while (nl) {
+        uint64_t i = large[--nl];
+        t[i].keep = UINT64_MAX;
+        t[i].other = i;
+    }
+    while (ns) {
+        uint64_t i = small[--ns];
+        t[i].keep = UINT64_MAX;
+        t[i].other = i;
+    }
+    free(p);
+    free(small);
+    free(large);
+    return 0;
+}
+
+static int sharedlibs_init(struct synth *s, struct spec *sp)
+{
+    const struct synth_args *a = &sp->a;
+    int rc;
+    if ((rc = os_pages(sp, "text", a->text)) || (rc = os_pages(sp, "rodata", a->rodata)) ||
+        (rc = os_pages(sp, "heap", a->heap)) || (rc = os_pages(sp, "stack", a->stack)))
+        return rc;
+    /* largest step: spawn, switch, two mmaps per library, heap and stack */
+    if ((rc = os_alloc(s, 2 * a->libs + 8, a->procs)))
+        return rc;
+    struct os_state *o = &s->u.os;
+    o->fetch = chance_of(a->fetch);
+    o->share = chance_of(a->rodata_share);
+    o->lib_alias = malloc(a->libs * sizeof *o->lib_alias);
+    if (!o->lib_alias || alias_init(o->lib_alias, a->libs, a->theta) != 0)
+        return VMSIM_ENOMEM;
+    for (size_t j = 0; j < o->nproc; j++)
+        o->proc[j].pid = os_new_pid(o);
+    return 0;
+}
+
+static void sharedlibs_step(struct synth *s)
+{
+    struct os_state *o = &s->u.os;
+    const struct synth_args *a = &s->a;
+    uint16_t cpu;
+    size_t j = os_next_slice(s, o->nproc, &cpu);
+    struct os_proc *p = &o->proc[j];
+    if (!p->live) {
+        os_push(o, (struct vmsim_event){.type = VMSIM_EV_SPAWN, .cpu = cpu, .pid = p->pid});
+        os_switch(o, cpu, p->pid);
+        p->lib = OS_LIB_BASE + rng_below(&s->rng, OS_ASLR_MMAP_PAGES) * PAGE_SIZE;
+        p->heap = OS_HEAP_BASE + rng_below(&s->rng, OS_ASLR_MMAP_PAGES) * PAGE_SIZE;
+        p->stack = OS_STACK_TOP - rng_below(&s->rng, OS_ASLR_STACK_PAGES) * PAGE_SIZE - a->stack;
+        const uint64_t stride = a->text + a->rodata;
+        for (uint64_t i = 0; i < a->libs; i++) {
+            vmsim_vaddr_t at = p->lib + i * stride;
+            os_mmap(o, cpu, p->pid, at, a->text, OS_RX, (uint32_t)(i + 1), 0);
+            os_mmap(o, cpu, p->pid, at + a->text, a->rodata, VMSIM_PROT_R, (uint32_t)(i + 1),
+                    a->text / PAGE_SIZE);
+        }
+        os_mmap(o, cpu, p->pid, p->heap, a->heap, OS_RW, 0, 0);
+        os_mmap(o, cpu, p->pid, p->stack, a->stack, OS_RW, 0, 0);
+        p->live = true;
+    } else {
+        os_switch(o, cpu, p->pid);
+    }
+    os_run(s, j, cpu, p->pid, a->slice);
+}
+
+/* A library index, 0 = the most popular: a uniform column, then a coin
+ * between it and its alias (two draws, no loop, no search). */
+static inline uint64_t sharedlibs_pick(const struct alias *t, uint64_t libs, struct rng *r)
+{
+    uint64_t i = rng_below(r, libs);
+    return rng_next(r) < t[i].keep ? i : t[i].other;
+}
+
+static void sharedlibs_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    struct os_state *o = &s->u.os;
+    const struct os_proc *p = &o->proc[o->cur];
+    const struct vmsim_event t = os_access(s);
+    const uint64_t text = s->a.text, rodata = s->a.rodata, libs = s->a.libs;
+    const uint64_t stride = text + rodata, heap = s->a.heap, stack = s->a.stack;
+    const struct alias *pop = o->lib_alias;
+    const unsigned shift = o->shift;
+    const struct chance fetch = o->fetch, share = o->share, write = o->write;
+    struct rng r = s->rng, w = s->wrng;
+    for (size_t i = 0; i < k; i++) {
+        buf[i] = t;
+        if (chance_draw(&r, fetch)) {
+            buf[i].kind = VMSIM_FETCH;
+            buf[i].len = FETCH_BYTES;
+            buf[i].addr = p->lib + sharedlibs_pick(pop, libs, &r) * stride + os_below(&r, text, 2);
+        } else if (chance_draw(&r, share)) {
+            buf[i].addr = p->lib + sharedlibs_pick(pop, libs, &r) * stride + text +
+                          os_below(&r, rodata, shift);
+        } else {
+            if (rng_next(&r) >> 63) /* heap or stack, evenly */
+                buf[i].addr = p->heap + os_below(&r, heap, shift);
+            else
+                buf[i].addr = p->stack + os_below(&r, stack, shift);
+            if (chance_draw(&w, write))
+                buf[i].kind = VMSIM_WRITE;
+        }
+    }
+    s->rng = r;
+    s->wrng = w;
+}
+
+static long sharedlibs_stream(struct synth *s, struct vmsim_event *buf, size_t max)
+{
+    return os_stream(s, buf, max, sharedlibs_step);
+}
+
+/* ---- bigws: a working set larger than memory ------------------------------------ */
+
+/* One process maps size bytes of anonymous memory and makes hot/cold
+ * accesses: a `hot` fraction to hotsize bytes of hot pages, the rest to the
+ * other pages. The hot pages are scattered by a seeded bijection of the
+ * pages (struct perm): page P(i) is hot for i < hot_pages. */
+#define BIGWS_MAX_SIZE (UINT64_C(1) << 46) /* 64 TiB from 1 TiB: below 2^47 */
+
+static int bigws_init(struct synth *s, struct spec *sp)
+{
+    const struct synth_args *a = &sp->a;
+    int rc;
+    if ((rc = os_pages(sp, "size", a->size)) || (rc = os_pages(sp, "hotsize", a->hotsize)))
+        return rc;
+    if (a->hotsize > a->size)
+        return spec_fail(sp, spec_blame(sp, "hotsize", "size"), "hotsize <= size (%llu)",
+                         (unsigned long long)a->size);
+    if ((rc = os_alloc(s, 8, 0))) /* spawn, switch, mmap, madvise */
+        return rc;
+    struct os_state *o = &s->u.os;
+    o->hot_pages = a->hotsize / PAGE_SIZE;
+    o->cold_pages = (a->size - a->hotsize) / PAGE_SIZE;
+    o->hot = o->cold_pages ? chance_of(a->hot) : chance_of(1.0);
+    perm_init(&o->hot_perm, a->size / PAGE_SIZE, &s->rng);
+    return 0;
+}
+
+static void bigws_step(struct synth *s)
+{
+    struct os_state *o = &s->u.os;
+    os_push(o, (struct vmsim_event){.type = VMSIM_EV_SPAWN, .pid = 1});
+    os_switch(o, 0, 1);
+    os_mmap(o, 0, 1, OS_HEAP_BASE, s->a.size, OS_RW, 0, 0);
+    if (s->a.thp)
+        os_push(o, (struct vmsim_event){.type = VMSIM_EV_MADVISE,
+                                        .kind = VMSIM_ADV_HUGEPAGE,
+                                        .pid = 1,
+                                        .addr = OS_HEAP_BASE,
+                                        .len = s->a.size});
+    os_run(s, 0, 0, 1, UINT64_MAX); /* one run: every access */
+}
+
+static void bigws_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    struct os_state *o = &s->u.os;
+    const struct vmsim_event t = os_access(s);
+    const struct perm *perm = &o->hot_perm;
+    const uint64_t hot_pages = o->hot_pages, cold_pages = o->cold_pages;
+    const uint64_t offmask = PAGE_SIZE - s->a.access; /* access-aligned offsets */
+    const struct chance hot = o->hot, write = o->write;
+    struct rng r = s->rng, w = s->wrng;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t rank = chance_draw(&r, hot) ? rng_below(&r, hot_pages)
+                                             : hot_pages + rng_below(&r, cold_pages);
+        buf[i] = t;
+        buf[i].addr = OS_HEAP_BASE + perm_fwd(perm, rank) * PAGE_SIZE + (rng_next(&r) & offmask);
+        if (chance_draw(&w, write))
+            buf[i].kind = VMSIM_WRITE;
+    }
+    s->rng = r;
+    s->wrng = w;
+}
+
+static long bigws_stream(struct synth *s, struct vmsim_event *buf, size_t max)
+{
+    return os_stream(s, buf, max, bigws_step);
+}
+
+/* ---- cloud: a multi-tenant host ------------------------------------------------ */
+
+/* `tenants` processes, each with `regions` regions of rsize bytes in
+ * distinct 1 GiB slots of the 47-bit space (slot 0 never, as in sparse),
+ * chosen by a per-tenant seeded bijection of the 131071 usable slots; a
+ * tenant is set up (spawn, switch, mmaps) on its first slice. After each
+ * slice its tenant exits with probability churn, and a new tenant with a
+ * fresh pid takes its place in the rotation. */
+#define CLOUD_MAX_REGIONS 4096u
+
+static int cloud_init(struct synth *s, struct spec *sp)
+{
+    const struct synth_args *a = &sp->a;
+    int rc;
+    if ((rc = os_pages(sp, "rsize", a->rsize)))
+        return rc;
+    if (a->rsize > (UINT64_C(1) << SLOT_SHIFT))
+        return spec_fail(sp, "rsize", "rsize at most 1g (one region per 1 GiB slot)");
+    /* largest step: exit, spawn, switch, one mmap per region */
+    if ((rc = os_alloc(s, a->regions + 8, a->tenants)))
+        return rc;
+    struct os_state *o = &s->u.os;
+    o->churn = chance_of(a->churn);
+    for (size_t j = 0; j < o->nproc; j++)
+        o->proc[j].pid = os_new_pid(o);
+    return 0;
+}
+
+static void cloud_step(struct synth *s)
+{
+    struct os_state *o = &s->u.os;
+    const struct synth_args *a = &s->a;
+    if (o->slices && chance_draw(&s->rng, o->churn) && os_pid_left(o)) {
+        struct os_proc *p = &o->proc[o->cur];
+        os_exit(o, o->cpu, p->pid);
+        p->pid = os_new_pid(o);
+        p->live = false;
+    }
+    uint16_t cpu;
+    size_t j = os_next_slice(s, o->nproc, &cpu);
+    struct os_proc *p = &o->proc[j];
+    if (!p->live) {
+        os_push(o, (struct vmsim_event){.type = VMSIM_EV_SPAWN, .cpu = cpu, .pid = p->pid});
+        os_switch(o, cpu, p->pid);
+        perm_init(&p->regions, SLOT_COUNT - 1, &s->rng);
+        for (uint64_t i = 0; i < a->regions; i++)
+            os_mmap(o, cpu, p->pid, (1 + perm_fwd(&p->regions, i)) << SLOT_SHIFT, a->rsize, OS_RW,
+                    0, 0);
+        p->live = true;
+    } else {
+        os_switch(o, cpu, p->pid);
+    }
+    os_run(s, j, cpu, p->pid, a->slice);
+}
+
+static void cloud_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    struct os_state *o = &s->u.os;
+    const struct perm *regions = &o->proc[o->cur].regions;
+    const struct vmsim_event t = os_access(s);
+    const uint64_t nregions = s->a.regions, rsize = s->a.rsize;
+    const unsigned shift = o->shift;
+    const struct chance write = o->write;
+    struct rng r = s->rng, w = s->wrng;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t slot = 1 + perm_fwd(regions, rng_below(&r, nregions));
+        buf[i] = t;
+        buf[i].addr = (slot << SLOT_SHIFT) + os_below(&r, rsize, shift);
+        if (chance_draw(&w, write))
+            buf[i].kind = VMSIM_WRITE;
+    }
+    s->rng = r;
+    s->wrng = w;
+}
+
+static long cloud_stream(struct synth *s, struct vmsim_event *buf, size_t max)
+{
+    return os_stream(s, buf, max, cloud_step);
+}
+
 /* ---- the table of generators ---------------------------------------------------- */
 
 #define P_REGION_SIZE(d) P_SIZE("size", size, d, 1, "bytes in the region (64m, 1g)")
@@ -840,6 +1503,68 @@ static const struct param gc_params[] = {
 };
 static const struct param no_params[] = {P_END};
 
+/* The OS workloads: their own n (a default that runs about a second in the
+ * simulator) and write (what it applies to differs), cpus and slices. */
+#define P_SIZEM(k, f, d, mn, mx, w) {k, PK_SIZE, ARG(f), d, mn, mx, 0, 0, 0, w}
+#define P_OS_N P_INT("n", n, "20000000", 1, UINT64_MAX, "a number of accesses >= 1")
+#define P_OS_CPUS P_INT("cpus", cpus, "4", 1, VMSIM_MAX_CPUS, "a number of cpus from 1 to 64")
+#define P_OS_SLICE P_INT("slice", slice, "10000", 1, UINT64_MAX, "accesses per time slice, >= 1")
+#define P_FRACTION(k, f, d) P_REAL(k, f, d, 0.0, 1.0, "a fraction from 0 to 1")
+#define GIB (UINT64_C(1) << 30)
+#define TIB (UINT64_C(1) << 40)
+
+static const struct param forkserver_params[] = {
+    P_OS_N,
+    P_INT("workers", workers, "8", 1, 1024, "a number of workers from 1 to 1024"),
+    P_INT("requests", requests, "100000", 1, UINT64_MAX, "accesses per worker life, >= 1"),
+    P_INT("recycle", recycle, "1", 0, 1, "0 or 1 (re-fork workers after requests accesses)"),
+    P_OS_CPUS,
+    P_OS_SLICE,
+    P_SIZEM("code", text, "1m", PAGE_SIZE, GIB, "bytes of code, 4k to 1g"),
+    P_SIZEM("heap", heap, "64m", PAGE_SIZE, TIB, "bytes of the master's heap, 4k to 1t"),
+    P_SIZEM("area", area, "256k", PAGE_SIZE, GIB, "bytes of request area per worker, 4k to 1g"),
+    P_FRACTION("fetch", fetch, "0.25"),
+    P_FRACTION("area_share", area_share, "0.25"),
+    P_FRACTION("write", write, "0.02"),
+    P_END,
+};
+static const struct param sharedlibs_params[] = {
+    P_OS_N,
+    P_INT("procs", procs, "16", 1, 4096, "a number of processes from 1 to 4096"),
+    P_INT("libs", libs, "32", 1, 1024, "a number of libraries from 1 to 1024"),
+    P_OS_CPUS,
+    P_OS_SLICE,
+    P_SIZEM("text", text, "512k", PAGE_SIZE, GIB, "bytes of text per library, 4k to 1g"),
+    P_SIZEM("rodata", rodata, "128k", PAGE_SIZE, GIB, "bytes of rodata per library, 4k to 1g"),
+    P_SIZEM("heap", heap, "16m", PAGE_SIZE, TIB, "bytes of heap per process, 4k to 1t"),
+    P_SIZEM("stack", stack, "256k", PAGE_SIZE, GIB, "bytes of stack per process, 4k to 1g"),
+    P_REAL("theta", theta, "1", 0.0, ZIPF_MAX_THETA, "a skew from 0 (uniform) to 10"),
+    P_FRACTION("fetch", fetch, "0.5"),
+    P_FRACTION("ro_share", rodata_share, "0.1"),
+    P_FRACTION("write", write, "0.3"),
+    P_END,
+};
+static const struct param bigws_params[] = {
+    P_OS_N,
+    P_SIZEM("size", size, "1g", PAGE_SIZE, BIGWS_MAX_SIZE, "bytes in the region, 4k to 64t"),
+    P_SIZEM("hotsize", hotsize, "64m", PAGE_SIZE, BIGWS_MAX_SIZE, "bytes of hot pages, 4k to size"),
+    P_FRACTION("hot", hot, "0.9"),
+    P_FRACTION("write", write, "0.25"),
+    P_INT("thp", thp, "0", 0, 1, "0 or 1 (madvise the region MADV_HUGEPAGE)"),
+    P_END,
+};
+static const struct param cloud_params[] = {
+    P_OS_N,
+    P_INT("tenants", tenants, "64", 1, 65536, "a number of tenants from 1 to 65536"),
+    P_INT("regions", regions, "16", 1, CLOUD_MAX_REGIONS, "regions per tenant, 1 to 4096"),
+    P_SIZEM("rsize", rsize, "2m", PAGE_SIZE, UINT64_MAX, "bytes per region, up to 1g"),
+    P_FRACTION("churn", churn, "0.01"),
+    P_OS_CPUS,
+    P_OS_SLICE,
+    P_FRACTION("write", write, "0.3"),
+    P_END,
+};
+
 static const struct generator gen_seq = {C_ALL, seq_params, seq_init, seq_fill, NULL, NULL};
 static const struct generator gen_stride = {C_ALL, stride_params, seq_init, seq_fill, NULL, NULL};
 static const struct generator gen_random = {C_ALL, random_params, random_init, random_fill,
@@ -853,6 +1578,16 @@ static const struct generator gen_gc = {C_ALL & ~C_WRITE, gc_params, gc_init, gc
                                         NULL};
 static const struct generator gen_default = {C_SEED, no_params, default_init, NULL,
                                              default_stream, default_fini};
+static const struct generator gen_forkserver = {C_ACCESS | C_SEED, forkserver_params,
+                                                forkserver_init, forkserver_fill,
+                                                forkserver_stream, os_fini};
+static const struct generator gen_sharedlibs = {C_ACCESS | C_SEED, sharedlibs_params,
+                                                sharedlibs_init, sharedlibs_fill,
+                                                sharedlibs_stream, os_fini};
+static const struct generator gen_bigws = {C_ACCESS | C_SEED, bigws_params, bigws_init,
+                                           bigws_fill, bigws_stream, os_fini};
+static const struct generator gen_cloud = {C_ACCESS | C_SEED, cloud_params, cloud_init,
+                                           cloud_fill, cloud_stream, os_fini};
 
 /* X(name, help): the one list of generators; names, help and the lookup
  * table below all come from it. */
@@ -864,7 +1599,11 @@ static const struct generator gen_default = {C_SEED, no_params, default_init, NU
     X(chase, "pointer chase along one random cycle through nodes of node bytes (64)")       \
     X(sparse, "uniform accesses over regions (64) of rsize bytes (2m) scattered in 47 bits") \
     X(gc, "mark-sweep garbage collection cycles over a heap of size bytes (256m)")          \
-    X(default, "the built-in demo: 3 processes, 30M events of mixed phases and fetches")
+    X(default, "the built-in demo: 3 processes, 30M events of mixed phases and fetches")     \
+    X(forkserver, "pre-fork server: a master forks workers (8) sharing its heap copy-on-write") \
+    X(sharedlibs, "processes (16) mapping the same libraries (32) at ASLR addresses")          \
+    X(bigws, "hot/cold accesses over size bytes (1g): a working set for --memory below it")   \
+    X(cloud, "tenants (64) with sparse regions, churn and round-robin slices on cpus (4)")
 
 #define SYNTH_NAME(g, h) #g,
 #define SYNTH_HELP(g, h) h,
