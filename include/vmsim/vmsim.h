@@ -120,6 +120,10 @@ struct vmsim_config {
     uint64_t swap_bytes;     /* size of the swap device; 0: no swap */
     uint8_t replace;         /* enum vmsim_replace */
     bool strict;             /* an access outside every mapping is a segfault */
+    bool verify;             /* content stamps checked against a shadow model */
+    /* A virtually indexed, physically tagged L1 data cache, for the synonym
+     * check (seed 001): sets and block size in bytes; 0 sets = no check. */
+    uint32_t vipt_sets, vipt_block;
 };
 
 /* The defaults: radix x86-64 4-level, the skylake machine preset (TLBs,
@@ -180,6 +184,10 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(file_reads, "file.reads", "file pages read into the page cache")                     \
     X(file_writes, "file.writes", "dirty file pages written back on eviction")            \
     X(processes, "processes", "processes created")                                        \
+    X(synonym_bits, "synonyms.index_bits_above_page", "VIPT L1 index bits above the page offset: log2(S x B / P), 0 when S x B <= P (--vipt)") \
+    X(synonym_frames, "synonyms.frames", "frames mapped at virtual addresses that index different VIPT L1 sets (--vipt)") \
+    X(verify_checks, "verify.checks", "reads checked against the shadow model (--verify)")    \
+    X(verify_mismatches, "verify.mismatches", "reads that saw contents the shadow model did not expect (--verify)") \
     X(frames_used, "memory.frames_used", "simulated frames in use at the end (data + page tables)") \
     X(frames_peak, "memory.frames_peak", "largest number of simulated frames in use")     \
     X(cycles, "cycles", "total cycles of the cost model")                                 \
@@ -226,6 +234,19 @@ void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
  * run, in order and in any batches, before running them. Costs 8 bytes per
  * access plus a table of the distinct pages. */
 int vmsim_plan(struct vmsim *sim, const struct vmsim_event *ev, size_t n);
+
+/* --verify: the first read that saw contents the shadow model did not
+ * expect. VMSIM_ENOENT when there was none. */
+struct vmsim_mismatch {
+    vmsim_pid_t pid;
+    vmsim_vaddr_t va;
+    uint64_t expected, found; /* content stamps */
+    uint64_t access;          /* number of the access (1-based) */
+};
+int vmsim_verify_first(const struct vmsim *sim, struct vmsim_mismatch *m);
+/* For tests of --verify: change the contents of the page at va of pid
+ * behind the model's back (in its frame, or in swap). */
+int vmsim_debug_corrupt(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va);
 
 /* ---- building page tables directly (snapshots, tests) --------------------- */
 

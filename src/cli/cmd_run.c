@@ -45,16 +45,32 @@ static const char *trace_format(const char *arg, const char **path)
     return NULL;
 }
 
+/* --verify: a read that saw the wrong contents is a simulator bug; say so
+ * on stderr and fail the run. */
+static int verify_status(const struct vmsim *sim)
+{
+    struct vmsim_mismatch m;
+    if (vmsim_verify_first(sim, &m) != VMSIM_OK)
+        return 0;
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    return cli_fail("--verify: %llu of %llu reads saw contents the shadow model did not expect; "
+                    "the first: access %llu, pid %u, address 0x%llx (expected stamp %llu, found %llu)",
+                    (unsigned long long)st->verify_mismatches,
+                    (unsigned long long)st->verify_checks, (unsigned long long)m.access, m.pid,
+                    (unsigned long long)m.va, (unsigned long long)m.expected,
+                    (unsigned long long)m.found);
+}
+
 static int finish(struct vmsim *sim, const char *source, const char *json, bool quiet)
 {
     if (!quiet)
         report_text(sim, source, stdout);
-    if (!json)
-        return 0;
-    FILE *f = cli_output_open(json);
-    if (!f)
-        return 1;
-    return cli_output_close(f, json, report_json(sim, source, f) == 0);
+    int status = 0;
+    if (json) {
+        FILE *f = cli_output_open(json);
+        status = f ? cli_output_close(f, json, report_json(sim, source, f) == 0) : 1;
+    }
+    return verify_status(sim) ? 1 : status;
 }
 
 /* Open the trace or the workload; on failure print why and return 1. */

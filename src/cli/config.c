@@ -24,6 +24,8 @@ const char cli_config_help[] =
     "                     lru, random, opt (Belady; reads the trace twice), none\n"
     "  --strict           an access outside every mapping is a segfault (default:\n"
     "                     implicit anonymous memory)\n"
+    "  --verify           check page contents against a shadow model on every read\n"
+    "  --vipt SETSxBLOCK  VIPT L1 data cache geometry for the synonym check, e.g. 64x64\n"
     "  --cpus N           CPUs (default 8; events name them)\n"
     "  --no-asid          no address-space ids: a context switch flushes TLBs and PWCs\n"
     "  --page-size SIZE   page size for anonymous memory (default the base page; 2m, 1g)\n"
@@ -102,6 +104,22 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     case OPT_STRICT:
         cfg->strict = true;
         return 0;
+    case OPT_VERIFY:
+        cfg->verify = true;
+        return 0;
+    case OPT_VIPT: {
+        char *x, *end;
+        unsigned long sets = strtoul(arg, &x, 10), block = *x == 'x' ? strtoul(x + 1, &end, 10) : 0;
+        if (*x != 'x' || *end || !sets || !block || (sets & (sets - 1)) || (block & (block - 1)) ||
+            sets > (1ul << 20) || block > (1ul << 20)) {
+            snprintf(why, sizeof why,
+                     "expected SETSxBLOCK, powers of two up to 2^20, e.g. 64x64, found \"%s\"", arg);
+            return bad("--vipt", why);
+        }
+        cfg->vipt_sets = (uint32_t)sets;
+        cfg->vipt_block = (uint32_t)block;
+        return 0;
+    }
     case OPT_CPUS: {
         char *end;
         unsigned long n = strtoul(arg, &end, 10);

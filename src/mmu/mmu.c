@@ -159,7 +159,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
             }
             fill(sim, c, side, i, va, asid, shift, pte);
             if (sim->track)
-                reclaim_touch(sim, pte);
+                kernel_touch(sim, p, va, kind, shift, pte);
             return shift;
         }
     } else {
@@ -185,7 +185,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
     }
     fill(sim, c, side, np, va, asid, shift, w.pte);
     if (sim->track)
-        reclaim_touch(sim, w.pte);
+        kernel_touch(sim, p, va, kind, shift, w.pte);
     return shift;
 }
 
@@ -199,7 +199,7 @@ static inline unsigned translate(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t
         sim->st.tlb[m->level].hits++;
         charge(sim, m->latency);
         if (sim->track)
-            reclaim_touch(sim, m->pte);
+            kernel_touch(sim, c->proc, va, kind, m->shift, m->pte);
         return m->shift;
     }
     return translate_slow(sim, c, va, kind);

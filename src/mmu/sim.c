@@ -34,6 +34,11 @@ static int check_config(const struct vmsim_config *cfg)
     for (unsigned i = 0; i < cfg->ntlb; i++)
         if (cfg->tlb[i].narrays == 0 || cfg->tlb[i].narrays > VMSIM_MAX_TLB_ARRAYS)
             return VMSIM_EINVAL;
+    const uint64_t sets = cfg->vipt_sets, block = cfg->vipt_block;
+    if (sets && (!block || (sets & (sets - 1)) || (block & (block - 1))))
+        return VMSIM_EINVAL;
+    if (cfg->replace > VMSIM_REPLACE_NONE)
+        return VMSIM_EINVAL;
     return VMSIM_OK;
 }
 
@@ -69,7 +74,7 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         vmsim_destroy(sim);
         return rc;
     }
-    sim->track = sim->k.rc.track;
+    sim->track = sim->k.rc.track || cfg->verify;
     *out = sim;
     return VMSIM_OK;
 }
@@ -187,6 +192,8 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
     s->st.frames_used = sim->phys.used;
     s->st.frames_peak = sim->phys.peak;
     s->st.swap_slots_peak = sim->k.swap.peak;
+    if (sim->cfg.vipt_sets)
+        kernel_synonyms(s);
     return &sim->st;
 }
 

@@ -39,7 +39,7 @@ struct cpu {
 
 struct vmsim {
     struct vmsim_config cfg;
-    bool track; /* page replacement sees every reference (k.rc.track) */
+    bool track; /* kernel_touch sees every translation: replacement, --verify */
     struct vmsim_stats st;
     struct phys phys;
     struct kernel k;

@@ -103,6 +103,8 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
     sim->k.rc.busy = UINT64_MAX;
     if (rc)
         return oom(sim, rc);
+    if (sim->cfg.verify)
+        verify_copy(sim, pfn, (pte & PTE_ZERO) ? FRAME_NIL : old, 1ull << order_of(sim, level));
     if (!(pte & PTE_ZERO))
         rmap_del(&sim->k.rmap, F(sim, old), p->id, va & ~((1ull << sim->shift[level]) - 1));
     if ((rc = kernel_map(sim, p, va, level, frame_pte(pfn) | bits)) != 0) {
@@ -141,6 +143,8 @@ static int swap_in(struct vmsim *sim, struct process *p, const struct vma *v, vm
         }
         F(sim, pfn)->flags |= FRAME_SWAPPED;
         F(sim, pfn)->aux = slot;
+        if (k->swap.stamp)
+            verify_set(sim, pfn, k->swap.stamp[slot]);
         swap_get(&k->swap, slot);
         sim->st.swap_reads++;
         sim->st.cycles += sim->cfg.cost.io;
@@ -182,6 +186,8 @@ static int file_fault(struct vmsim *sim, struct process *p, const struct vma *v,
         pe = &k->pc.e[ei];
         pe->pfn = pfn;
         F(sim, pfn)->aux = ei;
+        if (sim->cfg.verify)
+            verify_set(sim, pfn, pe->stamp);
         if (pe->file < SHMEM_FIRST || pe->slot != PC_NONE) {
             /* new anonymous shared memory is zero-filled: no read */
             st->cycles += sim->cfg.cost.io;
@@ -242,6 +248,8 @@ static int anon_fault(struct vmsim *sim, struct process *p, const struct vma *v,
         int rc;
         if (write) {
             rc = new_frame(sim, level, &pfn);
+            if (rc == 0 && sim->cfg.verify)
+                verify_copy(sim, pfn, FRAME_NIL, 1ull << order_of(sim, level));
             pte = frame_pte(pfn) | bits | PTE_D;
         } else {
             rc = zero_frame(sim, level, &pfn);

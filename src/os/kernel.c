@@ -40,7 +40,7 @@ int kernel_init(struct vmsim *sim)
     for (unsigned l = 1; l <= sim->cfg.geom.levels; l++)
         if (sim->shift[l] == sim->cfg.anon_page_shift && (sim->cfg.geom.leaf_levels & (1u << l)))
             k->anon_level = l;
-    int rc = swap_init(&k->swap, sim->cfg.swap_bytes >> sim->phys.page_shift, false);
+    int rc = swap_init(&k->swap, sim->cfg.swap_bytes >> sim->phys.page_shift, sim->cfg.verify);
     return rc ? rc : reclaim_init(sim);
 }
 
@@ -241,6 +241,7 @@ static void process_free(struct vmsim *sim, struct process *p)
     pt_visit(p->pt, p->asid, 0, UINT64_MAX, free_leaf, ctx);
     pt_destroy(p->pt);
     vma_free(&p->vmas);
+    u64map_free(&p->shadow);
     sim->k.proc[p->id] = NULL;
     sim->k.free_id[sim->k.nfree_id++] = p->id;
     free(p);
@@ -281,6 +282,7 @@ void kernel_fini(struct vmsim *sim)
     free(k->proc);
     free(k->free_id);
     free(k->swap_frame);
+    free(k->stamp);
     rmap_fini(&k->rmap);
     pc_fini(&k->pc);
     swap_fini(&k->swap);
@@ -295,7 +297,11 @@ void kernel_fini(struct vmsim *sim)
 static int fork_leaf(struct vmsim *sim, struct process *parent, struct process *child,
                      const struct leaf *l)
 {
-    uint64_t e = l->e;
+    /* Read the entry now, not from the list: mapping earlier leaves into the
+     * child allocates tables, which may have evicted this page since. */
+    uint64_t e = kernel_lookup(parent, l->va);
+    if (!e)
+        return VMSIM_OK;
     if (e & PTE_SWAP) {
         swap_get(&sim->k.swap, PTE_PFN(e));
         return pt_map(child->pt, child->asid, l->va, l->level, e);
@@ -327,13 +333,16 @@ int kernel_fork(struct vmsim *sim, vmsim_pid_t parent_pid, vmsim_pid_t child_pid
     if (!child)
         return rc;
     sim->st.forks++;
-    if ((rc = vma_copy(&child->vmas, &parent->vmas)) != 0)
-        return rc;
-    struct leaves ls;
-    rc = leaves_of(parent, 0, UINT64_MAX, &ls);
+    struct leaves ls = {0};
+    if ((rc = vma_copy(&child->vmas, &parent->vmas)) == 0 && sim->cfg.verify)
+        rc = u64map_copy(&child->shadow, &parent->shadow);
+    if (rc == 0)
+        rc = leaves_of(parent, 0, UINT64_MAX, &ls);
     for (size_t i = 0; i < ls.n && rc == 0; i++)
         rc = fork_leaf(sim, parent, child, &ls.l[i]);
     free(ls.l);
+    if (rc) /* as Linux: a fork that fails leaves no child behind */
+        kernel_exit(sim, child_pid);
     return rc;
 }
 
@@ -362,6 +371,8 @@ static int unmap_range(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, v
     if (p->pt->tables_freed != freed)
         mmu_flush_pwc_all(sim);
     free(ls.l);
+    /* --verify: what the range held is gone; new memory there starts anew */
+    u64map_del_range(&p->shadow, lo >> sim->phys.page_shift, hi >> sim->phys.page_shift);
     return rc;
 }
 

@@ -18,6 +18,7 @@
 #include "os/pagecache.h"
 #include "os/rmap.h"
 #include "os/vma.h"
+#include "util/u64map.h"
 #include "phys/swap.h"
 #include "pt/pt.h"
 
@@ -33,6 +34,7 @@ struct process {
     uint64_t cpumask;  /* CPUs that have run it: where its TLB entries may live */
     struct pt *pt;
     struct vma_list vmas;
+    struct u64map shadow; /* --verify: private pages' expected contents, by base page */
     struct process *hnext;
 };
 
@@ -74,6 +76,9 @@ struct kernel {
     uint64_t swap_frame_cap;
     struct reclaim rc;
     struct plan *plan;    /* plan.c: building the OPT oracle */
+    uint64_t *stamp;      /* --verify: contents of each base frame */
+    uint64_t stamp_cap, stamp_next;
+    struct vmsim_mismatch first_mismatch;
 };
 
 int kernel_init(struct vmsim *sim);
@@ -114,6 +119,22 @@ void plan_free(struct plan *pl);
 
 /* The leaf entry of p at va, present or swapped; 0 when none. */
 uint64_t kernel_lookup(struct process *p, vmsim_vaddr_t va);
+
+/* verify.c: contents stamps (--verify). */
+uint64_t verify_get(struct vmsim *sim, vmsim_pfn_t pfn);
+void verify_set(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t stamp);
+/* Copy `frames` stamps from src (FRAME_NIL: zeroes) to dst. */
+void verify_copy(struct vmsim *sim, vmsim_pfn_t dst, vmsim_pfn_t src, uint64_t frames);
+void verify_access(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+                   unsigned shift, uint64_t pte);
+/* A translation of va succeeded with pte (a page of 2^shift bytes): the
+ * hook for page replacement's reference tracking and --verify. */
+void kernel_touch(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+                  unsigned shift, uint64_t pte);
+
+/* synonym.c: fill stats synonym_bits and synonym_frames from the frames
+ * mapped now and the VIPT geometry of the config. */
+void kernel_synonyms(struct vmsim *sim);
 
 /* reclaim.c: phys_alloc evicts through it when memory is full. */
 int reclaim_init(struct vmsim *sim);

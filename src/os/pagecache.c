@@ -43,6 +43,13 @@ static int grow(struct pagecache *pc)
     return VMSIM_OK;
 }
 
+uint64_t pc_initial(uint64_t file, uint64_t index)
+{
+    if (file >= (1ull << 32))
+        return 0;
+    return ((file * 0x9e3779b97f4a7c15ull) ^ (index * 0xc2b2ae3d27d4eb4full)) | 1;
+}
+
 struct pc_entry *pc_get(struct pagecache *pc, uint64_t file, uint64_t index)
 {
     if (pc->nbucket) {
@@ -53,7 +60,8 @@ struct pc_entry *pc_get(struct pagecache *pc, uint64_t file, uint64_t index)
     if (pc->n + 1 >= pc->cap && grow(pc))
         return NULL;
     uint32_t i = pc->n++, h = hash(pc, file, index);
-    pc->e[i] = (struct pc_entry){file, index, PC_NONE, PC_NONE, 0, pc->bucket[h]};
+    const uint64_t init = pc_initial(file, index);
+    pc->e[i] = (struct pc_entry){file, index, PC_NONE, PC_NONE, init, init, pc->bucket[h]};
     pc->bucket[h] = i;
     return &pc->e[i];
 }

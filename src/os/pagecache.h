@@ -15,7 +15,8 @@ struct pc_entry {
     uint64_t file, index;
     uint64_t pfn;   /* the resident frame, or PC_NONE */
     uint64_t slot;  /* anonymous shared memory: swap slot of the contents, or PC_NONE */
-    uint64_t stamp; /* --verify: contents of the page when not resident */
+    uint64_t stamp;  /* --verify: contents of the page when not resident */
+    uint64_t shadow; /* --verify: the contents a reader should see */
     uint32_t next;  /* hash chain, 0: end */
 };
 
@@ -27,7 +28,11 @@ struct pagecache {
 };
 
 void pc_fini(struct pagecache *pc);
-/* The entry of (file, index), created (not resident, no slot) when absent.
+/* The contents stamp of a file page no one has written: a value of (file,
+ * index), never 0; anonymous shared memory starts zeroed (0). */
+uint64_t pc_initial(uint64_t file, uint64_t index);
+/* The entry of (file, index), created (not resident, no slot; contents
+ * pc_initial) when absent.
  * NULL when the host is out of memory. */
 struct pc_entry *pc_get(struct pagecache *pc, uint64_t file, uint64_t index);
 

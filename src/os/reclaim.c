@@ -331,6 +331,8 @@ static int evict_cached(struct vmsim *sim, vmsim_pfn_t pfn)
             return rc;
     }
     unmap_all(sim, pfn, 0);
+    if ((slot != PC_NONE || dirty) && sim->cfg.verify)
+        pe->stamp = verify_get(sim, pfn); /* the contents go to swap or the file */
     if (slot != PC_NONE) {
         if (pe->slot != PC_NONE)
             swap_put(&k->swap, pe->slot);
@@ -359,6 +361,8 @@ static int evict_anon(struct vmsim *sim, vmsim_pfn_t pfn)
         int rc = swap_alloc(&k->swap, &slot); /* the reference held below */
         if (rc)
             return rc;
+        if (k->swap.stamp)
+            k->swap.stamp[slot] = verify_get(sim, pfn);
         io(sim, &st->swap_writes);
     } else {
         slot = f->aux;

@@ -38,7 +38,7 @@ int rmap_add(struct rmap *r, struct frame *f, uint32_t proc, vmsim_vaddr_t va, u
     int rc = rmap_new(r, &i);
     if (rc)
         return rc;
-    r->e[i] = (struct rmap_entry){proc, f->rmap, (va & ~0xfffull) | level};
+    r->e[i] = (struct rmap_entry){proc, f->rmap, (va & ~RMAP_LEVEL_MASK) | level};
     f->rmap = i;
     r->live++;
     return VMSIM_OK;
@@ -48,7 +48,7 @@ bool rmap_del(struct rmap *r, struct frame *f, uint32_t proc, vmsim_vaddr_t va)
 {
     for (uint32_t *pi = &f->rmap; *pi; pi = &r->e[*pi].next) {
         struct rmap_entry *e = &r->e[*pi];
-        if (e->proc == proc && rmap_va(e) == (va & ~0xfffull)) {
+        if (e->proc == proc && rmap_va(e) == (va & ~RMAP_LEVEL_MASK)) {
             uint32_t i = *pi;
             *pi = e->next;
             e->next = r->free;

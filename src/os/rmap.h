@@ -13,7 +13,7 @@
 struct rmap_entry {
     uint32_t proc; /* process id (kernel's process table) */
     uint32_t next; /* next entry of the frame, 0: end */
-    uint64_t va;   /* page address | leaf level in the low bits */
+    uint64_t va;   /* page address | leaf level in the low bits (RMAP_LEVEL_MASK) */
 };
 
 struct rmap {
@@ -27,7 +27,10 @@ void rmap_fini(struct rmap *r);
 int rmap_add(struct rmap *r, struct frame *f, uint32_t proc, vmsim_vaddr_t va, unsigned level);
 /* Remove the entry (proc, va); returns whether there was one. */
 bool rmap_del(struct rmap *r, struct frame *f, uint32_t proc, vmsim_vaddr_t va);
-static inline vmsim_vaddr_t rmap_va(const struct rmap_entry *e) { return e->va & ~0xfffull; }
-static inline unsigned rmap_level(const struct rmap_entry *e) { return (unsigned)(e->va & 0xfff); }
+/* Pages are at least 1 KiB (geometry.c), so the low 10 bits of a page
+ * address are free for the level (at most VMSIM_MAX_LEVELS). */
+#define RMAP_LEVEL_MASK 0x3ffull
+static inline vmsim_vaddr_t rmap_va(const struct rmap_entry *e) { return e->va & ~RMAP_LEVEL_MASK; }
+static inline unsigned rmap_level(const struct rmap_entry *e) { return (unsigned)(e->va & RMAP_LEVEL_MASK); }
 
 #endif

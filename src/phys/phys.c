@@ -74,7 +74,9 @@ int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out)
     uint64_t start = (p->next + n - 1) & ~(n - 1);
     const bool room = start + n <= p->nframes && start + n >= start;
     if (order == 0 && !p->nfree && !room && p->reclaim) {
+        p->reclaiming++;
         int rc = p->reclaim(p->reclaim_ctx);
+        p->reclaiming--;
         if (rc)
             return rc;
     }

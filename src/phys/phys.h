@@ -52,6 +52,10 @@ struct phys {
      * VMSIM_ENOFRAME (the kernel's page replacement; NULL: none). */
     int (*reclaim)(void *ctx);
     void *reclaim_ctx;
+    /* Nonzero while reclaim runs inside an allocation. Page tables must not
+     * be freed then: the allocation may be for a table on the very path an
+     * eviction would prune (as in Linux, reclaim leaves tables alone). */
+    unsigned reclaiming;
 };
 
 int phys_init(struct phys *p, uint64_t bytes, unsigned page_shift);

@@ -135,9 +135,13 @@ static void radix_destroy(struct pt *p)
 }
 
 /* Free the empty tables on the path, deepest first. path[k]/idx[k] are the
- * table and index used at level k, for levels from..L. */
+ * table and index used at level k, for levels from..L. Not while the
+ * kernel reclaims memory (phys.h): empty tables then stay until the next
+ * unmap in them or the end of the address space. */
 static void prune(struct radix *r, struct rtab **path, const uint64_t *idx, unsigned from)
 {
+    if (r->base.phys->reclaiming)
+        return;
     for (unsigned k = from; k < r->levels; k++) {
         struct rtab *t = path[k];
         if (t->used)

@@ -94,6 +94,13 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
     }
     if (st->forks)
         fprintf(out, "%-22s %s\n", "forks", num(st->forks, a));
+    if (cfg->verify)
+        fprintf(out, "%-22s %s reads checked, %s mismatches\n", "verify", num(st->verify_checks, a),
+                num(st->verify_mismatches, b));
+    if (cfg->vipt_sets)
+        fprintf(out, "%-22s %u index bits above the page offset, %s frames with aliases in "
+                "different sets\n", "VIPT synonyms", (unsigned)st->synonym_bits,
+                num(st->synonym_frames, a));
     if (st->evictions || st->swap_reads || st->file_reads)
         fprintf(out, "%-22s %s evicted (%s clean, dropped); swap %s reads, %s writes, peak %s "
                 "slots; file %s reads, %s writes\n", "reclaim and I/O", num(st->evictions, a),

@@ -1,0 +1,149 @@
+/* A long randomized --verify run: processes fork, exit, remap and protect
+ * memory and read and write private anonymous, implicit, shared file,
+ * private file and shared anonymous pages on four CPUs, under a memory far
+ * smaller than what they touch, so pages keep moving between frames, swap
+ * and the page cache, through copy-on-write and the swap cache. Under
+ * every replacement policy no read may see contents the shadow model does
+ * not expect; and the run must really have exercised those paths. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "vmsim/vmsim.h"
+
+#define PAGE 4096ull
+#define MAXPROC 8
+
+enum { ANON, SHARED_FILE, PRIVATE_FILE, SHMEM, IMPLICIT, NREGIONS };
+static const uint64_t region_base[NREGIONS] = {0x10000000, 0x20000000, 0x30000000, 0x40000000,
+                                               0x50000000};
+static const uint64_t region_pages[NREGIONS] = {256, 64, 64, 32, 64};
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+struct gen {
+    uint64_t seed;
+    vmsim_pid_t alive[MAXPROC];
+    unsigned nalive;
+    vmsim_pid_t next_pid;
+};
+
+static struct vmsim_event os_ev(unsigned type, unsigned kind, vmsim_pid_t pid, uint64_t addr,
+                                uint64_t len)
+{
+    return (struct vmsim_event){.type = (uint8_t)type, .kind = (uint8_t)kind, .pid = pid,
+                                .addr = addr, .len = len};
+}
+
+/* The first process and its mappings. */
+static size_t start(struct gen *g, struct vmsim_event *ev)
+{
+    size_t n = 0;
+    const unsigned rw = VMSIM_PROT_R | VMSIM_PROT_W;
+    ev[n++] = os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0);
+    ev[n++] = os_ev(VMSIM_EV_MMAP, rw, 1, region_base[ANON], region_pages[ANON] * PAGE);
+    ev[n] = os_ev(VMSIM_EV_MMAP, rw | VMSIM_MAP_SHARED, 1, region_base[SHARED_FILE],
+                  region_pages[SHARED_FILE] * PAGE);
+    ev[n++].file = 1;
+    ev[n] = os_ev(VMSIM_EV_MMAP, rw, 1, region_base[PRIVATE_FILE], region_pages[PRIVATE_FILE] * PAGE);
+    ev[n++].file = 2;
+    ev[n++] = os_ev(VMSIM_EV_MMAP, rw | VMSIM_MAP_SHARED, 1, region_base[SHMEM],
+                    region_pages[SHMEM] * PAGE);
+    g->alive[0] = 1;
+    g->nalive = 1;
+    g->next_pid = 2;
+    return n;
+}
+
+/* One random event (an access most of the time). */
+static struct vmsim_event step(struct gen *g)
+{
+    const unsigned r = (unsigned)(rnd(&g->seed) % 1000);
+    const unsigned who = (unsigned)(rnd(&g->seed) % g->nalive);
+    const vmsim_pid_t pid = g->alive[who];
+    if (r < 12 && g->nalive < MAXPROC) {
+        g->alive[g->nalive++] = g->next_pid;
+        return os_ev(VMSIM_EV_FORK, 0, pid, g->next_pid++, 0);
+    }
+    if (r < 20 && g->nalive > 1) {
+        g->alive[who] = g->alive[--g->nalive];
+        return os_ev(VMSIM_EV_EXIT, 0, pid, 0, 0);
+    }
+    const uint64_t chunk = region_base[ANON] + (rnd(&g->seed) % 32) * 8 * PAGE;
+    if (r < 24) /* fresh anonymous memory over 8 pages */
+        return os_ev(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, pid, chunk, 8 * PAGE);
+    if (r < 26)
+        return os_ev(VMSIM_EV_MPROTECT, VMSIM_PROT_R, pid, chunk, 8 * PAGE);
+    if (r < 30)
+        return os_ev(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, pid, chunk, 8 * PAGE);
+    const unsigned reg = (unsigned)(rnd(&g->seed) % NREGIONS);
+    const uint64_t page = rnd(&g->seed) % region_pages[reg];
+    static const unsigned kinds[] = {VMSIM_READ, VMSIM_READ, VMSIM_WRITE, VMSIM_MODIFY};
+    struct vmsim_event e = {.type = VMSIM_EV_ACCESS,
+                            .kind = (uint8_t)kinds[rnd(&g->seed) % 4],
+                            .cpu = (uint16_t)(rnd(&g->seed) % 4),
+                            .pid = pid,
+                            .addr = region_base[reg] + page * PAGE + (rnd(&g->seed) % 512) * 8,
+                            .len = 8};
+    return e;
+}
+
+/* Build the whole stream, then run it (after planning, for OPT). */
+static void run_policy(unsigned policy, size_t n, uint64_t seed)
+{
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    cfg.phys_bytes = 160 * PAGE; /* tables of 8 processes take up to 72 */
+    cfg.swap_bytes = 16384 * PAGE;
+    cfg.replace = (uint8_t)policy;
+    cfg.verify = true;
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+    struct gen g = {.seed = seed};
+    struct vmsim_event *ev = malloc(n * sizeof *ev);
+    assert_non_null(ev);
+    size_t k = start(&g, ev);
+    while (k < n)
+        ev[k++] = step(&g);
+    if (policy == VMSIM_REPLACE_OPT)
+        assert_int_equal(vmsim_plan(sim, ev, n), VMSIM_OK);
+    assert_int_equal(vmsim_run(sim, ev, n), VMSIM_OK);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    struct vmsim_mismatch m;
+    if (vmsim_verify_first(sim, &m) == VMSIM_OK)
+        fail_msg("policy %u: %llu mismatches of %llu checks; first: pid %u va 0x%llx access %llu "
+                 "expected %llx found %llx",
+                 policy, (unsigned long long)st->verify_mismatches,
+                 (unsigned long long)st->verify_checks, m.pid, (unsigned long long)m.va,
+                 (unsigned long long)m.access, (unsigned long long)m.expected,
+                 (unsigned long long)m.found);
+    /* The run went through every path it is meant to test. */
+    assert_true(st->verify_checks > n / 2);
+    assert_true(st->forks > 100 && st->faults_cow_copy > 1000 && st->faults_cow_reuse > 100);
+    assert_true(st->swap_reads > 1000 && st->swap_writes > 1000 && st->evictions_clean > 100);
+    assert_true(st->file_reads > 1000 && st->file_writes > 100);
+    assert_true(st->faults_pagecache_hit > 1000);
+    free(ev);
+    vmsim_destroy(sim);
+}
+
+static void test_fifo(void **state) { run_policy(VMSIM_REPLACE_FIFO, 600000, 1); }
+static void test_lru(void **state) { run_policy(VMSIM_REPLACE_LRU, 600000, 2); }
+static void test_clock(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 3); }
+static void test_random(void **state) { run_policy(VMSIM_REPLACE_RANDOM, 600000, 4); }
+static void test_opt(void **state) { run_policy(VMSIM_REPLACE_OPT, 300000, 5); }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fifo), cmocka_unit_test(test_lru), cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_random), cmocka_unit_test(test_opt),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
