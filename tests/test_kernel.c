@@ -516,6 +516,48 @@ static void test_verify_small_story(void **state)
     vmsim_destroy(sim);
 }
 
+/* Seed 000: a walk whose upper tables are all out. --evict-tables, FIFO,
+ * 9 frames, swap. P1 writes X: list [X L3a L2a L1a] (the page is listed
+ * when it gets its frame, its tables after they are mapped; P1's root is
+ * pinned). P2's first write Y1 takes its root, Y1, L3b, L2b and, memory
+ * full, evicts X for L1b; Y2, Y3, Y4 evict L3a, L2a, L1a (the kernel edits
+ * an evicted table in place). P1 now reads X: the walk stops at the root
+ * entry (L3a out): table fault 1 (evicts Y1), again at L2a: fault 2
+ * (evicts L3b), at L1a: fault 3 (evicts L2b), then X itself is in swap: a
+ * page fault, swap-in (evicts L1b). A recursive handler would be 4 deep:
+ * 4 x 2 KiB = 8 KiB, more than the 6 KiB stack; the iterative one used one
+ * 2 KiB frame. Tables evicted: L3a L2a L1a L3b L2b L1b = 6. Swap writes: X,
+ * the 3 + 3 tables, Y1 = 8; reads: 3 tables + X = 4. --verify checks that
+ * X still holds what P1 wrote. */
+static void test_nested_table_faults(void **state)
+{
+    struct vmsim_config cfg = config(9, VMSIM_REPLACE_FIFO, 64);
+    cfg.evict_tables = true;
+    cfg.verify = true;
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    for (int i = 1; i <= 4; i++)
+        run1(sim, acc(VMSIM_WRITE, 2, 0x10000 + (uint64_t)i * PAGE));
+    assert_int_equal(st->tables_evicted, 3);
+    assert_int_equal(st->faults_table, 0);
+    assert_int_equal(st->nested_max, 1);
+    run1(sim, acc(VMSIM_READ, 1, 0x10000));
+    assert_int_equal(st->faults_table, 3);
+    assert_int_equal(st->nested_max, 4);
+    assert_int_equal(st->nested_deep, 1);
+    assert_int_equal(st->stack_recursive_max, 8192);
+    assert_int_equal(st->stack_overflows, 1);
+    assert_int_equal(st->stack_iterative_max, 2048);
+    assert_int_equal(st->tables_evicted, 6);
+    assert_int_equal(st->swap_writes, 8);
+    assert_int_equal(st->swap_reads, 4);
+    assert_int_equal(st->verify_checks, 1);
+    assert_int_equal(st->verify_mismatches, 0);
+    assert_int_equal(st->faults_oom, 0);
+    vmsim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_swap_shared_slot),
         cmocka_unit_test(test_verify_catches_corruption),
         cmocka_unit_test(test_verify_small_story),
+        cmocka_unit_test(test_nested_table_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

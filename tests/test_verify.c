@@ -2,9 +2,11 @@
  * memory and read and write private anonymous, implicit, shared file,
  * private file and shared anonymous pages on four CPUs, under a memory far
  * smaller than what they touch, so pages keep moving between frames, swap
- * and the page cache, through copy-on-write and the swap cache. Under
+ * and the page cache, through copy-on-write and the swap cache (and, in
+ * the last two runs, page tables go to swap too). Under
  * every replacement policy no read may see contents the shadow model does
  * not expect; and the run must really have exercised those paths. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,7 +97,7 @@ static struct vmsim_event step(struct gen *g)
 }
 
 /* Build the whole stream, then run it (after planning, for OPT). */
-static void run_policy(unsigned policy, size_t n, uint64_t seed)
+static void run_policy(unsigned policy, size_t n, uint64_t seed, bool tables)
 {
     struct vmsim_config cfg;
     vmsim_config_default(&cfg);
@@ -103,6 +105,7 @@ static void run_policy(unsigned policy, size_t n, uint64_t seed)
     cfg.swap_bytes = 16384 * PAGE;
     cfg.replace = (uint8_t)policy;
     cfg.verify = true;
+    cfg.evict_tables = tables;
     struct vmsim *sim;
     assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
     struct gen g = {.seed = seed};
@@ -129,21 +132,27 @@ static void run_policy(unsigned policy, size_t n, uint64_t seed)
     assert_true(st->swap_reads > 1000 && st->swap_writes > 1000 && st->evictions_clean > 100);
     assert_true(st->file_reads > 1000 && st->file_writes > 100);
     assert_true(st->faults_pagecache_hit > 1000);
+    if (tables)
+        assert_true(st->tables_evicted > 1000 && st->faults_table > 1000 && st->nested_max >= 2);
     free(ev);
     vmsim_destroy(sim);
 }
 
-static void test_fifo(void **state) { run_policy(VMSIM_REPLACE_FIFO, 600000, 1); }
-static void test_lru(void **state) { run_policy(VMSIM_REPLACE_LRU, 600000, 2); }
-static void test_clock(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 3); }
-static void test_random(void **state) { run_policy(VMSIM_REPLACE_RANDOM, 600000, 4); }
-static void test_opt(void **state) { run_policy(VMSIM_REPLACE_OPT, 300000, 5); }
+static void test_fifo(void **state) { run_policy(VMSIM_REPLACE_FIFO, 600000, 1, false); }
+static void test_lru(void **state) { run_policy(VMSIM_REPLACE_LRU, 600000, 2, false); }
+static void test_clock(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 3, false); }
+static void test_random(void **state) { run_policy(VMSIM_REPLACE_RANDOM, 600000, 4, false); }
+static void test_opt(void **state) { run_policy(VMSIM_REPLACE_OPT, 300000, 5, false); }
+/* Page tables evicted too: walks meet tables that are out. */
+static void test_clock_tables(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 6, true); }
+static void test_fifo_tables(void **state) { run_policy(VMSIM_REPLACE_FIFO, 600000, 7, true); }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifo), cmocka_unit_test(test_lru), cmocka_unit_test(test_clock),
         cmocka_unit_test(test_random), cmocka_unit_test(test_opt),
+        cmocka_unit_test(test_clock_tables), cmocka_unit_test(test_fifo_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

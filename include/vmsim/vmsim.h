@@ -121,6 +121,9 @@ struct vmsim_config {
     uint8_t replace;         /* enum vmsim_replace */
     bool strict;             /* an access outside every mapping is a segfault */
     bool verify;             /* content stamps checked against a shadow model */
+    bool evict_tables;       /* page-table pages may be evicted too (roots stay) */
+    uint32_t handler_frame;  /* kernel stack bytes one fault-handler activation takes */
+    uint32_t kernel_stack;   /* kernel stack bytes: what a recursive handler may use */
     /* A virtually indexed, physically tagged L1 data cache, for the synonym
      * check (seed 001): sets and block size in bytes; 0 sets = no check. */
     uint32_t vipt_sets, vipt_block;
@@ -168,6 +171,13 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(faults_pagecache_miss, "faults.pagecache_miss", "file-page faults that read the page in (file, or swap for shared memory)") \
     X(faults_swap_in, "faults.swap_in", "faults on pages whose contents are in swap") \
     X(faults_segv, "faults.segv", "accesses outside every mapping in strict mode (not retried)") \
+    X(faults_table, "faults.table", "faults on evicted page-table pages, each bringing one back") \
+    X(nested_max, "faults.nested_max", "deepest nesting a recursive fault handler would reach on one access") \
+    X(nested_deep, "faults.nested_accesses", "accesses whose fault nested: an evicted table on the way") \
+    X(stack_overflows, "faults.stack_overflows", "accesses whose recursive handler would overflow the kernel stack") \
+    X(stack_recursive_max, "faults.stack_recursive_max", "kernel stack bytes a recursive handler would need at most") \
+    X(stack_iterative_max, "faults.stack_iterative_max", "kernel stack bytes vmsim's iterative handler used at most") \
+    X(tables_evicted, "reclaim.tables_evicted", "page-table pages evicted (written to swap)") \
     X(faults_protection, "faults.protection", "accesses the mapping's protection forbids (counted, not retried)") \
     X(faults_bad_address, "faults.bad_address", "accesses beyond the geometry's virtual-address width") \
     X(faults_oom, "faults.oom", "faults or events that found no free simulated frame")              \

@@ -25,6 +25,7 @@ const char cli_config_help[] =
     "  --strict           an access outside every mapping is a segfault (default:\n"
     "                     implicit anonymous memory)\n"
     "  --verify           check page contents against a shadow model on every read\n"
+    "  --evict-tables     page-table pages may be evicted too (process roots stay)\n"
     "  --vipt SETSxBLOCK  VIPT L1 data cache geometry for the synonym check, e.g. 64x64\n"
     "  --cpus N           CPUs (default 8; events name them)\n"
     "  --no-asid          no address-space ids: a context switch flushes TLBs and PWCs\n"
@@ -106,6 +107,9 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
         return 0;
     case OPT_VERIFY:
         cfg->verify = true;
+        return 0;
+    case OPT_EVICT_TABLES:
+        cfg->evict_tables = true;
         return 0;
     case OPT_VIPT: {
         char *x, *end;

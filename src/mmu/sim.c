@@ -15,6 +15,8 @@ void vmsim_config_default(struct vmsim_config *cfg)
     cfg->pwc.latency = 1;
     cfg->phys_bytes = 256ull << 30;
     cfg->swap_bytes = 256ull << 30;
+    cfg->handler_frame = 2048; /* seed 000: 2 KiB per activation, a 6 KiB stack */
+    cfg->kernel_stack = 6144;
     cfg->ncpus = 8;
     cfg->asids = true;
     cfg->anon_page_shift = 0;
@@ -191,7 +193,7 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
     struct vmsim *s = (struct vmsim *)sim;
     s->st.frames_used = sim->phys.used;
     s->st.frames_peak = sim->phys.peak;
-    s->st.swap_slots_peak = sim->k.swap.peak;
+    s->st.swap_slots_peak = sim->phys.swap.peak;
     if (sim->cfg.vipt_sets)
         kernel_synonyms(s);
     return &sim->st;

@@ -8,6 +8,13 @@
  *   empty, file-backed VMA       file_fault, through the page cache
  *   empty, anonymous             anon_fault: demand-zero
  *
+ * First, though, the walk may have stopped at a page table that is out
+ * (--evict-tables): table_fault brings it back and walks again, in a loop,
+ * until the walk reaches the page's own entry: the iterative handler of
+ * seed 000, one activation whatever the depth. The depth a recursive
+ * handler would have reached (each evicted table one more activation, the
+ * page's own fault one more) is recorded with the stack it would need.
+ *
  * A fault that cannot be fixed (protection, strict-mode segfault, out of
  * memory) is counted and the access goes on untranslated. */
 #include "mmu/sim.h"
@@ -37,9 +44,10 @@ int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned 
     k->rc.busy = pfn; /* tables pt_map allocates may evict, but not this frame */
     int rc = pt_map(p->pt, p->asid, page, level, pte);
     k->rc.busy = UINT64_MAX;
-    if (rc || (pte & PTE_ZERO))
+    if (rc)
         return rc;
-    return rmap_add(&k->rmap, F(sim, pfn), p->id, page, level);
+    kernel_track_tables(sim, p, page);
+    return (pte & PTE_ZERO) ? VMSIM_OK : rmap_add(&k->rmap, F(sim, pfn), p->id, page, level);
 }
 
 /* A new private frame for a page of `level`, on the replacement list when it
@@ -128,7 +136,6 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
 static int swap_in(struct vmsim *sim, struct process *p, const struct vma *v, vmsim_vaddr_t va,
                    unsigned kind, unsigned level, uint64_t pte, bool *fixed)
 {
-    struct kernel *k = &sim->k;
     const uint64_t slot = PTE_PFN(pte);
     vmsim_pfn_t pfn = swap_frame(sim, slot);
     int rc;
@@ -143,9 +150,9 @@ static int swap_in(struct vmsim *sim, struct process *p, const struct vma *v, vm
         }
         F(sim, pfn)->flags |= FRAME_SWAPPED;
         F(sim, pfn)->aux = slot;
-        if (k->swap.stamp)
-            verify_set(sim, pfn, k->swap.stamp[slot]);
-        swap_get(&k->swap, slot);
+        if (sim->phys.swap.stamp)
+            verify_set(sim, pfn, sim->phys.swap.stamp[slot]);
+        swap_get(&sim->phys.swap, slot);
         sim->st.swap_reads++;
         sim->st.cycles += sim->cfg.cost.io;
         sim->st.cycles_translation += sim->cfg.cost.io;
@@ -156,7 +163,7 @@ static int swap_in(struct vmsim *sim, struct process *p, const struct vma *v, vm
         kernel_put_frame(sim, pfn);
         return rc;
     }
-    swap_put(&k->swap, slot); /* the entry no longer names the slot */
+    swap_put(&sim->phys.swap, slot); /* the entry no longer names the slot */
     *fixed = true;
     if (kind & 1u)
         return write_fault(sim, p, v, va, level, ro | PTE_P, fixed);
@@ -276,6 +283,53 @@ static int anon_fault(struct vmsim *sim, struct process *p, const struct vma *v,
     return VMSIM_OK;
 }
 
+/* The entry at `level` (from a walk) points to a table that is out: bring
+ * the table back from its swap slot. */
+static int table_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned level,
+                       uint64_t link)
+{
+    vmsim_pfn_t pfn;
+    int rc = phys_alloc(&sim->phys, 0, FRAME_PT, &pfn);
+    if (rc)
+        return rc;
+    if ((rc = pt_table_in(p->pt, va, level - 1, pfn)) != 0) {
+        phys_put(&sim->phys, pfn);
+        return rc;
+    }
+    swap_put(&sim->phys.swap, PTE_PFN(link));
+    sim->st.faults_table++;
+    sim->st.swap_reads++;
+    sim->st.cycles += sim->cfg.cost.io;
+    sim->st.cycles_translation += sim->cfg.cost.io;
+    kernel_track_tables(sim, p, va);
+    return VMSIM_OK;
+}
+
+/* What a recursive handler would have needed for this access. */
+static void record_depth(struct vmsim *sim, unsigned depth)
+{
+    struct vmsim_stats *st = &sim->st;
+    const uint64_t need = (uint64_t)depth * sim->cfg.handler_frame;
+    if (depth > st->nested_max)
+        st->nested_max = depth;
+    if (depth > 1)
+        st->nested_deep++;
+    if (need > st->stack_recursive_max)
+        st->stack_recursive_max = need;
+    if (need > sim->cfg.kernel_stack)
+        st->stack_overflows++;
+    st->stack_iterative_max = sim->cfg.handler_frame;
+}
+
+static bool entry_allows(uint64_t pte, unsigned kind)
+{
+    if (!(pte & PTE_P))
+        return false;
+    if (kind & 1u)
+        return (pte & (PTE_W | PTE_ZERO)) == PTE_W;
+    return kind != VMSIM_FETCH || (pte & PTE_X);
+}
+
 static bool prot_allows(unsigned prot, unsigned kind)
 {
     if (kind & 1u)
@@ -291,6 +345,24 @@ int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
     struct vmsim_stats *st = &sim->st;
     *fixed = false;
     st->faults_total++;
+    unsigned depth = 0;
+    struct walk again;
+    /* Bounded: under heavy pressure bringing one table in may evict another
+     * on the same path. */
+    for (unsigned n = 0; (w->pte & PTE_SWAP) && !(w->pte & PTE_LEAF); n++) {
+        int rc = n < 4 * VMSIM_MAX_LEVELS ? table_fault(sim, p, va, w->level, w->pte) : VMSIM_ENOFRAME;
+        if (rc)
+            return oom(sim, rc);
+        depth++;
+        pt_walk(p->pt, p->asid, va, NULL, &again);
+        w = &again;
+    }
+    if (depth && entry_allows(w->pte, kind)) {
+        record_depth(sim, depth);
+        *fixed = true;
+        return VMSIM_OK;
+    }
+    record_depth(sim, depth + 1);
     const struct vma *found = vma_find(&p->vmas, va);
     if (!found && sim->cfg.strict) {
         st->faults_segv++;

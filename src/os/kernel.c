@@ -40,7 +40,7 @@ int kernel_init(struct vmsim *sim)
     for (unsigned l = 1; l <= sim->cfg.geom.levels; l++)
         if (sim->shift[l] == sim->cfg.anon_page_shift && (sim->cfg.geom.leaf_levels & (1u << l)))
             k->anon_level = l;
-    int rc = swap_init(&k->swap, sim->cfg.swap_bytes >> sim->phys.page_shift, sim->cfg.verify);
+    int rc = swap_init(&sim->phys.swap, sim->cfg.swap_bytes >> sim->phys.page_shift, sim->cfg.verify);
     return rc ? rc : reclaim_init(sim);
 }
 
@@ -158,7 +158,7 @@ void kernel_put_frame(struct vmsim *sim, vmsim_pfn_t pfn)
 static void release_leaf(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, uint64_t e)
 {
     if (e & PTE_SWAP) {
-        swap_put(&sim->k.swap, PTE_PFN(e));
+        swap_put(&sim->phys.swap, PTE_PFN(e));
         return;
     }
     if (!(e & PTE_P) || (e & PTE_ZERO))
@@ -285,7 +285,6 @@ void kernel_fini(struct vmsim *sim)
     free(k->stamp);
     rmap_fini(&k->rmap);
     pc_fini(&k->pc);
-    swap_fini(&k->swap);
     reclaim_fini(sim);
     plan_free(k->plan);
     k->plan = NULL;
@@ -303,8 +302,13 @@ static int fork_leaf(struct vmsim *sim, struct process *parent, struct process *
     if (!e)
         return VMSIM_OK;
     if (e & PTE_SWAP) {
-        swap_get(&sim->k.swap, PTE_PFN(e));
-        return pt_map(child->pt, child->asid, l->va, l->level, e);
+        swap_get(&sim->phys.swap, PTE_PFN(e));
+        int rc = pt_map(child->pt, child->asid, l->va, l->level, e);
+        if (rc)
+            swap_put(&sim->phys.swap, PTE_PFN(e));
+        else
+            kernel_track_tables(sim, child, l->va);
+        return rc;
     }
     const struct vma *v = vma_find(&parent->vmas, l->va);
     const bool shared = v && (v->flags & VMSIM_MAP_SHARED);

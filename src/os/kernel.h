@@ -19,7 +19,6 @@
 #include "os/rmap.h"
 #include "os/vma.h"
 #include "util/u64map.h"
-#include "phys/swap.h"
 #include "pt/pt.h"
 
 struct vmsim;
@@ -71,7 +70,6 @@ struct kernel {
     unsigned cur_cpu;    /* the CPU whose access is being handled */
     struct rmap rmap;
     struct pagecache pc;
-    struct swap swap;
     uint32_t *swap_frame; /* per slot: the frame holding its contents, or FRAME_NIL */
     uint64_t swap_frame_cap;
     struct reclaim rc;
@@ -139,6 +137,9 @@ void kernel_synonyms(struct vmsim *sim);
 /* reclaim.c: phys_alloc evicts through it when memory is full. */
 int reclaim_init(struct vmsim *sim);
 void reclaim_fini(struct vmsim *sim);
+/* --evict-tables: put the page tables on the path to va on the
+ * replacement list (the ones not there yet). */
+void kernel_track_tables(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
 /* Forget a frame's swap copy (it is written, or freed). */
 void kernel_drop_swap_copy(struct vmsim *sim, vmsim_pfn_t pfn);
 /* Put a data frame on the replacement list / take it off. */

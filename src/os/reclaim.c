@@ -16,6 +16,11 @@
  * textbook policies (hardware sets accessed bits only on walks; Linux's
  * approximation of them is Clock over those bits).
  *
+ * With --evict-tables, page-table pages below the roots are on the list
+ * too; the reverse map names the one entry that points to each. Evicting
+ * one writes it to swap and marks that entry not present (pt_table_out);
+ * a walk that reaches it faults and fault.c brings it back.
+ *
  * Evicting a frame unmaps it from every process that maps it (the reverse
  * map), with a TLB shootdown for each. Anonymous pages go to swap: a dirty
  * page (or one without a copy) is written to a new slot, a clean page whose
@@ -28,6 +33,7 @@
 #include "mmu/sim.h"
 
 static int reclaim_one(void *ctx);
+static void release(void *ctx, vmsim_pfn_t pfn);
 
 const char *const vmsim_replace_names[] = {"clock", "fifo", "lru", "random", "opt", "none", NULL};
 
@@ -43,6 +49,7 @@ int reclaim_init(struct vmsim *sim)
     r->head = r->tail = r->hand = FRAME_NIL;
     r->busy = UINT64_MAX;
     sim->phys.reclaim = reclaim_one;
+    sim->phys.release = release;
     sim->phys.reclaim_ctx = sim;
     return VMSIM_OK;
 }
@@ -270,7 +277,7 @@ void kernel_drop_swap_copy(struct vmsim *sim, vmsim_pfn_t pfn)
         return;
     f->flags &= (uint16_t)~FRAME_SWAPPED;
     swap_frame_set(sim, f->aux, FRAME_NIL); /* the slot is below the array's size */
-    swap_put(&sim->k.swap, f->aux);
+    swap_put(&sim->phys.swap, f->aux);
 }
 
 /* Has any mapping of the frame written it? */
@@ -299,7 +306,7 @@ static void unmap_all(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t swp)
         const vmsim_vaddr_t va = rmap_va(&e);
         if (swp) {
             pt_update(p->pt, p->asid, va, swp, ~swp);
-            swap_get(&k->swap, PTE_PFN(swp));
+            swap_get(&sim->phys.swap, PTE_PFN(swp));
         } else {
             uint64_t old = 0;
             const uint64_t freed = p->pt->tables_freed;
@@ -326,7 +333,7 @@ static int evict_cached(struct vmsim *sim, vmsim_pfn_t pfn)
     const bool dirty = any_dirty(sim, pfn);
     uint64_t slot = PC_NONE;
     if (shmem && (dirty || pe->slot == PC_NONE)) {
-        int rc = swap_alloc(&k->swap, &slot);
+        int rc = swap_alloc(&sim->phys.swap, &slot);
         if (rc)
             return rc;
     }
@@ -335,7 +342,7 @@ static int evict_cached(struct vmsim *sim, vmsim_pfn_t pfn)
         pe->stamp = verify_get(sim, pfn); /* the contents go to swap or the file */
     if (slot != PC_NONE) {
         if (pe->slot != PC_NONE)
-            swap_put(&k->swap, pe->slot);
+            swap_put(&sim->phys.swap, pe->slot);
         pe->slot = slot;
         io(sim, &st->swap_writes);
     } else if (dirty) {
@@ -353,28 +360,80 @@ static int evict_cached(struct vmsim *sim, vmsim_pfn_t pfn)
  * copy, else drop it and let its mappings name the valid copy. */
 static int evict_anon(struct vmsim *sim, vmsim_pfn_t pfn)
 {
-    struct kernel *k = &sim->k;
     struct vmsim_stats *st = &sim->st;
     struct frame *f = F(sim, pfn);
     uint64_t slot;
     if (!(f->flags & FRAME_SWAPPED) || any_dirty(sim, pfn)) {
-        int rc = swap_alloc(&k->swap, &slot); /* the reference held below */
+        int rc = swap_alloc(&sim->phys.swap, &slot); /* the reference held below */
         if (rc)
             return rc;
-        if (k->swap.stamp)
-            k->swap.stamp[slot] = verify_get(sim, pfn);
+        if (sim->phys.swap.stamp)
+            sim->phys.swap.stamp[slot] = verify_get(sim, pfn);
         io(sim, &st->swap_writes);
     } else {
         slot = f->aux;
-        swap_get(&k->swap, slot);
+        swap_get(&sim->phys.swap, slot);
         st->evictions_clean++;
     }
     kernel_drop_swap_copy(sim, pfn);
     f->refcount++;
     unmap_all(sim, pfn, (slot << PTE_PFN_SHIFT) | PTE_SWAP | PTE_LEAF);
-    swap_put(&k->swap, slot); /* the mappings hold the slot now */
+    swap_put(&sim->phys.swap, slot); /* the mappings hold the slot now */
     f->flags &= (uint16_t)~FRAME_DIRTY;
     kernel_put_frame(sim, pfn);
+    return VMSIM_OK;
+}
+
+/* phys's release hook: a frame on the list is being freed. */
+static void release(void *ctx, vmsim_pfn_t pfn)
+{
+    struct vmsim *sim = ctx;
+    reclaim_remove(sim, pfn);
+    if (F(sim, pfn)->flags & FRAME_PT)
+        rmap_clear(&sim->k.rmap, F(sim, pfn));
+}
+
+void kernel_track_tables(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
+{
+    if (!sim->cfg.evict_tables)
+        return;
+    struct walk w;
+    pt_walk(p->pt, p->asid, va, NULL, &w);
+    for (unsigned i = 0; i < w.nrefs; i++) {
+        const unsigned level = w.ref[i].level;
+        const vmsim_pfn_t pfn = w.ref[i].pa >> sim->phys.page_shift;
+        struct frame *f = F(sim, pfn);
+        if ((f->flags & (FRAME_RESIDENT | FRAME_PINNED)) || !(f->flags & FRAME_PT))
+            continue;
+        /* the table of `level` covers what one entry of level + 1 maps */
+        const vmsim_vaddr_t base = va & ~((1ull << sim->shift[level + 1]) - 1);
+        if (reclaim_add(sim, pfn) == 0 && rmap_add(&sim->k.rmap, f, p->id, base, level) != 0)
+            reclaim_remove(sim, pfn);
+    }
+}
+
+/* Write a page-table page to swap; the entry that points to it becomes a
+ * swap entry. Walk caches may hold pointers to it: flushed. */
+static int evict_table(struct vmsim *sim, vmsim_pfn_t pfn)
+{
+    struct kernel *k = &sim->k;
+    struct frame *f = F(sim, pfn);
+    const struct rmap_entry e = k->rmap.e[f->rmap];
+    struct process *p = k->proc[e.proc];
+    uint64_t slot;
+    vmsim_pfn_t out;
+    int rc = swap_alloc(&sim->phys.swap, &slot);
+    if (rc)
+        return rc;
+    rc = pt_table_out(p->pt, rmap_va(&e), rmap_level(&e), (slot << PTE_PFN_SHIFT) | PTE_SWAP, &out);
+    if (rc) {
+        swap_put(&sim->phys.swap, slot);
+        return rc;
+    }
+    io(sim, &sim->st.swap_writes);
+    sim->st.tables_evicted++;
+    mmu_flush_pwc_all(sim);
+    phys_put(&sim->phys, pfn); /* release() takes it off the list */
     return VMSIM_OK;
 }
 
@@ -390,7 +449,10 @@ static int reclaim_one(void *ctx)
         vmsim_pfn_t v = victim(sim, skip);
         if (v == FRAME_NIL)
             return VMSIM_ENOFRAME;
-        int rc = (F(sim, v)->flags & FRAME_CACHE) ? evict_cached(sim, v) : evict_anon(sim, v);
+        const uint16_t fl = F(sim, v)->flags;
+        int rc = (fl & FRAME_PT)      ? evict_table(sim, v)
+                 : (fl & FRAME_CACHE) ? evict_cached(sim, v)
+                                      : evict_anon(sim, v);
         if (rc == VMSIM_OK) {
             sim->st.evictions++;
             return VMSIM_OK;

@@ -44,6 +44,17 @@ int rmap_add(struct rmap *r, struct frame *f, uint32_t proc, vmsim_vaddr_t va, u
     return VMSIM_OK;
 }
 
+void rmap_clear(struct rmap *r, struct frame *f)
+{
+    while (f->rmap) {
+        uint32_t i = f->rmap;
+        f->rmap = r->e[i].next;
+        r->e[i].next = r->free;
+        r->free = i;
+        r->live--;
+    }
+}
+
 bool rmap_del(struct rmap *r, struct frame *f, uint32_t proc, vmsim_vaddr_t va)
 {
     for (uint32_t *pi = &f->rmap; *pi; pi = &r->e[*pi].next) {

@@ -25,6 +25,8 @@ struct rmap {
 
 void rmap_fini(struct rmap *r);
 int rmap_add(struct rmap *r, struct frame *f, uint32_t proc, vmsim_vaddr_t va, unsigned level);
+/* Remove every entry of f. */
+void rmap_clear(struct rmap *r, struct frame *f);
 /* Remove the entry (proc, va); returns whether there was one. */
 bool rmap_del(struct rmap *r, struct frame *f, uint32_t proc, vmsim_vaddr_t va);
 /* Pages are at least 1 KiB (geometry.c), so the low 10 bits of a page

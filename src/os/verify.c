@@ -114,9 +114,9 @@ int vmsim_debug_corrupt(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va)
     uint64_t e = kernel_lookup(p, va);
     const unsigned ps = sim->phys.page_shift;
     if (e & PTE_SWAP) {
-        if (!sim->k.swap.stamp)
+        if (!sim->phys.swap.stamp)
             return VMSIM_EINVAL;
-        sim->k.swap.stamp[PTE_PFN(e)] ^= 1;
+        sim->phys.swap.stamp[PTE_PFN(e)] ^= 1;
         return VMSIM_OK;
     }
     if (!(e & PTE_P) || (e & PTE_ZERO))

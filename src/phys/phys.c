@@ -27,6 +27,7 @@ void phys_fini(struct phys *p)
     free(p->frame);
     free(p->free);
     hostmem_fini(&p->host);
+    swap_fini(&p->swap);
     memset(p, 0, sizeof *p);
 }
 
@@ -111,6 +112,8 @@ void phys_put(struct phys *p, vmsim_pfn_t pfn)
     struct frame *f = &p->frame[pfn];
     if (f->refcount == 0 || --f->refcount > 0)
         return;
+    if ((f->flags & FRAME_RESIDENT) && p->release)
+        p->release(p->reclaim_ctx, pfn);
     uint64_t n = 1ull << f->order;
     p->used -= n;
     for (uint64_t i = 0; i < n; i++) {

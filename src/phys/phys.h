@@ -10,6 +10,7 @@
 #define VMSIM_PHYS_PHYS_H
 
 #include "phys/hostmem.h"
+#include "phys/swap.h"
 #include "vmsim/types.h"
 
 enum frame_flags {
@@ -48,6 +49,7 @@ struct phys {
     uint64_t used, peak;  /* frames in use, largest ever */
     unsigned page_shift;  /* base page size */
     struct hostmem host;  /* host memory holding page-table contents */
+    struct swap swap;     /* the swap device (set up by the kernel) */
     /* When memory is full: free at least one frame and return 0, or return
      * VMSIM_ENOFRAME (the kernel's page replacement; NULL: none). */
     int (*reclaim)(void *ctx);
@@ -56,6 +58,9 @@ struct phys {
      * be freed then: the allocation may be for a table on the very path an
      * eviction would prune (as in Linux, reclaim leaves tables alone). */
     unsigned reclaiming;
+    /* Called when a frame on the replacement list (FRAME_RESIDENT) is freed,
+     * whoever frees it (a page table pruned by its organization, too). */
+    void (*release)(void *ctx, vmsim_pfn_t pfn);
 };
 
 int phys_init(struct phys *p, uint64_t bytes, unsigned page_shift);

@@ -80,6 +80,16 @@ struct pt_ops {
     /* Optional: start loading the host memory a walk for va will read at
      * `level`, following the (already cached) levels above it. */
     void (*prefetch)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level);
+    /* Optional: paging out page tables. table_out: the table of `level`
+     * (below the root) covering va leaves memory; the entry pointing to it
+     * becomes swp (PTE_SWAP, not present: a walk stops there), and *pfn
+     * gets the frame it occupied, for the caller to free. The table's
+     * contents stay where the organization keeps them, so the kernel may
+     * still edit its entries (as if it read, changed and wrote it back).
+     * table_in: it comes back, in frame pfn (allocated with FRAME_PT). A
+     * freed table that is out gives its swap slot back to phys->swap. */
+    int (*table_out)(struct pt *p, vmsim_vaddr_t va, unsigned level, uint64_t swp, vmsim_pfn_t *pfn);
+    int (*table_in)(struct pt *p, vmsim_vaddr_t va, unsigned level, vmsim_pfn_t pfn);
 };
 
 /* The base of every organization, embedded first. */
@@ -133,6 +143,15 @@ static inline void pt_footprint(const struct pt *p, struct vmsim_pt_footprint *f
     p->ops->footprint(p, fp);
 }
 static inline int pt_deposit(struct pt *p) { return p->ops->deposit(p); }
+static inline int pt_table_out(struct pt *p, vmsim_vaddr_t va, unsigned level, uint64_t swp,
+                               vmsim_pfn_t *pfn)
+{
+    return p->ops->table_out ? p->ops->table_out(p, va, level, swp, pfn) : VMSIM_EUNSUPPORTED;
+}
+static inline int pt_table_in(struct pt *p, vmsim_vaddr_t va, unsigned level, vmsim_pfn_t pfn)
+{
+    return p->ops->table_in ? p->ops->table_in(p, va, level, pfn) : VMSIM_EUNSUPPORTED;
+}
 static inline void pt_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level)
 {
     if (p->ops->prefetch)

@@ -84,11 +84,16 @@ static int table_new(struct radix *r, unsigned level, struct rtab **out)
     return VMSIM_OK;
 }
 
-static void table_free(struct radix *r, struct rtab *t)
+/* Free table t; `link` is the entry that pointed to it (0 for the root):
+ * a table that is out (PTE_SWAP) holds a swap slot, not a frame. */
+static void table_free(struct radix *r, struct rtab *t, uint64_t link)
 {
     r->tables[t->level]--;
     r->base.tables_freed++;
-    phys_put(r->base.phys, t->pfn);
+    if (link & PTE_SWAP)
+        swap_put(&r->base.phys->swap, PTE_PFN(link));
+    else
+        phys_put(r->base.phys, t->pfn);
     table_release(r, t);
 }
 
@@ -115,19 +120,19 @@ static int radix_create(const struct vmsim_geometry *g, struct phys *phys, struc
     return VMSIM_OK;
 }
 
-static void free_tree(struct radix *r, struct rtab *t)
+static void free_tree(struct radix *r, struct rtab *t, uint64_t link)
 {
     if (t->child)
         for (uint64_t i = 0; i <= r->mask[t->level]; i++)
             if (t->child[i])
-                free_tree(r, t->child[i]);
-    table_free(r, t);
+                free_tree(r, t->child[i], t->e[i]);
+    table_free(r, t, link);
 }
 
 static void radix_destroy(struct pt *p)
 {
     struct radix *r = R(p);
-    free_tree(r, r->root);
+    free_tree(r, r->root, 0);
     for (uint64_t i = 0; i < r->ndeposit; i++)
         phys_put(p->phys, r->deposit[i]);
     free(r->deposit);
@@ -147,10 +152,11 @@ static void prune(struct radix *r, struct rtab **path, const uint64_t *idx, unsi
         if (t->used)
             return;
         struct rtab *parent = path[k + 1];
+        const uint64_t link = parent->e[idx[k + 1]];
         parent->e[idx[k + 1]] = 0;
         parent->child[idx[k + 1]] = NULL;
         parent->used--;
-        table_free(r, t);
+        table_free(r, t, link);
     }
 }
 
@@ -366,6 +372,49 @@ static void radix_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, un
         __builtin_prefetch(&t->child[i]);
 }
 
+/* The entry (table and index) that points to the level-`level` table
+ * covering va, or NULL when there is no such table. */
+static struct rtab *link_of(struct radix *r, vmsim_vaddr_t va, unsigned level, uint64_t *i)
+{
+    if (level < 1 || level >= r->levels)
+        return NULL;
+    struct rtab *t = r->root;
+    for (unsigned k = r->levels; k > level + 1; k--) {
+        t = t->child[IDX(r, va, k)];
+        if (!t)
+            return NULL;
+    }
+    *i = IDX(r, va, level + 1);
+    return t->child[*i] ? t : NULL;
+}
+
+static int radix_table_out(struct pt *p, vmsim_vaddr_t va, unsigned level, uint64_t swp,
+                           vmsim_pfn_t *pfn)
+{
+    uint64_t i;
+    struct rtab *t = link_of(R(p), va, level, &i);
+    if (!t || !(t->e[i] & PTE_P))
+        return VMSIM_ENOENT;
+    *pfn = t->child[i]->pfn;
+    t->e[i] = (swp | PTE_SWAP) & ~(PTE_P | PTE_LEAF);
+    return VMSIM_OK;
+}
+
+static int radix_table_in(struct pt *p, vmsim_vaddr_t va, unsigned level, vmsim_pfn_t pfn)
+{
+    uint64_t i;
+    struct rtab *t = link_of(R(p), va, level, &i);
+    if (!t || !(t->e[i] & PTE_SWAP))
+        return VMSIM_ENOENT;
+    struct rtab *c = t->child[i];
+    c->pfn = pfn;
+    struct frame *f = phys_frame(p->phys, pfn);
+    f->level = (uint8_t)level;
+    f->aux = (uint64_t)(uintptr_t)c;
+    t->e[i] = TABLE_PTE(c);
+    return VMSIM_OK;
+}
+
 const struct pt_ops pt_radix_ops = {
     .name = "radix",
     .create = radix_create,
@@ -378,4 +427,6 @@ const struct pt_ops pt_radix_ops = {
     .footprint = radix_footprint,
     .deposit = radix_deposit,
     .prefetch = radix_prefetch,
+    .table_out = radix_table_out,
+    .table_in = radix_table_in,
 };
