@@ -558,6 +558,117 @@ static void test_nested_table_faults(void **state)
     vmsim_destroy(sim);
 }
 
+#define MB2 (2ull << 20)
+
+static struct vmsim_config thp_config(unsigned policy)
+{
+    struct vmsim_config cfg = config(1u << 20, VMSIM_REPLACE_CLOCK, 0);
+    cfg.anon_page_shift = 21;
+    cfg.thp = (uint8_t)policy;
+    cfg.verify = true;
+    return cfg;
+}
+
+/* Where huge pages go. P1 maps [2 MiB, 6 MiB) anonymous rw- and advises
+ * MADV_HUGEPAGE on the first 2 MiB; writes at 2 MiB and 4 MiB. always: two
+ * huge pages; madvise: one (the advised block); never: none. A write to
+ * implicit memory at 8 MiB: huge under always only. */
+static void test_thp_policies(void **state)
+{
+    static const uint64_t huge_writes[3] = {3, 1, 0}; /* always, madvise, never */
+    for (unsigned policy = 0; policy < 3; policy++) {
+        struct vmsim_config cfg = thp_config(policy);
+        struct vmsim *sim = make(&cfg);
+        const struct vmsim_stats *st = vmsim_get_stats(sim);
+        run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, 2 * MB2));
+        run1(sim, os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, MB2, MB2));
+        run1(sim, acc(VMSIM_WRITE, 1, MB2));
+        run1(sim, acc(VMSIM_WRITE, 1, 2 * MB2));
+        run1(sim, acc(VMSIM_WRITE, 1, 4 * MB2));
+        assert_int_equal(st->translations_huge, huge_writes[policy]);
+        assert_int_equal(st->faults_zero_write, 3);
+        vmsim_destroy(sim);
+    }
+}
+
+/* Internal fragmentation: one write into a huge page leaves 511 of its 512
+ * base pages untouched: 511 x 4 KiB = 2,093,056 bytes; a read of another
+ * base page, 510; base pages elsewhere do not count. TLB reach: the first
+ * level holds the 2 MiB entry, then three 4 KiB ones more. */
+static void test_thp_fragmentation_and_reach(void **state)
+{
+    struct vmsim_config cfg = thp_config(VMSIM_THP_ALWAYS);
+    struct vmsim *sim = make(&cfg);
+    run1(sim, acc(VMSIM_WRITE, 1, MB2 + 100));
+    assert_int_equal(vmsim_get_stats(sim)->huge_untouched, 511 * PAGE);
+    assert_int_equal(vmsim_get_stats(sim)->tlb[0].reach, MB2);
+    run1(sim, acc(VMSIM_READ, 1, MB2 + 5 * PAGE));
+    run1(sim, acc(VMSIM_READ, 1, MB2 + 5 * PAGE + 8));
+    assert_int_equal(vmsim_get_stats(sim)->huge_untouched, 510 * PAGE);
+    run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 8 * MB2, 3 * PAGE));
+    for (int i = 0; i < 3; i++)
+        run1(sim, acc(VMSIM_WRITE, 1, 8 * MB2 + (uint64_t)i * PAGE));
+    assert_int_equal(vmsim_get_stats(sim)->huge_untouched, 510 * PAGE);
+    assert_int_equal(vmsim_get_stats(sim)->tlb[0].reach, MB2 + 3 * PAGE);
+    vmsim_destroy(sim);
+}
+
+/* Promotion. madvise policy; P1 maps [2 MiB, 4 MiB) and writes its first
+ * page before any advice: a base page. After MADV_HUGEPAGE each write to
+ * the 511 other pages tries a huge page, finds base pages in the block
+ * (a fallback each) and maps a base page; the 512th completes the block,
+ * which collapses: one huge page, the leaf table and the 512 base frames
+ * freed: frames = root + L3 + L2 + 512. Contents survive (--verify). */
+static void test_thp_promotion(void **state)
+{
+    struct vmsim_config cfg = thp_config(VMSIM_THP_MADVISE);
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, MB2));
+    run1(sim, acc(VMSIM_WRITE, 1, MB2));
+    run1(sim, os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, MB2, MB2));
+    for (uint64_t i = 1; i < 512; i++)
+        run1(sim, acc(VMSIM_WRITE, 1, MB2 + i * PAGE));
+    assert_int_equal(st->thp_fallbacks, 511);
+    assert_int_equal(st->thp_promotions, 1);
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, 3 + 512);
+    const uint64_t huge = st->translations_huge;
+    run1(sim, acc(VMSIM_READ, 1, MB2 + 77 * PAGE));
+    run1(sim, acc(VMSIM_READ, 1, MB2));
+    assert_int_equal(st->translations_huge - huge, 2);
+    assert_int_equal(st->verify_checks, 2);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
+/* Splitting. always: writes at 2 MiB and 3 MiB make one huge page. munmap
+ * of the page at 3 MiB cuts it: split into 512 base entries (a new leaf
+ * table), then that one goes: frames = root + L3 + L2 + L1 + 511. The
+ * other pages keep their contents; an mprotect of one page of another huge
+ * page splits that too. */
+static void test_thp_split(void **state)
+{
+    struct vmsim_config cfg = thp_config(VMSIM_THP_ALWAYS);
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    run1(sim, acc(VMSIM_WRITE, 1, MB2));
+    run1(sim, acc(VMSIM_WRITE, 1, MB2 + MB2 / 2));
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, 3 + 512);
+    run1(sim, os(VMSIM_EV_MUNMAP, 0, 1, MB2 + MB2 / 2, PAGE));
+    assert_int_equal(st->thp_splits, 1);
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, 4 + 511);
+    run1(sim, acc(VMSIM_READ, 1, MB2));
+    run1(sim, acc(VMSIM_WRITE, 1, 2 * MB2));
+    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 2 * MB2 + PAGE, PAGE));
+    assert_int_equal(st->thp_splits, 2);
+    run1(sim, acc(VMSIM_READ, 1, 2 * MB2));
+    run1(sim, acc(VMSIM_WRITE, 1, 2 * MB2 + PAGE)); /* read-only now */
+    assert_int_equal(st->faults_protection, 1);
+    assert_int_equal(st->verify_checks, 2);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -579,6 +690,10 @@ int main(void)
         cmocka_unit_test(test_verify_catches_corruption),
         cmocka_unit_test(test_verify_small_story),
         cmocka_unit_test(test_nested_table_faults),
+        cmocka_unit_test(test_thp_policies),
+        cmocka_unit_test(test_thp_fragmentation_and_reach),
+        cmocka_unit_test(test_thp_promotion),
+        cmocka_unit_test(test_thp_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

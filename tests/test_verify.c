@@ -44,12 +44,12 @@ static struct vmsim_event os_ev(unsigned type, unsigned kind, vmsim_pid_t pid, u
 }
 
 /* The first process and its mappings. */
-static size_t start(struct gen *g, struct vmsim_event *ev)
+static size_t start(struct gen *g, struct vmsim_event *ev, uint64_t anon_bytes)
 {
     size_t n = 0;
     const unsigned rw = VMSIM_PROT_R | VMSIM_PROT_W;
     ev[n++] = os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0);
-    ev[n++] = os_ev(VMSIM_EV_MMAP, rw, 1, region_base[ANON], region_pages[ANON] * PAGE);
+    ev[n++] = os_ev(VMSIM_EV_MMAP, rw, 1, region_base[ANON], anon_bytes);
     ev[n] = os_ev(VMSIM_EV_MMAP, rw | VMSIM_MAP_SHARED, 1, region_base[SHARED_FILE],
                   region_pages[SHARED_FILE] * PAGE);
     ev[n++].file = 1;
@@ -97,7 +97,9 @@ static struct vmsim_event step(struct gen *g)
 }
 
 /* Build the whole stream, then run it (after planning, for OPT). */
-static void run_policy(unsigned policy, size_t n, uint64_t seed, bool tables)
+enum mode { PLAIN, TABLES, HUGE };
+
+static void run_policy(unsigned policy, size_t n, uint64_t seed, enum mode mode)
 {
     struct vmsim_config cfg;
     vmsim_config_default(&cfg);
@@ -105,13 +107,19 @@ static void run_policy(unsigned policy, size_t n, uint64_t seed, bool tables)
     cfg.swap_bytes = 16384 * PAGE;
     cfg.replace = (uint8_t)policy;
     cfg.verify = true;
-    cfg.evict_tables = tables;
+    cfg.evict_tables = mode == TABLES;
+    if (mode == HUGE) { /* room for huge pages, which are never evicted */
+        cfg.phys_bytes = 65536 * PAGE;
+        cfg.anon_page_shift = 21;
+    }
     struct vmsim *sim;
     assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
     struct gen g = {.seed = seed};
     struct vmsim_event *ev = malloc(n * sizeof *ev);
     assert_non_null(ev);
-    size_t k = start(&g, ev);
+    /* With huge pages the anonymous VMA spans two whole 2 MiB blocks (the
+     * remaps and protections cut the first); the implicit block is one. */
+    size_t k = start(&g, ev, mode == HUGE ? 4 << 20 : region_pages[ANON] * PAGE);
     while (k < n)
         ev[k++] = step(&g);
     if (policy == VMSIM_REPLACE_OPT)
@@ -128,24 +136,38 @@ static void run_policy(unsigned policy, size_t n, uint64_t seed, bool tables)
                  (unsigned long long)m.found);
     /* The run went through every path it is meant to test. */
     assert_true(st->verify_checks > n / 2);
+    if (mode == HUGE) {
+        /* Huge pages are few: a split (remap, protection, or a huge copy
+         * that finds no aligned block) ends one for every process sharing
+         * it, and freed blocks return as single frames. Enough to cross
+         * every path: huge translations, huge copies, splits. */
+        assert_true(st->translations_huge > 1000 && st->thp_splits >= 2 && st->forks > 100);
+        assert_true(st->faults_cow_copy > 1000);
+        free(ev);
+        vmsim_destroy(sim);
+        return;
+    }
     assert_true(st->forks > 100 && st->faults_cow_copy > 1000 && st->faults_cow_reuse > 100);
     assert_true(st->swap_reads > 1000 && st->swap_writes > 1000 && st->evictions_clean > 100);
     assert_true(st->file_reads > 1000 && st->file_writes > 100);
     assert_true(st->faults_pagecache_hit > 1000);
-    if (tables)
+    if (mode == TABLES)
         assert_true(st->tables_evicted > 1000 && st->faults_table > 1000 && st->nested_max >= 2);
     free(ev);
     vmsim_destroy(sim);
 }
 
-static void test_fifo(void **state) { run_policy(VMSIM_REPLACE_FIFO, 600000, 1, false); }
-static void test_lru(void **state) { run_policy(VMSIM_REPLACE_LRU, 600000, 2, false); }
-static void test_clock(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 3, false); }
-static void test_random(void **state) { run_policy(VMSIM_REPLACE_RANDOM, 600000, 4, false); }
-static void test_opt(void **state) { run_policy(VMSIM_REPLACE_OPT, 300000, 5, false); }
+static void test_fifo(void **state) { run_policy(VMSIM_REPLACE_FIFO, 600000, 1, PLAIN); }
+static void test_lru(void **state) { run_policy(VMSIM_REPLACE_LRU, 600000, 2, PLAIN); }
+static void test_clock(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 3, PLAIN); }
+static void test_random(void **state) { run_policy(VMSIM_REPLACE_RANDOM, 600000, 4, PLAIN); }
+static void test_opt(void **state) { run_policy(VMSIM_REPLACE_OPT, 300000, 5, PLAIN); }
 /* Page tables evicted too: walks meet tables that are out. */
-static void test_clock_tables(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 6, true); }
-static void test_fifo_tables(void **state) { run_policy(VMSIM_REPLACE_FIFO, 600000, 7, true); }
+static void test_clock_tables(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 6, TABLES); }
+static void test_fifo_tables(void **state) { run_policy(VMSIM_REPLACE_FIFO, 600000, 7, TABLES); }
+/* Transparent huge pages: huge COW after fork, splits by remaps and
+ * protection changes of part of a huge page. */
+static void test_huge(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 8, HUGE); }
 
 int main(void)
 {
@@ -153,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_fifo), cmocka_unit_test(test_lru), cmocka_unit_test(test_clock),
         cmocka_unit_test(test_random), cmocka_unit_test(test_opt),
         cmocka_unit_test(test_clock_tables), cmocka_unit_test(test_fifo_tables),
+        cmocka_unit_test(test_huge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

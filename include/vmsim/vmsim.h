@@ -102,6 +102,15 @@ enum vmsim_replace {
 };
 extern const char *const vmsim_replace_names[]; /* by enum value, NULL-terminated */
 
+/* Where anonymous memory gets pages of anon_page_shift (when that is above
+ * the base page), as Linux's transparent huge pages (docs/kernel.md). */
+enum vmsim_thp {
+    VMSIM_THP_ALWAYS = 0,  /* every aligned block inside one private anonymous region */
+    VMSIM_THP_MADVISE = 1, /* only where the trace advised MADV_HUGEPAGE */
+    VMSIM_THP_NEVER = 2,
+};
+extern const char *const vmsim_thp_names[]; /* by enum value, NULL-terminated */
+
 /* ---- the machine -------------------------------------------------------- */
 
 struct vmsim_config {
@@ -116,6 +125,7 @@ struct vmsim_config {
     uint32_t ncpus;
     bool asids;              /* tag TLB/PWC entries by ASID; else flush on switch */
     uint8_t anon_page_shift; /* page size of anonymous memory; 0 = the base page */
+    uint8_t thp;             /* enum vmsim_thp: where that page size is used */
     uint64_t seed;           /* for random replacement and generators */
     uint64_t swap_bytes;     /* size of the swap device; 0: no swap */
     uint8_t replace;         /* enum vmsim_replace */
@@ -155,6 +165,7 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(events, "events", "events consumed: accesses and process, mapping, switch events") \
     X(accesses, "accesses", "memory accesses consumed from the workload")               \
     X(translations, "translations", "page translations (an access crossing pages makes several)") \
+    X(translations_huge, "translations_huge", "translations served by a page larger than the base page") \
     X(tlb_misses_all, "tlb.misses_all_levels", "translations that missed every TLB level")   \
     X(walks, "walks.count", "page-table walks started (including retries after faults)")   \
     X(walk_refs, "walks.refs", "page-table memory references made by walks")              \
@@ -178,6 +189,10 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(stack_recursive_max, "faults.stack_recursive_max", "kernel stack bytes a recursive handler would need at most") \
     X(stack_iterative_max, "faults.stack_iterative_max", "kernel stack bytes vmsim's iterative handler used at most") \
     X(tables_evicted, "reclaim.tables_evicted", "page-table pages evicted (written to swap)") \
+    X(thp_fallbacks, "thp.fallbacks", "huge-page faults that got a base page: no free aligned block, or base pages there") \
+    X(thp_promotions, "thp.promotions", "fully populated blocks of base pages collapsed into a huge page") \
+    X(thp_splits, "thp.splits", "huge pages split into base pages (partial munmap or mprotect)") \
+    X(huge_untouched, "memory.huge_untouched_bytes", "bytes of private huge pages mapped at the end never accessed (internal fragmentation)") \
     X(faults_protection, "faults.protection", "accesses the mapping's protection forbids (counted, not retried)") \
     X(faults_bad_address, "faults.bad_address", "accesses beyond the geometry's virtual-address width") \
     X(faults_oom, "faults.oom", "faults or events that found no free simulated frame")              \
@@ -206,6 +221,7 @@ int vmsim_parse_size(const char *s, uint64_t *out);
 struct vmsim_tlb_stats {
     uint64_t hits;   /* lookups that found an entry for the page */
     uint64_t misses; /* lookups that found none */
+    uint64_t reach;  /* bytes its entries map at the end (largest over CPUs) */
 };
 
 struct vmsim_stats {

@@ -30,6 +30,9 @@ const char cli_config_help[] =
     "  --cpus N           CPUs (default 8; events name them)\n"
     "  --no-asid          no address-space ids: a context switch flushes TLBs and PWCs\n"
     "  --page-size SIZE   page size for anonymous memory (default the base page; 2m, 1g)\n"
+    "  --thp POLICY       where anonymous memory gets that size: always (default),\n"
+    "                     madvise (where the trace advises), never; without\n"
+    "                     --page-size, always/madvise use the smallest huge page\n"
     "  --seed N           seed for random replacement (default 1)\n";
 
 int cli_config_init(struct vmsim_config *cfg, int argc, char **argv)
@@ -57,6 +60,8 @@ static int bad(const char *opt, const char *why)
     cli_usage("%s: %s", opt, why);
     return 2;
 }
+
+static bool thp_given; /* --thp without --page-size picks the huge size */
 
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
 {
@@ -102,6 +107,15 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
             }
         snprintf(why, sizeof why, "expected clock, fifo, lru, random, opt or none, found \"%s\"", arg);
         return bad("--replace", why);
+    case OPT_THP:
+        for (unsigned i = 0; vmsim_thp_names[i]; i++)
+            if (!strcmp(arg, vmsim_thp_names[i])) {
+                cfg->thp = (uint8_t)i;
+                thp_given = true;
+                return 0;
+            }
+        snprintf(why, sizeof why, "expected always, madvise or never, found \"%s\"", arg);
+        return bad("--thp", why);
     case OPT_STRICT:
         cfg->strict = true;
         return 0;
@@ -165,6 +179,13 @@ int cli_config_finish(struct vmsim_config *cfg)
     for (unsigned k = 1; k <= g->levels; k++)
         if (g->leaf_levels & (1u << k))
             sizes |= 1ull << vmsim_geometry_page_shift(g, k);
+    if (thp_given && cfg->thp != VMSIM_THP_NEVER && !cfg->anon_page_shift) {
+        uint64_t huge = sizes & ~(1ull << g->page_shift);
+        if (!huge)
+            return cli_usage("--thp %s: geometry %s has no huge page size", vmsim_thp_names[cfg->thp],
+                             g->name);
+        cfg->anon_page_shift = (uint8_t)__builtin_ctzll(huge);
+    }
     if (cfg->anon_page_shift && !((sizes >> cfg->anon_page_shift) & 1)) {
         char list[128] = "";
         for (unsigned s = 0; s < 64; s++)

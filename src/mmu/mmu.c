@@ -225,6 +225,7 @@ int mmu_access(struct vmsim *sim, const struct vmsim_event *ev)
         last = UINT64_MAX;
     for (;;) {
         unsigned shift = translate(sim, c, va, kind);
+        sim->st.translations_huge += shift != sim->phys.page_shift;
         vmsim_vaddr_t next = ((va >> shift) + 1) << shift;
         if (next == 0 || next > last)
             return VMSIM_OK;

@@ -76,7 +76,7 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         vmsim_destroy(sim);
         return rc;
     }
-    sim->track = sim->k.rc.track || cfg->verify;
+    sim->track = sim->k.rc.track || cfg->verify || sim->k.huge;
     *out = sim;
     return VMSIM_OK;
 }
@@ -196,6 +196,14 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
     s->st.swap_slots_peak = sim->phys.swap.peak;
     if (sim->cfg.vipt_sets)
         kernel_synonyms(s);
+    if (sim->k.huge)
+        thp_untouched(s);
+    for (unsigned i = 0; i < sim->cfg.ntlb; i++) {
+        s->st.tlb[i].reach = 0;
+        for (unsigned c = 0; c < sim->cfg.ncpus; c++)
+            if (sim->cpu[c].ready && tlb_level_reach(&sim->cpu[c].tlb[i]) > s->st.tlb[i].reach)
+                s->st.tlb[i].reach = tlb_level_reach(&sim->cpu[c].tlb[i]);
+    }
     return &sim->st;
 }
 

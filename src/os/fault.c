@@ -57,6 +57,8 @@ static int new_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn)
     int rc = phys_alloc(&sim->phys, order_of(sim, level), 0, pfn);
     if (rc == 0 && level == 1 && (rc = reclaim_add(sim, *pfn)) != 0)
         phys_put(&sim->phys, *pfn);
+    if (rc == 0 && level > 1 && sim->k.huge)
+        thp_untouch(sim, *pfn, 1ull << order_of(sim, level));
     return rc;
 }
 
@@ -109,6 +111,10 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
     sim->k.rc.busy = old;
     rc = new_frame(sim, level, &pfn);
     sim->k.rc.busy = UINT64_MAX;
+    if (rc == VMSIM_ENOFRAME && level > 1 && thp_split_at(sim, p, va) == VMSIM_OK) {
+        *fixed = true; /* the retry copies one base page */
+        return VMSIM_OK;
+    }
     if (rc)
         return oom(sim, rc);
     if (sim->cfg.verify)
@@ -126,6 +132,8 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
     else
         st->faults_cow_copy++;
     *fixed = true;
+    if (level == 1 && sim->k.huge && !v->file)
+        thp_maybe_promote(sim, p, va);
     return VMSIM_OK;
 }
 
@@ -231,7 +239,7 @@ static unsigned anon_level(struct vmsim *sim, const struct process *p, vmsim_vad
     while (level > 1) {
         uint64_t size = 1ull << sim->shift[level];
         vmsim_vaddr_t lo = va & ~(size - 1);
-        if (vma_uniform(&p->vmas, lo, lo + size))
+        if (thp_eligible(sim, p, lo, lo + size))
             break;
         level--;
         while (level > 1 && !(sim->cfg.geom.leaf_levels & (1u << level)))
@@ -268,6 +276,7 @@ static int anon_fault(struct vmsim *sim, struct process *p, const struct vma *v,
                 kernel_put_frame(sim, pfn);
         }
         if ((rc == VMSIM_ENOFRAME || rc == VMSIM_EEXIST) && level > 1) {
+            sim->st.thp_fallbacks++;
             level = 1;
             continue;
         }
@@ -280,6 +289,8 @@ static int anon_fault(struct vmsim *sim, struct process *p, const struct vma *v,
     else
         sim->st.faults_zero_read++;
     *fixed = true;
+    if (write && level == 1 && sim->k.huge)
+        thp_maybe_promote(sim, p, va);
     return VMSIM_OK;
 }
 

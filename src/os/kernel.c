@@ -37,6 +37,7 @@ int kernel_init(struct vmsim *sim)
     k->asid_next = 1;
     k->anon_level = 1;
     k->shmem_next = SHMEM_FIRST;
+    k->huge = sim->cfg.anon_page_shift > sim->phys.page_shift && sim->cfg.thp != VMSIM_THP_NEVER;
     for (unsigned l = 1; l <= sim->cfg.geom.levels; l++)
         if (sim->shift[l] == sim->cfg.anon_page_shift && (sim->cfg.geom.leaf_levels & (1u << l)))
             k->anon_level = l;
@@ -367,8 +368,10 @@ static void page_range(const struct vmsim *sim, vmsim_vaddr_t va, uint64_t len, 
  * splitting comes with the huge-page policy). */
 static int unmap_range(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
 {
-    struct leaves ls;
-    int rc = leaves_of(p, lo, hi, &ls);
+    struct leaves ls = {0};
+    int rc = thp_split_partial(sim, p, lo, hi);
+    if (rc == 0)
+        rc = leaves_of(p, lo, hi, &ls);
     uint64_t freed = p->pt->tables_freed;
     for (size_t i = 0; i < ls.n && rc == 0; i++)
         kernel_unmap_page(sim, p, ls.l[i].va);
@@ -466,6 +469,8 @@ int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64
         rc = fill_gaps(sim, p, va, hi);
     if (rc == 0)
         rc = vma_change(&p->vmas, va, hi, prot & PROT_ALL, false, sim->phys.page_shift);
+    if (rc == 0)
+        rc = thp_split_partial(sim, p, va, hi);
     struct leaves ls;
     if (rc == 0)
         rc = leaves_of(p, va, hi, &ls);

@@ -74,6 +74,9 @@ struct kernel {
     uint64_t swap_frame_cap;
     struct reclaim rc;
     struct plan *plan;    /* plan.c: building the OPT oracle */
+    uint64_t *touched;    /* thp.c: base frames an access has touched, a bit each */
+    uint64_t touched_cap; /* words */
+    bool huge;            /* huge pages may be mapped: translations mark touched */
     uint64_t *stamp;      /* --verify: contents of each base frame */
     uint64_t stamp_cap, stamp_next;
     struct vmsim_mismatch first_mismatch;
@@ -129,6 +132,19 @@ void verify_access(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsig
  * hook for page replacement's reference tracking and --verify. */
 void kernel_touch(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
                   unsigned shift, uint64_t pte);
+
+/* thp.c */
+bool thp_eligible(struct vmsim *sim, const struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi);
+/* After a base-page fault at va: collapse its block if it is complete. */
+void thp_maybe_promote(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
+/* Split the huge page mapped at va of p (in every process that maps it). */
+int thp_split_at(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
+/* Split the huge pages that [lo, hi) cuts (munmap, mprotect). */
+int thp_split_partial(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi);
+/* The touched bitmap behind memory.huge_untouched_bytes. */
+void thp_touch(struct vmsim *sim, vmsim_pfn_t pfn);
+void thp_untouch(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t frames);
+void thp_untouched(struct vmsim *sim); /* fills the statistic */
 
 /* synonym.c: fill stats synonym_bits and synonym_frames from the frames
  * mapped now and the VIPT geometry of the config. */

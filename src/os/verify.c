@@ -93,6 +93,8 @@ void kernel_touch(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsign
 {
     if (sim->k.rc.track)
         reclaim_touch(sim, pte);
+    if (sim->k.huge && shift > sim->phys.page_shift)
+        thp_touch(sim, PTE_PFN(pte) + ((va & ((1ull << shift) - 1)) >> sim->phys.page_shift));
     if (sim->cfg.verify)
         verify_access(sim, p, va, kind, shift, pte);
 }

@@ -107,6 +107,13 @@ int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out)
     return VMSIM_OK;
 }
 
+void phys_split(struct phys *p, vmsim_pfn_t pfn)
+{
+    struct frame head = p->frame[pfn];
+    for (uint64_t i = 0; i < (1ull << head.order); i++)
+        p->frame[pfn + i] = (struct frame){.refcount = head.refcount, .flags = head.flags};
+}
+
 void phys_put(struct phys *p, vmsim_pfn_t pfn)
 {
     struct frame *f = &p->frame[pfn];

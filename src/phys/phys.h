@@ -69,6 +69,9 @@ void phys_fini(struct phys *p);
  * A single frame may come from reclaim when memory is full. VMSIM_ENOFRAME
  * when simulated memory is exhausted, VMSIM_ENOMEM when the host is. */
 int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out);
+/* Turn the block at pfn into 2^order single frames, each with the block's
+ * flags and reference count (a huge page split into base pages). */
+void phys_split(struct phys *p, vmsim_pfn_t pfn);
 /* Drop one reference to the block at pfn; frees it at zero. */
 void phys_put(struct phys *p, vmsim_pfn_t pfn);
 

@@ -109,6 +109,8 @@ int report_json(const struct vmsim *sim, const char *source, FILE *out)
         set_path(root, name, json_integer((json_int_t)st->tlb[i].hits));
         snprintf(name, sizeof name, "tlb.%s.misses", cfg->tlb[i].name);
         set_path(root, name, json_integer((json_int_t)st->tlb[i].misses));
+        snprintf(name, sizeof name, "tlb.%s.reach_bytes", cfg->tlb[i].name);
+        set_path(root, name, json_integer((json_int_t)st->tlb[i].reach));
     }
     json_t *hist = json_array();
     for (unsigned i = 0; i <= VMSIM_MAX_LEVELS + 1; i++)

@@ -46,6 +46,18 @@ void tlb_level_flush(struct tlb_level *l)
     l->live_mask = 0;
 }
 
+uint64_t tlb_level_reach(const struct tlb_level *l)
+{
+    uint64_t bytes = 0;
+    for (unsigned a = 0; a < l->narr; a++) {
+        const struct sac *c = &l->arr[a].c;
+        for (uint64_t i = 0; c->key && i < (uint64_t)c->sets * c->ways; i++)
+            if (c->key[i])
+                bytes += 1ull << (c->key[i] & 63);
+    }
+    return bytes;
+}
+
 void tlb_level_invalidate(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid)
 {
     for (unsigned i = 0; i < l->nprobe; i++) {

@@ -45,6 +45,8 @@ struct tlb_level {
 int tlb_level_init(struct tlb_level *l, const struct vmsim_tlb_level_config *cfg);
 void tlb_level_fini(struct tlb_level *l);
 void tlb_level_flush(struct tlb_level *l);
+/* Bytes the level's valid entries map (its reach, as it stands). */
+uint64_t tlb_level_reach(const struct tlb_level *l);
 /* Remove every entry whose page contains va (any size). */
 void tlb_level_invalidate(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t asid);
 
