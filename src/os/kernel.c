@@ -214,17 +214,9 @@ static int leaves_of(struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi, stru
     return pt_visit(p->pt, p->asid, lo, hi, collect, out);
 }
 
-static int first_leaf(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
-{
-    *(uint64_t *)ctx = e;
-    return 1;
-}
-
 uint64_t kernel_lookup(struct process *p, vmsim_vaddr_t va)
 {
-    uint64_t e = 0;
-    pt_visit(p->pt, p->asid, va, va + 1, first_leaf, &e);
-    return e;
+    return pt_lookup(p->pt, p->asid, va, NULL);
 }
 
 /* ---- process lifetime ---- */

@@ -2,19 +2,22 @@
  * victim, and eviction (swap-out, write-back, drop).
  *
  * Evictable frames are base-page data frames: private anonymous pages and
- * page-cache pages. Zero frames, page tables and huge pages stay (Linux
- * splits a huge page before swapping it; vmsim does not model the split).
+ * page-cache pages (and page tables, below). Zero frames and huge pages
+ * stay (Linux splits a huge page before swapping it; vmsim does not).
  * The list is doubly linked through frame->prev/next, oldest first:
  *   FIFO   victim = head (the frame resident longest)
  *   LRU    every reference moves the frame to the tail; victim = head
- *   Clock  every reference sets FRAME_REF; the hand sweeps from the head,
- *          clearing FRAME_REF, and takes the first frame found clear
+ *   Clock  the hand sweeps from the head; a frame any of whose mappings
+ *          has its accessed bit set gets a second chance: the bits are
+ *          cleared, with a TLB invalidation each (so the next reference
+ *          walks and sets the bit again, as a reference bit would be);
+ *          the first frame found unreferenced goes
  *   random victim = a uniformly drawn frame (an array of the frames)
  *   OPT    every reference records when the frame is next used (the plan,
  *          vmsim_plan); victim = the frame used furthest ahead (a scan)
- * LRU, Clock and OPT see every reference, TLB hits included: they are the
- * textbook policies (hardware sets accessed bits only on walks; Linux's
- * approximation of them is Clock over those bits).
+ * Clock thus costs nothing per access, like the hardware it models. LRU
+ * and OPT must see every reference, TLB hits included (sim->track): they
+ * are the textbook policies, and slow the hit path down.
  *
  * With --evict-tables, page-table pages below the roots are on the list
  * too; the reverse map names the one entry that points to each. Evicting
@@ -44,8 +47,7 @@ int reclaim_init(struct vmsim *sim)
     struct reclaim *r = &sim->k.rc;
     memset(r, 0, sizeof *r);
     r->policy = sim->cfg.replace;
-    r->track = r->policy == VMSIM_REPLACE_LRU || r->policy == VMSIM_REPLACE_CLOCK ||
-               r->policy == VMSIM_REPLACE_OPT;
+    r->track = r->policy == VMSIM_REPLACE_LRU || r->policy == VMSIM_REPLACE_OPT;
     r->head = r->tail = r->hand = FRAME_NIL;
     r->busy = UINT64_MAX;
     sim->phys.reclaim = reclaim_one;
@@ -110,7 +112,6 @@ int reclaim_add(struct vmsim *sim, vmsim_pfn_t pfn)
         r->head = (uint32_t)pfn;
     r->tail = (uint32_t)pfn;
     f->flags |= FRAME_RESIDENT;
-    f->flags &= (uint16_t)~FRAME_REF;
     r->count++;
     return VMSIM_OK;
 }
@@ -142,7 +143,7 @@ void reclaim_remove(struct vmsim *sim, vmsim_pfn_t pfn)
         r->slot[f->spare] = last;
         F(sim, last)->spare = f->spare;
     }
-    f->flags &= (uint16_t)~(FRAME_RESIDENT | FRAME_REF);
+    f->flags &= (uint16_t)~FRAME_RESIDENT;
     r->count--;
 }
 
@@ -163,9 +164,6 @@ void reclaim_touch(struct vmsim *sim, uint64_t pte)
             r->tail = (uint32_t)pfn;
         }
         break;
-    case VMSIM_REPLACE_CLOCK:
-        f->flags |= FRAME_REF;
-        break;
     case VMSIM_REPLACE_OPT: {
         /* The access being translated is number accesses - 1. */
         uint64_t i = sim->st.accesses - 1;
@@ -182,6 +180,26 @@ void reclaim_touch(struct vmsim *sim, uint64_t pte)
 static bool evictable(struct vmsim *sim, vmsim_pfn_t pfn)
 {
     return pfn != sim->k.rc.busy && !(F(sim, pfn)->flags & FRAME_PINNED);
+}
+
+/* Clock's reference bit: test and clear the accessed bits of every
+ * mapping of the frame (page tables have none: never referenced). */
+static bool referenced(struct vmsim *sim, vmsim_pfn_t pfn)
+{
+    struct kernel *k = &sim->k;
+    bool any = false;
+    if (F(sim, pfn)->flags & FRAME_PT)
+        return false;
+    for (uint32_t i = F(sim, pfn)->rmap; i; i = k->rmap.e[i].next) {
+        const struct rmap_entry *e = &k->rmap.e[i];
+        struct process *p = k->proc[e->proc];
+        if (kernel_lookup(p, rmap_va(e)) & PTE_A) {
+            any = true;
+            pt_update(p->pt, p->asid, rmap_va(e), 0, PTE_A);
+            kernel_shootdown(sim, p, rmap_va(e));
+        }
+    }
+    return any;
 }
 
 /* The policy's victim, or FRAME_NIL. `skip` says how many acceptable
@@ -221,10 +239,8 @@ static vmsim_pfn_t victim(struct vmsim *sim, uint64_t skip)
             r->hand = f->next;
             if (!evictable(sim, pfn))
                 continue;
-            if (f->flags & FRAME_REF) {
-                f->flags &= (uint16_t)~FRAME_REF;
+            if (referenced(sim, pfn))
                 continue;
-            }
             if (skip-- == 0)
                 return pfn;
         }

@@ -225,25 +225,13 @@ static int split(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
     return rc;
 }
 
-struct leaf_at {
-    vmsim_vaddr_t va;
-    unsigned level;
-    uint64_t e;
-};
-
-static int leaf_at(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
-{
-    *(struct leaf_at *)ctx = (struct leaf_at){va, level, e};
-    return 1;
-}
-
 int thp_split_at(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
 {
-    struct leaf_at l = {0, 0, 0};
-    pt_visit(p->pt, p->asid, va, va + 1, leaf_at, &l);
-    if (!(l.e & PTE_P) || l.level <= 1)
+    unsigned level = 0;
+    const uint64_t e = pt_lookup(p->pt, p->asid, va, &level);
+    if (!(e & PTE_P) || level <= 1)
         return VMSIM_ENOENT;
-    return split(sim, p, l.va, l.level, l.e);
+    return split(sim, p, va & ~((1ull << sim->shift[level]) - 1), level, e);
 }
 
 int thp_split_partial(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
@@ -253,16 +241,15 @@ int thp_split_partial(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vm
     /* Only the huge pages at the two edges can be cut. */
     const vmsim_vaddr_t edge[2] = {lo, hi - 1};
     for (int i = 0; i < 2; i++) {
-        struct leaf_at l = {0, 0, 0};
-        pt_visit(p->pt, p->asid, edge[i], edge[i] + 1, leaf_at, &l);
-        if (!(l.e & PTE_P))
+        unsigned level = 0;
+        const uint64_t e = pt_lookup(p->pt, p->asid, edge[i], &level);
+        if (!(e & PTE_P) || level <= 1)
             continue;
-        if (l.level <= 1)
+        const uint64_t size = 1ull << sim->shift[level];
+        const vmsim_vaddr_t at = edge[i] & ~(size - 1);
+        if (at >= lo && at + size <= hi)
             continue;
-        const uint64_t size = 1ull << sim->shift[l.level];
-        if (l.va >= lo && l.va + size <= hi)
-            continue;
-        int rc = split(sim, p, l.va, l.level, l.e);
+        int rc = split(sim, p, at, level, e);
         if (rc)
             return rc;
     }

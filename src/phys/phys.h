@@ -19,7 +19,6 @@ enum frame_flags {
     FRAME_PINNED = 1u << 2,   /* never reclaimed (roots, kernel structures) */
     FRAME_CACHE = 1u << 3,    /* a page-cache page: aux = its cache entry */
     FRAME_RESIDENT = 1u << 4, /* on the replacement list */
-    FRAME_REF = 1u << 5,      /* referenced since the clock hand last passed */
     FRAME_SWAPPED = 1u << 6,  /* anonymous page with a valid copy in swap slot aux */
     FRAME_DIRTY = 1u << 7,    /* written through a mapping that is gone */
 };

@@ -71,6 +71,9 @@ struct pt_ops {
      * none). Frees tables that become empty. */
     int (*unmap)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64_t *old);
     int (*update)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64_t set, uint64_t clear);
+    /* The leaf entry covering va, present or not (0: none), and its level;
+     * no side effects (a walk sets accessed bits). */
+    uint64_t (*lookup)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned *level);
     void (*walk)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct walk_start *s,
                  struct walk *w);
     int (*visit)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t lo, vmsim_vaddr_t hi, pt_visit_fn fn,
@@ -143,6 +146,11 @@ static inline void pt_footprint(const struct pt *p, struct vmsim_pt_footprint *f
     p->ops->footprint(p, fp);
 }
 static inline int pt_deposit(struct pt *p) { return p->ops->deposit(p); }
+static inline uint64_t pt_lookup(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
+                                 unsigned *level)
+{
+    return p->ops->lookup(p, asid, va, level);
+}
 static inline int pt_table_out(struct pt *p, vmsim_vaddr_t va, unsigned level, uint64_t swp,
                                vmsim_pfn_t *pfn)
 {

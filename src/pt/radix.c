@@ -290,6 +290,17 @@ static void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
     }
 }
 
+static uint64_t radix_lookup(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned *level)
+{
+    struct rtab *path[VMSIM_MAX_LEVELS + 2];
+    uint64_t idx[VMSIM_MAX_LEVELS + 2];
+    unsigned k = 0;
+    const uint64_t *e = find_leaf(R(p), va, path, idx, &k);
+    if (level)
+        *level = k;
+    return e ? *e : 0;
+}
+
 static int visit_tree(struct radix *r, struct rtab *t, vmsim_vaddr_t base, vmsim_vaddr_t lo,
                       vmsim_vaddr_t hi, pt_visit_fn fn, void *ctx)
 {
@@ -422,6 +433,7 @@ const struct pt_ops pt_radix_ops = {
     .map = radix_map,
     .unmap = radix_unmap,
     .update = radix_update,
+    .lookup = radix_lookup,
     .walk = radix_walk,
     .visit = radix_visit,
     .footprint = radix_footprint,
