@@ -276,6 +276,7 @@ void kernel_fini(struct vmsim *sim)
     free(k->free_id);
     free(k->swap_frame);
     free(k->stamp);
+    free(k->touched);
     rmap_fini(&k->rmap);
     pc_fini(&k->pc);
     reclaim_fini(sim);
