@@ -108,6 +108,20 @@ static void test_clock(void **state)
 {
     static const int ref[] = {1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5};
     assert_int_equal(faults_of(ref, 12, 3, VMSIM_REPLACE_CLOCK), 9);
+    /* A string where the victim's place matters (a new page appended at
+     * the end instead would give 8):
+     *   5 2 (2) 4   [5* 2* 4*]                                  3 faults
+     *   3           clears all, takes 5: [3* 2 4], hand at 2    4
+     *   (2)         sets 2: [3* 2* 4]
+     *   5           clears 2, takes 4: [3* 2 5*], hand at 3     5
+     *   (2)         [3* 2* 5*]
+     *   4           clears 3 2 5, takes 3: [4* 2 5], hand at 2  6
+     *   1           takes 2: [4* 1* 5], hand at 5               7
+     *   2           takes 5: [4* 1* 2*], hand at 4              8
+     *   3           clears 4 1 2, takes 4: [3* 1 2]             9
+     *   (1)         hit                                         9 */
+    static const int ref2[] = {5, 2, 2, 4, 3, 2, 5, 2, 4, 1, 2, 3, 1};
+    assert_int_equal(faults_of(ref2, 13, 3, VMSIM_REPLACE_CLOCK), 9);
 }
 
 /* Swap traffic, FIFO, 3 data frames; list order is load order.
@@ -669,6 +683,33 @@ static void test_thp_split(void **state)
     vmsim_destroy(sim);
 }
 
+/* mprotect must not make a swap-cache page writable in place: the slot
+ * it came from still holds what another process's swap entry names. As
+ * test_swap_shared_slot: P1 writes X, forks, P2's write of Y evicts X (one
+ * slot, two swap entries), P1 reads X back (a swap-cache frame, read-only).
+ * P1 mprotects X r-- then rw- and writes it: a fault that drops the swap
+ * copy (reuse). P2 then reads X: from the slot, P1's write unseen. */
+static void test_mprotect_keeps_swap_copy(void **state)
+{
+    struct vmsim_config cfg = config(2 * TABLES + 1, VMSIM_REPLACE_FIFO, 16);
+    cfg.verify = true;
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    run1(sim, acc(VMSIM_WRITE, 2, 0x11000));
+    run1(sim, acc(VMSIM_READ, 1, 0x10000));
+    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 0x10000, PAGE));
+    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x10000, PAGE));
+    const uint64_t reuse = st->faults_cow_reuse;
+    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    assert_int_equal(st->faults_cow_reuse - reuse, 1);
+    run1(sim, acc(VMSIM_READ, 2, 0x10000));
+    assert_int_equal(st->verify_checks, 2);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_strict_segfault),
         cmocka_unit_test(test_permission_faults),
         cmocka_unit_test(test_mprotect_keeps_cow),
+        cmocka_unit_test(test_mprotect_keeps_swap_copy),
         cmocka_unit_test(test_swap_shared_slot),
         cmocka_unit_test(test_verify_catches_corruption),
         cmocka_unit_test(test_verify_small_story),

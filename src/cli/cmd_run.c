@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "report/report.h"
@@ -97,8 +98,14 @@ static int open_input(const char *trace, const char *workload, struct vmsim_sour
 static int plan(struct vmsim *sim, const char *trace, const char *workload,
                 struct vmsim_source **src)
 {
-    if (trace && (!strcmp(trace, "-") || strstr(trace, ":-") == trace + strlen(trace) - 2))
-        return cli_usage("--replace opt reads the trace twice: expected a file, found standard input");
+    if (trace) {
+        const char *path;
+        struct stat sb;
+        trace_format(trace, &path);
+        if (!strcmp(path, "-") || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+            return cli_usage("--replace opt reads the trace twice: expected a regular file, found "
+                             "\"%s\"", path);
+    }
     struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
     int rc = buf ? 0 : VMSIM_ENOMEM;
     for (long n; rc == 0 && (n = vmsim_source_next(*src, buf, BATCH)) != 0;) {

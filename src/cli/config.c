@@ -175,6 +175,11 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
 int cli_config_finish(struct vmsim_config *cfg)
 {
     const struct vmsim_geometry *g = &cfg->geom;
+    if ((cfg->phys_bytes >> g->page_shift) >= UINT32_MAX)
+        return cli_usage("--mem: expected fewer than 2^32 - 1 frames, at most %llu bytes with "
+                         "%llu-byte pages, found %llu bytes",
+                         (unsigned long long)(((uint64_t)UINT32_MAX - 1) << g->page_shift),
+                         1ull << g->page_shift, (unsigned long long)cfg->phys_bytes);
     uint64_t sizes = 0;
     for (unsigned k = 1; k <= g->levels; k++)
         if (g->leaf_levels & (1u << k))

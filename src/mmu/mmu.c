@@ -174,6 +174,8 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
             return sim->phys.page_shift;
         int rc = kernel_fault(sim, p, va, kind, &w, &fixed);
         charge(sim, sim->cfg.cost.fault); /* a fault costs its trap, fixed or not */
+        if (rc != 0)
+            sim->host_rc = rc; /* out of host memory: mmu_access returns it */
         if (rc != 0 || !fixed)
             return (w.pte & PTE_P) ? sim->shift[w.level] : sim->phys.page_shift;
         walk(sim, c, p, va, &w);
@@ -228,9 +230,15 @@ int mmu_access(struct vmsim *sim, const struct vmsim_event *ev)
         sim->st.translations_huge += shift != sim->phys.page_shift;
         vmsim_vaddr_t next = ((va >> shift) + 1) << shift;
         if (next == 0 || next > last)
-            return VMSIM_OK;
+            break;
         va = next;
     }
+    if (__builtin_expect(sim->host_rc != 0, 0)) {
+        int rc = sim->host_rc;
+        sim->host_rc = 0;
+        return rc;
+    }
+    return VMSIM_OK;
 }
 
 int mmu_cpu_ready(struct vmsim *sim, unsigned cpu)

@@ -40,6 +40,7 @@ struct cpu {
 struct vmsim {
     struct vmsim_config cfg;
     bool track; /* kernel_touch sees every translation: replacement, --verify */
+    int host_rc; /* a host failure inside a translation, returned by mmu_access */
     struct vmsim_stats st;
     struct phys phys;
     struct kernel k;

@@ -123,7 +123,7 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
         rmap_del(&sim->k.rmap, F(sim, old), p->id, va & ~((1ull << sim->shift[level]) - 1));
     if ((rc = kernel_map(sim, p, va, level, frame_pte(pfn) | bits)) != 0) {
         kernel_put_frame(sim, pfn);
-        return rc;
+        return oom(sim, rc);
     }
     kernel_put_frame(sim, old);
     kernel_shootdown(sim, p, va);
@@ -169,7 +169,7 @@ static int swap_in(struct vmsim *sim, struct process *p, const struct vma *v, vm
     const uint64_t ro = frame_pte(pfn) | (prot_bits(v->prot) & ~PTE_W) | PTE_A;
     if ((rc = kernel_map(sim, p, va, level, ro)) != 0) {
         kernel_put_frame(sim, pfn);
-        return rc;
+        return oom(sim, rc);
     }
     swap_put(&sim->phys.swap, slot); /* the entry no longer names the slot */
     *fixed = true;
@@ -224,7 +224,7 @@ static int file_fault(struct vmsim *sim, struct process *p, const struct vma *v,
         bits &= ~PTE_W; /* private: the first write copies */
     if ((rc = kernel_map(sim, p, va, 1, frame_pte(pfn) | bits)) != 0) {
         kernel_put_frame(sim, pfn);
-        return rc;
+        return oom(sim, rc);
     }
     *fixed = true;
     if (write && !shared)

@@ -419,7 +419,9 @@ static bool writable_now(struct vmsim *sim, const struct vma *v, uint64_t e)
     if (e & PTE_ZERO)
         return false;
     const struct frame *f = F(sim, PTE_PFN(e));
-    return !(f->flags & FRAME_CACHE) && f->refcount == 1;
+    /* a swap-cache frame is also the contents other mappings' swap
+     * entries will find: a write must drop that copy (write_fault) */
+    return !(f->flags & (FRAME_CACHE | FRAME_SWAPPED)) && f->refcount == 1;
 }
 
 /* Give the parts of [lo, hi) outside every VMA an implicit anonymous VMA. */

@@ -8,7 +8,7 @@
  *   reclaim.c  the replacement list and policies, eviction, swap-out
  *   vma.c, rmap.c, pagecache.c   the data structures
  *
- * docs/lifecycle.md draws the states of a page and names the function that
+ * docs/kernel.md draws the states of a page and names the function that
  * moves it between them. */
 #ifndef VMSIM_OS_KERNEL_H
 #define VMSIM_OS_KERNEL_H

@@ -7,7 +7,9 @@
  * The list is doubly linked through frame->prev/next, oldest first:
  *   FIFO   victim = head (the frame resident longest)
  *   LRU    every reference moves the frame to the tail; victim = head
- *   Clock  the hand sweeps from the head; a frame any of whose mappings
+ *   Clock  the list is the circle; a new page takes its place behind the
+ *          hand (where the victim was); the hand sweeps on; a frame any
+ *          of whose mappings
  *          has its accessed bit set gets a second chance: the bits are
  *          cleared, with a TLB invalidation each (so the next reference
  *          walks and sets the bit again, as a reference bit would be);
@@ -82,11 +84,52 @@ static int grow_u64(uint64_t **a, uint64_t *cap, uint64_t i)
     return VMSIM_OK;
 }
 
+/* OPT's max-heap of the listed frames by next use, in r->slot; a frame's
+ * position is in frame->spare. */
+static bool heap_above(struct vmsim *sim, uint32_t a, uint32_t b)
+{
+    return sim->k.rc.next_use[a] > sim->k.rc.next_use[b];
+}
+
+static void heap_set(struct vmsim *sim, uint64_t i, uint32_t pfn)
+{
+    sim->k.rc.slot[i] = pfn;
+    F(sim, pfn)->spare = (uint32_t)i;
+}
+
+static void heap_up(struct vmsim *sim, uint64_t i)
+{
+    uint32_t *h = sim->k.rc.slot;
+    const uint32_t x = h[i];
+    for (; i > 0 && heap_above(sim, x, h[(i - 1) / 2]); i = (i - 1) / 2)
+        heap_set(sim, i, h[(i - 1) / 2]);
+    heap_set(sim, i, x);
+}
+
+/* Sift down from i in a heap of n entries. */
+static void heap_down(struct vmsim *sim, uint64_t i, uint64_t n)
+{
+    uint32_t *h = sim->k.rc.slot;
+    const uint32_t x = h[i];
+    for (;;) {
+        uint64_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && heap_above(sim, h[c + 1], h[c]))
+            c++;
+        if (!heap_above(sim, h[c], x))
+            break;
+        heap_set(sim, i, h[c]);
+        i = c;
+    }
+    heap_set(sim, i, x);
+}
+
 int reclaim_add(struct vmsim *sim, vmsim_pfn_t pfn)
 {
     struct reclaim *r = &sim->k.rc;
     struct frame *f = F(sim, pfn);
-    if (r->policy == VMSIM_REPLACE_RANDOM) {
+    if (r->policy == VMSIM_REPLACE_RANDOM || r->policy == VMSIM_REPLACE_OPT) {
         if (r->count == r->slot_cap) {
             uint64_t cap = r->slot_cap ? r->slot_cap * 2 : 1024;
             uint32_t *s = realloc(r->slot, cap * sizeof *s);
@@ -103,14 +146,28 @@ int reclaim_add(struct vmsim *sim, vmsim_pfn_t pfn)
         if (rc)
             return rc;
         r->next_use[pfn] = UINT64_MAX; /* until its first reference says */
+        heap_up(sim, r->count);
     }
-    f->prev = r->tail;
-    f->next = FRAME_NIL;
-    if (r->tail != FRAME_NIL)
-        F(sim, r->tail)->next = (uint32_t)pfn;
-    else
-        r->head = (uint32_t)pfn;
-    r->tail = (uint32_t)pfn;
+    if (r->policy == VMSIM_REPLACE_CLOCK && r->hand != FRAME_NIL) {
+        /* The clock's circle: a page loaded after an eviction takes the
+         * victim's place, just behind the hand. */
+        struct frame *h = F(sim, r->hand);
+        f->next = r->hand;
+        f->prev = h->prev;
+        if (h->prev != FRAME_NIL)
+            F(sim, h->prev)->next = (uint32_t)pfn;
+        else
+            r->head = (uint32_t)pfn;
+        h->prev = (uint32_t)pfn;
+    } else {
+        f->prev = r->tail;
+        f->next = FRAME_NIL;
+        if (r->tail != FRAME_NIL)
+            F(sim, r->tail)->next = (uint32_t)pfn;
+        else
+            r->head = (uint32_t)pfn;
+        r->tail = (uint32_t)pfn;
+    }
     f->flags |= FRAME_RESIDENT;
     r->count++;
     return VMSIM_OK;
@@ -138,10 +195,14 @@ void reclaim_remove(struct vmsim *sim, vmsim_pfn_t pfn)
     if (r->hand == pfn)
         r->hand = f->next;
     unlink_frame(sim, f);
-    if (r->policy == VMSIM_REPLACE_RANDOM) {
-        uint32_t last = r->slot[r->count - 1];
-        r->slot[f->spare] = last;
-        F(sim, last)->spare = f->spare;
+    if (r->policy == VMSIM_REPLACE_RANDOM || r->policy == VMSIM_REPLACE_OPT) {
+        const uint32_t at = f->spare, last = r->slot[r->count - 1];
+        r->slot[at] = last;
+        F(sim, last)->spare = at;
+        if (r->policy == VMSIM_REPLACE_OPT && at < r->count - 1) {
+            heap_up(sim, at);
+            heap_down(sim, F(sim, last)->spare, r->count - 1);
+        }
     }
     f->flags &= (uint16_t)~FRAME_RESIDENT;
     r->count--;
@@ -168,6 +229,8 @@ void reclaim_touch(struct vmsim *sim, uint64_t pte)
         /* The access being translated is number accesses - 1. */
         uint64_t i = sim->st.accesses - 1;
         r->next_use[pfn] = i < r->noracle ? r->oracle[i] : UINT64_MAX;
+        heap_up(sim, f->spare);
+        heap_down(sim, f->spare, r->count);
         break;
     }
     default:
@@ -220,7 +283,9 @@ static vmsim_pfn_t victim(struct vmsim *sim, uint64_t skip)
         return FRAME_NIL;
     }
     case VMSIM_REPLACE_OPT: {
-        vmsim_pfn_t best = FRAME_NIL;
+        if (!skip && evictable(sim, r->slot[0]))
+            return r->slot[0]; /* the heap's top: used furthest ahead */
+        vmsim_pfn_t best = FRAME_NIL; /* rare: the top is busy */
         uint64_t far = 0;
         for (uint32_t pfn = r->head; pfn != FRAME_NIL; pfn = F(sim, pfn)->next)
             if (evictable(sim, pfn) && (best == FRAME_NIL || r->next_use[pfn] > far)) {

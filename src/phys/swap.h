@@ -3,8 +3,8 @@
  * resident frame keeps it as a valid copy: Linux's swap_map). Reads and
  * writes are counted by the caller, which knows why it does them.
  *
- * Slots are handed out lowest-free-first from a bump pointer and a stack of
- * freed slots; slot numbers start at 0 and fit in a page-table entry's
+ * Slots come from a stack of freed slots (the last freed first), else from
+ * a bump pointer; slot numbers start at 0 and fit in a page-table entry's
  * frame field. */
 #ifndef VMSIM_PHYS_SWAP_H
 #define VMSIM_PHYS_SWAP_H

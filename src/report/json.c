@@ -82,14 +82,22 @@ static json_t *config_json(const struct vmsim_config *cfg)
             }
     }
     json_object_set_new(pwc, "latency", json_integer(cfg->pwc.latency));
-    json_t *cost = json_pack("{s:I,s:I,s:I,s:I}", "access", (json_int_t)cfg->cost.access, "pt_ref",
-                             (json_int_t)cfg->cost.pt_ref, "fault", (json_int_t)cfg->cost.fault,
-                             "pwc", (json_int_t)cfg->pwc.latency);
-    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I}", "machine", cfg->machine, "pt",
-                     cfg->pt, "geometry", geom, "tlb", tlb, "pwc", pwc, "cost", cost, "phys_bytes",
-                     (json_int_t)cfg->phys_bytes, "cpus", (json_int_t)cfg->ncpus, "asids",
-                     cfg->asids, "anon_page_size", (json_int_t)(1ull << cfg->anon_page_shift),
-                     "seed", (json_int_t)cfg->seed);
+    json_t *cost = json_pack("{s:I,s:I,s:I,s:I,s:I}", "access", (json_int_t)cfg->cost.access,
+                             "pt_ref", (json_int_t)cfg->cost.pt_ref, "fault",
+                             (json_int_t)cfg->cost.fault, "io", (json_int_t)cfg->cost.io, "pwc",
+                             (json_int_t)cfg->pwc.latency);
+    json_t *kernel = json_pack(
+        "{s:I,s:s,s:b,s:s,s:b,s:b,s:I,s:I,s:I,s:I}", "swap_bytes", (json_int_t)cfg->swap_bytes,
+        "replace", cfg->replace <= VMSIM_REPLACE_NONE ? vmsim_replace_names[cfg->replace] : "?",
+        "strict", cfg->strict, "thp", cfg->thp <= VMSIM_THP_NEVER ? vmsim_thp_names[cfg->thp] : "?",
+        "evict_tables", cfg->evict_tables, "verify", cfg->verify, "handler_frame",
+        (json_int_t)cfg->handler_frame, "kernel_stack", (json_int_t)cfg->kernel_stack, "vipt_sets",
+        (json_int_t)cfg->vipt_sets, "vipt_block", (json_int_t)cfg->vipt_block);
+    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I}", "machine", cfg->machine,
+                     "pt", cfg->pt, "geometry", geom, "tlb", tlb, "pwc", pwc, "cost", cost,
+                     "kernel", kernel, "phys_bytes", (json_int_t)cfg->phys_bytes, "cpus",
+                     (json_int_t)cfg->ncpus, "asids", cfg->asids, "anon_page_size",
+                     (json_int_t)(1ull << cfg->anon_page_shift), "seed", (json_int_t)cfg->seed);
 }
 
 int report_json(const struct vmsim *sim, const char *source, FILE *out)

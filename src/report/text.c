@@ -71,19 +71,19 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
     fprintf(out, "%-22s %s total: demand-zero read %s, write %s, COW of zero %s", "page faults",
             num(st->faults_total, a), num(st->faults_zero_read, b), num(st->faults_zero_write, c),
             num(st->faults_cow_zero, (char[32]){0}));
-    if (st->faults_cow_copy || st->faults_cow_reuse)
-        fprintf(out, ", COW copy %" PRIu64 ", COW reuse %" PRIu64, st->faults_cow_copy,
-                st->faults_cow_reuse);
-    if (st->faults_pagecache_hit || st->faults_pagecache_miss)
-        fprintf(out, ", page cache hit %" PRIu64 ", miss %" PRIu64, st->faults_pagecache_hit,
-                st->faults_pagecache_miss);
-    if (st->faults_swap_in)
-        fprintf(out, ", swap-in %" PRIu64, st->faults_swap_in);
-    if (st->faults_protection || st->faults_bad_address || st->faults_oom || st->faults_segv)
-        fprintf(out, ", protection %" PRIu64 ", bad address %" PRIu64 ", out of memory %" PRIu64,
-                st->faults_protection, st->faults_bad_address, st->faults_oom);
-    if (st->faults_segv)
-        fprintf(out, ", segfault %" PRIu64, st->faults_segv);
+    /* The other kinds, each when it happened. */
+    const struct {
+        const char *name;
+        uint64_t n;
+    } kinds[] = {{"COW copy", st->faults_cow_copy},     {"COW reuse", st->faults_cow_reuse},
+                 {"page cache hit", st->faults_pagecache_hit},
+                 {"page cache miss", st->faults_pagecache_miss},
+                 {"swap-in", st->faults_swap_in},       {"page table", st->faults_table},
+                 {"protection", st->faults_protection}, {"bad address", st->faults_bad_address},
+                 {"out of memory", st->faults_oom},     {"segfault", st->faults_segv}};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kinds[i].n)
+            fprintf(out, ", %s %s", kinds[i].name, num(kinds[i].n, a));
     fprintf(out, "\n");
     if (st->tlb_flushes || st->tlb_invalidations) {
         fprintf(out, "%-22s %s full flushes, %s page invalidations", "TLB maintenance",
