@@ -15,6 +15,7 @@
 #include "vmsim/vmsim.h"
 
 #define PAGE 4096ull
+#define MB2 (2ull << 20)
 #define TABLES 4 /* table frames of one process with pages in one 2 MiB region */
 
 static struct vmsim_config config(uint64_t frames, unsigned policy, uint64_t swap_pages)
@@ -572,8 +573,6 @@ static void test_nested_table_faults(void **state)
     vmsim_destroy(sim);
 }
 
-#define MB2 (2ull << 20)
-
 static struct vmsim_config thp_config(unsigned policy)
 {
     struct vmsim_config cfg = config(1u << 20, VMSIM_REPLACE_CLOCK, 0);
@@ -710,6 +709,37 @@ static void test_mprotect_keeps_swap_copy(void **state)
     vmsim_destroy(sim);
 }
 
+/* Sharing leaf tables: 100 processes map 2 MiB of file 7 read-only at
+ * 0x400000 (a 2 MiB-aligned block, offset 0) and fetch one page: each has
+ * its own leaf table of 512 x 8 bytes; one table would do: 99 x 4 KiB =
+ * 405,504 bytes saved. A writable private mapping (copy-on-write: tables
+ * differ after writes), a mapping of only part of the block, or one whose
+ * file offset sits elsewhere in its block (one page in) saves nothing. */
+static void test_pt_share(void **state)
+{
+    static const struct {
+        unsigned prot;
+        uint64_t len, pgoff, saved;
+    } cases[] = {{VMSIM_PROT_R | VMSIM_PROT_X, MB2, 0, 99 * PAGE},
+                 {VMSIM_PROT_R | VMSIM_PROT_W, MB2, 0, 0},
+                 {VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED, MB2, 0, 99 * PAGE},
+                 {VMSIM_PROT_R, MB2 - PAGE, 0, 0},
+                 {VMSIM_PROT_R, MB2, 1, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct vmsim_config cfg = config(4096, VMSIM_REPLACE_CLOCK, 0);
+        struct vmsim *sim = make(&cfg);
+        for (vmsim_pid_t pid = 1; pid <= 100; pid++) {
+            struct vmsim_event m = os(VMSIM_EV_MMAP, cases[c].prot, pid, 0x400000, cases[c].len);
+            m.file = 7;
+            m.pgoff = (uint32_t)cases[c].pgoff;
+            run1(sim, m);
+            run1(sim, acc(VMSIM_READ, pid, 0x400000 + 3 * PAGE));
+        }
+        assert_int_equal(vmsim_get_stats(sim)->pt_shareable, cases[c].saved);
+        vmsim_destroy(sim);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -722,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_fork_zero_page),
         cmocka_unit_test(test_page_cache_sharing),
         cmocka_unit_test(test_page_cache_offsets_and_writes),
+        cmocka_unit_test(test_pt_share),
         cmocka_unit_test(test_page_cache_eviction),
         cmocka_unit_test(test_shootdown_ipis),
         cmocka_unit_test(test_strict_segfault),

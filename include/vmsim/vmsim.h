@@ -209,6 +209,7 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(file_reads, "file.reads", "file pages read into the page cache")                     \
     X(file_writes, "file.writes", "dirty file pages written back on eviction")            \
     X(processes, "processes", "processes created")                                        \
+    X(pt_shareable, "page_tables.shareable_bytes", "leaf-table bytes that one table per shared file block, instead of one per process, would save") \
     X(synonym_bits, "synonyms.index_bits_above_page", "VIPT L1 index bits above the page offset: log2(S x B / P), 0 when S x B <= P (--vipt)") \
     X(synonym_frames, "synonyms.frames", "frames mapped at virtual addresses that index different VIPT L1 sets (--vipt)") \
     X(verify_checks, "verify.checks", "reads checked against the shadow model (--verify)")    \

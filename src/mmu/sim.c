@@ -198,6 +198,7 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
         kernel_synonyms(s);
     if (sim->k.huge)
         thp_untouched(s);
+    kernel_pt_share(s);
     for (unsigned i = 0; i < sim->cfg.ntlb; i++) {
         s->st.tlb[i].reach = 0;
         for (unsigned c = 0; c < sim->cfg.ncpus; c++)

@@ -146,6 +146,9 @@ void thp_touch(struct vmsim *sim, vmsim_pfn_t pfn);
 void thp_untouch(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t frames);
 void thp_untouched(struct vmsim *sim); /* fills the statistic */
 
+/* ptshare.c: fill stats.pt_shareable. */
+void kernel_pt_share(struct vmsim *sim);
+
 /* synonym.c: fill stats synonym_bits and synonym_frames from the frames
  * mapped now and the VIPT geometry of the config. */
 void kernel_synonyms(struct vmsim *sim);

@@ -113,8 +113,12 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
     fprintf(out, "%-22s", "page tables");
     for (unsigned k = cfg->geom.levels; k >= 1; k--)
         fprintf(out, " L%u%s: %s", k, k == cfg->geom.levels ? " (root)" : "", num(fp.tables[k], a));
-    fprintf(out, "\n%-22s %s without roots, %s of roots\n", "", report_bytes(fp.bytes, a, sizeof a),
+    fprintf(out, "\n%-22s %s without roots, %s of roots", "", report_bytes(fp.bytes, a, sizeof a),
             report_bytes(fp.root_bytes, b, sizeof b));
+    if (st->pt_shareable)
+        fprintf(out, "; %s would be saved by sharing leaf tables",
+                report_bytes(st->pt_shareable, a, sizeof a));
+    fprintf(out, "\n");
     fprintf(out, "%-22s %s frames in use (%s), peak %s\n\n", "memory", num(st->frames_used, a),
             report_bytes(st->frames_used << cfg->geom.page_shift, b, sizeof b),
             num(st->frames_peak, c));
