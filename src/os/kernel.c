@@ -396,14 +396,25 @@ int kernel_mmap(struct vmsim *sim, const struct vmsim_event *ev)
     return vma_insert(&p->vmas, &v, sim->phys.page_shift);
 }
 
-int kernel_munmap(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len)
+/* The process of a range event and the page-aligned range; NULL when the
+ * process does not exist (the event then changes nothing). */
+static struct process *range_of(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t *va,
+                                uint64_t len, vmsim_vaddr_t *hi)
 {
     int rc = 0;
     struct process *p = kernel_process(sim, pid, false, &rc);
+    if (p)
+        page_range(sim, *va, len, va, hi);
+    return p;
+}
+
+int kernel_munmap(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len)
+{
+    vmsim_vaddr_t hi;
+    struct process *p = range_of(sim, pid, &va, len, &hi);
     if (!p)
         return VMSIM_ENOENT;
-    vmsim_vaddr_t hi;
-    page_range(sim, va, len, &va, &hi);
+    int rc;
     if ((rc = unmap_range(sim, p, va, hi)) != 0)
         return rc;
     return vma_remove(&p->vmas, va, hi, sim->phys.page_shift);
@@ -453,11 +464,10 @@ int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64
                     unsigned prot)
 {
     int rc = 0;
-    struct process *p = kernel_process(sim, pid, false, &rc);
+    vmsim_vaddr_t hi;
+    struct process *p = range_of(sim, pid, &va, len, &hi);
     if (!p)
         return VMSIM_ENOENT;
-    vmsim_vaddr_t hi;
-    page_range(sim, va, len, &va, &hi);
     /* Implicit memory in the range becomes an explicit anonymous mapping, so
      * the new protection holds for pages touched later too. */
     if (!sim->cfg.strict)
@@ -489,13 +499,11 @@ int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64
 int kernel_madvise(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
                    unsigned advice)
 {
-    int rc = 0;
-    struct process *p = kernel_process(sim, pid, false, &rc);
+    vmsim_vaddr_t hi;
+    struct process *p = range_of(sim, pid, &va, len, &hi);
     if (!p)
         return VMSIM_ENOENT;
     if (advice >= VMSIM_ADV_NTYPES)
         return VMSIM_EINVAL;
-    vmsim_vaddr_t hi;
-    page_range(sim, va, len, &va, &hi);
     return vma_change(&p->vmas, va, hi, advice, true, sim->phys.page_shift);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mmu/sim.h"
+#include "util/grow.h"
 
 struct plan_slot {
     uint64_t vpn;
@@ -68,14 +69,10 @@ int vmsim_plan(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (ev[i].type != VMSIM_EV_ACCESS)
             continue;
-        if (r->noracle == r->oracle_cap) {
-            uint64_t cap = r->oracle_cap ? r->oracle_cap * 2 : 4096;
-            uint64_t *o = realloc(r->oracle, cap * sizeof *o);
-            if (!o)
-                return VMSIM_ENOMEM;
-            r->oracle = o;
-            r->oracle_cap = cap;
-        }
+        uint64_t *o = grow_array(r->oracle, &r->oracle_cap, r->noracle, sizeof *o, 4096, 0);
+        if (!o)
+            return VMSIM_ENOMEM;
+        r->oracle = o;
         if (2 * (pl->used + 1) > pl->cap && grow(pl))
             return VMSIM_ENOMEM;
         const uint64_t now = r->noracle++;

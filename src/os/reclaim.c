@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "mmu/sim.h"
+#include "util/grow.h"
 
 static int reclaim_one(void *ctx);
 static void release(void *ctx, vmsim_pfn_t pfn);
@@ -67,22 +68,6 @@ void reclaim_fini(struct vmsim *sim)
     memset(r, 0, sizeof *r);
 }
 
-/* Grow a per-frame or per-slot array to hold index i. */
-static int grow_u64(uint64_t **a, uint64_t *cap, uint64_t i)
-{
-    if (i < *cap)
-        return VMSIM_OK;
-    uint64_t n = *cap ? *cap : 1024;
-    while (n <= i)
-        n *= 2;
-    uint64_t *b = realloc(*a, n * sizeof *b);
-    if (!b)
-        return VMSIM_ENOMEM;
-    memset(b + *cap, 0, (n - *cap) * sizeof *b);
-    *a = b;
-    *cap = n;
-    return VMSIM_OK;
-}
 
 /* OPT's max-heap of the listed frames by next use, in r->slot; a frame's
  * position is in frame->spare. */
@@ -130,21 +115,18 @@ int reclaim_add(struct vmsim *sim, vmsim_pfn_t pfn)
     struct reclaim *r = &sim->k.rc;
     struct frame *f = F(sim, pfn);
     if (r->policy == VMSIM_REPLACE_RANDOM || r->policy == VMSIM_REPLACE_OPT) {
-        if (r->count == r->slot_cap) {
-            uint64_t cap = r->slot_cap ? r->slot_cap * 2 : 1024;
-            uint32_t *s = realloc(r->slot, cap * sizeof *s);
-            if (!s)
-                return VMSIM_ENOMEM;
-            r->slot = s;
-            r->slot_cap = cap;
-        }
+        uint32_t *s = grow_array(r->slot, &r->slot_cap, r->count, sizeof *s, 1024, 0);
+        if (!s)
+            return VMSIM_ENOMEM;
+        r->slot = s;
         f->spare = (uint32_t)r->count;
         r->slot[r->count] = (uint32_t)pfn;
     }
     if (r->policy == VMSIM_REPLACE_OPT) {
-        int rc = grow_u64(&r->next_use, &r->next_cap, pfn);
-        if (rc)
-            return rc;
+        uint64_t *nu = grow_array(r->next_use, &r->next_cap, pfn, sizeof *nu, 1024, 0);
+        if (!nu)
+            return VMSIM_ENOMEM;
+        r->next_use = nu;
         r->next_use[pfn] = UINT64_MAX; /* until its first reference says */
         heap_up(sim, r->count);
     }
@@ -328,18 +310,10 @@ vmsim_pfn_t swap_frame(const struct vmsim *sim, uint64_t slot)
 int swap_frame_set(struct vmsim *sim, uint64_t slot, vmsim_pfn_t pfn)
 {
     struct kernel *k = &sim->k;
-    if (slot >= k->swap_frame_cap) {
-        uint64_t n = k->swap_frame_cap ? k->swap_frame_cap : 1024;
-        while (n <= slot)
-            n *= 2;
-        uint32_t *a = realloc(k->swap_frame, n * sizeof *a);
-        if (!a)
-            return VMSIM_ENOMEM;
-        for (uint64_t i = k->swap_frame_cap; i < n; i++)
-            a[i] = FRAME_NIL;
-        k->swap_frame = a;
-        k->swap_frame_cap = n;
-    }
+    uint32_t *a = grow_array(k->swap_frame, &k->swap_frame_cap, slot, sizeof *a, 1024, 0xff);
+    if (!a)
+        return VMSIM_ENOMEM; /* FRAME_NIL is all ones */
+    k->swap_frame = a;
     k->swap_frame[slot] = (uint32_t)pfn;
     return VMSIM_OK;
 }

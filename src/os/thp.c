@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "mmu/sim.h"
+#include "util/grow.h"
 
 const char *const vmsim_thp_names[] = {"always", "madvise", "never", NULL};
 
@@ -46,19 +47,11 @@ bool thp_eligible(struct vmsim *sim, const struct process *p, vmsim_vaddr_t lo, 
 static uint64_t *word(struct vmsim *sim, vmsim_pfn_t pfn)
 {
     struct kernel *k = &sim->k;
-    const uint64_t w = pfn >> 6;
-    if (w >= k->touched_cap) {
-        uint64_t n = k->touched_cap ? k->touched_cap : 1024;
-        while (n <= w)
-            n *= 2;
-        uint64_t *a = realloc(k->touched, n * sizeof *a);
-        if (!a)
-            return NULL;
-        memset(a + k->touched_cap, 0, (n - k->touched_cap) * sizeof *a);
-        k->touched = a;
-        k->touched_cap = n;
-    }
-    return &k->touched[w];
+    uint64_t *a = grow_array(k->touched, &k->touched_cap, pfn >> 6, sizeof *a, 1024, 0);
+    if (!a)
+        return NULL;
+    k->touched = a;
+    return &k->touched[pfn >> 6];
 }
 
 void thp_touch(struct vmsim *sim, vmsim_pfn_t pfn)

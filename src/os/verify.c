@@ -16,21 +16,15 @@
 #include <string.h>
 
 #include "mmu/sim.h"
+#include "util/grow.h"
 
 static uint64_t *slot(struct vmsim *sim, vmsim_pfn_t pfn)
 {
     struct kernel *k = &sim->k;
-    if (pfn >= k->stamp_cap) {
-        uint64_t n = k->stamp_cap ? k->stamp_cap : 4096;
-        while (n <= pfn)
-            n *= 2;
-        uint64_t *a = realloc(k->stamp, n * sizeof *a);
-        if (!a)
-            return NULL;
-        memset(a + k->stamp_cap, 0, (n - k->stamp_cap) * sizeof *a);
-        k->stamp = a;
-        k->stamp_cap = n;
-    }
+    uint64_t *a = grow_array(k->stamp, &k->stamp_cap, pfn, sizeof *a, 4096, 0);
+    if (!a)
+        return NULL;
+    k->stamp = a;
     return &k->stamp[pfn];
 }
 

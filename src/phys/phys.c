@@ -7,6 +7,7 @@
  * fragments memory on purpose; a buddy allocator can replace it behind the
  * same two functions. */
 #include "phys/phys.h"
+#include "util/grow.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -33,17 +34,10 @@ void phys_fini(struct phys *p)
 
 static int grow_meta(struct phys *p, uint64_t need)
 {
-    if (need <= p->cap)
-        return VMSIM_OK;
-    uint64_t cap = p->cap ? p->cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    struct frame *f = realloc(p->frame, cap * sizeof *f);
+    struct frame *f = grow_array(p->frame, &p->cap, need - 1, sizeof *f, 4096, 0);
     if (!f)
         return VMSIM_ENOMEM;
-    memset(f + p->cap, 0, (cap - p->cap) * sizeof *f);
     p->frame = f;
-    p->cap = cap;
     return VMSIM_OK;
 }
 
