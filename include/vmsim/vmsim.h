@@ -110,6 +110,7 @@ enum vmsim_thp {
     VMSIM_THP_NEVER = 2,
 };
 extern const char *const vmsim_thp_names[]; /* by enum value, NULL-terminated */
+#define VMSIM_PAGE_HUGE 255 /* anon_page_shift: the geometry's smallest huge page */
 
 /* ---- the machine -------------------------------------------------------- */
 
@@ -124,7 +125,8 @@ struct vmsim_config {
     uint64_t phys_bytes;     /* simulated physical memory */
     uint32_t ncpus;
     bool asids;              /* tag TLB/PWC entries by ASID; else flush on switch */
-    uint8_t anon_page_shift; /* page size of anonymous memory; 0 = the base page */
+    uint8_t anon_page_shift; /* page size of anonymous memory; 0 = the base page,
+                                VMSIM_PAGE_HUGE = the smallest huge page */
     uint8_t thp;             /* enum vmsim_thp: where that page size is used */
     uint64_t seed;           /* for random replacement and generators */
     uint64_t swap_bytes;     /* size of the swap device; 0: no swap */
@@ -182,20 +184,20 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(faults_pagecache_miss, "faults.pagecache_miss", "file-page faults that read the page in (file, or swap for shared memory)") \
     X(faults_swap_in, "faults.swap_in", "faults on pages whose contents are in swap") \
     X(faults_segv, "faults.segv", "accesses outside every mapping in strict mode (not retried)") \
-    X(faults_table, "faults.table", "faults on evicted page-table pages, each bringing one back") \
+    X(faults_table, "faults.table", "page-table pages the fault handler brought back from swap") \
     X(nested_max, "faults.nested_max", "deepest nesting a recursive fault handler would reach on one access") \
-    X(nested_deep, "faults.nested_accesses", "accesses whose fault nested: an evicted table on the way") \
+    X(nested_deep, "faults.nested", "faults whose recursive handling would have nested (depth 2 or more)") \
     X(stack_overflows, "faults.stack_overflows", "accesses whose recursive handler would overflow the kernel stack") \
     X(stack_recursive_max, "faults.stack_recursive_max", "kernel stack bytes a recursive handler would need at most") \
     X(stack_iterative_max, "faults.stack_iterative_max", "kernel stack bytes vmsim's iterative handler used at most") \
     X(tables_evicted, "reclaim.tables_evicted", "page-table pages evicted (written to swap)") \
     X(thp_fallbacks, "thp.fallbacks", "huge-page faults that got a base page: no free aligned block, or base pages there") \
     X(thp_promotions, "thp.promotions", "fully populated blocks of base pages collapsed into a huge page") \
-    X(thp_splits, "thp.splits", "huge pages split into base pages (partial munmap or mprotect)") \
+    X(thp_splits, "thp.splits", "huge pages split into base pages (mmap, munmap or mprotect of part of one; a huge copy with no free block)") \
     X(huge_untouched, "memory.huge_untouched_bytes", "bytes of private huge pages mapped at the end never accessed (internal fragmentation)") \
     X(faults_protection, "faults.protection", "accesses the mapping's protection forbids (counted, not retried)") \
     X(faults_bad_address, "faults.bad_address", "accesses beyond the geometry's virtual-address width") \
-    X(faults_oom, "faults.oom", "faults or events that found no free simulated frame")              \
+    X(faults_oom, "faults.oom", "faults or events that found no free simulated frame (or lost it to eviction again and again)") \
     X(tlb_flushes, "tlb.flushes", "whole-TLB flushes (context switches without ASIDs, ASID rollover)") \
     X(tlb_invalidations, "tlb.invalidations", "single-page TLB invalidations (all CPUs)") \
     X(shootdown_ipis, "tlb.shootdown_ipis", "invalidations sent to other CPUs that may cache a changed page") \

@@ -61,8 +61,6 @@ static int bad(const char *opt, const char *why)
     return 2;
 }
 
-static bool thp_given; /* --thp without --page-size picks the huge size */
-
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
 {
     char why[256] = "";
@@ -111,7 +109,9 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
         for (unsigned i = 0; vmsim_thp_names[i]; i++)
             if (!strcmp(arg, vmsim_thp_names[i])) {
                 cfg->thp = (uint8_t)i;
-                thp_given = true;
+                /* without --page-size (before or after), the huge size */
+                if (i != VMSIM_THP_NEVER && !cfg->anon_page_shift)
+                    cfg->anon_page_shift = VMSIM_PAGE_HUGE;
                 return 0;
             }
         snprintf(why, sizeof why, "expected always, madvise or never, found \"%s\"", arg);
@@ -184,7 +184,7 @@ int cli_config_finish(struct vmsim_config *cfg)
     for (unsigned k = 1; k <= g->levels; k++)
         if (g->leaf_levels & (1u << k))
             sizes |= 1ull << vmsim_geometry_page_shift(g, k);
-    if (thp_given && cfg->thp != VMSIM_THP_NEVER && !cfg->anon_page_shift) {
+    if (cfg->anon_page_shift == VMSIM_PAGE_HUGE) {
         uint64_t huge = sizes & ~(1ull << g->page_shift);
         if (!huge)
             return cli_usage("--thp %s: geometry %s has no huge page size", vmsim_thp_names[cfg->thp],

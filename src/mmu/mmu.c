@@ -170,8 +170,10 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
     walk(sim, c, p, va, &w);
     for (int tries = 0; !(w.pte & PTE_P) || !allowed(w.pte, kind); tries++) {
         bool fixed = false;
-        if (tries == 2 + VMSIM_MAX_LEVELS) /* evictions during faults may undo some */
+        if (tries == 2 + VMSIM_MAX_LEVELS) { /* evictions during faults undid the fix */
+            sim->st.faults_oom++;
             return sim->phys.page_shift;
+        }
         int rc = kernel_fault(sim, p, va, kind, &w, &fixed);
         charge(sim, sim->cfg.cost.fault); /* a fault costs its trap, fixed or not */
         if (rc != 0)

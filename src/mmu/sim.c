@@ -59,6 +59,10 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
     /* The anonymous page size must be a leaf size of the geometry. */
     if (!sim->cfg.anon_page_shift)
         sim->cfg.anon_page_shift = cfg->geom.page_shift;
+    if (sim->cfg.anon_page_shift == VMSIM_PAGE_HUGE)
+        for (unsigned k = cfg->geom.levels; k >= 2; k--)
+            if (cfg->geom.leaf_levels & (1u << k))
+                sim->cfg.anon_page_shift = (uint8_t)sim->shift[k];
     bool ok = false;
     for (unsigned k = 1; k <= cfg->geom.levels; k++)
         ok |= sim->shift[k] == sim->cfg.anon_page_shift && (cfg->geom.leaf_levels & (1u << k));

@@ -101,9 +101,12 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
             kernel_drop_swap_copy(sim, old);
         pt_update(p->pt, p->asid, va, bits, 0);
         kernel_shootdown(sim, p, va);
-        if (!(v->flags & VMSIM_MAP_SHARED))
-            st->faults_cow_reuse++;
         *fixed = true;
+        if (v->flags & VMSIM_MAP_SHARED)
+            return VMSIM_OK;
+        st->faults_cow_reuse++;
+        if (level == 1 && sim->k.huge)
+            thp_maybe_promote(sim, p, va);
         return VMSIM_OK;
     }
     /* Copy: the zero frame, or a frame others map (fork, page cache). */

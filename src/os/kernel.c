@@ -89,8 +89,10 @@ struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, 
         return NULL;
     }
     int rc = take_id(k, p);
-    if (rc == 0 && (rc = pt_create(k->ops, &sim->cfg.geom, &sim->phys, &p->pt)) != 0)
+    if (rc == 0 && (rc = pt_create(k->ops, &sim->cfg.geom, &sim->phys, &p->pt)) != 0) {
+        k->proc[p->id] = NULL;
         k->free_id[k->nfree_id++] = p->id;
+    }
     if (rc) {
         free(p);
         *err = rc;

@@ -40,7 +40,7 @@ struct process {
 /* Page replacement: which resident page goes when memory is full. */
 struct reclaim {
     uint8_t policy;       /* enum vmsim_replace */
-    bool track;           /* the policy needs every reference (LRU, Clock, OPT) */
+    bool track;           /* the policy needs every reference (LRU, OPT) */
     uint32_t head, tail;  /* the list, oldest first (FRAME_NIL: empty) */
     uint32_t hand;        /* Clock */
     uint64_t count;       /* frames on the list */

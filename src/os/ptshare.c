@@ -72,7 +72,8 @@ void kernel_pt_share(struct vmsim *sim)
             }
         }
     }
-    qsort(c, n, sizeof *c, by_key);
+    if (n)
+        qsort(c, n, sizeof *c, by_key);
     for (size_t i = 1; i < n; i++)
         if (!by_key(&c[i], &c[i - 1]))
             sim->st.pt_shareable += table_bytes;

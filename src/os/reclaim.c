@@ -16,7 +16,8 @@
  *          the first frame found unreferenced goes
  *   random victim = a uniformly drawn frame (an array of the frames)
  *   OPT    every reference records when the frame is next used (the plan,
- *          vmsim_plan); victim = the frame used furthest ahead (a scan)
+ *          vmsim_plan); victim = the frame used furthest ahead (the top of
+ *          a max-heap)
  * Clock thus costs nothing per access, like the hardware it models. LRU
  * and OPT must see every reference, TLB hits included (sim->track): they
  * are the textbook policies, and slow the hit path down.
@@ -127,7 +128,10 @@ int reclaim_add(struct vmsim *sim, vmsim_pfn_t pfn)
         if (!nu)
             return VMSIM_ENOMEM;
         r->next_use = nu;
-        r->next_use[pfn] = UINT64_MAX; /* until its first reference says */
+        /* Data: never used again until a reference says otherwise. Page
+         * tables see no references of their own: treat them as needed at
+         * once, so OPT evicts a table only when no data page can go. */
+        r->next_use[pfn] = (f->flags & FRAME_PT) ? 0 : UINT64_MAX;
         heap_up(sim, r->count);
     }
     if (r->policy == VMSIM_REPLACE_CLOCK && r->hand != FRAME_NIL) {
