@@ -223,6 +223,10 @@ static void test_bad_options(void **state)
         {"--trace %s --geometry bogus", {"--geometry", "bogus", "preset"}},
         {"--trace %s --machine bogus", {"--machine", "bogus", "preset"}},
         {"--trace %s --mem 1", {"--mem", "at least", NULL}},
+        {"--trace %s --fault-stack 2k", {"--fault-stack", "FRAME/STACK", "\"2k\""}},
+        {"--trace %s --fault-stack 0/6k", {"--fault-stack", "\"0/6k\"", NULL}},
+        {"--trace %s --replace mru", {"--replace", "\"mru\"", NULL}},
+        {"--trace %s --thp sometimes", {"--thp", "\"sometimes\"", NULL}},
         {"--trace %s --cpus 0", {"--cpus", "\"0\"", "1 to 64"}},
         {"--trace %s --cpus 65", {"--cpus", "\"65\"", "1 to 64"}},
         {"--trace %s --cpus 4x", {"--cpus", "\"4x\"", "1 to 64"}},
@@ -713,6 +717,22 @@ static void test_page_crossing(void **state)
     json_decref(j);
 }
 
+/* --fault-stack sets the nested-fault report's sizes: one ordinary fault
+ * is one activation, so the iterative and the recursive handler both used
+ * one 1 KiB frame, and nothing overflowed the 3 KiB stack. */
+static void test_fault_stack(void **state)
+{
+    (void)state;
+    json_t *j = run_json("W 1 0x1000 8\n", SIMPLE " --fault-stack 1k/3k");
+    expect_int(j, "config.kernel.handler_frame", 1024);
+    expect_int(j, "config.kernel.kernel_stack", 3072);
+    expect_int(j, "faults.nested_max", 1);
+    expect_int(j, "faults.stack_iterative_max", 1024);
+    expect_int(j, "faults.stack_recursive_max", 1024);
+    expect_int(j, "faults.stack_overflows", 0);
+    json_decref(j);
+}
+
 /* An address beyond the 48-bit width: a bad-address fault, no lookup, no
  * walk. cycles = access 1 + fault 100. */
 static void test_bad_address(void **state)
@@ -916,6 +936,7 @@ int main(void)
         cmocka_unit_test(test_two_processes),
         cmocka_unit_test(test_page_crossing),
         cmocka_unit_test(test_bad_address),
+        cmocka_unit_test(test_fault_stack),
         cmocka_unit_test(test_cost_of_failed_faults),
         cmocka_unit_test(test_out_of_frames_for_new_processes),
         cmocka_unit_test(test_default_workload),

@@ -26,6 +26,8 @@ const char cli_config_help[] =
     "                     implicit anonymous memory)\n"
     "  --verify           check page contents against a shadow model on every read\n"
     "  --evict-tables     page-table pages may be evicted too (process roots stay)\n"
+    "  --fault-stack F/S  kernel stack per fault-handler activation / kernel stack size,\n"
+    "                     for the nested-fault report (default 2k/6k, seed 000)\n"
     "  --vipt SETSxBLOCK  VIPT L1 data cache geometry for the synonym check, e.g. 64x64\n"
     "  --cpus N           CPUs (default 8; events name them)\n"
     "  --no-asid          no address-space ids: a context switch flushes TLBs and PWCs\n"
@@ -125,6 +127,26 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     case OPT_EVICT_TABLES:
         cfg->evict_tables = true;
         return 0;
+    case OPT_FAULT_STACK: {
+        const char *slash = strchr(arg, '/');
+        char frame[32];
+        uint64_t f, s;
+        if (!slash || (size_t)(slash - arg) >= sizeof frame)
+            f = 0;
+        else {
+            memcpy(frame, arg, (size_t)(slash - arg));
+            frame[slash - arg] = '\0';
+        }
+        if (!slash || (size_t)(slash - arg) >= sizeof frame || vmsim_parse_size(frame, &f) ||
+            vmsim_parse_size(slash + 1, &s) || !f || !s || f > UINT32_MAX || s > UINT32_MAX) {
+            snprintf(why, sizeof why,
+                     "expected FRAME/STACK, two sizes from 1 to 4g such as 2k/6k, found \"%s\"", arg);
+            return bad("--fault-stack", why);
+        }
+        cfg->handler_frame = (uint32_t)f;
+        cfg->kernel_stack = (uint32_t)s;
+        return 0;
+    }
     case OPT_VIPT: {
         char *x, *end;
         unsigned long sets = strtoul(arg, &x, 10), block = *x == 'x' ? strtoul(x + 1, &end, 10) : 0;
