@@ -18,7 +18,9 @@ static struct fixture *setup_geom(const char *name)
     struct fixture *f = calloc(1, sizeof *f);
     assert_int_equal(vmsim_geometry_preset(name, &f->g), VMSIM_OK);
     assert_int_equal(phys_init(&f->phys, 1ull << 40, f->g.page_shift), VMSIM_OK);
-    assert_int_equal(pt_create(&pt_radix_ops, &f->g, &f->phys, &f->pt), VMSIM_OK);
+    static struct pt_counters counters;
+    const struct pt_env env = {&f->g, &f->phys, "", NULL, 1, &counters};
+    assert_int_equal(pt_create(&pt_radix_ops, &env, &f->pt), VMSIM_OK);
     return f;
 }
 
@@ -240,7 +242,9 @@ static void test_out_of_frames(void **state)
     struct pt *pt;
     vmsim_geometry_preset("x86-64", &g);
     assert_int_equal(phys_init(&phys, 3 * 4096, 12), VMSIM_OK);
-    assert_int_equal(pt_create(&pt_radix_ops, &g, &phys, &pt), VMSIM_OK);
+    struct pt_counters counters = {0};
+    const struct pt_env env = {&g, &phys, "", NULL, 1, &counters};
+    assert_int_equal(pt_create(&pt_radix_ops, &env, &pt), VMSIM_OK);
     assert_int_equal(pt_map(pt, 0, 0x1000, 1, leaf(1)), VMSIM_ENOFRAME);
     assert_int_equal(phys.used, 1);
     pt_destroy(pt);

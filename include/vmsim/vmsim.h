@@ -116,7 +116,7 @@ extern const char *const vmsim_thp_names[]; /* by enum value, NULL-terminated */
 
 struct vmsim_config {
     char machine[VMSIM_NAME_MAX]; /* preset the config came from, for reports */
-    char pt[VMSIM_NAME_MAX];      /* page-table organization: "radix" */
+    char pt[96];                  /* page-table organization: "NAME[:k=v,...]", "radix" */
     struct vmsim_geometry geom;
     uint32_t ntlb;
     struct vmsim_tlb_level_config tlb[VMSIM_MAX_TLB_LEVELS];
@@ -211,6 +211,9 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(file_reads, "file.reads", "file pages read into the page cache")                     \
     X(file_writes, "file.writes", "dirty file pages written back on eviction")            \
     X(processes, "processes", "processes created")                                        \
+    X(pt_migrated, "page_tables.migrated", "entries moved by resizing a hashed organization (incrementally)") \
+    X(pt_resizes, "page_tables.resizes", "resizes a hashed organization started") \
+    X(pt_evicted, "page_tables.evicted_entries", "entries an organization dropped for want of room (PowerPC hash groups)") \
     X(pt_shareable, "page_tables.shareable_bytes", "leaf-table bytes that one table per shared file block, instead of one per process, would save") \
     X(synonym_bits, "synonyms.index_bits_above_page", "VIPT L1 index bits above the page offset: log2(S x B / P), 0 when S x B <= P (--vipt)") \
     X(synonym_frames, "synonyms.frames", "frames mapped at virtual addresses that index different VIPT L1 sets (--vipt)") \
@@ -235,13 +238,21 @@ struct vmsim_stats {
     uint64_t walk_hist[VMSIM_MAX_LEVELS + 2];         /* walks by references made */
 };
 
-/* Page-table memory (the VmPTE rule: the root is reported apart). */
+/* Page-table memory (the VmPTE rule: the root is reported apart). Radix
+ * trees fill the per-level arrays; other organizations name their parts
+ * (bucket arrays, entries, anchor table...) and put everything in bytes. */
+#define VMSIM_PT_PARTS 6
 struct vmsim_pt_footprint {
     uint64_t tables[VMSIM_MAX_LEVELS + 1];      /* tables of each level (index = level) */
     uint64_t table_bytes[VMSIM_MAX_LEVELS + 1]; /* bytes of each level */
     uint64_t bytes;                             /* all levels except the root */
     uint64_t root_bytes;                        /* the roots */
     uint64_t pages[VMSIM_MAX_LEVELS + 1];       /* leaves mapped at each level */
+    struct {
+        char name[24];
+        uint64_t bytes;
+    } part[VMSIM_PT_PARTS];
+    unsigned nparts;
 };
 
 struct vmsim;

@@ -4,13 +4,14 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "pt/pt.h"
 #include "report/report.h"
 
 const char cli_config_help[] =
     "machine options:\n"
     "  --machine NAME     CPU preset: TLBs, page-walk caches, latencies (default skylake;\n"
     "                     `vmsim presets` lists them)\n"
-    "  --pt NAME          page-table organization (radix)\n"
+    "  --pt NAME[:OPTS]   page-table organization (radix; docs/organizations.md)\n"
     "  --geometry G       geometry preset (x86-64, x86-64-5l, x86-32, x86-pae, sv39, sv48,\n"
     "                     sv57, arm64-4k, arm64-16k, arm64-64k) or\n"
     "                     va=BITS,page=SIZE,bits=B1+B2+...,pte=BYTES,leaves=L1+L2...\n"
@@ -70,13 +71,25 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     switch (opt) {
     case OPT_MACHINE:
         return 0; /* applied by cli_config_init */
-    case OPT_PT:
-        if (strcmp(arg, "radix") != 0) {
-            snprintf(why, sizeof why, "expected a page-table organization (radix), found \"%s\"", arg);
+    case OPT_PT: {
+        const char *params;
+        const struct pt_ops *ops = pt_find(arg, &params);
+        char names[128] = "";
+        for (unsigned i = 0; vmsim_pt_names[i]; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     vmsim_pt_names[i]);
+        if (!ops || strlen(arg) >= sizeof cfg->pt) {
+            snprintf(why, sizeof why, "expected an organization (%s), found \"%s\"", names, arg);
+            return bad("--pt", why);
+        }
+        if (ops->check ? ops->check(params, why, sizeof why) != VMSIM_OK : *params != '\0') {
+            if (!ops->check)
+                snprintf(why, sizeof why, "%s takes no options, found \"%s\"", ops->name, params);
             return bad("--pt", why);
         }
         snprintf(cfg->pt, sizeof cfg->pt, "%s", arg);
         return 0;
+    }
     case OPT_GEOMETRY:
         return vmsim_geometry_parse(arg, &cfg->geom, why, sizeof why) ? bad("--geometry", why) : 0;
     case OPT_TLB:

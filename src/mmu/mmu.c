@@ -72,7 +72,7 @@ static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
     const struct pwc *pwc = &c->pwc;
     const unsigned L = sim->cfg.geom.levels;
     uint64_t cyc = 0;
-    if (pwc->nprobe) {
+    if (pwc->nprobe && sim->k.ops->tree) {
         cyc += pwc->latency;
         /* Deepest level first: the first hit is the longest match, the one
          * Intel's parallel paging-structure-cache lookup uses. */

@@ -31,8 +31,12 @@ static int check_config(const struct vmsim_config *cfg)
         return VMSIM_EINVAL;
     if (cfg->ncpus == 0 || cfg->ncpus > VMSIM_MAX_CPUS || cfg->ntlb > VMSIM_MAX_TLB_LEVELS)
         return VMSIM_EINVAL;
-    if (!pt_find(cfg->pt))
+    const char *params;
+    const struct pt_ops *ops = pt_find(cfg->pt, &params);
+    if (!ops)
         return VMSIM_ENOENT;
+    if (ops->check ? ops->check(params, why, sizeof why) != VMSIM_OK : *params != '\0')
+        return VMSIM_EINVAL;
     for (unsigned i = 0; i < cfg->ntlb; i++)
         if (cfg->tlb[i].narrays == 0 || cfg->tlb[i].narrays > VMSIM_MAX_TLB_ARRAYS)
             return VMSIM_EINVAL;
@@ -203,6 +207,9 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
     if (sim->k.huge)
         thp_untouched(s);
     kernel_pt_share(s);
+    s->st.pt_migrated = sim->k.pt_counters.migrated;
+    s->st.pt_resizes = sim->k.pt_counters.resizes;
+    s->st.pt_evicted = sim->k.pt_counters.evicted;
     for (unsigned i = 0; i < sim->cfg.ntlb; i++) {
         s->st.tlb[i].reach = 0;
         for (unsigned c = 0; c < sim->cfg.ncpus; c++)
@@ -221,6 +228,8 @@ void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp)
     for (size_t b = 0; b < k->nbucket; b++)
         for (const struct process *p = k->bucket[b]; p; p = p->hnext)
             pt_footprint(p->pt, fp);
+    if (k->pt_shared && k->ops->shared_footprint)
+        k->ops->shared_footprint(k->pt_shared, fp);
 }
 
 int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigned page_shift)

@@ -27,7 +27,7 @@ int kernel_init(struct vmsim *sim)
 {
     struct kernel *k = &sim->k;
     memset(k, 0, sizeof *k);
-    k->ops = pt_find(sim->cfg.pt);
+    k->ops = pt_find(sim->cfg.pt, &k->pt_params);
     if (!k->ops)
         return VMSIM_ENOENT;
     k->nbucket = 256;
@@ -89,7 +89,9 @@ struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, 
         return NULL;
     }
     int rc = take_id(k, p);
-    if (rc == 0 && (rc = pt_create(k->ops, &sim->cfg.geom, &sim->phys, &p->pt)) != 0) {
+    const struct pt_env env = {&sim->cfg.geom, &sim->phys, k->pt_params, &k->pt_shared,
+                               ++k->space_next, &k->pt_counters};
+    if (rc == 0 && (rc = pt_create(k->ops, &env, &p->pt)) != 0) {
         k->proc[p->id] = NULL;
         k->free_id[k->nfree_id++] = p->id;
     }
@@ -283,6 +285,9 @@ void kernel_fini(struct vmsim *sim)
     pc_fini(&k->pc);
     reclaim_fini(sim);
     plan_free(k->plan);
+    if (k->pt_shared && k->ops->shared_destroy)
+        k->ops->shared_destroy(k->pt_shared);
+    k->pt_shared = NULL;
     k->plan = NULL;
     k->bucket = NULL;
 }

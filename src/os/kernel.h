@@ -55,6 +55,10 @@ struct reclaim {
 
 struct kernel {
     const struct pt_ops *ops;
+    const char *pt_params;   /* the organization's options (in cfg.pt) */
+    void *pt_shared;         /* its state shared by every address space */
+    uint64_t space_next;     /* address-space ids handed out */
+    struct pt_counters pt_counters;
     struct process **bucket; /* pid hash, chained */
     size_t nbucket;
     struct process **proc;   /* by id */

@@ -38,7 +38,7 @@ void kernel_pt_share(struct vmsim *sim)
     struct kernel *k = &sim->k;
     const unsigned ps = sim->phys.page_shift, L = sim->cfg.geom.levels;
     sim->st.pt_shareable = 0;
-    if (L < 2)
+    if (L < 2 || !k->ops->tree)
         return;
     const uint64_t span = 1ull << sim->shift[2];
     const uint64_t table_bytes = (1ull << sim->cfg.geom.bits[L - 1]) * sim->cfg.geom.pte_bytes;

@@ -454,7 +454,7 @@ static void release(void *ctx, vmsim_pfn_t pfn)
 
 void kernel_track_tables(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
 {
-    if (!sim->cfg.evict_tables)
+    if (!sim->cfg.evict_tables || !sim->k.ops->table_out)
         return;
     struct walk w;
     pt_walk(p->pt, p->asid, va, NULL, &w);

@@ -58,10 +58,40 @@ struct walk {
 /* Called for each leaf by pt_visit; return 0 to go on, >0 to stop. */
 typedef int (*pt_visit_fn)(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t pte);
 
+/* Work an organization does besides lookups, reported in the statistics
+ * (page_tables.*); one per machine, shared by its address spaces. */
+struct pt_counters {
+    uint64_t migrated; /* entries moved by (incremental) resizing */
+    uint64_t resizes;  /* resizes started */
+    uint64_t evicted;  /* entries an organization dropped for room (PowerPC groups) */
+};
+
+/* What an address space's page table is created with. */
+struct pt_env {
+    const struct vmsim_geometry *geom;
+    struct phys *phys;
+    const char *params; /* the organization's options, "k=v,..." ("" for none) */
+    /* One slot per machine for state every address space shares (a global
+     * hashed table, the inverted table); NULL when used stand-alone. */
+    void **shared;
+    uint64_t space;     /* this address space's id: unique in the machine, never reused */
+    struct pt_counters *counters; /* never NULL */
+};
+
 struct pt_ops {
     const char *name;
-    int (*create)(const struct vmsim_geometry *g, struct phys *phys, struct pt **out);
+    /* A radix tree of tables: page-walk caches, paged-out page tables and
+     * leaf-table sharing apply only to such organizations. */
+    bool tree;
+    /* Optional: validate params without creating anything (the command
+     * line's early error); NULL when the organization takes none. */
+    int (*check)(const char *params, char *why, size_t len);
+    int (*create)(const struct pt_env *env, struct pt **out);
     void (*destroy)(struct pt *p); /* frees tables only, not the mapped frames */
+    /* Optional, with shared state: its memory (added once per machine) and
+     * its end, after the last address space is destroyed. */
+    void (*shared_footprint)(const void *shared, struct vmsim_pt_footprint *fp);
+    void (*shared_destroy)(void *shared);
     /* Map the page of `level` containing va; replaces an existing leaf of the
      * same level. VMSIM_EEXIST when a leaf of another level covers va. The
      * entry becomes a present leaf, or with PTE_SWAP a non-present leaf that
@@ -103,15 +133,20 @@ struct pt {
     uint64_t tables_freed; /* bumps when a table is freed: walk caches must drop it */
 };
 
-/* The table of organizations. */
-const struct pt_ops *pt_find(const char *name);
+/* The table of organizations. pt_find takes "NAME" or "NAME:params" and
+ * sets *params to what follows the colon ("" when nothing does). */
+const struct pt_ops *pt_find(const char *spec, const char **params);
 extern const struct pt_ops pt_radix_ops;
+/* The names of the organizations, NULL-terminated. */
+extern const char *const vmsim_pt_names[];
 
-static inline int pt_create(const struct pt_ops *ops, const struct vmsim_geometry *g,
-                            struct phys *phys, struct pt **out)
+static inline int pt_create(const struct pt_ops *ops, const struct pt_env *env, struct pt **out)
 {
-    return ops->create(g, phys, out);
+    return ops->create(env, out);
 }
+
+/* Add bytes to the footprint part called name (a new part if needed). */
+void pt_fp_part(struct vmsim_pt_footprint *fp, const char *name, uint64_t bytes);
 static inline void pt_destroy(struct pt *p)
 {
     if (p)

@@ -97,13 +97,16 @@ static void table_free(struct radix *r, struct rtab *t, uint64_t link)
     table_release(r, t);
 }
 
-static int radix_create(const struct vmsim_geometry *g, struct phys *phys, struct pt **out)
+static int radix_create(const struct pt_env *env, struct pt **out)
 {
+    const struct vmsim_geometry *g = env->geom;
+    if (env->params && *env->params)
+        return VMSIM_EINVAL; /* radix takes no options */
     struct radix *r = calloc(1, sizeof *r);
     if (!r)
         return VMSIM_ENOMEM;
     r->base.ops = &pt_radix_ops;
-    r->base.phys = phys;
+    r->base.phys = env->phys;
     r->base.geom = g;
     r->levels = g->levels;
     r->pte_bytes = g->pte_bytes;
@@ -428,6 +431,7 @@ static int radix_table_in(struct pt *p, vmsim_vaddr_t va, unsigned level, vmsim_
 
 const struct pt_ops pt_radix_ops = {
     .name = "radix",
+    .tree = true,
     .create = radix_create,
     .destroy = radix_destroy,
     .map = radix_map,

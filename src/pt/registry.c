@@ -6,10 +6,31 @@
 
 static const struct pt_ops *const organizations[] = {&pt_radix_ops};
 
-const struct pt_ops *pt_find(const char *name)
+const char *const vmsim_pt_names[] = {"radix", NULL};
+
+const struct pt_ops *pt_find(const char *spec, const char **params)
 {
+    const char *colon = strchr(spec, ':');
+    const size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
     for (size_t i = 0; i < sizeof organizations / sizeof organizations[0]; i++)
-        if (strcmp(organizations[i]->name, name) == 0)
+        if (strlen(organizations[i]->name) == n && !strncmp(organizations[i]->name, spec, n)) {
+            if (params)
+                *params = colon ? colon + 1 : "";
             return organizations[i];
+        }
     return NULL;
+}
+
+void pt_fp_part(struct vmsim_pt_footprint *fp, const char *name, uint64_t bytes)
+{
+    unsigned i = 0;
+    while (i < fp->nparts && strcmp(fp->part[i].name, name) != 0)
+        i++;
+    if (i == fp->nparts) {
+        if (i == VMSIM_PT_PARTS)
+            return;
+        fp->nparts++;
+        strncpy(fp->part[i].name, name, sizeof fp->part[i].name - 1);
+    }
+    fp->part[i].bytes += bytes;
 }

@@ -144,6 +144,10 @@ int report_json(const struct vmsim *sim, const char *source, FILE *out)
     set_path(root, "page_tables.tables_by_level", tables);
     set_path(root, "page_tables.bytes_by_level", bytes);
     set_path(root, "page_tables.pages_by_level", pages);
+    json_t *parts = json_object();
+    for (unsigned i = 0; i < fp.nparts; i++)
+        json_object_set_new(parts, fp.part[i].name, json_integer((json_int_t)fp.part[i].bytes));
+    set_path(root, "page_tables.parts", parts);
     json_object_set_new(root, "config", config_json(cfg));
     int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);

@@ -111,8 +111,14 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
     struct vmsim_pt_footprint fp;
     vmsim_footprint(sim, &fp);
     fprintf(out, "%-22s", "page tables");
-    for (unsigned k = cfg->geom.levels; k >= 1; k--)
-        fprintf(out, " L%u%s: %s", k, k == cfg->geom.levels ? " (root)" : "", num(fp.tables[k], a));
+    if (fp.nparts) /* an organization other than a tree: its parts */
+        for (unsigned i = 0; i < fp.nparts; i++)
+            fprintf(out, "%s %s %s", i ? "," : "", fp.part[i].name,
+                    report_bytes(fp.part[i].bytes, a, sizeof a));
+    else
+        for (unsigned k = cfg->geom.levels; k >= 1; k--)
+            fprintf(out, " L%u%s: %s", k, k == cfg->geom.levels ? " (root)" : "",
+                    num(fp.tables[k], a));
     fprintf(out, "\n%-22s %s without roots, %s of roots", "", report_bytes(fp.bytes, a, sizeof a),
             report_bytes(fp.root_bytes, b, sizeof b));
     if (st->pt_shareable)
