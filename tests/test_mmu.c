@@ -362,9 +362,32 @@ static void test_asid_rollover(void **state)
     vmsim_destroy(sim);
 }
 
+/* Seed 003's hardware vs software walks. A software walker traps to a
+ * handler that reads the same entries: the cold read of test_cold_walks
+ * (a 1-reference walk, a fault, a 4-reference walk) costs, with trap=50
+ * and sw_ref=5, access 1 + lookup 1 + (50 + 1 x (10 + 5)) + fault 100 +
+ * (50 + 4 x (10 + 5)) = 277 cycles, against 152 in hardware; and the
+ * page-walk caches, hardware, are not used (no hits, no misses). */
+static void test_software_walks(void **state)
+{
+    struct vmsim_config cfg = config("l1=4x4", "l4=2x2,l3=4x4,l2=32x4");
+    char why[128];
+    assert_int_equal(vmsim_cost_parse("trap=50,sw_ref=5", &cfg, why, sizeof why), VMSIM_OK);
+    cfg.sw_walk = true;
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    run1(sim, acc(VMSIM_READ, 1, 0x400000, 8));
+    assert_int_equal(st->walks, 2);
+    assert_int_equal(st->walk_refs, 5);
+    assert_int_equal(st->cycles, 277);
+    assert_int_equal(st->pwc_hits + st->pwc_misses, 0);
+    vmsim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_software_walks),
         cmocka_unit_test(test_cold_walks),  cmocka_unit_test(test_pwc_warm),
         cmocka_unit_test(test_pwc_unified), cmocka_unit_test(test_huge_pages),
         cmocka_unit_test(test_asids),       cmocka_unit_test(test_page_crossing),

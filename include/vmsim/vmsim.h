@@ -89,6 +89,8 @@ struct vmsim_cost_config {
     uint32_t pt_ref;  /* one page-table memory reference during a walk */
     uint32_t fault;   /* one page fault handled by the kernel */
     uint32_t io;      /* one page read or written: swap device or file */
+    uint32_t trap;    /* software walks: the trap into the miss handler and back */
+    uint32_t sw_ref;  /* software walks: handler instructions per reference */
 };
 
 /* Page replacement when simulated memory is full (docs/kernel.md). */
@@ -134,6 +136,7 @@ struct vmsim_config {
     bool strict;             /* an access outside every mapping is a segfault */
     bool verify;             /* content stamps checked against a shadow model */
     bool evict_tables;       /* page-table pages may be evicted too (roots stay) */
+    bool sw_walk;            /* TLB misses trap to a software handler (no page-walk caches) */
     uint32_t handler_frame;  /* kernel stack bytes one fault-handler activation takes */
     uint32_t kernel_stack;   /* kernel stack bytes: what a recursive handler may use */
     /* A virtually indexed, physically tagged L1 data cache, for the synonym

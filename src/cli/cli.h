@@ -33,7 +33,7 @@ int cli_output_close(FILE *f, const char *path, bool ok);
 enum {
     OPT_MACHINE = 1000, OPT_PT, OPT_GEOMETRY, OPT_TLB, OPT_PWC, OPT_COST, OPT_MEM,
     OPT_CPUS, OPT_NO_ASID, OPT_PAGE_SIZE, OPT_SEED, OPT_SWAP, OPT_REPLACE, OPT_STRICT,
-    OPT_VERIFY, OPT_VIPT, OPT_EVICT_TABLES, OPT_THP, OPT_FAULT_STACK,
+    OPT_VERIFY, OPT_VIPT, OPT_EVICT_TABLES, OPT_THP, OPT_FAULT_STACK, OPT_WALKER,
     OPT_CLI_FIRST_FREE
 };
 #define CLI_CONFIG_OPTIONS                                                                 \
@@ -46,7 +46,8 @@ enum {
     {"replace", required_argument, 0, OPT_REPLACE}, {"strict", no_argument, 0, OPT_STRICT},  \
     {"verify", no_argument, 0, OPT_VERIFY}, {"vipt", required_argument, 0, OPT_VIPT},        \
     {"evict-tables", no_argument, 0, OPT_EVICT_TABLES}, {"thp", required_argument, 0, OPT_THP},            \
-    {"fault-stack", required_argument, 0, OPT_FAULT_STACK}
+    {"fault-stack", required_argument, 0, OPT_FAULT_STACK},                                  \
+    {"walker", required_argument, 0, OPT_WALKER}
 extern const char cli_config_help[];
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg);
 /* Apply --machine first, whatever the order on the command line: presets set

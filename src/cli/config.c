@@ -18,7 +18,9 @@ const char cli_config_help[] =
     "  --tlb SPEC|none    TLB levels in lookup order, NAME=ENTRIESxWAYS[@SIZES][|...][/d|i|u][:CYCLES][:lru|random]\n"
     "                     e.g. l1d=64x4@4k/d,l1i=128x8@4k/i,l2=1536x12@4k+2m/u\n"
     "  --pwc SPEC|none    page-walk caches: l4=2x2,l3=4x4,l2=32x4 (split) or unified=32x4\n"
-    "  --cost SPEC        cycles: access=N,pt_ref=N,fault=N,io=N,pwc=N\n"
+    "  --cost SPEC        cycles: access=N,pt_ref=N,fault=N,io=N,pwc=N,trap=N,sw_ref=N\n"
+    "  --walker hw|sw     who walks on a TLB miss: hardware (default) or a software\n"
+    "                     handler (a trap, sw_ref per reference, no page-walk caches)\n"
     "  --mem SIZE         simulated physical memory, page tables included (default 256g)\n"
     "  --swap SIZE        swap device (default 256g; 0: none, anonymous pages then stay)\n"
     "  --replace POLICY   page replacement when memory is full: clock (default), fifo,\n"
@@ -136,6 +138,13 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
         return 0;
     case OPT_VERIFY:
         cfg->verify = true;
+        return 0;
+    case OPT_WALKER:
+        if (strcmp(arg, "hw") != 0 && strcmp(arg, "sw") != 0) {
+            snprintf(why, sizeof why, "expected hw or sw, found \"%s\"", arg);
+            return bad("--walker", why);
+        }
+        cfg->sw_walk = arg[0] == 's';
         return 0;
     case OPT_EVICT_TABLES:
         cfg->evict_tables = true;

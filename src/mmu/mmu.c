@@ -10,7 +10,8 @@
  *
  * Cost model (docs/cost-model.md): each looked-up TLB level costs its
  * latency; a walk costs the PWC probe latency (when PWCs exist) plus pt_ref
- * per page-table reference; a fault costs `fault`; the access itself costs
+ * per page-table reference (a software walk: no PWCs, plus a trap and
+ * sw_ref per reference for the handler's instructions); a fault costs `fault`; the access itself costs
  * `access`. Everything but `access` is translation.
  *
  * Hot path: the memo compare (sim.h) handles repeated hits in the first
@@ -72,7 +73,7 @@ static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
     const struct pwc *pwc = &c->pwc;
     const unsigned L = sim->cfg.geom.levels;
     uint64_t cyc = 0;
-    if (pwc->nprobe && sim->k.ops->tree) {
+    if (pwc->nprobe && sim->k.ops->tree && !sim->cfg.sw_walk) {
         cyc += pwc->latency;
         /* Deepest level first: the first hit is the longest match, the one
          * Intel's parallel paging-structure-cache lookup uses. */
@@ -99,6 +100,8 @@ static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
     sim->st.walk_refs += w->nrefs;
     sim->st.walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
     cyc += (uint64_t)w->nrefs * sim->cfg.cost.pt_ref;
+    if (sim->cfg.sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
+        cyc += sim->cfg.cost.trap + (uint64_t)w->nrefs * sim->cfg.cost.sw_ref;
     charge(sim, cyc);
     /* Cache each upper-level entry the walk read (levels up to top) that
      * led to a table it read too (level k-1 >= where it stopped). All of

@@ -11,7 +11,8 @@ void vmsim_config_default(struct vmsim_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     strcpy(cfg->pt, "radix");
     vmsim_geometry_preset("x86-64", &cfg->geom);
-    cfg->cost = (struct vmsim_cost_config){.access = 4, .pt_ref = 20, .fault = 1000, .io = 100000};
+    cfg->cost = (struct vmsim_cost_config){
+        .access = 4, .pt_ref = 20, .fault = 1000, .io = 100000, .trap = 50, .sw_ref = 8};
     cfg->pwc.latency = 1;
     cfg->phys_bytes = 256ull << 30;
     cfg->swap_bytes = 256ull << 30;

@@ -82,10 +82,12 @@ static json_t *config_json(const struct vmsim_config *cfg)
             }
     }
     json_object_set_new(pwc, "latency", json_integer(cfg->pwc.latency));
-    json_t *cost = json_pack("{s:I,s:I,s:I,s:I,s:I}", "access", (json_int_t)cfg->cost.access,
-                             "pt_ref", (json_int_t)cfg->cost.pt_ref, "fault",
-                             (json_int_t)cfg->cost.fault, "io", (json_int_t)cfg->cost.io, "pwc",
-                             (json_int_t)cfg->pwc.latency);
+    json_t *cost = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "access",
+                             (json_int_t)cfg->cost.access, "pt_ref", (json_int_t)cfg->cost.pt_ref,
+                             "fault", (json_int_t)cfg->cost.fault, "io", (json_int_t)cfg->cost.io,
+                             "pwc", (json_int_t)cfg->pwc.latency, "trap",
+                             (json_int_t)cfg->cost.trap, "sw_ref", (json_int_t)cfg->cost.sw_ref,
+                             "walker", cfg->sw_walk ? "sw" : "hw");
     json_t *kernel = json_pack(
         "{s:I,s:s,s:b,s:s,s:b,s:b,s:I,s:I,s:I,s:I}", "swap_bytes", (json_int_t)cfg->swap_bytes,
         "replace", cfg->replace <= VMSIM_REPLACE_NONE ? vmsim_replace_names[cfg->replace] : "?",

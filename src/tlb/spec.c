@@ -274,9 +274,13 @@ int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size
                 dst = &pwc;
             else if (kl == 2 && !memcmp(s, "io", 2))
                 dst = &c.io;
+            else if (kl == 4 && !memcmp(s, "trap", 4))
+                dst = &c.trap;
+            else if (kl == 6 && !memcmp(s, "sw_ref", 6))
+                dst = &c.sw_ref;
         }
         if (!dst)
-            return fail(why, len, "cost spec: expected access=, pt_ref=, fault=, io= or pwc=, found \"%.*s\"",
+            return fail(why, len, "cost spec: expected access=, pt_ref=, fault=, io=, trap=, sw_ref= or pwc=, found \"%.*s\"",
                         (int)(e - s), s);
         if (parse_u32(eq + 1, e, &v))
             return fail(why, len, "cost spec: expected a number of cycles after %.*s=, found \"%.*s\"",
