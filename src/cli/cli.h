@@ -13,6 +13,14 @@ int cmd_run(int argc, char **argv);
 int cmd_presets(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+
+/* Split "[FORMAT:]PATH" when the prefix names a trace format: returns the
+ * format (or NULL) and sets *path. */
+const char *cli_trace_format(const char *arg, const char **path);
+/* Open the trace (when not NULL) or else the workload; on failure print
+ * why and return 1. */
+int cli_open_input(const char *trace, const char *workload, struct vmsim_source **src);
 
 /* Print "vmsim: <message>" to stderr; returns 2 (usage) for `return cli_usage(...)`. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -28,24 +28,6 @@ static void help(FILE *out)
             cli_config_help);
 }
 
-/* Split "[FORMAT:]PATH" when the prefix names a format. */
-static const char *trace_format(const char *arg, const char **path)
-{
-    static char fmt[16];
-    const char *colon = strchr(arg, ':');
-    *path = arg;
-    if (!colon || colon - arg >= (long)sizeof fmt)
-        return NULL;
-    for (const char *const *f = vmsim_trace_formats; *f; f++)
-        if ((size_t)(colon - arg) == strlen(*f) && !strncmp(arg, *f, strlen(*f))) {
-            memcpy(fmt, arg, (size_t)(colon - arg));
-            fmt[colon - arg] = '\0';
-            *path = colon + 1;
-            return fmt;
-        }
-    return NULL;
-}
-
 /* --verify: a read that saw the wrong contents is a simulator bug; say so
  * on stderr and fail the run. */
 static int verify_status(const struct vmsim *sim)
@@ -74,25 +56,6 @@ static int finish(struct vmsim *sim, const char *source, const char *json, bool 
     return verify_status(sim) ? 1 : status;
 }
 
-/* Open the trace or the workload; on failure print why and return 1. */
-static int open_input(const char *trace, const char *workload, struct vmsim_source **src)
-{
-    struct vmsim_source_error err = {0};
-    int rc;
-    if (trace) {
-        const char *path;
-        const char *fmt = trace_format(trace, &path);
-        rc = vmsim_source_open_trace(path, fmt, src, &err);
-    } else {
-        rc = vmsim_source_open_workload(workload, src, &err);
-    }
-    if (rc == 0)
-        return 0;
-    if (err.where[0])
-        return cli_fail("%s: expected %s, found %s", err.where, err.expected, err.found);
-    return cli_fail("cannot open %s: %s", trace ? trace : workload, vmsim_strerror(rc));
-}
-
 /* OPT needs the future: read the whole input once for vmsim_plan, then
  * open it again for the run. */
 static int plan(struct vmsim *sim, const char *trace, const char *workload,
@@ -101,7 +64,7 @@ static int plan(struct vmsim *sim, const char *trace, const char *workload,
     if (trace) {
         const char *path;
         struct stat sb;
-        trace_format(trace, &path);
+        cli_trace_format(trace, &path);
         if (!strcmp(path, "-") || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
             return cli_usage("--replace opt reads the trace twice: expected a regular file, found "
                              "\"%s\"", path);
@@ -121,7 +84,7 @@ static int plan(struct vmsim *sim, const char *trace, const char *workload,
     *src = NULL;
     if (rc)
         return cli_fail("--replace opt: %s", vmsim_strerror(rc));
-    return open_input(trace, workload, src);
+    return cli_open_input(trace, workload, src);
 }
 
 int cmd_run(int argc, char **argv)
@@ -169,7 +132,7 @@ int cmd_run(int argc, char **argv)
     if (!trace && !workload)
         workload = "default";
     snprintf(source, sizeof source, "%s %s", trace ? "trace" : "workload", trace ? trace : workload);
-    if ((rc = open_input(trace, workload, &src)) != 0)
+    if ((rc = cli_open_input(trace, workload, &src)) != 0)
         return rc;
     struct vmsim *sim;
     if ((rc = vmsim_create(&cfg, &sim)) != 0) {

@@ -15,6 +15,7 @@ static const struct command {
     {"presets", cmd_presets, "list machine and geometry presets, workloads, trace formats"},
     {"convert", cmd_convert, "convert a trace between formats"},
     {"snapshot", cmd_snapshot, "rebuild a live process's page tables from /proc and report them"},
+    {"compare", cmd_compare, "run one input under several page-table organizations, side by side"},
 };
 
 static void vmessage(const char *fmt, va_list ap)
