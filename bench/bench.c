@@ -11,6 +11,8 @@
  *  2b. Fault-heavy: random 8-byte accesses, half of them writes, over
  *     1 GiB in a machine of 64 MiB with swap (Clock): nearly every access
  *     takes a fault, a swap-in and an eviction, through the kernel.
+ *  2c. Walks per second for each page-table organization: random 8-byte
+ *     loads over 1 GiB with no TLB (every access walks), replayed.
  *  3. Trace reading: lackey, text and binary files of the same accesses,
  *     against reading the same bytes and counting lines with memchr.
  *  4. Host memory per resident simulated page, beyond the simulated
@@ -98,29 +100,49 @@ static double baseline(const struct vmsim_event *ev, size_t n, unsigned reps)
     return (double)n * reps / best;
 }
 
-static double simulate(const struct vmsim_event *ev, size_t n, unsigned reps, uint64_t mem)
+/* Accesses per second (or, with walks, walks per second) of the event
+ * buffer replayed reps times after a warm-up pass, best of three. pt and
+ * tlb, when not NULL, replace the default organization and TLBs. */
+static double simulate_with(const struct vmsim_event *ev, size_t n, unsigned reps, uint64_t mem,
+                            const char *pt, const char *tlb, bool walks)
 {
     double best = 1e9;
+    uint64_t count = (uint64_t)n * reps;
     for (int t = 0; t < 3; t++) {
         struct vmsim_config cfg;
         struct vmsim *sim;
+        char why[128];
         vmsim_config_default(&cfg);
         if (mem)
             cfg.phys_bytes = mem;
+        if (pt)
+            snprintf(cfg.pt, sizeof cfg.pt, "%s", pt);
+        if (tlb && vmsim_tlb_parse(tlb, &cfg, why, sizeof why)) {
+            fprintf(stderr, "bench: %s\n", why);
+            exit(1);
+        }
         if (vmsim_create(&cfg, &sim)) {
             fprintf(stderr, "bench: cannot create the simulator\n");
             exit(1);
         }
         vmsim_run(sim, ev, n); /* warm-up: page faults, tables */
+        const uint64_t w0 = vmsim_get_stats(sim)->walks;
         double t0 = cpu_now();
         for (unsigned r = 0; r < reps; r++)
             vmsim_run(sim, ev, n);
         double dt = cpu_now() - t0;
+        if (walks)
+            count = vmsim_get_stats(sim)->walks - w0;
         if (dt < best)
             best = dt;
         vmsim_destroy(sim);
     }
-    return (double)n * reps / best;
+    return (double)count / best;
+}
+
+static double simulate(const struct vmsim_event *ev, size_t n, unsigned reps, uint64_t mem)
+{
+    return simulate_with(ev, n, reps, mem, NULL, NULL, false);
 }
 
 /* The same accesses as lackey text (reps copies, with a fetch before every
@@ -228,6 +250,12 @@ int main(void)
     b = baseline(flt, NEV, 2);
     s = simulate(flt, NEV, 2, 64ull << 20);
     printf("%-44s %14.3g %14.3g %8.2f\n", "fault-heavy: 1 GiB in 64 MiB, swap (Clock)", s, b, s / b);
+
+    struct vmsim_event *wk = gen("random:n=262144,size=1g", 1u << 18);
+    printf("\n%-44s %14s\n", "walks, no TLB, random over 1 GiB", "walks/s");
+    for (const char *const *o = vmsim_pt_names; *o; o++)
+        printf("%-44s %14.3g\n", *o, simulate_with(wk, 1u << 18, 4, 0, *o, "none", true));
+    free(wk);
 
     char lackey[] = "/tmp/vmsim-bench-lackey-XXXXXX", text[] = "/tmp/vmsim-bench-text-XXXXXX",
          bin[] = "/tmp/vmsim-bench-bin-XXXXXX";

@@ -103,6 +103,7 @@ enum vmsim_replace {
     VMSIM_REPLACE_NONE = 5,  /* never evict: a full memory is out of memory */
 };
 extern const char *const vmsim_replace_names[]; /* by enum value, NULL-terminated */
+extern const char *const vmsim_pt_names[];      /* page-table organizations, NULL-terminated */
 
 /* Where anonymous memory gets pages of anon_page_shift (when that is above
  * the base page), as Linux's transparent huge pages (docs/kernel.md). */

@@ -137,8 +137,6 @@ struct pt {
  * sets *params to what follows the colon ("" when nothing does). */
 const struct pt_ops *pt_find(const char *spec, const char **params);
 extern const struct pt_ops pt_radix_ops;
-/* The names of the organizations, NULL-terminated. */
-extern const char *const vmsim_pt_names[];
 
 static inline int pt_create(const struct pt_ops *ops, const struct pt_env *env, struct pt **out)
 {
