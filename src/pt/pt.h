@@ -136,7 +136,8 @@ struct pt {
 /* The table of organizations. pt_find takes "NAME" or "NAME:params" and
  * sets *params to what follows the colon ("" when nothing does). */
 const struct pt_ops *pt_find(const char *spec, const char **params);
-extern const struct pt_ops pt_radix_ops;
+extern const struct pt_ops pt_radix_ops, pt_hashed_ops, pt_ppc_ops, pt_inverted_ops,
+    pt_clustered_ops, pt_cuckoo_ops, pt_flat_ops;
 
 static inline int pt_create(const struct pt_ops *ops, const struct pt_env *env, struct pt **out)
 {

@@ -4,9 +4,13 @@
 
 #include "pt/pt.h"
 
-static const struct pt_ops *const organizations[] = {&pt_radix_ops};
+static const struct pt_ops *const organizations[] = {
+    &pt_radix_ops, &pt_hashed_ops, &pt_ppc_ops,  &pt_inverted_ops,
+    &pt_clustered_ops, &pt_cuckoo_ops, &pt_flat_ops,
+};
 
-const char *const vmsim_pt_names[] = {"radix", NULL};
+const char *const vmsim_pt_names[] = {"radix",     "hashed", "ppc",  "inverted",
+                                      "clustered", "cuckoo", "flat", NULL};
 
 const struct pt_ops *pt_find(const char *spec, const char **params)
 {
