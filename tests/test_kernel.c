@@ -9,6 +9,7 @@
  * machine of 4 + N frames leaves N frames for data. Replacement tests write
  * every page: a first read would map the shared zero frame and take no
  * frame. */
+#include <stdio.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -740,6 +741,32 @@ static void test_pt_share(void **state)
     }
 }
 
+/* Huge pages under every organization: 512 base pages of one 2 MiB block
+ * written, then read, with --thp always. Where the organization holds
+ * huge pages the block is one huge page from the first write; where it
+ * holds base pages only (ppc, flat) the kernel must never try (no huge
+ * allocation, no promotion that would unmap the pages it cannot remap).
+ * Every read sees its write. */
+static void test_thp_every_organization(void **state)
+{
+    for (const char *const *o = vmsim_pt_names; *o; o++) {
+        struct vmsim_config cfg = thp_config(VMSIM_THP_ALWAYS);
+        cfg.phys_bytes = 4ull << 30;
+        snprintf(cfg.pt, sizeof cfg.pt, "%s", *o);
+        struct vmsim *sim = make(&cfg);
+        const struct vmsim_stats *st = vmsim_get_stats(sim);
+        for (int pass = 0; pass < 2; pass++)
+            for (uint64_t i = 0; i < 512; i++)
+                run1(sim, acc(pass ? VMSIM_READ : VMSIM_WRITE, 1, 0x40000000 + i * PAGE));
+        if (st->verify_checks != 512 || st->verify_mismatches || st->faults_oom)
+            fail_msg("%s: %llu checks, %llu mismatches, %llu out of memory", *o,
+                     (unsigned long long)st->verify_checks,
+                     (unsigned long long)st->verify_mismatches,
+                     (unsigned long long)st->faults_oom);
+        vmsim_destroy(sim);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -767,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_thp_fragmentation_and_reach),
         cmocka_unit_test(test_thp_promotion),
         cmocka_unit_test(test_thp_split),
+        cmocka_unit_test(test_thp_every_organization),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -239,7 +239,7 @@ int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigne
     for (unsigned k = 1; k <= sim->cfg.geom.levels; k++)
         if (sim->shift[k] == page_shift && (sim->cfg.geom.leaf_levels & (1u << k)))
             level = k;
-    if (!level || (va >> sim->cfg.geom.va_bits))
+    if (!level || (va >> sim->cfg.geom.va_bits) || (level > 1 && sim->k.ops->base_only))
         return VMSIM_EINVAL;
     int rc = 0;
     struct process *p = kernel_process(sim, pid, true, &rc);

@@ -238,7 +238,7 @@ static int file_fault(struct vmsim *sim, struct process *p, const struct vma *v,
 /* The leaf level to use for a new anonymous page at va. */
 static unsigned anon_level(struct vmsim *sim, const struct process *p, vmsim_vaddr_t va)
 {
-    unsigned level = sim->k.anon_level;
+    unsigned level = sim->k.ops->base_only ? 1 : sim->k.anon_level;
     while (level > 1) {
         uint64_t size = 1ull << sim->shift[level];
         vmsim_vaddr_t lo = va & ~(size - 1);

@@ -37,7 +37,8 @@ int kernel_init(struct vmsim *sim)
     k->asid_next = 1;
     k->anon_level = 1;
     k->shmem_next = SHMEM_FIRST;
-    k->huge = sim->cfg.anon_page_shift > sim->phys.page_shift && sim->cfg.thp != VMSIM_THP_NEVER;
+    k->huge = sim->cfg.anon_page_shift > sim->phys.page_shift && sim->cfg.thp != VMSIM_THP_NEVER &&
+              !k->ops->base_only;
     for (unsigned l = 1; l <= sim->cfg.geom.levels; l++)
         if (sim->shift[l] == sim->cfg.anon_page_shift && (sim->cfg.geom.leaf_levels & (1u << l)))
             k->anon_level = l;

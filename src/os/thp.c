@@ -31,7 +31,7 @@ static struct frame *F(struct vmsim *sim, vmsim_pfn_t pfn) { return phys_frame(&
 bool thp_eligible(struct vmsim *sim, const struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
 {
     const uint8_t policy = sim->cfg.thp;
-    if (policy == VMSIM_THP_NEVER)
+    if (policy == VMSIM_THP_NEVER || sim->k.ops->base_only)
         return false;
     const struct vma *v = vma_find(&p->vmas, lo);
     if (!v) /* implicit memory: the whole block must be */

@@ -275,6 +275,7 @@ static int flat_deposit(struct pt *p) { return VMSIM_EUNSUPPORTED; }
 const struct pt_ops pt_flat_ops = {
     .name = "flat",
     .tree = false,
+    .base_only = true,
     .check = flat_check,
     .create = flat_create,
     .destroy = flat_destroy,

@@ -560,6 +560,7 @@ static int ppc_deposit(struct pt *p) { return pt_deposit(P(p)->backing); }
 const struct pt_ops pt_ppc_ops = {
     .name = "ppc",
     .tree = false,
+    .base_only = true,
     .check = ppc_check,
     .create = ppc_create,
     .destroy = ppc_destroy,

@@ -83,6 +83,9 @@ struct pt_ops {
     /* A radix tree of tables: page-walk caches, paged-out page tables and
      * leaf-table sharing apply only to such organizations. */
     bool tree;
+    /* Holds base pages only (a map above level 1 returns VMSIM_EEXIST): the
+     * kernel then never tries huge pages (no allocation, no promotion). */
+    bool base_only;
     /* Optional: validate params without creating anything (the command
      * line's early error); NULL when the organization takes none. */
     int (*check)(const char *params, char *why, size_t len);
