@@ -68,7 +68,7 @@ static struct vmsim_pt_footprint fp_of(struct pt *p)
 }
 
 /* x86-32: 2^20 entries of 4 bytes = 4 MiB, allocated (<= 64m) as 1024
- * frames from frame 0 of a fresh memory: entry vpn at vpn * 4. */
+ * frames, frames 0 to 1023 of a fresh memory: entry vpn at vpn * 4. */
 static void test_map_find_update_unmap(void **state)
 {
     struct fx *f = fx_new("x86-32", 64 * MIB, "");
@@ -141,6 +141,8 @@ static void test_base_pages_only(void **state)
     struct vmsim_pt_footprint fp = fp_of(p);
     assert_int_equal(fp.pages[1], 1);
     assert_int_equal(fp.pages[2], 0);
+    assert_int_equal(pt_deposit(p), VMSIM_OK); /* no leaf tables to keep */
+    assert_int_equal(f->phys.used, 0);
     pt_destroy(p);
     fx_free(f);
 }
@@ -250,8 +252,8 @@ static void test_max_option(void **state)
     fx_free(f);
 }
 
-/* Out of simulated frames: 4 MiB of table does not fit in 2 MiB; in
- * exactly 4 MiB it does, and takes all of it. */
+/* Out of simulated frames: 4 MiB of table does not fit in 2 MiB (the
+ * frames taken are given back); in exactly 4 MiB it does, and takes all. */
 static void test_out_of_frames(void **state)
 {
     struct fx *f = fx_new("x86-32", 2 * MIB, "");
@@ -263,6 +265,61 @@ static void test_out_of_frames(void **state)
     p = fx_space(f, 1);
     assert_int_equal(f->phys.used, f->phys.nframes);
     pt_destroy(p);
+    fx_free(f);
+}
+
+struct reclaimer {
+    struct phys *phys;
+    vmsim_pfn_t *d;
+    unsigned calls;
+};
+
+static int reclaim_one(void *ctx)
+{
+    struct reclaimer *r = ctx;
+    phys_put(r->phys, r->d[r->calls++]);
+    return VMSIM_OK;
+}
+
+/* The table's frames need not be adjacent: with every other frame of an
+ * 8 MiB memory free (no 4 MiB block anywhere), and then with memory full
+ * and reclaim freeing one data frame per call, x86-32's 1024-frame table
+ * is still made, each reference in one of its frames. */
+static void test_scattered_frames(void **state)
+{
+    struct fx *f = fx_new("x86-32", 8 * MIB, "");
+    vmsim_pfn_t d[2048];
+    for (unsigned i = 0; i < 2048; i++)
+        assert_int_equal(phys_alloc(&f->phys, 0, 0, &d[i]), VMSIM_OK);
+    for (unsigned i = 0; i < 2048; i += 2)
+        phys_put(&f->phys, d[i]);
+    struct pt *p = fx_space(f, 1);
+    assert_int_equal(f->phys.used, 2048);
+    for (uint64_t vpn = 0; vpn < (1u << 20); vpn += 4099) {
+        assert_int_equal(pt_map(p, 0, vpn << 12, 1, leaf(1)), VMSIM_OK);
+        struct walk w;
+        pt_walk(p, 0, vpn << 12, NULL, &w);
+        const struct frame *fr = phys_frame(&f->phys, w.ref[0].pa >> 12);
+        assert_true(fr->flags & FRAME_PT);
+        assert_int_equal(fr->refcount, 1);
+        assert_int_equal(w.ref[0].pa & 4095, (vpn * 4) & 4095);
+    }
+    pt_destroy(p);
+    assert_int_equal(f->phys.used, 1024);
+
+    vmsim_pfn_t e[1024];
+    unsigned n = 0;
+    for (unsigned i = 0; i < 2048; i += 2) /* full again */
+        assert_int_equal(phys_alloc(&f->phys, 0, 0, &e[n++]), VMSIM_OK);
+    struct reclaimer r = {&f->phys, e, 0};
+    f->phys.reclaim = reclaim_one;
+    f->phys.reclaim_ctx = &r;
+    p = fx_space(f, 2);
+    assert_int_equal(r.calls, 1024);
+    assert_int_equal(f->phys.used, 2048);
+    pt_destroy(p);
+    for (unsigned i = 1; i < 2048; i += 2)
+        phys_put(&f->phys, d[i]);
     fx_free(f);
 }
 
@@ -390,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_reserved_addresses),
         cmocka_unit_test(test_max_option),
         cmocka_unit_test(test_out_of_frames),
+        cmocka_unit_test(test_scattered_frames),
         cmocka_unit_test(test_visit),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_differential),

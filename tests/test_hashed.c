@@ -12,8 +12,6 @@
 #include "pt/pt.h"
 #include "testutil.h"
 
-extern const struct pt_ops pt_hashed_ops; /* until pt.h declares it */
-
 #define PAGE 4096ull
 #define MB2 (1ull << 21)
 #define GB1 (1ull << 30)
@@ -109,7 +107,8 @@ static void test_options(void **state)
 {
     static const char *const good[] = {
         "", "collision=probe", "collision=chain,hash=xor,buckets=8,load=2.5,scope=global,step=4",
-        "hash=zero", "hash=mod,load=0", "collision=probe,load=0.9", "buckets=1", "buckets=4294967296",
+        "hash=zero", "hash=mod,load=0", "collision=probe,load=0.9", "buckets=1",
+        "buckets=4294967296",
     };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         char why[256] = "";
@@ -529,6 +528,12 @@ static void test_resize_chain(void **state)
     }
     assert_int_equal(f.c.resizes, 11);
     assert_true(f.c.migrated > 1033 && f.c.migrated < 1033 + 1025);
+    /* a prefetch is a hint: it moves nothing */
+    const uint64_t moved = f.c.migrated;
+    for (uint64_t i = 0; i < 2000; i++)
+        pt_prefetch(p, 0, (i * stride) << 12, 1);
+    assert_int_equal(f.c.migrated, moved);
+    all_there(p, 1325, stride, NULL);
     /* lookups migrate too: 1325 of them finish it; all 1025 entries moved */
     for (uint64_t i = 0; i < 1325; i++)
         assert_int_equal(PTE_PFN(pt_lookup(p, 0, (i * stride) << 12, NULL)), i + 1);
@@ -877,6 +882,74 @@ static void test_visit(void **state)
     }
 }
 
+/* ---- the hash functions ---- */
+
+/* hash=xor is PowerPC's: VSID xor the page index inside a 256 MiB segment.
+ * The pages of one segment therefore map one to one onto buckets (the xor
+ * with a constant permutes each aligned block of 2^16 indices): 1024
+ * consecutive pages in 1024 buckets each cost exactly a head and a node.
+ * Homonyms in a global table get unrelated VSIDs, so they rarely share a
+ * bucket (about 1 in 1024 per pair); under hash=mod every pair does, and
+ * the space mapped first pays one node more. */
+static unsigned shared_buckets(const char *params, unsigned n, uint64_t *refs1, uint64_t *refs2)
+{
+    struct fx f;
+    fx_init(&f, 1ull << 30);
+    struct pt *a = space(&f, params, 1), *b = space(&f, params, 2);
+    for (unsigned i = 0; i < n; i++) {
+        const vmsim_vaddr_t va = 0x10000000ull + ((uint64_t)i << 12);
+        assert_int_equal(pt_map(a, 0, va, 1, leaf(i + 1)), VMSIM_OK);
+        assert_int_equal(pt_map(b, 0, va, 1, leaf(i + 9000)), VMSIM_OK);
+    }
+    unsigned same = 0;
+    *refs1 = *refs2 = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct walk wa, wb;
+        pt_walk(a, 0, 0x10000000ull + ((uint64_t)i << 12), NULL, &wa);
+        pt_walk(b, 0, 0x10000000ull + ((uint64_t)i << 12), NULL, &wb);
+        assert_int_equal(PTE_PFN(wa.pte), i + 1);
+        assert_int_equal(PTE_PFN(wb.pte), i + 9000);
+        same += wa.ref[0].pa == wb.ref[0].pa;
+        *refs1 += wa.nrefs;
+        *refs2 += wb.nrefs;
+    }
+    pt_destroy(a);
+    pt_destroy(b);
+    fx_fini(&f);
+    return same;
+}
+
+static void test_hash_functions(void **state)
+{
+    struct fx f;
+    fx_init(&f, 1ull << 30);
+    struct pt *p = space(&f, "hash=xor,buckets=1024,load=0", 1);
+    for (unsigned i = 0; i < 1024; i++)
+        assert_int_equal(pt_map(p, 0, 0x30000000ull + ((uint64_t)i << 12), 1, leaf(i + 1)),
+                         VMSIM_OK);
+    for (unsigned i = 0; i < 1024; i++) {
+        struct walk w;
+        pt_walk(p, 0, 0x30000000ull + ((uint64_t)i << 12), NULL, &w);
+        assert_int_equal(w.nrefs, 2);
+    }
+    pt_destroy(p);
+    fx_fini(&f);
+
+    uint64_t r1, r2;
+    const unsigned n = 512;
+    unsigned same = shared_buckets("scope=global,hash=xor,buckets=1024,load=0", n, &r1, &r2);
+    print_message("xor: %u of %u homonym pairs share a bucket\n", same, n);
+    assert_true(same <= 8);
+    same = shared_buckets("scope=global,hash=mult,buckets=1024,load=0", n, &r1, &r2);
+    print_message("mult: %u of %u homonym pairs share a bucket\n", same, n);
+    assert_true(same <= 8);
+    /* mod: VPN mod 1024, 512 consecutive pages, one pair per bucket */
+    same = shared_buckets("scope=global,hash=mod,buckets=1024,load=0", n, &r1, &r2);
+    assert_int_equal(same, n);
+    assert_int_equal(r1, 3 * n); /* head, space 2's node, its own */
+    assert_int_equal(r2, 2 * n);
+}
+
 /* ---- differential test against a list model ---- */
 
 struct mleaf {
@@ -1003,7 +1076,7 @@ int main(void)
         cmocka_unit_test(test_resize_probe),    cmocka_unit_test(test_formula_chaining),
         cmocka_unit_test(test_formula_probing), cmocka_unit_test(test_footprint),
         cmocka_unit_test(test_out_of_frames),   cmocka_unit_test(test_visit),
-        cmocka_unit_test(test_differential),
+        cmocka_unit_test(test_hash_functions),  cmocka_unit_test(test_differential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,8 +10,15 @@
  * geometries stop at 57 bits, so it is never run).
  *
  * Where the table sits: when it takes at most max=SIZE bytes (option,
- * default 64m) it is allocated at create as one block of simulated frames
- * (FRAME_PT, pinned) and walk references fall in it. Larger, it gets no
+ * default 64m) it is allocated at create in simulated frames (FRAME_PT,
+ * pinned) and walk references fall in them. The frames are taken one at a
+ * time, so they need not be adjacent: the table is contiguous in the index
+ * space the walker uses, as a linear table mapped in virtual memory is
+ * (MIPS's in kseg2, VAX's P0/P1 tables), while each of its pages may sit
+ * in any frame. (vmsim's allocator never rebuilds a contiguous block from
+ * freed frames, so a 4 MiB block would be out of reach for any process
+ * created once memory has been used; single frames can also come from
+ * reclaim.) Larger, it gets no
  * frames: the entries of address space s sit, for walk references, at
  * END + (s - 1) * size, END = nframes << page_shift (the end of simulated
  * memory; the sum wraps modulo 2^64 past 2^64 / size spaces), and the
@@ -44,8 +51,9 @@ struct flat {
     unsigned pte_bytes;
     unsigned shift;       /* base page shift */
     bool allocated;
-    vmsim_pfn_t pfn;      /* the table's frames, when allocated */
-    vmsim_paddr_t base_pa;
+    vmsim_pfn_t *frame;   /* allocated: the frame of each table page */
+    uint64_t nframe;
+    vmsim_paddr_t base_pa; /* not allocated: where the table would start */
     struct u64map e;      /* vpn -> entry */
 };
 
@@ -79,12 +87,34 @@ static int flat_check(const char *params, char *why, size_t len)
     return parse_params(params, &max, why, len);
 }
 
-static unsigned log2_of(uint64_t x)
+/* Give back the table's frames (the first n of them). */
+static void frames_put(struct flat *f, uint64_t n)
 {
-    unsigned b = 0;
-    while ((1ull << b) < x)
-        b++;
-    return b;
+    for (uint64_t i = 0; i < n; i++)
+        phys_put(f->base.phys, f->frame[i]);
+    free(f->frame);
+    f->frame = NULL;
+}
+
+/* The table's frames, one at a time (each may come from reclaim). */
+static int frames_get(struct flat *f)
+{
+    struct phys *phys = f->base.phys;
+    const uint64_t page = 1ull << phys->page_shift;
+    f->nframe = (f->bytes + page - 1) / page;
+    if (!(f->frame = malloc(f->nframe * sizeof *f->frame)))
+        return VMSIM_ENOMEM;
+    for (uint64_t i = 0; i < f->nframe; i++) {
+        int rc = phys_alloc(phys, 0, FRAME_PT | FRAME_PINNED, &f->frame[i]);
+        if (rc) {
+            frames_put(f, i);
+            return rc;
+        }
+        struct frame *fr = phys_frame(phys, f->frame[i]);
+        fr->level = 1;
+        fr->aux = (uint64_t)(uintptr_t)f;
+    }
+    return VMSIM_OK;
 }
 
 static int flat_create(const struct pt_env *env, struct pt **out)
@@ -109,17 +139,12 @@ static int flat_create(const struct pt_env *env, struct pt **out)
     f->pages = 1ull << (g->va_bits - g->page_shift);
     f->bytes = f->pages * f->pte_bytes; /* at most 2^63: va_bits - page_shift <= 60 */
     if (f->bytes <= max) {
-        const uint64_t frames = (f->bytes + (1ull << phys->page_shift) - 1) >> phys->page_shift;
-        int rc = phys_alloc(phys, log2_of(frames), FRAME_PT | FRAME_PINNED, &f->pfn);
+        int rc = frames_get(f);
         if (rc) {
             free(f);
             return rc;
         }
-        struct frame *fr = phys_frame(phys, f->pfn);
-        fr->level = 1;
-        fr->aux = (uint64_t)(uintptr_t)f;
         f->allocated = true;
-        f->base_pa = phys_addr(phys, f->pfn);
     } else {
         f->base_pa = phys_addr(phys, phys->nframes) + (env->space - 1) * f->bytes;
     }
@@ -131,7 +156,7 @@ static void flat_destroy(struct pt *p)
 {
     struct flat *f = FL(p);
     if (f->allocated)
-        phys_put(p->phys, f->pfn);
+        frames_put(f, f->nframe);
     u64map_free(&f->e);
     free(f);
 }
@@ -203,7 +228,12 @@ static void flat_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const s
     w->nrefs = 0;
     if (!vpn_of(f, va, &vpn))
         return; /* outside the table: the MMU faults such addresses before */
-    w->ref[0] = (struct walk_ref){f->base_pa + vpn * f->pte_bytes, 1};
+    const uint64_t off = vpn * f->pte_bytes;
+    const unsigned ps = p->phys->page_shift;
+    const vmsim_paddr_t pa = f->allocated ? ((vmsim_paddr_t)f->frame[off >> ps] << ps) +
+                                                (off & ((1ull << ps) - 1))
+                                          : f->base_pa + off;
+    w->ref[0] = (struct walk_ref){pa, 1};
     w->nrefs = 1;
     uint64_t *e = u64map_get(&f->e, vpn);
     if (!e)
@@ -269,8 +299,9 @@ static void flat_footprint(const struct pt *p, struct vmsim_pt_footprint *fp)
     fp->pages[1] += f->e.n;
 }
 
-/* Linux deposits a leaf table per huge page: a radix notion. */
-static int flat_deposit(struct pt *p) { return VMSIM_EUNSUPPORTED; }
+/* Linux deposits a leaf table per PMD-mapped huge page; a flat table
+ * holds no huge pages and has no leaf tables: nothing to keep. */
+static int flat_deposit(struct pt *p) { return VMSIM_OK; }
 
 const struct pt_ops pt_flat_ops = {
     .name = "flat",

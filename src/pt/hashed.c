@@ -45,8 +45,9 @@
  *
  * Sources: seed 003 (hashed page tables: anchors, chains, (2 + a/2) and
  * 1/2 (1 + 1/(1 - a)), per-process vs global); seed 002; Redis dict.c
- * (incremental rehash); PowerPC OEA hashed page table (XOR hash); Knuth,
- * TAOCP vol. 3, 6.4 (linear probing, Fibonacci hashing). */
+ * (incremental rehash); Power ISA Book III, "Hashed Page Table Search", and
+ * Linux's vsid_scramble (the XOR hash); Knuth, TAOCP vol. 3, 6.4 (linear
+ * probing, Fibonacci hashing, deletion by backward shift). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +55,6 @@
 
 #include "pt/pt.h"
 #include "util/u64map.h"
-
-extern const struct pt_ops pt_hashed_ops; /* until pt.h declares it */
 
 /* ---- options ---- */
 
@@ -1060,6 +1059,26 @@ static int hashed_visit(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t lo, vmsim
     return 0;
 }
 
+/* Start loading the bucket head (slot) a walk of va reads first: the
+ * smallest size in use, in each table. No side effects. */
+static void hashed_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level)
+{
+    const struct hashed *hs = (const struct hashed *)p;
+    const struct hash *h = hs->h;
+    if (!hs->sizes)
+        return;
+    const unsigned k = (unsigned)__builtin_ctz(hs->sizes);
+    const uint64_t vpn = va >> hs->shift[k], tag = TAG(hs->space, k);
+    for (unsigned ti = 0; ti < (h->rehashing ? 2u : 1u); ti++) {
+        const struct htab *t = &h->t[ti];
+        const uint64_t b = bucket_of(h, t, vpn, tag);
+        if (t->head)
+            __builtin_prefetch(&t->head[b]);
+        else
+            __builtin_prefetch(&t->slot[b]);
+    }
+}
+
 /* Parts: chaining "buckets" (heads), "entries" (live nodes), "slack";
  * probing "entries" (used slots), "empty slots", "slack". Slack is frame
  * bytes holding neither (a partly used last frame, free nodes). bytes =
@@ -1117,4 +1136,5 @@ const struct pt_ops pt_hashed_ops = {
     .visit = hashed_visit,
     .footprint = hashed_footprint,
     .deposit = hashed_deposit,
+    .prefetch = hashed_prefetch,
 };

@@ -978,8 +978,11 @@ static void inv_footprint(const struct pt *p, struct vmsim_pt_footprint *fp)
         inv_shared_footprint(v->own, fp);
 }
 
-/* Linux deposits a leaf table per huge page: a radix notion. */
-static int inv_deposit(struct pt *p) { return VMSIM_EUNSUPPORTED; }
+/* Linux deposits a leaf table per PMD-mapped huge page so that a split
+ * never needs a frame. An inverted table has no leaf tables: a split maps
+ * base pages into the frame entries of the huge page's own frames, so
+ * there is nothing to keep (snapshots call this for every such page). */
+static int inv_deposit(struct pt *p) { return VMSIM_OK; }
 
 const struct pt_ops pt_inverted_ops = {
     .name = "inverted",
