@@ -357,8 +357,14 @@ static void test_walk_addresses(void **state)
     struct fx f;
     fx_init(&f, 1ull << 30);
     struct pt *p = space(&f, "hash=mod,buckets=16,load=0", 1);
-    assert_int_equal(pt_map(p, 0, 0x12345000, 1, leaf(1)), VMSIM_OK); /* bucket 5 */
+    /* an empty space: no size in use, the walk still reads the 4 KiB bucket */
     struct walk w;
+    pt_walk(p, 0, 0x12345abc, NULL, &w);
+    assert_int_equal(w.nrefs, 1);
+    assert_int_equal(w.ref[0].pa & 4095, 5 * 8);
+    assert_int_equal(w.pte, 0);
+    assert_int_equal(w.level, 1);
+    assert_int_equal(pt_map(p, 0, 0x12345000, 1, leaf(1)), VMSIM_OK); /* bucket 5 */
     pt_walk(p, 0, 0x12345abc, NULL, &w);
     assert_int_equal(w.nrefs, 2);
     assert_int_equal(w.ref[0].pa & 4095, 5 * 8);
@@ -813,7 +819,32 @@ static void test_out_of_frames(void **state)
     struct walk w;
     pt_walk(p, 0, 4ull << 12, NULL, &w); /* a full table: a miss reads every slot */
     assert_int_equal(w.nrefs, 4);
+    /* deleting from a full table (no empty slot to stop the shift) */
+    assert_int_equal(pt_unmap(p, 0, 1ull << 12, NULL), VMSIM_OK);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(PTE_PFN(pt_lookup(p, 0, (uint64_t)i << 12, NULL)), i == 1 ? 0 : i + 1);
+    assert_int_equal(pt_map(p, 0, 4ull << 12, 1, leaf(5)), VMSIM_OK);
+    assert_int_equal(PTE_PFN(pt_lookup(p, 0, 4ull << 12, NULL)), 5);
     pt_destroy(p);
+    fx_fini(&f);
+    /* hash=mod, 8 slots, all full, entries displaced around the end: every
+     * deletion order leaves the rest findable */
+    fx_init(&f, 1ull << 30);
+    for (unsigned first = 0; first < 8; first++) {
+        p = space(&f, "collision=probe,hash=mod,buckets=8,load=0", 1);
+        static const uint64_t vpn[8] = {6, 14, 22, 7, 15, 1, 9, 3}; /* homes 6 6 6 7 7 1 1 3 */
+        for (unsigned i = 0; i < 8; i++)
+            assert_int_equal(pt_map(p, 0, vpn[i] << 12, 1, leaf(i + 1)), VMSIM_OK);
+        for (unsigned d = 0; d < 8; d++) {
+            const unsigned gone = (first + d) % 8;
+            assert_int_equal(pt_unmap(p, 0, vpn[gone] << 12, NULL), VMSIM_OK);
+            for (unsigned i = 0; i < 8; i++) {
+                const bool alive = (i + 8 - first) % 8 > d;
+                assert_int_equal(PTE_PFN(pt_lookup(p, 0, vpn[i] << 12, NULL)), alive ? i + 1 : 0);
+            }
+        }
+        pt_destroy(p);
+    }
     fx_fini(&f);
     fx_init(&f, 1 * PAGE);
     p = space(&f, "collision=probe,buckets=2", 1);

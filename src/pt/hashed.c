@@ -564,13 +564,15 @@ static void chain_put(struct hash *h, struct htab *t, uint32_t id)
 }
 
 /* Empty slot i of a probing table, shifting back the entries after it that
- * may move (their home is not cyclically in (i, j]). */
+ * may move (their home is not cyclically in (i, j]). In a full table (a
+ * resize found no frames, or load=0) the scan ends when it comes round to
+ * the hole. */
 static void probe_delete(struct hash *h, struct htab *t, uint64_t i)
 {
     for (uint64_t j = i;;) {
         j = (j + 1) & t->mask;
         const struct hslot *s = &t->slot[j];
-        if (!s->tag)
+        if (!s->tag || j == i)
             break;
         const uint64_t k = bucket_of(h, t, s->vpn, s->tag);
         const bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
@@ -850,11 +852,12 @@ static int inside_add(struct hashed *hs, vmsim_vaddr_t va, unsigned level, int d
     return VMSIM_OK;
 }
 
-/* The leaf covering va in one of the space's sizes, smallest first. */
-static bool find_leaf(struct hashed *hs, vmsim_vaddr_t va, struct rec *r, struct loc *l,
-                      unsigned *level)
+/* The leaf covering va in one of the sizes of mask `sizes`, smallest
+ * first. */
+static bool find_leaf(struct hashed *hs, unsigned sizes, vmsim_vaddr_t va, struct rec *r,
+                      struct loc *l, unsigned *level)
 {
-    for (unsigned m = hs->sizes; m; m &= m - 1) {
+    for (unsigned m = sizes; m; m &= m - 1) {
         const unsigned k = (unsigned)__builtin_ctz(m);
         if (level)
             *level = k;
@@ -934,7 +937,7 @@ static int hashed_unmap(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint6
     step(hs->h);
     struct loc l;
     unsigned level;
-    if (!find_leaf(hs, va, NULL, &l, &level)) {
+    if (!find_leaf(hs, hs->sizes, va, NULL, &l, &level)) {
         if (old)
             *old = 0;
         return VMSIM_ENOENT;
@@ -954,7 +957,7 @@ static int hashed_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint
     struct hashed *hs = HS(p);
     step(hs->h);
     struct loc l;
-    if (!find_leaf(hs, va, NULL, &l, NULL))
+    if (!find_leaf(hs, hs->sizes, va, NULL, &l, NULL))
         return VMSIM_ENOENT;
     *l.pte = ((*l.pte | set) & ~clear) | PTE_LEAF;
     return VMSIM_OK;
@@ -967,14 +970,15 @@ static uint64_t hashed_lookup(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
     step(hs->h);
     struct loc l;
     unsigned k = 0;
-    const bool found = find_leaf(hs, va, NULL, &l, &k);
+    const bool found = find_leaf(hs, hs->sizes, va, NULL, &l, &k);
     if (level)
         *level = found ? k : 0;
     return found ? *l.pte : 0;
 }
 
 /* Probe each size in use, smallest first; every bucket head, node or slot
- * read is a reference. No page-walk caches (top = 0). */
+ * read is a reference. A space with no leaves still probes its smallest
+ * size: a walk always reads memory. No page-walk caches (top = 0). */
 static void hashed_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
                         const struct walk_start *s, struct walk *w)
 {
@@ -985,7 +989,8 @@ static void hashed_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
     unsigned k = 1;
     w->top = 0;
     w->pte = 0;
-    if (find_leaf(hs, va, &r, &l, &k)) {
+    const unsigned sizes = hs->sizes ? hs->sizes : hs->leaf_levels & -hs->leaf_levels;
+    if (find_leaf(hs, sizes, va, &r, &l, &k)) {
         const uint64_t e = *l.pte;
         if ((e & (PTE_P | PTE_A)) == PTE_P)
             *l.pte = e | PTE_A;
