@@ -257,6 +257,13 @@ struct vmsim_pt_footprint {
         uint64_t bytes;
     } part[VMSIM_PT_PARTS];
     unsigned nparts;
+    /* A table shared by every address space (inverted, ppc, hashed with
+     * scope=global) tells their entries apart by a space tag: shared_by is
+     * the number of live address spaces (0 when each has its own table),
+     * space_tag_bits = ceil(log2 shared_by), the bits each entry needs for
+     * it (seed 003). */
+    uint64_t shared_by;
+    unsigned space_tag_bits;
 };
 
 struct vmsim;
@@ -296,8 +303,12 @@ int vmsim_debug_corrupt(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va);
 
 /* Map one page of 2^page_shift bytes at va in process pid (created on first
  * use) to a fresh frame, writable; page_shift must be a leaf size of the
- * geometry. Used by `vmsim snapshot` to rebuild a real process's tables. */
+ * machine (vmsim_leaf_levels). Used by `vmsim snapshot` to rebuild a real process's tables. */
 int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigned page_shift);
+/* The levels (bit k for level k) at which this machine maps leaves: the
+ * geometry's leaf levels, or level 1 alone when the page-table organization
+ * holds base pages only (inverted, flat). */
+unsigned vmsim_leaf_levels(const struct vmsim *sim);
 /* Account one extra page-table page for process pid at level 1 without
  * mapping anything: Linux deposits one for each PMD-mapped huge page. */
 int vmsim_deposit_table(struct vmsim *sim, vmsim_pid_t pid);

@@ -22,6 +22,15 @@ const char *cli_trace_format(const char *arg, const char **path);
  * why and return 1. */
 int cli_open_input(const char *trace, const char *workload, struct vmsim_source **src);
 
+struct snapshot;
+/* "/proc/PID" for --pid PID in dir; a usage error (2) for anything but a
+ * positive process id. */
+int cli_proc_dir(const char *pid, char *dir, size_t len);
+/* snapshot_load of a /proc directory (kpageflags NULL: the real one for a
+ * path under /proc/, none otherwise); on failure print why and return 1.
+ * Free *s in every case. */
+int cli_snapshot_load(const char *proc, const char *kpageflags, bool no_scan, struct snapshot *s);
+
 /* Print "vmsim: <message>" to stderr; returns 2 (usage) for `return cli_usage(...)`. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "vmsim: <message>" to stderr; returns 1 (failure). */

@@ -9,18 +9,29 @@
 
 #include "cli/cli.h"
 #include "report/report.h"
+#include "trace/snapshot.h"
 
 #define BATCH 4096
 #define MAX_PT 8
 #define MAX_VARY 32
 
-enum { OPT_WORKLOAD = OPT_CLI_FIRST_FREE, OPT_TRACE, OPT_JSON, OPT_VARY, OPT_HELP };
+enum {
+    OPT_WORKLOAD = OPT_CLI_FIRST_FREE,
+    OPT_TRACE,
+    OPT_JSON,
+    OPT_VARY,
+    OPT_PID,
+    OPT_SELF,
+    OPT_PROC,
+    OPT_HELP
+};
 
 struct result {
     char vary[64];
     const char *pt;
     bool sw;
     uint64_t pt_bytes, walks, refs, cycles, accesses, faults;
+    unsigned tag_bits; /* space-tag bits per entry of a shared table */
     double translating; /* share of cycles */
 };
 
@@ -28,9 +39,12 @@ static void help(FILE *out)
 {
     fprintf(out,
             "usage: vmsim compare [OPTIONS] --pt SPEC[@sw] --pt SPEC[@sw] ... [--workload SPEC |\n"
-            "                     --trace [FORMAT:]PATH] [--vary KEY=V1,V2,...] [--json PATH|-]\n\n"
+            "                     --trace [FORMAT:]PATH | --pid PID | --self | --proc DIR]\n"
+            "                     [--vary KEY=V1,V2,...] [--json PATH|-]\n\n"
             "Run the same input under each page-table organization (@sw: walked by a software\n"
             "handler) and print page-table memory, references per walk and cycles per access.\n"
+            "--pid, --self and --proc take a live process's pages (as vmsim snapshot does),\n"
+            "map them under each organization and read each mapped page once.\n"
             "--vary repeats it for each value of KEY, a parameter of the workload (e.g.\n"
             "tenants=1,4,16 for `cloud`) or mem (physical memory), and reports where the\n"
             "first two organizations break even on page-table memory and on cycles.\n\n%s",
@@ -55,15 +69,35 @@ static int with_param(const char *spec, const char *key, const char *value, char
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/* One run; on failure prints why and returns nonzero. */
+/* A snapshot's pages, one read of each mapped page (of its size), in
+ * address order; *pos walks the runs (run, page within it). */
+static size_t scan_events(const struct snapshot *s, vmsim_pid_t pid, size_t pos[2],
+                          struct vmsim_event *buf, size_t max)
+{
+    size_t n = 0;
+    while (n < max && pos[0] < s->nrun) {
+        const struct snapshot_run *r = &s->run[pos[0]];
+        if (pos[1] == r->npages) {
+            pos[0]++;
+            pos[1] = 0;
+            continue;
+        }
+        buf[n++] = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = pid,
+                                        .addr = r->va + ((uint64_t)pos[1]++ << r->shift), .len = 1};
+    }
+    return n;
+}
+
+/* One run, of a trace, a workload or a snapshot; on failure prints why
+ * and returns nonzero. */
 static int run_one(const struct vmsim_config *base, const char *pt, bool sw, const char *trace,
-                   const char *workload, struct result *r)
+                   const char *workload, const struct snapshot *snap, struct result *r)
 {
     struct vmsim_config cfg = *base;
     snprintf(cfg.pt, sizeof cfg.pt, "%.95s", pt);
     cfg.sw_walk = sw;
-    struct vmsim_source *src;
-    int rc = cli_open_input(trace, workload, &src);
+    struct vmsim_source *src = NULL;
+    int rc = snap ? 0 : cli_open_input(trace, workload, &src);
     if (rc)
         return rc;
     struct vmsim *sim;
@@ -73,7 +107,14 @@ static int run_one(const struct vmsim_config *base, const char *pt, bool sw, con
     }
     struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
     int status = buf ? 0 : cli_fail("out of memory");
-    for (long n; status == 0 && (n = vmsim_source_next(src, buf, BATCH)) != 0;) {
+    const vmsim_pid_t spid = snap && snap->pid > 0 ? (vmsim_pid_t)snap->pid : 1;
+    if (status == 0 && snap && (rc = snapshot_build(sim, spid, snap, NULL)) != 0)
+        status = cli_fail("--pt %s: rebuilding the process's page tables: %s%s", pt,
+                          vmsim_strerror(rc),
+                          rc == VMSIM_ENOFRAME ? " (the simulated memory is too small: --mem)" : "");
+    size_t pos[2] = {0, 0};
+    for (long n; status == 0 && (n = snap ? (long)scan_events(snap, spid, pos, buf, BATCH)
+                                          : vmsim_source_next(src, buf, BATCH)) != 0;) {
         if (n < 0) {
             const struct vmsim_source_error *e = vmsim_source_error(src);
             status = cli_fail("%s: expected %s, found %s", e->where, e->expected, e->found);
@@ -89,6 +130,7 @@ static int run_one(const struct vmsim_config *base, const char *pt, bool sw, con
     r->pt = pt;
     r->sw = sw;
     r->pt_bytes = fp.bytes + fp.root_bytes;
+    r->tag_bits = fp.space_tag_bits;
     r->walks = st->walks;
     r->refs = st->walk_refs;
     r->cycles = st->cycles;
@@ -144,12 +186,13 @@ static int write_json(const char *path, const struct result *r, size_t n, const 
         fprintf(f,
                 "    {\"vary\": \"%s\", \"pt\": \"%s\", \"walker\": \"%s\", \"page_table_bytes\": "
                 "%llu, \"walks\": %llu, \"refs\": %llu, \"refs_per_walk\": %.4f, \"accesses\": %llu, "
-                "\"cycles\": %llu, \"cycles_per_access\": %.4f, \"faults\": %llu}%s\n",
+                "\"cycles\": %llu, \"cycles_per_access\": %.4f, \"faults\": %llu, \"space_tag_bits\": "
+                "%u}%s\n",
                 r[i].vary, r[i].pt, r[i].sw ? "sw" : "hw", (unsigned long long)r[i].pt_bytes,
                 (unsigned long long)r[i].walks, (unsigned long long)r[i].refs,
                 per(r[i].refs, r[i].walks), (unsigned long long)r[i].accesses,
                 (unsigned long long)r[i].cycles, per(r[i].cycles, r[i].accesses),
-                (unsigned long long)r[i].faults, i + 1 < n ? "," : "");
+                (unsigned long long)r[i].faults, r[i].tag_bits, i + 1 < n ? "," : "");
     fprintf(f, "  ]");
     if (key) {
         fprintf(f, ",\n  \"break_even\": {\"parameter\": \"%s\"", key);
@@ -174,10 +217,15 @@ int cmd_compare(int argc, char **argv)
                                          {"trace", required_argument, 0, OPT_TRACE},
                                          {"json", required_argument, 0, OPT_JSON},
                                          {"vary", required_argument, 0, OPT_VARY},
+                                         {"pid", required_argument, 0, OPT_PID},
+                                         {"self", no_argument, 0, OPT_SELF},
+                                         {"proc", required_argument, 0, OPT_PROC},
                                          {"help", no_argument, 0, OPT_HELP},
                                          {0, 0, 0, 0}};
     struct vmsim_config cfg;
-    const char *workload = NULL, *trace = NULL, *json = NULL, *vary = NULL;
+    const char *workload = NULL, *trace = NULL, *json = NULL, *vary = NULL, *proc = NULL;
+    char dir[64];
+    int nproc = 0;
     char pts[MAX_PT][96];
     bool sw[MAX_PT];
     size_t npt = 0;
@@ -192,6 +240,14 @@ int cmd_compare(int argc, char **argv)
         case OPT_TRACE: trace = optarg; break;
         case OPT_JSON: json = optarg; break;
         case OPT_VARY: vary = optarg; break;
+        case OPT_PID:
+            if ((rc = cli_proc_dir(optarg, dir, sizeof dir)) != 0)
+                return rc;
+            proc = dir;
+            nproc++;
+            break;
+        case OPT_SELF: proc = "/proc/self"; nproc++; break;
+        case OPT_PROC: proc = optarg; nproc++; break;
         case OPT_HELP: help(stdout); return 0;
         case OPT_PT: {
             if (npt == MAX_PT)
@@ -218,12 +274,13 @@ int cmd_compare(int argc, char **argv)
     if (npt < 1)
         return cli_usage("compare: expected --pt SPEC at least once (e.g. --pt radix --pt "
                          "radix@sw), found none");
-    if (workload && trace)
-        return cli_usage("compare: give --workload or --trace, not both");
+    if (!!workload + !!trace + nproc > 1)
+        return cli_usage("compare: give one input: --workload, --trace, or one of --pid, --self "
+                         "and --proc");
     if (trace && !strcmp(trace, "-"))
         return cli_usage("compare: reads the input once per run: expected a file, found "
                          "standard input");
-    if (!trace && !workload)
+    if (!trace && !workload && !proc)
         workload = "default";
     if ((rc = cli_config_finish(&cfg)) != 0)
         return rc;
@@ -248,9 +305,15 @@ int cmd_compare(int argc, char **argv)
             snprintf(values[nvary++], sizeof values[0], "%.*s", (int)l, v);
             v += l + (comma ? 1 : 0);
         }
-        if (trace && strcmp(key, "mem") != 0)
-            return cli_usage("--vary %s: a trace has no parameters; with --trace only mem varies",
-                             key);
+        if ((trace || proc) && strcmp(key, "mem") != 0)
+            return cli_usage("--vary %s: a %s has no parameters; only mem varies", key,
+                             trace ? "trace" : "process snapshot");
+    }
+    struct snapshot snap;
+    snapshot_init(&snap);
+    if (proc && (rc = cli_snapshot_load(proc, NULL, false, &snap)) != 0) {
+        snapshot_free(&snap);
+        return rc;
     }
 
     struct result *res = calloc(nvary * npt, sizeof *res);
@@ -281,7 +344,7 @@ int cmd_compare(int argc, char **argv)
             struct result *r = &res[v * npt + i];
             if (vary)
                 snprintf(r->vary, sizeof r->vary, "%.31s=%.31s", key, values[v]);
-            if ((status = run_one(&c, pts[i], sw[i], trace, wl, r)) == 0)
+            if ((status = run_one(&c, pts[i], sw[i], trace, wl, proc ? &snap : NULL, r)) == 0)
                 done++;
         }
     }
@@ -289,7 +352,12 @@ int cmd_compare(int argc, char **argv)
      * unless the JSON takes standard output). */
     const bool table = !json || strcmp(json, "-") != 0;
     if (table) {
-        printf("vmsim compare: %s %s\n\n", trace ? "trace" : "workload", trace ? trace : workload);
+        if (proc)
+            printf("vmsim compare: the process of %s%s%s%s, each mapped page read once\n\n",
+                   proc, snap.comm[0] ? " (" : "", snap.comm, snap.comm[0] ? ")" : "");
+        else
+            printf("vmsim compare: %s %s\n\n", trace ? "trace" : "workload",
+                   trace ? trace : workload);
         print_table(res, done, vary != NULL);
     }
     long be_bytes = -1, be_cycles = -1;
@@ -318,5 +386,6 @@ int cmd_compare(int argc, char **argv)
             status = js;
     }
     free(res);
+    snapshot_free(&snap);
     return status;
 }

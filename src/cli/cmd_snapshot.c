@@ -190,10 +190,9 @@ int cmd_snapshot(int argc, char **argv)
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0}};
     struct vmsim_config cfg;
-    struct snapshot_opts sopt = {0};
     const char *json = NULL, *proc = NULL, *kpf = NULL;
     char dir[64];
-    bool check = false, tlb_given = false;
+    bool check = false, tlb_given = false, no_scan = false;
     int nsel = 0;
     int rc = cli_config_init(&cfg, argc, argv);
     if (rc)
@@ -202,21 +201,16 @@ int cmd_snapshot(int argc, char **argv)
     opterr = 0;
     for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (o) {
-        case OPT_PID: {
-            char *end;
-            long pid = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || pid <= 0 || pid > INT_MAX)
-                return cli_usage("--pid: expected a process id (a positive decimal), found \"%s\"",
-                                 optarg);
-            snprintf(dir, sizeof dir, "/proc/%ld", pid);
+        case OPT_PID:
+            if ((rc = cli_proc_dir(optarg, dir, sizeof dir)) != 0)
+                return rc;
             proc = dir;
             nsel++;
             break;
-        }
         case OPT_SELF: proc = "/proc/self"; nsel++; break;
         case OPT_PROC: proc = optarg; nsel++; break;
         case OPT_KPAGEFLAGS: kpf = optarg; break;
-        case OPT_NO_SCAN: sopt.no_scan = true; break;
+        case OPT_NO_SCAN: no_scan = true; break;
         case OPT_CHECK: check = true; break;
         case OPT_JSON: json = optarg; break;
         case OPT_HELP: help(stdout); return 0;
@@ -241,17 +235,11 @@ int cmd_snapshot(int argc, char **argv)
         cfg.ntlb = 0;
     if ((rc = cli_config_finish(&cfg)) != 0)
         return rc;
-    /* The real kpageflags belongs with a real process only. */
-    sopt.kpageflags = kpf ? kpf : strncmp(proc, "/proc/", 6) == 0 ? "/proc/kpageflags" : NULL;
-
     struct snapshot s;
-    struct vmsim_source_error err;
-    rc = snapshot_load(proc, &sopt, &s, &err);
-    if (rc < 0) {
+    snapshot_init(&s);
+    if ((rc = cli_snapshot_load(proc, kpf, no_scan, &s)) != 0) {
         snapshot_free(&s);
-        if (err.where[0])
-            return cli_fail("%s: expected %s, found %s", err.where, err.expected, err.found);
-        return cli_fail("snapshot of %s: %s", proc, vmsim_strerror(rc));
+        return rc;
     }
     struct vmsim *sim;
     if ((rc = vmsim_create(&cfg, &sim)) != 0) {
@@ -285,4 +273,31 @@ int cmd_snapshot(int argc, char **argv)
     vmsim_destroy(sim);
     snapshot_free(&s);
     return status;
+}
+
+int cli_proc_dir(const char *pid, char *dir, size_t len)
+{
+    char *end;
+    const long n = strtol(pid, &end, 10);
+    if (*pid == '\0' || *end != '\0' || n <= 0 || n > INT_MAX)
+        return cli_usage("--pid: expected a process id (a positive decimal), found \"%s\"", pid);
+    snprintf(dir, len, "/proc/%ld", n);
+    return 0;
+}
+
+int cli_snapshot_load(const char *proc, const char *kpageflags, bool no_scan, struct snapshot *s)
+{
+    /* The real kpageflags belongs with a real process only. */
+    const struct snapshot_opts opt = {
+        .kpageflags = kpageflags                           ? kpageflags
+                      : strncmp(proc, "/proc/", 6) == 0 ? "/proc/kpageflags"
+                                                          : NULL,
+        .no_scan = no_scan};
+    struct vmsim_source_error err;
+    const int rc = snapshot_load(proc, &opt, s, &err);
+    if (rc >= 0)
+        return 0;
+    if (err.where[0])
+        return cli_fail("%s: expected %s, found %s", err.where, err.expected, err.found);
+    return cli_fail("snapshot of %s: %s", proc, vmsim_strerror(rc));
 }

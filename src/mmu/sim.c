@@ -226,20 +226,30 @@ void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp)
 {
     memset(fp, 0, sizeof *fp);
     const struct kernel *k = &sim->k;
+    uint64_t spaces = 0;
     for (size_t b = 0; b < k->nbucket; b++)
-        for (const struct process *p = k->bucket[b]; p; p = p->hnext)
+        for (const struct process *p = k->bucket[b]; p; p = p->hnext, spaces++)
             pt_footprint(p->pt, fp);
-    if (k->pt_shared && k->ops->shared_footprint)
+    if (k->pt_shared && k->ops->shared_footprint) {
         k->ops->shared_footprint(k->pt_shared, fp);
+        fp->shared_by = spaces;
+        while (fp->space_tag_bits < 64 && (1ull << fp->space_tag_bits) < spaces)
+            fp->space_tag_bits++;
+    }
+}
+
+unsigned vmsim_leaf_levels(const struct vmsim *sim)
+{
+    return sim->k.ops->base_only ? 1u << 1 : sim->cfg.geom.leaf_levels | 1u << 1;
 }
 
 int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigned page_shift)
 {
     unsigned level = 0;
     for (unsigned k = 1; k <= sim->cfg.geom.levels; k++)
-        if (sim->shift[k] == page_shift && (sim->cfg.geom.leaf_levels & (1u << k)))
+        if (sim->shift[k] == page_shift && (vmsim_leaf_levels(sim) & (1u << k)))
             level = k;
-    if (!level || (va >> sim->cfg.geom.va_bits) || (level > 1 && sim->k.ops->base_only))
+    if (!level || (va >> sim->cfg.geom.va_bits))
         return VMSIM_EINVAL;
     int rc = 0;
     struct process *p = kernel_process(sim, pid, true, &rc);

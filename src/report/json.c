@@ -146,6 +146,8 @@ int report_json(const struct vmsim *sim, const char *source, FILE *out)
     set_path(root, "page_tables.tables_by_level", tables);
     set_path(root, "page_tables.bytes_by_level", bytes);
     set_path(root, "page_tables.pages_by_level", pages);
+    set_path(root, "page_tables.shared_by", json_integer((json_int_t)fp.shared_by));
+    set_path(root, "page_tables.space_tag_bits", json_integer((json_int_t)fp.space_tag_bits));
     json_t *parts = json_object();
     for (unsigned i = 0; i < fp.nparts; i++)
         json_object_set_new(parts, fp.part[i].name, json_integer((json_int_t)fp.part[i].bytes));

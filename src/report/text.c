@@ -124,6 +124,9 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
     if (st->pt_shareable)
         fprintf(out, "; %s would be saved by sharing leaf tables",
                 report_bytes(st->pt_shareable, a, sizeof a));
+    if (fp.shared_by)
+        fprintf(out, "; one table for %s address spaces: %u-bit space tags",
+                num(fp.shared_by, a), fp.space_tag_bits);
     fprintf(out, "\n");
     fprintf(out, "%-22s %s frames in use (%s), peak %s\n\n", "memory", num(st->frames_used, a),
             report_bytes(st->frames_used << cfg->geom.page_shift, b, sizeof b),

@@ -1035,8 +1035,9 @@ int snapshot_build(struct vmsim *sim, vmsim_pid_t pid, const struct snapshot *s,
                    struct snapshot_build_stats *st)
 {
     struct builder b = {.sim = sim, .pid = pid, .g = &vmsim_get_config(sim)->geom};
+    const unsigned leaves = vmsim_leaf_levels(sim);
     for (unsigned lv = 1; lv <= b.g->levels && lv <= VMSIM_MAX_LEVELS; lv++)
-        if (lv == 1 || b.g->leaf_levels >> lv & 1)
+        if (leaves >> lv & 1)
             b.leaf[b.nleaf++] = vmsim_geometry_page_shift(b.g, lv);
     int rc = 0;
     for (size_t i = 0; i < s->nrun && rc == 0; i++) {
