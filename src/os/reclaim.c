@@ -458,7 +458,7 @@ void kernel_track_tables(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
         return;
     struct walk w;
     pt_walk(p->pt, p->asid, va, NULL, &w);
-    for (unsigned i = 0; i < w.nrefs; i++) {
+    for (unsigned i = 0; i < w.nrefs && i < WALK_MAX_REFS; i++) {
         const unsigned level = w.ref[i].level;
         const vmsim_pfn_t pfn = w.ref[i].pa >> sim->phys.page_shift;
         struct frame *f = F(sim, pfn);

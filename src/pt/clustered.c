@@ -625,8 +625,8 @@ static void clu_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const st
         if (n < WALK_MAX_REFS) {                                                                   \
             w->ref[n].pa = (addr);                                                                 \
             w->ref[n].level = (uint8_t)(lvl);                                                      \
-            n++;                                                                                   \
         }                                                                                          \
+        n++;                                                                                       \
     } while (0)
     w->top = 0;
     for (unsigned k = 1; k <= c->levels; k++) {
@@ -768,10 +768,6 @@ static void clu_footprint(const struct pt *p, struct vmsim_pt_footprint *fp)
         fp->pages[k] += c->leaves[k];
 }
 
-/* No leaf tables to deposit: a huge page's later split finds its node
- * frames like any other map. */
-static int clu_deposit(struct pt *p) { return VMSIM_OK; }
-
 const struct pt_ops pt_clustered_ops = {
     .name = "clustered",
     .tree = false,
@@ -785,5 +781,4 @@ const struct pt_ops pt_clustered_ops = {
     .walk = clu_walk,
     .visit = clu_visit,
     .footprint = clu_footprint,
-    .deposit = clu_deposit,
 };

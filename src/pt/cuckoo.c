@@ -1131,9 +1131,6 @@ static void ck_footprint(const struct pt *p, struct vmsim_pt_footprint *fp)
         pt_fp_part(fp, "cwt", cwt);
 }
 
-/* No leaf tables to set aside: splitting a huge page inserts base entries. */
-static int ck_deposit(struct pt *p) { return VMSIM_OK; }
-
 const struct pt_ops pt_cuckoo_ops = {
     .name = "cuckoo",
     .tree = false,
@@ -1147,5 +1144,4 @@ const struct pt_ops pt_cuckoo_ops = {
     .walk = ck_walk,
     .visit = ck_visit,
     .footprint = ck_footprint,
-    .deposit = ck_deposit,
 };

@@ -299,10 +299,6 @@ static void flat_footprint(const struct pt *p, struct vmsim_pt_footprint *fp)
     fp->pages[1] += f->e.n;
 }
 
-/* Linux deposits a leaf table per PMD-mapped huge page; a flat table
- * holds no huge pages and has no leaf tables: nothing to keep. */
-static int flat_deposit(struct pt *p) { return VMSIM_OK; }
-
 const struct pt_ops pt_flat_ops = {
     .name = "flat",
     .tree = false,
@@ -317,5 +313,4 @@ const struct pt_ops pt_flat_ops = {
     .walk = flat_walk,
     .visit = flat_visit,
     .footprint = flat_footprint,
-    .deposit = flat_deposit,
 };

@@ -1121,10 +1121,6 @@ static void hashed_shared_footprint(const void *shared, struct vmsim_pt_footprin
     hash_footprint(shared, fp);
 }
 
-/* A hashed table has no leaf tables: splitting a huge page inserts nodes
- * one by one, so there is nothing to set aside. */
-static int hashed_deposit(struct pt *p) { return VMSIM_OK; }
-
 const struct pt_ops pt_hashed_ops = {
     .name = "hashed",
     .tree = false,
@@ -1140,6 +1136,5 @@ const struct pt_ops pt_hashed_ops = {
     .walk = hashed_walk,
     .visit = hashed_visit,
     .footprint = hashed_footprint,
-    .deposit = hashed_deposit,
     .prefetch = hashed_prefetch,
 };

@@ -859,11 +859,13 @@ static void inv_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const st
             continue;
         const uint64_t vpn = va >> v->shift[k], a = anchor_of(s, v->space, vpn, k);
         if (n < WALK_MAX_REFS)
-            w->ref[n++] = (struct walk_ref){s->abase + a * ANCHOR_BYTES, (uint8_t)k};
+            w->ref[n] = (struct walk_ref){s->abase + a * ANCHOR_BYTES, (uint8_t)k};
+        n++;
         for (uint32_t i = chain_head(s, a); i != NIL;) {
             struct ient *e = E(s, i);
             if (n < WALK_MAX_REFS)
-                w->ref[n++] = (struct walk_ref){slot_pa(s, i), (uint8_t)k};
+                w->ref[n] = (struct walk_ref){slot_pa(s, i), (uint8_t)k};
+            n++;
             if (e->owner == v && e->vpn == vpn && e->level == k) {
                 /* set the accessed bit only when clear, as radix does */
                 if ((e->pte & (PTE_P | PTE_A)) == PTE_P)
@@ -978,12 +980,6 @@ static void inv_footprint(const struct pt *p, struct vmsim_pt_footprint *fp)
         inv_shared_footprint(v->own, fp);
 }
 
-/* Linux deposits a leaf table per PMD-mapped huge page so that a split
- * never needs a frame. An inverted table has no leaf tables: a split maps
- * base pages into the frame entries of the huge page's own frames, so
- * there is nothing to keep (snapshots call this for every such page). */
-static int inv_deposit(struct pt *p) { return VMSIM_OK; }
-
 const struct pt_ops pt_inverted_ops = {
     .name = "inverted",
     .tree = false,
@@ -999,6 +995,5 @@ const struct pt_ops pt_inverted_ops = {
     .walk = inv_walk,
     .visit = inv_visit,
     .footprint = inv_footprint,
-    .deposit = inv_deposit,
     .prefetch = inv_prefetch,
 };

@@ -506,10 +506,9 @@ static void ppc_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const st
     /* Neither group: the OS's tables (Linux's hash_page), then a refill. */
     struct walk bw;
     pt_walk(c->backing, 0, va, NULL, &bw);
-    for (unsigned i = 0; i < bw.nrefs && n < WALK_MAX_REFS; i++, n++) {
-        w->ref[n].pa = bw.ref[i].pa;
-        w->ref[n].level = 3;
-    }
+    for (unsigned i = 0; i < bw.nrefs; i++, n++)
+        if (n < WALK_MAX_REFS && i < WALK_MAX_REFS)
+            w->ref[n] = (struct walk_ref){bw.ref[i].pa, 3};
     w->nrefs = n;
     w->pte = bw.pte;
     if (bw.pte & PTE_P)

@@ -34,6 +34,9 @@ struct walk_ref {
     uint8_t level;
 };
 
+/* A walk counts every memory reference it makes in nrefs (the statistics
+ * and the cost model charge them all) and records the first WALK_MAX_REFS
+ * of them in ref[]: only a degenerate chain reads more. */
 #define WALK_MAX_REFS 64
 
 /* Where a walk may start: a page-walk cache hit gives the table of level
@@ -44,7 +47,7 @@ struct walk_start {
 };
 
 struct walk {
-    unsigned nrefs;
+    unsigned nrefs; /* references made; ref[] holds min(nrefs, WALK_MAX_REFS) */
     unsigned level;   /* level of the leaf found, or where the walk stopped */
     uint64_t pte;     /* the leaf entry; 0 when not present */
     struct walk_ref ref[WALK_MAX_REFS];
@@ -112,7 +115,11 @@ struct pt_ops {
     int (*visit)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t lo, vmsim_vaddr_t hi, pt_visit_fn fn,
                  void *ctx);
     void (*footprint)(const struct pt *p, struct vmsim_pt_footprint *fp); /* adds to *fp */
-    int (*deposit)(struct pt *p); /* account one detached leaf table */
+    /* Optional: account one detached leaf table (Linux deposits one per
+     * PMD-mapped huge page so that a split needs no frame). NULL: the
+     * organization has no leaf tables to set aside, and a deposit does
+     * nothing. */
+    int (*deposit)(struct pt *p);
     /* Optional: start loading the host memory a walk for va will read at
      * `level`, following the (already cached) levels above it. */
     void (*prefetch)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level);
@@ -182,7 +189,10 @@ static inline void pt_footprint(const struct pt *p, struct vmsim_pt_footprint *f
 {
     p->ops->footprint(p, fp);
 }
-static inline int pt_deposit(struct pt *p) { return p->ops->deposit(p); }
+static inline int pt_deposit(struct pt *p)
+{
+    return p->ops->deposit ? p->ops->deposit(p) : VMSIM_OK;
+}
 static inline uint64_t pt_lookup(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
                                  unsigned *level)
 {
