@@ -91,6 +91,23 @@ struct vmsim_cost_config {
     uint32_t io;      /* one page read or written: swap device or file */
     uint32_t trap;    /* software walks: the trap into the miss handler and back */
     uint32_t sw_ref;  /* software walks: handler instructions per reference */
+    uint32_t vmexit;  /* nested paging: one exit to the hypervisor and back (EPT violation) */
+};
+
+/* Nested paging (docs/virtualization.md): the machine is a guest whose
+ * physical memory the hypervisor maps to host memory through a nested
+ * page table of its own organization and geometry, filled on demand. Every
+ * guest page-table reference and the final guest-physical address of a
+ * walk are translated through it: the 2D walk. */
+struct vmsim_nested_config {
+    bool on;
+    char pt[96];                 /* the nested table's organization, "radix" */
+    struct vmsim_geometry geom;  /* the nested table's geometry */
+    uint64_t mem_bytes;          /* host memory; 0: twice the guest's memory */
+    uint8_t page_shift;          /* host pages backing guest memory; 0: the base page */
+    struct vmsim_cache_config tlb; /* nested TLB (guest-physical page -> host page); 0: none */
+    uint32_t tlb_latency;        /* cycles per nested-TLB lookup */
+    struct vmsim_pwc_config pwc; /* page-walk caches of the host dimension */
 };
 
 /* Page replacement when simulated memory is full (docs/kernel.md). */
@@ -143,6 +160,7 @@ struct vmsim_config {
     /* A virtually indexed, physically tagged L1 data cache, for the synonym
      * check (seed 001): sets and block size in bytes; 0 sets = no check. */
     uint32_t vipt_sets, vipt_block;
+    struct vmsim_nested_config nested;
 };
 
 /* The defaults: radix x86-64 4-level, the skylake machine preset (TLBs,
@@ -225,6 +243,15 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(verify_mismatches, "verify.mismatches", "reads that saw contents the shadow model did not expect (--verify)") \
     X(frames_used, "memory.frames_used", "simulated frames in use at the end (data + page tables)") \
     X(frames_peak, "memory.frames_peak", "largest number of simulated frames in use")     \
+    X(nested_refs, "nested.host_refs", "nested paging: references to the host's nested table (host dimension of the 2D walks)") \
+    X(nested_walks, "nested.walks", "nested paging: walks of the nested table (guest-physical addresses the nested TLB missed)") \
+    X(nested_tlb_hits, "nested.tlb_hits", "nested paging: guest-physical translations the nested TLB served") \
+    X(nested_tlb_misses, "nested.tlb_misses", "nested paging: guest-physical translations the nested TLB missed") \
+    X(nested_pwc_hits, "nested.pwc_hits", "nested paging: host walks that a host page-walk cache let skip levels") \
+    X(nested_violations, "nested.violations", "nested paging: guest-physical pages the hypervisor backed on first touch (EPT violations, VM exits)") \
+    X(nested_host_frames, "nested.host_frames", "nested paging: host frames in use at the end (guest memory backed, and the nested table)") \
+    X(nested_table_bytes, "nested.table_bytes", "nested paging: memory of the nested table at the end, all levels with the root") \
+    X(nested_oom, "nested.oom", "nested paging: guest-physical pages the hypervisor found no host memory for") \
     X(cycles, "cycles", "total cycles of the cost model")                                 \
     X(cycles_translation, "cycles_translation", "cycles spent translating (TLB lookups, walks, faults)")
 

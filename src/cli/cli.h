@@ -51,6 +51,7 @@ enum {
     OPT_MACHINE = 1000, OPT_PT, OPT_GEOMETRY, OPT_TLB, OPT_PWC, OPT_COST, OPT_MEM,
     OPT_CPUS, OPT_NO_ASID, OPT_PAGE_SIZE, OPT_SEED, OPT_SWAP, OPT_REPLACE, OPT_STRICT,
     OPT_VERIFY, OPT_VIPT, OPT_EVICT_TABLES, OPT_THP, OPT_FAULT_STACK, OPT_WALKER,
+    OPT_NESTED, OPT_HOST_PT, OPT_HOST_MEM, OPT_HOST_PAGE, OPT_NTLB, OPT_HOST_PWC,
     OPT_CLI_FIRST_FREE
 };
 #define CLI_CONFIG_OPTIONS                                                                 \
@@ -64,7 +65,11 @@ enum {
     {"verify", no_argument, 0, OPT_VERIFY}, {"vipt", required_argument, 0, OPT_VIPT},        \
     {"evict-tables", no_argument, 0, OPT_EVICT_TABLES}, {"thp", required_argument, 0, OPT_THP},            \
     {"fault-stack", required_argument, 0, OPT_FAULT_STACK},                                  \
-    {"walker", required_argument, 0, OPT_WALKER}
+    {"walker", required_argument, 0, OPT_WALKER},                                            \
+    {"nested", required_argument, 0, OPT_NESTED}, {"host-pt", required_argument, 0, OPT_HOST_PT}, \
+    {"host-mem", required_argument, 0, OPT_HOST_MEM},                                        \
+    {"host-page", required_argument, 0, OPT_HOST_PAGE}, {"ntlb", required_argument, 0, OPT_NTLB}, \
+    {"host-pwc", required_argument, 0, OPT_HOST_PWC}
 extern const char cli_config_help[];
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg);
 /* Apply --machine first, whatever the order on the command line: presets set

@@ -39,7 +39,16 @@ const char cli_config_help[] =
     "  --thp POLICY       where anonymous memory gets that size: always (default),\n"
     "                     madvise (where the trace advises), never; without\n"
     "                     --page-size, always/madvise use the smallest huge page\n"
-    "  --seed N           seed for random replacement (default 1)\n";
+    "  --seed N           seed for random replacement (default 1)\n"
+    "virtualization (docs/virtualization.md):\n"
+    "  --nested GEOMETRY  run the workload in a guest under nested paging; the nested\n"
+    "                     table's geometry (x86-64, x86-64-5l, ...); --mem is then the\n"
+    "                     guest's memory\n"
+    "  --host-pt NAME     the nested table's organization (default radix)\n"
+    "  --host-mem SIZE    host memory (default twice the guest's)\n"
+    "  --host-page SIZE   host pages backing guest memory (default the base page; 2m, 1g)\n"
+    "  --ntlb ExW|none    nested TLB, guest-physical -> host pages (default none)\n"
+    "  --host-pwc SPEC    page-walk caches of the host dimension (default as --pwc)\n";
 
 int cli_config_init(struct vmsim_config *cfg, int argc, char **argv)
 {
@@ -74,6 +83,63 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     switch (opt) {
     case OPT_MACHINE:
         return 0; /* applied by cli_config_init */
+    case OPT_NESTED:
+        if (!strcmp(arg, "none")) {
+            cfg->nested.on = false;
+            return 0;
+        }
+        if (vmsim_geometry_parse(arg, &cfg->nested.geom, why, sizeof why))
+            return bad("--nested", why);
+        cfg->nested.on = true;
+        return 0;
+    case OPT_HOST_PT: {
+        const char *params;
+        const struct pt_ops *ops = pt_find(arg, &params);
+        if (!ops || strlen(arg) >= sizeof cfg->nested.pt ||
+            (ops->check ? ops->check(params, why, sizeof why) != VMSIM_OK : *params != '\0')) {
+            if (!ops || !ops->check)
+                snprintf(why, sizeof why, "expected an organization as for --pt, found \"%s\"", arg);
+            return bad("--host-pt", why);
+        }
+        snprintf(cfg->nested.pt, sizeof cfg->nested.pt, "%s", arg);
+        return 0;
+    }
+    case OPT_HOST_MEM:
+        if (vmsim_parse_size(arg, &v) || v < (1u << 20)) {
+            snprintf(why, sizeof why, "expected a size of at least 1m such as 64g, found \"%s\"", arg);
+            return bad("--host-mem", why);
+        }
+        cfg->nested.mem_bytes = v;
+        return 0;
+    case OPT_HOST_PAGE:
+        if (vmsim_parse_size(arg, &v) || v < 1024 || (v & (v - 1))) {
+            snprintf(why, sizeof why, "expected a power-of-two page size such as 4k, 2m, 1g, found \"%s\"", arg);
+            return bad("--host-page", why);
+        }
+        cfg->nested.page_shift = (uint8_t)__builtin_ctzll(v);
+        return 0;
+    case OPT_NTLB: {
+        char *x, *end = NULL;
+        unsigned long e = strtoul(arg, &x, 10), w = *x == 'x' ? strtoul(x + 1, &end, 10) : 0;
+        if (!strcmp(arg, "none")) {
+            cfg->nested.tlb = (struct vmsim_cache_config){0, 0};
+            return 0;
+        }
+        if (*x != 'x' || *end || !e || !w || e % w || e > (1ul << 20)) {
+            snprintf(why, sizeof why, "expected ENTRIESxWAYS such as 16x4 (ways dividing the entries) or none, found \"%s\"", arg);
+            return bad("--ntlb", why);
+        }
+        cfg->nested.tlb = (struct vmsim_cache_config){(uint32_t)e, (uint32_t)w};
+        cfg->nested.tlb_latency = 1;
+        return 0;
+    }
+    case OPT_HOST_PWC: {
+        struct vmsim_config tmp = *cfg;
+        if (vmsim_pwc_parse(arg, &tmp, why, sizeof why))
+            return bad("--host-pwc", why);
+        cfg->nested.pwc = tmp.pwc;
+        return 0;
+    }
     case OPT_PT: {
         const char *params;
         const struct pt_ops *ops = pt_find(arg, &params);
@@ -220,6 +286,31 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
 int cli_config_finish(struct vmsim_config *cfg)
 {
     const struct vmsim_geometry *g = &cfg->geom;
+    if (!cfg->nested.on && (cfg->nested.pt[0] || cfg->nested.mem_bytes || cfg->nested.page_shift ||
+                            cfg->nested.tlb.entries || cfg->nested.pwc.latency))
+        return cli_usage("--host-pt, --host-mem, --host-page, --ntlb and --host-pwc describe the "
+                         "host: expected --nested GEOMETRY too");
+    if (cfg->nested.on) {
+        const struct vmsim_geometry *h = &cfg->nested.geom;
+        const uint64_t mem = cfg->nested.mem_bytes ? cfg->nested.mem_bytes : 2 * cfg->phys_bytes;
+        if ((mem >> h->page_shift) >= UINT32_MAX)
+            return cli_usage("--host-mem: expected fewer than 2^32 - 1 host frames, found %llu "
+                             "bytes (the default is twice --mem)", (unsigned long long)mem);
+        const unsigned ps = cfg->nested.page_shift ? cfg->nested.page_shift : h->page_shift;
+        bool leaf = false;
+        for (unsigned k = 1; k <= h->levels; k++)
+            leaf |= vmsim_geometry_page_shift(h, k) == ps && (k == 1 || (h->leaf_levels >> k & 1));
+        if (!leaf)
+            return cli_usage("--host-page: %llu bytes is not a page size of the nested geometry %s",
+                             1ull << ps, h->name);
+        const char *params;
+        const struct pt_ops *ops = pt_find(cfg->nested.pt[0] ? cfg->nested.pt : "radix", &params);
+        if (ops && ops->base_only && ps != h->page_shift)
+            return cli_usage("--host-page: %s holds base pages only, found %llu bytes", ops->name,
+                             1ull << ps);
+        if (cfg->nested.pwc.latency == 0) /* no --host-pwc: as the guest's */
+            cfg->nested.pwc = cfg->pwc;
+    }
     if ((cfg->phys_bytes >> g->page_shift) >= UINT32_MAX)
         return cli_usage("--mem: expected fewer than 2^32 - 1 frames, at most %llu bytes with "
                          "%llu-byte pages, found %llu bytes",

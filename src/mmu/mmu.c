@@ -19,6 +19,7 @@
  * hit without the memo is an inline set scan; indirection (the page-table
  * organization's walk) only happens on a miss in every level. */
 #include "mmu/sim.h"
+#include "virt/nested.h"
 
 #define WRITE_INTENT(kind) ((kind) & 1u) /* VMSIM_WRITE and VMSIM_MODIFY */
 
@@ -65,30 +66,59 @@ static void fill(struct vmsim *sim, struct cpu *c, unsigned side, unsigned upto,
         set_memo(c, side, va, shift, pte);
 }
 
-/* Walk the page table of p for va, through the page-walk caches. */
+bool mmu_pwc_probe(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, uint64_t now,
+                   struct walk_start *s)
+{
+    /* Deepest level first: the first hit is the longest match, the one
+     * Intel's parallel paging-structure-cache lookup uses. */
+    for (unsigned i = 0; i < pwc->nprobe; i++) {
+        const struct pwc_probe *pr = &pwc->probe[i];
+        const uint64_t tag = va >> pr->shift;
+        const long slot = sac_find(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, asid, pr->k));
+        if (slot >= 0) {
+            pr->c->stamp[slot] = now;
+            s->level = pr->k - 1u;
+            s->table = (void *)(uintptr_t)pr->c->val[slot];
+            return true;
+        }
+    }
+    return false;
+}
+
+void mmu_pwc_fill(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, const struct walk *w,
+                  uint64_t now, struct rng *rng)
+{
+    /* Cache each upper-level entry the walk read (levels up to top) that
+     * led to a table it read too (level k-1 >= where it stopped). All of
+     * them lie below the level that hit, so none is cached yet. */
+    for (unsigned i = 0; i < pwc->nprobe; i++) {
+        const struct pwc_probe *pr = &pwc->probe[i];
+        if (pr->k > w->top)
+            break;
+        if (pr->k <= w->level)
+            continue;
+        const uint64_t tag = va >> pr->shift;
+        uint64_t evicted;
+        sac_insert_new(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, asid, pr->k),
+                       (uint64_t)(uintptr_t)w->table[pr->k - 1], now, rng, &evicted);
+    }
+}
+
+/* Walk the page table of p for va, through the page-walk caches. In a
+ * guest (nested paging), every guest-physical address the walk reads, and
+ * the one it finds, is translated through the host dimension (the 2D
+ * walk); a guest page-walk cache hit skips those levels in both. */
 static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vaddr_t va,
                  struct walk *w)
 {
     struct walk_start s = {0, NULL};
-    const struct pwc *pwc = &c->pwc;
+    struct pwc *pwc = &c->pwc;
     const unsigned L = sim->cfg.geom.levels;
     uint64_t cyc = 0;
-    if (pwc->nprobe && sim->k.ops->tree && !sim->cfg.sw_walk) {
+    const bool use_pwc = pwc->nprobe && sim->k.ops->tree && !sim->cfg.sw_walk;
+    if (use_pwc) {
         cyc += pwc->latency;
-        /* Deepest level first: the first hit is the longest match, the one
-         * Intel's parallel paging-structure-cache lookup uses. */
-        for (unsigned i = 0; i < pwc->nprobe; i++) {
-            const struct pwc_probe *pr = &pwc->probe[i];
-            const uint64_t tag = va >> pr->shift;
-            const long slot = sac_find(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, p->asid, pr->k));
-            if (slot >= 0) {
-                pr->c->stamp[slot] = c->now;
-                s.level = pr->k - 1u;
-                s.table = (void *)(uintptr_t)pr->c->val[slot];
-                break;
-            }
-        }
-        if (s.level) {
+        if (mmu_pwc_probe(pwc, va, p->asid, c->now, &s)) {
             sim->st.pwc_hits++;
             sim->st.pwc_levels_skipped += L - s.level;
         } else {
@@ -102,21 +132,20 @@ static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
     cyc += (uint64_t)w->nrefs * sim->cfg.cost.pt_ref;
     if (sim->cfg.sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
         cyc += sim->cfg.cost.trap + (uint64_t)w->nrefs * sim->cfg.cost.sw_ref;
-    charge(sim, cyc);
-    /* Cache each upper-level entry the walk read (levels up to top) that
-     * led to a table it read too (level k-1 >= where it stopped). All of
-     * them lie below the level that hit, so none is cached yet. */
-    for (unsigned i = 0; i < pwc->nprobe; i++) {
-        const struct pwc_probe *pr = &pwc->probe[i];
-        if (pr->k > w->top)
-            break;
-        if (pr->k <= w->level)
-            continue;
-        const uint64_t tag = va >> pr->shift;
-        uint64_t evicted;
-        sac_insert_new(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, p->asid, pr->k),
-                       (uint64_t)(uintptr_t)w->table[pr->k - 1], c->now, &sim->rng, &evicted);
+    if (sim->nested) {
+        const unsigned cpu = (unsigned)(c - sim->cpu);
+        for (unsigned i = 0; i < w->nrefs && i < WALK_MAX_REFS; i++)
+            nested_translate(sim, cpu, w->ref[i].pa, &cyc);
+        if (w->pte & PTE_P) {
+            const unsigned shift = sim->shift[w->level];
+            nested_translate(sim, cpu,
+                             (PTE_PFN(w->pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
+                             &cyc);
+        }
     }
+    charge(sim, cyc);
+    if (use_pwc)
+        mmu_pwc_fill(pwc, va, p->asid, w, c->now, &sim->rng);
 }
 
 /* Everything after a hit in the memo: returns the page shift of va. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mmu/sim.h"
+#include "virt/nested.h"
 
 void vmsim_config_default(struct vmsim_config *cfg)
 {
@@ -12,7 +13,8 @@ void vmsim_config_default(struct vmsim_config *cfg)
     strcpy(cfg->pt, "radix");
     vmsim_geometry_preset("x86-64", &cfg->geom);
     cfg->cost = (struct vmsim_cost_config){
-        .access = 4, .pt_ref = 20, .fault = 1000, .io = 100000, .trap = 50, .sw_ref = 8};
+        .access = 4, .pt_ref = 20, .fault = 1000, .io = 100000, .trap = 50, .sw_ref = 8,
+        .vmexit = 1000};
     cfg->pwc.latency = 1;
     cfg->phys_bytes = 256ull << 30;
     cfg->swap_bytes = 256ull << 30;
@@ -46,6 +48,14 @@ static int check_config(const struct vmsim_config *cfg)
         return VMSIM_EINVAL;
     if (cfg->replace > VMSIM_REPLACE_NONE)
         return VMSIM_EINVAL;
+    if (cfg->nested.on) {
+        const struct pt_ops *hops = pt_find(cfg->nested.pt[0] ? cfg->nested.pt : "radix", &params);
+        if (!hops)
+            return VMSIM_ENOENT;
+        if ((hops->check ? hops->check(params, why, sizeof why) != VMSIM_OK : *params != '\0') ||
+            vmsim_geometry_check(&cfg->nested.geom, why, sizeof why))
+            return VMSIM_EINVAL;
+    }
     return VMSIM_OK;
 }
 
@@ -81,7 +91,8 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         return VMSIM_ENOMEM;
     }
     if ((rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
-        (rc = kernel_init(sim)) != 0 || (rc = mmu_cpu_ready(sim, 0)) != 0) {
+        (rc = kernel_init(sim)) != 0 || (rc = mmu_cpu_ready(sim, 0)) != 0 ||
+        (rc = nested_init(sim)) != 0) {
         vmsim_destroy(sim);
         return rc;
     }
@@ -95,6 +106,7 @@ void vmsim_destroy(struct vmsim *sim)
     if (!sim)
         return;
     kernel_fini(sim);
+    nested_fini(sim);
     for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
         for (unsigned j = 0; j < sim->cfg.ntlb; j++)
             tlb_level_fini(&sim->cpu[i].tlb[j]);
@@ -211,6 +223,11 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
     s->st.pt_migrated = sim->k.pt_counters.migrated;
     s->st.pt_resizes = sim->k.pt_counters.resizes;
     s->st.pt_evicted = sim->k.pt_counters.evicted;
+    if (sim->nested) {
+        struct vmsim_pt_footprint fp;
+        nested_footprint(sim, &fp, &s->st.nested_host_frames);
+        s->st.nested_table_bytes = fp.bytes + fp.root_bytes;
+    }
     for (unsigned i = 0; i < sim->cfg.ntlb; i++) {
         s->st.tlb[i].reach = 0;
         for (unsigned c = 0; c < sim->cfg.ncpus; c++)

@@ -47,6 +47,7 @@ struct vmsim {
     struct cpu *cpu;
     struct rng rng;
     unsigned shift[VMSIM_MAX_LEVELS + 2]; /* page shift of a leaf at level k */
+    struct nested *nested; /* the hypervisor's side of a guest machine; NULL: native */
 };
 
 static inline void memo_reset(struct memo *m) { m->tag = UINT64_MAX; }
@@ -59,5 +60,12 @@ int mmu_cpu_ready(struct vmsim *sim, unsigned cpu);
 void mmu_invalidate(struct vmsim *sim, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t va);
 void mmu_flush_all(struct vmsim *sim);
 void mmu_flush_pwc_all(struct vmsim *sim);
+/* The deepest step of a walk for va the page-walk caches hold: true, with
+ * *s set, on a hit. */
+bool mmu_pwc_probe(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, uint64_t now,
+                   struct walk_start *s);
+/* Cache the upper-level entries walk w read for va. */
+void mmu_pwc_fill(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, const struct walk *w,
+                  uint64_t now, struct rng *rng);
 
 #endif

@@ -40,10 +40,8 @@ static json_t *cache_json(const struct vmsim_cache_config *c)
     return json_pack("{s:I,s:I}", "entries", (json_int_t)c->entries, "ways", (json_int_t)c->ways);
 }
 
-static json_t *config_json(const struct vmsim_config *cfg)
+static json_t *geometry_json(const struct vmsim_geometry *g)
 {
-    static const char *const sides[] = {"u", "d", "i"};
-    const struct vmsim_geometry *g = &cfg->geom;
     json_t *bits = json_array(), *leaves = json_array();
     for (unsigned i = 0; i < g->levels; i++)
         json_array_append_new(bits, json_integer(g->bits[i]));
@@ -51,10 +49,32 @@ static json_t *config_json(const struct vmsim_config *cfg)
         if (g->leaf_levels & (1u << k))
             json_array_append_new(leaves,
                                   json_integer((json_int_t)(1ull << vmsim_geometry_page_shift(g, k))));
-    json_t *geom = json_pack("{s:s,s:i,s:I,s:i,s:i,s:o,s:o}", "name", g->name, "va_bits", g->va_bits,
-                             "page_size", (json_int_t)(1ull << g->page_shift), "levels", g->levels,
-                             "pte_bytes", g->pte_bytes, "bits_root_first", bits, "leaf_page_sizes",
-                             leaves);
+    return json_pack("{s:s,s:i,s:I,s:i,s:i,s:o,s:o}", "name", g->name, "va_bits", g->va_bits,
+                     "page_size", (json_int_t)(1ull << g->page_shift), "levels", g->levels,
+                     "pte_bytes", g->pte_bytes, "bits_root_first", bits, "leaf_page_sizes", leaves);
+}
+
+static json_t *pwc_json(const struct vmsim_pwc_config *c)
+{
+    json_t *pwc = json_object();
+    json_object_set_new(pwc, "mode", json_string(c->unified_mode ? "unified" : "split"));
+    if (c->unified_mode) {
+        json_object_set_new(pwc, "unified", cache_json(&c->unified));
+    } else {
+        for (unsigned k = 2; k <= VMSIM_MAX_LEVELS; k++)
+            if (c->level[k].entries) {
+                char name[8];
+                snprintf(name, sizeof name, "l%u", k);
+                json_object_set_new(pwc, name, cache_json(&c->level[k]));
+            }
+    }
+    json_object_set_new(pwc, "latency", json_integer(c->latency));
+    return pwc;
+}
+
+static json_t *config_json(const struct vmsim_config *cfg)
+{
+    static const char *const sides[] = {"u", "d", "i"};
     json_t *tlb = json_array();
     for (unsigned i = 0; i < cfg->ntlb; i++) {
         const struct vmsim_tlb_level_config *l = &cfg->tlb[i];
@@ -69,25 +89,12 @@ static json_t *config_json(const struct vmsim_config *cfg)
                                              l->repl == VMSIM_REPL_RANDOM ? "random" : "lru",
                                              "latency", (json_int_t)l->latency, "arrays", arrays));
     }
-    json_t *pwc = json_object();
-    json_object_set_new(pwc, "mode", json_string(cfg->pwc.unified_mode ? "unified" : "split"));
-    if (cfg->pwc.unified_mode) {
-        json_object_set_new(pwc, "unified", cache_json(&cfg->pwc.unified));
-    } else {
-        for (unsigned k = 2; k <= VMSIM_MAX_LEVELS; k++)
-            if (cfg->pwc.level[k].entries) {
-                char name[8];
-                snprintf(name, sizeof name, "l%u", k);
-                json_object_set_new(pwc, name, cache_json(&cfg->pwc.level[k]));
-            }
-    }
-    json_object_set_new(pwc, "latency", json_integer(cfg->pwc.latency));
-    json_t *cost = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "access",
+    json_t *cost = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "access",
                              (json_int_t)cfg->cost.access, "pt_ref", (json_int_t)cfg->cost.pt_ref,
                              "fault", (json_int_t)cfg->cost.fault, "io", (json_int_t)cfg->cost.io,
                              "pwc", (json_int_t)cfg->pwc.latency, "trap",
                              (json_int_t)cfg->cost.trap, "sw_ref", (json_int_t)cfg->cost.sw_ref,
-                             "walker", cfg->sw_walk ? "sw" : "hw");
+                             "vmexit", (json_int_t)cfg->cost.vmexit, "walker", cfg->sw_walk ? "sw" : "hw");
     json_t *kernel = json_pack(
         "{s:I,s:s,s:b,s:s,s:b,s:b,s:I,s:I,s:I,s:I}", "swap_bytes", (json_int_t)cfg->swap_bytes,
         "replace", cfg->replace <= VMSIM_REPLACE_NONE ? vmsim_replace_names[cfg->replace] : "?",
@@ -95,11 +102,22 @@ static json_t *config_json(const struct vmsim_config *cfg)
         "evict_tables", cfg->evict_tables, "verify", cfg->verify, "handler_frame",
         (json_int_t)cfg->handler_frame, "kernel_stack", (json_int_t)cfg->kernel_stack, "vipt_sets",
         (json_int_t)cfg->vipt_sets, "vipt_block", (json_int_t)cfg->vipt_block);
-    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I}", "machine", cfg->machine,
-                     "pt", cfg->pt, "geometry", geom, "tlb", tlb, "pwc", pwc, "cost", cost,
+    const struct vmsim_nested_config *n = &cfg->nested;
+    json_t *nested = n->on ? json_pack("{s:s,s:o,s:I,s:I,s:o,s:I,s:o}", "pt", n->pt[0] ? n->pt : "radix",
+                                       "geometry", geometry_json(&n->geom), "host_mem_bytes",
+                                       (json_int_t)(n->mem_bytes ? n->mem_bytes : 2 * cfg->phys_bytes),
+                                       "host_page_size",
+                                       (json_int_t)(1ull << (n->page_shift ? n->page_shift : n->geom.page_shift)),
+                                       "tlb", cache_json(&n->tlb), "tlb_latency",
+                                       (json_int_t)n->tlb_latency, "pwc", pwc_json(&n->pwc))
+                           : json_null();
+    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I,s:o}", "machine", cfg->machine,
+                     "pt", cfg->pt, "geometry", geometry_json(&cfg->geom), "tlb", tlb, "pwc",
+                     pwc_json(&cfg->pwc), "cost", cost,
                      "kernel", kernel, "phys_bytes", (json_int_t)cfg->phys_bytes, "cpus",
                      (json_int_t)cfg->ncpus, "asids", cfg->asids, "anon_page_size",
-                     (json_int_t)(1ull << cfg->anon_page_shift), "seed", (json_int_t)cfg->seed);
+                     (json_int_t)(1ull << cfg->anon_page_shift), "seed", (json_int_t)cfg->seed,
+                     "nested", nested);
 }
 
 int report_json(const struct vmsim *sim, const char *source, FILE *out)

@@ -68,6 +68,18 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
     if (st->pwc_hits + st->pwc_misses)
         fprintf(out, "%-22s %s hits, %s misses, %s references skipped\n", "page-walk caches",
                 num(st->pwc_hits, a), num(st->pwc_misses, b), num(st->pwc_levels_skipped, c));
+    if (cfg->nested.on) {
+        const double w = st->walks ? (double)st->walks : 1;
+        fprintf(out, "%-22s %.2f references per walk: %.2f guest + %.2f host; %s host walks, "
+                "%s host page-walk-cache hits\n", "2D walks",
+                (double)(st->walk_refs + st->nested_refs) / w, (double)st->walk_refs / w,
+                (double)st->nested_refs / w, num(st->nested_walks, a), num(st->nested_pwc_hits, b));
+        fprintf(out, "%-22s nested TLB %s hits, %s misses; %s EPT violations (VM exits); %s host "
+                "frames, nested table %s\n", "hypervisor", num(st->nested_tlb_hits, a),
+                num(st->nested_tlb_misses, b), num(st->nested_violations, c),
+                num(st->nested_host_frames, (char[32]){0}),
+                report_bytes(st->nested_table_bytes, (char[32]){0}, 32));
+    }
     fprintf(out, "%-22s %s total: demand-zero read %s, write %s, COW of zero %s", "page faults",
             num(st->faults_total, a), num(st->faults_zero_read, b), num(st->faults_zero_write, c),
             num(st->faults_cow_zero, (char[32]){0}));

@@ -278,9 +278,11 @@ int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size
                 dst = &c.trap;
             else if (kl == 6 && !memcmp(s, "sw_ref", 6))
                 dst = &c.sw_ref;
+            else if (kl == 6 && !memcmp(s, "vmexit", 6))
+                dst = &c.vmexit;
         }
         if (!dst)
-            return fail(why, len, "cost spec: expected access=, pt_ref=, fault=, io=, trap=, sw_ref= or pwc=, found \"%.*s\"",
+            return fail(why, len, "cost spec: expected access=, pt_ref=, fault=, io=, trap=, sw_ref=, vmexit= or pwc=, found \"%.*s\"",
                         (int)(e - s), s);
         if (parse_u32(eq + 1, e, &v))
             return fail(why, len, "cost spec: expected a number of cycles after %.*s=, found \"%.*s\"",

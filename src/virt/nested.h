@@ -1,0 +1,51 @@
+/* Nested paging (EPT/NPT): the hypervisor's half of a guest machine.
+ *
+ * A machine created with cfg.nested.on is a guest. Its simulated memory
+ * (struct phys, the kernel's frames) is guest-physical memory; the
+ * hypervisor backs it with host memory of its own, one host page (of
+ * nested.page_shift) at a time on first touch (an EPT violation: a VM exit
+ * charged cost.vmexit), mapped in the nested table: a page-table
+ * organization of its own geometry over host memory, one address space
+ * (the VM's). The MMU translates every guest-physical address a walk reads
+ * (each guest page-table reference, then the page found) through
+ * nested_translate: the nested TLB, then the host page-walk caches and a
+ * walk of the nested table. docs/virtualization.md. */
+#ifndef VMSIM_VIRT_NESTED_H
+#define VMSIM_VIRT_NESTED_H
+
+#include "phys/phys.h"
+#include "pt/pt.h"
+#include "tlb/tlb.h"
+
+struct vmsim;
+
+struct nested_cpu {
+    struct sac tlb; /* guest-physical page -> host frame; no key when off */
+    struct pwc pwc; /* host-dimension page-walk caches */
+};
+
+struct nested {
+    struct phys phys; /* host memory */
+    const struct pt_ops *ops;
+    const char *params;
+    void *shared;
+    struct pt_counters counters;
+    struct pt *pt;    /* guest-physical -> host-physical */
+    unsigned shift[VMSIM_MAX_LEVELS + 2]; /* host page shift of a leaf at level k */
+    unsigned back_level, back_shift;      /* host pages backing guest memory */
+    unsigned tlb_latency;
+    struct nested_cpu *cpu;
+};
+
+/* Set up sim->nested from sim->cfg.nested (nothing when off). */
+int nested_init(struct vmsim *sim);
+void nested_fini(struct vmsim *sim);
+/* The host-physical address of guest-physical gpa as CPU cpu finds it:
+ * nested TLB, host page-walk caches, nested walk, and on a first touch the
+ * hypervisor's backing. Adds the cycles to *cyc. Without host memory left
+ * the page stays unbacked (nested.oom) and gpa is returned. */
+vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa, uint64_t *cyc);
+/* Host memory in use, the nested table's footprint. */
+void nested_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp, uint64_t *host_frames);
+
+#endif
