@@ -94,6 +94,20 @@ struct vmsim_cost_config {
     uint32_t vmexit;  /* nested paging: one exit to the hypervisor and back (EPT violation) */
 };
 
+/* Live migration of the guest by pre-copy (docs/virtualization.md): the
+ * first round sends all guest memory the host backs while the guest runs;
+ * pages written meanwhile (caught by write protection in the nested table)
+ * are sent again in the next round, until they fit in the downtime or the
+ * rounds run out; then the guest stops and the rest is copied. */
+struct vmsim_migrate_config {
+    uint64_t at;          /* start after this many accesses; 0: no migration */
+    uint64_t link_bytes;  /* bandwidth of the link, bytes per second */
+    uint64_t clock_hz;    /* cycles of the cost model per second of the guest */
+    uint64_t downtime_ns; /* stop and copy once the dirty pages take no longer */
+    uint32_t max_rounds;  /* pre-copy rounds at most (the first included) */
+};
+#define VMSIM_MIGRATE_ROUNDS 64 /* rounds whose pages the statistics list */
+
 /* Nested paging (docs/virtualization.md): the machine is a guest whose
  * physical memory the hypervisor maps to host memory through a nested
  * page table of its own organization and geometry, filled on demand. Every
@@ -101,6 +115,11 @@ struct vmsim_cost_config {
  * walk are translated through it: the 2D walk. */
 struct vmsim_nested_config {
     bool on;
+    /* Shadow paging instead: the hardware walks shadow tables (guest-virtual
+     * -> host-physical, one per guest process, the guest tables' shape), so
+     * a walk is 1D; every guest page-table write and address-space switch
+     * traps to the hypervisor (a VM exit) to keep them in sync. */
+    bool shadow;
     char pt[96];                 /* the nested table's organization, "radix" */
     struct vmsim_geometry geom;  /* the nested table's geometry */
     uint64_t mem_bytes;          /* host memory; 0: twice the guest's memory */
@@ -108,6 +127,7 @@ struct vmsim_nested_config {
     struct vmsim_cache_config tlb; /* nested TLB (guest-physical page -> host page); 0: none */
     uint32_t tlb_latency;        /* cycles per nested-TLB lookup */
     struct vmsim_pwc_config pwc; /* page-walk caches of the host dimension */
+    struct vmsim_migrate_config migrate;
 };
 
 /* Page replacement when simulated memory is full (docs/kernel.md). */
@@ -243,6 +263,8 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(verify_mismatches, "verify.mismatches", "reads that saw contents the shadow model did not expect (--verify)") \
     X(frames_used, "memory.frames_used", "simulated frames in use at the end (data + page tables)") \
     X(frames_peak, "memory.frames_peak", "largest number of simulated frames in use")     \
+    X(pt_writes, "page_tables.writes", "page-table entries the kernel changed: a page mapped, unmapped, swapped out, or its protection or accessed bit changed") \
+    X(shadow_exits, "shadow.exits", "shadow paging: VM exits for guest page-table writes and address-space switches") \
     X(nested_refs, "nested.host_refs", "nested paging: references to the host's nested table (host dimension of the 2D walks)") \
     X(nested_walks, "nested.walks", "nested paging: walks of the nested table (guest-physical addresses the nested TLB missed)") \
     X(nested_tlb_hits, "nested.tlb_hits", "nested paging: guest-physical translations the nested TLB served") \
@@ -251,6 +273,14 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(nested_violations, "nested.violations", "nested paging: guest-physical pages the hypervisor backed on first touch (EPT violations, VM exits)") \
     X(nested_host_frames, "nested.host_frames", "nested paging: host frames in use at the end (guest memory backed, and the nested table)") \
     X(nested_table_bytes, "nested.table_bytes", "nested paging: memory of the nested table at the end, all levels with the root") \
+    X(mig_rounds, "migration.rounds", "live migration: pre-copy rounds (the first sends all guest memory the host backs)") \
+    X(mig_pages, "migration.pages_sent", "live migration: host pages sent, all rounds and the stop-and-copy") \
+    X(mig_bytes, "migration.bytes_sent", "live migration: bytes sent (pages_sent x the host page size)") \
+    X(mig_done, "migration.completed", "live migration: 1 once the stop-and-copy is done (0: still in pre-copy at the end of the run)") \
+    X(mig_final_pages, "migration.stop_copy_pages", "live migration: pages sent while the guest was stopped") \
+    X(mig_downtime_ns, "migration.downtime_ns", "live migration: the stop-and-copy's time on the link (the downtime estimate)") \
+    X(mig_traps, "migration.dirty_traps", "live migration: first writes to write-protected pages, each a VM exit") \
+    X(mig_lost, "migration.lost_writes", "live migration with --verify: guest frames whose contents at the destination differ from the source after the stop-and-copy") \
     X(nested_oom, "nested.oom", "nested paging: guest-physical pages the hypervisor found no host memory for") \
     X(cycles, "cycles", "total cycles of the cost model")                                 \
     X(cycles_translation, "cycles_translation", "cycles spent translating (TLB lookups, walks, faults)")
@@ -267,6 +297,7 @@ struct vmsim_stats {
 #undef VMSIM_STAT_FIELD
     struct vmsim_tlb_stats tlb[VMSIM_MAX_TLB_LEVELS]; /* same order as config */
     uint64_t walk_hist[VMSIM_MAX_LEVELS + 2];         /* walks by references made */
+    uint64_t mig_round_pages[VMSIM_MIGRATE_ROUNDS];    /* pages sent by each pre-copy round */
 };
 
 /* Page-table memory (the VmPTE rule: the root is reported apart). Radix

@@ -44,11 +44,16 @@ const char cli_config_help[] =
     "  --nested GEOMETRY  run the workload in a guest under nested paging; the nested\n"
     "                     table's geometry (x86-64, x86-64-5l, ...); --mem is then the\n"
     "                     guest's memory\n"
+    "  --shadow           the hypervisor uses shadow paging instead: 1D walks of shadow\n"
+    "                     tables, a VM exit per guest page-table write and switch\n"
     "  --host-pt NAME     the nested table's organization (default radix)\n"
     "  --host-mem SIZE    host memory (default twice the guest's)\n"
     "  --host-page SIZE   host pages backing guest memory (default the base page; 2m, 1g)\n"
     "  --ntlb ExW|none    nested TLB, guest-physical -> host pages (default none)\n"
-    "  --host-pwc SPEC    page-walk caches of the host dimension (default as --pwc)\n";
+    "  --host-pwc SPEC    page-walk caches of the host dimension (default as --pwc)\n"
+    "  --migrate at=N[,link=B/s][,clock=HZ][,downtime=T][,rounds=R]\n"
+    "                     live migration by pre-copy after N accesses (defaults: link\n"
+    "                     1.25g bytes/s = 10 Gbit/s, clock 2.5g, downtime 300ms, 30 rounds)\n";
 
 int cli_config_init(struct vmsim_config *cfg, int argc, char **argv)
 {
@@ -76,6 +81,72 @@ static int bad(const char *opt, const char *why)
     return 2;
 }
 
+/* A decimal quantity with an optional k, m, g (10^3, 10^6, 10^9) or, with
+ * time, ns, us, ms, s (to nanoseconds) suffix; 0 on success. */
+static int parse_decimal(const char *s, size_t n, bool time, uint64_t *out)
+{
+    char buf[48], *end;
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    const double v = strtod(buf, &end);
+    static const struct {
+        const char *suffix;
+        double scale;
+    } units[] = {{"", 1}, {"k", 1e3}, {"m", 1e6}, {"g", 1e9}}, times[] = {
+        {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
+    const size_t nu = time ? sizeof times / sizeof times[0] : sizeof units / sizeof units[0];
+    for (size_t i = 0; i < nu; i++) {
+        const char *suffix = time ? times[i].suffix : units[i].suffix;
+        const double x = v * (time ? times[i].scale : units[i].scale);
+        if (end != buf && !(v < 0) && !strcmp(end, suffix) && x < 1.8e19) {
+            *out = (uint64_t)(x + 0.5);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_migrate(const char *arg, struct vmsim_migrate_config *m, char *why, size_t len)
+{
+    *m = (struct vmsim_migrate_config){.link_bytes = 1250000000ull, .clock_hz = 2500000000ull,
+                                       .downtime_ns = 300000000ull, .max_rounds = 30};
+    for (const char *s = arg; *s;) {
+        const char *comma = strchr(s, ',');
+        const size_t l = comma ? (size_t)(comma - s) : strlen(s);
+        const char *eq = memchr(s, '=', l);
+        const size_t kl = eq ? (size_t)(eq - s) : l, vl = eq ? l - kl - 1 : 0;
+        const char *v = eq ? eq + 1 : "";
+        uint64_t x = 0;
+        int bad = !eq;
+        if (!bad && kl == 2 && !memcmp(s, "at", 2))
+            bad = parse_decimal(v, vl, false, &m->at) || !m->at;
+        else if (!bad && kl == 4 && !memcmp(s, "link", 4))
+            bad = parse_decimal(v, vl, false, &m->link_bytes) || !m->link_bytes;
+        else if (!bad && kl == 5 && !memcmp(s, "clock", 5))
+            bad = parse_decimal(v, vl, false, &m->clock_hz) || !m->clock_hz;
+        else if (!bad && kl == 8 && !memcmp(s, "downtime", 8))
+            bad = parse_decimal(v, vl, true, &m->downtime_ns);
+        else if (!bad && kl == 6 && !memcmp(s, "rounds", 6))
+            bad = parse_decimal(v, vl, false, &x) || !x || x > 1000000 || !(m->max_rounds = (uint32_t)x);
+        else
+            bad = 1;
+        if (bad) {
+            snprintf(why, len,
+                     "expected at=ACCESSES (at least 1), link=BYTES/S, clock=HZ, downtime=TIME "
+                     "(ns, us, ms, s) or rounds=N, found \"%.*s\"", (int)(l > 40 ? 40 : l), s);
+            return -1;
+        }
+        s += l + (comma ? 1 : 0);
+    }
+    if (!m->at) {
+        snprintf(why, len, "expected at=ACCESSES (when to start), found \"%s\"", arg);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
 {
     char why[256] = "";
@@ -92,6 +163,11 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
             return bad("--nested", why);
         cfg->nested.on = true;
         return 0;
+    case OPT_SHADOW:
+        cfg->nested.shadow = true;
+        return 0;
+    case OPT_MIGRATE:
+        return parse_migrate(arg, &cfg->nested.migrate, why, sizeof why) ? bad("--migrate", why) : 0;
     case OPT_HOST_PT: {
         const char *params;
         const struct pt_ops *ops = pt_find(arg, &params);
@@ -287,9 +363,13 @@ int cli_config_finish(struct vmsim_config *cfg)
 {
     const struct vmsim_geometry *g = &cfg->geom;
     if (!cfg->nested.on && (cfg->nested.pt[0] || cfg->nested.mem_bytes || cfg->nested.page_shift ||
-                            cfg->nested.tlb.entries || cfg->nested.pwc.latency))
-        return cli_usage("--host-pt, --host-mem, --host-page, --ntlb and --host-pwc describe the "
-                         "host: expected --nested GEOMETRY too");
+                            cfg->nested.tlb.entries || cfg->nested.pwc.latency || cfg->nested.shadow ||
+                            cfg->nested.migrate.at))
+        return cli_usage("--shadow, --migrate, --host-pt, --host-mem, --host-page, --ntlb and "
+                         "--host-pwc describe the host: expected --nested GEOMETRY too");
+    if (cfg->nested.shadow && cfg->nested.migrate.at)
+        return cli_usage("--migrate: dirty pages are tracked in the nested table, expected nested "
+                         "paging, found --shadow");
     if (cfg->nested.on) {
         const struct vmsim_geometry *h = &cfg->nested.geom;
         const uint64_t mem = cfg->nested.mem_bytes ? cfg->nested.mem_bytes : 2 * cfg->phys_bytes;

@@ -33,7 +33,7 @@ static inline void charge(struct vmsim *sim, uint64_t cyc)
 static inline bool allowed(uint64_t pte, unsigned kind)
 {
     if (WRITE_INTENT(kind))
-        return (pte & (PTE_W | PTE_ZERO)) == PTE_W;
+        return (pte & (PTE_W | PTE_ZERO | PTE_HWP)) == PTE_W;
     if (kind == VMSIM_FETCH)
         return pte & PTE_X;
     return true;
@@ -47,7 +47,7 @@ static void set_memo(struct cpu *c, unsigned side, vmsim_vaddr_t va, unsigned sh
     m->shift = shift;
     m->level = first;
     m->latency = c->tlb[first].latency;
-    m->writable = (pte & (PTE_W | PTE_D | PTE_ZERO)) == (PTE_W | PTE_D);
+    m->writable = (pte & (PTE_W | PTE_D | PTE_ZERO | PTE_HWP)) == (PTE_W | PTE_D);
     m->pte = pte;
 }
 
@@ -107,10 +107,13 @@ void mmu_pwc_fill(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, const st
 /* Walk the page table of p for va, through the page-walk caches. In a
  * guest (nested paging), every guest-physical address the walk reads, and
  * the one it finds, is translated through the host dimension (the 2D
- * walk); a guest page-walk cache hit skips those levels in both. */
-static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vaddr_t va,
+ * walk); a guest page-walk cache hit skips those levels in both. Returns
+ * whether the host maps the page found read-only (a live migration's
+ * write protection). */
+static bool walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vaddr_t va,
                  struct walk *w)
 {
+    bool writable = true;
     struct walk_start s = {0, NULL};
     struct pwc *pwc = &c->pwc;
     const unsigned L = sim->cfg.geom.levels;
@@ -132,20 +135,22 @@ static void walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
     cyc += (uint64_t)w->nrefs * sim->cfg.cost.pt_ref;
     if (sim->cfg.sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
         cyc += sim->cfg.cost.trap + (uint64_t)w->nrefs * sim->cfg.cost.sw_ref;
-    if (sim->nested) {
+    if (sim->nested && !sim->cfg.nested.shadow) {
         const unsigned cpu = (unsigned)(c - sim->cpu);
+        bool ignored;
         for (unsigned i = 0; i < w->nrefs && i < WALK_MAX_REFS; i++)
-            nested_translate(sim, cpu, w->ref[i].pa, &cyc);
+            nested_translate(sim, cpu, w->ref[i].pa, &cyc, &ignored);
         if (w->pte & PTE_P) {
             const unsigned shift = sim->shift[w->level];
             nested_translate(sim, cpu,
                              (PTE_PFN(w->pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
-                             &cyc);
+                             &cyc, &writable);
         }
     }
     charge(sim, cyc);
     if (use_pwc)
         mmu_pwc_fill(pwc, va, p->asid, w, c->now, &sim->rng);
+    return !writable;
 }
 
 /* Everything after a hit in the memo: returns the page shift of va. */
@@ -181,6 +186,16 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
     charge(sim, cyc);
     if (hit) {
         uint64_t pte = *hit;
+        if ((pte & PTE_HWP) && WRITE_INTENT(kind) && allowed(pte & ~PTE_HWP, kind)) {
+            /* a write to a page a live migration protects: it traps, and
+             * the hardware refetches the translation, writable now */
+            uint64_t trap = 0;
+            migrate_trap(sim, (PTE_PFN(pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
+                         &trap);
+            charge(sim, trap);
+            pte &= ~PTE_HWP;
+            *hit = pte;
+        }
         if (allowed(pte, kind)) {
             if (WRITE_INTENT(kind) && !(pte & PTE_D)) {
                 /* First write through a clean entry: the hardware sets the
@@ -199,7 +214,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
     }
 
     struct walk w;
-    walk(sim, c, p, va, &w);
+    bool host_ro = walk(sim, c, p, va, &w);
     for (int tries = 0; !(w.pte & PTE_P) || !allowed(w.pte, kind); tries++) {
         bool fixed = false;
         if (tries == 2 + VMSIM_MAX_LEVELS) { /* evictions during faults undid the fix */
@@ -212,9 +227,17 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
             sim->host_rc = rc; /* out of host memory: mmu_access returns it */
         if (rc != 0 || !fixed)
             return (w.pte & PTE_P) ? sim->shift[w.level] : sim->phys.page_shift;
-        walk(sim, c, p, va, &w);
+        host_ro = walk(sim, c, p, va, &w);
     }
     shift = sim->shift[w.level];
+    if (host_ro) {
+        uint64_t trap = 0;
+        if (!WRITE_INTENT(kind) ||
+            !migrate_trap(sim, (PTE_PFN(w.pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
+                          &trap))
+            w.pte |= PTE_HWP; /* cached read-only for the host's sake */
+        charge(sim, trap);
+    }
     if (WRITE_INTENT(kind) && !(w.pte & PTE_D)) {
         pt_update(p->pt, asid, va, PTE_D, 0);
         w.pte |= PTE_D;
@@ -330,6 +353,8 @@ int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid)
         return VMSIM_OK;
     if (c->proc)
         sim->st.context_switches++;
+    if (sim->nested && sim->cfg.nested.shadow) /* the guest's CR3 write traps */
+        nested_shadow_exit(sim, 0);
     c->proc = p;
     p->cpumask |= 1ull << cpu;
     memo_reset(&c->memo[0]);

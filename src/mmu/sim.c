@@ -199,7 +199,9 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
         for (; i < end; i++) {
             if (missing && i + PREFETCH_AHEAD < n)
                 prefetch(sim, &ev[i + PREFETCH_AHEAD]);
-            int rc = run_event(sim, &ev[i]);
+            int rc = sim->migrating ? migrate_tick(sim) : VMSIM_OK;
+            if (rc == VMSIM_OK)
+                rc = run_event(sim, &ev[i]);
             if (rc)
                 return rc;
             sim->st.events++;
@@ -227,6 +229,7 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
         struct vmsim_pt_footprint fp;
         nested_footprint(sim, &fp, &s->st.nested_host_frames);
         s->st.nested_table_bytes = fp.bytes + fp.root_bytes;
+        s->st.mig_bytes = s->st.mig_pages << sim->nested->back_shift;
     }
     for (unsigned i = 0; i < sim->cfg.ntlb; i++) {
         s->st.tlb[i].reach = 0;

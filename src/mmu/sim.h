@@ -11,6 +11,10 @@
 
 enum { SIDE_D = 0, SIDE_I = 1 };
 
+/* In a TLB entry only: the host page is write-protected by a live
+ * migration (virt/migrate.c), so a write through the entry traps. */
+#define PTE_HWP (1ull << 11)
+
 /* The last translation of one side of a CPU, while it is known to sit in
  * the first TLB level of that side as the most recently used entry of its
  * set: repeating it changes no replacement state, so it costs a compare
@@ -48,6 +52,7 @@ struct vmsim {
     struct rng rng;
     unsigned shift[VMSIM_MAX_LEVELS + 2]; /* page shift of a leaf at level k */
     struct nested *nested; /* the hypervisor's side of a guest machine; NULL: native */
+    bool migrating;        /* a live migration is to come or under way */
 };
 
 static inline void memo_reset(struct memo *m) { m->tag = UINT64_MAX; }

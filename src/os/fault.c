@@ -46,6 +46,7 @@ int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned 
     k->rc.busy = UINT64_MAX;
     if (rc)
         return rc;
+    kernel_pt_write(sim, p, page, pte | PTE_P);
     kernel_track_tables(sim, p, page);
     return (pte & PTE_ZERO) ? VMSIM_OK : rmap_add(&k->rmap, F(sim, pfn), p->id, page, level);
 }
@@ -100,6 +101,7 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
         if (!(pte & PTE_ZERO))
             kernel_drop_swap_copy(sim, old);
         pt_update(p->pt, p->asid, va, bits, 0);
+        kernel_pt_write(sim, p, va, 0);
         kernel_shootdown(sim, p, va);
         *fixed = true;
         if (v->flags & VMSIM_MAP_SHARED)
@@ -120,6 +122,7 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
     }
     if (rc)
         return oom(sim, rc);
+    kernel_frames_written(sim, pfn, 1ull << order_of(sim, level));
     if (sim->cfg.verify)
         verify_copy(sim, pfn, (pte & PTE_ZERO) ? FRAME_NIL : old, 1ull << order_of(sim, level));
     if (!(pte & PTE_ZERO))
@@ -161,6 +164,7 @@ static int swap_in(struct vmsim *sim, struct process *p, const struct vma *v, vm
         }
         F(sim, pfn)->flags |= FRAME_SWAPPED;
         F(sim, pfn)->aux = slot;
+        kernel_frames_written(sim, pfn, 1);
         if (sim->phys.swap.stamp)
             verify_set(sim, pfn, sim->phys.swap.stamp[slot]);
         swap_get(&sim->phys.swap, slot);
@@ -204,6 +208,7 @@ static int file_fault(struct vmsim *sim, struct process *p, const struct vma *v,
         pe = &k->pc.e[ei];
         pe->pfn = pfn;
         F(sim, pfn)->aux = ei;
+        kernel_frames_written(sim, pfn, 1);
         if (sim->cfg.verify)
             verify_set(sim, pfn, pe->stamp);
         if (pe->file < SHMEM_FIRST || pe->slot != PC_NONE) {
@@ -266,6 +271,8 @@ static int anon_fault(struct vmsim *sim, struct process *p, const struct vma *v,
         int rc;
         if (write) {
             rc = new_frame(sim, level, &pfn);
+            if (rc == 0)
+                kernel_frames_written(sim, pfn, 1ull << order_of(sim, level));
             if (rc == 0 && sim->cfg.verify)
                 verify_copy(sim, pfn, FRAME_NIL, 1ull << order_of(sim, level));
             pte = frame_pte(pfn) | bits | PTE_D;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "mmu/sim.h"
+#include "virt/nested.h"
 
 #define PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
 
@@ -176,10 +177,30 @@ static void release_leaf(struct vmsim *sim, struct process *p, vmsim_vaddr_t va,
     kernel_put_frame(sim, PTE_PFN(e));
 }
 
+void kernel_pt_write(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, uint64_t pte)
+{
+    sim->st.pt_writes++;
+    if (sim->nested && sim->cfg.nested.shadow)
+        nested_shadow_exit(sim, pte);
+    if (sim->migrating) {
+        struct walk w;
+        pt_walk(p->pt, p->asid, va, NULL, &w);
+        for (unsigned i = 0; i < w.nrefs && i < WALK_MAX_REFS; i++)
+            migrate_dirty(sim, w.ref[i].pa, 1);
+    }
+}
+
+void kernel_frames_written(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n)
+{
+    if (sim->migrating)
+        migrate_dirty(sim, (vmsim_paddr_t)pfn << sim->phys.page_shift, n << sim->phys.page_shift);
+}
+
 uint64_t kernel_unmap_page(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
 {
     uint64_t old = 0;
     if (pt_unmap(p->pt, p->asid, va, &old) == 0) {
+        kernel_pt_write(sim, p, va, 0);
         release_leaf(sim, p, va, old);
         kernel_shootdown(sim, p, va);
     }
@@ -306,10 +327,12 @@ static int fork_leaf(struct vmsim *sim, struct process *parent, struct process *
     if (e & PTE_SWAP) {
         swap_get(&sim->phys.swap, PTE_PFN(e));
         int rc = pt_map(child->pt, child->asid, l->va, l->level, e);
-        if (rc)
+        if (rc) {
             swap_put(&sim->phys.swap, PTE_PFN(e));
-        else
+        } else {
+            kernel_pt_write(sim, child, l->va, e);
             kernel_track_tables(sim, child, l->va);
+        }
         return rc;
     }
     const struct vma *v = vma_find(&parent->vmas, l->va);
@@ -317,6 +340,7 @@ static int fork_leaf(struct vmsim *sim, struct process *parent, struct process *
     if (!shared && (e & PTE_W)) {
         e &= ~PTE_W;
         pt_update(parent->pt, parent->asid, l->va, 0, PTE_W);
+        kernel_pt_write(sim, parent, l->va, e);
         kernel_shootdown(sim, parent, l->va);
     }
     if (!(e & PTE_ZERO))
@@ -498,6 +522,7 @@ int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64
         if ((v->prot & VMSIM_PROT_W) && writable_now(sim, v, l->e))
             set |= PTE_W;
         pt_update(p->pt, p->asid, l->va, set, (PTE_W | PTE_X) & ~set);
+        kernel_pt_write(sim, p, l->va, l->e);
         kernel_shootdown(sim, p, l->va);
     }
     free(ls.l);

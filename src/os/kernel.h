@@ -119,6 +119,13 @@ uint64_t kernel_unmap_page(struct vmsim *sim, struct process *p, vmsim_vaddr_t v
 void kernel_put_frame(struct vmsim *sim, vmsim_pfn_t pfn);
 /* Remove the page at va of p from the TLBs of every CPU that ran p. */
 void kernel_shootdown(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
+/* Count one write of p's page-table entry for va (pte: the new entry);
+ * under shadow paging it traps to the hypervisor, during a live migration
+ * it dirties the tables on the path (virt/). */
+void kernel_pt_write(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, uint64_t pte);
+/* The kernel wrote frames [pfn, pfn + n) (zeroed, copied, read in): a live
+ * migration must send them again. */
+void kernel_frames_written(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n);
 
 void plan_free(struct plan *pl);
 

@@ -245,6 +245,7 @@ static bool referenced(struct vmsim *sim, vmsim_pfn_t pfn)
         if (kernel_lookup(p, rmap_va(e)) & PTE_A) {
             any = true;
             pt_update(p->pt, p->asid, rmap_va(e), 0, PTE_A);
+            kernel_pt_write(sim, p, rmap_va(e), 0);
             kernel_shootdown(sim, p, rmap_va(e));
         }
     }
@@ -365,11 +366,13 @@ static void unmap_all(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t swp)
         const vmsim_vaddr_t va = rmap_va(&e);
         if (swp) {
             pt_update(p->pt, p->asid, va, swp, ~swp);
+            kernel_pt_write(sim, p, va, swp);
             swap_get(&sim->phys.swap, PTE_PFN(swp));
         } else {
             uint64_t old = 0;
             const uint64_t freed = p->pt->tables_freed;
             pt_unmap(p->pt, p->asid, va, &old);
+            kernel_pt_write(sim, p, va, 0);
             if (old & PTE_D)
                 f->flags |= FRAME_DIRTY;
             if (p->pt->tables_freed != freed)

@@ -128,6 +128,7 @@ void thp_maybe_promote(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
         return;
     }
     uint64_t bits = PTE_U | PTE_A | PTE_D | PTE_W;
+    kernel_frames_written(sim, huge, pages);
     for (uint64_t i = 0; i < pages; i++) {
         const vmsim_vaddr_t a = lo + (i << ps);
         const uint64_t e = kernel_lookup(p, a);
@@ -204,6 +205,7 @@ static int split(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
         struct process *q = k->proc[m[j].proc];
         uint64_t old;
         pt_unmap(q->pt, q->asid, m[j].va, &old);
+        kernel_pt_write(sim, q, m[j].va, 0);
         kernel_shootdown(sim, q, m[j].va);
         const uint64_t b = ent[j] & PTE_FLAGS_MASK & ~PTE_LEAF;
         for (uint64_t i = 0; i < pages && rc == 0; i++)

@@ -144,6 +144,10 @@ int report_json(const struct vmsim *sim, const char *source, FILE *out)
     for (unsigned i = 0; i <= VMSIM_MAX_LEVELS + 1; i++)
         json_array_append_new(hist, json_integer((json_int_t)st->walk_hist[i]));
     set_path(root, "walks.refs_histogram", hist);
+    json_t *rounds = json_array();
+    for (uint64_t r = 0; r < st->mig_rounds && r < VMSIM_MIGRATE_ROUNDS; r++)
+        json_array_append_new(rounds, json_integer((json_int_t)st->mig_round_pages[r]));
+    set_path(root, "migration.round_pages", rounds);
     set_path(root, "walks.refs_per_walk",
              json_real(st->walks ? (double)st->walk_refs / (double)st->walks : 0.0));
     set_path(root, "cycles_per_access",

@@ -80,6 +80,26 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
                 num(st->nested_host_frames, (char[32]){0}),
                 report_bytes(st->nested_table_bytes, (char[32]){0}, 32));
     }
+    if (cfg->nested.shadow)
+        fprintf(out, "%-22s %s VM exits (guest page-table writes and address-space switches)\n",
+                "shadow paging", num(st->shadow_exits, a));
+    if (st->mig_rounds) {
+        char rounds[160] = "";
+        for (uint64_t r = 0; r < st->mig_rounds && r < VMSIM_MIGRATE_ROUNDS; r++)
+            snprintf(rounds + strlen(rounds), sizeof rounds - strlen(rounds), "%s%llu",
+                     r ? ", " : "", (unsigned long long)st->mig_round_pages[r]);
+        if (st->mig_done)
+            fprintf(out, "%-22s %llu pre-copy rounds sending %s pages; stop-and-copy %s pages, "
+                    "downtime %.3f ms; %s in all; %s dirty-page traps\n", "live migration",
+                    (unsigned long long)st->mig_rounds, rounds, num(st->mig_final_pages, a),
+                    (double)st->mig_downtime_ns / 1e6, report_bytes(st->mig_bytes, b, sizeof b),
+                    num(st->mig_traps, c));
+        else
+            fprintf(out, "%-22s unfinished at the end of the run: %llu pre-copy rounds sending %s "
+                    "pages so far; %s in all; %s dirty-page traps\n", "live migration",
+                    (unsigned long long)st->mig_rounds, rounds,
+                    report_bytes(st->mig_bytes, b, sizeof b), num(st->mig_traps, c));
+    }
     fprintf(out, "%-22s %s total: demand-zero read %s, write %s, COW of zero %s", "page faults",
             num(st->faults_total, a), num(st->faults_zero_read, b), num(st->faults_zero_write, c),
             num(st->faults_cow_zero, (char[32]){0}));

@@ -35,6 +35,12 @@ int nested_init(struct vmsim *sim)
     if (!n->back_level || (n->back_level > 1 && n->ops->base_only))
         return VMSIM_EINVAL;
     n->tlb_latency = cfg->tlb_latency;
+    if (cfg->migrate.at) {
+        if (!cfg->migrate.link_bytes || !cfg->migrate.clock_hz || !cfg->migrate.max_rounds ||
+            cfg->shadow)
+            return VMSIM_EINVAL;
+        sim->migrating = true;
+    }
     const uint64_t mem = cfg->mem_bytes ? cfg->mem_bytes : 2 * sim->cfg.phys_bytes;
     int rc = phys_init(&n->phys, mem, g->page_shift);
     if (rc)
@@ -66,6 +72,8 @@ void nested_fini(struct vmsim *sim)
             pwc_fini(&n->cpu[i].pwc);
         }
     free(n->cpu);
+    free(n->mig.dirty);
+    free(n->mig.dest);
     if (n->pt)
         pt_destroy(n->pt);
     if (n->shared && n->ops->shared_destroy)
@@ -95,13 +103,10 @@ static void host_walk(struct vmsim *sim, struct nested_cpu *nc, uint64_t now, vm
         mmu_pwc_fill(&nc->pwc, gpa, VMID, w, now, &sim->rng);
 }
 
-/* The hypervisor backs the guest-physical page of gpa with host memory
- * (the exit and the entry cost cost.vmexit). */
-static bool back(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
+/* The hypervisor backs the guest-physical page of gpa with host memory. */
+static bool back(struct vmsim *sim, vmsim_paddr_t gpa)
 {
     struct nested *n = sim->nested;
-    sim->st.nested_violations++;
-    *cyc += sim->cfg.cost.vmexit;
     vmsim_pfn_t pfn;
     if (phys_alloc(&n->phys, n->back_shift - n->phys.page_shift, 0, &pfn) != 0) {
         sim->st.nested_oom++;
@@ -114,10 +119,25 @@ static bool back(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
         sim->st.nested_oom++;
         return false;
     }
+    migrate_dirty(sim, page, 1ull << n->back_shift); /* new: not sent yet */
     return true;
 }
 
-vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa, uint64_t *cyc)
+void nested_shadow_exit(struct vmsim *sim, uint64_t pte)
+{
+    sim->st.shadow_exits++;
+    sim->st.cycles += sim->cfg.cost.vmexit;
+    sim->st.cycles_translation += sim->cfg.cost.vmexit;
+    if ((pte & PTE_P) && !(pte & PTE_SWAP)) {
+        struct nested *n = sim->nested;
+        const vmsim_paddr_t gpa = PTE_PFN(pte) << sim->phys.page_shift;
+        if (!(pt_lookup(n->pt, VMID, gpa, NULL) & PTE_P))
+            back(sim, gpa); /* inside this exit */
+    }
+}
+
+vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa, uint64_t *cyc,
+                               bool *writable)
 {
     struct nested *n = sim->nested;
     struct nested_cpu *nc = &n->cpu[cpu];
@@ -131,23 +151,29 @@ vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gp
         if (slot >= 0) {
             sim->st.nested_tlb_hits++;
             nc->tlb.stamp[slot] = now;
-            return (nc->tlb.val[slot] << n->phys.page_shift) + off;
+            *writable = nc->tlb.val[slot] & 1;
+            return ((nc->tlb.val[slot] >> 1) << n->phys.page_shift) + off;
         }
         sim->st.nested_tlb_misses++;
     }
     struct walk w;
     host_walk(sim, nc, now, gpa, &w, cyc);
-    if (!(w.pte & PTE_P)) {
-        if (!back(sim, gpa, cyc))
+    if (!(w.pte & PTE_P)) { /* an EPT violation: a VM exit */
+        sim->st.nested_violations++;
+        *cyc += sim->cfg.cost.vmexit;
+        if (!back(sim, gpa)) {
+            *writable = true;
             return gpa;
+        }
         host_walk(sim, nc, now, gpa, &w, cyc);
     }
     /* The leaf is of back_level: the nested table holds nothing else. */
     const vmsim_pfn_t pfn = PTE_PFN(w.pte);
+    *writable = (w.pte & PTE_W) != 0;
     if (nc->tlb.key) {
         uint64_t evicted;
-        sac_insert_new(&nc->tlb, (gpa >> bs) & nc->tlb.set_mask, key, pfn, now, &sim->rng,
-                       &evicted);
+        sac_insert_new(&nc->tlb, (gpa >> bs) & nc->tlb.set_mask, key, pfn << 1 | *writable, now,
+                       &sim->rng, &evicted);
     }
     return ((vmsim_paddr_t)pfn << n->phys.page_shift) + off;
 }

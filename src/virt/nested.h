@@ -35,6 +35,14 @@ struct nested {
     unsigned back_level, back_shift;      /* host pages backing guest memory */
     unsigned tlb_latency;
     struct nested_cpu *cpu;
+    struct {                /* live migration (migrate.c) */
+        bool active;
+        uint64_t deadline;  /* cycles at which the current round ends */
+        uint64_t npages;    /* host pages that guest memory spans */
+        uint64_t *dirty;    /* bit per host page: to send next */
+        uint64_t ndirty;
+        uint64_t *dest;     /* --verify: per guest frame, the stamp the destination has */
+    } mig;
 };
 
 /* Set up sim->nested from sim->cfg.nested (nothing when off). */
@@ -44,7 +52,23 @@ void nested_fini(struct vmsim *sim);
  * nested TLB, host page-walk caches, nested walk, and on a first touch the
  * hypervisor's backing. Adds the cycles to *cyc. Without host memory left
  * the page stays unbacked (nested.oom) and gpa is returned. */
-vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa, uint64_t *cyc);
+vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa, uint64_t *cyc,
+                               bool *writable);
+/* Shadow paging: one VM exit for a trapped guest page-table write (pte:
+ * the entry written; a present one gets its guest-physical page backed, as
+ * the hypervisor mirrors it into the shadow table) or address-space switch
+ * (pte 0). */
+void nested_shadow_exit(struct vmsim *sim, uint64_t pte);
+/* migrate.c. Before each event while a migration is configured and not
+ * over: start it, or end a round. */
+int migrate_tick(struct vmsim *sim);
+/* The guest kernel wrote bytes of guest-physical memory from gpa (zeroed,
+ * copied or read a page in): dirty for the migration. */
+void migrate_dirty(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t bytes);
+/* A guest write hit a page the migration write-protected: the trap (a VM
+ * exit, its cost added to *cyc) marks it dirty and lifts the protection.
+ * False when no migration protects it. */
+bool migrate_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc);
 /* Host memory in use, the nested table's footprint. */
 void nested_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp, uint64_t *host_frames);
 

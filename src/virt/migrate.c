@@ -1,0 +1,193 @@
+/* Live migration by pre-copy (Clark et al., "Live Migration of Virtual
+ * Machines", NSDI 2005; seed 002): the hypervisor sends guest memory while
+ * the guest runs and finds the pages written meanwhile by write-protecting
+ * them in the nested table; each first write traps (an EPT violation on a
+ * write, one VM exit), marks the page dirty and gives the write back.
+ *
+ * Time is the cost model's: a round that sends P pages of S bytes over a
+ * link of B bytes/s lasts P S / B seconds, P S clock / B cycles of the
+ * guest's. Round 1 sends every backed page; round k + 1 the pages dirtied
+ * during round k. When the dirty pages fit in the downtime target, or the
+ * rounds run out, the guest stops and they are sent: the downtime. A page
+ * "sent" takes its contents at the start of its round (the page is
+ * write-protected at that moment, so any later write dirties it again).
+ * With --verify each guest frame's content stamp is recorded when sent, and
+ * after the stop-and-copy every backed frame must match the source.
+ *
+ * The guest never sees any of it: its walks, faults and contents are the
+ * same; only its TLBs are flushed at each round start (write protection
+ * takes the write permission out of cached translations, INVEPT). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmu/sim.h"
+#include "util/grow.h"
+#include "virt/nested.h"
+
+#define VMID 1
+
+static uint64_t page_index(const struct nested *n, vmsim_paddr_t gpa) { return gpa >> n->back_shift; }
+
+static void mark(struct nested *n, uint64_t i)
+{
+    uint64_t *w = &n->mig.dirty[i >> 6];
+    const uint64_t bit = 1ull << (i & 63);
+    n->mig.ndirty += !(*w & bit);
+    *w |= bit;
+}
+
+void migrate_dirty(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t bytes)
+{
+    struct nested *n = sim->nested;
+    if (!n || !n->mig.active || !bytes)
+        return;
+    for (uint64_t i = page_index(n, gpa); i <= page_index(n, gpa + bytes - 1); i++)
+        if (i < n->mig.npages)
+            mark(n, i);
+}
+
+/* Write protection of one backed page in the nested table, on or off. */
+static void protect(struct vmsim *sim, uint64_t i, bool on)
+{
+    struct nested *n = sim->nested;
+    const vmsim_paddr_t gpa = i << n->back_shift;
+    if (pt_lookup(n->pt, VMID, gpa, NULL) & PTE_P)
+        pt_update(n->pt, VMID, gpa, on ? 0 : PTE_W, on ? PTE_W : 0);
+}
+
+bool migrate_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
+{
+    struct nested *n = sim->nested;
+    const uint64_t i = page_index(n, gpa);
+    if (!n->mig.active || i >= n->mig.npages)
+        return false;
+    sim->st.mig_traps++;
+    *cyc += sim->cfg.cost.vmexit;
+    mark(n, i);
+    protect(sim, i, false);
+    /* the nested TLBs may cache the page read-only */
+    const uint64_t key = i << 8 | n->back_shift;
+    for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
+        struct sac *t = &n->cpu[c].tlb;
+        if (t->key) {
+            const long slot = sac_find(t, i & t->set_mask, key);
+            if (slot >= 0)
+                t->key[slot] = 0;
+        }
+    }
+    return true;
+}
+
+/* Record what the destination now holds of page i (--verify). */
+static void send(struct vmsim *sim, uint64_t i)
+{
+    struct nested *n = sim->nested;
+    sim->st.mig_pages++;
+    if (!n->mig.dest)
+        return;
+    const uint64_t per = 1ull << (n->back_shift - sim->phys.page_shift);
+    for (uint64_t f = i * per; f < (i + 1) * per; f++)
+        n->mig.dest[f] = verify_get(sim, f);
+}
+
+static int collect(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t pte)
+{
+    struct vmsim *sim = ctx;
+    struct nested *n = sim->nested;
+    if (pte & PTE_P)
+        mark(n, page_index(n, va));
+    (void)level;
+    return 0;
+}
+
+/* Send the marked pages, write-protect them, clear the marks; the round
+ * lasts until the link has carried them. */
+static void start_round(struct vmsim *sim)
+{
+    struct nested *n = sim->nested;
+    const struct vmsim_migrate_config *m = &sim->cfg.nested.migrate;
+    const uint64_t pages = n->mig.ndirty;
+    if (sim->st.mig_rounds < VMSIM_MIGRATE_ROUNDS)
+        sim->st.mig_round_pages[sim->st.mig_rounds] = pages;
+    sim->st.mig_rounds++;
+    for (uint64_t w = 0; w < (n->mig.npages + 63) / 64; w++)
+        for (uint64_t bits = n->mig.dirty[w]; bits; bits &= bits - 1) {
+            const uint64_t i = w * 64 + (uint64_t)__builtin_ctzll(bits);
+            send(sim, i);
+            protect(sim, i, true);
+        }
+    memset(n->mig.dirty, 0, (n->mig.npages + 63) / 64 * sizeof *n->mig.dirty);
+    n->mig.ndirty = 0;
+    mmu_flush_all(sim);
+    for (unsigned c = 0; c < sim->cfg.ncpus; c++)
+        sac_clear(&n->cpu[c].tlb);
+    const unsigned __int128 cycles =
+        (unsigned __int128)pages * (1ull << n->back_shift) * m->clock_hz / m->link_bytes;
+    n->mig.deadline = sim->st.cycles + (uint64_t)cycles;
+}
+
+/* The dirty pages go while the guest is stopped; then the destination
+ * must hold what the source holds (--verify), and the tracking ends. */
+static void stop_and_copy(struct vmsim *sim)
+{
+    struct nested *n = sim->nested;
+    const struct vmsim_migrate_config *m = &sim->cfg.nested.migrate;
+    const uint64_t pages = n->mig.ndirty;
+    sim->st.mig_done = 1;
+    sim->st.mig_final_pages = pages;
+    sim->st.mig_downtime_ns = (uint64_t)((unsigned __int128)pages * (1ull << n->back_shift) *
+                                         1000000000u / m->link_bytes);
+    for (uint64_t w = 0; w < (n->mig.npages + 63) / 64; w++)
+        for (uint64_t bits = n->mig.dirty[w]; bits; bits &= bits - 1)
+            send(sim, w * 64 + (uint64_t)__builtin_ctzll(bits));
+    /* every backed page loses its write protection */
+    memset(n->mig.dirty, 0, (n->mig.npages + 63) / 64 * sizeof *n->mig.dirty);
+    n->mig.ndirty = 0;
+    pt_visit(n->pt, VMID, 0, n->mig.npages << n->back_shift, collect, sim);
+    const uint64_t per = 1ull << (n->back_shift - sim->phys.page_shift);
+    for (uint64_t w = 0; w < (n->mig.npages + 63) / 64; w++)
+        for (uint64_t bits = n->mig.dirty[w]; bits; bits &= bits - 1) {
+            const uint64_t i = w * 64 + (uint64_t)__builtin_ctzll(bits);
+            protect(sim, i, false);
+            if (n->mig.dest)
+                for (uint64_t f = i * per; f < (i + 1) * per; f++)
+                    sim->st.mig_lost += n->mig.dest[f] != verify_get(sim, f);
+        }
+    free(n->mig.dirty);
+    free(n->mig.dest);
+    n->mig.dirty = n->mig.dest = NULL;
+    n->mig.active = false;
+    sim->migrating = false;
+}
+
+int migrate_tick(struct vmsim *sim)
+{
+    struct nested *n = sim->nested;
+    const struct vmsim_migrate_config *m = &sim->cfg.nested.migrate;
+    if (!n->mig.active) {
+        if (sim->st.accesses < m->at)
+            return VMSIM_OK;
+        n->mig.npages = (sim->phys.nframes << sim->phys.page_shift) >> n->back_shift;
+        n->mig.dirty = calloc((n->mig.npages + 63) / 64, sizeof *n->mig.dirty);
+        if (sim->cfg.verify)
+            n->mig.dest = calloc(sim->phys.nframes, sizeof *n->mig.dest);
+        if (!n->mig.dirty || (sim->cfg.verify && !n->mig.dest)) {
+            free(n->mig.dirty);
+            n->mig.dirty = NULL;
+            return VMSIM_ENOMEM;
+        }
+        n->mig.active = true;
+        pt_visit(n->pt, VMID, 0, n->mig.npages << n->back_shift, collect, sim);
+        start_round(sim);
+        return VMSIM_OK;
+    }
+    if (sim->st.cycles < n->mig.deadline)
+        return VMSIM_OK;
+    const unsigned __int128 ns =
+        (unsigned __int128)n->mig.ndirty * (1ull << n->back_shift) * 1000000000u / m->link_bytes;
+    if (ns <= m->downtime_ns || sim->st.mig_rounds >= m->max_rounds)
+        stop_and_copy(sim);
+    else
+        start_round(sim);
+    return VMSIM_OK;
+}
