@@ -14,6 +14,7 @@
 struct setup {
     const char *guest, *host;
     unsigned guest_page, host_page; /* page shifts; 0: base pages */
+    unsigned enclave;               /* levels of the enclave table for pid 1; 0: none */
 };
 
 /* A machine with no TLB, no page-walk caches and no nested TLB: every
@@ -32,6 +33,8 @@ static struct vmsim *machine(const struct setup *s, struct vmsim_config *cfg)
         cfg->anon_page_shift = (uint8_t)s->guest_page;
         cfg->thp = VMSIM_THP_ALWAYS;
     }
+    cfg->nested.enclave_pid = s->enclave ? 1 : 0;
+    cfg->nested.enclave_levels = (uint8_t)s->enclave;
     struct vmsim *sim;
     assert_int_equal(vmsim_create(cfg, &sim), VMSIM_OK);
     return sim;
@@ -46,7 +49,8 @@ static void access(struct vmsim *sim, unsigned kind, uint64_t va)
 
 /* Guest and host references of one walk of a page already mapped (the
  * first write faults it in; the second access is measured). */
-static void warm_walk(const struct setup *s, uint64_t *guest, uint64_t *host, uint64_t *cycles)
+static void warm_walk(const struct setup *s, uint64_t *guest, uint64_t *host, uint64_t *cycles,
+                      uint64_t *enclave)
 {
     struct vmsim_config cfg;
     struct vmsim *sim = machine(s, &cfg);
@@ -58,6 +62,8 @@ static void warm_walk(const struct setup *s, uint64_t *guest, uint64_t *host, ui
     assert_int_equal(st->walks - before.walks, 1);
     *guest = st->walk_refs - before.walk_refs;
     *host = st->nested_refs - before.nested_refs;
+    if (enclave)
+        *enclave = st->enclave_refs - before.enclave_refs;
     if (cycles)
         *cycles = st->cycles - before.cycles;
     assert_int_equal(st->nested_violations, before.nested_violations);
@@ -78,9 +84,9 @@ static void test_cold_2d_walk(void **state)
              {"sv39", "x86-64", 3, 4},
              {"x86-64-5l", "x86-64", 5, 4}};
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-        const struct setup s = {c[i].guest, c[i].host, 0, 0};
+        const struct setup s = {c[i].guest, c[i].host, 0, 0, 0};
         uint64_t guest, host;
-        warm_walk(&s, &guest, &host, NULL);
+        warm_walk(&s, &guest, &host, NULL, NULL);
         if (guest != c[i].n || host != c[i].n * c[i].m + c[i].m)
             fail_msg("%s on %s: %llu guest + %llu host references, expected %u + %u",
                      c[i].guest, c[i].host, (unsigned long long)guest, (unsigned long long)host,
@@ -99,13 +105,13 @@ static void test_huge_pages(void **state)
     static const struct {
         struct setup s;
         uint64_t guest, host;
-    } c[] = {{{"x86-64", "x86-64", 21, 0}, 3, 16},
-             {{"x86-64", "x86-64", 0, 21}, 4, 15},
-             {{"x86-64", "x86-64", 0, 30}, 4, 10},
-             {{"x86-64", "x86-64", 21, 21}, 3, 12}};
+    } c[] = {{{"x86-64", "x86-64", 21, 0, 0}, 3, 16},
+             {{"x86-64", "x86-64", 0, 21, 0}, 4, 15},
+             {{"x86-64", "x86-64", 0, 30, 0}, 4, 10},
+             {{"x86-64", "x86-64", 21, 21, 0}, 3, 12}};
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         uint64_t guest, host;
-        warm_walk(&c[i].s, &guest, &host, NULL);
+        warm_walk(&c[i].s, &guest, &host, NULL, NULL);
         if (guest != c[i].guest || host != c[i].host)
             fail_msg("guest page 2^%u, host page 2^%u: %llu + %llu references, expected %llu + %llu",
                      c[i].s.guest_page, c[i].s.host_page, (unsigned long long)guest,
@@ -121,9 +127,9 @@ static void test_huge_pages(void **state)
 static void test_cost_and_violations(void **state)
 {
     (void)state;
-    const struct setup s = {"x86-64", "x86-64", 0, 0};
+    const struct setup s = {"x86-64", "x86-64", 0, 0, 0};
     uint64_t guest, host, cycles;
-    warm_walk(&s, &guest, &host, &cycles);
+    warm_walk(&s, &guest, &host, &cycles, NULL);
     assert_int_equal(cycles, 4 + 24 * 12);
     struct vmsim_config cfg;
     struct vmsim *sim = machine(&s, &cfg);
@@ -148,7 +154,7 @@ static void test_nested_caches(void **state)
 {
     (void)state;
     for (int pwc = 0; pwc < 2; pwc++) {
-        const struct setup s = {"x86-64", "x86-64", 0, 0};
+        const struct setup s = {"x86-64", "x86-64", 0, 0, 0};
         struct vmsim_config cfg;
         vmsim_config_default(&cfg);
         struct vmsim *sim = machine(&s, &cfg);
@@ -461,6 +467,75 @@ static void test_migration(void **state)
     }
 }
 
+/* An enclave's translations end in machine memory: each of the n + 1
+ * host-physical addresses a 2D walk produces (the n guest entries' and the
+ * data's) takes a walk of the processor's e-level enclave table:
+ * (n + 1)(m + 1) - 1 + (n + 1) e = (n + 1)(m + e + 1) - 1 references.
+ * Seed 002: one level adds 5 to a 4 x 4 walk (24 -> 29). 4 x 5, e = 1:
+ * 29 + 5 = 34; 4 x 4, e = 2: 24 + 10 = 34; 5 x 5, e = 1: 35 + 6 = 41. */
+static void test_enclave_level(void **state)
+{
+    (void)state;
+    static const struct {
+        struct setup s;
+        uint64_t total, enclave;
+    } c[] = {{{"x86-64", "x86-64", 0, 0, 1}, 29, 5},
+             {{"x86-64", "x86-64-5l", 0, 0, 1}, 34, 5},
+             {{"x86-64", "x86-64", 0, 0, 2}, 34, 10},
+             {{"x86-64-5l", "x86-64-5l", 0, 0, 1}, 41, 6}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        uint64_t guest, host, enclave;
+        warm_walk(&c[i].s, &guest, &host, NULL, &enclave);
+        if (guest + host + enclave != c[i].total || enclave != c[i].enclave)
+            fail_msg("%s on %s, %u enclave levels: %llu + %llu + %llu references, expected %llu "
+                     "(%llu enclave)", c[i].s.guest, c[i].s.host, c[i].s.enclave,
+                     (unsigned long long)guest, (unsigned long long)host,
+                     (unsigned long long)enclave, (unsigned long long)c[i].total,
+                     (unsigned long long)c[i].enclave);
+    }
+}
+
+/* Isolation: the enclave (pid 1) writes a page, then forks; the child
+ * shares the frame copy-on-write, but its reads of it are refused, every
+ * time (nothing is cached for it), while the enclave reads on. A live
+ * migration starts after the third access; its link is so fast that the
+ * first round ends at once, with nothing dirtied, so the stop-and-copy
+ * follows at the next event. The hypervisor is refused the enclave's
+ * frame each time it sends it: once, in round 1. */
+static void test_enclave_isolation(void **state)
+{
+    (void)state;
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    cfg.phys_bytes = 64ull << 20;
+    cfg.nested.on = true;
+    vmsim_geometry_preset("x86-64", &cfg.nested.geom);
+    cfg.nested.enclave_pid = 1;
+    cfg.nested.enclave_levels = 1;
+    cfg.nested.migrate = (struct vmsim_migrate_config){
+        .at = 3, .link_bytes = 1ull << 50, .clock_hz = 1000000000ull, .downtime_ns = 1000000000ull,
+        .max_rounds = 30};
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+    const uint64_t X = 0x10000000;
+    const struct vmsim_event ev[] = {
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_WRITE, .pid = 1, .addr = X, .len = 8},
+        {.type = VMSIM_EV_FORK, .pid = 1, .addr = 2},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 2, .addr = X, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 2, .addr = X + 8, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 1, .addr = X, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 1, .addr = X, .len = 8},
+    };
+    assert_int_equal(vmsim_run(sim, ev, 4), VMSIM_OK);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->enclave_refused, 2);
+    assert_int_equal(vmsim_run(sim, ev + 4, 2), VMSIM_OK);
+    st = vmsim_get_stats(sim);
+    assert_int_equal(st->mig_done, 1);
+    assert_int_equal(st->enclave_refused, 2 + 1);
+    vmsim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,7 +543,8 @@ int main(void)
         cmocka_unit_test(test_cost_and_violations), cmocka_unit_test(test_nested_caches),
         cmocka_unit_test(test_guest_unchanged),     cmocka_unit_test(test_gc_pause),
         cmocka_unit_test(test_cli),                 cmocka_unit_test(test_shadow_exits),
-        cmocka_unit_test(test_migration),
+        cmocka_unit_test(test_migration),           cmocka_unit_test(test_enclave_level),
+        cmocka_unit_test(test_enclave_isolation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

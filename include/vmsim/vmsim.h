@@ -128,6 +128,12 @@ struct vmsim_nested_config {
     uint32_t tlb_latency;        /* cycles per nested-TLB lookup */
     struct vmsim_pwc_config pwc; /* page-walk caches of the host dimension */
     struct vmsim_migrate_config migrate;
+    /* An enclave (docs/virtualization.md): the guest process enclave_pid's
+     * private pages are enclave memory, translated by one more table the
+     * processor owns (host-physical -> machine-physical, enclave_levels
+     * levels) and refused to every other reader. 0: no enclave. */
+    uint32_t enclave_pid;
+    uint8_t enclave_levels;
 };
 
 /* Page replacement when simulated memory is full (docs/kernel.md). */
@@ -273,6 +279,8 @@ int vmsim_parse_size(const char *s, uint64_t *out);
     X(nested_violations, "nested.violations", "nested paging: guest-physical pages the hypervisor backed on first touch (EPT violations, VM exits)") \
     X(nested_host_frames, "nested.host_frames", "nested paging: host frames in use at the end (guest memory backed, and the nested table)") \
     X(nested_table_bytes, "nested.table_bytes", "nested paging: memory of the nested table at the end, all levels with the root") \
+    X(enclave_refs, "enclave.refs", "enclave: references to the processor's enclave table (one walk of it per address the 2D walk translates)") \
+    X(enclave_refused, "enclave.refused", "enclave: reads of enclave memory refused to other processes and to the hypervisor") \
     X(mig_rounds, "migration.rounds", "live migration: pre-copy rounds (the first sends all guest memory the host backs)") \
     X(mig_pages, "migration.pages_sent", "live migration: host pages sent, all rounds and the stop-and-copy") \
     X(mig_bytes, "migration.bytes_sent", "live migration: bytes sent (pages_sent x the host page size)") \

@@ -51,7 +51,7 @@ enum {
     OPT_MACHINE = 1000, OPT_PT, OPT_GEOMETRY, OPT_TLB, OPT_PWC, OPT_COST, OPT_MEM,
     OPT_CPUS, OPT_NO_ASID, OPT_PAGE_SIZE, OPT_SEED, OPT_SWAP, OPT_REPLACE, OPT_STRICT,
     OPT_VERIFY, OPT_VIPT, OPT_EVICT_TABLES, OPT_THP, OPT_FAULT_STACK, OPT_WALKER,
-    OPT_NESTED, OPT_SHADOW, OPT_MIGRATE, OPT_HOST_PT, OPT_HOST_MEM, OPT_HOST_PAGE, OPT_NTLB, OPT_HOST_PWC,
+    OPT_NESTED, OPT_SHADOW, OPT_MIGRATE, OPT_ENCLAVE, OPT_HOST_PT, OPT_HOST_MEM, OPT_HOST_PAGE, OPT_NTLB, OPT_HOST_PWC,
     OPT_CLI_FIRST_FREE
 };
 #define CLI_CONFIG_OPTIONS                                                                 \
@@ -68,6 +68,7 @@ enum {
     {"walker", required_argument, 0, OPT_WALKER},                                            \
     {"nested", required_argument, 0, OPT_NESTED}, {"shadow", no_argument, 0, OPT_SHADOW},       \
     {"host-pt", required_argument, 0, OPT_HOST_PT}, {"migrate", required_argument, 0, OPT_MIGRATE}, \
+    {"enclave", required_argument, 0, OPT_ENCLAVE},                                          \
     {"host-mem", required_argument, 0, OPT_HOST_MEM},                                        \
     {"host-page", required_argument, 0, OPT_HOST_PAGE}, {"ntlb", required_argument, 0, OPT_NTLB}, \
     {"host-pwc", required_argument, 0, OPT_HOST_PWC}

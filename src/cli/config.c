@@ -51,6 +51,8 @@ const char cli_config_help[] =
     "  --host-page SIZE   host pages backing guest memory (default the base page; 2m, 1g)\n"
     "  --ntlb ExW|none    nested TLB, guest-physical -> host pages (default none)\n"
     "  --host-pwc SPEC    page-walk caches of the host dimension (default as --pwc)\n"
+    "  --enclave PID[:LEVELS]  the guest process PID is an enclave: its pages take one\n"
+    "                     more translation (LEVELS, default 1) and are refused to others\n"
     "  --migrate at=N[,link=B/s][,clock=HZ][,downtime=T][,rounds=R]\n"
     "                     live migration by pre-copy after N accesses (defaults: link\n"
     "                     1.25g bytes/s = 10 Gbit/s, clock 2.5g, downtime 300ms, 30 rounds)\n";
@@ -166,6 +168,19 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     case OPT_SHADOW:
         cfg->nested.shadow = true;
         return 0;
+    case OPT_ENCLAVE: {
+        char *end;
+        const unsigned long pid = strtoul(arg, &end, 10);
+        const unsigned long levels = *end == ':' ? strtoul(end + 1, &end, 10) : 1;
+        if (!*arg || *end || !pid || pid > UINT32_MAX || !levels || levels > 8) {
+            snprintf(why, sizeof why, "expected PID[:LEVELS], a process id and 1 to 8 levels, "
+                     "found \"%s\"", arg);
+            return bad("--enclave", why);
+        }
+        cfg->nested.enclave_pid = (uint32_t)pid;
+        cfg->nested.enclave_levels = (uint8_t)levels;
+        return 0;
+    }
     case OPT_MIGRATE:
         return parse_migrate(arg, &cfg->nested.migrate, why, sizeof why) ? bad("--migrate", why) : 0;
     case OPT_HOST_PT: {
@@ -364,9 +379,12 @@ int cli_config_finish(struct vmsim_config *cfg)
     const struct vmsim_geometry *g = &cfg->geom;
     if (!cfg->nested.on && (cfg->nested.pt[0] || cfg->nested.mem_bytes || cfg->nested.page_shift ||
                             cfg->nested.tlb.entries || cfg->nested.pwc.latency || cfg->nested.shadow ||
-                            cfg->nested.migrate.at))
-        return cli_usage("--shadow, --migrate, --host-pt, --host-mem, --host-page, --ntlb and "
-                         "--host-pwc describe the host: expected --nested GEOMETRY too");
+                            cfg->nested.migrate.at || cfg->nested.enclave_pid))
+        return cli_usage("--shadow, --migrate, --enclave, --host-pt, --host-mem, --host-page, "
+                         "--ntlb and --host-pwc describe the host: expected --nested GEOMETRY too");
+    if (cfg->nested.shadow && cfg->nested.enclave_pid)
+        return cli_usage("--enclave: the enclave level extends the 2D walk, expected nested "
+                         "paging, found --shadow");
     if (cfg->nested.shadow && cfg->nested.migrate.at)
         return cli_usage("--migrate: dirty pages are tracked in the nested table, expected nested "
                          "paging, found --shadow");

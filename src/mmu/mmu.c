@@ -138,13 +138,23 @@ static bool walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
     if (sim->nested && !sim->cfg.nested.shadow) {
         const unsigned cpu = (unsigned)(c - sim->cpu);
         bool ignored;
-        for (unsigned i = 0; i < w->nrefs && i < WALK_MAX_REFS; i++)
+        unsigned translated = 0;
+        for (unsigned i = 0; i < w->nrefs && i < WALK_MAX_REFS; i++, translated++)
             nested_translate(sim, cpu, w->ref[i].pa, &cyc, &ignored);
         if (w->pte & PTE_P) {
             const unsigned shift = sim->shift[w->level];
             nested_translate(sim, cpu,
                              (PTE_PFN(w->pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
                              &cyc, &writable);
+            translated++;
+        }
+        if (p->pid == sim->cfg.nested.enclave_pid) {
+            /* the enclave's chain ends in machine memory: each host-physical
+             * address the 2D walk produced takes a walk of the processor's
+             * enclave table */
+            const uint64_t refs = (uint64_t)translated * sim->cfg.nested.enclave_levels;
+            sim->st.enclave_refs += refs;
+            cyc += refs * sim->cfg.cost.pt_ref;
         }
     }
     charge(sim, cyc);
@@ -230,6 +240,13 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
         host_ro = walk(sim, c, p, va, &w);
     }
     shift = sim->shift[w.level];
+    if (sim->cfg.nested.enclave_pid && p->pid != sim->cfg.nested.enclave_pid &&
+        (phys_frame(&sim->phys, PTE_PFN(w.pte))->flags & FRAME_ENCLAVE)) {
+        /* enclave memory read by someone else: refused, never cached */
+        sim->st.enclave_refused++;
+        charge(sim, sim->cfg.cost.fault);
+        return shift;
+    }
     if (host_ro) {
         uint64_t trap = 0;
         if (!WRITE_INTENT(kind) ||

@@ -47,6 +47,9 @@ int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned 
     if (rc)
         return rc;
     kernel_pt_write(sim, p, page, pte | PTE_P);
+    if (p->pid == sim->cfg.nested.enclave_pid && sim->cfg.nested.enclave_pid &&
+        !(pte & PTE_ZERO) && !(F(sim, pfn)->flags & FRAME_CACHE) && F(sim, pfn)->refcount == 1)
+        F(sim, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
     kernel_track_tables(sim, p, page);
     return (pte & PTE_ZERO) ? VMSIM_OK : rmap_add(&k->rmap, F(sim, pfn), p->id, page, level);
 }

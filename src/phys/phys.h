@@ -21,6 +21,7 @@ enum frame_flags {
     FRAME_RESIDENT = 1u << 4, /* on the replacement list */
     FRAME_SWAPPED = 1u << 6,  /* anonymous page with a valid copy in swap slot aux */
     FRAME_DIRTY = 1u << 7,    /* written through a mapping that is gone */
+    FRAME_ENCLAVE = 1u << 8,  /* enclave memory: only the enclave may read it (virt/) */
 };
 
 #define FRAME_NIL UINT32_MAX /* no frame, in the 32-bit links below */

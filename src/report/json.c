@@ -103,7 +103,9 @@ static json_t *config_json(const struct vmsim_config *cfg)
         (json_int_t)cfg->handler_frame, "kernel_stack", (json_int_t)cfg->kernel_stack, "vipt_sets",
         (json_int_t)cfg->vipt_sets, "vipt_block", (json_int_t)cfg->vipt_block);
     const struct vmsim_nested_config *n = &cfg->nested;
-    json_t *nested = n->on ? json_pack("{s:s,s:o,s:I,s:I,s:o,s:I,s:o}", "pt", n->pt[0] ? n->pt : "radix",
+    json_t *nested = n->on ? json_pack("{s:s,s:b,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:o}", "pt", n->pt[0] ? n->pt : "radix",
+                                       "shadow", n->shadow, "enclave_pid", (json_int_t)n->enclave_pid,
+                                       "enclave_levels", (json_int_t)n->enclave_levels,
                                        "geometry", geometry_json(&n->geom), "host_mem_bytes",
                                        (json_int_t)(n->mem_bytes ? n->mem_bytes : 2 * cfg->phys_bytes),
                                        "host_page_size",

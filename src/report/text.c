@@ -80,6 +80,11 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
                 num(st->nested_host_frames, (char[32]){0}),
                 report_bytes(st->nested_table_bytes, (char[32]){0}, 32));
     }
+    if (cfg->nested.enclave_pid)
+        fprintf(out, "%-22s process %u: %s enclave-table references (%.2f per walk); %s reads "
+                "refused to others\n", "enclave", (unsigned)cfg->nested.enclave_pid,
+                num(st->enclave_refs, a), st->walks ? (double)st->enclave_refs / (double)st->walks : 0.0,
+                num(st->enclave_refused, b));
     if (cfg->nested.shadow)
         fprintf(out, "%-22s %s VM exits (guest page-table writes and address-space switches)\n",
                 "shadow paging", num(st->shadow_exits, a));

@@ -78,16 +78,24 @@ bool migrate_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
     return true;
 }
 
-/* Record what the destination now holds of page i (--verify). */
+/* Is guest frame f enclave memory, which the hypervisor may not read? */
+static bool enclave(struct vmsim *sim, uint64_t f)
+{
+    return f < sim->phys.next && (phys_frame(&sim->phys, f)->flags & FRAME_ENCLAVE);
+}
+
+/* Send page i: record what the destination now holds of it (--verify).
+ * The hypervisor's reads of enclave frames are refused: they stay behind. */
 static void send(struct vmsim *sim, uint64_t i)
 {
     struct nested *n = sim->nested;
     sim->st.mig_pages++;
-    if (!n->mig.dest)
-        return;
     const uint64_t per = 1ull << (n->back_shift - sim->phys.page_shift);
     for (uint64_t f = i * per; f < (i + 1) * per; f++)
-        n->mig.dest[f] = verify_get(sim, f);
+        if (enclave(sim, f))
+            sim->st.enclave_refused++;
+        else if (n->mig.dest)
+            n->mig.dest[f] = verify_get(sim, f);
 }
 
 static int collect(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t pte)
@@ -151,7 +159,7 @@ static void stop_and_copy(struct vmsim *sim)
             protect(sim, i, false);
             if (n->mig.dest)
                 for (uint64_t f = i * per; f < (i + 1) * per; f++)
-                    sim->st.mig_lost += n->mig.dest[f] != verify_get(sim, f);
+                    sim->st.mig_lost += !enclave(sim, f) && n->mig.dest[f] != verify_get(sim, f);
         }
     free(n->mig.dirty);
     free(n->mig.dest);

@@ -35,6 +35,8 @@ int nested_init(struct vmsim *sim)
     if (!n->back_level || (n->back_level > 1 && n->ops->base_only))
         return VMSIM_EINVAL;
     n->tlb_latency = cfg->tlb_latency;
+    if (cfg->enclave_pid && (!cfg->enclave_levels || cfg->shadow))
+        return VMSIM_EINVAL;
     if (cfg->migrate.at) {
         if (!cfg->migrate.link_bytes || !cfg->migrate.clock_hz || !cfg->migrate.max_rounds ||
             cfg->shadow)
