@@ -3,10 +3,11 @@
 # Everything else is CMake (CMakePresets.json) and CTest.
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-PKGS := cmake make gcc pkg-config libcmocka-dev libjansson-dev clang libclang-rt-14-dev valgrind
+PKGS := cmake make gcc pkg-config libcmocka-dev libjansson-dev zlib1g-dev liblzma-dev libzstd-dev \
+        clang libclang-rt-14-dev valgrind gnuplot-nox
 FUZZ_SECONDS ?= 10
 
-.PHONY: all deps build run test test-release test-asan test-fuzz bench clean
+.PHONY: all deps build run test test-release test-asan test-fuzz bench install clean
 
 all: build
 
@@ -57,6 +58,12 @@ test-fuzz: deps build/fuzz/CMakeCache.txt
 
 bench: build
 	./build/release/vmsim_bench
+
+# The library, headers, tool, vmsim.pc and the CMake package (docs/library.md).
+# `make install PREFIX=$HOME/.local`; DESTDIR stages the tree elsewhere.
+PREFIX ?= /usr/local
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install build/release --prefix "$(PREFIX)"
 
 clean:
 	rm -rf build

@@ -18,6 +18,10 @@
  *     TLB): every walk is a 2D walk. Ratio against stream 2 native.
  *  3. Trace reading: lackey, text and binary files of the same accesses,
  *     against reading the same bytes and counting lines with memchr.
+ *  3b. Every reader, plain and through gzip, xz and zstd: the same 1 M
+ *     random accesses in each format (lackey and pin with a fetch before
+ *     every fourth access, ChampSim as one record per access), MB/s of the
+ *     file, MB/s of the decoded stream and events/s, best of three.
  *  4. Host memory per resident simulated page, beyond the simulated
  *     page-table bytes.
  * Times are user CPU seconds (getrusage), the best of three; trace reading
@@ -28,6 +32,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "vmsim/vmsim.h"
 
@@ -227,6 +235,195 @@ static double raw_rate(const char *path, uint64_t *bytes)
     return (double)*bytes / best;
 }
 
+/* ---- 3b: every format, plain and compressed ------------------------------ */
+
+/* Write evs in format fmt with vmsim's writer, or by hand for the input-only
+ * formats (lackey; ChampSim: one 64-byte input_instr per access, ip in the
+ * code range, the access as source or destination operand 0). */
+static void bench_write_format(const char *path, const char *fmt, const struct vmsim_event *ev,
+                               size_t n)
+{
+    if (strcmp(fmt, "lackey") == 0 || strcmp(fmt, "champsim") == 0) {
+        FILE *f = fopen(path, "wb");
+        for (size_t i = 0; f && i < n; i++) {
+            uint64_t ip = 0x4000000ull + (i & 4095) * 4;
+            if (fmt[0] == 'l') {
+                if (i % 4 == 0)
+                    fprintf(f, "I  %08llx,3\n", (unsigned long long)ip);
+                fprintf(f, " %c %llx,8\n", "LSLM"[i & 3], (unsigned long long)ev[i].addr);
+                continue;
+            }
+            unsigned char r[64] = {0};
+            for (int b = 0; b < 8; b++) {
+                r[b] = (unsigned char)(ip >> (8 * b));
+                r[(i & 1 ? 16 : 32) + b] = (unsigned char)(ev[i].addr >> (8 * b));
+            }
+            fwrite(r, 1, sizeof r, f);
+        }
+        if (f)
+            fclose(f);
+        return;
+    }
+    struct vmsim_event *mixed = malloc(n * 5 / 4 * sizeof *mixed + sizeof *mixed);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i % 4 == 0 && strcmp(fmt, "bin") != 0 && strcmp(fmt, "text") != 0) {
+            mixed[m] = ev[i];
+            mixed[m].kind = VMSIM_FETCH;
+            mixed[m].addr = 0x4000000ull + (i & 4095) * 4;
+            mixed[m++].len = 4;
+        }
+        mixed[m] = ev[i];
+        mixed[m++].kind = (uint8_t)(i & 1 ? VMSIM_WRITE : VMSIM_READ);
+    }
+    struct vmsim_sink *s;
+    if (vmsim_sink_open(path, fmt, &s) == 0) {
+        vmsim_sink_write(s, mixed, m);
+        vmsim_sink_close(s);
+    }
+    free(mixed);
+}
+
+enum { BZ_GZIP, BZ_XZ, BZ_ZSTD };
+
+/* Compress the file at in into out, streaming, with the usual default
+ * level of each tool (gzip -6, xz -6 is slow on 100 MB: -1, zstd -3). */
+static void bench_compress(int codec, const char *in, const char *out)
+{
+    FILE *fi = fopen(in, "rb"), *fo = fopen(out, "wb");
+    static unsigned char ib[1 << 16], ob[1 << 16];
+    if (!fi || !fo)
+        goto done;
+    if (codec == BZ_GZIP) {
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+        int flush;
+        do {
+            z.avail_in = (uInt)fread(ib, 1, sizeof ib, fi);
+            z.next_in = ib;
+            flush = feof(fi) ? Z_FINISH : Z_NO_FLUSH;
+            do {
+                z.avail_out = sizeof ob;
+                z.next_out = ob;
+                deflate(&z, flush);
+                fwrite(ob, 1, sizeof ob - z.avail_out, fo);
+            } while (z.avail_out == 0);
+        } while (flush != Z_FINISH);
+        deflateEnd(&z);
+    } else if (codec == BZ_XZ) {
+        lzma_stream x = LZMA_STREAM_INIT;
+        lzma_ret r = lzma_easy_encoder(&x, 1, LZMA_CHECK_CRC64);
+        while (r == LZMA_OK) {
+            if (x.avail_in == 0 && !feof(fi)) {
+                x.avail_in = fread(ib, 1, sizeof ib, fi);
+                x.next_in = ib;
+            }
+            x.avail_out = sizeof ob;
+            x.next_out = ob;
+            r = lzma_code(&x, feof(fi) && x.avail_in == 0 ? LZMA_FINISH : LZMA_RUN);
+            fwrite(ob, 1, sizeof ob - x.avail_out, fo);
+        }
+        lzma_end(&x);
+    } else {
+        ZSTD_CCtx *c = ZSTD_createCCtx();
+        ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 3);
+        size_t left;
+        do {
+            size_t got = fread(ib, 1, sizeof ib, fi);
+            ZSTD_EndDirective mode = feof(fi) ? ZSTD_e_end : ZSTD_e_continue;
+            ZSTD_inBuffer zi = {ib, got, 0};
+            do {
+                ZSTD_outBuffer zo = {ob, sizeof ob, 0};
+                left = ZSTD_compressStream2(c, &zo, &zi, mode);
+                fwrite(ob, 1, zo.pos, fo);
+            } while (mode == ZSTD_e_end ? left != 0 : zi.pos < zi.size);
+            if (mode == ZSTD_e_end)
+                break;
+        } while (1);
+        ZSTD_freeCCtx(c);
+    }
+done:
+    if (fi)
+        fclose(fi);
+    if (fo)
+        fclose(fo);
+}
+
+/* Read the whole trace, best of three: seconds, file bytes, events. */
+static double bench_read(const char *path, const char *fmt, uint64_t *file_bytes,
+                         uint64_t *events)
+{
+    double best = 1e9;
+    static struct vmsim_event buf[4096];
+    *events = 0;
+    for (int t = 0; t < 3; t++) {
+        struct vmsim_source *src;
+        struct vmsim_source_error err;
+        double t0 = cpu_total();
+        if (vmsim_source_open_trace(path, fmt, &src, &err))
+            return 0;
+        uint64_t n = 0;
+        long k;
+        while ((k = vmsim_source_next(src, buf, 4096)) > 0)
+            n += (uint64_t)k;
+        if (k < 0)
+            fprintf(stderr, "bench: %s: expected %s, found %s\n", vmsim_source_error(src)->where,
+                    vmsim_source_error(src)->expected, vmsim_source_error(src)->found);
+        *file_bytes = vmsim_source_bytes(src);
+        vmsim_source_close(src);
+        double dt = cpu_total() - t0;
+        *events = n;
+        if (dt < best)
+            best = dt;
+    }
+    return best;
+}
+
+static uint64_t bench_file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n > 0 ? (uint64_t)n : 0;
+}
+
+static void bench_formats(const struct vmsim_event *ev, size_t n)
+{
+    static const char *const fmts[] = {"lackey", "text", "bin", "din", "xdin", "pin", "champsim"};
+    static const char *const suffix[] = {"", ".gz", ".xz", ".zst"};
+    printf("\n%-28s %10s %12s %14s %12s\n", "reading each format", "file MB", "MB/s file",
+           "MB/s decoded", "events/s");
+    for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+        char plain[64];
+        snprintf(plain, sizeof plain, "/tmp/vmsim-bench-%d-%s", (int)getpid(), fmts[f]);
+        bench_write_format(plain, fmts[f], ev, n);
+        uint64_t decoded = bench_file_size(plain);
+        for (int c = 0; c < 4; c++) {
+            char path[80];
+            snprintf(path, sizeof path, "%s%s", plain, suffix[c]);
+            if (c > 0)
+                bench_compress(c - 1, plain, path);
+            uint64_t bytes = 0, events = 0;
+            double dt = bench_read(path, fmts[f], &bytes, &events);
+            char name[32];
+            snprintf(name, sizeof name, "%s%s", fmts[f], suffix[c]);
+            if (dt > 0)
+                printf("%-28s %10.1f %12.1f %14.1f %12.3g\n", name, (double)bytes / 1e6,
+                       (double)bytes / dt / 1e6, (double)decoded / dt / 1e6,
+                       (double)events / dt);
+            else
+                printf("%-28s %10.1f %12s %14s %12s\n", name, (double)bytes / 1e6, "-", "-", "-");
+            if (c > 0)
+                unlink(path);
+        }
+        unlink(plain);
+    }
+}
+
 static uint64_t rss_bytes(void)
 {
     long pages = 0, resident = 0;
@@ -286,6 +483,8 @@ int main(void)
                       : "");
         unlink(paths[i]);
     }
+
+    bench_formats(mix, NEV);
 
     /* Host memory: write-touch 2^21 random pages (8 GiB) once. */
     struct vmsim_event *pages = gen("random:n=2097152,size=64g,access=8,write=1", 2u << 20);

@@ -147,7 +147,7 @@ static void test_misuse(void **state)
     r = run_vmsim("convert --to csv %s/trace_text_all.txt -", VMSIM_TEST_DATA);
     assert_int_equal(r.status, 2);
     cmd_result_free(&r);
-    r = run_vmsim("convert --from pin %s/trace_text_all.txt -", VMSIM_TEST_DATA);
+    r = run_vmsim("convert --from nosuch %s/trace_text_all.txt -", VMSIM_TEST_DATA);
     assert_int_equal(r.status, 2);
     cmd_result_free(&r);
 

@@ -543,11 +543,11 @@ static void test_open_errors(void **state)
     assert_string_equal(err.where, "/nonexistent/trace.txt");
     assert_non_null(strstr(err.found, "No such file"));
 
-    assert_int_equal(vmsim_source_open_trace(VMSIM_TEST_DATA "/trace_text_all.txt", "pin", &src,
-                                             &err),
+    assert_int_equal(vmsim_source_open_trace(VMSIM_TEST_DATA "/trace_text_all.txt", "nosuch",
+                                             &src, &err),
                      VMSIM_EINVAL);
-    assert_non_null(strstr(err.expected, "auto, text, bin, lackey"));
-    assert_string_equal(err.found, "\"pin\"");
+    assert_non_null(strstr(err.expected, "auto, text, bin, lackey, din, xdin, pin, champsim"));
+    assert_string_equal(err.found, "\"nosuch\"");
 
     /* a directory opens but cannot be read */
     assert_int_equal(vmsim_source_open_trace(VMSIM_TEST_DATA, "auto", &src, &err), VMSIM_EIO);
@@ -557,7 +557,11 @@ static void test_open_errors(void **state)
     assert_string_equal(vmsim_trace_formats[0], "text");
     assert_string_equal(vmsim_trace_formats[1], "bin");
     assert_string_equal(vmsim_trace_formats[2], "lackey");
-    assert_null(vmsim_trace_formats[3]);
+    assert_string_equal(vmsim_trace_formats[3], "din");
+    assert_string_equal(vmsim_trace_formats[4], "xdin");
+    assert_string_equal(vmsim_trace_formats[5], "pin");
+    assert_string_equal(vmsim_trace_formats[6], "champsim");
+    assert_null(vmsim_trace_formats[7]);
     assert_non_null(vmsim_trace_format_help[2]);
 }
 

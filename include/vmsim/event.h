@@ -71,8 +71,11 @@ struct vmsim_source_error {
     char found[128];    /* what it found, printable */
 };
 
-/* Open a trace file. fmt may be NULL or "auto" (decided from the content),
- * "text", "bin" or "lackey". "-" reads standard input. */
+/* Open a trace file. fmt may be NULL or "auto" (decided from the content,
+ * or a "*.champsimtrace*" name), or a name in vmsim_trace_formats ("text",
+ * "bin", "lackey", "din", "xdin", "pin", "champsim"). "-" reads standard
+ * input. gzip, xz and zstd files are decompressed on the fly, whatever
+ * their name (docs/traces.md). */
 int vmsim_source_open_trace(const char *path, const char *fmt, struct vmsim_source **out,
                             struct vmsim_source_error *err);
 /* Open a synthetic workload from "NAME[:k=v,...]", e.g. "seq:n=1000,stride=8". */
@@ -80,7 +83,8 @@ int vmsim_source_open_workload(const char *spec, struct vmsim_source **out,
                                struct vmsim_source_error *err);
 long vmsim_source_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max);
 const struct vmsim_source_error *vmsim_source_error(const struct vmsim_source *src);
-/* Bytes of input consumed so far (0 for generators): for progress and rates. */
+/* Bytes of input consumed so far (0 for generators): for progress and rates.
+ * For a compressed file, compressed bytes: comparable with the file's size. */
 uint64_t vmsim_source_bytes(const struct vmsim_source *src);
 void vmsim_source_close(struct vmsim_source *src);
 
@@ -91,7 +95,8 @@ extern const char *const vmsim_trace_format_help[];
 extern const char *const vmsim_workload_names[];
 extern const char *const vmsim_workload_help[];
 
-/* Trace writers, for `vmsim convert`: "text" or "bin". */
+/* Trace writers, for `vmsim convert`: "text", "bin", "din", "xdin" or "pin"
+ * (the formats of vmsim_trace_formats that can be written). */
 struct vmsim_sink;
 int vmsim_sink_open(const char *path, const char *fmt, struct vmsim_sink **out);
 int vmsim_sink_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size_t n);

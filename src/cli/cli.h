@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "vmsim/vmsim.h"
 
@@ -14,6 +15,9 @@ int cmd_presets(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* Split "[FORMAT:]PATH" when the prefix names a trace format: returns the
  * format (or NULL) and sets *path. */
@@ -80,5 +84,47 @@ int cli_config_init(struct vmsim_config *cfg, int argc, char **argv);
 /* Check the options together (page sizes against the geometry); 0 or 2
  * after printing an error. */
 int cli_config_finish(struct vmsim_config *cfg);
+
+/* Ctrl-C (progress.c): SIGINT and SIGTERM set a flag that a command checks
+ * once per batch; a second signal kills at once. cli_interrupted() returns
+ * the signal or 0; cli_interrupt_report() prints "interrupted after N
+ * events" and returns the exit status, 128 + the signal. */
+void cli_interrupt_catch(void);
+/* Pass a signal sent to vmsim alone on to pid (a recorded command); 0: no one. */
+void cli_interrupt_forward(pid_t pid);
+int cli_interrupted(void);
+int cli_interrupt_report(uint64_t events);
+
+/* The progress line on stderr when it is a terminal and not quiet: call
+ * cli_progress_due() per batch (cheap), cli_progress_show() when it says
+ * so; total_bytes (0: unknown) gives the share done and the time left. */
+struct cli_progress {
+    bool on, shown;
+    double start, next;
+    uint64_t total;
+};
+void cli_progress_begin(struct cli_progress *p, bool quiet, uint64_t total_bytes);
+bool cli_progress_due(struct cli_progress *p);
+void cli_progress_show(struct cli_progress *p, uint64_t accesses, uint64_t bytes);
+void cli_progress_end(struct cli_progress *p); /* erase the line */
+
+/* A command run under valgrind --tool=lackey, its trace read from a pipe
+ * (record.c). check: 0, or 1 after printing why it cannot run (no valgrind,
+ * no such command). start: check, then run it; lackey_copy keeps the raw
+ * text too. source: the lackey reader
+ * on the pipe. end: close, kill first when stop, reap; returns the wait
+ * status. status: report it ("exited with status N", always when say) and
+ * return it as an exit status (128 + signal when killed). */
+struct cli_recording {
+    pid_t pid, relay;
+    int fd;
+    const char *command;
+};
+int cli_record_check(char **cmd);
+int cli_record_start(char **cmd, const char *lackey_copy, bool stdout_to_stderr,
+                     struct cli_recording *r);
+int cli_record_source(struct cli_recording *r, struct vmsim_source **src);
+int cli_record_end(struct cli_recording *r, bool stop);
+int cli_record_status(const struct cli_recording *r, int wstatus, bool say);
 
 #endif

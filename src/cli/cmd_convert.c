@@ -13,6 +13,8 @@
 #include "trace/formats.h"
 
 #define CONVERT_BATCH 4096
+/* The formats with a writer (sink_open in src/trace/formats.c). */
+#define CONVERT_OUTPUTS "text, bin, din, xdin or pin"
 
 static void convert_help(FILE *f)
 {
@@ -24,8 +26,8 @@ static void convert_help(FILE *f)
     for (size_t i = 0; vmsim_trace_formats[i]; i++)
         fprintf(f, ", %s", vmsim_trace_formats[i]);
     fprintf(f, "\n"
-               "  --to FMT    output format: text or bin (default: bin if OUT ends in\n"
-               "              .vmt, else text)\n"
+               "  --to FMT    output format: " CONVERT_OUTPUTS "\n"
+               "              (default: bin if OUT ends in .vmt, else text)\n"
                "  --help      this text\n"
                "\nFormats (docs/traces.md):\n");
     for (size_t i = 0; vmsim_trace_formats[i]; i++)
@@ -78,13 +80,14 @@ int cmd_convert(int argc, char **argv)
     const char *in = argv[optind], *out = argv[optind + 1];
 
     if (from && strcmp(from, "auto") != 0 && !trace_format_find(from))
-        return cli_usage("convert: unknown input format '%s' (auto, text, bin or lackey)", from);
+        return cli_usage("convert: unknown input format '%s'; see `vmsim convert --help`", from);
     if (to) {
         const struct trace_format *f = trace_format_find(to);
         if (!f)
-            return cli_usage("convert: unknown output format '%s' (text or bin)", to);
+            return cli_usage("convert: unknown output format '%s' (%s)", to, CONVERT_OUTPUTS);
         if (!f->sink_open)
-            return cli_usage("convert: %s is an input-only format; --to takes text or bin", to);
+            return cli_usage("convert: %s is an input-only format; --to takes %s", to,
+                             CONVERT_OUTPUTS);
     }
     if (convert_same_file(in, out))
         return cli_usage("convert: IN and OUT are the same file");
@@ -118,6 +121,12 @@ int cmd_convert(int argc, char **argv)
         if (n == 0)
             break;
         r = vmsim_sink_write(sink, buf, (size_t)n);
+        if (r == VMSIM_EINVAL) {
+            status = cli_fail("cannot write %s: the %s format cannot hold an event of %s "
+                              "(docs/traces.md says what each format holds)",
+                              out, sink->ops->name, in);
+            goto done;
+        }
         if (r < 0) {
             status = cli_fail("cannot write %s: %s", out,
                               r == VMSIM_EIO ? strerror(errno) : vmsim_strerror(r));

@@ -1,6 +1,10 @@
 /* vmsim run: build a machine from the options, feed it a workload or a
  * trace in batches, print the summary (and JSON). A bad trace stops the run
- * with the error's place, after printing the statistics gathered so far. */
+ * with the error's place, after printing the statistics gathered so far;
+ * so does Ctrl-C (checked between batches, progress.c). With --record the
+ * input is a command run under valgrind's lackey tool, read from a pipe
+ * (record.c) and framed by the spawn and exit of its process, exactly as
+ * `vmsim record` writes it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +15,29 @@
 
 #define BATCH 4096
 
-enum { OPT_WORKLOAD = OPT_CLI_FIRST_FREE, OPT_TRACE, OPT_JSON, OPT_QUIET, OPT_HELP };
+#define RECORD_PID 1 /* as vmsim record: the lackey reader's pid */
+
+enum { OPT_WORKLOAD = OPT_CLI_FIRST_FREE, OPT_TRACE, OPT_JSON, OPT_QUIET, OPT_RECORD, OPT_HELP };
 
 static void help(FILE *out)
 {
     fprintf(out,
-            "usage: vmsim run [OPTIONS] [--workload NAME[:k=v,...] | --trace [FORMAT:]PATH]\n\n"
+            "usage: vmsim run [OPTIONS] [--workload NAME[:k=v,...] | --trace [FORMAT:]PATH]\n"
+            "       vmsim run [OPTIONS] --record -- COMMAND [ARGS...]\n\n"
             "Simulate the workload (default: the embedded `default` workload) and print a\n"
-            "summary of TLB, page-walk, fault, page-table and cycle statistics.\n\n"
+            "summary of TLB, page-walk, fault, page-table and cycle statistics. On a terminal\n"
+            "a progress line shows on stderr; Ctrl-C stops the run and prints the statistics\n"
+            "so far (exit status 130).\n\n"
             "input:\n"
             "  --workload SPEC    synthetic workload, e.g. seq:n=1000000,stride=8 (`vmsim presets`)\n"
-            "  --trace [F:]PATH   trace file (- = stdin); F = text, bin or lackey (default: detect)\n"
+            "  --trace [F:]PATH   trace file (- = stdin, gzip/xz/zstd read as they are);\n"
+            "                     F = text, bin, lackey, din, xdin, pin or champsim\n"
+            "                     (default: detect)\n"
+            "  --record           run COMMAND under valgrind's lackey tool and simulate its\n"
+            "                     accesses as they come (as `vmsim record`, without a file)\n"
             "output:\n"
             "  --json PATH|-      also write the statistics and configuration as JSON\n"
-            "  --quiet            no human summary\n\n%s",
+            "  --quiet            no human summary, no progress line\n\n%s",
             cli_config_help);
 }
 
@@ -44,8 +57,10 @@ static int verify_status(const struct vmsim *sim)
                     (unsigned long long)m.found);
 }
 
-static int finish(struct vmsim *sim, const char *source, const char *json, bool quiet)
+static int finish(struct vmsim *sim, const char *source, const char *json, bool quiet,
+                  struct cli_progress *pg)
 {
+    cli_progress_end(pg);
     if (!quiet)
         report_text(sim, source, stdout);
     int status = 0;
@@ -72,6 +87,10 @@ static int plan(struct vmsim *sim, const char *trace, const char *workload,
     struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
     int rc = buf ? 0 : VMSIM_ENOMEM;
     for (long n; rc == 0 && (n = vmsim_source_next(*src, buf, BATCH)) != 0;) {
+        if (cli_interrupted()) {
+            free(buf);
+            return cli_interrupt_report(0);
+        }
         if (n < 0) {
             const struct vmsim_source_error *e = vmsim_source_error(*src);
             free(buf);
@@ -87,6 +106,52 @@ static int plan(struct vmsim *sim, const char *trace, const char *workload,
     return cli_open_input(trace, workload, src);
 }
 
+/* The size of a trace file, for the progress line's share done; 0 when
+ * unknown (standard input, a pipe). */
+static uint64_t trace_size(const char *trace)
+{
+    const char *path;
+    struct stat sb;
+    if (!trace)
+        return 0;
+    cli_trace_format(trace, &path);
+    if (!strcmp(path, "-") || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    return (uint64_t)sb.st_size;
+}
+
+/* Everything a run reports with, whichever way it ends. */
+struct run {
+    struct vmsim *sim;
+    const struct vmsim_config *cfg;
+    const char *source, *json;
+    bool quiet;
+    struct cli_progress pg;
+    uint64_t consumed; /* events the machine has taken */
+};
+
+/* Feed n events; on a real failure print the statistics, then the event
+ * at fault, and return 1. */
+static int feed(struct run *r, const struct vmsim_event *ev, size_t n)
+{
+    int rc = vmsim_run(r->sim, ev, n);
+    if (rc == 0) {
+        r->consumed += n;
+        return 0;
+    }
+    finish(r->sim, r->source, r->json, r->quiet, &r->pg);
+    uint64_t bad = vmsim_get_stats(r->sim)->events; /* index of the failing event */
+    const struct vmsim_event *e = &ev[bad - r->consumed];
+    if (rc == VMSIM_ERANGE)
+        return cli_fail("event %llu: cpu %u, but the machine has %u CPUs (--cpus)",
+                        (unsigned long long)bad + 1, e->cpu, r->cfg->ncpus);
+    if (e->type == VMSIM_EV_FORK && rc == VMSIM_EEXIST)
+        return cli_fail("event %llu: fork of pid %u: expected a new child pid, found %llu, which "
+                        "exists",
+                        (unsigned long long)bad + 1, e->pid, (unsigned long long)e->addr);
+    return cli_fail("event %llu: %s", (unsigned long long)bad + 1, vmsim_strerror(rc));
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -95,11 +160,12 @@ int cmd_run(int argc, char **argv)
         {"trace", required_argument, 0, OPT_TRACE},
         {"json", required_argument, 0, OPT_JSON},
         {"quiet", no_argument, 0, OPT_QUIET},
+        {"record", no_argument, 0, OPT_RECORD},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0}};
     struct vmsim_config cfg;
     const char *workload = NULL, *trace = NULL, *json = NULL;
-    bool quiet = false;
+    bool quiet = false, record = false;
     int rc = cli_config_init(&cfg, argc, argv);
     if (rc)
         return rc;
@@ -111,6 +177,7 @@ int cmd_run(int argc, char **argv)
         case OPT_TRACE: trace = optarg; break;
         case OPT_JSON: json = optarg; break;
         case OPT_QUIET: quiet = true; break;
+        case OPT_RECORD: record = true; break;
         case OPT_HELP: help(stdout); return 0;
         case '?':
             return cli_usage("run: unknown option or missing value: \"%s\" (see vmsim run --help)",
@@ -120,68 +187,96 @@ int cmd_run(int argc, char **argv)
                 return rc == 1 ? 2 : rc;
         }
     }
-    if (optind < argc)
+    if (record && optind >= argc)
+        return cli_usage("run: --record: expected a command after --, found nothing");
+    if (!record && optind < argc)
         return cli_usage("run: unexpected argument \"%s\" (see vmsim run --help)", argv[optind]);
     if (workload && trace)
         return cli_usage("run: give --workload or --trace, not both");
+    if (record && (workload || trace))
+        return cli_usage("run: give --record or %s, not both", workload ? "--workload" : "--trace");
     if ((rc = cli_config_finish(&cfg)) != 0)
         return rc;
+    if (record && cfg.replace == VMSIM_REPLACE_OPT)
+        return cli_usage("run: --replace opt reads its input twice; --record runs the command "
+                         "once (record a trace with vmsim record, then run it)");
 
     struct vmsim_source *src;
+    struct cli_recording rec;
     char source[512];
-    if (!trace && !workload)
+    if (!trace && !workload && !record)
         workload = "default";
-    snprintf(source, sizeof source, "%s %s", trace ? "trace" : "workload", trace ? trace : workload);
-    if ((rc = cli_open_input(trace, workload, &src)) != 0)
+    if (record)
+        snprintf(source, sizeof source, "record %s", argv[optind]);
+    else
+        snprintf(source, sizeof source, "%s %s", trace ? "trace" : "workload",
+                 trace ? trace : workload);
+    cli_interrupt_catch();
+    if (record) {
+        if ((rc = cli_record_start(argv + optind, NULL, json && !strcmp(json, "-"), &rec)) != 0)
+            return rc;
+        if ((rc = cli_record_source(&rec, &src)) != 0) {
+            cli_record_end(&rec, true);
+            return rc;
+        }
+    } else if ((rc = cli_open_input(trace, workload, &src)) != 0) {
         return rc;
-    struct vmsim *sim;
-    if ((rc = vmsim_create(&cfg, &sim)) != 0) {
+    }
+    struct run r = {.cfg = &cfg, .source = source, .json = json, .quiet = quiet};
+    if ((rc = vmsim_create(&cfg, &r.sim)) != 0) {
         vmsim_source_close(src);
+        if (record)
+            cli_record_end(&rec, true);
         return cli_fail("cannot build the machine: %s", vmsim_strerror(rc));
     }
-    if (cfg.replace == VMSIM_REPLACE_OPT && (rc = plan(sim, trace, workload, &src)) != 0) {
-        vmsim_destroy(sim);
+    if (cfg.replace == VMSIM_REPLACE_OPT && (rc = plan(r.sim, trace, workload, &src)) != 0) {
+        vmsim_destroy(r.sim);
+        vmsim_source_close(src);
         return rc;
     }
+    cli_progress_begin(&r.pg, quiet, trace_size(trace));
     struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
+    const struct vmsim_event spawn = {.type = VMSIM_EV_SPAWN, .pid = RECORD_PID};
+    const struct vmsim_event exit_ev = {.type = VMSIM_EV_EXIT, .pid = RECORD_PID};
     int status = 0;
-    uint64_t consumed = 0;
-    for (long n; buf;) {
-        n = vmsim_source_next(src, buf, BATCH);
+    if (!buf)
+        status = cli_fail("out of memory");
+    else if (record)
+        status = feed(&r, &spawn, 1);
+    bool stopped = status != 0; /* the input was not read to its end */
+    while (status == 0) {
+        if (cli_interrupted()) {
+            finish(r.sim, source, json, quiet, &r.pg);
+            status = cli_interrupt_report(r.consumed);
+            stopped = true;
+            break;
+        }
+        long n = vmsim_source_next(src, buf, BATCH);
         if (n < 0) {
             const struct vmsim_source_error *e = vmsim_source_error(src);
-            finish(sim, source, json, quiet);
+            finish(r.sim, source, json, quiet, &r.pg);
             status = cli_fail("%s: expected %s, found %s (statistics above cover the %llu events "
                               "before it)",
-                              e->where, e->expected, e->found, (unsigned long long)consumed);
+                              e->where, e->expected, e->found, (unsigned long long)r.consumed);
+            stopped = true;
             break;
         }
         if (n == 0) {
-            status = finish(sim, source, json, quiet);
+            if (!record || (status = feed(&r, &exit_ev, 1)) == 0)
+                status = finish(r.sim, source, json, quiet, &r.pg);
             break;
         }
-        if ((rc = vmsim_run(sim, buf, (size_t)n)) != 0) {
-            finish(sim, source, json, quiet);
-            uint64_t bad = vmsim_get_stats(sim)->events; /* index of the failing event */
-            const struct vmsim_event *e = &buf[bad - consumed];
-            if (rc == VMSIM_ERANGE)
-                status = cli_fail("event %llu: cpu %u, but the machine has %u CPUs (--cpus)",
-                                  (unsigned long long)bad + 1, e->cpu, cfg.ncpus);
-            else if (e->type == VMSIM_EV_FORK && rc == VMSIM_EEXIST)
-                status = cli_fail("event %llu: fork of pid %u: expected a new child pid, found "
-                                  "%llu, which exists",
-                                  (unsigned long long)bad + 1, e->pid, (unsigned long long)e->addr);
-            else
-                status = cli_fail("event %llu: %s", (unsigned long long)bad + 1, vmsim_strerror(rc));
-            goto out;
+        if ((status = feed(&r, buf, (size_t)n)) != 0) {
+            stopped = true;
+            break;
         }
-        consumed += (uint64_t)n;
+        if (cli_progress_due(&r.pg))
+            cli_progress_show(&r.pg, vmsim_get_stats(r.sim)->accesses, vmsim_source_bytes(src));
     }
-    if (!buf)
-        status = cli_fail("out of memory");
-out:
     free(buf);
-    vmsim_destroy(sim);
+    vmsim_destroy(r.sim);
     vmsim_source_close(src);
+    if (record)
+        cli_record_status(&rec, cli_record_end(&rec, stopped), !quiet);
     return status;
 }

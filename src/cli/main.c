@@ -16,6 +16,9 @@ static const struct command {
     {"convert", cmd_convert, "convert a trace between formats"},
     {"snapshot", cmd_snapshot, "rebuild a live process's page tables from /proc and report them"},
     {"compare", cmd_compare, "run one input under several page-table organizations, side by side"},
+    {"sweep", cmd_sweep, "run a grid of configurations in parallel; one CSV/JSON row per point"},
+    {"plot", cmd_plot, "draw sweep or compare results with gnuplot (PNG, SVG)"},
+    {"record", cmd_record, "record a command's memory accesses under valgrind into a .vmt trace"},
 };
 
 static void vmessage(const char *fmt, va_list ap)

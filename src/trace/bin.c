@@ -109,8 +109,9 @@ static int bin_fail(struct bin_source *s, const unsigned char *at, const char *e
                     const char *found)
 {
     uint64_t off = s->in.base + (uint64_t)(at - s->in.buf);
-    source_fail(&s->base.err, expected, found, found ? strlen(found) : 0, "%s: byte %llu",
-                s->in.name, (unsigned long long)off);
+    char where[sizeof s->base.err.where];
+    input_where(&s->in, off, where, sizeof where);
+    source_fail(&s->base.err, expected, found, found ? strlen(found) : 0, "%s", where);
     if (found) /* our own wording: no quotes */
         snprintf(s->base.err.found, sizeof s->base.err.found, "%s", found);
     return VMSIM_EPARSE;
@@ -327,7 +328,7 @@ static long bin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t m
         s->in.pos = (size_t)(p - s->in.buf);
         n++;
     }
-    s->base.bytes = input_offset(&s->in);
+    s->base.bytes = input_consumed(&s->in);
     if (err < 0)
         src->pending = err; /* delivered after the events before it */
     return (long)n;
@@ -355,20 +356,22 @@ int bin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_so
     long a = input_need(&s->in, BIN_HEADER_LEN);
     int r = VMSIM_OK;
     const unsigned char *h = s->in.buf + s->in.pos;
+    char where[2][sizeof err->where];
+    input_where(&s->in, 0, where[0], sizeof where[0]);
+    input_where(&s->in, BIN_HEADER_LEN - 1, where[1], sizeof where[1]);
     if (a < 0) {
         r = input_fail_io(&s->in, err);
     } else if (a < BIN_HEADER_LEN - 1 || memcmp(h, BIN_MAGIC, BIN_HEADER_LEN - 1) != 0) {
         r = source_fail(err, "the vmsim binary header \"VMSIMBT\" + version byte",
                         (const char *)h, a < BIN_HEADER_LEN ? (size_t)a : BIN_HEADER_LEN,
-                        "%s: byte 0", s->in.name);
+                        "%s", where[0]);
     } else if (a < BIN_HEADER_LEN || h[BIN_HEADER_LEN - 1] != BIN_VERSION) {
-        r = source_fail(err, "format version 1", NULL, 0, "%s: byte %d", s->in.name,
-                        BIN_HEADER_LEN - 1);
+        r = source_fail(err, "format version 1", NULL, 0, "%s", where[1]);
         if (a >= BIN_HEADER_LEN)
             snprintf(err->found, sizeof err->found, "version %u", h[BIN_HEADER_LEN - 1]);
     } else {
         s->in.pos += BIN_HEADER_LEN;
-        s->base.bytes = BIN_HEADER_LEN;
+        s->base.bytes = input_consumed(&s->in);
     }
     if (r < 0) {
         input_close(&s->in);
@@ -458,7 +461,7 @@ static int bin_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size
     return VMSIM_OK;
 }
 
-static const struct sink_ops bin_sink_ops = {"bin", bin_write};
+static const struct sink_ops bin_sink_ops = {"bin", bin_write, NULL};
 
 int bin_sink_open(struct output *o, struct vmsim_sink **out)
 {

@@ -10,14 +10,23 @@
 
 /* X(name, one-line help, sniff or NULL, open source, open sink or NULL).
  * Auto-detection asks the formats with a sniff function in this order and
- * falls back to the one without (text). */
+ * falls back to the one without (text). It sees the decompressed content:
+ * compression is below every format (input.c). */
 #define TRACE_FORMATS(X)                                                                   \
     X(text, "vmsim text: one event per line, e.g. \"R 1 0x7fff0010 8\"", NULL,                \
       text_source_open, text_sink_open)                                                    \
     X(bin, "vmsim binary (.vmt): tagged varint records, delta-coded addresses", bin_sniff,   \
       bin_source_open, bin_sink_open)                                                      \
     X(lackey, "valgrind --tool=lackey --trace-mem=yes output (input only)", lackey_sniff,    \
-      lackey_source_open, NULL)
+      lackey_source_open, NULL)                                                            \
+    X(din, "Dinero IV din: \"LABEL ADDR\" lines, 0 read 1 write 2 fetch", din_sniff,         \
+      din_source_open, din_sink_open)                                                      \
+    X(xdin, "Dinero IV extended din: \"r|w|i|m|c|v ADDR SIZE\" lines", xdin_sniff,           \
+      xdin_source_open, xdin_sink_open)                                                    \
+    X(pin, "Intel Pin pinatrace: \"IP: R|W ADDR [SIZE]\" lines", pin_sniff, pin_source_open, \
+      pin_sink_open)                                                                       \
+    X(champsim, "ChampSim binary instruction trace, 64-byte records (input only; by name)",  \
+      champsim_sniff, champsim_source_open, NULL)
 
 #define TF_ENTRY(name, help, sniff, open, sink) {#name, help, sniff, open, sink},
 #define TF_NAME(name, ...) #name,
@@ -55,7 +64,7 @@ static bool trace_fmt_is_auto(const char *fmt) { return !fmt || strcmp(fmt, "aut
 
 static int trace_bad_format(const char *where, const char *fmt, struct vmsim_source_error *err)
 {
-    char expected[128];
+    char expected[sizeof err->expected];
     size_t n = (size_t)snprintf(expected, sizeof expected, "a trace format: auto");
     for (const struct trace_format *f = trace_formats; f->name && n < sizeof expected; f++)
         n += (size_t)snprintf(expected + n, sizeof expected - n, ", %s", f->name);
@@ -70,12 +79,15 @@ static int trace_open_input(struct input *in, const char *fmt, struct vmsim_sour
     const struct trace_format *f;
     if (trace_fmt_is_auto(fmt)) {
         long a = input_need(in, TRACE_SNIFF_BYTES);
-        if (a < 0) {
+        if (a < 0 && input_avail(in) == 0) {
             int r = input_fail_io(in, err);
             input_close(in);
             return r;
         }
-        f = trace_format_sniff(in->buf + in->pos, (size_t)a);
+        /* A failure after some bytes (a cut compressed stream) is the
+         * reader's to report, after the events in those bytes: the input
+         * repeats it when the reader asks for more. */
+        f = trace_format_sniff(in->buf + in->pos, input_avail(in));
     } else {
         f = trace_format_find(fmt);
     }
@@ -89,6 +101,8 @@ int vmsim_source_open_trace(const char *path, const char *fmt, struct vmsim_sour
     memset(err, 0, sizeof *err);
     if (!trace_fmt_is_auto(fmt) && !trace_format_find(fmt))
         return trace_bad_format(path, fmt, err);
+    if (trace_fmt_is_auto(fmt) && champsim_path(path))
+        fmt = "champsim"; /* no magic to go by: the conventional name */
     struct input in;
     int r = input_open_file(&in, path, err);
     if (r < 0)
@@ -186,6 +200,11 @@ int vmsim_sink_close(struct vmsim_sink *sink)
 {
     if (!sink)
         return VMSIM_OK;
+    if (!sink->failed && !sink->out.err && sink->ops->finish) {
+        int f = sink->ops->finish(sink);
+        if (f < 0)
+            sink->failed = f;
+    }
     int r = output_close(&sink->out);
     int saved = sink->out.saved_errno;
     if (sink->failed)

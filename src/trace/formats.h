@@ -19,6 +19,9 @@ struct sink_ops {
     /* Encode n events into sink->out; VMSIM_EINVAL for an event the format
      * cannot represent, VMSIM_EIO/ENOMEM from the output. */
     int (*write)(struct vmsim_sink *sink, const struct vmsim_event *ev, size_t n);
+    /* Encode a trailer before the output is closed (NULL: none); called
+     * only when no write failed. */
+    int (*finish)(struct vmsim_sink *sink);
 };
 
 struct vmsim_sink {
@@ -57,7 +60,8 @@ int trace_source_open_mem(const void *data, size_t len, const char *fmt, size_t 
 int trace_sink_open_mem(const char *fmt, struct vmsim_sink **out);
 const unsigned char *trace_sink_mem(const struct vmsim_sink *sink, size_t *len);
 
-/* The formats' entry points (text.c, bin.c, lackey.c). */
+/* The formats' entry points (text.c, bin.c, lackey.c, din.c, pin.c,
+ * champsim.c). */
 int text_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err);
 int text_sink_open(struct output *o, struct vmsim_sink **out);
 bool bin_sniff(const unsigned char *head, size_t len);
@@ -66,6 +70,23 @@ int bin_sink_open(struct output *o, struct vmsim_sink **out);
 bool lackey_sniff(const unsigned char *head, size_t len);
 int lackey_source_open(struct input *in, struct vmsim_source **out,
                        struct vmsim_source_error *err);
+bool din_sniff(const unsigned char *head, size_t len);
+int din_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err);
+int din_sink_open(struct output *o, struct vmsim_sink **out);
+bool xdin_sniff(const unsigned char *head, size_t len);
+int xdin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err);
+int xdin_sink_open(struct output *o, struct vmsim_sink **out);
+/* What din, xdin and pin can hold: accesses by pid 1 on cpu 0. */
+bool din_event_ok(const struct vmsim_event *ev);
+bool pin_sniff(const unsigned char *head, size_t len);
+int pin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err);
+int pin_sink_open(struct output *o, struct vmsim_sink **out);
+bool champsim_sniff(const unsigned char *head, size_t len);
+int champsim_source_open(struct input *in, struct vmsim_source **out,
+                         struct vmsim_source_error *err);
+/* Does path name a ChampSim trace by its conventional name ("*.champsimtrace*")?
+ * The format has no magic bytes, so auto-detection can go by name only. */
+bool champsim_path(const char *path);
 
 /* ---- what the formats can hold -------------------------------------------- */
 

@@ -1,7 +1,9 @@
 /* Buffered input and output for the trace readers and writers (input.h).
  * Reads go straight into one large buffer with read(2): no stdio, no copy
  * per line. A memory input hands out its block in chunks so that tests and
- * fuzzers exercise the same refill boundaries as a pipe. */
+ * fuzzers exercise the same refill boundaries as a pipe. The first fill
+ * looks at the first bytes for a compression magic; a compressed input is
+ * then decoded into the buffer (decompress.c), a plain one read as before. */
 #include "trace/input.h"
 
 #include <errno.h>
@@ -9,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include "trace/decompress.h"
 
 #define INPUT_MEM_MIN_BUF (16u << 10)
 
@@ -75,42 +79,34 @@ void input_close(struct input *in)
     in->fd = -1;
     free(in->buf);
     in->buf = NULL;
+    decomp_close(in->dec);
+    in->dec = NULL;
 }
 
-int input_fill(struct input *in)
+long input_raw_read(struct input *in, unsigned char *dst, size_t room)
 {
-    if (in->eof)
+    if (in->raw_eof || room == 0)
         return 0;
-    if (in->pos > 0) {
-        size_t keep = in->end - in->pos;
-        memmove(in->buf, in->buf + in->pos, keep);
-        in->base += in->pos;
-        in->pos = 0;
-        in->end = keep;
-    }
-    size_t room = in->cap - in->end;
-    if (room == 0)
-        return 0; /* callers never ask for more than the buffer holds */
     if (in->fd < 0) {
         size_t n = in->mem_len < room ? in->mem_len : room;
         if (n > in->mem_chunk)
             n = in->mem_chunk;
-        memcpy(in->buf + in->end, in->mem, n);
+        memcpy(dst, in->mem, n);
         in->mem += n;
         in->mem_len -= n;
-        in->end += n;
+        in->raw += n;
         if (n == 0)
-            in->eof = true;
-        return (int)n;
+            in->raw_eof = true;
+        return (long)n;
     }
     for (;;) {
-        ssize_t n = read(in->fd, in->buf + in->end, room);
+        ssize_t n = read(in->fd, dst, room);
         if (n > 0) {
-            in->end += (size_t)n;
-            return (int)n;
+            in->raw += (uint64_t)n;
+            return (long)n;
         }
         if (n == 0) {
-            in->eof = true;
+            in->raw_eof = true; /* a terminal's ^D is not read past */
             return 0;
         }
         if (errno == EINTR)
@@ -118,6 +114,67 @@ int input_fill(struct input *in)
         in->saved_errno = errno;
         return VMSIM_EIO;
     }
+}
+
+/* The first fill: read the first bytes (a pipe or a chunked memory block
+ * may hand them out one by one) and decide whether to decode. */
+static int input_probe(struct input *in)
+{
+    unsigned char head[DECOMP_MAGIC_MAX];
+    size_t n = 0;
+    in->probed = true;
+    while (n < sizeof head) {
+        long r = input_raw_read(in, head + n, sizeof head - n);
+        if (r < 0)
+            return in->fail = (int)r;
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    enum decomp_kind kind = decomp_sniff(head, n);
+    if (kind == DECOMP_NONE) {
+        memcpy(in->buf + in->end, head, n); /* the buffer is empty and far larger */
+        in->end += n;
+        return 0;
+    }
+    in->dec = decomp_open(kind, head, n);
+    if (!in->dec) {
+        in->saved_errno = ENOMEM;
+        return in->fail = VMSIM_EIO;
+    }
+    return 0;
+}
+
+int input_fill(struct input *in)
+{
+    if (in->eof)
+        return 0;
+    if (in->fail)
+        return in->fail;
+    if (in->pos > 0) {
+        size_t keep = in->end - in->pos;
+        memmove(in->buf, in->buf + in->pos, keep);
+        in->base += in->pos;
+        in->pos = 0;
+        in->end = keep;
+    }
+    size_t before = in->end;
+    if (!in->probed) {
+        int r = input_probe(in);
+        if (r < 0)
+            return r;
+    }
+    size_t room = in->cap - in->end;
+    if (room == 0)
+        return (int)(in->end - before); /* callers never ask for more than the buffer holds */
+    long n = in->dec ? decomp_read(in->dec, in, in->buf + in->end, room)
+                     : input_raw_read(in, in->buf + in->end, room);
+    if (n < 0)
+        return in->fail = (int)n;
+    in->end += (size_t)n;
+    if (in->end == before)
+        in->eof = true;
+    return (int)(in->end - before);
 }
 
 long input_need(struct input *in, size_t n)
@@ -134,11 +191,34 @@ long input_need(struct input *in, size_t n)
 
 int input_fail_io(struct input *in, struct vmsim_source_error *err)
 {
+    if (in->fail == VMSIM_EPARSE && in->dec) {
+        snprintf(err->where, sizeof err->where, "%s: compressed byte %llu", in->name,
+                 (unsigned long long)decomp_in_bytes(in->dec));
+        snprintf(err->expected, sizeof err->expected, "%s", decomp_expected(in->dec));
+        snprintf(err->found, sizeof err->found, "%s", decomp_found(in->dec));
+        return VMSIM_EPARSE;
+    }
     snprintf(err->where, sizeof err->where, "%s: byte %llu", in->name,
-             (unsigned long long)(in->base + in->end));
+             (unsigned long long)in->raw);
     snprintf(err->expected, sizeof err->expected, "more input");
     snprintf(err->found, sizeof err->found, "read error: %s", strerror(in->saved_errno));
     return VMSIM_EIO;
+}
+
+void input_where(const struct input *in, uint64_t off, char *where, size_t size)
+{
+    snprintf(where, size, "%s: %sbyte %llu", in->name, in->dec ? "decompressed " : "",
+             (unsigned long long)off);
+}
+
+const char *input_compression(const struct input *in)
+{
+    return in->dec ? decomp_name(decomp_kind_of(in->dec)) : NULL;
+}
+
+uint64_t input_consumed(const struct input *in)
+{
+    return in->dec ? decomp_in_bytes(in->dec) : in->base + in->pos;
 }
 
 /* ---- output ------------------------------------------------------------- */

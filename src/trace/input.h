@@ -6,6 +6,11 @@
  * whatever the size of the trace. Invariant: buf[0] is byte `base` of the
  * input, so the offset of buf[i] is base + i; bytes before pos are consumed.
  *
+ * A compressed input (gzip, xz, zstd: by its magic bytes, decompress.h) is
+ * decoded into the same buffer on the way in, so every reader parses the
+ * decompressed stream and offsets count decompressed bytes; input_where
+ * says so in messages.
+ *
  * An output collects encoded bytes and writes them with write(2) when the
  * buffer fills, or grows in memory for the in-memory sinks of tests. */
 #ifndef VMSIM_TRACE_INPUT_H
@@ -29,6 +34,11 @@ struct input {
     int saved_errno;    /* of a failed read */
     const unsigned char *mem; /* memory input: the block, what is left, chunk */
     size_t mem_len, mem_chunk;
+    bool probed;        /* the first bytes were checked for a compression magic */
+    bool raw_eof;       /* the file or memory block has no more bytes */
+    uint64_t raw;       /* bytes read from the file or memory block */
+    struct decomp *dec; /* NULL: plain input */
+    int fail;           /* VMSIM_EIO (read) or VMSIM_EPARSE (corrupt compressed data) */
     char name[INPUT_NAME_MAX]; /* for messages: the path, or "<stdin>" */
 };
 
@@ -43,16 +53,31 @@ int input_open_mem(struct input *in, const void *data, size_t len, size_t chunk,
 void input_close(struct input *in);
 
 /* Keep the unconsumed bytes and read more after them. Returns the number of
- * bytes added, 0 at the end of input, VMSIM_EIO on a read error. */
+ * bytes added, 0 at the end of input, VMSIM_EIO on a read error or
+ * VMSIM_EPARSE for corrupt compressed data (input_fail_io describes both). */
 int input_fill(struct input *in);
 /* Make at least n bytes available unless the input ends first (n is cut
  * to the buffer size). Returns the bytes available or VMSIM_EIO. */
 long input_need(struct input *in, size_t n);
-/* Describe a failed read in err (where = the input's name). */
+/* Describe a failed input_fill in err and return its code (VMSIM_EIO, or
+ * VMSIM_EPARSE for corrupt compressed data). */
 int input_fail_io(struct input *in, struct vmsim_source_error *err);
+/* Read up to n bytes of the file or memory block itself (no decoding):
+ * the count, 0 at its end, VMSIM_EIO. For decompress.c. */
+long input_raw_read(struct input *in, unsigned char *dst, size_t n);
+/* "NAME: byte OFF", or "NAME: decompressed byte OFF" for a compressed
+ * input, into where (the err->where of a byte-offset format). */
+void input_where(const struct input *in, uint64_t off, char *where, size_t size);
+/* The compression of the input ("gzip", "xz", "zstd") or NULL when plain;
+ * known after the first fill. */
+const char *input_compression(const struct input *in);
 
 static inline size_t input_avail(const struct input *in) { return in->end - in->pos; }
+/* Offset of the next unparsed byte, in the (decompressed) stream. */
 static inline uint64_t input_offset(const struct input *in) { return in->base + in->pos; }
+/* Bytes of the file itself consumed, for progress against its size: the
+ * offset for a plain input, the compressed bytes decoded so far otherwise. */
+uint64_t input_consumed(const struct input *in);
 
 /* The next line, without its '\n' (a '\r' before it is kept: callers strip
  * it). Returns 1 with *line and *len, 0 at the end of input, VMSIM_ERANGE when

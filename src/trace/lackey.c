@@ -127,7 +127,7 @@ static long lackey_next(struct vmsim_source *src, struct vmsim_event *buf, size_
         }
         n += (size_t)r;
     }
-    s->base.bytes = input_offset(&s->in);
+    s->base.bytes = input_consumed(&s->in);
     if (err < 0)
         src->pending = err; /* delivered after the events before it */
     return (long)n;

@@ -323,7 +323,7 @@ static long text_next(struct vmsim_source *src, struct vmsim_event *buf, size_t 
         }
         n += (size_t)r;
     }
-    s->base.bytes = input_offset(&s->in);
+    s->base.bytes = input_consumed(&s->in);
     if (err < 0)
         src->pending = err; /* delivered after the events before it */
     return (long)n;
@@ -446,7 +446,7 @@ static int text_write(struct vmsim_sink *sink, const struct vmsim_event *ev, siz
     return VMSIM_OK;
 }
 
-static const struct sink_ops text_sink_ops = {"text", text_write};
+static const struct sink_ops text_sink_ops = {"text", text_write, NULL};
 
 int text_sink_open(struct output *o, struct vmsim_sink **out)
 {

@@ -1,0 +1,352 @@
+/* Readers and writers of the Dinero IV cache simulator's ASCII trace
+ * formats (Jan Edler and Mark D. Hill, Dinero IV release 7, 1997-1998):
+ *
+ *   din  (`dineroIV -informat d`, the Dinero III format): "LABEL ADDRESS"
+ *        per line, LABEL 0 read, 1 write, 2 instruction fetch, 3 misc
+ *        (Dinero III: escape, unknown access type), 4 copy-back (Dinero
+ *        III: escape, flush the cache), 5 invalidate (Dinero IV only);
+ *        both numbers hexadecimal, "0x" optional; the rest of the line is a
+ *        comment. Dinero IV's reader (tracein_din) makes every din record a
+ *        4-byte reference at the address rounded down to a multiple of 4
+ *        ("dineroIII is pretty much word-oriented"); so does vmsim.
+ *   xdin (`dineroIV -informat D`, "extended din", xdinfmt.c): "TYPE
+ *        ADDRESS SIZE" per line, TYPE one of r w i m c v (either case):
+ *        read, write, instruction fetch, misc, copy-back, invalidate;
+ *        ADDRESS and SIZE hexadecimal, "0x" optional; the rest of the line
+ *        is a comment.
+ *
+ * vmsim simulates translation, not caches: misc becomes a read (it is a
+ * data reference of no known kind, which Dinero treats like a read), and
+ * the cache-control records (copy-back, invalidate, flush) say nothing
+ * about translation, so they are skipped. Neither format names a process
+ * or a CPU: every event is pid 1 on cpu 0, as for lackey.
+ *
+ * The parsers work in place on the input buffer, one memchr per line, like
+ * lackey.c. Dinero rejects a blank line ("short line"); so does vmsim. It
+ * also rejects a line that starts with '#'; vmsim skips it as a comment,
+ * since people put such headers on traces and no record starts with '#'. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "trace/formats.h"
+
+#define DIN_PID 1
+#define DIN_SKIP 0xff /* a record that is not an access */
+
+struct din_source {
+    struct vmsim_source base;
+    struct input in;
+    uint64_t line;
+    bool extended; /* xdin */
+};
+
+static int din_fail(struct din_source *s, const char *expected, const unsigned char *found,
+                    const unsigned char *end)
+{
+    source_fail(&s->base.err, expected, (const char *)found, (size_t)(end - found), "%s:%llu",
+                s->in.name, (unsigned long long)s->line);
+    if (found == end)
+        snprintf(s->base.err.found, sizeof s->base.err.found, "end of line");
+    return VMSIM_EPARSE;
+}
+
+static inline bool din_blank(unsigned char c) { return c == ' ' || c == '\t'; }
+
+/* A hexadecimal number with optional 0x at *pp, ended by a blank or the end
+ * of the line; *pp moves past it. TRACE_NUM_* */
+static inline int din_hex(const unsigned char **pp, const unsigned char *e, uint64_t *out)
+{
+    const unsigned char *p = *pp;
+    if (e - p > 2 && p[0] == '0' && (p[1] | 0x20) == 'x' && trace_hexval(p[2]) >= 0)
+        p += 2;
+    const unsigned char *d0 = p;
+    uint64_t v = 0;
+    unsigned over = 0;
+    int d;
+    while (p < e && (d = trace_hexval(*p)) >= 0) {
+        over |= (unsigned)(v >> 60);
+        v = v << 4 | (unsigned)d;
+        p++;
+    }
+    if (p == d0 || (p < e && !din_blank(*p)))
+        return TRACE_NUM_BAD;
+    *pp = p;
+    *out = v;
+    return over ? TRACE_NUM_OVERFLOW : TRACE_NUM_OK;
+}
+
+static inline const unsigned char *din_skip_blanks(const unsigned char *p, const unsigned char *e)
+{
+    while (p < e && din_blank(*p))
+        p++;
+    return p;
+}
+
+/* Dinero's labels and types, in vmsim's terms. */
+static const uint8_t din_label_kind[6] = {VMSIM_READ, VMSIM_WRITE, VMSIM_FETCH,
+                                          VMSIM_READ, DIN_SKIP,    DIN_SKIP};
+
+static inline int din_xtype(unsigned char c)
+{
+    switch (c | 0x20) {
+    case 'r': return VMSIM_READ;
+    case 'w': return VMSIM_WRITE;
+    case 'i': return VMSIM_FETCH;
+    case 'm': return VMSIM_READ; /* misc: a data reference of no known kind */
+    case 'c': /* copy-back */
+    case 'v': /* invalidate */
+        return DIN_SKIP;
+    }
+    return -1;
+}
+
+#define DIN_LABEL "LABEL 0-5 (hexadecimal: 0 read, 1 write, 2 fetch, 3 misc, 4 flush/copy-back, " \
+                  "5 invalidate)"
+#define DIN_ADDR "ADDRESS (hexadecimal, 0x optional, at most 64 bits)"
+#define XDIN_TYPE "TYPE r, w, i, m, c or v, then a blank"
+#define XDIN_SIZE "SIZE (hexadecimal, 0x optional, 1 to 2^64-1)"
+
+/* One line (no '\n'): 1 with *ev, 0 for a skipped record, or an error. */
+static inline int din_parse(struct din_source *s, const char *line, size_t len,
+                            struct vmsim_event *ev)
+{
+    const unsigned char *p = (const unsigned char *)line, *e = p + len;
+    if (e > p && e[-1] == '\r')
+        e--;
+    p = din_skip_blanks(p, e);
+    if (p == e) {
+        din_fail(s, s->extended ? XDIN_TYPE : DIN_LABEL, p, e);
+        snprintf(s->base.err.found, sizeof s->base.err.found, "an empty line");
+        return VMSIM_EPARSE;
+    }
+    if (*p == '#')
+        return 0; /* not Dinero's, but no record starts with '#' */
+    int kind;
+    uint64_t v, addr, size = 4;
+    if (s->extended) {
+        kind = din_xtype(*p);
+        if (kind < 0 || e - p < 2 || !din_blank(p[1]))
+            return din_fail(s, XDIN_TYPE, p, e);
+        p++;
+    } else {
+        const unsigned char *l0 = p;
+        int r = din_hex(&p, e, &v);
+        if (r != TRACE_NUM_OK || v >= sizeof din_label_kind)
+            return din_fail(s, DIN_LABEL, l0, e);
+        kind = din_label_kind[v];
+    }
+    p = din_skip_blanks(p, e);
+    const unsigned char *a0 = p;
+    int r = din_hex(&p, e, &addr);
+    if (r != TRACE_NUM_OK)
+        return din_fail(s, DIN_ADDR, a0, e);
+    if (s->extended) {
+        p = din_skip_blanks(p, e);
+        const unsigned char *s0 = p;
+        r = din_hex(&p, e, &size);
+        if (r != TRACE_NUM_OK || (size == 0 && kind != DIN_SKIP))
+            return din_fail(s, XDIN_SIZE, s0, e);
+    } else {
+        addr &= ~(uint64_t)3; /* Dinero IV: a 4-byte word reference */
+    }
+    if (kind == DIN_SKIP)
+        return 0;
+    *ev = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = DIN_PID,
+                               .addr = addr, .len = size};
+    return 1;
+}
+
+static long din_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
+{
+    struct din_source *s = (struct din_source *)src;
+    size_t n = 0;
+    int err = 0;
+    while (n < max) {
+        const char *line;
+        size_t len;
+        int got = input_line(&s->in, TRACE_LINE_MAX, &line, &len);
+        if (got == 0)
+            break;
+        s->line++;
+        if (got == VMSIM_ERANGE) {
+            const unsigned char *l = (const unsigned char *)line;
+            err = din_fail(s, "a line of at most 4096 bytes", l, l + 40);
+            break;
+        }
+        if (got < 0) {
+            err = input_fail_io(&s->in, &s->base.err);
+            break;
+        }
+        int r = din_parse(s, line, len, &buf[n]);
+        if (r < 0) {
+            err = r;
+            break;
+        }
+        n += (size_t)r;
+    }
+    s->base.bytes = input_consumed(&s->in);
+    if (err < 0)
+        src->pending = err; /* delivered after the events before it */
+    return (long)n;
+}
+
+static void din_close(struct vmsim_source *src)
+{
+    struct din_source *s = (struct din_source *)src;
+    input_close(&s->in);
+    free(s);
+}
+
+static const struct source_ops din_source_ops = {"din", din_next, din_close};
+static const struct source_ops xdin_source_ops = {"xdin", din_next, din_close};
+
+static int din_open(struct input *in, struct vmsim_source **out, bool extended)
+{
+    struct din_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        input_close(in);
+        return VMSIM_ENOMEM;
+    }
+    s->base.ops = extended ? &xdin_source_ops : &din_source_ops;
+    s->in = *in;
+    s->extended = extended;
+    *out = &s->base;
+    return VMSIM_OK;
+}
+
+int din_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
+{
+    return din_open(in, out, false);
+}
+
+int xdin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
+{
+    return din_open(in, out, true);
+}
+
+/* ---- auto-detection ------------------------------------------------------- */
+
+/* The first line that is neither blank nor a '#' comment, or NULL. */
+static const unsigned char *din_first_line(const unsigned char *head, size_t len,
+                                           const unsigned char **end)
+{
+    const unsigned char *p = head, *stop = head + len;
+    while (p < stop) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(stop - p));
+        const unsigned char *e = nl ? nl : stop;
+        if (e > p && e[-1] == '\r')
+            e--;
+        const unsigned char *q = din_skip_blanks(p, e);
+        if (q < e && *q != '#') {
+            *end = e;
+            return q;
+        }
+        p = (nl ? nl : stop) + 1;
+    }
+    return NULL;
+}
+
+/* din if the first line is "LABEL ADDRESS ..." with a label of 0-5. No other
+ * format starts a line with a digit. */
+bool din_sniff(const unsigned char *head, size_t len)
+{
+    const unsigned char *e, *p = din_first_line(head, len, &e);
+    uint64_t v;
+    if (!p || din_hex(&p, e, &v) != TRACE_NUM_OK || v >= sizeof din_label_kind || p == e)
+        return false;
+    p = din_skip_blanks(p, e);
+    return din_hex(&p, e, &v) == TRACE_NUM_OK;
+}
+
+/* xdin if the first line is "TYPE ADDRESS SIZE". A vmsim text access
+ * ("R PID ADDR SIZE") has the same start, so an upper-case R, W or M counts
+ * only when nothing but a '#' comment follows the three fields; lower-case
+ * types and i, c, v are never text. */
+bool xdin_sniff(const unsigned char *head, size_t len)
+{
+    const unsigned char *e, *p = din_first_line(head, len, &e);
+    uint64_t v;
+    if (!p || din_xtype(*p) < 0 || e - p < 2 || !din_blank(p[1]))
+        return false;
+    bool text_like = *p == 'R' || *p == 'W' || *p == 'M';
+    p = din_skip_blanks(p + 1, e);
+    if (din_hex(&p, e, &v) != TRACE_NUM_OK)
+        return false;
+    p = din_skip_blanks(p, e);
+    if (din_hex(&p, e, &v) != TRACE_NUM_OK)
+        return false;
+    p = din_skip_blanks(p, e);
+    return !text_like || p == e || *p == '#';
+}
+
+/* ---- writers -------------------------------------------------------------- */
+
+struct din_sink {
+    struct vmsim_sink base;
+    bool extended;
+};
+
+/* What both Dinero formats can hold: accesses of one process on one CPU,
+ * as their readers make them (pid 1, cpu 0). */
+bool din_event_ok(const struct vmsim_event *ev)
+{
+    return ev->type == VMSIM_EV_ACCESS && trace_event_valid(ev) && ev->pid == DIN_PID &&
+           ev->cpu == 0;
+}
+
+static int din_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size_t n)
+{
+    bool x = ((struct din_sink *)sink)->extended;
+    /* read, write, fetch, modify (a write: one translation with write intent) */
+    static const char labels[] = "0121", types[] = "rwiw";
+    for (size_t i = 0; i < n; i++, ev++) {
+        if (!din_event_ok(ev))
+            return VMSIM_EINVAL;
+        char *p = (char *)output_reserve(&sink->out, 64);
+        if (!p)
+            return sink->out.err;
+        char *start = p;
+        *p++ = x ? types[ev->kind] : labels[ev->kind];
+        *p++ = ' ';
+        if (x) {
+            *p++ = '0';
+            *p++ = 'x';
+        }
+        p += trace_fmt_hex(p, ev->addr);
+        if (x) {
+            memcpy(p, " 0x", 3);
+            p += 3;
+            p += trace_fmt_hex(p, ev->len);
+        }
+        *p++ = '\n';
+        sink->out.len += (size_t)(p - start);
+    }
+    return VMSIM_OK;
+}
+
+static const struct sink_ops din_sink_ops = {"din", din_write, NULL};
+static const struct sink_ops xdin_sink_ops = {"xdin", din_write, NULL};
+
+static int din_sink_new(struct output *o, struct vmsim_sink **out, bool extended)
+{
+    struct din_sink *d = calloc(1, sizeof *d);
+    if (!d) {
+        output_close(o);
+        return VMSIM_ENOMEM;
+    }
+    d->base.ops = extended ? &xdin_sink_ops : &din_sink_ops;
+    d->base.out = *o;
+    d->extended = extended;
+    *out = &d->base;
+    return VMSIM_OK;
+}
+
+int din_sink_open(struct output *o, struct vmsim_sink **out)
+{
+    return din_sink_new(o, out, false);
+}
+
+int xdin_sink_open(struct output *o, struct vmsim_sink **out)
+{
+    return din_sink_new(o, out, true);
+}

@@ -1,0 +1,270 @@
+/* Reader and writer of the memory traces of Intel Pin's example tool
+ * pinatrace (source/tools/ManualExamples/pinatrace.cpp in the Pin kit).
+ * For every memory operand of every executed instruction it prints
+ *     fprintf(trace, "%p: R %p\n", ip, addr);    (RecordMemRead)
+ *     fprintf(trace, "%p: W %p\n", ip, addr);    (RecordMemWrite)
+ * and, when the program ends, "#eof\n" (Fini). A read-modify-write operand
+ * gives an R line and a W line. With glibc, %p prints "0x" and lower-case
+ * hex digits, or "(nil)" for 0. Many copies of the tool add the operand
+ * size (IARG_MEMORYREAD_SIZE) as a decimal third field; vmsim accepts it.
+ *
+ * What vmsim takes: the data address and R/W, and the size when present
+ * (1 byte otherwise: the address is known, its width is not, and 1 never
+ * invents a page crossing). The instruction address is not made into a
+ * fetch: pinatrace lists only instructions that touch memory, once per
+ * operand, so its ips are a biased sample of the instruction stream. Lines
+ * starting with '#' (the #eof trailer) are skipped; a trace without #eof
+ * (the program was killed) reads up to its last whole line. Every event
+ * is pid 1 on cpu 0: pinatrace does not record threads.
+ *
+ * The writer prints "IP: R|W ADDR SIZE" lines and "#eof"; the IP of a data
+ * access is the address of the last instruction fetch written before it
+ * (so lackey's I lines become the ip field and are not written otherwise);
+ * a modify is one W line (one translation with write intent). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "trace/formats.h"
+
+#define PIN_PID 1
+
+struct pin_source {
+    struct vmsim_source base;
+    struct input in;
+    uint64_t line;
+};
+
+static int pin_fail(struct pin_source *s, const char *expected, const unsigned char *found,
+                    const unsigned char *end)
+{
+    source_fail(&s->base.err, expected, (const char *)found, (size_t)(end - found), "%s:%llu",
+                s->in.name, (unsigned long long)s->line);
+    if (found == end)
+        snprintf(s->base.err.found, sizeof s->base.err.found, "end of line");
+    return VMSIM_EPARSE;
+}
+
+/* %p: "0x" and hex digits, or "(nil)". *pp moves past it. TRACE_NUM_* */
+static inline int pin_ptr(const unsigned char **pp, const unsigned char *e, uint64_t *out)
+{
+    const unsigned char *p = *pp;
+    if (e - p >= 5 && memcmp(p, "(nil)", 5) == 0) {
+        *pp = p + 5;
+        *out = 0;
+        return TRACE_NUM_OK;
+    }
+    if (e - p < 3 || p[0] != '0' || (p[1] | 0x20) != 'x')
+        return TRACE_NUM_BAD;
+    p += 2;
+    const unsigned char *d0 = p;
+    uint64_t v = 0;
+    unsigned over = 0;
+    int d;
+    while (p < e && (d = trace_hexval(*p)) >= 0) {
+        over |= (unsigned)(v >> 60);
+        v = v << 4 | (unsigned)d;
+        p++;
+    }
+    if (p == d0)
+        return TRACE_NUM_BAD;
+    *pp = p;
+    *out = v;
+    return over ? TRACE_NUM_OVERFLOW : TRACE_NUM_OK;
+}
+
+#define PIN_IP "IP (0x-hex or (nil)) then ':'"
+#define PIN_KIND "' R ' or ' W ' after the ':'"
+#define PIN_ADDR "ADDR (0x-hex or (nil), at most 64 bits)"
+#define PIN_SIZE "end of line or SIZE (decimal, 1 to 2^64-1)"
+
+/* One line (no '\n'): 1 with *ev, 0 for a skipped line, or an error. */
+static inline int pin_parse(struct pin_source *s, const char *line, size_t len,
+                            struct vmsim_event *ev)
+{
+    const unsigned char *p = (const unsigned char *)line, *e = p + len;
+    if (e > p && e[-1] == '\r')
+        e--;
+    if (p < e && *p == '#')
+        return 0; /* #eof, or a comment */
+    const unsigned char *f = p;
+    uint64_t ip, addr, size = 1;
+    int r = pin_ptr(&p, e, &ip);
+    if (r != TRACE_NUM_OK || p == e || *p != ':') {
+        if (f == e) {
+            pin_fail(s, PIN_IP, f, e);
+            snprintf(s->base.err.found, sizeof s->base.err.found, "an empty line");
+            return VMSIM_EPARSE;
+        }
+        return pin_fail(s, r == TRACE_NUM_OVERFLOW ? "IP of at most 64 bits" : PIN_IP, f, e);
+    }
+    p++;
+    if (e - p < 3 || p[0] != ' ' || (p[1] != 'R' && p[1] != 'W') || p[2] != ' ')
+        return pin_fail(s, PIN_KIND, p, e);
+    unsigned kind = p[1] == 'R' ? VMSIM_READ : VMSIM_WRITE;
+    p += 3;
+    f = p;
+    r = pin_ptr(&p, e, &addr);
+    if (r != TRACE_NUM_OK || (p < e && *p != ' '))
+        return pin_fail(s, PIN_ADDR, f, e);
+    while (p < e && *p == ' ')
+        p++;
+    if (p < e) {
+        f = p;
+        uint64_t v = 0;
+        unsigned over = 0;
+        while (p < e && (unsigned)(*p - '0') < 10) {
+            unsigned d = (unsigned)(*p - '0');
+            over |= v > (UINT64_MAX - d) / 10;
+            v = v * 10 + d;
+            p++;
+        }
+        while (p < e && *p == ' ')
+            p++;
+        if (p != e || over || v == 0)
+            return pin_fail(s, PIN_SIZE, f, e);
+        size = v;
+    }
+    *ev = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = PIN_PID,
+                               .addr = addr, .len = size};
+    return 1;
+}
+
+static long pin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
+{
+    struct pin_source *s = (struct pin_source *)src;
+    size_t n = 0;
+    int err = 0;
+    while (n < max) {
+        const char *line;
+        size_t len;
+        int got = input_line(&s->in, TRACE_LINE_MAX, &line, &len);
+        if (got == 0)
+            break;
+        s->line++;
+        if (got == VMSIM_ERANGE) {
+            const unsigned char *l = (const unsigned char *)line;
+            err = pin_fail(s, "a line of at most 4096 bytes", l, l + 40);
+            break;
+        }
+        if (got < 0) {
+            err = input_fail_io(&s->in, &s->base.err);
+            break;
+        }
+        int r = pin_parse(s, line, len, &buf[n]);
+        if (r < 0) {
+            err = r;
+            break;
+        }
+        n += (size_t)r;
+    }
+    s->base.bytes = input_consumed(&s->in);
+    if (err < 0)
+        src->pending = err; /* delivered after the events before it */
+    return (long)n;
+}
+
+static void pin_close(struct vmsim_source *src)
+{
+    struct pin_source *s = (struct pin_source *)src;
+    input_close(&s->in);
+    free(s);
+}
+
+static const struct source_ops pin_source_ops = {"pin", pin_next, pin_close};
+
+int pin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
+{
+    struct pin_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        input_close(in);
+        return VMSIM_ENOMEM;
+    }
+    s->base.ops = &pin_source_ops;
+    s->in = *in;
+    *out = &s->base;
+    return VMSIM_OK;
+}
+
+/* pinatrace if the first line that is neither blank nor '#' starts with
+ * "IP: R " or "IP: W " and a pointer. */
+bool pin_sniff(const unsigned char *head, size_t len)
+{
+    const unsigned char *p = head, *stop = head + len;
+    while (p < stop) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(stop - p));
+        const unsigned char *e = nl ? nl : stop;
+        if (e > p && e[-1] == '\r')
+            e--;
+        if (p == e || *p == '#') {
+            p = (nl ? nl : stop) + 1;
+            continue;
+        }
+        uint64_t v;
+        if (pin_ptr(&p, e, &v) != TRACE_NUM_OK || e - p < 4 || p[0] != ':' || p[1] != ' ' ||
+            (p[2] != 'R' && p[2] != 'W') || p[3] != ' ')
+            return false;
+        p += 4;
+        return pin_ptr(&p, e, &v) == TRACE_NUM_OK;
+    }
+    return false;
+}
+
+/* ---- writer ---------------------------------------------------------------- */
+
+struct pin_sink {
+    struct vmsim_sink base;
+    uint64_t ip; /* the last instruction fetch */
+};
+
+static int pin_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size_t n)
+{
+    struct pin_sink *ps = (struct pin_sink *)sink;
+    for (size_t i = 0; i < n; i++, ev++) {
+        if (!din_event_ok(ev))
+            return VMSIM_EINVAL;
+        if (ev->kind == VMSIM_FETCH) {
+            ps->ip = ev->addr;
+            continue;
+        }
+        char *p = (char *)output_reserve(&sink->out, 80);
+        if (!p)
+            return sink->out.err;
+        char *start = p;
+        *p++ = '0';
+        *p++ = 'x';
+        p += trace_fmt_hex(p, ps->ip);
+        memcpy(p, ev->kind == VMSIM_READ ? ": R 0x" : ": W 0x", 6);
+        p += 6;
+        p += trace_fmt_hex(p, ev->addr);
+        *p++ = ' ';
+        p += trace_fmt_dec(p, ev->len);
+        *p++ = '\n';
+        sink->out.len += (size_t)(p - start);
+    }
+    return VMSIM_OK;
+}
+
+static int pin_finish(struct vmsim_sink *sink)
+{
+    unsigned char *p = output_reserve(&sink->out, 5);
+    if (!p)
+        return sink->out.err;
+    memcpy(p, "#eof\n", 5);
+    sink->out.len += 5;
+    return VMSIM_OK;
+}
+
+static const struct sink_ops pin_sink_ops = {"pin", pin_write, pin_finish};
+
+int pin_sink_open(struct output *o, struct vmsim_sink **out)
+{
+    struct pin_sink *ps = calloc(1, sizeof *ps);
+    if (!ps) {
+        output_close(o);
+        return VMSIM_ENOMEM;
+    }
+    ps->base.ops = &pin_sink_ops;
+    ps->base.out = *o;
+    *out = &ps->base;
+    return VMSIM_OK;
+}
