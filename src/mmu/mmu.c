@@ -104,16 +104,44 @@ void mmu_pwc_fill(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, const st
     }
 }
 
-/* Walk the page table of p for va, through the page-walk caches. In a
- * guest (nested paging), every guest-physical address the walk reads, and
- * the one it finds, is translated through the host dimension (the 2D
- * walk); a guest page-walk cache hit skips those levels in both. Returns
- * whether the host maps the page found read-only (a live migration's
- * write protection). */
+/* The host dimension of guest walk w (nested paging): every guest-physical
+ * address it read, and the one it found, through nested_translate; an
+ * enclave's chain then goes on into machine memory. Adds the cycles to
+ * *cyc; returns whether the host maps the page found read-only (a live
+ * migration's write protection). */
+static bool walk_2d(struct vmsim *sim, struct cpu *c, const struct process *p, vmsim_vaddr_t va,
+                    const struct walk *w, uint64_t *cyc)
+{
+    const unsigned cpu = (unsigned)(c - sim->cpu);
+    bool writable = true, ignored;
+    unsigned translated = 0;
+    for (unsigned i = 0; i < w->nrefs && i < WALK_MAX_REFS; i++, translated++)
+        nested_translate(sim, cpu, w->ref[i].pa, cyc, &ignored);
+    if (w->pte & PTE_P) {
+        const unsigned shift = sim->shift[w->level];
+        nested_translate(sim, cpu,
+                         (PTE_PFN(w->pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
+                         cyc, &writable);
+        translated++;
+    }
+    if (p->pid == sim->cfg.nested.enclave_pid) {
+        /* each host-physical address the 2D walk produced takes a walk of
+         * the processor's enclave table */
+        const uint64_t refs = (uint64_t)translated * sim->cfg.nested.enclave_levels;
+        sim->st.enclave_refs += refs;
+        *cyc += refs * sim->cfg.cost.pt_ref;
+    }
+    return !writable;
+}
+
+/* Walk the page table of p for va, through the page-walk caches; in a
+ * guest, in two dimensions (walk_2d: a guest page-walk cache hit skips the
+ * host walks of the levels it skips). Returns whether the host maps the
+ * page found read-only. */
 static bool walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vaddr_t va,
                  struct walk *w)
 {
-    bool writable = true;
+    bool host_ro = false;
     struct walk_start s = {0, NULL};
     struct pwc *pwc = &c->pwc;
     const unsigned L = sim->cfg.geom.levels;
@@ -135,32 +163,12 @@ static bool walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
     cyc += (uint64_t)w->nrefs * sim->cfg.cost.pt_ref;
     if (sim->cfg.sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
         cyc += sim->cfg.cost.trap + (uint64_t)w->nrefs * sim->cfg.cost.sw_ref;
-    if (sim->nested && !sim->cfg.nested.shadow) {
-        const unsigned cpu = (unsigned)(c - sim->cpu);
-        bool ignored;
-        unsigned translated = 0;
-        for (unsigned i = 0; i < w->nrefs && i < WALK_MAX_REFS; i++, translated++)
-            nested_translate(sim, cpu, w->ref[i].pa, &cyc, &ignored);
-        if (w->pte & PTE_P) {
-            const unsigned shift = sim->shift[w->level];
-            nested_translate(sim, cpu,
-                             (PTE_PFN(w->pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
-                             &cyc, &writable);
-            translated++;
-        }
-        if (p->pid == sim->cfg.nested.enclave_pid) {
-            /* the enclave's chain ends in machine memory: each host-physical
-             * address the 2D walk produced takes a walk of the processor's
-             * enclave table */
-            const uint64_t refs = (uint64_t)translated * sim->cfg.nested.enclave_levels;
-            sim->st.enclave_refs += refs;
-            cyc += refs * sim->cfg.cost.pt_ref;
-        }
-    }
+    if (sim->nested && !sim->cfg.nested.shadow)
+        host_ro = walk_2d(sim, c, p, va, w, &cyc);
     charge(sim, cyc);
     if (use_pwc)
         mmu_pwc_fill(pwc, va, p->asid, w, c->now, &sim->rng);
-    return !writable;
+    return host_ro;
 }
 
 /* Everything after a hit in the memo: returns the page shift of va. */

@@ -24,8 +24,6 @@
 #include "util/grow.h"
 #include "virt/nested.h"
 
-#define VMID 1
-
 static uint64_t page_index(const struct nested *n, vmsim_paddr_t gpa) { return gpa >> n->back_shift; }
 
 static void mark(struct nested *n, uint64_t i)

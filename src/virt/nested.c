@@ -9,10 +9,6 @@
 #include "mmu/sim.h"
 #include "virt/nested.h"
 
-/* The VM's address space in the nested table (and its tag in the host
- * page-walk caches): one VM per machine for now. */
-#define VMID 1
-
 int nested_init(struct vmsim *sim)
 {
     const struct vmsim_nested_config *cfg = &sim->cfg.nested;

@@ -19,6 +19,10 @@
 
 struct vmsim;
 
+/* The VM's address space in the nested table and its tag in the host
+ * page-walk caches: one VM per machine for now. */
+#define VMID 1
+
 struct nested_cpu {
     struct sac tlb; /* guest-physical page -> host frame; no key when off */
     struct pwc pwc; /* host-dimension page-walk caches */
