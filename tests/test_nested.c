@@ -536,6 +536,79 @@ static void test_enclave_isolation(void **state)
     vmsim_destroy(sim);
 }
 
+/* Two VMs on one CPU: pid 1 in VM 1 (the default), pid 2 spawned into VM
+ * 2, which has guest memory of its own. Both write, then read, the same
+ * virtual address, taking turns on cpu 0 (TLB on):
+ *   - each VM's first access faults in its own memory and misses every TLB
+ *     level, even though the other VM's entry for that address is cached:
+ *     1 fault and 1 all-level miss per VM; each second access hits (its
+ *     entry survived the other VM's turn: tagged, not flushed);
+ *   - switches: pid 1 -> 2 -> 1 -> 2 on a CPU that ran nothing before: 3,
+ *     2 counted by VM 2 (it is switched to twice) and 1 by VM 1;
+ *   - each VM backs its root, 3 lower tables and the data page: 5 EPT
+ *     violations each, 5 guest frames each; the host holds 10 backed pages
+ *     and two nested tables of 4 tables each: 18 host frames;
+ *   - a fork in VM 2 stays there; a spawn into a VM that does not exist is
+ *     refused. */
+static void test_two_vms(void **state)
+{
+    (void)state;
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    cfg.phys_bytes = 64ull << 20;
+    cfg.nested.on = true;
+    vmsim_geometry_preset("x86-64", &cfg.nested.geom);
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+    assert_int_equal(vmsim_vm_create(sim, 2, 32ull << 20), VMSIM_OK);
+    assert_int_equal(vmsim_vm_create(sim, 2, 0), VMSIM_EEXIST);
+    assert_int_equal(vmsim_vm_create(sim, 1, 0), VMSIM_ERANGE);
+    assert_int_equal(vmsim_vm_create(sim, VMSIM_MAX_VMS, 0), VMSIM_ERANGE);
+    const uint64_t X = 0x10000000;
+    const struct vmsim_event ev[] = {
+        {.type = VMSIM_EV_SPAWN, .pid = 2, .file = 2},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_WRITE, .pid = 1, .addr = X, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_WRITE, .pid = 2, .addr = X, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 1, .addr = X, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 2, .addr = X, .len = 8},
+    };
+    assert_int_equal(vmsim_run(sim, ev, 5), VMSIM_OK);
+    for (unsigned vm = 1; vm <= 2; vm++) {
+        const struct vmsim_stats *v = vmsim_vm_stats(sim, vm);
+        assert_non_null(v);
+        assert_int_equal(v->accesses, 2);
+        assert_int_equal(v->faults_total, 1);
+        assert_int_equal(v->tlb_misses_all, 1);
+        assert_int_equal(v->nested_violations, 5);
+        assert_int_equal(v->frames_used, 5);
+        assert_int_equal(v->context_switches, vm == 1 ? 1 : 2);
+    }
+    assert_null(vmsim_vm_stats(sim, 3));
+    const struct vmsim_stats *t = vmsim_get_stats(sim);
+    assert_int_equal(t->accesses, 4);
+    assert_int_equal(t->faults_total, 2);
+    assert_int_equal(t->context_switches, 3);
+    assert_int_equal(t->frames_used, 10);
+    assert_int_equal(t->nested_violations, 10);
+    assert_int_equal(t->nested_host_frames, 10 + 8);
+    const struct vmsim_event more[] = {
+        {.type = VMSIM_EV_FORK, .pid = 2, .addr = 3},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 3, .addr = X, .len = 8},
+    };
+    assert_int_equal(vmsim_run(sim, more, 2), VMSIM_OK);
+    assert_int_equal(vmsim_vm_stats(sim, 2)->forks, 1);
+    assert_int_equal(vmsim_vm_stats(sim, 2)->processes, 2);
+    assert_int_equal(vmsim_vm_stats(sim, 1)->processes, 1);
+    const struct vmsim_event bad = {.type = VMSIM_EV_SPAWN, .pid = 9, .file = 9};
+    assert_int_equal(vmsim_run(sim, &bad, 1), VMSIM_EINVAL);
+    vmsim_destroy(sim);
+    /* a native machine has no VMs */
+    vmsim_config_default(&cfg);
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+    assert_int_equal(vmsim_vm_create(sim, 2, 0), VMSIM_EINVAL);
+    vmsim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -544,7 +617,7 @@ int main(void)
         cmocka_unit_test(test_guest_unchanged),     cmocka_unit_test(test_gc_pause),
         cmocka_unit_test(test_cli),                 cmocka_unit_test(test_shadow_exits),
         cmocka_unit_test(test_migration),           cmocka_unit_test(test_enclave_level),
-        cmocka_unit_test(test_enclave_isolation),
+        cmocka_unit_test(test_enclave_isolation),   cmocka_unit_test(test_two_vms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -344,8 +344,24 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n);
 /* The counters; the call also refreshes the memory gauges (frames_*). */
 const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim);
 const struct vmsim_config *vmsim_get_config(const struct vmsim *sim);
-/* Page-table memory of all live processes together. */
+/* Page-table memory of all live processes together (of every VM). */
 void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
+
+/* ---- several VMs (nested paging) ---------------------------------------- */
+
+#define VMSIM_MAX_VMS 256 /* VM ids 1 .. 255 */
+/* With cfg.nested.on the machine's first VM is VM 1, where every process
+ * runs unless placed elsewhere. This creates VM vmid (2 .. 255) with
+ * mem_bytes of guest memory (0: cfg.phys_bytes), the same configuration
+ * otherwise, its own guest kernel and nested table, on the same CPUs and
+ * host. A VMSIM_EV_SPAWN whose `file` is vmid starts its process there;
+ * children of a fork stay in their parent's VM. Process ids are the
+ * machine's: each belongs to one VM. Every (VM, process) pair gets its own
+ * TLB tag, so no VM hits another's entries. vmsim_get_stats then sums all
+ * VMs (host memory counted once). */
+int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes);
+/* One VM's own statistics (VM 1: the first); NULL if there is no such VM. */
+const struct vmsim_stats *vmsim_vm_stats(const struct vmsim *sim, unsigned vmid);
 
 /* OPT replacement needs the future: give the simulator every event of the
  * run, in order and in any batches, before running them. Costs 8 bytes per

@@ -92,7 +92,7 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
     }
     if ((rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
         (rc = kernel_init(sim)) != 0 || (rc = mmu_cpu_ready(sim, 0)) != 0 ||
-        (rc = nested_init(sim)) != 0) {
+        (rc = nested_init(sim, NULL, 1)) != 0) {
         vmsim_destroy(sim);
         return rc;
     }
@@ -101,12 +101,56 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
     return VMSIM_OK;
 }
 
+/* A VM besides the first: a guest machine of its own (memory, kernel,
+ * nested table) on the first VM's CPUs and host. */
+int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
+{
+    if (!sim->nested || sim->primary)
+        return VMSIM_EINVAL;
+    if (vmid < 2 || vmid >= VMSIM_MAX_VMS)
+        return VMSIM_ERANGE;
+    if (!sim->vm && !(sim->vm = calloc(VMSIM_MAX_VMS, sizeof *sim->vm)))
+        return VMSIM_ENOMEM;
+    if (sim->vm[vmid])
+        return VMSIM_EEXIST;
+    struct vmsim *v = calloc(1, sizeof *v);
+    if (!v)
+        return VMSIM_ENOMEM;
+    v->cfg = sim->cfg;
+    if (mem_bytes)
+        v->cfg.phys_bytes = mem_bytes;
+    v->cfg.nested.migrate.at = 0; /* the migration is VM 1's */
+    v->primary = sim;
+    v->cpu = sim->cpu;
+    memcpy(v->shift, sim->shift, sizeof v->shift);
+    rng_seed(&v->rng, sim->cfg.seed + vmid);
+    int rc;
+    if ((rc = phys_init(&v->phys, v->cfg.phys_bytes, v->cfg.geom.page_shift)) != 0 ||
+        (rc = kernel_init(v)) != 0 || (rc = nested_init(v, sim->nested->h, vmid)) != 0) {
+        vmsim_destroy(v);
+        return rc;
+    }
+    v->track = v->k.rc.track || v->cfg.verify || v->k.huge;
+    sim->vm[vmid] = v;
+    sim->nvms++;
+    return VMSIM_OK;
+}
+
 void vmsim_destroy(struct vmsim *sim)
 {
     if (!sim)
         return;
+    for (unsigned i = 0; sim->vm && i < VMSIM_MAX_VMS; i++)
+        vmsim_destroy(sim->vm[i]);
+    free(sim->vm);
+    u64map_free(&sim->vm_of);
     kernel_fini(sim);
     nested_fini(sim);
+    if (sim->primary) { /* the CPUs are the first VM's */
+        phys_fini(&sim->phys);
+        free(sim);
+        return;
+    }
     for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
         for (unsigned j = 0; j < sim->cfg.ntlb; j++)
             tlb_level_fini(&sim->cpu[i].tlb[j]);
@@ -157,11 +201,35 @@ static int run_one(struct vmsim *sim, const struct vmsim_event *e)
     return rc == VMSIM_ENOENT ? VMSIM_OK : rc;
 }
 
+/* The VM an event belongs to: its process's. A running process is found
+ * through its CPU; others through the pid map (VM 1 when not there). A
+ * spawn into another VM and a fork in one record their pids. */
+static struct vmsim *vm_of(struct vmsim *sim, const struct vmsim_event *e)
+{
+    if (e->type == VMSIM_EV_ACCESS && e->cpu < sim->cfg.ncpus) {
+        const struct process *p = sim->cpu[e->cpu].proc;
+        if (p && p->pid == e->pid)
+            return p->owner;
+    }
+    if (e->type == VMSIM_EV_SPAWN && e->file > 1)
+        return e->file < VMSIM_MAX_VMS && sim->vm[e->file] &&
+                       u64map_put(&sim->vm_of, e->pid, e->file) == 0
+                   ? sim->vm[e->file]
+                   : NULL;
+    const uint64_t *id = u64map_get(&sim->vm_of, e->pid);
+    struct vmsim *v = id ? sim->vm[*id] : sim;
+    if (e->type == VMSIM_EV_FORK && id && u64map_put(&sim->vm_of, e->addr, *id) != 0)
+        return NULL;
+    return v;
+}
+
 /* Simulated memory running out is a result, not a failure: an event that
  * needed a frame (a new process's root table, a table for a mapping) and
  * found none is counted and dropped, and the run goes on. */
 static int run_event(struct vmsim *sim, const struct vmsim_event *e)
 {
+    if (sim->nvms && !(sim = vm_of(sim, e)))
+        return VMSIM_EINVAL;
     int rc = run_one(sim, e);
     if (rc != VMSIM_ENOFRAME)
         return rc;
@@ -211,9 +279,10 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
     return VMSIM_OK;
 }
 
-const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
+/* Bring one VM's gauges up to date. */
+static void refresh(struct vmsim *s)
 {
-    struct vmsim *s = (struct vmsim *)sim;
+    const struct vmsim *sim = s;
     s->st.frames_used = sim->phys.used;
     s->st.frames_peak = sim->phys.peak;
     s->st.swap_slots_peak = sim->phys.swap.peak;
@@ -229,7 +298,7 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
         struct vmsim_pt_footprint fp;
         nested_footprint(sim, &fp, &s->st.nested_host_frames);
         s->st.nested_table_bytes = fp.bytes + fp.root_bytes;
-        s->st.mig_bytes = s->st.mig_pages << sim->nested->back_shift;
+        s->st.mig_bytes = s->st.mig_pages << sim->nested->h->back_shift;
     }
     for (unsigned i = 0; i < sim->cfg.ntlb; i++) {
         s->st.tlb[i].reach = 0;
@@ -237,25 +306,77 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
             if (sim->cpu[c].ready && tlb_level_reach(&sim->cpu[c].tlb[i]) > s->st.tlb[i].reach)
                 s->st.tlb[i].reach = tlb_level_reach(&sim->cpu[c].tlb[i]);
     }
-    return &sim->st;
+}
+
+const struct vmsim_stats *vmsim_vm_stats(const struct vmsim *sim, unsigned vmid)
+{
+    struct vmsim *v = vmid == 1 ? (struct vmsim *)sim
+                      : vmid < VMSIM_MAX_VMS && sim->vm ? sim->vm[vmid]
+                                                        : NULL;
+    if (!v)
+        return NULL;
+    refresh(v);
+    return &v->st;
+}
+
+const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
+{
+    struct vmsim *s = (struct vmsim *)sim;
+    refresh(s);
+    if (!sim->nvms)
+        return &sim->st;
+    struct vmsim_stats *t = &s->total;
+    *t = sim->st;
+    for (unsigned i = 2; i < VMSIM_MAX_VMS; i++) {
+        struct vmsim *v = sim->vm[i];
+        if (!v)
+            continue;
+        refresh(v);
+#define ADD(f, n, d) t->f += v->st.f;
+        VMSIM_STATS(ADD)
+#undef ADD
+        for (unsigned l = 0; l < sim->cfg.ntlb; l++) {
+            t->tlb[l].hits += v->st.tlb[l].hits;
+            t->tlb[l].misses += v->st.tlb[l].misses;
+        }
+        for (unsigned k = 0; k < VMSIM_MAX_LEVELS + 2; k++)
+            t->walk_hist[k] += v->st.walk_hist[k];
+    }
+    t->nested_host_frames = sim->st.nested_host_frames; /* one host */
+    return t;
 }
 
 const struct vmsim_config *vmsim_get_config(const struct vmsim *sim) { return &sim->cfg; }
 
-void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp)
+/* Add one VM's page tables to *fp; returns the address spaces of its
+ * table shared by all of them (0: tables of their own). */
+static uint64_t vm_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp)
 {
-    memset(fp, 0, sizeof *fp);
     const struct kernel *k = &sim->k;
     uint64_t spaces = 0;
     for (size_t b = 0; b < k->nbucket; b++)
         for (const struct process *p = k->bucket[b]; p; p = p->hnext, spaces++)
             pt_footprint(p->pt, fp);
-    if (k->pt_shared && k->ops->shared_footprint) {
-        k->ops->shared_footprint(k->pt_shared, fp);
-        fp->shared_by = spaces;
-        while (fp->space_tag_bits < 64 && (1ull << fp->space_tag_bits) < spaces)
-            fp->space_tag_bits++;
-    }
+    if (!k->pt_shared || !k->ops->shared_footprint)
+        return 0;
+    k->ops->shared_footprint(k->pt_shared, fp);
+    fp->shared_by += spaces;
+    return spaces;
+}
+
+void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp)
+{
+    memset(fp, 0, sizeof *fp);
+    /* each VM's guest kernel has a shared table of its own: a tag tells the
+     * spaces of one table apart, so the largest table sets the bits */
+    uint64_t most = vm_footprint(sim, fp);
+    for (unsigned i = 2; sim->vm && i < VMSIM_MAX_VMS; i++)
+        if (sim->vm[i]) {
+            const uint64_t n = vm_footprint(sim->vm[i], fp);
+            most = n > most ? n : most;
+        }
+    while (fp->space_tag_bits < 64 && (1ull << fp->space_tag_bits) < most)
+        fp->space_tag_bits++;
 }
 
 unsigned vmsim_leaf_levels(const struct vmsim *sim)

@@ -8,6 +8,7 @@
 #include "pt/pt.h"
 #include "tlb/tlb.h"
 #include "util/rng.h"
+#include "util/u64map.h"
 
 enum { SIDE_D = 0, SIDE_I = 1 };
 
@@ -53,6 +54,12 @@ struct vmsim {
     unsigned shift[VMSIM_MAX_LEVELS + 2]; /* page shift of a leaf at level k */
     struct nested *nested; /* the hypervisor's side of a guest machine; NULL: native */
     bool migrating;        /* a live migration is to come or under way */
+    struct vmsim *primary; /* a VM other than the first: the machine's first VM, which owns
+                              the CPUs, the host and the other VMs; NULL for it */
+    struct vmsim **vm;     /* the first VM: the others by id (NULL until one exists) */
+    unsigned nvms;         /* the first VM: VMs besides itself */
+    struct u64map vm_of;   /* the first VM: pid -> VM id, for processes outside VM 1 */
+    struct vmsim_stats total; /* the first VM, with others: every VM's counters summed */
 };
 
 static inline void memo_reset(struct memo *m) { m->tag = UINT64_MAX; }

@@ -103,6 +103,7 @@ struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, 
         return NULL;
     }
     p->pid = pid;
+    p->owner = sim;
     p->asid_gen = UINT64_MAX;
     *pp = p;
     sim->st.processes++;
@@ -111,7 +112,9 @@ struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, 
 
 void kernel_asid(struct vmsim *sim, struct process *p)
 {
-    struct kernel *k = &sim->k;
+    /* One tag space for the machine: every VM's processes take their tags
+     * from the first VM's kernel, so no two VMs ever share one. */
+    struct kernel *k = sim->primary ? &sim->primary->k : &sim->k;
     if (p->asid_gen == k->asid_gen)
         return;
     if (k->asid_next >= (1u << VMSIM_ASID_BITS)) {

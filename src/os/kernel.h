@@ -32,6 +32,7 @@ struct process {
     uint64_t asid_gen; /* asid is valid while this equals the kernel's */
     uint64_t cpumask;  /* CPUs that have run it: where its TLB entries may live */
     struct pt *pt;
+    struct vmsim *owner; /* the VM whose kernel runs it */
     struct vma_list vmas;
     struct u64map shadow; /* --verify: private pages' expected contents, by base page */
     struct process *hnext;

@@ -24,7 +24,7 @@
 #include "util/grow.h"
 #include "virt/nested.h"
 
-static uint64_t page_index(const struct nested *n, vmsim_paddr_t gpa) { return gpa >> n->back_shift; }
+static uint64_t page_index(const struct nested *n, vmsim_paddr_t gpa) { return gpa >> n->h->back_shift; }
 
 static void mark(struct nested *n, uint64_t i)
 {
@@ -48,9 +48,9 @@ void migrate_dirty(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t bytes)
 static void protect(struct vmsim *sim, uint64_t i, bool on)
 {
     struct nested *n = sim->nested;
-    const vmsim_paddr_t gpa = i << n->back_shift;
-    if (pt_lookup(n->pt, VMID, gpa, NULL) & PTE_P)
-        pt_update(n->pt, VMID, gpa, on ? 0 : PTE_W, on ? PTE_W : 0);
+    const vmsim_paddr_t gpa = i << n->h->back_shift;
+    if (pt_lookup(n->pt, n->vmid, gpa, NULL) & PTE_P)
+        pt_update(n->pt, n->vmid, gpa, on ? 0 : PTE_W, on ? PTE_W : 0);
 }
 
 bool migrate_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
@@ -64,9 +64,9 @@ bool migrate_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
     mark(n, i);
     protect(sim, i, false);
     /* the nested TLBs may cache the page read-only */
-    const uint64_t key = i << 8 | n->back_shift;
+    const uint64_t key = nested_tlb_key(n, gpa);
     for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
-        struct sac *t = &n->cpu[c].tlb;
+        struct sac *t = &n->h->cpu[c].tlb;
         if (t->key) {
             const long slot = sac_find(t, i & t->set_mask, key);
             if (slot >= 0)
@@ -88,7 +88,7 @@ static void send(struct vmsim *sim, uint64_t i)
 {
     struct nested *n = sim->nested;
     sim->st.mig_pages++;
-    const uint64_t per = 1ull << (n->back_shift - sim->phys.page_shift);
+    const uint64_t per = 1ull << (n->h->back_shift - sim->phys.page_shift);
     for (uint64_t f = i * per; f < (i + 1) * per; f++)
         if (enclave(sim, f))
             sim->st.enclave_refused++;
@@ -126,9 +126,9 @@ static void start_round(struct vmsim *sim)
     n->mig.ndirty = 0;
     mmu_flush_all(sim);
     for (unsigned c = 0; c < sim->cfg.ncpus; c++)
-        sac_clear(&n->cpu[c].tlb);
+        sac_clear(&n->h->cpu[c].tlb);
     const unsigned __int128 cycles =
-        (unsigned __int128)pages * (1ull << n->back_shift) * m->clock_hz / m->link_bytes;
+        (unsigned __int128)pages * (1ull << n->h->back_shift) * m->clock_hz / m->link_bytes;
     n->mig.deadline = sim->st.cycles + (uint64_t)cycles;
 }
 
@@ -141,7 +141,7 @@ static void stop_and_copy(struct vmsim *sim)
     const uint64_t pages = n->mig.ndirty;
     sim->st.mig_done = 1;
     sim->st.mig_final_pages = pages;
-    sim->st.mig_downtime_ns = (uint64_t)((unsigned __int128)pages * (1ull << n->back_shift) *
+    sim->st.mig_downtime_ns = (uint64_t)((unsigned __int128)pages * (1ull << n->h->back_shift) *
                                          1000000000u / m->link_bytes);
     for (uint64_t w = 0; w < (n->mig.npages + 63) / 64; w++)
         for (uint64_t bits = n->mig.dirty[w]; bits; bits &= bits - 1)
@@ -149,8 +149,8 @@ static void stop_and_copy(struct vmsim *sim)
     /* every backed page loses its write protection */
     memset(n->mig.dirty, 0, (n->mig.npages + 63) / 64 * sizeof *n->mig.dirty);
     n->mig.ndirty = 0;
-    pt_visit(n->pt, VMID, 0, n->mig.npages << n->back_shift, collect, sim);
-    const uint64_t per = 1ull << (n->back_shift - sim->phys.page_shift);
+    pt_visit(n->pt, n->vmid, 0, n->mig.npages << n->h->back_shift, collect, sim);
+    const uint64_t per = 1ull << (n->h->back_shift - sim->phys.page_shift);
     for (uint64_t w = 0; w < (n->mig.npages + 63) / 64; w++)
         for (uint64_t bits = n->mig.dirty[w]; bits; bits &= bits - 1) {
             const uint64_t i = w * 64 + (uint64_t)__builtin_ctzll(bits);
@@ -173,7 +173,7 @@ int migrate_tick(struct vmsim *sim)
     if (!n->mig.active) {
         if (sim->st.accesses < m->at)
             return VMSIM_OK;
-        n->mig.npages = (sim->phys.nframes << sim->phys.page_shift) >> n->back_shift;
+        n->mig.npages = (sim->phys.nframes << sim->phys.page_shift) >> n->h->back_shift;
         n->mig.dirty = calloc((n->mig.npages + 63) / 64, sizeof *n->mig.dirty);
         if (sim->cfg.verify)
             n->mig.dest = calloc(sim->phys.nframes, sizeof *n->mig.dest);
@@ -183,14 +183,14 @@ int migrate_tick(struct vmsim *sim)
             return VMSIM_ENOMEM;
         }
         n->mig.active = true;
-        pt_visit(n->pt, VMID, 0, n->mig.npages << n->back_shift, collect, sim);
+        pt_visit(n->pt, n->vmid, 0, n->mig.npages << n->h->back_shift, collect, sim);
         start_round(sim);
         return VMSIM_OK;
     }
     if (sim->st.cycles < n->mig.deadline)
         return VMSIM_OK;
     const unsigned __int128 ns =
-        (unsigned __int128)n->mig.ndirty * (1ull << n->back_shift) * 1000000000u / m->link_bytes;
+        (unsigned __int128)n->mig.ndirty * (1ull << n->h->back_shift) * 1000000000u / m->link_bytes;
     if (ns <= m->downtime_ns || sim->st.mig_rounds >= m->max_rounds)
         stop_and_copy(sim);
     else

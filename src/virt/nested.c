@@ -9,74 +9,100 @@
 #include "mmu/sim.h"
 #include "virt/nested.h"
 
-int nested_init(struct vmsim *sim)
+static int host_init(struct vmsim *sim, struct host **out)
 {
     const struct vmsim_nested_config *cfg = &sim->cfg.nested;
-    if (!cfg->on)
-        return VMSIM_OK;
-    struct nested *n = calloc(1, sizeof *n);
-    if (!n)
+    struct host *h = calloc(1, sizeof *h);
+    if (!h)
         return VMSIM_ENOMEM;
-    sim->nested = n;
-    n->ops = pt_find(cfg->pt[0] ? cfg->pt : "radix", &n->params);
-    if (!n->ops)
+    *out = h;
+    h->ops = pt_find(cfg->pt[0] ? cfg->pt : "radix", &h->params);
+    if (!h->ops)
         return VMSIM_ENOENT;
     const struct vmsim_geometry *g = &cfg->geom;
     for (unsigned k = 1; k <= g->levels; k++)
-        n->shift[k] = vmsim_geometry_page_shift(g, k);
-    n->back_shift = cfg->page_shift ? cfg->page_shift : g->page_shift;
+        h->shift[k] = vmsim_geometry_page_shift(g, k);
+    h->back_shift = cfg->page_shift ? cfg->page_shift : g->page_shift;
     for (unsigned k = 1; k <= g->levels; k++)
-        if (n->shift[k] == n->back_shift && (k == 1 || (g->leaf_levels >> k & 1)))
-            n->back_level = k;
-    if (!n->back_level || (n->back_level > 1 && n->ops->base_only))
+        if (h->shift[k] == h->back_shift && (k == 1 || (g->leaf_levels >> k & 1)))
+            h->back_level = k;
+    if (!h->back_level || (h->back_level > 1 && h->ops->base_only))
         return VMSIM_EINVAL;
-    n->tlb_latency = cfg->tlb_latency;
-    if (cfg->enclave_pid && (!cfg->enclave_levels || cfg->shadow))
-        return VMSIM_EINVAL;
-    if (cfg->migrate.at) {
-        if (!cfg->migrate.link_bytes || !cfg->migrate.clock_hz || !cfg->migrate.max_rounds ||
-            cfg->shadow)
-            return VMSIM_EINVAL;
-        sim->migrating = true;
-    }
+    h->tlb_latency = cfg->tlb_latency;
     const uint64_t mem = cfg->mem_bytes ? cfg->mem_bytes : 2 * sim->cfg.phys_bytes;
-    int rc = phys_init(&n->phys, mem, g->page_shift);
+    int rc = phys_init(&h->phys, mem, g->page_shift);
     if (rc)
         return rc;
-    const struct pt_env env = {g, &n->phys, n->params, &n->shared, VMID, &n->counters};
-    if ((rc = pt_create(n->ops, &env, &n->pt)) != 0)
-        return rc;
-    n->cpu = calloc(sim->cfg.ncpus, sizeof *n->cpu);
-    if (!n->cpu)
+    h->cpu = calloc(sim->cfg.ncpus, sizeof *h->cpu);
+    if (!h->cpu)
         return VMSIM_ENOMEM;
     for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
         if (cfg->tlb.entries &&
-            (rc = sac_init(&n->cpu[i].tlb, cfg->tlb.entries, cfg->tlb.ways, VMSIM_REPL_LRU)) != 0)
+            (rc = sac_init(&h->cpu[i].tlb, cfg->tlb.entries, cfg->tlb.ways, VMSIM_REPL_LRU)) != 0)
             return rc;
-        if ((rc = pwc_init(&n->cpu[i].pwc, &cfg->pwc, g->levels, n->shift)) != 0)
+        if ((rc = pwc_init(&h->cpu[i].pwc, &cfg->pwc, g->levels, h->shift)) != 0)
             return rc;
     }
     return VMSIM_OK;
 }
 
+static void host_fini(struct host *h, unsigned ncpus)
+{
+    if (!h)
+        return;
+    if (h->cpu)
+        for (unsigned i = 0; i < ncpus; i++) {
+            sac_fini(&h->cpu[i].tlb);
+            pwc_fini(&h->cpu[i].pwc);
+        }
+    free(h->cpu);
+    if (h->shared && h->ops->shared_destroy)
+        h->ops->shared_destroy(h->shared);
+    phys_fini(&h->phys);
+    free(h);
+}
+
+int nested_init(struct vmsim *sim, struct host *h, unsigned vmid)
+{
+    const struct vmsim_nested_config *cfg = &sim->cfg.nested;
+    if (!cfg->on)
+        return VMSIM_OK;
+    if (cfg->enclave_pid && (!cfg->enclave_levels || cfg->shadow))
+        return VMSIM_EINVAL;
+    if (cfg->migrate.at && (!cfg->migrate.link_bytes || !cfg->migrate.clock_hz ||
+                            !cfg->migrate.max_rounds || cfg->shadow))
+        return VMSIM_EINVAL;
+    struct nested *n = calloc(1, sizeof *n);
+    if (!n)
+        return VMSIM_ENOMEM;
+    sim->nested = n;
+    n->vmid = vmid;
+    int rc = VMSIM_OK;
+    if (h)
+        n->h = h;
+    else if ((rc = host_init(sim, &n->h)) != 0)
+        return rc;
+    const struct pt_env env = {&cfg->geom, &n->h->phys, n->h->params, &n->h->shared, vmid,
+                               &n->h->counters};
+    if ((rc = pt_create(n->h->ops, &env, &n->pt)) != 0)
+        return rc;
+    sim->migrating = cfg->migrate.at != 0;
+    return VMSIM_OK;
+}
+
+/* The nested table goes before the host it lives in (VM 1 owns the host
+ * and is destroyed last). */
 void nested_fini(struct vmsim *sim)
 {
     struct nested *n = sim->nested;
     if (!n)
         return;
-    if (n->cpu)
-        for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
-            sac_fini(&n->cpu[i].tlb);
-            pwc_fini(&n->cpu[i].pwc);
-        }
-    free(n->cpu);
     free(n->mig.dirty);
     free(n->mig.dest);
     if (n->pt)
         pt_destroy(n->pt);
-    if (n->shared && n->ops->shared_destroy)
-        n->ops->shared_destroy(n->shared);
-    phys_fini(&n->phys);
+    if (!sim->primary)
+        host_fini(n->h, sim->cfg.ncpus);
     free(n);
     sim->nested = NULL;
 }
@@ -87,37 +113,38 @@ static void host_walk(struct vmsim *sim, struct nested_cpu *nc, uint64_t now, vm
                       struct walk *w, uint64_t *cyc)
 {
     struct walk_start s = {0, NULL};
-    const bool pwc = nc->pwc.nprobe && sim->nested->ops->tree;
+    const bool pwc = nc->pwc.nprobe && sim->nested->h->ops->tree;
     if (pwc) {
         *cyc += nc->pwc.latency;
-        if (mmu_pwc_probe(&nc->pwc, gpa, VMID, now, &s))
+        if (mmu_pwc_probe(&nc->pwc, gpa, sim->nested->vmid, now, &s))
             sim->st.nested_pwc_hits++;
     }
-    pt_walk(sim->nested->pt, VMID, gpa, &s, w);
+    pt_walk(sim->nested->pt, sim->nested->vmid, gpa, &s, w);
     sim->st.nested_walks++;
     sim->st.nested_refs += w->nrefs;
     *cyc += (uint64_t)w->nrefs * sim->cfg.cost.pt_ref;
     if (pwc)
-        mmu_pwc_fill(&nc->pwc, gpa, VMID, w, now, &sim->rng);
+        mmu_pwc_fill(&nc->pwc, gpa, sim->nested->vmid, w, now, &sim->rng);
 }
 
 /* The hypervisor backs the guest-physical page of gpa with host memory. */
 static bool back(struct vmsim *sim, vmsim_paddr_t gpa)
 {
     struct nested *n = sim->nested;
+    struct host *h = n->h;
     vmsim_pfn_t pfn;
-    if (phys_alloc(&n->phys, n->back_shift - n->phys.page_shift, 0, &pfn) != 0) {
+    if (phys_alloc(&h->phys, h->back_shift - h->phys.page_shift, 0, &pfn) != 0) {
         sim->st.nested_oom++;
         return false;
     }
-    const vmsim_paddr_t page = gpa & ~((1ull << n->back_shift) - 1);
-    if (pt_map(n->pt, VMID, page, n->back_level,
+    const vmsim_paddr_t page = gpa & ~((1ull << h->back_shift) - 1);
+    if (pt_map(n->pt, n->vmid, page, h->back_level,
                (uint64_t)pfn << PTE_PFN_SHIFT | PTE_W | PTE_U | PTE_X | PTE_A | PTE_D) != 0) {
-        phys_put(&n->phys, pfn);
+        phys_put(&h->phys, pfn);
         sim->st.nested_oom++;
         return false;
     }
-    migrate_dirty(sim, page, 1ull << n->back_shift); /* new: not sent yet */
+    migrate_dirty(sim, page, 1ull << h->back_shift); /* new: not sent yet */
     return true;
 }
 
@@ -129,7 +156,7 @@ void nested_shadow_exit(struct vmsim *sim, uint64_t pte)
     if ((pte & PTE_P) && !(pte & PTE_SWAP)) {
         struct nested *n = sim->nested;
         const vmsim_paddr_t gpa = PTE_PFN(pte) << sim->phys.page_shift;
-        if (!(pt_lookup(n->pt, VMID, gpa, NULL) & PTE_P))
+        if (!(pt_lookup(n->pt, n->vmid, gpa, NULL) & PTE_P))
             back(sim, gpa); /* inside this exit */
     }
 }
@@ -137,20 +164,21 @@ void nested_shadow_exit(struct vmsim *sim, uint64_t pte)
 vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa, uint64_t *cyc,
                                bool *writable)
 {
-    struct nested *n = sim->nested;
-    struct nested_cpu *nc = &n->cpu[cpu];
+    const struct nested *n = sim->nested;
+    const struct host *h = n->h;
+    struct nested_cpu *nc = &h->cpu[cpu];
     const uint64_t now = ++sim->cpu[cpu].now;
-    const unsigned bs = n->back_shift;
-    const uint64_t off = gpa & ((1ull << bs) - 1), key = (gpa >> bs) << 8 | bs;
+    const unsigned bs = h->back_shift;
+    const uint64_t off = gpa & ((1ull << bs) - 1), key = nested_tlb_key(n, gpa);
     long slot = -1;
     if (nc->tlb.key) {
-        *cyc += n->tlb_latency;
+        *cyc += h->tlb_latency;
         slot = sac_find(&nc->tlb, (gpa >> bs) & nc->tlb.set_mask, key);
         if (slot >= 0) {
             sim->st.nested_tlb_hits++;
             nc->tlb.stamp[slot] = now;
             *writable = nc->tlb.val[slot] & 1;
-            return ((nc->tlb.val[slot] >> 1) << n->phys.page_shift) + off;
+            return ((nc->tlb.val[slot] >> 1) << h->phys.page_shift) + off;
         }
         sim->st.nested_tlb_misses++;
     }
@@ -173,7 +201,7 @@ vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gp
         sac_insert_new(&nc->tlb, (gpa >> bs) & nc->tlb.set_mask, key, pfn << 1 | *writable, now,
                        &sim->rng, &evicted);
     }
-    return ((vmsim_paddr_t)pfn << n->phys.page_shift) + off;
+    return ((vmsim_paddr_t)pfn << h->phys.page_shift) + off;
 }
 
 void nested_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp, uint64_t *host_frames)
@@ -184,7 +212,7 @@ void nested_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp, ui
     if (!n)
         return;
     pt_footprint(n->pt, fp);
-    if (n->shared && n->ops->shared_footprint)
-        n->ops->shared_footprint(n->shared, fp);
-    *host_frames = n->phys.used;
+    if (n->h->shared && n->h->ops->shared_footprint)
+        n->h->ops->shared_footprint(n->h->shared, fp);
+    *host_frames = n->h->phys.used;
 }

@@ -19,26 +19,33 @@
 
 struct vmsim;
 
-/* The VM's address space in the nested table and its tag in the host
- * page-walk caches: one VM per machine for now. */
-#define VMID 1
+#define NESTED_MAX_VMS 256 /* VM ids 1..255: the tag in the host-side caches */
 
 struct nested_cpu {
-    struct sac tlb; /* guest-physical page -> host frame; no key when off */
-    struct pwc pwc; /* host-dimension page-walk caches */
+    struct sac tlb; /* (VM, guest-physical page) -> host frame; no key when off */
+    struct pwc pwc; /* host-dimension page-walk caches, tagged by VM */
 };
 
-struct nested {
+/* The host: its memory, the nested tables' organization, the host-side
+ * caches of every CPU. One per machine, shared by its VMs. */
+struct host {
     struct phys phys; /* host memory */
     const struct pt_ops *ops;
     const char *params;
     void *shared;
     struct pt_counters counters;
-    struct pt *pt;    /* guest-physical -> host-physical */
     unsigned shift[VMSIM_MAX_LEVELS + 2]; /* host page shift of a leaf at level k */
     unsigned back_level, back_shift;      /* host pages backing guest memory */
     unsigned tlb_latency;
     struct nested_cpu *cpu;
+};
+
+/* One VM's side: its nested table (an address space of the host's
+ * organization, id = the VM id) and its live migration. */
+struct nested {
+    struct host *h;   /* the machine's (owned by VM 1) */
+    unsigned vmid;
+    struct pt *pt;    /* guest-physical -> host-physical */
     struct {                /* live migration (migrate.c) */
         bool active;
         uint64_t deadline;  /* cycles at which the current round ends */
@@ -49,8 +56,15 @@ struct nested {
     } mig;
 };
 
-/* Set up sim->nested from sim->cfg.nested (nothing when off). */
-int nested_init(struct vmsim *sim);
+/* The nested-TLB key of gpa's host page in VM n (never 0). */
+static inline uint64_t nested_tlb_key(const struct nested *n, vmsim_paddr_t gpa)
+{
+    return (gpa >> n->h->back_shift) << 16 | (uint64_t)n->vmid << 8 | n->h->back_shift;
+}
+
+/* Set up sim->nested from sim->cfg.nested (nothing when off): VM vmid,
+ * on host h (NULL: create the host, owned by this VM). */
+int nested_init(struct vmsim *sim, struct host *h, unsigned vmid);
 void nested_fini(struct vmsim *sim);
 /* The host-physical address of guest-physical gpa as CPU cpu finds it:
  * nested TLB, host page-walk caches, nested walk, and on a first touch the
