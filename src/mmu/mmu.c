@@ -66,44 +66,6 @@ static void fill(struct vmsim *sim, struct cpu *c, unsigned side, unsigned upto,
         set_memo(c, side, va, shift, pte);
 }
 
-bool mmu_pwc_probe(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, uint64_t now,
-                   struct walk_start *s)
-{
-    /* Deepest level first: the first hit is the longest match, the one
-     * Intel's parallel paging-structure-cache lookup uses. */
-    for (unsigned i = 0; i < pwc->nprobe; i++) {
-        const struct pwc_probe *pr = &pwc->probe[i];
-        const uint64_t tag = va >> pr->shift;
-        const long slot = sac_find(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, asid, pr->k));
-        if (slot >= 0) {
-            pr->c->stamp[slot] = now;
-            s->level = pr->k - 1u;
-            s->table = (void *)(uintptr_t)pr->c->val[slot];
-            return true;
-        }
-    }
-    return false;
-}
-
-void mmu_pwc_fill(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, const struct walk *w,
-                  uint64_t now, struct rng *rng)
-{
-    /* Cache each upper-level entry the walk read (levels up to top) that
-     * led to a table it read too (level k-1 >= where it stopped). All of
-     * them lie below the level that hit, so none is cached yet. */
-    for (unsigned i = 0; i < pwc->nprobe; i++) {
-        const struct pwc_probe *pr = &pwc->probe[i];
-        if (pr->k > w->top)
-            break;
-        if (pr->k <= w->level)
-            continue;
-        const uint64_t tag = va >> pr->shift;
-        uint64_t evicted;
-        sac_insert_new(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, asid, pr->k),
-                       (uint64_t)(uintptr_t)w->table[pr->k - 1], now, rng, &evicted);
-    }
-}
-
 /* The host dimension of guest walk w (nested paging): every guest-physical
  * address it read, and the one it found, through nested_translate; an
  * enclave's chain then goes on into machine memory. Adds the cycles to

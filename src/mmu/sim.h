@@ -26,8 +26,8 @@ struct memo {
     unsigned shift;
     unsigned level; /* index of the TLB level (and its stats) */
     unsigned latency;
-    bool writable;  /* a write may use it too (entry writable and dirty) */
-    uint64_t pte;   /* the entry, for page replacement's reference tracking */
+    bool writable; /* a write may use it too (entry writable and dirty) */
+    uint64_t pte;  /* the entry, for page replacement's reference tracking */
 };
 
 struct cpu {
@@ -44,7 +44,7 @@ struct cpu {
 
 struct vmsim {
     struct vmsim_config cfg;
-    bool track; /* kernel_touch sees every translation: replacement, --verify */
+    bool track;  /* kernel_touch sees every translation: replacement, --verify */
     int host_rc; /* a host failure inside a translation, returned by mmu_access */
     struct vmsim_stats st;
     struct phys phys;
@@ -52,17 +52,20 @@ struct vmsim {
     struct cpu *cpu;
     struct rng rng;
     unsigned shift[VMSIM_MAX_LEVELS + 2]; /* page shift of a leaf at level k */
-    struct nested *nested; /* the hypervisor's side of a guest machine; NULL: native */
-    bool migrating;        /* a live migration is to come or under way */
-    struct vmsim *primary; /* a VM other than the first: the machine's first VM, which owns
-                              the CPUs, the host and the other VMs; NULL for it */
-    struct vmsim **vm;     /* the first VM: the others by id (NULL until one exists) */
-    unsigned nvms;         /* the first VM: VMs besides itself */
-    struct u64map vm_of;   /* the first VM: pid -> VM id, for processes outside VM 1 */
+    struct nested *nested;    /* the hypervisor's side of a guest machine; NULL: native */
+    bool migrating;           /* a live migration is to come or under way */
+    struct vmsim *primary;    /* a VM other than the first: the machine's first VM, which owns
+                                 the CPUs, the host and the other VMs; NULL for it */
+    struct vmsim **vm;        /* the first VM: the others by id (NULL until one exists) */
+    unsigned nvms;            /* the first VM: VMs besides itself */
+    struct u64map vm_of;      /* the first VM: pid -> VM id, for processes outside VM 1 */
     struct vmsim_stats total; /* the first VM, with others: every VM's counters summed */
 };
 
-static inline void memo_reset(struct memo *m) { m->tag = UINT64_MAX; }
+static inline void memo_reset(struct memo *m)
+{
+    m->tag = UINT64_MAX;
+}
 
 /* mmu.c */
 int mmu_access(struct vmsim *sim, const struct vmsim_event *ev);
@@ -74,10 +77,41 @@ void mmu_flush_all(struct vmsim *sim);
 void mmu_flush_pwc_all(struct vmsim *sim);
 /* The deepest step of a walk for va the page-walk caches hold: true, with
  * *s set, on a hit. */
-bool mmu_pwc_probe(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, uint64_t now,
-                   struct walk_start *s);
+static inline bool mmu_pwc_probe(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, uint64_t now,
+                                 struct walk_start *s)
+{
+    /* Deepest level first: the first hit is the longest match, the one
+     * Intel's parallel paging-structure-cache lookup uses. */
+    for (unsigned i = 0; i < pwc->nprobe; i++) {
+        const struct pwc_probe *pr = &pwc->probe[i];
+        const uint64_t tag = va >> pr->shift;
+        const long slot = sac_find(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, asid, pr->k));
+        if (slot >= 0) {
+            pr->c->stamp[slot] = now;
+            s->level = pr->k - 1u;
+            s->table = (void *)(uintptr_t)pr->c->val[slot];
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Cache the upper-level entries walk w read for va. */
-void mmu_pwc_fill(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, const struct walk *w,
-                  uint64_t now, struct rng *rng);
+static inline void mmu_pwc_fill(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid,
+                                const struct walk *w, uint64_t now, struct rng *rng)
+{
+    /* Cache each upper-level entry the walk read (levels up to top) that
+     * led to a table it read too (level k-1 >= where it stopped). All of
+     * them lie below the level that hit, so none is cached yet. */
+    for (unsigned i = 0; i < pwc->nprobe; i++) {
+        const struct pwc_probe *pr = &pwc->probe[i];
+        if (pr->k > w->top) break;
+        if (pr->k <= w->level) continue;
+        const uint64_t tag = va >> pr->shift;
+        uint64_t evicted;
+        sac_insert_new(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, asid, pr->k),
+                       (uint64_t)(uintptr_t)w->table[pr->k - 1], now, rng, &evicted);
+    }
+}
 
 #endif
