@@ -459,6 +459,8 @@ static void test_migration(void **state)
         assert_int_equal(without.mig_rounds, 0);
         /* the guest does not notice */
         assert_int_equal(with.faults_total, without.faults_total);
+        assert_int_equal(with.walks, without.walks);
+        assert_int_equal(with.tlb_misses_all, without.tlb_misses_all);
         assert_int_equal(with.translations, without.translations);
         assert_int_equal(with.frames_used, without.frames_used);
         assert_true(with.verify_checks > 0);
@@ -609,6 +611,58 @@ static void test_two_vms(void **state)
     vmsim_destroy(sim);
 }
 
+/* The guest does not notice a migration under memory pressure either:
+ * 1 MiB of guest memory (256 frames) under Clock replacement with swap,
+ * random reads and writes over 2 MiB, --verify, a migration starting at
+ * access 2000 with a slow link (rounds of thousands of accesses). Page
+ * replacement reads the accessed bits, so the migration must not set any
+ * (it write-protects cached translations instead of flushing them): the
+ * faults, evictions, swap traffic, walks and TLB misses are the same with
+ * and without it, and no read sees unexpected contents. */
+static void test_migration_pressure(void **state)
+{
+    (void)state;
+    enum { N = 60000 };
+    static struct vmsim_event ev[N];
+    uint64_t x = 11;
+    for (size_t i = 0; i < N; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        ev[i] = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)((x >> 62) & 1),
+                                     .pid = 1, .addr = 0x10000000 + ((x >> 20) % 512) * 4096,
+                                     .len = 8};
+    }
+    struct vmsim_stats st[2];
+    for (int m = 0; m < 2; m++) {
+        struct vmsim_config cfg;
+        vmsim_config_default(&cfg);
+        cfg.phys_bytes = 1ull << 20;
+        cfg.swap_bytes = 16ull << 20;
+        cfg.verify = true;
+        cfg.nested.on = true;
+        vmsim_geometry_preset("x86-64", &cfg.nested.geom);
+        if (m)
+            cfg.nested.migrate = (struct vmsim_migrate_config){
+                .at = 2000, .link_bytes = 100000000ull, .clock_hz = 1000000000ull,
+                .downtime_ns = 1000000, .max_rounds = 30};
+        struct vmsim *sim;
+        assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+        assert_int_equal(vmsim_run(sim, ev, N), VMSIM_OK);
+        st[m] = *vmsim_get_stats(sim);
+        vmsim_destroy(sim);
+    }
+    assert_true(st[0].evictions > 1000);
+    assert_true(st[1].mig_rounds >= 2);
+    assert_true(st[1].mig_traps > 0);
+    assert_int_equal(st[1].faults_total, st[0].faults_total);
+    assert_int_equal(st[1].evictions, st[0].evictions);
+    assert_int_equal(st[1].swap_reads, st[0].swap_reads);
+    assert_int_equal(st[1].swap_writes, st[0].swap_writes);
+    assert_int_equal(st[1].walks, st[0].walks);
+    assert_int_equal(st[1].tlb_misses_all, st[0].tlb_misses_all);
+    assert_int_equal(st[1].verify_mismatches, 0);
+    assert_int_equal(st[1].mig_lost, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,7 +670,8 @@ int main(void)
         cmocka_unit_test(test_cost_and_violations), cmocka_unit_test(test_nested_caches),
         cmocka_unit_test(test_guest_unchanged),     cmocka_unit_test(test_gc_pause),
         cmocka_unit_test(test_cli),                 cmocka_unit_test(test_shadow_exits),
-        cmocka_unit_test(test_migration),           cmocka_unit_test(test_enclave_level),
+        cmocka_unit_test(test_migration),           cmocka_unit_test(test_migration_pressure),
+        cmocka_unit_test(test_enclave_level),
         cmocka_unit_test(test_enclave_isolation),   cmocka_unit_test(test_two_vms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

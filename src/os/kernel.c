@@ -186,8 +186,13 @@ void kernel_pt_write(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, uin
     if (sim->nested && sim->cfg.nested.shadow)
         nested_shadow_exit(sim, pte);
     if (sim->migrating) {
+        /* the tables on the path; a walk sets the accessed bit, which the
+         * guest's replacement must not see set by the migration */
+        const uint64_t e = pt_lookup(p->pt, p->asid, va, NULL);
         struct walk w;
         pt_walk(p->pt, p->asid, va, NULL, &w);
+        if ((e & (PTE_P | PTE_A)) == PTE_P)
+            pt_update(p->pt, p->asid, va, 0, PTE_A);
         for (unsigned i = 0; i < w.nrefs && i < WALK_MAX_REFS; i++)
             migrate_dirty(sim, w.ref[i].pa, 1);
     }

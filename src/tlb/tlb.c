@@ -46,6 +46,16 @@ void tlb_level_flush(struct tlb_level *l)
     l->live_mask = 0;
 }
 
+void tlb_level_set_bits(struct tlb_level *l, uint64_t bits)
+{
+    for (unsigned a = 0; a < l->narr; a++) {
+        struct sac *c = &l->arr[a].c;
+        for (uint64_t i = 0; c->key && i < (uint64_t)c->sets * c->ways; i++)
+            if (c->key[i])
+                c->val[i] |= bits;
+    }
+}
+
 uint64_t tlb_level_reach(const struct tlb_level *l)
 {
     uint64_t bytes = 0;

@@ -45,6 +45,9 @@ struct tlb_level {
 int tlb_level_init(struct tlb_level *l, const struct vmsim_tlb_level_config *cfg);
 void tlb_level_fini(struct tlb_level *l);
 void tlb_level_flush(struct tlb_level *l);
+/* Set bits in the entry of every valid slot (a permission taken away from
+ * what the level caches, without dropping it). */
+void tlb_level_set_bits(struct tlb_level *l, uint64_t bits);
 /* Bytes the level's valid entries map (its reach, as it stands). */
 uint64_t tlb_level_reach(const struct tlb_level *l);
 /* Remove every entry whose page contains va (any size). */

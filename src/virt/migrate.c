@@ -14,9 +14,10 @@
  * With --verify each guest frame's content stamp is recorded when sent, and
  * after the stop-and-copy every backed frame must match the source.
  *
- * The guest never sees any of it: its walks, faults and contents are the
- * same; only its TLBs are flushed at each round start (write protection
- * takes the write permission out of cached translations, INVEPT). */
+ * The guest never sees any of it: its walks, faults, TLB hits and
+ * contents are the same. Write protection takes the write permission out
+ * of cached translations (PTE_HWP) without flushing them: a flush would
+ * make the guest walk again and set accessed bits. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,8 +58,9 @@ bool migrate_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
 {
     struct nested *n = sim->nested;
     const uint64_t i = page_index(n, gpa);
-    if (!n->mig.active || i >= n->mig.npages)
-        return false;
+    if (!n->mig.active || i >= n->mig.npages ||
+        (pt_lookup(n->pt, n->vmid, i << n->h->back_shift, NULL) & PTE_W))
+        return false; /* a stale read-only translation: no protection left */
     sim->st.mig_traps++;
     *cyc += sim->cfg.cost.vmexit;
     mark(n, i);
@@ -124,9 +126,17 @@ static void start_round(struct vmsim *sim)
         }
     memset(n->mig.dirty, 0, (n->mig.npages + 63) / 64 * sizeof *n->mig.dirty);
     n->mig.ndirty = 0;
-    mmu_flush_all(sim);
-    for (unsigned c = 0; c < sim->cfg.ncpus; c++)
+    /* Cached translations lose their write permission (PTE_HWP), not their
+     * place: a flush would make the guest walk again and set accessed bits
+     * its page replacement would see. */
+    for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
+        struct cpu *cpu = &sim->cpu[c];
+        for (unsigned l = 0; cpu->ready && l < sim->cfg.ntlb; l++)
+            tlb_level_set_bits(&cpu->tlb[l], PTE_HWP);
+        memo_reset(&cpu->memo[0]);
+        memo_reset(&cpu->memo[1]);
         sac_clear(&n->h->cpu[c].tlb);
+    }
     const unsigned __int128 cycles =
         (unsigned __int128)pages * (1ull << n->h->back_shift) * m->clock_hz / m->link_bytes;
     n->mig.deadline = sim->st.cycles + (uint64_t)cycles;
