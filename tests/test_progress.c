@@ -9,12 +9,15 @@
  *
  * Progress: under a pseudo-terminal (forkpty) the line "vmsim: N accesses
  * in T (R M/s)" appears on stderr, redrawn with '\r' and erased with
- * "\r\033[K" before the summary; for a trace file it also gives the share
- * done and the time left. Not when stderr is a pipe, nor with --quiet on a
- * terminal. Runs are cut short with SIGINT as soon as what is checked has
- * shown, so the test takes a few seconds. */
+ * "\r\033[K" before the summary; with a known total it also gives the share
+ * done and the time left: for a workload from the accesses it will make
+ * (vmsim_source_total), for a trace file from its size; not for a trace
+ * read from a FIFO, whose total is unknown. Not when stderr is a pipe, nor
+ * with --quiet on a terminal. Runs are cut short with SIGINT as soon as
+ * what is checked has shown, so the test takes a few seconds. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pty.h>
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -209,18 +213,94 @@ static void test_progress_on_terminal(void **state)
     (void)state;
     int st;
     char *o = run_on_pty("run --workload seq:n=" HUGE_N ",stride=64,size=1g --cpus 1",
-                         " M/s)", 0, &st);
+                         " left\033[K", 0, &st);
     assert_int_equal(st, 130);
     const char *line = strstr(o, "\rvmsim: ");
-    if (!line || !strstr(line, " accesses in ") || !strstr(line, " M/s)\033[K"))
+    if (!line || !strstr(line, " accesses in ") || !strstr(line, " M/s), "))
         fail_msg("no progress line:\n%s", o);
     /* erased before the summary, which starts on a clean line */
     const char *erase = strstr(o, "\r\033[Kvmsim: workload seq:");
     if (!erase)
         fail_msg("progress line not erased before the summary:\n%s", o);
-    /* workloads have no known total: no share done */
-    assert_null(strstr(o, "% done"));
     free(o);
+}
+
+/* The share done of a workload is its accesses so far over the total it
+ * makes, fetches included (vmsim_source_total): each line "N accesses ...
+ * P% done" has P the rounded share of N in 3 * 10^8 (10^8 fetches on top
+ * of 2 * 10^8 data accesses). Some line must also be far enough along
+ * that the total without the fetches would give another P, so the check
+ * tells the two apart. */
+static void test_progress_share_of_workload(void **state)
+{
+    (void)state;
+    const double total = 3e8, without_fetches = 2e8;
+    int st;
+    char *o = run_on_pty("run --workload seq:n=200000000,stride=64,size=1g,code=4k,fetch_every=2 "
+                         "--cpus 1",
+                         NULL, 2.5, &st);
+    if (st != 130 && st != 0) /* interrupted, or finished first on a fast machine */
+        fail_msg("status %d:\n%s", st, o);
+    int lines = 0, telling = 0;
+    for (const char *line = strstr(o, "\rvmsim: "); line; line = strstr(line + 1, "\rvmsim: ")) {
+        char count[64];
+        unsigned pct;
+        if (sscanf(line, "\rvmsim: %63[0-9,] accesses in %*[^(](%*[^)]), %u%% done, about ", count,
+                   &pct) != 2)
+            fail_msg("no share done in the progress line:\n%s", o);
+        double n = 0;
+        for (const char *c = count; *c; c++)
+            if (*c != ',')
+                n = n * 10 + (*c - '0');
+        if (fabs(100 * n / total - pct) > 0.5 + 1e-9)
+            fail_msg("%.0f of %.0f accesses is %.2f%%, the line says %u%%:\n%s", n, total,
+                     100 * n / total, pct, o);
+        lines++;
+        telling += fabs(100 * n / without_fetches - pct) > 0.5 + 1e-9;
+    }
+    if (lines == 0 || telling == 0)
+        fail_msg("%d progress lines, none far enough along to show the fetches count:\n%s",
+                 lines, o);
+    free(o);
+}
+
+/* A text trace through a FIFO (the size of its input is unknown): a writer
+ * process sends accesses until vmsim stops reading. */
+static void test_progress_no_share_of_fifo(void **state)
+{
+    (void)state;
+    char *fifo = temp_path(".fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    pid_t writer = fork();
+    assert_true(writer >= 0);
+    if (writer == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        int fd = open(fifo, O_WRONLY);
+        if (fd < 0)
+            _exit(1);
+        static char chunk[1 << 16];
+        size_t len = 0;
+        const char line[] = "R 1 0x1000 8\n";
+        while (len + sizeof line - 1 <= sizeof chunk) {
+            memcpy(chunk + len, line, sizeof line - 1);
+            len += sizeof line - 1;
+        }
+        while (write(fd, chunk, len) > 0)
+            ;
+        _exit(0); /* EPIPE: vmsim closed the FIFO */
+    }
+    char args[1024];
+    snprintf(args, sizeof args, "run --trace text:%s --cpus 1", fifo);
+    int st;
+    char *o = run_on_pty(args, " M/s)\033[K", 0, &st);
+    assert_int_equal(st, 130);
+    if (!strstr(o, "\rvmsim: ") || !strstr(o, " accesses in "))
+        fail_msg("no progress line:\n%s", o);
+    assert_null(strstr(o, "% done"));
+    assert_int_equal(wait_status(writer), 0);
+    free(o);
+    unlink(fifo);
+    free(fifo);
 }
 
 /* A binary trace (docs/traces.md) of n writes of 8 bytes, each to a new
@@ -323,7 +403,9 @@ int main(void)
         cmocka_unit_test(test_sigint),
         cmocka_unit_test(test_sigterm),
         cmocka_unit_test(test_progress_on_terminal),
+        cmocka_unit_test(test_progress_share_of_workload),
         cmocka_unit_test(test_progress_share_of_trace),
+        cmocka_unit_test(test_progress_no_share_of_fifo),
         cmocka_unit_test(test_no_progress_when_piped),
         cmocka_unit_test(test_no_progress_when_quiet),
     };

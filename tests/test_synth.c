@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "vmsim/event.h"
@@ -984,6 +985,72 @@ static void test_count_and_end(void **state)
     free(s.ev);
 }
 
+/* vmsim_source_total: the access events a spec makes, by the rules of
+ * docs/workloads.md (n data accesses plus ceil(n / fetch_every) fetches
+ * with code; n of every kind for the OS workloads; 30M for default), and
+ * exactly what reading the whole source delivers. */
+static void test_total(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        uint64_t total;
+    } cases[] = {
+        {"seq:n=1000", 1000},
+        {"seq:n=1001,code=4k", 1001 + 251},
+        {"stride:n=8,code=4k,fetch_every=4", 8 + 2},
+        {"random:n=7,code=64,fetch_every=1", 7 + 7},
+        {"zipf:n=3,size=1m,code=4k,fetch_every=100", 3 + 1},
+        {"chase:n=999,size=1m,code=4k,fetch_every=3", 999 + 333},
+        {"sparse:n=1,code=4", 1 + 1},
+        {"gc:n=5000,size=1m,code=8k,fetch_every=7", 5000 + 715},
+        {"forkserver:n=100000,workers=4,requests=3000,slice=1000,heap=1m", 100000},
+        {"forkserver:n=5000,recycle=0,fetch=1", 5000},
+        {"sharedlibs:n=100000,procs=8,libs=4,slice=777", 100000},
+        {"bigws:n=50000,size=16m,hotsize=1m,thp=1", 50000},
+        {"cloud:n=100000,tenants=8,regions=4,churn=0.5,slice=500", 100000},
+        {"default", 30000000},
+    };
+    enum { B = 1000 };
+    struct vmsim_event *buf = malloc(B * sizeof *buf);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct vmsim_source *src;
+        assert_int_equal(vmsim_source_open_workload(cases[c].spec, &src, NULL), 0);
+        uint64_t total = vmsim_source_total(src), accesses = 0;
+        long got;
+        while ((got = vmsim_source_next(src, buf, B)) > 0)
+            for (long i = 0; i < got; i++)
+                accesses += buf[i].type == VMSIM_EV_ACCESS;
+        assert_int_equal(got, 0);
+        if (total != cases[c].total || accesses != total)
+            fail_msg("%s: total %llu, documented %llu, delivered %llu", cases[c].spec,
+                     (unsigned long long)total, (unsigned long long)cases[c].total,
+                     (unsigned long long)accesses);
+        assert_int_equal(vmsim_source_total(src), total); /* the same at the end */
+        vmsim_source_close(src);
+    }
+    free(buf);
+
+    /* more than 2^64 - 1: the largest count */
+    struct vmsim_source *src;
+    assert_int_equal(vmsim_source_open_workload("seq:n=0xffffffffffffffff,code=4", &src, NULL),
+                     0);
+    assert_int_equal(vmsim_source_total(src), UINT64_MAX);
+    vmsim_source_close(src);
+
+    /* a trace file does not know its total */
+    static const char text[] = "spawn 1\nR 1 0x1000 8\nW 1 0x2000 8\n";
+    char *path = write_temp(text, sizeof text - 1, ".txt");
+    struct vmsim_source_error err;
+    assert_int_equal(vmsim_source_open_trace(path, "text", &src, &err), 0);
+    struct vmsim_event ev[8];
+    assert_int_equal(vmsim_source_next(src, ev, 8), 3);
+    assert_int_equal(vmsim_source_total(src), 0);
+    vmsim_source_close(src);
+    unlink(path);
+    free(path);
+}
+
 static void test_write_fraction(void **state)
 {
     (void)state;
@@ -1314,6 +1381,7 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_stream),
         cmocka_unit_test(test_batching_invisible),
         cmocka_unit_test(test_count_and_end),
+        cmocka_unit_test(test_total),
         cmocka_unit_test(test_write_fraction),
         cmocka_unit_test(test_fetch_stream),
         cmocka_unit_test(test_spec_errors),

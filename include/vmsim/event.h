@@ -86,6 +86,11 @@ const struct vmsim_source_error *vmsim_source_error(const struct vmsim_source *s
 /* Bytes of input consumed so far (0 for generators): for progress and rates.
  * For a compressed file, compressed bytes: comparable with the file's size. */
 uint64_t vmsim_source_bytes(const struct vmsim_source *src);
+/* Access events the source delivers in all, when known: for a synthetic
+ * workload, computed from its spec (instruction fetches included,
+ * docs/workloads.md; UINT64_MAX if more); 0 when unknown (trace files).
+ * For progress: the share done is the accesses consumed over this. */
+uint64_t vmsim_source_total(const struct vmsim_source *src);
 void vmsim_source_close(struct vmsim_source *src);
 
 /* Names of the trace formats and synthetic workloads, NULL-terminated,

@@ -97,13 +97,16 @@ int cli_interrupt_report(uint64_t events);
 
 /* The progress line on stderr when it is a terminal and not quiet: call
  * cli_progress_due() per batch (cheap), cli_progress_show() when it says
- * so; total_bytes (0: unknown) gives the share done and the time left. */
+ * so. The share done and the time left come from total_accesses (a
+ * workload's, vmsim_source_total) or else total_bytes (a trace file's
+ * size); 0: unknown. */
 struct cli_progress {
     bool on, shown;
     double start, next;
-    uint64_t total;
+    uint64_t total_bytes, total_accesses;
 };
-void cli_progress_begin(struct cli_progress *p, bool quiet, uint64_t total_bytes);
+void cli_progress_begin(struct cli_progress *p, bool quiet, uint64_t total_bytes,
+                        uint64_t total_accesses);
 bool cli_progress_due(struct cli_progress *p);
 void cli_progress_show(struct cli_progress *p, uint64_t accesses, uint64_t bytes);
 void cli_progress_end(struct cli_progress *p); /* erase the line */

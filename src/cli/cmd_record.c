@@ -102,7 +102,7 @@ int cmd_record(int argc, char **argv)
         status = 1;
 
     struct cli_progress pg;
-    cli_progress_begin(&pg, quiet, 0);
+    cli_progress_begin(&pg, quiet, 0, 0);
     const struct vmsim_event spawn = {.type = VMSIM_EV_SPAWN, .pid = RECORD_PID};
     const struct vmsim_event exit_ev = {.type = VMSIM_EV_EXIT, .pid = RECORD_PID};
     uint64_t accesses = 0;

@@ -234,7 +234,7 @@ int cmd_run(int argc, char **argv)
         vmsim_source_close(src);
         return rc;
     }
-    cli_progress_begin(&r.pg, quiet, trace_size(trace));
+    cli_progress_begin(&r.pg, quiet, trace_size(trace), vmsim_source_total(src));
     struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
     const struct vmsim_event spawn = {.type = VMSIM_EV_SPAWN, .pid = RECORD_PID};
     const struct vmsim_event exit_ev = {.type = VMSIM_EV_EXIT, .pid = RECORD_PID};

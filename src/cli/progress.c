@@ -2,10 +2,11 @@
  *
  * The progress line goes to stderr only when stderr is a terminal (and the
  * command was not given --quiet): accesses done, their rate, and with a
- * known total (bytes of a trace file) the share done and the time left. It
- * is redrawn in place with '\r' about four times per second, first after
- * half a second (short runs print nothing), and erased at the end so that
- * the summary starts on a clean line.
+ * known total (the accesses of a synthetic workload, else the bytes of a
+ * trace file) the share done and the time left. It is redrawn in place
+ * with '\r' about four times per second, first after half a second (short
+ * runs print nothing), and erased at the end so that the summary starts on
+ * a clean line.
  *
  * SIGINT and SIGTERM set a flag; the command checks it once per batch of
  * events (never per access) and stops there, reporting the statistics of
@@ -77,11 +78,13 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-void cli_progress_begin(struct cli_progress *p, bool quiet, uint64_t total_bytes)
+void cli_progress_begin(struct cli_progress *p, bool quiet, uint64_t total_bytes,
+                        uint64_t total_accesses)
 {
     memset(p, 0, sizeof *p);
     p->on = !quiet && isatty(STDERR_FILENO);
-    p->total = total_bytes;
+    p->total_bytes = total_bytes;
+    p->total_accesses = total_accesses;
     p->start = now();
     p->next = p->start + PROGRESS_FIRST;
 }
@@ -132,8 +135,12 @@ void cli_progress_show(struct cli_progress *p, uint64_t accesses, uint64_t bytes
     duration(el, took, sizeof took);
     int n =
         snprintf(line, sizeof line, "vmsim: %s accesses in %s (%.1f M/s)", count, took, rate / 1e6);
-    if (p->total && bytes > 0 && bytes <= p->total) {
-        double done = (double)bytes / (double)p->total;
+    double done = 0;
+    if (p->total_accesses)
+        done = accesses <= p->total_accesses ? (double)accesses / (double)p->total_accesses : 0;
+    else if (p->total_bytes && bytes <= p->total_bytes)
+        done = (double)bytes / (double)p->total_bytes;
+    if (done > 0) {
         duration(el * (1 - done) / done, left, sizeof left);
         snprintf(line + n, sizeof line - (size_t)n, ", %.0f%% done, about %s left", 100 * done,
                  left);

@@ -34,20 +34,15 @@
 #define DIN_SKIP 0xff /* a record that is not an access */
 
 struct din_source {
-    struct vmsim_source base;
-    struct input in;
-    uint64_t line;
+    struct line_source ls;
     bool extended; /* xdin */
 };
 
-static int din_fail(struct din_source *s, const char *expected, const unsigned char *found,
+/* found up to end: what the parser met (end itself: "end of line"). */
+static int din_fail(struct line_source *s, const char *expected, const unsigned char *found,
                     const unsigned char *end)
 {
-    source_fail(&s->base.err, expected, (const char *)found, (size_t)(end - found), "%s:%llu",
-                s->in.name, (unsigned long long)s->line);
-    if (found == end)
-        snprintf(s->base.err.found, sizeof s->base.err.found, "end of line");
-    return VMSIM_EPARSE;
+    return line_fail(s, expected, (const char *)found, (size_t)(end - found));
 }
 
 static inline bool din_blank(unsigned char c) { return c == ' ' || c == '\t'; }
@@ -106,16 +101,15 @@ static inline int din_xtype(unsigned char c)
 #define XDIN_TYPE "TYPE r, w, i, m, c or v, then a blank"
 #define XDIN_SIZE "SIZE (hexadecimal, 0x optional, 1 to 2^64-1)"
 
-/* One line (no '\n'): 1 with *ev, 0 for a skipped record, or an error. */
-static inline int din_parse(struct din_source *s, const char *line, size_t len,
+/* One line (no '\r\n'): 1 with *ev, 0 for a skipped record, or an error. */
+static inline int din_parse(struct line_source *s, const char *line, size_t len,
                             struct vmsim_event *ev)
 {
+    const bool extended = ((struct din_source *)s)->extended;
     const unsigned char *p = (const unsigned char *)line, *e = p + len;
-    if (e > p && e[-1] == '\r')
-        e--;
     p = din_skip_blanks(p, e);
     if (p == e) {
-        din_fail(s, s->extended ? XDIN_TYPE : DIN_LABEL, p, e);
+        din_fail(s, extended ? XDIN_TYPE : DIN_LABEL, p, e);
         snprintf(s->base.err.found, sizeof s->base.err.found, "an empty line");
         return VMSIM_EPARSE;
     }
@@ -123,7 +117,7 @@ static inline int din_parse(struct din_source *s, const char *line, size_t len,
         return 0; /* not Dinero's, but no record starts with '#' */
     int kind;
     uint64_t v, addr, size = 4;
-    if (s->extended) {
+    if (extended) {
         kind = din_xtype(*p);
         if (kind < 0 || e - p < 2 || !din_blank(p[1]))
             return din_fail(s, XDIN_TYPE, p, e);
@@ -140,7 +134,7 @@ static inline int din_parse(struct din_source *s, const char *line, size_t len,
     int r = din_hex(&p, e, &addr);
     if (r != TRACE_NUM_OK)
         return din_fail(s, DIN_ADDR, a0, e);
-    if (s->extended) {
+    if (extended) {
         p = din_skip_blanks(p, e);
         const unsigned char *s0 = p;
         r = din_hex(&p, e, &size);
@@ -158,60 +152,19 @@ static inline int din_parse(struct din_source *s, const char *line, size_t len,
 
 static long din_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    struct din_source *s = (struct din_source *)src;
-    size_t n = 0;
-    int err = 0;
-    while (n < max) {
-        const char *line;
-        size_t len;
-        int got = input_line(&s->in, TRACE_LINE_MAX, &line, &len);
-        if (got == 0)
-            break;
-        s->line++;
-        if (got == VMSIM_ERANGE) {
-            const unsigned char *l = (const unsigned char *)line;
-            err = din_fail(s, "a line of at most 4096 bytes", l, l + 40);
-            break;
-        }
-        if (got < 0) {
-            err = input_fail_io(&s->in, &s->base.err);
-            break;
-        }
-        int r = din_parse(s, line, len, &buf[n]);
-        if (r < 0) {
-            err = r;
-            break;
-        }
-        n += (size_t)r;
-    }
-    s->base.bytes = input_consumed(&s->in);
-    if (err < 0)
-        src->pending = err; /* delivered after the events before it */
-    return (long)n;
+    return line_source_next((struct line_source *)src, buf, max, din_parse);
 }
 
-static void din_close(struct vmsim_source *src)
-{
-    struct din_source *s = (struct din_source *)src;
-    input_close(&s->in);
-    free(s);
-}
-
-static const struct source_ops din_source_ops = {"din", din_next, din_close};
-static const struct source_ops xdin_source_ops = {"xdin", din_next, din_close};
+static const struct source_ops din_source_ops = {"din", din_next, line_source_close};
+static const struct source_ops xdin_source_ops = {"xdin", din_next, line_source_close};
 
 static int din_open(struct input *in, struct vmsim_source **out, bool extended)
 {
-    struct din_source *s = calloc(1, sizeof *s);
-    if (!s) {
-        input_close(in);
-        return VMSIM_ENOMEM;
-    }
-    s->base.ops = extended ? &xdin_source_ops : &din_source_ops;
-    s->in = *in;
-    s->extended = extended;
-    *out = &s->base;
-    return VMSIM_OK;
+    int rc = line_source_open(in, sizeof(struct din_source),
+                              extended ? &xdin_source_ops : &din_source_ops, out);
+    if (rc == VMSIM_OK)
+        ((struct din_source *)*out)->extended = extended;
+    return rc;
 }
 
 int din_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)

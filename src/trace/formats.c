@@ -274,3 +274,35 @@ size_t trace_fmt_hex(char *p, uint64_t v)
         p[i] = tmp[n - 1 - i];
     return n;
 }
+
+/* ---- the line readers ---------------------------------------------------------- */
+
+int line_source_open(struct input *in, size_t size, const struct source_ops *ops,
+                     struct vmsim_source **out)
+{
+    struct line_source *s = calloc(1, size);
+    if (!s) {
+        input_close(in);
+        return VMSIM_ENOMEM;
+    }
+    s->base.ops = ops;
+    s->in = *in;
+    *out = &s->base;
+    return VMSIM_OK;
+}
+
+void line_source_close(struct vmsim_source *src)
+{
+    struct line_source *s = (struct line_source *)src;
+    input_close(&s->in);
+    free(s);
+}
+
+int line_fail(struct line_source *s, const char *expected, const char *found, size_t found_len)
+{
+    source_fail(&s->base.err, expected, found, found_len, "%s:%llu", s->in.name,
+                (unsigned long long)s->line);
+    if (!found || found_len == 0)
+        snprintf(s->base.err.found, sizeof s->base.err.found, "end of line");
+    return VMSIM_EPARSE;
+}

@@ -16,38 +16,19 @@
  * with memchr in the big input buffer and parsed by hand, with no sscanf
  * or strtoull per field. */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "trace/formats.h"
 
 #define LACKEY_PID 1
 
-struct lackey_source {
-    struct vmsim_source base;
-    struct input in;
-    uint64_t line;
-};
-
-static int lackey_fail(struct lackey_source *s, const char *expected, const char *found,
-                       size_t found_len)
-{
-    source_fail(&s->base.err, expected, found, found_len, "%s:%llu", s->in.name,
-                (unsigned long long)s->line);
-    if (found_len == 0)
-        snprintf(s->base.err.found, sizeof s->base.err.found, "end of line");
-    return VMSIM_EPARSE;
-}
-
 #define LACKEY_SHAPE "a lackey line: \"I  ADDR,SIZE\", \" L ADDR,SIZE\", \" S ADDR,SIZE\", " \
                      "\" M ADDR,SIZE\" or a \"==PID==\" message"
 
-/* Parse one line (without '\n'): 1 with *ev, 0 for a skipped line, or an error. */
-static inline int lackey_parse(struct lackey_source *s, const char *line, size_t len,
+/* Parse one line (without '\r\n'): 1 with *ev, 0 for a skipped line, or an error. */
+static inline int lackey_parse(struct line_source *s, const char *line, size_t len,
                                struct vmsim_event *ev)
 {
     const unsigned char *p = (const unsigned char *)line, *e = p + len;
-    if (len > 0 && e[-1] == '\r')
-        e--;
     unsigned kind;
     if (e - p >= 3 && p[2] == ' ' && p[0] == 'I' && p[1] == ' ') {
         kind = VMSIM_FETCH;
@@ -57,7 +38,7 @@ static inline int lackey_parse(struct lackey_source *s, const char *line, size_t
     } else if (e - p >= 2 && p[0] == '=' && p[1] == '=') {
         return 0;
     } else {
-        lackey_fail(s, LACKEY_SHAPE, line, (size_t)(e - (const unsigned char *)line));
+        line_fail(s, LACKEY_SHAPE, line, len);
         if (e == p)
             snprintf(s->base.err.found, sizeof s->base.err.found, "an empty line");
         return VMSIM_EPARSE;
@@ -74,10 +55,10 @@ static inline int lackey_parse(struct lackey_source *s, const char *line, size_t
         p++;
     }
     if (p == a0 || p == e || *p != ',')
-        return lackey_fail(s, "ADDR (hexadecimal digits) then ','", (const char *)a0,
-                           (size_t)(e - a0));
+        return line_fail(s, "ADDR (hexadecimal digits) then ','", (const char *)a0,
+                         (size_t)(e - a0));
     if (over)
-        return lackey_fail(s, "ADDR of at most 64 bits", (const char *)a0, (size_t)(p - a0));
+        return line_fail(s, "ADDR of at most 64 bits", (const char *)a0, (size_t)(p - a0));
     p++;
 
     const unsigned char *s0 = p;
@@ -90,10 +71,10 @@ static inline int lackey_parse(struct lackey_source *s, const char *line, size_t
         p++;
     }
     if (p == s0 || p != e)
-        return lackey_fail(s, "SIZE (decimal digits) then the end of the line",
-                           (const char *)s0, (size_t)(e - s0));
+        return line_fail(s, "SIZE (decimal digits) then the end of the line", (const char *)s0,
+                         (size_t)(e - s0));
     if (over || size == 0)
-        return lackey_fail(s, "SIZE from 1 to 2^64-1", (const char *)s0, (size_t)(e - s0));
+        return line_fail(s, "SIZE from 1 to 2^64-1", (const char *)s0, (size_t)(e - s0));
 
     *ev = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = LACKEY_PID,
                                .addr = addr, .len = size};
@@ -102,58 +83,15 @@ static inline int lackey_parse(struct lackey_source *s, const char *line, size_t
 
 static long lackey_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    struct lackey_source *s = (struct lackey_source *)src;
-    size_t n = 0;
-    int err = 0;
-    while (n < max) {
-        const char *line;
-        size_t len;
-        int got = input_line(&s->in, TRACE_LINE_MAX, &line, &len);
-        if (got == 0)
-            break;
-        s->line++;
-        if (got == VMSIM_ERANGE) {
-            err = lackey_fail(s, "a line of at most 4096 bytes", line, 40);
-            break;
-        }
-        if (got < 0) {
-            err = input_fail_io(&s->in, &s->base.err);
-            break;
-        }
-        int r = lackey_parse(s, line, len, &buf[n]);
-        if (r < 0) {
-            err = r;
-            break;
-        }
-        n += (size_t)r;
-    }
-    s->base.bytes = input_consumed(&s->in);
-    if (err < 0)
-        src->pending = err; /* delivered after the events before it */
-    return (long)n;
+    return line_source_next((struct line_source *)src, buf, max, lackey_parse);
 }
 
-static void lackey_close(struct vmsim_source *src)
-{
-    struct lackey_source *s = (struct lackey_source *)src;
-    input_close(&s->in);
-    free(s);
-}
-
-static const struct source_ops lackey_source_ops = {"lackey", lackey_next, lackey_close};
+static const struct source_ops lackey_source_ops = {"lackey", lackey_next, line_source_close};
 
 int lackey_source_open(struct input *in, struct vmsim_source **out,
                        struct vmsim_source_error *err)
 {
-    struct lackey_source *s = calloc(1, sizeof *s);
-    if (!s) {
-        input_close(in);
-        return VMSIM_ENOMEM;
-    }
-    s->base.ops = &lackey_source_ops;
-    s->in = *in;
-    *out = &s->base;
-    return VMSIM_OK;
+    return line_source_open(in, sizeof(struct line_source), &lackey_source_ops, out);
 }
 
 /* Lackey if the first line that is neither blank nor a '#' comment is a

@@ -28,20 +28,11 @@
 
 #define PIN_PID 1
 
-struct pin_source {
-    struct vmsim_source base;
-    struct input in;
-    uint64_t line;
-};
-
-static int pin_fail(struct pin_source *s, const char *expected, const unsigned char *found,
+/* found up to end: what the parser met (end itself: "end of line"). */
+static int pin_fail(struct line_source *s, const char *expected, const unsigned char *found,
                     const unsigned char *end)
 {
-    source_fail(&s->base.err, expected, (const char *)found, (size_t)(end - found), "%s:%llu",
-                s->in.name, (unsigned long long)s->line);
-    if (found == end)
-        snprintf(s->base.err.found, sizeof s->base.err.found, "end of line");
-    return VMSIM_EPARSE;
+    return line_fail(s, expected, (const char *)found, (size_t)(end - found));
 }
 
 /* %p: "0x" and hex digits, or "(nil)". *pp moves past it. TRACE_NUM_* */
@@ -77,13 +68,11 @@ static inline int pin_ptr(const unsigned char **pp, const unsigned char *e, uint
 #define PIN_ADDR "ADDR (0x-hex or (nil), at most 64 bits)"
 #define PIN_SIZE "end of line or SIZE (decimal, 1 to 2^64-1)"
 
-/* One line (no '\n'): 1 with *ev, 0 for a skipped line, or an error. */
-static inline int pin_parse(struct pin_source *s, const char *line, size_t len,
+/* One line (no '\r\n'): 1 with *ev, 0 for a skipped line, or an error. */
+static inline int pin_parse(struct line_source *s, const char *line, size_t len,
                             struct vmsim_event *ev)
 {
     const unsigned char *p = (const unsigned char *)line, *e = p + len;
-    if (e > p && e[-1] == '\r')
-        e--;
     if (p < e && *p == '#')
         return 0; /* #eof, or a comment */
     const unsigned char *f = p;
@@ -131,58 +120,14 @@ static inline int pin_parse(struct pin_source *s, const char *line, size_t len,
 
 static long pin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    struct pin_source *s = (struct pin_source *)src;
-    size_t n = 0;
-    int err = 0;
-    while (n < max) {
-        const char *line;
-        size_t len;
-        int got = input_line(&s->in, TRACE_LINE_MAX, &line, &len);
-        if (got == 0)
-            break;
-        s->line++;
-        if (got == VMSIM_ERANGE) {
-            const unsigned char *l = (const unsigned char *)line;
-            err = pin_fail(s, "a line of at most 4096 bytes", l, l + 40);
-            break;
-        }
-        if (got < 0) {
-            err = input_fail_io(&s->in, &s->base.err);
-            break;
-        }
-        int r = pin_parse(s, line, len, &buf[n]);
-        if (r < 0) {
-            err = r;
-            break;
-        }
-        n += (size_t)r;
-    }
-    s->base.bytes = input_consumed(&s->in);
-    if (err < 0)
-        src->pending = err; /* delivered after the events before it */
-    return (long)n;
+    return line_source_next((struct line_source *)src, buf, max, pin_parse);
 }
 
-static void pin_close(struct vmsim_source *src)
-{
-    struct pin_source *s = (struct pin_source *)src;
-    input_close(&s->in);
-    free(s);
-}
-
-static const struct source_ops pin_source_ops = {"pin", pin_next, pin_close};
+static const struct source_ops pin_source_ops = {"pin", pin_next, line_source_close};
 
 int pin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
 {
-    struct pin_source *s = calloc(1, sizeof *s);
-    if (!s) {
-        input_close(in);
-        return VMSIM_ENOMEM;
-    }
-    s->base.ops = &pin_source_ops;
-    s->in = *in;
-    *out = &s->base;
-    return VMSIM_OK;
+    return line_source_open(in, sizeof(struct line_source), &pin_source_ops, out);
 }
 
 /* pinatrace if the first line that is neither blank nor '#' starts with

@@ -33,6 +33,8 @@ const struct vmsim_source_error *vmsim_source_error(const struct vmsim_source *s
 
 uint64_t vmsim_source_bytes(const struct vmsim_source *src) { return src->bytes; }
 
+uint64_t vmsim_source_total(const struct vmsim_source *src) { return src->total; }
+
 void vmsim_source_close(struct vmsim_source *src)
 {
     if (src)

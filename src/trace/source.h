@@ -22,6 +22,7 @@ struct vmsim_source {
     const struct source_ops *ops;
     struct vmsim_source_error err;
     uint64_t bytes; /* input bytes consumed */
+    uint64_t total; /* access events delivered in all; 0: unknown (set at open) */
     int pending;    /* error found after the events of the last call */
     int failed;     /* sticky: once an error is returned, next() repeats it */
 };

@@ -219,7 +219,8 @@ struct generator {
     int (*init)(struct synth *s, struct spec *sp);
     /* Fill exactly k data accesses (kind READ unless the pattern decides). */
     void (*fill)(struct synth *s, struct vmsim_event *buf, size_t k);
-    /* Instead of fill: produce the whole stream (a composite workload). */
+    /* Instead of fill: produce the whole stream (a composite workload);
+     * init then sets s->base.total, the access events it makes. */
     long (*stream)(struct synth *s, struct vmsim_event *buf, size_t max);
     void (*fini)(struct synth *s);
 };
@@ -813,6 +814,10 @@ static int default_init(struct synth *s, struct spec *sp)
     }
     d->cur = 0;
     d->slice_left = DEFAULT_SLICE;
+    /* Every phase has DEFAULT_PHASE_COMMON's n, code and fetch_every, so
+     * the total of the first. */
+    for (unsigned p = 0; p < DEFAULT_PROCS; p++)
+        s->base.total += DEFAULT_PHASES * vmsim_source_total(d->proc[p]);
     return 0;
 }
 
@@ -989,6 +994,7 @@ static int os_pages(struct spec *sp, const char *key, uint64_t v)
 static int os_alloc(struct synth *s, size_t qcap, size_t nproc)
 {
     struct os_state *o = &s->u.os;
+    s->base.total = s->a.n; /* n counts the accesses of every kind */
     o->q = malloc(qcap * sizeof *o->q);
     o->proc = nproc ? calloc(nproc, sizeof *o->proc) : NULL;
     if (!o->q || (nproc && !o->proc))
@@ -1678,6 +1684,15 @@ static void synth_close(struct vmsim_source *src)
 
 static const struct source_ops synth_ops = {"workload", synth_next, synth_close};
 
+/* Access events of a generator that fills (no stream() of its own): n data
+ * accesses and, with code, a fetch before every fetch_every of them, so
+ * n + ceil(n / fetch_every) (docs/workloads.md); UINT64_MAX if more. */
+static uint64_t synth_total(const struct synth_args *a)
+{
+    uint64_t fetches = a->code ? (a->n - 1) / a->fetch_every + 1 : 0; /* n >= 1 */
+    return a->n > UINT64_MAX - fetches ? UINT64_MAX : a->n + fetches;
+}
+
 /* ---- the spec parser ---------------------------------------------------------- */
 
 static int spec_fail_name(struct spec *sp, const char *spec, size_t len)
@@ -1835,6 +1850,8 @@ int vmsim_source_open_workload(const char *spec, struct vmsim_source **out,
     s->pc = sp.a.code_base;
     s->code_end = sp.a.code_base + sp.a.code;
     s->fetch_left = 0; /* a stream with code starts with a fetch */
+    if (!sp.gen->stream) /* those with a stream() set it in init */
+        s->base.total = synth_total(&sp.a);
     *out = &s->base;
     return VMSIM_OK;
 }

@@ -83,12 +83,6 @@ static const struct {
 #define TEXT_OPTIONS                                                                               \
     "end of line or an mmap option (shared, private, supervisor, file=ID, off=BYTES)"
 
-struct text_source {
-    struct vmsim_source base;
-    struct input in;
-    uint64_t line;
-};
-
 struct tok {
     const char *p;
     size_t n;
@@ -98,16 +92,13 @@ struct tok {
  * error is always among the tokens kept. */
 #define TEXT_MAX_TOKS 10
 
-static int text_fail(struct text_source *s, const char *expected, const struct tok *found)
+/* found NULL: the line ended before it. */
+static int text_fail(struct line_source *s, const char *expected, const struct tok *found)
 {
-    source_fail(&s->base.err, expected, found ? found->p : NULL, found ? found->n : 0,
-                "%s:%llu", s->in.name, (unsigned long long)s->line);
-    if (!found)
-        snprintf(s->base.err.found, sizeof s->base.err.found, "end of line");
-    return VMSIM_EPARSE;
+    return line_fail(s, expected, found ? found->p : NULL, found ? found->n : 0);
 }
 
-static int text_field(struct text_source *s, enum text_field f, const struct tok *t,
+static int text_field(struct line_source *s, enum text_field f, const struct tok *t,
                       struct vmsim_event *ev)
 {
     const char *expected = text_field_expected[f];
@@ -187,7 +178,7 @@ static enum text_option text_option_of(const struct tok *t)
 }
 
 /* The value of file= or off= in t into ev. */
-static int text_option_value(struct text_source *s, enum text_option o, const struct tok *t,
+static int text_option_value(struct line_source *s, enum text_option o, const struct tok *t,
                              struct vmsim_event *ev)
 {
     size_t skip = strlen(text_options[o].word);
@@ -208,7 +199,7 @@ static int text_option_value(struct text_source *s, enum text_option o, const st
 
 /* The n tokens after the PROT of an mmap line: options, each at most once.
  * off= needs file=, which may come before or after it. */
-static int text_map_options(struct text_source *s, const struct tok *t, size_t n,
+static int text_map_options(struct line_source *s, const struct tok *t, size_t n,
                             struct vmsim_event *ev)
 {
     unsigned seen = 0;
@@ -236,9 +227,9 @@ static int text_map_options(struct text_source *s, const struct tok *t, size_t n
     return 0;
 }
 
-/* Parse one line (no '\n'): 1 with *ev filled, 0 for a blank or comment
+/* Parse one line (no '\r\n'): 1 with *ev filled, 0 for a blank or comment
  * line, or an error. */
-static int text_parse_line(struct text_source *s, const char *line, size_t len,
+static int text_parse_line(struct line_source *s, const char *line, size_t len,
                            struct vmsim_event *ev)
 {
     struct tok t[TEXT_MAX_TOKS];
@@ -295,60 +286,14 @@ static int text_parse_line(struct text_source *s, const char *line, size_t len,
 
 static long text_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    struct text_source *s = (struct text_source *)src;
-    size_t n = 0;
-    int err = 0;
-    while (n < max) {
-        const char *line;
-        size_t len;
-        int got = input_line(&s->in, TRACE_LINE_MAX, &line, &len);
-        if (got == 0)
-            break;
-        s->line++;
-        if (got == VMSIM_ERANGE) {
-            struct tok t = {line, 40};
-            err = text_fail(s, "a line of at most 4096 bytes", &t);
-            break;
-        }
-        if (got < 0) {
-            err = input_fail_io(&s->in, &s->base.err);
-            break;
-        }
-        if (len > 0 && line[len - 1] == '\r')
-            len--;
-        int r = text_parse_line(s, line, len, &buf[n]);
-        if (r < 0) {
-            err = r;
-            break;
-        }
-        n += (size_t)r;
-    }
-    s->base.bytes = input_consumed(&s->in);
-    if (err < 0)
-        src->pending = err; /* delivered after the events before it */
-    return (long)n;
+    return line_source_next((struct line_source *)src, buf, max, text_parse_line);
 }
 
-static void text_close(struct vmsim_source *src)
-{
-    struct text_source *s = (struct text_source *)src;
-    input_close(&s->in);
-    free(s);
-}
-
-static const struct source_ops text_source_ops = {"text", text_next, text_close};
+static const struct source_ops text_source_ops = {"text", text_next, line_source_close};
 
 int text_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
 {
-    struct text_source *s = calloc(1, sizeof *s);
-    if (!s) {
-        input_close(in);
-        return VMSIM_ENOMEM;
-    }
-    s->base.ops = &text_source_ops;
-    s->in = *in;
-    *out = &s->base;
-    return VMSIM_OK;
+    return line_source_open(in, sizeof(struct line_source), &text_source_ops, out);
 }
 
 /* ---- writer ---------------------------------------------------------------- */
