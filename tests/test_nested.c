@@ -5,8 +5,11 @@
  * finds takes one more host walk: n + n m + m = (n + 1)(m + 1) - 1
  * references with every cache off. A huge page cuts its own dimension:
  * a 2 MiB guest page makes n one less, a 2 MiB host page m one less. */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "vmsim/vmsim.h"
@@ -40,7 +43,7 @@ static struct vmsim *machine(const struct setup *s, struct vmsim_config *cfg)
     return sim;
 }
 
-static void access(struct vmsim *sim, unsigned kind, uint64_t va)
+static void touch(struct vmsim *sim, unsigned kind, uint64_t va)
 {
     const struct vmsim_event ev = {
         .type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = 1, .addr = va, .len = 8};
@@ -55,9 +58,9 @@ static void warm_walk(const struct setup *s, uint64_t *guest, uint64_t *host, ui
     struct vmsim_config cfg;
     struct vmsim *sim = machine(s, &cfg);
     const uint64_t va = 0x40000000;
-    access(sim, VMSIM_WRITE, va);
+    touch(sim, VMSIM_WRITE, va);
     const struct vmsim_stats before = *vmsim_get_stats(sim);
-    access(sim, VMSIM_READ, va + 64);
+    touch(sim, VMSIM_READ, va + 64);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     assert_int_equal(st->walks - before.walks, 1);
     *guest = st->walk_refs - before.walk_refs;
@@ -133,7 +136,7 @@ static void test_cost_and_violations(void **state)
     assert_int_equal(cycles, 4 + 24 * 12);
     struct vmsim_config cfg;
     struct vmsim *sim = machine(&s, &cfg);
-    access(sim, VMSIM_WRITE, 0x40000000);
+    touch(sim, VMSIM_WRITE, 0x40000000);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     assert_int_equal(st->nested_violations, 5);
     assert_int_equal(st->nested_oom, 0);
@@ -169,9 +172,9 @@ static void test_nested_caches(void **state)
             cfg.nested.tlb_latency = 1;
         }
         assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
-        access(sim, VMSIM_WRITE, 0x40000000);
+        touch(sim, VMSIM_WRITE, 0x40000000);
         const struct vmsim_stats before = *vmsim_get_stats(sim);
-        access(sim, VMSIM_READ, 0x40000040);
+        touch(sim, VMSIM_READ, 0x40000040);
         const struct vmsim_stats *st = vmsim_get_stats(sim);
         assert_int_equal(st->walk_refs - before.walk_refs, 4);
         if (pwc) {
@@ -663,6 +666,51 @@ static void test_migration_pressure(void **state)
     assert_int_equal(st[1].mig_lost, 0);
 }
 
+/* VMs from a text trace (docs/traces.md: "vm", "spawn PID vm=ID"): pid 1
+ * in VM 1, pids 2 and 3 in VMs 2 and 3 (32 MiB). Each writes its page at
+ * 0x10000000 (1 fault: root, 3 tables, the page: 5 frames, 5 EPT
+ * violations); pids 1 and 2 read it again (no fault); pid 3 reads
+ * 0x20000000, 256 MiB on: a new leaf table and the zero frame (2 faults, 7
+ * frames, 7 violations). 17 violations; the host holds them and 3 nested
+ * tables of 4 tables: 29 frames. The same trace on a native machine is
+ * refused at its first event. */
+static void test_cli_vms(void **state)
+{
+    (void)state;
+    static const char trace[] = "vm 2 0\nvm 3 33554432\nspawn 2 vm=2\nspawn 3 vm=3\n"
+                                "W 1 0x10000000 8\nW 2 0x10000000 8\nW 3 0x10000000 8\n"
+                                "R 1 0x10000000 8\nR 2 0x10000000 8\nR 3 0x20000000 8\n";
+    char *path = write_temp(trace, sizeof trace - 1, ".txt");
+    struct cmd_result r =
+        run_vmsim("run --quiet --nested x86-64 --mem 64m --trace %s --json -", path);
+    if (r.status != 0)
+        fail_msg("status %d: %s", r.status, r.err);
+    json_error_t jerr;
+    json_t *j = json_loads(r.out, 0, &jerr);
+    assert_non_null(j);
+    json_t *vms = json_object_get(j, "vms");
+    assert_int_equal(json_array_size(vms), 3);
+    static const long long faults[] = {1, 1, 2}, frames[] = {5, 5, 7};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_array_get(vms, i);
+        assert_int_equal(json_integer_value(json_object_get(v, "vm")), (long long)i + 1);
+        assert_int_equal(json_integer_value(json_object_get(v, "accesses")), 2);
+        assert_int_equal(json_integer_value(json_object_get(v, "faults")), faults[i]);
+        assert_int_equal(json_integer_value(json_object_get(v, "frames_used")), frames[i]);
+    }
+    json_t *nested = json_object_get(j, "nested");
+    assert_int_equal(json_integer_value(json_object_get(nested, "violations")), 17);
+    assert_int_equal(json_integer_value(json_object_get(nested, "host_frames")), 29);
+    json_decref(j);
+    cmd_result_free(&r);
+    r = run_vmsim("run --trace %s", path);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "event 1: expected a virtualized machine"));
+    cmd_result_free(&r);
+    unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -673,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_migration),           cmocka_unit_test(test_migration_pressure),
         cmocka_unit_test(test_enclave_level),
         cmocka_unit_test(test_enclave_isolation),   cmocka_unit_test(test_two_vms),
+        cmocka_unit_test(test_cli_vms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -192,8 +192,15 @@ static const struct bad_case bad_cases[] = {
 
 /* fork, madvise, mmap flags and files; expected is matched exactly. */
 static const struct bad_case bad_process_cases[] = {
-    {"OS type 9", {0x89}, 1, "<memory>: byte 8",
-     "a record tag (0x00-0x3f access, 0x81-0x88 OS event)", "0x89"},
+    {"OS type 11", {0x8b}, 1, "<memory>: byte 8",
+     "a record tag (0x00-0x3f access, 0x81-0x8a OS event)", "0x8b"},
+    {"vm id 1", {0x89, 0x01, 0x00}, 3, "<memory>: byte 9", "a VM id from 2 to 255", "1"},
+    {"vm id 256", {0x89, 0x80, 0x02, 0x00}, 4, "<memory>: byte 9", "a VM id from 2 to 255",
+     "256"},
+    {"cut vm", {0x89, 0x02}, 2, "<memory>: byte 10", "the rest of the vm record that starts at "
+     "byte 8", "end of input"},
+    {"spawn into VM 0", {0x8a, 0x05, 0x00}, 3, "<memory>: byte 10", "a VM id from 2 to 255",
+     "0"},
     {"mmap prot 64", {0x83, 0x01, 0x00, 0x01, 0x40}, 5, "<memory>: byte 12", MAP_PROT, "64"},
     {"mmap prot 128", {0x83, 0x01, 0x00, 0x01, 0x80, 0x01}, 6, "<memory>: byte 12", MAP_PROT,
      "128"},
@@ -386,6 +393,13 @@ static void random_events(struct vmsim_event *evs, size_t n, uint64_t seed)
                 e->kind = (uint8_t)rng_below(&r, 8);
             if (e->type == VMSIM_EV_MADVISE)
                 e->kind = (uint8_t)rng_below(&r, VMSIM_ADV_NTYPES);
+            if (e->type == VMSIM_EV_SPAWN && rng_below(&r, 2))
+                e->file = (uint32_t)(2 + rng_below(&r, VMSIM_MAX_VMS - 2));
+            if (e->type == VMSIM_EV_VM) {
+                e->pid = 0; /* not part of the event */
+                e->addr = 2 + rng_below(&r, VMSIM_MAX_VMS - 2);
+                e->len = rng_next(&r) >> rng_below(&r, 64);
+            }
             if (e->type == VMSIM_EV_MMAP) {
                 e->kind |= (uint8_t)(rng_below(&r, 4) * VMSIM_MAP_SHARED); /* both flags */
                 if (rng_below(&r, 2)) {

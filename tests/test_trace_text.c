@@ -493,6 +493,13 @@ static void test_random_round_trip(void **state)
             e->pid = (vmsim_pid_t)rng_next(&r);
             break;
         case VMSIM_EV_SPAWN:
+            e->pid = (vmsim_pid_t)rng_next(&r);
+            e->file = rng_below(&r, 2) ? 0 : (uint32_t)(2 + rng_below(&r, VMSIM_MAX_VMS - 2));
+            break;
+        case VMSIM_EV_VM:
+            e->addr = 2 + rng_below(&r, VMSIM_MAX_VMS - 2);
+            e->len = big;
+            break;
         case VMSIM_EV_EXIT:
             e->pid = (vmsim_pid_t)rng_next(&r);
             break;
@@ -590,6 +597,53 @@ static void test_file_sink(void **state)
     assert_int_equal(vmsim_sink_close(NULL), 0);
 }
 
+/* VM lines (docs/traces.md): "vm VMID MEMORY" creates a VM, "spawn PID
+ * vm=VMID" starts a process in one; both read back as written, and the
+ * ids outside 2..255 are refused with the field expected. */
+static void test_vm_lines(void **state)
+{
+    (void)state;
+    static const char in[] = "vm 2 1073741824\nvm 255 0\nspawn 7 vm=2\nspawn 8\n";
+    struct vmsim_event *evs;
+    struct vmsim_source_error err;
+    assert_int_equal(read_all(in, sizeof in - 1, "text", 0, &evs, &err), 4);
+    assert_int_equal(evs[0].type, VMSIM_EV_VM);
+    assert_int_equal(evs[0].addr, 2);
+    assert_int_equal(evs[0].len, 1ull << 30);
+    assert_int_equal(evs[1].addr, 255);
+    assert_int_equal(evs[1].len, 0);
+    assert_int_equal(evs[2].type, VMSIM_EV_SPAWN);
+    assert_int_equal(evs[2].pid, 7);
+    assert_int_equal(evs[2].file, 2);
+    assert_int_equal(evs[2].addr, 0);
+    assert_int_equal(evs[3].file, 0);
+    struct vmsim_sink *sink;
+    assert_int_equal(trace_sink_open_mem("text", &sink), 0);
+    assert_int_equal(vmsim_sink_write(sink, evs, 4), 0);
+    size_t len;
+    const unsigned char *got = trace_sink_mem(sink, &len);
+    static const char want[] = "# vmsim text trace (docs/traces.md)\n"
+                               "vm 2 1073741824\nvm 255 0\nspawn 7 vm=2\nspawn 8\n";
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(got, want, len);
+    vmsim_sink_close(sink);
+    free(evs);
+    static const struct {
+        const char *line, *expected, *found;
+    } bad[] = {{"vm 1 0\n", "VMID (decimal or 0x-hex, 2 to 255)", "1"},
+               {"vm 256 0\n", "VMID (decimal or 0x-hex, 2 to 255)", "256"},
+               {"vm 2\n", "MEMORY in bytes (decimal or 0x-hex; 0: the machine's)", "end of line"},
+               {"spawn 7 vm=1\n", "VMID (decimal or 0x-hex, 2 to 255)", "1"},
+               {"spawn 7 vmx\n", "end of line or vm=VMID", "vmx"},
+               {"spawn 7 vm=2 9\n", "end of line", "9"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(read_all(bad[i].line, strlen(bad[i].line), "text", 0, &evs, &err),
+                         VMSIM_EPARSE);
+        if (strcmp(err.expected, bad[i].expected) || strstr(err.found, bad[i].found) == NULL)
+            fail_msg("\"%s\": expected %s, found %s", bad[i].line, err.expected, err.found);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -601,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_empty_and_comment_only),
         cmocka_unit_test(test_writer_exact_text),
+        cmocka_unit_test(test_vm_lines),
         cmocka_unit_test(test_random_round_trip),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_file_sink),

@@ -12,9 +12,12 @@
 extern "C" {
 #endif
 
+#define VMSIM_MAX_VMS 256 /* VM ids 1 .. 255 (nested paging) */
+
 enum vmsim_event_type {
     VMSIM_EV_ACCESS = 0,   /* pid touches [addr, addr+len) with kind */
-    VMSIM_EV_SPAWN = 1,    /* a new process pid with an empty address space */
+    VMSIM_EV_SPAWN = 1,    /* a new process pid with an empty address space; file = the
+                              VM it runs in (2..255; 0: VM 1) under nested paging */
     VMSIM_EV_EXIT = 2,     /* process pid exits; its memory is freed */
     VMSIM_EV_MMAP = 3,     /* map [addr, addr+len) in pid, kind = VMSIM_PROT_* */
     VMSIM_EV_MUNMAP = 4,   /* unmap [addr, addr+len) in pid */
@@ -22,6 +25,8 @@ enum vmsim_event_type {
     VMSIM_EV_SWITCH = 6,   /* cpu starts running pid (context switch) */
     VMSIM_EV_FORK = 7,     /* pid forks; addr = the child's pid (a new process) */
     VMSIM_EV_MADVISE = 8,  /* advise [addr, addr+len) of pid; kind = VMSIM_ADV_* */
+    VMSIM_EV_VM = 9,       /* create VM addr (2..255) with len bytes of guest memory (0:
+                              the machine's), under nested paging: vmsim_vm_create */
     VMSIM_EV_NTYPES
 };
 

@@ -349,7 +349,6 @@ void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
 
 /* ---- several VMs (nested paging) ---------------------------------------- */
 
-#define VMSIM_MAX_VMS 256 /* VM ids 1 .. 255 */
 /* With cfg.nested.on the machine's first VM is VM 1, where every process
  * runs unless placed elsewhere. This creates VM vmid (2 .. 255) with
  * mem_bytes of guest memory (0: cfg.phys_bytes), the same configuration

@@ -142,6 +142,18 @@ static int feed(struct run *r, const struct vmsim_event *ev, size_t n)
     finish(r->sim, r->source, r->json, r->quiet, &r->pg);
     uint64_t bad = vmsim_get_stats(r->sim)->events; /* index of the failing event */
     const struct vmsim_event *e = &ev[bad - r->consumed];
+    const bool vm = e->type == VMSIM_EV_VM || (e->type == VMSIM_EV_SPAWN && e->file);
+    if (vm && !r->cfg->nested.on)
+        return cli_fail("event %llu: expected a virtualized machine for VM events (--nested "
+                        "GEOMETRY), found a native one", (unsigned long long)bad + 1);
+    if (vm && e->type == VMSIM_EV_VM)
+        return cli_fail("event %llu: VM %llu: %s", (unsigned long long)bad + 1,
+                        (unsigned long long)e->addr,
+                        rc == VMSIM_EEXIST ? "expected a new VM id, found one that exists"
+                                           : vmsim_strerror(rc));
+    if (vm)
+        return cli_fail("event %llu: spawn of pid %u into VM %u: expected a VM created before "
+                        "(a vm event)", (unsigned long long)bad + 1, e->pid, e->file);
     if (rc == VMSIM_ERANGE)
         return cli_fail("event %llu: cpu %u, but the machine has %u CPUs (--cpus)",
                         (unsigned long long)bad + 1, e->cpu, r->cfg->ncpus);

@@ -228,6 +228,11 @@ static struct vmsim *vm_of(struct vmsim *sim, const struct vmsim_event *e)
  * found none is counted and dropped, and the run goes on. */
 static int run_event(struct vmsim *sim, const struct vmsim_event *e)
 {
+    if (e->type == VMSIM_EV_VM)
+        return e->addr < VMSIM_MAX_VMS ? vmsim_vm_create(sim, (unsigned)e->addr, e->len)
+                                       : VMSIM_ERANGE;
+    if (e->type == VMSIM_EV_SPAWN && e->file && !sim->nvms)
+        return VMSIM_EINVAL; /* a VM that does not exist */
     if (sim->nvms && !(sim = vm_of(sim, e)))
         return VMSIM_EINVAL;
     int rc = run_one(sim, e);

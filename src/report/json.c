@@ -146,6 +146,20 @@ int report_json(const struct vmsim *sim, const char *source, FILE *out)
     for (unsigned i = 0; i <= VMSIM_MAX_LEVELS + 1; i++)
         json_array_append_new(hist, json_integer((json_int_t)st->walk_hist[i]));
     set_path(root, "walks.refs_histogram", hist);
+    json_t *vms = json_array();
+    for (unsigned id = 1; cfg->nested.on && id < VMSIM_MAX_VMS; id++) {
+        const struct vmsim_stats *v = vmsim_vm_stats(sim, id);
+        if (v)
+            json_array_append_new(
+                vms, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "vm", (json_int_t)id,
+                               "accesses", (json_int_t)v->accesses, "faults",
+                               (json_int_t)v->faults_total, "tlb_misses_all_levels",
+                               (json_int_t)v->tlb_misses_all, "walks", (json_int_t)v->walks,
+                               "walk_refs", (json_int_t)v->walk_refs, "host_refs",
+                               (json_int_t)v->nested_refs, "frames_used", (json_int_t)v->frames_used,
+                               "cycles", (json_int_t)v->cycles));
+    }
+    set_path(root, "vms", vms);
     json_t *rounds = json_array();
     for (uint64_t r = 0; r < st->mig_rounds && r < VMSIM_MIGRATE_ROUNDS; r++)
         json_array_append_new(rounds, json_integer((json_int_t)st->mig_round_pages[r]));

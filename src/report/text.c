@@ -80,6 +80,18 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
                 num(st->nested_host_frames, (char[32]){0}),
                 report_bytes(st->nested_table_bytes, (char[32]){0}, 32));
     }
+    for (unsigned id = 2; cfg->nested.on && id < VMSIM_MAX_VMS; id++) {
+        const struct vmsim_stats *v = vmsim_vm_stats(sim, id);
+        if (!v)
+            continue;
+        if (id == 2) {
+            const struct vmsim_stats *one = vmsim_vm_stats(sim, 1);
+            fprintf(out, "%-22s VM 1: %s accesses, %s faults, %s frames\n", "VMs",
+                    num(one->accesses, a), num(one->faults_total, b), num(one->frames_used, c));
+        }
+        fprintf(out, "%-22s VM %u: %s accesses, %s faults, %s frames\n", "", id,
+                num(v->accesses, a), num(v->faults_total, b), num(v->frames_used, c));
+    }
     if (cfg->nested.enclave_pid)
         fprintf(out, "%-22s process %u: %s enclave-table references (%.2f per walk); %s reads "
                 "refused to others\n", "enclave", (unsigned)cfg->nested.enclave_pid,

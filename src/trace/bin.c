@@ -42,7 +42,7 @@ _Static_assert(((TRACE_PROT_ALL | VMSIM_MAP_FLAGS) & BIN_MAP_FILE) == 0,
 
 #define BIN_VARINT_MAX 10
 #define BIN_RECORD_MAX (1 + 6 * BIN_VARINT_MAX) /* an mmap of a file */
-#define BIN_TAG_EXPECTED "a record tag (0x00-0x3f access, 0x81-0x88 OS event)"
+#define BIN_TAG_EXPECTED "a record tag (0x00-0x3f access, 0x81-0x8a OS event)"
 
 /* Fields of the OS event records, in order, 0-terminated. BF_FILE and
  * what follows it are present only when the mmap prot has BIN_MAP_FILE. */
@@ -58,9 +58,16 @@ enum {
     BF_ADVICE,  /* enum vmsim_advice, in ev->kind */
     BF_FILE,    /* file id, 1 to 2^32-1 */
     BF_PGOFF,   /* offset into the file in 4 KiB pages, below 2^32 */
+    BF_VMID,    /* a VM id, 2 to 255: VMSIM_EV_VM's addr, a spawn's file */
+    BF_MEM,     /* guest memory in bytes (0: the machine's) */
 };
-static const uint8_t bin_os_fields[VMSIM_EV_NTYPES][7] = {
+/* A spawn into a VM other than VM 1 has its own tag (0x8a): a spawn
+ * record has no room for more fields. */
+#define BIN_SPAWN_VM VMSIM_EV_NTYPES
+static const uint8_t bin_os_fields[VMSIM_EV_NTYPES + 1][7] = {
     [VMSIM_EV_SPAWN] = {BF_PID},
+    [VMSIM_EV_VM] = {BF_VMID, BF_MEM},
+    [BIN_SPAWN_VM] = {BF_PID, BF_VMID},
     [VMSIM_EV_EXIT] = {BF_PID},
     [VMSIM_EV_MMAP] = {BF_PID, BF_ADDR, BF_LEN, BF_MAPPROT, BF_FILE, BF_PGOFF},
     [VMSIM_EV_MUNMAP] = {BF_PID, BF_ADDR, BF_LEN},
@@ -69,8 +76,9 @@ static const uint8_t bin_os_fields[VMSIM_EV_NTYPES][7] = {
     [VMSIM_EV_FORK] = {BF_PID, BF_CHILD},
     [VMSIM_EV_MADVISE] = {BF_PID, BF_ADDR, BF_LEN, BF_ADVICE},
 };
-static const char *const bin_type_names[VMSIM_EV_NTYPES] = {
-    "access", "spawn", "exit", "mmap", "munmap", "mprotect", "switch", "fork", "madvise",
+static const char *const bin_type_names[VMSIM_EV_NTYPES + 1] = {
+    "access", "spawn", "exit", "mmap", "munmap", "mprotect", "switch", "fork", "madvise", "vm",
+    "spawn in a VM",
 };
 
 /* Coding state; both ends start from bin_state_init. Stream 1 is
@@ -216,6 +224,12 @@ static inline int bin_check(struct bin_source *s, const unsigned char *at, int f
         if (v > UINT32_MAX)
             return bin_bad_value(s, at, "a file offset below 2^32 pages", v);
         break;
+    case BF_VMID:
+        if (v < 2 || v >= VMSIM_MAX_VMS)
+            return bin_bad_value(s, at, "a VM id from 2 to 255", v);
+        break;
+    case BF_MEM:
+        break;
     }
     return 0;
 }
@@ -271,12 +285,12 @@ static int bin_decode(struct bin_source *s, const unsigned char **pp, const unsi
         return 0;
     }
     unsigned type = tag & 0x7fu;
-    if (type == VMSIM_EV_ACCESS || type >= VMSIM_EV_NTYPES) {
+    if (type == VMSIM_EV_ACCESS || type > BIN_SPAWN_VM) {
         char found[16];
         snprintf(found, sizeof found, "0x%02x", tag);
         return bin_fail(s, rec, BIN_TAG_EXPECTED, found);
     }
-    ev->type = (uint8_t)type;
+    ev->type = (uint8_t)(type == BIN_SPAWN_VM ? VMSIM_EV_SPAWN : type);
     bool file = false;
     for (const uint8_t *f = bin_os_fields[type]; *f != BF_END; f++) {
         if (*f == BF_FILE && !file)
@@ -298,6 +312,13 @@ static int bin_decode(struct bin_source *s, const unsigned char **pp, const unsi
         case BF_ADVICE: ev->kind = (uint8_t)v; break;
         case BF_FILE: ev->file = (uint32_t)v; break;
         case BF_PGOFF: ev->pgoff = (uint32_t)v; break;
+        case BF_VMID:
+            if (type == BIN_SPAWN_VM)
+                ev->file = (uint32_t)v;
+            else
+                ev->addr = v;
+            break;
+        case BF_MEM: ev->len = v; break;
         }
     }
     *pp = p;
@@ -438,8 +459,10 @@ static int bin_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size
             st->addr[stream] = ev->addr;
             *start = (unsigned char)tag;
         } else {
-            *start = (unsigned char)(BIN_OS | ev->type);
-            for (const uint8_t *f = bin_os_fields[ev->type]; *f != BF_END; f++) {
+            const unsigned type =
+                ev->type == VMSIM_EV_SPAWN && ev->file ? BIN_SPAWN_VM : ev->type;
+            *start = (unsigned char)(BIN_OS | type);
+            for (const uint8_t *f = bin_os_fields[type]; *f != BF_END; f++) {
                 if (*f == BF_FILE && !ev->file)
                     break;
                 switch (*f) {
@@ -453,6 +476,8 @@ static int bin_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size
                 case BF_ADVICE: p = bin_put(p, ev->kind); break;
                 case BF_FILE: p = bin_put(p, ev->file); break;
                 case BF_PGOFF: p = bin_put(p, ev->pgoff); break;
+                case BF_VMID: p = bin_put(p, type == BIN_SPAWN_VM ? ev->file : ev->addr); break;
+                case BF_MEM: p = bin_put(p, ev->len); break;
                 }
             }
         }

@@ -220,7 +220,7 @@ int vmsim_sink_close(struct vmsim_sink *sink)
 /* Every format must carry every event type: a new type needs a text_cmds
  * line (text.c), bin_os_fields and bin_type_names entries (bin.c), a case
  * below and its rows in docs/traces.md. */
-_Static_assert(VMSIM_EV_NTYPES == 9, "give the new event type a place in every trace format");
+_Static_assert(VMSIM_EV_NTYPES == 10, "give the new event type a place in every trace format");
 
 bool trace_event_valid(const struct vmsim_event *ev)
 {
@@ -228,6 +228,9 @@ bool trace_event_valid(const struct vmsim_event *ev)
     case VMSIM_EV_ACCESS:
         return ev->kind <= VMSIM_MODIFY && ev->len != 0;
     case VMSIM_EV_SPAWN:
+        return ev->file == 0 || (ev->file >= 2 && ev->file < VMSIM_MAX_VMS);
+    case VMSIM_EV_VM:
+        return ev->addr >= 2 && ev->addr < VMSIM_MAX_VMS;
     case VMSIM_EV_EXIT:
     case VMSIM_EV_SWITCH:
         return true;

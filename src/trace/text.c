@@ -14,7 +14,7 @@
 
 #include "trace/formats.h"
 
-enum text_field { TF_PID, TF_CPU, TF_ADDR, TF_SIZE, TF_LEN, TF_PROT, TF_CHILD, TF_ADVICE };
+enum text_field { TF_PID, TF_CPU, TF_ADDR, TF_SIZE, TF_LEN, TF_PROT, TF_CHILD, TF_ADVICE, TF_VMID, TF_MEM };
 
 static const char *const text_field_expected[] = {
     [TF_PID] = "PID (decimal or 0x-hex, below 2^32)",
@@ -25,6 +25,8 @@ static const char *const text_field_expected[] = {
     [TF_PROT] = "PROT (three characters [r-][w-][x-], e.g. rw- or r-x)",
     [TF_CHILD] = "CHILD (decimal or 0x-hex, below 2^32, not the forking PID)",
     [TF_ADVICE] = "ADVICE (normal, hugepage or nohugepage)",
+    [TF_VMID] = "VMID (decimal or 0x-hex, 2 to 255)",
+    [TF_MEM] = "MEMORY in bytes (decimal or 0x-hex; 0: the machine's)",
 };
 
 static const char *const text_advice[VMSIM_ADV_NTYPES] = {
@@ -38,6 +40,7 @@ enum text_tail {
     TT_NONE,
     TT_CPU, /* an optional CPU (accesses) */
     TT_MAP, /* mmap options, in any order, each at most once */
+    TT_VM,  /* an optional vm=VMID (spawn) */
 };
 
 struct text_cmd {
@@ -54,7 +57,7 @@ static const struct text_cmd text_cmds[] = {
     {"W", VMSIM_EV_ACCESS, VMSIM_WRITE, 3, TT_CPU, {TF_PID, TF_ADDR, TF_SIZE}},
     {"X", VMSIM_EV_ACCESS, VMSIM_FETCH, 3, TT_CPU, {TF_PID, TF_ADDR, TF_SIZE}},
     {"M", VMSIM_EV_ACCESS, VMSIM_MODIFY, 3, TT_CPU, {TF_PID, TF_ADDR, TF_SIZE}},
-    {"spawn", VMSIM_EV_SPAWN, 0, 1, TT_NONE, {TF_PID}},
+    {"spawn", VMSIM_EV_SPAWN, 0, 1, TT_VM, {TF_PID}},
     {"exit", VMSIM_EV_EXIT, 0, 1, TT_NONE, {TF_PID}},
     {"switch", VMSIM_EV_SWITCH, 0, 2, TT_NONE, {TF_CPU, TF_PID}},
     {"mmap", VMSIM_EV_MMAP, 0, 4, TT_MAP, {TF_PID, TF_ADDR, TF_LEN, TF_PROT}},
@@ -62,9 +65,10 @@ static const struct text_cmd text_cmds[] = {
     {"mprotect", VMSIM_EV_MPROTECT, 0, 4, TT_NONE, {TF_PID, TF_ADDR, TF_LEN, TF_PROT}},
     {"fork", VMSIM_EV_FORK, 0, 2, TT_NONE, {TF_PID, TF_CHILD}},
     {"madvise", VMSIM_EV_MADVISE, 0, 4, TT_NONE, {TF_PID, TF_ADDR, TF_LEN, TF_ADVICE}},
+    {"vm", VMSIM_EV_VM, 0, 2, TT_NONE, {TF_VMID, TF_MEM}},
 };
 #define TEXT_NCMDS (sizeof text_cmds / sizeof text_cmds[0])
-#define TEXT_KEYWORDS "R, W, X, M, spawn, exit, switch, mmap, munmap, mprotect, fork or madvise"
+#define TEXT_KEYWORDS "R, W, X, M, spawn, exit, switch, mmap, munmap, mprotect, fork, madvise or vm"
 
 /* The mmap options, in the order the writer prints them. "private" is the
  * default: the writer leaves it out, a person may write it. */
@@ -156,6 +160,14 @@ static int text_field(struct line_source *s, enum text_field f, const struct tok
     case TF_LEN:
         if (v == 0)
             return text_fail(s, expected, t);
+        ev->len = v;
+        break;
+    case TF_VMID:
+        if (v < 2 || v >= VMSIM_MAX_VMS)
+            return text_fail(s, expected, t);
+        ev->addr = v;
+        break;
+    case TF_MEM:
         ev->len = v;
         break;
     case TF_PROT:
@@ -273,6 +285,18 @@ static int text_parse_line(struct line_source *s, const char *line, size_t len,
         int r = text_map_options(s, &t[1 + f], nt - 1 - f, ev);
         return r < 0 ? r : 1;
     }
+    if (c->tail == TT_VM && 1 + f < nt) {
+        const struct tok *vm = &t[1 + f];
+        const struct tok id = {vm->p + 3, vm->n - 3};
+        if (vm->n <= 3 || memcmp(vm->p, "vm=", 3) != 0)
+            return text_fail(s, "end of line or vm=VMID", vm);
+        int r = text_field(s, TF_VMID, &id, ev);
+        if (r < 0)
+            return r;
+        ev->file = (uint32_t)ev->addr;
+        ev->addr = 0;
+        f++;
+    }
     if (c->tail == TT_CPU && 1 + f < nt) {
         int r = text_field(s, TF_CPU, &t[1 + f], ev);
         if (r < 0)
@@ -333,6 +357,10 @@ static char *text_put_field(char *p, enum text_field f, const struct vmsim_event
         return p + trace_fmt_dec(p, ev->addr);
     case TF_ADVICE:
         return text_put(p, text_advice[ev->kind]);
+    case TF_VMID:
+        return p + trace_fmt_dec(p, ev->addr);
+    case TF_MEM:
+        return p + trace_fmt_dec(p, ev->len);
     }
     return p;
 }
@@ -385,6 +413,10 @@ static int text_write(struct vmsim_sink *sink, const struct vmsim_event *ev, siz
             p = text_put_field(p, TF_CPU, ev);
         if (c->tail == TT_MAP)
             p = text_put_options(p, ev);
+        if (c->tail == TT_VM && ev->file) {
+            p = text_put(p, " vm=");
+            p += trace_fmt_dec(p, ev->file);
+        }
         *p++ = '\n';
         sink->out.len += (size_t)(p - start);
     }
