@@ -186,29 +186,6 @@ static void write_traces(const struct vmsim_event *ev, size_t n, int reps, const
     }
 }
 
-static double read_rate(const char *path, const char *fmt, uint64_t *bytes)
-{
-    double best = 1e9;
-    static struct vmsim_event buf[4096];
-    for (int t = 0; t < 3; t++) {
-        struct vmsim_source *src;
-        struct vmsim_source_error err;
-        double t0 = cpu_total();
-        if (vmsim_source_open_trace(path, fmt, &src, &err))
-            return 0;
-        uint64_t events = 0;
-        for (long k; (k = vmsim_source_next(src, buf, 4096)) > 0;)
-            events += (uint64_t)k;
-        *bytes = vmsim_source_bytes(src);
-        vmsim_source_close(src);
-        double dt = cpu_total() - t0;
-        sink = events;
-        if (dt < best)
-            best = dt;
-    }
-    return (double)*bytes / best;
-}
-
 static double raw_rate(const char *path, uint64_t *bytes)
 {
     double best = 1e9;
@@ -477,7 +454,9 @@ int main(void)
     const char *paths[] = {lackey, text, bin}, *fmts[] = {"lackey", "text", "bin"};
     for (int i = 0; i < 3; i++) {
         uint64_t nb = 0, rb = 0;
-        double r = read_rate(paths[i], fmts[i], &nb), raw = raw_rate(paths[i], &rb);
+        uint64_t events;
+        const double dt = bench_read(paths[i], fmts[i], &nb, &events);
+        const double r = dt > 0 ? (double)nb / dt : 0, raw = raw_rate(paths[i], &rb);
         printf("%-44s %14.1f %14.1f %8.2f%s\n", fmts[i], r / 1e6, raw / 1e6, raw ? r / raw : 0,
                i == 0 ? (r >= 150e6 ? "   (target >= 150 MB/s: met)" : "   (target >= 150 MB/s: MISSED)")
                       : "");
