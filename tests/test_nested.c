@@ -711,6 +711,43 @@ static void test_cli_vms(void **state)
     free(path);
 }
 
+/* Guest and host organizations may differ. Whatever a guest walk reads (g
+ * references), the host translates each of them and the final address:
+ * (g + 1) host walks. A hashed guest (its one entry: bucket head and node,
+ * g = 2) over a 4-level radix host: 2 guest references, 4 x 3 = 12 host
+ * ones. A radix guest over a hashed host whose
+ * walk reads h references (bucket head and node for a lone entry, h = 2,
+ * Knuth's chaining): 4 guest references and 5 h = 10 host ones. */
+static void test_mixed_organizations(void **state)
+{
+    (void)state;
+    for (int hashed_host = 0; hashed_host < 2; hashed_host++) {
+        struct vmsim_config cfg;
+        vmsim_config_default(&cfg);
+        cfg.ntlb = 0;
+        memset(&cfg.pwc, 0, sizeof cfg.pwc);
+        cfg.phys_bytes = 1ull << 30;
+        cfg.nested.on = true;
+        vmsim_geometry_preset("x86-64", &cfg.nested.geom);
+        snprintf(hashed_host ? cfg.nested.pt : cfg.pt, sizeof cfg.pt, "hashed");
+        struct vmsim *sim;
+        assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+        touch(sim, VMSIM_WRITE, 0x40000000);
+        const struct vmsim_stats before = *vmsim_get_stats(sim);
+        touch(sim, VMSIM_READ, 0x40000040);
+        const struct vmsim_stats *st = vmsim_get_stats(sim);
+        const uint64_t g = st->walk_refs - before.walk_refs, h = st->nested_refs - before.nested_refs;
+        if (hashed_host) {
+            assert_int_equal(g, 4);
+            assert_int_equal(h, 5 * 2);
+        } else {
+            assert_int_equal(g, 2); /* the only entry: bucket head and node */
+            assert_int_equal(h, 4 * (2 + 1));
+        }
+        vmsim_destroy(sim);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -721,7 +758,7 @@ int main(void)
         cmocka_unit_test(test_migration),           cmocka_unit_test(test_migration_pressure),
         cmocka_unit_test(test_enclave_level),
         cmocka_unit_test(test_enclave_isolation),   cmocka_unit_test(test_two_vms),
-        cmocka_unit_test(test_cli_vms),
+        cmocka_unit_test(test_cli_vms),             cmocka_unit_test(test_mixed_organizations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
