@@ -2,6 +2,7 @@
  * here is derived from the definition of the pattern in docs/workloads.md
  * (addresses by arithmetic, shares from the Zipf formula, counts per gc
  * cycle from size/obj/live), never copied from the program's output. */
+#include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -307,32 +308,28 @@ static void test_sparse_regions(void **state)
 /* One cycle over `objects` objects with `live` of them live: live mark
  * reads of distinct objects, then objects sweep reads in address order, each
  * dead one (not marked) followed by a write of the same header. */
-static void check_gc(const char *spec, uint64_t objects, uint64_t live, uint64_t obj,
-                     int cycles)
+static void check_gc_cycles(const struct vmsim_event *ev, uint64_t cycles, uint64_t objects,
+                            uint64_t live, uint64_t obj)
 {
-    uint64_t per_cycle = live + objects + (objects - live);
-    assert_int_equal(per_cycle, 2 * objects);
-    struct stream s = collect(spec, cycles * per_cycle + 1, 4096);
-    assert_int_equal(s.n, (size_t)cycles * per_cycle);
     unsigned char *marked = malloc(objects);
     size_t i = 0;
-    for (int c = 0; c < cycles; c++) {
+    for (uint64_t c = 0; c < cycles; c++) {
         memset(marked, 0, objects);
         for (uint64_t k = 0; k < live; k++, i++) {
-            assert_int_equal(s.ev[i].kind, VMSIM_READ);
-            uint64_t off = s.ev[i].addr - BASE;
+            assert_int_equal(ev[i].kind, VMSIM_READ);
+            uint64_t off = ev[i].addr - BASE;
             assert_int_equal(off % obj, 0);
             assert_true(off / obj < objects);
             assert_int_equal(marked[off / obj]++, 0);
         }
         uint64_t reads = 0, writes = 0;
         for (uint64_t o = 0; o < objects; o++) {
-            assert_int_equal(s.ev[i].kind, VMSIM_READ);
-            assert_int_equal(s.ev[i].addr, BASE + o * obj);
+            assert_int_equal(ev[i].kind, VMSIM_READ);
+            assert_int_equal(ev[i].addr, BASE + o * obj);
             i++, reads++;
             if (!marked[o]) {
-                assert_int_equal(s.ev[i].kind, VMSIM_WRITE);
-                assert_int_equal(s.ev[i].addr, BASE + o * obj);
+                assert_int_equal(ev[i].kind, VMSIM_WRITE);
+                assert_int_equal(ev[i].addr, BASE + o * obj);
                 i++, writes++;
             }
         }
@@ -340,6 +337,16 @@ static void check_gc(const char *spec, uint64_t objects, uint64_t live, uint64_t
         assert_int_equal(writes, objects - live);
     }
     free(marked);
+}
+
+static void check_gc(const char *spec, uint64_t objects, uint64_t live, uint64_t obj,
+                     int cycles)
+{
+    uint64_t per_cycle = live + objects + (objects - live);
+    assert_int_equal(per_cycle, 2 * objects);
+    struct stream s = collect(spec, cycles * per_cycle + 1, 4096);
+    assert_int_equal(s.n, (size_t)cycles * per_cycle);
+    check_gc_cycles(s.ev, (uint64_t)cycles, objects, live, obj);
     free(s.ev);
 }
 
@@ -369,10 +376,13 @@ static void test_gc_live_set_changes(void **state)
 
 /* The model keeps what the stream has done so far: which pids exist, their
  * mappings (a fork copies the parent's), which pid each cpu last switched
- * to. It fails the test at the first event that breaks a rule of the OS
- * workloads (src/trace/synth.c): every access inside a mapping of its pid
- * whose protection allows it, a switch before a cpu runs a pid, forks only
- * by live pids and to new pids, exits of live pids only. */
+ * to, which VMs exist and the VM of each pid. It fails the test at the
+ * first event that breaks a rule of the OS workloads (src/trace/synth.c):
+ * every access inside a mapping of its pid whose protection allows it, a
+ * switch before a cpu runs a pid, forks only by live pids and to new pids,
+ * exits of live pids only; VM events only before any other event, each
+ * creating a new VM 2..255; a spawn into VM 1 (file 0) or a VM created
+ * before; a fork's child in its parent's VM. */
 #define MODEL_PIDS 8192
 #define MODEL_FILES 64
 
@@ -384,6 +394,7 @@ struct vma {
 
 struct mproc {
     bool seen, live;
+    unsigned vm; /* 1 .. 255 */
     struct vma *v;
     size_t nv;
 };
@@ -396,6 +407,8 @@ struct model {
     uint64_t fetch, read, write;
     uint64_t fetch_file[MODEL_FILES]; /* fetches by the file of their mapping */
     uint64_t read_file;               /* reads of file-backed mappings */
+    bool vm_made[VMSIM_MAX_VMS];      /* VM 1 is the machine's own */
+    uint64_t vm_access[VMSIM_MAX_VMS]; /* accesses by VM */
     const struct vmsim_event *last;
 };
 
@@ -405,6 +418,7 @@ static void model_init(struct model *m, unsigned cpus)
     m->cpus = cpus;
     m->p = calloc(MODEL_PIDS, sizeof *m->p);
     assert_non_null(m->p);
+    m->vm_made[1] = true;
 }
 
 static void model_free(struct model *m)
@@ -446,12 +460,23 @@ static void model_event(struct model *m, const struct vmsim_event *e, size_t at)
     m->count[e->type]++;
     m->last = e;
     struct mproc *p;
+    if (e->type == VMSIM_EV_VM && m->events != m->count[VMSIM_EV_VM])
+        fail_msg("event %zu: a VM event after other events", at);
     switch (e->type) {
+    case VMSIM_EV_VM:
+        if (e->addr < 2 || e->addr >= VMSIM_MAX_VMS || m->vm_made[e->addr])
+            fail_msg("event %zu: VM %llu, not a new VM id from 2 to 255", at,
+                     (unsigned long long)e->addr);
+        m->vm_made[e->addr] = true;
+        break;
     case VMSIM_EV_SPAWN:
         assert_true(e->pid > 0 && e->pid < MODEL_PIDS);
         if (m->p[e->pid].seen)
             fail_msg("event %zu: spawn of pid %u, used before", at, e->pid);
+        if (e->file == 1 || e->file >= VMSIM_MAX_VMS || !m->vm_made[e->file ? e->file : 1])
+            fail_msg("event %zu: spawn of pid %u into VM %u, not created", at, e->pid, e->file);
         m->p[e->pid].seen = m->p[e->pid].live = true;
+        m->p[e->pid].vm = e->file ? e->file : 1;
         break;
     case VMSIM_EV_FORK: {
         p = model_live(m, e->pid, at);
@@ -460,6 +485,7 @@ static void model_event(struct model *m, const struct vmsim_event *e, size_t at)
             fail_msg("event %zu: fork to pid %llu, not a new pid", at, (unsigned long long)e->addr);
         struct mproc *c = &m->p[e->addr];
         c->seen = c->live = true;
+        c->vm = p->vm;
         c->nv = p->nv;
         c->v = malloc((p->nv + 1) * sizeof *c->v);
         memcpy(c->v, p->v, p->nv * sizeof *c->v);
@@ -515,6 +541,7 @@ static void model_event(struct model *m, const struct vmsim_event *e, size_t at)
                                                  : VMSIM_PROT_R;
         if (!(v->prot & need))
             fail_msg("event %zu: kind %u in a mapping with prot %u", at, e->kind, v->prot);
+        m->vm_access[p->vm]++;
         m->fetch += e->kind == VMSIM_FETCH;
         m->read += e->kind == VMSIM_READ;
         m->write += e->kind == VMSIM_WRITE;
@@ -910,6 +937,249 @@ static void test_cloud_stream(void **state)
     model_free(&m);
 }
 
+/* ---- vms ------------------------------------------------------------------------- */
+
+#define VMS_SMALL                                                                          \
+    "vms:vms=3,cpus=2,slice=100,gc_heap=64k,db_table=64k,fork_workers=2,fork_heap=16k,"   \
+    "fork_requests=250,n=1404"
+
+/* The accesses of pid, in stream order (free). */
+static struct vmsim_event *pid_accesses(const struct stream *s, vmsim_pid_t pid, size_t *n)
+{
+    struct vmsim_event *out = malloc((s->n + 1) * sizeof *out);
+    assert_non_null(out);
+    *n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->ev[i].type == VMSIM_EV_ACCESS && s->ev[i].pid == pid)
+            out[(*n)++] = s->ev[i];
+    return out;
+}
+
+static void test_vms_stream(void **state)
+{
+    (void)state;
+    struct model m;
+    /* docs/workloads.md's example. VM 1 runs the collector (slot 0, pid 1),
+     * VM 2 the database (slot 1, pid 2), VM 3 a fork service (master pid 3,
+     * worker slots 2 and 3): 4 slots on 2 cpus, so slice j runs slot j % 4
+     * on cpu j % 2 and every slice switches. VM events for 2 and 3; spawns
+     * of pids 1, 2, 3 on the cpus of slices 0, 1, 2: 0, 1, 0. Slice 0 maps
+     * the heap, slice 1 the table. Before slice 2 the master switches to
+     * cpu 0, maps code and heap, writes 16k / 4096 = 4 pages and forks
+     * pids 4 and 5, which map their areas on slices 2 and 3. A life of 250
+     * accesses is slices of 100, 100, 50: slices 10 and 11 (50 each) end
+     * the lives of 4 and 5; each exits, and the master, switched to on its
+     * cpu, forks 6, then 7. Slice 12 runs pid 1, 13 pid 2, 14 pid 6 (which
+     * maps its area); the stream ends there: 4 + 10 x 100 (slices 0-9) +
+     * 2 x 50 + 3 x 100 (slices 12-14) = 1404 accesses. Switches: 15
+     * slices, the master's setup and two wake-ups = 18. Mmaps: heap,
+     * table, code, master heap, areas of 4, 5, 6 = 7. Forks 2 + 2, exits 2. */
+    struct stream s = model_run(&m, VMS_SMALL, 2, 3000);
+    expect_counts(&m, 1404, 3, 7, 4, 2, 18);
+    assert_int_equal(m.count[VMSIM_EV_VM], 2);
+    assert_int_equal(s.n, 1404 + 2 + 3 + 7 + 4 + 2 + 18);
+    const struct vmsim_event *e = s.ev;
+    for (int k = 0; k < 2; k++) { /* VM k + 2, the machine's memory, named by its pid */
+        assert_int_equal(e[k].type, VMSIM_EV_VM);
+        assert_int_equal(e[k].addr, k + 2);
+        assert_int_equal(e[k].len, 0);
+        assert_int_equal(e[k].pid, k + 2);
+    }
+    static const unsigned spawn_file[3] = {0, 2, 3}, spawn_cpu[3] = {0, 1, 0};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(e[2 + k].type, VMSIM_EV_SPAWN);
+        assert_int_equal(e[2 + k].pid, k + 1);
+        assert_int_equal(e[2 + k].file, spawn_file[k]);
+        assert_int_equal(e[2 + k].cpu, spawn_cpu[k]);
+    }
+    /* accesses by VM: slices 0, 4, 8, 12; slices 1, 5, 9, 13; the master's
+     * 4 and slices 2, 3, 6, 7 (400), 10, 11 (100) and 14 (100) */
+    assert_int_equal(m.vm_access[1], 400);
+    assert_int_equal(m.vm_access[2], 400);
+    assert_int_equal(m.vm_access[3], 604);
+    /* forked workers stay in the master's VM */
+    for (vmsim_pid_t pid = 1; pid <= 7; pid++)
+        assert_int_equal(m.p[pid].vm, pid <= 2 ? pid : 3);
+    assert_true(m.p[1].live && m.p[2].live && m.p[3].live && m.p[6].live && m.p[7].live);
+    assert_false(m.p[4].live || m.p[5].live);
+    /* the collector: its heap only; 16 objects of 4096, 8 live: 32 accesses
+     * a cycle, so 12 whole cycles in its 400 */
+    assert_int_equal(m.p[1].nv, 1);
+    assert_int_equal(m.p[1].v[0].addr, BASE);
+    assert_int_equal(m.p[1].v[0].len, 65536);
+    size_t n;
+    struct vmsim_event *gc = pid_accesses(&s, 1, &n);
+    assert_int_equal(n, 400);
+    check_gc_cycles(gc, 400 / 32, 16, 8, 4096);
+    free(gc);
+    /* the database: its table only */
+    assert_int_equal(m.p[2].nv, 1);
+    assert_int_equal(m.p[2].v[0].len, 65536);
+    /* the master: code (file 1) and heap, each page written once */
+    assert_int_equal(m.p[3].nv, 2);
+    assert_int_equal(m.p[3].v[0].addr, CODE_BASE);
+    assert_int_equal(m.p[3].v[0].len, 1u << 20);
+    assert_int_equal(m.p[3].v[0].file, 1);
+    assert_int_equal(m.p[3].v[0].prot, VMSIM_PROT_R | VMSIM_PROT_X);
+    assert_int_equal(m.p[3].v[1].len, 16384);
+    struct vmsim_event *master = pid_accesses(&s, 3, &n);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(master[i].kind, VMSIM_WRITE);
+        assert_int_equal(master[i].addr, BASE + PAGE * i);
+    }
+    free(master);
+    /* the workers: the master's mappings and an area */
+    static const size_t life[8] = {0, 0, 0, 0, 250, 250, 100, 0};
+    for (vmsim_pid_t pid = 4; pid <= 7; pid++) {
+        struct vmsim_event *w = pid_accesses(&s, pid, &n);
+        assert_int_equal(n, life[pid]);
+        free(w);
+    }
+    assert_int_equal(m.p[4].nv, 3);
+    assert_int_equal(m.p[4].v[2].addr, AREA_BASE);
+    assert_int_equal(m.p[4].v[2].len, 256 * 1024);
+    free(s.ev);
+    model_free(&m);
+
+    /* one VM: no VM events, its process spawned with file 0; one slot on 4
+     * cpus, so only the first slice on each cpu switches */
+    s = model_run(&m, "vms:vms=1,gc_heap=64k,n=1000,slice=100", 4, 2000);
+    expect_counts(&m, 1000, 1, 1, 0, 0, 4);
+    assert_int_equal(m.count[VMSIM_EV_VM], 0);
+    assert_int_equal(s.ev[0].file, 0);
+    free(s.ev);
+    model_free(&m);
+
+    /* seven VMs of mixed services, guest memory of their own: services
+     * gc, db, fork, gc, db, fork, gc; slots 0, 1, 2-3, 4, 5, 6-7, 8 */
+    s = model_run(&m,
+                  "vms:vms=7,cpus=3,slice=50,vmmem=64m,gc_heap=32k,gc_obj=64,db_table=256k,"
+                  "fork_workers=2,fork_heap=32k,fork_requests=120,n=60000",
+                  3, 100000);
+    assert_int_equal(m.count[VMSIM_EV_ACCESS], 60000);
+    assert_int_equal(m.count[VMSIM_EV_VM], 6);
+    assert_int_equal(m.count[VMSIM_EV_SPAWN], 7);
+    static const unsigned first_slot[8] = {0, 0, 1, 2, 4, 5, 6, 8};
+    for (unsigned k = 1; k <= 7; k++) {
+        if (k >= 2) {
+            assert_int_equal(s.ev[k - 2].addr, k);
+            assert_int_equal(s.ev[k - 2].len, 64u << 20);
+        }
+        const struct vmsim_event *sp = &s.ev[6 + k - 1];
+        assert_int_equal(sp->pid, k);
+        assert_int_equal(sp->file, k == 1 ? 0 : k);
+        assert_int_equal(sp->cpu, first_slot[k] % 3);
+        assert_true(m.vm_access[k] > 0);
+    }
+    /* workers are forked by the masters (pids 3 and 6) and stay in VMs 3, 6 */
+    assert_int_equal(m.count[VMSIM_EV_FORK], 4 + m.count[VMSIM_EV_EXIT]);
+    for (vmsim_pid_t pid = 8; pid < 8 + m.count[VMSIM_EV_FORK]; pid++)
+        assert_true(m.p[pid].vm == 3 || m.p[pid].vm == 6);
+    /* one collector's stream (about 60000 / 9 accesses): whole cycles of
+     * 512 objects, 256 live */
+    gc = pid_accesses(&s, 4, &n);
+    assert_true(n >= 6 * 1024);
+    check_gc_cycles(gc, n / 1024, 512, 256, 64);
+    free(gc);
+    free(s.ev);
+    model_free(&m);
+
+    /* every VM a fork service */
+    s = model_run(&m, "vms:vms=2,service=fork,fork_workers=3,fork_heap=8k,fork_requests=300,"
+                      "slice=100,n=5000",
+                  4, 10000);
+    expect_counts(&m, 5000, 2, m.count[VMSIM_EV_MMAP], 6 + m.count[VMSIM_EV_EXIT],
+                  m.count[VMSIM_EV_EXIT], m.count[VMSIM_EV_SWITCH]);
+    assert_true(m.count[VMSIM_EV_EXIT] >= 10);
+    assert_true(m.vm_access[1] > 2000 && m.vm_access[2] > 2000);
+    free(s.ev);
+    model_free(&m);
+}
+
+static void test_vms_services(void **state)
+{
+    (void)state;
+    struct model m;
+    /* two databases, 1024 pages each at theta 1: the hottest page takes
+     * 1 / H(1024, 1) of each one's 100000 accesses, and the two VMs' hot
+     * pages lie at different places; 30 % writes */
+    enum { N = 200000, PAGES = 1024 };
+    struct stream s = model_run(
+        &m, "vms:vms=2,service=db,db_table=4m,db_theta=1,db_write=0.3,slice=1000,n=200000", 4,
+        N + 100);
+    expect_counts(&m, N, 2, 2, 0, 0, m.count[VMSIM_EV_SWITCH]);
+    double h = 0;
+    for (int k = 1; k <= PAGES; k++)
+        h += 1.0 / k;
+    static unsigned hist[3][PAGES];
+    memset(hist, 0, sizeof hist);
+    for (size_t i = 0; i < s.n; i++)
+        if (s.ev[i].type == VMSIM_EV_ACCESS)
+            hist[s.ev[i].pid][(s.ev[i].addr - BASE) / PAGE]++;
+    int hottest[3] = {0, 0, 0};
+    for (int pid = 1; pid <= 2; pid++) {
+        assert_int_equal(m.vm_access[pid], N / 2);
+        for (int p = 0; p < PAGES; p++)
+            if (hist[pid][p] > hist[pid][hottest[pid]])
+                hottest[pid] = p;
+        assert_true(near((double)hist[pid][hottest[pid]] / (N / 2), 1 / h, N / 2));
+    }
+    assert_true(hottest[1] != hottest[2]);
+    assert_true(near((double)m.write / N, 0.3, N));
+    free(s.ev);
+    model_free(&m);
+
+    /* fork_write: the share of worker heap accesses that write; db_write
+     * moves no address */
+    struct stream a = collect("vms:vms=2,n=30000,slice=100,fork_heap=256k", 40000, 4096);
+    struct stream b =
+        collect("vms:vms=2,n=30000,slice=100,fork_heap=256k,db_write=0.9", 40000, 4096);
+    assert_int_equal(a.n, b.n);
+    uint64_t differ = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        assert_int_equal(a.ev[i].addr, b.ev[i].addr);
+        differ += a.ev[i].kind != b.ev[i].kind;
+    }
+    assert_true(differ > 1000);
+    free(a.ev);
+    free(b.ev);
+}
+
+/* vmsim run --nested with the example of docs/workloads.md: one entry per
+ * VM in the JSON, each with its accesses (400, 400, 604). Without
+ * --nested the first VM event is refused. */
+static void test_vms_run(void **state)
+{
+    (void)state;
+    struct cmd_result r =
+        run_vmsim("run --quiet --nested x86-64 --mem 1g --workload %s --json -", VMS_SMALL);
+    if (r.status != 0)
+        fail_msg("status %d: %s", r.status, r.err);
+    json_error_t jerr;
+    json_t *j = json_loads(r.out, 0, &jerr);
+    assert_non_null(j);
+    json_t *vms = json_object_get(j, "vms");
+    assert_int_equal(json_array_size(vms), 3);
+    static const long long accesses[] = {400, 400, 604};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_array_get(vms, i);
+        assert_int_equal(json_integer_value(json_object_get(v, "vm")), (long long)i + 1);
+        assert_int_equal(json_integer_value(json_object_get(v, "accesses")), accesses[i]);
+        assert_true(json_integer_value(json_object_get(v, "frames_used")) > 0);
+    }
+    json_decref(j);
+    cmd_result_free(&r);
+    r = run_vmsim("run --quiet --workload %s", VMS_SMALL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "event 1: expected a virtualized machine"));
+    cmd_result_free(&r);
+    /* one VM needs no VM event: a native run works */
+    r = run_vmsim("run --quiet --workload vms:vms=1,n=1000");
+    assert_int_equal(r.status, 0);
+    cmd_result_free(&r);
+}
+
 /* ---- determinism and batching ----------------------------------------------- */
 
 static const char *const all_specs[] = {
@@ -924,6 +1194,8 @@ static const char *const all_specs[] = {
     "sharedlibs:n=20000,procs=5,libs=7,cpus=3,slice=101",
     "bigws:n=20000,size=4m,hotsize=256k,thp=1",
     "cloud:n=20000,tenants=5,regions=3,cpus=3,slice=89,churn=0.3",
+    "vms:n=20000,vms=4,cpus=3,slice=97,gc_heap=256k,gc_obj=64,db_table=1m,fork_heap=64k,"
+    "fork_requests=1000",
 };
 
 static void test_same_seed_same_stream(void **state)
@@ -1009,6 +1281,9 @@ static void test_total(void **state)
         {"sharedlibs:n=100000,procs=8,libs=4,slice=777", 100000},
         {"bigws:n=50000,size=16m,hotsize=1m,thp=1", 50000},
         {"cloud:n=100000,tenants=8,regions=4,churn=0.5,slice=500", 100000},
+        {"vms:n=100000,vms=5,fork_workers=3,fork_requests=5000,slice=700,gc_heap=1m,"
+         "db_table=1m,fork_heap=1m",
+         100000},
         {"default", 30000000},
     };
     enum { B = 1000 };
@@ -1235,6 +1510,35 @@ static const struct bad_spec bad_specs[] = {
     {"cloud:churn=2", "churn=2"},
     {"cloud:slice=0", "slice=0"},
     {"cloud:cpus=65", "cpus=65"},
+    {"vms:vms=0", "vms=0"},
+    {"vms:vms=256", "vms=256"},
+    {"vms:service=web", "service=web"},
+    {"vms:service=", "service="},
+    {"vms:service=gcx", "service=gcx"},
+    {"vms:vmmem=5000", "vmmem=5000"},
+    {"vms:vmmem=2t", "vmmem=2t"},
+    {"vms:gc_heap=5000", "gc_heap=5000"},
+    {"vms:gc_heap=128t", "gc_heap=128t"},
+    {"vms:gc_obj=4", "gc_obj=4"},                  /* below access (8) */
+    {"vms:gc_obj=12", "gc_obj=12"},                /* not a multiple of access */
+    {"vms:gc_heap=12k,gc_obj=8k", "gc_heap=12k"},
+    {"vms:gc_obj=3g", "gc_obj=3g"},                /* the default heap is 1g */
+    {"vms:gc_live=1.5", "gc_live=1.5"},
+    {"vms:db_table=6k", "db_table=6k"},
+    {"vms:db_theta=11", "db_theta=11"},
+    {"vms:db_write=2", "db_write=2"},
+    {"vms:fork_workers=0", "fork_workers=0"},
+    {"vms:fork_workers=1025", "fork_workers=1025"},
+    {"vms:fork_requests=0", "fork_requests=0"},
+    {"vms:fork_heap=2t", "fork_heap=2t"},
+    {"vms:fork_write=-1", "fork_write=-1"},
+    {"vms:cpus=65", "cpus=65"},
+    {"vms:slice=0", "slice=0"},
+    {"vms:n=0", "n=0"},
+    {"vms:write=0.5", "write=0.5"},
+    {"vms:pid=2", "pid=2"},
+    {"vms:code=4k", "code=4k"},
+    {"vms:access=3", "access=3"},
     {"seq:n=1\n", "n=1"},
     {"seq:\x01=1", "\\x01=1"},
 };
@@ -1268,6 +1572,11 @@ static void test_spec_errors(void **state)
     assert_non_null(strstr(err.expected, ", write")); /* the whole list fits */
     vmsim_source_open_workload("forkserver:bogus=1", &src, &err);
     assert_non_null(strstr(err.expected, ", write"));
+    /* a list too long for the message ends with whole keys and ", ..." */
+    vmsim_source_open_workload("vms:bogus=1", &src, &err);
+    assert_non_null(strstr(err.expected, "a parameter of vms: access, seed, n, vms, service"));
+    assert_non_null(strstr(err.expected, ", ..."));
+    assert_true(strlen(err.expected) < sizeof err.expected);
     assert_int_equal(vmsim_source_open_workload(NULL, &src, &err), VMSIM_EPARSE);
     assert_int_equal(vmsim_source_open_workload("seq", NULL, &err), VMSIM_EINVAL);
 }
@@ -1292,7 +1601,7 @@ static void test_names_and_defaults(void **state)
         n++;
     }
     assert_null(vmsim_workload_help[n]);
-    assert_int_equal(n, 12);
+    assert_int_equal(n, 13);
 }
 
 /* ---- default ------------------------------------------------------------------ */
@@ -1378,6 +1687,9 @@ int main(void)
         cmocka_unit_test(test_sharedlibs_popularity),
         cmocka_unit_test(test_bigws),
         cmocka_unit_test(test_cloud_stream),
+        cmocka_unit_test(test_vms_stream),
+        cmocka_unit_test(test_vms_services),
+        cmocka_unit_test(test_vms_run),
         cmocka_unit_test(test_same_seed_same_stream),
         cmocka_unit_test(test_batching_invisible),
         cmocka_unit_test(test_count_and_end),

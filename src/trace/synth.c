@@ -1,8 +1,9 @@
 /* Synthetic workloads: seeded generators of access streams behind the
  * source interface, chosen by a spec "NAME[:k=v,...]" (docs/workloads.md).
  * Most model one process's accesses; the OS workloads (forkserver,
- * sharedlibs, bigws, cloud) also emit the process, mapping, fork and
- * context-switch events of several processes on several cpus.
+ * sharedlibs, bigws, cloud, vms) also emit the process, mapping, fork and
+ * context-switch events of several processes on several cpus, and vms the
+ * VM events of a nested machine.
  *
  * One table (SYNTH_GENERATORS) lists the generators; each entry is a name,
  * a line of help, its own parameters with defaults, and init/fill
@@ -23,7 +24,8 @@
  *     changes the kinds of accesses but never their addresses.
  *  4. Memory is O(1) per source except the tables a pattern needs: the
  *     chase cycle (4 bytes per node), the sparse region starts, and for an
- *     OS workload its process slots and the events of its largest step.
+ *     OS workload its process slots (and VMs) and the events of its largest
+ *     step.
  *  5. The spec parser never trusts its input: every error is VMSIM_EPARSE
  *     with where = "workload", what was expected, and the text at fault.
  *
@@ -50,7 +52,7 @@
 #define SLOT_COUNT (UINT64_C(1) << (USER_VA_BITS - SLOT_SHIFT))
 #define CHASE_MAX_NODES (UINT64_C(1) << 26) /* 256 MiB of visiting order */
 #define ZIPF_MAX_THETA 10.0
-#define MAX_PARAMS 16
+#define MAX_PARAMS 24
 #define VALUE_MAX 64                   /* longest accepted value text */
 
 /* ---- parameters ------------------------------------------------------------ */
@@ -61,16 +63,22 @@ struct synth_args {
     double write;
     uint64_t size, stride, nodes, node, regions, rsize, obj;
     double theta, live;
-    /* the OS workloads (forkserver, sharedlibs, bigws, cloud) */
+    /* the OS workloads (forkserver, sharedlibs, bigws, cloud, vms) */
     uint64_t cpus, slice, workers, requests, recycle, procs, libs, tenants, thp;
     uint64_t text, rodata, heap, stack, area, hotsize;
     double fetch, area_share, rodata_share, hot, churn;
+    /* vms: the services' own (its fork service also takes workers,
+     * requests, heap and write; the collector obj and live; the database
+     * theta) */
+    uint64_t vms, vmmem, service, gc_heap, db_table;
+    double db_write;
 };
 
 enum pkind {
     PK_INT,  /* decimal or 0x hex integer */
     PK_SIZE, /* vmsim_parse_size: 4096, 4k, 2m, 1g, 0x1000 */
     PK_REAL, /* decimal fraction */
+    PK_WORD, /* one of the words in choices; the field gets its index */
 };
 
 /* Which shared parameters a generator takes. */
@@ -94,29 +102,34 @@ struct param {
     double lo, hi;     /* PK_REAL */
     unsigned flag;     /* C_* for a shared parameter, 0 for a generator's own */
     const char *what;  /* what a valid value is, for errors */
+    const char *const *choices; /* PK_WORD: the words, NULL-terminated */
 };
 
 #define ARG(f) offsetof(struct synth_args, f)
-#define P_INT(k, f, d, mn, mx, w) {k, PK_INT, ARG(f), d, mn, mx, 0, 0, 0, w}
-#define P_SIZE(k, f, d, mn, w) {k, PK_SIZE, ARG(f), d, mn, UINT64_MAX, 0, 0, 0, w}
-#define P_REAL(k, f, d, l, h, w) {k, PK_REAL, ARG(f), d, 0, 0, l, h, 0, w}
-#define P_END {NULL, PK_INT, 0, NULL, 0, 0, 0, 0, 0, NULL}
+#define P_INT(k, f, d, mn, mx, w) {k, PK_INT, ARG(f), d, mn, mx, 0, 0, 0, w, NULL}
+#define P_SIZE(k, f, d, mn, w) {k, PK_SIZE, ARG(f), d, mn, UINT64_MAX, 0, 0, 0, w, NULL}
+#define P_REAL(k, f, d, l, h, w) {k, PK_REAL, ARG(f), d, 0, 0, l, h, 0, w, NULL}
+#define P_WORD(k, f, d, c, w) {k, PK_WORD, ARG(f), d, 0, 0, 0, 0, 0, w, c}
+#define P_END {NULL, PK_INT, 0, NULL, 0, 0, 0, 0, 0, NULL, NULL}
 
 static const struct param common_params[] = {
-    {"n", PK_INT, ARG(n), "1000000", 1, UINT64_MAX, 0, 0, C_N, "a number of accesses >= 1"},
-    {"pid", PK_INT, ARG(pid), "1", 1, UINT32_MAX, 0, 0, C_PID, "a process id from 1 to 4294967295"},
+    {"n", PK_INT, ARG(n), "1000000", 1, UINT64_MAX, 0, 0, C_N, "a number of accesses >= 1",
+     NULL},
+    {"pid", PK_INT, ARG(pid), "1", 1, UINT32_MAX, 0, 0, C_PID,
+     "a process id from 1 to 4294967295", NULL},
     {"base", PK_SIZE, ARG(base), "0x10000000000", 0, UINT64_MAX, 0, 0, C_BASE,
-     "an address (0x10000000000, 1t)"},
+     "an address (0x10000000000, 1t)", NULL},
     {"access", PK_SIZE, ARG(access), "8", 1, PAGE_SIZE, 0, 0, C_ACCESS,
-     "bytes per access, a power of two from 1 to 4096"},
-    {"write", PK_REAL, ARG(write), "0", 0, 0, 0.0, 1.0, C_WRITE, "a fraction from 0 to 1"},
-    {"seed", PK_INT, ARG(seed), "1", 0, UINT64_MAX, 0, 0, C_SEED, "an unsigned 64-bit integer"},
+     "bytes per access, a power of two from 1 to 4096", NULL},
+    {"write", PK_REAL, ARG(write), "0", 0, 0, 0.0, 1.0, C_WRITE, "a fraction from 0 to 1", NULL},
+    {"seed", PK_INT, ARG(seed), "1", 0, UINT64_MAX, 0, 0, C_SEED, "an unsigned 64-bit integer",
+     NULL},
     {"code", PK_SIZE, ARG(code), "0", 0, UINT64_MAX, 0, 0, C_CODE,
-     "bytes of code, a multiple of 4 (0: no fetches)"},
+     "bytes of code, a multiple of 4 (0: no fetches)", NULL},
     {"code_base", PK_SIZE, ARG(code_base), "0x400000", 0, UINT64_MAX, 0, 0, C_CODE,
-     "an address (0x400000)"},
+     "an address (0x400000)", NULL},
     {"fetch_every", PK_INT, ARG(fetch_every), "4", 1, UINT32_MAX, 0, 0, C_CODE,
-     "data accesses per instruction fetch, >= 1"},
+     "data accesses per instruction fetch, >= 1", NULL},
     P_END,
 };
 
@@ -175,10 +188,25 @@ struct alias {
 struct os_proc {
     vmsim_pid_t pid;
     bool live;     /* spawned or forked (and set up, for sharedlibs and cloud) */
-    bool mapped;   /* forkserver: the worker has mapped its request area */
-    uint64_t used; /* forkserver: accesses made by this worker */
+    bool mapped;   /* forkserver, vms: its process has mapped its area (or heap, table) */
+    uint64_t used; /* forkserver, vms: accesses made by this worker */
     vmsim_vaddr_t lib, heap, stack; /* sharedlibs: where ASLR put them */
     struct perm regions;            /* cloud: region i is in 1 GiB slot 1 + P(i) */
+    size_t vm;                      /* vms: its VM, an index into os_state.vm */
+};
+
+/* vms: the service a VM runs. */
+enum vms_service { VMS_GC, VMS_DB, VMS_FORK, VMS_NSERVICES };
+
+/* vms: one VM. A collector or a database is one process in one slot; a
+ * fork service is its master plus a slot per worker. */
+struct os_vm {
+    enum vms_service service;
+    size_t first;            /* its first slot; its slots are consecutive */
+    vmsim_pid_t first_pid;   /* the process spawned into it (the master of a fork service) */
+    unsigned setup;          /* fork: 0, 1 once the master's heap is written, 2 once forked */
+    struct gc_state gc;      /* the collector's cycle */
+    struct zipf_state db;    /* the database's page popularity */
 };
 
 /* The OS workloads. The stream is a sequence of steps; a step queues OS
@@ -195,17 +223,20 @@ struct os_state {
     size_t cur;            /* slot of the current run */
     vmsim_pid_t pid;       /* process of the current run */
     uint16_t cpu;          /* and its cpu */
-    bool init_run;         /* forkserver: the master writing its heap */
+    bool init_run;         /* forkserver, vms: a master writing its heap */
     unsigned phase;        /* setup steps done */
     uint64_t slices;       /* time slices started */
     uint64_t next_pid;     /* the next fresh pid; pids are never reused */
-    uint64_t init_page;    /* forkserver: the master's next heap page */
+    uint64_t init_page;    /* forkserver, vms: the master's next heap page */
     vmsim_pid_t oncpu[VMSIM_MAX_CPUS]; /* pid each cpu last switched to, 0: none */
     struct chance fetch, share, write, hot, churn;
     unsigned shift;        /* log2(access) */
     struct alias *lib_alias; /* sharedlibs: library popularity */
     uint64_t hot_pages, cold_pages;
     struct perm hot_perm;  /* bigws: pages 0..hot_pages-1 are the hot ones */
+    struct os_vm *vm;      /* vms: its VMs */
+    size_t nvm;
+    struct chance db_write; /* vms: a database access writes */
 };
 
 struct synth;
@@ -365,6 +396,14 @@ static int param_set(const struct param *pr, const char *text, struct synth_args
         return 0;
     }
     uint64_t v;
+    if (pr->kind == PK_WORD) {
+        for (v = 0; pr->choices[v] && strcmp(pr->choices[v], text) != 0; v++)
+            ;
+        if (!pr->choices[v])
+            return -1;
+        memcpy(field, &v, sizeof v);
+        return 0;
+    }
     if (pr->kind == PK_INT ? parse_int(text, &v) != 0 : vmsim_parse_size(text, &v) != VMSIM_OK)
         return -1;
     if (v < pr->min || v > pr->max)
@@ -552,6 +591,17 @@ static double zipf_Hinv(double x, double theta)
     return exp(zipf_helper1(t) * x);
 }
 
+/* Zipf(theta) over pages, scattered by a bijection drawn from r. */
+static void zipf_setup(struct zipf_state *z, uint64_t pages, double theta, struct rng *r)
+{
+    z->theta = theta;
+    z->pages = (double)pages;
+    z->hx1 = zipf_H(1.5, z->theta) - 1.0;
+    z->hn = zipf_H(z->pages + 0.5, z->theta);
+    z->s = 2.0 - zipf_Hinv(zipf_H(2.5, z->theta) - zipf_h(2.0, z->theta), z->theta);
+    perm_init(&z->rank_to_page, pages, r);
+}
+
 static int zipf_init(struct synth *s, struct spec *sp)
 {
     const struct synth_args *a = &sp->a;
@@ -560,13 +610,7 @@ static int zipf_init(struct synth *s, struct spec *sp)
     int rc = region_check(sp, a->base, a->size);
     if (rc)
         return rc;
-    struct zipf_state *z = &s->u.zipf;
-    z->theta = a->theta;
-    z->pages = (double)(a->size / PAGE_SIZE);
-    z->hx1 = zipf_H(1.5, z->theta) - 1.0;
-    z->hn = zipf_H(z->pages + 0.5, z->theta);
-    z->s = 2.0 - zipf_Hinv(zipf_H(2.5, z->theta) - zipf_h(2.0, z->theta), z->theta);
-    perm_init(&z->rank_to_page, a->size / PAGE_SIZE, &s->rng);
+    zipf_setup(&s->u.zipf, a->size / PAGE_SIZE, a->theta, &s->rng);
     return 0;
 }
 
@@ -586,20 +630,25 @@ static uint64_t zipf_rank(struct zipf_state *z, struct rng *r)
     }
 }
 
-static void zipf_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+/* k events like t at Zipf-popular pages from base, each at a uniform
+ * offset aligned to t.len. */
+static void zipf_scan(struct zipf_state *z, struct rng *rp, uint64_t base, struct vmsim_event t,
+                      struct vmsim_event *buf, size_t k)
 {
-    struct zipf_state *z = &s->u.zipf;
-    const uint64_t base = s->a.base;
-    /* access is a power of two <= 4096: these bits pick an aligned offset */
-    const uint64_t offmask = PAGE_SIZE - s->a.access;
-    const struct vmsim_event t = s->tmpl;
-    struct rng r = s->rng;
+    /* t.len is a power of two <= 4096: these bits pick an aligned offset */
+    const uint64_t offmask = PAGE_SIZE - t.len;
+    struct rng r = *rp; /* a local copy: stores to buf cannot alias it */
     for (size_t i = 0; i < k; i++) {
         uint64_t page = perm_fwd(&z->rank_to_page, zipf_rank(z, &r) - 1);
         buf[i] = t;
         buf[i].addr = base + page * PAGE_SIZE + (rng_next(&r) & offmask);
     }
-    s->rng = r;
+    *rp = r;
+}
+
+static void zipf_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    zipf_scan(&s->u.zipf, &s->rng, s->a.base, s->tmpl, buf, k);
 }
 
 /* ---- chase: a pointer chase along one random cycle --------------------------------- */
@@ -720,13 +769,21 @@ static void sparse_fini(struct synth *s) { free(s->u.sparse.start); }
  * reads every header in address order and writes the header of each dead
  * object (P^-1(i) >= live) to link it into a free list. Per cycle: live
  * mark reads, objects sweep reads, objects - live sweep writes. */
-static void gc_cycle(struct synth *s)
+static void gc_cycle(struct gc_state *g, struct rng *r)
 {
-    struct gc_state *g = &s->u.gc;
-    perm_init(&g->order, g->objects, &s->rng);
+    perm_init(&g->order, g->objects, r);
     g->pos = 0;
     g->marking = g->live > 0;
     g->owe_write = false;
+}
+
+/* objects objects, floor(live * objects) of them live, and the first cycle. */
+static void gc_setup(struct gc_state *g, uint64_t objects, double live_share, struct rng *r)
+{
+    g->objects = objects;
+    double live = floor(live_share * (double)objects);
+    g->live = live >= (double)objects ? objects : (uint64_t)live;
+    gc_cycle(g, r);
 }
 
 static int gc_init(struct synth *s, struct spec *sp)
@@ -741,19 +798,15 @@ static int gc_init(struct synth *s, struct spec *sp)
     int rc = region_check(sp, a->base, a->size);
     if (rc)
         return rc;
-    struct gc_state *g = &s->u.gc;
-    g->objects = a->size / a->obj;
-    double live = floor(a->live * (double)g->objects);
-    g->live = live >= (double)g->objects ? g->objects : (uint64_t)live;
-    gc_cycle(s);
+    gc_setup(&s->u.gc, a->size / a->obj, a->live, &s->rng);
     return 0;
 }
 
-static void gc_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+/* k accesses like t of the collector g over objects of obj bytes from
+ * base; r draws each new cycle's bijection. */
+static void gc_scan(struct gc_state *g, struct rng *r, uint64_t base, uint64_t obj,
+                    struct vmsim_event t, struct vmsim_event *buf, size_t k)
 {
-    struct gc_state *g = &s->u.gc;
-    const uint64_t base = s->a.base, obj = s->a.obj;
-    const struct vmsim_event t = s->tmpl;
     for (size_t i = 0; i < k; i++) {
         buf[i] = t;
         if (g->marking) {
@@ -773,8 +826,13 @@ static void gc_fill(struct synth *s, struct vmsim_event *buf, size_t k)
             continue;
         }
         if (++g->pos == g->objects)
-            gc_cycle(s);
+            gc_cycle(g, r);
     }
+}
+
+static void gc_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    gc_scan(&s->u.gc, &s->rng, s->a.base, s->a.obj, s->tmpl, buf, k);
 }
 
 /* ---- default: the embedded workload of `make run` ----------------------------- */
@@ -872,7 +930,7 @@ static void default_fini(struct synth *s)
 
 /* ---- OS workloads: processes, mappings, forks and time slices ------------------ */
 
-/* forkserver, sharedlibs, bigws and cloud emit OS events as well as
+/* forkserver, sharedlibs, bigws, cloud and vms emit OS events as well as
  * accesses (docs/workloads.md has each one's exact stream). Common rules:
  *  - n counts access events of every kind (fetches too); the OS events come
  *    on top, and the stream ends with the n-th access.
@@ -1012,6 +1070,7 @@ static void os_fini(struct synth *s)
     free(s->u.os.q);
     free(s->u.os.proc);
     free(s->u.os.lib_alias);
+    free(s->u.os.vm);
 }
 
 static long os_stream(struct synth *s, struct vmsim_event *buf, size_t max,
@@ -1470,6 +1529,190 @@ static long cloud_stream(struct synth *s, struct vmsim_event *buf, size_t max)
     return os_stream(s, buf, max, cloud_step);
 }
 
+/* ---- vms: a host running several VMs, one service each ------------------------------ */
+
+/* VMs 1..vms (VM 1 is the machine's own; 2..vms are created by VM events
+ * at the start) each run a service: a garbage collector (gc's mark-sweep
+ * cycles over a heap), a database (Zipf-popular pages of a table) or a
+ * fork-heavy service (forkserver's master and recycled workers, with
+ * forkserver's default code, request area and mix). Each VM's first
+ * process is spawned into it at the start (a VM event carries that
+ * process's pid, so no event has pid 0); forked workers stay in their
+ * master's VM. The slots (the collector's, the database's, a fork
+ * service's workers) are numbered VM by VM and take time slices round
+ * robin, as in every OS workload. */
+#define VMS_CODE (UINT64_C(1) << 20)  /* a fork service's code, file 1 */
+#define VMS_AREA (UINT64_C(256) << 10) /* a worker's request area */
+#define VMS_FETCH 0.25                /* a worker's fetches, as forkserver's */
+#define VMS_AREA_SHARE 0.25           /* its data accesses to the request area */
+#define VMS_MAX_VMS 255u
+#define VMS_MAX_BYTES (UINT64_C(1) << 46) /* a heap or table from 1 TiB stays below 2^47 */
+
+static const char *const vms_service_names[] = {"mix", "gc", "db", "fork", NULL};
+
+static int vms_init(struct synth *s, struct spec *sp)
+{
+    struct synth_args *a = &sp->a;
+    int rc;
+    if ((rc = os_pages(sp, "vmmem", a->vmmem)) || (rc = os_pages(sp, "gc_heap", a->gc_heap)) ||
+        (rc = os_pages(sp, "db_table", a->db_table)) ||
+        (rc = os_pages(sp, "fork_heap", a->heap)))
+        return rc;
+    if (a->obj < a->access || a->obj % a->access)
+        return spec_fail(sp, spec_blame(sp, "gc_obj", "access"),
+                         "gc_obj a multiple of access (%llu)", (unsigned long long)a->access);
+    if (a->gc_heap % a->obj)
+        return spec_fail(sp, spec_blame(sp, "gc_heap", "gc_obj"),
+                         "gc_heap a multiple of gc_obj (%llu)", (unsigned long long)a->obj);
+    a->text = VMS_CODE; /* what forkserver_fill reads */
+    a->area = VMS_AREA;
+    size_t slots = 0;
+    for (uint64_t k = 0; k < a->vms; k++) {
+        enum vms_service sv = a->service ? (enum vms_service)(a->service - 1)
+                                         : (enum vms_service)(k % VMS_NSERVICES);
+        slots += sv == VMS_FORK ? a->workers : 1;
+    }
+    /* largest step: the first, a VM event and a spawn per VM and a setup;
+     * or an exit, a switch and the forks of all workers, a switch and an mmap */
+    if ((rc = os_alloc(s, 2 * a->vms + a->workers + 8, slots)))
+        return rc;
+    struct os_state *o = &s->u.os;
+    o->vm = calloc(a->vms, sizeof *o->vm);
+    if (!o->vm)
+        return VMSIM_ENOMEM;
+    o->nvm = a->vms;
+    o->fetch = chance_of(VMS_FETCH);
+    o->share = chance_of(VMS_AREA_SHARE);
+    o->db_write = chance_of(a->db_write); /* o->write, fork_write, is os_alloc's */
+    size_t slot = 0;
+    for (size_t k = 0; k < o->nvm; k++) {
+        struct os_vm *v = &o->vm[k];
+        v->service = a->service ? (enum vms_service)(a->service - 1)
+                                : (enum vms_service)(k % VMS_NSERVICES);
+        v->first = slot;
+        v->first_pid = os_new_pid(o); /* pids 1..vms, VM by VM */
+        size_t n = v->service == VMS_FORK ? a->workers : 1;
+        for (size_t j = slot; j < slot + n; j++) {
+            o->proc[j].vm = k;
+            if (v->service != VMS_FORK) /* the worker slots get pids as they are forked */
+                o->proc[j].pid = v->first_pid;
+        }
+        slot += n;
+        if (v->service == VMS_GC)
+            gc_setup(&v->gc, a->gc_heap / a->obj, a->live, &s->rng);
+        else if (v->service == VMS_DB)
+            zipf_setup(&v->db, a->db_table / PAGE_SIZE, a->theta, &s->rng);
+    }
+    return 0;
+}
+
+static void vms_step(struct synth *s)
+{
+    struct os_state *o = &s->u.os;
+    const struct synth_args *a = &s->a;
+    const bool after_master = o->init_run;
+    o->init_run = false;
+    if (o->phase == 0) { /* the VMs, then a process in each on its first slice's cpu */
+        for (size_t k = 1; k < o->nvm; k++)
+            os_push(o, (struct vmsim_event){.type = VMSIM_EV_VM,
+                                            .pid = o->vm[k].first_pid,
+                                            .addr = k + 1,
+                                            .len = a->vmmem});
+        for (size_t k = 0; k < o->nvm; k++)
+            os_push(o, (struct vmsim_event){.type = VMSIM_EV_SPAWN,
+                                            .cpu = (uint16_t)(o->vm[k].first % a->cpus),
+                                            .pid = o->vm[k].first_pid,
+                                            .file = k ? (uint32_t)(k + 1) : 0});
+        o->phase = 1;
+    } else if (!after_master) {
+        /* a worker whose life ended with the last slice exits there, and
+         * its master, woken on that cpu, forks its successor */
+        struct os_proc *p = &o->proc[o->cur];
+        const struct os_vm *v = &o->vm[p->vm];
+        if (v->service == VMS_FORK && p->used >= a->requests && os_pid_left(o)) {
+            os_exit(o, o->cpu, p->pid);
+            os_switch(o, o->cpu, v->first_pid);
+            p->pid = os_new_pid(o);
+            p->mapped = false;
+            p->used = 0;
+            os_push(o, (struct vmsim_event){.type = VMSIM_EV_FORK,
+                                            .cpu = o->cpu,
+                                            .pid = v->first_pid,
+                                            .addr = p->pid});
+        }
+    }
+    /* the next slice; a fork service's first one is preceded by its master's setup */
+    uint16_t cpu = (uint16_t)(o->slices % a->cpus);
+    size_t j = (size_t)(o->slices % o->nproc);
+    struct os_vm *v = &o->vm[o->proc[j].vm];
+    if (v->service == VMS_FORK && v->setup == 0) {
+        os_switch(o, cpu, v->first_pid);
+        os_mmap(o, cpu, v->first_pid, OS_CODE_BASE, VMS_CODE, OS_RX, 1, 0);
+        os_mmap(o, cpu, v->first_pid, OS_HEAP_BASE, a->heap, OS_RW, 0, 0);
+        v->setup = 1;
+        o->init_run = true;
+        o->init_page = 0;
+        os_run(s, j, cpu, v->first_pid, a->heap / PAGE_SIZE);
+        return;
+    }
+    if (v->service == VMS_FORK && v->setup == 1) { /* the master is still on cpu */
+        for (size_t w = v->first; w < v->first + a->workers; w++) {
+            o->proc[w].pid = os_new_pid(o);
+            o->proc[w].live = true;
+            os_push(o, (struct vmsim_event){
+                           .type = VMSIM_EV_FORK, .cpu = cpu, .pid = v->first_pid,
+                           .addr = o->proc[w].pid});
+        }
+        v->setup = 2;
+    }
+    j = os_next_slice(s, o->nproc, &cpu); /* the slice looked at above */
+    struct os_proc *p = &o->proc[j];
+    os_switch(o, cpu, p->pid);
+    if (!p->mapped) {
+        if (v->service == VMS_GC)
+            os_mmap(o, cpu, p->pid, OS_HEAP_BASE, a->gc_heap, OS_RW, 0, 0);
+        else if (v->service == VMS_DB)
+            os_mmap(o, cpu, p->pid, OS_HEAP_BASE, a->db_table, OS_RW, 0, 0);
+        else
+            os_mmap(o, cpu, p->pid, OS_AREA_BASE, VMS_AREA, OS_RW, 0, 0);
+        p->mapped = true;
+    }
+    uint64_t len = a->slice;
+    if (v->service == VMS_FORK) {
+        if (p->used < a->requests && a->requests - p->used < len)
+            len = a->requests - p->used; /* the last slice of its life */
+        p->used += len;
+    }
+    os_run(s, j, cpu, p->pid, len);
+}
+
+static void vms_fill(struct synth *s, struct vmsim_event *buf, size_t k)
+{
+    struct os_state *o = &s->u.os;
+    struct os_vm *v = &o->vm[o->proc[o->cur].vm];
+    if (o->init_run || v->service == VMS_FORK) { /* the master's heap writes, or a worker */
+        forkserver_fill(s, buf, k);
+        return;
+    }
+    const struct vmsim_event t = os_access(s);
+    if (v->service == VMS_GC) {
+        gc_scan(&v->gc, &s->rng, OS_HEAP_BASE, s->a.obj, t, buf, k);
+        return;
+    }
+    zipf_scan(&v->db, &s->rng, OS_HEAP_BASE, t, buf, k);
+    const struct chance write = o->db_write;
+    struct rng w = s->wrng;
+    for (size_t i = 0; i < k; i++)
+        if (chance_draw(&w, write))
+            buf[i].kind = VMSIM_WRITE;
+    s->wrng = w;
+}
+
+static long vms_stream(struct synth *s, struct vmsim_event *buf, size_t max)
+{
+    return os_stream(s, buf, max, vms_step);
+}
+
 /* ---- the table of generators ---------------------------------------------------- */
 
 #define P_REGION_SIZE(d) P_SIZE("size", size, d, 1, "bytes in the region (64m, 1g)")
@@ -1511,7 +1754,7 @@ static const struct param no_params[] = {P_END};
 
 /* The OS workloads: their own n (a default that runs about a second in the
  * simulator) and write (what it applies to differs), cpus and slices. */
-#define P_SIZEM(k, f, d, mn, mx, w) {k, PK_SIZE, ARG(f), d, mn, mx, 0, 0, 0, w}
+#define P_SIZEM(k, f, d, mn, mx, w) {k, PK_SIZE, ARG(f), d, mn, mx, 0, 0, 0, w, NULL}
 #define P_OS_N P_INT("n", n, "20000000", 1, UINT64_MAX, "a number of accesses >= 1")
 #define P_OS_CPUS P_INT("cpus", cpus, "4", 1, VMSIM_MAX_CPUS, "a number of cpus from 1 to 64")
 #define P_OS_SLICE P_INT("slice", slice, "10000", 1, UINT64_MAX, "accesses per time slice, >= 1")
@@ -1571,6 +1814,26 @@ static const struct param cloud_params[] = {
     P_END,
 };
 
+static const struct param vms_params[] = {
+    P_OS_N,
+    P_INT("vms", vms, "3", 1, VMS_MAX_VMS, "a number of VMs from 1 to 255"),
+    P_WORD("service", service, "mix", vms_service_names, "mix, gc, db or fork"),
+    P_OS_CPUS,
+    P_OS_SLICE,
+    P_SIZEM("vmmem", vmmem, "0", 0, TIB, "bytes of guest memory per VM, 0 (--mem) to 1t"),
+    P_SIZEM("gc_heap", gc_heap, "1g", PAGE_SIZE, VMS_MAX_BYTES, "bytes of heap, 4k to 64t"),
+    P_SIZE("gc_obj", obj, "4096", 1, "bytes per object (4096)"),
+    P_REAL("gc_live", live, "0.5", 0.0, 1.0, "a fraction of live objects from 0 to 1"),
+    P_SIZEM("db_table", db_table, "1g", PAGE_SIZE, VMS_MAX_BYTES, "bytes of table, 4k to 64t"),
+    P_REAL("db_theta", theta, "0.99", 0.0, ZIPF_MAX_THETA, "a skew from 0 (uniform) to 10"),
+    P_FRACTION("db_write", db_write, "0.2"),
+    P_INT("fork_workers", workers, "4", 1, 1024, "a number of workers from 1 to 1024"),
+    P_INT("fork_requests", requests, "100000", 1, UINT64_MAX, "accesses per worker life, >= 1"),
+    P_SIZEM("fork_heap", heap, "64m", PAGE_SIZE, TIB, "bytes of the master's heap, 4k to 1t"),
+    P_FRACTION("fork_write", write, "0.02"),
+    P_END,
+};
+
 static const struct generator gen_seq = {C_ALL, seq_params, seq_init, seq_fill, NULL, NULL};
 static const struct generator gen_stride = {C_ALL, stride_params, seq_init, seq_fill, NULL, NULL};
 static const struct generator gen_random = {C_ALL, random_params, random_init, random_fill,
@@ -1594,22 +1857,25 @@ static const struct generator gen_bigws = {C_ACCESS | C_SEED, bigws_params, bigw
                                            bigws_fill, bigws_stream, os_fini};
 static const struct generator gen_cloud = {C_ACCESS | C_SEED, cloud_params, cloud_init,
                                            cloud_fill, cloud_stream, os_fini};
+static const struct generator gen_vms = {C_ACCESS | C_SEED, vms_params, vms_init, vms_fill,
+                                         vms_stream, os_fini};
 
 /* X(name, help): the one list of generators; names, help and the lookup
  * table below all come from it. */
-#define SYNTH_GENERATORS(X)                                                                  \
-    X(seq, "sequential sweep over size bytes (64m) with stride (8), wrapping")             \
-    X(stride, "like seq with stride 4096: one access per page")                             \
-    X(random, "uniform random aligned accesses over size bytes (1g)")                       \
-    X(zipf, "pages of size bytes (1g) drawn with Zipf(theta=0.99) popularity, scattered")   \
-    X(chase, "pointer chase along one random cycle through nodes of node bytes (64)")       \
-    X(sparse, "uniform accesses over regions (64) of rsize bytes (2m) scattered in 47 bits") \
-    X(gc, "mark-sweep garbage collection cycles over a heap of size bytes (256m)")          \
-    X(default, "the built-in demo: 3 processes, 30M events of mixed phases and fetches")     \
+#define SYNTH_GENERATORS(X)                                                                     \
+    X(seq, "sequential sweep over size bytes (64m) with stride (8), wrapping")                  \
+    X(stride, "like seq with stride 4096: one access per page")                                 \
+    X(random, "uniform random aligned accesses over size bytes (1g)")                           \
+    X(zipf, "pages of size bytes (1g) drawn with Zipf(theta=0.99) popularity, scattered")       \
+    X(chase, "pointer chase along one random cycle through nodes of node bytes (64)")           \
+    X(sparse, "uniform accesses over regions (64) of rsize bytes (2m) scattered in 47 bits")    \
+    X(gc, "mark-sweep garbage collection cycles over a heap of size bytes (256m)")              \
+    X(default, "the built-in demo: 3 processes, 30M events of mixed phases and fetches")        \
     X(forkserver, "pre-fork server: a master forks workers (8) sharing its heap copy-on-write") \
-    X(sharedlibs, "processes (16) mapping the same libraries (32) at ASLR addresses")          \
-    X(bigws, "hot/cold accesses over size bytes (1g): a working set for --memory below it")   \
-    X(cloud, "tenants (64) with sparse regions, churn and round-robin slices on cpus (4)")
+    X(sharedlibs, "processes (16) mapping the same libraries (32) at ASLR addresses")           \
+    X(bigws, "hot/cold accesses over size bytes (1g): a working set for --memory below it")     \
+    X(cloud, "tenants (64) with sparse regions, churn and round-robin slices on cpus (4)")      \
+    X(vms, "VMs (3) for --nested, each running a collector, a database or a fork service")
 
 #define SYNTH_NAME(g, h) #g,
 #define SYNTH_HELP(g, h) h,
@@ -1708,10 +1974,18 @@ static int spec_fail_name(struct spec *sp, const char *spec, size_t len)
 static int spec_fail_key(struct spec *sp, const char *item, size_t len)
 {
     char expected[sizeof sp->err->expected];
+    static const char more[] = ", ...";
     size_t j = (size_t)snprintf(expected, sizeof expected, "a parameter of %s:", sp->name);
-    for (size_t i = 0; i < sp->np && j < sizeof expected; i++)
+    for (size_t i = 0; i < sp->np; i++) {
+        /* a long list ends with whole keys and ", ..." */
+        size_t room = sizeof expected - j - (i + 1 < sp->np ? sizeof more - 1 : 0);
+        if (strlen(sp->p[i]->key) + 2 >= room) {
+            snprintf(expected + j, sizeof expected - j, "%s", more);
+            break;
+        }
         j += (size_t)snprintf(expected + j, sizeof expected - j, "%s %s", i ? "," : "",
                               sp->p[i]->key);
+    }
     return source_fail(sp->err, expected, item, len, "workload");
 }
 
