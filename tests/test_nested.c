@@ -748,6 +748,50 @@ static void test_mixed_organizations(void **state)
     }
 }
 
+/* Another guest cannot read enclave memory either. VM 1 runs the enclave
+ * (pid 1), VM 2 a process of its own (pid 2); each writes a page. Reading
+ * its own page, pid 2 is served. Then the hypervisor maps pid 1's host
+ * frame into VM 2 behind pid 2's page (vmsim_debug_alias_host, as page
+ * sharing or an attack would): pid 2's next two reads reach an enclave
+ * frame through its own guest tables and are refused, both (nothing is
+ * cached for them), while the enclave's own read is served: 2 refusals,
+ * counted in VM 2. */
+static void test_enclave_other_vm(void **state)
+{
+    (void)state;
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    cfg.phys_bytes = 64ull << 20;
+    cfg.nested.on = true;
+    vmsim_geometry_preset("x86-64", &cfg.nested.geom);
+    cfg.nested.enclave_pid = 1;
+    cfg.nested.enclave_levels = 1;
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+    const uint64_t X = 0x10000000, Y = 0x20000000;
+    const struct vmsim_event setup[] = {
+        {.type = VMSIM_EV_VM, .addr = 2},
+        {.type = VMSIM_EV_SPAWN, .pid = 2, .file = 2},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_WRITE, .pid = 1, .addr = X, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_WRITE, .pid = 2, .addr = Y, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 2, .addr = Y, .len = 8},
+    };
+    assert_int_equal(vmsim_run(sim, setup, 5), VMSIM_OK);
+    assert_int_equal(vmsim_get_stats(sim)->enclave_refused, 0);
+    assert_int_equal(vmsim_debug_alias_host(sim, 1, X, 2, Y), VMSIM_OK);
+    assert_int_equal(vmsim_debug_alias_host(sim, 1, X, 2, Y + 4096), VMSIM_ENOENT);
+    const struct vmsim_event after[] = {
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 2, .addr = Y, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 2, .addr = Y + 8, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 1, .addr = X, .len = 8},
+    };
+    assert_int_equal(vmsim_run(sim, after, 3), VMSIM_OK);
+    assert_int_equal(vmsim_vm_stats(sim, 2)->enclave_refused, 2);
+    assert_int_equal(vmsim_vm_stats(sim, 1)->enclave_refused, 0);
+    assert_int_equal(vmsim_get_stats(sim)->enclave_refused, 2);
+    vmsim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -759,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_enclave_level),
         cmocka_unit_test(test_enclave_isolation),   cmocka_unit_test(test_two_vms),
         cmocka_unit_test(test_cli_vms),             cmocka_unit_test(test_mixed_organizations),
+        cmocka_unit_test(test_enclave_other_vm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

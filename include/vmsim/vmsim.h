@@ -361,6 +361,13 @@ void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
 int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes);
 /* One VM's own statistics (VM 1: the first); NULL if there is no such VM. */
 const struct vmsim_stats *vmsim_vm_stats(const struct vmsim *sim, unsigned vmid);
+/* For tests of enclave isolation: a hypervisor that maps one VM's memory
+ * into another (as page sharing or an attack would) makes the host frame
+ * behind other_pid's page at other_va the one behind victim_pid's page at
+ * victim_va, and drops every cached translation. Both pages must be mapped
+ * and backed base pages. VMSIM_ENOENT otherwise. */
+int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vaddr_t victim_va,
+                           vmsim_pid_t other_pid, vmsim_vaddr_t other_va);
 
 /* OPT replacement needs the future: give the simulator every event of the
  * run, in order and in any batches, before running them. Costs 8 bytes per

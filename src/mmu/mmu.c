@@ -66,24 +66,30 @@ static void fill(struct vmsim *sim, struct cpu *c, unsigned side, unsigned upto,
         set_memo(c, side, va, shift, pte);
 }
 
+/* What the host dimension says of the page a walk found. */
+enum { HOST_RO = 1, HOST_ENCLAVE = 2 };
+
 /* The host dimension of guest walk w (nested paging): every guest-physical
  * address it read, and the one it found, through nested_translate; an
  * enclave's chain then goes on into machine memory. Adds the cycles to
- * *cyc; returns whether the host maps the page found read-only (a live
- * migration's write protection). */
-static bool walk_2d(struct vmsim *sim, struct cpu *c, const struct process *p, vmsim_vaddr_t va,
-                    const struct walk *w, uint64_t *cyc)
+ * *cyc; returns HOST_RO when the host maps the page found read-only (a
+ * live migration's write protection) and HOST_ENCLAVE when its host frame
+ * is enclave memory. */
+static unsigned walk_2d(struct vmsim *sim, struct cpu *c, const struct process *p,
+                        vmsim_vaddr_t va, const struct walk *w, uint64_t *cyc)
 {
     const unsigned cpu = (unsigned)(c - sim->cpu);
     bool writable = true, ignored;
-    unsigned translated = 0;
+    unsigned translated = 0, host = 0;
     for (unsigned i = 0; i < w->nrefs && i < WALK_MAX_REFS; i++, translated++)
         nested_translate(sim, cpu, w->ref[i].pa, cyc, &ignored);
     if (w->pte & PTE_P) {
         const unsigned shift = sim->shift[w->level];
-        nested_translate(sim, cpu,
-                         (PTE_PFN(w->pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
-                         cyc, &writable);
+        const vmsim_paddr_t hpa = nested_translate(
+            sim, cpu, (PTE_PFN(w->pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
+            cyc, &writable);
+        if (sim->cfg.nested.enclave_pid && nested_enclave_host(sim, hpa))
+            host |= HOST_ENCLAVE;
         translated++;
     }
     if (p->pid == sim->cfg.nested.enclave_pid) {
@@ -93,17 +99,16 @@ static bool walk_2d(struct vmsim *sim, struct cpu *c, const struct process *p, v
         sim->st.enclave_refs += refs;
         *cyc += refs * sim->cfg.cost.pt_ref;
     }
-    return !writable;
+    return host | (writable ? 0 : HOST_RO);
 }
 
 /* Walk the page table of p for va, through the page-walk caches; in a
  * guest, in two dimensions (walk_2d: a guest page-walk cache hit skips the
- * host walks of the levels it skips). Returns whether the host maps the
- * page found read-only. */
-static bool walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vaddr_t va,
-                 struct walk *w)
+ * host walks of the levels it skips). Returns walk_2d's HOST_* bits. */
+static unsigned walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vaddr_t va,
+                     struct walk *w)
 {
-    bool host_ro = false;
+    unsigned host = 0;
     struct walk_start s = {0, NULL};
     struct pwc *pwc = &c->pwc;
     const unsigned L = sim->cfg.geom.levels;
@@ -126,11 +131,11 @@ static bool walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vadd
     if (sim->cfg.sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
         cyc += sim->cfg.cost.trap + (uint64_t)w->nrefs * sim->cfg.cost.sw_ref;
     if (sim->nested && !sim->cfg.nested.shadow)
-        host_ro = walk_2d(sim, c, p, va, w, &cyc);
+        host = walk_2d(sim, c, p, va, w, &cyc);
     charge(sim, cyc);
     if (use_pwc)
         mmu_pwc_fill(pwc, va, p->asid, w, c->now, &sim->rng);
-    return host_ro;
+    return host;
 }
 
 /* Everything after a hit in the memo: returns the page shift of va. */
@@ -194,7 +199,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
     }
 
     struct walk w;
-    bool host_ro = walk(sim, c, p, va, &w);
+    unsigned host = walk(sim, c, p, va, &w);
     for (int tries = 0; !(w.pte & PTE_P) || !allowed(w.pte, kind); tries++) {
         bool fixed = false;
         if (tries == 2 + VMSIM_MAX_LEVELS) { /* evictions during faults undid the fix */
@@ -207,17 +212,19 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
             sim->host_rc = rc; /* out of host memory: mmu_access returns it */
         if (rc != 0 || !fixed)
             return (w.pte & PTE_P) ? sim->shift[w.level] : sim->phys.page_shift;
-        host_ro = walk(sim, c, p, va, &w);
+        host = walk(sim, c, p, va, &w);
     }
     shift = sim->shift[w.level];
     if (sim->cfg.nested.enclave_pid && p->pid != sim->cfg.nested.enclave_pid &&
-        (phys_frame(&sim->phys, PTE_PFN(w.pte))->flags & FRAME_ENCLAVE)) {
-        /* enclave memory read by someone else: refused, never cached */
+        ((host & HOST_ENCLAVE) ||
+         (phys_frame(&sim->phys, PTE_PFN(w.pte))->flags & FRAME_ENCLAVE))) {
+        /* enclave memory read by someone else, in this VM or another: the
+         * processor refuses it, and nothing is cached */
         sim->st.enclave_refused++;
         charge(sim, sim->cfg.cost.fault);
         return shift;
     }
-    if (host_ro) {
+    if (host & HOST_RO) {
         uint64_t trap = 0;
         if (!WRITE_INTENT(kind) ||
             !migrate_trap(sim, (PTE_PFN(w.pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),

@@ -223,6 +223,42 @@ static struct vmsim *vm_of(struct vmsim *sim, const struct vmsim_event *e)
     return v;
 }
 
+int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vaddr_t victim_va,
+                           vmsim_pid_t other_pid, vmsim_vaddr_t other_va)
+{
+    if (!sim->nested || sim->cfg.nested.shadow)
+        return VMSIM_EINVAL;
+    const vmsim_pid_t pid[2] = {victim_pid, other_pid};
+    const vmsim_vaddr_t va[2] = {victim_va, other_va};
+    vmsim_paddr_t gpa[2];
+    struct vmsim *vm[2];
+    uint64_t host[2];
+    for (int i = 0; i < 2; i++) {
+        const uint64_t *id = sim->nvms ? u64map_get(&sim->vm_of, pid[i]) : NULL;
+        vm[i] = id ? sim->vm[*id] : sim;
+        int rc = 0;
+        struct process *p = kernel_process(vm[i], pid[i], false, &rc);
+        const uint64_t e = p ? kernel_lookup(p, va[i]) : 0;
+        if (!(e & PTE_P))
+            return VMSIM_ENOENT;
+        gpa[i] = PTE_PFN(e) << vm[i]->phys.page_shift;
+        host[i] = pt_lookup(vm[i]->nested->pt, vm[i]->nested->vmid, gpa[i], NULL);
+        if (!(host[i] & PTE_P))
+            return VMSIM_ENOENT;
+    }
+    const struct host *h = sim->nested->h;
+    int rc = pt_map(vm[1]->nested->pt, vm[1]->nested->vmid, gpa[1] & ~((1ull << h->back_shift) - 1),
+                    h->back_level, host[0] & ~(PTE_P | PTE_LEAF));
+    if (rc)
+        return rc;
+    mmu_flush_all(sim);
+    for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
+        sac_clear(&h->cpu[c].tlb);
+        pwc_flush(&h->cpu[c].pwc);
+    }
+    return VMSIM_OK;
+}
+
 /* Simulated memory running out is a result, not a failure: an event that
  * needed a frame (a new process's root table, a table for a mapping) and
  * found none is counted and dropped, and the run goes on. */

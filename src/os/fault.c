@@ -18,6 +18,7 @@
  * A fault that cannot be fixed (protection, strict-mode segfault, out of
  * memory) is counted and the access goes on untranslated. */
 #include "mmu/sim.h"
+#include "virt/nested.h"
 
 #define PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
 
@@ -49,7 +50,10 @@ int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned 
     kernel_pt_write(sim, p, page, pte | PTE_P);
     if (p->pid == sim->cfg.nested.enclave_pid && sim->cfg.nested.enclave_pid &&
         !(pte & PTE_ZERO) && !(F(sim, pfn)->flags & FRAME_CACHE) && F(sim, pfn)->refcount == 1)
+    {
         F(sim, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
+        nested_enclave(sim, pfn, 1ull << (sim->shift[level] - sim->phys.page_shift));
+    }
     kernel_track_tables(sim, p, page);
     return (pte & PTE_ZERO) ? VMSIM_OK : rmap_add(&k->rmap, F(sim, pfn), p->id, page, level);
 }

@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "mmu/sim.h"
-#include "util/grow.h"
 #include "virt/nested.h"
 
 static uint64_t page_index(const struct nested *n, vmsim_paddr_t gpa) { return gpa >> n->h->back_shift; }
@@ -72,7 +71,7 @@ bool migrate_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
         if (t->key) {
             const long slot = sac_find(t, i & t->set_mask, key);
             if (slot >= 0)
-                t->key[slot] = 0;
+                t->key[slot] = t->stamp[slot] = 0; /* an empty way again */
         }
     }
     return true;
@@ -90,8 +89,9 @@ static void send(struct vmsim *sim, uint64_t i)
 {
     struct nested *n = sim->nested;
     sim->st.mig_pages++;
-    const uint64_t per = 1ull << (n->h->back_shift - sim->phys.page_shift);
-    for (uint64_t f = i * per; f < (i + 1) * per; f++)
+    const uint64_t per = nested_guest_frames(n, sim->phys.page_shift);
+    const uint64_t first = (i << n->h->back_shift) >> sim->phys.page_shift;
+    for (uint64_t f = first; f < first + per; f++)
         if (enclave(sim, f))
             sim->st.enclave_refused++;
         else if (n->mig.dest)
@@ -160,13 +160,14 @@ static void stop_and_copy(struct vmsim *sim)
     memset(n->mig.dirty, 0, (n->mig.npages + 63) / 64 * sizeof *n->mig.dirty);
     n->mig.ndirty = 0;
     pt_visit(n->pt, n->vmid, 0, n->mig.npages << n->h->back_shift, collect, sim);
-    const uint64_t per = 1ull << (n->h->back_shift - sim->phys.page_shift);
+    const uint64_t per = nested_guest_frames(n, sim->phys.page_shift);
     for (uint64_t w = 0; w < (n->mig.npages + 63) / 64; w++)
         for (uint64_t bits = n->mig.dirty[w]; bits; bits &= bits - 1) {
             const uint64_t i = w * 64 + (uint64_t)__builtin_ctzll(bits);
+            const uint64_t first = (i << n->h->back_shift) >> sim->phys.page_shift;
             protect(sim, i, false);
             if (n->mig.dest)
-                for (uint64_t f = i * per; f < (i + 1) * per; f++)
+                for (uint64_t f = first; f < first + per; f++)
                     sim->st.mig_lost += !enclave(sim, f) && n->mig.dest[f] != verify_get(sim, f);
         }
     free(n->mig.dirty);

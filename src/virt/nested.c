@@ -127,7 +127,40 @@ static void host_walk(struct vmsim *sim, struct nested_cpu *nc, uint64_t now, vm
         mmu_pwc_fill(&nc->pwc, gpa, sim->nested->vmid, w, now, &sim->rng);
 }
 
-/* The hypervisor backs the guest-physical page of gpa with host memory. */
+/* Mark the host base frames backing guest frames [pfn, pfn + n) that are
+ * backed already. */
+static void enclave_backed(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n)
+{
+    struct nested *n_ = sim->nested;
+    struct host *h = n_->h;
+    for (uint64_t f = pfn; f < pfn + n; f++) {
+        const vmsim_paddr_t gpa = (vmsim_paddr_t)f << sim->phys.page_shift;
+        const uint64_t e = pt_lookup(n_->pt, n_->vmid, gpa, NULL);
+        if (!(e & PTE_P))
+            continue;
+        const vmsim_paddr_t hpa =
+            ((vmsim_paddr_t)PTE_PFN(e) << h->phys.page_shift) + (gpa & ((1ull << h->back_shift) - 1));
+        for (vmsim_paddr_t a = hpa; a < hpa + (1ull << sim->phys.page_shift);
+             a += 1ull << h->phys.page_shift)
+            phys_frame(&h->phys, a >> h->phys.page_shift)->flags |= FRAME_ENCLAVE;
+    }
+}
+
+void nested_enclave(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n)
+{
+    if (sim->nested && !sim->cfg.nested.shadow)
+        enclave_backed(sim, pfn, n);
+}
+
+bool nested_enclave_host(const struct vmsim *sim, vmsim_paddr_t hpa)
+{
+    const struct phys *hp = &sim->nested->h->phys;
+    const vmsim_pfn_t f = hpa >> hp->page_shift;
+    return f < hp->next && (hp->frame[f].flags & FRAME_ENCLAVE);
+}
+
+/* The hypervisor backs the guest-physical page of gpa with host memory;
+ * the enclave's frames among it stay the enclave's. */
 static bool back(struct vmsim *sim, vmsim_paddr_t gpa)
 {
     struct nested *n = sim->nested;
@@ -145,6 +178,13 @@ static bool back(struct vmsim *sim, vmsim_paddr_t gpa)
         return false;
     }
     migrate_dirty(sim, page, 1ull << h->back_shift); /* new: not sent yet */
+    if (sim->cfg.nested.enclave_pid) {
+        const vmsim_pfn_t first = page >> sim->phys.page_shift;
+        const uint64_t frames = nested_guest_frames(n, sim->phys.page_shift);
+        for (vmsim_pfn_t f = first; f < first + frames && f < sim->phys.next; f++)
+            if (phys_frame(&sim->phys, f)->flags & FRAME_ENCLAVE)
+                enclave_backed(sim, f, 1);
+    }
     return true;
 }
 

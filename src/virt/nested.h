@@ -72,6 +72,19 @@ void nested_fini(struct vmsim *sim);
  * the page stays unbacked (nested.oom) and gpa is returned. */
 vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa, uint64_t *cyc,
                                bool *writable);
+/* The guest frames a host page at gpa covers (one when host pages are
+ * smaller than the guest's). */
+static inline uint64_t nested_guest_frames(const struct nested *n, unsigned guest_shift)
+{
+    return n->h->back_shift > guest_shift ? 1ull << (n->h->back_shift - guest_shift) : 1;
+}
+
+/* Guest frames [pfn, pfn + n) became enclave memory: so do the host frames
+ * that back them (now, or when they are backed), which the processor then
+ * refuses to anyone but the enclave, whichever VM asks. */
+void nested_enclave(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n);
+/* Is the host frame holding host-physical address hpa enclave memory? */
+bool nested_enclave_host(const struct vmsim *sim, vmsim_paddr_t hpa);
 /* Shadow paging: one VM exit for a trapped guest page-table write (pte:
  * the entry written; a present one gets its guest-physical page backed, as
  * the hypervisor mirrors it into the shadow table) or address-space switch
