@@ -792,6 +792,46 @@ static void test_enclave_other_vm(void **state)
     vmsim_destroy(sim);
 }
 
+/* Host pages smaller than the guest's: a 16 KiB-page guest (arm64-16k) on
+ * a 4 KiB-page host. The hypervisor backs a guest frame 4 KiB at a time,
+ * as walks touch it. 100 guest pages 16 KiB apart are written at their
+ * start: one host page each; the leaf table's entries 0..99 (800 bytes),
+ * the level-2 entry 8 (0x10000000 >> 25) and the entries 0 of the upper
+ * levels each lie in the first 4 KiB of their table: one host page per
+ * table. Round 1 sends those 104 host pages; the link is so fast that it
+ * ends at once with nothing dirtied: stop-and-copy 0, nothing lost. */
+static void test_migration_small_host_pages(void **state)
+{
+    (void)state;
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    assert_int_equal(vmsim_geometry_preset("arm64-16k", &cfg.geom), VMSIM_OK);
+    cfg.ntlb = 0;
+    memset(&cfg.pwc, 0, sizeof cfg.pwc);
+    cfg.phys_bytes = 64ull << 20;
+    cfg.verify = true;
+    cfg.nested.on = true;
+    vmsim_geometry_preset("x86-64", &cfg.nested.geom);
+    cfg.nested.migrate = (struct vmsim_migrate_config){.at = 100, .link_bytes = 1ull << 50,
+                                                       .clock_hz = 1000000000ull,
+                                                       .downtime_ns = 1000, .max_rounds = 30};
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+    struct vmsim_event ev = {.type = VMSIM_EV_ACCESS, .kind = VMSIM_WRITE, .pid = 1, .len = 8};
+    for (uint64_t i = 0; i < 102; i++) {
+        ev.addr = 0x10000000 + (i % 100) * 16384;
+        ev.kind = i < 100 ? VMSIM_WRITE : VMSIM_READ;
+        assert_int_equal(vmsim_run(sim, &ev, 1), VMSIM_OK);
+    }
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->mig_done, 1);
+    assert_int_equal(st->mig_round_pages[0], 104);
+    assert_int_equal(st->mig_final_pages, 0);
+    assert_int_equal(st->mig_lost, 0);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -803,7 +843,7 @@ int main(void)
         cmocka_unit_test(test_enclave_level),
         cmocka_unit_test(test_enclave_isolation),   cmocka_unit_test(test_two_vms),
         cmocka_unit_test(test_cli_vms),             cmocka_unit_test(test_mixed_organizations),
-        cmocka_unit_test(test_enclave_other_vm),
+        cmocka_unit_test(test_enclave_other_vm),    cmocka_unit_test(test_migration_small_host_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
