@@ -201,6 +201,13 @@ static int run_one(struct vmsim *sim, const struct vmsim_event *e)
     return rc == VMSIM_ENOENT ? VMSIM_OK : rc;
 }
 
+/* The VM pid runs in: the pid map's, else VM 1. */
+static struct vmsim *vm_of_pid(const struct vmsim *sim, vmsim_pid_t pid)
+{
+    const uint64_t *id = sim->nvms ? u64map_get(&sim->vm_of, pid) : NULL;
+    return id ? sim->vm[*id] : (struct vmsim *)sim;
+}
+
 /* The VM an event belongs to: its process's. A running process is found
  * through its CPU; others through the pid map (VM 1 when not there). A
  * spawn into another VM and a fork in one record their pids. */
@@ -216,9 +223,9 @@ static struct vmsim *vm_of(struct vmsim *sim, const struct vmsim_event *e)
                        u64map_put(&sim->vm_of, e->pid, e->file) == 0
                    ? sim->vm[e->file]
                    : NULL;
-    const uint64_t *id = u64map_get(&sim->vm_of, e->pid);
-    struct vmsim *v = id ? sim->vm[*id] : sim;
-    if (e->type == VMSIM_EV_FORK && id && u64map_put(&sim->vm_of, e->addr, *id) != 0)
+    struct vmsim *v = vm_of_pid(sim, e->pid);
+    if (e->type == VMSIM_EV_FORK && v != sim &&
+        u64map_put(&sim->vm_of, e->addr, v->nested->vmid) != 0)
         return NULL;
     return v;
 }
@@ -234,8 +241,7 @@ int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vadd
     struct vmsim *vm[2];
     uint64_t host[2];
     for (int i = 0; i < 2; i++) {
-        const uint64_t *id = sim->nvms ? u64map_get(&sim->vm_of, pid[i]) : NULL;
-        vm[i] = id ? sim->vm[*id] : sim;
+        vm[i] = vm_of_pid(sim, pid[i]);
         int rc = 0;
         struct process *p = kernel_process(vm[i], pid[i], false, &rc);
         const uint64_t e = p ? kernel_lookup(p, va[i]) : 0;
@@ -267,7 +273,7 @@ static int run_event(struct vmsim *sim, const struct vmsim_event *e)
     if (e->type == VMSIM_EV_VM)
         return e->addr < VMSIM_MAX_VMS ? vmsim_vm_create(sim, (unsigned)e->addr, e->len)
                                        : VMSIM_ERANGE;
-    if (e->type == VMSIM_EV_SPAWN && e->file && !sim->nvms)
+    if (e->type == VMSIM_EV_SPAWN && e->file > 1 && !sim->nvms)
         return VMSIM_EINVAL; /* a VM that does not exist */
     if (sim->nvms && !(sim = vm_of(sim, e)))
         return VMSIM_EINVAL;

@@ -105,8 +105,10 @@ static inline void mmu_pwc_fill(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t 
      * them lie below the level that hit, so none is cached yet. */
     for (unsigned i = 0; i < pwc->nprobe; i++) {
         const struct pwc_probe *pr = &pwc->probe[i];
-        if (pr->k > w->top) break;
-        if (pr->k <= w->level) continue;
+        if (pr->k > w->top)
+            break;
+        if (pr->k <= w->level)
+            continue;
         const uint64_t tag = va >> pr->shift;
         uint64_t evicted;
         sac_insert_new(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, asid, pr->k),
