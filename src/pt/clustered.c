@@ -76,7 +76,6 @@ struct clu_opts {
 
 static const char clu_usage[] = "clustered takes cluster=N, buckets=N, load=F, hash=fold|mod";
 
-static bool pow2(uint64_t v) { return v && !(v & (v - 1)); }
 
 static unsigned log2u(uint64_t v)
 {
@@ -86,39 +85,30 @@ static unsigned log2u(uint64_t v)
     return b;
 }
 
-static int bad(char *why, size_t len, const char *what, const char *val, size_t n)
-{
-    if (why && len)
-        snprintf(why, len, "%s, found \"%.*s\"", what, (int)n, val);
-    return VMSIM_EINVAL;
-}
-
 /* One "key=value" item of n bytes. */
-static int clu_item(const char *s, size_t n, struct clu_opts *o, char *why, size_t len)
+static int clu_item(const char *s, size_t n, void *ctx, char *why, size_t len)
 {
-    const char *eq = memchr(s, '=', n);
-    if (!eq)
-        return bad(why, len, clu_usage, s, n);
-    const size_t klen = (size_t)(eq - s), vlen = n - klen - 1;
+    struct clu_opts *o = ctx;
+    size_t klen;
     char val[64];
-    if (vlen == 0 || vlen >= sizeof val)
-        return bad(why, len, "an option value", s, n);
-    memcpy(val, eq + 1, vlen);
-    val[vlen] = '\0';
+    int rc = pt_opt_split(s, n, clu_usage, &klen, val, why, len);
+    if (rc)
+        return rc;
+    const size_t vlen = strlen(val);
     uint64_t v;
     if (klen == 7 && !strncmp(s, "cluster", 7)) {
-        if (vmsim_parse_size(val, &v) || !pow2(v) || v > CL_MAX_CLUSTER)
-            return bad(why, len, "cluster: expected a power of two from 1 to 256", val, vlen);
+        if (vmsim_parse_size(val, &v) || !pt_pow2(v) || v > CL_MAX_CLUSTER)
+            return pt_opt_bad(why, len, "cluster: expected a power of two from 1 to 256", val, vlen);
         o->cluster = v;
     } else if (klen == 7 && !strncmp(s, "buckets", 7)) {
-        if (vmsim_parse_size(val, &v) || !pow2(v) || v > (1ull << CL_MAX_BUCKET_BITS))
-            return bad(why, len, "buckets: expected a power of two from 1 to 2^30", val, vlen);
+        if (vmsim_parse_size(val, &v) || !pt_pow2(v) || v > (1ull << CL_MAX_BUCKET_BITS))
+            return pt_opt_bad(why, len, "buckets: expected a power of two from 1 to 2^30", val, vlen);
         o->buckets = v;
     } else if (klen == 4 && !strncmp(s, "load", 4)) {
         char *end;
         double d = strtod(val, &end);
         if (*end || !(d >= 0) || d > 1e6)
-            return bad(why, len, "load: expected nodes per bucket, a number >= 0 (0: never grow)",
+            return pt_opt_bad(why, len, "load: expected nodes per bucket, a number >= 0 (0: never grow)",
                        val, vlen);
         o->load = d;
     } else if (klen == 4 && !strncmp(s, "hash", 4)) {
@@ -127,11 +117,11 @@ static int clu_item(const char *s, size_t n, struct clu_opts *o, char *why, size
         else if (!strcmp(val, "mod"))
             o->mod = true;
         else
-            return bad(why, len, "hash: expected fold or mod", val, vlen);
+            return pt_opt_bad(why, len, "hash: expected fold or mod", val, vlen);
     } else {
         char what[128];
         snprintf(what, sizeof what, "unknown option: %s", clu_usage);
-        return bad(why, len, what, s, klen);
+        return pt_opt_bad(why, len, what, s, klen);
     }
     return VMSIM_OK;
 }
@@ -139,15 +129,7 @@ static int clu_item(const char *s, size_t n, struct clu_opts *o, char *why, size
 static int clu_parse(const char *params, struct clu_opts *o, char *why, size_t len)
 {
     *o = (struct clu_opts){.cluster = 16, .buckets = 1024, .load = 1.0, .mod = false};
-    for (const char *s = params ? params : ""; *s;) {
-        const char *comma = strchr(s, ',');
-        const size_t n = comma ? (size_t)(comma - s) : strlen(s);
-        int rc = clu_item(s, n, o, why, len);
-        if (rc)
-            return rc;
-        s += n + (comma ? 1 : 0);
-    }
-    return VMSIM_OK;
+    return pt_opt_each(params, clu_item, o, why, len);
 }
 
 static int clu_check(const char *params, char *why, size_t len)

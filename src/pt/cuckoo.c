@@ -191,8 +191,6 @@ static int parse_u64(const char *v, uint64_t *out)
     return *end || errno ? -1 : 0;
 }
 
-static bool pow2(uint64_t x) { return x && !(x & (x - 1)); }
-
 static int ck_parse(const char *params, struct ck_opts *o, char *why, size_t len)
 {
     *o = (struct ck_opts){.ways = 3, .slots_bits = 9, .load = 0.6, .kicks = 32, .scale_bits = 1,
@@ -223,7 +221,7 @@ static int ck_parse(const char *params, struct ck_opts *o, char *why, size_t len
             o->ways = (unsigned)x;
         } else if (!strcmp(kv, "slots")) {
             expect = "a power of two from 1 to 16m (slots per way)";
-            if (vmsim_parse_size(v, &x) || !pow2(x) || x > (1ull << CK_MAX_SLOTS_BITS))
+            if (vmsim_parse_size(v, &x) || !pt_pow2(x) || x > (1ull << CK_MAX_SLOTS_BITS))
                 goto bad;
             o->slots_bits = (unsigned)__builtin_ctzll(x);
         } else if (!strcmp(kv, "load")) {
@@ -240,7 +238,7 @@ static int ck_parse(const char *params, struct ck_opts *o, char *why, size_t len
             o->kicks = (unsigned)x;
         } else if (!strcmp(kv, "scale")) {
             expect = "2, 4, 8 or 16";
-            if (parse_u64(v, &x) || !pow2(x) || x < 2 || x > 16)
+            if (parse_u64(v, &x) || !pt_pow2(x) || x < 2 || x > 16)
                 goto bad;
             o->scale_bits = (unsigned)__builtin_ctzll(x);
         } else if (!strcmp(kv, "migrate")) {

@@ -122,41 +122,30 @@ struct ppc_opts {
 
 static const char ppc_usage[] = "ppc takes size=BYTES or groups=N";
 
-static bool pow2(uint64_t v) { return v && !(v & (v - 1)); }
-
-static int bad(char *why, size_t len, const char *what, const char *val, size_t n)
+static int ppc_item(const char *s, size_t n, void *ctx, char *why, size_t len)
 {
-    if (why && len)
-        snprintf(why, len, "%s, found \"%.*s\"", what, (int)n, val);
-    return VMSIM_EINVAL;
-}
-
-static int ppc_item(const char *s, size_t n, struct ppc_opts *o, char *why, size_t len)
-{
-    const char *eq = memchr(s, '=', n);
-    if (!eq)
-        return bad(why, len, ppc_usage, s, n);
-    const size_t klen = (size_t)(eq - s), vlen = n - klen - 1;
+    struct ppc_opts *o = ctx;
+    size_t klen;
     char val[64];
-    if (vlen == 0 || vlen >= sizeof val)
-        return bad(why, len, "an option value", s, n);
-    memcpy(val, eq + 1, vlen);
-    val[vlen] = '\0';
+    int rc = pt_opt_split(s, n, ppc_usage, &klen, val, why, len);
+    if (rc)
+        return rc;
+    const size_t vlen = strlen(val);
     uint64_t v;
     if (klen == 4 && !strncmp(s, "size", 4)) {
-        if (vmsim_parse_size(val, &v) || !pow2(v) || v < 2 * PPC_GROUP_BYTES ||
+        if (vmsim_parse_size(val, &v) || !pt_pow2(v) || v < 2 * PPC_GROUP_BYTES ||
             v > ((uint64_t)PPC_GROUP_BYTES << PPC_MAX_GROUP_BITS))
-            return bad(why, len, "size: expected a power of two of at least 256 bytes (2 groups), "
+            return pt_opt_bad(why, len, "size: expected a power of two of at least 256 bytes (2 groups), "
                                  "such as 256k", val, vlen);
         o->size = v;
     } else if (klen == 6 && !strncmp(s, "groups", 6)) {
-        if (vmsim_parse_size(val, &v) || !pow2(v) || v < 2 || v > (1ull << PPC_MAX_GROUP_BITS))
-            return bad(why, len, "groups: expected a power of two of at least 2", val, vlen);
+        if (vmsim_parse_size(val, &v) || !pt_pow2(v) || v < 2 || v > (1ull << PPC_MAX_GROUP_BITS))
+            return pt_opt_bad(why, len, "groups: expected a power of two of at least 2", val, vlen);
         o->groups = v;
     } else {
         char what[96];
         snprintf(what, sizeof what, "unknown option: %s", ppc_usage);
-        return bad(why, len, what, s, klen);
+        return pt_opt_bad(why, len, what, s, klen);
     }
     return VMSIM_OK;
 }
@@ -164,14 +153,9 @@ static int ppc_item(const char *s, size_t n, struct ppc_opts *o, char *why, size
 static int ppc_parse(const char *params, struct ppc_opts *o, char *why, size_t len)
 {
     *o = (struct ppc_opts){0};
-    for (const char *s = params ? params : ""; *s;) {
-        const char *comma = strchr(s, ',');
-        const size_t n = comma ? (size_t)(comma - s) : strlen(s);
-        int rc = ppc_item(s, n, o, why, len);
-        if (rc)
-            return rc;
-        s += n + (comma ? 1 : 0);
-    }
+    const int rc = pt_opt_each(params, ppc_item, o, why, len);
+    if (rc)
+        return rc;
     if (o->size && o->groups) {
         if (why && len)
             snprintf(why, len,

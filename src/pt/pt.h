@@ -154,6 +154,22 @@ static inline int pt_create(const struct pt_ops *ops, const struct pt_env *env, 
     return ops->create(env, out);
 }
 
+/* ---- options ("KEY=VALUE,...", after the organization's name) ---- */
+
+static inline bool pt_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+/* Fill why with "what, found "val"" and return VMSIM_EINVAL. */
+int pt_opt_bad(char *why, size_t len, const char *what, const char *val, size_t n);
+/* The item s[0, n) as KEY=VALUE: *klen, and the value NUL-terminated in
+ * val (shorter than 64 bytes). usage is the message for an item without
+ * '='. */
+int pt_opt_split(const char *s, size_t n, const char *usage, size_t *klen, char val[64],
+                 char *why, size_t len);
+/* item() for each comma-separated item of params (NULL: none); the first
+ * error stops it. */
+int pt_opt_each(const char *params, int (*item)(const char *s, size_t n, void *ctx, char *why,
+                                                size_t len),
+                void *ctx, char *why, size_t len);
+
 /* Add bytes to the footprint part called name (a new part if needed). */
 void pt_fp_part(struct vmsim_pt_footprint *fp, const char *name, uint64_t bytes);
 static inline void pt_destroy(struct pt *p)

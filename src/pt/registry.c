@@ -1,5 +1,6 @@
 /* The one list of page-table organizations. Adding one is an entry here
  * plus its file. */
+#include <stdio.h>
 #include <string.h>
 
 #include "pt/pt.h"
@@ -23,6 +24,43 @@ const struct pt_ops *pt_find(const char *spec, const char **params)
             return organizations[i];
         }
     return NULL;
+}
+
+int pt_opt_bad(char *why, size_t len, const char *what, const char *val, size_t n)
+{
+    if (why && len)
+        snprintf(why, len, "%s, found \"%.*s\"", what, (int)n, val);
+    return VMSIM_EINVAL;
+}
+
+int pt_opt_split(const char *s, size_t n, const char *usage, size_t *klen, char val[64],
+                 char *why, size_t len)
+{
+    const char *eq = memchr(s, '=', n);
+    if (!eq)
+        return pt_opt_bad(why, len, usage, s, n);
+    *klen = (size_t)(eq - s);
+    const size_t vlen = n - *klen - 1;
+    if (vlen == 0 || vlen >= 64)
+        return pt_opt_bad(why, len, "an option value", s, n);
+    memcpy(val, eq + 1, vlen);
+    val[vlen] = '\0';
+    return VMSIM_OK;
+}
+
+int pt_opt_each(const char *params, int (*item)(const char *s, size_t n, void *ctx, char *why,
+                                                size_t len),
+                void *ctx, char *why, size_t len)
+{
+    for (const char *s = params ? params : ""; *s;) {
+        const char *comma = strchr(s, ',');
+        const size_t n = comma ? (size_t)(comma - s) : strlen(s);
+        const int rc = item(s, n, ctx, why, len);
+        if (rc)
+            return rc;
+        s += n + (comma ? 1 : 0);
+    }
+    return VMSIM_OK;
 }
 
 void pt_fp_part(struct vmsim_pt_footprint *fp, const char *name, uint64_t bytes)
