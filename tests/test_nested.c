@@ -14,6 +14,16 @@
 #include "testutil.h"
 #include "vmsim/vmsim.h"
 
+/* The default machine, a guest with mem bytes under a 4-level nested
+ * table (x86-64); every other host option at its default. */
+static void nested_config(struct vmsim_config *cfg, uint64_t mem)
+{
+    vmsim_config_default(cfg);
+    cfg->phys_bytes = mem;
+    cfg->nested.on = true;
+    vmsim_geometry_preset("x86-64", &cfg->nested.geom);
+}
+
 struct setup {
     const char *guest, *host;
     unsigned guest_page, host_page; /* page shifts; 0: base pages */
@@ -511,10 +521,7 @@ static void test_enclave_isolation(void **state)
 {
     (void)state;
     struct vmsim_config cfg;
-    vmsim_config_default(&cfg);
-    cfg.phys_bytes = 64ull << 20;
-    cfg.nested.on = true;
-    vmsim_geometry_preset("x86-64", &cfg.nested.geom);
+    nested_config(&cfg, 64ull << 20);
     cfg.nested.enclave_pid = 1;
     cfg.nested.enclave_levels = 1;
     cfg.nested.migrate = (struct vmsim_migrate_config){
@@ -559,10 +566,7 @@ static void test_two_vms(void **state)
 {
     (void)state;
     struct vmsim_config cfg;
-    vmsim_config_default(&cfg);
-    cfg.phys_bytes = 64ull << 20;
-    cfg.nested.on = true;
-    vmsim_geometry_preset("x86-64", &cfg.nested.geom);
+    nested_config(&cfg, 64ull << 20);
     struct vmsim *sim;
     assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
     assert_int_equal(vmsim_vm_create(sim, 2, 32ull << 20), VMSIM_OK);
@@ -760,10 +764,7 @@ static void test_enclave_other_vm(void **state)
 {
     (void)state;
     struct vmsim_config cfg;
-    vmsim_config_default(&cfg);
-    cfg.phys_bytes = 64ull << 20;
-    cfg.nested.on = true;
-    vmsim_geometry_preset("x86-64", &cfg.nested.geom);
+    nested_config(&cfg, 64ull << 20);
     cfg.nested.enclave_pid = 1;
     cfg.nested.enclave_levels = 1;
     struct vmsim *sim;
