@@ -384,10 +384,66 @@ static void test_software_walks(void **state)
     vmsim_destroy(sim);
 }
 
+/* Issue 11's smallest case: a 2-entry fully associative data TLB and the
+ * pages A B A B C B. By LRU: A miss, B miss, A hit, B hit; C misses and
+ * evicts A (B was used last); B hits. 3 misses, 3 hits. The bug: the memo
+ * still named B after A hit, so B's third use skipped its LRU stamp and C
+ * evicted B instead. */
+static void test_lru_after_first_level_hit(void **state)
+{
+    struct vmsim_config cfg = config("t=2x2/d", "none");
+    struct vmsim *sim = make(&cfg);
+    const uint64_t page[] = {0x1000, 0x2000, 0x1000, 0x2000, 0x3000, 0x2000};
+    for (unsigned i = 0; i < 6; i++)
+        run1(sim, acc(VMSIM_READ, 1, page[i], 1));
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->tlb[0].misses, 3);
+    assert_int_equal(st->tlb[0].hits, 3);
+    vmsim_destroy(sim);
+    (void)state;
+}
+
+/* An 8-entry fully associative TLB: pages 1..7 miss; 1 hits, then 7 hits
+ * (its memo was overtaken by 1's hit). LRU order, oldest first: 2 3 4 5 6
+ * 1 7 and one empty way. 8 takes the empty way; 9..14 evict 2 3 4 5 6 1;
+ * so 7 hits and 1 misses. 15 misses, 3 hits. (Had 7's second use skipped
+ * its stamp, 14 would evict 7 instead of 1.) */
+static void test_lru_alternating_hits(void **state)
+{
+    struct vmsim_config cfg = config("t=8x8/d", "none");
+    struct vmsim *sim = make(&cfg);
+    const uint64_t page[] = {1, 2, 3, 4, 5, 6, 7, 1, 7, 8, 9, 10, 11, 12, 13, 14, 7, 1};
+    for (unsigned i = 0; i < sizeof page / sizeof *page; i++)
+        run1(sim, acc(VMSIM_READ, 1, page[i] << 12, 1));
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->tlb[0].misses, 15);
+    assert_int_equal(st->tlb[0].hits, 3);
+    vmsim_destroy(sim);
+    (void)state;
+}
+
+/* The last byte of the address space lies beyond a 48-bit geometry: a
+ * bad-address fault on a cold machine, never a hit of the empty memo. */
+static void test_top_of_address_space(void **state)
+{
+    struct vmsim_config cfg = config("l1=4x4", "none");
+    struct vmsim *sim = make(&cfg);
+    run1(sim, acc(VMSIM_READ, 1, UINT64_MAX, 1));
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->faults_bad_address, 1);
+    assert_int_equal(st->tlb[0].hits + st->tlb[0].misses, 0);
+    assert_int_equal(st->walks, 0);
+    vmsim_destroy(sim);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_software_walks),
+        cmocka_unit_test(test_lru_after_first_level_hit),
+        cmocka_unit_test(test_lru_alternating_hits),
+        cmocka_unit_test(test_top_of_address_space),
         cmocka_unit_test(test_cold_walks),  cmocka_unit_test(test_pwc_warm),
         cmocka_unit_test(test_pwc_unified), cmocka_unit_test(test_huge_pages),
         cmocka_unit_test(test_asids),       cmocka_unit_test(test_page_crossing),

@@ -138,7 +138,7 @@ static unsigned walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_
     return host;
 }
 
-/* Everything after a hit in the memo: returns the page shift of va. */
+/* Everything but a hit in the memo: returns the page shift of va. */
 static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t va, unsigned kind)
 {
     const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
@@ -189,11 +189,21 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
                 pte |= PTE_D;
                 *hit = pte;
             }
-            fill(sim, c, side, i, va, asid, shift, pte);
+            /* A first-level hit made this page the most recently used of
+             * its set, so the memo must name it: a memo still naming the
+             * previous page would let that page's next use skip its LRU
+             * stamp. Below the first level, fill sets the memo. */
+            if (i == 0)
+                set_memo(c, side, va, shift, pte);
+            else
+                fill(sim, c, side, i, va, asid, shift, pte);
             if (sim->track)
                 kernel_touch(sim, p, va, kind, shift, pte);
             return shift;
         }
+        /* A hit that the access may not use still refreshed its stamp */
+        if (i == 0)
+            memo_reset(&c->memo[side]);
     } else {
         sim->st.tlb_misses_all++;
     }

@@ -22,7 +22,7 @@ enum { SIDE_D = 0, SIDE_I = 1 };
  * and two counter increments (Cachegrind's same-line fast path). Any flush,
  * invalidation or lookup that could disturb that level resets it. */
 struct memo {
-    uint64_t tag; /* va >> shift; UINT64_MAX when empty */
+    uint64_t tag; /* va >> shift; UINT64_MAX when empty (memo_reset) */
     unsigned shift;
     unsigned level; /* index of the TLB level (and its stats) */
     unsigned latency;
@@ -62,9 +62,12 @@ struct vmsim {
     struct vmsim_stats total; /* the first VM, with others: every VM's counters summed */
 };
 
+/* Empty: no va >> 63 (0 or 1) equals the all-ones tag, not even the
+ * last byte of the address space. */
 static inline void memo_reset(struct memo *m)
 {
     m->tag = UINT64_MAX;
+    m->shift = 63;
 }
 
 /* mmu.c */
