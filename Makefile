@@ -3,25 +3,39 @@
 # Everything else is CMake (CMakePresets.json) and CTest.
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-PKGS := cmake make gcc pkg-config libcmocka-dev libjansson-dev zlib1g-dev liblzma-dev libzstd-dev \
-        clang libclang-rt-14-dev valgrind gnuplot-nox
+# Needed to build and test; without them nothing works.
+REQUIRED := cmake make gcc pkg-config libcmocka-dev libjansson-dev zlib1g-dev liblzma-dev \
+            libzstd-dev
+# Each serves one part; without it that part says so and the rest goes on:
+# clang and its runtime the fuzz targets, valgrind `vmsim record`/`crosscheck`
+# and the real-program tests, gnuplot `vmsim plot`.
+OPTIONAL := clang libclang-rt-14-dev valgrind gnuplot-nox
 FUZZ_SECONDS ?= 10
 
-.PHONY: all deps build run test test-release test-asan test-fuzz bench install clean
+.PHONY: all deps build run test test-release test-asan bench install clean
 
 all: build
 
+# As root, install whatever is missing; otherwise name it, fail only for
+# what the build needs.
 deps:
-	@missing=""; for p in $(PKGS); do \
+	@missing=""; optional=""; \
+	for p in $(REQUIRED); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	  else \
-	    echo "missing Debian packages:$$missing (run as root, or: sudo apt-get install$$missing)"; exit 1; \
-	  fi; \
+	for p in $(OPTIONAL); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || optional="$$optional $$p"; \
+	done; \
+	if [ -n "$$missing$$optional" ] && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing:$$missing$$optional"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing $$optional >/dev/null || exit 1; \
+	elif [ -n "$$missing" ]; then \
+	  echo "missing Debian packages:$$missing (run as root, or: sudo apt-get install$$missing)"; exit 1; \
+	elif [ -n "$$optional" ]; then \
+	  echo "not installed:$$optional (sudo apt-get install$$optional); meanwhile:"; \
+	  case "$$optional" in *clang*) echo "  no fuzz targets in make test";; esac; \
+	  case "$$optional" in *valgrind*) echo "  no vmsim record / crosscheck; real-program tests skipped";; esac; \
+	  case "$$optional" in *gnuplot*) echo "  no vmsim plot or sweep --plot";; esac; \
 	fi
 
 build/%/CMakeCache.txt: | deps
@@ -33,7 +47,9 @@ build: deps build/release/CMakeCache.txt
 run: build
 	./build/release/vmsim run
 
-test: test-release test-asan test-fuzz
+# Every stage runs and reports; the last line is the verdict (tests/make_test.sh).
+test: deps
+	JOBS=$(JOBS) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/make_test.sh
 
 test-release: build
 	ctest --test-dir build/release --output-on-failure -j $(JOBS)
@@ -42,19 +58,6 @@ test-asan: deps build/asan/CMakeCache.txt
 	cmake --build build/asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir build/asan --output-on-failure -j $(JOBS)
-
-# Each fuzz target runs FUZZ_SECONDS from its seed corpus; a crash fails the build.
-test-fuzz: deps build/fuzz/CMakeCache.txt
-	cmake --build build/fuzz -j $(JOBS)
-	@set -e; for f in build/fuzz/fuzz/fuzz_*; do \
-	  [ -x "$$f" ] || continue; n=$$(basename $$f); \
-	  mkdir -p build/fuzz/corpus/$$n; \
-	  echo "fuzz $$n: $(FUZZ_SECONDS) s"; \
-	  seeds=; [ -d fuzz/corpus/$$n ] && seeds=fuzz/corpus/$$n; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=0 \
-	      build/fuzz/corpus/$$n $$seeds 2>build/fuzz/$$n.log \
-	    || { tail -40 build/fuzz/$$n.log; exit 1; }; \
-	done; echo "fuzz: all targets ran clean"
 
 bench: build
 	./build/release/vmsim_bench

@@ -1829,17 +1829,25 @@ static const struct {
     {"sim_pressure", test_sim_pressure},
 };
 
-/* VMSIM_ORG=TEXT runs only the organizations whose label contains TEXT. */
+/* VMSIM_ORG=TEXT runs only the organizations whose label contains TEXT;
+ * VMSIM_SHARD=I/N only rows I, I+N, I+2N... (CTest runs N shards in
+ * parallel, each well inside its timeout under ASan). */
 int main(void)
 {
     resolve_all();
     const char *only = getenv("VMSIM_ORG");
+    unsigned shard = 0, nshards = 1;
+    const char *sh = getenv("VMSIM_SHARD");
+    if (sh && (sscanf(sh, "%u/%u", &shard, &nshards) != 2 || nshards == 0 || shard >= nshards)) {
+        fprintf(stderr, "VMSIM_SHARD: expected I/N with I < N, found \"%s\"\n", sh);
+        return 2;
+    }
     const size_t nprop = sizeof properties / sizeof properties[0];
     struct CMUnitTest *tests = calloc(norgs * nprop, sizeof *tests);
     char(*names)[200] = calloc(norgs * nprop, sizeof *names);
     size_t n = 0;
     for (unsigned i = 0; i < norgs; i++) {
-        if (only && !strstr(orgs[i].label, only))
+        if ((only && !strstr(orgs[i].label, only)) || i % nshards != shard)
             continue;
         printf("organization %s: leaves at levels", orgs[i].label);
         for (unsigned k = 1; k <= orgs[i].g.levels; k++)
