@@ -351,6 +351,15 @@ static void world_close(struct world *w)
     }
     CHECK(w, w->phys.used == w->used0, "%llu frames in use after destroying everything, %llu before",
           (unsigned long long)w->phys.used, (unsigned long long)w->used0);
+    /* The page-table memory count behind page_tables.peak_bytes: every
+     * byte an organization accounted (frames and tables outside memory)
+     * given back (after failed allocations too). */
+    CHECK(w, w->phys.pt_bytes == 0 && w->phys.pt_nonroot_bytes == 0,
+          "%llu page-table bytes (%llu without roots) counted after destroying everything",
+          (unsigned long long)w->phys.pt_bytes, (unsigned long long)w->phys.pt_nonroot_bytes);
+    CHECK(w, w->phys.pt_peak >= w->phys.pt_nonroot_peak,
+          "page-table peak %llu, without roots %llu", (unsigned long long)w->phys.pt_peak,
+          (unsigned long long)w->phys.pt_nonroot_peak);
     for (unsigned i = 0; i < w->nbase; i++)
         phys_put(&w->phys, w->base[i]);
     for (unsigned k = 0; k <= VMSIM_MAX_LEVELS; k++)
