@@ -723,6 +723,20 @@ static void test_vms_combine(void **state)
                      (unsigned long long)want);
     }
     vmsim_destroy(sim);
+
+    /* One inverted host table serves every VM: sized by host memory (2 x
+     * 64 MiB = 32768 frames), 16-byte frame entries and 4-byte anchors,
+     * 32768 x 20 = 655360 bytes, once for the three VMs (VM 1's figure). */
+    nested_config(&cfg, 64ull << 20);
+    strcpy(cfg.nested.pt, "inverted");
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+    assert_int_equal(vmsim_vm_create(sim, 2, 0), VMSIM_OK);
+    assert_int_equal(vmsim_vm_create(sim, 3, 0), VMSIM_OK);
+    assert_int_equal(vmsim_run(sim, ev, 8), VMSIM_OK);
+    assert_int_equal(vmsim_get_stats(sim)->nested_table_bytes, 32768 * (16 + 4));
+    assert_int_equal(vmsim_vm_stats(sim, 1)->nested_table_bytes, 32768 * (16 + 4));
+    assert_int_equal(vmsim_vm_stats(sim, 2)->nested_table_bytes, 0);
+    vmsim_destroy(sim);
 }
 
 /* The guest does not notice a migration under memory pressure either:
