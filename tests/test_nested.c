@@ -6,6 +6,7 @@
  * references with every cache off. A huge page cuts its own dimension:
  * a 2 MiB guest page makes n one less, a 2 MiB host page m one less. */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -618,6 +619,126 @@ static void test_two_vms(void **state)
     vmsim_destroy(sim);
 }
 
+/* Three VMs, each one process that writes one page at 0x10000000 and
+ * reads it back, with --vipt 128x64 (docs/stats.md, "Combining: several
+ * VMs"). Each VM, by hand: 2 accesses; 1 fault (a demand-zero write), so
+ * the handler ran once at depth 1: nested_max 1, recursive and iterative
+ * stacks one handler_frame, 2048 bytes; its guest memory holds the root, 3
+ * tables and the page, 5 frames, each backed on first touch (5 EPT
+ * violations); its page tables peak at 3 tables (12 KiB) without the root,
+ * 16 KiB with it; the VIPT cache indexes 128 x 64 = 8 KiB with 4 KiB pages:
+ * log2(8192 / 4096) = 1 bit above the page offset. The machine: counters
+ * and what each VM owns alone add up (6 accesses, 3 faults, 15 frames, 15
+ * violations, 36 and 48 KiB of page tables); the largest stack and the
+ * deepest nesting stay one VM's (2048, 1); the index bits are the
+ * configuration's (1); the host's frames are the one host's: 15 backed
+ * guest pages and 3 nested tables of 4 tables (the guest frames lie in the
+ * first 2 MiB of guest-physical memory), 27. Summed, the old total gave
+ * 3 bits and 6144 bytes. */
+static void test_vms_combine(void **state)
+{
+    (void)state;
+    struct vmsim_config cfg;
+    nested_config(&cfg, 64ull << 20);
+    cfg.vipt_sets = 128;
+    cfg.vipt_block = 64;
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+    assert_int_equal(vmsim_vm_create(sim, 2, 0), VMSIM_OK);
+    assert_int_equal(vmsim_vm_create(sim, 3, 0), VMSIM_OK);
+    const uint64_t X = 0x10000000;
+    struct vmsim_event ev[8] = {
+        {.type = VMSIM_EV_SPAWN, .pid = 2, .file = 2},
+        {.type = VMSIM_EV_SPAWN, .pid = 3, .file = 3},
+    };
+    for (unsigned p = 1; p <= 3; p++) {
+        ev[p + 1] = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = VMSIM_WRITE, .pid = p,
+                                         .addr = X, .len = 8};
+        ev[p + 4] = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = p,
+                                         .addr = X, .len = 8};
+    }
+    assert_int_equal(vmsim_run(sim, ev, 8), VMSIM_OK);
+    struct vmsim_stats vm[4];
+    for (unsigned id = 1; id <= 3; id++) {
+        vm[id] = *vmsim_vm_stats(sim, id);
+        assert_int_equal(vm[id].accesses, 2);
+        assert_int_equal(vm[id].faults_total, 1);
+        assert_int_equal(vm[id].faults_zero_write, 1);
+        assert_int_equal(vm[id].frames_used, 5);
+        assert_int_equal(vm[id].nested_violations, 5);
+        assert_int_equal(vm[id].nested_max, 1);
+        assert_int_equal(vm[id].stack_recursive_max, 2048);
+        assert_int_equal(vm[id].stack_iterative_max, 2048);
+        assert_int_equal(vm[id].synonym_bits, 1);
+        assert_int_equal(vm[id].pt_peak_bytes, 3 * 4096);
+        assert_int_equal(vm[id].pt_peak_all_bytes, 4 * 4096);
+        assert_int_equal(vm[id].nested_host_frames, 27);
+    }
+    const struct vmsim_stats *t = vmsim_get_stats(sim);
+    assert_int_equal(t->accesses, 6);
+    assert_int_equal(t->faults_total, 3);
+    assert_int_equal(t->faults_zero_write, 3);
+    assert_int_equal(t->tlb_misses_all, 3);
+    assert_int_equal(t->processes, 3);
+    assert_int_equal(t->frames_used, 15);
+    assert_int_equal(t->frames_peak, 15);
+    assert_int_equal(t->nested_violations, 15);
+    assert_int_equal(t->pt_peak_bytes, 36 * 1024);
+    assert_int_equal(t->pt_peak_all_bytes, 48 * 1024);
+    assert_int_equal(t->nested_max, 1);
+    assert_int_equal(t->stack_recursive_max, 2048);
+    assert_int_equal(t->stack_iterative_max, 2048);
+    assert_int_equal(t->synonym_bits, 1);
+    assert_int_equal(t->nested_host_frames, 27);
+    /* and every statistic as its rule says, from the three VMs' own */
+    static const struct {
+        const char *name;
+        size_t off;
+        int rule;
+    } rule[] = {
+#define RULE(f, n, r, d) {n, offsetof(struct vmsim_stats, f), VMSIM_COMBINE_##r},
+        VMSIM_STATS(RULE)
+#undef RULE
+    };
+    for (size_t i = 0; i < sizeof rule / sizeof rule[0]; i++) {
+        uint64_t v[4], want;
+        for (unsigned id = 1; id <= 3; id++)
+            memcpy(&v[id], (const char *)&vm[id] + rule[i].off, sizeof v[id]);
+        if (rule[i].rule == VMSIM_COMBINE_SUM)
+            want = v[1] + v[2] + v[3];
+        else if (rule[i].rule == VMSIM_COMBINE_MAX)
+            want = v[1] > v[2] ? (v[1] > v[3] ? v[1] : v[3]) : (v[2] > v[3] ? v[2] : v[3]);
+        else
+            want = v[1];
+        if (rule[i].rule == VMSIM_COMBINE_SAME && (v[2] != v[1] || v[3] != v[1]))
+            fail_msg("%s differs between VMs (%llu, %llu, %llu): not the same in every VM",
+                     rule[i].name, (unsigned long long)v[1], (unsigned long long)v[2],
+                     (unsigned long long)v[3]);
+        if (rule[i].rule == VMSIM_COMBINE_FIRST && (v[2] || v[3]))
+            fail_msg("%s is not VM 1's alone", rule[i].name);
+        uint64_t got;
+        memcpy(&got, (const char *)t + rule[i].off, sizeof got);
+        if (got != want)
+            fail_msg("%s: %llu, expected %llu", rule[i].name, (unsigned long long)got,
+                     (unsigned long long)want);
+    }
+    vmsim_destroy(sim);
+
+    /* One inverted host table serves every VM: sized by host memory (2 x
+     * 64 MiB = 32768 frames), 16-byte frame entries and 4-byte anchors,
+     * 32768 x 20 = 655360 bytes, once for the three VMs (VM 1's figure). */
+    nested_config(&cfg, 64ull << 20);
+    strcpy(cfg.nested.pt, "inverted");
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+    assert_int_equal(vmsim_vm_create(sim, 2, 0), VMSIM_OK);
+    assert_int_equal(vmsim_vm_create(sim, 3, 0), VMSIM_OK);
+    assert_int_equal(vmsim_run(sim, ev, 8), VMSIM_OK);
+    assert_int_equal(vmsim_get_stats(sim)->nested_table_bytes, 32768 * (16 + 4));
+    assert_int_equal(vmsim_vm_stats(sim, 1)->nested_table_bytes, 32768 * (16 + 4));
+    assert_int_equal(vmsim_vm_stats(sim, 2)->nested_table_bytes, 0);
+    vmsim_destroy(sim);
+}
+
 /* The guest does not notice a migration under memory pressure either:
  * 1 MiB of guest memory (256 frames) under Clock replacement with swap,
  * random reads and writes over 2 MiB, --verify, a migration starting at
@@ -844,6 +965,7 @@ int main(void)
         cmocka_unit_test(test_enclave_level),
         cmocka_unit_test(test_enclave_isolation),   cmocka_unit_test(test_two_vms),
         cmocka_unit_test(test_cli_vms),             cmocka_unit_test(test_mixed_organizations),
+        cmocka_unit_test(test_vms_combine),
         cmocka_unit_test(test_enclave_other_vm),    cmocka_unit_test(test_migration_small_host_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -351,6 +351,15 @@ static void world_close(struct world *w)
     }
     CHECK(w, w->phys.used == w->used0, "%llu frames in use after destroying everything, %llu before",
           (unsigned long long)w->phys.used, (unsigned long long)w->used0);
+    /* The page-table memory count behind page_tables.peak_bytes: every
+     * byte an organization accounted (frames and tables outside memory)
+     * given back (after failed allocations too). */
+    CHECK(w, w->phys.pt_bytes == 0 && w->phys.pt_nonroot_bytes == 0,
+          "%llu page-table bytes (%llu without roots) counted after destroying everything",
+          (unsigned long long)w->phys.pt_bytes, (unsigned long long)w->phys.pt_nonroot_bytes);
+    CHECK(w, w->phys.pt_peak >= w->phys.pt_nonroot_peak,
+          "page-table peak %llu, without roots %llu", (unsigned long long)w->phys.pt_peak,
+          (unsigned long long)w->phys.pt_nonroot_peak);
     for (unsigned i = 0; i < w->nbase; i++)
         phys_put(&w->phys, w->base[i]);
     for (unsigned k = 0; k <= VMSIM_MAX_LEVELS; k++)
@@ -1653,7 +1662,8 @@ static bool may_differ(const char *name)
                                        "cycles",           "cycles_translation",
                                        "page_tables.migrated", "page_tables.resizes",
                                        "page_tables.evicted_entries", "page_tables.shareable_bytes",
-                                       "memory.frames_used", "memory.frames_peak"};
+                                       "memory.frames_used", "memory.frames_peak",
+                                       "page_tables.peak_bytes", "page_tables.peak_bytes_with_roots"};
     for (size_t i = 0; i < sizeof cost / sizeof cost[0]; i++)
         if (!strcmp(name, cost[i]))
             return true;
@@ -1664,7 +1674,7 @@ static void compare(const char *what, const struct outcome *a, const struct outc
 {
     char msg[2048] = "";
     size_t len = 0;
-#define CMP(f, n, d)                                                                              \
+#define CMP(f, n, r, d)                                                                            \
     if (!may_differ(n) && a->st.f != ref->st.f && len < sizeof msg - 100)                         \
         len += (size_t)snprintf(msg + len, sizeof msg - len, " %s %llu (radix %llu);", n,          \
                                 (unsigned long long)a->st.f, (unsigned long long)ref->st.f);

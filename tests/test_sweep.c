@@ -155,6 +155,7 @@ static const struct {
     {"swap_writes", "swap.writes", NULL, '='},
     {"frames_peak", "memory.frames_peak", NULL, '='},
     {"page_table_bytes", "page_tables.bytes", "page_tables.root_bytes", '+'},
+    {"page_table_peak_bytes", "page_tables.peak_bytes_with_roots", NULL, '='},
     {"cycles", "cycles", NULL, '='},
     {"cycles_translation", "cycles_translation", NULL, '='},
     {"cycles_per_access", "cycles_per_access", NULL, '='},

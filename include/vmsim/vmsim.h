@@ -209,90 +209,108 @@ int vmsim_parse_size(const char *s, uint64_t *out);
 
 /* ---- statistics ----------------------------------------------------------- */
 
-/* The scalar statistics, one list feeding every output format:
- * X(field, "dotted.json.name", "definition"). docs/stats.md defines each. */
-#define VMSIM_STATS(X)                                                                   \
-    X(events, "events", "events consumed: accesses and process, mapping, switch events") \
-    X(accesses, "accesses", "memory accesses consumed from the workload")               \
-    X(translations, "translations", "page translations (an access crossing pages makes several)") \
-    X(translations_huge, "translations_huge", "translations served by a page larger than the base page") \
-    X(tlb_misses_all, "tlb.misses_all_levels", "translations that missed every TLB level")   \
-    X(walks, "walks.count", "page-table walks started (including retries after faults)")   \
-    X(walk_refs, "walks.refs", "page-table memory references made by walks")              \
-    X(pwc_hits, "pwc.hits", "walks that a page-walk cache let skip one or more levels")    \
-    X(pwc_misses, "pwc.misses", "walks that found no usable page-walk-cache entry")        \
-    X(pwc_levels_skipped, "pwc.levels_skipped", "page-table references avoided by page-walk caches") \
-    X(faults_total, "faults.total", "page faults handled by the kernel")                  \
-    X(faults_zero_read, "faults.demand_zero_read", "first reads mapped to the shared zero frame") \
-    X(faults_zero_write, "faults.demand_zero_write", "first writes given a new zeroed frame")      \
-    X(faults_cow_zero, "faults.cow_zero", "writes to a zero-frame mapping, copied to a new frame") \
-    X(faults_cow_copy, "faults.cow_copy", "writes to a copy-on-write page others share: copied to a new frame") \
-    X(faults_cow_reuse, "faults.cow_reuse", "writes to a write-protected private page only the writer maps: made writable in place") \
-    X(faults_pagecache_hit, "faults.pagecache_hit", "file-page faults served by a page already in the page cache") \
-    X(faults_pagecache_miss, "faults.pagecache_miss", "file-page faults that read the page in (file, or swap for shared memory)") \
-    X(faults_swap_in, "faults.swap_in", "faults on pages whose contents are in swap") \
-    X(faults_segv, "faults.segv", "accesses outside every mapping in strict mode (not retried)") \
-    X(faults_table, "faults.table", "page-table pages the fault handler brought back from swap") \
-    X(nested_max, "faults.nested_max", "deepest nesting a recursive fault handler would reach on one access") \
-    X(nested_deep, "faults.nested", "faults whose recursive handling would have nested (depth 2 or more)") \
-    X(stack_overflows, "faults.stack_overflows", "accesses whose recursive handler would overflow the kernel stack") \
-    X(stack_recursive_max, "faults.stack_recursive_max", "kernel stack bytes a recursive handler would need at most") \
-    X(stack_iterative_max, "faults.stack_iterative_max", "kernel stack bytes vmsim's iterative handler used at most") \
-    X(tables_evicted, "reclaim.tables_evicted", "page-table pages evicted (written to swap)") \
-    X(thp_fallbacks, "thp.fallbacks", "huge-page faults that got a base page: no free aligned block, or base pages there") \
-    X(thp_promotions, "thp.promotions", "fully populated blocks of base pages collapsed into a huge page") \
-    X(thp_splits, "thp.splits", "huge pages split into base pages (mmap, munmap or mprotect of part of one; a huge copy with no free block)") \
-    X(huge_untouched, "memory.huge_untouched_bytes", "bytes of private huge pages mapped at the end never accessed (internal fragmentation)") \
-    X(faults_protection, "faults.protection", "accesses the mapping's protection forbids (counted, not retried)") \
-    X(faults_bad_address, "faults.bad_address", "accesses beyond the geometry's virtual-address width") \
-    X(faults_oom, "faults.oom", "faults or events that found no free simulated frame (or lost it to eviction again and again)") \
-    X(tlb_flushes, "tlb.flushes", "whole-TLB flushes (context switches without ASIDs, ASID rollover)") \
-    X(tlb_invalidations, "tlb.invalidations", "single-page TLB invalidations (all CPUs)") \
-    X(shootdown_ipis, "tlb.shootdown_ipis", "invalidations sent to other CPUs that may cache a changed page") \
-    X(context_switches, "context_switches", "changes of the running process on a CPU")    \
-    X(forks, "forks", "fork events: processes created as copies of a parent")              \
-    X(evictions, "reclaim.evictions", "pages evicted to make room (written out or dropped)") \
-    X(evictions_clean, "reclaim.dropped_clean", "evicted pages dropped without a write: clean, with a valid copy") \
-    X(swap_reads, "swap.reads", "pages read from the swap device")                        \
-    X(swap_writes, "swap.writes", "pages written to the swap device")                     \
-    X(swap_slots_peak, "swap.slots_peak", "largest number of swap slots in use")           \
-    X(file_reads, "file.reads", "file pages read into the page cache")                     \
-    X(file_writes, "file.writes", "dirty file pages written back on eviction")            \
-    X(processes, "processes", "processes created")                                        \
-    X(pt_migrated, "page_tables.migrated", "entries moved by resizing a hashed organization (incrementally)") \
-    X(pt_resizes, "page_tables.resizes", "resizes a hashed organization started") \
-    X(pt_evicted, "page_tables.evicted_entries", "entries an organization dropped for want of room (PowerPC hash groups)") \
-    X(pt_shareable, "page_tables.shareable_bytes", "leaf-table bytes that one table per shared file block, instead of one per process, would save") \
-    X(synonym_bits, "synonyms.index_bits_above_page", "VIPT L1 index bits above the page offset: log2(S x B / P), 0 when S x B <= P (--vipt)") \
-    X(synonym_frames, "synonyms.frames", "frames mapped at virtual addresses that index different VIPT L1 sets (--vipt)") \
-    X(verify_checks, "verify.checks", "reads checked against the shadow model (--verify)")    \
-    X(verify_mismatches, "verify.mismatches", "reads that saw contents the shadow model did not expect (--verify)") \
-    X(frames_used, "memory.frames_used", "simulated frames in use at the end (data + page tables)") \
-    X(frames_peak, "memory.frames_peak", "largest number of simulated frames in use")     \
-    X(pt_writes, "page_tables.writes", "page-table entries the kernel changed: a page mapped, unmapped, swapped out, or its protection or accessed bit changed") \
-    X(shadow_exits, "shadow.exits", "shadow paging: VM exits for guest page-table writes and address-space switches") \
-    X(nested_refs, "nested.host_refs", "nested paging: references to the host's nested table (host dimension of the 2D walks)") \
-    X(nested_walks, "nested.walks", "nested paging: walks of the nested table (guest-physical addresses the nested TLB missed)") \
-    X(nested_tlb_hits, "nested.tlb_hits", "nested paging: guest-physical translations the nested TLB served") \
-    X(nested_tlb_misses, "nested.tlb_misses", "nested paging: guest-physical translations the nested TLB missed") \
-    X(nested_pwc_hits, "nested.pwc_hits", "nested paging: host walks that a host page-walk cache let skip levels") \
-    X(nested_violations, "nested.violations", "nested paging: guest-physical pages the hypervisor backed on first touch (EPT violations, VM exits)") \
-    X(nested_host_frames, "nested.host_frames", "nested paging: host frames in use at the end (guest memory backed, and the nested table)") \
-    X(nested_table_bytes, "nested.table_bytes", "nested paging: memory of the nested table at the end, all levels with the root") \
-    X(enclave_refs, "enclave.refs", "enclave: references to the processor's enclave table (one walk of it per address the 2D walk translates)") \
-    X(enclave_refused, "enclave.refused", "enclave: reads of enclave memory refused to other processes and to the hypervisor") \
-    X(mig_rounds, "migration.rounds", "live migration: pre-copy rounds (the first sends all guest memory the host backs)") \
-    X(mig_pages, "migration.pages_sent", "live migration: host pages sent, all rounds and the stop-and-copy") \
-    X(mig_bytes, "migration.bytes_sent", "live migration: bytes sent (pages_sent x the host page size)") \
-    X(mig_done, "migration.completed", "live migration: 1 once the stop-and-copy is done (0: still in pre-copy at the end of the run)") \
-    X(mig_final_pages, "migration.stop_copy_pages", "live migration: pages sent while the guest was stopped") \
-    X(mig_downtime_ns, "migration.downtime_ns", "live migration: the stop-and-copy's time on the link (the downtime estimate)") \
-    X(mig_traps, "migration.dirty_traps", "live migration: first writes to write-protected pages, each a VM exit") \
-    X(mig_lost, "migration.lost_writes", "live migration with --verify: guest frames whose contents at the destination differ from the source after the stop-and-copy") \
-    X(nested_oom, "nested.oom", "nested paging: guest-physical pages the hypervisor found no host memory for") \
-    X(cycles, "cycles", "total cycles of the cost model")                                 \
-    X(cycles_translation, "cycles_translation", "cycles spent translating (TLB lookups, walks, faults)")
+/* How one statistic of several parts of a machine (its VMs; the CPUs of one
+ * VM will be parts too) combines into the machine's figure. Every statistic
+ * has one (the RULE column of VMSIM_STATS, as VMSIM_COMBINE_##RULE), and
+ * every total is made by that one rule (docs/stats.md, "Combining"). */
+enum vmsim_combine {
+    VMSIM_COMBINE_SUM = 0, /* counters, and gauges of what each part owns alone: added */
+    VMSIM_COMBINE_MAX = 1, /* a largest single event (deepest nesting, most stack): the largest */
+    VMSIM_COMBINE_SAME = 2, /* the same in every part (the configuration's, or one shared
+                               thing's, e.g. the host): the first part's */
+    VMSIM_COMBINE_FIRST = 3, /* only the first part has it (VM 1's live migration): the first part's */
+};
+extern const char *const vmsim_combine_names[]; /* by enum value: "sum", ...; NULL-terminated */
 
+/* The scalar statistics, one list feeding every output format:
+ * X(field, "dotted.json.name", RULE, "definition"), RULE one of SUM, MAX,
+ * SAME, FIRST (enum vmsim_combine). docs/stats.md defines each. */
+#define VMSIM_STATS(X)                                                                   \
+    X(events, "events", SUM, "events consumed: accesses and process, mapping, switch events") \
+    X(accesses, "accesses", SUM, "memory accesses consumed from the workload")               \
+    X(translations, "translations", SUM, "page translations (an access crossing pages makes several)") \
+    X(translations_huge, "translations_huge", SUM, "translations served by a page larger than the base page") \
+    X(tlb_misses_all, "tlb.misses_all_levels", SUM, "translations that missed every TLB level")   \
+    X(walks, "walks.count", SUM, "page-table walks started (including retries after faults)")   \
+    X(walk_refs, "walks.refs", SUM, "page-table memory references made by walks")              \
+    X(pwc_hits, "pwc.hits", SUM, "walks that a page-walk cache let skip one or more levels")    \
+    X(pwc_misses, "pwc.misses", SUM, "walks that found no usable page-walk-cache entry")        \
+    X(pwc_levels_skipped, "pwc.levels_skipped", SUM, "page-table references avoided by page-walk caches") \
+    X(faults_total, "faults.total", SUM, "page faults handled by the kernel")                  \
+    X(faults_zero_read, "faults.demand_zero_read", SUM, "first reads mapped to the shared zero frame") \
+    X(faults_zero_write, "faults.demand_zero_write", SUM, "first writes given a new zeroed frame")      \
+    X(faults_cow_zero, "faults.cow_zero", SUM, "writes to a zero-frame mapping, copied to a new frame") \
+    X(faults_cow_copy, "faults.cow_copy", SUM, "writes to a copy-on-write page others share: copied to a new frame") \
+    X(faults_cow_reuse, "faults.cow_reuse", SUM, "writes to a write-protected private page only the writer maps: made writable in place") \
+    X(faults_pagecache_hit, "faults.pagecache_hit", SUM, "file-page faults served by a page already in the page cache") \
+    X(faults_pagecache_miss, "faults.pagecache_miss", SUM, "file-page faults that read the page in (file, or swap for shared memory)") \
+    X(faults_swap_in, "faults.swap_in", SUM, "faults on pages whose contents are in swap") \
+    X(faults_segv, "faults.segv", SUM, "accesses outside every mapping in strict mode (not retried)") \
+    X(faults_table, "faults.table", SUM, "page-table pages the fault handler brought back from swap") \
+    X(nested_max, "faults.nested_max", MAX, "deepest nesting a recursive fault handler would reach on one access") \
+    X(nested_deep, "faults.nested", SUM, "faults whose recursive handling would have nested (depth 2 or more)") \
+    X(stack_overflows, "faults.stack_overflows", SUM, "accesses whose recursive handler would overflow the kernel stack") \
+    X(stack_recursive_max, "faults.stack_recursive_max", MAX, "kernel stack bytes a recursive handler would need at most") \
+    X(stack_iterative_max, "faults.stack_iterative_max", MAX, "kernel stack bytes vmsim's iterative handler used at most") \
+    X(tables_evicted, "reclaim.tables_evicted", SUM, "page-table pages evicted (written to swap)") \
+    X(thp_fallbacks, "thp.fallbacks", SUM, "huge-page faults that got a base page: no free aligned block, or base pages there") \
+    X(thp_promotions, "thp.promotions", SUM, "fully populated blocks of base pages collapsed into a huge page") \
+    X(thp_splits, "thp.splits", SUM, "huge pages split into base pages (mmap, munmap or mprotect of part of one; a huge copy with no free block)") \
+    X(huge_untouched, "memory.huge_untouched_bytes", SUM, "bytes of private huge pages mapped at the end never accessed (internal fragmentation)") \
+    X(faults_protection, "faults.protection", SUM, "accesses the mapping's protection forbids (counted, not retried)") \
+    X(faults_bad_address, "faults.bad_address", SUM, "accesses beyond the geometry's virtual-address width") \
+    X(faults_oom, "faults.oom", SUM, "faults or events that found no free simulated frame (or lost it to eviction again and again)") \
+    X(tlb_flushes, "tlb.flushes", SUM, "whole-TLB flushes (context switches without ASIDs, ASID rollover)") \
+    X(tlb_invalidations, "tlb.invalidations", SUM, "single-page TLB invalidations (all CPUs)") \
+    X(shootdown_ipis, "tlb.shootdown_ipis", SUM, "invalidations sent to other CPUs that may cache a changed page") \
+    X(context_switches, "context_switches", SUM, "changes of the running process on a CPU")    \
+    X(forks, "forks", SUM, "fork events: processes created as copies of a parent")              \
+    X(evictions, "reclaim.evictions", SUM, "pages evicted to make room (written out or dropped)") \
+    X(evictions_clean, "reclaim.dropped_clean", SUM, "evicted pages dropped without a write: clean, with a valid copy") \
+    X(swap_reads, "swap.reads", SUM, "pages read from the swap device")                        \
+    X(swap_writes, "swap.writes", SUM, "pages written to the swap device")                     \
+    X(swap_slots_peak, "swap.slots_peak", SUM, "largest number of swap slots in use")           \
+    X(file_reads, "file.reads", SUM, "file pages read into the page cache")                     \
+    X(file_writes, "file.writes", SUM, "dirty file pages written back on eviction")            \
+    X(processes, "processes", SUM, "processes created")                                        \
+    X(pt_migrated, "page_tables.migrated", SUM, "entries moved by resizing a hashed organization (incrementally)") \
+    X(pt_resizes, "page_tables.resizes", SUM, "resizes a hashed organization started") \
+    X(pt_evicted, "page_tables.evicted_entries", SUM, "entries an organization dropped for want of room (PowerPC hash groups)") \
+    X(pt_shareable, "page_tables.shareable_bytes", SUM, "leaf-table bytes that one table per shared file block, instead of one per process, would save") \
+    X(pt_peak_bytes, "page_tables.peak_bytes", SUM, "largest page-table memory without the roots during the run: frames holding page-table pages other than roots, at any one time, x the frame size") \
+    X(pt_peak_all_bytes, "page_tables.peak_bytes_with_roots", SUM, "largest page-table memory with the roots during the run: frames holding page-table pages at any one time, x the frame size") \
+    X(synonym_bits, "synonyms.index_bits_above_page", SAME, "VIPT L1 index bits above the page offset: log2(S x B / P), 0 when S x B <= P (--vipt)") \
+    X(synonym_frames, "synonyms.frames", SUM, "frames mapped at virtual addresses that index different VIPT L1 sets (--vipt)") \
+    X(verify_checks, "verify.checks", SUM, "reads checked against the shadow model (--verify)")    \
+    X(verify_mismatches, "verify.mismatches", SUM, "reads that saw contents the shadow model did not expect (--verify)") \
+    X(frames_used, "memory.frames_used", SUM, "simulated frames in use at the end (data + page tables)") \
+    X(frames_peak, "memory.frames_peak", SUM, "largest number of simulated frames in use")     \
+    X(pt_writes, "page_tables.writes", SUM, "page-table entries the kernel changed: a page mapped, unmapped, swapped out, or its protection or accessed bit changed") \
+    X(shadow_exits, "shadow.exits", SUM, "shadow paging: VM exits for guest page-table writes and address-space switches") \
+    X(nested_refs, "nested.host_refs", SUM, "nested paging: references to the host's nested table (host dimension of the 2D walks)") \
+    X(nested_walks, "nested.walks", SUM, "nested paging: walks of the nested table (guest-physical addresses the nested TLB missed)") \
+    X(nested_tlb_hits, "nested.tlb_hits", SUM, "nested paging: guest-physical translations the nested TLB served") \
+    X(nested_tlb_misses, "nested.tlb_misses", SUM, "nested paging: guest-physical translations the nested TLB missed") \
+    X(nested_pwc_hits, "nested.pwc_hits", SUM, "nested paging: host walks that a host page-walk cache let skip levels") \
+    X(nested_violations, "nested.violations", SUM, "nested paging: guest-physical pages the hypervisor backed on first touch (EPT violations, VM exits)") \
+    X(nested_host_frames, "nested.host_frames", SAME, "nested paging: host frames in use at the end (guest memory backed, and the nested table)") \
+    X(nested_table_bytes, "nested.table_bytes", SUM, "nested paging: memory of the nested table at the end, all levels with the root") \
+    X(enclave_refs, "enclave.refs", SUM, "enclave: references to the processor's enclave table (one walk of it per address the 2D walk translates)") \
+    X(enclave_refused, "enclave.refused", SUM, "enclave: reads of enclave memory refused to other processes and to the hypervisor") \
+    X(mig_rounds, "migration.rounds", FIRST, "live migration: pre-copy rounds (the first sends all guest memory the host backs)") \
+    X(mig_pages, "migration.pages_sent", FIRST, "live migration: host pages sent, all rounds and the stop-and-copy") \
+    X(mig_bytes, "migration.bytes_sent", FIRST, "live migration: bytes sent (pages_sent x the host page size)") \
+    X(mig_done, "migration.completed", FIRST, "live migration: 1 once the stop-and-copy is done (0: still in pre-copy at the end of the run)") \
+    X(mig_final_pages, "migration.stop_copy_pages", FIRST, "live migration: pages sent while the guest was stopped") \
+    X(mig_downtime_ns, "migration.downtime_ns", FIRST, "live migration: the stop-and-copy's time on the link (the downtime estimate)") \
+    X(mig_traps, "migration.dirty_traps", FIRST, "live migration: first writes to write-protected pages, each a VM exit") \
+    X(mig_lost, "migration.lost_writes", FIRST, "live migration with --verify: guest frames whose contents at the destination differ from the source after the stop-and-copy") \
+    X(nested_oom, "nested.oom", SUM, "nested paging: guest-physical pages the hypervisor found no host memory for") \
+    X(cycles, "cycles", SUM, "total cycles of the cost model")                                 \
+    X(cycles_translation, "cycles_translation", SUM, "cycles spent translating (TLB lookups, walks, faults)")
+
+/* Combined as: hits and misses SUM; reach MAX (every VM runs on the same
+ * CPUs, so the largest over CPUs is every VM's). */
 struct vmsim_tlb_stats {
     uint64_t hits;   /* lookups that found an entry for the page */
     uint64_t misses; /* lookups that found none */
@@ -300,12 +318,12 @@ struct vmsim_tlb_stats {
 };
 
 struct vmsim_stats {
-#define VMSIM_STAT_FIELD(f, n, d) uint64_t f;
+#define VMSIM_STAT_FIELD(f, n, r, d) uint64_t f;
     VMSIM_STATS(VMSIM_STAT_FIELD)
 #undef VMSIM_STAT_FIELD
     struct vmsim_tlb_stats tlb[VMSIM_MAX_TLB_LEVELS]; /* same order as config */
-    uint64_t walk_hist[VMSIM_MAX_LEVELS + 2];         /* walks by references made */
-    uint64_t mig_round_pages[VMSIM_MIGRATE_ROUNDS];    /* pages sent by each pre-copy round */
+    uint64_t walk_hist[VMSIM_MAX_LEVELS + 2];         /* walks by references made: SUM */
+    uint64_t mig_round_pages[VMSIM_MIGRATE_ROUNDS];    /* pages sent by each pre-copy round: FIRST */
 };
 
 /* Page-table memory (the VmPTE rule: the root is reported apart). Radix
@@ -356,8 +374,8 @@ void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
  * host. A VMSIM_EV_SPAWN whose `file` is vmid starts its process there;
  * children of a fork stay in their parent's VM. Process ids are the
  * machine's: each belongs to one VM. Every (VM, process) pair gets its own
- * TLB tag, so no VM hits another's entries. vmsim_get_stats then sums all
- * VMs (host memory counted once). */
+ * TLB tag, so no VM hits another's entries. vmsim_get_stats then combines
+ * all VMs, each statistic by its rule (enum vmsim_combine). */
 int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes);
 /* One VM's own statistics (VM 1: the first); NULL if there is no such VM. */
 const struct vmsim_stats *vmsim_vm_stats(const struct vmsim *sim, unsigned vmid);

@@ -137,6 +137,7 @@ static const char *describe(const char *col)
         {"tlb_misses", "TLB misses (every level)"},
         {"cycles_per_access", "cycles per access"},
         {"page_table_bytes", "page-table memory (roots included)"},
+        {"page_table_peak_bytes", "peak page-table memory (roots included)"},
         {"refs_per_walk", "memory references per walk"},
         {"walk_refs", "page-walk memory references"},
         {"walks", "page walks"},

@@ -120,6 +120,7 @@ static const struct stat_col {
     {"swap_writes", "swap.writes", NULL, COPY},
     {"frames_peak", "memory.frames_peak", NULL, COPY},
     {"page_table_bytes", "page_tables.bytes", "page_tables.root_bytes", SUM},
+    {"page_table_peak_bytes", "page_tables.peak_bytes_with_roots", NULL, COPY},
     {"cycles", "cycles", NULL, COPY},
     {"cycles_translation", "cycles_translation", NULL, COPY},
     {"cycles_per_access", "cycles_per_access", NULL, COPY},

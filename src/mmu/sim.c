@@ -333,6 +333,8 @@ static void refresh(struct vmsim *s)
     s->st.frames_used = sim->phys.used;
     s->st.frames_peak = sim->phys.peak;
     s->st.swap_slots_peak = sim->phys.swap.peak;
+    s->st.pt_peak_bytes = sim->phys.pt_nonroot_peak;
+    s->st.pt_peak_all_bytes = sim->phys.pt_peak;
     if (sim->cfg.vipt_sets)
         kernel_synonyms(s);
     if (sim->k.huge)
@@ -379,17 +381,8 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
         if (!v)
             continue;
         refresh(v);
-#define ADD(f, n, d) t->f += v->st.f;
-        VMSIM_STATS(ADD)
-#undef ADD
-        for (unsigned l = 0; l < sim->cfg.ntlb; l++) {
-            t->tlb[l].hits += v->st.tlb[l].hits;
-            t->tlb[l].misses += v->st.tlb[l].misses;
-        }
-        for (unsigned k = 0; k < VMSIM_MAX_LEVELS + 2; k++)
-            t->walk_hist[k] += v->st.walk_hist[k];
+        stats_combine(t, &v->st, sim->cfg.ntlb);
     }
-    t->nested_host_frames = sim->st.nested_host_frames; /* one host */
     return t;
 }
 

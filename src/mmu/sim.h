@@ -59,7 +59,7 @@ struct vmsim {
     struct vmsim **vm;        /* the first VM: the others by id (NULL until one exists) */
     unsigned nvms;            /* the first VM: VMs besides itself */
     struct u64map vm_of;      /* the first VM: pid -> VM id, for processes outside VM 1 */
-    struct vmsim_stats total; /* the first VM, with others: every VM's counters summed */
+    struct vmsim_stats total; /* the first VM, with others: every VM's statistics combined */
 };
 
 /* Empty: no va >> 63 (0 or 1) equals the all-ones tag, not even the
@@ -69,6 +69,10 @@ static inline void memo_reset(struct memo *m)
     m->tag = UINT64_MAX;
     m->shift = 63;
 }
+
+/* stats.c: fold one part's statistics into acc (which starts as a copy of
+ * the first part's), each by its rule; ntlb TLB levels. */
+void stats_combine(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb);
 
 /* mmu.c */
 int mmu_access(struct vmsim *sim, const struct vmsim_event *ev);

@@ -55,11 +55,34 @@ static int push_free(struct phys *p, vmsim_pfn_t pfn)
     return VMSIM_OK;
 }
 
-static void account(struct phys *p, uint64_t n)
+/* Page-table memory changes by bytes (up or down), roots too or not. */
+static void pt_account(struct phys *p, uint64_t bytes, bool grow, bool root)
+{
+    if (!grow) {
+        p->pt_bytes -= bytes;
+        if (!root)
+            p->pt_nonroot_bytes -= bytes;
+        return;
+    }
+    p->pt_bytes += bytes;
+    if (p->pt_bytes > p->pt_peak)
+        p->pt_peak = p->pt_bytes;
+    if (root)
+        return;
+    p->pt_nonroot_bytes += bytes;
+    if (p->pt_nonroot_bytes > p->pt_nonroot_peak)
+        p->pt_nonroot_peak = p->pt_nonroot_bytes;
+}
+
+void phys_pt_outside(struct phys *p, uint64_t bytes, bool grow) { pt_account(p, bytes, grow, false); }
+
+static void account(struct phys *p, uint64_t n, uint16_t flags)
 {
     p->used += n;
     if (p->used > p->peak)
         p->peak = p->used;
+    if (flags & FRAME_PT)
+        pt_account(p, n << p->page_shift, true, flags & FRAME_ROOT);
 }
 
 int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out)
@@ -96,7 +119,7 @@ int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out)
     f->level = 0;
     f->aux = 0;
     f->rmap = 0;
-    account(p, n);
+    account(p, n, flags);
     *out = pfn;
     return VMSIM_OK;
 }
@@ -117,6 +140,8 @@ void phys_put(struct phys *p, vmsim_pfn_t pfn)
         p->release(p->reclaim_ctx, pfn);
     uint64_t n = 1ull << f->order;
     p->used -= n;
+    if (f->flags & FRAME_PT)
+        pt_account(p, n << p->page_shift, false, f->flags & FRAME_ROOT);
     for (uint64_t i = 0; i < n; i++) {
         p->frame[pfn + i] = (struct frame){0};
         /* Host memory exhaustion here only loses reuse of the frame. */

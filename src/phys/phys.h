@@ -1,13 +1,18 @@
 /* Simulated physical memory: frames, their metadata, an allocator.
  *
  * Invariants: a frame is in use iff its refcount > 0 or it is pinned;
- * frames_used counts frames in use (data, zero, page tables); page-table
+ * frames_used counts frames in use (data, zero, page tables); pt_bytes
+ * counts the FRAME_PT ones and the tables outside memory, pt_nonroot_bytes
+ * the same less FRAME_ROOT frames; no frame gains or loses either flag
+ * after phys_alloc. Page-table
  * frames carry FRAME_PT and, in aux, the host pointer of the table that the
  * page-table organization keeps for them. Metadata is 32 bytes per frame
  * and grows with the highest frame handed out, so a machine with a large
  * simulated memory costs host memory only for what it touches. */
 #ifndef VMSIM_PHYS_PHYS_H
 #define VMSIM_PHYS_PHYS_H
+
+#include <stdbool.h>
 
 #include "phys/hostmem.h"
 #include "phys/swap.h"
@@ -19,6 +24,7 @@ enum frame_flags {
     FRAME_PINNED = 1u << 2,   /* never reclaimed (roots, kernel structures) */
     FRAME_CACHE = 1u << 3,    /* a page-cache page: aux = its cache entry */
     FRAME_RESIDENT = 1u << 4, /* on the replacement list */
+    FRAME_ROOT = 1u << 5,     /* with FRAME_PT: a root table (reported apart, the VmPTE rule) */
     FRAME_SWAPPED = 1u << 6,  /* anonymous page with a valid copy in swap slot aux */
     FRAME_DIRTY = 1u << 7,    /* written through a mapping that is gone */
     FRAME_ENCLAVE = 1u << 8,  /* enclave memory: only the enclave may read it (virt/) */
@@ -47,6 +53,13 @@ struct phys {
     vmsim_pfn_t *free;    /* freed single frames, reused first */
     uint64_t nfree, free_cap;
     uint64_t used, peak;  /* frames in use, largest ever */
+    /* Page-table memory in bytes: the FRAME_PT frames (whole frames) plus
+     * tables placed outside simulated memory (phys_pt_outside); all, and
+     * without the FRAME_ROOT frames; each with its largest ever. Counted
+     * where table memory is allocated and freed (never on a TLB hit), so a
+     * run that ends with its processes' exit still reports how large its
+     * page tables grew. */
+    uint64_t pt_bytes, pt_peak, pt_nonroot_bytes, pt_nonroot_peak;
     unsigned page_shift;  /* base page size */
     struct hostmem host;  /* host memory holding page-table contents */
     struct swap swap;     /* the swap device (set up by the kernel) */
@@ -74,6 +87,10 @@ int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out)
 void phys_split(struct phys *p, vmsim_pfn_t pfn);
 /* Drop one reference to the block at pfn; frees it at zero. */
 void phys_put(struct phys *p, vmsim_pfn_t pfn);
+/* A page table too large for simulated memory, placed past its end (flat
+ * and inverted tables beyond their max=): account its bytes as page-table
+ * memory (grow true when it is created, false when it goes). */
+void phys_pt_outside(struct phys *p, uint64_t bytes, bool grow);
 
 static inline struct frame *phys_frame(struct phys *p, vmsim_pfn_t pfn) { return &p->frame[pfn]; }
 static inline vmsim_paddr_t phys_addr(const struct phys *p, vmsim_pfn_t pfn)

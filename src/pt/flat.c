@@ -147,6 +147,7 @@ static int flat_create(const struct pt_env *env, struct pt **out)
         f->allocated = true;
     } else {
         f->base_pa = phys_addr(phys, phys->nframes) + (env->space - 1) * f->bytes;
+        phys_pt_outside(phys, f->bytes, true); /* for the peak: it exists all the same */
     }
     *out = &f->base;
     return VMSIM_OK;
@@ -157,6 +158,8 @@ static void flat_destroy(struct pt *p)
     struct flat *f = FL(p);
     if (f->allocated)
         frames_put(f, f->nframe);
+    else
+        phys_pt_outside(f->base.phys, f->bytes, false);
     u64map_free(&f->e);
     free(f);
 }

@@ -493,6 +493,8 @@ static void shared_free(void *shared)
     if (s->allocated) {
         phys_put(s->phys, s->epfn);
         phys_put(s->phys, s->apfn);
+    } else {
+        phys_pt_outside(s->phys, s->nframes * ENTRY_BYTES + (ANCHOR_BYTES << s->abits), false);
     }
     free(s);
 }
@@ -541,6 +543,7 @@ static int shared_new(const struct pt_env *env, const struct params *o, struct i
         const uint64_t page = 1ull << phys->page_shift;
         s->ebase = phys_addr(phys, s->nframes);
         s->abase = s->ebase + ((ebytes + page - 1) & ~(page - 1));
+        phys_pt_outside(phys, ebytes + abytes, true); /* for the peak: it exists all the same */
     }
     *out = s;
     return VMSIM_OK;

@@ -70,7 +70,7 @@ static int table_new(struct radix *r, unsigned level, struct rtab **out)
         hostmem_free(h, t, sizeof *t + n * sizeof t->e[0]);
         return VMSIM_ENOMEM;
     }
-    uint16_t flags = FRAME_PT | (level == r->levels ? FRAME_PINNED : 0);
+    uint16_t flags = FRAME_PT | (level == r->levels ? FRAME_PINNED | FRAME_ROOT : 0);
     int rc = phys_alloc(r->base.phys, 0, flags, &t->pfn);
     if (rc) {
         table_release(r, t);

@@ -130,7 +130,7 @@ int report_json(const struct vmsim *sim, const char *source, FILE *out)
     if (!root)
         return VMSIM_ENOMEM;
     json_object_set_new(root, "source", json_string(source ? source : ""));
-#define SET(f, name, d) set_path(root, name, json_integer((json_int_t)st->f));
+#define SET(f, name, r, d) set_path(root, name, json_integer((json_int_t)st->f));
     VMSIM_STATS(SET)
 #undef SET
     for (unsigned i = 0; i < cfg->ntlb; i++) {

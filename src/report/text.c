@@ -168,8 +168,12 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
         for (unsigned k = cfg->geom.levels; k >= 1; k--)
             fprintf(out, " L%u%s: %s", k, k == cfg->geom.levels ? " (root)" : "",
                     num(fp.tables[k], a));
-    fprintf(out, "\n%-22s %s without roots, %s of roots", "", report_bytes(fp.bytes, a, sizeof a),
-            report_bytes(fp.root_bytes, b, sizeof b));
+    /* The end alone says nothing about a trace that ends with its processes'
+     * exit (a recorded program): the peak stands beside it. */
+    fprintf(out, "\n%-22s %s without roots, %s of roots at the end; peak %s without roots, %s with",
+            "", report_bytes(fp.bytes, a, sizeof a), report_bytes(fp.root_bytes, b, sizeof b),
+            report_bytes(st->pt_peak_bytes, c, sizeof c),
+            report_bytes(st->pt_peak_all_bytes, (char[32]){0}, 32));
     if (st->pt_shareable)
         fprintf(out, "; %s would be saved by sharing leaf tables",
                 report_bytes(st->pt_shareable, a, sizeof a));

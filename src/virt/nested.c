@@ -252,7 +252,7 @@ void nested_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp, ui
     if (!n)
         return;
     pt_footprint(n->pt, fp);
-    if (n->h->shared && n->h->ops->shared_footprint)
+    if (!sim->primary && n->h->shared && n->h->ops->shared_footprint)
         n->h->ops->shared_footprint(n->h->shared, fp);
     *host_frames = n->h->phys.used;
 }

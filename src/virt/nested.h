@@ -100,7 +100,10 @@ void migrate_dirty(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t bytes);
  * exit, its cost added to *cyc) marks it dirty and lifts the protection.
  * False when no migration protects it. */
 bool migrate_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc);
-/* Host memory in use, the nested table's footprint. */
+/* Host memory in use, the nested table's footprint. A host organization
+ * with one table for every VM (inverted, ppc, global hashed) has it added
+ * to the first VM's footprint only, so that the VMs' figures add up to the
+ * host's memory (docs/stats.md, nested.table_bytes). */
 void nested_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp, uint64_t *host_frames);
 
 #endif

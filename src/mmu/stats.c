@@ -1,0 +1,38 @@
+/* Combining statistics: the figures of several parts of a machine (its VMs
+ * today, its CPUs next) into the machine's, each statistic by the rule
+ * VMSIM_STATS gives it (enum vmsim_combine). This is the only place that
+ * combines, so a total can never add what should be the largest, and a
+ * new statistic cannot be left without a rule: the column is part of the
+ * X-macro. docs/stats.md ("Combining") states each rule and why. */
+#include "mmu/sim.h"
+
+const char *const vmsim_combine_names[] = {"sum", "max", "same", "first", NULL};
+
+static inline uint64_t combine(enum vmsim_combine rule, uint64_t acc, uint64_t part)
+{
+    switch (rule) {
+    case VMSIM_COMBINE_SUM:
+        return acc + part;
+    case VMSIM_COMBINE_MAX:
+        return part > acc ? part : acc;
+    case VMSIM_COMBINE_SAME:
+    case VMSIM_COMBINE_FIRST:
+        break;
+    }
+    return acc;
+}
+
+void stats_combine(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb)
+{
+#define COMBINE(f, n, r, d) acc->f = combine(VMSIM_COMBINE_##r, acc->f, part->f);
+    VMSIM_STATS(COMBINE)
+#undef COMBINE
+    for (unsigned l = 0; l < ntlb && l < VMSIM_MAX_TLB_LEVELS; l++) {
+        acc->tlb[l].hits = combine(VMSIM_COMBINE_SUM, acc->tlb[l].hits, part->tlb[l].hits);
+        acc->tlb[l].misses = combine(VMSIM_COMBINE_SUM, acc->tlb[l].misses, part->tlb[l].misses);
+        acc->tlb[l].reach = combine(VMSIM_COMBINE_MAX, acc->tlb[l].reach, part->tlb[l].reach);
+    }
+    for (unsigned k = 0; k < VMSIM_MAX_LEVELS + 2; k++)
+        acc->walk_hist[k] = combine(VMSIM_COMBINE_SUM, acc->walk_hist[k], part->walk_hist[k]);
+    /* mig_round_pages: FIRST, the migration is VM 1's: acc keeps its own. */
+}
