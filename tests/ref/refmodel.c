@@ -37,10 +37,11 @@
  *    frame (demand_zero_write). A write to a read-only entry: of the zero
  *    frame, cow_zero; of a frame another mapping shares, cow_copy; else
  *    cow_reuse; each shoots the page down. After the fix the translation
- *    walks again (a second walk). Implicit memory (no VMA) takes base
- *    pages; with --thp madvise a block of 2 MiB wholly inside a VMA advised
- *    `hugepage` takes a 2 MiB page, unless base pages are mapped in it
- *    already (thp.fallbacks).
+ *    walks again (a second walk). With --page-size 2m, a block of 2 MiB
+ *    wholly inside a VMA advised `hugepage` (--thp madvise), or wholly
+ *    inside one VMA or wholly in implicit memory (--thp always), takes a
+ *    2 MiB page, unless base pages are mapped in it already
+ *    (thp.fallbacks); other memory takes base pages.
  *  - fork: the child copies the VMAs and every leaf; a writable private
  *    page becomes read-only in the parent (a shootdown each) and is mapped
  *    read-only in the child. exit frees everything and flushes the PWCs of
@@ -528,17 +529,23 @@ static void demand_zero(struct ref *r, struct proc *p, uint64_t va, bool write)
 {
     unsigned shift = BASE_SHIFT;
     const struct vma *v = vma_of(p, va);
-    if (r->m.huge && v && v->huge) {
-        const uint64_t b = va >> HUGE_SHIFT << HUGE_SHIFT;
-        if (b >= v->lo && b + (1ull << HUGE_SHIFT) <= v->hi) {
-            bool base_there = false;
-            for (size_t i = 0; i < p->nleaf; i++)
-                base_there |= p->leaf[i].va >> HUGE_SHIFT == b >> HUGE_SHIFT;
-            if (base_there)
-                r->st.thp_fallbacks++;
-            else
-                shift = HUGE_SHIFT;
-        }
+    const uint64_t b = va >> HUGE_SHIFT << HUGE_SHIFT, e = b + (1ull << HUGE_SHIFT);
+    bool want = false;
+    if (r->m.huge && v) {
+        want = (v->huge || r->m.thp_always) && b >= v->lo && e <= v->hi;
+    } else if (r->m.huge && r->m.thp_always) { /* a block wholly in implicit memory */
+        want = true;
+        for (size_t i = 0; i < p->nvma; i++)
+            want &= p->vma[i].hi <= b || p->vma[i].lo >= e;
+    }
+    if (want) {
+        bool base_there = false;
+        for (size_t i = 0; i < p->nleaf; i++)
+            base_there |= p->leaf[i].va >> HUGE_SHIFT == b >> HUGE_SHIFT;
+        if (base_there)
+            r->st.thp_fallbacks++;
+        else
+            shift = HUGE_SHIFT;
     }
     if (write)
         r->st.zero_write++;

@@ -45,7 +45,8 @@ struct ref_machine {
     unsigned levels; /* radix levels: 4 (48-bit) or 5 (57-bit), 9 bits each, 4 KiB pages */
     unsigned ncpus;
     bool asids;
-    bool huge; /* --thp madvise --page-size 2m: 2 MiB pages where advised `hugepage` */
+    bool huge; /* --page-size 2m with --thp madvise: 2 MiB pages where advised `hugepage` */
+    bool thp_always; /* with huge: --thp always, 2 MiB pages in implicit memory and every VMA too */
     /* Deliberate model errors, for testing the shrinker (never set in the suite). */
     bool inject_no_lru_refresh; /* first-level hits do not refresh LRU (issue 11's bug) */
 };
