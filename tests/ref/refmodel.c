@@ -659,7 +659,8 @@ static void unmap_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi)
 {
     uint64_t before[REF_MAX_LEVELS + 1] = {0}, after[REF_MAX_LEVELS + 1] = {0};
     count_tables(r, p, before);
-    qsort(p->leaf, p->nleaf, sizeof *p->leaf, leaf_cmp);
+    if (p->nleaf) /* qsort takes no NULL, even for no elements */
+        qsort(p->leaf, p->nleaf, sizeof *p->leaf, leaf_cmp);
     for (size_t i = 0; i < p->nleaf; i++) {
         struct leaf l = p->leaf[i];
         if (l.va >= hi || l.va + (1ull << l.shift) <= lo)
@@ -706,7 +707,8 @@ static void fork_proc(struct ref *r, struct proc *parent, uint32_t child_pid)
     struct proc *ch = proc_new(r, child_pid);
     for (size_t i = 0; i < parent->nvma; i++)
         vma_add(ch, parent->vma[i].lo, parent->vma[i].hi, parent->vma[i].huge);
-    qsort(parent->leaf, parent->nleaf, sizeof *parent->leaf, leaf_cmp);
+    if (parent->nleaf)
+        qsort(parent->leaf, parent->nleaf, sizeof *parent->leaf, leaf_cmp);
     for (size_t i = 0; i < parent->nleaf; i++) {
         struct leaf *l = &parent->leaf[i];
         if (l->writable) {
@@ -794,7 +796,8 @@ int ref_event(struct ref *r, const struct vmsim_event *ev)
             struct vma *old = malloc((n ? n : 1) * sizeof *old);
             if (!old)
                 abort();
-            memcpy(old, p->vma, n * sizeof *old);
+            if (n)
+                memcpy(old, p->vma, n * sizeof *old);
             p->nvma = 0;
             for (size_t i = 0; i < n; i++) {
                 const struct vma v = old[i];
