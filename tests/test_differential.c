@@ -41,6 +41,7 @@
 #endif
 
 #define HUGE_BASE 0x40000000ull /* 2 MiB-aligned regions advised hugepage */
+#define PROT_BASE 0x50000000ull /* 8 pages mapped r--, rw-, r-x, --x or rwx */
 
 /* ---- a seeded generator of our own ---- */
 
@@ -212,6 +213,7 @@ struct gen {
     unsigned nlive;
     vmsim_pid_t next_pid;
     bool huge_mapped[64]; /* by pid: its huge region is mapped */
+    bool prot_region;     /* the first processes map PROT_BASE */
     unsigned cpu;
 };
 
@@ -263,13 +265,17 @@ static void gen_pool(struct gen *s)
     const uint64_t stride = 4096ull << below(s->g, 10); /* same set in many arrays */
     for (unsigned i = 0; i < n && s->npool < 320; i++) {
         uint64_t a;
-        switch (below(s->g, s->m->huge ? 6 : 5)) {
+        uint64_t kind = below(s->g, 7);
+        if ((kind == 5 && !s->m->huge) || (kind == 6 && !s->prot_region))
+            kind = below(s->g, 5);
+        switch (kind) {
         case 0: a = 0x400000 + below(s->g, 64) * 4096; break;           /* code and data */
         case 1: a = 0x10000000 + below(s->g, 32) * stride; break;       /* conflicts */
         case 2: a = below(s->g, va_top >> 12) << 12; break;             /* anywhere: other tables */
         case 3: a = 0x7ffffff00000ull - below(s->g, 64) * 4096; break;  /* a stack */
         case 4: a = (0x200000ull << below(s->g, 8)) + below(s->g, 4) * 4096; break; /* table edges */
-        default: a = HUGE_BASE + (below(s->g, 1024) << 12); break;      /* huge region */
+        case 5: a = HUGE_BASE + (below(s->g, 1024) << 12); break;      /* huge region */
+        default: a = PROT_BASE + (below(s->g, 8) << 12); break;         /* protections */
         }
         s->pool[s->npool++] = a + below(s->g, 64) * 8;
     }
@@ -397,7 +403,7 @@ static void gen_segment(struct gen *s)
 
 static void gen_stream(struct rng *g, struct dcase *c, size_t target)
 {
-    struct gen s = {.g = g, .m = &c->m, .next_pid = 20};
+    struct gen s = {.g = g, .m = &c->m, .next_pid = 20, .prot_region = chance(g, 50)};
     const unsigned nproc = 1 + (unsigned)below(g, 3);
     for (unsigned i = 0; i < nproc; i++) {
         const vmsim_pid_t pid = 1 + i;
@@ -405,6 +411,10 @@ static void gen_stream(struct rng *g, struct dcase *c, size_t target)
         if (chance(g, 50))
             os(&s, VMSIM_EV_SPAWN, pid, 0, 0, 0);
         map_huge_region(&s, pid);
+        if (s.prot_region) {
+            static const unsigned prots[] = {1, 3, 5, 4, 7}; /* r--, rw-, r-x, --x, rwx */
+            os(&s, VMSIM_EV_MMAP, pid, PROT_BASE, 8 << 12, prots[below(g, 5)]);
+        }
     }
     gen_pool(&s);
     while (s.accesses < target)
@@ -576,7 +586,7 @@ static int compare(const struct dcase *c, const struct vmsim_event *ev, size_t n
 static const char *const coverage[] = {
     "translations_huge", "tlb.misses_all_levels", "pwc.hits", "pwc.misses", "faults.demand_zero_read",
     "faults.demand_zero_write", "faults.cow_zero", "faults.cow_copy", "faults.cow_reuse",
-    "faults.bad_address", "thp.fallbacks", "tlb.flushes", "tlb.invalidations", "tlb.shootdown_ipis",
+    "faults.bad_address", "faults.protection", "thp.fallbacks", "tlb.flushes", "tlb.invalidations", "tlb.shootdown_ipis",
     "context_switches", "forks", "walks.count"};
 
 static void add_coverage(uint64_t *sum, const struct fields *f)

@@ -42,6 +42,12 @@
  *    inside one VMA or wholly in implicit memory (--thp always), takes a
  *    2 MiB page, unless base pages are mapped in it already
  *    (thp.fallbacks); other memory takes base pages.
+ *  - Protection (kernel.md, the fault handler): a fault first checks the
+ *    access against the VMA (reads need r, writes w, fetches x; implicit
+ *    memory is rwx); a forbidden access is a protection fault, counted, not
+ *    retried, nothing cached. A present entry allows every read, a write
+ *    when writable (not the zero frame, not copy-on-write), a fetch when
+ *    its VMA had x. A hit that forbids the access still counts as a hit.
  *  - fork: the child copies the VMAs and every leaf; a writable private
  *    page becomes read-only in the parent (a shootdown each) and is mapped
  *    read-only in the child. exit frees everything and flushes the PWCs of
@@ -61,6 +67,8 @@
  *    once per translation, so a walk's PWC fills are equally recent; the
  *    victim is then the lowest-numbered way among the oldest, and an
  *    empty way (lowest-numbered first) is always taken before any other.
+ *  - ASIDs are never recycled here (fewer than 4095 processes: no
+ *    rollover).
  *  - The CPU of a trace's OS events is the event's cpu field (0 in text
  *    traces); that CPU takes no IPI for the shootdowns those events do.
  */
@@ -78,7 +86,7 @@ struct tent {
     uint64_t vpn; /* va >> shift */
     unsigned shift;
     uint32_t asid;
-    bool writable;
+    bool writable, exec;
     uint64_t stamp;
 };
 
@@ -112,12 +120,13 @@ struct leaf {
     uint64_t va; /* first byte of the page */
     unsigned shift;
     uint64_t frame; /* 0: the zero frame of its size */
-    bool writable;
+    bool writable, exec;
 };
 
 struct vma {
     uint64_t lo, hi;
-    bool huge; /* advised hugepage */
+    bool huge;     /* advised hugepage */
+    unsigned prot; /* VMSIM_PROT_* */
 };
 
 struct proc {
@@ -231,7 +240,7 @@ static struct tent *tlev_lookup(struct tlev *l, uint64_t va, uint32_t asid)
 }
 
 static void tlev_fill(struct ref *r, struct tlev *l, uint64_t va, unsigned shift, uint32_t asid,
-                      bool writable)
+                      bool writable, bool exec)
 {
     for (unsigned a = 0; a < l->narr; a++) {
         struct tarr *ar = &l->arr[a];
@@ -249,7 +258,7 @@ static void tlev_fill(struct ref *r, struct tlev *l, uint64_t va, unsigned shift
             }
             t = &set[victim(stamps, valid, ar->ways)];
         }
-        *t = (struct tent){true, va >> shift, shift, asid, writable, r->now};
+        *t = (struct tent){true, va >> shift, shift, asid, writable, exec, r->now};
         return;
     }
 }
@@ -382,7 +391,7 @@ static void vma_cut(struct proc *p, uint64_t lo, uint64_t hi)
             p->vma[i].hi = lo;
             if (!grow((void **)&p->vma, &p->capvma, p->nvma + 1, sizeof *p->vma))
                 abort();
-            p->vma[p->nvma++] = (struct vma){hi, v.hi, v.huge};
+            p->vma[p->nvma++] = (struct vma){hi, v.hi, v.huge, v.prot};
         } else if (v.lo < lo) {
             p->vma[i].hi = lo;
         } else if (v.hi > hi) {
@@ -394,11 +403,11 @@ static void vma_cut(struct proc *p, uint64_t lo, uint64_t hi)
     }
 }
 
-static void vma_add(struct proc *p, uint64_t lo, uint64_t hi, bool huge)
+static void vma_add(struct proc *p, uint64_t lo, uint64_t hi, bool huge, unsigned prot)
 {
     if (!grow((void **)&p->vma, &p->capvma, p->nvma + 1, sizeof *p->vma))
         abort();
-    p->vma[p->nvma++] = (struct vma){lo, hi, huge};
+    p->vma[p->nvma++] = (struct vma){lo, hi, huge, prot};
 }
 
 static struct proc *proc_find(struct ref *r, uint32_t pid)
@@ -529,6 +538,7 @@ static void demand_zero(struct ref *r, struct proc *p, uint64_t va, bool write)
 {
     unsigned shift = BASE_SHIFT;
     const struct vma *v = vma_of(p, va);
+    const bool exec = v ? (v->prot & VMSIM_PROT_X) != 0 : true;
     const uint64_t b = va >> HUGE_SHIFT << HUGE_SHIFT, e = b + (1ull << HUGE_SHIFT);
     bool want = false;
     if (r->m.huge && v) {
@@ -551,7 +561,7 @@ static void demand_zero(struct ref *r, struct proc *p, uint64_t va, bool write)
         r->st.zero_write++;
     else
         r->st.zero_read++;
-    leaf_add(p, (struct leaf){va >> shift << shift, shift, write ? frame_new(r) : 0, write});
+    leaf_add(p, (struct leaf){va >> shift << shift, shift, write ? frame_new(r) : 0, write, exec});
 }
 
 static void write_fault(struct ref *r, struct proc *p, struct leaf *l)
@@ -606,29 +616,37 @@ static unsigned translate(struct ref *r, unsigned cpu, uint64_t va, unsigned kin
     }
     charge(r, cyc);
     if (hit) {
-        if (!write || hit->writable) {
+        if (write ? hit->writable : kind == VMSIM_FETCH ? hit->exec : true) {
             /* (a first write through a clean entry sets the dirty bit
              * without a walk: nothing here counts it) */
             const struct tent e = *hit;
             for (unsigned j = 0; j < hitpos; j++)
-                tlev_fill(r, &c->tlb[path[j]], va, e.shift, p->asid, e.writable);
+                tlev_fill(r, &c->tlb[path[j]], va, e.shift, p->asid, e.writable, e.exec);
             return e.shift;
         }
     } else {
         r->st.misses_all++;
     }
     struct leaf *l = walk(r, c, p, va);
-    while (!l || (write && !l->writable)) {
+    while (!l || (write && !l->writable) || (kind == VMSIM_FETCH && !l->exec)) {
         r->st.faults_total++;
+        charge(r, r->m.cost_fault);
+        /* the access checked against the VMA (implicit memory: rwx) */
+        const struct vma *v = vma_of(p, va);
+        const unsigned prot = v ? v->prot : 7u;
+        const unsigned need = write ? VMSIM_PROT_W : kind == VMSIM_FETCH ? VMSIM_PROT_X : VMSIM_PROT_R;
+        if (!(prot & need) || (l && !write)) { /* counted, not retried, nothing cached */
+            r->st.protection++;
+            return l ? l->shift : BASE_SHIFT;
+        }
         if (!l)
             demand_zero(r, p, va, write);
         else
             write_fault(r, p, l);
-        charge(r, r->m.cost_fault);
         l = walk(r, c, p, va);
     }
     for (unsigned j = 0; j < np; j++)
-        tlev_fill(r, &c->tlb[path[j]], va, l->shift, p->asid, l->writable);
+        tlev_fill(r, &c->tlb[path[j]], va, l->shift, p->asid, l->writable, l->exec);
     return l->shift;
 }
 
@@ -706,7 +724,7 @@ static void fork_proc(struct ref *r, struct proc *parent, uint32_t child_pid)
     r->st.forks++;
     struct proc *ch = proc_new(r, child_pid);
     for (size_t i = 0; i < parent->nvma; i++)
-        vma_add(ch, parent->vma[i].lo, parent->vma[i].hi, parent->vma[i].huge);
+        vma_add(ch, parent->vma[i].lo, parent->vma[i].hi, parent->vma[i].huge, parent->vma[i].prot);
     if (parent->nleaf)
         qsort(parent->leaf, parent->nleaf, sizeof *parent->leaf, leaf_cmp);
     for (size_t i = 0; i < parent->nleaf; i++) {
@@ -767,7 +785,7 @@ int ref_event(struct ref *r, const struct vmsim_event *ev)
             fork_proc(r, p, (uint32_t)ev->addr);
         return 0;
     case VMSIM_EV_MMAP:
-        if (ev->file || (ev->kind & VMSIM_MAP_FLAGS) || (ev->kind & 7u) != 7u)
+        if (ev->file || (ev->kind & VMSIM_MAP_FLAGS))
             return -1;
         p = proc_get(r, ev->pid);
         round_out(ev->addr, ev->len, &lo, &hi);
@@ -775,7 +793,7 @@ int ref_event(struct ref *r, const struct vmsim_event *ev)
             return -1;
         unmap_range(r, p, lo, hi);
         vma_cut(p, lo, hi);
-        vma_add(p, lo, hi, false);
+        vma_add(p, lo, hi, false, ev->kind & 7u);
         return 0;
     case VMSIM_EV_MUNMAP:
         if (!(p = proc_find(r, ev->pid)))
@@ -802,15 +820,15 @@ int ref_event(struct ref *r, const struct vmsim_event *ev)
             for (size_t i = 0; i < n; i++) {
                 const struct vma v = old[i];
                 if (v.hi <= lo || v.lo >= hi) {
-                    vma_add(p, v.lo, v.hi, v.huge);
+                    vma_add(p, v.lo, v.hi, v.huge, v.prot);
                     continue;
                 }
                 const uint64_t a = v.lo > lo ? v.lo : lo, b = v.hi < hi ? v.hi : hi;
                 if (v.lo < a)
-                    vma_add(p, v.lo, a, v.huge);
-                vma_add(p, a, b, ev->kind == VMSIM_ADV_HUGEPAGE);
+                    vma_add(p, v.lo, a, v.huge, v.prot);
+                vma_add(p, a, b, ev->kind == VMSIM_ADV_HUGEPAGE, v.prot);
                 if (b < v.hi)
-                    vma_add(p, b, v.hi, v.huge);
+                    vma_add(p, b, v.hi, v.huge, v.prot);
             }
             free(old);
         }
@@ -942,7 +960,7 @@ void ref_stat_fields(const struct ref_machine *m, const struct ref_stats *s,
         {"faults.cow_copy", s->cow_copy},
         {"faults.cow_reuse", s->cow_reuse},
         {"faults.bad_address", s->bad_address},
-        {"faults.protection", 0},
+        {"faults.protection", s->protection},
         {"faults.segv", 0},
         {"faults.oom", 0},
         {"faults.pagecache_hit", 0},

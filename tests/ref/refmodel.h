@@ -58,6 +58,7 @@ struct ref_stats {
     uint64_t misses_all, walks, walk_refs, walk_hist[REF_MAX_LEVELS + 3];
     uint64_t pwc_hits, pwc_misses, pwc_skipped;
     uint64_t faults_total, zero_read, zero_write, cow_zero, cow_copy, cow_reuse, bad_address;
+    uint64_t protection;
     uint64_t thp_fallbacks;
     uint64_t tlb_flushes, invalidations, ipis, context_switches, forks, processes;
     uint64_t cycles, cycles_translation;
