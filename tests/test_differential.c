@@ -365,15 +365,14 @@ static void gen_segment(struct gen *s)
             acc(s, some_pid(s), random_kind(s), pick(s), 8);
         }
         break;
-    case 9: /* munmap: base pages of implicit memory, or a whole 2 MiB block */
+    case 9: { /* munmap: base pages of implicit memory, or a whole 2 MiB block */
+        const uint64_t a = pick(s), l = 1 + below(g, 3 * 4096), huge_end = HUGE_BASE + (4ull << 20);
         if (chance(g, 30) && s->m->huge)
             os(s, VMSIM_EV_MUNMAP, pid, HUGE_BASE + (below(g, 2) << 21), 2ull << 20, 0);
-        else if (!(pick(s) >= HUGE_BASE && pick(s) < HUGE_BASE + (4ull << 20))) {
-            const uint64_t a = pick(s);
-            if (a < HUGE_BASE || a >= HUGE_BASE + (4ull << 20))
-                os(s, VMSIM_EV_MUNMAP, pid, a, 1 + below(g, 3 * 4096), 0);
-        }
+        else if (a + l + 4096 <= HUGE_BASE || a >= huge_end) /* never a cut huge page: not modelled */
+            os(s, VMSIM_EV_MUNMAP, pid, a, l, 0);
         break;
+    }
     case 10: /* an exit, and the pid comes back (a new process) */
         if (chance(g, 30)) {
             os(s, VMSIM_EV_EXIT, pid, 0, 0, 0);
