@@ -290,7 +290,7 @@ static void gen_segment(struct gen *s)
         s->cpu = (unsigned)below(g, s->m->ncpus);
     vmsim_pid_t pid = some_pid(s);
     const unsigned len = 1 + (unsigned)below(g, 200);
-    switch (below(g, 13)) {
+    switch (below(g, 14)) {
     case 0: { /* one page, again and again */
         const uint64_t a = pick(s);
         for (unsigned i = 0; i < len; i++)
@@ -393,6 +393,18 @@ static void gen_segment(struct gen *s)
                 acc(s, pid, random_kind(s), r2 + (below(g, 512) << 12), 8);
         }
         break;
+    case 12: { /* mprotect a few pages (never cutting a huge page), then use them */
+        static const unsigned prots[] = {0, 1, 3, 5, 4, 7};
+        const uint64_t a = chance(g, 50) ? PROT_BASE + (below(g, 8) << 12) : pick(s);
+        const uint64_t l = 1 + below(g, 3 * 4096), huge_end = HUGE_BASE + (4ull << 20);
+        if (a + l + 4096 <= HUGE_BASE || a >= huge_end) {
+            push(s, (struct vmsim_event){.type = VMSIM_EV_MPROTECT, .kind = (uint8_t)prots[below(g, 6)],
+                                         .pid = pid, .addr = a, .len = l});
+            for (unsigned i = 0; i < 8; i++)
+                acc(s, pid, random_kind(s), a + below(g, l), 8);
+        }
+        break;
+    }
     default: /* addresses beyond the geometry, now and then */
         acc(s, pid, random_kind(s), chance(g, 50) ? UINT64_MAX - below(g, 8) : 1ull << (12 + 9 * s->m->levels), 8);
         acc(s, pid, random_kind(s), pick(s), 8);
@@ -649,6 +661,11 @@ static void print_event(FILE *f, const struct vmsim_event *e)
     case VMSIM_EV_FORK: fprintf(f, "fork %u %llu\n", e->pid, (unsigned long long)e->addr); break;
     case VMSIM_EV_MMAP:
         fprintf(f, "mmap %u 0x%llx %llu %c%c%c\n", e->pid, (unsigned long long)e->addr,
+                (unsigned long long)e->len, e->kind & 1 ? 'r' : '-', e->kind & 2 ? 'w' : '-',
+                e->kind & 4 ? 'x' : '-');
+        break;
+    case VMSIM_EV_MPROTECT:
+        fprintf(f, "mprotect %u 0x%llx %llu %c%c%c\n", e->pid, (unsigned long long)e->addr,
                 (unsigned long long)e->len, e->kind & 1 ? 'r' : '-', e->kind & 2 ? 'w' : '-',
                 e->kind & 4 ? 'x' : '-');
         break;

@@ -48,6 +48,10 @@
  *    retried, nothing cached. A present entry allows every read, a write
  *    when writable (not the zero frame, not copy-on-write), a fetch when
  *    its VMA had x. A hit that forbids the access still counts as a hit.
+ *  - mprotect: the range's VMAs take the protection, implicit memory in it
+ *    becomes an explicit VMA; present pages take x at once, and w only
+ *    when the frame is their own (not the zero frame, mapped once); each
+ *    present page in the range is shot down.
  *  - fork: the child copies the VMAs and every leaf; a writable private
  *    page becomes read-only in the parent (a shootdown each) and is mapped
  *    read-only in the child. exit frees everything and flushes the PWCs of
@@ -754,6 +758,64 @@ static void exit_proc(struct ref *r, struct proc *p)
     }
 }
 
+static int vma_lo_cmp(const void *a, const void *b)
+{
+    const struct vma *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* mprotect (kernel.md, VMAs): the VMAs in the range take the protection
+ * (implicit memory there becomes an explicit VMA); present pages take the
+ * new x at once, and w only where a write needs no copy (a frame of its
+ * own: not the zero frame, mapped once); each present page in the range
+ * gets a shootdown. */
+static void mprotect_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi, unsigned prot)
+{
+    const size_t n = p->nvma;
+    struct vma *old = malloc((n ? n : 1) * sizeof *old);
+    if (!old)
+        abort();
+    if (n)
+        memcpy(old, p->vma, n * sizeof *old);
+    p->nvma = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct vma v = old[i];
+        if (v.hi <= lo || v.lo >= hi) {
+            vma_add(p, v.lo, v.hi, v.huge, v.prot);
+            continue;
+        }
+        const uint64_t a = v.lo > lo ? v.lo : lo, b = v.hi < hi ? v.hi : hi;
+        if (v.lo < a)
+            vma_add(p, v.lo, a, v.huge, v.prot);
+        vma_add(p, a, b, v.huge, prot);
+        if (b < v.hi)
+            vma_add(p, b, v.hi, v.huge, v.prot);
+    }
+    free(old);
+    /* the gaps of [lo, hi): implicit memory made explicit */
+    if (p->nvma)
+        qsort(p->vma, p->nvma, sizeof *p->vma, vma_lo_cmp);
+    uint64_t at = lo;
+    const size_t m = p->nvma;
+    for (size_t i = 0; i < m && at < hi; i++) {
+        if (p->vma[i].hi <= at || p->vma[i].lo >= hi)
+            continue;
+        if (p->vma[i].lo > at)
+            vma_add(p, at, p->vma[i].lo, false, prot);
+        at = p->vma[i].hi;
+    }
+    if (at < hi)
+        vma_add(p, at, hi, false, prot);
+    for (size_t i = 0; i < p->nleaf; i++) {
+        struct leaf *l = &p->leaf[i];
+        if (l->va < lo || l->va >= hi)
+            continue;
+        l->exec = (prot & VMSIM_PROT_X) != 0;
+        l->writable = (prot & VMSIM_PROT_W) && l->frame && r->mapcount[l->frame] == 1;
+        shootdown(r, p, l->va);
+    }
+}
+
 int ref_event(struct ref *r, const struct vmsim_event *ev)
 {
     struct proc *p;
@@ -803,6 +865,14 @@ int ref_event(struct ref *r, const struct vmsim_event *ev)
             return -1;
         unmap_range(r, p, lo, hi);
         vma_cut(p, lo, hi);
+        return 0;
+    case VMSIM_EV_MPROTECT:
+        if (!(p = proc_find(r, ev->pid)))
+            return 0;
+        round_out(ev->addr, ev->len, &lo, &hi);
+        if (huge_cut(p, lo, hi) || (ev->kind & ~7u))
+            return -1;
+        mprotect_range(r, p, lo, hi, ev->kind & 7u);
         return 0;
     case VMSIM_EV_MADVISE:
         if (!(p = proc_find(r, ev->pid)))
