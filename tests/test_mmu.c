@@ -437,6 +437,35 @@ static void test_top_of_address_space(void **state)
     (void)state;
 }
 
+/* Without ASIDs TLB entries carry no owner. Process 1 writes page A on CPU
+ * 0 and exits; process 2 then reads A there: it must not hit 1's entry
+ * (its own first touch is a demand-zero read: a miss, a walk, a fault).
+ * That is a flush, though no switch (nothing ran when 2 came). CPU 1's
+ * first process flushes nothing: an empty TLB. Expected: 1 flush, 0
+ * switches, 0 hits, 2 demand-zero reads + 1 write. */
+static void test_no_asid_exit_and_first_run(void **state)
+{
+    struct vmsim_config cfg = config("l1=16x4", "none");
+    cfg.asids = false;
+    cfg.ncpus = 2;
+    struct vmsim *sim = make(&cfg);
+    run1(sim, acc(VMSIM_WRITE, 1, 0x400000, 8));
+    run1(sim, (struct vmsim_event){.type = VMSIM_EV_EXIT, .pid = 1});
+    run1(sim, acc(VMSIM_READ, 2, 0x400000, 8));
+    struct vmsim_event e = acc(VMSIM_READ, 3, 0x400000, 8);
+    e.cpu = 1;
+    run1(sim, e);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->tlb[0].hits, 0);
+    assert_int_equal(st->tlb[0].misses, 3);
+    assert_int_equal(st->faults_zero_read, 2);
+    assert_int_equal(st->faults_zero_write, 1);
+    assert_int_equal(st->tlb_flushes, 1);
+    assert_int_equal(st->context_switches, 0);
+    vmsim_destroy(sim);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_lru_after_first_level_hit),
         cmocka_unit_test(test_lru_alternating_hits),
         cmocka_unit_test(test_top_of_address_space),
+        cmocka_unit_test(test_no_asid_exit_and_first_run),
         cmocka_unit_test(test_cold_walks),  cmocka_unit_test(test_pwc_warm),
         cmocka_unit_test(test_pwc_unified), cmocka_unit_test(test_huge_pages),
         cmocka_unit_test(test_asids),       cmocka_unit_test(test_page_crossing),

@@ -365,11 +365,15 @@ int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid)
     memo_reset(&c->memo[1]);
     if (sim->cfg.asids) {
         kernel_asid(sim, p);
-    } else if (sim->st.context_switches) {
-        /* Without ASIDs every entry belongs to the previous process. */
+    } else if (c->ran) {
+        /* Without ASIDs every entry belongs to the last process this CPU
+         * ran, whether it still runs (a switch) or has exited since (proc
+         * is NULL then): another process must not hit them. A CPU's first
+         * process has nothing to flush. */
         cpu_flush(sim, c);
         sim->st.tlb_flushes++;
     }
+    c->ran = true;
     return VMSIM_OK;
 }
 

@@ -32,6 +32,7 @@ struct memo {
 
 struct cpu {
     bool ready; /* TLBs allocated (on first use) */
+    bool ran;   /* has run a process: without ASIDs its entries may still be in the TLBs */
     struct tlb_level tlb[VMSIM_MAX_TLB_LEVELS];
     unsigned path[2][VMSIM_MAX_TLB_LEVELS]; /* levels each side looks up, in order */
     unsigned npath[2];

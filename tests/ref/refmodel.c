@@ -1,0 +1,1114 @@
+/* The reference model: what vmsim should count for a stream of events on a
+ * radix machine (x86-64 geometry, 4 or 5 levels of 9 bits, 4 KiB base
+ * pages) with plenty of simulated memory (no reclaim, no swap), written
+ * from docs/stats.md, cost-model.md, kernel.md, cli.md, organizations.md
+ * and DESIGN.md ("Events"), sharing no code with src/. Obviously correct
+ * over fast: every structure is an array scanned linearly; there is no
+ * memo and no bit trick.
+ *
+ * Rules, as the docs state them:
+ *  - Translations. An access translates every page it touches, in address
+ *    order; the next page starts at the end of the page (of its size) that
+ *    mapped the address. An address at or above 2^va_bits is a bad-address
+ *    fault (counted in faults.total, `fault` cycles), with no TLB lookup.
+ *  - TLB. A translation looks up the levels of its side in order (data:
+ *    levels marked d or u; fetches: i or u) until one hits; each level
+ *    looked up counts one hit or one miss and costs its latency. A level is
+ *    one or more arrays of entries x ways (sets = entries / ways, the set
+ *    is the page number modulo the sets), each serving a set of page sizes;
+ *    entries are tagged by page size and by ASID. A hit whose entry forbids
+ *    the access (a write through a read-only entry) is still a hit, and the
+ *    translation walks. A hit at a lower level fills the levels above it
+ *    that serve the page size; a walk fills every level of the side that
+ *    serves it. Default latency: 1 for the first level each side meets, 7
+ *    for the others.
+ *  - Walks. A walk first probes the page-walk caches (when any exist:
+ *    `pwc` cycles), deepest level first; a hit on a level-k entry starts
+ *    the walk at level k-1 (levels - (k-1) references skipped). The walk
+ *    reads one entry per level until it finds a leaf or an absent entry;
+ *    `pt_ref` cycles per reference. A level-k table exists while a leaf of
+ *    the process lies beneath it (tables are made when a leaf is mapped
+ *    and freed once empty, docs/organizations.md radix, kernel.md munmap).
+ *    Afterwards each upper-level entry the walk read that led to a table
+ *    it also read is cached (levels above where it stopped, up to where it
+ *    started). PWC entries are LRU, tagged by the ASID.
+ *  - Faults (kernel.md). An empty entry: a read or fetch maps the zero
+ *    frame of the page size read-only (demand_zero_read), a write a new
+ *    frame (demand_zero_write). A write to a read-only entry: of the zero
+ *    frame, cow_zero; of a frame another mapping shares, cow_copy; else
+ *    cow_reuse; each shoots the page down. After the fix the translation
+ *    walks again (a second walk). With --page-size 2m, a block of 2 MiB
+ *    wholly inside a VMA advised `hugepage` (--thp madvise), or wholly
+ *    inside one VMA or wholly in implicit memory (--thp always), takes a
+ *    2 MiB page, unless base pages are mapped in it already
+ *    (thp.fallbacks); other memory takes base pages.
+ *  - Protection (kernel.md, the fault handler): a fault first checks the
+ *    access against the VMA (reads need r, writes w, fetches x; implicit
+ *    memory is rwx); a forbidden access is a protection fault, counted, not
+ *    retried, nothing cached. A present entry allows every read, a write
+ *    when writable (not the zero frame, not copy-on-write), a fetch when
+ *    its VMA had x. A hit that forbids the access still counts as a hit.
+ *  - mprotect: the range's VMAs take the protection, implicit memory in it
+ *    becomes an explicit VMA; present pages take x at once, and w only
+ *    when the frame is their own (not the zero frame, mapped once); each
+ *    present page in the range is shot down.
+ *  - fork: the child copies the VMAs and every leaf; a writable private
+ *    page becomes read-only in the parent (a shootdown each) and is mapped
+ *    read-only in the child. exit frees everything and flushes the PWCs of
+ *    every CPU; its TLB entries stay (its ASID is never reused here).
+ *  - Shootdowns: one tlb.invalidations per changed entry, applied to every
+ *    CPU that ran the process (with ASIDs) or runs it now (without); each
+ *    such CPU other than the event's counts an IPI.
+ *  - Context switches: a CPU that starts running another process counts a
+ *    switch when it was running one. Without ASIDs, every entry is tagged
+ *    alike, so a CPU flushes its TLBs and PWCs (one tlb.flushes) whenever
+ *    it starts running a process other than the last one it ran, also
+ *    when that one has exited meanwhile.
+ *  - Cycles: access per access, plus everything above (translation).
+ *
+ * Where the docs are silent, src decided and this model follows:
+ *  - LRU among entries touched by the same translation: the clock ticks
+ *    once per translation, so a walk's PWC fills are equally recent; the
+ *    victim is then the lowest-numbered way among the oldest, and an
+ *    empty way (lowest-numbered first) is always taken before any other.
+ *  - ASIDs are never recycled here (fewer than 4095 processes: no
+ *    rollover).
+ *  - The CPU of a trace's OS events is the event's cpu field (0 in text
+ *    traces); that CPU takes no IPI for the shootdowns those events do.
+ */
+#include "refmodel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BASE_SHIFT 12u
+#define HUGE_SHIFT 21u
+
+struct tent {
+    bool valid;
+    uint64_t vpn; /* va >> shift */
+    unsigned shift;
+    uint32_t asid;
+    bool writable, exec;
+    uint64_t stamp;
+};
+
+struct tarr {
+    uint32_t entries, ways, sets;
+    uint64_t sizes;
+    struct tent *e;
+};
+
+struct tlev {
+    char side;
+    unsigned latency;
+    unsigned narr;
+    struct tarr arr[REF_MAX_ARR];
+};
+
+struct pent {
+    bool valid;
+    unsigned k;
+    uint64_t tag; /* va >> shift(k) */
+    uint32_t asid;
+    uint64_t stamp;
+};
+
+struct pcache {
+    uint32_t entries, ways, sets;
+    struct pent *e;
+};
+
+struct leaf {
+    uint64_t va; /* first byte of the page */
+    unsigned shift;
+    uint64_t frame; /* 0: the zero frame of its size */
+    bool writable, exec;
+};
+
+struct vma {
+    uint64_t lo, hi;
+    bool huge;     /* advised hugepage */
+    unsigned prot; /* VMSIM_PROT_* */
+};
+
+struct proc {
+    bool alive;
+    uint32_t pid;
+    uint32_t asid; /* with ASIDs: its number among all processes; else 0 */
+    uint64_t cpumask;
+    struct leaf *leaf;
+    size_t nleaf, capleaf;
+    struct vma *vma;
+    size_t nvma, capvma;
+};
+
+struct rcpu {
+    bool used;          /* has run a process */
+    struct proc *cur;   /* running now; NULL after its exit */
+    const struct proc *last; /* the last process it ran (processes are never freed) */
+    struct tlev tlb[REF_MAX_TLB];
+    struct pcache pwc[REF_MAX_LEVELS + 1];
+    struct pcache upwc;
+};
+
+struct ref {
+    struct ref_machine m;
+    struct ref_stats st;
+    uint64_t now; /* the LRU clock: one tick per translation */
+    uint64_t va_bits;
+    struct rcpu cpu[REF_MAX_CPUS];
+    struct proc **proc; /* every process ever made, dead ones too */
+    size_t nproc, capproc;
+    uint64_t *mapcount; /* per frame: mappings */
+    size_t nframe, capframe;
+    unsigned event_cpu;
+};
+
+static unsigned level_shift(unsigned k) /* bytes a level-k entry maps: 2^this */
+{
+    return BASE_SHIFT + 9u * (k - 1u);
+}
+
+static void charge(struct ref *r, uint64_t c)
+{
+    r->st.cycles += c;
+    r->st.cycles_translation += c;
+}
+
+static bool grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap * 2 : 16;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return false;
+    memset((char *)q + *cap * elem, 0, (n - *cap) * elem);
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+/* ---- frames ---- */
+
+static uint64_t frame_new(struct ref *r)
+{
+    if (r->nframe == 0)
+        r->nframe = 1; /* frame 0 is the zero frame */
+    if (!grow((void **)&r->mapcount, &r->capframe, r->nframe + 1, sizeof *r->mapcount))
+        abort();
+    r->mapcount[r->nframe] = 1;
+    return r->nframe++;
+}
+
+/* ---- caches: TLB arrays and PWCs, by linear scans ---- */
+
+/* The way to fill in a set: the first empty way, else the first of the
+ * least recently used ones. */
+static size_t victim(const uint64_t *stamps, const bool *valid, size_t n)
+{
+    for (size_t w = 0; w < n; w++)
+        if (!valid[w])
+            return w;
+    size_t v = 0;
+    for (size_t w = 1; w < n; w++)
+        if (stamps[w] < stamps[v])
+            v = w;
+    return v;
+}
+
+static struct tent *tarr_find(struct tarr *a, uint64_t va, unsigned shift, uint32_t asid)
+{
+    const uint64_t vpn = va >> shift;
+    struct tent *set = a->e + (vpn % a->sets) * a->ways;
+    for (uint32_t w = 0; w < a->ways; w++)
+        if (set[w].valid && set[w].vpn == vpn && set[w].shift == shift && set[w].asid == asid)
+            return &set[w];
+    return NULL;
+}
+
+static struct tent *tlev_lookup(struct tlev *l, uint64_t va, uint32_t asid)
+{
+    for (unsigned a = 0; a < l->narr; a++)
+        for (unsigned s = 0; s < 64; s++)
+            if ((l->arr[a].sizes >> s) & 1) {
+                struct tent *t = tarr_find(&l->arr[a], va, s, asid);
+                if (t)
+                    return t;
+            }
+    return NULL;
+}
+
+static void tlev_fill(struct ref *r, struct tlev *l, uint64_t va, unsigned shift, uint32_t asid,
+                      bool writable, bool exec)
+{
+    for (unsigned a = 0; a < l->narr; a++) {
+        struct tarr *ar = &l->arr[a];
+        if (!((ar->sizes >> shift) & 1))
+            continue;
+        struct tent *t = tarr_find(ar, va, shift, asid);
+        if (!t) {
+            const uint64_t vpn = va >> shift;
+            struct tent *set = ar->e + (vpn % ar->sets) * ar->ways;
+            uint64_t stamps[ar->ways];
+            bool valid[ar->ways];
+            for (uint32_t w = 0; w < ar->ways; w++) {
+                stamps[w] = set[w].stamp;
+                valid[w] = set[w].valid;
+            }
+            t = &set[victim(stamps, valid, ar->ways)];
+        }
+        *t = (struct tent){true, va >> shift, shift, asid, writable, exec, r->now};
+        return;
+    }
+}
+
+static struct pent *pcache_find(struct pcache *c, unsigned k, uint64_t va, uint32_t asid)
+{
+    const uint64_t tag = va >> level_shift(k);
+    struct pent *set = c->e + (tag % c->sets) * c->ways;
+    for (uint32_t w = 0; w < c->ways; w++)
+        if (set[w].valid && set[w].k == k && set[w].tag == tag && set[w].asid == asid)
+            return &set[w];
+    return NULL;
+}
+
+static void pcache_fill(struct ref *r, struct pcache *c, unsigned k, uint64_t va, uint32_t asid)
+{
+    struct pent *p = pcache_find(c, k, va, asid);
+    const uint64_t tag = va >> level_shift(k);
+    if (!p) {
+        struct pent *set = c->e + (tag % c->sets) * c->ways;
+        uint64_t stamps[c->ways];
+        bool valid[c->ways];
+        for (uint32_t w = 0; w < c->ways; w++) {
+            stamps[w] = set[w].stamp;
+            valid[w] = set[w].valid;
+        }
+        p = &set[victim(stamps, valid, c->ways)];
+    }
+    *p = (struct pent){true, k, tag, asid, r->now};
+}
+
+static struct pcache *pwc_of(struct rcpu *c, const struct ref_machine *m, unsigned k)
+{
+    if (m->pwc_mode == REF_PWC_UNIFIED)
+        return c->upwc.e ? &c->upwc : NULL;
+    if (m->pwc_mode == REF_PWC_SPLIT && k <= m->levels)
+        return c->pwc[k].e ? &c->pwc[k] : NULL;
+    return NULL;
+}
+
+static void pwc_flush(struct rcpu *c)
+{
+    for (unsigned k = 0; k <= REF_MAX_LEVELS; k++)
+        for (uint32_t i = 0; i < c->pwc[k].entries; i++)
+            c->pwc[k].e[i].valid = false;
+    for (uint32_t i = 0; i < c->upwc.entries; i++)
+        c->upwc.e[i].valid = false;
+}
+
+static void tlb_flush(struct ref *r, struct rcpu *c)
+{
+    for (unsigned i = 0; i < r->m.ntlb; i++)
+        for (unsigned a = 0; a < c->tlb[i].narr; a++)
+            for (uint32_t e = 0; e < c->tlb[i].arr[a].entries; e++)
+                c->tlb[i].arr[a].e[e].valid = false;
+}
+
+/* ---- address spaces ---- */
+
+static struct leaf *leaf_of(struct proc *p, uint64_t va)
+{
+    for (size_t i = 0; i < p->nleaf; i++)
+        if (va >> p->leaf[i].shift == p->leaf[i].va >> p->leaf[i].shift)
+            return &p->leaf[i];
+    return NULL;
+}
+
+/* Does the level-k table covering va exist? (k below the root) */
+static bool table_exists(const struct proc *p, unsigned k, uint64_t va)
+{
+    const unsigned span = level_shift(k + 1);
+    for (size_t i = 0; i < p->nleaf; i++) {
+        const unsigned leaf_level = p->leaf[i].shift == HUGE_SHIFT ? 2 : 1;
+        if (leaf_level <= k && p->leaf[i].va >> span == va >> span)
+            return true;
+    }
+    return false;
+}
+
+static void count_tables(const struct ref *r, const struct proc *p, uint64_t *tables)
+{
+    /* distinct (level, prefix) pairs: quadratic, and obviously so */
+    for (unsigned k = 1; k < r->m.levels; k++) {
+        const unsigned span = level_shift(k + 1);
+        for (size_t i = 0; i < p->nleaf; i++) {
+            const unsigned li = p->leaf[i].shift == HUGE_SHIFT ? 2 : 1;
+            if (li > k)
+                continue;
+            bool first = true;
+            for (size_t j = 0; j < i && first; j++) {
+                const unsigned lj = p->leaf[j].shift == HUGE_SHIFT ? 2 : 1;
+                if (lj <= k && p->leaf[j].va >> span == p->leaf[i].va >> span)
+                    first = false;
+            }
+            tables[k] += first;
+        }
+    }
+    tables[r->m.levels]++;
+}
+
+static void leaf_add(struct proc *p, struct leaf l)
+{
+    if (!grow((void **)&p->leaf, &p->capleaf, p->nleaf + 1, sizeof *p->leaf))
+        abort();
+    p->leaf[p->nleaf++] = l;
+}
+
+static int leaf_cmp(const void *a, const void *b)
+{
+    const struct leaf *x = a, *y = b;
+    return x->va < y->va ? -1 : x->va > y->va;
+}
+
+static const struct vma *vma_of(const struct proc *p, uint64_t va)
+{
+    for (size_t i = 0; i < p->nvma; i++)
+        if (va >= p->vma[i].lo && va < p->vma[i].hi)
+            return &p->vma[i];
+    return NULL;
+}
+
+/* Cut [lo, hi) out of the VMAs (splitting one that straddles). */
+static void vma_cut(struct proc *p, uint64_t lo, uint64_t hi)
+{
+    for (size_t i = 0; i < p->nvma; i++) {
+        struct vma v = p->vma[i];
+        if (v.hi <= lo || v.lo >= hi)
+            continue;
+        if (v.lo < lo && v.hi > hi) { /* a hole in the middle */
+            p->vma[i].hi = lo;
+            if (!grow((void **)&p->vma, &p->capvma, p->nvma + 1, sizeof *p->vma))
+                abort();
+            p->vma[p->nvma++] = (struct vma){hi, v.hi, v.huge, v.prot};
+        } else if (v.lo < lo) {
+            p->vma[i].hi = lo;
+        } else if (v.hi > hi) {
+            p->vma[i].lo = hi;
+        } else {
+            p->vma[i] = p->vma[--p->nvma];
+            i--;
+        }
+    }
+}
+
+static void vma_add(struct proc *p, uint64_t lo, uint64_t hi, bool huge, unsigned prot)
+{
+    if (!grow((void **)&p->vma, &p->capvma, p->nvma + 1, sizeof *p->vma))
+        abort();
+    p->vma[p->nvma++] = (struct vma){lo, hi, huge, prot};
+}
+
+static struct proc *proc_find(struct ref *r, uint32_t pid)
+{
+    for (size_t i = 0; i < r->nproc; i++)
+        if (r->proc[i]->alive && r->proc[i]->pid == pid)
+            return r->proc[i];
+    return NULL;
+}
+
+static struct proc *proc_new(struct ref *r, uint32_t pid)
+{
+    struct proc *p = calloc(1, sizeof *p);
+    if (!p || !grow((void **)&r->proc, &r->capproc, r->nproc + 1, sizeof *r->proc))
+        abort();
+    p->alive = true;
+    p->pid = pid;
+    r->proc[r->nproc++] = p;
+    p->asid = r->m.asids ? (uint32_t)r->nproc : 0;
+    r->st.processes++;
+    return p;
+}
+
+static struct proc *proc_get(struct ref *r, uint32_t pid)
+{
+    struct proc *p = proc_find(r, pid);
+    return p ? p : proc_new(r, pid);
+}
+
+/* ---- the hardware ---- */
+
+static void shootdown(struct ref *r, struct proc *p, uint64_t va)
+{
+    r->st.invalidations++;
+    for (unsigned i = 0; i < r->m.ncpus; i++) {
+        struct rcpu *c = &r->cpu[i];
+        const bool may = r->m.asids ? (p->cpumask >> i) & 1 : c->cur == p;
+        if (!may || !c->used)
+            continue;
+        for (unsigned l = 0; l < r->m.ntlb; l++)
+            for (unsigned a = 0; a < c->tlb[l].narr; a++)
+                for (uint32_t e = 0; e < c->tlb[l].arr[a].entries; e++) {
+                    struct tent *t = &c->tlb[l].arr[a].e[e];
+                    if (t->valid && t->asid == p->asid && t->vpn == va >> t->shift)
+                        t->valid = false;
+                }
+        if (i != r->event_cpu)
+            r->st.ipis++;
+    }
+}
+
+static void switch_to(struct ref *r, unsigned cpu, uint32_t pid)
+{
+    struct rcpu *c = &r->cpu[cpu];
+    struct proc *p = proc_get(r, pid);
+    if (c->cur == p)
+        return;
+    if (c->cur)
+        r->st.context_switches++;
+    /* Without ASIDs the TLBs hold the last process's entries, tagged like
+     * anyone's: a different process flushes them. */
+    if (!r->m.asids && c->used && c->last != p) {
+        tlb_flush(r, c);
+        pwc_flush(c);
+        r->st.tlb_flushes++;
+    }
+    c->used = true;
+    c->cur = p;
+    c->last = p;
+    p->cpumask |= 1ull << cpu;
+}
+
+/* The page-walk: returns the leaf found (NULL when absent). */
+static struct leaf *walk(struct ref *r, struct rcpu *c, struct proc *p, uint64_t va)
+{
+    const unsigned L = r->m.levels;
+    unsigned start = L;
+    bool any = false;
+    uint64_t cyc = 0;
+    for (unsigned k = 2; k <= L; k++)
+        any |= pwc_of(c, &r->m, k) != NULL;
+    if (any) {
+        cyc += r->m.pwc_latency;
+        for (unsigned k = 2; k <= L; k++) { /* deepest first */
+            struct pcache *pc = pwc_of(c, &r->m, k);
+            struct pent *e = pc ? pcache_find(pc, k, va, p->asid) : NULL;
+            if (e) {
+                e->stamp = r->now;
+                start = k - 1;
+                break;
+            }
+        }
+        if (start < L) {
+            r->st.pwc_hits++;
+            r->st.pwc_skipped += L - start;
+        } else {
+            r->st.pwc_misses++;
+        }
+    }
+    unsigned refs = 0, k = start;
+    struct leaf *found = NULL;
+    for (;; k--) {
+        refs++;
+        struct leaf *l = leaf_of(p, va);
+        if (l && (l->shift == HUGE_SHIFT ? 2u : 1u) == k) {
+            found = l;
+            break;
+        }
+        if (k == 1 || !table_exists(p, k - 1, va))
+            break;
+    }
+    r->st.walks++;
+    r->st.walk_refs += refs;
+    r->st.walk_hist[refs <= 6 ? refs : 7]++;
+    cyc += (uint64_t)refs * r->m.cost_pt_ref;
+    charge(r, cyc);
+    /* cache the entries read that led to tables read too */
+    for (unsigned j = k + 1; j <= start; j++) {
+        struct pcache *pc = j >= 2 ? pwc_of(c, &r->m, j) : NULL;
+        if (pc)
+            pcache_fill(r, pc, j, va, p->asid);
+    }
+    return found;
+}
+
+/* Map a new page for va by the demand-zero rules. */
+static void demand_zero(struct ref *r, struct proc *p, uint64_t va, bool write)
+{
+    unsigned shift = BASE_SHIFT;
+    const struct vma *v = vma_of(p, va);
+    const bool exec = v ? (v->prot & VMSIM_PROT_X) != 0 : true;
+    const uint64_t b = va >> HUGE_SHIFT << HUGE_SHIFT, e = b + (1ull << HUGE_SHIFT);
+    bool want = false;
+    if (r->m.huge && v) {
+        want = (v->huge || r->m.thp_always) && b >= v->lo && e <= v->hi;
+    } else if (r->m.huge && r->m.thp_always) { /* a block wholly in implicit memory */
+        want = true;
+        for (size_t i = 0; i < p->nvma; i++)
+            want &= p->vma[i].hi <= b || p->vma[i].lo >= e;
+    }
+    if (want) {
+        bool base_there = false;
+        for (size_t i = 0; i < p->nleaf; i++)
+            base_there |= p->leaf[i].va >> HUGE_SHIFT == b >> HUGE_SHIFT;
+        if (base_there)
+            r->st.thp_fallbacks++;
+        else
+            shift = HUGE_SHIFT;
+    }
+    if (write)
+        r->st.zero_write++;
+    else
+        r->st.zero_read++;
+    leaf_add(p, (struct leaf){va >> shift << shift, shift, write ? frame_new(r) : 0, write, exec});
+}
+
+static void write_fault(struct ref *r, struct proc *p, struct leaf *l)
+{
+    if (l->frame == 0) {
+        r->st.cow_zero++;
+        l->frame = frame_new(r);
+    } else if (r->mapcount[l->frame] > 1) {
+        r->st.cow_copy++;
+        r->mapcount[l->frame]--;
+        l->frame = frame_new(r);
+    } else {
+        r->st.cow_reuse++;
+    }
+    l->writable = true;
+    shootdown(r, p, l->va);
+}
+
+static unsigned translate(struct ref *r, unsigned cpu, uint64_t va, unsigned kind)
+{
+    struct rcpu *c = &r->cpu[cpu];
+    struct proc *p = c->cur;
+    const bool write = kind == VMSIM_WRITE || kind == VMSIM_MODIFY;
+    const char side = kind == VMSIM_FETCH ? 'i' : 'd';
+    r->st.translations++;
+    if (r->va_bits < 64 && va >> r->va_bits) {
+        r->st.bad_address++;
+        r->st.faults_total++;
+        charge(r, r->m.cost_fault);
+        return BASE_SHIFT;
+    }
+    r->now++;
+    unsigned path[REF_MAX_TLB], np = 0, hitpos = 0;
+    struct tent *hit = NULL;
+    uint64_t cyc = 0;
+    for (unsigned i = 0; i < r->m.ntlb; i++) {
+        if (r->m.tlb[i].side != 'u' && r->m.tlb[i].side != side)
+            continue;
+        path[np++] = i;
+        if (hit)
+            continue;
+        cyc += c->tlb[i].latency;
+        hit = tlev_lookup(&c->tlb[i], va, p->asid);
+        if (hit) {
+            r->st.tlb_hits[i]++;
+            if (!(r->m.inject_no_lru_refresh && np == 1))
+                hit->stamp = r->now;
+            hitpos = np - 1;
+        } else {
+            r->st.tlb_misses[i]++;
+        }
+    }
+    charge(r, cyc);
+    if (hit) {
+        if (write ? hit->writable : kind == VMSIM_FETCH ? hit->exec : true) {
+            /* (a first write through a clean entry sets the dirty bit
+             * without a walk: nothing here counts it) */
+            const struct tent e = *hit;
+            for (unsigned j = 0; j < hitpos; j++)
+                tlev_fill(r, &c->tlb[path[j]], va, e.shift, p->asid, e.writable, e.exec);
+            return e.shift;
+        }
+    } else {
+        r->st.misses_all++;
+    }
+    struct leaf *l = walk(r, c, p, va);
+    while (!l || (write && !l->writable) || (kind == VMSIM_FETCH && !l->exec)) {
+        r->st.faults_total++;
+        charge(r, r->m.cost_fault);
+        /* the access checked against the VMA (implicit memory: rwx) */
+        const struct vma *v = vma_of(p, va);
+        const unsigned prot = v ? v->prot : 7u;
+        const unsigned need = write ? VMSIM_PROT_W : kind == VMSIM_FETCH ? VMSIM_PROT_X : VMSIM_PROT_R;
+        if (!(prot & need) || (l && !write)) { /* counted, not retried, nothing cached */
+            r->st.protection++;
+            return l ? l->shift : BASE_SHIFT;
+        }
+        if (!l)
+            demand_zero(r, p, va, write);
+        else
+            write_fault(r, p, l);
+        l = walk(r, c, p, va);
+    }
+    for (unsigned j = 0; j < np; j++)
+        tlev_fill(r, &c->tlb[path[j]], va, l->shift, p->asid, l->writable, l->exec);
+    return l->shift;
+}
+
+static void access(struct ref *r, const struct vmsim_event *ev)
+{
+    r->st.accesses++;
+    r->st.cycles += r->m.cost_access;
+    switch_to(r, ev->cpu, ev->pid);
+    const unsigned kind = ev->kind & 3u;
+    uint64_t va = ev->addr;
+    const uint64_t len = ev->len ? ev->len : 1;
+    uint64_t last = va + (len - 1);
+    if (last < va)
+        last = UINT64_MAX;
+    for (;;) {
+        const unsigned shift = translate(r, ev->cpu, va, kind);
+        r->st.translations_huge += shift != BASE_SHIFT;
+        const uint64_t next = ((va >> shift) + 1) << shift;
+        if (next == 0 || next > last)
+            break;
+        va = next;
+    }
+}
+
+/* ---- the kernel's events ---- */
+
+static void unmap_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi)
+{
+    uint64_t before[REF_MAX_LEVELS + 1] = {0}, after[REF_MAX_LEVELS + 1] = {0};
+    count_tables(r, p, before);
+    if (p->nleaf) /* qsort takes no NULL, even for no elements */
+        qsort(p->leaf, p->nleaf, sizeof *p->leaf, leaf_cmp);
+    for (size_t i = 0; i < p->nleaf; i++) {
+        struct leaf l = p->leaf[i];
+        if (l.va >= hi || l.va + (1ull << l.shift) <= lo)
+            continue;
+        if (l.frame)
+            r->mapcount[l.frame]--;
+        memmove(&p->leaf[i], &p->leaf[i + 1], (p->nleaf - i - 1) * sizeof *p->leaf);
+        p->nleaf--;
+        i--;
+        shootdown(r, p, l.va);
+    }
+    count_tables(r, p, after);
+    for (unsigned k = 1; k <= r->m.levels; k++)
+        if (after[k] != before[k]) { /* a table went: no walk cache may point into it */
+            for (unsigned i = 0; i < r->m.ncpus; i++)
+                if (r->cpu[i].used)
+                    pwc_flush(&r->cpu[i]);
+            break;
+        }
+}
+
+static void round_out(uint64_t addr, uint64_t len, uint64_t *lo, uint64_t *hi)
+{
+    const uint64_t mask = (1ull << BASE_SHIFT) - 1;
+    const uint64_t end = addr + len < addr ? UINT64_MAX : addr + len;
+    *lo = addr & ~mask;
+    *hi = end > UINT64_MAX - mask ? UINT64_MAX & ~mask : (end + mask) & ~mask;
+}
+
+static int huge_cut(const struct proc *p, uint64_t lo, uint64_t hi)
+{
+    for (size_t i = 0; i < p->nleaf; i++) {
+        const struct leaf *l = &p->leaf[i];
+        const uint64_t end = l->va + (1ull << l->shift);
+        if (l->va < hi && end > lo && (l->va < lo || end > hi))
+            return -1; /* a split: not modelled */
+    }
+    return 0;
+}
+
+static void fork_proc(struct ref *r, struct proc *parent, uint32_t child_pid)
+{
+    r->st.forks++;
+    struct proc *ch = proc_new(r, child_pid);
+    for (size_t i = 0; i < parent->nvma; i++)
+        vma_add(ch, parent->vma[i].lo, parent->vma[i].hi, parent->vma[i].huge, parent->vma[i].prot);
+    if (parent->nleaf)
+        qsort(parent->leaf, parent->nleaf, sizeof *parent->leaf, leaf_cmp);
+    for (size_t i = 0; i < parent->nleaf; i++) {
+        struct leaf *l = &parent->leaf[i];
+        if (l->writable) {
+            l->writable = false;
+            shootdown(r, parent, l->va);
+        }
+        if (l->frame)
+            r->mapcount[l->frame]++;
+        leaf_add(ch, *l);
+    }
+}
+
+static void exit_proc(struct ref *r, struct proc *p)
+{
+    for (size_t i = 0; i < p->nleaf; i++)
+        if (p->leaf[i].frame)
+            r->mapcount[p->leaf[i].frame]--;
+    p->nleaf = 0;
+    p->alive = false;
+    for (unsigned i = 0; i < r->m.ncpus; i++) {
+        if (r->cpu[i].cur == p)
+            r->cpu[i].cur = NULL;
+        if (r->cpu[i].used)
+            pwc_flush(&r->cpu[i]);
+    }
+}
+
+static int vma_lo_cmp(const void *a, const void *b)
+{
+    const struct vma *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* mprotect (kernel.md, VMAs): the VMAs in the range take the protection
+ * (implicit memory there becomes an explicit VMA); present pages take the
+ * new x at once, and w only where a write needs no copy (a frame of its
+ * own: not the zero frame, mapped once); each present page in the range
+ * gets a shootdown. */
+static void mprotect_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi, unsigned prot)
+{
+    const size_t n = p->nvma;
+    struct vma *old = malloc((n ? n : 1) * sizeof *old);
+    if (!old)
+        abort();
+    if (n)
+        memcpy(old, p->vma, n * sizeof *old);
+    p->nvma = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct vma v = old[i];
+        if (v.hi <= lo || v.lo >= hi) {
+            vma_add(p, v.lo, v.hi, v.huge, v.prot);
+            continue;
+        }
+        const uint64_t a = v.lo > lo ? v.lo : lo, b = v.hi < hi ? v.hi : hi;
+        if (v.lo < a)
+            vma_add(p, v.lo, a, v.huge, v.prot);
+        vma_add(p, a, b, v.huge, prot);
+        if (b < v.hi)
+            vma_add(p, b, v.hi, v.huge, v.prot);
+    }
+    free(old);
+    /* the gaps of [lo, hi): implicit memory made explicit */
+    if (p->nvma)
+        qsort(p->vma, p->nvma, sizeof *p->vma, vma_lo_cmp);
+    uint64_t at = lo;
+    const size_t m = p->nvma;
+    for (size_t i = 0; i < m && at < hi; i++) {
+        if (p->vma[i].hi <= at || p->vma[i].lo >= hi)
+            continue;
+        if (p->vma[i].lo > at)
+            vma_add(p, at, p->vma[i].lo, false, prot);
+        at = p->vma[i].hi;
+    }
+    if (at < hi)
+        vma_add(p, at, hi, false, prot);
+    for (size_t i = 0; i < p->nleaf; i++) {
+        struct leaf *l = &p->leaf[i];
+        if (l->va < lo || l->va >= hi)
+            continue;
+        l->exec = (prot & VMSIM_PROT_X) != 0;
+        l->writable = (prot & VMSIM_PROT_W) && l->frame && r->mapcount[l->frame] == 1;
+        shootdown(r, p, l->va);
+    }
+}
+
+int ref_event(struct ref *r, const struct vmsim_event *ev)
+{
+    struct proc *p;
+    uint64_t lo, hi;
+    if (ev->cpu >= r->m.ncpus)
+        return -1;
+    r->event_cpu = ev->cpu;
+    r->st.events++;
+    switch (ev->type) {
+    case VMSIM_EV_ACCESS:
+        access(r, ev);
+        return 0;
+    case VMSIM_EV_SPAWN:
+        if (proc_find(r, ev->pid) || ev->file > 1)
+            return -1;
+        proc_new(r, ev->pid);
+        return 0;
+    case VMSIM_EV_EXIT:
+        if ((p = proc_find(r, ev->pid)))
+            exit_proc(r, p);
+        return 0;
+    case VMSIM_EV_SWITCH:
+        switch_to(r, ev->cpu, ev->pid);
+        return 0;
+    case VMSIM_EV_FORK:
+        if (proc_find(r, (uint32_t)ev->addr) || ev->addr == ev->pid)
+            return -1;
+        if ((p = proc_find(r, ev->pid)))
+            fork_proc(r, p, (uint32_t)ev->addr);
+        return 0;
+    case VMSIM_EV_MMAP:
+        if (ev->file || (ev->kind & VMSIM_MAP_FLAGS))
+            return -1;
+        p = proc_get(r, ev->pid);
+        round_out(ev->addr, ev->len, &lo, &hi);
+        if (huge_cut(p, lo, hi))
+            return -1;
+        unmap_range(r, p, lo, hi);
+        vma_cut(p, lo, hi);
+        vma_add(p, lo, hi, false, ev->kind & 7u);
+        return 0;
+    case VMSIM_EV_MUNMAP:
+        if (!(p = proc_find(r, ev->pid)))
+            return 0;
+        round_out(ev->addr, ev->len, &lo, &hi);
+        if (huge_cut(p, lo, hi))
+            return -1;
+        unmap_range(r, p, lo, hi);
+        vma_cut(p, lo, hi);
+        return 0;
+    case VMSIM_EV_MPROTECT:
+        if (!(p = proc_find(r, ev->pid)))
+            return 0;
+        round_out(ev->addr, ev->len, &lo, &hi);
+        if (huge_cut(p, lo, hi) || (ev->kind & ~7u))
+            return -1;
+        mprotect_range(r, p, lo, hi, ev->kind & 7u);
+        return 0;
+    case VMSIM_EV_MADVISE:
+        if (!(p = proc_find(r, ev->pid)))
+            return 0;
+        round_out(ev->addr, ev->len, &lo, &hi);
+        /* split the VMAs at the edges, then mark the parts inside */
+        {
+            const size_t n = p->nvma;
+            struct vma *old = malloc((n ? n : 1) * sizeof *old);
+            if (!old)
+                abort();
+            if (n)
+                memcpy(old, p->vma, n * sizeof *old);
+            p->nvma = 0;
+            for (size_t i = 0; i < n; i++) {
+                const struct vma v = old[i];
+                if (v.hi <= lo || v.lo >= hi) {
+                    vma_add(p, v.lo, v.hi, v.huge, v.prot);
+                    continue;
+                }
+                const uint64_t a = v.lo > lo ? v.lo : lo, b = v.hi < hi ? v.hi : hi;
+                if (v.lo < a)
+                    vma_add(p, v.lo, a, v.huge, v.prot);
+                vma_add(p, a, b, ev->kind == VMSIM_ADV_HUGEPAGE, v.prot);
+                if (b < v.hi)
+                    vma_add(p, b, v.hi, v.huge, v.prot);
+            }
+            free(old);
+        }
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+struct ref *ref_create(const struct ref_machine *m)
+{
+    if (m->ncpus == 0 || m->ncpus > REF_MAX_CPUS || m->ntlb > REF_MAX_TLB || m->levels < 2 ||
+        m->levels > REF_MAX_LEVELS)
+        return NULL;
+    struct ref *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->m = *m;
+    r->va_bits = BASE_SHIFT + 9u * m->levels;
+    bool seen_d = false, seen_i = false;
+    unsigned lat[REF_MAX_TLB];
+    for (unsigned i = 0; i < m->ntlb; i++) {
+        const bool d = m->tlb[i].side != 'i', ins = m->tlb[i].side != 'd';
+        const bool first = (d && !seen_d) || (ins && !seen_i);
+        lat[i] = m->tlb[i].latency >= 0 ? (unsigned)m->tlb[i].latency : first ? 1u : 7u;
+        seen_d |= d;
+        seen_i |= ins;
+    }
+    for (unsigned c = 0; c < m->ncpus; c++) {
+        struct rcpu *cpu = &r->cpu[c];
+        for (unsigned i = 0; i < m->ntlb; i++) {
+            cpu->tlb[i].side = m->tlb[i].side;
+            cpu->tlb[i].latency = lat[i];
+            cpu->tlb[i].narr = m->tlb[i].narr;
+            for (unsigned a = 0; a < m->tlb[i].narr; a++) {
+                struct tarr *ar = &cpu->tlb[i].arr[a];
+                ar->entries = m->tlb[i].arr[a].entries;
+                ar->ways = m->tlb[i].arr[a].ways;
+                ar->sets = ar->entries / ar->ways;
+                ar->sizes = m->tlb[i].arr[a].sizes;
+                ar->e = calloc(ar->entries, sizeof *ar->e);
+            }
+        }
+        if (m->pwc_mode == REF_PWC_SPLIT)
+            for (unsigned k = 2; k <= m->levels; k++)
+                if (m->pwc_entries[k]) {
+                    struct pcache *pc = &cpu->pwc[k];
+                    pc->entries = m->pwc_entries[k];
+                    pc->ways = m->pwc_ways[k];
+                    pc->sets = pc->entries / pc->ways;
+                    pc->e = calloc(pc->entries, sizeof *pc->e);
+                }
+        if (m->pwc_mode == REF_PWC_UNIFIED && m->pwc_uentries) {
+            cpu->upwc.entries = m->pwc_uentries;
+            cpu->upwc.ways = m->pwc_uways;
+            cpu->upwc.sets = m->pwc_uentries / m->pwc_uways;
+            cpu->upwc.e = calloc(m->pwc_uentries, sizeof *cpu->upwc.e);
+        }
+    }
+    return r;
+}
+
+void ref_destroy(struct ref *r)
+{
+    if (!r)
+        return;
+    for (unsigned c = 0; c < r->m.ncpus; c++) {
+        for (unsigned i = 0; i < r->m.ntlb; i++)
+            for (unsigned a = 0; a < r->cpu[c].tlb[i].narr; a++)
+                free(r->cpu[c].tlb[i].arr[a].e);
+        for (unsigned k = 0; k <= REF_MAX_LEVELS; k++)
+            free(r->cpu[c].pwc[k].e);
+        free(r->cpu[c].upwc.e);
+    }
+    for (size_t i = 0; i < r->nproc; i++) {
+        free(r->proc[i]->leaf);
+        free(r->proc[i]->vma);
+        free(r->proc[i]);
+    }
+    free(r->proc);
+    free(r->mapcount);
+    free(r);
+}
+
+void ref_stats(struct ref *r, struct ref_stats *out)
+{
+    *out = r->st;
+    for (unsigned i = 0; i < r->m.ntlb; i++) {
+        uint64_t best = 0;
+        for (unsigned c = 0; c < r->m.ncpus; c++) {
+            uint64_t sum = 0;
+            for (unsigned a = 0; a < r->cpu[c].tlb[i].narr; a++)
+                for (uint32_t e = 0; e < r->cpu[c].tlb[i].arr[a].entries; e++)
+                    if (r->cpu[c].tlb[i].arr[a].e[e].valid)
+                        sum += 1ull << r->cpu[c].tlb[i].arr[a].e[e].shift;
+            if (sum > best)
+                best = sum;
+        }
+        out->tlb_reach[i] = best;
+    }
+    memset(out->tables, 0, sizeof out->tables);
+    for (size_t i = 0; i < r->nproc; i++)
+        if (r->proc[i]->alive)
+            count_tables(r, r->proc[i], out->tables);
+}
+
+void ref_stat_fields(const struct ref_machine *m, const struct ref_stats *s,
+                     void (*fn)(void *ctx, const char *name, uint64_t v), void *ctx)
+{
+    char name[64];
+    const struct {
+        const char *name;
+        uint64_t v;
+    } scalar[] = {
+        {"events", s->events},
+        {"accesses", s->accesses},
+        {"translations", s->translations},
+        {"translations_huge", s->translations_huge},
+        {"tlb.misses_all_levels", s->misses_all},
+        {"walks.count", s->walks},
+        {"walks.refs", s->walk_refs},
+        {"pwc.hits", s->pwc_hits},
+        {"pwc.misses", s->pwc_misses},
+        {"pwc.levels_skipped", s->pwc_skipped},
+        {"faults.total", s->faults_total},
+        {"faults.demand_zero_read", s->zero_read},
+        {"faults.demand_zero_write", s->zero_write},
+        {"faults.cow_zero", s->cow_zero},
+        {"faults.cow_copy", s->cow_copy},
+        {"faults.cow_reuse", s->cow_reuse},
+        {"faults.bad_address", s->bad_address},
+        {"faults.protection", s->protection},
+        {"faults.segv", 0},
+        {"faults.oom", 0},
+        {"faults.pagecache_hit", 0},
+        {"faults.pagecache_miss", 0},
+        {"faults.swap_in", 0},
+        {"faults.table", 0},
+        {"thp.fallbacks", s->thp_fallbacks},
+        {"thp.promotions", 0},
+        {"thp.splits", 0},
+        {"reclaim.evictions", 0},
+        {"tlb.flushes", s->tlb_flushes},
+        {"tlb.invalidations", s->invalidations},
+        {"tlb.shootdown_ipis", s->ipis},
+        {"context_switches", s->context_switches},
+        {"forks", s->forks},
+        {"processes", s->processes},
+        {"cycles", s->cycles},
+        {"cycles_translation", s->cycles_translation},
+    };
+    for (size_t i = 0; i < sizeof scalar / sizeof scalar[0]; i++)
+        fn(ctx, scalar[i].name, scalar[i].v);
+    for (unsigned i = 0; i < m->ntlb; i++) {
+        snprintf(name, sizeof name, "tlb.%s.hits", m->tlb[i].name);
+        fn(ctx, name, s->tlb_hits[i]);
+        snprintf(name, sizeof name, "tlb.%s.misses", m->tlb[i].name);
+        fn(ctx, name, s->tlb_misses[i]);
+        snprintf(name, sizeof name, "tlb.%s.reach_bytes", m->tlb[i].name);
+        fn(ctx, name, s->tlb_reach[i]);
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "walks.refs_histogram[%u]", i);
+        fn(ctx, name, s->walk_hist[i]);
+    }
+    for (unsigned i = 0; i < m->levels; i++) {
+        snprintf(name, sizeof name, "page_tables.tables_by_level[%u]", i);
+        fn(ctx, name, s->tables[m->levels - i]);
+    }
+}
+
+/* ---- lackey ---- */
+
+long ref_read_lackey(const char *path, struct vmsim_event **out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = 0, cap = 0;
+    struct vmsim_event *ev = NULL;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '=' && line[1] == '=')
+            continue;
+        unsigned kind;
+        if (!strncmp(line, "I  ", 3))
+            kind = VMSIM_FETCH;
+        else if (!strncmp(line, " L ", 3))
+            kind = VMSIM_READ;
+        else if (!strncmp(line, " S ", 3))
+            kind = VMSIM_WRITE;
+        else if (!strncmp(line, " M ", 3))
+            kind = VMSIM_MODIFY;
+        else
+            goto bad;
+        char *comma;
+        unsigned long long addr = strtoull(line + 3, &comma, 16);
+        if (*comma != ',')
+            goto bad;
+        unsigned long long size = strtoull(comma + 1, NULL, 10);
+        if (!grow((void **)&ev, &cap, n + 1, sizeof *ev))
+            goto bad;
+        ev[n++] = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = 1,
+                                       .addr = addr, .len = size};
+    }
+    fclose(f);
+    *out = ev;
+    return (long)n;
+bad:
+    fclose(f);
+    free(ev);
+    return -1;
+}
