@@ -474,7 +474,7 @@ static int run_model(const struct ref_machine *m, const struct vmsim_event *ev, 
 static bool vm_value(const struct vmsim_stats *st, const struct vmsim_pt_footprint *fp,
                      const struct vmsim_config *cfg, const char *name, uint64_t *v)
 {
-#define VM_FIELD(f, json, d)    \
+#define VM_FIELD(f, json, r, d) \
     if (!strcmp(name, json)) {  \
         *v = st->f;             \
         return true;            \
