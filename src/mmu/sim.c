@@ -446,6 +446,12 @@ int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigne
     vmsim_pfn_t pfn;
     if ((rc = phys_alloc(&sim->phys, page_shift - sim->phys.page_shift, 0, &pfn)) != 0)
         return rc;
+    /* The frame may be a recycled one: the page starts with what --verify
+     * expects of memory nobody has written, zeroes. */
+    const uint64_t frames = 1ull << (page_shift - sim->phys.page_shift);
+    kernel_frames_written(sim, pfn, frames);
+    if (sim->cfg.verify)
+        verify_copy(sim, pfn, FRAME_NIL, frames);
     rc = kernel_map(sim, p, va, level,
                     ((uint64_t)pfn << PTE_PFN_SHIFT) | PTE_W | PTE_U | PTE_X | PTE_A | PTE_D);
     if (rc)
