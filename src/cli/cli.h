@@ -94,6 +94,8 @@ void cli_interrupt_catch(void);
 void cli_interrupt_forward(pid_t pid);
 int cli_interrupted(void);
 int cli_interrupt_report(uint64_t events);
+/* The flag itself, for vmsim_set_stop: a long access stops inside vmsim_run. */
+const volatile sig_atomic_t *cli_interrupt_flag(void);
 
 /* The progress line on stderr when it is a terminal and not quiet: call
  * cli_progress_due() per batch (cheap), cli_progress_show() when it says

@@ -141,6 +141,8 @@ static int feed(struct run *r, const struct vmsim_event *ev, size_t n)
     }
     finish(r->sim, r->source, r->json, r->quiet, &r->pg);
     uint64_t bad = vmsim_get_stats(r->sim)->events; /* index of the failing event */
+    if (rc == VMSIM_EINTR) /* SIGINT or SIGTERM inside a long access */
+        return cli_interrupt_report(bad);
     const struct vmsim_event *e = &ev[bad - r->consumed];
     const bool vm = e->type == VMSIM_EV_VM || (e->type == VMSIM_EV_SPAWN && e->file);
     if (vm && !r->cfg->nested.on)
@@ -241,6 +243,7 @@ int cmd_run(int argc, char **argv)
             cli_record_end(&rec, true);
         return cli_fail("cannot build the machine: %s", vmsim_strerror(rc));
     }
+    vmsim_set_stop(r.sim, cli_interrupt_flag());
     if (cfg.replace == VMSIM_REPLACE_OPT && (rc = plan(r.sim, trace, workload, &src)) != 0) {
         vmsim_destroy(r.sim);
         vmsim_source_close(src);

@@ -121,6 +121,7 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
         v->cfg.phys_bytes = mem_bytes;
     v->cfg.nested.migrate.at = 0; /* the migration is VM 1's */
     v->primary = sim;
+    v->stop = sim->stop;
     v->cpu = sim->cpu;
     memcpy(v->shift, sim->shift, sizeof v->shift);
     rng_seed(&v->rng, sim->cfg.seed + vmid);
@@ -303,6 +304,14 @@ static void prefetch(struct vmsim *sim, const struct vmsim_event *e)
     if (!p || p->pid != e->pid || (e->addr >> sim->cfg.geom.va_bits))
         return;
     pt_prefetch(p->pt, p->asid, e->addr, 1);
+}
+
+void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
+{
+    sim->stop = flag;
+    for (unsigned i = 0; sim->vm && i < VMSIM_MAX_VMS; i++)
+        if (sim->vm[i])
+            sim->vm[i]->stop = flag;
 }
 
 int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
