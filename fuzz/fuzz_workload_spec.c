@@ -2,7 +2,10 @@
  * its first NUL, either opens a generator whose first batches can be pulled,
  * or fails with VMSIM_EPARSE / VMSIM_ENOMEM and a filled-in error; what a
  * generator emits is well-formed (a known type, a cpu below VMSIM_MAX_CPUS,
- * a pid, accesses that do not wrap, page-aligned mmaps). Nothing
+ * a pid, accesses that do not wrap, page-aligned mmaps, and every access
+ * and mapping inside the address space it was opened for: a width from 20
+ * to 64 bits taken from the input's length, unless the spec sets va_bits
+ * itself). Nothing
  * may crash, leak, or read out of bounds; a broken contract aborts so that
  * libFuzzer reports it. */
 #include <stdint.h>
@@ -24,7 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct vmsim_source *src = (struct vmsim_source *)spec; /* must be reset */
     struct vmsim_source_error err;
-    int rc = vmsim_source_open_workload(spec, &src, &err);
+    const unsigned bits = 20 + (unsigned)(size % 45);
+    const uint64_t last = bits == 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
+    const int own_width = strstr(spec, "va_bits=") != NULL;
+    int rc = vmsim_source_open_workload_for(spec, bits, &src, &err);
     if (rc != 0) {
         if (src != NULL || (rc != VMSIM_EPARSE && rc != VMSIM_ENOMEM))
             abort();
@@ -52,6 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  e->addr + e->len > (UINT64_C(1) << 47) || e->addr + e->len < e->addr))
                 abort();
             if (e->type == VMSIM_EV_FORK && (e->addr == 0 || e->addr > UINT32_MAX))
+                abort();
+            if (!own_width && (e->type == VMSIM_EV_ACCESS || e->type == VMSIM_EV_MMAP) &&
+                (e->addr > last || e->len - 1 > last - e->addr))
                 abort();
         }
         if (got == 0)

@@ -1063,12 +1063,89 @@ static void test_convert_round_trip(void **state)
     assert_int_equal(a[19].type, VMSIM_EV_ACCESS);
     assert_int_equal(a[19].pid, 4294967295u);
     assert_true(a[19].addr == UINT64_MAX);
-    assert_true(a[19].len == UINT64_MAX);
+    assert_true(a[19].len == 1ull << 30); /* the largest access size */
     assert_int_equal(a[19].cpu, 65535);
     unlink(bin);
     unlink(back);
     free(bin);
     free(back);
+}
+
+/* Every workload on the sv39 (39-bit) and x86-32 (32-bit) geometries: the
+ * run tells the workload the width, so no access is a bad address (they
+ * all were, with bases at 1 TiB and up), and nothing warns. */
+static void test_workloads_inside_small_spaces(void **state)
+{
+    (void)state;
+    static const char *const geoms[] = {"sv39", "x86-32"};
+    for (size_t g = 0; g < 2; g++)
+        for (const char *const *w = vmsim_workload_names; *w; w++) {
+            const bool vms = strcmp(*w, "vms") == 0, dflt = strcmp(*w, "default") == 0;
+            struct cmd_result r = run_vmsim("run --geometry %s%s%s --workload %s%s --quiet --json -",
+                                            geoms[g], vms ? " --nested " : "", vms ? geoms[g] : "",
+                                            *w, dflt ? "" : ":n=100000");
+            if (r.status != 0)
+                fail_msg("%s on %s: status %d\n%s", *w, geoms[g], r.status, r.err);
+            json_error_t jerr;
+            json_t *j = json_loads(r.out, 0, &jerr);
+            assert_non_null(j);
+            if (jint(j, "faults.bad_address") != 0 || contains(r.err, "warning"))
+                fail_msg("%s on %s: %lld bad addresses\n%s", *w, geoms[g],
+                         jint(j, "faults.bad_address"), r.err);
+            assert_true(jint(j, "accesses") > 0);
+            json_decref(j);
+            cmd_result_free(&r);
+        }
+}
+
+/* A hand-made trace with two addresses beyond sv39's 2^39 (2^39 itself and
+ * the last byte of the 64-bit space) and one inside: 2 bad addresses. The
+ * summary and stderr say so with the count, status 0; under --strict the
+ * run fails (1) and still prints its statistics. */
+static void test_out_of_space_warns(void **state)
+{
+    (void)state;
+    const char *t = "spawn 1\nR 1 0x1000 8\nR 1 0x8000000000 8\nR 1 0xffffffffffffffff 1\n";
+    char *path = write_temp(t, strlen(t), ".txt");
+    struct cmd_result r = run_vmsim("run --geometry sv39 --trace %s", path);
+    assert_int_equal(r.status, 0);
+    expect_in("summary", r.out, "bad address 2");
+    expect_in("summary", r.out, "WARNING                2 accesses outside the 39-bit virtual address "
+                           "space of sv39 (faults.bad_address)");
+    expect_in("stderr", r.err, "vmsim: warning: 2 accesses outside the 39-bit virtual address space "
+                           "of the sv39 geometry");
+    cmd_result_free(&r);
+    r = run_vmsim("run --geometry sv39 --strict --trace %s", path);
+    assert_int_equal(r.status, 1);
+    expect_in("summary under --strict", r.out, "page walks");
+    expect_in("stderr", r.err, "vmsim: --strict: 2 accesses outside the 39-bit virtual address space");
+    cmd_result_free(&r);
+    unlink(path);
+    free(path);
+}
+
+/* The issue 11 hangs: a size of 2^64 - 1 in a lackey and in a text trace
+ * meant 2^52 page translations. Now each is a parse error at its line,
+ * naming the bound (docs/traces.md), at once: status 1, no hang. */
+static void test_huge_size_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *trace, *fmt, *expected;
+    } c[] = {
+        {" S 1000,18446744073709551615\n", "lackey", ":1: expected SIZE from 1 to 4096"},
+        {"R 1 0x1000 0xffffffffffffffff\n", "text", ":1: expected SIZE in bytes (decimal or 0x-hex, 1 to 2^30 = 1 GiB), found \"0xffffffffffffffff\""},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        char *path = write_temp(c[i].trace, strlen(c[i].trace), ".txt");
+        struct cmd_result r = run_vmsim("run --quiet --trace %s:%s", c[i].fmt, path);
+        assert_int_equal(r.status, 1);
+        if (!strstr(r.err, c[i].expected))
+            fail_msg("%s: stderr lacks \"%s\":\n%s", c[i].fmt, c[i].expected, r.err);
+        cmd_result_free(&r);
+        unlink(path);
+        free(path);
+    }
 }
 
 int main(void)
@@ -1095,6 +1172,9 @@ int main(void)
         cmocka_unit_test(test_pt_peak_organizations),
         cmocka_unit_test(test_page_crossing),
         cmocka_unit_test(test_bad_address),
+        cmocka_unit_test(test_huge_size_refused),
+        cmocka_unit_test(test_workloads_inside_small_spaces),
+        cmocka_unit_test(test_out_of_space_warns),
         cmocka_unit_test(test_fault_stack),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_cost_of_failed_faults),

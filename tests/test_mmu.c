@@ -2,7 +2,10 @@
  * walk lengths with and without page-walk caches, huge pages, ASIDs versus
  * flushing, page-crossing accesses, demand-zero, protection, unmapping and
  * the cost model. Every expected number is worked out in the comments. */
+#include <signal.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 
 #include "testutil.h"
 #include "vmsim/vmsim.h"
@@ -466,6 +469,70 @@ static void test_no_asid_exit_and_first_run(void **state)
     (void)state;
 }
 
+/* An access stops at the end of the 48-bit space: what lies beyond has no
+ * pages, and its one bad-address fault stands for all of it (docs/stats.md).
+ *  [2^48 - 4 KiB, + 2^63): the last page of the space (a miss, a walk, a
+ *    demand-zero read), then 2^48: bad address. 2 translations.
+ *  [2^64 - 64 KiB, + 64 KiB): 16 pages, all beyond: 1 translation, 1 fault
+ *    (it was 16 before).
+ *  [0x1000, + 2^64 - 0x1000) (the issue 11 hang, 2^52 pages): not run,
+ *    2^36 pages lie inside; the stop flag below covers such an access. */
+static void test_access_ends_at_address_space(void **state)
+{
+    struct vmsim_config cfg = config("l1=4x4", "none");
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    run1(sim, acc(VMSIM_READ, 1, (1ull << 48) - 4096, 1ull << 63));
+    assert_int_equal(st->translations, 2);
+    assert_int_equal(st->faults_bad_address, 1);
+    assert_int_equal(st->faults_zero_read, 1);
+    assert_int_equal(st->tlb[0].misses, 1);
+    run1(sim, acc(VMSIM_READ, 1, UINT64_MAX - 0xffff, 0x10000));
+    assert_int_equal(st->translations, 3);
+    assert_int_equal(st->faults_bad_address, 2);
+    assert_int_equal(st->faults_total, 3);
+    vmsim_destroy(sim);
+    (void)state;
+}
+
+static volatile sig_atomic_t alarm_stop;
+static void on_alarm(int sig) { alarm_stop = sig; }
+
+/* A stop flag set (by a timer's signal, 50 ms in) while one access of
+ * 2^46 bytes (2^34 pages: hours) is under way ends it at a page
+ * boundary: VMSIM_EINTR, the access counted, the event not. */
+static void test_stop_flag_ends_long_access(void **state)
+{
+    struct vmsim_config cfg = config("l1=4x4", "none");
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    alarm_stop = 0;
+    vmsim_set_stop(sim, &alarm_stop);
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    const struct itimerval t = {{0, 0}, {0, 50000}};
+    setitimer(ITIMER_REAL, &t, NULL);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    struct vmsim_event e = acc(VMSIM_READ, 1, 0x1000, 1ull << 46);
+    assert_int_equal(vmsim_run(sim, &e, 1), VMSIM_EINTR);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    sigaction(SIGALRM, &old, NULL);
+    assert_int_equal(alarm_stop, SIGALRM);
+    assert_true((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9 < 10);
+    assert_int_equal(st->accesses, 1);
+    assert_int_equal(st->events, 0);
+    assert_true(st->translations > 1 && st->translations < (1ull << 34));
+    /* unset, the flag stops nothing: a two-page access runs whole */
+    vmsim_set_stop(sim, NULL);
+    const uint64_t before = st->translations;
+    run1(sim, acc(VMSIM_READ, 1, 0x1000, 8192));
+    assert_int_equal(st->translations - before, 2);
+    vmsim_destroy(sim);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +541,8 @@ int main(void)
         cmocka_unit_test(test_lru_alternating_hits),
         cmocka_unit_test(test_top_of_address_space),
         cmocka_unit_test(test_no_asid_exit_and_first_run),
+        cmocka_unit_test(test_access_ends_at_address_space),
+        cmocka_unit_test(test_stop_flag_ends_long_access),
         cmocka_unit_test(test_cold_walks),  cmocka_unit_test(test_pwc_warm),
         cmocka_unit_test(test_pwc_unified), cmocka_unit_test(test_huge_pages),
         cmocka_unit_test(test_asids),       cmocka_unit_test(test_page_crossing),

@@ -1668,6 +1668,129 @@ static void test_default_workload(void **state)
     free(c.ev);
 }
 
+/* ---- the address-space width (issue 11) ------------------------------------ */
+
+/* Every event of spec, opened for a va_bits space, inside [0, 2^va_bits):
+ * accesses [addr, addr + len) and mappings [addr, addr + len). Reads at
+ * most max events. Returns the lowest access address. */
+static uint64_t all_inside(const char *spec, unsigned va_bits, uint64_t max)
+{
+    struct vmsim_source *src;
+    struct vmsim_source_error err;
+    if (vmsim_source_open_workload_for(spec, va_bits, &src, &err) != 0)
+        fail_msg("%s in %u bits: expected %s, found %s", spec, va_bits, err.expected, err.found);
+    const uint64_t limit = UINT64_C(1) << va_bits;
+    enum { B = 4096 };
+    struct vmsim_event *buf = malloc(B * sizeof *buf);
+    uint64_t n = 0, lowest = UINT64_MAX, accesses = 0;
+    long got;
+    while (n < max && (got = vmsim_source_next(src, buf, B)) > 0) {
+        for (long i = 0; i < got; i++) {
+            const struct vmsim_event *e = &buf[i];
+            const bool ranged = e->type == VMSIM_EV_ACCESS || e->type == VMSIM_EV_MMAP ||
+                                e->type == VMSIM_EV_MUNMAP || e->type == VMSIM_EV_MPROTECT ||
+                                e->type == VMSIM_EV_MADVISE;
+            if (!ranged)
+                continue;
+            if (e->addr >= limit || e->len > limit - e->addr)
+                fail_msg("%s in %u bits: event %llu (type %u) [%#llx, +%#llx) beyond 2^%u", spec,
+                         va_bits, (unsigned long long)(n + (uint64_t)i), e->type,
+                         (unsigned long long)e->addr, (unsigned long long)e->len, va_bits);
+            if (e->type == VMSIM_EV_ACCESS) {
+                accesses++;
+                if (e->addr < lowest)
+                    lowest = e->addr;
+            }
+        }
+        n += (uint64_t)got;
+    }
+    assert_true(accesses > 0);
+    free(buf);
+    vmsim_source_close(src);
+    return lowest;
+}
+
+/* Every workload, with its defaults, in the sv39 (39-bit) and x86-32
+ * (32-bit) spaces and the 48- and 57-bit ones: no event beyond the space. */
+static void test_every_workload_inside_the_space(void **state)
+{
+    (void)state;
+    static const unsigned widths[] = {32, 39, 48, 57};
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++)
+        for (const char *const *g = vmsim_workload_names; *g; g++) {
+            char spec[64];
+            if (strcmp(*g, "default") == 0)
+                snprintf(spec, sizeof spec, "default");
+            else
+                snprintf(spec, sizeof spec, "%s:n=200000", *g);
+            all_inside(spec, widths[w], 2000000);
+        }
+}
+
+/* The layout by hand: top = 2^(va_bits - 1), the default base top / 128.
+ * 39 bits: 2^38 / 2^7 = 2^31 = 0x80000000; 32 bits: 2^31 / 2^7 = 2^24 =
+ * 0x1000000; 48 bits and wider: 2^40 = 0x10000000000, as always. seq's
+ * first access is at the base. A va_bits= in the spec wins over the
+ * machine's width. */
+static void test_layout_by_width(void **state)
+{
+    (void)state;
+    assert_int_equal(all_inside("seq:n=10", 39, 10), UINT64_C(0x80000000));
+    assert_int_equal(all_inside("seq:n=10", 32, 10), UINT64_C(0x1000000));
+    assert_int_equal(all_inside("seq:n=10", 48, 10), BASE);
+    assert_int_equal(all_inside("seq:n=10", 57, 10), BASE);
+    assert_int_equal(all_inside("seq:n=10,va_bits=32", 48, 10), UINT64_C(0x1000000));
+    assert_int_equal(all_inside("seq:n=10,base=0x2000", 32, 10), 0x2000);
+    /* bigws maps its region at the layout's heap: 1 TiB in 48 bits (as
+     * docs/workloads.md always said), 2^31 in 39, 2^24 in 32 */
+    static const struct {
+        unsigned bits;
+        uint64_t at;
+    } heap[] = {{48, BASE}, {39, UINT64_C(0x80000000)}, {32, UINT64_C(0x1000000)}};
+    for (size_t i = 0; i < 3; i++) {
+        struct vmsim_source *src;
+        struct vmsim_event ev[8];
+        assert_int_equal(vmsim_source_open_workload_for("bigws:n=10", heap[i].bits, &src, NULL), 0);
+        long got = vmsim_source_next(src, ev, 8);
+        long k = 0;
+        while (k < got && ev[k].type != VMSIM_EV_MMAP)
+            k++;
+        assert_true(k < got);
+        assert_int_equal(ev[k].addr, heap[i].at);
+        vmsim_source_close(src);
+    }
+}
+
+/* What does not fit is a spec error naming the parameter, not a stream of
+ * bad addresses: random's 1 TiB from 2^31 in 39 bits; a base beyond 2^32;
+ * bigws's 4 GiB heap from 2^24 in 32 bits; 300 sparse regions where 32 bits
+ * have 255 slots; a width below 20. */
+static void test_too_big_for_the_space(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        unsigned va_bits;
+        const char *found, *expected;
+    } c[] = {
+        {"random:size=1t", 39, "size=1t", "within the 39-bit virtual address space"},
+        {"seq:base=0x100000000", 32, "base=0x100000000", "within the 32-bit"},
+        {"bigws:size=4g", 32, "size=4g", "inside the 32-bit virtual address space"},
+        {"sparse:regions=300", 32, "regions=300", "regions at most 255"},
+        {"seq", 16, "va_bits=16 (the machine's)", "from 20 to 64"},
+        {"seq:va_bits=19", 48, "va_bits=19", "from 20 to 64"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        struct vmsim_source *src;
+        struct vmsim_source_error err;
+        assert_int_equal(vmsim_source_open_workload_for(c[i].spec, c[i].va_bits, &src, &err),
+                         VMSIM_EPARSE);
+        if (!strstr(err.found, c[i].found) || !strstr(err.expected, c[i].expected))
+            fail_msg("%s in %u bits: expected %s, found %s", c[i].spec, c[i].va_bits,
+                     err.expected, err.found);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1699,6 +1822,9 @@ int main(void)
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_names_and_defaults),
         cmocka_unit_test(test_default_workload),
+        cmocka_unit_test(test_every_workload_inside_the_space),
+        cmocka_unit_test(test_layout_by_width),
+        cmocka_unit_test(test_too_big_for_the_space),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

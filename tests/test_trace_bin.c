@@ -372,7 +372,7 @@ static void random_events(struct vmsim_event *evs, size_t n, uint64_t seed)
                 addr[st] = rng_next(&r) >> rng_below(&r, 64);
             e->addr = addr[st];
             static const uint64_t sizes[] = {1, 2, 4, 8, 16, 32, 64, 4096};
-            e->len = rng_below(&r, 50) ? sizes[rng_below(&r, 8)] : 1 + (rng_next(&r) >> 1);
+            e->len = rng_below(&r, 50) ? sizes[rng_below(&r, 8)] : 1 + (rng_next(&r) >> 34); /* to 2^30 */
             if (rng_below(&r, 50) == 0)
                 pid = (vmsim_pid_t)(rng_below(&r, 2) ? rng_below(&r, 8) : rng_next(&r));
             e->pid = pid;

@@ -39,7 +39,7 @@ static const char xdin_hand[] = "r 0x1000 4  # comment for lru policy on a singl
                                 "c 0 0\n"                   /* copy-back: skipped */
                                 "v 1000 40\n"               /* invalidate: skipped */
                                 "\tI\t0x401000\t2\r\n"
-                                "r ffffffffffffffff ffffffffffffffff";
+                                "r ffffffffffffffff 40000000"; /* the largest size, 2^30 */
 
 static const struct vmsim_event xdin_events[] = {
     ACC(VMSIM_READ, 0x1000, 4),
@@ -47,7 +47,7 @@ static const struct vmsim_event xdin_events[] = {
     ACC(VMSIM_FETCH, 0x400000, 4),
     ACC(VMSIM_READ, 0x2000, 16),
     ACC(VMSIM_FETCH, 0x401000, 2),
-    ACC(VMSIM_READ, 0xffffffffffffffffull, 0xffffffffffffffffull),
+    ACC(VMSIM_READ, 0xffffffffffffffffull, 1ull << 30),
 };
 
 #define N(a) (sizeof a / sizeof a[0])
@@ -93,6 +93,8 @@ static void test_xdin_errors(void **state)
     tt_expect_error(t, strlen(t), "xdin", VMSIM_EPARSE, 1, "<memory>:2", "SIZE", "end of line");
     t = "r 1000 0\n";
     tt_expect_error(t, strlen(t), "xdin", VMSIM_EPARSE, 0, ":1", "SIZE", "\"0\"");
+    t = "r 1000 40000001\n"; /* 2^30 + 1: sizes are bounded (docs/traces.md) */
+    tt_expect_error(t, strlen(t), "xdin", VMSIM_EPARSE, 0, ":1", "1 to 0x40000000 = 1 GiB", NULL);
     t = "x 1000 4\n";
     tt_expect_error(t, strlen(t), "xdin", VMSIM_EPARSE, 0, ":1", "TYPE", "\"x 1000 4\"");
     t = "rw 1000 4\n";

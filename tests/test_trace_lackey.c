@@ -64,7 +64,7 @@ static const char hand[] = "==123== Lackey, an example Valgrind tool\n"
                            " M 0421f6c8,4\n"
                            "I  ffffffffffffffff,15\r\n"
                            " L 0,1\n"
-                           " S 00000000DEADbeef,18446744073709551615\n"
+                           " S 00000000DEADbeef,4096\n" /* the largest size */
                            "==123== Exit code:       0\n"
                            " M 1fff000680,16"; /* no final newline */
 
@@ -75,7 +75,7 @@ static const struct vmsim_event hand_events[] = {
     ACC(VMSIM_MODIFY, 0x0421f6c8, 4), /* one event: a translation with write intent */
     ACC(VMSIM_FETCH, 0xffffffffffffffffull, 15),
     ACC(VMSIM_READ, 0, 1),
-    ACC(VMSIM_WRITE, 0xdeadbeef, 18446744073709551615ull),
+    ACC(VMSIM_WRITE, 0xdeadbeef, 4096),
     ACC(VMSIM_MODIFY, 0x1fff000680, 16),
 };
 #define NHAND (sizeof hand_events / sizeof hand_events[0])
@@ -173,6 +173,9 @@ static const struct bad_case bad_cases[] = {
     {" L 0400,-8\n", "<memory>:1", "SIZE", "\"-8\""},
     {" L 0400,0\n", "<memory>:1", "SIZE from 1", "\"0\""},
     {" L 0400,18446744073709551616\n", "<memory>:1", "SIZE from 1", "\"18446744073709551616\""},
+    /* one instruction's access: at most 4096 (docs/traces.md); the issue 11 hang */
+    {" L 0400,4097\n", "<memory>:1", "SIZE from 1 to 4096", "\"4097\""},
+    {" S 1000,18446744073709551615\n", "<memory>:1", "SIZE from 1 to 4096", "\"18446744073709551615\""},
     {" L 0400,8\r\r\n", "<memory>:1", "SIZE", "\"8\\x0d\""},
     {"==1== a\nI  0400,3\n==1== b\n L 0400,8,9\n", "<memory>:4", "SIZE", "\"8,9\""},
 };

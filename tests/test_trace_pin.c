@@ -54,6 +54,8 @@ static void test_errors(void **state)
     tt_expect_error(t, strlen(t), "pin", VMSIM_EPARSE, 0, ":1", "ADDR", "\"10\"");
     t = "0x401000: R 0x10 0\n";
     tt_expect_error(t, strlen(t), "pin", VMSIM_EPARSE, 0, ":1", "SIZE", "\"0\"");
+    t = "0x401000: R 0x10 1073741825\n"; /* 2^30 + 1: sizes are bounded (docs/traces.md) */
+    tt_expect_error(t, strlen(t), "pin", VMSIM_EPARSE, 0, ":1", "1 to 1073741824 = 1 GiB", NULL);
     t = "0x401000: R 0x10 8 9\n";
     tt_expect_error(t, strlen(t), "pin", VMSIM_EPARSE, 0, ":1", "SIZE", "\"8 9\"");
     t = "0x401000: R 0x10000000000000000\n"; /* 2^64 */

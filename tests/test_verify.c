@@ -7,6 +7,7 @@
  * every replacement policy no read may see contents the shadow model does
  * not expect; and the run must really have exercised those paths. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,13 +170,121 @@ static void test_fifo_tables(void **state) { run_policy(VMSIM_REPLACE_FIFO, 6000
  * protection changes of part of a huge page. */
 static void test_huge(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 8, HUGE); }
 
+/* ---- frames handed out recycled (issue 11) -------------------------------
+ *
+ * Each case frees a frame whose stamp is a write's (nonzero), so that the
+ * allocator's free stack (last in, first out) hands that very frame to the
+ * path under test next; a read of memory nobody wrote must then still see
+ * stamp 0. Before the fix each read found the freed page's stamp. */
+
+static struct vmsim_event acc(unsigned kind, vmsim_pid_t pid, uint64_t addr)
+{
+    return (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = pid,
+                                .addr = addr, .len = 8};
+}
+
+/* Run ev on a --verify machine with organization pt; expect `checks` reads
+ * checked and none mismatched. */
+static struct vmsim *run_checked(struct vmsim_config *cfg, const char *pt,
+                                 const struct vmsim_event *ev, size_t n, uint64_t checks)
+{
+    snprintf(cfg->pt, sizeof cfg->pt, "%s", pt);
+    cfg->verify = true;
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(cfg, &sim), VMSIM_OK);
+    assert_int_equal(vmsim_run(sim, ev, n), VMSIM_OK);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    struct vmsim_mismatch m;
+    if (vmsim_verify_first(sim, &m) == VMSIM_OK)
+        fail_msg("--pt %s: pid %u va 0x%llx expected stamp %llu found %llu", pt, m.pid,
+                 (unsigned long long)m.va, (unsigned long long)m.expected,
+                 (unsigned long long)m.found);
+    assert_int_equal(st->verify_checks, checks);
+    return sim;
+}
+
+/* The issue's two traces under every organization: the first read of a
+ * page maps the shared zero frame, allocated then; the frame just freed
+ * (by munmap, or by the exit of the process that wrote it) is what the
+ * allocator gives it. One read each, expected stamp 0. */
+static void test_zero_frame_recycled(void **state)
+{
+    (void)state;
+    const struct vmsim_event unmap[] = {
+        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), acc(VMSIM_WRITE, 1, 0x10000000),
+        os_ev(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE), acc(VMSIM_READ, 1, 0x20000000)};
+    const struct vmsim_event exited[] = {
+        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), acc(VMSIM_WRITE, 1, 0x10000000),
+        os_ev(VMSIM_EV_EXIT, 0, 1, 0, 0), os_ev(VMSIM_EV_SPAWN, 0, 2, 0, 0),
+        acc(VMSIM_READ, 2, 0x10000000)};
+    for (unsigned i = 0; vmsim_pt_names[i]; i++) {
+        struct vmsim_config cfg;
+        vmsim_config_default(&cfg);
+        vmsim_destroy(run_checked(&cfg, vmsim_pt_names[i], unmap, 4, 1));
+        vmsim_config_default(&cfg);
+        struct vmsim *sim = run_checked(&cfg, vmsim_pt_names[i], exited, 5, 1);
+        assert_int_equal(vmsim_get_stats(sim)->faults_zero_read, 1);
+        vmsim_destroy(sim);
+    }
+}
+
+/* A huge zero page split by an mprotect of its first base page becomes
+ * base zero entries: the base zero frame, allocated at that moment, takes
+ * the frame munmap freed. The writes at 0x10000000 get a 2 MiB page too
+ * (implicit memory is anonymous), which the munmap of its first base page
+ * splits (split 1) and whose first frame, holding the write's stamp, it
+ * frees; its neighbour keeps the leaf table alive, so no table frame is
+ * freed after it. The mprotect is split 2. Reads: 0x40000000 (huge zero
+ * page) and 0x40001000 (base zero page), both stamp 0. */
+static void test_split_zero_recycled(void **state)
+{
+    (void)state;
+    const unsigned rw = VMSIM_PROT_R | VMSIM_PROT_W;
+    const struct vmsim_event ev[] = {
+        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0),
+        os_ev(VMSIM_EV_MMAP, rw, 1, 0x40000000, 4 << 20),
+        acc(VMSIM_READ, 1, 0x40000000),
+        acc(VMSIM_WRITE, 1, 0x10000000),
+        acc(VMSIM_WRITE, 1, 0x10001000),
+        os_ev(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE),
+        os_ev(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 0x40000000, PAGE),
+        acc(VMSIM_READ, 1, 0x40001000)};
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    cfg.anon_page_shift = 21;
+    struct vmsim *sim = run_checked(&cfg, "radix", ev, sizeof ev / sizeof *ev, 2);
+    assert_int_equal(vmsim_get_stats(sim)->thp_splits, 2);
+    vmsim_destroy(sim);
+}
+
+/* vmsim_map_page (snapshots) gives the page a fresh frame: the one munmap
+ * freed. Nobody wrote the page: one read, stamp 0. */
+static void test_map_page_recycled(void **state)
+{
+    (void)state;
+    const struct vmsim_event before[] = {
+        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), acc(VMSIM_WRITE, 1, 0x10000000),
+        acc(VMSIM_WRITE, 1, 0x10001000), os_ev(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE)};
+    const struct vmsim_event after = acc(VMSIM_READ, 1, 0x20000000);
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    struct vmsim *sim = run_checked(&cfg, "radix", before, 4, 0);
+    assert_int_equal(vmsim_map_page(sim, 1, 0x20000000, 12), VMSIM_OK);
+    assert_int_equal(vmsim_run(sim, &after, 1), VMSIM_OK);
+    assert_int_equal(vmsim_get_stats(sim)->verify_checks, 1);
+    assert_int_equal(vmsim_get_stats(sim)->verify_mismatches, 0);
+    assert_int_equal(vmsim_get_stats(sim)->faults_total, 0 + 2); /* the two writes only */
+    vmsim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifo), cmocka_unit_test(test_lru), cmocka_unit_test(test_clock),
         cmocka_unit_test(test_random), cmocka_unit_test(test_opt),
         cmocka_unit_test(test_clock_tables), cmocka_unit_test(test_fifo_tables),
-        cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_huge), cmocka_unit_test(test_zero_frame_recycled),
+        cmocka_unit_test(test_split_zero_recycled), cmocka_unit_test(test_map_page_recycled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

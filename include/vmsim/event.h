@@ -83,9 +83,16 @@ struct vmsim_source_error {
  * their name (docs/traces.md). */
 int vmsim_source_open_trace(const char *path, const char *fmt, struct vmsim_source **out,
                             struct vmsim_source_error *err);
-/* Open a synthetic workload from "NAME[:k=v,...]", e.g. "seq:n=1000,stride=8". */
+/* Open a synthetic workload from "NAME[:k=v,...]", e.g. "seq:n=1000,stride=8",
+ * laid out in a 48-bit virtual address space (docs/workloads.md). */
 int vmsim_source_open_workload(const char *spec, struct vmsim_source **out,
                                struct vmsim_source_error *err);
+/* The same for a machine whose virtual addresses have va_bits bits (its
+ * geometry's vmsim_geometry.va_bits, 20 to 64): the workload places every
+ * access inside [0, 2^va_bits), or fails to open saying which parameter
+ * does not fit. A va_bits= in the spec wins. */
+int vmsim_source_open_workload_for(const char *spec, unsigned va_bits, struct vmsim_source **out,
+                                   struct vmsim_source_error *err);
 long vmsim_source_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max);
 const struct vmsim_source_error *vmsim_source_error(const struct vmsim_source *src);
 /* Bytes of input consumed so far (0 for generators): for progress and rates.

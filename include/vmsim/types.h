@@ -32,6 +32,7 @@ enum vmsim_error {
     VMSIM_ERANGE = -7,       /* value out of the supported range */
     VMSIM_ENOFRAME = -8,     /* simulated physical memory exhausted */
     VMSIM_EUNSUPPORTED = -9, /* valid request this build cannot serve */
+    VMSIM_EINTR = -10,       /* stopped by the caller's stop flag (vmsim_set_stop) */
 };
 
 /* Name of an error code ("invalid argument", ...); never NULL. */

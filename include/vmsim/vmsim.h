@@ -8,6 +8,7 @@
 #ifndef VMSIM_VMSIM_H
 #define VMSIM_VMSIM_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "vmsim/event.h"
@@ -359,6 +360,13 @@ void vmsim_destroy(struct vmsim *sim);
  * failures are counted, never returned. After a failure, stats.events
  * tells how many events were consumed: the failing one is the next. */
 int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n);
+/* A flag (a signal handler's, say) that ends a long access: while an
+ * access crosses page after page, a nonzero *flag stops it at the next page
+ * boundary and vmsim_run returns VMSIM_EINTR; the counters cover the pages
+ * translated so far, and stats.events the events before the stopped one.
+ * NULL (the default): never stopped. Events shorter than a page pass
+ * unchecked, so the caller checks the flag between calls too. */
+void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag);
 /* The counters; the call also refreshes the memory gauges (frames_*). */
 const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim);
 const struct vmsim_config *vmsim_get_config(const struct vmsim *sim);

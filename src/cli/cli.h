@@ -22,9 +22,11 @@ int cmd_plot(int argc, char **argv);
 /* Split "[FORMAT:]PATH" when the prefix names a trace format: returns the
  * format (or NULL) and sets *path. */
 const char *cli_trace_format(const char *arg, const char **path);
-/* Open the trace (when not NULL) or else the workload; on failure print
- * why and return 1. */
-int cli_open_input(const char *trace, const char *workload, struct vmsim_source **src);
+/* Open the trace (when not NULL) or else the workload, laid out for a
+ * va_bits-wide address space (the geometry's); on failure print why and
+ * return 1. */
+int cli_open_input(const char *trace, const char *workload, unsigned va_bits,
+                   struct vmsim_source **src);
 
 struct snapshot;
 /* "/proc/PID" for --pid PID in dir; a usage error (2) for anything but a
@@ -94,6 +96,8 @@ void cli_interrupt_catch(void);
 void cli_interrupt_forward(pid_t pid);
 int cli_interrupted(void);
 int cli_interrupt_report(uint64_t events);
+/* The flag itself, for vmsim_set_stop: a long access stops inside vmsim_run. */
+const volatile sig_atomic_t *cli_interrupt_flag(void);
 
 /* The progress line on stderr when it is a terminal and not quiet: call
  * cli_progress_due() per batch (cheap), cli_progress_show() when it says

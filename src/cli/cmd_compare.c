@@ -97,7 +97,7 @@ static int run_one(const struct vmsim_config *base, const char *pt, bool sw, con
     snprintf(cfg.pt, sizeof cfg.pt, "%.95s", pt);
     cfg.sw_walk = sw;
     struct vmsim_source *src = NULL;
-    int rc = snap ? 0 : cli_open_input(trace, workload, &src);
+    int rc = snap ? 0 : cli_open_input(trace, workload, cfg.geom.va_bits, &src);
     if (rc)
         return rc;
     struct vmsim *sim;

@@ -57,6 +57,24 @@ static int verify_status(const struct vmsim *sim)
                     (unsigned long long)m.found);
 }
 
+/* Accesses beyond the geometry's address space mean the input was made
+ * for another machine: say so on stderr, and under --strict fail the run
+ * (its statistics are printed all the same). */
+static int bad_address_status(const struct vmsim *sim, const struct vmsim_config *cfg)
+{
+    const uint64_t bad = vmsim_get_stats(sim)->faults_bad_address;
+    if (!bad)
+        return 0;
+    if (cfg->strict)
+        return cli_fail("--strict: %llu accesses outside the %u-bit virtual address space of "
+                        "the %s geometry (faults.bad_address)",
+                        (unsigned long long)bad, (unsigned)cfg->geom.va_bits, cfg->geom.name);
+    fprintf(stderr, "vmsim: warning: %llu accesses outside the %u-bit virtual address space of "
+            "the %s geometry (faults.bad_address); each counts as one fault\n",
+            (unsigned long long)bad, (unsigned)cfg->geom.va_bits, cfg->geom.name);
+    return 0;
+}
+
 static int finish(struct vmsim *sim, const char *source, const char *json, bool quiet,
                   struct cli_progress *pg)
 {
@@ -68,12 +86,14 @@ static int finish(struct vmsim *sim, const char *source, const char *json, bool 
         FILE *f = cli_output_open(json);
         status = f ? cli_output_close(f, json, report_json(sim, source, f) == 0) : 1;
     }
+    if (bad_address_status(sim, vmsim_get_config(sim)))
+        status = 1;
     return verify_status(sim) ? 1 : status;
 }
 
 /* OPT needs the future: read the whole input once for vmsim_plan, then
  * open it again for the run. */
-static int plan(struct vmsim *sim, const char *trace, const char *workload,
+static int plan(struct vmsim *sim, const char *trace, const char *workload, unsigned va_bits,
                 struct vmsim_source **src)
 {
     if (trace) {
@@ -103,7 +123,7 @@ static int plan(struct vmsim *sim, const char *trace, const char *workload,
     *src = NULL;
     if (rc)
         return cli_fail("--replace opt: %s", vmsim_strerror(rc));
-    return cli_open_input(trace, workload, src);
+    return cli_open_input(trace, workload, va_bits, src);
 }
 
 /* The size of a trace file, for the progress line's share done; 0 when
@@ -141,6 +161,8 @@ static int feed(struct run *r, const struct vmsim_event *ev, size_t n)
     }
     finish(r->sim, r->source, r->json, r->quiet, &r->pg);
     uint64_t bad = vmsim_get_stats(r->sim)->events; /* index of the failing event */
+    if (rc == VMSIM_EINTR) /* SIGINT or SIGTERM inside a long access */
+        return cli_interrupt_report(bad);
     const struct vmsim_event *e = &ev[bad - r->consumed];
     const bool vm = e->type == VMSIM_EV_VM || (e->type == VMSIM_EV_SPAWN && e->file);
     if (vm && !r->cfg->nested.on)
@@ -231,7 +253,7 @@ int cmd_run(int argc, char **argv)
             cli_record_end(&rec, true);
             return rc;
         }
-    } else if ((rc = cli_open_input(trace, workload, &src)) != 0) {
+    } else if ((rc = cli_open_input(trace, workload, cfg.geom.va_bits, &src)) != 0) {
         return rc;
     }
     struct run r = {.cfg = &cfg, .source = source, .json = json, .quiet = quiet};
@@ -241,7 +263,8 @@ int cmd_run(int argc, char **argv)
             cli_record_end(&rec, true);
         return cli_fail("cannot build the machine: %s", vmsim_strerror(rc));
     }
-    if (cfg.replace == VMSIM_REPLACE_OPT && (rc = plan(r.sim, trace, workload, &src)) != 0) {
+    vmsim_set_stop(r.sim, cli_interrupt_flag());
+    if (cfg.replace == VMSIM_REPLACE_OPT && (rc = plan(r.sim, trace, workload, cfg.geom.va_bits, &src)) != 0) {
         vmsim_destroy(r.sim);
         vmsim_source_close(src);
         return rc;

@@ -23,7 +23,8 @@ const char *cli_trace_format(const char *arg, const char **path)
 }
 
 /* Open the trace or the workload; on failure print why and return 1. */
-int cli_open_input(const char *trace, const char *workload, struct vmsim_source **src)
+int cli_open_input(const char *trace, const char *workload, unsigned va_bits,
+                   struct vmsim_source **src)
 {
     struct vmsim_source_error err = {0};
     int rc;
@@ -32,7 +33,7 @@ int cli_open_input(const char *trace, const char *workload, struct vmsim_source 
         const char *fmt = cli_trace_format(trace, &path);
         rc = vmsim_source_open_trace(path, fmt, src, &err);
     } else {
-        rc = vmsim_source_open_workload(workload, src, &err);
+        rc = vmsim_source_open_workload_for(workload, va_bits, src, &err);
     }
     if (rc == 0)
         return 0;

@@ -10,7 +10,9 @@
  *
  * SIGINT and SIGTERM set a flag; the command checks it once per batch of
  * events (never per access) and stops there, reporting the statistics of
- * the events consumed so far. While a command runs under valgrind for
+ * the events consumed so far. The simulator gets the flag too
+ * (vmsim_set_stop): an access that crosses page after page (up to 1 GiB
+ * from a trace, any size through the library) stops at a page boundary. While a command runs under valgrind for
  * --record, a signal sent to vmsim alone is passed on to it. A second
  * signal while the first is pending kills vmsim at once, for a run stuck
  * in a read. */
@@ -62,6 +64,8 @@ int cli_interrupted(void)
 {
     return interrupted;
 }
+
+const volatile sig_atomic_t *cli_interrupt_flag(void) { return &interrupted; }
 
 int cli_interrupt_report(uint64_t events)
 {

@@ -292,6 +292,15 @@ int mmu_access(struct vmsim *sim, const struct vmsim_event *ev)
         vmsim_vaddr_t next = ((va >> shift) + 1) << shift;
         if (next == 0 || next > last)
             break;
+        /* Only an access that crosses a page gets here. The part beyond
+         * the geometry's address space has no pages: the bad-address
+         * fault just counted stands for all of it (docs/stats.md). */
+        if (va >> sim->cfg.geom.va_bits)
+            break;
+        if (sim->stop && *sim->stop) { /* a huge access, stopped by the caller */
+            sim->host_rc = VMSIM_EINTR;
+            break;
+        }
         va = next;
     }
     if (__builtin_expect(sim->host_rc != 0, 0)) {

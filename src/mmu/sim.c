@@ -121,6 +121,7 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
         v->cfg.phys_bytes = mem_bytes;
     v->cfg.nested.migrate.at = 0; /* the migration is VM 1's */
     v->primary = sim;
+    v->stop = sim->stop;
     v->cpu = sim->cpu;
     memcpy(v->shift, sim->shift, sizeof v->shift);
     rng_seed(&v->rng, sim->cfg.seed + vmid);
@@ -305,6 +306,14 @@ static void prefetch(struct vmsim *sim, const struct vmsim_event *e)
     pt_prefetch(p->pt, p->asid, e->addr, 1);
 }
 
+void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
+{
+    sim->stop = flag;
+    for (unsigned i = 0; sim->vm && i < VMSIM_MAX_VMS; i++)
+        if (sim->vm[i])
+            sim->vm[i]->stop = flag;
+}
+
 int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
 {
     bool missing = false;
@@ -439,6 +448,12 @@ int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigne
     vmsim_pfn_t pfn;
     if ((rc = phys_alloc(&sim->phys, page_shift - sim->phys.page_shift, 0, &pfn)) != 0)
         return rc;
+    /* The frame may be a recycled one: the page starts with what --verify
+     * expects of memory nobody has written, zeroes. */
+    const uint64_t frames = 1ull << (page_shift - sim->phys.page_shift);
+    kernel_frames_written(sim, pfn, frames);
+    if (sim->cfg.verify)
+        verify_copy(sim, pfn, FRAME_NIL, frames);
     rc = kernel_map(sim, p, va, level,
                     ((uint64_t)pfn << PTE_PFN_SHIFT) | PTE_W | PTE_U | PTE_X | PTE_A | PTE_D);
     if (rc)

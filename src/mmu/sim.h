@@ -3,6 +3,8 @@
 #ifndef VMSIM_MMU_SIM_H
 #define VMSIM_MMU_SIM_H
 
+#include <signal.h>
+
 #include "os/kernel.h"
 #include "phys/phys.h"
 #include "pt/pt.h"
@@ -61,6 +63,7 @@ struct vmsim {
     unsigned nvms;            /* the first VM: VMs besides itself */
     struct u64map vm_of;      /* the first VM: pid -> VM id, for processes outside VM 1 */
     struct vmsim_stats total; /* the first VM, with others: every VM's statistics combined */
+    const volatile sig_atomic_t *stop; /* vmsim_set_stop: nonzero ends a long access */
 };
 
 /* Empty: no va >> 63 (0 or 1) equals the all-ones tag, not even the

@@ -70,15 +70,24 @@ static int new_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn)
     return rc;
 }
 
-static int zero_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn)
+/* Every frame handed out holds what its page must hold before anyone
+ * reads it: zeroes (demand-zero, the zero frame), a copy (copy-on-write,
+ * promotion), the swap slot or the page-cache entry (swap-in, file read).
+ * A frame from the allocator may be a recycled one still holding a freed
+ * page's data, so the zero frame, allocated lazily, is filled too. */
+int kernel_zero_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn)
 {
     struct kernel *k = &sim->k;
     if (!(k->zero_have & (1u << level))) {
+        const uint64_t frames = 1ull << order_of(sim, level);
         int rc = phys_alloc(&sim->phys, order_of(sim, level), FRAME_ZERO | FRAME_PINNED,
                             &k->zero[level]);
         if (rc)
             return rc;
         k->zero_have |= 1u << level;
+        kernel_frames_written(sim, k->zero[level], frames);
+        if (sim->cfg.verify)
+            verify_copy(sim, k->zero[level], FRAME_NIL, frames);
     }
     *pfn = k->zero[level];
     return VMSIM_OK;
@@ -284,7 +293,7 @@ static int anon_fault(struct vmsim *sim, struct process *p, const struct vma *v,
                 verify_copy(sim, pfn, FRAME_NIL, 1ull << order_of(sim, level));
             pte = frame_pte(pfn) | bits | PTE_D;
         } else {
-            rc = zero_frame(sim, level, &pfn);
+            rc = kernel_zero_frame(sim, level, &pfn);
             pte = frame_pte(pfn) | (bits & ~PTE_W) | PTE_ZERO;
         }
         if (rc == 0) {

@@ -113,6 +113,9 @@ int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
  * map; the caller holds the reference the mapping takes. */
 int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned level,
                uint64_t pte);
+/* The shared zero frame of pages of `level`, allocated (and zero-filled:
+ * it may be a recycled frame) on first use. */
+int kernel_zero_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn);
 /* Remove p's leaf at va (present or swapped), dropping what it held, and
  * shoot down its TLB entries; returns the old entry. */
 uint64_t kernel_unmap_page(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);

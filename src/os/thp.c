@@ -165,15 +165,13 @@ static int split(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
     const uint64_t pages = 1ull << (sim->shift[level] - ps);
     const uint64_t bits = e & PTE_FLAGS_MASK & ~PTE_LEAF;
     if (e & PTE_ZERO) { /* the shared zero frame: base zero entries */
-        if (!(k->zero_have & 2)) {
-            int rc = phys_alloc(&sim->phys, 0, FRAME_ZERO | FRAME_PINNED, &k->zero[1]);
-            if (rc)
-                return rc;
-            k->zero_have |= 2;
-        }
+        vmsim_pfn_t zero;
+        int rc = kernel_zero_frame(sim, 1, &zero);
+        if (rc)
+            return rc;
         kernel_unmap_page(sim, p, va);
         for (uint64_t i = 0; i < pages; i++) {
-            int rc = kernel_map(sim, p, va + (i << ps), 1, ((uint64_t)k->zero[1] << PTE_PFN_SHIFT) | bits);
+            rc = kernel_map(sim, p, va + (i << ps), 1, ((uint64_t)zero << PTE_PFN_SHIFT) | bits);
             if (rc)
                 return rc;
         }

@@ -134,6 +134,12 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
         if (kinds[i].n)
             fprintf(out, ", %s %s", kinds[i].name, num(kinds[i].n, a));
     fprintf(out, "\n");
+    /* Addresses the machine cannot have: a workload or trace made for a
+     * wider space. Never silent (docs/stats.md). */
+    if (st->faults_bad_address)
+        fprintf(out, "%-22s %s accesses outside the %u-bit virtual address space of %s "
+                "(faults.bad_address)\n", "WARNING", num(st->faults_bad_address, a),
+                (unsigned)cfg->geom.va_bits, cfg->geom.name);
     if (st->tlb_flushes || st->tlb_invalidations) {
         fprintf(out, "%-22s %s full flushes, %s page invalidations", "TLB maintenance",
                 num(st->tlb_flushes, a), num(st->tlb_invalidations, b));

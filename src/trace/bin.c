@@ -267,6 +267,8 @@ static int bin_decode(struct bin_source *s, const unsigned char **pp, const unsi
             at = p;
             if (bin_field(s, &p, end, rec, &v) < 0 || bin_check(s, at, BF_LEN, v, ev) < 0)
                 return VMSIM_EPARSE;
+            if (v > TRACE_ACCESS_MAX)
+                return bin_bad_value(s, at, "an access size from 1 to 2^30 (1 GiB)", v);
             st->size[stream] = v;
         }
         if (!(tag & BIN_SEQ)) {

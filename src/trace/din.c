@@ -99,7 +99,7 @@ static inline int din_xtype(unsigned char c)
                   "5 invalidate)"
 #define DIN_ADDR "ADDRESS (hexadecimal, 0x optional, at most 64 bits)"
 #define XDIN_TYPE "TYPE r, w, i, m, c or v, then a blank"
-#define XDIN_SIZE "SIZE (hexadecimal, 0x optional, 1 to 2^64-1)"
+#define XDIN_SIZE "SIZE (hexadecimal, 0x optional, 1 to 0x40000000 = 1 GiB)"
 
 /* One line (no '\r\n'): 1 with *ev, 0 for a skipped record, or an error. */
 static inline int din_parse(struct line_source *s, const char *line, size_t len,
@@ -138,7 +138,7 @@ static inline int din_parse(struct line_source *s, const char *line, size_t len,
         p = din_skip_blanks(p, e);
         const unsigned char *s0 = p;
         r = din_hex(&p, e, &size);
-        if (r != TRACE_NUM_OK || (size == 0 && kind != DIN_SKIP))
+        if (r != TRACE_NUM_OK || (kind != DIN_SKIP && (size == 0 || size > TRACE_ACCESS_MAX)))
             return din_fail(s, XDIN_SIZE, s0, e);
     } else {
         addr &= ~(uint64_t)3; /* Dinero IV: a 4-byte word reference */

@@ -226,7 +226,7 @@ bool trace_event_valid(const struct vmsim_event *ev)
 {
     switch (ev->type) {
     case VMSIM_EV_ACCESS:
-        return ev->kind <= VMSIM_MODIFY && ev->len != 0;
+        return ev->kind <= VMSIM_MODIFY && ev->len != 0 && ev->len <= TRACE_ACCESS_MAX;
     case VMSIM_EV_SPAWN:
         return ev->file == 0 || (ev->file >= 2 && ev->file < VMSIM_MAX_VMS);
     case VMSIM_EV_VM:

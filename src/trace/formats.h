@@ -94,9 +94,24 @@ bool champsim_path(const char *path);
 #define TRACE_PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
 #define TRACE_PAGE_SHIFT 12 /* an mmap file offset (pgoff) counts 4 KiB pages */
 
+/* The largest access one record may describe, per format (docs/traces.md,
+ * Events). An access translates every page it touches, one by one, so a
+ * size near 2^64 would be 2^52 translations: bounded, one record costs at
+ * most 2^18 base-page translations. Formats vmsim also writes (text, bin,
+ * xdin, pin) share one bound, so that any trace converts to any of them:
+ * 1 GiB, the largest page size of the presets, is room for any single
+ * access a program makes (and for hand-made block transfers). lackey,
+ * input only, records one instruction's access: x86 instructions are at
+ * most 15 bytes and its largest data accesses are register-state saves
+ * (fxsave: 512 bytes, xsave with AVX: under 1 KiB), so one base page is
+ * ample and a larger size is a corrupt line. din's size is fixed at 4,
+ * champsim's at 1. */
+#define TRACE_ACCESS_MAX (1ull << 30)
+#define TRACE_LACKEY_ACCESS_MAX 4096u
+
 /* Can the trace formats hold ev? Both writers refuse (VMSIM_EINVAL) what
  * this refuses, and every reader makes only events it accepts: an access
- * kind 0-3; a length of at least 1 on access, mmap, munmap, mprotect and
+ * kind 0-3 and a size of 1 to TRACE_ACCESS_MAX; a length of at least 1 on mmap, munmap, mprotect and
  * madvise; prot 0-7 (mmap: plus VMSIM_MAP_FLAGS); a page offset only with
  * a file; a fork child below 2^32 other than the parent; an advice 0-2.
  * Fields an event does not carry are not looked at. */

@@ -73,8 +73,9 @@ static inline int lackey_parse(struct line_source *s, const char *line, size_t l
     if (p == s0 || p != e)
         return line_fail(s, "SIZE (decimal digits) then the end of the line", (const char *)s0,
                          (size_t)(e - s0));
-    if (over || size == 0)
-        return line_fail(s, "SIZE from 1 to 2^64-1", (const char *)s0, (size_t)(e - s0));
+    if (over || size == 0 || size > TRACE_LACKEY_ACCESS_MAX)
+        return line_fail(s, "SIZE from 1 to 4096 (lackey records one instruction's access)",
+                         (const char *)s0, (size_t)(e - s0));
 
     *ev = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = LACKEY_PID,
                                .addr = addr, .len = size};

@@ -66,7 +66,7 @@ static inline int pin_ptr(const unsigned char **pp, const unsigned char *e, uint
 #define PIN_IP "IP (0x-hex or (nil)) then ':'"
 #define PIN_KIND "' R ' or ' W ' after the ':'"
 #define PIN_ADDR "ADDR (0x-hex or (nil), at most 64 bits)"
-#define PIN_SIZE "end of line or SIZE (decimal, 1 to 2^64-1)"
+#define PIN_SIZE "end of line or SIZE (decimal, 1 to 1073741824 = 1 GiB)"
 
 /* One line (no '\r\n'): 1 with *ev, 0 for a skipped line, or an error. */
 static inline int pin_parse(struct line_source *s, const char *line, size_t len,
@@ -109,7 +109,7 @@ static inline int pin_parse(struct line_source *s, const char *line, size_t len,
         }
         while (p < e && *p == ' ')
             p++;
-        if (p != e || over || v == 0)
+        if (p != e || over || v == 0 || v > TRACE_ACCESS_MAX)
             return pin_fail(s, PIN_SIZE, f, e);
         size = v;
     }

@@ -47,19 +47,57 @@
 
 #define PAGE_SIZE 4096u
 #define FETCH_BYTES 4u                 /* one fixed-width instruction per fetch */
-#define USER_VA_BITS 47                /* x86-64 user half of a 48-bit space */
-#define SLOT_SHIFT 30                  /* sparse regions sit in 1 GiB slots */
-#define SLOT_COUNT (UINT64_C(1) << (USER_VA_BITS - SLOT_SHIFT))
+#define VA_BITS_DEFAULT 48             /* x86-64 4-level, when no machine says */
+#define VA_BITS_MIN 20                 /* room for the smallest layout: 2^12 of heap base */
+#define VA_BITS_FULL 48                /* from here up the layout stays x86-64's */
 #define CHASE_MAX_NODES (UINT64_C(1) << 26) /* 256 MiB of visiting order */
 #define ZIPF_MAX_THETA 10.0
 #define MAX_PARAMS 24
 #define VALUE_MAX 64                   /* longest accepted value text */
 
+/* ---- the address-space layout ---------------------------------------------- */
+
+/* Where the workloads put things in a va_bits-wide virtual address space
+ * (docs/workloads.md, "Address-space width"). The user half [0, top), top
+ * = 2^(va_bits - 1), is laid out as Linux lays out x86-64's 48-bit one,
+ * scaled: with 48 bits (or more: a wider space keeps the 48-bit layout)
+ * every value is the x86-64 one, so 48-bit streams are what they always
+ * were; below, each shrinks with the space (sv39: top 256 GiB, heaps at 2
+ * GiB; x86-32: top 2 GiB, heaps at 16 MiB). */
+struct layout {
+    unsigned va_bits;
+    uint64_t limit_m1;    /* the last address of the space, 2^va_bits - 1 */
+    uint64_t heap;        /* top / 128: heaps, bigws's region, the default base (1 TiB) */
+    uint64_t lib;         /* top - top / 8: the lowest library base (0x700000000000) */
+    uint64_t area;        /* top - top / 128: per-request areas (0x7f0000000000) */
+    uint64_t stack_top;   /* top - 4 KiB: the stack's top before ASLR (0x7ffffffff000) */
+    uint64_t aslr_mmap;   /* pages of library and heap ASLR: top / 128 of bytes (2^28) */
+    uint64_t aslr_stack;  /* pages of stack ASLR: top / 8192 of bytes (2^22, 16 GiB) */
+    unsigned slot_shift;  /* sparse and cloud regions sit in slots of 2^slot_shift */
+    uint64_t slot_count;  /* slots in the user half: 1 GiB x 2^17 in 48 bits, else 256 */
+};
+
+static void layout_init(struct layout *l, unsigned va_bits)
+{
+    const unsigned w = va_bits < VA_BITS_FULL ? va_bits : VA_BITS_FULL;
+    const uint64_t top = UINT64_C(1) << (w - 1);
+    l->va_bits = va_bits;
+    l->limit_m1 = va_bits >= 64 ? UINT64_MAX : (UINT64_C(1) << va_bits) - 1;
+    l->heap = top / 128;
+    l->lib = top - top / 8;
+    l->area = top - top / 128;
+    l->stack_top = top - 4096;
+    l->aslr_mmap = (top / 128) >> 12;
+    l->aslr_stack = top / 8192 >> 12 ? top / 8192 >> 12 : 1;
+    l->slot_shift = w - 1 - 8 < 30 ? w - 1 - 8 : 30;
+    l->slot_count = top >> l->slot_shift;
+}
+
 /* ---- parameters ------------------------------------------------------------ */
 
 /* Every parameter of every generator; a generator reads the ones it takes. */
 struct synth_args {
-    uint64_t n, pid, base, access, seed, code, code_base, fetch_every;
+    uint64_t n, pid, base, access, seed, code, code_base, fetch_every, va_bits;
     double write;
     uint64_t size, stride, nodes, node, regions, rsize, obj;
     double theta, live;
@@ -90,7 +128,8 @@ enum {
     C_WRITE = 1u << 4,
     C_SEED = 1u << 5,
     C_CODE = 1u << 6, /* code, code_base, fetch_every */
-    C_ALL = (1u << 7) - 1,
+    C_VA = 1u << 7,   /* va_bits: every generator takes it */
+    C_ALL = (1u << 8) - 1,
 };
 
 struct param {
@@ -117,8 +156,8 @@ static const struct param common_params[] = {
      NULL},
     {"pid", PK_INT, ARG(pid), "1", 1, UINT32_MAX, 0, 0, C_PID,
      "a process id from 1 to 4294967295", NULL},
-    {"base", PK_SIZE, ARG(base), "0x10000000000", 0, UINT64_MAX, 0, 0, C_BASE,
-     "an address (0x10000000000, 1t)", NULL},
+    {"base", PK_SIZE, ARG(base), NULL, 0, UINT64_MAX, 0, 0, C_BASE,
+     "an address (0x10000000000, 1t; default: the layout's heap, 1t in 48 bits)", NULL},
     {"access", PK_SIZE, ARG(access), "8", 1, PAGE_SIZE, 0, 0, C_ACCESS,
      "bytes per access, a power of two from 1 to 4096", NULL},
     {"write", PK_REAL, ARG(write), "0", 0, 0, 0.0, 1.0, C_WRITE, "a fraction from 0 to 1", NULL},
@@ -130,6 +169,9 @@ static const struct param common_params[] = {
      "an address (0x400000)", NULL},
     {"fetch_every", PK_INT, ARG(fetch_every), "4", 1, UINT32_MAX, 0, 0, C_CODE,
      "data accesses per instruction fetch, >= 1", NULL},
+    {"va_bits", PK_INT, ARG(va_bits), NULL, VA_BITS_MIN, 64, 0, 0, C_VA,
+     "a virtual-address width from 20 to 64 bits (default: the machine's geometry, else 48)",
+     NULL},
     P_END,
 };
 
@@ -260,6 +302,7 @@ struct synth {
     struct vmsim_source base;
     const struct generator *gen;
     struct synth_args a;
+    struct layout lay;       /* from a.va_bits */
     struct vmsim_event tmpl; /* a read of `access` bytes by pid on cpu 0; fill sets addr */
     struct rng rng;          /* addresses */
     struct rng wrng;         /* write choices (invariant 3) */
@@ -475,12 +518,30 @@ static inline uint64_t perm_inv(const struct perm *p, uint64_t i)
 
 /* ---- shared checks ---------------------------------------------------------------- */
 
-/* [base, base+size) must not wrap around the 64-bit space. */
-static int region_check(struct spec *sp, uint64_t base, uint64_t size)
+/* Does [start, start+len) lie inside the va_bits space? len >= 1. */
+static bool inside(const struct layout *l, uint64_t start, uint64_t len)
 {
-    if (size > UINT64_MAX - base)
+    return start <= l->limit_m1 && len - 1 <= l->limit_m1 - start;
+}
+
+/* [start, start+len) (what `key` places) must lie inside the space. */
+static int space_check(struct spec *sp, const struct layout *l, const char *key, uint64_t start,
+                       uint64_t len)
+{
+    if (len == 0 || inside(l, start, len))
+        return 0;
+    return spec_fail(sp, key, "%s: [%#llx, +%#llx) inside the %u-bit virtual address space "
+                     "(va_bits)", key, (unsigned long long)start, (unsigned long long)len,
+                     l->va_bits);
+}
+
+/* [base, base+size) must lie inside the space (so never wrap). */
+static int region_check(struct spec *sp, const struct layout *l, uint64_t base, uint64_t size)
+{
+    if (!inside(l, base, size))
         return spec_fail(sp, spec_blame(sp, "size", "base"),
-                         "base + size below 2^64 (base %#llx)", (unsigned long long)base);
+                         "base + size within the %u-bit virtual address space (va_bits; base "
+                         "%#llx)", l->va_bits, (unsigned long long)base);
     return 0;
 }
 
@@ -504,7 +565,7 @@ static int seq_init(struct synth *s, struct spec *sp)
     if (a->size % a->stride)
         return spec_fail(sp, spec_blame(sp, "size", "stride"),
                          "size a multiple of stride (%llu)", (unsigned long long)a->stride);
-    int rc = region_check(sp, a->base, a->size);
+    int rc = region_check(sp, &s->lay, a->base, a->size);
     if (rc)
         return rc;
     s->u.seq.addr = a->base;
@@ -535,7 +596,7 @@ static int random_init(struct synth *s, struct spec *sp)
     if (a->size % a->access)
         return spec_fail(sp, spec_blame(sp, "size", "access"),
                          "size a multiple of access (%llu)", (unsigned long long)a->access);
-    int rc = region_check(sp, a->base, a->size);
+    int rc = region_check(sp, &s->lay, a->base, a->size);
     if (rc)
         return rc;
     s->u.random.shift = log2_exact(a->access);
@@ -607,7 +668,7 @@ static int zipf_init(struct synth *s, struct spec *sp)
     const struct synth_args *a = &sp->a;
     if (a->size % PAGE_SIZE)
         return spec_fail(sp, "size", "size a multiple of the 4096-byte page");
-    int rc = region_check(sp, a->base, a->size);
+    int rc = region_check(sp, &s->lay, a->base, a->size);
     if (rc)
         return rc;
     zipf_setup(&s->u.zipf, a->size / PAGE_SIZE, a->theta, &s->rng);
@@ -671,7 +732,7 @@ static int chase_init(struct synth *s, struct spec *sp)
     if (a->nodes > a->size / a->node)
         return spec_fail(sp, spec_blame(sp, "nodes", "size"),
                          "nodes * node <= size (%llu)", (unsigned long long)a->size);
-    int rc = region_check(sp, a->base, a->size);
+    int rc = region_check(sp, &s->lay, a->base, a->size);
     if (rc)
         return rc;
     /* Spread the nodes over the region, node-aligned from base. */
@@ -722,21 +783,27 @@ static int sparse_init(struct synth *s, struct spec *sp)
     const struct synth_args *a = &sp->a;
     if (a->rsize % PAGE_SIZE)
         return spec_fail(sp, "rsize", "rsize a multiple of the 4096-byte page");
-    if (a->rsize > (UINT64_C(1) << SLOT_SHIFT))
-        return spec_fail(sp, "rsize", "rsize at most 1g (one region per 1 GiB slot)");
+    const struct layout *l = &s->lay;
+    if (a->rsize > (UINT64_C(1) << l->slot_shift))
+        return spec_fail(sp, "rsize", "rsize at most %llu (one region per slot of the %u-bit "
+                         "layout)", (unsigned long long)1 << l->slot_shift, l->va_bits);
+    if (a->regions > l->slot_count - 1)
+        return spec_fail(sp, "regions", "regions at most %llu (the slots of the %u-bit layout "
+                         "but the first)", (unsigned long long)l->slot_count - 1, l->va_bits);
     uint64_t regions = a->regions;
     vmsim_vaddr_t *start = malloc(regions * sizeof *start);
     if (!start)
         return VMSIM_ENOMEM;
-    /* Knuth's selection sampling (Algorithm S): each 1 GiB slot except the
-     * first (which holds the code) is taken with probability needed/left,
-     * giving a uniform random set of distinct slots in one pass and no
-     * table: the regions cannot overlap and all end below 2^47. */
+    /* Knuth's selection sampling (Algorithm S): each slot (1 GiB in 48
+     * bits) except the first (which holds the code) is taken with
+     * probability needed/left, giving a uniform random set of distinct
+     * slots in one pass and no table: the regions cannot overlap and all
+     * end below the top of the user half (2^47 in 48 bits). */
     uint64_t got = 0;
     for (uint64_t slot = 1; got < regions; slot++) {
-        uint64_t left = SLOT_COUNT - slot;
+        uint64_t left = l->slot_count - slot;
         if (rng_below(&s->rng, left) < regions - got)
-            start[got++] = slot << SLOT_SHIFT;
+            start[got++] = slot << l->slot_shift;
     }
     s->u.sparse.start = start;
     s->u.sparse.shift = log2_exact(a->access);
@@ -795,7 +862,7 @@ static int gc_init(struct synth *s, struct spec *sp)
     if (a->size % a->obj)
         return spec_fail(sp, spec_blame(sp, "size", "obj"), "size a multiple of obj (%llu)",
                          (unsigned long long)a->obj);
-    int rc = region_check(sp, a->base, a->size);
+    int rc = region_check(sp, &s->lay, a->base, a->size);
     if (rc)
         return rc;
     gc_setup(&s->u.gc, a->size / a->obj, a->live, &s->rng);
@@ -855,8 +922,8 @@ static int default_open_phase(struct synth *s, unsigned p)
     char spec[192];
     /* Distinct, reproducible seeds per process and phase. */
     uint64_t x = s->a.seed + 16 * (uint64_t)(p + 1) + d->phase[p];
-    snprintf(spec, sizeof spec, "%s,%s,pid=%u,seed=%llu", default_program[p][d->phase[p]],
-             DEFAULT_PHASE_COMMON, p + 1, (unsigned long long)rng_splitmix(&x));
+    snprintf(spec, sizeof spec, "%s,%s,pid=%u,seed=%llu,va_bits=%u", default_program[p][d->phase[p]],
+             DEFAULT_PHASE_COMMON, p + 1, (unsigned long long)rng_splitmix(&x), s->lay.va_bits);
     return vmsim_source_open_workload(spec, &d->proc[p], &s->base.err);
 }
 
@@ -943,12 +1010,9 @@ static void default_fini(struct synth *s)
  *  - Time slices go round robin: slice j runs slot j mod slots on cpu
  *    j mod cpus. */
 #define OS_CODE_BASE UINT64_C(0x400000)       /* the program's text, as ld places it */
-#define OS_HEAP_BASE UINT64_C(0x10000000000)  /* 1 TiB: heaps and bigws's region */
-#define OS_AREA_BASE UINT64_C(0x7f0000000000) /* forkserver's per-request area */
-#define OS_LIB_BASE UINT64_C(0x700000000000)  /* sharedlibs: lowest library base */
-#define OS_STACK_TOP UINT64_C(0x7ffffffff000) /* top of the stack before ASLR */
-#define OS_ASLR_MMAP_PAGES (UINT64_C(1) << 28) /* library and heap bases: 28 bits of pages */
-#define OS_ASLR_STACK_PAGES (UINT64_C(1) << 22) /* stack top: 16 GiB below OS_STACK_TOP */
+/* The heap, area, library and stack places and the ASLR ranges are the
+ * layout's (struct layout): 1 TiB, 0x7f0000000000, 0x700000000000,
+ * 0x7ffffffff000, 2^28 and 2^22 pages in 48 bits. */
 #define OS_MASTER 1u                          /* forkserver's master pid */
 #define OS_RW (VMSIM_PROT_R | VMSIM_PROT_W)
 #define OS_RX (VMSIM_PROT_R | VMSIM_PROT_X)
@@ -1122,6 +1186,10 @@ static int forkserver_init(struct synth *s, struct spec *sp)
     if ((rc = os_pages(sp, "code", a->text)) || (rc = os_pages(sp, "heap", a->heap)) ||
         (rc = os_pages(sp, "area", a->area)))
         return rc;
+    if ((rc = space_check(sp, &s->lay, "code", OS_CODE_BASE, a->text)) ||
+        (rc = space_check(sp, &s->lay, "heap", s->lay.heap, a->heap)) ||
+        (rc = space_check(sp, &s->lay, "area", s->lay.area, a->area)))
+        return rc;
     /* largest step: the first fork of all workers, then a switch and an mmap */
     if ((rc = os_alloc(s, a->workers + 8, a->workers)))
         return rc;
@@ -1140,7 +1208,7 @@ static void forkserver_step(struct synth *s)
         os_push(o, (struct vmsim_event){.type = VMSIM_EV_SPAWN, .pid = OS_MASTER});
         os_switch(o, 0, OS_MASTER);
         os_mmap(o, 0, OS_MASTER, OS_CODE_BASE, a->text, OS_RX, 1, 0);
-        os_mmap(o, 0, OS_MASTER, OS_HEAP_BASE, a->heap, OS_RW, 0, 0);
+        os_mmap(o, 0, OS_MASTER, s->lay.heap, a->heap, OS_RW, 0, 0);
         o->phase = 1;
         o->init_run = true;
         os_run(s, 0, 0, OS_MASTER, a->heap / PAGE_SIZE);
@@ -1173,7 +1241,7 @@ static void forkserver_step(struct synth *s)
     struct os_proc *p = &o->proc[j];
     os_switch(o, cpu, p->pid);
     if (!p->mapped) {
-        os_mmap(o, cpu, p->pid, OS_AREA_BASE, a->area, OS_RW, 0, 0);
+        os_mmap(o, cpu, p->pid, s->lay.area, a->area, OS_RW, 0, 0);
         p->mapped = true;
     }
     uint64_t len = a->slice;
@@ -1191,7 +1259,7 @@ static void forkserver_fill(struct synth *s, struct vmsim_event *buf, size_t k)
         for (size_t i = 0; i < k; i++) {
             buf[i] = t;
             buf[i].kind = VMSIM_WRITE;
-            buf[i].addr = OS_HEAP_BASE + o->init_page++ * PAGE_SIZE;
+            buf[i].addr = s->lay.heap + o->init_page++ * PAGE_SIZE;
         }
         return;
     }
@@ -1207,9 +1275,9 @@ static void forkserver_fill(struct synth *s, struct vmsim_event *buf, size_t k)
             buf[i].addr = OS_CODE_BASE + os_below(&r, code, 2);
         } else if (chance_draw(&r, share)) {
             buf[i].kind = VMSIM_WRITE;
-            buf[i].addr = OS_AREA_BASE + os_below(&r, area, shift);
+            buf[i].addr = s->lay.area + os_below(&r, area, shift);
         } else {
-            buf[i].addr = OS_HEAP_BASE + os_below(&r, heap, shift);
+            buf[i].addr = s->lay.heap + os_below(&r, heap, shift);
             if (chance_draw(&w, write))
                 buf[i].kind = VMSIM_WRITE;
         }
@@ -1292,6 +1360,18 @@ static int sharedlibs_init(struct synth *s, struct spec *sp)
     if ((rc = os_pages(sp, "text", a->text)) || (rc = os_pages(sp, "rodata", a->rodata)) ||
         (rc = os_pages(sp, "heap", a->heap)) || (rc = os_pages(sp, "stack", a->stack)))
         return rc;
+    /* the farthest each can reach: its base, the whole ASLR range, its size */
+    const struct layout *l = &s->lay;
+    const uint64_t aslr = l->aslr_mmap * PAGE_SIZE;
+    if (a->libs > UINT64_MAX / (a->text + a->rodata))
+        return spec_fail(sp, "libs", "libs x (text + rodata) below 2^64");
+    if ((rc = space_check(sp, l, "libs", l->lib, aslr + a->libs * (a->text + a->rodata))) ||
+        (rc = space_check(sp, l, "heap", l->heap, aslr + a->heap)))
+        return rc;
+    if (a->stack + l->aslr_stack * PAGE_SIZE > l->stack_top)
+        return spec_fail(sp, "stack", "stack: at most %llu below the %u-bit layout's stack top",
+                         (unsigned long long)(l->stack_top - l->aslr_stack * PAGE_SIZE),
+                         l->va_bits);
     /* largest step: spawn, switch, two mmaps per library, heap and stack */
     if ((rc = os_alloc(s, 2 * a->libs + 8, a->procs)))
         return rc;
@@ -1316,9 +1396,9 @@ static void sharedlibs_step(struct synth *s)
     if (!p->live) {
         os_push(o, (struct vmsim_event){.type = VMSIM_EV_SPAWN, .cpu = cpu, .pid = p->pid});
         os_switch(o, cpu, p->pid);
-        p->lib = OS_LIB_BASE + rng_below(&s->rng, OS_ASLR_MMAP_PAGES) * PAGE_SIZE;
-        p->heap = OS_HEAP_BASE + rng_below(&s->rng, OS_ASLR_MMAP_PAGES) * PAGE_SIZE;
-        p->stack = OS_STACK_TOP - rng_below(&s->rng, OS_ASLR_STACK_PAGES) * PAGE_SIZE - a->stack;
+        p->lib = s->lay.lib + rng_below(&s->rng, s->lay.aslr_mmap) * PAGE_SIZE;
+        p->heap = s->lay.heap + rng_below(&s->rng, s->lay.aslr_mmap) * PAGE_SIZE;
+        p->stack = s->lay.stack_top - rng_below(&s->rng, s->lay.aslr_stack) * PAGE_SIZE - a->stack;
         const uint64_t stride = a->text + a->rodata;
         for (uint64_t i = 0; i < a->libs; i++) {
             vmsim_vaddr_t at = p->lib + i * stride;
@@ -1398,6 +1478,8 @@ static int bigws_init(struct synth *s, struct spec *sp)
     if (a->hotsize > a->size)
         return spec_fail(sp, spec_blame(sp, "hotsize", "size"), "hotsize <= size (%llu)",
                          (unsigned long long)a->size);
+    if ((rc = space_check(sp, &s->lay, "size", s->lay.heap, a->size)))
+        return rc;
     if ((rc = os_alloc(s, 8, 0))) /* spawn, switch, mmap, madvise */
         return rc;
     struct os_state *o = &s->u.os;
@@ -1413,12 +1495,12 @@ static void bigws_step(struct synth *s)
     struct os_state *o = &s->u.os;
     os_push(o, (struct vmsim_event){.type = VMSIM_EV_SPAWN, .pid = 1});
     os_switch(o, 0, 1);
-    os_mmap(o, 0, 1, OS_HEAP_BASE, s->a.size, OS_RW, 0, 0);
+    os_mmap(o, 0, 1, s->lay.heap, s->a.size, OS_RW, 0, 0);
     if (s->a.thp)
         os_push(o, (struct vmsim_event){.type = VMSIM_EV_MADVISE,
                                         .kind = VMSIM_ADV_HUGEPAGE,
                                         .pid = 1,
-                                        .addr = OS_HEAP_BASE,
+                                        .addr = s->lay.heap,
                                         .len = s->a.size});
     os_run(s, 0, 0, 1, UINT64_MAX); /* one run: every access */
 }
@@ -1436,7 +1518,7 @@ static void bigws_fill(struct synth *s, struct vmsim_event *buf, size_t k)
         uint64_t rank = chance_draw(&r, hot) ? rng_below(&r, hot_pages)
                                              : hot_pages + rng_below(&r, cold_pages);
         buf[i] = t;
-        buf[i].addr = OS_HEAP_BASE + perm_fwd(perm, rank) * PAGE_SIZE + (rng_next(&r) & offmask);
+        buf[i].addr = s->lay.heap + perm_fwd(perm, rank) * PAGE_SIZE + (rng_next(&r) & offmask);
         if (chance_draw(&w, write))
             buf[i].kind = VMSIM_WRITE;
     }
@@ -1465,8 +1547,13 @@ static int cloud_init(struct synth *s, struct spec *sp)
     int rc;
     if ((rc = os_pages(sp, "rsize", a->rsize)))
         return rc;
-    if (a->rsize > (UINT64_C(1) << SLOT_SHIFT))
-        return spec_fail(sp, "rsize", "rsize at most 1g (one region per 1 GiB slot)");
+    const struct layout *l = &s->lay;
+    if (a->rsize > (UINT64_C(1) << l->slot_shift))
+        return spec_fail(sp, "rsize", "rsize at most %llu (one region per slot of the %u-bit "
+                         "layout)", (unsigned long long)1 << l->slot_shift, l->va_bits);
+    if (a->regions > l->slot_count - 1)
+        return spec_fail(sp, "regions", "regions at most %llu (the slots of the %u-bit layout "
+                         "but the first)", (unsigned long long)l->slot_count - 1, l->va_bits);
     /* largest step: exit, spawn, switch, one mmap per region */
     if ((rc = os_alloc(s, a->regions + 8, a->tenants)))
         return rc;
@@ -1493,10 +1580,10 @@ static void cloud_step(struct synth *s)
     if (!p->live) {
         os_push(o, (struct vmsim_event){.type = VMSIM_EV_SPAWN, .cpu = cpu, .pid = p->pid});
         os_switch(o, cpu, p->pid);
-        perm_init(&p->regions, SLOT_COUNT - 1, &s->rng);
+        perm_init(&p->regions, s->lay.slot_count - 1, &s->rng);
         for (uint64_t i = 0; i < a->regions; i++)
-            os_mmap(o, cpu, p->pid, (1 + perm_fwd(&p->regions, i)) << SLOT_SHIFT, a->rsize, OS_RW,
-                    0, 0);
+            os_mmap(o, cpu, p->pid, (1 + perm_fwd(&p->regions, i)) << s->lay.slot_shift, a->rsize,
+                    OS_RW, 0, 0);
         p->live = true;
     } else {
         os_switch(o, cpu, p->pid);
@@ -1516,7 +1603,7 @@ static void cloud_fill(struct synth *s, struct vmsim_event *buf, size_t k)
     for (size_t i = 0; i < k; i++) {
         uint64_t slot = 1 + perm_fwd(regions, rng_below(&r, nregions));
         buf[i] = t;
-        buf[i].addr = (slot << SLOT_SHIFT) + os_below(&r, rsize, shift);
+        buf[i].addr = (slot << s->lay.slot_shift) + os_below(&r, rsize, shift);
         if (chance_draw(&w, write))
             buf[i].kind = VMSIM_WRITE;
     }
@@ -1566,6 +1653,12 @@ static int vms_init(struct synth *s, struct spec *sp)
                          "gc_heap a multiple of gc_obj (%llu)", (unsigned long long)a->obj);
     a->text = VMS_CODE; /* what forkserver_fill reads */
     a->area = VMS_AREA;
+    if ((rc = space_check(sp, &s->lay, "gc_heap", s->lay.heap, a->gc_heap)) ||
+        (rc = space_check(sp, &s->lay, "db_table", s->lay.heap, a->db_table)) ||
+        (rc = space_check(sp, &s->lay, "fork_heap", s->lay.heap, a->heap)) ||
+        (rc = space_check(sp, &s->lay, "va_bits", s->lay.area, VMS_AREA)) ||
+        (rc = space_check(sp, &s->lay, "va_bits", OS_CODE_BASE, VMS_CODE)))
+        return rc;
     size_t slots = 0;
     for (uint64_t k = 0; k < a->vms; k++) {
         enum vms_service sv = a->service ? (enum vms_service)(a->service - 1)
@@ -1648,7 +1741,7 @@ static void vms_step(struct synth *s)
     if (v->service == VMS_FORK && v->setup == 0) {
         os_switch(o, cpu, v->first_pid);
         os_mmap(o, cpu, v->first_pid, OS_CODE_BASE, VMS_CODE, OS_RX, 1, 0);
-        os_mmap(o, cpu, v->first_pid, OS_HEAP_BASE, a->heap, OS_RW, 0, 0);
+        os_mmap(o, cpu, v->first_pid, s->lay.heap, a->heap, OS_RW, 0, 0);
         v->setup = 1;
         o->init_run = true;
         o->init_page = 0;
@@ -1670,11 +1763,11 @@ static void vms_step(struct synth *s)
     os_switch(o, cpu, p->pid);
     if (!p->mapped) {
         if (v->service == VMS_GC)
-            os_mmap(o, cpu, p->pid, OS_HEAP_BASE, a->gc_heap, OS_RW, 0, 0);
+            os_mmap(o, cpu, p->pid, s->lay.heap, a->gc_heap, OS_RW, 0, 0);
         else if (v->service == VMS_DB)
-            os_mmap(o, cpu, p->pid, OS_HEAP_BASE, a->db_table, OS_RW, 0, 0);
+            os_mmap(o, cpu, p->pid, s->lay.heap, a->db_table, OS_RW, 0, 0);
         else
-            os_mmap(o, cpu, p->pid, OS_AREA_BASE, VMS_AREA, OS_RW, 0, 0);
+            os_mmap(o, cpu, p->pid, s->lay.area, VMS_AREA, OS_RW, 0, 0);
         p->mapped = true;
     }
     uint64_t len = a->slice;
@@ -1696,10 +1789,10 @@ static void vms_fill(struct synth *s, struct vmsim_event *buf, size_t k)
     }
     const struct vmsim_event t = os_access(s);
     if (v->service == VMS_GC) {
-        gc_scan(&v->gc, &s->rng, OS_HEAP_BASE, s->a.obj, t, buf, k);
+        gc_scan(&v->gc, &s->rng, s->lay.heap, s->a.obj, t, buf, k);
         return;
     }
-    zipf_scan(&v->db, &s->rng, OS_HEAP_BASE, t, buf, k);
+    zipf_scan(&v->db, &s->rng, s->lay.heap, t, buf, k);
     const struct chance write = o->db_write;
     struct rng w = s->wrng;
     for (size_t i = 0; i < k; i++)
@@ -1740,7 +1833,8 @@ static const struct param chase_params[] = {
     P_END,
 };
 static const struct param sparse_params[] = {
-    P_INT("regions", regions, "64", 1, SLOT_COUNT - 1, "a number of regions from 1 to 131071"),
+    P_INT("regions", regions, "64", 1, (UINT64_C(1) << 17) - 1,
+          "a number of regions from 1 to 131071 (255 below 48 bits)"),
     P_SIZE("rsize", rsize, "2m", 1, "bytes per region, up to 1g"),
     P_END,
 };
@@ -1845,19 +1939,19 @@ static const struct generator gen_sparse = {C_ALL & ~C_BASE, sparse_params, spar
                                             sparse_fill, NULL, sparse_fini};
 static const struct generator gen_gc = {C_ALL & ~C_WRITE, gc_params, gc_init, gc_fill, NULL,
                                         NULL};
-static const struct generator gen_default = {C_SEED, no_params, default_init, NULL,
+static const struct generator gen_default = {C_SEED | C_VA, no_params, default_init, NULL,
                                              default_stream, default_fini};
-static const struct generator gen_forkserver = {C_ACCESS | C_SEED, forkserver_params,
+static const struct generator gen_forkserver = {C_ACCESS | C_SEED | C_VA, forkserver_params,
                                                 forkserver_init, forkserver_fill,
                                                 forkserver_stream, os_fini};
-static const struct generator gen_sharedlibs = {C_ACCESS | C_SEED, sharedlibs_params,
+static const struct generator gen_sharedlibs = {C_ACCESS | C_SEED | C_VA, sharedlibs_params,
                                                 sharedlibs_init, sharedlibs_fill,
                                                 sharedlibs_stream, os_fini};
-static const struct generator gen_bigws = {C_ACCESS | C_SEED, bigws_params, bigws_init,
+static const struct generator gen_bigws = {C_ACCESS | C_SEED | C_VA, bigws_params, bigws_init,
                                            bigws_fill, bigws_stream, os_fini};
-static const struct generator gen_cloud = {C_ACCESS | C_SEED, cloud_params, cloud_init,
+static const struct generator gen_cloud = {C_ACCESS | C_SEED | C_VA, cloud_params, cloud_init,
                                            cloud_fill, cloud_stream, os_fini};
-static const struct generator gen_vms = {C_ACCESS | C_SEED, vms_params, vms_init, vms_fill,
+static const struct generator gen_vms = {C_ACCESS | C_SEED | C_VA, vms_params, vms_init, vms_fill,
                                          vms_stream, os_fini};
 
 /* X(name, help): the one list of generators; names, help and the lookup
@@ -1976,9 +2070,11 @@ static int spec_fail_key(struct spec *sp, const char *item, size_t len)
     char expected[sizeof sp->err->expected];
     static const char more[] = ", ...";
     size_t j = (size_t)snprintf(expected, sizeof expected, "a parameter of %s:", sp->name);
-    for (size_t i = 0; i < sp->np; i++) {
+    /* va_bits, last, is every workload's and rarely written: not listed */
+    const size_t np = sp->np && sp->p[sp->np - 1]->flag == C_VA ? sp->np - 1 : sp->np;
+    for (size_t i = 0; i < np; i++) {
         /* a long list ends with whole keys and ", ..." */
-        size_t room = sizeof expected - j - (i + 1 < sp->np ? sizeof more - 1 : 0);
+        size_t room = sizeof expected - j - (i + 1 < np ? sizeof more - 1 : 0);
         if (strlen(sp->p[i]->key) + 2 >= room) {
             snprintf(expected + j, sizeof expected - j, "%s", more);
             break;
@@ -2042,15 +2138,24 @@ static int spec_check_common(struct spec *sp)
             return spec_fail(sp, "code", "code: a multiple of 4 bytes (0: no fetches)");
         if (a->code_base % PAGE_SIZE)
             return spec_fail(sp, "code_base", "code_base: a page-aligned (4096) address");
-        if (a->code > UINT64_MAX - a->code_base)
+        struct layout l;
+        layout_init(&l, (unsigned)a->va_bits);
+        if (a->code && !inside(&l, a->code_base, a->code))
             return spec_fail(sp, spec_blame(sp, "code", "code_base"),
-                             "code_base + code below 2^64");
+                             "code_base + code within the %u-bit virtual address space "
+                             "(va_bits)", l.va_bits);
     }
     return 0;
 }
 
 int vmsim_source_open_workload(const char *spec, struct vmsim_source **out,
                                struct vmsim_source_error *err)
+{
+    return vmsim_source_open_workload_for(spec, VA_BITS_DEFAULT, out, err);
+}
+
+int vmsim_source_open_workload_for(const char *spec, unsigned va_bits,
+                                   struct vmsim_source **out, struct vmsim_source_error *err)
 {
     struct vmsim_source_error scratch;
     if (!err)
@@ -2079,10 +2184,13 @@ int vmsim_source_open_workload(const char *spec, struct vmsim_source **out,
     /* The parameters it takes, each set to its default (parsed like input,
      * so the defaults obey the same rules). */
     for (const struct param *pr = common_params; pr->key; pr++)
-        if (sp.gen->common & pr->flag)
+        if (sp.gen->common & pr->flag & ~C_VA)
             sp.p[sp.np++] = pr;
     for (const struct param *pr = sp.gen->params; pr->key; pr++)
         sp.p[sp.np++] = pr;
+    for (const struct param *pr = common_params; pr->key; pr++)
+        if (pr->flag == C_VA) /* last: every generator has it, the machine sets it */
+            sp.p[sp.np++] = pr;
     for (size_t i = 0; i < sp.np; i++)
         if (sp.p[i]->def && param_set(sp.p[i], sp.p[i]->def, &sp.a) != 0)
             return spec_fail(&sp, sp.p[i]->key, "a valid default (internal error)");
@@ -2090,9 +2198,22 @@ int vmsim_source_open_workload(const char *spec, struct vmsim_source **out,
     int rc = 0;
     if (spec[nlen] == ':')
         rc = spec_parse_items(&sp, spec + nlen + 1);
-    if (!rc)
-        rc = spec_check_common(&sp);
     if (rc)
+        return rc;
+    if (!spec_given(&sp, "va_bits")) { /* the machine's width */
+        if (va_bits < VA_BITS_MIN || va_bits > 64) {
+            char found[48];
+            snprintf(found, sizeof found, "va_bits=%u (the machine's)", va_bits);
+            return source_fail(err, "a virtual-address width from 20 to 64 bits", found,
+                               strlen(found), "workload");
+        }
+        sp.a.va_bits = va_bits;
+    }
+    struct layout lay;
+    layout_init(&lay, (unsigned)sp.a.va_bits);
+    if (!spec_given(&sp, "base"))
+        sp.a.base = lay.heap;
+    if ((rc = spec_check_common(&sp)) != 0)
         return rc;
 
     struct synth *s = calloc(1, sizeof *s);
@@ -2101,6 +2222,7 @@ int vmsim_source_open_workload(const char *spec, struct vmsim_source **out,
     s->base.ops = &synth_ops;
     s->gen = sp.gen;
     s->a = sp.a;
+    s->lay = lay;
     uint64_t x = sp.a.seed;
     rng_seed(&s->rng, rng_splitmix(&x));
     rng_seed(&s->wrng, rng_splitmix(&x));

@@ -20,7 +20,7 @@ static const char *const text_field_expected[] = {
     [TF_PID] = "PID (decimal or 0x-hex, below 2^32)",
     [TF_CPU] = "CPU (decimal or 0x-hex, below 65536)",
     [TF_ADDR] = "ADDR (hexadecimal, 0x optional, at most 64 bits)",
-    [TF_SIZE] = "SIZE in bytes (decimal or 0x-hex, 1 to 2^64-1)",
+    [TF_SIZE] = "SIZE in bytes (decimal or 0x-hex, 1 to 2^30 = 1 GiB)",
     [TF_LEN] = "LEN in bytes (decimal or 0x-hex, 1 to 2^64-1)",
     [TF_PROT] = "PROT (three characters [r-][w-][x-], e.g. rw- or r-x)",
     [TF_CHILD] = "CHILD (decimal or 0x-hex, below 2^32, not the forking PID)",
@@ -157,6 +157,10 @@ static int text_field(struct line_source *s, enum text_field f, const struct tok
         ev->addr = v;
         break;
     case TF_SIZE:
+        if (v == 0 || v > TRACE_ACCESS_MAX)
+            return text_fail(s, expected, t);
+        ev->len = v;
+        break;
     case TF_LEN:
         if (v == 0)
             return text_fail(s, expected, t);

@@ -35,6 +35,7 @@ const char *vmsim_strerror(int err)
     case VMSIM_ERANGE: return "value out of range";
     case VMSIM_ENOFRAME: return "simulated physical memory exhausted";
     case VMSIM_EUNSUPPORTED: return "not supported";
+    case VMSIM_EINTR: return "stopped";
     }
     return "unknown error";
 }
