@@ -20,10 +20,10 @@ int cmd_sweep(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 
 /* Split "[FORMAT:]PATH" when the prefix names a trace format: returns the
- * format (or NULL) and sets *path. */
+ * format (or NULL) and sets *path. "auto:" is stripped and gives NULL. */
 const char *cli_trace_format(const char *arg, const char **path);
 /* Open the trace (when not NULL) or else the workload; on failure print
- * why and return 1. */
+ * why and return 1, or 2 for a workload spec that does not parse. */
 int cli_open_input(const char *trace, const char *workload, struct vmsim_source **src);
 
 struct snapshot;
@@ -34,6 +34,14 @@ int cli_proc_dir(const char *pid, char *dir, size_t len);
  * path under /proc/, none otherwise); on failure print why and return 1.
  * Free *s in every case. */
 int cli_snapshot_load(const char *proc, const char *kpageflags, bool no_scan, struct snapshot *s);
+
+/* getopt_long for command cmd (options.c), with whole long-option names
+ * only: an abbreviation such as "--tl" for "--tlb" is refused. On an
+ * unknown option, a missing value or an abbreviation it prints the usage
+ * error itself and returns '?', so the caller just returns 2. longindex may
+ * be NULL. */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+               int *longindex, const char *cmd);
 
 /* Print "vmsim: <message>" to stderr; returns 2 (usage) for `return cli_usage(...)`. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

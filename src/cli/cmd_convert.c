@@ -60,7 +60,7 @@ int cmd_convert(int argc, char **argv)
     const char *from = NULL, *to = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+f:t:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+f:t:h", opts, NULL, "convert")) != -1) {
         switch (c) {
         case 'f':
             from = optarg;
@@ -72,7 +72,7 @@ int cmd_convert(int argc, char **argv)
             convert_help(stdout);
             return 0;
         default:
-            return cli_usage("convert: see `vmsim convert --help`");
+            return 2; /* cli_getopt said why */
         }
     }
     if (argc - optind != 2)

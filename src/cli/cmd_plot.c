@@ -668,7 +668,7 @@ int cmd_plot(int argc, char **argv)
     struct plot_options po = {0};
     optind = 1;
     opterr = 0;
-    for (int o; (o = getopt_long(argc, argv, "o:x:y:", opts, NULL)) != -1;) {
+    for (int o; (o = cli_getopt(argc, argv, "o:x:y:", opts, NULL, "plot")) != -1;) {
         switch (o) {
         case OPT_KIND:
             po.kind = optarg;
@@ -703,9 +703,7 @@ int cmd_plot(int argc, char **argv)
             help(stdout);
             return 0;
         default:
-            return cli_usage("plot: unknown option or missing value: \"%s\" (see vmsim plot "
-                             "--help)",
-                             argv[optind - 1]);
+            return 2; /* cli_getopt said why */
         }
     }
     if (!po.output) return cli_usage("plot: expected -o FIG.png or -o FIG.svg, found no -o");

@@ -55,15 +55,14 @@ int cmd_record(int argc, char **argv)
     optind = 1;
     opterr = 0;
     /* "+": the first non-option is the command; its options are its own. */
-    for (int o; (o = getopt_long(argc, argv, "+o:", opts, NULL)) != -1;) {
+    for (int o; (o = cli_getopt(argc, argv, "+o:", opts, NULL, "record")) != -1;) {
         switch (o) {
         case 'o': out = optarg; break;
         case OPT_LACKEY: lackey = optarg; break;
         case OPT_QUIET: quiet = true; break;
         case OPT_HELP: help(stdout); return 0;
         default:
-            return cli_usage("record: unknown option or missing value: \"%s\" (see vmsim record "
-                             "--help)", argv[optind - 1]);
+            return 2; /* cli_getopt said why */
         }
     }
     if (optind >= argc)

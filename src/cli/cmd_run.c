@@ -183,7 +183,7 @@ int cmd_run(int argc, char **argv)
         return rc;
     optind = 1;
     opterr = 0;
-    for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+    for (int o; (o = cli_getopt(argc, argv, "", opts, NULL, "run")) != -1;) {
         switch (o) {
         case OPT_WORKLOAD: workload = optarg; break;
         case OPT_TRACE: trace = optarg; break;
@@ -192,8 +192,7 @@ int cmd_run(int argc, char **argv)
         case OPT_RECORD: record = true; break;
         case OPT_HELP: help(stdout); return 0;
         case '?':
-            return cli_usage("run: unknown option or missing value: \"%s\" (see vmsim run --help)",
-                             argv[optind - 1]);
+            return 2; /* cli_getopt said why */
         default:
             if ((rc = cli_config_option(&cfg, o, optarg)) != 0)
                 return rc == 1 ? 2 : rc;

@@ -1176,7 +1176,7 @@ int cmd_sweep(int argc, char **argv)
     }
     optind = 1;
     opterr = 0;
-    for (int o, idx; rc == 0 && (o = getopt_long(argc, argv, "j:o:", opts, &idx)) != -1;) {
+    for (int o, idx; rc == 0 && (o = cli_getopt(argc, argv, "j:o:", opts, &idx, "sweep")) != -1;) {
         switch (o) {
         case OPT_WORKLOAD:
             s.workload = optarg;
@@ -1233,9 +1233,7 @@ int cmd_sweep(int argc, char **argv)
             sweep_free(&s);
             return 0;
         case '?':
-            rc = cli_usage("sweep: unknown option or missing value: \"%s\" (see vmsim sweep "
-                           "--help)",
-                           argv[optind - 1]);
+            rc = 2; /* cli_getopt said why */
             break;
         default: /* a machine option: part of the base configuration */
             for (const struct option *c = config_opts; c->name; c++)
