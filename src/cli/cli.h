@@ -50,6 +50,10 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Open the --json output ("-" = stdout); NULL after printing an error. */
 FILE *cli_output_open(const char *path);
+/* Before the run: can path ("-" = stdout) be written? 0, or 1 after
+ * printing "OPT: cannot write PATH: <the OS's reason>". A new file is
+ * created and removed again; a device or FIFO is not opened. */
+int cli_output_check(const char *opt, const char *path);
 /* Close it (not stdout); returns 0, or 1 after printing an error when the
  * write (ok = false) or the close failed. */
 int cli_output_close(FILE *f, const char *path, bool ok);

@@ -283,6 +283,8 @@ int cmd_compare(int argc, char **argv)
         workload = "default";
     if ((rc = cli_config_finish(&cfg)) != 0)
         return rc;
+    if (json && cli_output_check("--json", json)) /* before the runs, not after */
+        return 1;
 
     /* --vary KEY=V1,V2,... */
     char key[32] = "", values[MAX_VARY][32];

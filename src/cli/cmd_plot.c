@@ -14,6 +14,7 @@
  * ($data << EOD), so no temporary files; the terminal follows the output's
  * extension (.png: pngcairo, .svg: svg). */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -473,6 +474,14 @@ static int run_gnuplot(const char *script, size_t len, const char *output)
         dup2(fds[0], 0);
         close(fds[0]);
         close(fds[1]);
+        /* The figure goes to `set output`, never to our stdout: gnuplot
+         * falls back to standard output when it cannot open the file,
+         * which put a PNG on the terminal. Its messages stay on stderr. */
+        const int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            close(null);
+        }
         execl(gp, "gnuplot", (char *)NULL);
         dprintf(2, "vmsim: plot: cannot run %s: %s\n", gp, strerror(errno));
         _exit(127);
@@ -707,6 +716,7 @@ int cmd_plot(int argc, char **argv)
         }
     }
     if (!po.output) return cli_usage("plot: expected -o FIG.png or -o FIG.svg, found no -o");
+    if (cli_output_check("plot: -o", po.output)) return 1;
     if (optind + 1 != argc)
         return cli_usage("plot: expected one INPUT (a sweep's CSV or JSON, or compare's JSON), "
                          "found %d",

@@ -5,6 +5,7 @@
  * input is a command run under valgrind's lackey tool, read from a pipe
  * (record.c) and framed by the spawn and exit of its process, exactly as
  * `vmsim record` writes it. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,16 +58,48 @@ static int verify_status(const struct vmsim *sim)
                     (unsigned long long)m.found);
 }
 
+/* Options that asked for something the input never gave them: say so on
+ * stderr (and in the JSON) rather than report a run where nothing
+ * happened as if it had. Fills w[] with up to 2 lines; returns the count. */
+static unsigned no_effect_warnings(const struct vmsim *sim, char w[][256])
+{
+    const struct vmsim_config *cfg = vmsim_get_config(sim);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    unsigned n = 0;
+    /* every translation of the enclave's addresses reads its table, and
+     * every access by another process to its memory is refused: neither
+     * means the process never ran an access */
+    if (cfg->nested.on && cfg->nested.enclave_pid && !st->enclave_refs && !st->enclave_refused)
+        snprintf(w[n++], 256,
+                 "--enclave %u: process %u made no access in the input; the enclave had no "
+                 "effect",
+                 (unsigned)cfg->nested.enclave_pid, (unsigned)cfg->nested.enclave_pid);
+    if (cfg->nested.on && cfg->nested.migrate.at && !st->mig_rounds)
+        snprintf(w[n++], 256,
+                 "--migrate at=%llu: the input ended after %llu accesses, before the migration "
+                 "was to start; nothing was migrated",
+                 (unsigned long long)cfg->nested.migrate.at, (unsigned long long)st->accesses);
+    return n;
+}
+
+/* The summary and the JSON; stopped says why the input was not read to
+ * its end (NULL: it was). */
 static int finish(struct vmsim *sim, const char *source, const char *json, bool quiet,
-                  struct cli_progress *pg)
+                  struct cli_progress *pg, const char *stopped)
 {
     cli_progress_end(pg);
     if (!quiet)
         report_text(sim, source, stdout);
+    char w[2][256];
+    const char *wp[2] = {w[0], w[1]};
+    const unsigned nw = no_effect_warnings(sim, w);
+    for (unsigned i = 0; i < nw; i++)
+        fprintf(stderr, "vmsim: warning: %s\n", w[i]);
     int status = 0;
     if (json) {
+        const struct report_outcome o = {stopped, wp, nw};
         FILE *f = cli_output_open(json);
-        status = f ? cli_output_close(f, json, report_json(sim, source, f) == 0) : 1;
+        status = f ? cli_output_close(f, json, report_json_outcome(sim, source, &o, f) == 0) : 1;
     }
     return verify_status(sim) ? 1 : status;
 }
@@ -139,7 +172,7 @@ static int feed(struct run *r, const struct vmsim_event *ev, size_t n)
         r->consumed += n;
         return 0;
     }
-    finish(r->sim, r->source, r->json, r->quiet, &r->pg);
+    finish(r->sim, r->source, r->json, r->quiet, &r->pg, "event error");
     uint64_t bad = vmsim_get_stats(r->sim)->events; /* index of the failing event */
     const struct vmsim_event *e = &ev[bad - r->consumed];
     const bool vm = e->type == VMSIM_EV_VM || (e->type == VMSIM_EV_SPAWN && e->file);
@@ -211,6 +244,9 @@ int cmd_run(int argc, char **argv)
     if (record && cfg.replace == VMSIM_REPLACE_OPT)
         return cli_usage("run: --replace opt reads its input twice; --record runs the command "
                          "once (record a trace with vmsim record, then run it)");
+    /* before simulating: a result must not be lost to an unwritable path */
+    if (json && cli_output_check("--json", json))
+        return 1;
 
     struct vmsim_source *src;
     struct cli_recording rec;
@@ -257,7 +293,8 @@ int cmd_run(int argc, char **argv)
     bool stopped = status != 0; /* the input was not read to its end */
     while (status == 0) {
         if (cli_interrupted()) {
-            finish(r.sim, source, json, quiet, &r.pg);
+            finish(r.sim, source, json, quiet, &r.pg,
+                   cli_interrupted() == SIGTERM ? "SIGTERM" : "SIGINT");
             status = cli_interrupt_report(r.consumed);
             stopped = true;
             break;
@@ -265,7 +302,7 @@ int cmd_run(int argc, char **argv)
         long n = vmsim_source_next(src, buf, BATCH);
         if (n < 0) {
             const struct vmsim_source_error *e = vmsim_source_error(src);
-            finish(r.sim, source, json, quiet, &r.pg);
+            finish(r.sim, source, json, quiet, &r.pg, "trace error");
             status = cli_fail("%s: expected %s, found %s (statistics above cover the %llu events "
                               "before it)",
                               e->where, e->expected, e->found, (unsigned long long)r.consumed);
@@ -274,7 +311,7 @@ int cmd_run(int argc, char **argv)
         }
         if (n == 0) {
             if (!record || (status = feed(&r, &exit_ev, 1)) == 0)
-                status = finish(r.sim, source, json, quiet, &r.pg);
+                status = finish(r.sim, source, json, quiet, &r.pg, NULL);
             break;
         }
         if ((status = feed(&r, buf, (size_t)n)) != 0) {

@@ -233,6 +233,8 @@ int cmd_snapshot(int argc, char **argv)
         cfg.ntlb = 0;
     if ((rc = cli_config_finish(&cfg)) != 0)
         return rc;
+    if (json && cli_output_check("--json", json))
+        return 1;
     struct snapshot s;
     snapshot_init(&s);
     if ((rc = cli_snapshot_load(proc, kpf, no_scan, &s)) != 0) {

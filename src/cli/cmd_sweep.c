@@ -1267,6 +1267,13 @@ int cmd_sweep(int argc, char **argv)
         sweep_free(&s);
         return rc == 1 ? 2 : rc;
     }
+    /* every output, before the first point runs: a sweep of hours must not
+     * end in "cannot write" */
+    if ((output && cli_output_check("-o", output)) || (json && cli_output_check("--json", json)) ||
+        (plot && cli_output_check("--plot", plot))) {
+        sweep_free(&s);
+        return 1;
+    }
     s.rows = calloc(s.npoints, sizeof *s.rows);
     s.resumed = calloc(s.npoints, sizeof *s.resumed);
     s.header = make_header(&s);
