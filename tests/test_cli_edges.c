@@ -401,6 +401,32 @@ static void test_trace_error_json_is_partial(void **state)
     free(path);
 }
 
+/* An event the machine refuses is named by its line: line 1 an access, 2 a
+ * comment, 3 blank, 4 an access on cpu 9 of a 2-CPU machine: "FILE:4
+ * (event 2)", the second event, on the fourth line (docs/traces.md: '#'
+ * comments and blank lines make no event). */
+static void test_event_error_names_the_line(void **state)
+{
+    (void)state;
+    const char trace[] = "R 1 0x1000 8\n# a comment\n\nR 1 0x2000 8 9\n";
+    char *path = write_temp(trace, strlen(trace), ".txt");
+    struct cmd_result r = run_vmsim("run --trace %s --cpus 2 --quiet", path);
+    assert_int_equal(r.status, 1);
+    char want[600];
+    snprintf(want, sizeof want, "%s:4 (event 2): cpu 9", path);
+    if (!contains(r.err, want))
+        fail_msg("stderr lacks \"%s\":\n%s", want, r.err);
+    cmd_result_free(&r);
+    /* from standard input the trace cannot be read again: the number only */
+    r = run_vmsim("run --trace - --cpus 2 --quiet < %s", path);
+    assert_int_equal(r.status, 1);
+    if (!contains(r.err, "vmsim: event 2: cpu 9"))
+        fail_msg("stdin: %s", r.err);
+    cmd_result_free(&r);
+    unlink(path);
+    free(path);
+}
+
 /* ---- docs/cli.md's exit-status table ------------------------------------- */
 
 /* Start `vmsim ARGS` (split at spaces), wait until it catches sig (SigCgt
@@ -519,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_convert_keeps_out_on_failure),
         cmocka_unit_test(test_options_without_effect_warn),
         cmocka_unit_test(test_trace_error_json_is_partial),
+        cmocka_unit_test(test_event_error_names_the_line),
         cmocka_unit_test(test_exit_status_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -158,10 +158,47 @@ struct run {
     struct vmsim *sim;
     const struct vmsim_config *cfg;
     const char *source, *json;
+    const char *trace; /* --trace, for naming a refused event's line; NULL otherwise */
     bool quiet;
     struct cli_progress pg;
     uint64_t consumed; /* events the machine has taken */
 };
+
+/* Where event number `nth` (from 1) of the trace is, for a message a person
+ * can act on: "FILE:LINE (event N)". The trace is read again up to it (only
+ * after a failure, so the cost does not matter), the last call asking for
+ * exactly the events left so that the reader's place is that event's line.
+ * Just "event N" for a workload, a pipe, or a format without lines. */
+static const char *event_place(const char *trace, uint64_t nth, char *buf, size_t len)
+{
+    snprintf(buf, len, "event %llu", (unsigned long long)nth);
+    const char *path;
+    struct stat sb;
+    if (!trace)
+        return buf;
+    const char *fmt = cli_trace_format(trace, &path);
+    if (!strcmp(path, "-") || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return buf;
+    struct vmsim_source *src;
+    struct vmsim_source_error err;
+    struct vmsim_event *ev = malloc(BATCH * sizeof *ev);
+    if (!ev || vmsim_source_open_trace(path, fmt, &src, &err) != 0) {
+        free(ev);
+        return buf;
+    }
+    uint64_t left = nth;
+    long n = 1;
+    while (left && n > 0) {
+        n = vmsim_source_next(src, ev, left < BATCH ? (size_t)left : BATCH);
+        left -= n > 0 ? (uint64_t)n : 0;
+    }
+    char where[300];
+    if (!left && vmsim_source_where(src, where, sizeof where) == VMSIM_OK)
+        snprintf(buf, len, "%s (event %llu)", where, (unsigned long long)nth);
+    vmsim_source_close(src);
+    free(ev);
+    return buf;
+}
 
 /* Feed n events; on a real failure print the statistics, then the event
  * at fault, and return 1. */
@@ -175,26 +212,28 @@ static int feed(struct run *r, const struct vmsim_event *ev, size_t n)
     finish(r->sim, r->source, r->json, r->quiet, &r->pg, "event error");
     uint64_t bad = vmsim_get_stats(r->sim)->events; /* index of the failing event */
     const struct vmsim_event *e = &ev[bad - r->consumed];
+    char at[400];
+    event_place(r->trace, bad + 1, at, sizeof at);
     const bool vm = e->type == VMSIM_EV_VM || (e->type == VMSIM_EV_SPAWN && e->file);
     if (vm && !r->cfg->nested.on)
-        return cli_fail("event %llu: expected a virtualized machine for VM events (--nested "
-                        "GEOMETRY), found a native one", (unsigned long long)bad + 1);
+        return cli_fail("%s: expected a virtualized machine for VM events (--nested "
+                        "GEOMETRY), found a native one", at);
     if (vm && e->type == VMSIM_EV_VM)
-        return cli_fail("event %llu: VM %llu: %s", (unsigned long long)bad + 1,
+        return cli_fail("%s: VM %llu: %s", at,
                         (unsigned long long)e->addr,
                         rc == VMSIM_EEXIST ? "expected a new VM id, found one that exists"
                                            : vmsim_strerror(rc));
     if (vm)
-        return cli_fail("event %llu: spawn of pid %u into VM %u: expected a VM created before "
-                        "(a vm event)", (unsigned long long)bad + 1, e->pid, e->file);
+        return cli_fail("%s: spawn of pid %u into VM %u: expected a VM created before "
+                        "(a vm event)", at, e->pid, e->file);
     if (rc == VMSIM_ERANGE)
-        return cli_fail("event %llu: cpu %u, but the machine has %u CPUs (--cpus)",
-                        (unsigned long long)bad + 1, e->cpu, r->cfg->ncpus);
+        return cli_fail("%s: cpu %u, but the machine has %u CPUs (--cpus)",
+                        at, e->cpu, r->cfg->ncpus);
     if (e->type == VMSIM_EV_FORK && rc == VMSIM_EEXIST)
-        return cli_fail("event %llu: fork of pid %u: expected a new child pid, found %llu, which "
+        return cli_fail("%s: fork of pid %u: expected a new child pid, found %llu, which "
                         "exists",
-                        (unsigned long long)bad + 1, e->pid, (unsigned long long)e->addr);
-    return cli_fail("event %llu: %s", (unsigned long long)bad + 1, vmsim_strerror(rc));
+                        at, e->pid, (unsigned long long)e->addr);
+    return cli_fail("%s: %s", at, vmsim_strerror(rc));
 }
 
 int cmd_run(int argc, char **argv)
@@ -269,7 +308,7 @@ int cmd_run(int argc, char **argv)
     } else if ((rc = cli_open_input(trace, workload, &src)) != 0) {
         return rc;
     }
-    struct run r = {.cfg = &cfg, .source = source, .json = json, .quiet = quiet};
+    struct run r = {.cfg = &cfg, .source = source, .json = json, .trace = trace, .quiet = quiet};
     if ((rc = vmsim_create(&cfg, &r.sim)) != 0) {
         vmsim_source_close(src);
         if (record)

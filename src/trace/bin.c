@@ -363,7 +363,7 @@ static void bin_close(struct vmsim_source *src)
     free(s);
 }
 
-static const struct source_ops bin_source_ops = {"bin", bin_next, bin_close};
+static const struct source_ops bin_source_ops = {"bin", bin_next, bin_close, NULL};
 
 int bin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
 {

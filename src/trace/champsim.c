@@ -159,7 +159,8 @@ static void champsim_close(struct vmsim_source *src)
     free(s);
 }
 
-static const struct source_ops champsim_source_ops = {"champsim", champsim_next, champsim_close};
+static const struct source_ops champsim_source_ops = {"champsim", champsim_next, champsim_close,
+                                                      NULL};
 
 int champsim_source_open(struct input *in, struct vmsim_source **out,
                          struct vmsim_source_error *err)

@@ -169,8 +169,10 @@ static long din_next(struct vmsim_source *src, struct vmsim_event *buf, size_t m
     return line_source_next((struct line_source *)src, buf, max, din_parse);
 }
 
-static const struct source_ops din_source_ops = {"din", din_next, line_source_close};
-static const struct source_ops xdin_source_ops = {"xdin", din_next, line_source_close};
+static const struct source_ops din_source_ops = {"din", din_next, line_source_close,
+                                                 line_source_where};
+static const struct source_ops xdin_source_ops = {"xdin", din_next, line_source_close,
+                                                  line_source_where};
 
 static int din_open(struct input *in, struct vmsim_source **out, bool extended)
 {
