@@ -427,6 +427,40 @@ static void test_event_error_names_the_line(void **state)
     free(path);
 }
 
+/* ---- host memory bounded ---------------------------------------------------- */
+
+/* A write every 2 MiB needs a new leaf page table per access: 65,536 of
+ * them are 65,536 x 4 KiB = 256 MiB of simulated tables, kept in vmsim's
+ * own memory, far past --max-rss 64m. The run must stop cleanly: status 1,
+ * the reason on stderr, and a JSON that says it is partial, with fewer
+ * accesses than the 65,536 asked for (at least one batch of 4096 runs
+ * before the first reading, whatever the build's own footprint). */
+static void test_max_rss_stops_cleanly(void **state)
+{
+    (void)state;
+    struct cmd_result r = run_vmsim("run --thp never --workload "
+                                    "seq:n=65536,stride=2m,size=128g,write=1 --max-rss 64m "
+                                    "--quiet --json -");
+    assert_int_equal(r.status, 1);
+    if (!contains(r.err, "stopped after") || !contains(r.err, "--max-rss"))
+        fail_msg("stderr: %s", r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    if (!j)
+        fail_msg("no JSON on stdout:\n%s", r.out);
+    assert_true(json_is_false(json_object_get(j, "complete")));
+    assert_string_equal(json_string_value(json_object_get(j, "stopped_by")), "host memory limit");
+    const long long acc = (long long)json_integer_value(json_object_get(j, "accesses"));
+    assert_true(acc >= 4096 && acc < 65536);
+    json_decref(j);
+    cmd_result_free(&r);
+    static const struct edge_case c[] = {
+        {"run --workload seq:n=1000 --quiet --max-rss 1k", 2, {"--max-rss", "\"1k\"", NULL}},
+        {"run --workload seq:n=1000 --quiet --max-rss none", 0, {NULL}},
+        {"run --workload seq:n=1000 --quiet --max-rss 64g", 0, {NULL}},
+    };
+    expect_cases(c, sizeof c / sizeof c[0]);
+}
+
 /* ---- docs/cli.md's exit-status table ------------------------------------- */
 
 /* Start `vmsim ARGS` (split at spaces), wait until it catches sig (SigCgt
@@ -546,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_options_without_effect_warn),
         cmocka_unit_test(test_trace_error_json_is_partial),
         cmocka_unit_test(test_event_error_names_the_line),
+        cmocka_unit_test(test_max_rss_stops_cleanly),
         cmocka_unit_test(test_exit_status_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

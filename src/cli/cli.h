@@ -107,6 +107,17 @@ void cli_interrupt_forward(pid_t pid);
 int cli_interrupted(void);
 int cli_interrupt_report(uint64_t events);
 
+/* vmsim's resident memory against --max-rss (rss.c). limit 0: none. Call
+ * cli_rss_over() once per batch (it reads /proc at the first call, then
+ * every 20 ms); last holds the reading. */
+struct cli_rss {
+    uint64_t limit, last;
+    double next; /* monotonic time of the next reading */
+};
+uint64_t cli_rss_default(void); /* 3/4 of MemAvailable now; 0 when unknown */
+uint64_t cli_rss_now(void);     /* the resident set in bytes; 0 when unknown */
+bool cli_rss_over(struct cli_rss *r);
+
 /* The progress line on stderr when it is a terminal and not quiet: call
  * cli_progress_due() per batch (cheap), cli_progress_show() when it says
  * so. The share done and the time left come from total_accesses (a

@@ -18,7 +18,10 @@
 
 #define RECORD_PID 1 /* as vmsim record: the lackey reader's pid */
 
-enum { OPT_WORKLOAD = OPT_CLI_FIRST_FREE, OPT_TRACE, OPT_JSON, OPT_QUIET, OPT_RECORD, OPT_HELP };
+enum {
+    OPT_WORKLOAD = OPT_CLI_FIRST_FREE, OPT_TRACE, OPT_JSON, OPT_QUIET, OPT_RECORD, OPT_MAX_RSS,
+    OPT_HELP
+};
 
 static void help(FILE *out)
 {
@@ -38,7 +41,10 @@ static void help(FILE *out)
             "                     accesses as they come (as `vmsim record`, without a file)\n"
             "output:\n"
             "  --json PATH|-      also write the statistics and configuration as JSON\n"
-            "  --quiet            no human summary, no progress line\n\n%s",
+            "  --quiet            no human summary, no progress line\n"
+            "  --max-rss SIZE|none  stop cleanly, with the statistics so far, when vmsim's own\n"
+            "                     memory on this machine passes SIZE (default: 3/4 of the\n"
+            "                     memory available at the start)\n\n%s",
             cli_config_help);
 }
 
@@ -104,10 +110,22 @@ static int finish(struct vmsim *sim, const char *source, const char *json, bool 
     return verify_status(sim) ? 1 : status;
 }
 
+/* The run's resident memory passed --max-rss: say so, with what to do. */
+static int rss_stop(const struct cli_rss *rss, uint64_t events, bool given)
+{
+    char now[32], lim[32];
+    return cli_fail("stopped after %llu events: vmsim's memory on this machine (resident set) "
+                    "reached %s, above the limit of %s (%s); the statistics cover those "
+                    "events. A larger --max-rss, or --max-rss none, lets it go on",
+                    (unsigned long long)events, report_bytes(rss->last, now, sizeof now),
+                    report_bytes(rss->limit, lim, sizeof lim),
+                    given ? "--max-rss" : "the default: 3/4 of the memory available at the start");
+}
+
 /* OPT needs the future: read the whole input once for vmsim_plan, then
  * open it again for the run. */
 static int plan(struct vmsim *sim, const char *trace, const char *workload,
-                struct vmsim_source **src)
+                struct vmsim_source **src, struct cli_rss *rss, bool rss_given)
 {
     if (trace) {
         const char *path;
@@ -123,6 +141,10 @@ static int plan(struct vmsim *sim, const char *trace, const char *workload,
         if (cli_interrupted()) {
             free(buf);
             return cli_interrupt_report(0);
+        }
+        if (cli_rss_over(rss)) { /* the plan holds 8 bytes per access */
+            free(buf);
+            return rss_stop(rss, 0, rss_given);
         }
         if (n < 0) {
             const struct vmsim_source_error *e = vmsim_source_error(*src);
@@ -245,11 +267,13 @@ int cmd_run(int argc, char **argv)
         {"json", required_argument, 0, OPT_JSON},
         {"quiet", no_argument, 0, OPT_QUIET},
         {"record", no_argument, 0, OPT_RECORD},
+        {"max-rss", required_argument, 0, OPT_MAX_RSS},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0}};
     struct vmsim_config cfg;
     const char *workload = NULL, *trace = NULL, *json = NULL;
-    bool quiet = false, record = false;
+    bool quiet = false, record = false, rss_given = false;
+    struct cli_rss rss = {0};
     int rc = cli_config_init(&cfg, argc, argv);
     if (rc)
         return rc;
@@ -262,6 +286,13 @@ int cmd_run(int argc, char **argv)
         case OPT_JSON: json = optarg; break;
         case OPT_QUIET: quiet = true; break;
         case OPT_RECORD: record = true; break;
+        case OPT_MAX_RSS:
+            rss_given = true;
+            if (strcmp(optarg, "none") != 0 &&
+                (vmsim_parse_size(optarg, &rss.limit) || rss.limit < (16u << 20)))
+                return cli_usage("--max-rss: expected a size of at least 16m such as 8g, or none, "
+                                 "found \"%s\"", optarg);
+            break;
         case OPT_HELP: help(stdout); return 0;
         case '?':
             return 2; /* cli_getopt said why */
@@ -283,6 +314,8 @@ int cmd_run(int argc, char **argv)
     if (record && cfg.replace == VMSIM_REPLACE_OPT)
         return cli_usage("run: --replace opt reads its input twice; --record runs the command "
                          "once (record a trace with vmsim record, then run it)");
+    if (!rss_given) /* measured before vmsim allocates anything large */
+        rss.limit = cli_rss_default();
     /* before simulating: a result must not be lost to an unwritable path */
     if (json && cli_output_check("--json", json))
         return 1;
@@ -315,7 +348,8 @@ int cmd_run(int argc, char **argv)
             cli_record_end(&rec, true);
         return cli_fail("cannot build the machine: %s", vmsim_strerror(rc));
     }
-    if (cfg.replace == VMSIM_REPLACE_OPT && (rc = plan(r.sim, trace, workload, &src)) != 0) {
+    if (cfg.replace == VMSIM_REPLACE_OPT &&
+        (rc = plan(r.sim, trace, workload, &src, &rss, rss_given)) != 0) {
         vmsim_destroy(r.sim);
         vmsim_source_close(src);
         return rc;
@@ -354,6 +388,12 @@ int cmd_run(int argc, char **argv)
             break;
         }
         if ((status = feed(&r, buf, (size_t)n)) != 0) {
+            stopped = true;
+            break;
+        }
+        if (cli_rss_over(&rss)) {
+            finish(r.sim, source, json, quiet, &r.pg, "host memory limit");
+            status = rss_stop(&rss, r.consumed, rss_given);
             stopped = true;
             break;
         }
