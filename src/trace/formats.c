@@ -313,6 +313,5 @@ int line_fail(struct line_source *s, const char *expected, const char *found, si
                 (unsigned long long)s->line);
     if (!found || found_len == 0)
         snprintf(s->base.err.found, sizeof s->base.err.found, "end of line");
-    input_check_rest(&s->in, &s->base.err); /* corrupt compressed data, if so, replaces it */
     return VMSIM_EPARSE;
 }

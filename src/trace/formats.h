@@ -223,8 +223,13 @@ line_source_next(struct line_source *s, struct vmsim_event *buf, size_t max,
         n += (size_t)r;
     }
     s->base.bytes = input_consumed(&s->in);
-    if (err < 0)
+    if (err < 0) {
+        /* the parser's message is complete: now see whether the compressed
+         * data under it is corrupt, which then replaces it (input.h) */
+        if (s->in.dec)
+            input_check_rest(&s->in, &s->base.err);
         s->base.pending = err;
+    }
     return (long)n;
 }
 
