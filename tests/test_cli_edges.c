@@ -212,6 +212,13 @@ static void test_outputs_checked_before_the_run(void **state)
         struct edge_case c = {cases[i], 1, {"cannot write", reason[i], NULL}};
         expect_cases(&c, 1);
     }
+    /* vmsim record checks that valgrind and the command exist first */
+    if (system("command -v valgrind >/dev/null 2>&1") == 0) {
+        struct edge_case c = {"record -o /nonexistent/r.vmt -- true", 1,
+                              {"cannot write /nonexistent/r.vmt", "No such file or directory",
+                               NULL}};
+        expect_cases(&c, 1);
+    }
     /* stdout stays empty: the summary of a run never started */
     const char trace[] = "R 1 0x400000 8\n";
     char *path = write_temp(trace, strlen(trace), ".txt");

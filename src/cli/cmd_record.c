@@ -7,6 +7,7 @@
  * command ended (it has ended: normally, by a signal, or killed by vmsim
  * after an interrupt). Exit status: the command's, unless recording failed
  * (1, 2 for usage) or was interrupted (128 + the signal). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,8 +81,10 @@ int cmd_record(int argc, char **argv)
         return 1;
     struct vmsim_sink *sink;
     int rc = vmsim_sink_open(out, "bin", &sink);
-    if (rc)
-        return cli_fail("record: cannot write %s: %s", out, vmsim_strerror(rc));
+    if (rc) /* the OS's reason when it has one (formats.c keeps errno) */
+        return cli_fail("record: cannot write %s: %s", out,
+                        rc == VMSIM_EIO || rc == VMSIM_ENOENT ? strerror(errno)
+                                                              : vmsim_strerror(rc));
     struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
     if (!buf) {
         vmsim_sink_close(sink);
