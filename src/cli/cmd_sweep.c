@@ -94,6 +94,10 @@ struct sweep {
     int journal; /* fd, or -1 */
     bool progress;
     double t0;
+    /* --max-rss for each point: the share of one job of the memory available
+     * at the start, so that the points running together stay within it
+     * (each `vmsim run` alone would assume the whole default); "" none */
+    char max_rss[32];
 };
 
 static const struct option config_opts[] = {CLI_CONFIG_OPTIONS, {0, 0, 0, 0}};
@@ -823,7 +827,7 @@ static void on_signal(int sig)
 
 /* Start point p: fork, and exec `vmsim run ARGS --json - --quiet` with
  * stdout and stderr on pipes. 0, or -1 with errno. */
-static int start(struct job *j, size_t p, json_t *args)
+static int start(struct job *j, size_t p, json_t *args, const char *max_rss)
 {
     int out[2], err[2];
     if (pipe(out)) return -1;
@@ -837,7 +841,7 @@ static int start(struct job *j, size_t p, json_t *args)
         fcntl(err[i], F_SETFD, FD_CLOEXEC);
     }
     const size_t n = json_array_size(args);
-    char **argv = calloc(n + 5, sizeof *argv);
+    char **argv = calloc(n + 7, sizeof *argv);
     if (!argv) {
         close(out[0]), close(out[1]), close(err[0]), close(err[1]);
         errno = ENOMEM;
@@ -849,6 +853,10 @@ static int start(struct job *j, size_t p, json_t *args)
     argv[n + 1] = "--json";
     argv[n + 2] = "-";
     argv[n + 3] = "--quiet";
+    if (max_rss[0]) {
+        argv[n + 4] = "--max-rss";
+        argv[n + 5] = (char *)max_rss;
+    }
     const pid_t parent = getpid();
     clock_gettime(CLOCK_MONOTONIC, &j->start);
     pid_t pid = fork();
@@ -1036,7 +1044,7 @@ static int run_all(struct sweep *s, unsigned jobs)
                 next++;
                 continue;
             }
-            if (start(&job[slot], next, args) != 0) {
+            if (start(&job[slot], next, args, s->max_rss) != 0) {
                 rc = cli_fail("sweep: cannot start a run: %s", strerror(errno));
                 json_decref(args);
                 break;
@@ -1294,6 +1302,10 @@ int cmd_sweep(int argc, char **argv)
         sweep_free(&s);
         return rc;
     }
+    const uint64_t avail = cli_rss_default(); /* 3/4 of MemAvailable, 0: unknown */
+    const uint64_t together = jobs < s.npoints ? jobs : (s.npoints ? s.npoints : 1);
+    if (avail / together >= (16u << 20))
+        snprintf(s.max_rss, sizeof s.max_rss, "%llu", (unsigned long long)(avail / together));
     s.progress = !quiet && isatty(STDERR_FILENO);
     s.t0 = now();
     rc = run_all(&s, jobs);
