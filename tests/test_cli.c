@@ -1081,9 +1081,10 @@ static void test_workloads_inside_small_spaces(void **state)
     for (size_t g = 0; g < 2; g++)
         for (const char *const *w = vmsim_workload_names; *w; w++) {
             const bool vms = strcmp(*w, "vms") == 0, dflt = strcmp(*w, "default") == 0;
+            /* nested x86-32 addresses 4 GiB of guest memory at most */
             struct cmd_result r = run_vmsim("run --geometry %s%s%s --workload %s%s --quiet --json -",
-                                            geoms[g], vms ? " --nested " : "", vms ? geoms[g] : "",
-                                            *w, dflt ? "" : ":n=100000");
+                                            geoms[g], vms ? " --mem 2g --nested " : "",
+                                            vms ? geoms[g] : "", *w, dflt ? "" : ":n=100000");
             if (r.status != 0)
                 fail_msg("%s on %s: status %d\n%s", *w, geoms[g], r.status, r.err);
             json_error_t jerr;

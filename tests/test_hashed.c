@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "phys/phys.h"
 #include "pt/pt.h"
@@ -1098,6 +1099,54 @@ static void test_differential(void **state)
             differential(params[i], seed * 1000 + i);
 }
 
+
+/* The host array of a large bucket table (issue 12): buckets=2^22 heads of
+ * 4 bytes are 16 MiB, mapped on their own with transparent huge pages
+ * refused (VmFlags "nh" in /proc/self/smaps, where the kernel has THP), so
+ * a key that hashes into it costs one 4 KiB host page, not 2 MiB. 512 keys
+ * scattered over the table touch at most 512 pages: Rss <= 512 x 4 kB =
+ * 2048 kB (with 2 MiB pages it would be the whole 16 MiB). */
+static void test_large_table_host_pages(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f, 256ull << 20); /* 16 MiB of simulated buckets fit */
+    struct pt *p = space(&f, "buckets=4194304,load=0", 1);
+    for (uint64_t i = 0; i < 512; i++) /* 1 GiB apart: a new bucket page each, likely */
+        assert_int_equal(pt_map(p, 0, (i << 30) | 0x1000, 1, leaf(1000 + i)), VMSIM_OK);
+    FILE *sm = fopen("/proc/self/smaps", "r");
+    if (!sm) {
+        pt_destroy(p);
+        fx_fini(&f);
+        skip();
+    }
+    char line[512];
+    bool in = false, found = false;
+    unsigned long long size = 0, rss = 0;
+    while (fgets(line, sizeof line, sm)) {
+        unsigned long long v;
+        if (sscanf(line, "Size: %llu kB", &v) == 1) {
+            in = v == 16384;
+            size = v;
+        } else if (in && sscanf(line, "Rss: %llu kB", &v) == 1) {
+            rss = v;
+        } else if (in && !strncmp(line, "VmFlags:", 8)) {
+            const bool thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+            if (thp && !strstr(line, " nh"))
+                fail_msg("the 16 MiB bucket array allows huge pages: %s", line);
+            found = true;
+            break;
+        }
+    }
+    fclose(sm);
+    if (!found)
+        fail_msg("no 16 MiB mapping for the bucket array (last size %llu kB)", size);
+    if (rss > 2048)
+        fail_msg("the bucket array holds %llu kB for 512 keys, expected at most 2048", rss);
+    pt_destroy(p);
+    fx_fini(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1108,6 +1157,7 @@ int main(void)
         cmocka_unit_test(test_formula_probing), cmocka_unit_test(test_footprint),
         cmocka_unit_test(test_out_of_frames),   cmocka_unit_test(test_visit),
         cmocka_unit_test(test_hash_functions),  cmocka_unit_test(test_differential),
+        cmocka_unit_test(test_large_table_host_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -830,7 +830,8 @@ static void test_cli_vms(void **state)
     cmd_result_free(&r);
     r = run_vmsim("run --trace %s", path);
     assert_int_equal(r.status, 1);
-    assert_non_null(strstr(r.err, "event 1: expected a virtualized machine"));
+    /* named by its line in the trace (issue 12) */
+    assert_non_null(strstr(r.err, ":1 (event 1): expected a virtualized machine"));
     cmd_result_free(&r);
     unlink(path);
     free(path);

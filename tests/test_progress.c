@@ -141,6 +141,9 @@ static void interrupt_run(int sig, int want_status, const char *signame)
     assert_true(accesses < 4000000000LL);
     assert_int_equal(events, said);
     assert_int_equal(events % 4096, 0); /* stopped between batches of 4096 */
+    /* the file says it is partial (docs/stats.md, "How the run ended") */
+    assert_true(json_is_false(json_object_get(j, "complete")));
+    assert_string_equal(json_string_value(json_object_get(j, "stopped_by")), signame);
     json_decref(j);
     free(o);
     free(e);

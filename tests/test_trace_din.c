@@ -20,7 +20,7 @@ static const char din_hand[] = "0 1000\n"
                                "5 1234\n"                   /* invalidate: skipped */
                                "  0x1\t8009\r\n"            /* blanks, 0x label, tab, CRLF */
                                "0 FFFFFFFFFFFFFFFF\n"
-                               "2 3";                       /* no final newline */
+                               "2 3\n";
 
 static const struct vmsim_event din_events[] = {
     ACC(VMSIM_READ, 0x1000, 4),
@@ -39,7 +39,7 @@ static const char xdin_hand[] = "r 0x1000 4  # comment for lru policy on a singl
                                 "c 0 0\n"                   /* copy-back: skipped */
                                 "v 1000 40\n"               /* invalidate: skipped */
                                 "\tI\t0x401000\t2\r\n"
-                                "r ffffffffffffffff 40000000"; /* the largest size, 2^30 */
+                                "r ffffffffffffffff 40000000\n"; /* the largest size, 2^30 */
 
 static const struct vmsim_event xdin_events[] = {
     ACC(VMSIM_READ, 0x1000, 4),
@@ -84,6 +84,13 @@ static void test_din_errors(void **state)
     tt_expect_error(t, strlen(t), "din", VMSIM_EPARSE, 0, ":1", "LABEL", "\"R 1000\"");
     t = "0,1000\n";
     tt_expect_error(t, strlen(t), "din", VMSIM_EPARSE, 0, ":1", "LABEL", NULL);
+    /* a trace cut short: "2 4000" lost its end and its newline; "2 40" is
+     * not read as a fetch of 0x40, the line is named (issue 12) */
+    t = "2 40\n2 40";
+    tt_expect_error(t, strlen(t), "din", VMSIM_EPARSE, 1, "<memory>:2", "newline",
+                    "\"2 40\" at the end of the input");
+    t = "2";
+    tt_expect_error(t, strlen(t), "din", VMSIM_EPARSE, 0, "<memory>:1", "newline", NULL);
 }
 
 static void test_xdin_errors(void **state)
@@ -105,6 +112,9 @@ static void test_xdin_errors(void **state)
     tt_expect_error(t, strlen(t), "xdin", VMSIM_EPARSE, 0, ":1", "ADDRESS", "\"0xg 4\"");
     t = "r 1 4\n\n";
     tt_expect_error(t, strlen(t), "xdin", VMSIM_EPARSE, 1, ":2", NULL, "an empty line");
+    t = "r 1 4\nr 1000 4"; /* "r 1000 40" cut short, no newline */
+    tt_expect_error(t, strlen(t), "xdin", VMSIM_EPARSE, 1, "<memory>:2", "newline",
+                    "at the end of the input");
 }
 
 /* What auto-detection makes of first lines that look alike. */

@@ -103,6 +103,11 @@ uint64_t vmsim_source_bytes(const struct vmsim_source *src);
  * docs/workloads.md; UINT64_MAX if more); 0 when unknown (trace files).
  * For progress: the share done is the accesses consumed over this. */
 uint64_t vmsim_source_total(const struct vmsim_source *src);
+/* The place in the input of the last event delivered, "FILE:LINE", so that
+ * an event the machine refuses can be named where a person can find it:
+ * VMSIM_OK, or VMSIM_EUNSUPPORTED for a source without lines (generators,
+ * the binary formats). */
+int vmsim_source_where(const struct vmsim_source *src, char *buf, size_t len);
 void vmsim_source_close(struct vmsim_source *src);
 
 /* Names of the trace formats and synthetic workloads, NULL-terminated,

@@ -20,11 +20,11 @@ int cmd_sweep(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 
 /* Split "[FORMAT:]PATH" when the prefix names a trace format: returns the
- * format (or NULL) and sets *path. */
+ * format (or NULL) and sets *path. "auto:" is stripped and gives NULL. */
 const char *cli_trace_format(const char *arg, const char **path);
 /* Open the trace (when not NULL) or else the workload, laid out for a
  * va_bits-wide address space (the geometry's); on failure print why and
- * return 1. */
+ * return 1, or 2 for a workload spec that does not parse. */
 int cli_open_input(const char *trace, const char *workload, unsigned va_bits,
                    struct vmsim_source **src);
 
@@ -37,6 +37,14 @@ int cli_proc_dir(const char *pid, char *dir, size_t len);
  * Free *s in every case. */
 int cli_snapshot_load(const char *proc, const char *kpageflags, bool no_scan, struct snapshot *s);
 
+/* getopt_long for command cmd (options.c), with whole long-option names
+ * only: an abbreviation such as "--tl" for "--tlb" is refused. On an
+ * unknown option, a missing value or an abbreviation it prints the usage
+ * error itself and returns '?', so the caller just returns 2. longindex may
+ * be NULL. */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+               int *longindex, const char *cmd);
+
 /* Print "vmsim: <message>" to stderr; returns 2 (usage) for `return cli_usage(...)`. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "vmsim: <message>" to stderr; returns 1 (failure). */
@@ -44,6 +52,10 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Open the --json output ("-" = stdout); NULL after printing an error. */
 FILE *cli_output_open(const char *path);
+/* Before the run: can path ("-" = stdout) be written? 0, or 1 after
+ * printing "OPT: cannot write PATH: <the OS's reason>". A new file is
+ * created and removed again; a device or FIFO is not opened. */
+int cli_output_check(const char *opt, const char *path);
 /* Close it (not stdout); returns 0, or 1 after printing an error when the
  * write (ok = false) or the close failed. */
 int cli_output_close(FILE *f, const char *path, bool ok);
@@ -98,6 +110,17 @@ int cli_interrupted(void);
 int cli_interrupt_report(uint64_t events);
 /* The flag itself, for vmsim_set_stop: a long access stops inside vmsim_run. */
 const volatile sig_atomic_t *cli_interrupt_flag(void);
+
+/* vmsim's resident memory against --max-rss (rss.c). limit 0: none. Call
+ * cli_rss_over() once per batch (it reads /proc at the first call, then
+ * every 20 ms); last holds the reading. */
+struct cli_rss {
+    uint64_t limit, last;
+    double next; /* monotonic time of the next reading */
+};
+uint64_t cli_rss_default(void); /* 3/4 of MemAvailable now; 0 when unknown */
+uint64_t cli_rss_now(void);     /* the resident set in bytes; 0 when unknown */
+bool cli_rss_over(struct cli_rss *r);
 
 /* The progress line on stderr when it is a terminal and not quiet: call
  * cli_progress_due() per batch (cheap), cli_progress_show() when it says

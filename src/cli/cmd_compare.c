@@ -234,7 +234,7 @@ int cmd_compare(int argc, char **argv)
         return rc;
     optind = 1;
     opterr = 0;
-    for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+    for (int o; (o = cli_getopt(argc, argv, "", opts, NULL, "compare")) != -1;) {
         switch (o) {
         case OPT_WORKLOAD: workload = optarg; break;
         case OPT_TRACE: trace = optarg; break;
@@ -262,8 +262,7 @@ int cmd_compare(int argc, char **argv)
             break;
         }
         case '?':
-            return cli_usage("compare: unknown option or missing value: \"%s\" (see vmsim compare "
-                             "--help)", argv[optind - 1]);
+            return 2; /* cli_getopt said why */
         default:
             if ((rc = cli_config_option(&cfg, o, optarg)) != 0)
                 return rc == 1 ? 2 : rc;
@@ -284,6 +283,8 @@ int cmd_compare(int argc, char **argv)
         workload = "default";
     if ((rc = cli_config_finish(&cfg)) != 0)
         return rc;
+    if (json && cli_output_check("--json", json)) /* before the runs, not after */
+        return 1;
 
     /* --vary KEY=V1,V2,... */
     char key[32] = "", values[MAX_VARY][32];
@@ -349,8 +350,9 @@ int cmd_compare(int argc, char **argv)
         }
     }
     /* What was computed is printed, even after a failure (the table goes
-     * unless the JSON takes standard output). */
-    const bool table = !json || strcmp(json, "-") != 0;
+     * unless the JSON takes standard output); nothing when the first run
+     * failed (a bad workload spec), so that an error prints no empty table. */
+    const bool table = done && (!json || strcmp(json, "-") != 0);
     if (table) {
         if (proc)
             printf("vmsim compare: the process of %s%s%s%s, each mapped page read once\n\n",

@@ -60,7 +60,7 @@ int cmd_convert(int argc, char **argv)
     const char *from = NULL, *to = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+f:t:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+f:t:h", opts, NULL, "convert")) != -1) {
         switch (c) {
         case 'f':
             from = optarg;
@@ -72,7 +72,7 @@ int cmd_convert(int argc, char **argv)
             convert_help(stdout);
             return 0;
         default:
-            return cli_usage("convert: see `vmsim convert --help`");
+            return 2; /* cli_getopt said why */
         }
     }
     if (argc - optind != 2)
@@ -97,11 +97,45 @@ int cmd_convert(int argc, char **argv)
     int r = vmsim_source_open_trace(in, from, &src, &err);
     if (r < 0)
         return convert_source_error(&err);
+    /* A regular OUT (or a new one) is written as a temporary file beside it
+     * and renamed over it only when the conversion succeeded: a failed
+     * conversion leaves an existing OUT as it was. The default format
+     * follows OUT's name, not the temporary one's (docs/cli.md). */
+    struct stat sb;
+    const bool exists = strcmp(out, "-") != 0 && stat(out, &sb) == 0;
+    const bool via_tmp = strcmp(out, "-") != 0 && (!exists || S_ISREG(sb.st_mode));
+    char tmp[4096];
+    const char *path = out;
+    if (!to || !strcmp(to, "auto")) {
+        const size_t n = strlen(out);
+        to = n >= 4 && !strcmp(out + n - 4, ".vmt") ? "bin" : "text";
+    }
+    if (via_tmp) {
+        if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", out) >= (int)sizeof tmp) {
+            vmsim_source_close(src);
+            return cli_usage("convert: expected a shorter OUT path, found \"%s\"", out);
+        }
+        const int fd = mkstemp(tmp);
+        if (fd < 0) {
+            const int e = errno;
+            vmsim_source_close(src);
+            return cli_fail("cannot write %s: %s", out, strerror(e));
+        }
+        /* the mode a plain create would give (mkstemp makes 0600), or the
+         * existing OUT's */
+        const mode_t mask = umask(0);
+        umask(mask);
+        fchmod(fd, exists ? (sb.st_mode & 07777) : (0666 & ~mask));
+        close(fd);
+        path = tmp;
+    }
     struct vmsim_sink *sink;
-    r = vmsim_sink_open(out, to, &sink);
+    r = vmsim_sink_open(path, to, &sink);
     if (r < 0) {
         int e = errno;
         vmsim_source_close(src);
+        if (via_tmp)
+            unlink(tmp);
         return cli_fail("cannot write %s: %s", out,
                         r == VMSIM_EIO || r == VMSIM_ENOENT ? strerror(e) : vmsim_strerror(r));
     }
@@ -140,7 +174,9 @@ done:
     if (r < 0 && status == 0)
         status = cli_fail("cannot write %s: %s", out,
                           r == VMSIM_EIO ? strerror(errno) : vmsim_strerror(r));
-    if (status != 0 && strcmp(out, "-") != 0)
-        unlink(out); /* no half-converted file left behind */
+    if (status == 0 && via_tmp && rename(tmp, out) != 0)
+        status = cli_fail("cannot write %s: %s", out, strerror(errno));
+    if (status != 0 && via_tmp)
+        unlink(tmp); /* no half-converted file left behind; OUT untouched */
     return status;
 }

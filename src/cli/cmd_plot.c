@@ -14,6 +14,7 @@
  * ($data << EOD), so no temporary files; the terminal follows the output's
  * extension (.png: pngcairo, .svg: svg). */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -474,6 +475,14 @@ static int run_gnuplot(const char *script, size_t len, const char *output)
         dup2(fds[0], 0);
         close(fds[0]);
         close(fds[1]);
+        /* The figure goes to `set output`, never to our stdout: gnuplot
+         * falls back to standard output when it cannot open the file,
+         * which put a PNG on the terminal. Its messages stay on stderr. */
+        const int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            close(null);
+        }
         execl(gp, "gnuplot", (char *)NULL);
         dprintf(2, "vmsim: plot: cannot run %s: %s\n", gp, strerror(errno));
         _exit(127);
@@ -669,7 +678,7 @@ int cmd_plot(int argc, char **argv)
     struct plot_options po = {0};
     optind = 1;
     opterr = 0;
-    for (int o; (o = getopt_long(argc, argv, "o:x:y:", opts, NULL)) != -1;) {
+    for (int o; (o = cli_getopt(argc, argv, "o:x:y:", opts, NULL, "plot")) != -1;) {
         switch (o) {
         case OPT_KIND:
             po.kind = optarg;
@@ -704,12 +713,11 @@ int cmd_plot(int argc, char **argv)
             help(stdout);
             return 0;
         default:
-            return cli_usage("plot: unknown option or missing value: \"%s\" (see vmsim plot "
-                             "--help)",
-                             argv[optind - 1]);
+            return 2; /* cli_getopt said why */
         }
     }
     if (!po.output) return cli_usage("plot: expected -o FIG.png or -o FIG.svg, found no -o");
+    if (cli_output_check("plot: -o", po.output)) return 1;
     if (optind + 1 != argc)
         return cli_usage("plot: expected one INPUT (a sweep's CSV or JSON, or compare's JSON), "
                          "found %d",

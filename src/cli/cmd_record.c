@@ -7,6 +7,7 @@
  * command ended (it has ended: normally, by a signal, or killed by vmsim
  * after an interrupt). Exit status: the command's, unless recording failed
  * (1, 2 for usage) or was interrupted (128 + the signal). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,15 +56,14 @@ int cmd_record(int argc, char **argv)
     optind = 1;
     opterr = 0;
     /* "+": the first non-option is the command; its options are its own. */
-    for (int o; (o = getopt_long(argc, argv, "+o:", opts, NULL)) != -1;) {
+    for (int o; (o = cli_getopt(argc, argv, "+o:", opts, NULL, "record")) != -1;) {
         switch (o) {
         case 'o': out = optarg; break;
         case OPT_LACKEY: lackey = optarg; break;
         case OPT_QUIET: quiet = true; break;
         case OPT_HELP: help(stdout); return 0;
         default:
-            return cli_usage("record: unknown option or missing value: \"%s\" (see vmsim record "
-                             "--help)", argv[optind - 1]);
+            return 2; /* cli_getopt said why */
         }
     }
     if (optind >= argc)
@@ -81,8 +81,10 @@ int cmd_record(int argc, char **argv)
         return 1;
     struct vmsim_sink *sink;
     int rc = vmsim_sink_open(out, "bin", &sink);
-    if (rc)
-        return cli_fail("record: cannot write %s: %s", out, vmsim_strerror(rc));
+    if (rc) /* the OS's reason when it has one (formats.c keeps errno) */
+        return cli_fail("record: cannot write %s: %s", out,
+                        rc == VMSIM_EIO || rc == VMSIM_ENOENT ? strerror(errno)
+                                                              : vmsim_strerror(rc));
     struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
     if (!buf) {
         vmsim_sink_close(sink);

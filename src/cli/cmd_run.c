@@ -5,6 +5,7 @@
  * input is a command run under valgrind's lackey tool, read from a pipe
  * (record.c) and framed by the spawn and exit of its process, exactly as
  * `vmsim record` writes it. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,10 @@
 
 #define RECORD_PID 1 /* as vmsim record: the lackey reader's pid */
 
-enum { OPT_WORKLOAD = OPT_CLI_FIRST_FREE, OPT_TRACE, OPT_JSON, OPT_QUIET, OPT_RECORD, OPT_HELP };
+enum {
+    OPT_WORKLOAD = OPT_CLI_FIRST_FREE, OPT_TRACE, OPT_JSON, OPT_QUIET, OPT_RECORD, OPT_MAX_RSS,
+    OPT_HELP
+};
 
 static void help(FILE *out)
 {
@@ -37,7 +41,10 @@ static void help(FILE *out)
             "                     accesses as they come (as `vmsim record`, without a file)\n"
             "output:\n"
             "  --json PATH|-      also write the statistics and configuration as JSON\n"
-            "  --quiet            no human summary, no progress line\n\n%s",
+            "  --quiet            no human summary, no progress line\n"
+            "  --max-rss SIZE|none  stop cleanly, with the statistics so far, when vmsim's own\n"
+            "                     memory on this machine passes SIZE (default: 3/4 of the\n"
+            "                     memory available at the start)\n\n%s",
             cli_config_help);
 }
 
@@ -75,26 +82,70 @@ static int bad_address_status(const struct vmsim *sim, const struct vmsim_config
     return 0;
 }
 
+/* Options that asked for something the input never gave them: say so on
+ * stderr (and in the JSON) rather than report a run where nothing
+ * happened as if it had. Fills w[] with up to 2 lines; returns the count. */
+static unsigned no_effect_warnings(const struct vmsim *sim, char w[][256])
+{
+    const struct vmsim_config *cfg = vmsim_get_config(sim);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    unsigned n = 0;
+    /* every translation of the enclave's addresses reads its table, and
+     * every access by another process to its memory is refused: neither
+     * means the process never ran an access */
+    if (cfg->nested.on && cfg->nested.enclave_pid && !st->enclave_refs && !st->enclave_refused)
+        snprintf(w[n++], 256,
+                 "--enclave %u: process %u made no access in the input; the enclave had no "
+                 "effect",
+                 (unsigned)cfg->nested.enclave_pid, (unsigned)cfg->nested.enclave_pid);
+    if (cfg->nested.on && cfg->nested.migrate.at && !st->mig_rounds)
+        snprintf(w[n++], 256,
+                 "--migrate at=%llu: the input ended after %llu accesses, before the migration "
+                 "was to start; nothing was migrated",
+                 (unsigned long long)cfg->nested.migrate.at, (unsigned long long)st->accesses);
+    return n;
+}
+
+/* The summary and the JSON; stopped says why the input was not read to
+ * its end (NULL: it was). */
 static int finish(struct vmsim *sim, const char *source, const char *json, bool quiet,
-                  struct cli_progress *pg)
+                  struct cli_progress *pg, const char *stopped)
 {
     cli_progress_end(pg);
     if (!quiet)
         report_text(sim, source, stdout);
+    char w[2][256];
+    const char *wp[2] = {w[0], w[1]};
+    const unsigned nw = no_effect_warnings(sim, w);
+    for (unsigned i = 0; i < nw; i++)
+        fprintf(stderr, "vmsim: warning: %s\n", w[i]);
     int status = 0;
     if (json) {
+        const struct report_outcome o = {stopped, wp, nw};
         FILE *f = cli_output_open(json);
-        status = f ? cli_output_close(f, json, report_json(sim, source, f) == 0) : 1;
+        status = f ? cli_output_close(f, json, report_json_outcome(sim, source, &o, f) == 0) : 1;
     }
     if (bad_address_status(sim, vmsim_get_config(sim)))
         status = 1;
     return verify_status(sim) ? 1 : status;
 }
 
+/* The run's resident memory passed --max-rss: say so, with what to do. */
+static int rss_stop(const struct cli_rss *rss, uint64_t events, bool given)
+{
+    char now[32], lim[32];
+    return cli_fail("stopped after %llu events: vmsim's memory on this machine (resident set) "
+                    "reached %s, above the limit of %s (%s); the statistics cover those "
+                    "events. A larger --max-rss, or --max-rss none, lets it go on",
+                    (unsigned long long)events, report_bytes(rss->last, now, sizeof now),
+                    report_bytes(rss->limit, lim, sizeof lim),
+                    given ? "--max-rss" : "the default: 3/4 of the memory available at the start");
+}
+
 /* OPT needs the future: read the whole input once for vmsim_plan, then
  * open it again for the run. */
 static int plan(struct vmsim *sim, const char *trace, const char *workload, unsigned va_bits,
-                struct vmsim_source **src)
+                struct vmsim_source **src, struct cli_rss *rss, bool rss_given)
 {
     if (trace) {
         const char *path;
@@ -110,6 +161,10 @@ static int plan(struct vmsim *sim, const char *trace, const char *workload, unsi
         if (cli_interrupted()) {
             free(buf);
             return cli_interrupt_report(0);
+        }
+        if (cli_rss_over(rss)) { /* the plan holds 8 bytes per access */
+            free(buf);
+            return rss_stop(rss, 0, rss_given);
         }
         if (n < 0) {
             const struct vmsim_source_error *e = vmsim_source_error(*src);
@@ -145,10 +200,47 @@ struct run {
     struct vmsim *sim;
     const struct vmsim_config *cfg;
     const char *source, *json;
+    const char *trace; /* --trace, for naming a refused event's line; NULL otherwise */
     bool quiet;
     struct cli_progress pg;
     uint64_t consumed; /* events the machine has taken */
 };
+
+/* Where event number `nth` (from 1) of the trace is, for a message a person
+ * can act on: "FILE:LINE (event N)". The trace is read again up to it (only
+ * after a failure, so the cost does not matter), the last call asking for
+ * exactly the events left so that the reader's place is that event's line.
+ * Just "event N" for a workload, a pipe, or a format without lines. */
+static const char *event_place(const char *trace, uint64_t nth, char *buf, size_t len)
+{
+    snprintf(buf, len, "event %llu", (unsigned long long)nth);
+    const char *path;
+    struct stat sb;
+    if (!trace)
+        return buf;
+    const char *fmt = cli_trace_format(trace, &path);
+    if (!strcmp(path, "-") || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return buf;
+    struct vmsim_source *src;
+    struct vmsim_source_error err;
+    struct vmsim_event *ev = malloc(BATCH * sizeof *ev);
+    if (!ev || vmsim_source_open_trace(path, fmt, &src, &err) != 0) {
+        free(ev);
+        return buf;
+    }
+    uint64_t left = nth;
+    long n = 1;
+    while (left && n > 0) {
+        n = vmsim_source_next(src, ev, left < BATCH ? (size_t)left : BATCH);
+        left -= n > 0 ? (uint64_t)n : 0;
+    }
+    char where[300];
+    if (!left && vmsim_source_where(src, where, sizeof where) == VMSIM_OK)
+        snprintf(buf, len, "%s (event %llu)", where, (unsigned long long)nth);
+    vmsim_source_close(src);
+    free(ev);
+    return buf;
+}
 
 /* Feed n events; on a real failure print the statistics, then the event
  * at fault, and return 1. */
@@ -159,31 +251,33 @@ static int feed(struct run *r, const struct vmsim_event *ev, size_t n)
         r->consumed += n;
         return 0;
     }
-    finish(r->sim, r->source, r->json, r->quiet, &r->pg);
+    finish(r->sim, r->source, r->json, r->quiet, &r->pg, "event error");
     uint64_t bad = vmsim_get_stats(r->sim)->events; /* index of the failing event */
     if (rc == VMSIM_EINTR) /* SIGINT or SIGTERM inside a long access */
         return cli_interrupt_report(bad);
     const struct vmsim_event *e = &ev[bad - r->consumed];
+    char at[400];
+    event_place(r->trace, bad + 1, at, sizeof at);
     const bool vm = e->type == VMSIM_EV_VM || (e->type == VMSIM_EV_SPAWN && e->file);
     if (vm && !r->cfg->nested.on)
-        return cli_fail("event %llu: expected a virtualized machine for VM events (--nested "
-                        "GEOMETRY), found a native one", (unsigned long long)bad + 1);
+        return cli_fail("%s: expected a virtualized machine for VM events (--nested "
+                        "GEOMETRY), found a native one", at);
     if (vm && e->type == VMSIM_EV_VM)
-        return cli_fail("event %llu: VM %llu: %s", (unsigned long long)bad + 1,
+        return cli_fail("%s: VM %llu: %s", at,
                         (unsigned long long)e->addr,
                         rc == VMSIM_EEXIST ? "expected a new VM id, found one that exists"
                                            : vmsim_strerror(rc));
     if (vm)
-        return cli_fail("event %llu: spawn of pid %u into VM %u: expected a VM created before "
-                        "(a vm event)", (unsigned long long)bad + 1, e->pid, e->file);
+        return cli_fail("%s: spawn of pid %u into VM %u: expected a VM created before "
+                        "(a vm event)", at, e->pid, e->file);
     if (rc == VMSIM_ERANGE)
-        return cli_fail("event %llu: cpu %u, but the machine has %u CPUs (--cpus)",
-                        (unsigned long long)bad + 1, e->cpu, r->cfg->ncpus);
+        return cli_fail("%s: cpu %u, but the machine has %u CPUs (--cpus)",
+                        at, e->cpu, r->cfg->ncpus);
     if (e->type == VMSIM_EV_FORK && rc == VMSIM_EEXIST)
-        return cli_fail("event %llu: fork of pid %u: expected a new child pid, found %llu, which "
+        return cli_fail("%s: fork of pid %u: expected a new child pid, found %llu, which "
                         "exists",
-                        (unsigned long long)bad + 1, e->pid, (unsigned long long)e->addr);
-    return cli_fail("event %llu: %s", (unsigned long long)bad + 1, vmsim_strerror(rc));
+                        at, e->pid, (unsigned long long)e->addr);
+    return cli_fail("%s: %s", at, vmsim_strerror(rc));
 }
 
 int cmd_run(int argc, char **argv)
@@ -195,27 +289,35 @@ int cmd_run(int argc, char **argv)
         {"json", required_argument, 0, OPT_JSON},
         {"quiet", no_argument, 0, OPT_QUIET},
         {"record", no_argument, 0, OPT_RECORD},
+        {"max-rss", required_argument, 0, OPT_MAX_RSS},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0}};
     struct vmsim_config cfg;
     const char *workload = NULL, *trace = NULL, *json = NULL;
-    bool quiet = false, record = false;
+    bool quiet = false, record = false, rss_given = false;
+    struct cli_rss rss = {0};
     int rc = cli_config_init(&cfg, argc, argv);
     if (rc)
         return rc;
     optind = 1;
     opterr = 0;
-    for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+    for (int o; (o = cli_getopt(argc, argv, "", opts, NULL, "run")) != -1;) {
         switch (o) {
         case OPT_WORKLOAD: workload = optarg; break;
         case OPT_TRACE: trace = optarg; break;
         case OPT_JSON: json = optarg; break;
         case OPT_QUIET: quiet = true; break;
         case OPT_RECORD: record = true; break;
+        case OPT_MAX_RSS:
+            rss_given = true;
+            if (strcmp(optarg, "none") != 0 &&
+                (vmsim_parse_size(optarg, &rss.limit) || rss.limit < (16u << 20)))
+                return cli_usage("--max-rss: expected a size of at least 16m such as 8g, or none, "
+                                 "found \"%s\"", optarg);
+            break;
         case OPT_HELP: help(stdout); return 0;
         case '?':
-            return cli_usage("run: unknown option or missing value: \"%s\" (see vmsim run --help)",
-                             argv[optind - 1]);
+            return 2; /* cli_getopt said why */
         default:
             if ((rc = cli_config_option(&cfg, o, optarg)) != 0)
                 return rc == 1 ? 2 : rc;
@@ -234,6 +336,11 @@ int cmd_run(int argc, char **argv)
     if (record && cfg.replace == VMSIM_REPLACE_OPT)
         return cli_usage("run: --replace opt reads its input twice; --record runs the command "
                          "once (record a trace with vmsim record, then run it)");
+    if (!rss_given) /* measured before vmsim allocates anything large */
+        rss.limit = cli_rss_default();
+    /* before simulating: a result must not be lost to an unwritable path */
+    if (json && cli_output_check("--json", json))
+        return 1;
 
     struct vmsim_source *src;
     struct cli_recording rec;
@@ -256,7 +363,7 @@ int cmd_run(int argc, char **argv)
     } else if ((rc = cli_open_input(trace, workload, cfg.geom.va_bits, &src)) != 0) {
         return rc;
     }
-    struct run r = {.cfg = &cfg, .source = source, .json = json, .quiet = quiet};
+    struct run r = {.cfg = &cfg, .source = source, .json = json, .trace = trace, .quiet = quiet};
     if ((rc = vmsim_create(&cfg, &r.sim)) != 0) {
         vmsim_source_close(src);
         if (record)
@@ -264,7 +371,8 @@ int cmd_run(int argc, char **argv)
         return cli_fail("cannot build the machine: %s", vmsim_strerror(rc));
     }
     vmsim_set_stop(r.sim, cli_interrupt_flag());
-    if (cfg.replace == VMSIM_REPLACE_OPT && (rc = plan(r.sim, trace, workload, cfg.geom.va_bits, &src)) != 0) {
+    if (cfg.replace == VMSIM_REPLACE_OPT &&
+        (rc = plan(r.sim, trace, workload, cfg.geom.va_bits, &src, &rss, rss_given)) != 0) {
         vmsim_destroy(r.sim);
         vmsim_source_close(src);
         return rc;
@@ -281,7 +389,8 @@ int cmd_run(int argc, char **argv)
     bool stopped = status != 0; /* the input was not read to its end */
     while (status == 0) {
         if (cli_interrupted()) {
-            finish(r.sim, source, json, quiet, &r.pg);
+            finish(r.sim, source, json, quiet, &r.pg,
+                   cli_interrupted() == SIGTERM ? "SIGTERM" : "SIGINT");
             status = cli_interrupt_report(r.consumed);
             stopped = true;
             break;
@@ -289,7 +398,7 @@ int cmd_run(int argc, char **argv)
         long n = vmsim_source_next(src, buf, BATCH);
         if (n < 0) {
             const struct vmsim_source_error *e = vmsim_source_error(src);
-            finish(r.sim, source, json, quiet, &r.pg);
+            finish(r.sim, source, json, quiet, &r.pg, "trace error");
             status = cli_fail("%s: expected %s, found %s (statistics above cover the %llu events "
                               "before it)",
                               e->where, e->expected, e->found, (unsigned long long)r.consumed);
@@ -298,10 +407,16 @@ int cmd_run(int argc, char **argv)
         }
         if (n == 0) {
             if (!record || (status = feed(&r, &exit_ev, 1)) == 0)
-                status = finish(r.sim, source, json, quiet, &r.pg);
+                status = finish(r.sim, source, json, quiet, &r.pg, NULL);
             break;
         }
         if ((status = feed(&r, buf, (size_t)n)) != 0) {
+            stopped = true;
+            break;
+        }
+        if (cli_rss_over(&rss)) {
+            finish(r.sim, source, json, quiet, &r.pg, "host memory limit");
+            status = rss_stop(&rss, r.consumed, rss_given);
             stopped = true;
             break;
         }

@@ -199,7 +199,7 @@ int cmd_snapshot(int argc, char **argv)
         return rc;
     optind = 1;
     opterr = 0;
-    for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+    for (int o; (o = cli_getopt(argc, argv, "", opts, NULL, "snapshot")) != -1;) {
         switch (o) {
         case OPT_PID:
             if ((rc = cli_proc_dir(optarg, dir, sizeof dir)) != 0)
@@ -215,9 +215,7 @@ int cmd_snapshot(int argc, char **argv)
         case OPT_JSON: json = optarg; break;
         case OPT_HELP: help(stdout); return 0;
         case '?':
-            return cli_usage(
-                "snapshot: unknown option or missing value: \"%s\" (see vmsim snapshot --help)",
-                argv[optind - 1]);
+            return 2; /* cli_getopt said why */
         default:
             tlb_given |= o == OPT_TLB;
             if ((rc = cli_config_option(&cfg, o, optarg)) != 0)
@@ -235,6 +233,8 @@ int cmd_snapshot(int argc, char **argv)
         cfg.ntlb = 0;
     if ((rc = cli_config_finish(&cfg)) != 0)
         return rc;
+    if (json && cli_output_check("--json", json))
+        return 1;
     struct snapshot s;
     snapshot_init(&s);
     if ((rc = cli_snapshot_load(proc, kpf, no_scan, &s)) != 0) {

@@ -94,6 +94,10 @@ struct sweep {
     int journal; /* fd, or -1 */
     bool progress;
     double t0;
+    /* --max-rss for each point: the share of one job of the memory available
+     * at the start, so that the points running together stay within it
+     * (each `vmsim run` alone would assume the whole default); "" none */
+    char max_rss[32];
 };
 
 static const struct option config_opts[] = {CLI_CONFIG_OPTIONS, {0, 0, 0, 0}};
@@ -824,7 +828,7 @@ static void on_signal(int sig)
 
 /* Start point p: fork, and exec `vmsim run ARGS --json - --quiet` with
  * stdout and stderr on pipes. 0, or -1 with errno. */
-static int start(struct job *j, size_t p, json_t *args)
+static int start(struct job *j, size_t p, json_t *args, const char *max_rss)
 {
     int out[2], err[2];
     if (pipe(out)) return -1;
@@ -838,7 +842,7 @@ static int start(struct job *j, size_t p, json_t *args)
         fcntl(err[i], F_SETFD, FD_CLOEXEC);
     }
     const size_t n = json_array_size(args);
-    char **argv = calloc(n + 5, sizeof *argv);
+    char **argv = calloc(n + 7, sizeof *argv);
     if (!argv) {
         close(out[0]), close(out[1]), close(err[0]), close(err[1]);
         errno = ENOMEM;
@@ -850,6 +854,10 @@ static int start(struct job *j, size_t p, json_t *args)
     argv[n + 1] = "--json";
     argv[n + 2] = "-";
     argv[n + 3] = "--quiet";
+    if (max_rss[0]) {
+        argv[n + 4] = "--max-rss";
+        argv[n + 5] = (char *)max_rss;
+    }
     const pid_t parent = getpid();
     clock_gettime(CLOCK_MONOTONIC, &j->start);
     pid_t pid = fork();
@@ -1037,7 +1045,7 @@ static int run_all(struct sweep *s, unsigned jobs)
                 next++;
                 continue;
             }
-            if (start(&job[slot], next, args) != 0) {
+            if (start(&job[slot], next, args, s->max_rss) != 0) {
                 rc = cli_fail("sweep: cannot start a run: %s", strerror(errno));
                 json_decref(args);
                 break;
@@ -1177,7 +1185,7 @@ int cmd_sweep(int argc, char **argv)
     }
     optind = 1;
     opterr = 0;
-    for (int o, idx; rc == 0 && (o = getopt_long(argc, argv, "j:o:", opts, &idx)) != -1;) {
+    for (int o, idx; rc == 0 && (o = cli_getopt(argc, argv, "j:o:", opts, &idx, "sweep")) != -1;) {
         switch (o) {
         case OPT_WORKLOAD:
             s.workload = optarg;
@@ -1234,9 +1242,7 @@ int cmd_sweep(int argc, char **argv)
             sweep_free(&s);
             return 0;
         case '?':
-            rc = cli_usage("sweep: unknown option or missing value: \"%s\" (see vmsim sweep "
-                           "--help)",
-                           argv[optind - 1]);
+            rc = 2; /* cli_getopt said why */
             break;
         default: /* a machine option: part of the base configuration */
             for (const struct option *c = config_opts; c->name; c++)
@@ -1270,6 +1276,13 @@ int cmd_sweep(int argc, char **argv)
         sweep_free(&s);
         return rc == 1 ? 2 : rc;
     }
+    /* every output, before the first point runs: a sweep of hours must not
+     * end in "cannot write" */
+    if ((output && cli_output_check("-o", output)) || (json && cli_output_check("--json", json)) ||
+        (plot && cli_output_check("--plot", plot))) {
+        sweep_free(&s);
+        return 1;
+    }
     s.rows = calloc(s.npoints, sizeof *s.rows);
     s.resumed = calloc(s.npoints, sizeof *s.resumed);
     s.header = make_header(&s);
@@ -1290,6 +1303,10 @@ int cmd_sweep(int argc, char **argv)
         sweep_free(&s);
         return rc;
     }
+    const uint64_t avail = cli_rss_default(); /* 3/4 of MemAvailable, 0: unknown */
+    const uint64_t together = jobs < s.npoints ? jobs : (s.npoints ? s.npoints : 1);
+    if (avail / together >= (16u << 20))
+        snprintf(s.max_rss, sizeof s.max_rss, "%llu", (unsigned long long)(avail / together));
     s.progress = !quiet && isatty(STDERR_FILENO);
     s.t0 = now();
     rc = run_all(&s, jobs);

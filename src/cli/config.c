@@ -1,4 +1,5 @@
 /* The machine options shared by every command that builds a simulator. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@ const char cli_config_help[] =
     "                     va=BITS,page=SIZE,bits=B1+B2+...,pte=BYTES,leaves=L1+L2...\n"
     "  --tlb SPEC|none    TLB levels in lookup order, NAME=ENTRIESxWAYS[@SIZES][|...][/d|i|u][:CYCLES][:lru|random]\n"
     "                     e.g. l1d=64x4@4k/d,l1i=128x8@4k/i,l2=1536x12@4k+2m/u\n"
-    "  --pwc SPEC|none    page-walk caches: l4=2x2,l3=4x4,l2=32x4 (split) or unified=32x4\n"
+    "  --pwc SPEC|none    page-walk caches: l4=2x2,l3=4x4,l2=32x4 (split) or unified=32x4;\n"
+    "                     each level once, l2 up to the geometry's levels\n"
     "  --cost SPEC        cycles: access=N,pt_ref=N,fault=N,io=N,pwc=N,trap=N,sw_ref=N,\n"
     "                     vmexit=N\n"
     "  --walker hw|sw     who walks on a TLB miss: hardware (default) or a software\n"
@@ -77,6 +79,37 @@ int cli_config_init(struct vmsim_config *cfg, int argc, char **argv)
             return 2;
         }
     }
+    /* The preset's page-walk caches are for its own geometry (x86-64: l4,
+     * l3, l2). With a geometry of fewer levels (--geometry x86-32), the
+     * caches of levels it lacks are dropped here, before the options are
+     * read; a --pwc level the geometry lacks is then the user's, and
+     * cli_config_finish refuses it. The last --geometry wins, as in the
+     * option loop, which also reports a bad one. */
+    struct vmsim_geometry g = cfg->geom;
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        const char *spec = !strcmp(argv[i], "--geometry") && i + 1 < argc ? argv[i + 1]
+                           : !strncmp(argv[i], "--geometry=", 11)        ? argv[i] + 11
+                                                                          : NULL;
+        if (spec && vmsim_geometry_parse(spec, &g, NULL, 0) == VMSIM_OK)
+            cfg->geom = g;
+    }
+    for (unsigned k = cfg->geom.levels + 1u; k <= VMSIM_MAX_LEVELS; k++)
+        cfg->pwc.level[k] = (struct vmsim_cache_config){0, 0};
+    return 0;
+}
+
+/* A split page-walk cache for level k caches that level's entries: k from
+ * 2 to the geometry's levels. 0, or 2 after saying which level is wrong. */
+static int pwc_levels_check(const struct vmsim_pwc_config *p, const struct vmsim_geometry *g,
+                            const char *opt)
+{
+    if (p->unified_mode)
+        return 0;
+    for (unsigned k = g->levels + 1u; k <= VMSIM_MAX_LEVELS; k++)
+        if (p->level[k].entries)
+            return cli_usage("%s: level l%u caches entries of page-table level %u, but geometry %s "
+                             "has %u levels; expected l2..l%u or unified",
+                             opt, k, k, g->name, (unsigned)g->levels, (unsigned)g->levels);
     return 0;
 }
 
@@ -365,12 +398,17 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
         cfg->anon_page_shift = (uint8_t)__builtin_ctzll(v);
         return 0;
     case OPT_SEED: {
+        /* Up to 2^63 - 1: the JSON report holds signed 64-bit integers, and
+         * strtoull alone would take "-1" and clamp 2^64 to 2^64 - 1. */
         char *end;
-        cfg->seed = strtoull(arg, &end, 0);
-        if (*end || !*arg) {
-            snprintf(why, sizeof why, "expected a number, found \"%s\"", arg);
+        errno = 0;
+        const unsigned long long seed = strtoull(arg, &end, 0);
+        if (*end || !*arg || errno || strchr(arg, '-') || seed > INT64_MAX) {
+            snprintf(why, sizeof why, "expected a number from 0 to 2^63 - 1 (%lld), found \"%s\"",
+                     (long long)INT64_MAX, arg);
             return bad("--seed", why);
         }
+        cfg->seed = seed;
         return 0;
     }
     }
@@ -393,6 +431,17 @@ int cli_config_finish(struct vmsim_config *cfg)
                          "paging, found --shadow");
     if (cfg->nested.on) {
         const struct vmsim_geometry *h = &cfg->nested.geom;
+        /* The nested table translates guest-physical addresses: memory
+         * above 2^va_bits would wrap onto the low pages (aliased, silently
+         * wrong counts), so it is refused. */
+        if (h->va_bits < 64 && cfg->phys_bytes > (1ull << h->va_bits)) {
+            char have[32], most[32];
+            return cli_usage("--mem: the guest's %s of memory is more than the nested geometry %s "
+                             "can address with %u-bit guest-physical addresses; expected at most %s",
+                             report_bytes(cfg->phys_bytes, have, sizeof have), h->name,
+                             (unsigned)h->va_bits,
+                             report_bytes(1ull << h->va_bits, most, sizeof most));
+        }
         const uint64_t mem = cfg->nested.mem_bytes ? cfg->nested.mem_bytes : 2 * cfg->phys_bytes;
         if ((mem >> h->page_shift) >= UINT32_MAX)
             return cli_usage("--host-mem: expected fewer than 2^32 - 1 host frames, found %llu "
@@ -409,9 +458,16 @@ int cli_config_finish(struct vmsim_config *cfg)
         if (ops && ops->base_only && ps != h->page_shift)
             return cli_usage("--host-page: %s holds base pages only, found %llu bytes", ops->name,
                              1ull << ps);
-        if (cfg->nested.pwc.latency == 0) /* no --host-pwc: as the guest's */
+        if (cfg->nested.pwc.latency == 0) { /* no --host-pwc: as the guest's, where it fits */
             cfg->nested.pwc = cfg->pwc;
+            for (unsigned k = h->levels + 1u; k <= VMSIM_MAX_LEVELS; k++)
+                cfg->nested.pwc.level[k] = (struct vmsim_cache_config){0, 0};
+        } else if (pwc_levels_check(&cfg->nested.pwc, h, "--host-pwc")) {
+            return 2;
+        }
     }
+    if (pwc_levels_check(&cfg->pwc, g, "--pwc"))
+        return 2;
     if ((cfg->phys_bytes >> g->page_shift) >= UINT32_MAX)
         return cli_usage("--mem: expected fewer than 2^32 - 1 frames, at most %llu bytes with "
                          "%llu-byte pages, found %llu bytes",

@@ -12,6 +12,10 @@ const char *cli_trace_format(const char *arg, const char **path)
     *path = arg;
     if (!colon || colon - arg >= (long)sizeof fmt)
         return NULL;
+    if (colon - arg == 4 && !strncmp(arg, "auto", 4)) { /* docs/traces.md: detect */
+        *path = colon + 1;
+        return NULL;
+    }
     for (const char *const *f = vmsim_trace_formats; *f; f++)
         if ((size_t)(colon - arg) == strlen(*f) && !strncmp(arg, *f, strlen(*f))) {
             memcpy(fmt, arg, (size_t)(colon - arg));
@@ -22,7 +26,8 @@ const char *cli_trace_format(const char *arg, const char **path)
     return NULL;
 }
 
-/* Open the trace or the workload; on failure print why and return 1. */
+/* Open the trace or the workload; on failure print why and return 1 (2
+ * for a bad workload spec). */
 int cli_open_input(const char *trace, const char *workload, unsigned va_bits,
                    struct vmsim_source **src)
 {
@@ -37,6 +42,10 @@ int cli_open_input(const char *trace, const char *workload, unsigned va_bits,
     }
     if (rc == 0)
         return 0;
+    /* A workload spec is part of the command line: its errors are usage
+     * errors (2); a trace that cannot be read is a failed run (1). */
+    if (err.where[0] && !trace)
+        return cli_usage("%s: expected %s, found %s", err.where, err.expected, err.found);
     if (err.where[0])
         return cli_fail("%s: expected %s, found %s", err.where, err.expected, err.found);
     return cli_fail("cannot open %s: %s", trace ? trace : workload, vmsim_strerror(rc));

@@ -1,8 +1,12 @@
 /* vmsim: the command-line tool. One table of subcommands; each lives in
  * its own file (cmd_*.c) and holds argument parsing and printing only. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -50,8 +54,45 @@ FILE *cli_output_open(const char *path)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
     if (!f)
-        cli_fail("--json: cannot write %s", path);
+        cli_fail("--json: cannot write %s: %s", path, strerror(errno));
     return f;
+}
+
+int cli_output_check(const char *opt, const char *path)
+{
+    struct stat sb;
+    if (!strcmp(path, "-"))
+        return 0;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return cli_fail("%s: cannot write %s: %s", opt, path, strerror(EISDIR));
+        /* a device or a FIFO is opened when the results are ready: opening
+         * a FIFO now would wait for its reader */
+        if (S_ISREG(sb.st_mode) && access(path, W_OK) != 0)
+            return cli_fail("%s: cannot write %s: %s", opt, path, strerror(errno));
+        return 0;
+    }
+    /* A new file: create it to learn whether the OS lets us, then remove
+     * it, so that a run that fails leaves nothing behind. */
+    const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return cli_fail("%s: cannot write %s: %s", opt, path, strerror(errno));
+    close(fd);
+    unlink(path);
+    return 0;
+}
+
+/* Standard output is written through stdio: a full disk or a closed pipe
+ * shows only when the buffer is flushed, after the command has returned.
+ * A summary that could not be written is a failed run. */
+static int stdout_close(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        const int e = errno;
+        cli_fail("writing standard output failed: %s", strerror(e ? e : EIO));
+        return status ? status : 1;
+    }
+    return status;
 }
 
 int cli_output_close(FILE *f, const char *path, bool ok)
@@ -82,15 +123,15 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return stdout_close(0);
     }
     if (!strcmp(argv[1], "--version")) {
         printf("vmsim 0.1.0\n");
-        return 0;
+        return stdout_close(0);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+            return stdout_close(commands[i].run(argc - 1, argv + 1));
     usage(stderr);
     return cli_usage("unknown command \"%s\"", argv[1]);
 }

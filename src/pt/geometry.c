@@ -142,9 +142,20 @@ int vmsim_geometry_parse(const char *spec, struct vmsim_geometry *g, char *why, 
         *eq = '\0';
         char *val = eq + 1, *end;
         if (strcmp(kv, "va") == 0) {
-            va = (unsigned)strtoul(val, &end, 10);
+            const unsigned long v = strtoul(val, &end, 10);
             if (*end || !*val)
                 goto bad;
+            /* Said first and plainly: "va=64" is the natural guess for a
+             * 64-bit machine, but no page table translates all 64 bits. */
+            if (v > 57 || v == 0) {
+                snprintf(why, whylen,
+                         "va=%s: expected a translated address width of 1 to 57 bits; hardware "
+                         "translates at most 57 of the 64 address bits (5-level x86-64, Sv57), "
+                         "the rest must copy the top bit",
+                         val);
+                return VMSIM_EINVAL;
+            }
+            va = (unsigned)v;
         } else if (strcmp(kv, "page") == 0) {
             uint64_t sz;
             if (vmsim_parse_size(val, &sz) || sz == 0 || (sz & (sz - 1)))

@@ -49,9 +49,11 @@
  * Linux's vsid_scramble (the XOR hash); Knuth, TAOCP vol. 3, 6.4 (linear
  * probing, Fibonacci hashing, deletion by backward shift). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "pt/pt.h"
 #include "util/u64map.h"
@@ -366,13 +368,47 @@ struct hash {
     uint64_t spaces; /* address spaces using it (global scope) */
 };
 
+/* The host arrays behind the buckets are touched where keys hash, that is
+ * at random. A large one is mapped on its own with transparent huge pages
+ * refused: under THP "always" one touched bucket would make the kernel
+ * back its whole 2 MiB, and buckets=2^32 (16 GiB of 4-byte heads) took
+ * 17.4 GB of host memory for 100 k accesses. With 4 KiB host pages a
+ * touch costs 4 KiB, and untouched buckets cost nothing (anonymous memory
+ * reads as zero: empty). Small arrays come from calloc. */
+#define HTAB_MMAP_MIN (2u << 20)
+
+static void *htab_zalloc(uint64_t n, size_t size)
+{
+    if (n > SIZE_MAX / size)
+        return NULL;
+    const size_t bytes = (size_t)n * size;
+    if (bytes < HTAB_MMAP_MIN)
+        return calloc(n, size);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    madvise(p, bytes, MADV_NOHUGEPAGE); /* advice: a kernel without THP ignores it */
+    return p;
+}
+
+static void htab_zfree(void *p, uint64_t n, size_t size)
+{
+    if (!p)
+        return;
+    if ((size_t)n * size < HTAB_MMAP_MIN)
+        free(p);
+    else
+        munmap(p, (size_t)n * size);
+}
+
 static void htab_free(struct hash *h, struct htab *t)
 {
     for (uint64_t i = 0; i < t->nframes; i++)
         phys_put(h->phys, t->frame[i]);
     free(t->frame);
-    free(t->head);
-    free(t->slot);
+    htab_zfree(t->head, t->n, sizeof *t->head);
+    htab_zfree(t->slot, t->n, sizeof *t->slot);
     memset(t, 0, sizeof *t);
 }
 
@@ -386,9 +422,9 @@ static int htab_new(struct hash *h, unsigned bits, struct htab *t)
     const uint64_t per = 1ull << h->per_shift;
     const uint64_t nframes = (t->n + per - 1) / per;
     if (h->opt.collision == COLL_CHAIN)
-        t->head = calloc(t->n, sizeof *t->head);
+        t->head = htab_zalloc(t->n, sizeof *t->head);
     else
-        t->slot = calloc(t->n, sizeof *t->slot);
+        t->slot = htab_zalloc(t->n, sizeof *t->slot);
     t->frame = malloc(nframes * sizeof *t->frame);
     if (!t->frame || (!t->head && !t->slot)) {
         htab_free(h, t);

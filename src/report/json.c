@@ -124,12 +124,26 @@ static json_t *config_json(const struct vmsim_config *cfg)
 
 int report_json(const struct vmsim *sim, const char *source, FILE *out)
 {
+    return report_json_outcome(sim, source, NULL, out);
+}
+
+int report_json_outcome(const struct vmsim *sim, const char *source,
+                        const struct report_outcome *o, FILE *out)
+{
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     const struct vmsim_config *cfg = vmsim_get_config(sim);
     json_t *root = json_object();
     if (!root)
         return VMSIM_ENOMEM;
     json_object_set_new(root, "source", json_string(source ? source : ""));
+    /* a file read later must say that its numbers cover part of the input */
+    json_object_set_new(root, "complete", json_boolean(!o || !o->stopped));
+    if (o && o->stopped)
+        json_object_set_new(root, "stopped_by", json_string(o->stopped));
+    json_t *warn = json_array();
+    for (unsigned i = 0; o && i < o->nwarnings; i++)
+        json_array_append_new(warn, json_string(o->warnings[i]));
+    json_object_set_new(root, "warnings", warn);
 #define SET(f, name, r, d) set_path(root, name, json_integer((json_int_t)st->f));
     VMSIM_STATS(SET)
 #undef SET

@@ -13,6 +13,19 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out);
 /* The JSON document: statistics and the effective configuration. Returns
  * 0 or VMSIM_EIO / VMSIM_ENOMEM. */
 int report_json(const struct vmsim *sim, const char *source, FILE *out);
+/* How a run ended, for a result file that must say when it is partial:
+ * stopped is NULL when the input was read to its end, else why not
+ * ("SIGINT", "SIGTERM", "trace error", "event error"); warnings are lines
+ * about options that had no effect (docs/stats.md, "How the run ended"). */
+struct report_outcome {
+    const char *stopped;
+    const char *const *warnings;
+    unsigned nwarnings;
+};
+/* report_json with "complete", "stopped_by" and "warnings"; o may be NULL
+ * (complete, no warnings). */
+int report_json_outcome(const struct vmsim *sim, const char *source,
+                        const struct report_outcome *o, FILE *out);
 /* Format a byte count as "12 KiB", "1.5 MiB" into buf. */
 const char *report_bytes(uint64_t bytes, char *buf, size_t len);
 

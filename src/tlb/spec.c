@@ -229,6 +229,12 @@ int vmsim_pwc_parse(const char *spec, struct vmsim_config *cfg, char *why, size_
             int rc = parse_exw(eq + 1, e, &c, item, why, len);
             if (rc)
                 return rc;
+            /* as --tlb refuses a level name used twice: the second would
+             * silently replace the first */
+            if ((eq - s == 7 && !memcmp(s, "unified", 7) && p.unified_mode) ||
+                (eq - s == 2 && s[0] == 'l' && s[1] >= '2' && s[1] <= '0' + VMSIM_MAX_LEVELS &&
+                 p.level[s[1] - '0'].entries))
+                return fail(why, len, "PWC spec: level name \"%.*s\" used twice", (int)(eq - s), s);
             if (eq - s == 7 && !memcmp(s, "unified", 7)) {
                 p.unified_mode = true;
                 p.unified = c;

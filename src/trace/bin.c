@@ -122,6 +122,7 @@ static int bin_fail(struct bin_source *s, const unsigned char *at, const char *e
     source_fail(&s->base.err, expected, found, found ? strlen(found) : 0, "%s", where);
     if (found) /* our own wording: no quotes */
         snprintf(s->base.err.found, sizeof s->base.err.found, "%s", found);
+    input_check_rest(&s->in, &s->base.err); /* corrupt compressed data, if so, replaces it */
     return VMSIM_EPARSE;
 }
 
@@ -364,7 +365,7 @@ static void bin_close(struct vmsim_source *src)
     free(s);
 }
 
-static const struct source_ops bin_source_ops = {"bin", bin_next, bin_close};
+static const struct source_ops bin_source_ops = {"bin", bin_next, bin_close, NULL};
 
 int bin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
 {

@@ -59,6 +59,7 @@ static int cs_fail(struct champsim_source *s, uint64_t off, const char *expected
     input_where(&s->in, off, where, sizeof where);
     source_fail(&s->base.err, expected, found, strlen(found), "%s", where);
     snprintf(s->base.err.found, sizeof s->base.err.found, "%s", found); /* our own words */
+    input_check_rest(&s->in, &s->base.err); /* corrupt compressed data, if so, replaces it */
     return VMSIM_EPARSE;
 }
 
@@ -158,7 +159,8 @@ static void champsim_close(struct vmsim_source *src)
     free(s);
 }
 
-static const struct source_ops champsim_source_ops = {"champsim", champsim_next, champsim_close};
+static const struct source_ops champsim_source_ops = {"champsim", champsim_next, champsim_close,
+                                                      NULL};
 
 int champsim_source_open(struct input *in, struct vmsim_source **out,
                          struct vmsim_source_error *err)

@@ -24,9 +24,12 @@
  * The parsers work in place on the input buffer, one memchr per line, like
  * lackey.c. Dinero rejects a blank line ("short line"); so does vmsim. It
  * also rejects a line that starts with '#'; vmsim skips it as a comment,
- * since people put such headers on traces and no record starts with '#'. */
+ * since people put such headers on traces and no record starts with '#'.
+ * A last line without its newline is refused: it is how a trace cut short
+ * (a full disk, a killed writer) ends, and its number may be cut too. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "trace/formats.h"
 
@@ -107,6 +110,17 @@ static inline int din_parse(struct line_source *s, const char *line, size_t len,
 {
     const bool extended = ((struct din_source *)s)->extended;
     const unsigned char *p = (const unsigned char *)line, *e = p + len;
+    /* The input ended inside this line: Dinero's tools write whole lines,
+     * so a last line without its newline is a trace cut short, and "2 40"
+     * may be the start of "2 40001c". Refused, not read as 0x40. */
+    if (__builtin_expect(s->in.eof && s->in.pos == s->in.end, 0) && s->in.end > 0 &&
+        s->in.buf[s->in.end - 1] != '\n') {
+        din_fail(s, "a line ended by a newline (a din trace's last line without one was cut short)",
+                 p, e);
+        const size_t l = strlen(s->base.err.found);
+        snprintf(s->base.err.found + l, sizeof s->base.err.found - l, " at the end of the input");
+        return VMSIM_EPARSE;
+    }
     p = din_skip_blanks(p, e);
     if (p == e) {
         din_fail(s, extended ? XDIN_TYPE : DIN_LABEL, p, e);
@@ -155,8 +169,10 @@ static long din_next(struct vmsim_source *src, struct vmsim_event *buf, size_t m
     return line_source_next((struct line_source *)src, buf, max, din_parse);
 }
 
-static const struct source_ops din_source_ops = {"din", din_next, line_source_close};
-static const struct source_ops xdin_source_ops = {"xdin", din_next, line_source_close};
+static const struct source_ops din_source_ops = {"din", din_next, line_source_close,
+                                                 line_source_where};
+static const struct source_ops xdin_source_ops = {"xdin", din_next, line_source_close,
+                                                  line_source_where};
 
 static int din_open(struct input *in, struct vmsim_source **out, bool extended)
 {

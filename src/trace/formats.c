@@ -301,6 +301,12 @@ void line_source_close(struct vmsim_source *src)
     free(s);
 }
 
+void line_source_where(const struct vmsim_source *src, char *buf, size_t len)
+{
+    const struct line_source *s = (const struct line_source *)src;
+    snprintf(buf, len, "%s:%llu", s->in.name, (unsigned long long)s->line);
+}
+
 int line_fail(struct line_source *s, const char *expected, const char *found, size_t found_len)
 {
     source_fail(&s->base.err, expected, found, found_len, "%s:%llu", s->in.name,

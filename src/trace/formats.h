@@ -190,6 +190,8 @@ struct line_source {
 int line_source_open(struct input *in, size_t size, const struct source_ops *ops,
                      struct vmsim_source **out);
 void line_source_close(struct vmsim_source *src); /* the close op of every line reader */
+/* The where op of every line reader: "NAME:LINE" of the line last parsed. */
+void line_source_where(const struct vmsim_source *src, char *buf, size_t len);
 /* Record a bad line: "path:LINE", what was expected, what was found (empty
  * or NULL: "end of line"). Returns VMSIM_EPARSE. Cold: it moves the error
  * branches out of the parsers' loops (text reading was 5 % slower without). */
@@ -236,8 +238,13 @@ line_source_next(struct line_source *s, struct vmsim_event *buf, size_t max,
         n += (size_t)r;
     }
     s->base.bytes = input_consumed(&s->in);
-    if (err < 0)
+    if (err < 0) {
+        /* the parser's message is complete: now see whether the compressed
+         * data under it is corrupt, which then replaces it (input.h) */
+        if (s->in.dec)
+            input_check_rest(&s->in, &s->base.err);
         s->base.pending = err;
+    }
     return (long)n;
 }
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "trace/decompress.h"
@@ -203,6 +204,23 @@ int input_fail_io(struct input *in, struct vmsim_source_error *err)
     snprintf(err->expected, sizeof err->expected, "more input");
     snprintf(err->found, sizeof err->found, "read error: %s", strerror(in->saved_errno));
     return VMSIM_EIO;
+}
+
+int input_check_rest(struct input *in, struct vmsim_source_error *err)
+{
+    if (!in->dec)
+        return 0;
+    struct stat sb;
+    if (in->fd >= 0 && (fstat(in->fd, &sb) != 0 || !S_ISREG(sb.st_mode)))
+        return 0; /* a pipe: draining it would wait on its writer */
+    for (;;) {
+        in->pos = in->end; /* discard: only the decoder's verdict matters */
+        const int r = input_fill(in);
+        if (r < 0)
+            return r == VMSIM_EPARSE ? input_fail_io(in, err) : 0;
+        if (r == 0 && in->eof)
+            return 0;
+    }
 }
 
 void input_where(const struct input *in, uint64_t off, char *where, size_t size)

@@ -65,6 +65,15 @@ int input_fail_io(struct input *in, struct vmsim_source_error *err);
 /* Read up to n bytes of the file or memory block itself (no decoding):
  * the count, 0 at its end, VMSIM_EIO. For decompress.c. */
 long input_raw_read(struct input *in, unsigned char *dst, size_t n);
+/* After a parse error in a compressed file: was the text bad, or the
+ * compressed data? Corrupt data decodes to garbage for a while before the
+ * library can tell (gzip's CRC-32 ends the member, xz's check ends the
+ * block), so a parser meets the garbage first and would blame a line. This
+ * decodes the rest of the file, discarding it: VMSIM_EPARSE with err
+ * describing the corrupt (or truncated) data at its compressed byte
+ * offset, or 0 when the rest is sound and the parse error stands. Plain
+ * inputs, standard input and pipes: 0 at once. The input is used up. */
+int input_check_rest(struct input *in, struct vmsim_source_error *err);
 /* "NAME: byte OFF", or "NAME: decompressed byte OFF" for a compressed
  * input, into where (the err->where of a byte-offset format). */
 void input_where(const struct input *in, uint64_t off, char *where, size_t size);

@@ -87,7 +87,8 @@ static long lackey_next(struct vmsim_source *src, struct vmsim_event *buf, size_
     return line_source_next((struct line_source *)src, buf, max, lackey_parse);
 }
 
-static const struct source_ops lackey_source_ops = {"lackey", lackey_next, line_source_close};
+static const struct source_ops lackey_source_ops = {"lackey", lackey_next, line_source_close,
+                                                    line_source_where};
 
 int lackey_source_open(struct input *in, struct vmsim_source **out,
                        struct vmsim_source_error *err)

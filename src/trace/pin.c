@@ -123,7 +123,8 @@ static long pin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t m
     return line_source_next((struct line_source *)src, buf, max, pin_parse);
 }
 
-static const struct source_ops pin_source_ops = {"pin", pin_next, line_source_close};
+static const struct source_ops pin_source_ops = {"pin", pin_next, line_source_close,
+                                                 line_source_where};
 
 int pin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
 {

@@ -35,6 +35,14 @@ uint64_t vmsim_source_bytes(const struct vmsim_source *src) { return src->bytes;
 
 uint64_t vmsim_source_total(const struct vmsim_source *src) { return src->total; }
 
+int vmsim_source_where(const struct vmsim_source *src, char *buf, size_t len)
+{
+    if (!src->ops->where)
+        return VMSIM_EUNSUPPORTED;
+    src->ops->where(src, buf, len);
+    return VMSIM_OK;
+}
+
 void vmsim_source_close(struct vmsim_source *src)
 {
     if (src)

@@ -16,6 +16,9 @@ struct source_ops {
      * then the error. (A negative return is an error at once.) */
     long (*next)(struct vmsim_source *src, struct vmsim_event *buf, size_t max);
     void (*close)(struct vmsim_source *src); /* frees src itself too */
+    /* Optional: the place of the last event delivered, as "FILE:LINE"
+     * (the line readers); NULL where a place would mean nothing. */
+    void (*where)(const struct vmsim_source *src, char *buf, size_t len);
 };
 
 struct vmsim_source {

@@ -2042,7 +2042,7 @@ static void synth_close(struct vmsim_source *src)
     free(s);
 }
 
-static const struct source_ops synth_ops = {"workload", synth_next, synth_close};
+static const struct source_ops synth_ops = {"workload", synth_next, synth_close, NULL};
 
 /* Access events of a generator that fills (no stream() of its own): n data
  * accesses and, with code, a fetch before every fetch_every of them, so

@@ -317,7 +317,8 @@ static long text_next(struct vmsim_source *src, struct vmsim_event *buf, size_t 
     return line_source_next((struct line_source *)src, buf, max, text_parse_line);
 }
 
-static const struct source_ops text_source_ops = {"text", text_next, line_source_close};
+static const struct source_ops text_source_ops = {"text", text_next, line_source_close,
+                                                  line_source_where};
 
 int text_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
 {
