@@ -202,8 +202,12 @@ static int run_lackey(char **cmd, const struct work *w, int devnull, bool quiet,
 static int read_cachegrind(const char *path, struct side sides[2])
 {
     FILE *f = fopen(path, "r");
+    /* Valgrind writes it when the program exits; a program that execs
+     * another (a shell-script wrapper) leaves valgrind before that. */
     if (!f)
-        return cli_fail("crosscheck: cachegrind wrote no %s: %s", path, strerror(errno));
+        return cli_fail("crosscheck: %s: expected cachegrind's output, found %s (a command that "
+                        "execs another program, such as a wrapper script, leaves valgrind before "
+                        "it writes it: give the program itself)", path, strerror(errno));
     static const char *const want[] = {"Ir", "I1mr", "Dr", "D1mr", "Dw", "D1mw"};
     int col[6] = {-1, -1, -1, -1, -1, -1};
     uint64_t val[6] = {0};
