@@ -237,7 +237,6 @@ static void check(const char *program, const unsigned geom[2][2])
 
 static const unsigned skylake[2][2] = {{64, 4}, {128, 8}};
 static const unsigned direct2[2][2] = {{2, 1}, {2, 1}};
-static const unsigned small_fa[2][2] = {{8, 8}, {4, 4}};
 
 static void test_true(void **state)
 {
@@ -249,6 +248,8 @@ static void test_true(void **state)
 }
 
 #ifndef VMSIM_SANITIZE
+static const unsigned small_fa[2][2] = {{8, 8}, {4, 4}}; /* fully associative */
+
 /* The programs' inputs are made here: a file of numbers in scrambled order
  * for sort, 20 KB of text for gzip, a directory of five files for ls. */
 static void test_programs(void **state)

@@ -310,7 +310,7 @@ static void print_table(char **cmd, const struct side sides[2])
     for (char **a = cmd; *a; a++)
         printf(" %s", *a);
     printf(": vmsim on valgrind lackey's trace against valgrind cachegrind, 4 KiB pages\n");
-    printf("%-5s %-10s %12s %14s %16s %13s %18s %11s %9s\n", "side", "TLB", "accesses",
+    printf("%-5s %-10s %12s %14s %16s %13s %18s %11s %10s\n", "side", "TLB", "accesses",
            "vmsim-lookups", "cachegrind-refs", "vmsim-misses", "cachegrind-misses", "difference",
            "relative");
     for (int i = 0; i < 2; i++) {
@@ -319,10 +319,10 @@ static void print_table(char **cmd, const struct side sides[2])
         snprintf(geom, sizeof geom, "%ux%u", s->entries, s->ways);
         long long diff = (long long)s->misses - (long long)s->cg_misses;
         if (s->cg_misses)
-            snprintf(rel, sizeof rel, "%+.3f%%", 100.0 * (double)diff / (double)s->cg_misses);
+            snprintf(rel, sizeof rel, "%+.4f%%", 100.0 * (double)diff / (double)s->cg_misses);
         else
-            snprintf(rel, sizeof rel, "%s", diff ? "n/a" : "+0.000%");
-        printf("%-5s %-10s %12llu %14llu %16llu %13llu %18llu %+11lld %9s\n", s->name, geom,
+            snprintf(rel, sizeof rel, "%s", diff ? "n/a" : "+0.0000%");
+        printf("%-5s %-10s %12llu %14llu %16llu %13llu %18llu %+11lld %10s\n", s->name, geom,
                (unsigned long long)s->accesses, (unsigned long long)s->lookups,
                (unsigned long long)s->cg_refs, (unsigned long long)s->misses,
                (unsigned long long)s->cg_misses, diff, rel);
