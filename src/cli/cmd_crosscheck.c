@@ -269,11 +269,10 @@ static int run_cachegrind(char **cmd, const struct work *w, int devnull, int log
     unlink(outpath); /* a stale file from an earlier --keep run must not count */
     if (status == 0 && (*wstatus = cli_valgrind_run(args, cmd, logfd, log_at, &io)) == -1)
         status = cli_fail("crosscheck: cannot start valgrind: %s", strerror(errno));
-    for (int fd = 0; fd < 3; fd++) {
-        const int x[3] = {io.out, io.err, logfd};
-        if (x[fd] >= 0)
-            close(x[fd]);
-    }
+    const int opened[] = {io.out, io.err, logfd};
+    for (size_t i = 0; i < sizeof opened / sizeof opened[0]; i++)
+        if (opened[i] >= 0)
+            close(opened[i]);
     if (status == 0 && cli_interrupted())
         status = cli_interrupt_report(0);
     if (status == 0)
