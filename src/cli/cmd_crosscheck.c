@@ -106,7 +106,8 @@ static void work_path(const struct work *w, const char *name, char *buf, size_t 
 
 static const char *const work_files[] = {"lackey.txt", "lackey.stdout", "lackey.stderr",
                                          "cachegrind.out", "cachegrind.log",
-                                         "cachegrind.stdout", "cachegrind.stderr", NULL};
+                                         "cachegrind.stdout", "cachegrind.stderr",
+                                         "command.stdout", "command.stderr", NULL};
 
 /* Remove the temporary directory (never a --keep one). */
 static void work_remove(const struct work *w)
@@ -119,6 +120,22 @@ static void work_remove(const struct work *w)
         unlink(path);
     }
     rmdir(w->dir);
+}
+
+/* The command's output goes to command.stdout and command.stderr, the
+ * same paths in both runs (a program may print where its output goes),
+ * renamed after each run to TOOL.stdout and TOOL.stderr. */
+static void keep_output(const struct work *w, const char *tool)
+{
+    static const char *const streams[] = {"stdout", "stderr"};
+    for (int i = 0; i < 2; i++) {
+        char from[4200], to[4200], name[64];
+        snprintf(name, sizeof name, "command.%s", streams[i]);
+        work_path(w, name, from, sizeof from);
+        snprintf(name, sizeof name, "%s.%s", tool, streams[i]);
+        work_path(w, name, to, sizeof to);
+        rename(from, to);
+    }
 }
 
 static int open_out(const struct work *w, const char *name)
@@ -138,7 +155,8 @@ static int run_lackey(char **cmd, const struct work *w, int devnull, bool quiet,
                       struct vmsim *sim, struct side sides[2], struct cli_recording *rec,
                       int *wstatus)
 {
-    struct cli_record_io io = {devnull, open_out(w, "lackey.stdout"), open_out(w, "lackey.stderr")};
+    struct cli_record_io io = {devnull, open_out(w, "command.stdout"),
+                               open_out(w, "command.stderr")};
     char copy[4200];
     work_path(w, "lackey.txt", copy, sizeof copy);
     int status = io.out < 0 || io.err < 0 ? 1 : 0;
@@ -148,8 +166,10 @@ static int run_lackey(char **cmd, const struct work *w, int devnull, bool quiet,
         close(io.out);
     if (io.err >= 0)
         close(io.err);
-    if (status != 0)
+    if (status != 0) {
+        keep_output(w, "lackey");
         return status;
+    }
 
     struct vmsim_source *src = NULL;
     struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
@@ -195,6 +215,7 @@ static int run_lackey(char **cmd, const struct work *w, int devnull, bool quiet,
     vmsim_source_close(src);
     free(buf);
     *wstatus = cli_record_end(rec, status != 0);
+    keep_output(w, "lackey");
     return status;
 }
 
@@ -262,8 +283,8 @@ static int run_cachegrind(char **cmd, const struct work *w, int devnull, int log
     /* --cache-sim=yes: the default in valgrind 3.19, not in 3.21 and later. */
     const char *const args[] = {"--tool=cachegrind", "--cache-sim=yes", d1, i1, CROSS_LL, out,
                                 NULL};
-    struct cli_record_io io = {devnull, open_out(w, "cachegrind.stdout"),
-                               open_out(w, "cachegrind.stderr")};
+    struct cli_record_io io = {devnull, open_out(w, "command.stdout"),
+                               open_out(w, "command.stderr")};
     int logfd = open_out(w, "cachegrind.log");
     int status = io.out < 0 || io.err < 0 || logfd < 0 ? 1 : 0;
     unlink(outpath); /* a stale file from an earlier --keep run must not count */
@@ -273,6 +294,7 @@ static int run_cachegrind(char **cmd, const struct work *w, int devnull, int log
     for (size_t i = 0; i < sizeof opened / sizeof opened[0]; i++)
         if (opened[i] >= 0)
             close(opened[i]);
+    keep_output(w, "cachegrind");
     if (status == 0 && cli_interrupted())
         status = cli_interrupt_report(0);
     if (status == 0)

@@ -137,15 +137,17 @@ static pid_t spawn_valgrind(const char *const *tool_args, char **cmd, int logfd,
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        /* valgrind's log fd survives the exec (dup2 clears close-on-exec) */
-        if (fd != logfd)
-            dup2(logfd, fd);
-        else
-            fcntl(logfd, F_SETFD, 0);
+        /* The standard streams first: log_at may be the number one of
+         * them has in vmsim. Then valgrind's log, which survives the exec
+         * (dup2 clears close-on-exec). */
         const int std[3] = {io ? io->in : -1, io ? io->out : -1, io ? io->err : -1};
         for (int i = 0; i < 3; i++)
             if (std[i] >= 0 && std[i] != i)
                 dup2(std[i], i);
+        if (fd != logfd)
+            dup2(logfd, fd);
+        else
+            fcntl(logfd, F_SETFD, 0);
         execvp("valgrind", argv);
         fprintf(stderr, "vmsim: cannot run valgrind: %s\n", strerror(errno));
         _exit(127);
