@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -317,6 +318,50 @@ static void test_failing_command(void **state)
     cmd_result_free(&r);
 }
 
+/* SIGTERM during the lackey run: no comparison, status 143, the command
+ * killed and the temporary work directory removed (TMPDIR is a directory of
+ * the test's, with no vmsim-crosscheck.* left in it). */
+static void test_interrupted(void **state)
+{
+    (void)state;
+    if (!on_path("valgrind"))
+        skip();
+    char *dir = make_dir(), *tmp = make_dir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/numbers", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (unsigned i = 1; i <= 200000; i++) /* minutes under lackey */
+        fprintf(f, "%u\n", i * 7919u % 100003u);
+    fclose(f);
+    /* run_vmsim's redirections would go to `wait`: this one has its own */
+    char *out = temp_path(".out"), *err = temp_path(".err");
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "TMPDIR=%s %s crosscheck --quiet -- sort %s >%s 2>%s & p=$!; "
+             "sleep 2; kill -TERM $p; wait $p", tmp, VMSIM_BIN, path, out, err);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 143);
+    char *text = read_file(err, NULL);
+    expect_in("stderr", text, "vmsim: crosscheck: interrupted by SIGTERM during the lackey run");
+    free(text);
+    text = read_file(out, NULL);
+    assert_non_null(text);
+    assert_null(strstr(text, "cachegrind-misses"));
+    free(text);
+    /* valgrind, killed, leaves its vgdb pipes in TMPDIR: not vmsim's files */
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s' | grep vmsim-crosscheck)\"", tmp);
+    assert_int_equal(system(cmd), 0);
+    unlink(out);
+    unlink(err);
+    free(out);
+    free(err);
+    remove_dir(dir);
+    remove_dir(tmp);
+    free(dir);
+    free(tmp);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -387,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_programs),
 #endif
         cmocka_unit_test(test_failing_command),
+        cmocka_unit_test(test_interrupted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

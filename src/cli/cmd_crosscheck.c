@@ -23,6 +23,7 @@
  * as they pass and reads cachegrind's totals from its output file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,16 @@ static int open_out(const struct work *w, const char *name)
     return fd;
 }
 
+/* Ctrl-C or SIGTERM: nothing to compare; the exit status 128 + the signal. */
+static int interrupted(const char *during, uint64_t events)
+{
+    int sig = cli_interrupted();
+    fprintf(stderr, "vmsim: crosscheck: interrupted by %s during the %s run, after %llu events "
+                    "simulated; no comparison\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", during, (unsigned long long)events);
+    return 128 + sig;
+}
+
 /* The lackey run, simulated as it comes: spawn, the accesses, exit. The
  * accesses of each side are counted on the way. Returns 0 or an exit
  * status; *wstatus gets the command's wait status. */
@@ -186,7 +197,7 @@ static int run_lackey(char **cmd, const struct work *w, int devnull, bool quiet,
     while (status == 0 && rc == 0) {
         if (cli_interrupted()) {
             cli_progress_end(&pg);
-            status = cli_interrupt_report(events);
+            status = interrupted("lackey", events);
             break;
         }
         long n = vmsim_source_next(src, buf, BATCH);
@@ -268,9 +279,10 @@ static int read_cachegrind(const char *path, struct side sides[2])
 }
 
 /* The cachegrind run, with the same standard streams and log descriptor
- * number as the lackey run. Returns 0 or an exit status. */
+ * number as the lackey run (which simulated `events`). Returns 0 or an
+ * exit status. */
 static int run_cachegrind(char **cmd, const struct work *w, int devnull, int log_at,
-                          struct side sides[2], int *wstatus)
+                          uint64_t events, struct side sides[2], int *wstatus)
 {
     char d1[64], i1[64], out[4300], outpath[4200], logpath[4200];
     snprintf(d1, sizeof d1, "--D1=%llu,%u,%u",
@@ -296,7 +308,7 @@ static int run_cachegrind(char **cmd, const struct work *w, int devnull, int log
             close(opened[i]);
     keep_output(w, "cachegrind");
     if (status == 0 && cli_interrupted())
-        status = cli_interrupt_report(0);
+        status = interrupted("cachegrind", events);
     if (status == 0)
         status = read_cachegrind(outpath, sides);
     if (status == 1) {
@@ -441,7 +453,7 @@ int cmd_crosscheck(int argc, char **argv)
             sides[i].lookups = st->tlb[i].hits + st->tlb[i].misses;
             sides[i].misses = st->tlb[i].misses;
         }
-        status = run_cachegrind(cmd, &w, devnull, rec.log_fd, sides, &cg_wstatus);
+        status = run_cachegrind(cmd, &w, devnull, rec.log_fd, st->events, sides, &cg_wstatus);
     }
     close(devnull);
     vmsim_destroy(sim);
