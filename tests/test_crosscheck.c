@@ -38,8 +38,8 @@
  * were wrong. Small geometries (2x1, direct-mapped with two sets) are
  * there to make misses on both pages of a crossing access happen.
  *
- * Time: under 60 s in release on a loaded 2-core machine; the ASan build
- * (VMSIM_SANITIZE) runs /bin/true only. */
+ * Time: about 30 s in release on a 2-core machine (lackey's run dominates);
+ * the ASan build (VMSIM_SANITIZE) runs /bin/true only. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
