@@ -18,6 +18,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_crosscheck(int argc, char **argv);
 
 /* Split "[FORMAT:]PATH" when the prefix names a trace format: returns the
  * format (or NULL) and sets *path. "auto:" is stripped and gives NULL. */
@@ -148,11 +149,26 @@ void cli_progress_end(struct cli_progress *p); /* erase the line */
 struct cli_recording {
     pid_t pid, relay;
     int fd;
+    int log_fd; /* the descriptor number valgrind's --log-fd named in the command */
     const char *command;
+};
+/* The command's standard input, output and error: descriptors to put there
+ * (-1: inherited from vmsim). */
+struct cli_record_io {
+    int in, out, err;
 };
 int cli_record_check(char **cmd);
 int cli_record_start(char **cmd, const char *lackey_copy, bool stdout_to_stderr,
                      struct cli_recording *r);
+int cli_record_start_io(char **cmd, const char *lackey_copy, const struct cli_record_io *io,
+                        struct cli_recording *r);
+/* Run `valgrind TOOL_ARGS... --log-fd=N CMD...` (tool_args NULL-terminated)
+ * to its end, signals to vmsim passed on to it: valgrind's log goes to
+ * logfd, put at descriptor number log_at when that is not -1 (the log_fd
+ * of another run, so that the command sees the same descriptors open).
+ * Returns the wait status, or -1 when valgrind could not be started. */
+int cli_valgrind_run(const char *const *tool_args, char **cmd, int logfd, int log_at,
+                     const struct cli_record_io *io);
 int cli_record_source(struct cli_recording *r, struct vmsim_source **src);
 int cli_record_end(struct cli_recording *r, bool stop);
 int cli_record_status(const struct cli_recording *r, int wstatus, bool say);

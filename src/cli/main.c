@@ -23,6 +23,7 @@ static const struct command {
     {"sweep", cmd_sweep, "run a grid of configurations in parallel; one CSV/JSON row per point"},
     {"plot", cmd_plot, "draw sweep or compare results with gnuplot (PNG, SVG)"},
     {"record", cmd_record, "record a command's memory accesses under valgrind into a .vmt trace"},
+    {"crosscheck", cmd_crosscheck, "compare vmsim's TLB misses on a command with valgrind's cachegrind"},
 };
 
 static void vmessage(const char *fmt, va_list ap)

@@ -1,5 +1,6 @@
-/* Running a command under valgrind's lackey tool, for `vmsim record` and
- * `vmsim run --record`.
+/* Running a command under valgrind's lackey tool, for `vmsim record`,
+ * `vmsim run --record` and `vmsim crosscheck` (which also runs it under
+ * cachegrind, cli_valgrind_run).
  *
  * valgrind --tool=lackey --trace-mem=yes --log-fd=W COMMAND ARGS... writes
  * one line per memory access of the command to W, the write end of a pipe;
@@ -90,6 +91,15 @@ static _Noreturn void relay(int in, int copy, int out)
     }
 }
 
+static int reap(pid_t pid)
+{
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return st;
+}
+
 int cli_record_check(char **cmd)
 {
     if (!findable("valgrind"))
@@ -101,9 +111,64 @@ int cli_record_check(char **cmd)
     return 0;
 }
 
+/* Fork and exec `valgrind TOOL_ARGS... --log-fd=N CMD...` with valgrind's
+ * log on logfd, moved to the descriptor number log_at when that is not -1
+ * (so that two runs show their command the same open descriptors), and the
+ * command's standard streams as io says. Returns the pid, or -1 (errno). */
+static pid_t spawn_valgrind(const char *const *tool_args, char **cmd, int logfd, int log_at,
+                            const struct cli_record_io *io)
+{
+    size_t ntool = 0, n = 0;
+    while (tool_args[ntool])
+        ntool++;
+    while (cmd[n])
+        n++;
+    int fd = log_at >= 0 ? log_at : logfd;
+    char logarg[32];
+    snprintf(logarg, sizeof logarg, "--log-fd=%d", fd);
+    char **argv = calloc(ntool + n + 3, sizeof *argv);
+    if (!argv)
+        return -1;
+    argv[0] = "valgrind";
+    memcpy(argv + 1, tool_args, ntool * sizeof *argv);
+    argv[ntool + 1] = logarg;
+    memcpy(argv + ntool + 2, cmd, n * sizeof *argv);
+
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The standard streams first: log_at may be the number one of
+         * them has in vmsim. Then valgrind's log, which survives the exec
+         * (dup2 clears close-on-exec). */
+        const int std[3] = {io ? io->in : -1, io ? io->out : -1, io ? io->err : -1};
+        for (int i = 0; i < 3; i++)
+            if (std[i] >= 0 && std[i] != i)
+                dup2(std[i], i);
+        if (fd != logfd)
+            dup2(logfd, fd);
+        else
+            fcntl(logfd, F_SETFD, 0);
+        execvp("valgrind", argv);
+        fprintf(stderr, "vmsim: cannot run valgrind: %s\n", strerror(errno));
+        _exit(127);
+    }
+    int e = errno;
+    free(argv);
+    errno = e;
+    return pid;
+}
+
 int cli_record_start(char **cmd, const char *lackey_copy, bool stdout_to_stderr,
                      struct cli_recording *r)
 {
+    const struct cli_record_io io = {-1, stdout_to_stderr ? STDERR_FILENO : -1, -1};
+    return cli_record_start_io(cmd, lackey_copy, &io, r);
+}
+
+int cli_record_start_io(char **cmd, const char *lackey_copy, const struct cli_record_io *io,
+                        struct cli_recording *r)
+{
+    static const char *const lackey[] = {"--tool=lackey", "--trace-mem=yes", NULL};
     memset(r, 0, sizeof *r);
     r->fd = -1;
     r->command = cmd[0];
@@ -127,31 +192,8 @@ int cli_record_start(char **cmd, const char *lackey_copy, bool stdout_to_stderr,
         return cli_fail("record: cannot make a pipe: %s", strerror(e));
     }
 
-    size_t n = 0;
-    while (cmd[n])
-        n++;
-    char logfd[32];
-    snprintf(logfd, sizeof logfd, "--log-fd=%d", vg[1]);
-    char **argv = calloc(n + 5, sizeof *argv);
-    if (!argv)
-        return cli_fail("out of memory");
-    argv[0] = "valgrind";
-    argv[1] = "--tool=lackey";
-    argv[2] = "--trace-mem=yes";
-    argv[3] = logfd;
-    memcpy(argv + 4, cmd, n * sizeof *argv);
-
-    fflush(NULL);
-    r->pid = fork();
-    if (r->pid == 0) {
-        fcntl(vg[1], F_SETFD, 0); /* valgrind's log fd survives the exec */
-        if (stdout_to_stderr)
-            dup2(STDERR_FILENO, STDOUT_FILENO);
-        execvp("valgrind", argv);
-        fprintf(stderr, "vmsim: record: cannot run valgrind: %s\n", strerror(errno));
-        _exit(127);
-    }
-    free(argv);
+    r->log_fd = vg[1];
+    r->pid = spawn_valgrind(lackey, cmd, vg[1], -1, io);
     close(vg[1]);
     if (r->pid > 0)
         cli_interrupt_forward(r->pid);
@@ -185,6 +227,18 @@ int cli_record_start(char **cmd, const char *lackey_copy, bool stdout_to_stderr,
     return 0;
 }
 
+int cli_valgrind_run(const char *const *tool_args, char **cmd, int logfd, int log_at,
+                     const struct cli_record_io *io)
+{
+    pid_t pid = spawn_valgrind(tool_args, cmd, logfd, log_at, io);
+    if (pid < 0)
+        return -1;
+    cli_interrupt_forward(pid);
+    int st = reap(pid);
+    cli_interrupt_forward(0);
+    return st;
+}
+
 int cli_record_source(struct cli_recording *r, struct vmsim_source **src)
 {
     char path[32];
@@ -196,15 +250,6 @@ int cli_record_source(struct cli_recording *r, struct vmsim_source **src)
     if (err.where[0])
         return cli_fail("%s: expected %s, found %s", err.where, err.expected, err.found);
     return cli_fail("record: cannot read valgrind's output: %s", vmsim_strerror(rc));
-}
-
-static int reap(pid_t pid)
-{
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return st;
 }
 
 int cli_record_end(struct cli_recording *r, bool stop)
