@@ -34,13 +34,6 @@ static bool contains(const char *hay, const char *needle)
     return hay && strstr(hay, needle) != NULL;
 }
 
-/* Fail with the program's output when a substring is missing. */
-static void expect_in(const char *what, const char *text, const char *needle)
-{
-    if (!contains(text, needle))
-        fail_msg("%s does not contain \"%s\":\n%s", what, needle, text ? text : "(null)");
-}
-
 /* obj["a"]["b"]... for a dotted path; NULL when any step is missing. */
 static json_t *jget(json_t *root, const char *dotted)
 {

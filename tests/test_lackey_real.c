@@ -131,22 +131,6 @@ static void model_run(const char *log, unsigned shift, unsigned sets, bool data_
     fclose(f);
 }
 
-static bool on_path(const char *prog)
-{
-    const char *path = getenv("PATH");
-    if (!path)
-        return false;
-    char *copy = strdup(path), *save = NULL;
-    bool found = false;
-    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
-        char full[4096];
-        snprintf(full, sizeof full, "%s/%s", *dir ? dir : ".", prog);
-        found = access(full, X_OK) == 0;
-    }
-    free(copy);
-    return found;
-}
-
 static long long jint(json_t *root, const char *a, const char *b)
 {
     json_t *v = json_object_get(root, a);

@@ -87,3 +87,25 @@ long long json_number(const char *json, const char *key)
         p++;
     return strtoll(p, NULL, 10);
 }
+
+bool on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        return false;
+    char *copy = strdup(path), *save = NULL;
+    bool found = false;
+    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+        char full[4096];
+        snprintf(full, sizeof full, "%s/%s", *dir ? dir : ".", prog);
+        found = access(full, X_OK) == 0;
+    }
+    free(copy);
+    return found;
+}
+
+void expect_in(const char *what, const char *text, const char *needle)
+{
+    if (!text || !strstr(text, needle))
+        fail_msg("%s does not contain \"%s\":\n%s", what, needle, text ? text : "(null)");
+}

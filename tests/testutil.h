@@ -4,6 +4,7 @@
 #define VMSIM_TESTUTIL_H
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,5 +27,9 @@ char *temp_path(const char *suffix);
 char *read_file(const char *path, size_t *len);
 /* Find "key": NUMBER in JSON text (first occurrence) and return the number. */
 long long json_number(const char *json, const char *key);
+/* Is prog an executable in a directory of $PATH? */
+bool on_path(const char *prog);
+/* Fail with the text (a program's output) when needle is not in it. */
+void expect_in(const char *what, const char *text, const char *needle);
 
 #endif

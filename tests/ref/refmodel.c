@@ -764,12 +764,9 @@ static int vma_lo_cmp(const void *a, const void *b)
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* mprotect (kernel.md, VMAs): the VMAs in the range take the protection
- * (implicit memory there becomes an explicit VMA); present pages take the
- * new x at once, and w only where a write needs no copy (a frame of its
- * own: not the zero frame, mapped once); each present page in the range
- * gets a shootdown. */
-static void mprotect_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi, unsigned prot)
+/* Split the VMAs at lo and hi; the parts inside take `huge` and `prot`
+ * where those are not -1 (madvise sets the one, mprotect the other). */
+static void vma_retag(struct proc *p, uint64_t lo, uint64_t hi, int huge, int prot)
 {
     const size_t n = p->nvma;
     struct vma *old = malloc((n ? n : 1) * sizeof *old);
@@ -787,11 +784,21 @@ static void mprotect_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t 
         const uint64_t a = v.lo > lo ? v.lo : lo, b = v.hi < hi ? v.hi : hi;
         if (v.lo < a)
             vma_add(p, v.lo, a, v.huge, v.prot);
-        vma_add(p, a, b, v.huge, prot);
+        vma_add(p, a, b, huge < 0 ? v.huge : huge != 0, prot < 0 ? v.prot : (unsigned)prot);
         if (b < v.hi)
             vma_add(p, b, v.hi, v.huge, v.prot);
     }
     free(old);
+}
+
+/* mprotect (kernel.md, VMAs): the VMAs in the range take the protection
+ * (implicit memory there becomes an explicit VMA); present pages take the
+ * new x at once, and w only where a write needs no copy (a frame of its
+ * own: not the zero frame, mapped once); each present page in the range
+ * gets a shootdown. */
+static void mprotect_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi, unsigned prot)
+{
+    vma_retag(p, lo, hi, -1, (int)prot);
     /* the gaps of [lo, hi): implicit memory made explicit */
     if (p->nvma)
         qsort(p->vma, p->nvma, sizeof *p->vma, vma_lo_cmp);
@@ -878,30 +885,7 @@ int ref_event(struct ref *r, const struct vmsim_event *ev)
         if (!(p = proc_find(r, ev->pid)))
             return 0;
         round_out(ev->addr, ev->len, &lo, &hi);
-        /* split the VMAs at the edges, then mark the parts inside */
-        {
-            const size_t n = p->nvma;
-            struct vma *old = malloc((n ? n : 1) * sizeof *old);
-            if (!old)
-                abort();
-            if (n)
-                memcpy(old, p->vma, n * sizeof *old);
-            p->nvma = 0;
-            for (size_t i = 0; i < n; i++) {
-                const struct vma v = old[i];
-                if (v.hi <= lo || v.lo >= hi) {
-                    vma_add(p, v.lo, v.hi, v.huge, v.prot);
-                    continue;
-                }
-                const uint64_t a = v.lo > lo ? v.lo : lo, b = v.hi < hi ? v.hi : hi;
-                if (v.lo < a)
-                    vma_add(p, v.lo, a, v.huge, v.prot);
-                vma_add(p, a, b, ev->kind == VMSIM_ADV_HUGEPAGE, v.prot);
-                if (b < v.hi)
-                    vma_add(p, b, v.hi, v.huge, v.prot);
-            }
-            free(old);
-        }
+        vma_retag(p, lo, hi, ev->kind == VMSIM_ADV_HUGEPAGE, -1);
         return 0;
     default:
         return -1;
