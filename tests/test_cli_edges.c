@@ -430,6 +430,22 @@ static void test_event_error_names_the_line(void **state)
     if (!contains(r.err, "vmsim: event 2: cpu 9"))
         fail_msg("stdin: %s", r.err);
     cmd_result_free(&r);
+    /* The binary format names the record's byte (docs/traces.md, "vmsim
+     * binary"): an 8-byte header, then event 1 = tag 0x14 (read, PID,
+     * SIZE), pid 1, size 8, zz(0x1000) = 0x2000 in two varint bytes: 5
+     * bytes, so event 2 starts at byte 8 + 5 = 13. */
+    char *bin = temp_path(".vmt");
+    r = run_vmsim("convert %s %s", path, bin);
+    assert_int_equal(r.status, 0);
+    cmd_result_free(&r);
+    r = run_vmsim("run --trace bin:%s --cpus 2 --quiet", bin);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof want, "%s: byte 13 (event 2): cpu 9", bin);
+    if (!contains(r.err, want))
+        fail_msg("stderr lacks \"%s\":\n%s", want, r.err);
+    cmd_result_free(&r);
+    unlink(bin);
+    free(bin);
     unlink(path);
     free(path);
 }

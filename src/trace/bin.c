@@ -111,6 +111,7 @@ struct bin_source {
     struct vmsim_source base;
     struct input in;
     struct bin_state st;
+    uint64_t last; /* offset of the record last decoded, for bin_where */
 };
 
 static int bin_fail(struct bin_source *s, const unsigned char *at, const char *expected,
@@ -346,6 +347,7 @@ static long bin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t m
         /* A whole record is in the buffer unless the input ends first, so
          * the decoder only needs `end` to catch truncated files. */
         const unsigned char *p = s->in.buf + s->in.pos, *end = s->in.buf + s->in.end;
+        s->last = input_offset(&s->in);
         err = bin_decode(s, &p, end, &buf[n]);
         if (err < 0)
             break;
@@ -365,7 +367,14 @@ static void bin_close(struct vmsim_source *src)
     free(s);
 }
 
-static const struct source_ops bin_source_ops = {"bin", bin_next, bin_close, NULL};
+/* The record of the last event delivered, by its byte offset. */
+static void bin_where(const struct vmsim_source *src, char *buf, size_t len)
+{
+    const struct bin_source *s = (const struct bin_source *)src;
+    input_where(&s->in, s->last, buf, len);
+}
+
+static const struct source_ops bin_source_ops = {"bin", bin_next, bin_close, bin_where};
 
 int bin_source_open(struct input *in, struct vmsim_source **out, struct vmsim_source_error *err)
 {

@@ -17,7 +17,8 @@ struct source_ops {
     long (*next)(struct vmsim_source *src, struct vmsim_event *buf, size_t max);
     void (*close)(struct vmsim_source *src); /* frees src itself too */
     /* Optional: the place of the last event delivered, as "FILE:LINE"
-     * (the line readers); NULL where a place would mean nothing. */
+     * (the line readers) or "FILE: byte N", its record's offset (bin);
+     * NULL where a place would mean nothing. */
     void (*where)(const struct vmsim_source *src, char *buf, size_t len);
 };
 
