@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "machine/machine.h"
 #include "util/grow.h"
 
 struct plan_slot {

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "machine/machine.h"
 
 /* Stop at the first leaf of level 1: the block has its own leaf table. */
 static int base_leaf(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)

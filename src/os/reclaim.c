@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "machine/machine.h"
 #include "util/grow.h"
 
 static int reclaim_one(void *ctx);

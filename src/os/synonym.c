@@ -26,7 +26,7 @@
  * Cost: one pass over the frames handed out and their chains, no
  * allocation; it runs each time vmsim_get_stats() is called with the check
  * on. */
-#include "mmu/sim.h"
+#include "machine/machine.h"
 
 /* log2 of x rounded up (x > 0): the address bits that hold S x B bytes. */
 static unsigned log2_ceil(uint64_t x) { return x <= 1 ? 0 : 64u - (unsigned)__builtin_clzll(x - 1); }

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "machine/machine.h"
 #include "util/grow.h"
 
 const char *const vmsim_thp_names[] = {"always", "madvise", "never", NULL};

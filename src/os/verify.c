@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "machine/machine.h"
 #include "util/grow.h"
 
 static uint64_t *slot(struct vmsim *sim, vmsim_pfn_t pfn)

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "machine/machine.h"
 #include "virt/nested.h"
 
 static uint64_t page_index(const struct nested *n, vmsim_paddr_t gpa) { return gpa >> n->h->back_shift; }

@@ -1,10 +1,10 @@
 /* The simulator object: configuration defaults, creation, the event loop,
  * statistics. The event loop dispatches each event to the MMU (accesses)
- * or the kernel (process and mapping events); see mmu.c and os/kernel.c. */
+ * or the kernel (process and mapping events); see mmu/mmu.c and os/kernel.c. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "machine/machine.h"
 #include "virt/nested.h"
 
 void vmsim_config_default(struct vmsim_config *cfg)

@@ -1,16 +1,17 @@
-/* The inside of struct vmsim, shared by the MMU (mmu.c), the kernel
- * (os/kernel.c) and the driver (sim.c). */
-#ifndef VMSIM_MMU_SIM_H
-#define VMSIM_MMU_SIM_H
+/* One CPU's translation hardware: its TLB levels, page-walk caches, memo
+ * and LRU clock (struct cpu), and the MMU's entry points (mmu.c): translate
+ * an access, switch address spaces, invalidate and flush. The hardware layer
+ * of docs/architecture.md: it includes nothing above src/pt, src/tlb and
+ * src/phys. */
+#ifndef VMSIM_MMU_MMU_H
+#define VMSIM_MMU_MMU_H
 
-#include <signal.h>
-
-#include "os/kernel.h"
-#include "phys/phys.h"
 #include "pt/pt.h"
 #include "tlb/tlb.h"
 #include "util/rng.h"
-#include "util/u64map.h"
+
+struct vmsim;
+struct process;
 
 enum { SIDE_D = 0, SIDE_I = 1 };
 
@@ -23,7 +24,7 @@ enum { SIDE_D = 0, SIDE_I = 1 };
  * set: repeating it changes no replacement state, so it costs a compare
  * and two counter increments (Cachegrind's same-line fast path). Any flush,
  * invalidation or lookup that could disturb that level resets it. */
-struct memo {
+struct memo { /* owned by its CPU */
     uint64_t tag; /* va >> shift; UINT64_MAX when empty (memo_reset) */
     unsigned shift;
     unsigned level; /* index of the TLB level (and its stats) */
@@ -32,6 +33,8 @@ struct memo {
     uint64_t pte;  /* the entry, for page replacement's reference tracking */
 };
 
+/* Owned by one CPU: changed only by its own translations and by the
+ * invalidations and flushes addressed to it (docs/architecture.md). */
 struct cpu {
     bool ready; /* TLBs allocated (on first use) */
     bool ran;   /* has run a process: without ASIDs its entries may still be in the TLBs */
@@ -45,27 +48,6 @@ struct cpu {
     uint64_t now; /* LRU clock */
 };
 
-struct vmsim {
-    struct vmsim_config cfg;
-    bool track;  /* kernel_touch sees every translation: replacement, --verify */
-    int host_rc; /* a host failure inside a translation, returned by mmu_access */
-    struct vmsim_stats st;
-    struct phys phys;
-    struct kernel k;
-    struct cpu *cpu;
-    struct rng rng;
-    unsigned shift[VMSIM_MAX_LEVELS + 2]; /* page shift of a leaf at level k */
-    struct nested *nested;    /* the hypervisor's side of a guest machine; NULL: native */
-    bool migrating;           /* a live migration is to come or under way */
-    struct vmsim *primary;    /* a VM other than the first: the machine's first VM, which owns
-                                 the CPUs, the host and the other VMs; NULL for it */
-    struct vmsim **vm;        /* the first VM: the others by id (NULL until one exists) */
-    unsigned nvms;            /* the first VM: VMs besides itself */
-    struct u64map vm_of;      /* the first VM: pid -> VM id, for processes outside VM 1 */
-    struct vmsim_stats total; /* the first VM, with others: every VM's statistics combined */
-    const volatile sig_atomic_t *stop; /* vmsim_set_stop: nonzero ends a long access */
-};
-
 /* Empty: no va >> 63 (0 or 1) equals the all-ones tag, not even the
  * last byte of the address space. */
 static inline void memo_reset(struct memo *m)
@@ -74,11 +56,6 @@ static inline void memo_reset(struct memo *m)
     m->shift = 63;
 }
 
-/* stats.c: fold one part's statistics into acc (which starts as a copy of
- * the first part's), each by its rule; ntlb TLB levels. */
-void stats_combine(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb);
-
-/* mmu.c */
 int mmu_access(struct vmsim *sim, const struct vmsim_event *ev);
 int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid);
 int mmu_cpu_ready(struct vmsim *sim, unsigned cpu);
