@@ -22,8 +22,6 @@
 
 #define PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
 
-static struct frame *F(struct vmsim *sim, vmsim_pfn_t pfn) { return phys_frame(&sim->phys, pfn); }
-
 static uint64_t prot_bits(unsigned prot)
 {
     return PTE_U | ((prot & VMSIM_PROT_W) ? PTE_W : 0) | ((prot & VMSIM_PROT_X) ? PTE_X : 0);
@@ -49,13 +47,13 @@ int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned 
         return rc;
     kernel_pt_write(sim, p, page, pte | PTE_P);
     if (p->pid == sim->cfg.nested.enclave_pid && sim->cfg.nested.enclave_pid &&
-        !(pte & PTE_ZERO) && !(F(sim, pfn)->flags & FRAME_CACHE) && F(sim, pfn)->refcount == 1)
+        !(pte & PTE_ZERO) && !(kernel_frame(sim, pfn)->flags & FRAME_CACHE) && kernel_frame(sim, pfn)->refcount == 1)
     {
-        F(sim, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
+        kernel_frame(sim, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
         nested_enclave(sim, pfn, 1ull << (sim->shift[level] - sim->phys.page_shift));
     }
     kernel_track_tables(sim, p, page);
-    return (pte & PTE_ZERO) ? VMSIM_OK : rmap_add(&k->rmap, F(sim, pfn), p->id, page, level);
+    return (pte & PTE_ZERO) ? VMSIM_OK : rmap_add(&k->rmap, kernel_frame(sim, pfn), p->id, page, level);
 }
 
 /* A new private frame for a page of `level`, on the replacement list when it
@@ -111,7 +109,7 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
     const vmsim_pfn_t old = PTE_PFN(pte);
     int rc;
     if ((v->flags & VMSIM_MAP_SHARED) ||
-        (!(pte & PTE_ZERO) && !(F(sim, old)->flags & FRAME_CACHE) && F(sim, old)->refcount == 1)) {
+        (!(pte & PTE_ZERO) && !(kernel_frame(sim, old)->flags & FRAME_CACHE) && kernel_frame(sim, old)->refcount == 1)) {
         /* Shared memory, or a private page no one else maps: write in place
          * (Linux's wp_page_reuse); a swap copy is stale from now on. */
         if (!(pte & PTE_ZERO))
@@ -142,7 +140,7 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
     if (sim->cfg.verify)
         verify_copy(sim, pfn, (pte & PTE_ZERO) ? FRAME_NIL : old, 1ull << order_of(sim, level));
     if (!(pte & PTE_ZERO))
-        rmap_del(&sim->k.rmap, F(sim, old), p->id, va & ~((1ull << sim->shift[level]) - 1));
+        rmap_del(&sim->k.rmap, kernel_frame(sim, old), p->id, va & ~((1ull << sim->shift[level]) - 1));
     if ((rc = kernel_map(sim, p, va, level, frame_pte(pfn) | bits)) != 0) {
         kernel_put_frame(sim, pfn);
         return oom(sim, rc);
@@ -170,7 +168,7 @@ static int swap_in(struct vmsim *sim, struct process *p, const struct vma *v, vm
     vmsim_pfn_t pfn = swap_frame(sim, slot);
     int rc;
     if (pfn != FRAME_NIL) {
-        F(sim, pfn)->refcount++;
+        kernel_frame(sim, pfn)->refcount++;
     } else {
         if ((rc = new_frame(sim, level, &pfn)) != 0)
             return oom(sim, rc);
@@ -178,8 +176,8 @@ static int swap_in(struct vmsim *sim, struct process *p, const struct vma *v, vm
             kernel_put_frame(sim, pfn);
             return rc;
         }
-        F(sim, pfn)->flags |= FRAME_SWAPPED;
-        F(sim, pfn)->aux = slot;
+        kernel_frame(sim, pfn)->flags |= FRAME_SWAPPED;
+        kernel_frame(sim, pfn)->aux = slot;
         kernel_frames_written(sim, pfn, 1);
         if (sim->phys.swap.stamp)
             verify_set(sim, pfn, sim->phys.swap.stamp[slot]);
@@ -223,7 +221,7 @@ static int file_fault(struct vmsim *sim, struct process *p, const struct vma *v,
         }
         pe = &k->pc.e[ei];
         pe->pfn = pfn;
-        F(sim, pfn)->aux = ei;
+        kernel_frame(sim, pfn)->aux = ei;
         kernel_frames_written(sim, pfn, 1);
         if (sim->cfg.verify)
             verify_set(sim, pfn, pe->stamp);
@@ -240,7 +238,7 @@ static int file_fault(struct vmsim *sim, struct process *p, const struct vma *v,
     } else {
         st->faults_pagecache_hit++;
     }
-    F(sim, pfn)->refcount++; /* the mapping's reference */
+    kernel_frame(sim, pfn)->refcount++; /* the mapping's reference */
     uint64_t bits = prot_bits(v->prot) | PTE_A;
     if (shared && write)
         bits |= PTE_D;

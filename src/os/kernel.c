@@ -22,8 +22,6 @@
 
 #define PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
 
-static struct frame *F(struct vmsim *sim, vmsim_pfn_t pfn) { return phys_frame(&sim->phys, pfn); }
-
 int kernel_init(struct vmsim *sim)
 {
     struct kernel *k = &sim->k;
@@ -153,7 +151,7 @@ void kernel_shootdown(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
 
 void kernel_put_frame(struct vmsim *sim, vmsim_pfn_t pfn)
 {
-    struct frame *f = F(sim, pfn);
+    struct frame *f = kernel_frame(sim, pfn);
     if (f->flags & FRAME_ZERO)
         return;
     if (f->refcount == 1) {
@@ -173,7 +171,7 @@ static void release_leaf(struct vmsim *sim, struct process *p, vmsim_vaddr_t va,
     }
     if (!(e & PTE_P) || (e & PTE_ZERO))
         return;
-    struct frame *f = F(sim, PTE_PFN(e));
+    struct frame *f = kernel_frame(sim, PTE_PFN(e));
     if ((e & PTE_D) && (f->flags & FRAME_CACHE))
         f->flags |= FRAME_DIRTY; /* written back when the page cache lets it go */
     rmap_del(&sim->k.rmap, f, p->id, va);
@@ -352,7 +350,7 @@ static int fork_leaf(struct vmsim *sim, struct process *parent, struct process *
         kernel_shootdown(sim, parent, l->va);
     }
     if (!(e & PTE_ZERO))
-        F(sim, PTE_PFN(e))->refcount++;
+        kernel_frame(sim, PTE_PFN(e))->refcount++;
     int rc = kernel_map(sim, child, l->va, l->level, e);
     if (rc && !(e & PTE_ZERO))
         kernel_put_frame(sim, PTE_PFN(e));
@@ -469,7 +467,7 @@ static bool writable_now(struct vmsim *sim, const struct vma *v, uint64_t e)
         return true;
     if (e & PTE_ZERO)
         return false;
-    const struct frame *f = F(sim, PTE_PFN(e));
+    const struct frame *f = kernel_frame(sim, PTE_PFN(e));
     /* a swap-cache frame is also the contents other mappings' swap
      * entries will find: a write must drop that copy (write_fault) */
     return !(f->flags & (FRAME_CACHE | FRAME_SWAPPED)) && f->refcount == 1;

@@ -22,6 +22,11 @@
 #include "pt/pt.h"
 
 struct vmsim;
+struct replace_ops;
+
+/* The metadata of frame pfn of the machine's (or VM's) memory: the one
+ * spelling of what four files each called F(). */
+#define kernel_frame(sim, pfn) phys_frame(&(sim)->phys, (pfn))
 
 #define SHMEM_FIRST (1ull << 32) /* page-cache ids of anonymous shared memory */
 
@@ -40,7 +45,7 @@ struct process {
 
 /* Page replacement: which resident page goes when memory is full. */
 struct reclaim {
-    uint8_t policy;       /* enum vmsim_replace */
+    const struct replace_ops *ops; /* the policy (os/replace/), cfg.replace's */
     bool track;           /* the policy needs every reference (LRU, OPT) */
     uint32_t head, tail;  /* the list, oldest first (FRAME_NIL: empty) */
     uint32_t hand;        /* Clock */

@@ -26,8 +26,6 @@
 
 const char *const vmsim_thp_names[] = {"always", "madvise", "never", NULL};
 
-static struct frame *F(struct vmsim *sim, vmsim_pfn_t pfn) { return phys_frame(&sim->phys, pfn); }
-
 bool thp_eligible(struct vmsim *sim, const struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
 {
     const uint8_t policy = sim->cfg.thp;
@@ -75,7 +73,7 @@ void thp_untouched(struct vmsim *sim)
     const struct kernel *k = &sim->k;
     uint64_t bytes = 0;
     for (vmsim_pfn_t pfn = 0; pfn < sim->phys.next; pfn++) {
-        const struct frame *f = F(sim, pfn);
+        const struct frame *f = kernel_frame(sim, pfn);
         if (!f->order || !f->refcount || (f->flags & (FRAME_ZERO | FRAME_PT)))
             continue;
         for (uint64_t i = 0; i < (1ull << f->order); i++) {
@@ -114,7 +112,7 @@ void thp_maybe_promote(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
     if (pt_visit(p->pt, p->asid, lo, lo + size, collect_base, &n) != 0 || n != pages)
         return;
     for (uint64_t i = 0; i < pages; i++) {
-        const struct frame *f = F(sim, PTE_PFN(kernel_lookup(p, lo + (i << ps))));
+        const struct frame *f = kernel_frame(sim, PTE_PFN(kernel_lookup(p, lo + (i << ps))));
         if (f->refcount != 1 || (f->flags & FRAME_CACHE))
             return;
     }
@@ -179,7 +177,7 @@ static int split(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
         return VMSIM_OK;
     }
     const vmsim_pfn_t head = PTE_PFN(e);
-    struct frame *f = F(sim, head);
+    struct frame *f = kernel_frame(sim, head);
     size_t n = 0;
     for (uint32_t i = f->rmap; i; i = k->rmap.e[i].next)
         n++;
