@@ -34,28 +34,6 @@ static unsigned order_of(const struct vmsim *sim, unsigned level)
     return sim->shift[level] - sim->phys.page_shift;
 }
 
-int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned level,
-               uint64_t pte)
-{
-    struct kernel *k = &sim->k;
-    const vmsim_pfn_t pfn = PTE_PFN(pte);
-    const vmsim_vaddr_t page = va & ~((1ull << sim->shift[level]) - 1);
-    k->rc.busy = pfn; /* tables pt_map allocates may evict, but not this frame */
-    int rc = pt_map(p->pt, p->asid, page, level, pte);
-    k->rc.busy = UINT64_MAX;
-    if (rc)
-        return rc;
-    kernel_pt_write(sim, p, page, pte | PTE_P);
-    if (p->pid == sim->cfg.nested.enclave_pid && sim->cfg.nested.enclave_pid &&
-        !(pte & PTE_ZERO) && !(kernel_frame(sim, pfn)->flags & FRAME_CACHE) && kernel_frame(sim, pfn)->refcount == 1)
-    {
-        kernel_frame(sim, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
-        nested_enclave(sim, pfn, 1ull << (sim->shift[level] - sim->phys.page_shift));
-    }
-    kernel_track_tables(sim, p, page);
-    return (pte & PTE_ZERO) ? VMSIM_OK : rmap_add(&k->rmap, kernel_frame(sim, pfn), p->id, page, level);
-}
-
 /* A new private frame for a page of `level`, on the replacement list when it
  * is a base page. */
 static int new_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn)
@@ -165,14 +143,14 @@ static int swap_in(struct vmsim *sim, struct process *p, const struct vma *v, vm
                    unsigned kind, unsigned level, uint64_t pte, bool *fixed)
 {
     const uint64_t slot = PTE_PFN(pte);
-    vmsim_pfn_t pfn = swap_frame(sim, slot);
+    vmsim_pfn_t pfn = swapcache_frame(sim, slot);
     int rc;
     if (pfn != FRAME_NIL) {
         kernel_frame(sim, pfn)->refcount++;
     } else {
         if ((rc = new_frame(sim, level, &pfn)) != 0)
             return oom(sim, rc);
-        if ((rc = swap_frame_set(sim, slot, pfn)) != 0) {
+        if ((rc = swapcache_set(sim, slot, pfn)) != 0) {
             kernel_put_frame(sim, pfn);
             return rc;
         }

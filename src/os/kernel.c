@@ -202,6 +202,31 @@ void kernel_frames_written(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n)
         migrate_dirty(sim, (vmsim_paddr_t)pfn << sim->phys.page_shift, n << sim->phys.page_shift);
 }
 
+/* The one place a leaf enters a page table and the reverse map, with
+ * what comes with it: the busy mark, the trapped write, the enclave's
+ * pages, --evict-tables. */
+int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned level,
+               uint64_t pte)
+{
+    struct kernel *k = &sim->k;
+    const vmsim_pfn_t pfn = PTE_PFN(pte);
+    const vmsim_vaddr_t page = va & ~((1ull << sim->shift[level]) - 1);
+    k->rc.busy = pfn; /* tables pt_map allocates may evict, but not this frame */
+    int rc = pt_map(p->pt, p->asid, page, level, pte);
+    k->rc.busy = UINT64_MAX;
+    if (rc)
+        return rc;
+    kernel_pt_write(sim, p, page, pte | PTE_P);
+    if (p->pid == sim->cfg.nested.enclave_pid && sim->cfg.nested.enclave_pid &&
+        !(pte & PTE_ZERO) && !(kernel_frame(sim, pfn)->flags & FRAME_CACHE) && kernel_frame(sim, pfn)->refcount == 1)
+    {
+        kernel_frame(sim, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
+        nested_enclave(sim, pfn, 1ull << (sim->shift[level] - sim->phys.page_shift));
+    }
+    kernel_track_tables(sim, p, page);
+    return (pte & PTE_ZERO) ? VMSIM_OK : rmap_add(&k->rmap, kernel_frame(sim, pfn), p->id, page, level);
+}
+
 uint64_t kernel_unmap_page(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
 {
     uint64_t old = 0;

@@ -5,7 +5,10 @@
  *   kernel.c   processes, fork, exit, mmap/munmap/mprotect/madvise, ASIDs
  *   fault.c    the page-fault handler: demand-zero, copy-on-write,
  *              page-cache faults, swap-in, protection and segfaults
- *   reclaim.c  the replacement list and policies, eviction, swap-out
+ *   reclaim.c  the replacement list, eviction, swap-out
+ *   replace/   the replacement policies, one file each behind an ops table
+ *   swapcache.c  swap slot -> the frame still holding its contents
+ *   touch.c    the hook that sees every translation when one must (track)
  *   vma.c, rmap.c, pagecache.c   the data structures
  *
  * docs/kernel.md draws the states of a page and names the function that
@@ -114,7 +117,7 @@ void kernel_asid(struct vmsim *sim, struct process *p);
  * real (host) failure. */
 int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
                  const struct walk *w, bool *fixed);
-/* Map frame pfn at va in p (a leaf of `level`) and enter it in the reverse
+/* kernel.c: map frame pfn at va in p (a leaf of `level`) and enter it in the reverse
  * map; the caller holds the reference the mapping takes. */
 int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned level,
                uint64_t pte);
@@ -148,8 +151,9 @@ void verify_set(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t stamp);
 void verify_copy(struct vmsim *sim, vmsim_pfn_t dst, vmsim_pfn_t src, uint64_t frames);
 void verify_access(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
                    unsigned shift, uint64_t pte);
-/* A translation of va succeeded with pte (a page of 2^shift bytes): the
- * hook for page replacement's reference tracking and --verify. */
+/* touch.c: a translation of va succeeded with pte (a page of 2^shift
+ * bytes): the hook for page replacement's reference tracking, the huge
+ * pages' touched bitmap and --verify. */
 void kernel_touch(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
                   unsigned shift, uint64_t pte);
 
@@ -179,15 +183,15 @@ void reclaim_fini(struct vmsim *sim);
 /* --evict-tables: put the page tables on the path to va on the
  * replacement list (the ones not there yet). */
 void kernel_track_tables(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
-/* Forget a frame's swap copy (it is written, or freed). */
+/* swapcache.c: forget a frame's swap copy (it is written, or freed). */
 void kernel_drop_swap_copy(struct vmsim *sim, vmsim_pfn_t pfn);
 /* Put a data frame on the replacement list / take it off. */
 int reclaim_add(struct vmsim *sim, vmsim_pfn_t pfn);
 void reclaim_remove(struct vmsim *sim, vmsim_pfn_t pfn);
 /* A reference to the page of a present entry (policies with track set). */
 void reclaim_touch(struct vmsim *sim, uint64_t pte);
-/* The frame a swap slot's contents are in, if any. */
-vmsim_pfn_t swap_frame(const struct vmsim *sim, uint64_t slot);
-int swap_frame_set(struct vmsim *sim, uint64_t slot, vmsim_pfn_t pfn);
+/* swapcache.c: the frame a swap slot's contents are in, if any. */
+vmsim_pfn_t swapcache_frame(const struct vmsim *sim, uint64_t slot);
+int swapcache_set(struct vmsim *sim, uint64_t slot, vmsim_pfn_t pfn);
 
 #endif

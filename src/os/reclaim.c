@@ -149,37 +149,11 @@ vmsim_pfn_t replace_victim_oldest(struct vmsim *sim, uint64_t skip)
 
 /* ---- eviction ---- */
 
-vmsim_pfn_t swap_frame(const struct vmsim *sim, uint64_t slot)
-{
-    return slot < sim->k.swap_frame_cap ? sim->k.swap_frame[slot] : FRAME_NIL;
-}
-
-int swap_frame_set(struct vmsim *sim, uint64_t slot, vmsim_pfn_t pfn)
-{
-    struct kernel *k = &sim->k;
-    uint32_t *a = grow_array(k->swap_frame, &k->swap_frame_cap, slot, sizeof *a, 1024, 0xff);
-    if (!a)
-        return VMSIM_ENOMEM; /* FRAME_NIL is all ones */
-    k->swap_frame = a;
-    k->swap_frame[slot] = (uint32_t)pfn;
-    return VMSIM_OK;
-}
-
 static void io(struct vmsim *sim, uint64_t *counter)
 {
     (*counter)++;
     sim->st.cycles += sim->cfg.cost.io;
     sim->st.cycles_translation += sim->cfg.cost.io;
-}
-
-void kernel_drop_swap_copy(struct vmsim *sim, vmsim_pfn_t pfn)
-{
-    struct frame *f = kernel_frame(sim, pfn);
-    if (!(f->flags & FRAME_SWAPPED))
-        return;
-    f->flags &= (uint16_t)~FRAME_SWAPPED;
-    swap_frame_set(sim, f->aux, FRAME_NIL); /* the slot is below the array's size */
-    swap_put(&sim->phys.swap, f->aux);
 }
 
 /* Has any mapping of the frame written it? */

@@ -82,17 +82,6 @@ void verify_access(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsig
     }
 }
 
-void kernel_touch(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
-                  unsigned shift, uint64_t pte)
-{
-    if (sim->k.rc.track)
-        reclaim_touch(sim, pte);
-    if (sim->k.huge && shift > sim->phys.page_shift)
-        thp_touch(sim, PTE_PFN(pte) + ((va & ((1ull << shift) - 1)) >> sim->phys.page_shift));
-    if (sim->cfg.verify)
-        verify_access(sim, p, va, kind, shift, pte);
-}
-
 int vmsim_verify_first(const struct vmsim *sim, struct vmsim_mismatch *m)
 {
     if (!sim->st.verify_mismatches)
