@@ -27,6 +27,24 @@ void vmsim_config_default(struct vmsim_config *cfg)
     vmsim_config_machine(cfg, "skylake");
 }
 
+/* The exception vector: the MMU's faults, switches and host-dimension
+ * lookups go up to this VM's kernel and the hypervisor through it. */
+static struct process *space(struct vmsim *sim, vmsim_pid_t pid, int *err)
+{
+    return kernel_process(sim, pid, true, err);
+}
+
+static const struct mmu_vector vector = {
+    .fault = kernel_fault,
+    .touch = kernel_touch,
+    .space = space,
+    .asid = kernel_asid,
+    .host_translate = nested_translate,
+    .enclave_host = nested_enclave_host,
+    .migrate_trap = migrate_trap,
+    .shadow_exit = nested_shadow_exit,
+};
+
 static int check_config(const struct vmsim_config *cfg)
 {
     char why[160];
@@ -68,6 +86,7 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
     if (!sim)
         return VMSIM_ENOMEM;
     sim->cfg = *cfg;
+    sim->vec = &vector;
     rng_seed(&sim->rng, cfg->seed);
     for (unsigned k = 1; k <= cfg->geom.levels; k++)
         sim->shift[k] = vmsim_geometry_page_shift(&cfg->geom, k);
@@ -117,6 +136,7 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
     if (!v)
         return VMSIM_ENOMEM;
     v->cfg = sim->cfg;
+    v->vec = &vector;
     if (mem_bytes)
         v->cfg.phys_bytes = mem_bytes;
     v->cfg.nested.migrate.at = 0; /* the migration is VM 1's */

@@ -17,6 +17,7 @@
  * and the host are the first VM's (docs/architecture.md, ownership). */
 struct vmsim {
     struct vmsim_config cfg;
+    const struct mmu_vector *vec; /* the exception vector its CPUs trap through */
     bool track;  /* kernel_touch sees every translation: replacement, --verify */
     int host_rc; /* a host failure inside a translation, returned by mmu_access */
     struct vmsim_stats st;

@@ -14,15 +14,19 @@
  * sw_ref per reference for the handler's instructions); a fault costs `fault`; the access itself costs
  * `access`. Everything but `access` is translation.
  *
+ * Software is reached only through the exception vector the machine
+ * installs (sim->vec, struct mmu_vector in mmu.h): faults, switches, the
+ * host dimension of a guest, migration traps.
+ *
  * Hot path: the memo compare (mmu.h) handles repeated hits in the first
  * level with no call, no allocation and no indirect call; a first-level
  * hit without the memo is an inline set scan; indirection (the page-table
  * organization's walk) only happens on a miss in every level. */
 #include "mmu/mmu.h"
 /* Layering debt (docs/architecture.md): the MMU still reads the machine
- * (struct vmsim) and calls the kernel and the hypervisor directly. */
+ * (struct vmsim) and the process a CPU runs; it calls software only through
+ * the exception vector, sim->vec. */
 #include "machine/machine.h"
-#include "virt/nested.h"
 
 #define WRITE_INTENT(kind) ((kind) & 1u) /* VMSIM_WRITE and VMSIM_MODIFY */
 
@@ -73,7 +77,8 @@ static void fill(struct vmsim *sim, struct cpu *c, unsigned side, unsigned upto,
 enum { HOST_RO = 1, HOST_ENCLAVE = 2 };
 
 /* The host dimension of guest walk w (nested paging): every guest-physical
- * address it read, and the one it found, through nested_translate; an
+ * address it read, and the one it found, through the hypervisor's
+ * host_translate (nested_translate); an
  * enclave's chain then goes on into machine memory. Adds the cycles to
  * *cyc; returns HOST_RO when the host maps the page found read-only (a
  * live migration's write protection) and HOST_ENCLAVE when its host frame
@@ -85,13 +90,13 @@ static unsigned walk_2d(struct vmsim *sim, struct cpu *c, const struct process *
     bool writable = true, ignored;
     unsigned translated = 0, host = 0;
     for (unsigned i = 0; i < w->nrefs && i < WALK_MAX_REFS; i++, translated++)
-        nested_translate(sim, cpu, w->ref[i].pa, cyc, &ignored);
+        sim->vec->host_translate(sim, cpu, w->ref[i].pa, cyc, &ignored);
     if (w->pte & PTE_P) {
         const unsigned shift = sim->shift[w->level];
-        const vmsim_paddr_t hpa = nested_translate(
+        const vmsim_paddr_t hpa = sim->vec->host_translate(
             sim, cpu, (PTE_PFN(w->pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
             cyc, &writable);
-        if (sim->cfg.nested.enclave_pid && nested_enclave_host(sim, hpa))
+        if (sim->cfg.nested.enclave_pid && sim->vec->enclave_host(sim, hpa))
             host |= HOST_ENCLAVE;
         translated++;
     }
@@ -116,7 +121,7 @@ static unsigned walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_
     struct pwc *pwc = &c->pwc;
     const unsigned L = sim->cfg.geom.levels;
     uint64_t cyc = 0;
-    const bool use_pwc = pwc->nprobe && sim->k.ops->tree && !sim->cfg.sw_walk;
+    const bool use_pwc = pwc->nprobe && p->pt->ops->tree && !sim->cfg.sw_walk;
     if (use_pwc) {
         cyc += pwc->latency;
         if (mmu_pwc_probe(pwc, va, p->asid, c->now, &s)) {
@@ -178,7 +183,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
             /* a write to a page a live migration protects: it traps, and
              * the hardware refetches the translation, writable now */
             uint64_t trap = 0;
-            migrate_trap(sim, (PTE_PFN(pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
+            sim->vec->migrate_trap(sim, (PTE_PFN(pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
                          &trap);
             charge(sim, trap);
             pte &= ~PTE_HWP;
@@ -201,7 +206,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
             else
                 fill(sim, c, side, i, va, asid, shift, pte);
             if (sim->track)
-                kernel_touch(sim, p, va, kind, shift, pte);
+                sim->vec->touch(sim, p, va, kind, shift, pte);
             return shift;
         }
         /* A hit that the access may not use still refreshed its stamp */
@@ -219,7 +224,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
             sim->st.faults_oom++;
             return sim->phys.page_shift;
         }
-        int rc = kernel_fault(sim, p, va, kind, &w, &fixed);
+        int rc = sim->vec->fault(sim, p, va, kind, &w, &fixed);
         charge(sim, sim->cfg.cost.fault); /* a fault costs its trap, fixed or not */
         if (rc != 0)
             sim->host_rc = rc; /* out of host memory: mmu_access returns it */
@@ -240,7 +245,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
     if (host & HOST_RO) {
         uint64_t trap = 0;
         if (!WRITE_INTENT(kind) ||
-            !migrate_trap(sim, (PTE_PFN(w.pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
+            !sim->vec->migrate_trap(sim, (PTE_PFN(w.pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
                           &trap))
             w.pte |= PTE_HWP; /* cached read-only for the host's sake */
         charge(sim, trap);
@@ -251,7 +256,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
     }
     fill(sim, c, side, np, va, asid, shift, w.pte);
     if (sim->track)
-        kernel_touch(sim, p, va, kind, shift, w.pte);
+        sim->vec->touch(sim, p, va, kind, shift, w.pte);
     return shift;
 }
 
@@ -265,7 +270,7 @@ static inline unsigned translate(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t
         sim->st.tlb[m->level].hits++;
         charge(sim, m->latency);
         if (sim->track)
-            kernel_touch(sim, c->proc, va, kind, m->shift, m->pte);
+            sim->vec->touch(sim, c->proc, va, kind, m->shift, m->pte);
         return m->shift;
     }
     return translate_slow(sim, c, va, kind);
@@ -362,7 +367,7 @@ int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid)
     if (rc)
         return rc;
     struct cpu *c = &sim->cpu[cpu];
-    struct process *p = kernel_process(sim, pid, true, &rc);
+    struct process *p = sim->vec->space(sim, pid, &rc);
     if (!p)
         return rc;
     if (c->proc == p)
@@ -370,13 +375,13 @@ int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid)
     if (c->proc)
         sim->st.context_switches++;
     if (sim->nested && sim->cfg.nested.shadow) /* the guest's CR3 write traps */
-        nested_shadow_exit(sim, 0);
+        sim->vec->shadow_exit(sim, 0);
     c->proc = p;
     p->cpumask |= 1ull << cpu;
     memo_reset(&c->memo[0]);
     memo_reset(&c->memo[1]);
     if (sim->cfg.asids) {
-        kernel_asid(sim, p);
+        sim->vec->asid(sim, p);
     } else if (c->ran) {
         /* Without ASIDs every entry belongs to the last process this CPU
          * ran, whether it still runs (a switch) or has exited since (proc

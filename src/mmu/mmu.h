@@ -13,6 +13,38 @@
 struct vmsim;
 struct process;
 
+/* The machine's exception vector: the only way the MMU reaches software.
+ * The machine installs it (machine.c) in every VM it composes; the MMU
+ * calls through it on a miss, a fault or a switch, never on a TLB hit,
+ * except `touch`, which runs on every translation of a run that must see
+ * them all (sim->track: LRU, OPT, --verify, huge pages). */
+struct mmu_vector {
+    /* A page fault or protection violation of p at va for an access of
+     * `kind` after walk w: *fixed when the access may be retried; 0 or a
+     * negative code for a host failure (kernel_fault). */
+    int (*fault)(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+                 const struct walk *w, bool *fixed);
+    /* A translation of va succeeded with pte, a page of 2^shift bytes. */
+    void (*touch)(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+                  unsigned shift, uint64_t pte);
+    /* A CPU loads the address space of pid (CR3): its process, created if
+     * new; NULL with *err set on failure. */
+    struct process *(*space)(struct vmsim *sim, vmsim_pid_t pid, int *err);
+    /* p is about to run with ASIDs on: give it a valid one. */
+    void (*asid)(struct vmsim *sim, struct process *p);
+    /* The hypervisor (nested paging): the host-physical address of gpa as
+     * CPU cpu finds it, cycles added to *cyc (an EPT violation backs it). */
+    vmsim_paddr_t (*host_translate)(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa,
+                                    uint64_t *cyc, bool *writable);
+    /* Is the host frame of hpa enclave memory? */
+    bool (*enclave_host)(const struct vmsim *sim, vmsim_paddr_t hpa);
+    /* A write to a page a live migration protects: the trap, its cycles
+     * added to *cyc; false when no migration protects it. */
+    bool (*migrate_trap)(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc);
+    /* Shadow paging: a VM exit (an address-space switch: pte 0). */
+    void (*shadow_exit)(struct vmsim *sim, uint64_t pte);
+};
+
 enum { SIDE_D = 0, SIDE_I = 1 };
 
 /* In a TLB entry only: the host page is write-protected by a live
