@@ -236,7 +236,7 @@ static struct vmsim *vm_of(struct vmsim *sim, const struct vmsim_event *e)
 {
     if (e->type == VMSIM_EV_ACCESS && e->cpu < sim->cfg.ncpus) {
         const struct process *p = sim->cpu[e->cpu].proc;
-        if (p && p->pid == e->pid)
+        if (p && p->space.pid == e->pid)
             return p->owner;
     }
     if (e->type == VMSIM_EV_SPAWN && e->file > 1)
@@ -321,9 +321,9 @@ static void prefetch(struct vmsim *sim, const struct vmsim_event *e)
         return;
     const struct cpu *c = &sim->cpu[e->cpu];
     const struct process *p = c->proc;
-    if (!p || p->pid != e->pid || (e->addr >> sim->cfg.geom.va_bits))
+    if (!p || p->space.pid != e->pid || (e->addr >> sim->cfg.geom.va_bits))
         return;
-    pt_prefetch(p->pt, p->asid, e->addr, 1);
+    pt_prefetch(p->space.pt, p->space.asid, e->addr, 1);
 }
 
 void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
@@ -425,7 +425,7 @@ static uint64_t vm_footprint(const struct vmsim *sim, struct vmsim_pt_footprint 
     uint64_t spaces = 0;
     for (size_t b = 0; b < k->nbucket; b++)
         for (const struct process *p = k->bucket[b]; p; p = p->hnext, spaces++)
-            pt_footprint(p->pt, fp);
+            pt_footprint(p->space.pt, fp);
     if (!k->pt_shared || !k->ops->shared_footprint)
         return 0;
     k->ops->shared_footprint(k->pt_shared, fp);
@@ -485,5 +485,5 @@ int vmsim_deposit_table(struct vmsim *sim, vmsim_pid_t pid)
 {
     int rc = 0;
     struct process *p = kernel_process(sim, pid, true, &rc);
-    return p ? pt_deposit(p->pt) : rc;
+    return p ? pt_deposit(p->space.pt) : rc;
 }

@@ -100,7 +100,7 @@ static unsigned walk_2d(struct vmsim *sim, struct cpu *c, const struct process *
             host |= HOST_ENCLAVE;
         translated++;
     }
-    if (p->pid == sim->cfg.nested.enclave_pid) {
+    if (p->space.pid == sim->cfg.nested.enclave_pid) {
         /* each host-physical address the 2D walk produced takes a walk of
          * the processor's enclave table */
         const uint64_t refs = (uint64_t)translated * sim->cfg.nested.enclave_levels;
@@ -121,17 +121,17 @@ static unsigned walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_
     struct pwc *pwc = &c->pwc;
     const unsigned L = sim->cfg.geom.levels;
     uint64_t cyc = 0;
-    const bool use_pwc = pwc->nprobe && p->pt->ops->tree && !sim->cfg.sw_walk;
+    const bool use_pwc = pwc->nprobe && p->space.pt->ops->tree && !sim->cfg.sw_walk;
     if (use_pwc) {
         cyc += pwc->latency;
-        if (mmu_pwc_probe(pwc, va, p->asid, c->now, &s)) {
+        if (mmu_pwc_probe(pwc, va, p->space.asid, c->now, &s)) {
             sim->st.pwc_hits++;
             sim->st.pwc_levels_skipped += L - s.level;
         } else {
             sim->st.pwc_misses++;
         }
     }
-    pt_walk(p->pt, p->asid, va, &s, w);
+    pt_walk(p->space.pt, p->space.asid, va, &s, w);
     sim->st.walks++;
     sim->st.walk_refs += w->nrefs;
     sim->st.walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
@@ -142,7 +142,7 @@ static unsigned walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_
         host = walk_2d(sim, c, p, va, w, &cyc);
     charge(sim, cyc);
     if (use_pwc)
-        mmu_pwc_fill(pwc, va, p->asid, w, c->now, &sim->rng);
+        mmu_pwc_fill(pwc, va, p->space.asid, w, c->now, &sim->rng);
     return host;
 }
 
@@ -151,7 +151,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
 {
     const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
     struct process *p = c->proc;
-    const vmsim_asid_t asid = p->asid;
+    const vmsim_asid_t asid = p->space.asid;
     const unsigned np = c->npath[side];
     uint64_t cyc = 0;
     unsigned i, shift = sim->phys.page_shift;
@@ -193,7 +193,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
             if (WRITE_INTENT(kind) && !(pte & PTE_D)) {
                 /* First write through a clean entry: the hardware sets the
                  * dirty bit in the page table (an assist, not a walk). */
-                pt_update(p->pt, asid, va, PTE_D, 0);
+                pt_update(p->space.pt, asid, va, PTE_D, 0);
                 pte |= PTE_D;
                 *hit = pte;
             }
@@ -233,7 +233,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
         host = walk(sim, c, p, va, &w);
     }
     shift = sim->shift[w.level];
-    if (sim->cfg.nested.enclave_pid && p->pid != sim->cfg.nested.enclave_pid &&
+    if (sim->cfg.nested.enclave_pid && p->space.pid != sim->cfg.nested.enclave_pid &&
         ((host & HOST_ENCLAVE) ||
          (phys_frame(&sim->phys, PTE_PFN(w.pte))->flags & FRAME_ENCLAVE))) {
         /* enclave memory read by someone else, in this VM or another: the
@@ -251,7 +251,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
         charge(sim, trap);
     }
     if (WRITE_INTENT(kind) && !(w.pte & PTE_D)) {
-        pt_update(p->pt, asid, va, PTE_D, 0);
+        pt_update(p->space.pt, asid, va, PTE_D, 0);
         w.pte |= PTE_D;
     }
     fill(sim, c, side, np, va, asid, shift, w.pte);
@@ -283,7 +283,7 @@ int mmu_access(struct vmsim *sim, const struct vmsim_event *ev)
     struct cpu *c = &sim->cpu[ev->cpu];
     sim->st.accesses++;
     sim->st.cycles += sim->cfg.cost.access;
-    if (!c->proc || c->proc->pid != ev->pid) {
+    if (!c->proc || c->proc->space.pid != ev->pid) {
         int rc = mmu_switch(sim, ev->cpu, ev->pid);
         if (rc)
             return rc;
@@ -377,7 +377,7 @@ int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid)
     if (sim->nested && sim->cfg.nested.shadow) /* the guest's CR3 write traps */
         sim->vec->shadow_exit(sim, 0);
     c->proc = p;
-    p->cpumask |= 1ull << cpu;
+    p->space.cpumask |= 1ull << cpu;
     memo_reset(&c->memo[0]);
     memo_reset(&c->memo[1]);
     if (sim->cfg.asids) {

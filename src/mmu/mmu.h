@@ -13,6 +13,20 @@
 struct vmsim;
 struct process;
 
+/* What the hardware sees of an address space (CR3 and PCID): the table it
+ * walks, the tag its TLB entries carry, and the CPUs that have run it (where
+ * its entries may live). The kernel's struct process embeds it as its first
+ * member and owns it; the MMU reads it and marks cpumask on a switch. */
+struct mmu_space {
+    struct pt *pt;
+    vmsim_asid_t asid;
+    vmsim_pid_t pid;
+    uint64_t cpumask;
+};
+
+/* The space of a process (its first member: C11 6.7.2.1). */
+static inline struct mmu_space *mmu_space_of(struct process *p) { return (struct mmu_space *)(void *)p; }
+
 /* The machine's exception vector: the only way the MMU reaches software.
  * The machine installs it (machine.c) in every VM it composes; the MMU
  * calls through it on a miss, a fault or a switch, never on a TLB hit,

@@ -92,7 +92,7 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
          * (Linux's wp_page_reuse); a swap copy is stale from now on. */
         if (!(pte & PTE_ZERO))
             kernel_drop_swap_copy(sim, old);
-        pt_update(p->pt, p->asid, va, bits, 0);
+        pt_update(p->space.pt, p->space.asid, va, bits, 0);
         kernel_pt_write(sim, p, va, 0);
         kernel_shootdown(sim, p, va);
         *fixed = true;
@@ -305,7 +305,7 @@ static int table_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, u
     int rc = phys_alloc(&sim->phys, 0, FRAME_PT, &pfn);
     if (rc)
         return rc;
-    if ((rc = pt_table_in(p->pt, va, level - 1, pfn)) != 0) {
+    if ((rc = pt_table_in(p->space.pt, va, level - 1, pfn)) != 0) {
         phys_put(&sim->phys, pfn);
         return rc;
     }
@@ -367,7 +367,7 @@ int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
         if (rc)
             return oom(sim, rc);
         depth++;
-        pt_walk(p->pt, p->asid, va, NULL, &again);
+        pt_walk(p->space.pt, p->space.asid, va, NULL, &again);
         w = &again;
     }
     if (depth && entry_allows(w->pte, kind)) {

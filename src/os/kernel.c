@@ -48,7 +48,7 @@ int kernel_init(struct vmsim *sim)
 static struct process **slot_of(struct kernel *k, vmsim_pid_t pid)
 {
     struct process **pp = &k->bucket[(pid * 2654435761u) & (k->nbucket - 1)];
-    while (*pp && (*pp)->pid != pid)
+    while (*pp && (*pp)->space.pid != pid)
         pp = &(*pp)->hnext;
     return pp;
 }
@@ -91,7 +91,7 @@ struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, 
     int rc = take_id(k, p);
     const struct pt_env env = {&sim->cfg.geom, &sim->phys, k->pt_params, &k->pt_shared,
                                ++k->space_next, &k->pt_counters};
-    if (rc == 0 && (rc = pt_create(k->ops, &env, &p->pt)) != 0) {
+    if (rc == 0 && (rc = pt_create(k->ops, &env, &p->space.pt)) != 0) {
         k->proc[p->id] = NULL;
         k->free_id[k->nfree_id++] = p->id;
     }
@@ -100,7 +100,7 @@ struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, 
         *err = rc;
         return NULL;
     }
-    p->pid = pid;
+    p->space.pid = pid;
     p->owner = sim;
     p->asid_gen = UINT64_MAX;
     *pp = p;
@@ -124,12 +124,12 @@ void kernel_asid(struct vmsim *sim, struct process *p)
         for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
             struct process *q = sim->cpu[i].proc;
             if (q && q != p && q->asid_gen != k->asid_gen) {
-                q->asid = (vmsim_asid_t)k->asid_next++;
+                q->space.asid = (vmsim_asid_t)k->asid_next++;
                 q->asid_gen = k->asid_gen;
             }
         }
     }
-    p->asid = (vmsim_asid_t)k->asid_next++;
+    p->space.asid = (vmsim_asid_t)k->asid_next++;
     p->asid_gen = k->asid_gen;
 }
 
@@ -138,10 +138,10 @@ void kernel_shootdown(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
     sim->st.tlb_invalidations++;
     for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
         /* Without ASIDs a switch flushes: only CPUs running p hold its entries. */
-        const bool may = sim->cfg.asids ? (p->cpumask >> i) & 1 : sim->cpu[i].proc == p;
+        const bool may = sim->cfg.asids ? (p->space.cpumask >> i) & 1 : sim->cpu[i].proc == p;
         if (!may || !sim->cpu[i].ready)
             continue;
-        mmu_invalidate(sim, i, p->asid, va);
+        mmu_invalidate(sim, i, p->space.asid, va);
         if (i != sim->k.cur_cpu)
             sim->st.shootdown_ipis++;
     }
@@ -186,11 +186,11 @@ void kernel_pt_write(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, uin
     if (sim->migrating) {
         /* the tables on the path; a walk sets the accessed bit, which the
          * guest's replacement must not see set by the migration */
-        const uint64_t e = pt_lookup(p->pt, p->asid, va, NULL);
+        const uint64_t e = pt_lookup(p->space.pt, p->space.asid, va, NULL);
         struct walk w;
-        pt_walk(p->pt, p->asid, va, NULL, &w);
+        pt_walk(p->space.pt, p->space.asid, va, NULL, &w);
         if ((e & (PTE_P | PTE_A)) == PTE_P)
-            pt_update(p->pt, p->asid, va, 0, PTE_A);
+            pt_update(p->space.pt, p->space.asid, va, 0, PTE_A);
         for (unsigned i = 0; i < w.nrefs && i < WALK_MAX_REFS; i++)
             migrate_dirty(sim, w.ref[i].pa, 1);
     }
@@ -212,12 +212,12 @@ int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned 
     const vmsim_pfn_t pfn = PTE_PFN(pte);
     const vmsim_vaddr_t page = va & ~((1ull << sim->shift[level]) - 1);
     k->rc.busy = pfn; /* tables pt_map allocates may evict, but not this frame */
-    int rc = pt_map(p->pt, p->asid, page, level, pte);
+    int rc = pt_map(p->space.pt, p->space.asid, page, level, pte);
     k->rc.busy = UINT64_MAX;
     if (rc)
         return rc;
     kernel_pt_write(sim, p, page, pte | PTE_P);
-    if (p->pid == sim->cfg.nested.enclave_pid && sim->cfg.nested.enclave_pid &&
+    if (p->space.pid == sim->cfg.nested.enclave_pid && sim->cfg.nested.enclave_pid &&
         !(pte & PTE_ZERO) && !(kernel_frame(sim, pfn)->flags & FRAME_CACHE) && kernel_frame(sim, pfn)->refcount == 1)
     {
         kernel_frame(sim, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
@@ -230,7 +230,7 @@ int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned 
 uint64_t kernel_unmap_page(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
 {
     uint64_t old = 0;
-    if (pt_unmap(p->pt, p->asid, va, &old) == 0) {
+    if (pt_unmap(p->space.pt, p->space.asid, va, &old) == 0) {
         kernel_pt_write(sim, p, va, 0);
         release_leaf(sim, p, va, old);
         kernel_shootdown(sim, p, va);
@@ -268,12 +268,12 @@ static int collect(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
 static int leaves_of(struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi, struct leaves *out)
 {
     *out = (struct leaves){0};
-    return pt_visit(p->pt, p->asid, lo, hi, collect, out);
+    return pt_visit(p->space.pt, p->space.asid, lo, hi, collect, out);
 }
 
 uint64_t kernel_lookup(struct process *p, vmsim_vaddr_t va)
 {
-    return pt_lookup(p->pt, p->asid, va, NULL);
+    return pt_lookup(p->space.pt, p->space.asid, va, NULL);
 }
 
 /* ---- process lifetime ---- */
@@ -288,8 +288,8 @@ static int free_leaf(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
 static void process_free(struct vmsim *sim, struct process *p)
 {
     void *ctx[2] = {sim, p};
-    pt_visit(p->pt, p->asid, 0, UINT64_MAX, free_leaf, ctx);
-    pt_destroy(p->pt);
+    pt_visit(p->space.pt, p->space.asid, 0, UINT64_MAX, free_leaf, ctx);
+    pt_destroy(p->space.pt);
     vma_free(&p->vmas);
     u64map_free(&p->shadow);
     sim->k.proc[p->id] = NULL;
@@ -357,7 +357,7 @@ static int fork_leaf(struct vmsim *sim, struct process *parent, struct process *
         return VMSIM_OK;
     if (e & PTE_SWAP) {
         swap_get(&sim->phys.swap, PTE_PFN(e));
-        int rc = pt_map(child->pt, child->asid, l->va, l->level, e);
+        int rc = pt_map(child->space.pt, child->space.asid, l->va, l->level, e);
         if (rc) {
             swap_put(&sim->phys.swap, PTE_PFN(e));
         } else {
@@ -370,7 +370,7 @@ static int fork_leaf(struct vmsim *sim, struct process *parent, struct process *
     const bool shared = v && (v->flags & VMSIM_MAP_SHARED);
     if (!shared && (e & PTE_W)) {
         e &= ~PTE_W;
-        pt_update(parent->pt, parent->asid, l->va, 0, PTE_W);
+        pt_update(parent->space.pt, parent->space.asid, l->va, 0, PTE_W);
         kernel_pt_write(sim, parent, l->va, e);
         kernel_shootdown(sim, parent, l->va);
     }
@@ -428,10 +428,10 @@ static int unmap_range(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, v
     int rc = thp_split_partial(sim, p, lo, hi);
     if (rc == 0)
         rc = leaves_of(p, lo, hi, &ls);
-    uint64_t freed = p->pt->tables_freed;
+    uint64_t freed = p->space.pt->tables_freed;
     for (size_t i = 0; i < ls.n && rc == 0; i++)
         kernel_unmap_page(sim, p, ls.l[i].va);
-    if (p->pt->tables_freed != freed)
+    if (p->space.pt->tables_freed != freed)
         mmu_flush_pwc_all(sim);
     free(ls.l);
     /* --verify: what the range held is gone; new memory there starts anew */
@@ -552,7 +552,7 @@ int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64
         uint64_t set = (v->prot & VMSIM_PROT_X) ? PTE_X : 0;
         if ((v->prot & VMSIM_PROT_W) && writable_now(sim, v, l->e))
             set |= PTE_W;
-        pt_update(p->pt, p->asid, l->va, set, (PTE_W | PTE_X) & ~set);
+        pt_update(p->space.pt, p->space.asid, l->va, set, (PTE_W | PTE_X) & ~set);
         kernel_pt_write(sim, p, l->va, l->e);
         kernel_shootdown(sim, p, l->va);
     }

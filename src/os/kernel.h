@@ -21,6 +21,7 @@
 #include "os/pagecache.h"
 #include "os/rmap.h"
 #include "os/vma.h"
+#include "mmu/mmu.h"
 #include "util/u64map.h"
 #include "pt/pt.h"
 
@@ -33,13 +34,11 @@ struct replace_ops;
 
 #define SHMEM_FIRST (1ull << 32) /* page-cache ids of anonymous shared memory */
 
+/* A process: owned by its kernel. */
 struct process {
-    vmsim_pid_t pid;
+    struct mmu_space space; /* first: what the MMU sees (pt, asid, pid, cpumask) */
     uint32_t id;       /* index in the kernel's process table (rmap entries) */
-    vmsim_asid_t asid;
-    uint64_t asid_gen; /* asid is valid while this equals the kernel's */
-    uint64_t cpumask;  /* CPUs that have run it: where its TLB entries may live */
-    struct pt *pt;
+    uint64_t asid_gen; /* space.asid is valid while this equals the kernel's */
     struct vmsim *owner; /* the VM whose kernel runs it */
     struct vma_list vmas;
     struct u64map shadow; /* --verify: private pages' expected contents, by base page */

@@ -57,7 +57,7 @@ void kernel_pt_share(struct vmsim *sim)
                 continue;
             for (vmsim_vaddr_t b = (v->start + span - 1) & ~(span - 1); b + span <= v->end && b >= v->start;
                  b += span) {
-                if (pt_visit(p->pt, p->asid, b, b + span, base_leaf, NULL) != 1)
+                if (pt_visit(p->space.pt, p->space.asid, b, b + span, base_leaf, NULL) != 1)
                     continue;
                 if (n == cap) {
                     cap = cap ? 2 * cap : 64;

@@ -181,17 +181,17 @@ static void unmap_all(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t swp)
         struct process *p = k->proc[e.proc];
         const vmsim_vaddr_t va = rmap_va(&e);
         if (swp) {
-            pt_update(p->pt, p->asid, va, swp, ~swp);
+            pt_update(p->space.pt, p->space.asid, va, swp, ~swp);
             kernel_pt_write(sim, p, va, swp);
             swap_get(&sim->phys.swap, PTE_PFN(swp));
         } else {
             uint64_t old = 0;
-            const uint64_t freed = p->pt->tables_freed;
-            pt_unmap(p->pt, p->asid, va, &old);
+            const uint64_t freed = p->space.pt->tables_freed;
+            pt_unmap(p->space.pt, p->space.asid, va, &old);
             kernel_pt_write(sim, p, va, 0);
             if (old & PTE_D)
                 f->flags |= FRAME_DIRTY;
-            if (p->pt->tables_freed != freed)
+            if (p->space.pt->tables_freed != freed)
                 mmu_flush_pwc_all(sim); /* no walk cache may point into a freed table */
         }
         rmap_del(&k->rmap, f, e.proc, va);
@@ -276,7 +276,7 @@ void kernel_track_tables(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
     if (!sim->cfg.evict_tables || !sim->k.ops->table_out)
         return;
     struct walk w;
-    pt_walk(p->pt, p->asid, va, NULL, &w);
+    pt_walk(p->space.pt, p->space.asid, va, NULL, &w);
     for (unsigned i = 0; i < w.nrefs && i < WALK_MAX_REFS; i++) {
         const unsigned level = w.ref[i].level;
         const vmsim_pfn_t pfn = w.ref[i].pa >> sim->phys.page_shift;
@@ -303,7 +303,7 @@ static int evict_table(struct vmsim *sim, vmsim_pfn_t pfn)
     int rc = swap_alloc(&sim->phys.swap, &slot);
     if (rc)
         return rc;
-    rc = pt_table_out(p->pt, rmap_va(&e), rmap_level(&e), (slot << PTE_PFN_SHIFT) | PTE_SWAP, &out);
+    rc = pt_table_out(p->space.pt, rmap_va(&e), rmap_level(&e), (slot << PTE_PFN_SHIFT) | PTE_SWAP, &out);
     if (rc) {
         swap_put(&sim->phys.swap, slot);
         return rc;

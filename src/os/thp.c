@@ -109,7 +109,7 @@ void thp_maybe_promote(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
     if (!thp_eligible(sim, p, lo, lo + size))
         return;
     uint64_t n = 0;
-    if (pt_visit(p->pt, p->asid, lo, lo + size, collect_base, &n) != 0 || n != pages)
+    if (pt_visit(p->space.pt, p->space.asid, lo, lo + size, collect_base, &n) != 0 || n != pages)
         return;
     for (uint64_t i = 0; i < pages; i++) {
         const struct frame *f = kernel_frame(sim, PTE_PFN(kernel_lookup(p, lo + (i << ps))));
@@ -121,7 +121,7 @@ void thp_maybe_promote(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
         return;
     /* Allocation may have evicted some of the pages: check again. */
     n = 0;
-    if (pt_visit(p->pt, p->asid, lo, lo + size, collect_base, &n) != 0 || n != pages) {
+    if (pt_visit(p->space.pt, p->space.asid, lo, lo + size, collect_base, &n) != 0 || n != pages) {
         phys_put(&sim->phys, huge);
         return;
     }
@@ -200,7 +200,7 @@ static int split(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
     for (size_t j = 0; j < n; j++) {
         struct process *q = k->proc[m[j].proc];
         uint64_t old;
-        pt_unmap(q->pt, q->asid, m[j].va, &old);
+        pt_unmap(q->space.pt, q->space.asid, m[j].va, &old);
         kernel_pt_write(sim, q, m[j].va, 0);
         kernel_shootdown(sim, q, m[j].va);
         const uint64_t b = ent[j] & PTE_FLAGS_MASK & ~PTE_LEAF;
@@ -219,7 +219,7 @@ static int split(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
 int thp_split_at(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
 {
     unsigned level = 0;
-    const uint64_t e = pt_lookup(p->pt, p->asid, va, &level);
+    const uint64_t e = pt_lookup(p->space.pt, p->space.asid, va, &level);
     if (!(e & PTE_P) || level <= 1)
         return VMSIM_ENOENT;
     return split(sim, p, va & ~((1ull << sim->shift[level]) - 1), level, e);
@@ -233,7 +233,7 @@ int thp_split_partial(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vm
     const vmsim_vaddr_t edge[2] = {lo, hi - 1};
     for (int i = 0; i < 2; i++) {
         unsigned level = 0;
-        const uint64_t e = pt_lookup(p->pt, p->asid, edge[i], &level);
+        const uint64_t e = pt_lookup(p->space.pt, p->space.asid, edge[i], &level);
         if (!(e & PTE_P) || level <= 1)
             continue;
         const uint64_t size = 1ull << sim->shift[level];

@@ -52,7 +52,7 @@ static void mismatch(struct vmsim *sim, const struct process *p, vmsim_vaddr_t v
 {
     struct kernel *k = &sim->k;
     if (!sim->st.verify_mismatches++)
-        k->first_mismatch = (struct vmsim_mismatch){p->pid, va, want, got, sim->st.accesses};
+        k->first_mismatch = (struct vmsim_mismatch){p->space.pid, va, want, got, sim->st.accesses};
 }
 
 void verify_access(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,

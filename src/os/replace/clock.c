@@ -45,7 +45,7 @@ static bool referenced(struct vmsim *sim, vmsim_pfn_t pfn)
         struct process *p = k->proc[e->proc];
         if (kernel_lookup(p, rmap_va(e)) & PTE_A) {
             any = true;
-            pt_update(p->pt, p->asid, rmap_va(e), 0, PTE_A);
+            pt_update(p->space.pt, p->space.asid, rmap_va(e), 0, PTE_A);
             kernel_pt_write(sim, p, rmap_va(e), 0);
             kernel_shootdown(sim, p, rmap_va(e));
         }
