@@ -45,6 +45,27 @@ static const struct mmu_vector vector = {
     .shadow_exit = nested_shadow_exit,
 };
 
+/* Connect a VM (the machine, or another VM) to the CPUs: the counters its
+ * translations charge, the exception vector, what it was built with.
+ * Called before its parts are built (they may flush TLBs) and again after,
+ * when the hypervisor and the replacement policy have decided nested and
+ * track. */
+static void wire(struct vmsim *sim)
+{
+    struct mmu *m = &sim->mmu;
+    m->cfg = &sim->cfg;
+    m->st = &sim->st;
+    m->rng = &sim->rng;
+    m->shift = sim->shift;
+    m->page_shift = sim->cfg.geom.page_shift;
+    m->phys = &sim->phys;
+    m->cpu = sim->cpu;
+    m->vec = &vector;
+    m->up = sim;
+    m->nested = sim->nested != NULL;
+    m->track = sim->k.rc.track || sim->cfg.verify || sim->k.huge;
+}
+
 static int check_config(const struct vmsim_config *cfg)
 {
     char why[160];
@@ -86,7 +107,6 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
     if (!sim)
         return VMSIM_ENOMEM;
     sim->cfg = *cfg;
-    sim->vec = &vector;
     rng_seed(&sim->rng, cfg->seed);
     for (unsigned k = 1; k <= cfg->geom.levels; k++)
         sim->shift[k] = vmsim_geometry_page_shift(&cfg->geom, k);
@@ -109,13 +129,14 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         free(sim);
         return VMSIM_ENOMEM;
     }
+    wire(sim);
     if ((rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
-        (rc = kernel_init(sim)) != 0 || (rc = mmu_cpu_ready(sim, 0)) != 0 ||
+        (rc = kernel_init(sim)) != 0 || (rc = mmu_cpu_ready(&sim->mmu, 0)) != 0 ||
         (rc = nested_init(sim, NULL, 1)) != 0) {
         vmsim_destroy(sim);
         return rc;
     }
-    sim->track = sim->k.rc.track || cfg->verify || sim->k.huge;
+    wire(sim);
     *out = sim;
     return VMSIM_OK;
 }
@@ -136,22 +157,22 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
     if (!v)
         return VMSIM_ENOMEM;
     v->cfg = sim->cfg;
-    v->vec = &vector;
     if (mem_bytes)
         v->cfg.phys_bytes = mem_bytes;
     v->cfg.nested.migrate.at = 0; /* the migration is VM 1's */
     v->primary = sim;
-    v->stop = sim->stop;
+    v->mmu.stop = sim->mmu.stop;
     v->cpu = sim->cpu;
     memcpy(v->shift, sim->shift, sizeof v->shift);
     rng_seed(&v->rng, sim->cfg.seed + vmid);
     int rc;
+    wire(v);
     if ((rc = phys_init(&v->phys, v->cfg.phys_bytes, v->cfg.geom.page_shift)) != 0 ||
         (rc = kernel_init(v)) != 0 || (rc = nested_init(v, sim->nested->h, vmid)) != 0) {
         vmsim_destroy(v);
         return rc;
     }
-    v->track = v->k.rc.track || v->cfg.verify || v->k.huge;
+    wire(v);
     sim->vm[vmid] = v;
     sim->nvms++;
     return VMSIM_OK;
@@ -188,7 +209,7 @@ static int run_one(struct vmsim *sim, const struct vmsim_event *e)
     sim->k.cur_cpu = e->cpu; /* shootdowns from here need no IPI */
     switch (e->type) {
     case VMSIM_EV_ACCESS:
-        return mmu_access(sim, e);
+        return mmu_access(&sim->mmu, e);
     case VMSIM_EV_SPAWN:
         if (!kernel_process(sim, e->pid, true, &rc) && rc == 0)
             rc = VMSIM_ENOMEM;
@@ -205,7 +226,7 @@ static int run_one(struct vmsim *sim, const struct vmsim_event *e)
         rc = kernel_mprotect(sim, e->pid, e->addr, e->len, e->kind);
         break;
     case VMSIM_EV_SWITCH:
-        return mmu_switch(sim, e->cpu, e->pid);
+        return mmu_switch(&sim->mmu, e->cpu, e->pid);
     case VMSIM_EV_FORK:
         if (e->addr > UINT32_MAX)
             return VMSIM_EINVAL;
@@ -278,7 +299,7 @@ int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vadd
                     h->back_level, host[0] & ~(PTE_P | PTE_LEAF));
     if (rc)
         return rc;
-    mmu_flush_all(sim);
+    mmu_flush_all(&sim->mmu);
     for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
         sac_clear(&h->cpu[c].tlb);
         pwc_flush(&h->cpu[c].pwc);
@@ -328,10 +349,10 @@ static void prefetch(struct vmsim *sim, const struct vmsim_event *e)
 
 void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
 {
-    sim->stop = flag;
+    sim->mmu.stop = flag;
     for (unsigned i = 0; sim->vm && i < VMSIM_MAX_VMS; i++)
         if (sim->vm[i])
-            sim->vm[i]->stop = flag;
+            sim->vm[i]->mmu.stop = flag;
 }
 
 int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)

@@ -17,9 +17,7 @@
  * and the host are the first VM's (docs/architecture.md, ownership). */
 struct vmsim {
     struct vmsim_config cfg;
-    const struct mmu_vector *vec; /* the exception vector its CPUs trap through */
-    bool track;  /* kernel_touch sees every translation: replacement, --verify */
-    int host_rc; /* a host failure inside a translation, returned by mmu_access */
+    struct mmu mmu; /* its wiring of the CPUs: counters, exception vector (mmu.h) */
     struct vmsim_stats st;
     struct phys phys;
     struct kernel k;
@@ -34,7 +32,6 @@ struct vmsim {
     unsigned nvms;            /* the first VM: VMs besides itself */
     struct u64map vm_of;      /* the first VM: pid -> VM id, for processes outside VM 1 */
     struct vmsim_stats total; /* the first VM, with others: every VM's statistics combined */
-    const volatile sig_atomic_t *stop; /* vmsim_set_stop: nonzero ends a long access */
 };
 
 /* stats.c: fold one part's statistics into acc (which starts as a copy of

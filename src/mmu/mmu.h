@@ -6,6 +6,8 @@
 #ifndef VMSIM_MMU_MMU_H
 #define VMSIM_MMU_MMU_H
 
+#include <signal.h>
+
 #include "pt/pt.h"
 #include "tlb/tlb.h"
 #include "util/rng.h"
@@ -25,7 +27,10 @@ struct mmu_space {
 };
 
 /* The space of a process (its first member: C11 6.7.2.1). */
-static inline struct mmu_space *mmu_space_of(struct process *p) { return (struct mmu_space *)(void *)p; }
+static inline struct mmu_space *mmu_space_of(struct process *p)
+{
+    return (struct mmu_space *)(void *)p;
+}
 
 /* The machine's exception vector: the only way the MMU reaches software.
  * The machine installs it (machine.c) in every VM it composes; the MMU
@@ -57,6 +62,26 @@ struct mmu_vector {
     bool (*migrate_trap)(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc);
     /* Shadow paging: a VM exit (an address-space switch: pte 0). */
     void (*shadow_exit)(struct vmsim *sim, uint64_t pte);
+};
+
+/* One machine's (or VM's) wiring of the translation hardware: what its CPUs
+ * were built with, the counters their translations charge, the exception
+ * vector. Owned by the machine, which sets it up (machine.c); the CPUs it
+ * points to are the machine's, shared by its VMs. */
+struct mmu {
+    const struct vmsim_config *cfg;
+    struct vmsim_stats *st;   /* the counters translations charge: the VM's */
+    struct rng *rng;          /* TLB and PWC replacement draws */
+    const unsigned *shift;    /* page shift of a leaf at level k */
+    unsigned page_shift;      /* the base page's, read on every access */
+    struct phys *phys;        /* the memory walks read (base page, frame flags) */
+    struct cpu *cpu;          /* cfg->ncpus CPUs */
+    const struct mmu_vector *vec; /* the exception vector */
+    struct vmsim *up;         /* the machine the vector's handlers are given */
+    bool nested;              /* a guest under nested paging: walks have a host dimension */
+    bool track;               /* vec->touch sees every translation: replacement, --verify */
+    int host_rc;              /* a host failure inside a translation, returned by mmu_access */
+    const volatile sig_atomic_t *stop; /* vmsim_set_stop: nonzero ends a long access */
 };
 
 enum { SIDE_D = 0, SIDE_I = 1 };
@@ -102,13 +127,13 @@ static inline void memo_reset(struct memo *m)
     m->shift = 63;
 }
 
-int mmu_access(struct vmsim *sim, const struct vmsim_event *ev);
-int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid);
-int mmu_cpu_ready(struct vmsim *sim, unsigned cpu);
+int mmu_access(struct mmu *m, const struct vmsim_event *ev);
+int mmu_switch(struct mmu *m, unsigned cpu, vmsim_pid_t pid);
+int mmu_cpu_ready(struct mmu *m, unsigned cpu);
 /* Remove the page containing va of asid from the TLBs of one CPU. */
-void mmu_invalidate(struct vmsim *sim, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t va);
-void mmu_flush_all(struct vmsim *sim);
-void mmu_flush_pwc_all(struct vmsim *sim);
+void mmu_invalidate(struct mmu *m, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t va);
+void mmu_flush_all(struct mmu *m);
+void mmu_flush_pwc_all(struct mmu *m);
 /* The deepest step of a walk for va the page-walk caches hold: true, with
  * *s set, on a hit. */
 static inline bool mmu_pwc_probe(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t asid, uint64_t now,

@@ -87,7 +87,8 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
     const vmsim_pfn_t old = PTE_PFN(pte);
     int rc;
     if ((v->flags & VMSIM_MAP_SHARED) ||
-        (!(pte & PTE_ZERO) && !(kernel_frame(sim, old)->flags & FRAME_CACHE) && kernel_frame(sim, old)->refcount == 1)) {
+        (!(pte & PTE_ZERO) && !(kernel_frame(sim, old)->flags & FRAME_CACHE) &&
+         kernel_frame(sim, old)->refcount == 1)) {
         /* Shared memory, or a private page no one else maps: write in place
          * (Linux's wp_page_reuse); a swap copy is stale from now on. */
         if (!(pte & PTE_ZERO))
@@ -118,7 +119,8 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
     if (sim->cfg.verify)
         verify_copy(sim, pfn, (pte & PTE_ZERO) ? FRAME_NIL : old, 1ull << order_of(sim, level));
     if (!(pte & PTE_ZERO))
-        rmap_del(&sim->k.rmap, kernel_frame(sim, old), p->id, va & ~((1ull << sim->shift[level]) - 1));
+        rmap_del(&sim->k.rmap, kernel_frame(sim, old), p->id,
+                 va & ~((1ull << sim->shift[level]) - 1));
     if ((rc = kernel_map(sim, p, va, level, frame_pte(pfn) | bits)) != 0) {
         kernel_put_frame(sim, pfn);
         return oom(sim, rc);

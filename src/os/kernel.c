@@ -118,7 +118,7 @@ void kernel_asid(struct vmsim *sim, struct process *p)
     if (k->asid_next >= (1u << VMSIM_ASID_BITS)) {
         k->asid_gen++;
         k->asid_next = 1;
-        mmu_flush_all(sim);
+        mmu_flush_all(&sim->mmu);
         /* Processes running elsewhere keep running: they take the first ids
          * of the new generation, so no one else is handed theirs. */
         for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
@@ -141,7 +141,7 @@ void kernel_shootdown(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
         const bool may = sim->cfg.asids ? (p->space.cpumask >> i) & 1 : sim->cpu[i].proc == p;
         if (!may || !sim->cpu[i].ready)
             continue;
-        mmu_invalidate(sim, i, p->space.asid, va);
+        mmu_invalidate(&sim->mmu, i, p->space.asid, va);
         if (i != sim->k.cur_cpu)
             sim->st.shootdown_ipis++;
     }
@@ -218,13 +218,15 @@ int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned 
         return rc;
     kernel_pt_write(sim, p, page, pte | PTE_P);
     if (p->space.pid == sim->cfg.nested.enclave_pid && sim->cfg.nested.enclave_pid &&
-        !(pte & PTE_ZERO) && !(kernel_frame(sim, pfn)->flags & FRAME_CACHE) && kernel_frame(sim, pfn)->refcount == 1)
+        !(pte & PTE_ZERO) && !(kernel_frame(sim, pfn)->flags & FRAME_CACHE) &&
+        kernel_frame(sim, pfn)->refcount == 1)
     {
         kernel_frame(sim, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
         nested_enclave(sim, pfn, 1ull << (sim->shift[level] - sim->phys.page_shift));
     }
     kernel_track_tables(sim, p, page);
-    return (pte & PTE_ZERO) ? VMSIM_OK : rmap_add(&k->rmap, kernel_frame(sim, pfn), p->id, page, level);
+    return (pte & PTE_ZERO) ? VMSIM_OK
+                            : rmap_add(&k->rmap, kernel_frame(sim, pfn), p->id, page, level);
 }
 
 uint64_t kernel_unmap_page(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
@@ -314,7 +316,7 @@ int kernel_exit(struct vmsim *sim, vmsim_pid_t pid)
     /* Its tables are freed: no walk cache may keep pointing into them. Its
      * TLB entries are harmless: its ASID is not reused before a rollover,
      * and without ASIDs the next switch flushes. */
-    mmu_flush_pwc_all(sim);
+    mmu_flush_pwc_all(&sim->mmu);
     process_free(sim, p);
     return VMSIM_OK;
 }
@@ -432,7 +434,7 @@ static int unmap_range(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, v
     for (size_t i = 0; i < ls.n && rc == 0; i++)
         kernel_unmap_page(sim, p, ls.l[i].va);
     if (p->space.pt->tables_freed != freed)
-        mmu_flush_pwc_all(sim);
+        mmu_flush_pwc_all(&sim->mmu);
     free(ls.l);
     /* --verify: what the range held is gone; new memory there starts anew */
     u64map_del_range(&p->shadow, lo >> sim->phys.page_shift, hi >> sim->phys.page_shift);

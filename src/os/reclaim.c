@@ -192,7 +192,7 @@ static void unmap_all(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t swp)
             if (old & PTE_D)
                 f->flags |= FRAME_DIRTY;
             if (p->space.pt->tables_freed != freed)
-                mmu_flush_pwc_all(sim); /* no walk cache may point into a freed table */
+                mmu_flush_pwc_all(&sim->mmu); /* no walk cache may point into a freed table */
         }
         rmap_del(&k->rmap, f, e.proc, va);
         f->refcount--;
@@ -303,14 +303,15 @@ static int evict_table(struct vmsim *sim, vmsim_pfn_t pfn)
     int rc = swap_alloc(&sim->phys.swap, &slot);
     if (rc)
         return rc;
-    rc = pt_table_out(p->space.pt, rmap_va(&e), rmap_level(&e), (slot << PTE_PFN_SHIFT) | PTE_SWAP, &out);
+    rc = pt_table_out(p->space.pt, rmap_va(&e), rmap_level(&e), (slot << PTE_PFN_SHIFT) | PTE_SWAP,
+                      &out);
     if (rc) {
         swap_put(&sim->phys.swap, slot);
         return rc;
     }
     io(sim, &sim->st.swap_writes);
     sim->st.tables_evicted++;
-    mmu_flush_pwc_all(sim);
+    mmu_flush_pwc_all(&sim->mmu);
     phys_put(&sim->phys, pfn); /* release() takes it off the list */
     return VMSIM_OK;
 }

@@ -142,7 +142,7 @@ void thp_maybe_promote(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
         phys_put(&sim->phys, huge);
         return;
     }
-    mmu_flush_pwc_all(sim); /* the leaf table went */
+    mmu_flush_pwc_all(&sim->mmu); /* the leaf table went */
     sim->st.thp_promotions++;
 }
 
@@ -211,7 +211,7 @@ static int split(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
         rc = reclaim_add(sim, head + i);
     free(m);
     free(ent);
-    mmu_flush_pwc_all(sim);
+    mmu_flush_pwc_all(&sim->mmu);
     sim->st.thp_splits++;
     return rc;
 }
