@@ -45,7 +45,8 @@ struct process {
     struct process *hnext;
 };
 
-/* Page replacement: which resident page goes when memory is full. */
+/* Page replacement: which resident page goes when memory is full. Owned by
+ * the kernel. */
 struct reclaim {
     const struct replace_ops *ops; /* the policy (os/replace/), cfg.replace's */
     bool track;           /* the policy needs every reference (LRU, OPT) */
@@ -61,6 +62,7 @@ struct reclaim {
     vmsim_pfn_t busy;     /* a frame the fault in progress uses: never the victim */
 };
 
+/* A kernel instance: owned by itself (one per VM); the machine composes it. */
 struct kernel {
     const struct pt_ops *ops;
     const char *pt_params;   /* the organization's options (in cfg.pt) */
