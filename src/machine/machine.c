@@ -28,11 +28,19 @@ void vmsim_config_default(struct vmsim_config *cfg)
 }
 
 /* The exception vector: the MMU's faults, switches and host-dimension
- * lookups go up to this VM's kernel and the hypervisor through it. */
+ * lookups go up to this VM's kernel and the hypervisor through it; and the
+ * kernel's traps to the hypervisor. The machine is the one layer that
+ * knows both sides. */
 static struct process *space(struct vmsim *sim, vmsim_pid_t pid, int *err)
 {
     return kernel_process(sim, pid, true, err);
 }
+
+static const struct kernel_traps traps = {
+    .pt_write = nested_shadow_exit,
+    .dirty = migrate_dirty,
+    .enclave = nested_enclave,
+};
 
 static const struct mmu_vector vector = {
     .fault = kernel_fault,
@@ -131,7 +139,7 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
     }
     wire(sim);
     if ((rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
-        (rc = kernel_init(sim)) != 0 || (rc = mmu_cpu_ready(&sim->mmu, 0)) != 0 ||
+        (rc = kernel_init(sim, &traps)) != 0 || (rc = mmu_cpu_ready(&sim->mmu, 0)) != 0 ||
         (rc = nested_init(sim, NULL, 1)) != 0) {
         vmsim_destroy(sim);
         return rc;
@@ -168,7 +176,7 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
     int rc;
     wire(v);
     if ((rc = phys_init(&v->phys, v->cfg.phys_bytes, v->cfg.geom.page_shift)) != 0 ||
-        (rc = kernel_init(v)) != 0 || (rc = nested_init(v, sim->nested->h, vmid)) != 0) {
+        (rc = kernel_init(v, &traps)) != 0 || (rc = nested_init(v, sim->nested->h, vmid)) != 0) {
         vmsim_destroy(v);
         return rc;
     }

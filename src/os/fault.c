@@ -18,7 +18,6 @@
  * A fault that cannot be fixed (protection, strict-mode segfault, out of
  * memory) is counted and the access goes on untranslated. */
 #include "machine/machine.h"
-#include "virt/nested.h"
 
 #define PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
 

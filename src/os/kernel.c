@@ -18,14 +18,14 @@
 #include <string.h>
 
 #include "machine/machine.h"
-#include "virt/nested.h"
 
 #define PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
 
-int kernel_init(struct vmsim *sim)
+int kernel_init(struct vmsim *sim, const struct kernel_traps *traps)
 {
     struct kernel *k = &sim->k;
     memset(k, 0, sizeof *k);
+    k->traps = traps;
     k->ops = pt_find(sim->cfg.pt, &k->pt_params);
     if (!k->ops)
         return VMSIM_ENOENT;
@@ -182,7 +182,7 @@ void kernel_pt_write(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, uin
 {
     sim->st.pt_writes++;
     if (sim->nested && sim->cfg.nested.shadow)
-        nested_shadow_exit(sim, pte);
+        sim->k.traps->pt_write(sim, pte);
     if (sim->migrating) {
         /* the tables on the path; a walk sets the accessed bit, which the
          * guest's replacement must not see set by the migration */
@@ -192,14 +192,15 @@ void kernel_pt_write(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, uin
         if ((e & (PTE_P | PTE_A)) == PTE_P)
             pt_update(p->space.pt, p->space.asid, va, 0, PTE_A);
         for (unsigned i = 0; i < w.nrefs && i < WALK_MAX_REFS; i++)
-            migrate_dirty(sim, w.ref[i].pa, 1);
+            sim->k.traps->dirty(sim, w.ref[i].pa, 1);
     }
 }
 
 void kernel_frames_written(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n)
 {
     if (sim->migrating)
-        migrate_dirty(sim, (vmsim_paddr_t)pfn << sim->phys.page_shift, n << sim->phys.page_shift);
+        sim->k.traps->dirty(sim, (vmsim_paddr_t)pfn << sim->phys.page_shift,
+                            n << sim->phys.page_shift);
 }
 
 /* The one place a leaf enters a page table and the reverse map, with
@@ -222,7 +223,7 @@ int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned 
         kernel_frame(sim, pfn)->refcount == 1)
     {
         kernel_frame(sim, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
-        nested_enclave(sim, pfn, 1ull << (sim->shift[level] - sim->phys.page_shift));
+        sim->k.traps->enclave(sim, pfn, 1ull << (sim->shift[level] - sim->phys.page_shift));
     }
     kernel_track_tables(sim, p, page);
     return (pte & PTE_ZERO) ? VMSIM_OK

@@ -64,6 +64,7 @@ struct reclaim {
 
 /* A kernel instance: owned by itself (one per VM); the machine composes it. */
 struct kernel {
+    const struct kernel_traps *traps; /* to the hypervisor (machine.c installs them) */
     const struct pt_ops *ops;
     const char *pt_params;   /* the organization's options (in cfg.pt) */
     void *pt_shared;         /* its state shared by every address space */
@@ -96,7 +97,19 @@ struct kernel {
     struct vmsim_mismatch first_mismatch;
 };
 
-int kernel_init(struct vmsim *sim);
+/* What the kernel's own actions trap to in the hypervisor when it is a
+ * guest: the machine installs them (kernel_init), so that the kernel calls
+ * nothing above it. Each is called only in the mode that needs it. */
+struct kernel_traps {
+    /* shadow paging: a trapped write of a page-table entry (a VM exit) */
+    void (*pt_write)(struct vmsim *sim, uint64_t pte);
+    /* a live migration: bytes of guest-physical memory from gpa written */
+    void (*dirty)(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t bytes);
+    /* --enclave: guest frames [pfn, pfn + n) became enclave memory */
+    void (*enclave)(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n);
+};
+
+int kernel_init(struct vmsim *sim, const struct kernel_traps *traps);
 void kernel_fini(struct vmsim *sim);
 /* The process pid; created (with an empty address space) when create is set
  * and it does not exist. NULL when absent, or on failure with *err set. */
