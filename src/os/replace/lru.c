@@ -3,12 +3,12 @@
  * textbook policy; watching every reference slows the hit path down. */
 #include "os/replace/replace.h"
 
-static void lru_touch(struct vmsim *sim, vmsim_pfn_t pfn)
+static void lru_touch(struct kernel *k, vmsim_pfn_t pfn)
 {
-    struct reclaim *r = &sim->k.rc;
+    struct reclaim *r = &k->rc;
     if (r->tail != pfn) {
-        replace_unlink(sim, pfn);
-        replace_link_tail(sim, pfn);
+        replace_unlink(k, pfn);
+        replace_link_tail(k, pfn);
     }
 }
 

@@ -5,48 +5,48 @@
 #include "os/replace/replace.h"
 #include "util/grow.h"
 
-static bool heap_above(struct vmsim *sim, uint32_t a, uint32_t b)
+static bool heap_above(struct kernel *k, uint32_t a, uint32_t b)
 {
-    return sim->k.rc.next_use[a] > sim->k.rc.next_use[b];
+    return k->rc.next_use[a] > k->rc.next_use[b];
 }
 
-static void heap_set(struct vmsim *sim, uint64_t i, uint32_t pfn)
+static void heap_set(struct kernel *k, uint64_t i, uint32_t pfn)
 {
-    sim->k.rc.slot[i] = pfn;
-    kernel_frame(sim, pfn)->spare = (uint32_t)i;
+    k->rc.slot[i] = pfn;
+    kernel_frame(k, pfn)->spare = (uint32_t)i;
 }
 
-static void heap_up(struct vmsim *sim, uint64_t i)
+static void heap_up(struct kernel *k, uint64_t i)
 {
-    uint32_t *h = sim->k.rc.slot;
+    uint32_t *h = k->rc.slot;
     const uint32_t x = h[i];
-    for (; i > 0 && heap_above(sim, x, h[(i - 1) / 2]); i = (i - 1) / 2)
-        heap_set(sim, i, h[(i - 1) / 2]);
-    heap_set(sim, i, x);
+    for (; i > 0 && heap_above(k, x, h[(i - 1) / 2]); i = (i - 1) / 2)
+        heap_set(k, i, h[(i - 1) / 2]);
+    heap_set(k, i, x);
 }
 
 /* Sift down from i in a heap of n entries. */
-static void heap_down(struct vmsim *sim, uint64_t i, uint64_t n)
+static void heap_down(struct kernel *k, uint64_t i, uint64_t n)
 {
-    uint32_t *h = sim->k.rc.slot;
+    uint32_t *h = k->rc.slot;
     const uint32_t x = h[i];
     for (;;) {
         uint64_t c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && heap_above(sim, h[c + 1], h[c]))
+        if (c + 1 < n && heap_above(k, h[c + 1], h[c]))
             c++;
-        if (!heap_above(sim, h[c], x))
+        if (!heap_above(k, h[c], x))
             break;
-        heap_set(sim, i, h[c]);
+        heap_set(k, i, h[c]);
         i = c;
     }
-    heap_set(sim, i, x);
+    heap_set(k, i, x);
 }
 
-static int opt_add(struct vmsim *sim, vmsim_pfn_t pfn)
+static int opt_add(struct kernel *k, vmsim_pfn_t pfn)
 {
-    struct reclaim *r = &sim->k.rc;
+    struct reclaim *r = &k->rc;
     uint64_t *nu = grow_array(r->next_use, &r->next_cap, pfn, sizeof *nu, 1024, 0);
     if (!nu)
         return VMSIM_ENOMEM;
@@ -54,41 +54,41 @@ static int opt_add(struct vmsim *sim, vmsim_pfn_t pfn)
     /* Data: never used again until a reference says otherwise. Page tables
      * see no references of their own: treat them as needed at once, so OPT
      * evicts a table only when no data page can go. */
-    r->next_use[pfn] = (kernel_frame(sim, pfn)->flags & FRAME_PT) ? 0 : UINT64_MAX;
-    heap_up(sim, r->count);
-    replace_link_tail(sim, pfn);
+    r->next_use[pfn] = (kernel_frame(k, pfn)->flags & FRAME_PT) ? 0 : UINT64_MAX;
+    heap_up(k, r->count);
+    replace_link_tail(k, pfn);
     return VMSIM_OK;
 }
 
-static void opt_remove(struct vmsim *sim, vmsim_pfn_t pfn, uint32_t at, uint32_t last)
+static void opt_remove(struct kernel *k, vmsim_pfn_t pfn, uint32_t at, uint32_t last)
 {
-    struct reclaim *r = &sim->k.rc;
+    struct reclaim *r = &k->rc;
     if (at < r->count - 1) {
-        heap_up(sim, at);
-        heap_down(sim, kernel_frame(sim, last)->spare, r->count - 1);
+        heap_up(k, at);
+        heap_down(k, kernel_frame(k, last)->spare, r->count - 1);
     }
 }
 
-static void opt_touch(struct vmsim *sim, vmsim_pfn_t pfn)
+static void opt_touch(struct kernel *k, vmsim_pfn_t pfn)
 {
-    struct reclaim *r = &sim->k.rc;
-    struct frame *f = kernel_frame(sim, pfn);
+    struct reclaim *r = &k->rc;
+    struct frame *f = kernel_frame(k, pfn);
     /* The access being translated is number accesses - 1. */
-    uint64_t i = sim->st.accesses - 1;
+    uint64_t i = k->st->accesses - 1;
     r->next_use[pfn] = i < r->noracle ? r->oracle[i] : UINT64_MAX;
-    heap_up(sim, f->spare);
-    heap_down(sim, f->spare, r->count);
+    heap_up(k, f->spare);
+    heap_down(k, f->spare, r->count);
 }
 
-static vmsim_pfn_t opt_victim(struct vmsim *sim, uint64_t skip)
+static vmsim_pfn_t opt_victim(struct kernel *k, uint64_t skip)
 {
-    struct reclaim *r = &sim->k.rc;
-    if (!skip && replace_evictable(sim, r->slot[0]))
+    struct reclaim *r = &k->rc;
+    if (!skip && replace_evictable(k, r->slot[0]))
         return r->slot[0]; /* the heap's top: used furthest ahead */
     vmsim_pfn_t best = FRAME_NIL; /* rare: the top is busy */
     uint64_t far = 0;
-    for (uint32_t pfn = r->head; pfn != FRAME_NIL; pfn = kernel_frame(sim, pfn)->next)
-        if (replace_evictable(sim, pfn) && (best == FRAME_NIL || r->next_use[pfn] > far)) {
+    for (uint32_t pfn = r->head; pfn != FRAME_NIL; pfn = kernel_frame(k, pfn)->next)
+        if (replace_evictable(k, pfn) && (best == FRAME_NIL || r->next_use[pfn] > far)) {
             best = pfn;
             far = r->next_use[pfn];
         }

@@ -11,22 +11,22 @@
 #ifndef VMSIM_OS_REPLACE_REPLACE_H
 #define VMSIM_OS_REPLACE_REPLACE_H
 
-#include "machine/machine.h"
+#include "os/kernel.h"
 
 struct replace_ops {
     bool track;       /* must see every reference, TLB hits included (kernel_touch) */
     bool slots;       /* keeps the listed frames in r->slot as well */
     /* Put a new frame (already in r->slot when `slots`) on the list;
      * NULL: at the tail. */
-    int (*add)(struct vmsim *sim, vmsim_pfn_t pfn);
+    int (*add)(struct kernel *k, vmsim_pfn_t pfn);
     /* The frame left the list (and r->slot) just now; NULL: nothing to do.
      * at, last: where it was in r->slot and the frame moved there. */
-    void (*remove)(struct vmsim *sim, vmsim_pfn_t pfn, uint32_t at, uint32_t last);
+    void (*remove)(struct kernel *k, vmsim_pfn_t pfn, uint32_t at, uint32_t last);
     /* A reference to a listed frame (only when `track`). */
-    void (*touch)(struct vmsim *sim, vmsim_pfn_t pfn);
+    void (*touch)(struct kernel *k, vmsim_pfn_t pfn);
     /* The victim, passing over `skip` acceptable candidates; FRAME_NIL when
      * none. NULL: the policy never evicts (a full memory is out of memory). */
-    vmsim_pfn_t (*victim)(struct vmsim *sim, uint64_t skip);
+    vmsim_pfn_t (*victim)(struct kernel *k, uint64_t skip);
 };
 
 /* Every policy, in the order of enum vmsim_replace (the index is the
@@ -41,11 +41,11 @@ REPLACE_POLICIES(REPLACE_DECLARE)
 const struct replace_ops *replace_find(unsigned policy);
 
 /* reclaim.c: list helpers for the policies. */
-void replace_link_tail(struct vmsim *sim, vmsim_pfn_t pfn);
-void replace_unlink(struct vmsim *sim, vmsim_pfn_t pfn);
+void replace_link_tail(struct kernel *k, vmsim_pfn_t pfn);
+void replace_unlink(struct kernel *k, vmsim_pfn_t pfn);
 /* May the frame be evicted now (not pinned, not the fault's busy frame)? */
-bool replace_evictable(struct vmsim *sim, vmsim_pfn_t pfn);
+bool replace_evictable(struct kernel *k, vmsim_pfn_t pfn);
 /* The first evictable frame from the list's head, after `skip` of them. */
-vmsim_pfn_t replace_victim_oldest(struct vmsim *sim, uint64_t skip);
+vmsim_pfn_t replace_victim_oldest(struct kernel *k, uint64_t skip);
 
 #endif
