@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "machine/machine.h"
 #include "phys/phys.h"
 #include "pt/pt.h"
 #include "testutil.h"

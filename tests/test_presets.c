@@ -3,7 +3,7 @@
  * The tables below are the executable form of the tables in docs/presets.md:
  * they were typed from the sources cited there (Intel/AMD/Arm manuals, the
  * SDM, the RISC-V and Arm architecture manuals), not from the spec strings in
- * src/mmu/presets.c, so a typo in either place shows up as a failure here.
+ * src/machine/presets.c, so a typo in either place shows up as a failure here.
  * Every machine preset must parse, and the configuration it produces must
  * match its table row field by field. */
 #include "testutil.h"

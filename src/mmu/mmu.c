@@ -14,19 +14,22 @@
  * sw_ref per reference for the handler's instructions); a fault costs `fault`; the access itself costs
  * `access`. Everything but `access` is translation.
  *
- * Hot path: the memo compare (sim.h) handles repeated hits in the first
+ * Software is reached only through the exception vector the machine
+ * installs (m->vec, struct mmu_vector in mmu.h): faults, switches, the
+ * host dimension of a guest, migration traps.
+ *
+ * Hot path: the memo compare (mmu.h) handles repeated hits in the first
  * level with no call, no allocation and no indirect call; a first-level
  * hit without the memo is an inline set scan; indirection (the page-table
  * organization's walk) only happens on a miss in every level. */
-#include "mmu/sim.h"
-#include "virt/nested.h"
+#include "mmu/mmu.h"
 
 #define WRITE_INTENT(kind) ((kind) & 1u) /* VMSIM_WRITE and VMSIM_MODIFY */
 
-static inline void charge(struct vmsim *sim, uint64_t cyc)
+static inline void charge(struct mmu *m, uint64_t cyc)
 {
-    sim->st.cycles += cyc;
-    sim->st.cycles_translation += cyc;
+    m->st->cycles += cyc;
+    m->st->cycles_translation += cyc;
 }
 
 /* Is the entry usable for this access, permissions-wise? */
@@ -53,12 +56,12 @@ static void set_memo(struct cpu *c, unsigned side, vmsim_vaddr_t va, unsigned sh
 
 /* Fill levels path[0..upto) of side with the page; set the memo when the
  * first level took it. */
-static void fill(struct vmsim *sim, struct cpu *c, unsigned side, unsigned upto,
+static void fill(struct mmu *m, struct cpu *c, unsigned side, unsigned upto,
                  vmsim_vaddr_t va, vmsim_asid_t asid, unsigned shift, uint64_t pte)
 {
     bool first = false;
     for (unsigned i = 0; i < upto; i++) {
-        bool took = tlb_fill(&c->tlb[c->path[side][i]], va, asid, shift, pte, c->now, &sim->rng);
+        bool took = tlb_fill(&c->tlb[c->path[side][i]], va, asid, shift, pte, c->now, m->rng);
         if (i == 0)
             first = took;
     }
@@ -70,34 +73,35 @@ static void fill(struct vmsim *sim, struct cpu *c, unsigned side, unsigned upto,
 enum { HOST_RO = 1, HOST_ENCLAVE = 2 };
 
 /* The host dimension of guest walk w (nested paging): every guest-physical
- * address it read, and the one it found, through nested_translate; an
+ * address it read, and the one it found, through the hypervisor's
+ * host_translate (nested_translate); an
  * enclave's chain then goes on into machine memory. Adds the cycles to
  * *cyc; returns HOST_RO when the host maps the page found read-only (a
  * live migration's write protection) and HOST_ENCLAVE when its host frame
  * is enclave memory. */
-static unsigned walk_2d(struct vmsim *sim, struct cpu *c, const struct process *p,
+static unsigned walk_2d(struct mmu *m, struct cpu *c, const struct mmu_space *as,
                         vmsim_vaddr_t va, const struct walk *w, uint64_t *cyc)
 {
-    const unsigned cpu = (unsigned)(c - sim->cpu);
+    const unsigned cpu = (unsigned)(c - m->cpu);
     bool writable = true, ignored;
     unsigned translated = 0, host = 0;
     for (unsigned i = 0; i < w->nrefs && i < WALK_MAX_REFS; i++, translated++)
-        nested_translate(sim, cpu, w->ref[i].pa, cyc, &ignored);
+        m->vec->host_translate(m->up, cpu, w->ref[i].pa, cyc, &ignored);
     if (w->pte & PTE_P) {
-        const unsigned shift = sim->shift[w->level];
-        const vmsim_paddr_t hpa = nested_translate(
-            sim, cpu, (PTE_PFN(w->pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
+        const unsigned shift = m->shift[w->level];
+        const vmsim_paddr_t hpa = m->vec->host_translate(
+            m->up, cpu, (PTE_PFN(w->pte) << m->page_shift) + (va & ((1ull << shift) - 1)),
             cyc, &writable);
-        if (sim->cfg.nested.enclave_pid && nested_enclave_host(sim, hpa))
+        if (m->cfg->nested.enclave_pid && m->vec->enclave_host(m->up, hpa))
             host |= HOST_ENCLAVE;
         translated++;
     }
-    if (p->pid == sim->cfg.nested.enclave_pid) {
+    if (as->pid == m->cfg->nested.enclave_pid) {
         /* each host-physical address the 2D walk produced takes a walk of
          * the processor's enclave table */
-        const uint64_t refs = (uint64_t)translated * sim->cfg.nested.enclave_levels;
-        sim->st.enclave_refs += refs;
-        *cyc += refs * sim->cfg.cost.pt_ref;
+        const uint64_t refs = (uint64_t)translated * m->cfg->nested.enclave_levels;
+        m->st->enclave_refs += refs;
+        *cyc += refs * m->cfg->cost.pt_ref;
     }
     return host | (writable ? 0 : HOST_RO);
 }
@@ -105,54 +109,55 @@ static unsigned walk_2d(struct vmsim *sim, struct cpu *c, const struct process *
 /* Walk the page table of p for va, through the page-walk caches; in a
  * guest, in two dimensions (walk_2d: a guest page-walk cache hit skips the
  * host walks of the levels it skips). Returns walk_2d's HOST_* bits. */
-static unsigned walk(struct vmsim *sim, struct cpu *c, struct process *p, vmsim_vaddr_t va,
+static unsigned walk(struct mmu *m, struct cpu *c, const struct mmu_space *as, vmsim_vaddr_t va,
                      struct walk *w)
 {
     unsigned host = 0;
     struct walk_start s = {0, NULL};
     struct pwc *pwc = &c->pwc;
-    const unsigned L = sim->cfg.geom.levels;
+    const unsigned L = m->cfg->geom.levels;
     uint64_t cyc = 0;
-    const bool use_pwc = pwc->nprobe && sim->k.ops->tree && !sim->cfg.sw_walk;
+    const bool use_pwc = pwc->nprobe && as->pt->ops->tree && !m->cfg->sw_walk;
     if (use_pwc) {
         cyc += pwc->latency;
-        if (mmu_pwc_probe(pwc, va, p->asid, c->now, &s)) {
-            sim->st.pwc_hits++;
-            sim->st.pwc_levels_skipped += L - s.level;
+        if (mmu_pwc_probe(pwc, va, as->asid, c->now, &s)) {
+            m->st->pwc_hits++;
+            m->st->pwc_levels_skipped += L - s.level;
         } else {
-            sim->st.pwc_misses++;
+            m->st->pwc_misses++;
         }
     }
-    pt_walk(p->pt, p->asid, va, &s, w);
-    sim->st.walks++;
-    sim->st.walk_refs += w->nrefs;
-    sim->st.walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
-    cyc += (uint64_t)w->nrefs * sim->cfg.cost.pt_ref;
-    if (sim->cfg.sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
-        cyc += sim->cfg.cost.trap + (uint64_t)w->nrefs * sim->cfg.cost.sw_ref;
-    if (sim->nested && !sim->cfg.nested.shadow)
-        host = walk_2d(sim, c, p, va, w, &cyc);
-    charge(sim, cyc);
+    pt_walk(as->pt, as->asid, va, &s, w);
+    m->st->walks++;
+    m->st->walk_refs += w->nrefs;
+    m->st->walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
+    cyc += (uint64_t)w->nrefs * m->cfg->cost.pt_ref;
+    if (m->cfg->sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
+        cyc += m->cfg->cost.trap + (uint64_t)w->nrefs * m->cfg->cost.sw_ref;
+    if (m->nested && !m->cfg->nested.shadow)
+        host = walk_2d(m, c, as, va, w, &cyc);
+    charge(m, cyc);
     if (use_pwc)
-        mmu_pwc_fill(pwc, va, p->asid, w, c->now, &sim->rng);
+        mmu_pwc_fill(pwc, va, as->asid, w, c->now, m->rng);
     return host;
 }
 
 /* Everything but a hit in the memo: returns the page shift of va. */
-static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t va, unsigned kind)
+static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind)
 {
     const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
     struct process *p = c->proc;
-    const vmsim_asid_t asid = p->asid;
+    const struct mmu_space *as = mmu_space_of(p);
+    const vmsim_asid_t asid = as->asid;
     const unsigned np = c->npath[side];
     uint64_t cyc = 0;
-    unsigned i, shift = sim->phys.page_shift;
+    unsigned i, shift = m->page_shift;
     uint64_t *hit = NULL;
 
-    if (va >> sim->cfg.geom.va_bits) {
-        sim->st.faults_bad_address++;
-        sim->st.faults_total++;
-        charge(sim, sim->cfg.cost.fault);
+    if (va >> m->cfg->geom.va_bits) {
+        m->st->faults_bad_address++;
+        m->st->faults_total++;
+        charge(m, m->cfg->cost.fault);
         return shift;
     }
     c->now++;
@@ -163,21 +168,22 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
         cyc += l->latency;
         hit = tlb_lookup(l, va, asid, &shift, c->now);
         if (hit) {
-            sim->st.tlb[c->path[side][i]].hits++;
+            m->st->tlb[c->path[side][i]].hits++;
             break;
         }
-        sim->st.tlb[c->path[side][i]].misses++;
+        m->st->tlb[c->path[side][i]].misses++;
     }
-    charge(sim, cyc);
+    charge(m, cyc);
     if (hit) {
         uint64_t pte = *hit;
         if ((pte & PTE_HWP) && WRITE_INTENT(kind) && allowed(pte & ~PTE_HWP, kind)) {
             /* a write to a page a live migration protects: it traps, and
              * the hardware refetches the translation, writable now */
             uint64_t trap = 0;
-            migrate_trap(sim, (PTE_PFN(pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
+            m->vec->migrate_trap(
+                m->up, (PTE_PFN(pte) << m->page_shift) + (va & ((1ull << shift) - 1)),
                          &trap);
-            charge(sim, trap);
+            charge(m, trap);
             pte &= ~PTE_HWP;
             *hit = pte;
         }
@@ -185,7 +191,7 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
             if (WRITE_INTENT(kind) && !(pte & PTE_D)) {
                 /* First write through a clean entry: the hardware sets the
                  * dirty bit in the page table (an assist, not a walk). */
-                pt_update(p->pt, asid, va, PTE_D, 0);
+                pt_update(as->pt, asid, va, PTE_D, 0);
                 pte |= PTE_D;
                 *hit = pte;
             }
@@ -196,87 +202,88 @@ static unsigned translate_slow(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t v
             if (i == 0)
                 set_memo(c, side, va, shift, pte);
             else
-                fill(sim, c, side, i, va, asid, shift, pte);
-            if (sim->track)
-                kernel_touch(sim, p, va, kind, shift, pte);
+                fill(m, c, side, i, va, asid, shift, pte);
+            if (m->track)
+                m->vec->touch(m->up, p, va, kind, shift, pte);
             return shift;
         }
         /* A hit that the access may not use still refreshed its stamp */
         if (i == 0)
             memo_reset(&c->memo[side]);
     } else {
-        sim->st.tlb_misses_all++;
+        m->st->tlb_misses_all++;
     }
 
     struct walk w;
-    unsigned host = walk(sim, c, p, va, &w);
+    unsigned host = walk(m, c, as, va, &w);
     for (int tries = 0; !(w.pte & PTE_P) || !allowed(w.pte, kind); tries++) {
         bool fixed = false;
         if (tries == 2 + VMSIM_MAX_LEVELS) { /* evictions during faults undid the fix */
-            sim->st.faults_oom++;
-            return sim->phys.page_shift;
+            m->st->faults_oom++;
+            return m->page_shift;
         }
-        int rc = kernel_fault(sim, p, va, kind, &w, &fixed);
-        charge(sim, sim->cfg.cost.fault); /* a fault costs its trap, fixed or not */
+        int rc = m->vec->fault(m->up, p, va, kind, &w, &fixed);
+        charge(m, m->cfg->cost.fault); /* a fault costs its trap, fixed or not */
         if (rc != 0)
-            sim->host_rc = rc; /* out of host memory: mmu_access returns it */
+            m->host_rc = rc; /* out of host memory: mmu_access returns it */
         if (rc != 0 || !fixed)
-            return (w.pte & PTE_P) ? sim->shift[w.level] : sim->phys.page_shift;
-        host = walk(sim, c, p, va, &w);
+            return (w.pte & PTE_P) ? m->shift[w.level] : m->page_shift;
+        host = walk(m, c, as, va, &w);
     }
-    shift = sim->shift[w.level];
-    if (sim->cfg.nested.enclave_pid && p->pid != sim->cfg.nested.enclave_pid &&
+    shift = m->shift[w.level];
+    if (m->cfg->nested.enclave_pid && as->pid != m->cfg->nested.enclave_pid &&
         ((host & HOST_ENCLAVE) ||
-         (phys_frame(&sim->phys, PTE_PFN(w.pte))->flags & FRAME_ENCLAVE))) {
+         (phys_frame(m->phys, PTE_PFN(w.pte))->flags & FRAME_ENCLAVE))) {
         /* enclave memory read by someone else, in this VM or another: the
          * processor refuses it, and nothing is cached */
-        sim->st.enclave_refused++;
-        charge(sim, sim->cfg.cost.fault);
+        m->st->enclave_refused++;
+        charge(m, m->cfg->cost.fault);
         return shift;
     }
     if (host & HOST_RO) {
         uint64_t trap = 0;
         if (!WRITE_INTENT(kind) ||
-            !migrate_trap(sim, (PTE_PFN(w.pte) << sim->phys.page_shift) + (va & ((1ull << shift) - 1)),
+            !m->vec->migrate_trap(
+                m->up, (PTE_PFN(w.pte) << m->page_shift) + (va & ((1ull << shift) - 1)),
                           &trap))
             w.pte |= PTE_HWP; /* cached read-only for the host's sake */
-        charge(sim, trap);
+        charge(m, trap);
     }
     if (WRITE_INTENT(kind) && !(w.pte & PTE_D)) {
-        pt_update(p->pt, asid, va, PTE_D, 0);
+        pt_update(as->pt, asid, va, PTE_D, 0);
         w.pte |= PTE_D;
     }
-    fill(sim, c, side, np, va, asid, shift, w.pte);
-    if (sim->track)
-        kernel_touch(sim, p, va, kind, shift, w.pte);
+    fill(m, c, side, np, va, asid, shift, w.pte);
+    if (m->track)
+        m->vec->touch(m->up, p, va, kind, shift, w.pte);
     return shift;
 }
 
 /* Translate one page: returns the shift of the page containing va. */
-static inline unsigned translate(struct vmsim *sim, struct cpu *c, vmsim_vaddr_t va, unsigned kind)
+static inline unsigned translate(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind)
 {
     const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
-    struct memo *m = &c->memo[side];
-    sim->st.translations++;
-    if ((va >> m->shift) == m->tag && (m->writable || !WRITE_INTENT(kind))) {
-        sim->st.tlb[m->level].hits++;
-        charge(sim, m->latency);
-        if (sim->track)
-            kernel_touch(sim, c->proc, va, kind, m->shift, m->pte);
-        return m->shift;
+    const struct memo *mo = &c->memo[side];
+    m->st->translations++;
+    if ((va >> mo->shift) == mo->tag && (mo->writable || !WRITE_INTENT(kind))) {
+        m->st->tlb[mo->level].hits++;
+        charge(m, mo->latency);
+        if (m->track)
+            m->vec->touch(m->up, c->proc, va, kind, mo->shift, mo->pte);
+        return mo->shift;
     }
-    return translate_slow(sim, c, va, kind);
+    return translate_slow(m, c, va, kind);
 }
 
-int mmu_access(struct vmsim *sim, const struct vmsim_event *ev)
+int mmu_access(struct mmu *m, const struct vmsim_event *ev)
 {
-    if (ev->cpu >= sim->cfg.ncpus)
+    if (ev->cpu >= m->cfg->ncpus)
         return VMSIM_ERANGE;
-    struct cpu *c = &sim->cpu[ev->cpu];
-    sim->st.accesses++;
-    sim->st.cycles += sim->cfg.cost.access;
-    if (!c->proc || c->proc->pid != ev->pid) {
-        int rc = mmu_switch(sim, ev->cpu, ev->pid);
+    struct cpu *c = &m->cpu[ev->cpu];
+    m->st->accesses++;
+    m->st->cycles += m->cfg->cost.access;
+    if (!c->proc || mmu_space_of(c->proc)->pid != ev->pid) {
+        int rc = mmu_switch(m, ev->cpu, ev->pid);
         if (rc)
             return rc;
     }
@@ -287,36 +294,36 @@ int mmu_access(struct vmsim *sim, const struct vmsim_event *ev)
     if (last < va)
         last = UINT64_MAX;
     for (;;) {
-        unsigned shift = translate(sim, c, va, kind);
-        sim->st.translations_huge += shift != sim->phys.page_shift;
+        unsigned shift = translate(m, c, va, kind);
+        m->st->translations_huge += shift != m->page_shift;
         vmsim_vaddr_t next = ((va >> shift) + 1) << shift;
         if (next == 0 || next > last)
             break;
         /* Only an access that crosses a page gets here. The part beyond
          * the geometry's address space has no pages: the bad-address
          * fault just counted stands for all of it (docs/stats.md). */
-        if (va >> sim->cfg.geom.va_bits)
+        if (va >> m->cfg->geom.va_bits)
             break;
-        if (sim->stop && *sim->stop) { /* a huge access, stopped by the caller */
-            sim->host_rc = VMSIM_EINTR;
+        if (m->stop && *m->stop) { /* a huge access, stopped by the caller */
+            m->host_rc = VMSIM_EINTR;
             break;
         }
         va = next;
     }
-    if (__builtin_expect(sim->host_rc != 0, 0)) {
-        int rc = sim->host_rc;
-        sim->host_rc = 0;
+    if (__builtin_expect(m->host_rc != 0, 0)) {
+        int rc = m->host_rc;
+        m->host_rc = 0;
         return rc;
     }
     return VMSIM_OK;
 }
 
-int mmu_cpu_ready(struct vmsim *sim, unsigned cpu)
+int mmu_cpu_ready(struct mmu *m, unsigned cpu)
 {
-    struct cpu *c = &sim->cpu[cpu];
+    struct cpu *c = &m->cpu[cpu];
     if (c->ready)
         return VMSIM_OK;
-    const struct vmsim_config *cfg = &sim->cfg;
+    const struct vmsim_config *cfg = m->cfg;
     for (unsigned i = 0; i < cfg->ntlb; i++) {
         int rc = tlb_level_init(&c->tlb[i], &cfg->tlb[i]);
         if (rc)
@@ -335,77 +342,77 @@ int mmu_cpu_ready(struct vmsim *sim, unsigned cpu)
                     c->disturbs[s] = true;
         memo_reset(&c->memo[s]);
     }
-    int rc = pwc_init(&c->pwc, &cfg->pwc, cfg->geom.levels, sim->shift);
+    int rc = pwc_init(&c->pwc, &cfg->pwc, cfg->geom.levels, m->shift);
     if (rc)
         return rc;
     c->ready = true;
     return VMSIM_OK;
 }
 
-static void cpu_flush(struct vmsim *sim, struct cpu *c)
+static void cpu_flush(struct mmu *m, struct cpu *c)
 {
-    for (unsigned i = 0; i < sim->cfg.ntlb; i++)
+    for (unsigned i = 0; i < m->cfg->ntlb; i++)
         tlb_level_flush(&c->tlb[i]);
     pwc_flush(&c->pwc);
     memo_reset(&c->memo[0]);
     memo_reset(&c->memo[1]);
 }
 
-int mmu_switch(struct vmsim *sim, unsigned cpu, vmsim_pid_t pid)
+int mmu_switch(struct mmu *m, unsigned cpu, vmsim_pid_t pid)
 {
-    if (cpu >= sim->cfg.ncpus)
+    if (cpu >= m->cfg->ncpus)
         return VMSIM_ERANGE;
-    int rc = mmu_cpu_ready(sim, cpu);
+    int rc = mmu_cpu_ready(m, cpu);
     if (rc)
         return rc;
-    struct cpu *c = &sim->cpu[cpu];
-    struct process *p = kernel_process(sim, pid, true, &rc);
+    struct cpu *c = &m->cpu[cpu];
+    struct process *p = m->vec->space(m->up, pid, &rc);
     if (!p)
         return rc;
     if (c->proc == p)
         return VMSIM_OK;
     if (c->proc)
-        sim->st.context_switches++;
-    if (sim->nested && sim->cfg.nested.shadow) /* the guest's CR3 write traps */
-        nested_shadow_exit(sim, 0);
+        m->st->context_switches++;
+    if (m->nested && m->cfg->nested.shadow) /* the guest's CR3 write traps */
+        m->vec->shadow_exit(m->up, 0);
     c->proc = p;
-    p->cpumask |= 1ull << cpu;
+    mmu_space_of(p)->cpumask |= 1ull << cpu;
     memo_reset(&c->memo[0]);
     memo_reset(&c->memo[1]);
-    if (sim->cfg.asids) {
-        kernel_asid(sim, p);
+    if (m->cfg->asids) {
+        m->vec->asid(m->up, p);
     } else if (c->ran) {
         /* Without ASIDs every entry belongs to the last process this CPU
          * ran, whether it still runs (a switch) or has exited since (proc
          * is NULL then): another process must not hit them. A CPU's first
          * process has nothing to flush. */
-        cpu_flush(sim, c);
-        sim->st.tlb_flushes++;
+        cpu_flush(m, c);
+        m->st->tlb_flushes++;
     }
     c->ran = true;
     return VMSIM_OK;
 }
 
-void mmu_invalidate(struct vmsim *sim, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t va)
+void mmu_invalidate(struct mmu *m, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t va)
 {
-    struct cpu *c = &sim->cpu[cpu];
-    for (unsigned j = 0; j < sim->cfg.ntlb; j++)
+    struct cpu *c = &m->cpu[cpu];
+    for (unsigned j = 0; j < m->cfg->ntlb; j++)
         tlb_level_invalidate(&c->tlb[j], va, asid);
     memo_reset(&c->memo[0]);
     memo_reset(&c->memo[1]);
 }
 
-void mmu_flush_all(struct vmsim *sim)
+void mmu_flush_all(struct mmu *m)
 {
-    sim->st.tlb_flushes++;
-    for (unsigned i = 0; i < sim->cfg.ncpus; i++)
-        if (sim->cpu[i].ready)
-            cpu_flush(sim, &sim->cpu[i]);
+    m->st->tlb_flushes++;
+    for (unsigned i = 0; i < m->cfg->ncpus; i++)
+        if (m->cpu[i].ready)
+            cpu_flush(m, &m->cpu[i]);
 }
 
-void mmu_flush_pwc_all(struct vmsim *sim)
+void mmu_flush_pwc_all(struct mmu *m)
 {
-    for (unsigned i = 0; i < sim->cfg.ncpus; i++)
-        if (sim->cpu[i].ready)
-            pwc_flush(&sim->cpu[i].pwc);
+    for (unsigned i = 0; i < m->cfg->ncpus; i++)
+        if (m->cpu[i].ready)
+            pwc_flush(&m->cpu[i].pwc);
 }

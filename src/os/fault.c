@@ -17,12 +17,9 @@
  *
  * A fault that cannot be fixed (protection, strict-mode segfault, out of
  * memory) is counted and the access goes on untranslated. */
-#include "mmu/sim.h"
-#include "virt/nested.h"
+#include "os/kernel.h"
 
 #define PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
-
-static struct frame *F(struct vmsim *sim, vmsim_pfn_t pfn) { return phys_frame(&sim->phys, pfn); }
 
 static uint64_t prot_bits(unsigned prot)
 {
@@ -31,42 +28,20 @@ static uint64_t prot_bits(unsigned prot)
 
 static uint64_t frame_pte(vmsim_pfn_t pfn) { return (uint64_t)pfn << PTE_PFN_SHIFT; }
 
-static unsigned order_of(const struct vmsim *sim, unsigned level)
+static unsigned order_of(const struct kernel *k, unsigned level)
 {
-    return sim->shift[level] - sim->phys.page_shift;
-}
-
-int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned level,
-               uint64_t pte)
-{
-    struct kernel *k = &sim->k;
-    const vmsim_pfn_t pfn = PTE_PFN(pte);
-    const vmsim_vaddr_t page = va & ~((1ull << sim->shift[level]) - 1);
-    k->rc.busy = pfn; /* tables pt_map allocates may evict, but not this frame */
-    int rc = pt_map(p->pt, p->asid, page, level, pte);
-    k->rc.busy = UINT64_MAX;
-    if (rc)
-        return rc;
-    kernel_pt_write(sim, p, page, pte | PTE_P);
-    if (p->pid == sim->cfg.nested.enclave_pid && sim->cfg.nested.enclave_pid &&
-        !(pte & PTE_ZERO) && !(F(sim, pfn)->flags & FRAME_CACHE) && F(sim, pfn)->refcount == 1)
-    {
-        F(sim, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
-        nested_enclave(sim, pfn, 1ull << (sim->shift[level] - sim->phys.page_shift));
-    }
-    kernel_track_tables(sim, p, page);
-    return (pte & PTE_ZERO) ? VMSIM_OK : rmap_add(&k->rmap, F(sim, pfn), p->id, page, level);
+    return k->shift[level] - k->phys->page_shift;
 }
 
 /* A new private frame for a page of `level`, on the replacement list when it
  * is a base page. */
-static int new_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn)
+static int new_frame(struct kernel *k, unsigned level, vmsim_pfn_t *pfn)
 {
-    int rc = phys_alloc(&sim->phys, order_of(sim, level), 0, pfn);
-    if (rc == 0 && level == 1 && (rc = reclaim_add(sim, *pfn)) != 0)
-        phys_put(&sim->phys, *pfn);
-    if (rc == 0 && level > 1 && sim->k.huge)
-        thp_untouch(sim, *pfn, 1ull << order_of(sim, level));
+    int rc = phys_alloc(k->phys, order_of(k, level), 0, pfn);
+    if (rc == 0 && level == 1 && (rc = reclaim_add(k, *pfn)) != 0)
+        phys_put(k->phys, *pfn);
+    if (rc == 0 && level > 1 && k->huge)
+        thp_untouch(k, *pfn, 1ull << order_of(k, level));
     return rc;
 }
 
@@ -75,87 +50,88 @@ static int new_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn)
  * promotion), the swap slot or the page-cache entry (swap-in, file read).
  * A frame from the allocator may be a recycled one still holding a freed
  * page's data, so the zero frame, allocated lazily, is filled too. */
-int kernel_zero_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn)
+int kernel_zero_frame(struct kernel *k, unsigned level, vmsim_pfn_t *pfn)
 {
-    struct kernel *k = &sim->k;
     if (!(k->zero_have & (1u << level))) {
-        const uint64_t frames = 1ull << order_of(sim, level);
-        int rc = phys_alloc(&sim->phys, order_of(sim, level), FRAME_ZERO | FRAME_PINNED,
+        const uint64_t frames = 1ull << order_of(k, level);
+        int rc = phys_alloc(k->phys, order_of(k, level), FRAME_ZERO | FRAME_PINNED,
                             &k->zero[level]);
         if (rc)
             return rc;
         k->zero_have |= 1u << level;
-        kernel_frames_written(sim, k->zero[level], frames);
-        if (sim->cfg.verify)
-            verify_copy(sim, k->zero[level], FRAME_NIL, frames);
+        kernel_frames_written(k, k->zero[level], frames);
+        if (k->cfg->verify)
+            verify_copy(k, k->zero[level], FRAME_NIL, frames);
     }
     *pfn = k->zero[level];
     return VMSIM_OK;
 }
 
 /* Out of simulated memory: counted, the access goes on untranslated. */
-static int oom(struct vmsim *sim, int rc)
+static int oom(struct kernel *k, int rc)
 {
     if (rc != VMSIM_ENOFRAME)
         return rc;
-    sim->st.faults_oom++;
+    k->st->faults_oom++;
     return VMSIM_OK;
 }
 
 /* A write to a present entry that does not allow it, in a VMA that does. */
-static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v, vmsim_vaddr_t va,
+static int write_fault(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va,
                        unsigned level, uint64_t pte, bool *fixed)
 {
-    struct vmsim_stats *st = &sim->st;
+    struct vmsim_stats *st = k->st;
     const uint64_t bits = prot_bits(v->prot) | PTE_A | PTE_D;
     const vmsim_pfn_t old = PTE_PFN(pte);
     int rc;
     if ((v->flags & VMSIM_MAP_SHARED) ||
-        (!(pte & PTE_ZERO) && !(F(sim, old)->flags & FRAME_CACHE) && F(sim, old)->refcount == 1)) {
+        (!(pte & PTE_ZERO) && !(kernel_frame(k, old)->flags & FRAME_CACHE) &&
+         kernel_frame(k, old)->refcount == 1)) {
         /* Shared memory, or a private page no one else maps: write in place
          * (Linux's wp_page_reuse); a swap copy is stale from now on. */
         if (!(pte & PTE_ZERO))
-            kernel_drop_swap_copy(sim, old);
-        pt_update(p->pt, p->asid, va, bits, 0);
-        kernel_pt_write(sim, p, va, 0);
-        kernel_shootdown(sim, p, va);
+            kernel_drop_swap_copy(k, old);
+        pt_update(p->space.pt, p->space.asid, va, bits, 0);
+        kernel_pt_write(k, p, va, 0);
+        kernel_shootdown(k, p, va);
         *fixed = true;
         if (v->flags & VMSIM_MAP_SHARED)
             return VMSIM_OK;
         st->faults_cow_reuse++;
-        if (level == 1 && sim->k.huge)
-            thp_maybe_promote(sim, p, va);
+        if (level == 1 && k->huge)
+            thp_maybe_promote(k, p, va);
         return VMSIM_OK;
     }
     /* Copy: the zero frame, or a frame others map (fork, page cache). */
     vmsim_pfn_t pfn;
-    sim->k.rc.busy = old;
-    rc = new_frame(sim, level, &pfn);
-    sim->k.rc.busy = UINT64_MAX;
-    if (rc == VMSIM_ENOFRAME && level > 1 && thp_split_at(sim, p, va) == VMSIM_OK) {
+    k->rc.busy = old;
+    rc = new_frame(k, level, &pfn);
+    k->rc.busy = UINT64_MAX;
+    if (rc == VMSIM_ENOFRAME && level > 1 && thp_split_at(k, p, va) == VMSIM_OK) {
         *fixed = true; /* the retry copies one base page */
         return VMSIM_OK;
     }
     if (rc)
-        return oom(sim, rc);
-    kernel_frames_written(sim, pfn, 1ull << order_of(sim, level));
-    if (sim->cfg.verify)
-        verify_copy(sim, pfn, (pte & PTE_ZERO) ? FRAME_NIL : old, 1ull << order_of(sim, level));
+        return oom(k, rc);
+    kernel_frames_written(k, pfn, 1ull << order_of(k, level));
+    if (k->cfg->verify)
+        verify_copy(k, pfn, (pte & PTE_ZERO) ? FRAME_NIL : old, 1ull << order_of(k, level));
     if (!(pte & PTE_ZERO))
-        rmap_del(&sim->k.rmap, F(sim, old), p->id, va & ~((1ull << sim->shift[level]) - 1));
-    if ((rc = kernel_map(sim, p, va, level, frame_pte(pfn) | bits)) != 0) {
-        kernel_put_frame(sim, pfn);
-        return oom(sim, rc);
+        rmap_del(&k->rmap, kernel_frame(k, old), p->id,
+                 va & ~((1ull << k->shift[level]) - 1));
+    if ((rc = kernel_map(k, p, va, level, frame_pte(pfn) | bits)) != 0) {
+        kernel_put_frame(k, pfn);
+        return oom(k, rc);
     }
-    kernel_put_frame(sim, old);
-    kernel_shootdown(sim, p, va);
+    kernel_put_frame(k, old);
+    kernel_shootdown(k, p, va);
     if (pte & PTE_ZERO)
         st->faults_cow_zero++;
     else
         st->faults_cow_copy++;
     *fixed = true;
-    if (level == 1 && sim->k.huge && !v->file)
-        thp_maybe_promote(sim, p, va);
+    if (level == 1 && k->huge && !v->file)
+        thp_maybe_promote(k, p, va);
     return VMSIM_OK;
 }
 
@@ -163,74 +139,73 @@ static int write_fault(struct vmsim *sim, struct process *p, const struct vma *v
  * it in already (the swap cache); else read it into a new frame that keeps
  * the slot as a valid copy. It is mapped read-only: a write then goes
  * through write_fault, which reuses or copies it. */
-static int swap_in(struct vmsim *sim, struct process *p, const struct vma *v, vmsim_vaddr_t va,
+static int swap_in(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va,
                    unsigned kind, unsigned level, uint64_t pte, bool *fixed)
 {
     const uint64_t slot = PTE_PFN(pte);
-    vmsim_pfn_t pfn = swap_frame(sim, slot);
+    vmsim_pfn_t pfn = swapcache_frame(k, slot);
     int rc;
     if (pfn != FRAME_NIL) {
-        F(sim, pfn)->refcount++;
+        kernel_frame(k, pfn)->refcount++;
     } else {
-        if ((rc = new_frame(sim, level, &pfn)) != 0)
-            return oom(sim, rc);
-        if ((rc = swap_frame_set(sim, slot, pfn)) != 0) {
-            kernel_put_frame(sim, pfn);
+        if ((rc = new_frame(k, level, &pfn)) != 0)
+            return oom(k, rc);
+        if ((rc = swapcache_set(k, slot, pfn)) != 0) {
+            kernel_put_frame(k, pfn);
             return rc;
         }
-        F(sim, pfn)->flags |= FRAME_SWAPPED;
-        F(sim, pfn)->aux = slot;
-        kernel_frames_written(sim, pfn, 1);
-        if (sim->phys.swap.stamp)
-            verify_set(sim, pfn, sim->phys.swap.stamp[slot]);
-        swap_get(&sim->phys.swap, slot);
-        sim->st.swap_reads++;
-        sim->st.cycles += sim->cfg.cost.io;
-        sim->st.cycles_translation += sim->cfg.cost.io;
+        kernel_frame(k, pfn)->flags |= FRAME_SWAPPED;
+        kernel_frame(k, pfn)->aux = slot;
+        kernel_frames_written(k, pfn, 1);
+        if (k->phys->swap.stamp)
+            verify_set(k, pfn, k->phys->swap.stamp[slot]);
+        swap_get(&k->phys->swap, slot);
+        k->st->swap_reads++;
+        k->st->cycles += k->cfg->cost.io;
+        k->st->cycles_translation += k->cfg->cost.io;
     }
-    sim->st.faults_swap_in++;
+    k->st->faults_swap_in++;
     const uint64_t ro = frame_pte(pfn) | (prot_bits(v->prot) & ~PTE_W) | PTE_A;
-    if ((rc = kernel_map(sim, p, va, level, ro)) != 0) {
-        kernel_put_frame(sim, pfn);
-        return oom(sim, rc);
+    if ((rc = kernel_map(k, p, va, level, ro)) != 0) {
+        kernel_put_frame(k, pfn);
+        return oom(k, rc);
     }
-    swap_put(&sim->phys.swap, slot); /* the entry no longer names the slot */
+    swap_put(&k->phys->swap, slot); /* the entry no longer names the slot */
     *fixed = true;
     if (kind & 1u)
-        return write_fault(sim, p, v, va, level, ro | PTE_P, fixed);
+        return write_fault(k, p, v, va, level, ro | PTE_P, fixed);
     return VMSIM_OK;
 }
 
 /* A file page (or anonymous shared memory) through the page cache. */
-static int file_fault(struct vmsim *sim, struct process *p, const struct vma *v, vmsim_vaddr_t va,
+static int file_fault(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va,
                       unsigned kind, bool *fixed)
 {
-    struct kernel *k = &sim->k;
-    struct vmsim_stats *st = &sim->st;
+    struct vmsim_stats *st = k->st;
     const bool write = kind & 1u, shared = v->flags & VMSIM_MAP_SHARED;
-    struct pc_entry *pe = pc_get(&k->pc, v->file, vma_index(v, va, sim->phys.page_shift));
+    struct pc_entry *pe = pc_get(&k->pc, v->file, vma_index(v, va, k->phys->page_shift));
     if (!pe)
         return VMSIM_ENOMEM;
     const uint64_t ei = (uint64_t)(pe - k->pc.e);
     vmsim_pfn_t pfn = pe->pfn;
     int rc;
     if (pfn == PC_NONE) {
-        if ((rc = phys_alloc(&sim->phys, 0, FRAME_CACHE, &pfn)) != 0)
-            return oom(sim, rc);
-        if ((rc = reclaim_add(sim, pfn)) != 0) {
-            phys_put(&sim->phys, pfn);
+        if ((rc = phys_alloc(k->phys, 0, FRAME_CACHE, &pfn)) != 0)
+            return oom(k, rc);
+        if ((rc = reclaim_add(k, pfn)) != 0) {
+            phys_put(k->phys, pfn);
             return rc;
         }
         pe = &k->pc.e[ei];
         pe->pfn = pfn;
-        F(sim, pfn)->aux = ei;
-        kernel_frames_written(sim, pfn, 1);
-        if (sim->cfg.verify)
-            verify_set(sim, pfn, pe->stamp);
+        kernel_frame(k, pfn)->aux = ei;
+        kernel_frames_written(k, pfn, 1);
+        if (k->cfg->verify)
+            verify_set(k, pfn, pe->stamp);
         if (pe->file < SHMEM_FIRST || pe->slot != PC_NONE) {
             /* new anonymous shared memory is zero-filled: no read */
-            st->cycles += sim->cfg.cost.io;
-            st->cycles_translation += sim->cfg.cost.io;
+            st->cycles += k->cfg->cost.io;
+            st->cycles_translation += k->cfg->cost.io;
             if (pe->file < SHMEM_FIRST)
                 st->file_reads++;
             else
@@ -240,33 +215,33 @@ static int file_fault(struct vmsim *sim, struct process *p, const struct vma *v,
     } else {
         st->faults_pagecache_hit++;
     }
-    F(sim, pfn)->refcount++; /* the mapping's reference */
+    kernel_frame(k, pfn)->refcount++; /* the mapping's reference */
     uint64_t bits = prot_bits(v->prot) | PTE_A;
     if (shared && write)
         bits |= PTE_D;
     if (!shared)
         bits &= ~PTE_W; /* private: the first write copies */
-    if ((rc = kernel_map(sim, p, va, 1, frame_pte(pfn) | bits)) != 0) {
-        kernel_put_frame(sim, pfn);
-        return oom(sim, rc);
+    if ((rc = kernel_map(k, p, va, 1, frame_pte(pfn) | bits)) != 0) {
+        kernel_put_frame(k, pfn);
+        return oom(k, rc);
     }
     *fixed = true;
     if (write && !shared)
-        return write_fault(sim, p, v, va, 1, frame_pte(pfn) | bits | PTE_P, fixed);
+        return write_fault(k, p, v, va, 1, frame_pte(pfn) | bits | PTE_P, fixed);
     return VMSIM_OK;
 }
 
 /* The leaf level to use for a new anonymous page at va. */
-static unsigned anon_level(struct vmsim *sim, const struct process *p, vmsim_vaddr_t va)
+static unsigned anon_level(struct kernel *k, const struct process *p, vmsim_vaddr_t va)
 {
-    unsigned level = sim->k.ops->base_only ? 1 : sim->k.anon_level;
+    unsigned level = k->ops->base_only ? 1 : k->anon_level;
     while (level > 1) {
-        uint64_t size = 1ull << sim->shift[level];
+        uint64_t size = 1ull << k->shift[level];
         vmsim_vaddr_t lo = va & ~(size - 1);
-        if (thp_eligible(sim, p, lo, lo + size))
+        if (thp_eligible(k, p, lo, lo + size))
             break;
         level--;
-        while (level > 1 && !(sim->cfg.geom.leaf_levels & (1u << level)))
+        while (level > 1 && !(k->cfg->geom.leaf_levels & (1u << level)))
             level--;
     }
     return level;
@@ -275,87 +250,87 @@ static unsigned anon_level(struct vmsim *sim, const struct process *p, vmsim_vad
 /* Demand-zero: a first read maps the shared zero frame, a first write a
  * new frame. A huge page that finds no room, or smaller pages already in
  * its block, falls back to a base page. */
-static int anon_fault(struct vmsim *sim, struct process *p, const struct vma *v, vmsim_vaddr_t va,
+static int anon_fault(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va,
                       unsigned kind, bool *fixed)
 {
     const bool write = kind & 1u;
     const uint64_t bits = prot_bits(v->prot) | PTE_A;
-    unsigned level = anon_level(sim, p, va);
+    unsigned level = anon_level(k, p, va);
     for (;;) {
         vmsim_pfn_t pfn;
         uint64_t pte;
         int rc;
         if (write) {
-            rc = new_frame(sim, level, &pfn);
+            rc = new_frame(k, level, &pfn);
             if (rc == 0)
-                kernel_frames_written(sim, pfn, 1ull << order_of(sim, level));
-            if (rc == 0 && sim->cfg.verify)
-                verify_copy(sim, pfn, FRAME_NIL, 1ull << order_of(sim, level));
+                kernel_frames_written(k, pfn, 1ull << order_of(k, level));
+            if (rc == 0 && k->cfg->verify)
+                verify_copy(k, pfn, FRAME_NIL, 1ull << order_of(k, level));
             pte = frame_pte(pfn) | bits | PTE_D;
         } else {
-            rc = kernel_zero_frame(sim, level, &pfn);
+            rc = kernel_zero_frame(k, level, &pfn);
             pte = frame_pte(pfn) | (bits & ~PTE_W) | PTE_ZERO;
         }
         if (rc == 0) {
-            rc = kernel_map(sim, p, va, level, pte);
+            rc = kernel_map(k, p, va, level, pte);
             if (rc && write)
-                kernel_put_frame(sim, pfn);
+                kernel_put_frame(k, pfn);
         }
         if ((rc == VMSIM_ENOFRAME || rc == VMSIM_EEXIST) && level > 1) {
-            sim->st.thp_fallbacks++;
+            k->st->thp_fallbacks++;
             level = 1;
             continue;
         }
         if (rc)
-            return oom(sim, rc);
+            return oom(k, rc);
         break;
     }
     if (write)
-        sim->st.faults_zero_write++;
+        k->st->faults_zero_write++;
     else
-        sim->st.faults_zero_read++;
+        k->st->faults_zero_read++;
     *fixed = true;
-    if (write && level == 1 && sim->k.huge)
-        thp_maybe_promote(sim, p, va);
+    if (write && level == 1 && k->huge)
+        thp_maybe_promote(k, p, va);
     return VMSIM_OK;
 }
 
 /* The entry at `level` (from a walk) points to a table that is out: bring
  * the table back from its swap slot. */
-static int table_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned level,
+static int table_fault(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned level,
                        uint64_t link)
 {
     vmsim_pfn_t pfn;
-    int rc = phys_alloc(&sim->phys, 0, FRAME_PT, &pfn);
+    int rc = phys_alloc(k->phys, 0, FRAME_PT, &pfn);
     if (rc)
         return rc;
-    if ((rc = pt_table_in(p->pt, va, level - 1, pfn)) != 0) {
-        phys_put(&sim->phys, pfn);
+    if ((rc = pt_table_in(p->space.pt, va, level - 1, pfn)) != 0) {
+        phys_put(k->phys, pfn);
         return rc;
     }
-    swap_put(&sim->phys.swap, PTE_PFN(link));
-    sim->st.faults_table++;
-    sim->st.swap_reads++;
-    sim->st.cycles += sim->cfg.cost.io;
-    sim->st.cycles_translation += sim->cfg.cost.io;
-    kernel_track_tables(sim, p, va);
+    swap_put(&k->phys->swap, PTE_PFN(link));
+    k->st->faults_table++;
+    k->st->swap_reads++;
+    k->st->cycles += k->cfg->cost.io;
+    k->st->cycles_translation += k->cfg->cost.io;
+    kernel_track_tables(k, p, va);
     return VMSIM_OK;
 }
 
 /* What a recursive handler would have needed for this access. */
-static void record_depth(struct vmsim *sim, unsigned depth)
+static void record_depth(struct kernel *k, unsigned depth)
 {
-    struct vmsim_stats *st = &sim->st;
-    const uint64_t need = (uint64_t)depth * sim->cfg.handler_frame;
+    struct vmsim_stats *st = k->st;
+    const uint64_t need = (uint64_t)depth * k->cfg->handler_frame;
     if (depth > st->nested_max)
         st->nested_max = depth;
     if (depth > 1)
         st->nested_deep++;
     if (need > st->stack_recursive_max)
         st->stack_recursive_max = need;
-    if (need > sim->cfg.kernel_stack)
+    if (need > k->cfg->kernel_stack)
         st->stack_overflows++;
-    st->stack_iterative_max = sim->cfg.handler_frame;
+    st->stack_iterative_max = k->cfg->handler_frame;
 }
 
 static bool entry_allows(uint64_t pte, unsigned kind)
@@ -376,10 +351,10 @@ static bool prot_allows(unsigned prot, unsigned kind)
     return prot & VMSIM_PROT_R;
 }
 
-int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+int kernel_fault(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned kind,
                  const struct walk *w, bool *fixed)
 {
-    struct vmsim_stats *st = &sim->st;
+    struct vmsim_stats *st = k->st;
     *fixed = false;
     st->faults_total++;
     unsigned depth = 0;
@@ -387,21 +362,21 @@ int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
     /* Bounded: under heavy pressure bringing one table in may evict another
      * on the same path. */
     for (unsigned n = 0; (w->pte & PTE_SWAP) && !(w->pte & PTE_LEAF); n++) {
-        int rc = n < 4 * VMSIM_MAX_LEVELS ? table_fault(sim, p, va, w->level, w->pte) : VMSIM_ENOFRAME;
+        int rc = n < 4 * VMSIM_MAX_LEVELS ? table_fault(k, p, va, w->level, w->pte) : VMSIM_ENOFRAME;
         if (rc)
-            return oom(sim, rc);
+            return oom(k, rc);
         depth++;
-        pt_walk(p->pt, p->asid, va, NULL, &again);
+        pt_walk(p->space.pt, p->space.asid, va, NULL, &again);
         w = &again;
     }
     if (depth && entry_allows(w->pte, kind)) {
-        record_depth(sim, depth);
+        record_depth(k, depth);
         *fixed = true;
         return VMSIM_OK;
     }
-    record_depth(sim, depth + 1);
+    record_depth(k, depth + 1);
     const struct vma *found = vma_find(&p->vmas, va);
-    if (!found && sim->cfg.strict) {
+    if (!found && k->cfg->strict) {
         st->faults_segv++;
         return VMSIM_OK;
     }
@@ -415,11 +390,11 @@ int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
             st->faults_protection++;
             return VMSIM_OK;
         }
-        return write_fault(sim, p, &v, va, w->level, w->pte, fixed);
+        return write_fault(k, p, &v, va, w->level, w->pte, fixed);
     }
     if (w->pte & PTE_SWAP)
-        return swap_in(sim, p, &v, va, kind, w->level, w->pte, fixed);
+        return swap_in(k, p, &v, va, kind, w->level, w->pte, fixed);
     if (v.file)
-        return file_fault(sim, p, &v, va, kind, fixed);
-    return anon_fault(sim, p, &v, va, kind, fixed);
+        return file_fault(k, p, &v, va, kind, fixed);
+    return anon_fault(k, p, &v, va, kind, fixed);
 }

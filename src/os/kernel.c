@@ -17,18 +17,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
-#include "virt/nested.h"
+#include "os/kernel.h"
 
 #define PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
 
-static struct frame *F(struct vmsim *sim, vmsim_pfn_t pfn) { return phys_frame(&sim->phys, pfn); }
-
-int kernel_init(struct vmsim *sim)
+int kernel_init(struct kernel *k, const struct kernel_env *env)
 {
-    struct kernel *k = &sim->k;
     memset(k, 0, sizeof *k);
-    k->ops = pt_find(sim->cfg.pt, &k->pt_params);
+    k->vm = env->vm;
+    k->cfg = env->cfg;
+    k->st = env->st;
+    k->phys = env->phys;
+    k->shift = env->shift;
+    k->rng = env->rng;
+    k->mmu = env->mmu;
+    k->asids = env->asids;
+    k->migrating = env->migrating;
+    k->traps = env->traps;
+    k->ops = pt_find(k->cfg->pt, &k->pt_params);
     if (!k->ops)
         return VMSIM_ENOENT;
     k->nbucket = 256;
@@ -38,19 +44,19 @@ int kernel_init(struct vmsim *sim)
     k->asid_next = 1;
     k->anon_level = 1;
     k->shmem_next = SHMEM_FIRST;
-    k->huge = sim->cfg.anon_page_shift > sim->phys.page_shift && sim->cfg.thp != VMSIM_THP_NEVER &&
+    k->huge = k->cfg->anon_page_shift > k->phys->page_shift && k->cfg->thp != VMSIM_THP_NEVER &&
               !k->ops->base_only;
-    for (unsigned l = 1; l <= sim->cfg.geom.levels; l++)
-        if (sim->shift[l] == sim->cfg.anon_page_shift && (sim->cfg.geom.leaf_levels & (1u << l)))
+    for (unsigned l = 1; l <= k->cfg->geom.levels; l++)
+        if (k->shift[l] == k->cfg->anon_page_shift && (k->cfg->geom.leaf_levels & (1u << l)))
             k->anon_level = l;
-    int rc = swap_init(&sim->phys.swap, sim->cfg.swap_bytes >> sim->phys.page_shift, sim->cfg.verify);
-    return rc ? rc : reclaim_init(sim);
+    int rc = swap_init(&k->phys->swap, k->cfg->swap_bytes >> k->phys->page_shift, k->cfg->verify);
+    return rc ? rc : reclaim_init(k);
 }
 
 static struct process **slot_of(struct kernel *k, vmsim_pid_t pid)
 {
     struct process **pp = &k->bucket[(pid * 2654435761u) & (k->nbucket - 1)];
-    while (*pp && (*pp)->pid != pid)
+    while (*pp && (*pp)->space.pid != pid)
         pp = &(*pp)->hnext;
     return pp;
 }
@@ -79,9 +85,8 @@ static int take_id(struct kernel *k, struct process *p)
     return VMSIM_OK;
 }
 
-struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, int *err)
+struct process *kernel_process(struct kernel *k, vmsim_pid_t pid, bool create, int *err)
 {
-    struct kernel *k = &sim->k;
     struct process **pp = slot_of(k, pid);
     if (*pp || !create)
         return *pp;
@@ -91,9 +96,9 @@ struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, 
         return NULL;
     }
     int rc = take_id(k, p);
-    const struct pt_env env = {&sim->cfg.geom, &sim->phys, k->pt_params, &k->pt_shared,
+    const struct pt_env env = {&k->cfg->geom, k->phys, k->pt_params, &k->pt_shared,
                                ++k->space_next, &k->pt_counters};
-    if (rc == 0 && (rc = pt_create(k->ops, &env, &p->pt)) != 0) {
+    if (rc == 0 && (rc = pt_create(k->ops, &env, &p->space.pt)) != 0) {
         k->proc[p->id] = NULL;
         k->free_id[k->nfree_id++] = p->id;
     }
@@ -102,115 +107,142 @@ struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, 
         *err = rc;
         return NULL;
     }
-    p->pid = pid;
-    p->owner = sim;
+    p->space.pid = pid;
+    p->owner = k->vm;
     p->asid_gen = UINT64_MAX;
     *pp = p;
-    sim->st.processes++;
+    k->st->processes++;
     return p;
 }
 
-void kernel_asid(struct vmsim *sim, struct process *p)
+void kernel_asid(struct kernel *k, struct process *p)
 {
     /* One tag space for the machine: every VM's processes take their tags
      * from the first VM's kernel, so no two VMs ever share one. */
-    struct kernel *k = sim->primary ? &sim->primary->k : &sim->k;
-    if (p->asid_gen == k->asid_gen)
+    struct kernel *a = k->asids ? k->asids : k;
+    if (p->asid_gen == a->asid_gen)
         return;
-    if (k->asid_next >= (1u << VMSIM_ASID_BITS)) {
-        k->asid_gen++;
-        k->asid_next = 1;
-        mmu_flush_all(sim);
+    if (a->asid_next >= (1u << VMSIM_ASID_BITS)) {
+        a->asid_gen++;
+        a->asid_next = 1;
+        mmu_flush_all(k->mmu);
         /* Processes running elsewhere keep running: they take the first ids
          * of the new generation, so no one else is handed theirs. */
-        for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
-            struct process *q = sim->cpu[i].proc;
-            if (q && q != p && q->asid_gen != k->asid_gen) {
-                q->asid = (vmsim_asid_t)k->asid_next++;
-                q->asid_gen = k->asid_gen;
+        for (unsigned i = 0; i < k->cfg->ncpus; i++) {
+            struct process *q = k->mmu->cpu[i].proc;
+            if (q && q != p && q->asid_gen != a->asid_gen) {
+                q->space.asid = (vmsim_asid_t)a->asid_next++;
+                q->asid_gen = a->asid_gen;
             }
         }
     }
-    p->asid = (vmsim_asid_t)k->asid_next++;
-    p->asid_gen = k->asid_gen;
+    p->space.asid = (vmsim_asid_t)a->asid_next++;
+    p->asid_gen = a->asid_gen;
 }
 
-void kernel_shootdown(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
+void kernel_shootdown(struct kernel *k, struct process *p, vmsim_vaddr_t va)
 {
-    sim->st.tlb_invalidations++;
-    for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
+    k->st->tlb_invalidations++;
+    for (unsigned i = 0; i < k->cfg->ncpus; i++) {
         /* Without ASIDs a switch flushes: only CPUs running p hold its entries. */
-        const bool may = sim->cfg.asids ? (p->cpumask >> i) & 1 : sim->cpu[i].proc == p;
-        if (!may || !sim->cpu[i].ready)
+        const bool may = k->cfg->asids ? (p->space.cpumask >> i) & 1 : k->mmu->cpu[i].proc == p;
+        if (!may || !k->mmu->cpu[i].ready)
             continue;
-        mmu_invalidate(sim, i, p->asid, va);
-        if (i != sim->k.cur_cpu)
-            sim->st.shootdown_ipis++;
+        mmu_invalidate(k->mmu, i, p->space.asid, va);
+        if (i != k->cur_cpu)
+            k->st->shootdown_ipis++;
     }
 }
 
 /* ---- frames and leaves ---- */
 
-void kernel_put_frame(struct vmsim *sim, vmsim_pfn_t pfn)
+void kernel_put_frame(struct kernel *k, vmsim_pfn_t pfn)
 {
-    struct frame *f = F(sim, pfn);
+    struct frame *f = kernel_frame(k, pfn);
     if (f->flags & FRAME_ZERO)
         return;
     if (f->refcount == 1) {
-        reclaim_remove(sim, pfn);
-        kernel_drop_swap_copy(sim, pfn);
+        reclaim_remove(k, pfn);
+        kernel_drop_swap_copy(k, pfn);
     }
-    phys_put(&sim->phys, pfn);
+    phys_put(k->phys, pfn);
 }
 
 /* Drop what a leaf entry of p at va held: its frame reference and reverse
  * map entry, or its swap slot. */
-static void release_leaf(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, uint64_t e)
+static void release_leaf(struct kernel *k, struct process *p, vmsim_vaddr_t va, uint64_t e)
 {
     if (e & PTE_SWAP) {
-        swap_put(&sim->phys.swap, PTE_PFN(e));
+        swap_put(&k->phys->swap, PTE_PFN(e));
         return;
     }
     if (!(e & PTE_P) || (e & PTE_ZERO))
         return;
-    struct frame *f = F(sim, PTE_PFN(e));
+    struct frame *f = kernel_frame(k, PTE_PFN(e));
     if ((e & PTE_D) && (f->flags & FRAME_CACHE))
         f->flags |= FRAME_DIRTY; /* written back when the page cache lets it go */
-    rmap_del(&sim->k.rmap, f, p->id, va);
-    kernel_put_frame(sim, PTE_PFN(e));
+    rmap_del(&k->rmap, f, p->id, va);
+    kernel_put_frame(k, PTE_PFN(e));
 }
 
-void kernel_pt_write(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, uint64_t pte)
+void kernel_pt_write(struct kernel *k, struct process *p, vmsim_vaddr_t va, uint64_t pte)
 {
-    sim->st.pt_writes++;
-    if (sim->nested && sim->cfg.nested.shadow)
-        nested_shadow_exit(sim, pte);
-    if (sim->migrating) {
+    k->st->pt_writes++;
+    if (k->mmu->nested && k->cfg->nested.shadow)
+        k->traps->pt_write(k->vm, pte);
+    if (*k->migrating) {
         /* the tables on the path; a walk sets the accessed bit, which the
          * guest's replacement must not see set by the migration */
-        const uint64_t e = pt_lookup(p->pt, p->asid, va, NULL);
+        const uint64_t e = pt_lookup(p->space.pt, p->space.asid, va, NULL);
         struct walk w;
-        pt_walk(p->pt, p->asid, va, NULL, &w);
+        pt_walk(p->space.pt, p->space.asid, va, NULL, &w);
         if ((e & (PTE_P | PTE_A)) == PTE_P)
-            pt_update(p->pt, p->asid, va, 0, PTE_A);
+            pt_update(p->space.pt, p->space.asid, va, 0, PTE_A);
         for (unsigned i = 0; i < w.nrefs && i < WALK_MAX_REFS; i++)
-            migrate_dirty(sim, w.ref[i].pa, 1);
+            k->traps->dirty(k->vm, w.ref[i].pa, 1);
     }
 }
 
-void kernel_frames_written(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n)
+void kernel_frames_written(struct kernel *k, vmsim_pfn_t pfn, uint64_t n)
 {
-    if (sim->migrating)
-        migrate_dirty(sim, (vmsim_paddr_t)pfn << sim->phys.page_shift, n << sim->phys.page_shift);
+    if (*k->migrating)
+        k->traps->dirty(k->vm, (vmsim_paddr_t)pfn << k->phys->page_shift,
+                            n << k->phys->page_shift);
 }
 
-uint64_t kernel_unmap_page(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
+/* The one place a leaf enters a page table and the reverse map, with
+ * what comes with it: the busy mark, the trapped write, the enclave's
+ * pages, --evict-tables. */
+int kernel_map(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned level,
+               uint64_t pte)
+{
+    const vmsim_pfn_t pfn = PTE_PFN(pte);
+    const vmsim_vaddr_t page = va & ~((1ull << k->shift[level]) - 1);
+    k->rc.busy = pfn; /* tables pt_map allocates may evict, but not this frame */
+    int rc = pt_map(p->space.pt, p->space.asid, page, level, pte);
+    k->rc.busy = UINT64_MAX;
+    if (rc)
+        return rc;
+    kernel_pt_write(k, p, page, pte | PTE_P);
+    if (p->space.pid == k->cfg->nested.enclave_pid && k->cfg->nested.enclave_pid &&
+        !(pte & PTE_ZERO) && !(kernel_frame(k, pfn)->flags & FRAME_CACHE) &&
+        kernel_frame(k, pfn)->refcount == 1)
+    {
+        kernel_frame(k, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
+        k->traps->enclave(k->vm, pfn, 1ull << (k->shift[level] - k->phys->page_shift));
+    }
+    kernel_track_tables(k, p, page);
+    return (pte & PTE_ZERO) ? VMSIM_OK
+                            : rmap_add(&k->rmap, kernel_frame(k, pfn), p->id, page, level);
+}
+
+uint64_t kernel_unmap_page(struct kernel *k, struct process *p, vmsim_vaddr_t va)
 {
     uint64_t old = 0;
-    if (pt_unmap(p->pt, p->asid, va, &old) == 0) {
-        kernel_pt_write(sim, p, va, 0);
-        release_leaf(sim, p, va, old);
-        kernel_shootdown(sim, p, va);
+    if (pt_unmap(p->space.pt, p->space.asid, va, &old) == 0) {
+        kernel_pt_write(k, p, va, 0);
+        release_leaf(k, p, va, old);
+        kernel_shootdown(k, p, va);
     }
     return old;
 }
@@ -245,12 +277,12 @@ static int collect(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
 static int leaves_of(struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi, struct leaves *out)
 {
     *out = (struct leaves){0};
-    return pt_visit(p->pt, p->asid, lo, hi, collect, out);
+    return pt_visit(p->space.pt, p->space.asid, lo, hi, collect, out);
 }
 
 uint64_t kernel_lookup(struct process *p, vmsim_vaddr_t va)
 {
-    return pt_lookup(p->pt, p->asid, va, NULL);
+    return pt_lookup(p->space.pt, p->space.asid, va, NULL);
 }
 
 /* ---- process lifetime ---- */
@@ -262,48 +294,46 @@ static int free_leaf(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
     return 0;
 }
 
-static void process_free(struct vmsim *sim, struct process *p)
+static void process_free(struct kernel *k, struct process *p)
 {
-    void *ctx[2] = {sim, p};
-    pt_visit(p->pt, p->asid, 0, UINT64_MAX, free_leaf, ctx);
-    pt_destroy(p->pt);
+    void *ctx[2] = {k, p};
+    pt_visit(p->space.pt, p->space.asid, 0, UINT64_MAX, free_leaf, ctx);
+    pt_destroy(p->space.pt);
     vma_free(&p->vmas);
     u64map_free(&p->shadow);
-    sim->k.proc[p->id] = NULL;
-    sim->k.free_id[sim->k.nfree_id++] = p->id;
+    k->proc[p->id] = NULL;
+    k->free_id[k->nfree_id++] = p->id;
     free(p);
 }
 
-int kernel_exit(struct vmsim *sim, vmsim_pid_t pid)
+int kernel_exit(struct kernel *k, vmsim_pid_t pid)
 {
-    struct kernel *k = &sim->k;
     struct process **pp = slot_of(k, pid);
     struct process *p = *pp;
     if (!p)
         return VMSIM_ENOENT;
     *pp = p->hnext;
-    for (unsigned i = 0; i < sim->cfg.ncpus; i++)
-        if (sim->cpu[i].proc == p) {
-            sim->cpu[i].proc = NULL;
-            memo_reset(&sim->cpu[i].memo[0]);
-            memo_reset(&sim->cpu[i].memo[1]);
+    for (unsigned i = 0; i < k->cfg->ncpus; i++)
+        if (k->mmu->cpu[i].proc == p) {
+            k->mmu->cpu[i].proc = NULL;
+            memo_reset(&k->mmu->cpu[i].memo[0]);
+            memo_reset(&k->mmu->cpu[i].memo[1]);
         }
     /* Its tables are freed: no walk cache may keep pointing into them. Its
      * TLB entries are harmless: its ASID is not reused before a rollover,
      * and without ASIDs the next switch flushes. */
-    mmu_flush_pwc_all(sim);
-    process_free(sim, p);
+    mmu_flush_pwc_all(k->mmu);
+    process_free(k, p);
     return VMSIM_OK;
 }
 
-void kernel_fini(struct vmsim *sim)
+void kernel_fini(struct kernel *k)
 {
-    struct kernel *k = &sim->k;
     for (size_t b = 0; k->bucket && b < k->nbucket; b++)
         while (k->bucket[b]) {
             struct process *p = k->bucket[b];
             k->bucket[b] = p->hnext;
-            process_free(sim, p);
+            process_free(k, p);
         }
     free(k->bucket);
     free(k->proc);
@@ -313,7 +343,7 @@ void kernel_fini(struct vmsim *sim)
     free(k->touched);
     rmap_fini(&k->rmap);
     pc_fini(&k->pc);
-    reclaim_fini(sim);
+    reclaim_fini(k);
     plan_free(k->plan);
     if (k->pt_shared && k->ops->shared_destroy)
         k->ops->shared_destroy(k->pt_shared);
@@ -324,7 +354,7 @@ void kernel_fini(struct vmsim *sim)
 
 /* Copy one leaf of the parent into the child. A private writable page
  * becomes copy-on-write in both: write-protected, the frame shared. */
-static int fork_leaf(struct vmsim *sim, struct process *parent, struct process *child,
+static int fork_leaf(struct kernel *k, struct process *parent, struct process *child,
                      const struct leaf *l)
 {
     /* Read the entry now, not from the list: mapping earlier leaves into the
@@ -333,13 +363,13 @@ static int fork_leaf(struct vmsim *sim, struct process *parent, struct process *
     if (!e)
         return VMSIM_OK;
     if (e & PTE_SWAP) {
-        swap_get(&sim->phys.swap, PTE_PFN(e));
-        int rc = pt_map(child->pt, child->asid, l->va, l->level, e);
+        swap_get(&k->phys->swap, PTE_PFN(e));
+        int rc = pt_map(child->space.pt, child->space.asid, l->va, l->level, e);
         if (rc) {
-            swap_put(&sim->phys.swap, PTE_PFN(e));
+            swap_put(&k->phys->swap, PTE_PFN(e));
         } else {
-            kernel_pt_write(sim, child, l->va, e);
-            kernel_track_tables(sim, child, l->va);
+            kernel_pt_write(k, child, l->va, e);
+            kernel_track_tables(k, child, l->va);
         }
         return rc;
     }
@@ -347,40 +377,40 @@ static int fork_leaf(struct vmsim *sim, struct process *parent, struct process *
     const bool shared = v && (v->flags & VMSIM_MAP_SHARED);
     if (!shared && (e & PTE_W)) {
         e &= ~PTE_W;
-        pt_update(parent->pt, parent->asid, l->va, 0, PTE_W);
-        kernel_pt_write(sim, parent, l->va, e);
-        kernel_shootdown(sim, parent, l->va);
+        pt_update(parent->space.pt, parent->space.asid, l->va, 0, PTE_W);
+        kernel_pt_write(k, parent, l->va, e);
+        kernel_shootdown(k, parent, l->va);
     }
     if (!(e & PTE_ZERO))
-        F(sim, PTE_PFN(e))->refcount++;
-    int rc = kernel_map(sim, child, l->va, l->level, e);
+        kernel_frame(k, PTE_PFN(e))->refcount++;
+    int rc = kernel_map(k, child, l->va, l->level, e);
     if (rc && !(e & PTE_ZERO))
-        kernel_put_frame(sim, PTE_PFN(e));
+        kernel_put_frame(k, PTE_PFN(e));
     return rc;
 }
 
-int kernel_fork(struct vmsim *sim, vmsim_pid_t parent_pid, vmsim_pid_t child_pid)
+int kernel_fork(struct kernel *k, vmsim_pid_t parent_pid, vmsim_pid_t child_pid)
 {
     int rc = 0;
-    struct process *parent = kernel_process(sim, parent_pid, false, &rc);
+    struct process *parent = kernel_process(k, parent_pid, false, &rc);
     if (!parent)
         return VMSIM_ENOENT;
-    if (*slot_of(&sim->k, child_pid))
+    if (*slot_of(k, child_pid))
         return VMSIM_EEXIST;
-    struct process *child = kernel_process(sim, child_pid, true, &rc);
+    struct process *child = kernel_process(k, child_pid, true, &rc);
     if (!child)
         return rc;
-    sim->st.forks++;
+    k->st->forks++;
     struct leaves ls = {0};
-    if ((rc = vma_copy(&child->vmas, &parent->vmas)) == 0 && sim->cfg.verify)
+    if ((rc = vma_copy(&child->vmas, &parent->vmas)) == 0 && k->cfg->verify)
         rc = u64map_copy(&child->shadow, &parent->shadow);
     if (rc == 0)
         rc = leaves_of(parent, 0, UINT64_MAX, &ls);
     for (size_t i = 0; i < ls.n && rc == 0; i++)
-        rc = fork_leaf(sim, parent, child, &ls.l[i]);
+        rc = fork_leaf(k, parent, child, &ls.l[i]);
     free(ls.l);
     if (rc) /* as Linux: a fork that fails leaves no child behind */
-        kernel_exit(sim, child_pid);
+        kernel_exit(k, child_pid);
     return rc;
 }
 
@@ -388,10 +418,10 @@ int kernel_fork(struct vmsim *sim, vmsim_pid_t parent_pid, vmsim_pid_t child_pid
 
 /* The page-aligned range [*lo, *hi) covering [va, va + len), clamped at the
  * top of the address space. */
-static void page_range(const struct vmsim *sim, vmsim_vaddr_t va, uint64_t len, vmsim_vaddr_t *lo,
+static void page_range(const struct kernel *k, vmsim_vaddr_t va, uint64_t len, vmsim_vaddr_t *lo,
                        vmsim_vaddr_t *hi)
 {
-    const uint64_t mask = (1ull << sim->phys.page_shift) - 1;
+    const uint64_t mask = (1ull << k->phys->page_shift) - 1;
     vmsim_vaddr_t end = va + len < va ? UINT64_MAX : va + len;
     *lo = va & ~mask;
     *hi = end > UINT64_MAX - mask ? UINT64_MAX & ~mask : (end + mask) & ~mask;
@@ -399,84 +429,84 @@ static void page_range(const struct vmsim *sim, vmsim_vaddr_t va, uint64_t len, 
 
 /* Unmap the leaves of p in [lo, hi) (a huge page partly inside goes whole:
  * splitting comes with the huge-page policy). */
-static int unmap_range(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
+static int unmap_range(struct kernel *k, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
 {
     struct leaves ls = {0};
-    int rc = thp_split_partial(sim, p, lo, hi);
+    int rc = thp_split_partial(k, p, lo, hi);
     if (rc == 0)
         rc = leaves_of(p, lo, hi, &ls);
-    uint64_t freed = p->pt->tables_freed;
+    uint64_t freed = p->space.pt->tables_freed;
     for (size_t i = 0; i < ls.n && rc == 0; i++)
-        kernel_unmap_page(sim, p, ls.l[i].va);
-    if (p->pt->tables_freed != freed)
-        mmu_flush_pwc_all(sim);
+        kernel_unmap_page(k, p, ls.l[i].va);
+    if (p->space.pt->tables_freed != freed)
+        mmu_flush_pwc_all(k->mmu);
     free(ls.l);
     /* --verify: what the range held is gone; new memory there starts anew */
-    u64map_del_range(&p->shadow, lo >> sim->phys.page_shift, hi >> sim->phys.page_shift);
+    u64map_del_range(&p->shadow, lo >> k->phys->page_shift, hi >> k->phys->page_shift);
     return rc;
 }
 
-int kernel_mmap(struct vmsim *sim, const struct vmsim_event *ev)
+int kernel_mmap(struct kernel *k, const struct vmsim_event *ev)
 {
     int rc = 0;
-    struct process *p = kernel_process(sim, ev->pid, true, &rc);
+    struct process *p = kernel_process(k, ev->pid, true, &rc);
     if (!p)
         return rc;
     struct vma v = {.prot = ev->kind & PROT_ALL, .flags = ev->kind & VMSIM_MAP_FLAGS};
-    page_range(sim, ev->addr, ev->len, &v.start, &v.end);
+    page_range(k, ev->addr, ev->len, &v.start, &v.end);
     if (ev->file) {
         v.file = ev->file;
-        v.pgoff = ((uint64_t)ev->pgoff << 12) >> sim->phys.page_shift; /* rounded down */
+        v.pgoff = ((uint64_t)ev->pgoff << 12) >> k->phys->page_shift; /* rounded down */
     } else if (v.flags & VMSIM_MAP_SHARED) {
-        v.file = sim->k.shmem_next++; /* a new shared object; fork passes it on */
+        v.file = k->shmem_next++; /* a new shared object; fork passes it on */
     }
     /* A new mapping replaces what was there (MAP_FIXED semantics). */
-    if ((rc = unmap_range(sim, p, v.start, v.end)) != 0)
+    if ((rc = unmap_range(k, p, v.start, v.end)) != 0)
         return rc;
-    return vma_insert(&p->vmas, &v, sim->phys.page_shift);
+    return vma_insert(&p->vmas, &v, k->phys->page_shift);
 }
 
 /* The process of a range event and the page-aligned range; NULL when the
  * process does not exist (the event then changes nothing). */
-static struct process *range_of(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t *va,
+static struct process *range_of(struct kernel *k, vmsim_pid_t pid, vmsim_vaddr_t *va,
                                 uint64_t len, vmsim_vaddr_t *hi)
 {
     int rc = 0;
-    struct process *p = kernel_process(sim, pid, false, &rc);
+    struct process *p = kernel_process(k, pid, false, &rc);
     if (p)
-        page_range(sim, *va, len, va, hi);
+        page_range(k, *va, len, va, hi);
     return p;
 }
 
-int kernel_munmap(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len)
+int kernel_munmap(struct kernel *k, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len)
 {
     vmsim_vaddr_t hi;
-    struct process *p = range_of(sim, pid, &va, len, &hi);
+    struct process *p = range_of(k, pid, &va, len, &hi);
     if (!p)
         return VMSIM_ENOENT;
     int rc;
-    if ((rc = unmap_range(sim, p, va, hi)) != 0)
+    if ((rc = unmap_range(k, p, va, hi)) != 0)
         return rc;
-    return vma_remove(&p->vmas, va, hi, sim->phys.page_shift);
+    return vma_remove(&p->vmas, va, hi, k->phys->page_shift);
 }
 
 /* May the present entry e of a VMA with new protection be writable now?
  * Only where a write needs no copy: shared memory, or a private page that
  * this process alone maps (not the zero frame, not a page-cache page). */
-static bool writable_now(struct vmsim *sim, const struct vma *v, uint64_t e)
+static bool writable_now(struct kernel *k, const struct vma *v, uint64_t e)
 {
     if (v->flags & VMSIM_MAP_SHARED)
         return true;
     if (e & PTE_ZERO)
         return false;
-    const struct frame *f = F(sim, PTE_PFN(e));
+    const struct frame *f = kernel_frame(k, PTE_PFN(e));
     /* a swap-cache frame is also the contents other mappings' swap
      * entries will find: a write must drop that copy (write_fault) */
     return !(f->flags & (FRAME_CACHE | FRAME_SWAPPED)) && f->refcount == 1;
 }
 
 /* Give the parts of [lo, hi) outside every VMA an implicit anonymous VMA. */
-static int fill_gaps(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
+static int fill_gaps(struct kernel *k, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
 {
     struct vma *gap = malloc((p->vmas.n + 1) * sizeof *gap);
     if (!gap)
@@ -495,27 +525,27 @@ static int fill_gaps(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vms
         gap[n++] = (struct vma){.start = at, .end = hi, .prot = PROT_ALL};
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = vma_insert(&p->vmas, &gap[i], sim->phys.page_shift);
+        rc = vma_insert(&p->vmas, &gap[i], k->phys->page_shift);
     free(gap);
     return rc;
 }
 
-int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
+int kernel_mprotect(struct kernel *k, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
                     unsigned prot)
 {
     int rc = 0;
     vmsim_vaddr_t hi;
-    struct process *p = range_of(sim, pid, &va, len, &hi);
+    struct process *p = range_of(k, pid, &va, len, &hi);
     if (!p)
         return VMSIM_ENOENT;
     /* Implicit memory in the range becomes an explicit anonymous mapping, so
      * the new protection holds for pages touched later too. */
-    if (!sim->cfg.strict)
-        rc = fill_gaps(sim, p, va, hi);
+    if (!k->cfg->strict)
+        rc = fill_gaps(k, p, va, hi);
     if (rc == 0)
-        rc = vma_change(&p->vmas, va, hi, prot & PROT_ALL, false, sim->phys.page_shift);
+        rc = vma_change(&p->vmas, va, hi, prot & PROT_ALL, false, k->phys->page_shift);
     if (rc == 0)
-        rc = thp_split_partial(sim, p, va, hi);
+        rc = thp_split_partial(k, p, va, hi);
     struct leaves ls;
     if (rc == 0)
         rc = leaves_of(p, va, hi, &ls);
@@ -527,24 +557,24 @@ int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64
         if (!v || !(l->e & PTE_P))
             continue;
         uint64_t set = (v->prot & VMSIM_PROT_X) ? PTE_X : 0;
-        if ((v->prot & VMSIM_PROT_W) && writable_now(sim, v, l->e))
+        if ((v->prot & VMSIM_PROT_W) && writable_now(k, v, l->e))
             set |= PTE_W;
-        pt_update(p->pt, p->asid, l->va, set, (PTE_W | PTE_X) & ~set);
-        kernel_pt_write(sim, p, l->va, l->e);
-        kernel_shootdown(sim, p, l->va);
+        pt_update(p->space.pt, p->space.asid, l->va, set, (PTE_W | PTE_X) & ~set);
+        kernel_pt_write(k, p, l->va, l->e);
+        kernel_shootdown(k, p, l->va);
     }
     free(ls.l);
     return VMSIM_OK;
 }
 
-int kernel_madvise(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
+int kernel_madvise(struct kernel *k, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
                    unsigned advice)
 {
     vmsim_vaddr_t hi;
-    struct process *p = range_of(sim, pid, &va, len, &hi);
+    struct process *p = range_of(k, pid, &va, len, &hi);
     if (!p)
         return VMSIM_ENOENT;
     if (advice >= VMSIM_ADV_NTYPES)
         return VMSIM_EINVAL;
-    return vma_change(&p->vmas, va, hi, advice, true, sim->phys.page_shift);
+    return vma_change(&p->vmas, va, hi, advice, true, k->phys->page_shift);
 }

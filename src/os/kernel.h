@@ -5,7 +5,10 @@
  *   kernel.c   processes, fork, exit, mmap/munmap/mprotect/madvise, ASIDs
  *   fault.c    the page-fault handler: demand-zero, copy-on-write,
  *              page-cache faults, swap-in, protection and segfaults
- *   reclaim.c  the replacement list and policies, eviction, swap-out
+ *   reclaim.c  the replacement list, eviction, swap-out
+ *   replace/   the replacement policies, one file each behind an ops table
+ *   swapcache.c  swap slot -> the frame still holding its contents
+ *   touch.c    the hook that sees every translation when one must (track)
  *   vma.c, rmap.c, pagecache.c   the data structures
  *
  * docs/kernel.md draws the states of a page and names the function that
@@ -18,29 +21,35 @@
 #include "os/pagecache.h"
 #include "os/rmap.h"
 #include "os/vma.h"
+#include "mmu/mmu.h"
 #include "util/u64map.h"
 #include "pt/pt.h"
 
 struct vmsim;
+struct replace_ops;
+struct kernel;
+
+/* The metadata of frame pfn of the kernel's memory: the one spelling of
+ * what four files each called F(). */
+#define kernel_frame(k, pfn) phys_frame((k)->phys, (pfn))
 
 #define SHMEM_FIRST (1ull << 32) /* page-cache ids of anonymous shared memory */
 
+/* A process: owned by its kernel. */
 struct process {
-    vmsim_pid_t pid;
+    struct mmu_space space; /* first: what the MMU sees (pt, asid, pid, cpumask) */
     uint32_t id;       /* index in the kernel's process table (rmap entries) */
-    vmsim_asid_t asid;
-    uint64_t asid_gen; /* asid is valid while this equals the kernel's */
-    uint64_t cpumask;  /* CPUs that have run it: where its TLB entries may live */
-    struct pt *pt;
+    uint64_t asid_gen; /* space.asid is valid while this equals the kernel's */
     struct vmsim *owner; /* the VM whose kernel runs it */
     struct vma_list vmas;
     struct u64map shadow; /* --verify: private pages' expected contents, by base page */
     struct process *hnext;
 };
 
-/* Page replacement: which resident page goes when memory is full. */
+/* Page replacement: which resident page goes when memory is full. Owned by
+ * the kernel. */
 struct reclaim {
-    uint8_t policy;       /* enum vmsim_replace */
+    const struct replace_ops *ops; /* the policy (os/replace/), cfg.replace's */
     bool track;           /* the policy needs every reference (LRU, OPT) */
     uint32_t head, tail;  /* the list, oldest first (FRAME_NIL: empty) */
     uint32_t hand;        /* Clock */
@@ -54,7 +63,19 @@ struct reclaim {
     vmsim_pfn_t busy;     /* a frame the fault in progress uses: never the victim */
 };
 
+/* A kernel instance: owned by itself (one per VM); the machine composes it. */
 struct kernel {
+    /* what it runs on (struct kernel_env, given to kernel_init) */
+    struct vmsim *vm;
+    const struct vmsim_config *cfg;
+    struct vmsim_stats *st;
+    struct phys *phys;
+    const unsigned *shift;
+    struct rng *rng;
+    struct mmu *mmu;
+    struct kernel *asids;
+    const bool *migrating;
+    const struct kernel_traps *traps;
     const struct pt_ops *ops;
     const char *pt_params;   /* the organization's options (in cfg.pt) */
     void *pt_shared;         /* its state shared by every address space */
@@ -87,102 +108,134 @@ struct kernel {
     struct vmsim_mismatch first_mismatch;
 };
 
-int kernel_init(struct vmsim *sim);
-void kernel_fini(struct vmsim *sim);
+/* What the kernel's own actions trap to in the hypervisor when it is a
+ * guest: the machine installs them (kernel_init), so that the kernel calls
+ * nothing above it. Each is called only in the mode that needs it. */
+struct kernel_traps {
+    /* shadow paging: a trapped write of a page-table entry (a VM exit) */
+    void (*pt_write)(struct vmsim *vm, uint64_t pte);
+    /* a live migration: bytes of guest-physical memory from gpa written */
+    void (*dirty)(struct vmsim *vm, vmsim_paddr_t gpa, uint64_t bytes);
+    /* --enclave: guest frames [pfn, pfn + n) became enclave memory */
+    void (*enclave)(struct vmsim *vm, vmsim_pfn_t pfn, uint64_t n);
+};
+
+/* What a kernel runs on, given by the machine that composes it. */
+struct kernel_env {
+    struct vmsim *vm;                 /* the VM it is the kernel of: what the traps are given */
+    const struct vmsim_config *cfg;
+    struct vmsim_stats *st;           /* the counters it charges: its VM's */
+    struct phys *phys;                /* the memory it manages */
+    const unsigned *shift;            /* page shift of a leaf at level k */
+    struct rng *rng;
+    struct mmu *mmu;                  /* the CPUs it runs on: invalidations, flushes */
+    struct kernel *asids;             /* the kernel that hands out ASIDs (VM 1's); NULL: itself */
+    const bool *migrating;            /* the hypervisor's: a live migration is to come or under way */
+    const struct kernel_traps *traps; /* to the hypervisor */
+};
+
+int kernel_init(struct kernel *k, const struct kernel_env *env);
+void kernel_fini(struct kernel *k);
 /* The process pid; created (with an empty address space) when create is set
  * and it does not exist. NULL when absent, or on failure with *err set. */
-struct process *kernel_process(struct vmsim *sim, vmsim_pid_t pid, bool create, int *err);
-int kernel_exit(struct vmsim *sim, vmsim_pid_t pid);
-int kernel_fork(struct vmsim *sim, vmsim_pid_t parent, vmsim_pid_t child);
-int kernel_mmap(struct vmsim *sim, const struct vmsim_event *ev);
-int kernel_munmap(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len);
-int kernel_mprotect(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
+struct process *kernel_process(struct kernel *k, vmsim_pid_t pid, bool create, int *err);
+int kernel_exit(struct kernel *k, vmsim_pid_t pid);
+int kernel_fork(struct kernel *k, vmsim_pid_t parent, vmsim_pid_t child);
+int kernel_mmap(struct kernel *k, const struct vmsim_event *ev);
+int kernel_munmap(struct kernel *k, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len);
+int kernel_mprotect(struct kernel *k, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
                     unsigned prot);
-int kernel_madvise(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
+int kernel_madvise(struct kernel *k, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_t len,
                    unsigned advice);
 /* Give p a valid ASID (new generation after a rollover flushes all TLBs). */
-void kernel_asid(struct vmsim *sim, struct process *p);
+void kernel_asid(struct kernel *k, struct process *p);
 
 /* fault.c: handle a fault of process p at va for an access of `kind`
  * (vmsim_access_kind) after walk w. Sets *fixed when the access may be
  * retried. Counts the fault by kind. Returns 0 or a negative code for a
  * real (host) failure. */
-int kernel_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+int kernel_fault(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned kind,
                  const struct walk *w, bool *fixed);
-/* Map frame pfn at va in p (a leaf of `level`) and enter it in the reverse
+/* kernel.c: map frame pfn at va in p (a leaf of `level`) and enter it in the reverse
  * map; the caller holds the reference the mapping takes. */
-int kernel_map(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned level,
+int kernel_map(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned level,
                uint64_t pte);
 /* The shared zero frame of pages of `level`, allocated (and zero-filled:
  * it may be a recycled frame) on first use. */
-int kernel_zero_frame(struct vmsim *sim, unsigned level, vmsim_pfn_t *pfn);
+int kernel_zero_frame(struct kernel *k, unsigned level, vmsim_pfn_t *pfn);
 /* Remove p's leaf at va (present or swapped), dropping what it held, and
  * shoot down its TLB entries; returns the old entry. */
-uint64_t kernel_unmap_page(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
+uint64_t kernel_unmap_page(struct kernel *k, struct process *p, vmsim_vaddr_t va);
 /* Drop one reference to a data frame (zero frames are never dropped). */
-void kernel_put_frame(struct vmsim *sim, vmsim_pfn_t pfn);
+void kernel_put_frame(struct kernel *k, vmsim_pfn_t pfn);
 /* Remove the page at va of p from the TLBs of every CPU that ran p. */
-void kernel_shootdown(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
+void kernel_shootdown(struct kernel *k, struct process *p, vmsim_vaddr_t va);
 /* Count one write of p's page-table entry for va (pte: the new entry);
  * under shadow paging it traps to the hypervisor, during a live migration
  * it dirties the tables on the path (virt/). */
-void kernel_pt_write(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, uint64_t pte);
+void kernel_pt_write(struct kernel *k, struct process *p, vmsim_vaddr_t va, uint64_t pte);
 /* The kernel wrote frames [pfn, pfn + n) (zeroed, copied, read in): a live
  * migration must send them again. */
-void kernel_frames_written(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n);
+void kernel_frames_written(struct kernel *k, vmsim_pfn_t pfn, uint64_t n);
 
 void plan_free(struct plan *pl);
+/* plan.c: vmsim_plan for this kernel (OPT's oracle). */
+int kernel_plan(struct kernel *k, const struct vmsim_event *ev, size_t n);
 
 /* The leaf entry of p at va, present or swapped; 0 when none. */
 uint64_t kernel_lookup(struct process *p, vmsim_vaddr_t va);
 
-/* verify.c: contents stamps (--verify). */
-uint64_t verify_get(struct vmsim *sim, vmsim_pfn_t pfn);
-void verify_set(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t stamp);
+/* verify.c: contents stamps (--verify); vmsim_verify_first and
+ * vmsim_debug_corrupt for this kernel. */
+int verify_first(const struct kernel *k, struct vmsim_mismatch *m);
+int verify_corrupt(struct kernel *k, vmsim_pid_t pid, vmsim_vaddr_t va);
+uint64_t verify_get(struct kernel *k, vmsim_pfn_t pfn);
+void verify_set(struct kernel *k, vmsim_pfn_t pfn, uint64_t stamp);
 /* Copy `frames` stamps from src (FRAME_NIL: zeroes) to dst. */
-void verify_copy(struct vmsim *sim, vmsim_pfn_t dst, vmsim_pfn_t src, uint64_t frames);
-void verify_access(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+void verify_copy(struct kernel *k, vmsim_pfn_t dst, vmsim_pfn_t src, uint64_t frames);
+void verify_access(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned kind,
                    unsigned shift, uint64_t pte);
-/* A translation of va succeeded with pte (a page of 2^shift bytes): the
- * hook for page replacement's reference tracking and --verify. */
-void kernel_touch(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+/* touch.c: a translation of va succeeded with pte (a page of 2^shift
+ * bytes): the hook for page replacement's reference tracking, the huge
+ * pages' touched bitmap and --verify. */
+void kernel_touch(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned kind,
                   unsigned shift, uint64_t pte);
 
 /* thp.c */
-bool thp_eligible(struct vmsim *sim, const struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi);
+bool thp_eligible(struct kernel *k, const struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi);
 /* After a base-page fault at va: collapse its block if it is complete. */
-void thp_maybe_promote(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
+void thp_maybe_promote(struct kernel *k, struct process *p, vmsim_vaddr_t va);
 /* Split the huge page mapped at va of p (in every process that maps it). */
-int thp_split_at(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
+int thp_split_at(struct kernel *k, struct process *p, vmsim_vaddr_t va);
 /* Split the huge pages that [lo, hi) cuts (munmap, mprotect). */
-int thp_split_partial(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi);
+int thp_split_partial(struct kernel *k, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi);
 /* The touched bitmap behind memory.huge_untouched_bytes. */
-void thp_touch(struct vmsim *sim, vmsim_pfn_t pfn);
-void thp_untouch(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t frames);
-void thp_untouched(struct vmsim *sim); /* fills the statistic */
+void thp_touch(struct kernel *k, vmsim_pfn_t pfn);
+void thp_untouch(struct kernel *k, vmsim_pfn_t pfn, uint64_t frames);
+void thp_untouched(struct kernel *k); /* fills the statistic */
 
 /* ptshare.c: fill stats.pt_shareable. */
-void kernel_pt_share(struct vmsim *sim);
+void kernel_pt_share(struct kernel *k);
 
 /* synonym.c: fill stats synonym_bits and synonym_frames from the frames
  * mapped now and the VIPT geometry of the config. */
-void kernel_synonyms(struct vmsim *sim);
+void kernel_synonyms(struct kernel *k);
 
 /* reclaim.c: phys_alloc evicts through it when memory is full. */
-int reclaim_init(struct vmsim *sim);
-void reclaim_fini(struct vmsim *sim);
+int reclaim_init(struct kernel *k);
+void reclaim_fini(struct kernel *k);
 /* --evict-tables: put the page tables on the path to va on the
  * replacement list (the ones not there yet). */
-void kernel_track_tables(struct vmsim *sim, struct process *p, vmsim_vaddr_t va);
-/* Forget a frame's swap copy (it is written, or freed). */
-void kernel_drop_swap_copy(struct vmsim *sim, vmsim_pfn_t pfn);
+void kernel_track_tables(struct kernel *k, struct process *p, vmsim_vaddr_t va);
+/* swapcache.c: forget a frame's swap copy (it is written, or freed). */
+void kernel_drop_swap_copy(struct kernel *k, vmsim_pfn_t pfn);
 /* Put a data frame on the replacement list / take it off. */
-int reclaim_add(struct vmsim *sim, vmsim_pfn_t pfn);
-void reclaim_remove(struct vmsim *sim, vmsim_pfn_t pfn);
+int reclaim_add(struct kernel *k, vmsim_pfn_t pfn);
+void reclaim_remove(struct kernel *k, vmsim_pfn_t pfn);
 /* A reference to the page of a present entry (policies with track set). */
-void reclaim_touch(struct vmsim *sim, uint64_t pte);
-/* The frame a swap slot's contents are in, if any. */
-vmsim_pfn_t swap_frame(const struct vmsim *sim, uint64_t slot);
-int swap_frame_set(struct vmsim *sim, uint64_t slot, vmsim_pfn_t pfn);
+void reclaim_touch(struct kernel *k, uint64_t pte);
+/* swapcache.c: the frame a swap slot's contents are in, if any. */
+vmsim_pfn_t swapcache_frame(const struct kernel *k, uint64_t slot);
+int swapcache_set(struct kernel *k, uint64_t slot, vmsim_pfn_t pfn);
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "os/kernel.h"
 #include "util/grow.h"
 
 struct plan_slot {
@@ -59,9 +59,8 @@ void plan_free(struct plan *pl)
     free(pl);
 }
 
-int vmsim_plan(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
+int kernel_plan(struct kernel *k, const struct vmsim_event *ev, size_t n)
 {
-    struct kernel *k = &sim->k;
     struct reclaim *r = &k->rc;
     if (!k->plan && !(k->plan = calloc(1, sizeof *k->plan)))
         return VMSIM_ENOMEM;
@@ -77,12 +76,12 @@ int vmsim_plan(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
             return VMSIM_ENOMEM;
         const uint64_t now = r->noracle++;
         r->oracle[now] = UINT64_MAX;
-        struct plan_slot *s = find(pl, ev[i].pid, ev[i].addr >> sim->phys.page_shift);
+        struct plan_slot *s = find(pl, ev[i].pid, ev[i].addr >> k->phys->page_shift);
         if (s->last)
             r->oracle[s->last - 1] = now;
         else
             pl->used++;
-        *s = (struct plan_slot){ev[i].addr >> sim->phys.page_shift, now + 1, ev[i].pid};
+        *s = (struct plan_slot){ev[i].addr >> k->phys->page_shift, now + 1, ev[i].pid};
     }
     return VMSIM_OK;
 }

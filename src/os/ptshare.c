@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "os/kernel.h"
 
 /* Stop at the first leaf of level 1: the block has its own leaf table. */
 static int base_leaf(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
@@ -33,15 +33,14 @@ static int by_key(const void *a, const void *b)
     return x->block < y->block ? -1 : x->block > y->block;
 }
 
-void kernel_pt_share(struct vmsim *sim)
+void kernel_pt_share(struct kernel *k)
 {
-    struct kernel *k = &sim->k;
-    const unsigned ps = sim->phys.page_shift, L = sim->cfg.geom.levels;
-    sim->st.pt_shareable = 0;
+    const unsigned ps = k->phys->page_shift, L = k->cfg->geom.levels;
+    k->st->pt_shareable = 0;
     if (L < 2 || !k->ops->tree)
         return;
-    const uint64_t span = 1ull << sim->shift[2];
-    const uint64_t table_bytes = (1ull << sim->cfg.geom.bits[L - 1]) * sim->cfg.geom.pte_bytes;
+    const uint64_t span = 1ull << k->shift[2];
+    const uint64_t table_bytes = (1ull << k->cfg->geom.bits[L - 1]) * k->cfg->geom.pte_bytes;
     size_t n = 0, cap = 0;
     struct candidate *c = NULL;
     for (uint32_t id = 0; id < k->nproc; id++) {
@@ -57,7 +56,7 @@ void kernel_pt_share(struct vmsim *sim)
                 continue;
             for (vmsim_vaddr_t b = (v->start + span - 1) & ~(span - 1); b + span <= v->end && b >= v->start;
                  b += span) {
-                if (pt_visit(p->pt, p->asid, b, b + span, base_leaf, NULL) != 1)
+                if (pt_visit(p->space.pt, p->space.asid, b, b + span, base_leaf, NULL) != 1)
                     continue;
                 if (n == cap) {
                     cap = cap ? 2 * cap : 64;
@@ -76,6 +75,6 @@ void kernel_pt_share(struct vmsim *sim)
         qsort(c, n, sizeof *c, by_key);
     for (size_t i = 1; i < n; i++)
         if (!by_key(&c[i], &c[i - 1]))
-            sim->st.pt_shareable += table_bytes;
+            k->st->pt_shareable += table_bytes;
     free(c);
 }

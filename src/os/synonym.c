@@ -26,16 +26,16 @@
  * Cost: one pass over the frames handed out and their chains, no
  * allocation; it runs each time vmsim_get_stats() is called with the check
  * on. */
-#include "mmu/sim.h"
+#include "os/kernel.h"
 
 /* log2 of x rounded up (x > 0): the address bits that hold S x B bytes. */
 static unsigned log2_ceil(uint64_t x) { return x <= 1 ? 0 : 64u - (unsigned)__builtin_clzll(x - 1); }
 
-void kernel_synonyms(struct vmsim *sim)
+void kernel_synonyms(struct kernel *k)
 {
-    struct vmsim_stats *st = &sim->st;
-    const unsigned page_shift = sim->phys.page_shift;
-    const uint64_t span = (uint64_t)sim->cfg.vipt_sets * sim->cfg.vipt_block; /* S x B, < 2^64 */
+    struct vmsim_stats *st = k->st;
+    const unsigned page_shift = k->phys->page_shift;
+    const uint64_t span = (uint64_t)k->cfg->vipt_sets * k->cfg->vipt_block; /* S x B, < 2^64 */
     const unsigned span_bits = log2_ceil(span);
     const unsigned bits = span_bits > page_shift ? span_bits - page_shift : 0;
     st->synonym_bits = bits;
@@ -43,9 +43,9 @@ void kernel_synonyms(struct vmsim *sim)
     if (!bits)
         return; /* every index bit in the page offset: no synonym possible */
     const uint64_t color_mask = (1ull << bits) - 1; /* bits <= 64 - 10 */
-    const struct rmap_entry *e = sim->k.rmap.e;
-    for (vmsim_pfn_t pfn = 0; pfn < sim->phys.next; pfn++) {
-        const struct frame *f = phys_frame(&sim->phys, pfn);
+    const struct rmap_entry *e = k->rmap.e;
+    for (vmsim_pfn_t pfn = 0; pfn < k->phys->next; pfn++) {
+        const struct frame *f = phys_frame(k->phys, pfn);
         if (!f->rmap || (f->flags & (FRAME_ZERO | FRAME_PT)))
             continue;
         const uint64_t color = (rmap_va(&e[f->rmap]) >> page_shift) & color_mask;

@@ -21,17 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "os/kernel.h"
 #include "util/grow.h"
 
 const char *const vmsim_thp_names[] = {"always", "madvise", "never", NULL};
 
-static struct frame *F(struct vmsim *sim, vmsim_pfn_t pfn) { return phys_frame(&sim->phys, pfn); }
-
-bool thp_eligible(struct vmsim *sim, const struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
+bool thp_eligible(struct kernel *k, const struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
 {
-    const uint8_t policy = sim->cfg.thp;
-    if (policy == VMSIM_THP_NEVER || sim->k.ops->base_only)
+    const uint8_t policy = k->cfg->thp;
+    if (policy == VMSIM_THP_NEVER || k->ops->base_only)
         return false;
     const struct vma *v = vma_find(&p->vmas, lo);
     if (!v) /* implicit memory: the whole block must be */
@@ -44,9 +42,8 @@ bool thp_eligible(struct vmsim *sim, const struct process *p, vmsim_vaddr_t lo, 
 
 /* ---- the touched bitmap ---- */
 
-static uint64_t *word(struct vmsim *sim, vmsim_pfn_t pfn)
+static uint64_t *word(struct kernel *k, vmsim_pfn_t pfn)
 {
-    struct kernel *k = &sim->k;
     uint64_t *a = grow_array(k->touched, &k->touched_cap, pfn >> 6, sizeof *a, 1024, 0);
     if (!a)
         return NULL;
@@ -54,38 +51,37 @@ static uint64_t *word(struct vmsim *sim, vmsim_pfn_t pfn)
     return &k->touched[pfn >> 6];
 }
 
-void thp_touch(struct vmsim *sim, vmsim_pfn_t pfn)
+void thp_touch(struct kernel *k, vmsim_pfn_t pfn)
 {
-    uint64_t *w = word(sim, pfn);
+    uint64_t *w = word(k, pfn);
     if (w)
         *w |= 1ull << (pfn & 63);
 }
 
-void thp_untouch(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t frames)
+void thp_untouch(struct kernel *k, vmsim_pfn_t pfn, uint64_t frames)
 {
     for (uint64_t i = 0; i < frames; i++) {
-        uint64_t *w = word(sim, pfn + i);
+        uint64_t *w = word(k, pfn + i);
         if (w)
             *w &= ~(1ull << ((pfn + i) & 63));
     }
 }
 
-void thp_untouched(struct vmsim *sim)
+void thp_untouched(struct kernel *k)
 {
-    const struct kernel *k = &sim->k;
     uint64_t bytes = 0;
-    for (vmsim_pfn_t pfn = 0; pfn < sim->phys.next; pfn++) {
-        const struct frame *f = F(sim, pfn);
+    for (vmsim_pfn_t pfn = 0; pfn < k->phys->next; pfn++) {
+        const struct frame *f = kernel_frame(k, pfn);
         if (!f->order || !f->refcount || (f->flags & (FRAME_ZERO | FRAME_PT)))
             continue;
         for (uint64_t i = 0; i < (1ull << f->order); i++) {
             const vmsim_pfn_t b = pfn + i;
             if ((b >> 6) >= k->touched_cap || !((k->touched[b >> 6] >> (b & 63)) & 1))
-                bytes += 1ull << sim->phys.page_shift;
+                bytes += 1ull << k->phys->page_shift;
         }
         pfn += (1ull << f->order) - 1;
     }
-    sim->st.huge_untouched = bytes;
+    k->st->huge_untouched = bytes;
 }
 
 /* ---- promotion ---- */
@@ -101,51 +97,51 @@ static int collect_base(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
     return 0;
 }
 
-void thp_maybe_promote(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
+void thp_maybe_promote(struct kernel *k, struct process *p, vmsim_vaddr_t va)
 {
-    const unsigned H = sim->k.anon_level, ps = sim->phys.page_shift;
+    const unsigned H = k->anon_level, ps = k->phys->page_shift;
     if (H <= 1)
         return;
-    const uint64_t size = 1ull << sim->shift[H], pages = size >> ps;
+    const uint64_t size = 1ull << k->shift[H], pages = size >> ps;
     const vmsim_vaddr_t lo = va & ~(size - 1);
-    if (!thp_eligible(sim, p, lo, lo + size))
+    if (!thp_eligible(k, p, lo, lo + size))
         return;
     uint64_t n = 0;
-    if (pt_visit(p->pt, p->asid, lo, lo + size, collect_base, &n) != 0 || n != pages)
+    if (pt_visit(p->space.pt, p->space.asid, lo, lo + size, collect_base, &n) != 0 || n != pages)
         return;
     for (uint64_t i = 0; i < pages; i++) {
-        const struct frame *f = F(sim, PTE_PFN(kernel_lookup(p, lo + (i << ps))));
+        const struct frame *f = kernel_frame(k, PTE_PFN(kernel_lookup(p, lo + (i << ps))));
         if (f->refcount != 1 || (f->flags & FRAME_CACHE))
             return;
     }
     vmsim_pfn_t huge;
-    if (phys_alloc(&sim->phys, sim->shift[H] - ps, 0, &huge) != 0)
+    if (phys_alloc(k->phys, k->shift[H] - ps, 0, &huge) != 0)
         return;
     /* Allocation may have evicted some of the pages: check again. */
     n = 0;
-    if (pt_visit(p->pt, p->asid, lo, lo + size, collect_base, &n) != 0 || n != pages) {
-        phys_put(&sim->phys, huge);
+    if (pt_visit(p->space.pt, p->space.asid, lo, lo + size, collect_base, &n) != 0 || n != pages) {
+        phys_put(k->phys, huge);
         return;
     }
     uint64_t bits = PTE_U | PTE_A | PTE_D | PTE_W;
-    kernel_frames_written(sim, huge, pages);
+    kernel_frames_written(k, huge, pages);
     for (uint64_t i = 0; i < pages; i++) {
         const vmsim_vaddr_t a = lo + (i << ps);
         const uint64_t e = kernel_lookup(p, a);
         bits |= e & PTE_X;
-        if (sim->cfg.verify)
-            verify_set(sim, huge + i, verify_get(sim, PTE_PFN(e)));
-        kernel_unmap_page(sim, p, a);
+        if (k->cfg->verify)
+            verify_set(k, huge + i, verify_get(k, PTE_PFN(e)));
+        kernel_unmap_page(k, p, a);
     }
-    thp_untouch(sim, huge, pages);
+    thp_untouch(k, huge, pages);
     for (uint64_t i = 0; i < pages; i++)
-        thp_touch(sim, huge + i); /* every page was there: each was touched */
-    if (kernel_map(sim, p, lo, H, ((uint64_t)huge << PTE_PFN_SHIFT) | bits) != 0) {
-        phys_put(&sim->phys, huge);
+        thp_touch(k, huge + i); /* every page was there: each was touched */
+    if (kernel_map(k, p, lo, H, ((uint64_t)huge << PTE_PFN_SHIFT) | bits) != 0) {
+        phys_put(k->phys, huge);
         return;
     }
-    mmu_flush_pwc_all(sim); /* the leaf table went */
-    sim->st.thp_promotions++;
+    mmu_flush_pwc_all(k->mmu); /* the leaf table went */
+    k->st->thp_promotions++;
 }
 
 /* ---- split ---- */
@@ -158,28 +154,27 @@ struct mapper {
 /* Split the huge page mapped by leaf e at va (level) of p, in every
  * process that maps it: each huge entry becomes base entries of the same
  * frames; the frames become base frames, evictable. */
-static int split(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned level, uint64_t e)
+static int split(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned level, uint64_t e)
 {
-    struct kernel *k = &sim->k;
-    const unsigned ps = sim->phys.page_shift;
-    const uint64_t pages = 1ull << (sim->shift[level] - ps);
+    const unsigned ps = k->phys->page_shift;
+    const uint64_t pages = 1ull << (k->shift[level] - ps);
     const uint64_t bits = e & PTE_FLAGS_MASK & ~PTE_LEAF;
     if (e & PTE_ZERO) { /* the shared zero frame: base zero entries */
         vmsim_pfn_t zero;
-        int rc = kernel_zero_frame(sim, 1, &zero);
+        int rc = kernel_zero_frame(k, 1, &zero);
         if (rc)
             return rc;
-        kernel_unmap_page(sim, p, va);
+        kernel_unmap_page(k, p, va);
         for (uint64_t i = 0; i < pages; i++) {
-            rc = kernel_map(sim, p, va + (i << ps), 1, ((uint64_t)zero << PTE_PFN_SHIFT) | bits);
+            rc = kernel_map(k, p, va + (i << ps), 1, ((uint64_t)zero << PTE_PFN_SHIFT) | bits);
             if (rc)
                 return rc;
         }
-        sim->st.thp_splits++;
+        k->st->thp_splits++;
         return VMSIM_OK;
     }
     const vmsim_pfn_t head = PTE_PFN(e);
-    struct frame *f = F(sim, head);
+    struct frame *f = kernel_frame(k, head);
     size_t n = 0;
     for (uint32_t i = f->rmap; i; i = k->rmap.e[i].next)
         n++;
@@ -197,37 +192,37 @@ static int split(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigne
         n++;
     }
     rmap_clear(&k->rmap, f);
-    phys_split(&sim->phys, head);
+    phys_split(k->phys, head);
     int rc = VMSIM_OK;
     for (size_t j = 0; j < n; j++) {
         struct process *q = k->proc[m[j].proc];
         uint64_t old;
-        pt_unmap(q->pt, q->asid, m[j].va, &old);
-        kernel_pt_write(sim, q, m[j].va, 0);
-        kernel_shootdown(sim, q, m[j].va);
+        pt_unmap(q->space.pt, q->space.asid, m[j].va, &old);
+        kernel_pt_write(k, q, m[j].va, 0);
+        kernel_shootdown(k, q, m[j].va);
         const uint64_t b = ent[j] & PTE_FLAGS_MASK & ~PTE_LEAF;
         for (uint64_t i = 0; i < pages && rc == 0; i++)
-            rc = kernel_map(sim, q, m[j].va + (i << ps), 1, ((head + i) << PTE_PFN_SHIFT) | b);
+            rc = kernel_map(k, q, m[j].va + (i << ps), 1, ((head + i) << PTE_PFN_SHIFT) | b);
     }
     for (uint64_t i = 0; i < pages && rc == 0; i++)
-        rc = reclaim_add(sim, head + i);
+        rc = reclaim_add(k, head + i);
     free(m);
     free(ent);
-    mmu_flush_pwc_all(sim);
-    sim->st.thp_splits++;
+    mmu_flush_pwc_all(k->mmu);
+    k->st->thp_splits++;
     return rc;
 }
 
-int thp_split_at(struct vmsim *sim, struct process *p, vmsim_vaddr_t va)
+int thp_split_at(struct kernel *k, struct process *p, vmsim_vaddr_t va)
 {
     unsigned level = 0;
-    const uint64_t e = pt_lookup(p->pt, p->asid, va, &level);
+    const uint64_t e = pt_lookup(p->space.pt, p->space.asid, va, &level);
     if (!(e & PTE_P) || level <= 1)
         return VMSIM_ENOENT;
-    return split(sim, p, va & ~((1ull << sim->shift[level]) - 1), level, e);
+    return split(k, p, va & ~((1ull << k->shift[level]) - 1), level, e);
 }
 
-int thp_split_partial(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
+int thp_split_partial(struct kernel *k, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
 {
     if (lo >= hi)
         return VMSIM_OK;
@@ -235,14 +230,14 @@ int thp_split_partial(struct vmsim *sim, struct process *p, vmsim_vaddr_t lo, vm
     const vmsim_vaddr_t edge[2] = {lo, hi - 1};
     for (int i = 0; i < 2; i++) {
         unsigned level = 0;
-        const uint64_t e = pt_lookup(p->pt, p->asid, edge[i], &level);
+        const uint64_t e = pt_lookup(p->space.pt, p->space.asid, edge[i], &level);
         if (!(e & PTE_P) || level <= 1)
             continue;
-        const uint64_t size = 1ull << sim->shift[level];
+        const uint64_t size = 1ull << k->shift[level];
         const vmsim_vaddr_t at = edge[i] & ~(size - 1);
         if (at >= lo && at + size <= hi)
             continue;
-        int rc = split(sim, p, at, level, e);
+        int rc = split(k, p, at, level, e);
         if (rc)
             return rc;
     }

@@ -15,12 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "os/kernel.h"
 #include "util/grow.h"
 
-static uint64_t *slot(struct vmsim *sim, vmsim_pfn_t pfn)
+static uint64_t *slot(struct kernel *k, vmsim_pfn_t pfn)
 {
-    struct kernel *k = &sim->k;
     uint64_t *a = grow_array(k->stamp, &k->stamp_cap, pfn, sizeof *a, 4096, 0);
     if (!a)
         return NULL;
@@ -28,38 +27,36 @@ static uint64_t *slot(struct vmsim *sim, vmsim_pfn_t pfn)
     return &k->stamp[pfn];
 }
 
-uint64_t verify_get(struct vmsim *sim, vmsim_pfn_t pfn)
+uint64_t verify_get(struct kernel *k, vmsim_pfn_t pfn)
 {
-    uint64_t *s = slot(sim, pfn);
+    uint64_t *s = slot(k, pfn);
     return s ? *s : 0;
 }
 
-void verify_set(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t stamp)
+void verify_set(struct kernel *k, vmsim_pfn_t pfn, uint64_t stamp)
 {
-    uint64_t *s = slot(sim, pfn);
+    uint64_t *s = slot(k, pfn);
     if (s)
         *s = stamp;
 }
 
-void verify_copy(struct vmsim *sim, vmsim_pfn_t dst, vmsim_pfn_t src, uint64_t frames)
+void verify_copy(struct kernel *k, vmsim_pfn_t dst, vmsim_pfn_t src, uint64_t frames)
 {
     for (uint64_t i = 0; i < frames; i++)
-        verify_set(sim, dst + i, src == FRAME_NIL ? 0 : verify_get(sim, src + i));
+        verify_set(k, dst + i, src == FRAME_NIL ? 0 : verify_get(k, src + i));
 }
 
-static void mismatch(struct vmsim *sim, const struct process *p, vmsim_vaddr_t va, uint64_t want,
+static void mismatch(struct kernel *k, const struct process *p, vmsim_vaddr_t va, uint64_t want,
                      uint64_t got)
 {
-    struct kernel *k = &sim->k;
-    if (!sim->st.verify_mismatches++)
-        k->first_mismatch = (struct vmsim_mismatch){p->pid, va, want, got, sim->st.accesses};
+    if (!k->st->verify_mismatches++)
+        k->first_mismatch = (struct vmsim_mismatch){p->space.pid, va, want, got, k->st->accesses};
 }
 
-void verify_access(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+void verify_access(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned kind,
                    unsigned shift, uint64_t pte)
 {
-    struct kernel *k = &sim->k;
-    const unsigned ps = sim->phys.page_shift;
+    const unsigned ps = k->phys->page_shift;
     const vmsim_pfn_t pfn = PTE_PFN(pte) + ((va & ((1ull << shift) - 1)) >> ps);
     const struct vma *v = vma_find(&p->vmas, va);
     struct pc_entry *pe = v && v->file ? pc_get(&k->pc, v->file, vma_index(v, va, ps)) : NULL;
@@ -67,14 +64,14 @@ void verify_access(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsig
     const uint64_t *mine = shared ? NULL : u64map_get(&p->shadow, va >> ps);
     const uint64_t want = shared ? pe->shadow : mine ? *mine : pe ? pe->shadow : 0;
     if (kind != VMSIM_WRITE) {
-        sim->st.verify_checks++;
-        const uint64_t got = verify_get(sim, pfn);
+        k->st->verify_checks++;
+        const uint64_t got = verify_get(k, pfn);
         if (got != want)
-            mismatch(sim, p, va, want, got);
+            mismatch(k, p, va, want, got);
     }
     if (kind & 1u) {
         const uint64_t s = ++k->stamp_next;
-        verify_set(sim, pfn, s);
+        verify_set(k, pfn, s);
         if (shared)
             pe->shadow = s;
         else
@@ -82,44 +79,33 @@ void verify_access(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsig
     }
 }
 
-void kernel_touch(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
-                  unsigned shift, uint64_t pte)
+int verify_first(const struct kernel *k, struct vmsim_mismatch *m)
 {
-    if (sim->k.rc.track)
-        reclaim_touch(sim, pte);
-    if (sim->k.huge && shift > sim->phys.page_shift)
-        thp_touch(sim, PTE_PFN(pte) + ((va & ((1ull << shift) - 1)) >> sim->phys.page_shift));
-    if (sim->cfg.verify)
-        verify_access(sim, p, va, kind, shift, pte);
-}
-
-int vmsim_verify_first(const struct vmsim *sim, struct vmsim_mismatch *m)
-{
-    if (!sim->st.verify_mismatches)
+    if (!k->st->verify_mismatches)
         return VMSIM_ENOENT;
-    *m = sim->k.first_mismatch;
+    *m = k->first_mismatch;
     return VMSIM_OK;
 }
 
-int vmsim_debug_corrupt(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va)
+int verify_corrupt(struct kernel *k, vmsim_pid_t pid, vmsim_vaddr_t va)
 {
     int rc = 0;
-    struct process *p = kernel_process(sim, pid, false, &rc);
+    struct process *p = kernel_process(k, pid, false, &rc);
     if (!p)
         return VMSIM_ENOENT;
     uint64_t e = kernel_lookup(p, va);
-    const unsigned ps = sim->phys.page_shift;
+    const unsigned ps = k->phys->page_shift;
     if (e & PTE_SWAP) {
-        if (!sim->phys.swap.stamp)
+        if (!k->phys->swap.stamp)
             return VMSIM_EINVAL;
-        sim->phys.swap.stamp[PTE_PFN(e)] ^= 1;
+        k->phys->swap.stamp[PTE_PFN(e)] ^= 1;
         return VMSIM_OK;
     }
     if (!(e & PTE_P) || (e & PTE_ZERO))
         return VMSIM_ENOENT;
     /* the base frame of va inside the page (a huge page spans 2^order) */
     const vmsim_pfn_t head = PTE_PFN(e);
-    const uint64_t off = (va >> ps) & ((1ull << phys_frame(&sim->phys, head)->order) - 1);
-    verify_set(sim, head + off, verify_get(sim, head + off) ^ 1);
+    const uint64_t off = (va >> ps) & ((1ull << phys_frame(k->phys, head)->order) - 1);
+    verify_set(k, head + off, verify_get(k, head + off) ^ 1);
     return VMSIM_OK;
 }

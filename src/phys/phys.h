@@ -45,6 +45,8 @@ struct frame {
     uint32_t spare;
 };
 
+/* One memory (a VM's guest-physical, or the host's): owned by whoever
+ * composes it (the machine, the hypervisor); the kernel allocates from it. */
 struct phys {
     struct frame *frame;  /* metadata for frames [0, cap) */
     uint64_t cap;         /* frames with metadata allocated */

@@ -1,5 +1,5 @@
-/* The page-table interface: one ops table per organization (radix today;
- * hashed, inverted, cuckoo, clustered, flat behind the same table later).
+/* The page-table interface: one ops table per organization (radix, hashed,
+ * ppc, inverted, clustered, cuckoo, flat; listed in registry.c).
  *
  * An organization is a data structure only: it maps (asid, virtual page,
  * page size) to an entry, stores itself in simulated frames, and says which

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "machine/machine.h"
 #include "virt/nested.h"
 
 static uint64_t page_index(const struct nested *n, vmsim_paddr_t gpa) { return gpa >> n->h->back_shift; }
@@ -95,7 +95,7 @@ static void send(struct vmsim *sim, uint64_t i)
         if (enclave(sim, f))
             sim->st.enclave_refused++;
         else if (n->mig.dest)
-            n->mig.dest[f] = verify_get(sim, f);
+            n->mig.dest[f] = verify_get(&sim->k, f);
 }
 
 static int collect(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t pte)
@@ -168,7 +168,7 @@ static void stop_and_copy(struct vmsim *sim)
             protect(sim, i, false);
             if (n->mig.dest)
                 for (uint64_t f = first; f < first + per; f++)
-                    sim->st.mig_lost += !enclave(sim, f) && n->mig.dest[f] != verify_get(sim, f);
+                    sim->st.mig_lost += !enclave(sim, f) && n->mig.dest[f] != verify_get(&sim->k, f);
         }
     free(n->mig.dirty);
     free(n->mig.dest);

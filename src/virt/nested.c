@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "machine/machine.h"
 #include "virt/nested.h"
 
 static int host_init(struct vmsim *sim, struct host **out)

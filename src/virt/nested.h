@@ -21,13 +21,14 @@ struct vmsim;
 
 #define NESTED_MAX_VMS 256 /* VM ids 1..255: the tag in the host-side caches */
 
-struct nested_cpu {
+struct nested_cpu { /* owned by one CPU, kept in the host */
     struct sac tlb; /* (VM, guest-physical page) -> host frame; no key when off */
     struct pwc pwc; /* host-dimension page-walk caches, tagged by VM */
 };
 
 /* The host: its memory, the nested tables' organization, the host-side
- * caches of every CPU. One per machine, shared by its VMs. */
+ * caches of every CPU. One per machine, shared by its VMs; owned by the
+ * hypervisor. */
 struct host {
     struct phys phys; /* host memory */
     const struct pt_ops *ops;
@@ -41,7 +42,8 @@ struct host {
 };
 
 /* One VM's side: its nested table (an address space of the host's
- * organization, id = the VM id) and its live migration. */
+ * organization, id = the VM id) and its live migration. Owned by the
+ * hypervisor. */
 struct nested {
     struct host *h;   /* the machine's (owned by VM 1) */
     unsigned vmid;

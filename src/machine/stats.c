@@ -4,7 +4,7 @@
  * combines, so a total can never add what should be the largest, and a
  * new statistic cannot be left without a rule: the column is part of the
  * X-macro. docs/stats.md ("Combining") states each rule and why. */
-#include "mmu/sim.h"
+#include "machine/machine.h"
 
 const char *const vmsim_combine_names[] = {"sum", "max", "same", "first", NULL};
 

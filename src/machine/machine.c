@@ -1,10 +1,10 @@
 /* The simulator object: configuration defaults, creation, the event loop,
  * statistics. The event loop dispatches each event to the MMU (accesses)
- * or the kernel (process and mapping events); see mmu.c and os/kernel.c. */
+ * or the kernel (process and mapping events); see mmu/mmu.c and os/kernel.c. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/sim.h"
+#include "machine/machine.h"
 #include "virt/nested.h"
 
 void vmsim_config_default(struct vmsim_config *cfg)
@@ -25,6 +25,77 @@ void vmsim_config_default(struct vmsim_config *cfg)
     cfg->anon_page_shift = 0;
     cfg->seed = 1;
     vmsim_config_machine(cfg, "skylake");
+}
+
+/* The exception vector: the MMU's faults, switches and host-dimension
+ * lookups go up to this VM's kernel and the hypervisor through it; and the
+ * kernel's traps to the hypervisor. The machine is the one layer that
+ * knows both sides. */
+static struct process *space(struct vmsim *sim, vmsim_pid_t pid, int *err)
+{
+    return kernel_process(&sim->k, pid, true, err);
+}
+
+static const struct kernel_traps traps = {
+    .pt_write = nested_shadow_exit,
+    .dirty = migrate_dirty,
+    .enclave = nested_enclave,
+};
+
+static int fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+                 const struct walk *w, bool *fixed)
+{
+    return kernel_fault(&sim->k, p, va, kind, w, fixed);
+}
+
+static void touch(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
+                  unsigned shift, uint64_t pte)
+{
+    kernel_touch(&sim->k, p, va, kind, shift, pte);
+}
+
+static void asid(struct vmsim *sim, struct process *p) { kernel_asid(&sim->k, p); }
+
+static const struct mmu_vector vector = {
+    .fault = fault,
+    .touch = touch,
+    .space = space,
+    .asid = asid,
+    .host_translate = nested_translate,
+    .enclave_host = nested_enclave_host,
+    .migrate_trap = migrate_trap,
+    .shadow_exit = nested_shadow_exit,
+};
+
+/* Connect a VM (the machine, or another VM) to the CPUs: the counters its
+ * translations charge, the exception vector, what it was built with.
+ * Called before its parts are built (they may flush TLBs) and again after,
+ * when the hypervisor and the replacement policy have decided nested and
+ * track. */
+static void wire(struct vmsim *sim)
+{
+    struct mmu *m = &sim->mmu;
+    m->cfg = &sim->cfg;
+    m->st = &sim->st;
+    m->rng = &sim->rng;
+    m->shift = sim->shift;
+    m->page_shift = sim->cfg.geom.page_shift;
+    m->phys = &sim->phys;
+    m->cpu = sim->cpu;
+    m->vec = &vector;
+    m->up = sim;
+    m->nested = sim->nested != NULL;
+    m->track = sim->k.rc.track || sim->cfg.verify || sim->k.huge;
+}
+
+/* Build the kernel of a VM over its memory and the machine's CPUs. */
+static int kernel_start(struct vmsim *sim)
+{
+    const struct kernel_env env = {
+        .vm = sim, .cfg = &sim->cfg, .st = &sim->st, .phys = &sim->phys, .shift = sim->shift,
+        .rng = &sim->rng, .mmu = &sim->mmu, .asids = sim->primary ? &sim->primary->k : NULL,
+        .migrating = &sim->migrating, .traps = &traps};
+    return kernel_init(&sim->k, &env);
 }
 
 static int check_config(const struct vmsim_config *cfg)
@@ -90,13 +161,14 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         free(sim);
         return VMSIM_ENOMEM;
     }
+    wire(sim);
     if ((rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
-        (rc = kernel_init(sim)) != 0 || (rc = mmu_cpu_ready(sim, 0)) != 0 ||
+        (rc = kernel_start(sim)) != 0 || (rc = mmu_cpu_ready(&sim->mmu, 0)) != 0 ||
         (rc = nested_init(sim, NULL, 1)) != 0) {
         vmsim_destroy(sim);
         return rc;
     }
-    sim->track = sim->k.rc.track || cfg->verify || sim->k.huge;
+    wire(sim);
     *out = sim;
     return VMSIM_OK;
 }
@@ -121,17 +193,18 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
         v->cfg.phys_bytes = mem_bytes;
     v->cfg.nested.migrate.at = 0; /* the migration is VM 1's */
     v->primary = sim;
-    v->stop = sim->stop;
+    v->mmu.stop = sim->mmu.stop;
     v->cpu = sim->cpu;
     memcpy(v->shift, sim->shift, sizeof v->shift);
     rng_seed(&v->rng, sim->cfg.seed + vmid);
     int rc;
+    wire(v);
     if ((rc = phys_init(&v->phys, v->cfg.phys_bytes, v->cfg.geom.page_shift)) != 0 ||
-        (rc = kernel_init(v)) != 0 || (rc = nested_init(v, sim->nested->h, vmid)) != 0) {
+        (rc = kernel_start(v)) != 0 || (rc = nested_init(v, sim->nested->h, vmid)) != 0) {
         vmsim_destroy(v);
         return rc;
     }
-    v->track = v->k.rc.track || v->cfg.verify || v->k.huge;
+    wire(v);
     sim->vm[vmid] = v;
     sim->nvms++;
     return VMSIM_OK;
@@ -145,7 +218,7 @@ void vmsim_destroy(struct vmsim *sim)
         vmsim_destroy(sim->vm[i]);
     free(sim->vm);
     u64map_free(&sim->vm_of);
-    kernel_fini(sim);
+    kernel_fini(&sim->k);
     nested_fini(sim);
     if (sim->primary) { /* the CPUs are the first VM's */
         phys_fini(&sim->phys);
@@ -168,31 +241,31 @@ static int run_one(struct vmsim *sim, const struct vmsim_event *e)
     sim->k.cur_cpu = e->cpu; /* shootdowns from here need no IPI */
     switch (e->type) {
     case VMSIM_EV_ACCESS:
-        return mmu_access(sim, e);
+        return mmu_access(&sim->mmu, e);
     case VMSIM_EV_SPAWN:
-        if (!kernel_process(sim, e->pid, true, &rc) && rc == 0)
+        if (!kernel_process(&sim->k, e->pid, true, &rc) && rc == 0)
             rc = VMSIM_ENOMEM;
         return rc;
     case VMSIM_EV_EXIT:
-        rc = kernel_exit(sim, e->pid);
+        rc = kernel_exit(&sim->k, e->pid);
         break;
     case VMSIM_EV_MMAP:
-        return kernel_mmap(sim, e);
+        return kernel_mmap(&sim->k, e);
     case VMSIM_EV_MUNMAP:
-        rc = kernel_munmap(sim, e->pid, e->addr, e->len);
+        rc = kernel_munmap(&sim->k, e->pid, e->addr, e->len);
         break;
     case VMSIM_EV_MPROTECT:
-        rc = kernel_mprotect(sim, e->pid, e->addr, e->len, e->kind);
+        rc = kernel_mprotect(&sim->k, e->pid, e->addr, e->len, e->kind);
         break;
     case VMSIM_EV_SWITCH:
-        return mmu_switch(sim, e->cpu, e->pid);
+        return mmu_switch(&sim->mmu, e->cpu, e->pid);
     case VMSIM_EV_FORK:
         if (e->addr > UINT32_MAX)
             return VMSIM_EINVAL;
-        rc = kernel_fork(sim, e->pid, (vmsim_pid_t)e->addr);
+        rc = kernel_fork(&sim->k, e->pid, (vmsim_pid_t)e->addr);
         break;
     case VMSIM_EV_MADVISE:
-        rc = kernel_madvise(sim, e->pid, e->addr, e->len, e->kind);
+        rc = kernel_madvise(&sim->k, e->pid, e->addr, e->len, e->kind);
         break;
     default:
         return VMSIM_EINVAL;
@@ -216,7 +289,7 @@ static struct vmsim *vm_of(struct vmsim *sim, const struct vmsim_event *e)
 {
     if (e->type == VMSIM_EV_ACCESS && e->cpu < sim->cfg.ncpus) {
         const struct process *p = sim->cpu[e->cpu].proc;
-        if (p && p->pid == e->pid)
+        if (p && p->space.pid == e->pid)
             return p->owner;
     }
     if (e->type == VMSIM_EV_SPAWN && e->file > 1)
@@ -244,7 +317,7 @@ int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vadd
     for (int i = 0; i < 2; i++) {
         vm[i] = vm_of_pid(sim, pid[i]);
         int rc = 0;
-        struct process *p = kernel_process(vm[i], pid[i], false, &rc);
+        struct process *p = kernel_process(&vm[i]->k, pid[i], false, &rc);
         const uint64_t e = p ? kernel_lookup(p, va[i]) : 0;
         if (!(e & PTE_P))
             return VMSIM_ENOENT;
@@ -258,7 +331,7 @@ int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vadd
                     h->back_level, host[0] & ~(PTE_P | PTE_LEAF));
     if (rc)
         return rc;
-    mmu_flush_all(sim);
+    mmu_flush_all(&sim->mmu);
     for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
         sac_clear(&h->cpu[c].tlb);
         pwc_flush(&h->cpu[c].pwc);
@@ -301,17 +374,17 @@ static void prefetch(struct vmsim *sim, const struct vmsim_event *e)
         return;
     const struct cpu *c = &sim->cpu[e->cpu];
     const struct process *p = c->proc;
-    if (!p || p->pid != e->pid || (e->addr >> sim->cfg.geom.va_bits))
+    if (!p || p->space.pid != e->pid || (e->addr >> sim->cfg.geom.va_bits))
         return;
-    pt_prefetch(p->pt, p->asid, e->addr, 1);
+    pt_prefetch(p->space.pt, p->space.asid, e->addr, 1);
 }
 
 void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
 {
-    sim->stop = flag;
+    sim->mmu.stop = flag;
     for (unsigned i = 0; sim->vm && i < VMSIM_MAX_VMS; i++)
         if (sim->vm[i])
-            sim->vm[i]->stop = flag;
+            sim->vm[i]->mmu.stop = flag;
 }
 
 int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
@@ -345,10 +418,10 @@ static void refresh(struct vmsim *s)
     s->st.pt_peak_bytes = sim->phys.pt_nonroot_peak;
     s->st.pt_peak_all_bytes = sim->phys.pt_peak;
     if (sim->cfg.vipt_sets)
-        kernel_synonyms(s);
+        kernel_synonyms(&s->k);
     if (sim->k.huge)
-        thp_untouched(s);
-    kernel_pt_share(s);
+        thp_untouched(&s->k);
+    kernel_pt_share(&s->k);
     s->st.pt_migrated = sim->k.pt_counters.migrated;
     s->st.pt_resizes = sim->k.pt_counters.resizes;
     s->st.pt_evicted = sim->k.pt_counters.evicted;
@@ -405,7 +478,7 @@ static uint64_t vm_footprint(const struct vmsim *sim, struct vmsim_pt_footprint 
     uint64_t spaces = 0;
     for (size_t b = 0; b < k->nbucket; b++)
         for (const struct process *p = k->bucket[b]; p; p = p->hnext, spaces++)
-            pt_footprint(p->pt, fp);
+            pt_footprint(p->space.pt, fp);
     if (!k->pt_shared || !k->ops->shared_footprint)
         return 0;
     k->ops->shared_footprint(k->pt_shared, fp);
@@ -442,7 +515,7 @@ int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigne
     if (!level || (va >> sim->cfg.geom.va_bits))
         return VMSIM_EINVAL;
     int rc = 0;
-    struct process *p = kernel_process(sim, pid, true, &rc);
+    struct process *p = kernel_process(&sim->k, pid, true, &rc);
     if (!p)
         return rc;
     vmsim_pfn_t pfn;
@@ -451,10 +524,10 @@ int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigne
     /* The frame may be a recycled one: the page starts with what --verify
      * expects of memory nobody has written, zeroes. */
     const uint64_t frames = 1ull << (page_shift - sim->phys.page_shift);
-    kernel_frames_written(sim, pfn, frames);
+    kernel_frames_written(&sim->k, pfn, frames);
     if (sim->cfg.verify)
-        verify_copy(sim, pfn, FRAME_NIL, frames);
-    rc = kernel_map(sim, p, va, level,
+        verify_copy(&sim->k, pfn, FRAME_NIL, frames);
+    rc = kernel_map(&sim->k, p, va, level,
                     ((uint64_t)pfn << PTE_PFN_SHIFT) | PTE_W | PTE_U | PTE_X | PTE_A | PTE_D);
     if (rc)
         phys_put(&sim->phys, pfn);
@@ -464,6 +537,21 @@ int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigne
 int vmsim_deposit_table(struct vmsim *sim, vmsim_pid_t pid)
 {
     int rc = 0;
-    struct process *p = kernel_process(sim, pid, true, &rc);
-    return p ? pt_deposit(p->pt) : rc;
+    struct process *p = kernel_process(&sim->k, pid, true, &rc);
+    return p ? pt_deposit(p->space.pt) : rc;
+}
+
+int vmsim_plan(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
+{
+    return kernel_plan(&sim->k, ev, n);
+}
+
+int vmsim_verify_first(const struct vmsim *sim, struct vmsim_mismatch *m)
+{
+    return verify_first(&sim->k, m);
+}
+
+int vmsim_debug_corrupt(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va)
+{
+    return verify_corrupt(&sim->k, pid, va);
 }

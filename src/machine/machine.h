@@ -1,0 +1,41 @@
+/* The machine: the composition of CPUs, physical memory, a kernel and the
+ * hypervisor's side of a guest (struct vmsim), and the event loop over them
+ * (machine.c). Top of the simulation layers (docs/architecture.md). */
+#ifndef VMSIM_MACHINE_MACHINE_H
+#define VMSIM_MACHINE_MACHINE_H
+
+#include <signal.h>
+
+#include "mmu/mmu.h"
+#include "os/kernel.h"
+#include "phys/phys.h"
+#include "pt/pt.h"
+#include "util/rng.h"
+#include "util/u64map.h"
+
+/* One machine (or one VM of a machine): owns what it composes; the CPUs
+ * and the host are the first VM's (docs/architecture.md, ownership). */
+struct vmsim {
+    struct vmsim_config cfg;
+    struct mmu mmu; /* its wiring of the CPUs: counters, exception vector (mmu.h) */
+    struct vmsim_stats st;
+    struct phys phys;
+    struct kernel k;
+    struct cpu *cpu;
+    struct rng rng;
+    unsigned shift[VMSIM_MAX_LEVELS + 2]; /* page shift of a leaf at level k */
+    struct nested *nested;    /* the hypervisor's side of a guest machine; NULL: native */
+    bool migrating;           /* a live migration is to come or under way */
+    struct vmsim *primary;    /* a VM other than the first: the machine's first VM, which owns
+                                 the CPUs, the host and the other VMs; NULL for it */
+    struct vmsim **vm;        /* the first VM: the others by id (NULL until one exists) */
+    unsigned nvms;            /* the first VM: VMs besides itself */
+    struct u64map vm_of;      /* the first VM: pid -> VM id, for processes outside VM 1 */
+    struct vmsim_stats total; /* the first VM, with others: every VM's statistics combined */
+};
+
+/* stats.c: fold one part's statistics into acc (which starts as a copy of
+ * the first part's), each by its rule; ntlb TLB levels. */
+void stats_combine(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb);
+
+#endif
