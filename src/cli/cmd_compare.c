@@ -47,8 +47,8 @@ static void help(FILE *out)
             "map them under each organization and read each mapped page once.\n"
             "--vary repeats it for each value of KEY, a parameter of the workload (e.g.\n"
             "tenants=1,4,16 for `cloud`) or mem (physical memory), and reports where the\n"
-            "first two organizations break even on page-table memory and on cycles.\n\n%s",
-            cli_config_help);
+            "first two organizations break even on page-table memory and on cycles.\n\n");
+    cli_config_help(out);
 }
 
 /* The workload spec with key=value set (replacing a value already given). */

@@ -34,9 +34,12 @@ static void help(FILE *out)
             "so far (exit status 130).\n\n"
             "input:\n"
             "  --workload SPEC    synthetic workload, e.g. seq:n=1000000,stride=8 (`vmsim presets`)\n"
-            "  --trace [F:]PATH   trace file (- = stdin, gzip/xz/zstd read as they are);\n"
-            "                     F = text, bin, lackey, din, xdin, pin or champsim\n"
-            "                     (default: detect)\n"
+            "  --trace [F:]PATH   trace file (- = stdin, gzip/xz/zstd read as they are);\n");
+    char names[256], text[320];
+    cli_join(names, sizeof names, vmsim_trace_formats, " or ");
+    snprintf(text, sizeof text, "F = %s (default: detect)", names);
+    cli_help_wrap(out, "", text);
+    fprintf(out,
             "  --record           run COMMAND under valgrind's lackey tool and simulate its\n"
             "                     accesses as they come (as `vmsim record`, without a file)\n"
             "output:\n"
@@ -44,8 +47,8 @@ static void help(FILE *out)
             "  --quiet            no human summary, no progress line\n"
             "  --max-rss SIZE|none  stop cleanly, with the statistics so far, when vmsim's own\n"
             "                     memory on this machine passes SIZE (default: 3/4 of the\n"
-            "                     memory available at the start)\n\n%s",
-            cli_config_help);
+            "                     memory available at the start)\n\n");
+    cli_config_help(out);
 }
 
 /* --verify: a read that saw the wrong contents is a simulator bug; say so

@@ -36,8 +36,8 @@ static void help(FILE *out)
             "  --no-scan          read pagemap with pread only, not the PAGEMAP_SCAN ioctl\n"
             "output:\n"
             "  --json PATH|-      also write the result as JSON\n"
-            "  --check            exit 1 unless the kernel's VmPTE was compared and agrees\n\n%s",
-            cli_config_help);
+            "  --check            exit 1 unless the kernel's VmPTE was compared and agrees\n\n");
+    cli_config_help(out);
 }
 
 /* The kernel's VmPTE is about x86-64 4-level radix tables: compare only a

@@ -1,17 +1,23 @@
-/* The one list of page-table organizations. Adding one is an entry here
- * plus its file. */
+/* The one list of page-table organizations (PT_ORGANIZATIONS). Adding one
+ * is its file plus one X() entry here. Also the helpers every
+ * organization's option parser shares. */
 #include <stdio.h>
 #include <string.h>
 
 #include "pt/pt.h"
 
-static const struct pt_ops *const organizations[] = {
-    &pt_radix_ops, &pt_hashed_ops, &pt_ppc_ops,  &pt_inverted_ops,
-    &pt_clustered_ops, &pt_cuckoo_ops, &pt_flat_ops,
-};
+/* X(name): the organization whose ops are pt_NAME_ops, named NAME (its
+ * ops->name says the same; test_registries checks it). The lookup table
+ * and vmsim_pt_names both come from this list. */
+#define PT_ORGANIZATIONS(X) X(radix) X(hashed) X(ppc) X(inverted) X(clustered) X(cuckoo) X(flat)
 
-const char *const vmsim_pt_names[] = {"radix",     "hashed", "ppc",  "inverted",
-                                      "clustered", "cuckoo", "flat", NULL};
+#define PT_DECL(n) extern const struct pt_ops pt_##n##_ops; /* in its own file */
+PT_ORGANIZATIONS(PT_DECL)
+
+#define PT_OPS(n) &pt_##n##_ops,
+#define PT_NAME(n) #n,
+static const struct pt_ops *const organizations[] = {PT_ORGANIZATIONS(PT_OPS)};
+const char *const vmsim_pt_names[] = {PT_ORGANIZATIONS(PT_NAME) NULL};
 
 const struct pt_ops *pt_find(const char *spec, const char **params)
 {
