@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trace/formats.h"
 #include "trace/synth.h"
 
 static void layout_init(struct layout *l, unsigned va_bits)
@@ -129,32 +130,10 @@ int spec_fail(struct spec *sp, const char *key, const char *fmt, ...)
 
 /* ---- values ----------------------------------------------------------------------- */
 
+/* Decimal, or hexadecimal after 0x: the trace readers' rule. */
 static int parse_int(const char *s, uint64_t *out)
 {
-    unsigned radix = 10;
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        radix = 16;
-        s += 2;
-    }
-    if (!*s)
-        return -1;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        unsigned d;
-        if (*s >= '0' && *s <= '9')
-            d = (unsigned)(*s - '0');
-        else if (*s >= 'a' && *s <= 'f')
-            d = (unsigned)(*s - 'a' + 10);
-        else if (*s >= 'A' && *s <= 'F')
-            d = (unsigned)(*s - 'A' + 10);
-        else
-            return -1;
-        if (d >= radix || v > (UINT64_MAX - d) / radix)
-            return -1;
-        v = v * radix + d;
-    }
-    *out = v;
-    return 0;
+    return trace_parse_num(s, strlen(s), out) == TRACE_NUM_OK ? 0 : -1;
 }
 
 /* Parse text (NUL-terminated) as the value of pr into *a; -1 if malformed
