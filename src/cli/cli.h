@@ -45,6 +45,11 @@ int cli_snapshot_load(const char *proc, const char *kpageflags, bool no_scan, st
  * be NULL. */
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
                int *longindex, const char *cmd);
+/* Every command's prologue (options.c): getopt starts over at argv[1]; with
+ * cfg (a command with the machine options) also cli_config_init, so the
+ * defaults and --machine come first. 0, or 2 after printing why. */
+struct vmsim_config;
+int cli_options_begin(struct vmsim_config *cfg, int argc, char **argv);
 
 /* Print "vmsim: <message>" to stderr; returns 2 (usage) for `return cli_usage(...)`. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -229,11 +229,9 @@ int cmd_compare(int argc, char **argv)
     char pts[MAX_PT][96];
     bool sw[MAX_PT];
     size_t npt = 0;
-    int rc = cli_config_init(&cfg, argc, argv);
+    int rc = cli_options_begin(&cfg, argc, argv);
     if (rc)
         return rc;
-    optind = 1;
-    opterr = 0;
     for (int o; (o = cli_getopt(argc, argv, "", opts, NULL, "compare")) != -1;) {
         switch (o) {
         case OPT_WORKLOAD: workload = optarg; break;

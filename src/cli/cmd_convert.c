@@ -59,7 +59,7 @@ int cmd_convert(int argc, char **argv)
     };
     const char *from = NULL, *to = NULL;
     int c;
-    optind = 1;
+    cli_options_begin(NULL, argc, argv);
     while ((c = cli_getopt(argc, argv, "+f:t:h", opts, NULL, "convert")) != -1) {
         switch (c) {
         case 'f':

@@ -299,11 +299,9 @@ int cmd_run(int argc, char **argv)
     const char *workload = NULL, *trace = NULL, *json = NULL;
     bool quiet = false, record = false, rss_given = false;
     struct cli_rss rss = {0};
-    int rc = cli_config_init(&cfg, argc, argv);
+    int rc = cli_options_begin(&cfg, argc, argv);
     if (rc)
         return rc;
-    optind = 1;
-    opterr = 0;
     for (int o; (o = cli_getopt(argc, argv, "", opts, NULL, "run")) != -1;) {
         switch (o) {
         case OPT_WORKLOAD: workload = optarg; break;

@@ -194,11 +194,9 @@ int cmd_snapshot(int argc, char **argv)
     char dir[64];
     bool check = false, tlb_given = false, no_scan = false;
     int nsel = 0;
-    int rc = cli_config_init(&cfg, argc, argv);
+    int rc = cli_options_begin(&cfg, argc, argv);
     if (rc)
         return rc;
-    optind = 1;
-    opterr = 0;
     for (int o; (o = cli_getopt(argc, argv, "", opts, NULL, "snapshot")) != -1;) {
         switch (o) {
         case OPT_PID:

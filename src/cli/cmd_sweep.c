@@ -124,7 +124,7 @@ int cmd_sweep(int argc, char **argv)
     char err[512];
     int rc = 0;
     struct vmsim_config cfg;
-    if ((rc = cli_config_init(&cfg, argc, argv)) != 0) return rc;
+    if ((rc = cli_options_begin(&cfg, argc, argv)) != 0) return rc;
     s.base = calloc((size_t)argc, sizeof *s.base);
     s.axes = calloc((size_t)argc, sizeof *s.axes);
     s.kinds = calloc((size_t)argc, sizeof *s.kinds);
@@ -132,8 +132,6 @@ int cmd_sweep(int argc, char **argv)
         sweep_free(&s);
         return cli_fail("out of memory");
     }
-    optind = 1;
-    opterr = 0;
     for (int o, idx; rc == 0 && (o = cli_getopt(argc, argv, "j:o:", opts, &idx, "sweep")) != -1;) {
         switch (o) {
         case OPT_WORKLOAD:
