@@ -34,7 +34,6 @@ struct vmsim_sink {
 
 struct trace_format {
     const char *name;
-    const char *help;
     /* Does the start of an input look like this format? NULL: the fallback
      * when no other format claims the input. */
     bool (*sniff)(const unsigned char *head, size_t len);
@@ -45,7 +44,8 @@ struct trace_format {
 };
 
 /* Every format, terminated by an entry with name NULL; same order as
- * vmsim_trace_formats[] and vmsim_trace_format_help[]. */
+ * vmsim_trace_formats[] and vmsim_trace_format_help[] (the help lives only
+ * there). */
 extern const struct trace_format trace_formats[];
 /* The format called name, or NULL. */
 const struct trace_format *trace_format_find(const char *name);
