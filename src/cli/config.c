@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "pt/pt.h"
 #include "report/report.h"
+#include "util/kv.h"
 
 /* Print "  OPTION ...   text" with text wrapped at HELP_WIDTH columns under
  * the option's column (lead is the padded option part, HELP_INDENT wide). */
@@ -205,33 +206,33 @@ static int parse_migrate(const char *arg, struct vmsim_migrate_config *m, char *
 {
     *m = (struct vmsim_migrate_config){.link_bytes = 1250000000ull, .clock_hz = 2500000000ull,
                                        .downtime_ns = 300000000ull, .max_rounds = 30};
-    for (const char *s = arg; *s;) {
-        const char *comma = strchr(s, ',');
-        const size_t l = comma ? (size_t)(comma - s) : strlen(s);
-        const char *eq = memchr(s, '=', l);
-        const size_t kl = eq ? (size_t)(eq - s) : l, vl = eq ? l - kl - 1 : 0;
-        const char *v = eq ? eq + 1 : "";
+    /* a trailing comma ends the list */
+    for (const char *s = arg; s && *s;) {
+        struct kv kv;
+        s = kv_next(s, &kv);
+        const char *v = kv.val;
+        const size_t vl = kv.vlen;
         uint64_t x = 0;
-        int bad = !eq;
-        if (!bad && kl == 2 && !memcmp(s, "at", 2))
+        int bad = !v;
+        if (!bad && kv_is(&kv, "at"))
             bad = parse_decimal(v, vl, false, &m->at) || !m->at;
-        else if (!bad && kl == 4 && !memcmp(s, "link", 4))
+        else if (!bad && kv_is(&kv, "link"))
             bad = parse_decimal(v, vl, false, &m->link_bytes) || !m->link_bytes;
-        else if (!bad && kl == 5 && !memcmp(s, "clock", 5))
+        else if (!bad && kv_is(&kv, "clock"))
             bad = parse_decimal(v, vl, false, &m->clock_hz) || !m->clock_hz;
-        else if (!bad && kl == 8 && !memcmp(s, "downtime", 8))
+        else if (!bad && kv_is(&kv, "downtime"))
             bad = parse_decimal(v, vl, true, &m->downtime_ns);
-        else if (!bad && kl == 6 && !memcmp(s, "rounds", 6))
+        else if (!bad && kv_is(&kv, "rounds"))
             bad = parse_decimal(v, vl, false, &x) || !x || x > 1000000 || !(m->max_rounds = (uint32_t)x);
         else
             bad = 1;
         if (bad) {
             snprintf(why, len,
                      "expected at=ACCESSES (at least 1), link=BYTES/S, clock=HZ, downtime=TIME "
-                     "(ns, us, ms, s) or rounds=N, found \"%.*s\"", (int)(l > 40 ? 40 : l), s);
+                     "(ns, us, ms, s) or rounds=N, found \"%.*s\"", (int)(kv.len > 40 ? 40 : kv.len),
+                     kv.s);
             return -1;
         }
-        s += l + (comma ? 1 : 0);
     }
     if (!m->at) {
         snprintf(why, len, "expected at=ACCESSES (when to start), found \"%s\"", arg);

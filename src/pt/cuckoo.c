@@ -88,6 +88,7 @@
 #include <sys/mman.h>
 
 #include "pt/pt.h"
+#include "util/kv.h"
 #include "util/rng.h"
 
 #define CK_MAX_WAYS 8
@@ -202,10 +203,16 @@ static int ck_parse(const char *params, struct ck_opts *o, char *why, size_t len
         snprintf(why, len, "cuckoo options too long (at most %zu characters)", sizeof buf - 1);
         return VMSIM_EINVAL;
     }
-    strcpy(buf, params);
-    char *save = NULL;
-    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
+    /* empty items (",,", a leading or trailing comma) are skipped */
+    for (const char *s = params; s && *s;) {
+        struct kv item;
+        s = kv_next(s, &item);
+        if (!item.len)
+            continue;
+        char *kv = buf; /* the item, NUL-terminated; its key once '=' is cut */
+        memcpy(kv, item.s, item.len);
+        kv[item.len] = '\0';
+        char *eq = item.val ? kv + item.klen : NULL;
         if (!eq) {
             snprintf(why, len, "expected a cuckoo option KEY=VALUE (" CK_KEYS "), found \"%s\"",
                      kv);

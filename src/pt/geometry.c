@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/kv.h"
 #include "vmsim/vmsim.h"
 
 #define LV(k) (1u << (k)) /* leaf_levels bit for level k */
@@ -128,11 +129,17 @@ int vmsim_geometry_parse(const char *spec, struct vmsim_geometry *g, char *why, 
         snprintf(why, whylen, "geometry spec too long");
         return VMSIM_EPARSE;
     }
-    strcpy(buf, spec);
     unsigned va = 0;
-    char *save = NULL;
-    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
+    /* empty items (",,", a leading or trailing comma) are skipped */
+    for (const char *s = spec; s && *s;) {
+        struct kv item;
+        s = kv_next(s, &item);
+        if (!item.len)
+            continue;
+        char *kv = buf; /* the item, NUL-terminated; its key once '=' is cut */
+        memcpy(kv, item.s, item.len);
+        kv[item.len] = '\0';
+        char *eq = item.val ? kv + item.klen : NULL;
         if (!eq) {
             snprintf(why, whylen,
                      "expected a geometry preset or key=value (va, page, bits, pte, leaves), found \"%s\"",

@@ -46,6 +46,7 @@
 
 #include "trace/formats.h"
 #include "trace/synth.h"
+#include "util/kv.h"
 
 static void layout_init(struct layout *l, unsigned va_bits)
 {
@@ -368,33 +369,26 @@ static int spec_fail_item(struct spec *sp, const char *item, size_t len)
 /* Parse "k=v,k=v" (the text after the colon) into sp->a. */
 static int spec_parse_items(struct spec *sp, const char *p)
 {
-    for (;;) {
-        size_t len = strcspn(p, ",");
-        const char *eq = memchr(p, '=', len);
-        if (!eq || eq == p)
-            return spec_fail_item(sp, p, len ? len : strlen(p));
-        size_t klen = (size_t)(eq - p), i;
-        for (i = 0; i < sp->np; i++)
-            if (strlen(sp->p[i]->key) == klen && memcmp(sp->p[i]->key, p, klen) == 0)
-                break;
+    /* every item must be k=v: "seq:" and "seq:n=1," fail on an empty one */
+    for (const char *next; p; p = next) {
+        struct kv kv;
+        next = kv_next(p, &kv);
+        if (!kv.val || kv.klen == 0)
+            return spec_fail_item(sp, p, kv.len ? kv.len : strlen(p));
+        size_t i = 0;
+        while (i < sp->np && !kv_is(&kv, sp->p[i]->key))
+            i++;
         if (i == sp->np)
-            return spec_fail_key(sp, p, len);
+            return spec_fail_key(sp, p, kv.len);
         if (sp->given[i])
-            return source_fail(sp->err, "each parameter at most once", p, len, "workload");
+            return source_fail(sp->err, "each parameter at most once", p, kv.len, "workload");
         sp->given[i] = p;
-        sp->given_len[i] = len;
+        sp->given_len[i] = kv.len;
         char value[VALUE_MAX + 1];
-        size_t vlen = len - klen - 1;
-        if (vlen == 0 || vlen > VALUE_MAX)
+        if (!kv_value(&kv, value, sizeof value) || param_set(sp->p[i], value, &sp->a) != 0)
             return spec_fail(sp, sp->p[i]->key, "%s: %s", sp->p[i]->key, sp->p[i]->what);
-        memcpy(value, eq + 1, vlen);
-        value[vlen] = '\0';
-        if (param_set(sp->p[i], value, &sp->a) != 0)
-            return spec_fail(sp, sp->p[i]->key, "%s: %s", sp->p[i]->key, sp->p[i]->what);
-        if (p[len] == '\0')
-            return 0;
-        p += len + 1;
     }
+    return 0;
 }
 
 /* Checks on the shared parameters, whichever generator takes them. */
