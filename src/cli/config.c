@@ -241,6 +241,20 @@ static int parse_migrate(const char *arg, struct vmsim_migrate_config *m, char *
     return 0;
 }
 
+/* arg's index in names (NULL-terminated), or -1 after the usage error
+ * "OPT: expected a, b or c, found ARG". */
+static int name_index(const char *opt, const char *const *names, const char *arg)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(arg, names[i]))
+            return i;
+    char list[256], why[512];
+    cli_join(list, sizeof list, names, " or ");
+    snprintf(why, sizeof why, "expected %s, found \"%s\"", list, arg);
+    bad(opt, why);
+    return -1;
+}
+
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
 {
     char why[256] = "";
@@ -362,32 +376,21 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
         }
         cfg->swap_bytes = v;
         return 0;
-    case OPT_REPLACE:
-        for (unsigned i = 0; vmsim_replace_names[i]; i++)
-            if (!strcmp(arg, vmsim_replace_names[i])) {
-                cfg->replace = (uint8_t)i;
-                return 0;
-            }
-    {
-        char names[256];
-        cli_join(names, sizeof names, vmsim_replace_names, " or ");
-        snprintf(why, sizeof why, "expected %s, found \"%s\"", names, arg);
-        return bad("--replace", why);
+    case OPT_REPLACE: {
+        const int i = name_index("--replace", vmsim_replace_names, arg);
+        if (i >= 0)
+            cfg->replace = (uint8_t)i;
+        return i < 0 ? 2 : 0;
     }
-    case OPT_THP:
-        for (unsigned i = 0; vmsim_thp_names[i]; i++)
-            if (!strcmp(arg, vmsim_thp_names[i])) {
-                cfg->thp = (uint8_t)i;
-                /* without --page-size (before or after), the huge size */
-                if (i != VMSIM_THP_NEVER && !cfg->anon_page_shift)
-                    cfg->anon_page_shift = VMSIM_PAGE_HUGE;
-                return 0;
-            }
-    {
-        char names[128];
-        cli_join(names, sizeof names, vmsim_thp_names, " or ");
-        snprintf(why, sizeof why, "expected %s, found \"%s\"", names, arg);
-        return bad("--thp", why);
+    case OPT_THP: {
+        const int i = name_index("--thp", vmsim_thp_names, arg);
+        if (i < 0)
+            return 2;
+        cfg->thp = (uint8_t)i;
+        /* without --page-size (before or after), the huge size */
+        if (i != VMSIM_THP_NEVER && !cfg->anon_page_shift)
+            cfg->anon_page_shift = VMSIM_PAGE_HUGE;
+        return 0;
     }
     case OPT_STRICT:
         cfg->strict = true;

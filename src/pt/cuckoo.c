@@ -209,17 +209,13 @@ static int ck_parse(const char *params, struct ck_opts *o, char *why, size_t len
         s = kv_next(s, &item);
         if (!item.len)
             continue;
-        char *kv = buf; /* the item, NUL-terminated; its key once '=' is cut */
-        memcpy(kv, item.s, item.len);
-        kv[item.len] = '\0';
-        char *eq = item.val ? kv + item.klen : NULL;
-        if (!eq) {
+        char *kv = buf; /* the key, or the whole item without '=' */
+        const char *v = kv_cut(&item, buf), *expect;
+        if (!v) {
             snprintf(why, len, "expected a cuckoo option KEY=VALUE (" CK_KEYS "), found \"%s\"",
                      kv);
             return VMSIM_EINVAL;
         }
-        *eq = '\0';
-        const char *v = eq + 1, *expect;
         uint64_t x;
         if (!strcmp(kv, "ways")) {
             expect = "2 to 8";

@@ -136,18 +136,14 @@ int vmsim_geometry_parse(const char *spec, struct vmsim_geometry *g, char *why, 
         s = kv_next(s, &item);
         if (!item.len)
             continue;
-        char *kv = buf; /* the item, NUL-terminated; its key once '=' is cut */
-        memcpy(kv, item.s, item.len);
-        kv[item.len] = '\0';
-        char *eq = item.val ? kv + item.klen : NULL;
-        if (!eq) {
+        char *kv = buf; /* the key, or the whole item without '=' */
+        char *val = kv_cut(&item, buf), *end;
+        if (!val) {
             snprintf(why, whylen,
                      "expected a geometry preset or key=value (va, page, bits, pte, leaves), found \"%s\"",
                      kv);
             return VMSIM_EPARSE;
         }
-        *eq = '\0';
-        char *val = eq + 1, *end;
         if (strcmp(kv, "va") == 0) {
             const unsigned long v = strtoul(val, &end, 10);
             if (*end || !*val)

@@ -219,6 +219,17 @@ int region_check(struct spec *sp, const struct layout *l, uint64_t base, uint64_
     return 0;
 }
 
+int slots_check(struct spec *sp, const struct layout *l, uint64_t rsize, uint64_t regions)
+{
+    if (rsize > (UINT64_C(1) << l->slot_shift))
+        return spec_fail(sp, "rsize", "rsize at most %llu (one region per slot of the %u-bit "
+                         "layout)", (unsigned long long)1 << l->slot_shift, l->va_bits);
+    if (regions > l->slot_count - 1)
+        return spec_fail(sp, "regions", "regions at most %llu (the slots of the %u-bit layout "
+                         "but the first)", (unsigned long long)l->slot_count - 1, l->va_bits);
+    return 0;
+}
+
 unsigned log2_exact(uint64_t pow2)
 {
     unsigned s = 0;

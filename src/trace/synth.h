@@ -307,6 +307,9 @@ int space_check(struct spec *sp, const struct layout *l, const char *key, uint64
                 uint64_t len);
 /* [base, base+size) must lie inside the space (so never wrap). */
 int region_check(struct spec *sp, const struct layout *l, uint64_t base, uint64_t size);
+/* regions regions of rsize bytes fit one to a slot of the layout, the
+ * first slot left out (sparse, cloud). */
+int slots_check(struct spec *sp, const struct layout *l, uint64_t rsize, uint64_t regions);
 unsigned log2_exact(uint64_t pow2);
 
 /* Does [start, start+len) lie inside the va_bits space? len >= 1. */

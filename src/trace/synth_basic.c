@@ -241,12 +241,9 @@ static int sparse_init(struct synth *s, struct spec *sp)
     if (a->rsize % PAGE_SIZE)
         return spec_fail(sp, "rsize", "rsize a multiple of the 4096-byte page");
     const struct layout *l = &s->lay;
-    if (a->rsize > (UINT64_C(1) << l->slot_shift))
-        return spec_fail(sp, "rsize", "rsize at most %llu (one region per slot of the %u-bit "
-                         "layout)", (unsigned long long)1 << l->slot_shift, l->va_bits);
-    if (a->regions > l->slot_count - 1)
-        return spec_fail(sp, "regions", "regions at most %llu (the slots of the %u-bit layout "
-                         "but the first)", (unsigned long long)l->slot_count - 1, l->va_bits);
+    int rc = slots_check(sp, l, a->rsize, a->regions);
+    if (rc)
+        return rc;
     uint64_t regions = a->regions;
     vmsim_vaddr_t *start = malloc(regions * sizeof *start);
     if (!start)

@@ -23,12 +23,8 @@ static int cloud_init(struct synth *s, struct spec *sp)
     if ((rc = os_pages(sp, "rsize", a->rsize)))
         return rc;
     const struct layout *l = &s->lay;
-    if (a->rsize > (UINT64_C(1) << l->slot_shift))
-        return spec_fail(sp, "rsize", "rsize at most %llu (one region per slot of the %u-bit "
-                         "layout)", (unsigned long long)1 << l->slot_shift, l->va_bits);
-    if (a->regions > l->slot_count - 1)
-        return spec_fail(sp, "regions", "regions at most %llu (the slots of the %u-bit layout "
-                         "but the first)", (unsigned long long)l->slot_count - 1, l->va_bits);
+    if ((rc = slots_check(sp, l, a->rsize, a->regions)))
+        return rc;
     /* largest step: exit, spawn, switch, one mmap per region */
     if ((rc = os_alloc(s, a->regions + 8, a->tenants)))
         return rc;

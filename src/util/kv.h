@@ -60,4 +60,17 @@ static inline bool kv_value(const struct kv *kv, char *buf, size_t len)
     return true;
 }
 
+/* The item copied into buf, NUL-terminated, and cut at its '=': buf is
+ * then the key, and the result the value (NULL without a '=', buf then
+ * the whole item). The caller made sure kv->len < the size of buf. */
+static inline char *kv_cut(const struct kv *kv, char *buf)
+{
+    memcpy(buf, kv->s, kv->len);
+    buf[kv->len] = '\0';
+    if (!kv->val)
+        return NULL;
+    buf[kv->klen] = '\0';
+    return buf + kv->klen + 1;
+}
+
 #endif
