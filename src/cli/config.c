@@ -340,7 +340,7 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     case OPT_PT: {
         const char *params;
         const struct pt_ops *ops = pt_find(arg, &params);
-        char names[256];
+        char names[128];
         cli_join(names, sizeof names, vmsim_pt_names, NULL);
         if (!ops || strlen(arg) >= sizeof cfg->pt) {
             snprintf(why, sizeof why, "expected an organization (%s), found \"%s\"", names, arg);
