@@ -144,6 +144,8 @@ static void test_no_abbreviated_options(void **state)
         {"plot --kin tlb -o x.png %s", 2, {"\"--kin\"", "--kind", NULL}},
         {"snapshot --sel", 2, {"\"--sel\"", "--self", NULL}},
         {"record --quie true", 2, {"\"--quie\"", "--quiet", NULL}},
+        /* crosscheck read its options with getopt_long itself and took this */
+        {"crosscheck --dtl 64x4 -- true", 2, {"\"--dtl\"", "--dtlb", "abbreviation", NULL}},
         /* whole names, both spellings, still work */
         {"run --trace %s --quiet --tlb=l1=4x4 --mem 1g", 0, {NULL}},
     };

@@ -1,4 +1,4 @@
-/* Synthetic workload generators (src/trace/synth.c): every expected number
+/* Synthetic workload generators (src/trace/synth*.c): every expected number
  * here is derived from the definition of the pattern in docs/workloads.md
  * (addresses by arithmetic, shares from the Zipf formula, counts per gc
  * cycle from size/obj/live), never copied from the program's output. */
@@ -377,7 +377,7 @@ static void test_gc_live_set_changes(void **state)
 /* The model keeps what the stream has done so far: which pids exist, their
  * mappings (a fork copies the parent's), which pid each cpu last switched
  * to, which VMs exist and the VM of each pid. It fails the test at the
- * first event that breaks a rule of the OS workloads (src/trace/synth.c):
+ * first event that breaks a rule of the OS workloads (src/trace/synth_os.c):
  * every access inside a mapping of its pid whose protection allows it, a
  * switch before a cpu runs a pid, forks only by live pids and to new pids,
  * exits of live pids only; VM events only before any other event, each

@@ -45,6 +45,11 @@ int cli_snapshot_load(const char *proc, const char *kpageflags, bool no_scan, st
  * be NULL. */
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
                int *longindex, const char *cmd);
+/* Every command's prologue (options.c): getopt starts over at argv[1]; with
+ * cfg (a command with the machine options) also cli_config_init, so the
+ * defaults and --machine come first. 0, or 2 after printing why. */
+struct vmsim_config;
+int cli_options_begin(struct vmsim_config *cfg, int argc, char **argv);
 
 /* Print "vmsim: <message>" to stderr; returns 2 (usage) for `return cli_usage(...)`. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -91,7 +96,13 @@ enum {
     {"host-mem", required_argument, 0, OPT_HOST_MEM},                                        \
     {"host-page", required_argument, 0, OPT_HOST_PAGE}, {"ntlb", required_argument, 0, OPT_NTLB}, \
     {"host-pwc", required_argument, 0, OPT_HOST_PWC}
-extern const char cli_config_help[];
+/* The help of the machine options, its lists of names from their tables. */
+void cli_config_help(FILE *out);
+/* "  --opt ARG" then text, wrapped under the help's text column. */
+void cli_help_wrap(FILE *out, const char *lead, const char *text);
+/* names (NULL-terminated) joined by ", ", the last by `last` when not
+ * NULL ("a, b or c"); returns the length it wanted, as snprintf. */
+size_t cli_join(char *buf, size_t len, const char *const *names, const char *last);
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg);
 /* Apply --machine first, whatever the order on the command line: presets set
  * many fields and must not undo a later --tlb. Scans argv before getopt. */

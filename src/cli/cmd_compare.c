@@ -47,8 +47,8 @@ static void help(FILE *out)
             "map them under each organization and read each mapped page once.\n"
             "--vary repeats it for each value of KEY, a parameter of the workload (e.g.\n"
             "tenants=1,4,16 for `cloud`) or mem (physical memory), and reports where the\n"
-            "first two organizations break even on page-table memory and on cycles.\n\n%s",
-            cli_config_help);
+            "first two organizations break even on page-table memory and on cycles.\n\n");
+    cli_config_help(out);
 }
 
 /* The workload spec with key=value set (replacing a value already given). */
@@ -229,11 +229,9 @@ int cmd_compare(int argc, char **argv)
     char pts[MAX_PT][96];
     bool sw[MAX_PT];
     size_t npt = 0;
-    int rc = cli_config_init(&cfg, argc, argv);
+    int rc = cli_options_begin(&cfg, argc, argv);
     if (rc)
         return rc;
-    optind = 1;
-    opterr = 0;
     for (int o; (o = cli_getopt(argc, argv, "", opts, NULL, "compare")) != -1;) {
         switch (o) {
         case OPT_WORKLOAD: workload = optarg; break;

@@ -13,8 +13,18 @@
 #include "trace/formats.h"
 
 #define CONVERT_BATCH 4096
-/* The formats with a writer (sink_open in src/trace/formats.c). */
-#define CONVERT_OUTPUTS "text, bin, din, xdin or pin"
+/* The formats with a writer (a sink_open in TRACE_FORMATS), "a, b or c". */
+static const char *convert_outputs(char *buf, size_t len)
+{
+    const char *names[16];
+    size_t n = 0;
+    for (const struct trace_format *f = trace_formats; f->name && n + 1 < 16; f++)
+        if (f->sink_open)
+            names[n++] = f->name;
+    names[n] = NULL;
+    cli_join(buf, len, names, " or ");
+    return buf;
+}
 
 static void convert_help(FILE *f)
 {
@@ -25,11 +35,13 @@ static void convert_help(FILE *f)
             "  --from FMT  input format: auto (default: decided from the content)");
     for (size_t i = 0; vmsim_trace_formats[i]; i++)
         fprintf(f, ", %s", vmsim_trace_formats[i]);
+    char outputs[128];
     fprintf(f, "\n"
-               "  --to FMT    output format: " CONVERT_OUTPUTS "\n"
+               "  --to FMT    output format: %s\n"
                "              (default: bin if OUT ends in .vmt, else text)\n"
                "  --help      this text\n"
-               "\nFormats (docs/traces.md):\n");
+               "\nFormats (docs/traces.md):\n",
+            convert_outputs(outputs, sizeof outputs));
     for (size_t i = 0; vmsim_trace_formats[i]; i++)
         fprintf(f, "  %-8s %s\n", vmsim_trace_formats[i], vmsim_trace_format_help[i]);
 }
@@ -59,7 +71,7 @@ int cmd_convert(int argc, char **argv)
     };
     const char *from = NULL, *to = NULL;
     int c;
-    optind = 1;
+    cli_options_begin(NULL, argc, argv);
     while ((c = cli_getopt(argc, argv, "+f:t:h", opts, NULL, "convert")) != -1) {
         switch (c) {
         case 'f':
@@ -82,12 +94,14 @@ int cmd_convert(int argc, char **argv)
     if (from && strcmp(from, "auto") != 0 && !trace_format_find(from))
         return cli_usage("convert: unknown input format '%s'; see `vmsim convert --help`", from);
     if (to) {
+        char outputs[128];
         const struct trace_format *f = trace_format_find(to);
         if (!f)
-            return cli_usage("convert: unknown output format '%s' (%s)", to, CONVERT_OUTPUTS);
+            return cli_usage("convert: unknown output format '%s' (%s)", to,
+                             convert_outputs(outputs, sizeof outputs));
         if (!f->sink_open)
             return cli_usage("convert: %s is an input-only format; --to takes %s", to,
-                             CONVERT_OUTPUTS);
+                             convert_outputs(outputs, sizeof outputs));
     }
     if (convert_same_file(in, out))
         return cli_usage("convert: IN and OUT are the same file");

@@ -379,10 +379,9 @@ int cmd_crosscheck(int argc, char **argv)
                             {.name = "i", .option = "--itlb", .entries = 128, .ways = 8}};
     struct work w = {.keep = false};
     bool quiet = false;
-    optind = 1;
-    opterr = 0;
+    cli_options_begin(NULL, argc, argv);
     /* "+": the first non-option is the command; its options are its own. */
-    for (int o; (o = getopt_long(argc, argv, "+", opts, NULL)) != -1;) {
+    for (int o; (o = cli_getopt(argc, argv, "+", opts, NULL, "crosscheck")) != -1;) {
         int rc = 0;
         switch (o) {
         case OPT_DTLB: rc = parse_geometry(optarg, &sides[0]); break;
@@ -396,8 +395,7 @@ int cmd_crosscheck(int argc, char **argv)
         case OPT_QUIET: quiet = true; break;
         case OPT_HELP: help(stdout); return 0;
         default:
-            return cli_usage("crosscheck: unknown option or missing value: \"%s\" (see vmsim "
-                             "crosscheck --help)", argv[optind - 1]);
+            return 2; /* cli_getopt said why */
         }
         if (rc)
             return rc;

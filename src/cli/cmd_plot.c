@@ -676,8 +676,7 @@ int cmd_plot(int argc, char **argv)
                                          {"help", no_argument, 0, OPT_HELP},
                                          {0, 0, 0, 0}};
     struct plot_options po = {0};
-    optind = 1;
-    opterr = 0;
+    cli_options_begin(NULL, argc, argv);
     for (int o; (o = cli_getopt(argc, argv, "o:x:y:", opts, NULL, "plot")) != -1;) {
         switch (o) {
         case OPT_KIND:

@@ -53,8 +53,7 @@ int cmd_record(int argc, char **argv)
         {0, 0, 0, 0}};
     const char *out = NULL, *lackey = NULL;
     bool quiet = false;
-    optind = 1;
-    opterr = 0;
+    cli_options_begin(NULL, argc, argv);
     /* "+": the first non-option is the command; its options are its own. */
     for (int o; (o = cli_getopt(argc, argv, "+o:", opts, NULL, "record")) != -1;) {
         switch (o) {

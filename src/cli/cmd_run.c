@@ -34,9 +34,12 @@ static void help(FILE *out)
             "so far (exit status 130).\n\n"
             "input:\n"
             "  --workload SPEC    synthetic workload, e.g. seq:n=1000000,stride=8 (`vmsim presets`)\n"
-            "  --trace [F:]PATH   trace file (- = stdin, gzip/xz/zstd read as they are);\n"
-            "                     F = text, bin, lackey, din, xdin, pin or champsim\n"
-            "                     (default: detect)\n"
+            "  --trace [F:]PATH   trace file (- = stdin, gzip/xz/zstd read as they are);\n");
+    char names[256], text[320];
+    cli_join(names, sizeof names, vmsim_trace_formats, " or ");
+    snprintf(text, sizeof text, "F = %s (default: detect)", names);
+    cli_help_wrap(out, "", text);
+    fprintf(out,
             "  --record           run COMMAND under valgrind's lackey tool and simulate its\n"
             "                     accesses as they come (as `vmsim record`, without a file)\n"
             "output:\n"
@@ -44,8 +47,8 @@ static void help(FILE *out)
             "  --quiet            no human summary, no progress line\n"
             "  --max-rss SIZE|none  stop cleanly, with the statistics so far, when vmsim's own\n"
             "                     memory on this machine passes SIZE (default: 3/4 of the\n"
-            "                     memory available at the start)\n\n%s",
-            cli_config_help);
+            "                     memory available at the start)\n\n");
+    cli_config_help(out);
 }
 
 /* --verify: a read that saw the wrong contents is a simulator bug; say so
@@ -296,11 +299,9 @@ int cmd_run(int argc, char **argv)
     const char *workload = NULL, *trace = NULL, *json = NULL;
     bool quiet = false, record = false, rss_given = false;
     struct cli_rss rss = {0};
-    int rc = cli_config_init(&cfg, argc, argv);
+    int rc = cli_options_begin(&cfg, argc, argv);
     if (rc)
         return rc;
-    optind = 1;
-    opterr = 0;
     for (int o; (o = cli_getopt(argc, argv, "", opts, NULL, "run")) != -1;) {
         switch (o) {
         case OPT_WORKLOAD: workload = optarg; break;

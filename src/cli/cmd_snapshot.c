@@ -36,8 +36,8 @@ static void help(FILE *out)
             "  --no-scan          read pagemap with pread only, not the PAGEMAP_SCAN ioctl\n"
             "output:\n"
             "  --json PATH|-      also write the result as JSON\n"
-            "  --check            exit 1 unless the kernel's VmPTE was compared and agrees\n\n%s",
-            cli_config_help);
+            "  --check            exit 1 unless the kernel's VmPTE was compared and agrees\n\n");
+    cli_config_help(out);
 }
 
 /* The kernel's VmPTE is about x86-64 4-level radix tables: compare only a
@@ -194,11 +194,9 @@ int cmd_snapshot(int argc, char **argv)
     char dir[64];
     bool check = false, tlb_given = false, no_scan = false;
     int nsel = 0;
-    int rc = cli_config_init(&cfg, argc, argv);
+    int rc = cli_options_begin(&cfg, argc, argv);
     if (rc)
         return rc;
-    optind = 1;
-    opterr = 0;
     for (int o; (o = cli_getopt(argc, argv, "", opts, NULL, "snapshot")) != -1;) {
         switch (o) {
         case OPT_PID:

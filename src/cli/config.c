@@ -1,5 +1,6 @@
 /* The machine options shared by every command that builds a simulator. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,60 +8,115 @@
 #include "cli/cli.h"
 #include "pt/pt.h"
 #include "report/report.h"
+#include "util/kv.h"
 
-const char cli_config_help[] =
-    "machine options:\n"
-    "  --machine NAME     CPU preset: TLBs, page-walk caches, latencies (default skylake;\n"
-    "                     `vmsim presets` lists them)\n"
-    "  --pt NAME[:OPTS]   page-table organization: radix (default), hashed, ppc, inverted,\n"
-    "                     clustered, cuckoo, flat (options: docs/organizations.md)\n"
-    "  --geometry G       geometry preset (x86-64, x86-64-5l, x86-32, x86-pae, sv39, sv48,\n"
-    "                     sv57, arm64-4k, arm64-16k, arm64-64k) or\n"
-    "                     va=BITS,page=SIZE,bits=B1+B2+...,pte=BYTES,leaves=L1+L2...\n"
-    "  --tlb SPEC|none    TLB levels in lookup order, NAME=ENTRIESxWAYS[@SIZES][|...][/d|i|u][:CYCLES][:lru|random]\n"
-    "                     e.g. l1d=64x4@4k/d,l1i=128x8@4k/i,l2=1536x12@4k+2m/u\n"
-    "  --pwc SPEC|none    page-walk caches: l4=2x2,l3=4x4,l2=32x4 (split) or unified=32x4;\n"
-    "                     each level once, l2 up to the geometry's levels\n"
-    "  --cost SPEC        cycles: access=N,pt_ref=N,fault=N,io=N,pwc=N,trap=N,sw_ref=N,\n"
-    "                     vmexit=N\n"
-    "  --walker hw|sw     who walks on a TLB miss: hardware (default) or a software\n"
-    "                     handler (a trap, sw_ref per reference, no page-walk caches)\n"
-    "  --mem SIZE         simulated physical memory, page tables included (default 256g)\n"
-    "  --swap SIZE        swap device (default 256g; 0: none, anonymous pages then stay)\n"
-    "  --replace POLICY   page replacement when memory is full: clock (default), fifo,\n"
-    "                     lru, random, opt (Belady; reads the trace twice), none\n"
-    "  --strict           an access outside every mapping is a segfault (default:\n"
-    "                     implicit anonymous memory); `vmsim run` fails (status 1,\n"
-    "                     statistics printed) when accesses fall outside the\n"
-    "                     geometry's virtual address space (default: a warning)\n"
-    "  --verify           check page contents against a shadow model on every read\n"
-    "  --evict-tables     page-table pages may be evicted too (process roots stay)\n"
-    "  --fault-stack F/S  kernel stack per fault-handler activation / kernel stack size,\n"
-    "                     for the nested-fault report (default 2k/6k, seed 000)\n"
-    "  --vipt SETSxBLOCK  VIPT L1 data cache geometry for the synonym check, e.g. 64x64\n"
-    "  --cpus N           CPUs (default 8; events name them)\n"
-    "  --no-asid          no address-space ids: a context switch flushes TLBs and PWCs\n"
-    "  --page-size SIZE   page size for anonymous memory (default the base page; 2m, 1g)\n"
-    "  --thp POLICY       where anonymous memory gets that size: always (default),\n"
-    "                     madvise (where the trace advises), never; without\n"
-    "                     --page-size, always/madvise use the smallest huge page\n"
-    "  --seed N           seed for random replacement (default 1)\n"
-    "virtualization (docs/virtualization.md):\n"
-    "  --nested GEOMETRY  run the workload in a guest under nested paging; the nested\n"
-    "                     table's geometry (x86-64, x86-64-5l, ...); --mem is then the\n"
-    "                     guest's memory\n"
-    "  --shadow           the hypervisor uses shadow paging instead: 1D walks of shadow\n"
-    "                     tables, a VM exit per guest page-table write and switch\n"
-    "  --host-pt NAME     the nested table's organization (default radix)\n"
-    "  --host-mem SIZE    host memory (default twice the guest's)\n"
-    "  --host-page SIZE   host pages backing guest memory (default the base page; 2m, 1g)\n"
-    "  --ntlb ExW|none    nested TLB, guest-physical -> host pages (default none)\n"
-    "  --host-pwc SPEC    page-walk caches of the host dimension (default as --pwc)\n"
-    "  --enclave PID[:LEVELS]  the guest process PID is an enclave: its pages take one\n"
-    "                     more translation (LEVELS, default 1) and are refused to others\n"
-    "  --migrate at=N[,link=B/s][,clock=HZ][,downtime=T][,rounds=R]\n"
-    "                     live migration by pre-copy after N accesses (defaults: link\n"
-    "                     1.25g bytes/s = 10 Gbit/s, clock 2.5g, downtime 300ms, 30 rounds)\n";
+/* Print "  OPTION ...   text" with text wrapped at HELP_WIDTH columns under
+ * the option's column (lead is the padded option part, HELP_INDENT wide). */
+#define HELP_WIDTH 90
+#define HELP_INDENT 21
+void cli_help_wrap(FILE *out, const char *lead, const char *text)
+{
+    size_t col = (size_t)fprintf(out, "%-*s", HELP_INDENT, lead);
+    bool first = true;
+    for (const char *w = text; *w;) {
+        while (*w == ' ')
+            w++;
+        const size_t n = strcspn(w, " ");
+        if (!n)
+            break;
+        if (!first && col + 1 + n > HELP_WIDTH) {
+            col = (size_t)fprintf(out, "\n%*s", HELP_INDENT, "") - 1;
+            first = true;
+        }
+        col += (size_t)fprintf(out, "%s%.*s", first ? "" : " ", (int)n, w);
+        first = false;
+        w += n;
+    }
+    fputc('\n', out);
+}
+
+size_t cli_join(char *buf, size_t len, const char *const *names, const char *last)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; names[i] && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s",
+                              i == 0 ? "" : names[i + 1] || !last ? ", " : last, names[i]);
+    return n;
+}
+
+/* The lists of names come from their tables (vmsim_pt_names,
+ * vmsim_geometry_names, vmsim_replace_names), the defaults from
+ * vmsim_config_default: adding an entry there changes this help too. */
+void cli_config_help(FILE *out)
+{
+    struct vmsim_config def;
+    vmsim_config_default(&def);
+    char names[512], text[768];
+    fputs("machine options:\n"
+          "  --machine NAME     CPU preset: TLBs, page-walk caches, latencies (default skylake;\n"
+          "                     `vmsim presets` lists them)\n",
+          out);
+    cli_join(names, sizeof names, vmsim_pt_names, NULL);
+    snprintf(text, sizeof text, "page-table organization: %s (default %s; options: "
+             "docs/organizations.md)", names, def.pt);
+    cli_help_wrap(out, "  --pt NAME[:OPTS]", text);
+    cli_join(names, sizeof names, vmsim_geometry_names, NULL);
+    snprintf(text, sizeof text, "geometry preset (%s) or "
+             "va=BITS,page=SIZE,bits=B1+B2+...,pte=BYTES,leaves=L1+L2...", names);
+    cli_help_wrap(out, "  --geometry G", text);
+    fputs("  --tlb SPEC|none    TLB levels in lookup order, NAME=ENTRIESxWAYS[@SIZES][|...][/d|i|u][:CYCLES][:lru|random]\n"
+          "                     e.g. l1d=64x4@4k/d,l1i=128x8@4k/i,l2=1536x12@4k+2m/u\n"
+          "  --pwc SPEC|none    page-walk caches: l4=2x2,l3=4x4,l2=32x4 (split) or unified=32x4;\n"
+          "                     each level once, l2 up to the geometry's levels\n"
+          "  --cost SPEC        cycles: access=N,pt_ref=N,fault=N,io=N,pwc=N,trap=N,sw_ref=N,\n"
+          "                     vmexit=N\n"
+          "  --walker hw|sw     who walks on a TLB miss: hardware (default) or a software\n"
+          "                     handler (a trap, sw_ref per reference, no page-walk caches)\n"
+          "  --mem SIZE         simulated physical memory, page tables included (default 256g)\n"
+          "  --swap SIZE        swap device (default 256g; 0: none, anonymous pages then stay)\n",
+          out);
+    cli_join(names, sizeof names, vmsim_replace_names, NULL);
+    snprintf(text, sizeof text, "page replacement when memory is full: %s (default %s; opt is "
+             "Belady's and reads the trace twice)", names, vmsim_replace_names[def.replace]);
+    cli_help_wrap(out, "  --replace POLICY", text);
+    fputs("  --strict           an access outside every mapping is a segfault (default:\n"
+          "                     implicit anonymous memory); `vmsim run` fails (status 1,\n"
+          "                     statistics printed) when accesses fall outside the\n"
+          "                     geometry's virtual address space (default: a warning)\n"
+          "  --verify           check page contents against a shadow model on every read\n"
+          "  --evict-tables     page-table pages may be evicted too (process roots stay)\n"
+          "  --fault-stack F/S  kernel stack per fault-handler activation / kernel stack size,\n"
+          "                     for the nested-fault report (default 2k/6k, seed 000)\n"
+          "  --vipt SETSxBLOCK  VIPT L1 data cache geometry for the synonym check, e.g. 64x64\n"
+          "  --cpus N           CPUs (default 8; events name them)\n"
+          "  --no-asid          no address-space ids: a context switch flushes TLBs and PWCs\n"
+          "  --page-size SIZE   page size for anonymous memory (default the base page; 2m, 1g)\n"
+          "  --thp POLICY       where anonymous memory gets that size: always (default),\n"
+          "                     madvise (where the trace advises), never; without\n"
+          "                     --page-size, always/madvise use the smallest huge page\n"
+          "  --seed N           seed for random replacement (default 1)\n"
+          "virtualization (docs/virtualization.md):\n"
+          "  --nested GEOMETRY  run the workload in a guest under nested paging; the nested\n"
+          "                     table's geometry (x86-64, x86-64-5l, ...); --mem is then the\n"
+          "                     guest's memory\n"
+          "  --shadow           the hypervisor uses shadow paging instead: 1D walks of shadow\n"
+          "                     tables, a VM exit per guest page-table write and switch\n",
+          out);
+    snprintf(text, sizeof text, "the nested table's organization (default %s)",
+             def.nested.pt[0] ? def.nested.pt : "radix");
+    cli_help_wrap(out, "  --host-pt NAME", text);
+    fputs("  --host-mem SIZE    host memory (default twice the guest's)\n"
+          "  --host-page SIZE   host pages backing guest memory (default the base page; 2m, 1g)\n"
+          "  --ntlb ExW|none    nested TLB, guest-physical -> host pages (default none)\n"
+          "  --host-pwc SPEC    page-walk caches of the host dimension (default as --pwc)\n"
+          "  --enclave PID[:LEVELS]  the guest process PID is an enclave: its pages take one\n"
+          "                     more translation (LEVELS, default 1) and are refused to others\n"
+          "  --migrate at=N[,link=B/s][,clock=HZ][,downtime=T][,rounds=R]\n"
+          "                     live migration by pre-copy after N accesses (defaults: link\n"
+          "                     1.25g bytes/s = 10 Gbit/s, clock 2.5g, downtime 300ms, 30 rounds)\n",
+          out);
+}
 
 int cli_config_init(struct vmsim_config *cfg, int argc, char **argv)
 {
@@ -150,39 +206,53 @@ static int parse_migrate(const char *arg, struct vmsim_migrate_config *m, char *
 {
     *m = (struct vmsim_migrate_config){.link_bytes = 1250000000ull, .clock_hz = 2500000000ull,
                                        .downtime_ns = 300000000ull, .max_rounds = 30};
-    for (const char *s = arg; *s;) {
-        const char *comma = strchr(s, ',');
-        const size_t l = comma ? (size_t)(comma - s) : strlen(s);
-        const char *eq = memchr(s, '=', l);
-        const size_t kl = eq ? (size_t)(eq - s) : l, vl = eq ? l - kl - 1 : 0;
-        const char *v = eq ? eq + 1 : "";
+    /* a trailing comma ends the list */
+    for (const char *s = arg; s && *s;) {
+        struct kv kv;
+        s = kv_next(s, &kv);
+        const char *v = kv.val;
+        const size_t vl = kv.vlen;
         uint64_t x = 0;
-        int bad = !eq;
-        if (!bad && kl == 2 && !memcmp(s, "at", 2))
+        int bad = !v;
+        if (!bad && kv_is(&kv, "at"))
             bad = parse_decimal(v, vl, false, &m->at) || !m->at;
-        else if (!bad && kl == 4 && !memcmp(s, "link", 4))
+        else if (!bad && kv_is(&kv, "link"))
             bad = parse_decimal(v, vl, false, &m->link_bytes) || !m->link_bytes;
-        else if (!bad && kl == 5 && !memcmp(s, "clock", 5))
+        else if (!bad && kv_is(&kv, "clock"))
             bad = parse_decimal(v, vl, false, &m->clock_hz) || !m->clock_hz;
-        else if (!bad && kl == 8 && !memcmp(s, "downtime", 8))
+        else if (!bad && kv_is(&kv, "downtime"))
             bad = parse_decimal(v, vl, true, &m->downtime_ns);
-        else if (!bad && kl == 6 && !memcmp(s, "rounds", 6))
+        else if (!bad && kv_is(&kv, "rounds"))
             bad = parse_decimal(v, vl, false, &x) || !x || x > 1000000 || !(m->max_rounds = (uint32_t)x);
         else
             bad = 1;
         if (bad) {
             snprintf(why, len,
                      "expected at=ACCESSES (at least 1), link=BYTES/S, clock=HZ, downtime=TIME "
-                     "(ns, us, ms, s) or rounds=N, found \"%.*s\"", (int)(l > 40 ? 40 : l), s);
+                     "(ns, us, ms, s) or rounds=N, found \"%.*s\"", (int)(kv.len > 40 ? 40 : kv.len),
+                     kv.s);
             return -1;
         }
-        s += l + (comma ? 1 : 0);
     }
     if (!m->at) {
         snprintf(why, len, "expected at=ACCESSES (when to start), found \"%s\"", arg);
         return -1;
     }
     return 0;
+}
+
+/* arg's index in names (NULL-terminated), or -1 after the usage error
+ * "OPT: expected a, b or c, found ARG". */
+static int name_index(const char *opt, const char *const *names, const char *arg)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(arg, names[i]))
+            return i;
+    char list[256], why[512];
+    cli_join(list, sizeof list, names, " or ");
+    snprintf(why, sizeof why, "expected %s, found \"%s\"", list, arg);
+    bad(opt, why);
+    return -1;
 }
 
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
@@ -270,10 +340,8 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     case OPT_PT: {
         const char *params;
         const struct pt_ops *ops = pt_find(arg, &params);
-        char names[128] = "";
-        for (unsigned i = 0; vmsim_pt_names[i]; i++)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
-                     vmsim_pt_names[i]);
+        char names[128];
+        cli_join(names, sizeof names, vmsim_pt_names, NULL);
         if (!ops || strlen(arg) >= sizeof cfg->pt) {
             snprintf(why, sizeof why, "expected an organization (%s), found \"%s\"", names, arg);
             return bad("--pt", why);
@@ -308,25 +376,22 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
         }
         cfg->swap_bytes = v;
         return 0;
-    case OPT_REPLACE:
-        for (unsigned i = 0; vmsim_replace_names[i]; i++)
-            if (!strcmp(arg, vmsim_replace_names[i])) {
-                cfg->replace = (uint8_t)i;
-                return 0;
-            }
-        snprintf(why, sizeof why, "expected clock, fifo, lru, random, opt or none, found \"%s\"", arg);
-        return bad("--replace", why);
-    case OPT_THP:
-        for (unsigned i = 0; vmsim_thp_names[i]; i++)
-            if (!strcmp(arg, vmsim_thp_names[i])) {
-                cfg->thp = (uint8_t)i;
-                /* without --page-size (before or after), the huge size */
-                if (i != VMSIM_THP_NEVER && !cfg->anon_page_shift)
-                    cfg->anon_page_shift = VMSIM_PAGE_HUGE;
-                return 0;
-            }
-        snprintf(why, sizeof why, "expected always, madvise or never, found \"%s\"", arg);
-        return bad("--thp", why);
+    case OPT_REPLACE: {
+        const int i = name_index("--replace", vmsim_replace_names, arg);
+        if (i >= 0)
+            cfg->replace = (uint8_t)i;
+        return i < 0 ? 2 : 0;
+    }
+    case OPT_THP: {
+        const int i = name_index("--thp", vmsim_thp_names, arg);
+        if (i < 0)
+            return 2;
+        cfg->thp = (uint8_t)i;
+        /* without --page-size (before or after), the huge size */
+        if (i != VMSIM_THP_NEVER && !cfg->anon_page_shift)
+            cfg->anon_page_shift = VMSIM_PAGE_HUGE;
+        return 0;
+    }
     case OPT_STRICT:
         cfg->strict = true;
         return 0;

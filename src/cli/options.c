@@ -7,7 +7,7 @@
  * a prefix is taken silently. vmsim refuses abbreviations instead, checking
  * the token getopt_long matched against the option's whole name. Every
  * command parses through cli_getopt, so the rule and the message for a bad
- * option live here once. */
+ * option live here once, and starts with cli_options_begin. */
 #include <string.h>
 
 #include "cli/cli.h"
@@ -19,6 +19,13 @@ static const char *option_token(char **argv, const struct option *o)
     if (o->has_arg == required_argument && optarg && optind >= 2 && optarg == argv[optind - 1])
         return argv[optind - 2];
     return argv[optind - 1];
+}
+
+int cli_options_begin(struct vmsim_config *cfg, int argc, char **argv)
+{
+    optind = 1; /* getopt keeps its place in globals: start at argv[1] */
+    opterr = 0;
+    return cfg ? cli_config_init(cfg, argc, argv) : 0;
 }
 
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,

@@ -4,6 +4,7 @@
  * range arithmetic is checked for overflow, so any input string either
  * parses or gets an "expected ..., found ..." message. */
 #include "cli/sweep_spec.h"
+#include "util/kv.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -204,16 +205,15 @@ int sweep_set_param(const char *spec, const char *key, const char *value, char *
     } while (0)
     PUT(spec, nlen);
     PUT(":", 1);
-    if (colon)
-        for (const char *t = colon + 1; *t;) {
-            const char *c = strchr(t, ',');
-            const size_t tl = c ? (size_t)(c - t) : strlen(t);
-            if (tl && !(tl > klen && !strncmp(t, key, klen) && t[klen] == '=')) {
-                PUT(t, tl);
-                PUT(",", 1);
-            }
-            t += tl + (c ? 1 : 0);
+    /* every item but empty ones and key=..., then key=value */
+    for (const char *t = colon && colon[1] ? colon + 1 : NULL; t;) {
+        struct kv kv;
+        t = kv_next(t, &kv);
+        if (kv.len && !(kv.val && kv_is(&kv, key))) {
+            PUT(kv.s, kv.len);
+            PUT(",", 1);
         }
+    }
     PUT(key, klen);
     PUT("=", 1);
     PUT(value, strlen(value));

@@ -88,6 +88,7 @@
 #include <sys/mman.h>
 
 #include "pt/pt.h"
+#include "util/kv.h"
 #include "util/rng.h"
 
 #define CK_MAX_WAYS 8
@@ -202,17 +203,19 @@ static int ck_parse(const char *params, struct ck_opts *o, char *why, size_t len
         snprintf(why, len, "cuckoo options too long (at most %zu characters)", sizeof buf - 1);
         return VMSIM_EINVAL;
     }
-    strcpy(buf, params);
-    char *save = NULL;
-    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        if (!eq) {
+    /* empty items (",,", a leading or trailing comma) are skipped */
+    for (const char *s = params; s && *s;) {
+        struct kv item;
+        s = kv_next(s, &item);
+        if (!item.len)
+            continue;
+        char *kv = buf; /* the key, or the whole item without '=' */
+        const char *v = kv_cut(&item, buf), *expect;
+        if (!v) {
             snprintf(why, len, "expected a cuckoo option KEY=VALUE (" CK_KEYS "), found \"%s\"",
                      kv);
             return VMSIM_EINVAL;
         }
-        *eq = '\0';
-        const char *v = eq + 1, *expect;
         uint64_t x;
         if (!strcmp(kv, "ways")) {
             expect = "2 to 8";

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/kv.h"
 #include "vmsim/vmsim.h"
 
 #define LV(k) (1u << (k)) /* leaf_levels bit for level k */
@@ -128,19 +129,21 @@ int vmsim_geometry_parse(const char *spec, struct vmsim_geometry *g, char *why, 
         snprintf(why, whylen, "geometry spec too long");
         return VMSIM_EPARSE;
     }
-    strcpy(buf, spec);
     unsigned va = 0;
-    char *save = NULL;
-    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        if (!eq) {
+    /* empty items (",,", a leading or trailing comma) are skipped */
+    for (const char *s = spec; s && *s;) {
+        struct kv item;
+        s = kv_next(s, &item);
+        if (!item.len)
+            continue;
+        char *kv = buf; /* the key, or the whole item without '=' */
+        char *val = kv_cut(&item, buf), *end;
+        if (!val) {
             snprintf(why, whylen,
                      "expected a geometry preset or key=value (va, page, bits, pte, leaves), found \"%s\"",
                      kv);
             return VMSIM_EPARSE;
         }
-        *eq = '\0';
-        char *val = eq + 1, *end;
         if (strcmp(kv, "va") == 0) {
             const unsigned long v = strtoul(val, &end, 10);
             if (*end || !*val)

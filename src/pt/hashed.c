@@ -56,6 +56,7 @@
 #include <sys/mman.h>
 
 #include "pt/pt.h"
+#include "util/kv.h"
 #include "util/u64map.h"
 
 /* ---- options ---- */
@@ -85,18 +86,17 @@ static int opt_fail(char *why, size_t len, const char *fmt, const char *a, size_
 static int parse_item(const char *s, size_t n, struct hopts *o, unsigned *seen, char *why,
                       size_t len)
 {
-    const char *eq = memchr(s, '=', n);
-    if (!eq)
+    struct kv kv;
+    kv_split(s, n, &kv);
+    if (!kv.val)
         return opt_fail(why, len, "hashed: expected KEY=VALUE, found \"%.*s\"", s, n);
-    const size_t kn = (size_t)(eq - s), vn = n - kn - 1;
+    const size_t kn = kv.klen, vn = kv.vlen;
     char v[64];
-    if (vn == 0 || vn >= sizeof v)
+    if (!kv_value(&kv, v, sizeof v))
         return opt_fail(why, len, "hashed: bad value in \"%.*s\"", s, n);
-    memcpy(v, eq + 1, vn);
-    v[vn] = '\0';
     static const char *const keys[] = {"collision", "hash", "buckets", "load", "scope", "step"};
     unsigned k = 0;
-    while (k < 6 && !(strlen(keys[k]) == kn && !strncmp(keys[k], s, kn)))
+    while (k < 6 && !kv_is(&kv, keys[k]))
         k++;
     if (k == 6)
         return opt_fail(why, len,
@@ -162,18 +162,15 @@ static int parse_opts(const char *params, struct hopts *o, char *why, size_t len
 {
     *o = (struct hopts){COLL_CHAIN, HASH_MULT, 0, -1.0, false, 1};
     unsigned seen = 0;
-    const char *s = params ? params : "";
-    while (*s) {
-        const char *comma = strchr(s, ',');
-        const size_t n = comma ? (size_t)(comma - s) : strlen(s);
-        if (n == 0)
+    /* "" is no options; an empty item, a trailing comma's too, is refused */
+    for (const char *s = params && *params ? params : NULL; s;) {
+        struct kv kv;
+        s = kv_next(s, &kv);
+        if (kv.len == 0)
             return opt_fail(why, len, "hashed: empty option in \"%.*s\"", params, strlen(params));
-        int rc = parse_item(s, n, o, &seen, why, len);
+        int rc = parse_item(kv.s, kv.len, o, &seen, why, len);
         if (rc)
             return rc;
-        s += n + (comma ? 1 : 0);
-        if (comma && !*s)
-            return opt_fail(why, len, "hashed: empty option in \"%.*s\"", params, strlen(params));
     }
     if (o->collision == COLL_PROBE && o->load >= 1.0) {
         char v[32];

@@ -68,6 +68,7 @@
 #include <string.h>
 
 #include "pt/pt.h"
+#include "util/kv.h"
 #include "util/u64map.h"
 
 extern const struct pt_ops pt_inverted_ops;
@@ -162,17 +163,19 @@ static int parse_params(const char *params, struct params *o, char *why, size_t 
 {
     o->anchors = 0;
     o->max = DEFAULT_MAX;
-    for (const char *s = params ? params : ""; *s;) {
-        const char *end = strchr(s, ',');
-        size_t n = end ? (size_t)(end - s) : strlen(s);
+    /* "" is no options, and a trailing comma ends the list */
+    for (const char *s = params ? params : ""; s && *s;) {
+        struct kv it;
+        s = kv_next(s, &it);
+        const size_t n = it.len;
         char item[64];
         if (n >= sizeof item) {
             snprintf(why, len, "inverted: option too long");
             return VMSIM_EINVAL;
         }
-        memcpy(item, s, n);
+        memcpy(item, it.s, n);
         item[n] = '\0';
-        char *eq = strchr(item, '=');
+        char *eq = it.val ? item + it.klen : NULL;
         uint64_t v = 0;
         if (!eq || vmsim_parse_size(eq + 1, &v) != VMSIM_OK) {
             snprintf(why, len, "inverted: '%s' is not NAME=NUMBER (anchors=N, max=SIZE)", item);
@@ -191,7 +194,6 @@ static int parse_params(const char *params, struct params *o, char *why, size_t 
             snprintf(why, len, "inverted: unknown option '%s' (anchors=N, max=SIZE)", item);
             return VMSIM_EINVAL;
         }
-        s += n + (end ? 1 : 0);
     }
     return VMSIM_OK;
 }

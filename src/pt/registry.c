@@ -1,17 +1,24 @@
-/* The one list of page-table organizations. Adding one is an entry here
- * plus its file. */
+/* The one list of page-table organizations (PT_ORGANIZATIONS). Adding one
+ * is its file plus one X() entry here. Also the helpers every
+ * organization's option parser shares. */
 #include <stdio.h>
 #include <string.h>
 
 #include "pt/pt.h"
+#include "util/kv.h"
 
-static const struct pt_ops *const organizations[] = {
-    &pt_radix_ops, &pt_hashed_ops, &pt_ppc_ops,  &pt_inverted_ops,
-    &pt_clustered_ops, &pt_cuckoo_ops, &pt_flat_ops,
-};
+/* X(name): the organization whose ops are pt_NAME_ops, named NAME (its
+ * ops->name says the same; test_registries checks it). The lookup table
+ * and vmsim_pt_names both come from this list. */
+#define PT_ORGANIZATIONS(X) X(radix) X(hashed) X(ppc) X(inverted) X(clustered) X(cuckoo) X(flat)
 
-const char *const vmsim_pt_names[] = {"radix",     "hashed", "ppc",  "inverted",
-                                      "clustered", "cuckoo", "flat", NULL};
+#define PT_DECL(n) extern const struct pt_ops pt_##n##_ops; /* in its own file */
+PT_ORGANIZATIONS(PT_DECL)
+
+#define PT_OPS(n) &pt_##n##_ops,
+#define PT_NAME(n) #n,
+static const struct pt_ops *const organizations[] = {PT_ORGANIZATIONS(PT_OPS)};
+const char *const vmsim_pt_names[] = {PT_ORGANIZATIONS(PT_NAME) NULL};
 
 const struct pt_ops *pt_find(const char *spec, const char **params)
 {
@@ -36,15 +43,13 @@ int pt_opt_bad(char *why, size_t len, const char *what, const char *val, size_t 
 int pt_opt_split(const char *s, size_t n, const char *usage, size_t *klen, char val[64],
                  char *why, size_t len)
 {
-    const char *eq = memchr(s, '=', n);
-    if (!eq)
+    struct kv kv;
+    kv_split(s, n, &kv);
+    if (!kv.val)
         return pt_opt_bad(why, len, usage, s, n);
-    *klen = (size_t)(eq - s);
-    const size_t vlen = n - *klen - 1;
-    if (vlen == 0 || vlen >= 64)
+    *klen = kv.klen;
+    if (!kv_value(&kv, val, 64))
         return pt_opt_bad(why, len, "an option value", s, n);
-    memcpy(val, eq + 1, vlen);
-    val[vlen] = '\0';
     return VMSIM_OK;
 }
 
@@ -52,13 +57,14 @@ int pt_opt_each(const char *params, int (*item)(const char *s, size_t n, void *c
                                                 size_t len),
                 void *ctx, char *why, size_t len)
 {
-    for (const char *s = params ? params : ""; *s;) {
-        const char *comma = strchr(s, ',');
-        const size_t n = comma ? (size_t)(comma - s) : strlen(s);
-        const int rc = item(s, n, ctx, why, len);
+    /* "" is no options, and a trailing comma ends the list */
+    for (const char *s = params ? params : ""; s && *s;) {
+        struct kv kv;
+        const char *next = kv_next(s, &kv);
+        const int rc = item(kv.s, kv.len, ctx, why, len);
         if (rc)
             return rc;
-        s += n + (comma ? 1 : 0);
+        s = next;
     }
     return VMSIM_OK;
 }

@@ -64,7 +64,7 @@ enum decomp_kind decomp_sniff(const unsigned char *head, size_t len)
     return DECOMP_NONE;
 }
 
-const char *decomp_name(enum decomp_kind kind)
+static const char *decomp_name(enum decomp_kind kind)
 {
     switch (kind) {
     case DECOMP_GZIP: return "gzip";
@@ -127,8 +127,6 @@ void decomp_close(struct decomp *d)
 }
 
 uint64_t decomp_in_bytes(const struct decomp *d) { return d->in_total; }
-uint64_t decomp_out_bytes(const struct decomp *d) { return d->out_total; }
-enum decomp_kind decomp_kind_of(const struct decomp *d) { return d->kind; }
 const char *decomp_expected(const struct decomp *d) { return d->expected; }
 const char *decomp_found(const struct decomp *d) { return d->found; }
 

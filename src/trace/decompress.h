@@ -18,7 +18,6 @@ enum decomp_kind { DECOMP_NONE, DECOMP_GZIP, DECOMP_XZ, DECOMP_ZSTD };
 /* The compression the first len bytes of an input show, or DECOMP_NONE.
  * A prefix shorter than a magic never matches. */
 enum decomp_kind decomp_sniff(const unsigned char *head, size_t len);
-const char *decomp_name(enum decomp_kind kind);
 
 struct decomp;
 
@@ -34,11 +33,8 @@ void decomp_close(struct decomp *d);
  * decomp_fail describes it). */
 long decomp_read(struct decomp *d, struct input *in, unsigned char *dst, size_t cap);
 
-/* Compressed bytes the decoder has taken so far, and decompressed bytes
- * it has produced. */
+/* Compressed bytes the decoder has taken so far. */
 uint64_t decomp_in_bytes(const struct decomp *d);
-uint64_t decomp_out_bytes(const struct decomp *d);
-enum decomp_kind decomp_kind_of(const struct decomp *d);
 
 /* After VMSIM_EPARSE: what was expected and what was found, for the error
  * of the reader above (where comes from the input). */

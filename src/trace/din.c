@@ -55,18 +55,13 @@ static inline bool din_blank(unsigned char c) { return c == ' ' || c == '\t'; }
 static inline int din_hex(const unsigned char **pp, const unsigned char *e, uint64_t *out)
 {
     const unsigned char *p = *pp;
-    if (e - p > 2 && p[0] == '0' && (p[1] | 0x20) == 'x' && trace_hexval(p[2]) >= 0)
+    if (e - p > 2 && p[0] == '0' && (p[1] | 0x20) == 'x' && hex_digit(p[2]) >= 0)
         p += 2;
-    const unsigned char *d0 = p;
-    uint64_t v = 0;
-    unsigned over = 0;
-    int d;
-    while (p < e && (d = trace_hexval(*p)) >= 0) {
-        over |= (unsigned)(v >> 60);
-        v = v << 4 | (unsigned)d;
-        p++;
-    }
-    if (p == d0 || (p < e && !din_blank(*p)))
+    uint64_t v;
+    bool over;
+    const size_t k = hex_span((const char *)p, (size_t)(e - p), &v, &over);
+    p += k;
+    if (k == 0 || (p < e && !din_blank(*p)))
         return TRACE_NUM_BAD;
     *pp = p;
     *out = v;

@@ -28,11 +28,11 @@
     X(champsim, "ChampSim binary instruction trace, 64-byte records (input only; by name)",  \
       champsim_sniff, champsim_source_open, NULL)
 
-#define TF_ENTRY(name, help, sniff, open, sink) {#name, help, sniff, open, sink},
+#define TF_ENTRY(name, help, sniff, open, sink) {#name, sniff, open, sink},
 #define TF_NAME(name, ...) #name,
 #define TF_HELP(name, help, ...) help,
 
-const struct trace_format trace_formats[] = {TRACE_FORMATS(TF_ENTRY){NULL, NULL, NULL, NULL, NULL}};
+const struct trace_format trace_formats[] = {TRACE_FORMATS(TF_ENTRY){NULL, NULL, NULL, NULL}};
 const char *const vmsim_trace_formats[] = {TRACE_FORMATS(TF_NAME) NULL};
 const char *const vmsim_trace_format_help[] = {TRACE_FORMATS(TF_HELP) NULL};
 

@@ -10,6 +10,7 @@
 
 #include "trace/input.h"
 #include "trace/source.h"
+#include "util/hex.h"
 
 #define TRACE_LINE_MAX 4096 /* longest accepted line of a text format, without '\n' */
 
@@ -33,7 +34,6 @@ struct vmsim_sink {
 
 struct trace_format {
     const char *name;
-    const char *help;
     /* Does the start of an input look like this format? NULL: the fallback
      * when no other format claims the input. */
     bool (*sniff)(const unsigned char *head, size_t len);
@@ -44,7 +44,8 @@ struct trace_format {
 };
 
 /* Every format, terminated by an entry with name NULL; same order as
- * vmsim_trace_formats[] and vmsim_trace_format_help[]. */
+ * vmsim_trace_formats[] and vmsim_trace_format_help[] (the help lives only
+ * there). */
 extern const struct trace_format trace_formats[];
 /* The format called name, or NULL. */
 const struct trace_format *trace_format_find(const char *name);
@@ -119,34 +120,16 @@ bool trace_event_valid(const struct vmsim_event *ev);
 
 /* ---- helpers shared by the parsers ---------------------------------------- */
 
-/* Value of a hexadecimal digit, or -1. */
-static inline int trace_hexval(unsigned char c)
-{
-    if ((unsigned)(c - '0') < 10)
-        return c - '0';
-    c |= 0x20; /* ASCII lower case */
-    if ((unsigned)(c - 'a') < 6)
-        return c - 'a' + 10;
-    return -1;
-}
-
 enum { TRACE_NUM_OK = 0, TRACE_NUM_BAD = -1, TRACE_NUM_OVERFLOW = -2 };
 
 /* s[0, n) as hexadecimal digits (no prefix). TRACE_NUM_BAD when empty or
  * not a digit, TRACE_NUM_OVERFLOW when above 2^64 - 1. */
 static inline int trace_parse_hex(const char *s, size_t n, uint64_t *out)
 {
-    if (n == 0)
+    uint64_t v;
+    bool over;
+    if (n == 0 || hex_span(s, n, &v, &over) != n)
         return TRACE_NUM_BAD;
-    uint64_t v = 0;
-    int over = 0;
-    for (size_t i = 0; i < n; i++) {
-        int d = trace_hexval((unsigned char)s[i]);
-        if (d < 0)
-            return TRACE_NUM_BAD;
-        over |= (v >> 60) != 0;
-        v = v << 4 | (unsigned)d;
-    }
     *out = v;
     return over ? TRACE_NUM_OVERFLOW : TRACE_NUM_OK;
 }

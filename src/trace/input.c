@@ -229,11 +229,6 @@ void input_where(const struct input *in, uint64_t off, char *where, size_t size)
              (unsigned long long)off);
 }
 
-const char *input_compression(const struct input *in)
-{
-    return in->dec ? decomp_name(decomp_kind_of(in->dec)) : NULL;
-}
-
 uint64_t input_consumed(const struct input *in)
 {
     return in->dec ? decomp_in_bytes(in->dec) : in->base + in->pos;
@@ -288,7 +283,6 @@ int output_flush(struct output *o)
         }
         done += (size_t)n;
     }
-    o->flushed += o->len;
     o->len = 0;
     return VMSIM_OK;
 }

@@ -77,9 +77,6 @@ int input_check_rest(struct input *in, struct vmsim_source_error *err);
 /* "NAME: byte OFF", or "NAME: decompressed byte OFF" for a compressed
  * input, into where (the err->where of a byte-offset format). */
 void input_where(const struct input *in, uint64_t off, char *where, size_t size);
-/* The compression of the input ("gzip", "xz", "zstd") or NULL when plain;
- * known after the first fill. */
-const char *input_compression(const struct input *in);
 
 static inline size_t input_avail(const struct input *in) { return in->end - in->pos; }
 /* Offset of the next unparsed byte, in the (decompressed) stream. */
@@ -130,7 +127,6 @@ struct output {
     bool close_fd;   /* false for stdout */
     int err;         /* first error (sticky) */
     int saved_errno; /* of a failed write */
-    uint64_t flushed; /* bytes written out so far */
 };
 
 #define OUTPUT_RESERVE_MAX 4096 /* most bytes one output_reserve may ask for */

@@ -46,14 +46,9 @@ static inline int lackey_parse(struct line_source *s, const char *line, size_t l
     p += 3;
 
     const unsigned char *a0 = p;
-    uint64_t addr = 0;
-    unsigned over = 0;
-    int d;
-    while (p < e && (d = trace_hexval(*p)) >= 0) {
-        over |= (unsigned)(addr >> 60);
-        addr = addr << 4 | (unsigned)d;
-        p++;
-    }
+    uint64_t addr;
+    bool over;
+    p += hex_span((const char *)p, (size_t)(e - p), &addr, &over);
     if (p == a0 || p == e || *p != ',')
         return line_fail(s, "ADDR (hexadecimal digits) then ','", (const char *)a0,
                          (size_t)(e - a0));
@@ -121,7 +116,7 @@ bool lackey_sniff(const unsigned char *head, size_t len)
             return false;
         q = p + 3;
         const unsigned char *a0 = q;
-        while (q < e && trace_hexval(*q) >= 0)
+        while (q < e && hex_digit(*q) >= 0)
             q++;
         if (q == a0 || q == e || *q != ',')
             return false;

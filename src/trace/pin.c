@@ -47,17 +47,12 @@ static inline int pin_ptr(const unsigned char **pp, const unsigned char *e, uint
     if (e - p < 3 || p[0] != '0' || (p[1] | 0x20) != 'x')
         return TRACE_NUM_BAD;
     p += 2;
-    const unsigned char *d0 = p;
-    uint64_t v = 0;
-    unsigned over = 0;
-    int d;
-    while (p < e && (d = trace_hexval(*p)) >= 0) {
-        over |= (unsigned)(v >> 60);
-        v = v << 4 | (unsigned)d;
-        p++;
-    }
-    if (p == d0)
+    uint64_t v;
+    bool over;
+    const size_t k = hex_span((const char *)p, (size_t)(e - p), &v, &over);
+    if (k == 0)
         return TRACE_NUM_BAD;
+    p += k;
     *pp = p;
     *out = v;
     return over ? TRACE_NUM_OVERFLOW : TRACE_NUM_OK;

@@ -36,6 +36,7 @@
 
 #include "trace/snapshot.h"
 #include "trace/source.h"
+#include "util/hex.h"
 
 #define SNAP_BASE_SHIFT 12 /* Linux pagemap is per 4 KiB page on x86-64 */
 #define SNAP_PMD_SHIFT 21
@@ -231,30 +232,13 @@ static bool skip_spaces(struct cur *c)
     return c->p > p0;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* 1 to 16 hex digits. */
 static bool parse_hex(struct cur *c, uint64_t *v)
 {
-    uint64_t x = 0;
-    size_t n = 0;
-    int d;
-    while (c->p + n < c->end && (d = hexval(c->p[n])) >= 0) {
-        if (n == 16)
-            return false;
-        x = x << 4 | (uint64_t)d;
-        n++;
-    }
-    if (n == 0)
+    uint64_t x;
+    bool over;
+    const size_t n = hex_span(c->p, (size_t)(c->end - c->p), &x, &over);
+    if (n == 0 || n > 16)
         return false;
     c->p += n;
     *v = x;
