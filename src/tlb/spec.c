@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/kv.h"
 #include "vmsim/vmsim.h"
 
 #define LAT_UNSET UINT32_MAX
@@ -262,39 +263,27 @@ int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size
 {
     struct vmsim_cost_config c = cfg->cost;
     uint32_t pwc = cfg->pwc.latency;
-    const char *s = spec;
-    while (s && *s) {
-        const char *comma = strchr(s, ',');
-        const char *e = comma ? comma : s + strlen(s);
-        const char *eq = memchr(s, '=', (size_t)(e - s));
+    const struct {
+        const char *key;
+        uint32_t *dst;
+    } keys[] = {{"access", &c.access}, {"pt_ref", &c.pt_ref}, {"fault", &c.fault},
+                {"io", &c.io},         {"trap", &c.trap},     {"sw_ref", &c.sw_ref},
+                {"vmexit", &c.vmexit}, {"pwc", &pwc}};
+    /* a trailing comma ends the list, as it always did */
+    for (const char *s = spec; s && *s;) {
+        struct kv kv;
+        s = kv_next(s, &kv);
         uint32_t v, *dst = NULL;
-        if (eq) {
-            size_t kl = (size_t)(eq - s);
-            if (kl == 6 && !memcmp(s, "access", 6))
-                dst = &c.access;
-            else if (kl == 6 && !memcmp(s, "pt_ref", 6))
-                dst = &c.pt_ref;
-            else if (kl == 5 && !memcmp(s, "fault", 5))
-                dst = &c.fault;
-            else if (kl == 3 && !memcmp(s, "pwc", 3))
-                dst = &pwc;
-            else if (kl == 2 && !memcmp(s, "io", 2))
-                dst = &c.io;
-            else if (kl == 4 && !memcmp(s, "trap", 4))
-                dst = &c.trap;
-            else if (kl == 6 && !memcmp(s, "sw_ref", 6))
-                dst = &c.sw_ref;
-            else if (kl == 6 && !memcmp(s, "vmexit", 6))
-                dst = &c.vmexit;
-        }
+        for (size_t i = 0; kv.val && !dst && i < sizeof keys / sizeof keys[0]; i++)
+            if (kv_is(&kv, keys[i].key))
+                dst = keys[i].dst;
         if (!dst)
             return fail(why, len, "cost spec: expected access=, pt_ref=, fault=, io=, trap=, sw_ref=, vmexit= or pwc=, found \"%.*s\"",
-                        (int)(e - s), s);
-        if (parse_u32(eq + 1, e, &v))
+                        (int)kv.len, kv.s);
+        if (parse_u32(kv.val, kv.val + kv.vlen, &v))
             return fail(why, len, "cost spec: expected a number of cycles after %.*s=, found \"%.*s\"",
-                        (int)(eq - s), s, (int)(e - eq - 1), eq + 1);
+                        (int)kv.klen, kv.s, (int)kv.vlen, kv.val);
         *dst = v;
-        s = comma ? comma + 1 : NULL;
     }
     cfg->cost = c;
     cfg->pwc.latency = pwc;
