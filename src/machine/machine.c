@@ -36,10 +36,40 @@ static struct process *space(struct vmsim *sim, vmsim_pid_t pid, int *err)
     return kernel_process(&sim->k, pid, true, err);
 }
 
+/* The hypervisor's functions take its own state, struct nested: these give
+ * it the VM's. */
+static void shadow_exit(struct vmsim *sim, uint64_t pte) { nested_shadow_exit(sim->nested, pte); }
+
+static void dirty(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t bytes)
+{
+    migrate_dirty(sim->nested, gpa, bytes);
+}
+
+static void enclave(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n)
+{
+    nested_enclave(sim->nested, pfn, n);
+}
+
+static vmsim_paddr_t host_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa,
+                                    uint64_t *cyc, bool *writable)
+{
+    return nested_translate(sim->nested, cpu, gpa, cyc, writable);
+}
+
+static bool enclave_host(const struct vmsim *sim, vmsim_paddr_t hpa)
+{
+    return nested_enclave_host(sim->nested, hpa);
+}
+
+static bool mig_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
+{
+    return migrate_trap(sim->nested, gpa, cyc);
+}
+
 static const struct kernel_traps traps = {
-    .pt_write = nested_shadow_exit,
-    .dirty = migrate_dirty,
-    .enclave = nested_enclave,
+    .pt_write = shadow_exit,
+    .dirty = dirty,
+    .enclave = enclave,
 };
 
 static int fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
@@ -61,10 +91,10 @@ static const struct mmu_vector vector = {
     .touch = touch,
     .space = space,
     .asid = asid,
-    .host_translate = nested_translate,
-    .enclave_host = nested_enclave_host,
-    .migrate_trap = migrate_trap,
-    .shadow_exit = nested_shadow_exit,
+    .host_translate = host_translate,
+    .enclave_host = enclave_host,
+    .migrate_trap = mig_trap,
+    .shadow_exit = shadow_exit,
 };
 
 /* Connect a VM (the machine, or another VM) to the CPUs: the counters its
@@ -96,6 +126,16 @@ static int kernel_start(struct vmsim *sim)
         .rng = &sim->rng, .mmu = &sim->mmu, .asids = sim->primary ? &sim->primary->k : NULL,
         .migrating = &sim->migrating, .traps = &traps};
     return kernel_init(&sim->k, &env);
+}
+
+/* The hypervisor's side of a VM (nothing unless cfg.nested.on), on host h
+ * (NULL: VM 1, which creates and owns it). */
+static int hypervisor_start(struct vmsim *sim, struct host *h, unsigned vmid)
+{
+    const struct nested_env env = {
+        .cfg = &sim->cfg, .st = &sim->st, .guest = &sim->phys, .cpu = sim->cpu,
+        .rng = &sim->rng, .k = &sim->k, .migrating = &sim->migrating};
+    return nested_init(&sim->nested, &env, h, vmid);
 }
 
 static int check_config(const struct vmsim_config *cfg)
@@ -164,7 +204,7 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
     wire(sim);
     if ((rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
         (rc = kernel_start(sim)) != 0 || (rc = mmu_cpu_ready(&sim->mmu, 0)) != 0 ||
-        (rc = nested_init(sim, NULL, 1)) != 0) {
+        (rc = hypervisor_start(sim, NULL, 1)) != 0) {
         vmsim_destroy(sim);
         return rc;
     }
@@ -200,7 +240,7 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
     int rc;
     wire(v);
     if ((rc = phys_init(&v->phys, v->cfg.phys_bytes, v->cfg.geom.page_shift)) != 0 ||
-        (rc = kernel_start(v)) != 0 || (rc = nested_init(v, sim->nested->h, vmid)) != 0) {
+        (rc = kernel_start(v)) != 0 || (rc = hypervisor_start(v, sim->nested->h, vmid)) != 0) {
         vmsim_destroy(v);
         return rc;
     }
@@ -219,7 +259,8 @@ void vmsim_destroy(struct vmsim *sim)
     free(sim->vm);
     u64map_free(&sim->vm_of);
     kernel_fini(&sim->k);
-    nested_fini(sim);
+    nested_fini(sim->nested);
+    sim->nested = NULL;
     if (sim->primary) { /* the CPUs are the first VM's */
         phys_fini(&sim->phys);
         free(sim);
@@ -396,7 +437,7 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
         for (; i < end; i++) {
             if (missing && i + PREFETCH_AHEAD < n)
                 prefetch(sim, &ev[i + PREFETCH_AHEAD]);
-            int rc = sim->migrating ? migrate_tick(sim) : VMSIM_OK;
+            int rc = sim->migrating ? migrate_tick(sim->nested) : VMSIM_OK;
             if (rc == VMSIM_OK)
                 rc = run_event(sim, &ev[i]);
             if (rc)
@@ -427,7 +468,7 @@ static void refresh(struct vmsim *s)
     s->st.pt_evicted = sim->k.pt_counters.evicted;
     if (sim->nested) {
         struct vmsim_pt_footprint fp;
-        nested_footprint(sim, &fp, &s->st.nested_host_frames);
+        nested_footprint(sim->nested, &fp, &s->st.nested_host_frames);
         s->st.nested_table_bytes = fp.bytes + fp.root_bytes;
         s->st.mig_bytes = s->st.mig_pages << sim->nested->h->back_shift;
     }
