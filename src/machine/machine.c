@@ -106,7 +106,7 @@ static void wire(struct vmsim *sim)
 {
     struct mmu *m = &sim->mmu;
     m->cfg = &sim->cfg;
-    m->st = &sim->st;
+    m->cst = sim->cst;
     m->rng = &sim->rng;
     m->shift = sim->shift;
     m->page_shift = sim->cfg.geom.page_shift;
@@ -122,7 +122,7 @@ static void wire(struct vmsim *sim)
 static int kernel_start(struct vmsim *sim)
 {
     const struct kernel_env env = {
-        .vm = sim, .cfg = &sim->cfg, .st = &sim->st, .phys = &sim->phys, .shift = sim->shift,
+        .vm = sim, .cfg = &sim->cfg, .phys = &sim->phys, .shift = sim->shift,
         .rng = &sim->rng, .mmu = &sim->mmu, .asids = sim->primary ? &sim->primary->k : NULL,
         .migrating = &sim->migrating, .traps = &traps};
     return kernel_init(&sim->k, &env);
@@ -133,7 +133,7 @@ static int kernel_start(struct vmsim *sim)
 static int hypervisor_start(struct vmsim *sim, struct host *h, unsigned vmid)
 {
     const struct nested_env env = {
-        .cfg = &sim->cfg, .st = &sim->st, .guest = &sim->phys, .cpu = sim->cpu,
+        .cfg = &sim->cfg, .mmu = &sim->mmu, .guest = &sim->phys, .cpu = sim->cpu,
         .rng = &sim->rng, .k = &sim->k, .migrating = &sim->migrating};
     return nested_init(&sim->nested, &env, h, vmid);
 }
@@ -197,7 +197,10 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         return VMSIM_EINVAL;
     }
     sim->cpu = calloc(cfg->ncpus, sizeof *sim->cpu);
-    if (!sim->cpu) {
+    sim->cst = calloc(cfg->ncpus, sizeof *sim->cst);
+    if (!sim->cpu || !sim->cst) {
+        free(sim->cpu);
+        free(sim->cst);
         free(sim);
         return VMSIM_ENOMEM;
     }
@@ -235,6 +238,10 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
     v->primary = sim;
     v->mmu.stop = sim->mmu.stop;
     v->cpu = sim->cpu;
+    if (!(v->cst = calloc(v->cfg.ncpus, sizeof *v->cst))) {
+        free(v);
+        return VMSIM_ENOMEM;
+    }
     memcpy(v->shift, sim->shift, sizeof v->shift);
     rng_seed(&v->rng, sim->cfg.seed + vmid);
     int rc;
@@ -261,6 +268,7 @@ void vmsim_destroy(struct vmsim *sim)
     kernel_fini(&sim->k);
     nested_fini(sim->nested);
     sim->nested = NULL;
+    free(sim->cst);
     if (sim->primary) { /* the CPUs are the first VM's */
         phys_fini(&sim->phys);
         free(sim);
@@ -373,6 +381,7 @@ int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vadd
     if (rc)
         return rc;
     mmu_flush_all(&sim->mmu);
+    sim->st.tlb_flushes++;
     for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
         sac_clear(&h->cpu[c].tlb);
         pwc_flush(&h->cpu[c].pwc);
@@ -431,9 +440,9 @@ void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
 int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
 {
     bool missing = false;
+    uint64_t walks = mmu_walks(&sim->mmu); /* once per chunk: a sum over the CPUs */
     for (size_t i = 0; i < n;) {
         size_t end = i + CHUNK < n ? i + CHUNK : n;
-        uint64_t walks = sim->st.walks;
         for (; i < end; i++) {
             if (missing && i + PREFETCH_AHEAD < n)
                 prefetch(sim, &ev[i + PREFETCH_AHEAD]);
@@ -444,7 +453,9 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
                 return rc;
             sim->st.events++;
         }
-        missing = sim->st.walks - walks >= CHUNK / 4;
+        const uint64_t now = mmu_walks(&sim->mmu);
+        missing = now - walks >= CHUNK / 4;
+        walks = now;
     }
     return VMSIM_OK;
 }
@@ -470,7 +481,7 @@ static void refresh(struct vmsim *s)
         struct vmsim_pt_footprint fp;
         nested_footprint(sim->nested, &fp, &s->st.nested_host_frames);
         s->st.nested_table_bytes = fp.bytes + fp.root_bytes;
-        s->st.mig_bytes = s->st.mig_pages << sim->nested->h->back_shift;
+        s->st.mig_bytes = sim->nested->counters.mig_pages << sim->nested->h->back_shift;
     }
     for (unsigned i = 0; i < sim->cfg.ntlb; i++) {
         s->st.tlb[i].reach = 0;
@@ -478,6 +489,16 @@ static void refresh(struct vmsim *s)
             if (sim->cpu[c].ready && tlb_level_reach(&sim->cpu[c].tlb[i]) > s->st.tlb[i].reach)
                 s->st.tlb[i].reach = tlb_level_reach(&sim->cpu[c].tlb[i]);
     }
+    /* The VM's figures: the machine's own counters and gauges, then what
+     * its kernel, the hypervisor and each CPU counted. No allocation: the
+     * CLI reads them once per batch. */
+    const unsigned ntlb = sim->cfg.ntlb;
+    s->view = s->st;
+    stats_merge(&s->view, &s->k.counters, ntlb);
+    if (s->nested)
+        stats_merge(&s->view, &s->nested->counters, ntlb);
+    for (unsigned c = 0; c < sim->cfg.ncpus; c++)
+        stats_merge(&s->view, &s->cst[c], ntlb);
 }
 
 const struct vmsim_stats *vmsim_vm_stats(const struct vmsim *sim, unsigned vmid)
@@ -488,7 +509,7 @@ const struct vmsim_stats *vmsim_vm_stats(const struct vmsim *sim, unsigned vmid)
     if (!v)
         return NULL;
     refresh(v);
-    return &v->st;
+    return &v->view;
 }
 
 const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
@@ -496,15 +517,15 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
     struct vmsim *s = (struct vmsim *)sim;
     refresh(s);
     if (!sim->nvms)
-        return &sim->st;
+        return &sim->view;
     struct vmsim_stats *t = &s->total;
-    *t = sim->st;
+    *t = sim->view;
     for (unsigned i = 2; i < VMSIM_MAX_VMS; i++) {
         struct vmsim *v = sim->vm[i];
         if (!v)
             continue;
         refresh(v);
-        stats_combine(t, &v->st, sim->cfg.ntlb);
+        stats_combine(t, &v->view, sim->cfg.ntlb);
     }
     return t;
 }

@@ -117,11 +117,11 @@ static void host_walk(struct nested *n, struct nested_cpu *nc, uint64_t now, vms
     if (pwc) {
         *cyc += nc->pwc.latency;
         if (mmu_pwc_probe(&nc->pwc, gpa, n->vmid, now, &s))
-            n->env.st->nested_pwc_hits++;
+            n->counters.nested_pwc_hits++;
     }
     pt_walk(n->pt, n->vmid, gpa, &s, w);
-    n->env.st->nested_walks++;
-    n->env.st->nested_refs += w->nrefs;
+    n->counters.nested_walks++;
+    n->counters.nested_refs += w->nrefs;
     *cyc += (uint64_t)w->nrefs * n->env.cfg->cost.pt_ref;
     if (pwc)
         mmu_pwc_fill(&nc->pwc, gpa, n->vmid, w, now, n->env.rng);
@@ -167,14 +167,14 @@ static bool back(struct nested *n, vmsim_paddr_t gpa)
     struct phys *guest = n->env.guest;
     vmsim_pfn_t pfn;
     if (phys_alloc(&h->phys, h->back_shift - h->phys.page_shift, 0, &pfn) != 0) {
-        n->env.st->nested_oom++;
+        n->counters.nested_oom++;
         return false;
     }
     const vmsim_paddr_t page = gpa & ~((1ull << h->back_shift) - 1);
     if (pt_map(n->pt, n->vmid, page, h->back_level,
                (uint64_t)pfn << PTE_PFN_SHIFT | PTE_W | PTE_U | PTE_X | PTE_A | PTE_D) != 0) {
         phys_put(&h->phys, pfn);
-        n->env.st->nested_oom++;
+        n->counters.nested_oom++;
         return false;
     }
     migrate_dirty(n, page, 1ull << h->back_shift); /* new: not sent yet */
@@ -190,7 +190,7 @@ static bool back(struct nested *n, vmsim_paddr_t gpa)
 
 void nested_shadow_exit(struct nested *n, uint64_t pte)
 {
-    struct vmsim_stats *st = n->env.st;
+    struct vmsim_stats *st = &n->counters;
     st->shadow_exits++;
     st->cycles += n->env.cfg->cost.vmexit;
     st->cycles_translation += n->env.cfg->cost.vmexit;
@@ -206,7 +206,7 @@ vmsim_paddr_t nested_translate(struct nested *n, unsigned cpu, vmsim_paddr_t gpa
 {
     const struct host *h = n->h;
     struct nested_cpu *nc = &h->cpu[cpu];
-    struct vmsim_stats *st = n->env.st;
+    struct vmsim_stats *st = &n->counters;
     const uint64_t now = ++n->env.cpu[cpu].now;
     const unsigned bs = h->back_shift;
     const uint64_t off = gpa & ((1ull << bs) - 1), key = nested_tlb_key(n, gpa);

@@ -45,7 +45,7 @@ struct host {
  * composes it (as struct kernel_env is for a kernel). */
 struct nested_env {
     const struct vmsim_config *cfg;
-    struct vmsim_stats *st; /* the counters it charges: its VM's */
+    const struct mmu *mmu;  /* the VM's CPUs: its accesses and time so far (a migration's clock) */
     struct phys *guest;     /* the guest's memory: its size, enclave frames */
     struct cpu *cpu;        /* cfg->ncpus CPUs: LRU clocks; a migration write-protects their TLBs */
     struct rng *rng;        /* nested TLB replacement draws */
@@ -58,6 +58,7 @@ struct nested_env {
  * hypervisor; its functions (nested.c, migrate.c) take it, not the machine. */
 struct nested {
     struct nested_env env;
+    struct vmsim_stats counters; /* its own: nested walks, VM exits, migration (docs/stats.md) */
     struct host *h;   /* the machine's (owned by VM 1) */
     bool owns_host;   /* VM 1's: frees the host */
     unsigned vmid;
