@@ -21,7 +21,7 @@ doc="$root/docs/architecture.md"
 
 # The "## Layers" section only.
 section=$(awk '/^## /{on = ($0 ~ /^## Layers/)} on' "$doc")
-declare -A rank debt used
+declare -A rank=() debt=() used=()
 n=0
 while IFS= read -r line; do
     n=$((n + 1))

@@ -367,7 +367,10 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n);
  * NULL (the default): never stopped. Events shorter than a page pass
  * unchecked, so the caller checks the flag between calls too. */
 void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag);
-/* The counters; the call also refreshes the memory gauges (frames_*). */
+/* The counters as of this call: what each CPU, kernel and the hypervisor
+ * counted, merged (each statistic by its rule), and the memory gauges
+ * (frames_*). The struct is the simulator's, the same on every call, and
+ * changes only when this is called again (or vmsim_vm_stats for VM 1). */
 const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim);
 const struct vmsim_config *vmsim_get_config(const struct vmsim *sim);
 /* Page-table memory of all live processes together (of every VM). */
@@ -385,7 +388,8 @@ void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
  * TLB tag, so no VM hits another's entries. vmsim_get_stats then combines
  * all VMs, each statistic by its rule (enum vmsim_combine). */
 int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes);
-/* One VM's own statistics (VM 1: the first); NULL if there is no such VM. */
+/* One VM's own statistics (VM 1: the first), as of this call (as
+ * vmsim_get_stats); NULL if there is no such VM. */
 const struct vmsim_stats *vmsim_vm_stats(const struct vmsim *sim, unsigned vmid);
 /* For tests of enclave isolation: a hypervisor that maps one VM's memory
  * into another (as page sharing or an attack would) makes the host frame

@@ -36,10 +36,40 @@ static struct process *space(struct vmsim *sim, vmsim_pid_t pid, int *err)
     return kernel_process(&sim->k, pid, true, err);
 }
 
+/* The hypervisor's functions take its own state, struct nested: these give
+ * it the VM's. */
+static void shadow_exit(struct vmsim *sim, uint64_t pte) { nested_shadow_exit(sim->nested, pte); }
+
+static void dirty(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t bytes)
+{
+    migrate_dirty(sim->nested, gpa, bytes);
+}
+
+static void enclave(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n)
+{
+    nested_enclave(sim->nested, pfn, n);
+}
+
+static vmsim_paddr_t host_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa,
+                                    uint64_t *cyc, bool *writable)
+{
+    return nested_translate(sim->nested, cpu, gpa, cyc, writable);
+}
+
+static bool enclave_host(const struct vmsim *sim, vmsim_paddr_t hpa)
+{
+    return nested_enclave_host(sim->nested, hpa);
+}
+
+static bool mig_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
+{
+    return migrate_trap(sim->nested, gpa, cyc);
+}
+
 static const struct kernel_traps traps = {
-    .pt_write = nested_shadow_exit,
-    .dirty = migrate_dirty,
-    .enclave = nested_enclave,
+    .pt_write = shadow_exit,
+    .dirty = dirty,
+    .enclave = enclave,
 };
 
 static int fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
@@ -61,10 +91,10 @@ static const struct mmu_vector vector = {
     .touch = touch,
     .space = space,
     .asid = asid,
-    .host_translate = nested_translate,
-    .enclave_host = nested_enclave_host,
-    .migrate_trap = migrate_trap,
-    .shadow_exit = nested_shadow_exit,
+    .host_translate = host_translate,
+    .enclave_host = enclave_host,
+    .migrate_trap = mig_trap,
+    .shadow_exit = shadow_exit,
 };
 
 /* Connect a VM (the machine, or another VM) to the CPUs: the counters its
@@ -76,7 +106,7 @@ static void wire(struct vmsim *sim)
 {
     struct mmu *m = &sim->mmu;
     m->cfg = &sim->cfg;
-    m->st = &sim->st;
+    m->cst = sim->cst;
     m->rng = &sim->rng;
     m->shift = sim->shift;
     m->page_shift = sim->cfg.geom.page_shift;
@@ -92,10 +122,20 @@ static void wire(struct vmsim *sim)
 static int kernel_start(struct vmsim *sim)
 {
     const struct kernel_env env = {
-        .vm = sim, .cfg = &sim->cfg, .st = &sim->st, .phys = &sim->phys, .shift = sim->shift,
+        .vm = sim, .cfg = &sim->cfg, .phys = &sim->phys, .shift = sim->shift,
         .rng = &sim->rng, .mmu = &sim->mmu, .asids = sim->primary ? &sim->primary->k : NULL,
         .migrating = &sim->migrating, .traps = &traps};
     return kernel_init(&sim->k, &env);
+}
+
+/* The hypervisor's side of a VM (nothing unless cfg.nested.on), on host h
+ * (NULL: VM 1, which creates and owns it). */
+static int hypervisor_start(struct vmsim *sim, struct host *h, unsigned vmid)
+{
+    const struct nested_env env = {
+        .cfg = &sim->cfg, .mmu = &sim->mmu, .guest = &sim->phys, .cpu = sim->cpu,
+        .rng = &sim->rng, .k = &sim->k, .migrating = &sim->migrating};
+    return nested_init(&sim->nested, &env, h, vmid);
 }
 
 static int check_config(const struct vmsim_config *cfg)
@@ -157,14 +197,17 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         return VMSIM_EINVAL;
     }
     sim->cpu = calloc(cfg->ncpus, sizeof *sim->cpu);
-    if (!sim->cpu) {
+    sim->cst = calloc(cfg->ncpus, sizeof *sim->cst);
+    if (!sim->cpu || !sim->cst) {
+        free(sim->cpu);
+        free(sim->cst);
         free(sim);
         return VMSIM_ENOMEM;
     }
     wire(sim);
     if ((rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
         (rc = kernel_start(sim)) != 0 || (rc = mmu_cpu_ready(&sim->mmu, 0)) != 0 ||
-        (rc = nested_init(sim, NULL, 1)) != 0) {
+        (rc = hypervisor_start(sim, NULL, 1)) != 0) {
         vmsim_destroy(sim);
         return rc;
     }
@@ -195,12 +238,16 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
     v->primary = sim;
     v->mmu.stop = sim->mmu.stop;
     v->cpu = sim->cpu;
+    if (!(v->cst = calloc(v->cfg.ncpus, sizeof *v->cst))) {
+        free(v);
+        return VMSIM_ENOMEM;
+    }
     memcpy(v->shift, sim->shift, sizeof v->shift);
     rng_seed(&v->rng, sim->cfg.seed + vmid);
     int rc;
     wire(v);
     if ((rc = phys_init(&v->phys, v->cfg.phys_bytes, v->cfg.geom.page_shift)) != 0 ||
-        (rc = kernel_start(v)) != 0 || (rc = nested_init(v, sim->nested->h, vmid)) != 0) {
+        (rc = kernel_start(v)) != 0 || (rc = hypervisor_start(v, sim->nested->h, vmid)) != 0) {
         vmsim_destroy(v);
         return rc;
     }
@@ -219,7 +266,9 @@ void vmsim_destroy(struct vmsim *sim)
     free(sim->vm);
     u64map_free(&sim->vm_of);
     kernel_fini(&sim->k);
-    nested_fini(sim);
+    nested_fini(sim->nested);
+    sim->nested = NULL;
+    free(sim->cst);
     if (sim->primary) { /* the CPUs are the first VM's */
         phys_fini(&sim->phys);
         free(sim);
@@ -332,6 +381,7 @@ int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vadd
     if (rc)
         return rc;
     mmu_flush_all(&sim->mmu);
+    sim->st.tlb_flushes++;
     for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
         sac_clear(&h->cpu[c].tlb);
         pwc_flush(&h->cpu[c].pwc);
@@ -390,20 +440,22 @@ void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
 int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
 {
     bool missing = false;
+    uint64_t walks = mmu_walks(&sim->mmu); /* once per chunk: a sum over the CPUs */
     for (size_t i = 0; i < n;) {
         size_t end = i + CHUNK < n ? i + CHUNK : n;
-        uint64_t walks = sim->st.walks;
         for (; i < end; i++) {
             if (missing && i + PREFETCH_AHEAD < n)
                 prefetch(sim, &ev[i + PREFETCH_AHEAD]);
-            int rc = sim->migrating ? migrate_tick(sim) : VMSIM_OK;
+            int rc = sim->migrating ? migrate_tick(sim->nested) : VMSIM_OK;
             if (rc == VMSIM_OK)
                 rc = run_event(sim, &ev[i]);
             if (rc)
                 return rc;
             sim->st.events++;
         }
-        missing = sim->st.walks - walks >= CHUNK / 4;
+        const uint64_t now = mmu_walks(&sim->mmu);
+        missing = now - walks >= CHUNK / 4;
+        walks = now;
     }
     return VMSIM_OK;
 }
@@ -427,9 +479,9 @@ static void refresh(struct vmsim *s)
     s->st.pt_evicted = sim->k.pt_counters.evicted;
     if (sim->nested) {
         struct vmsim_pt_footprint fp;
-        nested_footprint(sim, &fp, &s->st.nested_host_frames);
+        nested_footprint(sim->nested, &fp, &s->st.nested_host_frames);
         s->st.nested_table_bytes = fp.bytes + fp.root_bytes;
-        s->st.mig_bytes = s->st.mig_pages << sim->nested->h->back_shift;
+        s->st.mig_bytes = sim->nested->counters.mig_pages << sim->nested->h->back_shift;
     }
     for (unsigned i = 0; i < sim->cfg.ntlb; i++) {
         s->st.tlb[i].reach = 0;
@@ -437,6 +489,16 @@ static void refresh(struct vmsim *s)
             if (sim->cpu[c].ready && tlb_level_reach(&sim->cpu[c].tlb[i]) > s->st.tlb[i].reach)
                 s->st.tlb[i].reach = tlb_level_reach(&sim->cpu[c].tlb[i]);
     }
+    /* The VM's figures: the machine's own counters and gauges, then what
+     * its kernel, the hypervisor and each CPU counted. No allocation: the
+     * CLI reads them once per batch. */
+    const unsigned ntlb = sim->cfg.ntlb;
+    s->view = s->st;
+    stats_merge(&s->view, &s->k.counters, ntlb);
+    if (s->nested)
+        stats_merge(&s->view, &s->nested->counters, ntlb);
+    for (unsigned c = 0; c < sim->cfg.ncpus; c++)
+        stats_merge(&s->view, &s->cst[c], ntlb);
 }
 
 const struct vmsim_stats *vmsim_vm_stats(const struct vmsim *sim, unsigned vmid)
@@ -447,7 +509,7 @@ const struct vmsim_stats *vmsim_vm_stats(const struct vmsim *sim, unsigned vmid)
     if (!v)
         return NULL;
     refresh(v);
-    return &v->st;
+    return &v->view;
 }
 
 const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
@@ -455,15 +517,15 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
     struct vmsim *s = (struct vmsim *)sim;
     refresh(s);
     if (!sim->nvms)
-        return &sim->st;
+        return &sim->view;
     struct vmsim_stats *t = &s->total;
-    *t = sim->st;
+    *t = sim->view;
     for (unsigned i = 2; i < VMSIM_MAX_VMS; i++) {
         struct vmsim *v = sim->vm[i];
         if (!v)
             continue;
         refresh(v);
-        stats_combine(t, &v->st, sim->cfg.ntlb);
+        stats_combine(t, &v->view, sim->cfg.ntlb);
     }
     return t;
 }

@@ -18,7 +18,9 @@
 struct vmsim {
     struct vmsim_config cfg;
     struct mmu mmu; /* its wiring of the CPUs: counters, exception vector (mmu.h) */
-    struct vmsim_stats st;
+    struct vmsim_stats st;    /* the machine's own counters: events, dropped events, gauges */
+    struct vmsim_stats *cst;  /* cfg.ncpus: this VM's counters of each CPU (mmu.cst) */
+    struct vmsim_stats view;  /* the VM's figures: its parts' counters merged (vmsim_vm_stats) */
     struct phys phys;
     struct kernel k;
     struct cpu *cpu;
@@ -37,5 +39,10 @@ struct vmsim {
 /* stats.c: fold one part's statistics into acc (which starts as a copy of
  * the first part's), each by its rule; ntlb TLB levels. */
 void stats_combine(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb);
+/* stats.c: fold the counters of one part of a VM (a CPU, its kernel, the
+ * hypervisor) into acc, the VM's. Each statistic is produced by one part,
+ * or (cycles) summed over them: as stats_combine, except that a SAME or
+ * FIRST statistic is taken from the part that has it. */
+void stats_merge(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb);
 
 #endif

@@ -1,7 +1,8 @@
-/* Combining statistics: the figures of several parts of a machine (its VMs
- * today, its CPUs next) into the machine's, each statistic by the rule
- * VMSIM_STATS gives it (enum vmsim_combine). This is the only place that
- * combines, so a total can never add what should be the largest, and a
+/* Combining statistics: the figures of several parts of a machine into
+ * the machine's, each statistic by the rule VMSIM_STATS gives it (enum
+ * vmsim_combine): the counters of a VM's CPUs, kernel and hypervisor into
+ * the VM's (stats_merge), and the VMs into the machine's (stats_combine).
+ * This is the only place that combines, so a total can never add what should be the largest, and a
  * new statistic cannot be left without a rule: the column is part of the
  * X-macro. docs/stats.md ("Combining") states each rule and why. */
 #include "machine/machine.h"
@@ -20,6 +21,32 @@ static inline uint64_t combine(enum vmsim_combine rule, uint64_t acc, uint64_t p
         break;
     }
     return acc;
+}
+
+/* Within a VM a SAME or FIRST statistic has one producer: the part with a
+ * value gives it. */
+static inline uint64_t merge(enum vmsim_combine rule, uint64_t acc, uint64_t part)
+{
+    if (rule == VMSIM_COMBINE_SAME || rule == VMSIM_COMBINE_FIRST)
+        return acc ? acc : part;
+    return combine(rule, acc, part);
+}
+
+void stats_merge(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb)
+{
+#define MERGE(f, n, r, d) acc->f = merge(VMSIM_COMBINE_##r, acc->f, part->f);
+    VMSIM_STATS(MERGE)
+#undef MERGE
+    for (unsigned l = 0; l < ntlb && l < VMSIM_MAX_TLB_LEVELS; l++) {
+        acc->tlb[l].hits = merge(VMSIM_COMBINE_SUM, acc->tlb[l].hits, part->tlb[l].hits);
+        acc->tlb[l].misses = merge(VMSIM_COMBINE_SUM, acc->tlb[l].misses, part->tlb[l].misses);
+        acc->tlb[l].reach = merge(VMSIM_COMBINE_MAX, acc->tlb[l].reach, part->tlb[l].reach);
+    }
+    for (unsigned k = 0; k < VMSIM_MAX_LEVELS + 2; k++)
+        acc->walk_hist[k] = merge(VMSIM_COMBINE_SUM, acc->walk_hist[k], part->walk_hist[k]);
+    for (unsigned r = 0; r < VMSIM_MIGRATE_ROUNDS; r++) /* FIRST: the hypervisor's */
+        acc->mig_round_pages[r] =
+            merge(VMSIM_COMBINE_FIRST, acc->mig_round_pages[r], part->mig_round_pages[r]);
 }
 
 void stats_combine(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb)

@@ -26,10 +26,10 @@
 
 #define WRITE_INTENT(kind) ((kind) & 1u) /* VMSIM_WRITE and VMSIM_MODIFY */
 
-static inline void charge(struct mmu *m, uint64_t cyc)
+static inline void charge(struct vmsim_stats *st, uint64_t cyc)
 {
-    m->st->cycles += cyc;
-    m->st->cycles_translation += cyc;
+    st->cycles += cyc;
+    st->cycles_translation += cyc;
 }
 
 /* Is the entry usable for this access, permissions-wise? */
@@ -100,7 +100,7 @@ static unsigned walk_2d(struct mmu *m, struct cpu *c, const struct mmu_space *as
         /* each host-physical address the 2D walk produced takes a walk of
          * the processor's enclave table */
         const uint64_t refs = (uint64_t)translated * m->cfg->nested.enclave_levels;
-        m->st->enclave_refs += refs;
+        c->st->enclave_refs += refs;
         *cyc += refs * m->cfg->cost.pt_ref;
     }
     return host | (writable ? 0 : HOST_RO);
@@ -121,22 +121,22 @@ static unsigned walk(struct mmu *m, struct cpu *c, const struct mmu_space *as, v
     if (use_pwc) {
         cyc += pwc->latency;
         if (mmu_pwc_probe(pwc, va, as->asid, c->now, &s)) {
-            m->st->pwc_hits++;
-            m->st->pwc_levels_skipped += L - s.level;
+            c->st->pwc_hits++;
+            c->st->pwc_levels_skipped += L - s.level;
         } else {
-            m->st->pwc_misses++;
+            c->st->pwc_misses++;
         }
     }
     pt_walk(as->pt, as->asid, va, &s, w);
-    m->st->walks++;
-    m->st->walk_refs += w->nrefs;
-    m->st->walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
+    c->st->walks++;
+    c->st->walk_refs += w->nrefs;
+    c->st->walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
     cyc += (uint64_t)w->nrefs * m->cfg->cost.pt_ref;
     if (m->cfg->sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
         cyc += m->cfg->cost.trap + (uint64_t)w->nrefs * m->cfg->cost.sw_ref;
     if (m->nested && !m->cfg->nested.shadow)
         host = walk_2d(m, c, as, va, w, &cyc);
-    charge(m, cyc);
+    charge(c->st, cyc);
     if (use_pwc)
         mmu_pwc_fill(pwc, va, as->asid, w, c->now, m->rng);
     return host;
@@ -155,9 +155,9 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
     uint64_t *hit = NULL;
 
     if (va >> m->cfg->geom.va_bits) {
-        m->st->faults_bad_address++;
-        m->st->faults_total++;
-        charge(m, m->cfg->cost.fault);
+        c->st->faults_bad_address++;
+        c->st->faults_total++;
+        charge(c->st, m->cfg->cost.fault);
         return shift;
     }
     c->now++;
@@ -168,12 +168,12 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
         cyc += l->latency;
         hit = tlb_lookup(l, va, asid, &shift, c->now);
         if (hit) {
-            m->st->tlb[c->path[side][i]].hits++;
+            c->st->tlb[c->path[side][i]].hits++;
             break;
         }
-        m->st->tlb[c->path[side][i]].misses++;
+        c->st->tlb[c->path[side][i]].misses++;
     }
-    charge(m, cyc);
+    charge(c->st, cyc);
     if (hit) {
         uint64_t pte = *hit;
         if ((pte & PTE_HWP) && WRITE_INTENT(kind) && allowed(pte & ~PTE_HWP, kind)) {
@@ -183,7 +183,7 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
             m->vec->migrate_trap(
                 m->up, (PTE_PFN(pte) << m->page_shift) + (va & ((1ull << shift) - 1)),
                          &trap);
-            charge(m, trap);
+            charge(c->st, trap);
             pte &= ~PTE_HWP;
             *hit = pte;
         }
@@ -211,7 +211,7 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
         if (i == 0)
             memo_reset(&c->memo[side]);
     } else {
-        m->st->tlb_misses_all++;
+        c->st->tlb_misses_all++;
     }
 
     struct walk w;
@@ -219,11 +219,11 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
     for (int tries = 0; !(w.pte & PTE_P) || !allowed(w.pte, kind); tries++) {
         bool fixed = false;
         if (tries == 2 + VMSIM_MAX_LEVELS) { /* evictions during faults undid the fix */
-            m->st->faults_oom++;
+            c->st->faults_oom++;
             return m->page_shift;
         }
         int rc = m->vec->fault(m->up, p, va, kind, &w, &fixed);
-        charge(m, m->cfg->cost.fault); /* a fault costs its trap, fixed or not */
+        charge(c->st, m->cfg->cost.fault); /* a fault costs its trap, fixed or not */
         if (rc != 0)
             m->host_rc = rc; /* out of host memory: mmu_access returns it */
         if (rc != 0 || !fixed)
@@ -236,8 +236,8 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
          (phys_frame(m->phys, PTE_PFN(w.pte))->flags & FRAME_ENCLAVE))) {
         /* enclave memory read by someone else, in this VM or another: the
          * processor refuses it, and nothing is cached */
-        m->st->enclave_refused++;
-        charge(m, m->cfg->cost.fault);
+        c->st->enclave_refused++;
+        charge(c->st, m->cfg->cost.fault);
         return shift;
     }
     if (host & HOST_RO) {
@@ -247,7 +247,7 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
                 m->up, (PTE_PFN(w.pte) << m->page_shift) + (va & ((1ull << shift) - 1)),
                           &trap))
             w.pte |= PTE_HWP; /* cached read-only for the host's sake */
-        charge(m, trap);
+        charge(c->st, trap);
     }
     if (WRITE_INTENT(kind) && !(w.pte & PTE_D)) {
         pt_update(as->pt, asid, va, PTE_D, 0);
@@ -264,10 +264,10 @@ static inline unsigned translate(struct mmu *m, struct cpu *c, vmsim_vaddr_t va,
 {
     const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
     const struct memo *mo = &c->memo[side];
-    m->st->translations++;
+    c->st->translations++;
     if ((va >> mo->shift) == mo->tag && (mo->writable || !WRITE_INTENT(kind))) {
-        m->st->tlb[mo->level].hits++;
-        charge(m, mo->latency);
+        c->st->tlb[mo->level].hits++;
+        charge(c->st, mo->latency);
         if (m->track)
             m->vec->touch(m->up, c->proc, va, kind, mo->shift, mo->pte);
         return mo->shift;
@@ -280,13 +280,17 @@ int mmu_access(struct mmu *m, const struct vmsim_event *ev)
     if (ev->cpu >= m->cfg->ncpus)
         return VMSIM_ERANGE;
     struct cpu *c = &m->cpu[ev->cpu];
-    m->st->accesses++;
-    m->st->cycles += m->cfg->cost.access;
     if (!c->proc || mmu_space_of(c->proc)->pid != ev->pid) {
         int rc = mmu_switch(m, ev->cpu, ev->pid);
-        if (rc)
+        if (rc) { /* the access still counts, in this VM */
+            m->cst[ev->cpu].accesses++;
+            m->cst[ev->cpu].cycles += m->cfg->cost.access;
             return rc;
+        }
     }
+    /* c runs a process of this VM now: c->st is this VM's counters of c */
+    c->st->accesses++;
+    c->st->cycles += m->cfg->cost.access;
     const unsigned kind = ev->kind & 3u;
     vmsim_vaddr_t va = ev->addr;
     uint64_t len = ev->len ? ev->len : 1;
@@ -295,7 +299,7 @@ int mmu_access(struct mmu *m, const struct vmsim_event *ev)
         last = UINT64_MAX;
     for (;;) {
         unsigned shift = translate(m, c, va, kind);
-        m->st->translations_huge += shift != m->page_shift;
+        c->st->translations_huge += shift != m->page_shift;
         vmsim_vaddr_t next = ((va >> shift) + 1) << shift;
         if (next == 0 || next > last)
             break;
@@ -362,20 +366,24 @@ int mmu_switch(struct mmu *m, unsigned cpu, vmsim_pid_t pid)
 {
     if (cpu >= m->cfg->ncpus)
         return VMSIM_ERANGE;
+    if (cpu >= m->nused) /* its counters in this VM may change from here */
+        m->nused = cpu + 1;
     int rc = mmu_cpu_ready(m, cpu);
     if (rc)
         return rc;
     struct cpu *c = &m->cpu[cpu];
+    struct vmsim_stats *st = &m->cst[cpu];
     struct process *p = m->vec->space(m->up, pid, &rc);
     if (!p)
         return rc;
     if (c->proc == p)
         return VMSIM_OK;
     if (c->proc)
-        m->st->context_switches++;
+        st->context_switches++;
     if (m->nested && m->cfg->nested.shadow) /* the guest's CR3 write traps */
         m->vec->shadow_exit(m->up, 0);
     c->proc = p;
+    c->st = st; /* its translations charge this VM's counters of it from here */
     mmu_space_of(p)->cpumask |= 1ull << cpu;
     memo_reset(&c->memo[0]);
     memo_reset(&c->memo[1]);
@@ -387,7 +395,7 @@ int mmu_switch(struct mmu *m, unsigned cpu, vmsim_pid_t pid)
          * is NULL then): another process must not hit them. A CPU's first
          * process has nothing to flush. */
         cpu_flush(m, c);
-        m->st->tlb_flushes++;
+        st->tlb_flushes++;
     }
     c->ran = true;
     return VMSIM_OK;
@@ -404,7 +412,6 @@ void mmu_invalidate(struct mmu *m, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_
 
 void mmu_flush_all(struct mmu *m)
 {
-    m->st->tlb_flushes++;
     for (unsigned i = 0; i < m->cfg->ncpus; i++)
         if (m->cpu[i].ready)
             cpu_flush(m, &m->cpu[i]);
@@ -415,4 +422,20 @@ void mmu_flush_pwc_all(struct mmu *m)
     for (unsigned i = 0; i < m->cfg->ncpus; i++)
         if (m->cpu[i].ready)
             pwc_flush(&m->cpu[i].pwc);
+}
+
+uint64_t mmu_accesses(const struct mmu *m)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < m->nused; i++)
+        n += m->cst[i].accesses;
+    return n;
+}
+
+uint64_t mmu_cycles(const struct mmu *m)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < m->nused; i++)
+        n += m->cst[i].cycles;
+    return n;
 }

@@ -70,7 +70,10 @@ struct mmu_vector {
  * points to are the machine's, shared by its VMs. */
 struct mmu {
     const struct vmsim_config *cfg;
-    struct vmsim_stats *st;   /* the counters translations charge: the VM's */
+    struct vmsim_stats *cst;  /* cfg->ncpus: this VM's counters of each CPU, charged by that
+                                 CPU's translations only (merged when read: machine/stats.c) */
+    unsigned nused;           /* cst[nused..] are all zero: no CPU from nused on has run this
+                                 VM (sums over the CPUs stop there) */
     struct rng *rng;          /* TLB and PWC replacement draws */
     const unsigned *shift;    /* page shift of a leaf at level k */
     unsigned page_shift;      /* the base page's, read on every access */
@@ -116,6 +119,8 @@ struct cpu {
     struct pwc pwc;
     struct memo memo[2];
     struct process *proc;
+    struct vmsim_stats *st; /* the counters it charges: its own in the VM whose process it
+                               runs (that VM's mmu.cst[i]), set by mmu_switch */
     uint64_t now; /* LRU clock */
 };
 
@@ -132,7 +137,19 @@ int mmu_switch(struct mmu *m, unsigned cpu, vmsim_pid_t pid);
 int mmu_cpu_ready(struct mmu *m, unsigned cpu);
 /* Remove the page containing va of asid from the TLBs of one CPU. */
 void mmu_invalidate(struct mmu *m, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t va);
+/* Flush every CPU's TLBs and walk caches (the caller counts the flush). */
 void mmu_flush_all(struct mmu *m);
+/* This VM's totals over its CPUs' counters, for software that needs the
+ * position in the trace or the time (OPT, --verify, a live migration). */
+uint64_t mmu_accesses(const struct mmu *m);
+uint64_t mmu_cycles(const struct mmu *m);
+static inline uint64_t mmu_walks(const struct mmu *m)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < m->nused; i++)
+        n += m->cst[i].walks;
+    return n;
+}
 void mmu_flush_pwc_all(struct mmu *m);
 /* The deepest step of a walk for va the page-walk caches hold: true, with
  * *s set, on a hit. */

@@ -26,7 +26,7 @@ int kernel_init(struct kernel *k, const struct kernel_env *env)
     memset(k, 0, sizeof *k);
     k->vm = env->vm;
     k->cfg = env->cfg;
-    k->st = env->st;
+    k->st = &k->counters;
     k->phys = env->phys;
     k->shift = env->shift;
     k->rng = env->rng;
@@ -126,6 +126,7 @@ void kernel_asid(struct kernel *k, struct process *p)
         a->asid_gen++;
         a->asid_next = 1;
         mmu_flush_all(k->mmu);
+        k->st->tlb_flushes++;
         /* Processes running elsewhere keep running: they take the first ids
          * of the new generation, so no one else is handed theirs. */
         for (unsigned i = 0; i < k->cfg->ncpus; i++) {

@@ -68,7 +68,7 @@ struct kernel {
     /* what it runs on (struct kernel_env, given to kernel_init) */
     struct vmsim *vm;
     const struct vmsim_config *cfg;
-    struct vmsim_stats *st;
+    struct vmsim_stats *st;  /* &counters: what the kernel counts, merged by the machine when read */
     struct phys *phys;
     const unsigned *shift;
     struct rng *rng;
@@ -106,6 +106,7 @@ struct kernel {
     uint64_t *stamp;      /* --verify: contents of each base frame */
     uint64_t stamp_cap, stamp_next;
     struct vmsim_mismatch first_mismatch;
+    struct vmsim_stats counters; /* its own: faults, reclaim, fork, shootdowns (docs/stats.md) */
 };
 
 /* What the kernel's own actions trap to in the hypervisor when it is a
@@ -124,7 +125,6 @@ struct kernel_traps {
 struct kernel_env {
     struct vmsim *vm;                 /* the VM it is the kernel of: what the traps are given */
     const struct vmsim_config *cfg;
-    struct vmsim_stats *st;           /* the counters it charges: its VM's */
     struct phys *phys;                /* the memory it manages */
     const unsigned *shift;            /* page shift of a leaf at level k */
     struct rng *rng;

@@ -50,7 +50,7 @@ static void mismatch(struct kernel *k, const struct process *p, vmsim_vaddr_t va
                      uint64_t got)
 {
     if (!k->st->verify_mismatches++)
-        k->first_mismatch = (struct vmsim_mismatch){p->space.pid, va, want, got, k->st->accesses};
+        k->first_mismatch = (struct vmsim_mismatch){p->space.pid, va, want, got, mmu_accesses(k->mmu)};
 }
 
 void verify_access(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned kind,

@@ -21,8 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine/machine.h"
 #include "virt/nested.h"
+
+/* The VM's time so far: cycles are charged by its CPUs, its kernel and the
+ * hypervisor (docs/stats.md, cycles). */
+static uint64_t vm_cycles(const struct nested *n)
+{
+    return mmu_cycles(n->env.mmu) + n->env.k->counters.cycles + n->counters.cycles;
+}
 
 static uint64_t page_index(const struct nested *n, vmsim_paddr_t gpa) { return gpa >> n->h->back_shift; }
 
@@ -34,9 +40,8 @@ static void mark(struct nested *n, uint64_t i)
     *w |= bit;
 }
 
-void migrate_dirty(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t bytes)
+void migrate_dirty(struct nested *n, vmsim_paddr_t gpa, uint64_t bytes)
 {
-    struct nested *n = sim->nested;
     if (!n || !n->mig.active || !bytes)
         return;
     for (uint64_t i = page_index(n, gpa); i <= page_index(n, gpa + bytes - 1); i++)
@@ -45,28 +50,26 @@ void migrate_dirty(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t bytes)
 }
 
 /* Write protection of one backed page in the nested table, on or off. */
-static void protect(struct vmsim *sim, uint64_t i, bool on)
+static void protect(struct nested *n, uint64_t i, bool on)
 {
-    struct nested *n = sim->nested;
     const vmsim_paddr_t gpa = i << n->h->back_shift;
     if (pt_lookup(n->pt, n->vmid, gpa, NULL) & PTE_P)
         pt_update(n->pt, n->vmid, gpa, on ? 0 : PTE_W, on ? PTE_W : 0);
 }
 
-bool migrate_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
+bool migrate_trap(struct nested *n, vmsim_paddr_t gpa, uint64_t *cyc)
 {
-    struct nested *n = sim->nested;
     const uint64_t i = page_index(n, gpa);
     if (!n->mig.active || i >= n->mig.npages ||
         (pt_lookup(n->pt, n->vmid, i << n->h->back_shift, NULL) & PTE_W))
         return false; /* a stale read-only translation: no protection left */
-    sim->st.mig_traps++;
-    *cyc += sim->cfg.cost.vmexit;
+    n->counters.mig_traps++;
+    *cyc += n->env.cfg->cost.vmexit;
     mark(n, i);
-    protect(sim, i, false);
+    protect(n, i, false);
     /* the nested TLBs may cache the page read-only */
     const uint64_t key = nested_tlb_key(n, gpa);
-    for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
+    for (unsigned c = 0; c < n->env.cfg->ncpus; c++) {
         struct sac *t = &n->h->cpu[c].tlb;
         if (t->key) {
             const long slot = sac_find(t, i & t->set_mask, key);
@@ -78,30 +81,29 @@ bool migrate_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc)
 }
 
 /* Is guest frame f enclave memory, which the hypervisor may not read? */
-static bool enclave(struct vmsim *sim, uint64_t f)
+static bool enclave(const struct nested *n, uint64_t f)
 {
-    return f < sim->phys.next && (phys_frame(&sim->phys, f)->flags & FRAME_ENCLAVE);
+    return f < n->env.guest->next && (phys_frame(n->env.guest, f)->flags & FRAME_ENCLAVE);
 }
 
 /* Send page i: record what the destination now holds of it (--verify).
  * The hypervisor's reads of enclave frames are refused: they stay behind. */
-static void send(struct vmsim *sim, uint64_t i)
+static void send(struct nested *n, uint64_t i)
 {
-    struct nested *n = sim->nested;
-    sim->st.mig_pages++;
-    const uint64_t per = nested_guest_frames(n, sim->phys.page_shift);
-    const uint64_t first = (i << n->h->back_shift) >> sim->phys.page_shift;
+    const unsigned gshift = n->env.guest->page_shift;
+    n->counters.mig_pages++;
+    const uint64_t per = nested_guest_frames(n, gshift);
+    const uint64_t first = (i << n->h->back_shift) >> gshift;
     for (uint64_t f = first; f < first + per; f++)
-        if (enclave(sim, f))
-            sim->st.enclave_refused++;
+        if (enclave(n, f))
+            n->counters.enclave_refused++;
         else if (n->mig.dest)
-            n->mig.dest[f] = verify_get(&sim->k, f);
+            n->mig.dest[f] = verify_get(n->env.k, f);
 }
 
 static int collect(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t pte)
 {
-    struct vmsim *sim = ctx;
-    struct nested *n = sim->nested;
+    struct nested *n = ctx;
     if (pte & PTE_P)
         mark(n, page_index(n, va));
     (void)level;
@@ -110,28 +112,29 @@ static int collect(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t pte)
 
 /* Send the marked pages, write-protect them, clear the marks; the round
  * lasts until the link has carried them. */
-static void start_round(struct vmsim *sim)
+static void start_round(struct nested *n)
 {
-    struct nested *n = sim->nested;
-    const struct vmsim_migrate_config *m = &sim->cfg.nested.migrate;
+    const struct vmsim_config *cfg = n->env.cfg;
+    const struct vmsim_migrate_config *m = &cfg->nested.migrate;
+    struct vmsim_stats *st = &n->counters;
     const uint64_t pages = n->mig.ndirty;
-    if (sim->st.mig_rounds < VMSIM_MIGRATE_ROUNDS)
-        sim->st.mig_round_pages[sim->st.mig_rounds] = pages;
-    sim->st.mig_rounds++;
+    if (st->mig_rounds < VMSIM_MIGRATE_ROUNDS)
+        st->mig_round_pages[st->mig_rounds] = pages;
+    st->mig_rounds++;
     for (uint64_t w = 0; w < (n->mig.npages + 63) / 64; w++)
         for (uint64_t bits = n->mig.dirty[w]; bits; bits &= bits - 1) {
             const uint64_t i = w * 64 + (uint64_t)__builtin_ctzll(bits);
-            send(sim, i);
-            protect(sim, i, true);
+            send(n, i);
+            protect(n, i, true);
         }
     memset(n->mig.dirty, 0, (n->mig.npages + 63) / 64 * sizeof *n->mig.dirty);
     n->mig.ndirty = 0;
     /* Cached translations lose their write permission (PTE_HWP), not their
      * place: a flush would make the guest walk again and set accessed bits
      * its page replacement would see. */
-    for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
-        struct cpu *cpu = &sim->cpu[c];
-        for (unsigned l = 0; cpu->ready && l < sim->cfg.ntlb; l++)
+    for (unsigned c = 0; c < cfg->ncpus; c++) {
+        struct cpu *cpu = &n->env.cpu[c];
+        for (unsigned l = 0; cpu->ready && l < cfg->ntlb; l++)
             tlb_level_set_bits(&cpu->tlb[l], PTE_HWP);
         memo_reset(&cpu->memo[0]);
         memo_reset(&cpu->memo[1]);
@@ -139,72 +142,75 @@ static void start_round(struct vmsim *sim)
     }
     const unsigned __int128 cycles =
         (unsigned __int128)pages * (1ull << n->h->back_shift) * m->clock_hz / m->link_bytes;
-    n->mig.deadline = sim->st.cycles + (uint64_t)cycles;
+    n->mig.deadline = vm_cycles(n) + (uint64_t)cycles;
 }
 
 /* The dirty pages go while the guest is stopped; then the destination
  * must hold what the source holds (--verify), and the tracking ends. */
-static void stop_and_copy(struct vmsim *sim)
+static void stop_and_copy(struct nested *n)
 {
-    struct nested *n = sim->nested;
-    const struct vmsim_migrate_config *m = &sim->cfg.nested.migrate;
+    const struct vmsim_migrate_config *m = &n->env.cfg->nested.migrate;
+    struct vmsim_stats *st = &n->counters;
+    const unsigned gshift = n->env.guest->page_shift;
     const uint64_t pages = n->mig.ndirty;
-    sim->st.mig_done = 1;
-    sim->st.mig_final_pages = pages;
-    sim->st.mig_downtime_ns = (uint64_t)((unsigned __int128)pages * (1ull << n->h->back_shift) *
+    st->mig_done = 1;
+    st->mig_final_pages = pages;
+    st->mig_downtime_ns = (uint64_t)((unsigned __int128)pages * (1ull << n->h->back_shift) *
                                          1000000000u / m->link_bytes);
     for (uint64_t w = 0; w < (n->mig.npages + 63) / 64; w++)
         for (uint64_t bits = n->mig.dirty[w]; bits; bits &= bits - 1)
-            send(sim, w * 64 + (uint64_t)__builtin_ctzll(bits));
+            send(n, w * 64 + (uint64_t)__builtin_ctzll(bits));
     /* every backed page loses its write protection */
     memset(n->mig.dirty, 0, (n->mig.npages + 63) / 64 * sizeof *n->mig.dirty);
     n->mig.ndirty = 0;
-    pt_visit(n->pt, n->vmid, 0, n->mig.npages << n->h->back_shift, collect, sim);
-    const uint64_t per = nested_guest_frames(n, sim->phys.page_shift);
+    pt_visit(n->pt, n->vmid, 0, n->mig.npages << n->h->back_shift, collect, n);
+    const uint64_t per = nested_guest_frames(n, gshift);
     for (uint64_t w = 0; w < (n->mig.npages + 63) / 64; w++)
         for (uint64_t bits = n->mig.dirty[w]; bits; bits &= bits - 1) {
             const uint64_t i = w * 64 + (uint64_t)__builtin_ctzll(bits);
-            const uint64_t first = (i << n->h->back_shift) >> sim->phys.page_shift;
-            protect(sim, i, false);
+            const uint64_t first = (i << n->h->back_shift) >> gshift;
+            protect(n, i, false);
             if (n->mig.dest)
                 for (uint64_t f = first; f < first + per; f++)
-                    sim->st.mig_lost += !enclave(sim, f) && n->mig.dest[f] != verify_get(&sim->k, f);
+                    st->mig_lost += !enclave(n, f) && n->mig.dest[f] != verify_get(n->env.k, f);
         }
     free(n->mig.dirty);
     free(n->mig.dest);
     n->mig.dirty = n->mig.dest = NULL;
     n->mig.active = false;
-    sim->migrating = false;
+    *n->env.migrating = false;
 }
 
-int migrate_tick(struct vmsim *sim)
+int migrate_tick(struct nested *n)
 {
-    struct nested *n = sim->nested;
-    const struct vmsim_migrate_config *m = &sim->cfg.nested.migrate;
+    const struct vmsim_config *cfg = n->env.cfg;
+    const struct vmsim_migrate_config *m = &cfg->nested.migrate;
+    const struct vmsim_stats *st = &n->counters;
+    const struct phys *guest = n->env.guest;
     if (!n->mig.active) {
-        if (sim->st.accesses < m->at)
+        if (mmu_accesses(n->env.mmu) < m->at)
             return VMSIM_OK;
-        n->mig.npages = (sim->phys.nframes << sim->phys.page_shift) >> n->h->back_shift;
+        n->mig.npages = (guest->nframes << guest->page_shift) >> n->h->back_shift;
         n->mig.dirty = calloc((n->mig.npages + 63) / 64, sizeof *n->mig.dirty);
-        if (sim->cfg.verify)
-            n->mig.dest = calloc(sim->phys.nframes, sizeof *n->mig.dest);
-        if (!n->mig.dirty || (sim->cfg.verify && !n->mig.dest)) {
+        if (cfg->verify)
+            n->mig.dest = calloc(guest->nframes, sizeof *n->mig.dest);
+        if (!n->mig.dirty || (cfg->verify && !n->mig.dest)) {
             free(n->mig.dirty);
             n->mig.dirty = NULL;
             return VMSIM_ENOMEM;
         }
         n->mig.active = true;
-        pt_visit(n->pt, n->vmid, 0, n->mig.npages << n->h->back_shift, collect, sim);
-        start_round(sim);
+        pt_visit(n->pt, n->vmid, 0, n->mig.npages << n->h->back_shift, collect, n);
+        start_round(n);
         return VMSIM_OK;
     }
-    if (sim->st.cycles < n->mig.deadline)
+    if (vm_cycles(n) < n->mig.deadline)
         return VMSIM_OK;
     const unsigned __int128 ns =
         (unsigned __int128)n->mig.ndirty * (1ull << n->h->back_shift) * 1000000000u / m->link_bytes;
-    if (ns <= m->downtime_ns || sim->st.mig_rounds >= m->max_rounds)
-        stop_and_copy(sim);
+    if (ns <= m->downtime_ns || st->mig_rounds >= m->max_rounds)
+        stop_and_copy(n);
     else
-        start_round(sim);
+        start_round(n);
     return VMSIM_OK;
 }

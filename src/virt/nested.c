@@ -6,12 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine/machine.h"
 #include "virt/nested.h"
 
-static int host_init(struct vmsim *sim, struct host **out)
+static int host_init(const struct vmsim_config *vcfg, struct host **out)
 {
-    const struct vmsim_nested_config *cfg = &sim->cfg.nested;
+    const struct vmsim_nested_config *cfg = &vcfg->nested;
     struct host *h = calloc(1, sizeof *h);
     if (!h)
         return VMSIM_ENOMEM;
@@ -29,14 +28,14 @@ static int host_init(struct vmsim *sim, struct host **out)
     if (!h->back_level || (h->back_level > 1 && h->ops->base_only))
         return VMSIM_EINVAL;
     h->tlb_latency = cfg->tlb_latency;
-    const uint64_t mem = cfg->mem_bytes ? cfg->mem_bytes : 2 * sim->cfg.phys_bytes;
+    const uint64_t mem = cfg->mem_bytes ? cfg->mem_bytes : 2 * vcfg->phys_bytes;
     int rc = phys_init(&h->phys, mem, g->page_shift);
     if (rc)
         return rc;
-    h->cpu = calloc(sim->cfg.ncpus, sizeof *h->cpu);
+    h->cpu = calloc(vcfg->ncpus, sizeof *h->cpu);
     if (!h->cpu)
         return VMSIM_ENOMEM;
-    for (unsigned i = 0; i < sim->cfg.ncpus; i++) {
+    for (unsigned i = 0; i < vcfg->ncpus; i++) {
         if (cfg->tlb.entries &&
             (rc = sac_init(&h->cpu[i].tlb, cfg->tlb.entries, cfg->tlb.ways, VMSIM_REPL_LRU)) != 0)
             return rc;
@@ -62,9 +61,10 @@ static void host_fini(struct host *h, unsigned ncpus)
     free(h);
 }
 
-int nested_init(struct vmsim *sim, struct host *h, unsigned vmid)
+int nested_init(struct nested **out, const struct nested_env *env, struct host *h, unsigned vmid)
 {
-    const struct vmsim_nested_config *cfg = &sim->cfg.nested;
+    const struct vmsim_nested_config *cfg = &env->cfg->nested;
+    *out = NULL;
     if (!cfg->on)
         return VMSIM_OK;
     if (cfg->enclave_pid && (!cfg->enclave_levels || cfg->shadow))
@@ -75,139 +75,139 @@ int nested_init(struct vmsim *sim, struct host *h, unsigned vmid)
     struct nested *n = calloc(1, sizeof *n);
     if (!n)
         return VMSIM_ENOMEM;
-    sim->nested = n;
+    *out = n;
+    n->env = *env;
     n->vmid = vmid;
+    n->owns_host = !h;
     int rc = VMSIM_OK;
     if (h)
         n->h = h;
-    else if ((rc = host_init(sim, &n->h)) != 0)
+    else if ((rc = host_init(env->cfg, &n->h)) != 0)
         return rc;
-    const struct pt_env env = {&cfg->geom, &n->h->phys, n->h->params, &n->h->shared, vmid,
+    const struct pt_env penv = {&cfg->geom, &n->h->phys, n->h->params, &n->h->shared, vmid,
                                &n->h->counters};
-    if ((rc = pt_create(n->h->ops, &env, &n->pt)) != 0)
+    if ((rc = pt_create(n->h->ops, &penv, &n->pt)) != 0)
         return rc;
-    sim->migrating = cfg->migrate.at != 0;
+    *env->migrating = cfg->migrate.at != 0;
     return VMSIM_OK;
 }
 
 /* The nested table goes before the host it lives in (VM 1 owns the host
  * and is destroyed last). */
-void nested_fini(struct vmsim *sim)
+void nested_fini(struct nested *n)
 {
-    struct nested *n = sim->nested;
     if (!n)
         return;
     free(n->mig.dirty);
     free(n->mig.dest);
     if (n->pt)
         pt_destroy(n->pt);
-    if (!sim->primary)
-        host_fini(n->h, sim->cfg.ncpus);
+    if (n->owns_host)
+        host_fini(n->h, n->env.cfg->ncpus);
     free(n);
-    sim->nested = NULL;
 }
 
 /* A walk of the nested table for gpa, through the CPU's host page-walk
  * caches; counts it and its references. */
-static void host_walk(struct vmsim *sim, struct nested_cpu *nc, uint64_t now, vmsim_paddr_t gpa,
+static void host_walk(struct nested *n, struct nested_cpu *nc, uint64_t now, vmsim_paddr_t gpa,
                       struct walk *w, uint64_t *cyc)
 {
     struct walk_start s = {0, NULL};
-    const bool pwc = nc->pwc.nprobe && sim->nested->h->ops->tree;
+    const bool pwc = nc->pwc.nprobe && n->h->ops->tree;
     if (pwc) {
         *cyc += nc->pwc.latency;
-        if (mmu_pwc_probe(&nc->pwc, gpa, sim->nested->vmid, now, &s))
-            sim->st.nested_pwc_hits++;
+        if (mmu_pwc_probe(&nc->pwc, gpa, n->vmid, now, &s))
+            n->counters.nested_pwc_hits++;
     }
-    pt_walk(sim->nested->pt, sim->nested->vmid, gpa, &s, w);
-    sim->st.nested_walks++;
-    sim->st.nested_refs += w->nrefs;
-    *cyc += (uint64_t)w->nrefs * sim->cfg.cost.pt_ref;
+    pt_walk(n->pt, n->vmid, gpa, &s, w);
+    n->counters.nested_walks++;
+    n->counters.nested_refs += w->nrefs;
+    *cyc += (uint64_t)w->nrefs * n->env.cfg->cost.pt_ref;
     if (pwc)
-        mmu_pwc_fill(&nc->pwc, gpa, sim->nested->vmid, w, now, &sim->rng);
+        mmu_pwc_fill(&nc->pwc, gpa, n->vmid, w, now, n->env.rng);
 }
 
 /* Mark the host base frames backing guest frames [pfn, pfn + n) that are
  * backed already. */
-static void enclave_backed(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n)
+static void enclave_backed(struct nested *n, vmsim_pfn_t pfn, uint64_t count)
 {
-    struct nested *n_ = sim->nested;
-    struct host *h = n_->h;
-    for (uint64_t f = pfn; f < pfn + n; f++) {
-        const vmsim_paddr_t gpa = (vmsim_paddr_t)f << sim->phys.page_shift;
-        const uint64_t e = pt_lookup(n_->pt, n_->vmid, gpa, NULL);
+    struct host *h = n->h;
+    const unsigned gshift = n->env.guest->page_shift;
+    for (uint64_t f = pfn; f < pfn + count; f++) {
+        const vmsim_paddr_t gpa = (vmsim_paddr_t)f << gshift;
+        const uint64_t e = pt_lookup(n->pt, n->vmid, gpa, NULL);
         if (!(e & PTE_P))
             continue;
         const vmsim_paddr_t hpa =
             ((vmsim_paddr_t)PTE_PFN(e) << h->phys.page_shift) + (gpa & ((1ull << h->back_shift) - 1));
-        for (vmsim_paddr_t a = hpa; a < hpa + (1ull << sim->phys.page_shift);
+        for (vmsim_paddr_t a = hpa; a < hpa + (1ull << gshift);
              a += 1ull << h->phys.page_shift)
             phys_frame(&h->phys, a >> h->phys.page_shift)->flags |= FRAME_ENCLAVE;
     }
 }
 
-void nested_enclave(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n)
+void nested_enclave(struct nested *n, vmsim_pfn_t pfn, uint64_t count)
 {
-    if (sim->nested && !sim->cfg.nested.shadow)
-        enclave_backed(sim, pfn, n);
+    if (n && !n->env.cfg->nested.shadow)
+        enclave_backed(n, pfn, count);
 }
 
-bool nested_enclave_host(const struct vmsim *sim, vmsim_paddr_t hpa)
+bool nested_enclave_host(const struct nested *n, vmsim_paddr_t hpa)
 {
-    const struct phys *hp = &sim->nested->h->phys;
+    const struct phys *hp = &n->h->phys;
     const vmsim_pfn_t f = hpa >> hp->page_shift;
     return f < hp->next && (hp->frame[f].flags & FRAME_ENCLAVE);
 }
 
 /* The hypervisor backs the guest-physical page of gpa with host memory;
  * the enclave's frames among it stay the enclave's. */
-static bool back(struct vmsim *sim, vmsim_paddr_t gpa)
+static bool back(struct nested *n, vmsim_paddr_t gpa)
 {
-    struct nested *n = sim->nested;
     struct host *h = n->h;
+    struct phys *guest = n->env.guest;
     vmsim_pfn_t pfn;
     if (phys_alloc(&h->phys, h->back_shift - h->phys.page_shift, 0, &pfn) != 0) {
-        sim->st.nested_oom++;
+        n->counters.nested_oom++;
         return false;
     }
     const vmsim_paddr_t page = gpa & ~((1ull << h->back_shift) - 1);
     if (pt_map(n->pt, n->vmid, page, h->back_level,
                (uint64_t)pfn << PTE_PFN_SHIFT | PTE_W | PTE_U | PTE_X | PTE_A | PTE_D) != 0) {
         phys_put(&h->phys, pfn);
-        sim->st.nested_oom++;
+        n->counters.nested_oom++;
         return false;
     }
-    migrate_dirty(sim, page, 1ull << h->back_shift); /* new: not sent yet */
-    if (sim->cfg.nested.enclave_pid) {
-        const vmsim_pfn_t first = page >> sim->phys.page_shift;
-        const uint64_t frames = nested_guest_frames(n, sim->phys.page_shift);
-        for (vmsim_pfn_t f = first; f < first + frames && f < sim->phys.next; f++)
-            if (phys_frame(&sim->phys, f)->flags & FRAME_ENCLAVE)
-                enclave_backed(sim, f, 1);
+    migrate_dirty(n, page, 1ull << h->back_shift); /* new: not sent yet */
+    if (n->env.cfg->nested.enclave_pid) {
+        const vmsim_pfn_t first = page >> guest->page_shift;
+        const uint64_t frames = nested_guest_frames(n, guest->page_shift);
+        for (vmsim_pfn_t f = first; f < first + frames && f < guest->next; f++)
+            if (phys_frame(guest, f)->flags & FRAME_ENCLAVE)
+                enclave_backed(n, f, 1);
     }
     return true;
 }
 
-void nested_shadow_exit(struct vmsim *sim, uint64_t pte)
+void nested_shadow_exit(struct nested *n, uint64_t pte)
 {
-    sim->st.shadow_exits++;
-    sim->st.cycles += sim->cfg.cost.vmexit;
-    sim->st.cycles_translation += sim->cfg.cost.vmexit;
+    struct vmsim_stats *st = &n->counters;
+    st->shadow_exits++;
+    st->cycles += n->env.cfg->cost.vmexit;
+    st->cycles_translation += n->env.cfg->cost.vmexit;
     if ((pte & PTE_P) && !(pte & PTE_SWAP)) {
-        struct nested *n = sim->nested;
-        const vmsim_paddr_t gpa = PTE_PFN(pte) << sim->phys.page_shift;
+        const vmsim_paddr_t gpa = PTE_PFN(pte) << n->env.guest->page_shift;
         if (!(pt_lookup(n->pt, n->vmid, gpa, NULL) & PTE_P))
-            back(sim, gpa); /* inside this exit */
+            back(n, gpa); /* inside this exit */
     }
 }
 
-vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa, uint64_t *cyc,
+vmsim_paddr_t nested_translate(struct nested *n, unsigned cpu, vmsim_paddr_t gpa, uint64_t *cyc,
                                bool *writable)
 {
-    const struct nested *n = sim->nested;
     const struct host *h = n->h;
     struct nested_cpu *nc = &h->cpu[cpu];
-    const uint64_t now = ++sim->cpu[cpu].now;
+    struct vmsim_stats *st = &n->counters;
+    const uint64_t now = ++n->env.cpu[cpu].now;
     const unsigned bs = h->back_shift;
     const uint64_t off = gpa & ((1ull << bs) - 1), key = nested_tlb_key(n, gpa);
     long slot = -1;
@@ -215,23 +215,23 @@ vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gp
         *cyc += h->tlb_latency;
         slot = sac_find(&nc->tlb, (gpa >> bs) & nc->tlb.set_mask, key);
         if (slot >= 0) {
-            sim->st.nested_tlb_hits++;
+            st->nested_tlb_hits++;
             nc->tlb.stamp[slot] = now;
             *writable = nc->tlb.val[slot] & 1;
             return ((nc->tlb.val[slot] >> 1) << h->phys.page_shift) + off;
         }
-        sim->st.nested_tlb_misses++;
+        st->nested_tlb_misses++;
     }
     struct walk w;
-    host_walk(sim, nc, now, gpa, &w, cyc);
+    host_walk(n, nc, now, gpa, &w, cyc);
     if (!(w.pte & PTE_P)) { /* an EPT violation: a VM exit */
-        sim->st.nested_violations++;
-        *cyc += sim->cfg.cost.vmexit;
-        if (!back(sim, gpa)) {
+        st->nested_violations++;
+        *cyc += n->env.cfg->cost.vmexit;
+        if (!back(n, gpa)) {
             *writable = true;
             return gpa;
         }
-        host_walk(sim, nc, now, gpa, &w, cyc);
+        host_walk(n, nc, now, gpa, &w, cyc);
     }
     /* The leaf is of back_level: the nested table holds nothing else. */
     const vmsim_pfn_t pfn = PTE_PFN(w.pte);
@@ -239,20 +239,19 @@ vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gp
     if (nc->tlb.key) {
         uint64_t evicted;
         sac_insert_new(&nc->tlb, (gpa >> bs) & nc->tlb.set_mask, key, pfn << 1 | *writable, now,
-                       &sim->rng, &evicted);
+                       n->env.rng, &evicted);
     }
     return ((vmsim_paddr_t)pfn << h->phys.page_shift) + off;
 }
 
-void nested_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp, uint64_t *host_frames)
+void nested_footprint(const struct nested *n, struct vmsim_pt_footprint *fp, uint64_t *host_frames)
 {
     memset(fp, 0, sizeof *fp);
     *host_frames = 0;
-    const struct nested *n = sim->nested;
     if (!n)
         return;
     pt_footprint(n->pt, fp);
-    if (!sim->primary && n->h->shared && n->h->ops->shared_footprint)
+    if (n->owns_host && n->h->shared && n->h->ops->shared_footprint)
         n->h->ops->shared_footprint(n->h->shared, fp);
     *host_frames = n->h->phys.used;
 }

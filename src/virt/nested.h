@@ -13,11 +13,11 @@
 #ifndef VMSIM_VIRT_NESTED_H
 #define VMSIM_VIRT_NESTED_H
 
+#include "mmu/mmu.h"
+#include "os/kernel.h"
 #include "phys/phys.h"
 #include "pt/pt.h"
 #include "tlb/tlb.h"
-
-struct vmsim;
 
 #define NESTED_MAX_VMS 256 /* VM ids 1..255: the tag in the host-side caches */
 
@@ -41,11 +41,26 @@ struct host {
     struct nested_cpu *cpu;
 };
 
+/* What the hypervisor runs on for one VM, given by the machine that
+ * composes it (as struct kernel_env is for a kernel). */
+struct nested_env {
+    const struct vmsim_config *cfg;
+    const struct mmu *mmu;  /* the VM's CPUs: its accesses and time so far (a migration's clock) */
+    struct phys *guest;     /* the guest's memory: its size, enclave frames */
+    struct cpu *cpu;        /* cfg->ncpus CPUs: LRU clocks; a migration write-protects their TLBs */
+    struct rng *rng;        /* nested TLB replacement draws */
+    struct kernel *k;       /* the guest kernel: --verify stamps of the frames a migration sends */
+    bool *migrating;        /* the machine's: a live migration is to come or under way */
+};
+
 /* One VM's side: its nested table (an address space of the host's
  * organization, id = the VM id) and its live migration. Owned by the
- * hypervisor. */
+ * hypervisor; its functions (nested.c, migrate.c) take it, not the machine. */
 struct nested {
+    struct nested_env env;
+    struct vmsim_stats counters; /* its own: nested walks, VM exits, migration (docs/stats.md) */
     struct host *h;   /* the machine's (owned by VM 1) */
+    bool owns_host;   /* VM 1's: frees the host */
     unsigned vmid;
     struct pt *pt;    /* guest-physical -> host-physical */
     struct {                /* live migration (migrate.c) */
@@ -64,15 +79,16 @@ static inline uint64_t nested_tlb_key(const struct nested *n, vmsim_paddr_t gpa)
     return (gpa >> n->h->back_shift) << 16 | (uint64_t)n->vmid << 8 | n->h->back_shift;
 }
 
-/* Set up sim->nested from sim->cfg.nested (nothing when off): VM vmid,
- * on host h (NULL: create the host, owned by this VM). */
-int nested_init(struct vmsim *sim, struct host *h, unsigned vmid);
-void nested_fini(struct vmsim *sim);
+/* Set up *out from env->cfg->nested (NULL when off): VM vmid, on host h
+ * (NULL: create the host, owned by this VM). On failure *out may be set
+ * and is freed by nested_fini. */
+int nested_init(struct nested **out, const struct nested_env *env, struct host *h, unsigned vmid);
+void nested_fini(struct nested *n);
 /* The host-physical address of guest-physical gpa as CPU cpu finds it:
  * nested TLB, host page-walk caches, nested walk, and on a first touch the
  * hypervisor's backing. Adds the cycles to *cyc. Without host memory left
  * the page stays unbacked (nested.oom) and gpa is returned. */
-vmsim_paddr_t nested_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa, uint64_t *cyc,
+vmsim_paddr_t nested_translate(struct nested *n, unsigned cpu, vmsim_paddr_t gpa, uint64_t *cyc,
                                bool *writable);
 /* The guest frames a host page at gpa covers (one when host pages are
  * smaller than the guest's). */
@@ -81,31 +97,31 @@ static inline uint64_t nested_guest_frames(const struct nested *n, unsigned gues
     return n->h->back_shift > guest_shift ? 1ull << (n->h->back_shift - guest_shift) : 1;
 }
 
-/* Guest frames [pfn, pfn + n) became enclave memory: so do the host frames
+/* Guest frames [pfn, pfn + count) became enclave memory: so do the host frames
  * that back them (now, or when they are backed), which the processor then
  * refuses to anyone but the enclave, whichever VM asks. */
-void nested_enclave(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n);
+void nested_enclave(struct nested *n, vmsim_pfn_t pfn, uint64_t count);
 /* Is the host frame holding host-physical address hpa enclave memory? */
-bool nested_enclave_host(const struct vmsim *sim, vmsim_paddr_t hpa);
+bool nested_enclave_host(const struct nested *n, vmsim_paddr_t hpa);
 /* Shadow paging: one VM exit for a trapped guest page-table write (pte:
  * the entry written; a present one gets its guest-physical page backed, as
  * the hypervisor mirrors it into the shadow table) or address-space switch
  * (pte 0). */
-void nested_shadow_exit(struct vmsim *sim, uint64_t pte);
+void nested_shadow_exit(struct nested *n, uint64_t pte);
 /* migrate.c. Before each event while a migration is configured and not
  * over: start it, or end a round. */
-int migrate_tick(struct vmsim *sim);
+int migrate_tick(struct nested *n);
 /* The guest kernel wrote bytes of guest-physical memory from gpa (zeroed,
  * copied or read a page in): dirty for the migration. */
-void migrate_dirty(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t bytes);
+void migrate_dirty(struct nested *n, vmsim_paddr_t gpa, uint64_t bytes);
 /* A guest write hit a page the migration write-protected: the trap (a VM
  * exit, its cost added to *cyc) marks it dirty and lifts the protection.
  * False when no migration protects it. */
-bool migrate_trap(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t *cyc);
+bool migrate_trap(struct nested *n, vmsim_paddr_t gpa, uint64_t *cyc);
 /* Host memory in use, the nested table's footprint. A host organization
  * with one table for every VM (inverted, ppc, global hashed) has it added
  * to the first VM's footprint only, so that the VMs' figures add up to the
  * host's memory (docs/stats.md, nested.table_bytes). */
-void nested_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp, uint64_t *host_frames);
+void nested_footprint(const struct nested *n, struct vmsim_pt_footprint *fp, uint64_t *host_frames);
 
 #endif

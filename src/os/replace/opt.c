@@ -73,8 +73,9 @@ static void opt_touch(struct kernel *k, vmsim_pfn_t pfn)
 {
     struct reclaim *r = &k->rc;
     struct frame *f = kernel_frame(k, pfn);
-    /* The access being translated is number accesses - 1. */
-    uint64_t i = k->st->accesses - 1;
+    /* The access being translated is number accesses - 1 (the VM's,
+     * over its CPUs). */
+    uint64_t i = mmu_accesses(k->mmu) - 1;
     r->next_use[pfn] = i < r->noracle ? r->oracle[i] : UINT64_MAX;
     heap_up(k, f->spare);
     heap_down(k, f->spare, r->count);
