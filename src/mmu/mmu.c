@@ -417,6 +417,27 @@ void mmu_flush_all(struct mmu *m)
             cpu_flush(m, &m->cpu[i]);
 }
 
+void mmu_forget(struct mmu *m, const struct process *p)
+{
+    for (unsigned i = 0; i < m->cfg->ncpus; i++)
+        if (m->cpu[i].proc == p) {
+            m->cpu[i].proc = NULL;
+            memo_reset(&m->cpu[i].memo[0]);
+            memo_reset(&m->cpu[i].memo[1]);
+        }
+}
+
+void mmu_protect_all(struct mmu *m, uint64_t bits)
+{
+    for (unsigned i = 0; i < m->cfg->ncpus; i++) {
+        struct cpu *c = &m->cpu[i];
+        for (unsigned l = 0; c->ready && l < m->cfg->ntlb; l++)
+            tlb_level_set_bits(&c->tlb[l], bits);
+        memo_reset(&c->memo[0]);
+        memo_reset(&c->memo[1]);
+    }
+}
+
 void mmu_flush_pwc_all(struct mmu *m)
 {
     for (unsigned i = 0; i < m->cfg->ncpus; i++)

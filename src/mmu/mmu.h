@@ -139,6 +139,12 @@ int mmu_cpu_ready(struct mmu *m, unsigned cpu);
 void mmu_invalidate(struct mmu *m, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t va);
 /* Flush every CPU's TLBs and walk caches (the caller counts the flush). */
 void mmu_flush_all(struct mmu *m);
+/* A process leaves every CPU that runs it (it exited): their memos go,
+ * and the CPU's next access loads an address space anew. */
+void mmu_forget(struct mmu *m, const struct process *p);
+/* Every translation every CPU caches gets `bits` and keeps its place
+ * (PTE_HWP: a live migration write-protects the host pages). */
+void mmu_protect_all(struct mmu *m, uint64_t bits);
 /* This VM's totals over its CPUs' counters, for software that needs the
  * position in the trace or the time (OPT, --verify, a live migration). */
 uint64_t mmu_accesses(const struct mmu *m);

@@ -314,12 +314,7 @@ int kernel_exit(struct kernel *k, vmsim_pid_t pid)
     if (!p)
         return VMSIM_ENOENT;
     *pp = p->hnext;
-    for (unsigned i = 0; i < k->cfg->ncpus; i++)
-        if (k->mmu->cpu[i].proc == p) {
-            k->mmu->cpu[i].proc = NULL;
-            memo_reset(&k->mmu->cpu[i].memo[0]);
-            memo_reset(&k->mmu->cpu[i].memo[1]);
-        }
+    mmu_forget(k->mmu, p);
     /* Its tables are freed: no walk cache may keep pointing into them. Its
      * TLB entries are harmless: its ASID is not reused before a rollover,
      * and without ASIDs the next switch flushes. */

@@ -132,14 +132,9 @@ static void start_round(struct nested *n)
     /* Cached translations lose their write permission (PTE_HWP), not their
      * place: a flush would make the guest walk again and set accessed bits
      * its page replacement would see. */
-    for (unsigned c = 0; c < cfg->ncpus; c++) {
-        struct cpu *cpu = &n->env.cpu[c];
-        for (unsigned l = 0; cpu->ready && l < cfg->ntlb; l++)
-            tlb_level_set_bits(&cpu->tlb[l], PTE_HWP);
-        memo_reset(&cpu->memo[0]);
-        memo_reset(&cpu->memo[1]);
+    mmu_protect_all(n->env.mmu, PTE_HWP);
+    for (unsigned c = 0; c < cfg->ncpus; c++)
         sac_clear(&n->h->cpu[c].tlb);
-    }
     const unsigned __int128 cycles =
         (unsigned __int128)pages * (1ull << n->h->back_shift) * m->clock_hz / m->link_bytes;
     n->mig.deadline = vm_cycles(n) + (uint64_t)cycles;

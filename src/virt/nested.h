@@ -45,9 +45,10 @@ struct host {
  * composes it (as struct kernel_env is for a kernel). */
 struct nested_env {
     const struct vmsim_config *cfg;
-    const struct mmu *mmu;  /* the VM's CPUs: its accesses and time so far (a migration's clock) */
+    struct mmu *mmu;        /* the VM's CPUs: its accesses and time so far (a migration's
+                               clock); a migration write-protects their TLBs through it */
     struct phys *guest;     /* the guest's memory: its size, enclave frames */
-    struct cpu *cpu;        /* cfg->ncpus CPUs: LRU clocks; a migration write-protects their TLBs */
+    struct cpu *cpu;        /* cfg->ncpus CPUs: their LRU clocks, which the nested TLB shares */
     struct rng *rng;        /* nested TLB replacement draws */
     struct kernel *k;       /* the guest kernel: --verify stamps of the frames a migration sends */
     bool *migrating;        /* the machine's: a live migration is to come or under way */
