@@ -47,6 +47,44 @@ static void run1(struct vmsim *sim, struct vmsim_event e)
     vmsim_get_stats(sim);
 }
 
+/* Each CPU counts its own translations; the figures read are their sum.
+ * No PWC, costs as in test_cold_walks. CPU 0 reads A cold: 2 walks (1 + 4
+ * refs), a zero-page fault, one L1 miss, 152 cycles (below). CPU 1 reads A:
+ * its own L1 misses, one walk of 4 refs finds the entry: access 1 + lookup
+ * 1 + 4 x 10 = 42 cycles. Each reads A + 8 again: a first-level hit each,
+ * access 1 + lookup 1. Totals: 4 accesses, 2 hits, 2 misses, 3 walks of
+ * 5 + 4 = 9 refs, 152 + 42 + 2 + 2 = 198 cycles, 4 of them not translation. */
+static void test_counters_per_cpu(void **state)
+{
+    struct vmsim_config cfg = config("l1=4x4", "none");
+    cfg.ncpus = 2;
+    struct vmsim *sim = make(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    struct vmsim_event e = acc(VMSIM_READ, 1, 0x400000, 8);
+    run1(sim, e);
+    e.cpu = 1;
+    run1(sim, e);
+    assert_int_equal(st->walks, 3);
+    assert_int_equal(st->walk_refs, 9);
+    assert_int_equal(st->tlb[0].misses, 2);
+    assert_int_equal(st->cycles, 152 + 42);
+    e.addr += 8;
+    run1(sim, e);
+    e.cpu = 0;
+    run1(sim, e);
+    assert_int_equal(st->accesses, 4);
+    assert_int_equal(st->translations, 4);
+    assert_int_equal(st->tlb[0].hits, 2);
+    assert_int_equal(st->tlb[0].misses, 2);
+    assert_int_equal(st->faults_zero_read, 1);
+    assert_int_equal(st->cycles, 198);
+    assert_int_equal(st->cycles_translation, 194);
+    assert_int_equal(st->context_switches, 0); /* each CPU's first process */
+    assert_int_equal(vmsim_vm_stats(sim, 1)->accesses, 4);
+    vmsim_destroy(sim);
+    (void)state;
+}
+
 /* No PWC. First read of A: the walk finds the root entry empty (1 ref),
  * the kernel maps the zero frame, the retry walks all 4 levels (4 refs).
  * A again: first-level hit. B, the next page: its leaf table exists, so
@@ -550,7 +588,7 @@ int main(void)
         cmocka_unit_test(test_no_asid_exit_and_first_run),
         cmocka_unit_test(test_access_ends_at_address_space),
         cmocka_unit_test(test_stop_flag_ends_long_access),
-        cmocka_unit_test(test_cold_walks),  cmocka_unit_test(test_pwc_warm),
+        cmocka_unit_test(test_cold_walks),  cmocka_unit_test(test_counters_per_cpu),  cmocka_unit_test(test_pwc_warm),
         cmocka_unit_test(test_pwc_unified), cmocka_unit_test(test_huge_pages),
         cmocka_unit_test(test_asids),       cmocka_unit_test(test_page_crossing),
         cmocka_unit_test(test_demand_zero), cmocka_unit_test(test_sides),
