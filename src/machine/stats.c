@@ -23,43 +23,42 @@ static inline uint64_t combine(enum vmsim_combine rule, uint64_t acc, uint64_t p
     return acc;
 }
 
-/* Within a VM a SAME or FIRST statistic has one producer: the part with a
- * value gives it. */
-static inline uint64_t merge(enum vmsim_combine rule, uint64_t acc, uint64_t part)
+/* One value of a part into the total. Within a VM a SAME or FIRST
+ * statistic has one producer: the part with a value gives it. Across VMs
+ * the first VM's stays. */
+static inline uint64_t fold1(enum vmsim_combine rule, uint64_t acc, uint64_t part, bool within)
 {
-    if (rule == VMSIM_COMBINE_SAME || rule == VMSIM_COMBINE_FIRST)
+    if (within && (rule == VMSIM_COMBINE_SAME || rule == VMSIM_COMBINE_FIRST))
         return acc ? acc : part;
     return combine(rule, acc, part);
 }
 
-void stats_merge(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb)
+static void fold(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb,
+                 bool within)
 {
-#define MERGE(f, n, r, d) acc->f = merge(VMSIM_COMBINE_##r, acc->f, part->f);
-    VMSIM_STATS(MERGE)
-#undef MERGE
+#define FOLD(f, n, r, d) acc->f = fold1(VMSIM_COMBINE_##r, acc->f, part->f, within);
+    VMSIM_STATS(FOLD)
+#undef FOLD
     for (unsigned l = 0; l < ntlb && l < VMSIM_MAX_TLB_LEVELS; l++) {
-        acc->tlb[l].hits = merge(VMSIM_COMBINE_SUM, acc->tlb[l].hits, part->tlb[l].hits);
-        acc->tlb[l].misses = merge(VMSIM_COMBINE_SUM, acc->tlb[l].misses, part->tlb[l].misses);
-        acc->tlb[l].reach = merge(VMSIM_COMBINE_MAX, acc->tlb[l].reach, part->tlb[l].reach);
+        acc->tlb[l].hits = fold1(VMSIM_COMBINE_SUM, acc->tlb[l].hits, part->tlb[l].hits, within);
+        acc->tlb[l].misses =
+            fold1(VMSIM_COMBINE_SUM, acc->tlb[l].misses, part->tlb[l].misses, within);
+        acc->tlb[l].reach = fold1(VMSIM_COMBINE_MAX, acc->tlb[l].reach, part->tlb[l].reach, within);
     }
     for (unsigned k = 0; k < VMSIM_MAX_LEVELS + 2; k++)
-        acc->walk_hist[k] = merge(VMSIM_COMBINE_SUM, acc->walk_hist[k], part->walk_hist[k]);
-    for (unsigned r = 0; r < VMSIM_MIGRATE_ROUNDS; r++) /* FIRST: the hypervisor's */
+        acc->walk_hist[k] = fold1(VMSIM_COMBINE_SUM, acc->walk_hist[k], part->walk_hist[k], within);
+    /* FIRST: the hypervisor's within a VM; VM 1's (the one migrated) across */
+    for (unsigned r = 0; r < VMSIM_MIGRATE_ROUNDS; r++)
         acc->mig_round_pages[r] =
-            merge(VMSIM_COMBINE_FIRST, acc->mig_round_pages[r], part->mig_round_pages[r]);
+            fold1(VMSIM_COMBINE_FIRST, acc->mig_round_pages[r], part->mig_round_pages[r], within);
+}
+
+void stats_merge(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb)
+{
+    fold(acc, part, ntlb, true);
 }
 
 void stats_combine(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb)
 {
-#define COMBINE(f, n, r, d) acc->f = combine(VMSIM_COMBINE_##r, acc->f, part->f);
-    VMSIM_STATS(COMBINE)
-#undef COMBINE
-    for (unsigned l = 0; l < ntlb && l < VMSIM_MAX_TLB_LEVELS; l++) {
-        acc->tlb[l].hits = combine(VMSIM_COMBINE_SUM, acc->tlb[l].hits, part->tlb[l].hits);
-        acc->tlb[l].misses = combine(VMSIM_COMBINE_SUM, acc->tlb[l].misses, part->tlb[l].misses);
-        acc->tlb[l].reach = combine(VMSIM_COMBINE_MAX, acc->tlb[l].reach, part->tlb[l].reach);
-    }
-    for (unsigned k = 0; k < VMSIM_MAX_LEVELS + 2; k++)
-        acc->walk_hist[k] = combine(VMSIM_COMBINE_SUM, acc->walk_hist[k], part->walk_hist[k]);
-    /* mig_round_pages: FIRST, the migration is VM 1's: acc keeps its own. */
+    fold(acc, part, ntlb, false);
 }
