@@ -95,6 +95,38 @@ struct vmsim_cost_config {
     uint32_t vmexit;  /* nested paging: one exit to the hypervisor and back (EPT violation) */
 };
 
+/* Data caches and memory (docs/caches.md): levels looked up in order by
+ * the references of their side, each sets x ways x line bytes with LRU
+ * replacement, private to each CPU or (the last level only) shared by all;
+ * non-inclusive and non-exclusive (a miss fills every level it looked up,
+ * an eviction touches no other level). A reference no level holds is served
+ * by DRAM. With a memory configured (dram != 0) page-table references cost
+ * the latency of the level that served them instead of pt_ref. */
+#define VMSIM_MAX_CACHE_LEVELS 6
+struct vmsim_cache_level_config {
+    char name[VMSIM_NAME_MAX];
+    uint32_t sets;    /* any number: the set is the line number modulo sets */
+    uint32_t ways;
+    uint32_t line;    /* bytes, a power of two from 8 to 4096 */
+    uint32_t latency; /* cycles of a reference this level serves (load to use) */
+    uint8_t side;     /* enum vmsim_tlb_side: d (walks, loads, stores), i (fetches), u */
+    bool shared;      /* one array for all CPUs: the last level only, unified */
+};
+
+struct vmsim_memory_config {
+    uint32_t ncaches;
+    struct vmsim_cache_level_config cache[VMSIM_MAX_CACHE_LEVELS];
+    uint32_t dram;         /* cycles of a reference DRAM serves (a row miss under the row
+                              model); 0: no memory model, walks cost pt_ref */
+    uint32_t dram_row_hit; /* open-page row-buffer model: cycles of a reference to the row
+                              its bank has open; 0: off */
+    uint32_t dram_banks;   /* row model: banks (bank = row number modulo banks) */
+    uint32_t dram_row;     /* row model: bytes of a row, a power of two */
+    bool data;             /* the program's accesses and fetches go through the caches too
+                              (they compete with page-table lines), costing the latency of
+                              the level that served them instead of `access` */
+};
+
 /* Live migration of the guest by pre-copy (docs/virtualization.md): the
  * first round sends all guest memory the host backs while the guest runs;
  * pages written meanwhile (caught by write protection in the nested table)
@@ -188,6 +220,7 @@ struct vmsim_config {
      * check (seed 001): sets and block size in bytes; 0 sets = no check. */
     uint32_t vipt_sets, vipt_block;
     struct vmsim_nested_config nested;
+    struct vmsim_memory_config mem; /* data caches and DRAM; mem.dram 0: none */
 };
 
 /* The defaults: radix x86-64 4-level, the skylake machine preset (TLBs,
@@ -203,6 +236,10 @@ extern const char *const vmsim_machine_help[];
 int vmsim_tlb_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
 /* Parse a PWC SPEC ("l4=2x2,l3=4x4,l2=32x4", "unified=32x4", "none"). */
 int vmsim_pwc_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
+/* Parse a CACHE SPEC (docs/caches.md): "l1d=64x8x64/d:4,l2=1024x16x64:14,
+ * l3=16384x16x64/shared:42,dram=200[,row=16x8k:100][,data=off]", a machine
+ * preset's name (its hierarchy) or "none", into cfg->mem. */
+int vmsim_cache_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
 /* Parse "access=1,pt_ref=30,fault=1000". */
 int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
 /* Parse a size: "4096", "4k", "2m", "1g", "64GiB". */
@@ -307,8 +344,25 @@ extern const char *const vmsim_combine_names[]; /* by enum value: "sum", ...; NU
     X(mig_traps, "migration.dirty_traps", FIRST, "live migration: first writes to write-protected pages, each a VM exit") \
     X(mig_lost, "migration.lost_writes", FIRST, "live migration with --verify: guest frames whose contents at the destination differ from the source after the stop-and-copy") \
     X(nested_oom, "nested.oom", SUM, "nested paging: guest-physical pages the hypervisor found no host memory for") \
+    X(walk_cycles, "walks.cycles", SUM, "cycles charged to walks: page-walk-cache probes, references (pt_ref each, or the latency of the cache level or DRAM that served it), the host dimension, software-walk traps") \
+    X(dram_refs, "memory.dram_refs", SUM, "references DRAM served (--cache): walks' and, with data on, the program's") \
+    X(dram_walk_refs, "memory.dram_walk_refs", SUM, "page-table references DRAM served (--cache)") \
+    X(dram_row_hits, "memory.dram_row_hits", SUM, "references DRAM served from a row its bank had open (--cache row=)") \
     X(cycles, "cycles", SUM, "total cycles of the cost model")                                 \
     X(cycles_translation, "cycles_translation", SUM, "cycles spent translating (TLB lookups, walks, faults)")
+
+/* One data-cache level's counters (docs/caches.md). Combined as: counters
+ * SUM; lines and pt_lines SAME (the caches belong to the CPUs every VM
+ * shares: read off the hardware when the statistics are read). */
+struct vmsim_cache_stats {
+    uint64_t hits, misses;         /* references it served / looked up and missed */
+    uint64_t pt_hits, pt_misses;   /* of which page-table references (walks) */
+    uint64_t data_misses_pt;       /* program references that missed on a line a
+                                      page-table fill recently evicted from this level */
+    uint64_t lines;                /* lines it holds at the end (all CPUs' copies) */
+    uint64_t pt_lines;             /* of which filled by page-table references */
+};
+#define VMSIM_WALK_LAT_BUCKETS 20 /* bucket 0: 0 cycles; b: [2^(b-1), 2^b); last: more */
 
 /* Combined as: hits and misses SUM; reach MAX (every VM runs on the same
  * CPUs, so the largest over CPUs is every VM's). */
@@ -325,6 +379,8 @@ struct vmsim_stats {
     struct vmsim_tlb_stats tlb[VMSIM_MAX_TLB_LEVELS]; /* same order as config */
     uint64_t walk_hist[VMSIM_MAX_LEVELS + 2];         /* walks by references made: SUM */
     uint64_t mig_round_pages[VMSIM_MIGRATE_ROUNDS];    /* pages sent by each pre-copy round: FIRST */
+    struct vmsim_cache_stats cache[VMSIM_MAX_CACHE_LEVELS]; /* same order as config */
+    uint64_t walk_lat_hist[VMSIM_WALK_LAT_BUCKETS];     /* walks by cycles (walks.cycles): SUM */
 };
 
 /* Page-table memory (the VmPTE rule: the root is reported apart). Radix
