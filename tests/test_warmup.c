@@ -440,7 +440,9 @@ static void check_scenario(const struct scenario *s, struct vmsim_stats *a_out,
 
 /* Native, under memory pressure with swap, --verify on: OPT looks its
  * plan up by the access number, so a reset that moved it would evict
- * other pages; then Clock with page tables evicted too. */
+ * other pages; Clock with page tables evicted too; and a hashed table
+ * that starts small, so that it resizes before and after the reset (the
+ * process forked at event N/5 grows its own after it). */
 static void test_classes_native(void **state)
 {
     (void)state;
@@ -448,18 +450,22 @@ static void test_classes_native(void **state)
     enum { N = 20000 };
     static struct vmsim_event ev[N];
     make_stream(ev, N, 11, 700);
-    for (int policy = 0; policy < 2; policy++) {
-        struct scenario s = {.name = policy ? "clock, evict-tables" : "opt", .ev = ev, .n = N,
-                             .k = 6000, .cfg = small_machine(), .plan = !policy};
+    static const char *const name[] = {"opt", "clock, evict-tables", "hashed"};
+    for (int m = 0; m < 3; m++) {
+        struct scenario s = {.name = name[m], .ev = ev, .n = N, .k = m == 2 ? 3000 : 6000,
+                             .cfg = small_machine(), .plan = m == 0};
         s.cfg.verify = true;
-        s.cfg.replace = policy ? VMSIM_REPLACE_CLOCK : VMSIM_REPLACE_OPT;
-        s.cfg.evict_tables = policy;
+        s.cfg.replace = m == 0 ? VMSIM_REPLACE_OPT : VMSIM_REPLACE_CLOCK;
+        s.cfg.evict_tables = m == 1;
+        if (m == 2)
+            snprintf(s.cfg.pt, sizeof s.cfg.pt, "hashed:buckets=4");
         struct vmsim_stats a, b;
         check_scenario(&s, &a, &b);
         assert_true(b.evictions > 1000);
         assert_true(b.verify_checks > 0);
         assert_int_equal(a.verify_mismatches, 0);
-        assert_true(!policy || b.faults_table > 0);
+        assert_true(m != 1 || b.faults_table > 0);
+        assert_true(m != 2 || (b.pt_resizes > 0 && a.pt_resizes > b.pt_resizes));
     }
 }
 
