@@ -450,8 +450,8 @@ static void test_classes_native(void **state)
     enum { N = 20000 };
     static struct vmsim_event ev[N];
     make_stream(ev, N, 11, 700);
-    static const char *const name[] = {"opt", "clock, evict-tables", "hashed"};
-    for (int m = 0; m < 3; m++) {
+    static const char *const name[] = {"opt", "clock, evict-tables", "hashed", "caches"};
+    for (int m = 0; m < 4; m++) {
         struct scenario s = {.name = name[m], .ev = ev, .n = N, .k = m == 2 ? 3000 : 6000,
                              .cfg = small_machine(), .plan = m == 0};
         s.cfg.verify = true;
@@ -459,6 +459,14 @@ static void test_classes_native(void **state)
         s.cfg.evict_tables = m == 1;
         if (m == 2)
             snprintf(s.cfg.pt, sizeof s.cfg.pt, "hashed:buckets=4");
+        if (m == 3) /* data caches and DRAM (docs/caches.md): their counters zeroed, their
+                       lines the state; a private L1 per CPU and a shared L2 */
+            s.cfg.mem = (struct vmsim_memory_config){
+                .ncaches = 2, .dram = 200, .data = true,
+                .cache = {{.name = "l1d", .sets = 16, .ways = 4, .line = 64, .latency = 4,
+                           .side = VMSIM_SIDE_DATA},
+                          {.name = "l2", .sets = 64, .ways = 8, .line = 64, .latency = 14,
+                           .shared = true}}};
         struct vmsim_stats a, b;
         check_scenario(&s, &a, &b);
         assert_true(b.evictions > 1000);

@@ -510,8 +510,10 @@ static size_t count_accesses(const struct vmsim_event *ev, size_t n)
 
 /* A warm-up to end within these events: run them up to its last access,
  * reset, run the rest. Only batches that reach into the warm-up pay for
- * looking at each event's type; the loop itself is the same. */
-static int run_warming(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
+ * looking at each event's type; the loop itself is the same. Out of line
+ * (cold), so that vmsim_run without a warm-up is one test and a jump. */
+__attribute__((cold, noinline)) static int run_warming(struct vmsim *sim,
+                                                       const struct vmsim_event *ev, size_t n)
 {
     size_t cut = 0;
     for (uint64_t left = sim->warm_left; cut < n && left; cut++)
