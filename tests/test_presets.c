@@ -660,6 +660,35 @@ static void test_presets_command_shows_cache_specs(void **state)
     cmd_result_free(&r);
 }
 
+/* The command line: --cache NAME runs with the preset's hierarchy, a
+ * mistyped name stops with status 2 and an error that names it and lists
+ * the presets, and no preset name is taken for a spec. */
+static void test_cli_cache_names(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NMEMORIES; i++) {
+        const struct exp_memory *e = &memories[i];
+        struct cmd_result r = run_vmsim("run --workload seq:n=200 --cache %s --json -", e->machine);
+        char dram[48];
+        snprintf(dram, sizeof dram, "\"dram\": %u", e->dram_cycles + e->dram_ns * e->mhz / 1000);
+        if (r.status != 0 || !strstr(r.out, dram) || !strstr(r.out, "\"name\": \"l3\""))
+            fail_msg("--cache %s: status %d, no %s or l3 in the JSON configuration; stderr \"%s\"",
+                     e->machine, r.status, dram, r.err);
+        cmd_result_free(&r);
+    }
+    static const char *const bad[] = {"skylak", "Zen3", "cortex-a78"};
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        struct cmd_result r = run_vmsim("run --workload seq:n=10 --cache %s", bad[b]);
+        char found[64];
+        snprintf(found, sizeof found, "found \"%s\"", bad[b]);
+        if (r.status != 2 || !strstr(r.err, "--cache") || !strstr(r.err, found) ||
+            !strstr(r.err, "expected a machine preset (skylake, golden-cove,"))
+            fail_msg("--cache %s: status %d, stderr \"%s\"", bad[b], r.status, r.err);
+        assert_string_equal(r.out, "");
+        cmd_result_free(&r);
+    }
+}
+
 /* ---- geometry presets: the "Geometry presets" table of docs/presets.md ---- */
 
 struct exp_geom {
@@ -729,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_machine_does_not_apply_cache),
         cmocka_unit_test(test_cache_parse_names_and_errors),
         cmocka_unit_test(test_presets_command_shows_cache_specs),
+        cmocka_unit_test(test_cli_cache_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
