@@ -436,16 +436,19 @@ static void gen_stream(struct rng *g, struct dcase *c, size_t target)
 
 /* ---- running both ---- */
 
+#define MAX_FIELDS 192
+
 struct fields {
-    char name[96][48];
-    uint64_t v[96];
+    char name[MAX_FIELDS][48];
+    uint64_t v[MAX_FIELDS];
     unsigned n;
 };
 
 static void collect(void *ctx, const char *name, uint64_t v)
 {
     struct fields *f = ctx;
-    if (f->n < 96) {
+    assert_true(f->n < MAX_FIELDS);
+    if (f->n < MAX_FIELDS) {
         snprintf(f->name[f->n], sizeof f->name[0], "%s", name);
         f->v[f->n++] = v;
     }
@@ -493,9 +496,26 @@ static bool vm_value(const struct vmsim_stats *st, const struct vmsim_pt_footpri
         if (!strcmp(name, buf))
             return *v = st->tlb[i].reach, true;
     }
+    for (unsigned i = 0; i < cfg->mem.ncaches; i++) {
+        const struct vmsim_cache_stats *cs = &st->cache[i];
+        const struct {
+            const char *what;
+            uint64_t v;
+        } c[] = {{"hits", cs->hits},           {"misses", cs->misses},
+                 {"pt_hits", cs->pt_hits},     {"pt_misses", cs->pt_misses},
+                 {"data_misses_pt", cs->data_misses_pt},
+                 {"lines", cs->lines},         {"pt_lines", cs->pt_lines}};
+        for (size_t j = 0; j < sizeof c / sizeof c[0]; j++) {
+            snprintf(buf, sizeof buf, "caches.%s.%s", cfg->mem.cache[i].name, c[j].what);
+            if (!strcmp(name, buf))
+                return *v = c[j].v, true;
+        }
+    }
     unsigned i;
     if (sscanf(name, "walks.refs_histogram[%u]", &i) == 1 && i < VMSIM_MAX_LEVELS + 2)
         return *v = st->walk_hist[i], true;
+    if (sscanf(name, "walks.latency_histogram[%u]", &i) == 1 && i < VMSIM_WALK_LAT_BUCKETS)
+        return *v = st->walk_lat_hist[i], true;
     if (sscanf(name, "page_tables.tables_by_level[%u]", &i) == 1 && i < cfg->geom.levels)
         return *v = fp->tables[cfg->geom.levels - i], true;
     return false;
