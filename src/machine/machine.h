@@ -34,6 +34,8 @@ struct vmsim {
     unsigned nvms;            /* the first VM: VMs besides itself */
     struct u64map vm_of;      /* the first VM: pid -> VM id, for processes outside VM 1 */
     struct vmsim_stats total; /* the first VM, with others: every VM's statistics combined */
+    unsigned vmid;            /* 1 for the first VM */
+    struct memsys memsys;     /* the first VM: the data caches and DRAM (cfg.mem.dram != 0) */
 };
 
 /* stats.c: fold one part's statistics into acc (which starts as a copy of

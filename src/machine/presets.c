@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cache/cache.h"
 #include "vmsim/vmsim.h"
 
 struct machine_preset {
@@ -126,4 +127,11 @@ int vmsim_config_machine(struct vmsim_config *cfg, const char *preset)
     snprintf(tmp.machine, sizeof tmp.machine, "%s", p->name);
     *cfg = tmp;
     return VMSIM_OK;
+}
+
+int vmsim_cache_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen)
+{
+    if (!spec || !cfg)
+        return VMSIM_EINVAL;
+    return cache_spec_parse(spec, &cfg->mem, why, whylen);
 }

@@ -8,6 +8,7 @@
 
 #include <signal.h>
 
+#include "cache/cache.h"
 #include "pt/pt.h"
 #include "tlb/tlb.h"
 #include "util/rng.h"
@@ -85,6 +86,9 @@ struct mmu {
     bool track;               /* vec->touch sees every translation: replacement, --verify */
     int host_rc;              /* a host failure inside a translation, returned by mmu_access */
     const volatile sig_atomic_t *stop; /* vmsim_set_stop: nonzero ends a long access */
+    struct memsys *mem;       /* the data caches and DRAM (--cache); NULL: walks cost pt_ref */
+    uint64_t mem_tag;         /* or-ed into this VM's physical addresses in the caches: a
+                                 guest's VM id in bits 56 and up (docs/caches.md) */
 };
 
 enum { SIDE_D = 0, SIDE_I = 1 };
@@ -122,6 +126,7 @@ struct cpu {
     struct vmsim_stats *st; /* the counters it charges: its own in the VM whose process it
                                runs (that VM's mmu.cst[i]), set by mmu_switch */
     uint64_t now; /* LRU clock */
+    uint64_t pte; /* with --cache: the entry the last slow translation used (0: none) */
 };
 
 /* Empty: no va >> 63 (0 or 1) equals the all-ones tag, not even the
