@@ -173,10 +173,15 @@ struct cline {
     uint64_t stamp;
 };
 
+struct ghost { /* one eviction of a data line by a walk fill */
+    uint64_t line;
+    bool forgotten; /* a reference or fill of the line came since */
+};
+
 struct carray { /* one copy of a cache level */
-    struct cline *e;    /* sets x ways */
-    uint64_t *ghost;    /* per set, ways remembered lines, oldest first */
-    uint32_t *nghost;   /* per set */
+    struct cline *e;     /* sets x ways */
+    struct ghost *ghost; /* per set, its last `ways` such evictions, oldest first */
+    uint32_t *nghost;    /* per set */
 };
 
 struct vma {
@@ -612,14 +617,16 @@ static struct carray *carr_of(struct ref *r, unsigned i, unsigned cpu)
     return &r->carr[i][r->m.cache[i].shared ? 0 : cpu];
 }
 
-/* Forget `line` in a set's memory of PT evictions; was it there? */
+/* Forget `line` in a set's memory of PT evictions; was it remembered?
+ * The memory is the set's last `ways` evictions of data lines by walk
+ * fills, less those forgotten since: a forgotten one still counts among
+ * the last `ways` (caches.md: "the last W of them"). */
 static bool ghost_forget(struct carray *ca, uint32_t ways, uint64_t set, uint64_t line)
 {
-    uint64_t *g = ca->ghost + set * ways;
+    struct ghost *g = ca->ghost + set * ways;
     for (uint32_t i = 0; i < ca->nghost[set]; i++)
-        if (g[i] == line) {
-            memmove(&g[i], &g[i + 1], (ca->nghost[set] - i - 1) * sizeof *g);
-            ca->nghost[set]--;
+        if (!g[i].forgotten && g[i].line == line) {
+            g[i].forgotten = true;
             return true;
         }
     return false;
@@ -627,12 +634,12 @@ static bool ghost_forget(struct carray *ca, uint32_t ways, uint64_t set, uint64_
 
 static void ghost_remember(struct carray *ca, uint32_t ways, uint64_t set, uint64_t line)
 {
-    uint64_t *g = ca->ghost + set * ways;
-    if (ca->nghost[set] == ways) { /* the oldest is forgotten */
+    struct ghost *g = ca->ghost + set * ways;
+    if (ca->nghost[set] == ways) { /* the oldest goes */
         memmove(&g[0], &g[1], (ways - 1) * sizeof *g);
         ca->nghost[set]--;
     }
-    g[ca->nghost[set]++] = line;
+    g[ca->nghost[set]++] = (struct ghost){line, false};
 }
 
 static void cache_fill(struct ref *r, unsigned i, struct carray *ca, uint64_t line, bool walk)
