@@ -986,6 +986,89 @@ static void test_shrinker(void **state)
     (void)state;
 }
 
+/* The value at a dotted JSON path ("caches.l1d.hits", "walks.refs_histogram[2]"). */
+static bool json_path(json_t *root, const char *path, uint64_t *v)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *o = root;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save)) {
+        char *br = strchr(tok, '[');
+        if (br) {
+            *br = '\0';
+            o = json_array_get(json_object_get(o, tok), strtoul(br + 1, NULL, 10));
+        } else {
+            o = json_object_get(o, tok);
+        }
+    }
+    if (!json_is_integer(o))
+        return false;
+    *v = (uint64_t)json_integer_value(o);
+    return true;
+}
+
+/* The same for the memory model: a model whose cache hits do not refresh
+ * LRU must disagree on some case with caches; the shrunk case still
+ * disagrees, and the printed command (with its --cache spec) gives, for
+ * every statistic, the library's number. */
+static void test_shrinker_cache(void **state)
+{
+    struct dcase c;
+    int found = 0;
+    for (uint64_t i = 0; i < 400 && !found; i++) {
+        make_case(555 + i, &c);
+        c.m.inject_cache_no_refresh = true;
+        if (c.m.ncache && compare(&c, c.ev, c.n, NULL, 0) > 0)
+            found = 1;
+        else
+            case_free(&c);
+    }
+    assert_true(found);
+    char *path = temp_path(".txt");
+    const size_t n = report_failure(&c, "injected cache model error", path);
+    assert_true(n >= 1 && n <= 40);
+    struct vmsim_event *ev = calloc(n, sizeof *ev);
+    assert_non_null(ev);
+    {
+        struct vmsim_source *src;
+        struct vmsim_source_error err;
+        assert_int_equal(vmsim_source_open_trace(path, "text", &src, &err), 0);
+        assert_int_equal(vmsim_source_next(src, ev, n), (long)n);
+        vmsim_source_close(src);
+    }
+    struct fields model, vm;
+    c.m.inject_cache_no_refresh = false;
+    assert_int_equal(run_model(&c.m, ev, n, &model), 0);
+    assert_int_equal(run_lib(&c, ev, n, &model, &vm), 0);
+    char opts[2048], *json = temp_path(".json");
+    command_options(&c, opts, sizeof opts);
+    struct cmd_result r = run_vmsim("run --trace text:%s %s --json %s", path, opts, json);
+    assert_int_equal(r.status, 0);
+    json_error_t jerr;
+    json_t *root = json_load_file(json, 0, &jerr);
+    assert_non_null(root);
+    unsigned caches = 0;
+    for (unsigned i = 0; i < vm.n; i++) {
+        uint64_t v = UINT64_MAX;
+        if (!json_path(root, vm.name[i], &v) || v != vm.v[i])
+            printf("%s: command line %llu, library %llu\n", vm.name[i], (unsigned long long)v,
+                   (unsigned long long)vm.v[i]);
+        assert_int_equal(v, vm.v[i]);
+        caches += !strncmp(vm.name[i], "caches.", 7);
+    }
+    assert_int_equal(caches, 7 * c.m.ncache);
+    json_decref(root);
+    cmd_result_free(&r);
+    remove(path);
+    remove(json);
+    free(json);
+    free(path);
+    free(ev);
+    case_free(&c);
+    (void)state;
+}
+
 /* ---- hand-derived cases: the model and vmsim against numbers worked out
  * from docs/kernel.md ("Which frame") and docs/caches.md ---- */
 
@@ -1126,6 +1209,7 @@ int main(void)
         cmocka_unit_test(test_frames_by_hand),
         cmocka_unit_test(test_ghost_by_hand),
         cmocka_unit_test(test_shrinker),
+        cmocka_unit_test(test_shrinker_cache),
         cmocka_unit_test(test_differential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -675,7 +675,8 @@ static uint64_t mem_ref(struct ref *r, unsigned cpu, uint64_t a, char side, bool
         struct cline *w = ca->e + set * lv->ways;
         for (uint32_t j = 0; j < lv->ways; j++)
             if (w[j].valid && w[j].line == line) {
-                w[j].stamp = r->cnow;
+                if (!m->inject_cache_no_refresh)
+                    w[j].stamp = r->cnow;
                 r->st.c_hits[i]++;
                 r->st.c_pt_hits[i] += walk;
                 for (unsigned n = 0; n < nmissed; n++)

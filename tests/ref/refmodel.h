@@ -65,6 +65,7 @@ struct ref_machine {
     bool data;                              /* the program's references go through the caches */
     /* Deliberate model errors, for testing the shrinker (never set in the suite). */
     bool inject_no_lru_refresh; /* first-level hits do not refresh LRU (issue 11's bug) */
+    bool inject_cache_no_refresh; /* data-cache hits do not refresh LRU */
 };
 
 /* Every statistic the model produces, with vmsim's meanings (docs/stats.md). */
