@@ -84,16 +84,17 @@
  *  - Caches (caches.md), with a memory (dram != 0): a walk reads each
  *    entry at table frame x 4096 + index x 8, side d; with data on, each
  *    translated page's part of an access, cut at the smallest line size,
- *    is one data reference at frame x 4096 + offset (side i for fetches),
- *    made right after that page's translation. A reference looks up the
+ *    is one data reference at frame x 4096 + offset (side i for fetches;
+ *    with no level, one per page), made right after that page's
+ *    translation. A reference looks up the
  *    levels of its side in order; the first that holds the line (address /
  *    line, set = line modulo sets) serves it and makes it most recent;
  *    every level missed before takes the line, into the lowest empty way
  *    else in place of the least recently used, marked PT when a walk
  *    filled it. A walk fill that evicts a data line makes its set
- *    remember that line (the last `ways` of them); a data miss on a
- *    remembered line counts data_misses_pt there; any fill of the line
- *    forgets it. Cost: the serving level's latency, else dram (with
+ *    remember that line (the last `ways` such evictions; a forgotten one
+ *    still counts among them); a data miss on a remembered line counts
+ *    data_misses_pt there; any fill of the line forgets it. Cost: the serving level's latency, else dram (with
  *    row=BxR:H: H when bank (a/R) mod B has row a/R open, else dram and the
  *    row opens). A walk costs its probe plus its references' costs; with
  *    data on an access costs its largest data reference's cost (0 with
