@@ -220,7 +220,7 @@ static void gen_memory(struct rng *g, struct ref_machine *m)
             c->line = 64;
         c->latency = (uint32_t)below(g, 60);
         if (chance(g, 15)) /* names up to the longest allowed */
-            snprintf(c->name, sizeof c->name, "Cache_level-%u_%c_name_x", i, c->side);
+            snprintf(c->name, sizeof c->name, "Cache_level-%c_%c_name_x", (char)('0' + i), c->side);
         else
             snprintf(c->name, sizeof c->name, "c%u%c", i, c->side);
         c->name[23] = '\0';
