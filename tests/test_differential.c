@@ -7,15 +7,20 @@
  * set-associative arrays, ways that are not powers of two, one or two
  * arrays per level serving 4 KiB and 2 MiB pages, ASIDs on or off, no,
  * split or unified page-walk caches of random sizes, 1-4 CPUs, 4- or
- * 5-level x86-64 paging, 2 MiB pages where advised (--thp madvise). vmsim
- * gets them as spec strings (vmsim_tlb_parse...), the model as its own
- * structured description, so a parser bug is a mismatch too.
+ * 5-level x86-64 paging, 2 MiB pages where advised (--thp madvise); in
+ * about 40% of the cases a memory model (--cache, docs/caches.md): 0-4
+ * small cache levels of random sides, sets and line sizes, a shared last
+ * level or not, DRAM with or without the row model, data on or off. vmsim
+ * gets them as spec strings (vmsim_tlb_parse, vmsim_cache_parse...), the
+ * model as its own structured description, so a parser bug is a mismatch
+ * too.
  *
  * Streams are built to provoke the shortcuts of the per-access path:
  * repeats of one page, alternation, same-set conflicts, fetch/data
  * alternation, writes after reads of zero pages, page-crossing accesses,
  * forks and writes on both sides, switches, exits, munmaps, huge and base
- * pages, long miss-heavy cycles, bad addresses. vmsim takes them in
+ * pages, long miss-heavy cycles, bad addresses; with a memory model,
+ * pages unmapped so that new tables take their frames. vmsim takes them in
  * batches of varying size (one event, a few, all at once), so its batch
  * prefetching runs too.
  *
