@@ -1660,7 +1660,8 @@ static void simulate(const struct run *r, const struct story *s, struct outcome 
 static bool may_differ(const char *name)
 {
     static const char *const cost[] = {"walks.refs",       "pwc.hits", "pwc.misses", "pwc.levels_skipped",
-                                       "cycles",           "cycles_translation",
+                                       "cycles",           "cycles_translation", "walks.cycles",
+                                       "memory.dram_refs", "memory.dram_walk_refs", "memory.dram_row_hits",
                                        "page_tables.migrated", "page_tables.resizes",
                                        "page_tables.evicted_entries", "page_tables.shareable_bytes",
                                        "memory.frames_used", "memory.frames_peak",

@@ -474,6 +474,10 @@ static void test_classes_native(void **state)
         assert_int_equal(a.verify_mismatches, 0);
         assert_true(m != 1 || b.faults_table > 0);
         assert_true(m != 2 || (b.pt_resizes > 0 && a.pt_resizes > b.pt_resizes));
+        if (m == 3) { /* the caches were at work on both sides of the reset */
+            assert_true(b.dram_walk_refs > 0 && b.cache[0].pt_hits > 0 && b.cache[1].hits > 0);
+            assert_true(a.cache[0].misses > b.cache[0].misses && b.cache[1].lines > 0);
+        }
     }
 }
 
@@ -493,13 +497,17 @@ static void test_classes_nested(void **state)
     s.cfg.verify = true;
     s.cfg.nested.on = true;
     s.cfg.nested.mem_bytes = 32ull << 20;
+    /* caches: the host dimension's references go through them too */
+    s.cfg.mem = (struct vmsim_memory_config){
+        .ncaches = 1, .dram = 200, .data = true,
+        .cache = {{.name = "l2", .sets = 64, .ways = 8, .line = 64, .latency = 14, .shared = true}}};
     vmsim_geometry_preset("x86-64", &s.cfg.nested.geom);
     s.cfg.nested.migrate = (struct vmsim_migrate_config){
         .at = 2000, .link_bytes = 30000000ull, .clock_hz = 1000000000ull,
         .downtime_ns = 1000000, .max_rounds = 30};
     struct vmsim_stats a, b;
     check_scenario(&s, &a, &b);
-    assert_true(b.nested_walks > 0);
+    assert_true(b.nested_walks > 0 && b.cache[0].pt_hits > 0);
     assert_true(b.mig_rounds >= 2);
     assert_int_equal(b.mig_done, 1);
     /* the migration was under way at the reset: it had started, not ended */

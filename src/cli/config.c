@@ -71,6 +71,9 @@ void cli_config_help(FILE *out)
           "                     each level once, l2 up to the geometry's levels\n"
           "  --cost SPEC        cycles: access=N,pt_ref=N,fault=N,io=N,pwc=N,trap=N,sw_ref=N,\n"
           "                     vmexit=N\n"
+          "  --cache SPEC|NAME|none  data caches and DRAM: walks cost what serves each\n"
+          "                     reference, e.g. l1d=64x8x64/d:5,l2=1024x16x64:14,dram=200, or a\n"
+          "                     --machine preset's hierarchy (docs/caches.md; default none)\n"
           "  --walker hw|sw     who walks on a TLB miss: hardware (default) or a software\n"
           "                     handler (a trap, sw_ref per reference, no page-walk caches)\n"
           "  --mem SIZE         simulated physical memory, page tables included (default 256g)\n"
@@ -385,6 +388,8 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
         return vmsim_pwc_parse(arg, cfg, why, sizeof why) ? bad("--pwc", why) : 0;
     case OPT_COST:
         return vmsim_cost_parse(arg, cfg, why, sizeof why) ? bad("--cost", why) : 0;
+    case OPT_CACHE:
+        return vmsim_cache_parse(arg, cfg, why, sizeof why) ? bad("--cache", why) : 0;
     case OPT_MEM:
         if (vmsim_parse_size(arg, &v) || v < (1u << 20)) {
             snprintf(why, sizeof why, "expected a size of at least 1m such as 16g, found \"%s\"", arg);

@@ -116,6 +116,11 @@ static void wire(struct vmsim *sim)
     m->up = sim;
     m->nested = sim->nested != NULL;
     m->track = sim->k.rc.track || sim->cfg.verify || sim->k.huge;
+    const struct vmsim *first = sim->primary ? sim->primary : sim;
+    m->mem = first->cfg.mem.dram ? (struct memsys *)&first->memsys : NULL;
+    m->plain_cpus = m->mem && m->mem->cfg->data ? 0 : sim->cfg.ncpus;
+    /* a guest's own addresses are guest-physical: tagged by its VM */
+    m->mem_tag = sim->cfg.nested.on ? (uint64_t)sim->vmid << 56 : 0;
 }
 
 /* Build the kernel of a VM over its memory and the machine's CPUs. */
@@ -136,6 +141,23 @@ static int hypervisor_start(struct vmsim *sim, struct host *h, unsigned vmid)
         .cfg = &sim->cfg, .mmu = &sim->mmu, .guest = &sim->phys, .cpu = sim->cpu,
         .rng = &sim->rng, .k = &sim->k, .migrating = &sim->migrating};
     return nested_init(&sim->nested, &env, h, vmid);
+}
+
+/* What cache_spec_parse guarantees, for a configuration built by hand. */
+static int check_memory(const struct vmsim_memory_config *m)
+{
+    if (m->ncaches > VMSIM_MAX_CACHE_LEVELS)
+        return VMSIM_EINVAL;
+    for (unsigned j = 0; j < m->ncaches; j++) {
+        const struct vmsim_cache_level_config *c = &m->cache[j];
+        if (!c->sets || c->sets > (1u << 24) || !c->ways || c->ways > 1024 || c->line < 8 ||
+            c->line > 4096 || (c->line & (c->line - 1)) || c->side > VMSIM_SIDE_INSN ||
+            (c->shared && (j + 1 != m->ncaches || c->side != VMSIM_SIDE_UNIFIED)))
+            return VMSIM_EINVAL;
+    }
+    if (m->dram_row_hit && (!m->dram_banks || m->dram_row < 64 || (m->dram_row & (m->dram_row - 1))))
+        return VMSIM_EINVAL;
+    return VMSIM_OK;
 }
 
 static int check_config(const struct vmsim_config *cfg)
@@ -159,6 +181,8 @@ static int check_config(const struct vmsim_config *cfg)
         return VMSIM_EINVAL;
     if (cfg->replace > VMSIM_REPLACE_NONE)
         return VMSIM_EINVAL;
+    if (cfg->mem.dram && check_memory(&cfg->mem))
+        return VMSIM_EINVAL;
     if (cfg->nested.on) {
         const struct pt_ops *hops = pt_find(cfg->nested.pt[0] ? cfg->nested.pt : "radix", &params);
         if (!hops)
@@ -179,6 +203,7 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
     if (!sim)
         return VMSIM_ENOMEM;
     sim->cfg = *cfg;
+    sim->vmid = 1;
     rng_seed(&sim->rng, cfg->seed);
     for (unsigned k = 1; k <= cfg->geom.levels; k++)
         sim->shift[k] = vmsim_geometry_page_shift(&cfg->geom, k);
@@ -203,6 +228,13 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         free(sim->cst);
         free(sim);
         return VMSIM_ENOMEM;
+    }
+    if (cfg->mem.dram && (rc = memsys_init(&sim->memsys, &sim->cfg.mem, cfg->ncpus)) != 0) {
+        memsys_fini(&sim->memsys);
+        free(sim->cpu);
+        free(sim->cst);
+        free(sim);
+        return rc;
     }
     wire(sim);
     if ((rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
@@ -237,6 +269,7 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
         v->cfg.phys_bytes = mem_bytes;
     v->cfg.nested.migrate.at = 0; /* the migration is VM 1's */
     v->primary = sim;
+    v->vmid = vmid;
     v->mmu.stop = sim->mmu.stop;
     v->cpu = sim->cpu;
     if (!(v->cst = calloc(v->cfg.ncpus, sizeof *v->cst))) {
@@ -281,6 +314,7 @@ void vmsim_destroy(struct vmsim *sim)
         pwc_fini(&sim->cpu[i].pwc);
     }
     free(sim->cpu);
+    memsys_fini(&sim->memsys);
     phys_fini(&sim->phys);
     free(sim);
 }
@@ -568,6 +602,9 @@ static void refresh(struct vmsim *s)
             if (sim->cpu[c].ready && tlb_level_reach(&sim->cpu[c].tlb[i]) > s->st.tlb[i].reach)
                 s->st.tlb[i].reach = tlb_level_reach(&sim->cpu[c].tlb[i]);
     }
+    const struct vmsim *first = sim->primary ? sim->primary : sim;
+    for (unsigned j = 0; j < sim->cfg.mem.ncaches && sim->cfg.mem.dram; j++)
+        memsys_lines(&first->memsys, j, &s->st.cache[j].lines, &s->st.cache[j].pt_lines);
     /* The VM's figures: the machine's own counters and gauges, then what
      * its kernel, the hypervisor and each CPU counted. No allocation: the
      * CLI reads them once per batch. */

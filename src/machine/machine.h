@@ -34,6 +34,8 @@ struct vmsim {
     unsigned nvms;            /* the first VM: VMs besides itself */
     struct u64map vm_of;      /* the first VM: pid -> VM id, for processes outside VM 1 */
     struct vmsim_stats total; /* the first VM, with others: every VM's statistics combined */
+    unsigned vmid;            /* 1 for the first VM */
+    struct memsys memsys;     /* the first VM: the data caches and DRAM (cfg.mem.dram != 0) */
     uint64_t warm_left;       /* the first VM: access events before the warm-up's reset; 0:
                                  none to come (vmsim_set_warmup) */
     struct vmsim_warmup warm; /* the first VM: the warm-up asked for, what resets excluded */

@@ -47,6 +47,21 @@ static void fold(struct vmsim_stats *acc, const struct vmsim_stats *part, unsign
     }
     for (unsigned k = 0; k < VMSIM_MAX_LEVELS + 2; k++)
         acc->walk_hist[k] = fold1(VMSIM_COMBINE_SUM, acc->walk_hist[k], part->walk_hist[k], within);
+    for (unsigned k = 0; k < VMSIM_WALK_LAT_BUCKETS; k++)
+        acc->walk_lat_hist[k] =
+            fold1(VMSIM_COMBINE_SUM, acc->walk_lat_hist[k], part->walk_lat_hist[k], within);
+    for (unsigned j = 0; j < VMSIM_MAX_CACHE_LEVELS; j++) {
+        struct vmsim_cache_stats *a = &acc->cache[j];
+        const struct vmsim_cache_stats *p = &part->cache[j];
+        a->hits = fold1(VMSIM_COMBINE_SUM, a->hits, p->hits, within);
+        a->misses = fold1(VMSIM_COMBINE_SUM, a->misses, p->misses, within);
+        a->pt_hits = fold1(VMSIM_COMBINE_SUM, a->pt_hits, p->pt_hits, within);
+        a->pt_misses = fold1(VMSIM_COMBINE_SUM, a->pt_misses, p->pt_misses, within);
+        a->data_misses_pt = fold1(VMSIM_COMBINE_SUM, a->data_misses_pt, p->data_misses_pt, within);
+        /* SAME: the caches every VM shares, read off the hardware */
+        a->lines = fold1(VMSIM_COMBINE_SAME, a->lines, p->lines, within);
+        a->pt_lines = fold1(VMSIM_COMBINE_SAME, a->pt_lines, p->pt_lines, within);
+    }
     /* FIRST: the hypervisor's within a VM; VM 1's (the one migrated) across */
     for (unsigned r = 0; r < VMSIM_MIGRATE_ROUNDS; r++)
         acc->mig_round_pages[r] =

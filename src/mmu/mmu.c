@@ -108,6 +108,15 @@ static unsigned walk_2d(struct mmu *m, struct cpu *c, const struct mmu_space *as
     return host | (writable ? 0 : HOST_RO);
 }
 
+/* The cycles of walk w's references: pt_ref each, or through the data
+ * caches the latency of what served each (memsys_walk). */
+static uint64_t refs_cost(struct mmu *m, struct cpu *c, const struct walk *w)
+{
+    if (!m->mem)
+        return (uint64_t)w->nrefs * m->cfg->cost.pt_ref;
+    return memsys_walk(m->mem, (unsigned)(c - m->cpu), w, m->mem_tag, c->st);
+}
+
 /* Walk the page table of p for va, through the page-walk caches; in a
  * guest, in two dimensions (walk_2d: a guest page-walk cache hit skips the
  * host walks of the levels it skips). Returns walk_2d's HOST_* bits. */
@@ -133,12 +142,17 @@ static unsigned walk(struct mmu *m, struct cpu *c, const struct mmu_space *as, v
     c->st->walks++;
     c->st->walk_refs += w->nrefs;
     c->st->walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
-    cyc += (uint64_t)w->nrefs * m->cfg->cost.pt_ref;
+    cyc += refs_cost(m, c, w);
     if (m->cfg->sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
         cyc += m->cfg->cost.trap + (uint64_t)w->nrefs * m->cfg->cost.sw_ref;
     if (m->nested && !m->cfg->nested.shadow)
         host = walk_2d(m, c, as, va, w, &cyc);
     charge(c->st, cyc);
+    c->st->walk_cycles += cyc;
+    c->st->walk_lat_hist[cyc ? (64u - (unsigned)__builtin_clzll(cyc) < VMSIM_WALK_LAT_BUCKETS
+                                    ? 64u - (unsigned)__builtin_clzll(cyc)
+                                    : VMSIM_WALK_LAT_BUCKETS - 1u)
+                             : 0]++;
     if (use_pwc)
         mmu_pwc_fill(pwc, va, as->asid, w, c->now, m->rng);
     return host;
@@ -156,6 +170,7 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
     unsigned i, shift = m->page_shift;
     uint64_t *hit = NULL;
 
+    c->pte = 0;
     if (va >> m->cfg->geom.va_bits) {
         c->st->faults_bad_address++;
         c->st->faults_total++;
@@ -207,6 +222,7 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
                 fill(m, c, side, i, va, asid, shift, pte);
             if (m->track)
                 m->vec->touch(m->up, p, va, kind, shift, pte);
+            c->pte = pte;
             return shift;
         }
         /* A hit that the access may not use still refreshed its stamp */
@@ -258,11 +274,14 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
     fill(m, c, side, np, va, asid, shift, w.pte);
     if (m->track)
         m->vec->touch(m->up, p, va, kind, shift, w.pte);
+    c->pte = w.pte;
     return shift;
 }
 
-/* Translate one page: returns the shift of the page containing va. */
-static inline unsigned translate(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind)
+/* Translate one page: returns the shift of the page containing va, and
+ * when pte is not NULL (--cache) the entry used, 0 for none. */
+static inline unsigned translate(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind,
+                                 uint64_t *pte)
 {
     const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
     const struct memo *mo = &c->memo[side];
@@ -272,38 +291,66 @@ static inline unsigned translate(struct mmu *m, struct cpu *c, vmsim_vaddr_t va,
         charge(c->st, mo->latency);
         if (m->track)
             m->vec->touch(m->up, c->proc, va, kind, mo->shift, mo->pte);
+        if (pte)
+            *pte = mo->pte;
         return mo->shift;
     }
-    return translate_slow(m, c, va, kind);
+    const unsigned shift = translate_slow(m, c, va, kind);
+    if (pte)
+        *pte = c->pte;
+    return shift;
 }
 
-int mmu_access(struct mmu *m, const struct vmsim_event *ev)
+/* The data references of one translated page's part [va, last] of an
+ * access (docs/caches.md): one per piece between the smallest line
+ * size's boundaries. Returns the largest cost. */
+static uint64_t data_refs(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, vmsim_vaddr_t last,
+                          unsigned kind, unsigned shift, uint64_t pte)
 {
-    if (ev->cpu >= m->cfg->ncpus)
-        return VMSIM_ERANGE;
-    struct cpu *c = &m->cpu[ev->cpu];
-    if (!c->proc || mmu_space_of(c->proc)->pid != ev->pid) {
-        int rc = mmu_switch(m, ev->cpu, ev->pid);
-        if (rc) { /* the access still counts, in this VM */
-            m->cst[ev->cpu].accesses++;
-            m->cst[ev->cpu].cycles += m->cfg->cost.access;
-            return rc;
-        }
+    struct memsys *ms = m->mem;
+    const unsigned cpu = (unsigned)(c - m->cpu);
+    const unsigned side = kind == VMSIM_FETCH ? MEM_SIDE_I : MEM_SIDE_D;
+    const uint64_t mask = (1ull << shift) - 1;
+    const uint64_t base = (PTE_PFN(pte) << m->page_shift) | m->mem_tag;
+    const unsigned ls = ms->min_line_shift;
+    uint64_t worst = 0;
+    for (uint64_t line = va >> ls;; line++) {
+        const vmsim_vaddr_t at = line << ls > va ? line << ls : va;
+        const uint64_t cyc = memsys_ref(ms, cpu, side, base + (at & mask), false, c->st);
+        worst = cyc > worst ? cyc : worst;
+        if (line == last >> ls)
+            break;
     }
-    /* c runs a process of this VM now: c->st is this VM's counters of c */
-    c->st->accesses++;
-    c->st->cycles += m->cfg->cost.access;
+    return worst;
+}
+
+/* Translate the pages of an access; with `cached` (--cache, data=on,
+ * a constant in each call, so the plain loop stays as it was) make its
+ * data references too, and charge the slowest of them instead of
+ * `access`. */
+static inline __attribute__((always_inline)) void access_pages(struct mmu *m, struct cpu *c, const struct vmsim_event *ev,
+                                bool cached)
+{
     const unsigned kind = ev->kind & 3u;
     vmsim_vaddr_t va = ev->addr;
     uint64_t len = ev->len ? ev->len : 1;
     vmsim_vaddr_t last = va + (len - 1);
+    uint64_t worst = 0;
+    if (!cached)
+        c->st->cycles += m->cfg->cost.access;
     if (last < va)
         last = UINT64_MAX;
     for (;;) {
-        unsigned shift = translate(m, c, va, kind);
+        uint64_t pte = 0;
+        unsigned shift = translate(m, c, va, kind, cached ? &pte : NULL);
         c->st->translations_huge += shift != m->page_shift;
         vmsim_vaddr_t next = ((va >> shift) + 1) << shift;
-        if (next == 0 || next > last)
+        const bool end = next == 0 || next > last;
+        if (cached && pte) {
+            const uint64_t cyc = data_refs(m, c, va, end ? last : next - 1, kind, shift, pte);
+            worst = cyc > worst ? cyc : worst;
+        }
+        if (end)
             break;
         /* Only an access that crosses a page gets here. The part beyond
          * the geometry's address space has no pages: the bad-address
@@ -316,12 +363,52 @@ int mmu_access(struct mmu *m, const struct vmsim_event *ev)
         }
         va = next;
     }
+    c->st->cycles += worst;
+}
+
+/* One access event of a CPU the machine has: the CPU loads the address
+ * space first if needed. */
+static inline __attribute__((always_inline)) int access_event(struct mmu *m,
+                                                              const struct vmsim_event *ev,
+                                                              bool cached)
+{
+    struct cpu *c = &m->cpu[ev->cpu];
+    if (!c->proc || mmu_space_of(c->proc)->pid != ev->pid) {
+        int rc = mmu_switch(m, ev->cpu, ev->pid);
+        if (rc) { /* the access still counts, in this VM */
+            m->cst[ev->cpu].accesses++;
+            m->cst[ev->cpu].cycles += m->cfg->cost.access;
+            return rc;
+        }
+    }
+    /* c runs a process of this VM now: c->st is this VM's counters of c */
+    c->st->accesses++;
+    access_pages(m, c, ev, cached);
     if (__builtin_expect(m->host_rc != 0, 0)) {
         int rc = m->host_rc;
         m->host_rc = 0;
         return rc;
     }
     return VMSIM_OK;
+}
+
+/* What the plain path does not take: a CPU the machine lacks, or any
+ * access when the program's references go through the caches. Out of
+ * line, so that the plain path keeps the hot loop's registers. */
+static __attribute__((noinline)) int access_event_other(struct mmu *m,
+                                                        const struct vmsim_event *ev)
+{
+    if (ev->cpu >= m->cfg->ncpus)
+        return VMSIM_ERANGE;
+    return access_event(m, ev, true);
+}
+
+int mmu_access(struct mmu *m, const struct vmsim_event *ev)
+{
+    /* one compare for both: plain_cpus is 0 when the caches see data */
+    if (__builtin_expect(ev->cpu >= m->plain_cpus, 0))
+        return access_event_other(m, ev);
+    return access_event(m, ev, false);
 }
 
 int mmu_cpu_ready(struct mmu *m, unsigned cpu)

@@ -8,6 +8,7 @@
 
 #include <signal.h>
 
+#include "cache/cache.h"
 #include "pt/pt.h"
 #include "tlb/tlb.h"
 #include "util/rng.h"
@@ -87,6 +88,11 @@ struct mmu {
     uint64_t accesses_base;   /* the CPUs' accesses and cycles that statistics resets cleared */
     uint64_t cycles_base;     /* (mmu_reset_stats): mmu_accesses, mmu_cycles go on from there */
     const volatile sig_atomic_t *stop; /* vmsim_set_stop: nonzero ends a long access */
+    struct memsys *mem;       /* the data caches and DRAM (--cache); NULL: walks cost pt_ref */
+    unsigned plain_cpus;      /* accesses of CPUs below it take the plain path (no data
+                                 references): cfg->ncpus, or 0 when mem sees the program's */
+    uint64_t mem_tag;         /* or-ed into this VM's physical addresses in the caches: a
+                                 guest's VM id in bits 56 and up (docs/caches.md) */
 };
 
 enum { SIDE_D = 0, SIDE_I = 1 };
@@ -124,6 +130,7 @@ struct cpu {
     struct vmsim_stats *st; /* the counters it charges: its own in the VM whose process it
                                runs (that VM's mmu.cst[i]), set by mmu_switch */
     uint64_t now; /* LRU clock */
+    uint64_t pte; /* with --cache: the entry the last slow translation used (0: none) */
 };
 
 /* Empty: no va >> 63 (0 or 1) equals the all-ones tag, not even the

@@ -113,13 +113,33 @@ static json_t *config_json(const struct vmsim_config *cfg)
                                        "tlb", cache_json(&n->tlb), "tlb_latency",
                                        (json_int_t)n->tlb_latency, "pwc", pwc_json(&n->pwc))
                            : json_null();
-    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I,s:o}", "machine", cfg->machine,
+    const struct vmsim_memory_config *mc = &cfg->mem;
+    json_t *cache = json_null();
+    if (mc->dram) {
+        json_t *levels = json_array();
+        for (unsigned j = 0; j < mc->ncaches; j++) {
+            const struct vmsim_cache_level_config *c = &mc->cache[j];
+            json_array_append_new(
+                levels, json_pack("{s:s,s:I,s:I,s:I,s:I,s:s,s:b}", "name", c->name, "sets",
+                                  (json_int_t)c->sets, "ways", (json_int_t)c->ways, "line",
+                                  (json_int_t)c->line, "latency", (json_int_t)c->latency, "side",
+                                  sides[c->side % 3], "shared", c->shared));
+        }
+        cache = json_pack("{s:o,s:I,s:o,s:b}", "levels", levels, "dram", (json_int_t)mc->dram, "row",
+                          mc->dram_row_hit ? json_pack("{s:I,s:I,s:I}", "banks",
+                                                       (json_int_t)mc->dram_banks, "bytes",
+                                                       (json_int_t)mc->dram_row, "hit",
+                                                       (json_int_t)mc->dram_row_hit)
+                                           : json_null(),
+                          "data", mc->data);
+    }
+    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I,s:o,s:o}", "machine", cfg->machine,
                      "pt", cfg->pt, "geometry", geometry_json(&cfg->geom), "tlb", tlb, "pwc",
                      pwc_json(&cfg->pwc), "cost", cost,
                      "kernel", kernel, "phys_bytes", (json_int_t)cfg->phys_bytes, "cpus",
                      (json_int_t)cfg->ncpus, "asids", cfg->asids, "anon_page_size",
                      (json_int_t)(1ull << cfg->anon_page_shift), "seed", (json_int_t)cfg->seed,
-                     "nested", nested);
+                     "nested", nested, "cache", cache);
 }
 
 int report_json(const struct vmsim *sim, const char *source, FILE *out)
@@ -168,6 +188,27 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
     for (unsigned i = 0; i <= VMSIM_MAX_LEVELS + 1; i++)
         json_array_append_new(hist, json_integer((json_int_t)st->walk_hist[i]));
     set_path(root, "walks.refs_histogram", hist);
+    json_t *lat = json_array();
+    for (unsigned i = 0; i < VMSIM_WALK_LAT_BUCKETS; i++)
+        json_array_append_new(lat, json_integer((json_int_t)st->walk_lat_hist[i]));
+    set_path(root, "walks.latency_histogram", lat);
+    for (unsigned j = 0; cfg->mem.dram && j < cfg->mem.ncaches; j++) {
+        const struct vmsim_cache_stats *c = &st->cache[j];
+        const struct {
+            const char *key;
+            uint64_t v;
+        } f[] = {{"hits", c->hits},       {"misses", c->misses},
+                 {"pt_hits", c->pt_hits}, {"pt_misses", c->pt_misses},
+                 {"data_misses_pt", c->data_misses_pt}, {"lines", c->lines},
+                 {"pt_lines", c->pt_lines}};
+        char name[80];
+        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+            snprintf(name, sizeof name, "caches.%s.%s", cfg->mem.cache[j].name, f[k].key);
+            set_path(root, name, json_integer((json_int_t)f[k].v));
+        }
+        snprintf(name, sizeof name, "caches.%s.pt_line_share", cfg->mem.cache[j].name);
+        set_path(root, name, json_real(c->lines ? (double)c->pt_lines / (double)c->lines : 0.0));
+    }
     json_t *vms = json_array();
     for (unsigned id = 1; cfg->nested.on && id < VMSIM_MAX_VMS; id++) {
         const struct vmsim_stats *v = vmsim_vm_stats(sim, id);

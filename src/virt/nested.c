@@ -109,9 +109,11 @@ void nested_fini(struct nested *n)
 
 /* A walk of the nested table for gpa, through the CPU's host page-walk
  * caches; counts it and its references. */
-static void host_walk(struct nested *n, struct nested_cpu *nc, uint64_t now, vmsim_paddr_t gpa,
+static void host_walk(struct nested *n, unsigned cpu, uint64_t now, vmsim_paddr_t gpa,
                       struct walk *w, uint64_t *cyc)
 {
+    struct nested_cpu *nc = &n->h->cpu[cpu];
+    struct memsys *mem = n->env.mmu->mem;
     struct walk_start s = {0, NULL};
     const bool pwc = nc->pwc.nprobe && n->h->ops->tree;
     if (pwc) {
@@ -122,7 +124,10 @@ static void host_walk(struct nested *n, struct nested_cpu *nc, uint64_t now, vms
     pt_walk(n->pt, n->vmid, gpa, &s, w);
     n->counters.nested_walks++;
     n->counters.nested_refs += w->nrefs;
-    *cyc += (uint64_t)w->nrefs * n->env.cfg->cost.pt_ref;
+    if (mem) /* host-physical addresses: no VM tag (docs/caches.md) */
+        *cyc += memsys_walk(mem, cpu, w, 0, &n->counters);
+    else
+        *cyc += (uint64_t)w->nrefs * n->env.cfg->cost.pt_ref;
     if (pwc)
         mmu_pwc_fill(&nc->pwc, gpa, n->vmid, w, now, n->env.rng);
 }
@@ -223,7 +228,7 @@ vmsim_paddr_t nested_translate(struct nested *n, unsigned cpu, vmsim_paddr_t gpa
         st->nested_tlb_misses++;
     }
     struct walk w;
-    host_walk(n, nc, now, gpa, &w, cyc);
+    host_walk(n, cpu, now, gpa, &w, cyc);
     if (!(w.pte & PTE_P)) { /* an EPT violation: a VM exit */
         st->nested_violations++;
         *cyc += n->env.cfg->cost.vmexit;
@@ -231,7 +236,7 @@ vmsim_paddr_t nested_translate(struct nested *n, unsigned cpu, vmsim_paddr_t gpa
             *writable = true;
             return gpa;
         }
-        host_walk(n, nc, now, gpa, &w, cyc);
+        host_walk(n, cpu, now, gpa, &w, cyc);
     }
     /* The leaf is of back_level: the nested table holds nothing else. */
     const vmsim_pfn_t pfn = PTE_PFN(w.pte);
