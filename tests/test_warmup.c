@@ -500,7 +500,8 @@ static void test_classes_nested(void **state)
     /* caches: the host dimension's references go through them too */
     s.cfg.mem = (struct vmsim_memory_config){
         .ncaches = 1, .dram = 200, .data = true,
-        .cache = {{.name = "l2", .sets = 64, .ways = 8, .line = 64, .latency = 14, .shared = true}}};
+        .cache = {{.name = "l2", .sets = 64, .ways = 8, .line = 64, .latency = 14,
+                   .shared = true}}};
     vmsim_geometry_preset("x86-64", &s.cfg.nested.geom);
     s.cfg.nested.migrate = (struct vmsim_migrate_config){
         .at = 2000, .link_bytes = 30000000ull, .clock_hz = 1000000000ull,
@@ -557,7 +558,8 @@ static void test_cli_steady_state(void **state)
     /* the summary's line */
     r = run_vmsim("run --trace text:%s --warmup %d", path, N);
     assert_int_equal(r.status, 0);
-    expect_in("summary", r.out, "warm-up                the first 16 accesses (16 events) excluded");
+    expect_in("summary", r.out,
+              "warm-up                the first 16 accesses (16 events) excluded");
     cmd_result_free(&r);
     free(path);
 }

@@ -68,10 +68,11 @@ int cli_output_close(FILE *f, const char *path, bool ok);
 
 /* Machine options shared by the commands that build a simulator
  * (--machine, --pt, --geometry, --tlb, --pwc, --cost, --mem, --cpus,
- * --no-asid, --page-size, --seed, ..., and --warmup, which is the
- * configuration's too: every command that runs events honours it). CLI_CONFIG_OPTIONS goes into a
- * getopt_long table; cli_config_option() handles one of them and returns 0,
- * 1 if opt is not a machine option, or 2 after printing an error. */
+ * --no-asid, --page-size, --seed, ...; and --warmup, which is the
+ * configuration's too, so that every command that runs events honours it).
+ * CLI_CONFIG_OPTIONS goes into a getopt_long table; cli_config_option()
+ * handles one of them and returns 0, 1 if opt is not a machine option, or
+ * 2 after printing an error. */
 enum {
     OPT_MACHINE = 1000, OPT_PT, OPT_GEOMETRY, OPT_TLB, OPT_PWC, OPT_COST, OPT_MEM,
     OPT_CPUS, OPT_NO_ASID, OPT_PAGE_SIZE, OPT_SEED, OPT_SWAP, OPT_REPLACE, OPT_STRICT,

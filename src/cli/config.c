@@ -214,7 +214,10 @@ static int parse_count(const char *s, uint64_t *out)
 {
     char *end;
     const double mant = strtod(s, &end);
-    const double scale = !strcmp(end, "k") ? 1e3 : !strcmp(end, "m") ? 1e6 : !strcmp(end, "g") ? 1e9 : 1;
+    const double scale = !strcmp(end, "k")   ? 1e3
+                         : !strcmp(end, "m") ? 1e6
+                         : !strcmp(end, "g") ? 1e9
+                                             : 1;
     if (parse_decimal(s, strlen(s), false, out) || mant * scale != (double)*out ||
         *out > (uint64_t)INT64_MAX)
         return -1;
