@@ -38,7 +38,10 @@
  * were wrong. Small geometries (2x1, direct-mapped with two sets) are
  * there to make misses on both pages of a crossing access happen.
  *
- * Time: about 30 s in release on a 2-core machine (lackey's run dominates);
+ * With --caches the command also compares data caches; the cache model
+ * below (after the TLB model) is the referee for that table.
+ *
+ * Time: about 35 s in release on a 2-core machine (lackey's run dominates);
  * the ASan build (VMSIM_SANITIZE) runs /bin/true only. */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -672,6 +675,7 @@ static void test_programs(void **state)
     snprintf(cmd, sizeof cmd, "ls -l %s", path);
     check(cmd, skylake);
     check(cmd, direct2);
+    check_caches(cmd, skylake, skylake_caches);
     remove_dir(dir);
     free(dir);
 }
@@ -760,6 +764,21 @@ static void test_usage_errors(void **state)
     assert_int_equal(r.status, 2);
     expect_in("stderr", r.err, "--itlb: expected ENTRIESxWAYS");
     cmd_result_free(&r);
+    /* --caches: 48 sets; two line sizes; two levels only */
+    static const char *const bad_caches[] = {"48x8x64,64x8x64,8192x16x64",
+                                             "64x8x64,64x8x32,8192x16x64", "64x8x64,64x8x64",
+                                             "64x8x64,64x8x64,8192x16x64,", "64x8x32,64x8x32,64x8x32"};
+    for (size_t i = 0; i < sizeof bad_caches / sizeof *bad_caches; i++) {
+        r = run_vmsim("crosscheck --caches %s -- /bin/true", bad_caches[i]);
+        assert_int_equal(r.status, 2);
+        char want[256];
+        snprintf(want, sizeof want, "--caches: expected I1,D1,LL each SETSxWAYSxLINE (sets a "
+                 "power of two, as cachegrind needs; ways up to 1024; one line size for the "
+                 "three, a power of two from 64 to 4096) or \"default\", found \"%s\"",
+                 bad_caches[i]);
+        expect_in("stderr", r.err, want);
+        cmd_result_free(&r);
+    }
     r = run_vmsim("crosscheck --bogus -- /bin/true");
     assert_int_equal(r.status, 2);
     cmd_result_free(&r);
@@ -803,8 +822,36 @@ static void test_missing_valgrind_or_command(void **state)
     cmd_result_free(&r);
 }
 
-int main(void)
+/* `test_crosscheck model TRACE ExW ExW I1,D1,LL`: the cache model alone on
+ * a kept lackey trace (the TLBs d and i; the caches SETSxWAYSxLINE), for
+ * the figures of docs/validation.md on programs too long for the test. */
+static int model_main(char **argv)
 {
+    unsigned tlbs[2][2], geom[3][3];
+    if (sscanf(argv[3], "%ux%u", &tlbs[0][0], &tlbs[0][1]) != 2 ||
+        sscanf(argv[4], "%ux%u", &tlbs[1][0], &tlbs[1][1]) != 2 ||
+        sscanf(argv[5], "%ux%ux%u,%ux%ux%u,%ux%ux%u", &geom[0][0], &geom[0][1], &geom[0][2],
+               &geom[1][0], &geom[1][1], &geom[1][2], &geom[2][0], &geom[2][1],
+               &geom[2][2]) != 9) {
+        fprintf(stderr, "usage: test_crosscheck model TRACE ExW ExW I1,D1,LL\n");
+        return 2;
+    }
+    struct cmodel *m = malloc(sizeof *m);
+    if (!m)
+        return 1;
+    cmodel_init(m, tlbs, geom);
+    cmodel_run(argv[2], m);
+    cmodel_print(argv[2], m);
+    printf("walks %" PRIu64 ", copies of the zero frame %" PRIu64 "\n", m->walks, m->cow);
+    cmodel_free(m);
+    free(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 6 && !strcmp(argv[1], "model"))
+        return model_main(argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_missing_valgrind_or_command),
