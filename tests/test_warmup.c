@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref/refmodel.h"
 #include "testutil.h"
 #include "vmsim/vmsim.h"
 
@@ -520,6 +521,151 @@ static void test_classes_nested(void **state)
     vmsim_destroy(sim);
 }
 
+/* ---- the reference model ----------------------------------------------------- */
+
+/* The class of a statistic the model names: VMSIM_STATS's from the docs,
+ * the others by docs/stats.md's table too (per-level counters and
+ * histograms zeroed; reach, lines and live tables the state). */
+static int class_of(const char *name)
+{
+    for (size_t i = 0; i < NROWS; i++)
+        if (!strcmp(name, rows[i].name))
+            return rows[i].cls;
+    static const char *const state[] = {".reach_bytes", ".lines", ".pt_lines", "tables_by_level["};
+    for (size_t i = 0; i < sizeof state / sizeof state[0]; i++)
+        if (strstr(name, state[i]))
+            return W_STATE;
+    return W_ZEROED;
+}
+
+/* vmsim's figure for the model's name. */
+static bool vm_value(const struct vmsim_stats *st, const struct vmsim_pt_footprint *fp,
+                     const struct vmsim_config *cfg, const char *name, uint64_t *v)
+{
+    for (size_t i = 0; i < NROWS; i++)
+        if (!strcmp(name, rows[i].name))
+            return *v = field(st, rows[i].off), true;
+    char buf[64];
+    unsigned i;
+    for (unsigned l = 0; l < cfg->ntlb; l++) {
+        const uint64_t x[3] = {st->tlb[l].hits, st->tlb[l].misses, st->tlb[l].reach};
+        static const char *const what[3] = {"hits", "misses", "reach_bytes"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(buf, sizeof buf, "tlb.%s.%s", cfg->tlb[l].name, what[k]);
+            if (!strcmp(name, buf))
+                return *v = x[k], true;
+        }
+    }
+    for (unsigned l = 0; l < cfg->mem.ncaches; l++) {
+        const struct vmsim_cache_stats *c = &st->cache[l];
+        const uint64_t x[7] = {c->hits,           c->misses, c->pt_hits, c->pt_misses,
+                               c->data_misses_pt, c->lines,  c->pt_lines};
+        static const char *const what[7] = {"hits",           "misses", "pt_hits", "pt_misses",
+                                            "data_misses_pt", "lines",  "pt_lines"};
+        for (int k = 0; k < 7; k++) {
+            snprintf(buf, sizeof buf, "caches.%s.%s", cfg->mem.cache[l].name, what[k]);
+            if (!strcmp(name, buf))
+                return *v = x[k], true;
+        }
+    }
+    if (sscanf(name, "walks.refs_histogram[%u]", &i) == 1 && i < VMSIM_MAX_LEVELS + 2)
+        return *v = st->walk_hist[i], true;
+    if (sscanf(name, "walks.latency_histogram[%u]", &i) == 1 && i < VMSIM_WALK_LAT_BUCKETS)
+        return *v = st->walk_lat_hist[i], true;
+    if (sscanf(name, "page_tables.tables_by_level[%u]", &i) == 1 && i < cfg->geom.levels)
+        return *v = fp->tables[cfg->geom.levels - i], true;
+    return false;
+}
+
+struct named {
+    size_t n;
+    char name[400][64];
+    uint64_t v[400];
+};
+
+static void collect(void *ctx, const char *name, uint64_t v)
+{
+    struct named *f = ctx;
+    assert_true(f->n < 400);
+    snprintf(f->name[f->n], sizeof f->name[0], "%s", name);
+    f->v[f->n++] = v;
+}
+
+/* The independent model (tests/ref, no code shared with src/) knows no
+ * reset: it runs the stream once, read at the cut and at the end. vmsim
+ * with the warm-up must give, for each statistic the model produces,
+ * end - cut for a zeroed one and end for the state. A 2-CPU machine with
+ * a TLB, split page-walk caches and a shared data cache. */
+static void test_against_reference_model(void **state)
+{
+    (void)state;
+    read_classes();
+    enum { N = 12000, K = 5000 };
+    static struct vmsim_event ev[N];
+    make_stream(ev, N, 17, 800);
+    struct ref_machine m = {.ntlb = 1, .pwc_mode = REF_PWC_SPLIT, .pwc_latency = 1,
+                            .cost_access = 1, .cost_pt_ref = 10, .cost_fault = 100, .levels = 4,
+                            .ncpus = 2, .asids = true, .ncache = 1, .dram = 200, .data = true};
+    m.tlb[0] = (struct ref_level){.name = "t", .side = 'u', .latency = 1, .narr = 1};
+    m.tlb[0].arr[0] = (struct ref_array){64, 4, 1ull << 12};
+    m.pwc_entries[2] = 8, m.pwc_ways[2] = 4;
+    m.pwc_entries[3] = 4, m.pwc_ways[3] = 4;
+    m.cache[0] = (struct ref_cache){.name = "c0", .side = 'u', .shared = true, .sets = 64,
+                                    .ways = 8, .line = 64, .latency = 14};
+    const size_t cut = cut_after(ev, N, K);
+    struct ref *r = ref_create(&m);
+    assert_non_null(r);
+    static struct named at, end;
+    struct ref_stats rs;
+    for (size_t i = 0; i < N; i++) {
+        if (i == cut) {
+            ref_stats(r, &rs);
+            ref_stat_fields(&m, &rs, collect, &at);
+        }
+        assert_int_equal(ref_event(r, &ev[i]), 0);
+    }
+    ref_stats(r, &rs);
+    ref_stat_fields(&m, &rs, collect, &end);
+    ref_destroy(r);
+    assert_int_equal(at.n, end.n);
+
+    struct vmsim_config cfg;
+    char why[256];
+    vmsim_config_default(&cfg);
+    assert_int_equal(vmsim_tlb_parse("t=64x4@4k:1", &cfg, why, sizeof why), VMSIM_OK);
+    assert_int_equal(vmsim_pwc_parse("l2=8x4,l3=4x4", &cfg, why, sizeof why), VMSIM_OK);
+    assert_int_equal(vmsim_cost_parse("access=1,pt_ref=10,fault=100,pwc=1", &cfg, why, sizeof why),
+                     VMSIM_OK);
+    assert_int_equal(vmsim_cache_parse("c0=64x8x64/shared:14,dram=200", &cfg, why, sizeof why),
+                     VMSIM_OK);
+    cfg.ncpus = 2;
+    cfg.warmup = K;
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+    assert_int_equal(vmsim_run(sim, ev, N), VMSIM_OK);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    struct vmsim_pt_footprint fp;
+    vmsim_footprint(sim, &fp);
+    unsigned compared = 0;
+    for (size_t i = 0; i < end.n; i++) {
+        assert_string_equal(at.name[i], end.name[i]);
+        const int cls = class_of(end.name[i]);
+        uint64_t v;
+        if ((cls != W_ZEROED && cls != W_STATE) || !vm_value(st, &fp, &cfg, end.name[i], &v))
+            continue;
+        const uint64_t want = cls == W_ZEROED ? end.v[i] - at.v[i] : end.v[i];
+        if (v != want)
+            fail_msg("%s (%s): vmsim %llu after the warm-up, the model %llu (%llu at the reset, "
+                     "%llu at the end)", end.name[i], class_names[cls], (unsigned long long)v,
+                     (unsigned long long)want, (unsigned long long)at.v[i],
+                     (unsigned long long)end.v[i]);
+        compared++;
+    }
+    assert_true(compared > 50);
+    assert_true(st->walks > 0 && st->cache[0].pt_hits > 0 && st->tlb_flushes == 0);
+    vmsim_destroy(sim);
+}
+
 /* ---- the command line ------------------------------------------------------ */
 
 /* A trace of 2N reads: N pages, then the same N pages again. With
@@ -645,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_zero_changes_nothing),
         cmocka_unit_test(test_classes_native),
         cmocka_unit_test(test_classes_nested),
+        cmocka_unit_test(test_against_reference_model),
         cmocka_unit_test(test_cli_steady_state),
         cmocka_unit_test(test_cli_zero),
         cmocka_unit_test(test_cli_longer_than_input),
