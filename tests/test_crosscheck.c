@@ -168,8 +168,10 @@ static void model_run(const char *path, const unsigned geom[2][2], struct model_
  *           walks, copies and walks again, and the copy invalidates the
  *           page in both TLBs (docs/kernel.md);
  *   H_VMSIM and vmsim's frames: a page read or fetched before it is written
- *           is the one shared zero frame; written, it has a frame of its
- *           own (a page first written has its own at once).
+ *           maps the zero frame, whose data lines are the page's own
+ *           (docs/caches.md); written, it has a frame of its own (a page
+ *           first written has its own at once), so a copy-on-write moves
+ *           the page's lines to new addresses.
  *
  * Caches whose sets x line is at most a page index by page offset alone,
  * so H_VMSIM's I1 and D1 see exactly what vmsim's physically addressed
@@ -321,7 +323,7 @@ static void lru_remove(struct lru *c, uint64_t page)
 }
 
 enum { PG_NONE, PG_ZERO, PG_OWN };
-#define ID_ZERO (1ull << 40)                   /* the zero frame's "page number" */
+#define ID_ZERO (1ull << 40) /* or-ed into a page's number: its zero-frame lines */
 #define ID_TABLE(level, prefix) ((2ull + (level)) << 40 | (prefix))
 
 struct cmodel {
@@ -418,7 +420,7 @@ static void cmodel_access(struct cmodel *m, int side, bool write, uint64_t addr,
             const uint64_t a = line << ls > lo ? line << ls : lo;
             hier_ref(&m->h[H_SPLIT], side, a, false);
             hier_ref(&m->h[H_WALK], side, a, false);
-            const uint64_t frame = st == PG_ZERO ? ID_ZERO : p;
+            const uint64_t frame = st == PG_ZERO ? ID_ZERO | p : p;
             hier_ref(&m->h[H_VMSIM], side, frame << 12 | (a & 4095), false);
         }
     }

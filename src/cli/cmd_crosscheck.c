@@ -23,7 +23,7 @@
  * the same three caches (64-byte lines, say), gives the other program's
  * misses per level. Only the program's references are compared (vmsim's
  * walk references go through D1 and LL too, and are printed apart); the
- * differences that remain by design (physical addresses, the zero frame,
+ * differences that remain by design (physical addresses, copies on write,
  * walk lines evicting data lines, straddling accesses, cachegrind's clamp
  * of large accesses) are docs/validation.md's.
  *
@@ -526,8 +526,8 @@ static void print_caches(const struct level lv[3])
                (unsigned long long)l->misses, (unsigned long long)l->cg_misses, diff, rel,
                (unsigned long long)l->walk_refs, (unsigned long long)l->walk_misses);
     }
-    printf("vmsim's caches are physically addressed (every page read before it is written is "
-           "the\nzero frame), split accesses at line boundaries, and hold walk lines too "
+    printf("vmsim's caches are physically addressed (a page written after it was read moves "
+           "to\nnew lines), split accesses at line boundaries, and hold walk lines too "
            "(docs/validation.md)\n");
     if (lv[2].lines == lv[2].misses + lv[2].walk_misses)
         printf("note: vmsim's ll evicted nothing (%llu lines): its misses are the distinct "

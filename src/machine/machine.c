@@ -120,7 +120,7 @@ static void wire(struct vmsim *sim)
     m->mem = first->cfg.mem.dram ? (struct memsys *)&first->memsys : NULL;
     m->plain_cpus = m->mem && m->mem->cfg->data ? 0 : sim->cfg.ncpus;
     /* a guest's own addresses are guest-physical: tagged by its VM */
-    m->mem_tag = sim->cfg.nested.on ? (uint64_t)sim->vmid << 56 : 0;
+    m->mem_tag = sim->cfg.nested.on ? (uint64_t)sim->vmid << 48 : 0;
 }
 
 /* Build the kernel of a VM over its memory and the machine's CPUs. */

@@ -301,6 +301,10 @@ static inline unsigned translate(struct mmu *m, struct cpu *c, vmsim_vaddr_t va,
     return shift;
 }
 
+/* Bit 63 of a cache line address: a page mapped to the zero frame, by
+ * process and virtual address (docs/caches.md). */
+#define ZERO_LINES (1ull << 63)
+
 /* The data references of one translated page's part [va, last] of an
  * access (docs/caches.md): one per piece between the smallest line
  * size's boundaries. Returns the largest cost. */
@@ -311,7 +315,11 @@ static uint64_t data_refs(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, vmsim_
     const unsigned cpu = (unsigned)(c - m->cpu);
     const unsigned side = kind == VMSIM_FETCH ? MEM_SIDE_I : MEM_SIDE_D;
     const uint64_t mask = (1ull << shift) - 1;
-    const uint64_t base = (PTE_PFN(pte) << m->page_shift) | m->mem_tag;
+    uint64_t base = (PTE_PFN(pte) << m->page_shift) | m->mem_tag;
+    if (pte & PTE_ZERO) { /* the zero frame: a line address of the page's own (docs/caches.md) */
+        const uint64_t space = (mmu_space_of(c->proc)->pid ^ m->mem_tag >> 40) & 0x7fff;
+        base = ZERO_LINES | space << 48 | (va & ~mask & ((1ull << 48) - 1));
+    }
     const unsigned ls = ms->min_line_shift;
     uint64_t worst = 0;
     for (uint64_t line = va >> ls;; line++) {

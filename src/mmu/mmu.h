@@ -92,7 +92,7 @@ struct mmu {
     unsigned plain_cpus;      /* accesses of CPUs below it take the plain path (no data
                                  references): cfg->ncpus, or 0 when mem sees the program's */
     uint64_t mem_tag;         /* or-ed into this VM's physical addresses in the caches: a
-                                 guest's VM id in bits 56 and up (docs/caches.md) */
+                                 guest's VM id in bits 48 to 55 (docs/caches.md) */
 };
 
 enum { SIDE_D = 0, SIDE_I = 1 };

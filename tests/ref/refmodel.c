@@ -85,6 +85,8 @@
  *    entry at table frame x 4096 + index x 8, side d; with data on, each
  *    translated page's part of an access, cut at the smallest line size,
  *    is one data reference at frame x 4096 + offset (side i for fetches;
+ *    a page of the zero frame at 2^63 + (pid mod 2^15) x 2^48 + its
+ *    virtual address mod 2^48 instead;
  *    with no level, one per page), made right after that page's
  *    translation. A reference looks up the
  *    levels of its side in order; the first that holds the line (address /
@@ -706,6 +708,16 @@ static uint64_t mem_ref(struct ref *r, unsigned cpu, uint64_t a, char side, bool
     return m->dram;
 }
 
+/* Where a page's data lines are (caches.md): its frame's address, or for
+ * a page of the zero frame an address of its own, 2^63 + (pid mod 2^15) x
+ * 2^48 + its virtual address mod 2^48. */
+static uint64_t line_base(const struct proc *p, const struct leaf *l)
+{
+    if (l->zero)
+        return 1ull << 63 | (uint64_t)(p->pid % 32768) << 48 | (l->va % (1ull << 48));
+    return l->frame << BASE_SHIFT;
+}
+
 /* The data references of one translated page's part [va, end] of an
  * access (base: the physical address of the page holding va, of 2^shift
  * bytes): one per piece cut at the smallest line size. */
@@ -939,7 +951,7 @@ static unsigned translate(struct ref *r, unsigned cpu, uint64_t va, unsigned kin
                 tlev_fill(r, &c->tlb[path[j]], va, e.shift, p->asid, e.writable, e.exec);
             const struct leaf *l = leaf_of(p, va); /* what the entry caches */
             if (l)
-                *base = l->frame << BASE_SHIFT;
+                *base = line_base(p, l);
             return e.shift;
         }
     } else {
@@ -965,7 +977,7 @@ static unsigned translate(struct ref *r, unsigned cpu, uint64_t va, unsigned kin
     }
     for (unsigned j = 0; j < np; j++)
         tlev_fill(r, &c->tlb[path[j]], va, l->shift, p->asid, l->writable, l->exec);
-    *base = l->frame << BASE_SHIFT;
+    *base = line_base(p, l);
     return l->shift;
 }
 
