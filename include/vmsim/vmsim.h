@@ -208,6 +208,9 @@ struct vmsim_config {
                                 VMSIM_PAGE_HUGE = the smallest huge page */
     uint8_t thp;             /* enum vmsim_thp: where that page size is used */
     uint64_t seed;           /* for random replacement and generators */
+    uint64_t warmup;         /* access events whose statistics a warm-up excludes: the
+                                machine resets them after the warmup-th (vmsim_set_warmup);
+                                0: none */
     uint64_t swap_bytes;     /* size of the swap device; 0: no swap */
     uint8_t replace;         /* enum vmsim_replace */
     bool strict;             /* an access outside every mapping is a segfault */
@@ -417,7 +420,8 @@ void vmsim_destroy(struct vmsim *sim);
 /* Consume n events. Returns 0, or a negative code for a real failure (host
  * out of memory, an event naming a CPU the machine lacks); simulated
  * failures are counted, never returned. After a failure, stats.events
- * tells how many events were consumed: the failing one is the next. */
+ * (plus the events a reset excluded, vmsim_get_warmup) tells how many
+ * events were consumed: the failing one is the next. */
 int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n);
 /* A flag (a signal handler's, say) that ends a long access: while an
  * access crosses page after page, a nonzero *flag stops it at the next page
@@ -434,6 +438,33 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim);
 const struct vmsim_config *vmsim_get_config(const struct vmsim *sim);
 /* Page-table memory of all live processes together (of every VM). */
 void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
+
+/* ---- warm-up: statistics of the steady state ---------------------------------- */
+
+/* Zero every statistic that counts events, of every part of the machine
+ * (each VM, each CPU, the kernels, the hypervisor, the page-table
+ * organizations); the state stays: TLB, page-walk-cache and cache contents,
+ * page tables, frames, processes, replacement and LRU clocks. Gauges of
+ * state (memory.frames_used, reach, lines) go on reporting the state; peaks
+ * and maxima restart from the current value. A live migration's
+ * statistics and --verify's are kept whole. docs/stats.md, "Warm-up",
+ * decides each statistic. Positions in the run (OPT's and --verify's access
+ * numbers, a migration's at= and clock) count from the start regardless.
+ * VMSIM_EINVAL on a VM other than the first. */
+int vmsim_reset_stats(struct vmsim *sim);
+/* A warm-up: the machine calls vmsim_reset_stats itself right after the
+ * n-th access event from now (of any CPU and VM), between that access and
+ * the next event, wherever the batches vmsim_run is given split. 0 cancels
+ * a warm-up that has not ended. vmsim_create sets cfg.warmup this way. */
+int vmsim_set_warmup(struct vmsim *sim, uint64_t n);
+/* What the resets excluded from the statistics. */
+struct vmsim_warmup {
+    uint64_t requested; /* the warm-up asked for, in access events (0: none) */
+    bool completed;     /* its reset has happened */
+    uint64_t accesses;  /* accesses the resets excluded (the accesses statistic they zeroed) */
+    uint64_t events;    /* events consumed before the last reset */
+};
+void vmsim_get_warmup(const struct vmsim *sim, struct vmsim_warmup *w);
 
 /* ---- several VMs (nested paging) ---------------------------------------- */
 

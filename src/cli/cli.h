@@ -68,15 +68,17 @@ int cli_output_close(FILE *f, const char *path, bool ok);
 
 /* Machine options shared by the commands that build a simulator
  * (--machine, --pt, --geometry, --tlb, --pwc, --cost, --mem, --cpus,
- * --no-asid, --page-size, --seed). CLI_CONFIG_OPTIONS goes into a
- * getopt_long table; cli_config_option() handles one of them and returns 0,
- * 1 if opt is not a machine option, or 2 after printing an error. */
+ * --no-asid, --page-size, --seed, ...; and --warmup, which is the
+ * configuration's too, so that every command that runs events honours it).
+ * CLI_CONFIG_OPTIONS goes into a getopt_long table; cli_config_option()
+ * handles one of them and returns 0, 1 if opt is not a machine option, or
+ * 2 after printing an error. */
 enum {
     OPT_MACHINE = 1000, OPT_PT, OPT_GEOMETRY, OPT_TLB, OPT_PWC, OPT_COST, OPT_MEM,
     OPT_CPUS, OPT_NO_ASID, OPT_PAGE_SIZE, OPT_SEED, OPT_SWAP, OPT_REPLACE, OPT_STRICT,
     OPT_VERIFY, OPT_VIPT, OPT_EVICT_TABLES, OPT_THP, OPT_FAULT_STACK, OPT_WALKER,
     OPT_NESTED, OPT_SHADOW, OPT_MIGRATE, OPT_ENCLAVE, OPT_HOST_PT, OPT_HOST_MEM, OPT_HOST_PAGE, OPT_NTLB, OPT_HOST_PWC,
-    OPT_CACHE, OPT_CLI_FIRST_FREE
+    OPT_CACHE, OPT_WARMUP, OPT_CLI_FIRST_FREE
 };
 #define CLI_CONFIG_OPTIONS                                                                 \
     {"machine", required_argument, 0, OPT_MACHINE}, {"pt", required_argument, 0, OPT_PT},   \
@@ -95,7 +97,8 @@ enum {
     {"enclave", required_argument, 0, OPT_ENCLAVE},                                          \
     {"host-mem", required_argument, 0, OPT_HOST_MEM},                                        \
     {"host-page", required_argument, 0, OPT_HOST_PAGE}, {"ntlb", required_argument, 0, OPT_NTLB}, \
-    {"host-pwc", required_argument, 0, OPT_HOST_PWC}, {"cache", required_argument, 0, OPT_CACHE}
+    {"host-pwc", required_argument, 0, OPT_HOST_PWC}, {"cache", required_argument, 0, OPT_CACHE}, \
+    {"warmup", required_argument, 0, OPT_WARMUP}
 /* The help of the machine options, its lists of names from their tables. */
 void cli_config_help(FILE *out);
 /* "  --opt ARG" then text, wrapped under the help's text column. */

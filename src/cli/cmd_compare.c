@@ -119,8 +119,10 @@ static int run_one(const struct vmsim_config *base, const char *pt, bool sw, con
             const struct vmsim_source_error *e = vmsim_source_error(src);
             status = cli_fail("%s: expected %s, found %s", e->where, e->expected, e->found);
         } else if ((rc = vmsim_run(sim, buf, (size_t)n)) != 0) {
+            struct vmsim_warmup w; /* the events a warm-up excluded were consumed too */
+            vmsim_get_warmup(sim, &w);
             status = cli_fail("--pt %s: event %llu: %s", pt,
-                              (unsigned long long)vmsim_get_stats(sim)->events + 1,
+                              (unsigned long long)(w.events + vmsim_get_stats(sim)->events + 1),
                               vmsim_strerror(rc));
         }
     }

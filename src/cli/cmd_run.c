@@ -85,14 +85,39 @@ static int bad_address_status(const struct vmsim *sim, const struct vmsim_config
     return 0;
 }
 
+/* Events and accesses consumed since the start: the statistics count from
+ * the warm-up's reset, if there was one. */
+static uint64_t all_events(const struct vmsim *sim)
+{
+    struct vmsim_warmup w;
+    vmsim_get_warmup(sim, &w);
+    return w.events + vmsim_get_stats(sim)->events;
+}
+
+static uint64_t all_accesses(const struct vmsim *sim)
+{
+    struct vmsim_warmup w;
+    vmsim_get_warmup(sim, &w);
+    return w.accesses + vmsim_get_stats(sim)->accesses;
+}
+
 /* Options that asked for something the input never gave them: say so on
  * stderr (and in the JSON) rather than report a run where nothing
- * happened as if it had. Fills w[] with up to 2 lines; returns the count. */
+ * happened as if it had. Fills w[] with up to 3 lines; returns the count. */
 static unsigned no_effect_warnings(const struct vmsim *sim, char w[][256])
 {
     const struct vmsim_config *cfg = vmsim_get_config(sim);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
+    struct vmsim_warmup warm;
+    vmsim_get_warmup(sim, &warm);
     unsigned n = 0;
+    /* a warm-up longer than the input: its reset never came, so the
+     * statistics are the whole run's (docs/stats.md, "Warm-up") */
+    if (warm.requested && !warm.completed)
+        snprintf(w[n++], 256,
+                 "--warmup %llu: the input ended after %llu accesses, before the warm-up did; "
+                 "nothing was excluded, the statistics cover the whole run",
+                 (unsigned long long)warm.requested, (unsigned long long)all_accesses(sim));
     /* every translation of the enclave's addresses reads its table, and
      * every access by another process to its memory is refused: neither
      * means the process never ran an access */
@@ -105,7 +130,7 @@ static unsigned no_effect_warnings(const struct vmsim *sim, char w[][256])
         snprintf(w[n++], 256,
                  "--migrate at=%llu: the input ended after %llu accesses, before the migration "
                  "was to start; nothing was migrated",
-                 (unsigned long long)cfg->nested.migrate.at, (unsigned long long)st->accesses);
+                 (unsigned long long)cfg->nested.migrate.at, (unsigned long long)all_accesses(sim));
     return n;
 }
 
@@ -117,8 +142,8 @@ static int finish(struct vmsim *sim, const char *source, const char *json, bool 
     cli_progress_end(pg);
     if (!quiet)
         report_text(sim, source, stdout);
-    char w[2][256];
-    const char *wp[2] = {w[0], w[1]};
+    char w[3][256];
+    const char *wp[3] = {w[0], w[1], w[2]};
     const unsigned nw = no_effect_warnings(sim, w);
     for (unsigned i = 0; i < nw; i++)
         fprintf(stderr, "vmsim: warning: %s\n", w[i]);
@@ -255,7 +280,7 @@ static int feed(struct run *r, const struct vmsim_event *ev, size_t n)
         return 0;
     }
     finish(r->sim, r->source, r->json, r->quiet, &r->pg, "event error");
-    uint64_t bad = vmsim_get_stats(r->sim)->events; /* index of the failing event */
+    uint64_t bad = all_events(r->sim); /* index of the failing event */
     if (rc == VMSIM_EINTR) /* SIGINT or SIGTERM inside a long access */
         return cli_interrupt_report(bad);
     const struct vmsim_event *e = &ev[bad - r->consumed];
@@ -422,7 +447,7 @@ int cmd_run(int argc, char **argv)
             break;
         }
         if (cli_progress_due(&r.pg))
-            cli_progress_show(&r.pg, vmsim_get_stats(r.sim)->accesses, vmsim_source_bytes(src));
+            cli_progress_show(&r.pg, all_accesses(r.sim), vmsim_source_bytes(src));
     }
     free(buf);
     vmsim_destroy(r.sim);

@@ -225,6 +225,10 @@ int cmd_snapshot(int argc, char **argv)
                          argv[optind]);
     if (nsel != 1)
         return cli_usage("snapshot: give one of --pid PID, --self or --proc DIR");
+    if (cfg.warmup)
+        return cli_usage("snapshot: --warmup: a snapshot rebuilds page tables and makes no "
+                         "accesses; expected no --warmup, found --warmup %llu",
+                         (unsigned long long)cfg.warmup);
     /* A snapshot translates nothing: the default TLBs, which serve only
      * the x86 page sizes, must not stop --geometry arm64-16k. */
     if (!tlb_given)

@@ -99,6 +99,9 @@ void cli_config_help(FILE *out)
           "                     madvise (where the trace advises), never; without\n"
           "                     --page-size, always/madvise use the smallest huge page\n"
           "  --seed N           seed for random replacement (default 1)\n"
+          "  --warmup N         run N accesses, then reset every statistic (TLBs, caches,\n"
+          "                     page tables keep their state): report the steady state;\n"
+          "                     N as at= of --migrate (250000, 250k, 1.5m); default 0, none\n"
           "virtualization (docs/virtualization.md):\n"
           "  --nested GEOMETRY  run the workload in a guest under nested paging; the nested\n"
           "                     table's geometry (x86-64, x86-64-5l, ...); --mem is then the\n"
@@ -205,6 +208,22 @@ static int parse_decimal(const char *s, size_t n, bool time, uint64_t *out)
     return -1;
 }
 
+/* A count of events: parse_decimal's forms (250000, 250k, 1.5m), a whole
+ * number below 2^63 (the JSON report's integers). */
+static int parse_count(const char *s, uint64_t *out)
+{
+    char *end;
+    const double mant = strtod(s, &end);
+    const double scale = !strcmp(end, "k")   ? 1e3
+                         : !strcmp(end, "m") ? 1e6
+                         : !strcmp(end, "g") ? 1e9
+                                             : 1;
+    if (parse_decimal(s, strlen(s), false, out) || mant * scale != (double)*out ||
+        *out > (uint64_t)INT64_MAX)
+        return -1;
+    return 0;
+}
+
 static int parse_migrate(const char *arg, struct vmsim_migrate_config *m, char *why, size_t len)
 {
     *m = (struct vmsim_migrate_config){.link_bytes = 1250000000ull, .clock_hz = 2500000000ull,
@@ -265,6 +284,13 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     switch (opt) {
     case OPT_MACHINE:
         return 0; /* applied by cli_config_init */
+    case OPT_WARMUP:
+        if (parse_count(arg, &cfg->warmup)) {
+            snprintf(why, sizeof why, "expected a number of accesses such as 0, 250000, 250k or "
+                     "1.5m, found \"%s\"", arg);
+            return bad("--warmup", why);
+        }
+        return 0;
     case OPT_NESTED:
         if (!strcmp(arg, "none")) {
             cfg->nested.on = false;

@@ -244,6 +244,7 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         return rc;
     }
     wire(sim);
+    vmsim_set_warmup(sim, cfg->warmup);
     *out = sim;
     return VMSIM_OK;
 }
@@ -471,7 +472,7 @@ void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
             sim->vm[i]->mmu.stop = flag;
 }
 
-int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
+static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
 {
     bool missing = false;
     uint64_t walks = mmu_walks(&sim->mmu); /* once per chunk: a sum over the CPUs */
@@ -492,6 +493,84 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
         walks = now;
     }
     return VMSIM_OK;
+}
+
+/* One VM's part of a reset. The hypervisor's first: its migration clock
+ * reads the kernel's cycles. */
+static void vm_reset_stats(struct vmsim *v)
+{
+    if (v->nested)
+        nested_reset_stats(v->nested);
+    kernel_reset_stats(&v->k);
+    mmu_reset_stats(&v->mmu);
+    memset(&v->st, 0, sizeof v->st);
+    phys_reset_peaks(&v->phys);
+}
+
+int vmsim_reset_stats(struct vmsim *sim)
+{
+    if (sim->primary)
+        return VMSIM_EINVAL;
+    sim->warm.events += sim->st.events;
+    for (unsigned i = 1; i < VMSIM_MAX_VMS; i++) {
+        struct vmsim *v = i == 1 ? sim : sim->vm ? sim->vm[i] : NULL;
+        if (!v)
+            continue;
+        sim->warm.accesses += mmu_accesses(&v->mmu) - v->mmu.accesses_base;
+        vm_reset_stats(v);
+    }
+    return VMSIM_OK;
+}
+
+int vmsim_set_warmup(struct vmsim *sim, uint64_t n)
+{
+    if (sim->primary)
+        return VMSIM_EINVAL;
+    sim->warm.requested = n;
+    sim->warm.completed = false;
+    sim->warm_left = n;
+    return VMSIM_OK;
+}
+
+void vmsim_get_warmup(const struct vmsim *sim, struct vmsim_warmup *w) { *w = sim->warm; }
+
+static size_t count_accesses(const struct vmsim_event *ev, size_t n)
+{
+    size_t a = 0;
+    for (size_t i = 0; i < n; i++)
+        a += ev[i].type == VMSIM_EV_ACCESS;
+    return a;
+}
+
+/* A warm-up to end within these events: run them up to its last access,
+ * reset, run the rest. Only batches that reach into the warm-up pay for
+ * looking at each event's type; the loop itself is the same. Out of line
+ * (cold), so that vmsim_run without a warm-up is one test and a jump. */
+__attribute__((cold, noinline)) static int run_warming(struct vmsim *sim,
+                                                       const struct vmsim_event *ev, size_t n)
+{
+    size_t cut = 0;
+    for (uint64_t left = sim->warm_left; cut < n && left; cut++)
+        left -= ev[cut].type == VMSIM_EV_ACCESS;
+    const uint64_t before = sim->st.events;
+    const int rc = run_events(sim, ev, cut);
+    /* the access events consumed: all up to the cut, or those before a
+     * failing event */
+    sim->warm_left -= count_accesses(ev, (size_t)(sim->st.events - before));
+    if (rc)
+        return rc;
+    if (sim->warm_left == 0) {
+        vmsim_reset_stats(sim);
+        sim->warm.completed = true;
+    }
+    return cut < n ? run_events(sim, ev + cut, n - cut) : VMSIM_OK;
+}
+
+int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
+{
+    if (__builtin_expect(sim->warm_left != 0, 0))
+        return run_warming(sim, ev, n);
+    return run_events(sim, ev, n);
 }
 
 /* Bring one VM's gauges up to date. */

@@ -36,6 +36,9 @@ struct vmsim {
     struct vmsim_stats total; /* the first VM, with others: every VM's statistics combined */
     unsigned vmid;            /* 1 for the first VM */
     struct memsys memsys;     /* the first VM: the data caches and DRAM (cfg.mem.dram != 0) */
+    uint64_t warm_left;       /* the first VM: access events before the warm-up's reset; 0:
+                                 none to come (vmsim_set_warmup) */
+    struct vmsim_warmup warm; /* the first VM: the warm-up asked for, what resets excluded */
 };
 
 /* stats.c: fold one part's statistics into acc (which starts as a copy of

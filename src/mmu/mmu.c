@@ -22,6 +22,8 @@
  * level with no call, no allocation and no indirect call; a first-level
  * hit without the memo is an inline set scan; indirection (the page-table
  * organization's walk) only happens on a miss in every level. */
+#include <string.h>
+
 #include "mmu/mmu.h"
 
 #define WRITE_INTENT(kind) ((kind) & 1u) /* VMSIM_WRITE and VMSIM_MODIFY */
@@ -542,7 +544,7 @@ void mmu_flush_pwc_all(struct mmu *m)
 
 uint64_t mmu_accesses(const struct mmu *m)
 {
-    uint64_t n = 0;
+    uint64_t n = m->accesses_base;
     for (unsigned i = 0; i < m->nused; i++)
         n += m->cst[i].accesses;
     return n;
@@ -550,8 +552,15 @@ uint64_t mmu_accesses(const struct mmu *m)
 
 uint64_t mmu_cycles(const struct mmu *m)
 {
-    uint64_t n = 0;
+    uint64_t n = m->cycles_base;
     for (unsigned i = 0; i < m->nused; i++)
         n += m->cst[i].cycles;
     return n;
+}
+
+void mmu_reset_stats(struct mmu *m)
+{
+    m->accesses_base = mmu_accesses(m);
+    m->cycles_base = mmu_cycles(m);
+    memset(m->cst, 0, m->cfg->ncpus * sizeof *m->cst);
 }

@@ -85,6 +85,8 @@ struct mmu {
     bool nested;              /* a guest under nested paging: walks have a host dimension */
     bool track;               /* vec->touch sees every translation: replacement, --verify */
     int host_rc;              /* a host failure inside a translation, returned by mmu_access */
+    uint64_t accesses_base;   /* the CPUs' accesses and cycles that statistics resets cleared */
+    uint64_t cycles_base;     /* (mmu_reset_stats): mmu_accesses, mmu_cycles go on from there */
     const volatile sig_atomic_t *stop; /* vmsim_set_stop: nonzero ends a long access */
     struct memsys *mem;       /* the data caches and DRAM (--cache); NULL: walks cost pt_ref */
     unsigned plain_cpus;      /* accesses of CPUs below it take the plain path (no data
@@ -153,9 +155,15 @@ void mmu_forget(struct mmu *m, const struct process *p);
  * (PTE_HWP: a live migration write-protects the host pages). */
 void mmu_protect_all(struct mmu *m, uint64_t bits);
 /* This VM's totals over its CPUs' counters, for software that needs the
- * position in the trace or the time (OPT, --verify, a live migration). */
+ * position in the trace or the time (OPT, --verify, a live migration):
+ * since the machine started, statistics resets or not. */
 uint64_t mmu_accesses(const struct mmu *m);
 uint64_t mmu_cycles(const struct mmu *m);
+/* Zero this VM's counters of every CPU (vmsim_reset_stats); mmu_accesses
+ * and mmu_cycles keep counting from the start. */
+void mmu_reset_stats(struct mmu *m);
+/* Walks since the last statistics reset: differences within one
+ * vmsim_run only (the prefetch heuristic's rate). */
 static inline uint64_t mmu_walks(const struct mmu *m)
 {
     uint64_t n = 0;

@@ -323,6 +323,17 @@ int kernel_exit(struct kernel *k, vmsim_pid_t pid)
     return VMSIM_OK;
 }
 
+void kernel_reset_stats(struct kernel *k)
+{
+    /* --verify judges the simulator over the whole run: a mismatch in the
+     * warm-up must still fail it (docs/stats.md, "Warm-up") */
+    const uint64_t checks = k->counters.verify_checks, bad = k->counters.verify_mismatches;
+    memset(&k->counters, 0, sizeof k->counters);
+    k->counters.verify_checks = checks;
+    k->counters.verify_mismatches = bad;
+    k->pt_counters = (struct pt_counters){0};
+}
+
 void kernel_fini(struct kernel *k)
 {
     for (size_t b = 0; k->bucket && b < k->nbucket; b++)

@@ -136,6 +136,9 @@ struct kernel_env {
 
 int kernel_init(struct kernel *k, const struct kernel_env *env);
 void kernel_fini(struct kernel *k);
+/* Zero the kernel's counters and its organization's (vmsim_reset_stats),
+ * all but --verify's. */
+void kernel_reset_stats(struct kernel *k);
 /* The process pid; created (with an empty address space) when create is set
  * and it does not exist. NULL when absent, or on failure with *err set. */
 struct process *kernel_process(struct kernel *k, vmsim_pid_t pid, bool create, int *err);

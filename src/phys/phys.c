@@ -76,6 +76,14 @@ static void pt_account(struct phys *p, uint64_t bytes, bool grow, bool root)
 
 void phys_pt_outside(struct phys *p, uint64_t bytes, bool grow) { pt_account(p, bytes, grow, false); }
 
+void phys_reset_peaks(struct phys *p)
+{
+    p->peak = p->used;
+    p->pt_peak = p->pt_bytes;
+    p->pt_nonroot_peak = p->pt_nonroot_bytes;
+    p->swap.peak = p->swap.used;
+}
+
 static void account(struct phys *p, uint64_t n, uint16_t flags)
 {
     p->used += n;

@@ -94,6 +94,10 @@ void phys_put(struct phys *p, vmsim_pfn_t pfn);
  * memory (grow true when it is created, false when it goes). */
 void phys_pt_outside(struct phys *p, uint64_t bytes, bool grow);
 
+/* The peaks restart from the current values (a statistics reset: the peak
+ * of what follows). */
+void phys_reset_peaks(struct phys *p);
+
 static inline struct frame *phys_frame(struct phys *p, vmsim_pfn_t pfn) { return &p->frame[pfn]; }
 static inline vmsim_paddr_t phys_addr(const struct phys *p, vmsim_pfn_t pfn)
 {

@@ -164,6 +164,14 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
     for (unsigned i = 0; o && i < o->nwarnings; i++)
         json_array_append_new(warn, json_string(o->warnings[i]));
     json_object_set_new(root, "warnings", warn);
+    /* what a warm-up (or a reset) left out of every statistic below */
+    struct vmsim_warmup w;
+    vmsim_get_warmup(sim, &w);
+    if (w.requested || w.events)
+        json_object_set_new(root, "warmup",
+                            json_pack("{s:I,s:I,s:I,s:b}", "accesses", (json_int_t)w.accesses,
+                                      "events", (json_int_t)w.events, "requested",
+                                      (json_int_t)w.requested, "completed", w.completed));
 #define SET(f, name, r, d) set_path(root, name, json_integer((json_int_t)st->f));
     VMSIM_STATS(SET)
 #undef SET

@@ -47,9 +47,18 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
     fprintf(out, "vmsim: %s\n", source ? source : "");
     fprintf(out, "machine %s, page table %s %s (%u levels, %u-bit), ASIDs %s\n", cfg->machine,
             cfg->pt, cfg->geom.name, cfg->geom.levels, cfg->geom.va_bits, cfg->asids ? "on" : "off");
-    fprintf(out, "%-22s %s accesses, %s translations, %s processes, %s context switches\n\n",
+    fprintf(out, "%-22s %s accesses, %s translations, %s processes, %s context switches\n",
             "workload", num(st->accesses, a), num(st->translations, b), num(st->processes, c),
             num(st->context_switches, (char[32]){0}));
+    struct vmsim_warmup warm;
+    vmsim_get_warmup(sim, &warm);
+    if (warm.requested && !warm.completed)
+        fprintf(out, "%-22s %s accesses asked for, the run ended after %s: nothing excluded\n",
+                "warm-up", num(warm.requested, a), num(warm.accesses + st->accesses, b));
+    else if (warm.events)
+        fprintf(out, "%-22s the first %s accesses (%s events) excluded: the figures below are "
+                "the rest\n", "warm-up", num(warm.accesses, a), num(warm.events, b));
+    fprintf(out, "\n");
 
     fprintf(out, "%-10s %-4s %16s %16s %16s %9s\n", "TLB level", "side", "lookups", "hits",
             "misses", "hit rate");

@@ -65,6 +65,8 @@ struct nested {
     unsigned vmid;
     struct pt *pt;    /* guest-physical -> host-physical */
     struct {                /* live migration (migrate.c) */
+        uint64_t clock_base; /* the VM's kernel and hypervisor cycles that statistics
+                                resets cleared: its clock goes on (nested_reset_stats) */
         bool active;
         uint64_t deadline;  /* cycles at which the current round ends */
         uint64_t npages;    /* host pages that guest memory spans */
@@ -109,6 +111,11 @@ bool nested_enclave_host(const struct nested *n, vmsim_paddr_t hpa);
  * the hypervisor mirrors it into the shadow table) or address-space switch
  * (pte 0). */
 void nested_shadow_exit(struct nested *n, uint64_t pte);
+/* Zero the hypervisor's counters of this VM (vmsim_reset_stats), all but
+ * the live migration's, which are reported whole; the migration's clock
+ * keeps the cycles cleared. Call it before the guest kernel's reset: the
+ * clock takes the kernel's cycles too. */
+void nested_reset_stats(struct nested *n);
 /* migrate.c. Before each event while a migration is configured and not
  * over: start it, or end a round. */
 int migrate_tick(struct nested *n);
