@@ -10,21 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/fail.h"
 #include "util/kv.h"
 #include "vmsim/vmsim.h"
 
 #define LAT_UNSET UINT32_MAX
-
-static int fail(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (why && len)
-        vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-    return VMSIM_EPARSE;
-}
 
 static int parse_u32(const char *s, const char *end, uint32_t *out)
 {
@@ -48,16 +38,17 @@ static int parse_exw(const char *s, const char *end, struct vmsim_cache_config *
 {
     const char *x = memchr(s, 'x', (size_t)(end - s));
     if (!x || parse_u32(s, x, &c->entries) || parse_u32(x + 1, end, &c->ways))
-        return fail(why, len, "%s: expected ENTRIESxWAYS (e.g. 64x4), found \"%.*s\"", item,
-                    (int)(end - s), s);
+        return why_fail(why, len, "%s: expected ENTRIESxWAYS (e.g. 64x4), found \"%.*s\"", item,
+                        (int)(end - s), s);
     if (c->entries == 0 || c->ways == 0 || c->entries % c->ways || c->entries > (1u << 24))
-        return fail(why, len,
-                    "%s: entries must be a non-zero multiple of ways (at most 16M), found %ux%u",
-                    item, c->entries, c->ways);
+        return why_fail(
+            why, len, "%s: entries must be a non-zero multiple of ways (at most 16M), found %ux%u",
+            item, c->entries, c->ways);
     uint32_t sets = c->entries / c->ways;
     if (sets & (sets - 1))
-        return fail(why, len, "%s: entries/ways must be a power of two number of sets, found %u",
-                    item, sets);
+        return why_fail(why, len,
+                        "%s: entries/ways must be a power of two number of sets, found %u", item,
+                        sets);
     return VMSIM_OK;
 }
 
@@ -70,19 +61,17 @@ static int parse_sizes(const char *s, const char *end, uint64_t *mask, const cha
         const char *e = plus ? plus : end;
         char buf[32];
         uint64_t sz;
-        if (e - s >= (long)sizeof buf)
-            return fail(why, len, "%s: page size too long", item);
+        if (e - s >= (long)sizeof buf) return why_fail(why, len, "%s: page size too long", item);
         memcpy(buf, s, (size_t)(e - s));
         buf[e - s] = '\0';
         if (vmsim_parse_size(buf, &sz) || sz < 1024 || (sz & (sz - 1)))
-            return fail(why, len,
-                        "%s: expected a power-of-two page size such as 4k, 2m, 1g, found \"%s\"",
-                        item, buf);
+            return why_fail(
+                why, len, "%s: expected a power-of-two page size such as 4k, 2m, 1g, found \"%s\"",
+                item, buf);
         *mask |= sz;
         s = plus ? plus + 1 : end;
     }
-    if (!*mask)
-        return fail(why, len, "%s: expected page sizes after '@'", item);
+    if (!*mask) return why_fail(why, len, "%s: expected page sizes after '@'", item);
     return VMSIM_OK;
 }
 
@@ -95,19 +84,20 @@ static int parse_level(const char *s, const char *end, struct vmsim_tlb_level_co
     l->latency = LAT_UNSET;
     const char *eq = memchr(s, '=', (size_t)(end - s));
     if (!eq || eq == s || eq - s >= VMSIM_NAME_MAX)
-        return fail(why, len, "%s: expected NAME=ENTRIESxWAYS (name 1-%d chars)", item,
-                    VMSIM_NAME_MAX - 1);
+        return why_fail(why, len, "%s: expected NAME=ENTRIESxWAYS (name 1-%d chars)", item,
+                        VMSIM_NAME_MAX - 1);
     for (const char *p = s; p < eq; p++)
         if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
-            return fail(why, len, "%s: level names use letters, digits, '_' and '-', found '%c'",
-                        item, *p);
+            return why_fail(
+                why, len, "%s: level names use letters, digits, '_' and '-', found '%c'", item, *p);
     memcpy(l->name, s, (size_t)(eq - s));
     /* tlb.<NAME>.hits sits beside the hierarchy-wide tlb.* statistics */
     static const char *const reserved[] = {"flushes", "invalidations", "misses_all_levels"};
     for (size_t r = 0; r < sizeof reserved / sizeof reserved[0]; r++)
         if (!strcmp(l->name, reserved[r]))
-            return fail(why, len, "%s: \"%s\" names a statistic (tlb.%s); choose another level name",
-                        item, l->name, l->name);
+            return why_fail(why, len,
+                            "%s: \"%s\" names a statistic (tlb.%s); choose another level name",
+                            item, l->name, l->name);
     const char *p = eq + 1;
     /* options after the first ':' */
     const char *colon = memchr(p, ':', (size_t)(end - p));
@@ -116,15 +106,16 @@ static int parse_level(const char *s, const char *end, struct vmsim_tlb_level_co
     const char *arrays_end = slash ? slash : body_end;
     if (slash) {
         if (body_end - slash != 2 || !strchr("diu", slash[1]))
-            return fail(why, len, "%s: expected /d, /i or /u after the arrays, found \"%.*s\"",
-                        item, (int)(body_end - slash), slash);
+            return why_fail(why, len, "%s: expected /d, /i or /u after the arrays, found \"%.*s\"",
+                            item, (int)(body_end - slash), slash);
         l->side = slash[1] == 'd' ? VMSIM_SIDE_DATA
                   : slash[1] == 'i' ? VMSIM_SIDE_INSN
                                     : VMSIM_SIDE_UNIFIED;
     }
     while (p < arrays_end) {
         if (l->narrays == VMSIM_MAX_TLB_ARRAYS)
-            return fail(why, len, "%s: at most %d arrays per level", item, VMSIM_MAX_TLB_ARRAYS);
+            return why_fail(why, len, "%s: at most %d arrays per level", item,
+                            VMSIM_MAX_TLB_ARRAYS);
         const char *bar = memchr(p, '|', (size_t)(arrays_end - p));
         const char *ae = bar ? bar : arrays_end;
         const char *at = memchr(p, '@', (size_t)(ae - p));
@@ -143,15 +134,14 @@ static int parse_level(const char *s, const char *end, struct vmsim_tlb_level_co
         }
         for (unsigned j = 0; j < l->narrays; j++)
             if (l->array[j].page_shifts & a->page_shifts)
-                return fail(why, len, "%s: a page size is served by two arrays (a page fills one)",
-                            item);
+                return why_fail(why, len,
+                                "%s: a page size is served by two arrays (a page fills one)", item);
         l->narrays++;
         p = bar ? bar + 1 : arrays_end;
         if (bar && p == arrays_end)
-            return fail(why, len, "%s: expected an array after '|'", item);
+            return why_fail(why, len, "%s: expected an array after '|'", item);
     }
-    if (l->narrays == 0)
-        return fail(why, len, "%s: expected ENTRIESxWAYS after '='", item);
+    if (l->narrays == 0) return why_fail(why, len, "%s: expected ENTRIESxWAYS after '='", item);
     while (colon) {
         const char *o = colon + 1;
         colon = memchr(o, ':', (size_t)(end - o));
@@ -164,8 +154,9 @@ static int parse_level(const char *s, const char *end, struct vmsim_tlb_level_co
         else if (!parse_u32(o, oe, &v))
             l->latency = v;
         else
-            return fail(why, len, "%s: expected an option (cycles, lru, random), found \"%.*s\"",
-                        item, (int)(oe - o), o);
+            return why_fail(why, len,
+                            "%s: expected an option (cycles, lru, random), found \"%.*s\"", item,
+                            (int)(oe - o), o);
     }
     return VMSIM_OK;
 }
@@ -175,20 +166,21 @@ int vmsim_tlb_parse(const char *spec, struct vmsim_config *cfg, char *why, size_
     struct vmsim_tlb_level_config lv[VMSIM_MAX_TLB_LEVELS] = {0};
     unsigned n = 0;
     if (!spec || !*spec)
-        return fail(why, len, "TLB spec: expected NAME=ENTRIESxWAYS,... or none, found nothing");
+        return why_fail(why, len,
+                        "TLB spec: expected NAME=ENTRIESxWAYS,... or none, found nothing");
     if (strcmp(spec, "none") != 0) {
         const char *p = spec;
         for (;;) {
             const char *comma = strchr(p, ',');
             const char *e = comma ? comma : p + strlen(p);
             if (n == VMSIM_MAX_TLB_LEVELS)
-                return fail(why, len, "TLB spec: at most %d levels", VMSIM_MAX_TLB_LEVELS);
+                return why_fail(why, len, "TLB spec: at most %d levels", VMSIM_MAX_TLB_LEVELS);
             int rc = parse_level(p, e, &lv[n], n + 1, why, len);
             if (rc)
                 return rc;
             for (unsigned j = 0; j < n; j++)
                 if (!strcmp(lv[j].name, lv[n].name))
-                    return fail(why, len, "TLB spec: level name \"%s\" used twice", lv[n].name);
+                    return why_fail(why, len, "TLB spec: level name \"%s\" used twice", lv[n].name);
             n++;
             if (!comma)
                 break;
@@ -215,7 +207,7 @@ int vmsim_pwc_parse(const char *spec, struct vmsim_config *cfg, char *why, size_
 {
     struct vmsim_pwc_config p = {.latency = cfg->pwc.latency};
     if (!spec || !*spec)
-        return fail(why, len, "PWC spec: expected lK=ENTRIESxWAYS,..., unified=ExW or none");
+        return why_fail(why, len, "PWC spec: expected lK=ENTRIESxWAYS,..., unified=ExW or none");
     if (strcmp(spec, "none") != 0) {
         const char *s = spec;
         for (;;) {
@@ -225,7 +217,8 @@ int vmsim_pwc_parse(const char *spec, struct vmsim_config *cfg, char *why, size_
             char item[48];
             snprintf(item, sizeof item, "PWC item \"%.*s\"", (int)(e - s > 30 ? 30 : e - s), s);
             if (!eq)
-                return fail(why, len, "%s: expected lK=ENTRIESxWAYS or unified=ENTRIESxWAYS", item);
+                return why_fail(why, len, "%s: expected lK=ENTRIESxWAYS or unified=ENTRIESxWAYS",
+                                item);
             struct vmsim_cache_config c;
             int rc = parse_exw(eq + 1, e, &c, item, why, len);
             if (rc)
@@ -235,16 +228,17 @@ int vmsim_pwc_parse(const char *spec, struct vmsim_config *cfg, char *why, size_
             if ((eq - s == 7 && !memcmp(s, "unified", 7) && p.unified_mode) ||
                 (eq - s == 2 && s[0] == 'l' && s[1] >= '2' && s[1] <= '0' + VMSIM_MAX_LEVELS &&
                  p.level[s[1] - '0'].entries))
-                return fail(why, len, "PWC spec: level name \"%.*s\" used twice", (int)(eq - s), s);
+                return why_fail(why, len, "PWC spec: level name \"%.*s\" used twice", (int)(eq - s),
+                                s);
             if (eq - s == 7 && !memcmp(s, "unified", 7)) {
                 p.unified_mode = true;
                 p.unified = c;
             } else if (eq - s == 2 && s[0] == 'l' && s[1] >= '2' && s[1] <= '0' + VMSIM_MAX_LEVELS) {
                 p.level[s[1] - '0'] = c;
             } else {
-                return fail(why, len,
-                            "%s: expected l2..l%d (cache of that level's entries) or unified", item,
-                            VMSIM_MAX_LEVELS);
+                return why_fail(why, len,
+                                "%s: expected l2..l%d (cache of that level's entries) or unified",
+                                item, VMSIM_MAX_LEVELS);
             }
             if (!comma)
                 break;
@@ -253,7 +247,8 @@ int vmsim_pwc_parse(const char *spec, struct vmsim_config *cfg, char *why, size_
         if (p.unified_mode)
             for (unsigned k = 0; k <= VMSIM_MAX_LEVELS; k++)
                 if (p.level[k].entries)
-                    return fail(why, len, "PWC spec: unified and per-level caches are exclusive");
+                    return why_fail(why, len,
+                                    "PWC spec: unified and per-level caches are exclusive");
     }
     cfg->pwc = p;
     return VMSIM_OK;
@@ -278,11 +273,14 @@ int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size
             if (kv_is(&kv, keys[i].key))
                 dst = keys[i].dst;
         if (!dst)
-            return fail(why, len, "cost spec: expected access=, pt_ref=, fault=, io=, trap=, sw_ref=, vmexit= or pwc=, found \"%.*s\"",
-                        (int)kv.len, kv.s);
+            return why_fail(why, len,
+                            "cost spec: expected access=, pt_ref=, fault=, io=, trap=, sw_ref=, "
+                            "vmexit= or pwc=, found \"%.*s\"",
+                            (int)kv.len, kv.s);
         if (parse_u32(kv.val, kv.val + kv.vlen, &v))
-            return fail(why, len, "cost spec: expected a number of cycles after %.*s=, found \"%.*s\"",
-                        (int)kv.klen, kv.s, (int)kv.vlen, kv.val);
+            return why_fail(why, len,
+                            "cost spec: expected a number of cycles after %.*s=, found \"%.*s\"",
+                            (int)kv.klen, kv.s, (int)kv.vlen, kv.val);
         *dst = v;
     }
     cfg->cost = c;

@@ -1,9 +1,13 @@
-/* Small shared helpers: error names, size parsing, growable arrays. */
+/* Small shared helpers: error names, size parsing, growable arrays, the
+ * spec parsers' error. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/fail.h"
 #include "util/grow.h"
 #include "vmsim/vmsim.h"
 
@@ -74,4 +78,13 @@ int vmsim_parse_size(const char *s, uint64_t *out)
     }
     *out = v;
     return VMSIM_OK;
+}
+
+int why_fail(char *why, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (why && len) vsnprintf(why, len, fmt, ap);
+    va_end(ap);
+    return VMSIM_EPARSE;
 }
