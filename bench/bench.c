@@ -21,6 +21,9 @@
  *     baseline does that work: accesses per second alone).
  *  2c. Walks per second for each page-table organization: random 8-byte
  *     loads over 1 GiB with no TLB (every access walks), replayed.
+ *  2e. With --cache (a Skylake-like L1D, L2, shared L3): streams 1 and 2
+ *     with every walk reference and load through the caches, against the
+ *     same streams without (measured in the same run).
  *  2d. Virtualized: stream 2 in a guest under nested paging (4-level guest
  *     on a 4-level host, host page-walk caches as the guest's, no nested
  *     TLB): every walk is a 2D walk. Ratio against stream 2 native.
@@ -48,6 +51,8 @@
 #include "vmsim/vmsim.h"
 
 #define NEV (1u << 20)
+/* A Skylake-like hierarchy for the --cache lines (docs/caches.md). */
+#define BENCH_CACHE "l1d=64x8x64/d:5,l2=1024x16x64:14,l3=16384x16x64/shared:50,dram=250"
 
 static double cpu_now(void)
 {
@@ -190,7 +195,7 @@ static double baseline_walks(const struct vmsim_event *ev, size_t n, unsigned re
  * runs it in a guest over a nested table of that geometry. */
 static double simulate_with(const struct vmsim_event *ev, size_t n, unsigned reps, uint64_t mem,
                             const char *pt, const char *tlb, const char *pwc, bool walks,
-                            const char *nested)
+                            const char *nested, const char *cache)
 {
     double best = 1e9;
     uint64_t count = (uint64_t)n * reps;
@@ -209,7 +214,8 @@ static double simulate_with(const struct vmsim_event *ev, size_t n, unsigned rep
             cfg.nested.pwc = cfg.pwc;
         }
         if ((tlb && vmsim_tlb_parse(tlb, &cfg, why, sizeof why)) ||
-            (pwc && vmsim_pwc_parse(pwc, &cfg, why, sizeof why))) {
+            (pwc && vmsim_pwc_parse(pwc, &cfg, why, sizeof why)) ||
+            (cache && vmsim_cache_parse(cache, &cfg, why, sizeof why))) {
             fprintf(stderr, "bench: %s\n", why);
             exit(1);
         }
@@ -234,7 +240,7 @@ static double simulate_with(const struct vmsim_event *ev, size_t n, unsigned rep
 
 static double simulate(const struct vmsim_event *ev, size_t n, unsigned reps, uint64_t mem)
 {
-    return simulate_with(ev, n, reps, mem, NULL, NULL, NULL, false, NULL);
+    return simulate_with(ev, n, reps, mem, NULL, NULL, NULL, false, NULL, NULL);
 }
 
 /* The same accesses as lackey text (reps copies, with a fetch before every
@@ -530,7 +536,7 @@ int main(void)
 
     struct vmsim_event *seq = gen("seq:n=1048576,size=8m,stride=8", NEV);
     double b = baseline_sa(seq[0].addr, 8ull << 20, NEV, 40);
-    double s = simulate_with(seq, NEV, 40, 0, NULL, "l1d=64x4/d", "none", false, NULL);
+    double s = simulate_with(seq, NEV, 40, 0, NULL, "l1d=64x4/d", "none", false, NULL, NULL);
     printf("%-44s %14.3g %14.3g %8.2f   (target >= 0.50)\n",
            "sequential 8 B loads, 64x4 TLB (hits)", s, b, s / b);
 
@@ -542,9 +548,19 @@ int main(void)
            s / b >= 3 && s >= 30e6 ? "met" : "MISSED");
     printf("%-44s %14s %14s\n", "", "", "(serial floor)");
 
-    const double v = simulate_with(rnd, NEV, 4, 0, NULL, NULL, NULL, false, "x86-64");
+    const double v = simulate_with(rnd, NEV, 4, 0, NULL, NULL, NULL, false, "x86-64", NULL);
     printf("%-44s %14.3g %14.3g %8.2f   (baseline: the native run above)\n",
            "the same in a guest, nested 4 on 4 (2D)", v, s, v / s);
+
+    /* --cache: every walk reference and every load through three levels */
+    const double cs = simulate_with(seq, NEV, 10, 0, NULL, "l1d=64x4/d", "none", false, NULL,
+                                    BENCH_CACHE);
+    const double sref = simulate_with(seq, NEV, 10, 0, NULL, "l1d=64x4/d", "none", false, NULL, NULL);
+    printf("%-44s %14.3g %14.3g %8.2f   (baseline: the same, no --cache)\n",
+           "sequential, with caches (L1D, L2, L3)", cs, sref, cs / sref);
+    const double cr = simulate_with(rnd, NEV, 2, 0, NULL, NULL, NULL, false, NULL, BENCH_CACHE);
+    printf("%-44s %14.3g %14.3g %8.2f   (baseline: the native run above)\n",
+           "random over 64 GiB, with caches", cr, s, cr / s);
 
     char din[] = "/tmp/vmsim-bench-din-XXXXXX";
     close(mkstemp(din));
@@ -564,7 +580,7 @@ int main(void)
     struct vmsim_event *wk = gen("random:n=262144,size=1g", 1u << 18);
     printf("\n%-44s %14s\n", "walks, no TLB, random over 1 GiB", "walks/s");
     for (const char *const *o = vmsim_pt_names; *o; o++)
-        printf("%-44s %14.3g\n", *o, simulate_with(wk, 1u << 18, 4, 0, *o, "none", NULL, true, NULL));
+        printf("%-44s %14.3g\n", *o, simulate_with(wk, 1u << 18, 4, 0, *o, "none", NULL, true, NULL, NULL));
     free(wk);
 
     char lackey[] = "/tmp/vmsim-bench-lackey-XXXXXX", text[] = "/tmp/vmsim-bench-text-XXXXXX",

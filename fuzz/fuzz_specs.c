@@ -1,12 +1,13 @@
 /* Fuzz the command-line spec parsers (src/tlb/spec.c, src/pt/geometry.c,
- * src/util/util.c) and the construction of a machine from what they accept.
+ * src/util/util.c, src/cache/spec.c) and the construction of a machine from what they accept.
  *
  * Input: one selector byte, then text.
  *  - selector bit 7 set: the whole text goes to each parser in turn
  *    (vmsim_tlb_parse, vmsim_pwc_parse, vmsim_cost_parse,
- *    vmsim_geometry_parse + vmsim_geometry_check, vmsim_parse_size);
- *  - otherwise the text is split on '\n' into TLB, PWC, COST, GEOMETRY and
- *    MEMORY-SIZE fields (a missing or empty field keeps the default); when
+ *    vmsim_geometry_parse + vmsim_geometry_check, vmsim_parse_size,
+ *    vmsim_cache_parse);
+ *  - otherwise the text is split on '\n' into TLB, PWC, COST, GEOMETRY,
+ *    MEMORY-SIZE and CACHE fields (a missing or empty field keeps the default); when
  *    the TLB, PWC and geometry fields parse, a machine is built on that
  *    config (at most 64 MiB of simulated memory) and a few hundred fixed
  *    events run through it: accesses of every kind, crossing pages, beyond
@@ -36,7 +37,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NFIELDS 5
+#define NFIELDS 6
 #define MAX_CACHE_ENTRIES (1u << 16) /* per machine, TLB arrays plus PWCs */
 
 static const size_t why_lengths[] = {0, 1, 9, 256};
@@ -89,6 +90,16 @@ static int parse_cost(const char *s, struct vmsim_config *cfg, char *why, size_t
     return rc;
 }
 
+static int parse_cache(const char *s, struct vmsim_config *cfg, char *why, size_t wl)
+{
+    struct vmsim_config before = *cfg;
+    int rc = vmsim_cache_parse(s, cfg, why, wl);
+    check_result(rc, &before, cfg, sizeof before, why, wl);
+    if (rc == VMSIM_OK && cfg->mem.ncaches > VMSIM_MAX_CACHE_LEVELS)
+        broken("vmsim_cache_parse accepted too many levels", cfg->mem.ncaches);
+    return rc;
+}
+
 static int parse_geometry(const char *s, struct vmsim_geometry *g, char *why, size_t wl)
 {
     struct vmsim_geometry before = *g;
@@ -108,6 +119,8 @@ static uint64_t cache_entries(const struct vmsim_config *cfg)
     for (unsigned i = 0; i < cfg->ntlb; i++)
         for (unsigned a = 0; a < cfg->tlb[i].narrays && a < VMSIM_MAX_TLB_ARRAYS; a++)
             n += cfg->tlb[i].array[a].entries;
+    for (unsigned j = 0; j < cfg->mem.ncaches && j < VMSIM_MAX_CACHE_LEVELS; j++)
+        n += (uint64_t)cfg->mem.cache[j].sets * cfg->mem.cache[j].ways;
     if (cfg->pwc.unified_mode)
         n += cfg->pwc.unified.entries;
     else
@@ -218,6 +231,13 @@ static void build_and_run(struct vmsim_config *cfg, uint8_t sel, uint64_t mem)
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     if (!host_failed && st->accesses != naccess)
         broken("accesses differ from the access events run", (long long)st->accesses);
+    if (cfg->mem.dram && st->dram_walk_refs > st->dram_refs)
+        broken("more walk references from DRAM than references", (long long)st->dram_walk_refs);
+    for (unsigned j = 0; cfg->mem.dram && j < cfg->mem.ncaches; j++)
+        if (st->cache[j].pt_hits > st->cache[j].hits || st->cache[j].pt_lines > st->cache[j].lines ||
+            st->cache[j].lines > (uint64_t)cfg->mem.cache[j].sets * cfg->mem.cache[j].ways *
+                                     (cfg->mem.cache[j].shared ? 1 : cfg->ncpus))
+            broken("a cache level's counters contradict each other", j);
     if (st->verify_mismatches)
         broken("--verify: a read saw contents the model did not expect",
                (long long)st->verify_mismatches);
@@ -272,6 +292,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         parse_cost(text, &c, why, wl);
         parse_geometry(text, &c.geom, why, wl);
         (void)vmsim_parse_size(text, &v);
+        parse_cache(text, &c, why, wl);
     } else {
         char *field[NFIELDS] = {NULL};
         char *p = text;
@@ -294,6 +315,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (field[4] && *field[4] && vmsim_parse_size(field[4], &v) == VMSIM_OK && v > 0 &&
             v < mem)
             mem = v;
+        if (field[5] && *field[5])
+            rc |= parse_cache(field[5], &cfg, why, wl);
         if (rc == VMSIM_OK)
             build_and_run(&cfg, sel, mem);
     }

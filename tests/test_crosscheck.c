@@ -38,7 +38,10 @@
  * were wrong. Small geometries (2x1, direct-mapped with two sets) are
  * there to make misses on both pages of a crossing access happen.
  *
- * Time: about 30 s in release on a 2-core machine (lackey's run dominates);
+ * With --caches the command also compares data caches; the cache model
+ * below (after the TLB model) is the referee for that table.
+ *
+ * Time: about 35 s in release on a 2-core machine (lackey's run dominates);
  * the ASan build (VMSIM_SANITIZE) runs /bin/true only. */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -140,6 +143,306 @@ static void model_run(const char *path, const unsigned geom[2][2], struct model_
         lru_free(&c[s]);
 }
 
+/* ---- the data caches (--caches) -------------------------------------------
+ *
+ * A second model, of the data caches, also written here from the documents
+ * (docs/caches.md for vmsim; cachegrind's cg_sim.c and cg_main.c for
+ * cachegrind), sharing no code with src/. It runs the kept lackey trace
+ * through four hierarchies of I1, D1 and LL at once, each a set-associative
+ * LRU cache of line keys, differing in one rule each from the one before:
+ *
+ *   H_CG    cachegrind's: virtual addresses; an access is one reference,
+ *           of at most 64 bytes (cg_main.c clamps larger ones, which only
+ *           dirty helpers make, to the smallest line size); when it
+ *           straddles two lines both are looked up and it misses when
+ *           either does; an L1 miss looks the whole access up in LL
+ *           (both lines again);
+ *   H_SPLIT vmsim's counting: each piece between line boundaries is one
+ *           reference, looked up in LL only when it missed in L1;
+ *   H_WALK  and vmsim's walks: each TLB miss (the TLBs modelled as in the
+ *           TLB model above) walks the 4-level radix table, whose entries
+ *           are side-d references to lines of their own (one table page per
+ *           level and prefix); a walk of a page not yet mapped stops at the
+ *           first table missing, the kernel maps the page and the walk is
+ *           made again; a write to a page mapped read-only (the zero frame)
+ *           walks, copies and walks again, and the copy invalidates the
+ *           page in both TLBs (docs/kernel.md);
+ *   H_VMSIM and vmsim's frames: a page read or fetched before it is written
+ *           is the one shared zero frame; written, it has a frame of its
+ *           own (a page first written has its own at once).
+ *
+ * Caches whose sets x line is at most a page index by page offset alone,
+ * so H_VMSIM's I1 and D1 see exactly what vmsim's physically addressed
+ * ones see: the test asserts vmsim's I1 and D1 counts (the program's and
+ * the walks') equal H_VMSIM's, and cachegrind's equal H_CG's. The LL is
+ * indexed by frame bits too, which the model does not know (it gives a page
+ * of its own the set of its virtual address): its lookups are exact (the
+ * misses of the levels above), its misses only when neither vmsim's LL nor
+ * the model's evicted a line, when each is the number of distinct lines.
+ * The steps between the hierarchies say how much each rule moves a count. */
+
+enum { H_CG, H_SPLIT, H_WALK, H_VMSIM, NH };
+static const char *const hnames[NH] = {"cachegrind", "split", "walks", "vmsim"};
+
+struct ccache {        /* one level: line keys, LRU order per set (MRU first) */
+    unsigned sets, ways, line_shift;
+    uint64_t *key;
+    unsigned *filled;
+    uint64_t evictions;
+};
+
+static void cc_init(struct ccache *c, unsigned sets, unsigned ways, unsigned line)
+{
+    c->sets = sets;
+    c->ways = ways;
+    c->line_shift = (unsigned)__builtin_ctz(line);
+    c->key = calloc((size_t)sets * ways, sizeof *c->key);
+    c->filled = calloc(sets, sizeof *c->filled);
+    c->evictions = 0;
+    assert_non_null(c->key);
+    assert_non_null(c->filled);
+}
+
+/* Look the line of address a up; true on a miss (then it is filled). */
+static bool cc_touch(struct ccache *c, uint64_t a)
+{
+    const uint64_t line = a >> c->line_shift;
+    uint64_t *set = c->key + (size_t)(line % c->sets) * c->ways;
+    unsigned *n = &c->filled[line % c->sets];
+    unsigned i = 0;
+    while (i < *n && set[i] != line)
+        i++;
+    bool miss = i == *n;
+    if (miss) {
+        if (*n < c->ways)
+            (*n)++;
+        else
+            c->evictions++;
+        i = *n - 1;
+    }
+    memmove(set + 1, set, i * sizeof *set);
+    set[0] = line;
+    return miss;
+}
+
+struct clevel_count {
+    uint64_t refs, misses, walk_refs, walk_misses;
+};
+
+struct hier {
+    struct ccache c[3]; /* i1, d1, ll */
+    struct clevel_count n[3];
+};
+
+/* One vmsim reference (a piece within a line) of side 0 (d) or 1 (i). */
+static void hier_ref(struct hier *h, int side, uint64_t a, bool walk)
+{
+    const int l1 = side ? 0 : 1;
+    struct clevel_count *n1 = &h->n[l1], *nl = &h->n[2];
+    *(walk ? &n1->walk_refs : &n1->refs) += 1;
+    if (!cc_touch(&h->c[l1], a))
+        return;
+    *(walk ? &n1->walk_misses : &n1->misses) += 1;
+    *(walk ? &nl->walk_refs : &nl->refs) += 1;
+    if (cc_touch(&h->c[2], a))
+        *(walk ? &nl->walk_misses : &nl->misses) += 1;
+}
+
+/* cachegrind's reference of [a, a + size) (size <= a line): both lines
+ * looked up when it straddles, a miss when either missed. */
+static bool cg_ref_is_miss(struct ccache *c, uint64_t a, unsigned size)
+{
+    const uint64_t last = a + size - 1;
+    bool miss = cc_touch(c, a);
+    if ((last >> c->line_shift) != (a >> c->line_shift))
+        miss |= cc_touch(c, last);
+    return miss;
+}
+
+static void hier_cg(struct hier *h, int side, uint64_t a, unsigned size)
+{
+    const int l1 = side ? 0 : 1;
+    h->n[l1].refs++;
+    if (!cg_ref_is_miss(&h->c[l1], a, size))
+        return;
+    h->n[l1].misses++;
+    h->n[2].refs++;
+    h->n[2].misses += cg_ref_is_miss(&h->c[2], a, size);
+}
+
+/* A set of 64-bit keys (pages, table prefixes) with a byte of state. */
+struct kset {
+    uint64_t *key; /* key + 1; 0: empty */
+    uint8_t *val;
+    size_t cap, n;
+};
+
+static uint8_t *kset_at(struct kset *s, uint64_t k, bool add)
+{
+    if (add && 2 * (s->n + 1) > s->cap) {
+        struct kset old = *s;
+        s->cap = old.cap ? 2 * old.cap : 1024;
+        s->key = calloc(s->cap, sizeof *s->key);
+        s->val = calloc(s->cap, 1);
+        assert_non_null(s->key);
+        assert_non_null(s->val);
+        s->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.key[i])
+                *kset_at(s, old.key[i] - 1, true) = old.val[i];
+        free(old.key);
+        free(old.val);
+    }
+    if (!s->cap)
+        return NULL;
+    size_t i = (size_t)((k + 1) * 0x9e3779b97f4a7c15ull >> 20) & (s->cap - 1);
+    while (s->key[i] && s->key[i] != k + 1)
+        i = (i + 1) & (s->cap - 1);
+    if (!s->key[i]) {
+        if (!add)
+            return NULL;
+        s->key[i] = k + 1;
+        s->n++;
+    }
+    return &s->val[i];
+}
+
+/* Remove page from an LRU TLB model (a COW's invalidation). */
+static void lru_remove(struct lru *c, uint64_t page)
+{
+    uint64_t *set = c->tag + (size_t)(page % c->sets) * c->ways;
+    unsigned *n = &c->filled[page % c->sets];
+    for (unsigned i = 0; i < *n; i++)
+        if (set[i] == page) {
+            memmove(set + i, set + i + 1, (*n - i - 1) * sizeof *set);
+            (*n)--;
+            return;
+        }
+}
+
+enum { PG_NONE, PG_ZERO, PG_OWN };
+#define ID_ZERO (1ull << 40)                   /* the zero frame's "page number" */
+#define ID_TABLE(level, prefix) ((2ull + (level)) << 40 | (prefix))
+
+struct cmodel {
+    struct lru tlb[2];
+    struct kset pages, tables;
+    struct hier h[NH];
+    uint64_t walks, cow;
+};
+
+/* The address of entry `level` (4 = root .. 1) of va's walk. */
+static uint64_t entry_addr(uint64_t va, unsigned level)
+{
+    const uint64_t prefix = level == 4 ? 0 : va >> (12 + 9 * level);
+    const uint64_t index = (va >> (12 + 9 * (level - 1))) & 511;
+    return ID_TABLE(level, prefix) * 4096 + index * 8;
+}
+
+/* A walk of va: `full`, or stopping at the first missing table. */
+static void walk_refs(struct cmodel *m, uint64_t va, bool full)
+{
+    m->walks++;
+    for (unsigned level = 4; level >= 1; level--) {
+        const uint64_t a = entry_addr(va, level);
+        for (int k = H_WALK; k < NH; k++)
+            hier_ref(&m->h[k], 0, a, true);
+        if (level > 1 && !full && !kset_at(&m->tables, (uint64_t)(level - 1) << 40 |
+                                                          va >> (12 + 9 * (level - 1)), false))
+            return;
+    }
+}
+
+/* Translate page p of side s for an access writing or not. */
+static void translate_page(struct cmodel *m, int s, uint64_t p, bool write)
+{
+    const uint64_t va = p << 12;
+    uint8_t *st = kset_at(&m->pages, p, true);
+    const bool hit = !lru_touch(&m->tlb[s], p);
+    if (*st == PG_NONE) { /* not mapped: the walk stops, the fault maps it */
+        walk_refs(m, va, false);
+        for (unsigned level = 3; level >= 1; level--)
+            *kset_at(&m->tables, (uint64_t)level << 40 | va >> (12 + 9 * level), true) = 1;
+        *st = write ? PG_OWN : PG_ZERO;
+        walk_refs(m, va, true);
+    } else if (*st == PG_ZERO && write) { /* copy-on-write of the zero frame */
+        walk_refs(m, va, true);
+        *st = PG_OWN;
+        m->cow++;
+        lru_remove(&m->tlb[0], p);
+        lru_remove(&m->tlb[1], p);
+        lru_touch(&m->tlb[s], p);
+        walk_refs(m, va, true);
+    } else if (!hit) {
+        walk_refs(m, va, true);
+    }
+}
+
+static void cmodel_init(struct cmodel *m, const unsigned tlbs[2][2], const unsigned geom[3][3])
+{
+    memset(m, 0, sizeof *m);
+    for (int s = 0; s < 2; s++)
+        lru_init(&m->tlb[s], tlbs[s][0], tlbs[s][1]);
+    for (int k = 0; k < NH; k++)
+        for (int j = 0; j < 3; j++)
+            cc_init(&m->h[k].c[j], geom[j][0], geom[j][1], geom[j][2]);
+}
+
+static void cmodel_free(struct cmodel *m)
+{
+    for (int s = 0; s < 2; s++)
+        lru_free(&m->tlb[s]);
+    for (int k = 0; k < NH; k++)
+        for (int j = 0; j < 3; j++) {
+            free(m->h[k].c[j].key);
+            free(m->h[k].c[j].filled);
+        }
+    free(m->pages.key);
+    free(m->pages.val);
+    free(m->tables.key);
+    free(m->tables.val);
+}
+
+/* One lackey record through the four hierarchies. */
+static void cmodel_access(struct cmodel *m, int side, bool write, uint64_t addr, unsigned size)
+{
+    const unsigned ls = m->h[0].c[0].line_shift; /* one line size for all */
+    hier_cg(&m->h[H_CG], side, addr, size > (1u << ls) ? 1u << ls : size);
+    const uint64_t last = addr + size - 1;
+    for (uint64_t p = addr >> 12; p <= last >> 12; p++) {
+        translate_page(m, side, p, write);
+        const uint64_t lo = p << 12 > addr ? p << 12 : addr;
+        const uint64_t hi = ((p + 1) << 12) - 1 < last ? ((p + 1) << 12) - 1 : last;
+        const uint8_t st = *kset_at(&m->pages, p, false);
+        for (uint64_t line = lo >> ls; line <= hi >> ls; line++) {
+            const uint64_t a = line << ls > lo ? line << ls : lo;
+            hier_ref(&m->h[H_SPLIT], side, a, false);
+            hier_ref(&m->h[H_WALK], side, a, false);
+            const uint64_t frame = st == PG_ZERO ? ID_ZERO : p;
+            hier_ref(&m->h[H_VMSIM], side, frame << 12 | (a & 4095), false);
+        }
+    }
+}
+
+static void cmodel_run(const char *path, struct cmodel *m)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("cannot read the kept lackey trace %s", path);
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        char k;
+        uint64_t addr;
+        unsigned size;
+        if (line[0] == 'I' && sscanf(line, "I %" SCNx64 ",%u", &addr, &size) == 2)
+            cmodel_access(m, 1, false, addr, size ? size : 1);
+        else if (line[0] == ' ' && sscanf(line, " %c %" SCNx64 ",%u", &k, &addr, &size) == 3 &&
+                 (k == 'L' || k == 'S' || k == 'M'))
+            cmodel_access(m, 0, k != 'L', addr, size ? size : 1);
+    }
+    fclose(f);
+}
+
 /* ---- the command's output ------------------------------------------------ */
 
 struct row {
@@ -214,6 +517,100 @@ static void check(const char *program, const unsigned geom[2][2])
     free(keep);
 }
 
+struct crow {
+    unsigned sets, ways, line;
+    unsigned long long refs, cg_refs, misses, cg_misses, walk_refs, walk_misses;
+    long long diff;
+};
+
+static void parse_cache_rows(const char *out, struct crow rows[3])
+{
+    static const char *const names[3] = {"i1 ", "d1 ", "ll "};
+    for (int j = 0; j < 3; j++) {
+        const char *p = out;
+        while (p && strncmp(p, names[j], 3))
+            p = (p = strchr(p, '\n')) ? p + 1 : NULL;
+        if (!p)
+            fail_msg("no row for cache %s in:\n%s", names[j], out);
+        struct crow *r = &rows[j];
+        char rel[32];
+        if (sscanf(p + 3, " %ux%ux%u %llu %llu %llu %llu %lld %31s %llu %llu", &r->sets,
+                   &r->ways, &r->line, &r->refs, &r->cg_refs, &r->misses, &r->cg_misses,
+                   &r->diff, rel, &r->walk_refs, &r->walk_misses) != 11)
+            fail_msg("cannot parse the row of cache %s in:\n%s", names[j], out);
+    }
+}
+
+static const char *const lnames[3] = {"i1", "d1", "ll"};
+
+/* The model's counts per hierarchy and level, and each step's change of
+ * the program's misses. */
+static void cmodel_print(const char *program, const struct cmodel *m)
+{
+    for (int j = 0; j < 3; j++) {
+        print_message("%-40s %s:", program, lnames[j]);
+        for (int k = 0; k < NH; k++)
+            print_message(" %s %" PRIu64 "/%" PRIu64 "%s", hnames[k], m->h[k].n[j].misses,
+                          m->h[k].n[j].refs, k < NH - 1 ? "," : "");
+        print_message(" (walk misses %" PRIu64 "/%" PRIu64 "; ll evictions %" PRIu64 ")\n",
+                      m->h[H_VMSIM].n[j].walk_misses, m->h[H_VMSIM].n[j].walk_refs,
+                      m->h[H_VMSIM].c[2].evictions);
+    }
+}
+
+/* Crosscheck `program` with --caches geom (i1, d1, ll: sets, ways, line)
+ * at TLBs tlbs; assert what the cache model's header says. */
+static void check_caches(const char *program, const unsigned tlbs[2][2],
+                         const unsigned geom[3][3])
+{
+    char *keep = make_dir();
+    struct cmd_result r = run_vmsim("crosscheck --quiet --dtlb %ux%u --itlb %ux%u --caches "
+                                    "%ux%ux%u,%ux%ux%u,%ux%ux%u --keep %s -- %s",
+                                    tlbs[0][0], tlbs[0][1], tlbs[1][0], tlbs[1][1], geom[0][0],
+                                    geom[0][1], geom[0][2], geom[1][0], geom[1][1], geom[1][2],
+                                    geom[2][0], geom[2][1], geom[2][2], keep, program);
+    if (r.status != 0)
+        fail_msg("crosscheck --caches of %s: status %d\n%s%s", program, r.status, r.out, r.err);
+    struct crow rows[3];
+    parse_cache_rows(r.out, rows);
+    char trace[4200];
+    snprintf(trace, sizeof trace, "%s/lackey.txt", keep);
+    struct cmodel *m = malloc(sizeof *m);
+    assert_non_null(m);
+    cmodel_init(m, tlbs, geom);
+    cmodel_run(trace, m);
+    cmodel_print(program, m);
+    const bool ll_exact = strstr(r.out, "note: vmsim's ll evicted nothing") &&
+                          m->h[H_VMSIM].c[2].evictions == 0;
+    for (int j = 0; j < 3; j++) {
+        const struct crow *w = &rows[j];
+        const struct clevel_count *cg = &m->h[H_CG].n[j], *vm = &m->h[H_VMSIM].n[j];
+        assert_int_equal(w->sets, geom[j][0]);
+        assert_int_equal(w->ways, geom[j][1]);
+        assert_int_equal(w->line, geom[j][2]);
+        assert_int_equal(w->cg_refs, cg->refs);
+        assert_int_equal(w->cg_misses, cg->misses);
+        assert_int_equal(w->refs, vm->refs);
+        assert_int_equal(w->walk_refs, vm->walk_refs);
+        if (j < 2 || ll_exact) {
+            assert_int_equal(w->misses, vm->misses);
+            assert_int_equal(w->walk_misses, vm->walk_misses);
+        }
+        assert_int_equal(w->diff, (long long)w->misses - (long long)w->cg_misses);
+        assert_true(cg->misses > 10); /* the caches were used, under both tools */
+    }
+    assert_int_equal(rows[0].walk_refs, 0); /* walks are side d */
+    cmodel_free(m);
+    free(m);
+    cmd_result_free(&r);
+    remove_dir(keep);
+    free(keep);
+}
+
+static const unsigned skylake_caches[3][3] = {{64, 8, 64}, {64, 8, 64}, {8192, 16, 64}};
+/* small enough that walk lines and data lines fight: 16 sets x 2 ways */
+static const unsigned tiny_caches[3][3] = {{16, 2, 64}, {16, 2, 64}, {64, 4, 64}};
+
 static const unsigned skylake[2][2] = {{64, 4}, {128, 8}};
 static const unsigned direct2[2][2] = {{2, 1}, {2, 1}};
 
@@ -224,6 +621,15 @@ static void test_true(void **state)
         skip();
     check("/bin/true", skylake);
     check("/bin/true", direct2);
+}
+
+static void test_caches_true(void **state)
+{
+    (void)state;
+    if (!on_path("valgrind"))
+        skip();
+    check_caches("/bin/true", skylake, skylake_caches);
+    check_caches("/bin/true", direct2, tiny_caches);
 }
 
 #ifndef VMSIM_SANITIZE
@@ -269,6 +675,7 @@ static void test_programs(void **state)
     snprintf(cmd, sizeof cmd, "ls -l %s", path);
     check(cmd, skylake);
     check(cmd, direct2);
+    check_caches(cmd, skylake, skylake_caches);
     remove_dir(dir);
     free(dir);
 }
@@ -357,6 +764,21 @@ static void test_usage_errors(void **state)
     assert_int_equal(r.status, 2);
     expect_in("stderr", r.err, "--itlb: expected ENTRIESxWAYS");
     cmd_result_free(&r);
+    /* --caches: 48 sets; two line sizes; two levels only */
+    static const char *const bad_caches[] = {"48x8x64,64x8x64,8192x16x64",
+                                             "64x8x64,64x8x32,8192x16x64", "64x8x64,64x8x64",
+                                             "64x8x64,64x8x64,8192x16x64,", "64x8x32,64x8x32,64x8x32"};
+    for (size_t i = 0; i < sizeof bad_caches / sizeof *bad_caches; i++) {
+        r = run_vmsim("crosscheck --caches %s -- /bin/true", bad_caches[i]);
+        assert_int_equal(r.status, 2);
+        char want[256];
+        snprintf(want, sizeof want, "--caches: expected I1,D1,LL each SETSxWAYSxLINE (sets a "
+                 "power of two, as cachegrind needs; ways up to 1024; one line size for the "
+                 "three, a power of two from 64 to 4096) or \"default\", found \"%s\"",
+                 bad_caches[i]);
+        expect_in("stderr", r.err, want);
+        cmd_result_free(&r);
+    }
     r = run_vmsim("crosscheck --bogus -- /bin/true");
     assert_int_equal(r.status, 2);
     cmd_result_free(&r);
@@ -400,12 +822,41 @@ static void test_missing_valgrind_or_command(void **state)
     cmd_result_free(&r);
 }
 
-int main(void)
+/* `test_crosscheck model TRACE ExW ExW I1,D1,LL`: the cache model alone on
+ * a kept lackey trace (the TLBs d and i; the caches SETSxWAYSxLINE), for
+ * the figures of docs/validation.md on programs too long for the test. */
+static int model_main(char **argv)
 {
+    unsigned tlbs[2][2], geom[3][3];
+    if (sscanf(argv[3], "%ux%u", &tlbs[0][0], &tlbs[0][1]) != 2 ||
+        sscanf(argv[4], "%ux%u", &tlbs[1][0], &tlbs[1][1]) != 2 ||
+        sscanf(argv[5], "%ux%ux%u,%ux%ux%u,%ux%ux%u", &geom[0][0], &geom[0][1], &geom[0][2],
+               &geom[1][0], &geom[1][1], &geom[1][2], &geom[2][0], &geom[2][1],
+               &geom[2][2]) != 9) {
+        fprintf(stderr, "usage: test_crosscheck model TRACE ExW ExW I1,D1,LL\n");
+        return 2;
+    }
+    struct cmodel *m = malloc(sizeof *m);
+    if (!m)
+        return 1;
+    cmodel_init(m, tlbs, geom);
+    cmodel_run(argv[2], m);
+    cmodel_print(argv[2], m);
+    printf("walks %" PRIu64 ", copies of the zero frame %" PRIu64 "\n", m->walks, m->cow);
+    cmodel_free(m);
+    free(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 6 && !strcmp(argv[1], "model"))
+        return model_main(argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_missing_valgrind_or_command),
         cmocka_unit_test(test_true),
+        cmocka_unit_test(test_caches_true),
 #ifndef VMSIM_SANITIZE
         cmocka_unit_test(test_programs),
 #endif

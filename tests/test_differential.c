@@ -7,15 +7,20 @@
  * set-associative arrays, ways that are not powers of two, one or two
  * arrays per level serving 4 KiB and 2 MiB pages, ASIDs on or off, no,
  * split or unified page-walk caches of random sizes, 1-4 CPUs, 4- or
- * 5-level x86-64 paging, 2 MiB pages where advised (--thp madvise). vmsim
- * gets them as spec strings (vmsim_tlb_parse...), the model as its own
- * structured description, so a parser bug is a mismatch too.
+ * 5-level x86-64 paging, 2 MiB pages where advised (--thp madvise); in
+ * about 40% of the cases a memory model (--cache, docs/caches.md): 0-4
+ * small cache levels of random sides, sets and line sizes, a shared last
+ * level or not, DRAM with or without the row model, data on or off. vmsim
+ * gets them as spec strings (vmsim_tlb_parse, vmsim_cache_parse...), the
+ * model as its own structured description, so a parser bug is a mismatch
+ * too.
  *
  * Streams are built to provoke the shortcuts of the per-access path:
  * repeats of one page, alternation, same-set conflicts, fetch/data
  * alternation, writes after reads of zero pages, page-crossing accesses,
  * forks and writes on both sides, switches, exits, munmaps, huge and base
- * pages, long miss-heavy cycles, bad addresses. vmsim takes them in
+ * pages, long miss-heavy cycles, bad addresses; with a memory model,
+ * pages unmapped so that new tables take their frames. vmsim takes them in
  * batches of varying size (one event, a few, all at once), so its batch
  * prefetching runs too.
  *
@@ -64,7 +69,7 @@ static bool chance(struct rng *g, unsigned percent) { return below(g, 100) < per
 
 struct dcase {
     struct ref_machine m;
-    char tlb[512], pwc[256], cost[128];
+    char tlb[512], pwc[256], cost[128], cache[512];
     struct vmsim_event *ev;
     size_t n;
     uint64_t batch_seed; /* how vmsim gets the events: 0 all at once, else random batches */
@@ -200,6 +205,74 @@ static void specs(struct dcase *c, struct rng *g)
              m->cost_pt_ref, m->cost_fault, m->pwc_latency);
 }
 
+/* A memory model (docs/caches.md): 0-4 levels of random sides, sets that
+ * are often not powers of two (and 1), 1-16 ways, lines of 8-4096 bytes
+ * mixed across levels, small enough that evictions (and page-table lines
+ * evicting data) happen all the time; a shared last level or not; DRAM,
+ * sometimes with the row model; sometimes data=off. */
+static void gen_memory(struct rng *g, struct ref_machine *m)
+{
+    static const uint32_t set_choices[] = {1, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 33, 64, 100, 256, 1000};
+    static const char sides[] = "dddiiuuuu";
+    m->ncache = (unsigned)below(g, 5);
+    for (unsigned i = 0; i < m->ncache; i++) {
+        struct ref_cache *c = &m->cache[i];
+        c->side = sides[below(g, sizeof sides - 1)];
+        c->sets = set_choices[below(g, sizeof set_choices / sizeof *set_choices)];
+        c->ways = 1 + (uint32_t)below(g, 16);
+        c->line = 8u << below(g, 10);
+        if (chance(g, 50)) /* the common line size: levels then often agree */
+            c->line = 64;
+        c->latency = (uint32_t)below(g, 60);
+        if (chance(g, 15)) /* names up to the longest allowed */
+            snprintf(c->name, sizeof c->name, "Cache_level-%c_%c_name_x", (char)('0' + i), c->side);
+        else
+            snprintf(c->name, sizeof c->name, "c%u%c", i, c->side);
+        c->name[23] = '\0';
+    }
+    if (m->ncache && chance(g, 40)) { /* one array for all CPUs: unified */
+        struct ref_cache *c = &m->cache[m->ncache - 1];
+        c->shared = true;
+        c->side = 'u';
+        snprintf(c->name, sizeof c->name, "llc%u", m->ncache - 1);
+    }
+    m->dram = 1 + (unsigned)below(g, 300);
+    if (chance(g, 30)) {
+        m->row_banks = 1 + (unsigned)below(g, 16);
+        m->row_bytes = 64u << below(g, 10);
+        m->row_hit = 1 + (unsigned)below(g, m->dram);
+    }
+    m->data = !chance(g, 25);
+}
+
+/* The --cache spec string of docs/caches.md for machine m. */
+static void cache_spec(struct dcase *c, struct rng *g)
+{
+    const struct ref_machine *m = &c->m;
+    char *t = c->cache;
+    size_t left = sizeof c->cache;
+    int n;
+    for (unsigned i = 0; i < m->ncache; i++) {
+        const struct ref_cache *l = &m->cache[i];
+        const char side[3] = {'/', l->side, '\0'};
+        const bool show = l->side != 'u' || chance(g, 30); /* u is the default */
+        n = snprintf(t, left, "%s=%ux%ux%u%s%s:%u,", l->name, l->sets, l->ways, l->line,
+                     show ? side : "", l->shared ? "/shared" : "", l->latency);
+        t += n, left -= (size_t)n;
+    }
+    n = snprintf(t, left, "dram=%u", m->dram);
+    t += n, left -= (size_t)n;
+    if (m->row_hit) {
+        if (m->row_bytes >= 1024 && chance(g, 50))
+            n = snprintf(t, left, ",row=%ux%uk:%u", m->row_banks, m->row_bytes / 1024, m->row_hit);
+        else
+            n = snprintf(t, left, ",row=%ux%u:%u", m->row_banks, m->row_bytes, m->row_hit);
+        t += n, left -= (size_t)n;
+    }
+    if (!m->data || chance(g, 20))
+        snprintf(t, left, ",data=%s", m->data ? "on" : "off");
+}
+
 /* ---- streams ---- */
 
 struct gen {
@@ -289,6 +362,23 @@ static void gen_segment(struct gen *s)
     if (chance(g, 30))
         s->cpu = (unsigned)below(g, s->m->ncpus);
     vmsim_pid_t pid = some_pid(s);
+    if (s->m->dram && chance(g, 10)) {
+        /* Frames change roles: a written data line, walks that may evict
+         * it (its set remembers it), its page unmapped, then faults whose
+         * new tables take the freed frames: walks read lines the program
+         * wrote (still data lines when they hit) or a set remembers. (Only
+         * with a memory model: the other streams stay as they were.) */
+        const uint64_t a = pick(s), huge_end = HUGE_BASE + (4ull << 20);
+        const uint64_t va_top = 1ull << (12 + 9 * s->m->levels);
+        acc(s, pid, VMSIM_WRITE, a, 8);
+        for (unsigned i = 0; i < 12; i++)
+            acc(s, pid, VMSIM_READ, below(g, va_top >> 12) << 12 | below(g, 512) << 3, 8);
+        if (a + 2 * 4096 <= HUGE_BASE || a >= huge_end)
+            os(s, VMSIM_EV_MUNMAP, pid, a, 8, 0);
+        for (unsigned i = 0; i < 6; i++)
+            acc(s, pid, random_kind(s), below(g, va_top >> 12) << 12 | below(g, 512) << 3, 8);
+        return;
+    }
     const unsigned len = 1 + (unsigned)below(g, 200);
     switch (below(g, 14)) {
     case 0: { /* one page, again and again */
@@ -436,16 +526,19 @@ static void gen_stream(struct rng *g, struct dcase *c, size_t target)
 
 /* ---- running both ---- */
 
+#define MAX_FIELDS 192
+
 struct fields {
-    char name[96][48];
-    uint64_t v[96];
+    char name[MAX_FIELDS][48];
+    uint64_t v[MAX_FIELDS];
     unsigned n;
 };
 
 static void collect(void *ctx, const char *name, uint64_t v)
 {
     struct fields *f = ctx;
-    if (f->n < 96) {
+    assert_true(f->n < MAX_FIELDS);
+    if (f->n < MAX_FIELDS) {
         snprintf(f->name[f->n], sizeof f->name[0], "%s", name);
         f->v[f->n++] = v;
     }
@@ -493,9 +586,26 @@ static bool vm_value(const struct vmsim_stats *st, const struct vmsim_pt_footpri
         if (!strcmp(name, buf))
             return *v = st->tlb[i].reach, true;
     }
+    for (unsigned i = 0; i < cfg->mem.ncaches; i++) {
+        const struct vmsim_cache_stats *cs = &st->cache[i];
+        const struct {
+            const char *what;
+            uint64_t v;
+        } c[] = {{"hits", cs->hits},           {"misses", cs->misses},
+                 {"pt_hits", cs->pt_hits},     {"pt_misses", cs->pt_misses},
+                 {"data_misses_pt", cs->data_misses_pt},
+                 {"lines", cs->lines},         {"pt_lines", cs->pt_lines}};
+        for (size_t j = 0; j < sizeof c / sizeof c[0]; j++) {
+            snprintf(buf, sizeof buf, "caches.%s.%s", cfg->mem.cache[i].name, c[j].what);
+            if (!strcmp(name, buf))
+                return *v = c[j].v, true;
+        }
+    }
     unsigned i;
     if (sscanf(name, "walks.refs_histogram[%u]", &i) == 1 && i < VMSIM_MAX_LEVELS + 2)
         return *v = st->walk_hist[i], true;
+    if (sscanf(name, "walks.latency_histogram[%u]", &i) == 1 && i < VMSIM_WALK_LAT_BUCKETS)
+        return *v = st->walk_lat_hist[i], true;
     if (sscanf(name, "page_tables.tables_by_level[%u]", &i) == 1 && i < cfg->geom.levels)
         return *v = fp->tables[cfg->geom.levels - i], true;
     return false;
@@ -511,6 +621,8 @@ static int make_config(const struct dcase *c, struct vmsim_config *cfg, char *wh
         rc = vmsim_pwc_parse(c->pwc, cfg, why, whylen);
     if (!rc)
         rc = vmsim_cost_parse(c->cost, cfg, why, whylen);
+    if (!rc && c->cache[0])
+        rc = vmsim_cache_parse(c->cache, cfg, why, whylen);
     cfg->ncpus = c->m.ncpus;
     cfg->asids = c->m.asids;
     if (c->m.huge) {
@@ -527,7 +639,8 @@ static int run_lib(const struct dcase *c, const struct vmsim_event *ev, size_t n
     char why[256];
     struct vmsim *sim;
     if (make_config(c, &cfg, why, sizeof why)) {
-        fprintf(stderr, "spec rejected: %s (tlb %s, pwc %s)\n", why, c->tlb, c->pwc);
+        fprintf(stderr, "spec rejected: %s (tlb %s, pwc %s, cache %s)\n", why, c->tlb, c->pwc,
+                c->cache);
         return -1;
     }
     if (vmsim_create(&cfg, &sim))
@@ -608,6 +721,24 @@ static void add_coverage(uint64_t *sum, const struct fields *f)
                 sum[k] += f->v[i];
 }
 
+/* The same for the memory model, summed over the levels of every case
+ * that has one: caches.NAME.<suffix>, and the memory's counters. */
+static const char *const cache_coverage[] = {
+    "hits", "misses", "pt_hits", "pt_misses", "data_misses_pt", "lines", "pt_lines",
+    "memory.dram_refs", "memory.dram_walk_refs", "memory.dram_row_hits"};
+#define NCACHE_COV (sizeof cache_coverage / sizeof *cache_coverage)
+
+static void add_cache_coverage(uint64_t *sum, const struct fields *f)
+{
+    for (unsigned i = 0; i < f->n; i++) {
+        const char *dot = strrchr(f->name[i], '.');
+        const bool level = !strncmp(f->name[i], "caches.", 7);
+        for (size_t k = 0; k < NCACHE_COV; k++)
+            if (level ? !strcmp(dot + 1, cache_coverage[k]) : !strcmp(f->name[i], cache_coverage[k]))
+                sum[k] += f->v[i];
+    }
+}
+
 /* ---- shrinking and printing ---- */
 
 /* Delta debugging over events: drop chunks, halving their size, while the
@@ -684,9 +815,10 @@ static void print_event(FILE *f, const struct vmsim_event *e)
 /* The `vmsim run` options that build machine c. */
 static void command_options(const struct dcase *c, char *buf, size_t len)
 {
-    snprintf(buf, len, "--geometry %s --tlb '%s' --pwc '%s' --cost '%s' --cpus %u%s%s",
+    snprintf(buf, len, "--geometry %s --tlb '%s' --pwc '%s' --cost '%s' --cpus %u%s%s%s%s%s",
              c->m.levels == 5 ? "x86-64-5l" : "x86-64", c->tlb, c->pwc, c->cost, c->m.ncpus,
-             c->m.asids ? "" : " --no-asid", c->m.huge ? " --thp madvise --page-size 2m" : "");
+             c->m.asids ? "" : " --no-asid", c->m.huge ? " --thp madvise --page-size 2m" : "",
+             c->cache[0] ? " --cache '" : "", c->cache, c->cache[0] ? "'" : "");
 }
 
 /* Shrink a failing case, write it as a text trace to `path`, print it, the
@@ -697,7 +829,7 @@ static size_t report_failure(const struct dcase *c, const char *what, const char
     assert_non_null(ev);
     memcpy(ev, c->ev, c->n * sizeof *ev);
     const size_t n = shrink(c, ev, c->n, 4000);
-    char diff[8192], opts[1024];
+    char diff[8192], opts[2048];
     compare(c, ev, n, diff, sizeof diff);
     command_options(c, opts, sizeof opts);
     FILE *f = fopen(path, "w");
@@ -723,6 +855,14 @@ static void make_case(uint64_t seed, struct dcase *c)
     memset(c, 0, sizeof *c);
     gen_machine(&g, &c->m);
     specs(c, &g);
+    /* The memory model from a generator of its own, so that the machines and
+     * streams of issue 11 stay as they were (streams change only where a
+     * memory model asks for frame recycling, gen_segment). */
+    struct rng mg = {seed ^ 0x6d656d6f7279ull};
+    if (chance(&mg, 40)) {
+        gen_memory(&mg, &c->m);
+        cache_spec(c, &mg);
+    }
     static const size_t targets[] = {200, 600, 1200, 2500, 5000, 12000};
     const uint64_t x = below(&g, 100);
     const size_t target = (x < 30 ? targets[below(&g, 2)] : x < 75 ? targets[2 + below(&g, 2)]
@@ -745,6 +885,7 @@ static void test_differential(void **state)
     const uint64_t cases = env_u64("VMSIM_DIFF_CASES", DEFAULT_CASES);
     uint64_t accesses = 0, events = 0, failed = 0, ran = 0;
     uint64_t cov[sizeof coverage / sizeof *coverage] = {0};
+    uint64_t ccov[NCACHE_COV] = {0}, mem_cases = 0, mem_accesses = 0, mem_data_off = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (uint64_t i = 0; i < cases; i++) {
@@ -759,6 +900,13 @@ static void test_differential(void **state)
         const int bad = compare_fields(&c, c.ev, c.n, diff, sizeof diff, &model);
         if (bad >= 0)
             add_coverage(cov, &model);
+        if (bad >= 0 && c.m.dram) {
+            add_cache_coverage(ccov, &model);
+            mem_cases++;
+            mem_data_off += !c.m.data;
+            for (size_t j = 0; j < c.n; j++)
+                mem_accesses += c.ev[j].type == VMSIM_EV_ACCESS;
+        }
         if (bad != 0) {
             char what[64], path[128];
             snprintf(what, sizeof what, "seed %llu case %llu", (unsigned long long)seed,
@@ -783,6 +931,17 @@ static void test_differential(void **state)
         printf("  %-26s %llu\n", coverage[k], (unsigned long long)cov[k]);
         assert_true(cov[k] > 0);
     }
+    for (size_t k = 0; k < NCACHE_COV; k++) {
+        printf("  %-26s %llu\n", cache_coverage[k], (unsigned long long)ccov[k]);
+        assert_true(ccov[k] > 0);
+    }
+    /* every miss fills its level and lines are never invalidated: the
+     * evictions are the misses less the lines left at the end */
+    printf("  %-26s %llu\n", "evictions", (unsigned long long)(ccov[1] - ccov[5]));
+    assert_true(ccov[1] > ccov[5]);
+    printf("differential: %llu cases with a memory model (%llu with data=off), %llu accesses\n",
+           (unsigned long long)mem_cases, (unsigned long long)mem_data_off,
+           (unsigned long long)mem_accesses);
     printf("differential: %llu cases, %llu events, %llu accesses, %llu mismatching, %.1f s\n",
            (unsigned long long)ran, (unsigned long long)events, (unsigned long long)accesses,
            (unsigned long long)failed, secs);
@@ -827,7 +986,7 @@ static void test_shrinker(void **state)
     c.m.inject_no_lru_refresh = false;
     assert_int_equal(run_model(&c.m, ev, n, &model), 0);
     assert_int_equal(run_lib(&c, ev, n, &model, &vm), 0);
-    char opts[1024], *json = temp_path(".json");
+    char opts[2048], *json = temp_path(".json");
     command_options(&c, opts, sizeof opts);
     struct cmd_result r = run_vmsim("run --trace text:%s %s --json %s", path, opts, json);
     assert_int_equal(r.status, 0);
@@ -852,10 +1011,230 @@ static void test_shrinker(void **state)
     (void)state;
 }
 
+/* The value at a dotted JSON path ("caches.l1d.hits", "walks.refs_histogram[2]"). */
+static bool json_path(json_t *root, const char *path, uint64_t *v)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *o = root;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save)) {
+        char *br = strchr(tok, '[');
+        if (br) {
+            *br = '\0';
+            o = json_array_get(json_object_get(o, tok), strtoul(br + 1, NULL, 10));
+        } else {
+            o = json_object_get(o, tok);
+        }
+    }
+    if (!json_is_integer(o))
+        return false;
+    *v = (uint64_t)json_integer_value(o);
+    return true;
+}
+
+/* The same for the memory model: a model whose cache hits do not refresh
+ * LRU must disagree on some case with caches; the shrunk case still
+ * disagrees, and the printed command (with its --cache spec) gives, for
+ * every statistic, the library's number. */
+static void test_shrinker_cache(void **state)
+{
+    struct dcase c;
+    int found = 0;
+    for (uint64_t i = 0; i < 400 && !found; i++) {
+        make_case(555 + i, &c);
+        c.m.inject_cache_no_refresh = true;
+        if (c.m.ncache && compare(&c, c.ev, c.n, NULL, 0) > 0)
+            found = 1;
+        else
+            case_free(&c);
+    }
+    assert_true(found);
+    char *path = temp_path(".txt");
+    const size_t n = report_failure(&c, "injected cache model error", path);
+    assert_true(n >= 1 && n <= 40);
+    struct vmsim_event *ev = calloc(n, sizeof *ev);
+    assert_non_null(ev);
+    {
+        struct vmsim_source *src;
+        struct vmsim_source_error err;
+        assert_int_equal(vmsim_source_open_trace(path, "text", &src, &err), 0);
+        assert_int_equal(vmsim_source_next(src, ev, n), (long)n);
+        vmsim_source_close(src);
+    }
+    struct fields model, vm;
+    c.m.inject_cache_no_refresh = false;
+    assert_int_equal(run_model(&c.m, ev, n, &model), 0);
+    assert_int_equal(run_lib(&c, ev, n, &model, &vm), 0);
+    char opts[2048], *json = temp_path(".json");
+    command_options(&c, opts, sizeof opts);
+    struct cmd_result r = run_vmsim("run --trace text:%s %s --json %s", path, opts, json);
+    assert_int_equal(r.status, 0);
+    json_error_t jerr;
+    json_t *root = json_load_file(json, 0, &jerr);
+    assert_non_null(root);
+    unsigned caches = 0;
+    for (unsigned i = 0; i < vm.n; i++) {
+        uint64_t v = UINT64_MAX;
+        if (!json_path(root, vm.name[i], &v) || v != vm.v[i])
+            printf("%s: command line %llu, library %llu\n", vm.name[i], (unsigned long long)v,
+                   (unsigned long long)vm.v[i]);
+        assert_int_equal(v, vm.v[i]);
+        caches += !strncmp(vm.name[i], "caches.", 7);
+    }
+    assert_int_equal(caches, 7 * c.m.ncache);
+    json_decref(root);
+    cmd_result_free(&r);
+    remove(path);
+    remove(json);
+    free(json);
+    free(path);
+    free(ev);
+    case_free(&c);
+    (void)state;
+}
+
+/* ---- hand-derived cases: the model and vmsim against numbers worked out
+ * from docs/kernel.md ("Which frame") and docs/caches.md ---- */
+
+struct expect {
+    const char *name;
+    uint64_t v;
+};
+
+/* One CPU, x86-64, a TLB of 8 entries (latency 1), no PWC, fault 1000,
+ * access 7 (never charged: data=on), one cache level c0 and DRAM. */
+static void hand_case(struct dcase *c, const char *cache, uint32_t sets, uint32_t ways, char side,
+                      unsigned lat, unsigned dram)
+{
+    memset(c, 0, sizeof *c);
+    c->m.levels = 4;
+    c->m.ncpus = 1;
+    c->m.asids = true;
+    c->m.cost_access = 7;
+    c->m.cost_pt_ref = 20;
+    c->m.cost_fault = 1000;
+    c->m.ntlb = 1;
+    c->m.tlb[0] = (struct ref_level){.name = "t", .side = 'u', .latency = 1, .narr = 1};
+    c->m.tlb[0].arr[0] = (struct ref_array){8, 8, 1ull << 12};
+    c->m.ncache = 1;
+    c->m.cache[0] = (struct ref_cache){.name = "c0", .side = side, .sets = sets, .ways = ways,
+                                       .line = 64, .latency = lat};
+    c->m.dram = dram;
+    c->m.data = true;
+    snprintf(c->tlb, sizeof c->tlb, "t=8x8:1");
+    snprintf(c->pwc, sizeof c->pwc, "none");
+    snprintf(c->cost, sizeof c->cost, "access=7,pt_ref=20,fault=1000,pwc=0");
+    snprintf(c->cache, sizeof c->cache, "%s", cache);
+}
+
+static void check_hand(const struct dcase *c, const struct vmsim_event *ev, size_t n,
+                       const struct expect *want, size_t nwant)
+{
+    struct fields model, vm;
+    assert_int_equal(run_model(&c->m, ev, n, &model), 0);
+    assert_int_equal(run_lib(c, ev, n, &model, &vm), 0);
+    for (size_t k = 0; k < nwant; k++) {
+        bool found = false;
+        for (unsigned i = 0; i < model.n; i++)
+            if (!strcmp(model.name[i], want[k].name)) {
+                found = true;
+                if (model.v[i] != want[k].v || vm.v[i] != want[k].v)
+                    printf("%s: expected %llu, model %llu, vmsim %llu\n", want[k].name,
+                           (unsigned long long)want[k].v, (unsigned long long)model.v[i],
+                           (unsigned long long)vm.v[i]);
+                assert_int_equal(model.v[i], want[k].v);
+                assert_int_equal(vm.v[i], want[k].v);
+            }
+        assert_true(found);
+    }
+}
+
+#define EV_ACC(k, a) {.type = VMSIM_EV_ACCESS, .kind = (k), .pid = 1, .addr = (a), .len = 8}
+
+/* Freed frames come back in the documented order. W at va1 (indices 255,
+ * 100, 200, 300, offset 0x800) takes data frame 1, then tables L3 2, L2 3,
+ * L1 4 (the root is frame 0); its munmap frees 4, 3, 2 (deepest first),
+ * then 1. A read at va2 (root index 254, the rest as va1) takes the zero
+ * frame 1, then L3 2, L2 3, L1 4: its entries and its data are the very
+ * lines va1's walk and write left in the cache (1 set x 16 ways, 64-byte
+ * lines: no eviction).
+ *   W: walk 1: root 0x7f8 miss (100); walk 2: 0x7f8 hit (4), 0x2320,
+ *      0x3640, 0x4960 miss (300); data 0x1800 miss (100).
+ *   R: walk 1: root 0x7f0 (the line of 0x7f8) hit (4); walk 2: 0x7f0,
+ *      0x2320, 0x3640, 0x4960 hit (16); data 0x1800 hit (4).
+ * Any other order of allocation or freeing misses some of these. */
+static void test_frames_by_hand(void **state)
+{
+    const uint64_t va1 = 0x7f991912c800ull, va2 = va1 - (1ull << 39);
+    const struct vmsim_event ev[] = {
+        {.type = VMSIM_EV_SPAWN, .pid = 1},
+        EV_ACC(VMSIM_WRITE, va1),
+        {.type = VMSIM_EV_MUNMAP, .pid = 1, .addr = va1 & ~0xfffull, .len = 4096},
+        EV_ACC(VMSIM_READ, va2),
+    };
+    const struct expect want[] = {
+        {"caches.c0.hits", 7}, {"caches.c0.misses", 5}, {"caches.c0.pt_hits", 6},
+        {"caches.c0.pt_misses", 4}, {"caches.c0.data_misses_pt", 0}, {"caches.c0.lines", 5},
+        {"caches.c0.pt_lines", 4}, {"memory.dram_refs", 5}, {"memory.dram_walk_refs", 4},
+        {"memory.dram_row_hits", 0}, {"walks.count", 4},
+        {"walks.cycles", 100 + 304 + 4 + 16},
+        {"walks.latency_histogram[3]", 1}, /* 4: [4, 8) */
+        {"walks.latency_histogram[5]", 1}, /* 16: [16, 32) */
+        {"walks.latency_histogram[7]", 1}, /* 100: [64, 128) */
+        {"walks.latency_histogram[9]", 1}, /* 304: [256, 512) */
+        {"walks.latency_histogram[0]", 0},
+        /* 2 TLB lookups + 2 faults + walks; data 100 + 4, no `access` */
+        {"cycles_translation", 2 + 2000 + 424}, {"cycles", 2 + 2000 + 424 + 104},
+    };
+    struct dcase c;
+    hand_case(&c, "c0=1x16x64/d:4,dram=100", 1, 16, 'd', 4, 100);
+    check_hand(&c, ev, sizeof ev / sizeof *ev, want, sizeof want / sizeof *want);
+    (void)state;
+}
+
+/* The set remembers the data line a walk's fill evicted. One set, one
+ * way, 64-byte lines, latency 2, DRAM 50; the root is frame 0.
+ *   W 0x1000: walk 1 root 0x0 miss; fault: data 1, L3 2, L2 3, L1 4;
+ *     walk 2: 0x0 hit, 0x2000, 0x3000, 0x4008 miss; data 0x1000 miss (a
+ *     data fill evicting a PT line: nothing remembered).
+ *   R 0x1000: TLB hit, data 0x1000 hit.
+ *   R 0x2000: walk 1: 0x0 miss (evicts data line 0x1000: remembered),
+ *     0x2000, 0x3000, 0x4010 miss; fault: the zero frame, 5 (nothing
+ *     freed); walk 2: the same 4 misses; data 0x5000 miss.
+ *   R 0x1000: TLB hit, data 0x1000 miss on the remembered line: 1.
+ * Hits 2 (1 PT), misses 15 (12 PT); walks 50, 152, 200, 200; data 50 +
+ * 2 + 50 + 50. */
+static void test_ghost_by_hand(void **state)
+{
+    const struct vmsim_event ev[] = {
+        {.type = VMSIM_EV_SPAWN, .pid = 1},
+        EV_ACC(VMSIM_WRITE, 0x1000),
+        EV_ACC(VMSIM_READ, 0x1000),
+        EV_ACC(VMSIM_READ, 0x2000),
+        EV_ACC(VMSIM_READ, 0x1000),
+    };
+    const struct expect want[] = {
+        {"caches.c0.hits", 2}, {"caches.c0.misses", 15}, {"caches.c0.pt_hits", 1},
+        {"caches.c0.pt_misses", 12}, {"caches.c0.data_misses_pt", 1}, {"caches.c0.lines", 1},
+        {"caches.c0.pt_lines", 0}, {"memory.dram_refs", 15}, {"memory.dram_walk_refs", 12},
+        {"walks.cycles", 602}, {"walks.latency_histogram[6]", 1}, /* 50: [32, 64) */
+        {"walks.latency_histogram[8]", 3},                        /* [128, 256) */
+        {"cycles_translation", 4 + 2000 + 602}, {"cycles", 4 + 2000 + 602 + 152},
+    };
+    struct dcase c;
+    hand_case(&c, "c0=1x1x64:2,dram=50", 1, 1, 'u', 2, 50);
+    check_hand(&c, ev, sizeof ev / sizeof *ev, want, sizeof want / sizeof *want);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_frames_by_hand),
+        cmocka_unit_test(test_ghost_by_hand),
         cmocka_unit_test(test_shrinker),
+        cmocka_unit_test(test_shrinker_cache),
         cmocka_unit_test(test_differential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
  * SDM, the RISC-V and Arm architecture manuals), not from the spec strings in
  * src/machine/presets.c, so a typo in either place shows up as a failure here.
  * Every machine preset must parse, and the configuration it produces must
- * match its table row field by field. */
+ * match its table row field by field; so must each preset's cache hierarchy
+ * (vmsim_cache_parse of its name). */
 #include "testutil.h"
 
 #include <stdbool.h>
@@ -352,6 +353,342 @@ static void test_preset_keeps_other_fields(void **state)
     assert_string_equal(cfg.machine, "skylake");
 }
 
+/* ---- cache hierarchies: the "Cache hierarchies" tables of docs/presets.md ----
+ *
+ * Each level is written as the source states it (its capacity in bytes) and
+ * as docs/presets.md lays it out (sets x ways x line): the test checks that
+ * the two agree, so a slip in the doc's arithmetic fails, and that the
+ * preset's spec parses to exactly that. DRAM is written as the doc states
+ * it, a fixed part in cycles plus a latency in ns at a clock in MHz, and the
+ * expected cycles are computed from them. */
+
+#define KiB 1024ull
+#define MiB (1024ull * 1024ull)
+
+struct exp_cache {
+    const char *name;
+    uint8_t side;
+    uint64_t bytes; /* capacity as the source gives it */
+    uint32_t sets, ways, line, latency;
+    bool shared;
+};
+
+struct exp_memory {
+    const char *machine;
+    unsigned nlevels;
+    struct exp_cache lv[VMSIM_MAX_CACHE_LEVELS];
+    uint32_t dram_cycles, dram_ns, mhz; /* dram = cycles + ns * mhz / 1000 */
+};
+
+static const struct exp_memory memories[] = {
+    /* Core i7-6700/6700K (client die): 7-cpu.com, AnandTech, WikiChip, the ORM;
+       DRAM 42 cycles + 51 ns at 4.0 GHz (7-cpu.com). */
+    {"skylake",
+     4,
+     {{"l1d", D, 32 * KiB, 64, 8, 64, 4, false},
+      {"l1i", I, 32 * KiB, 64, 8, 64, 4, false},
+      {"l2", U, 256 * KiB, 1024, 4, 64, 12, false},
+      {"l3", U, 8 * MiB, 8192, 16, 64, 42, true}},
+     42, 51, 4000},
+    /* Core i9-12900K: 48 KiB 12-way L1D, 1.25 MiB 10-way L2, 30 MiB L3 of
+       12-way slices; 80 ns at 5.0 GHz. */
+    {"golden-cove",
+     4,
+     {{"l1d", D, 48 * KiB, 64, 12, 64, 5, false},
+      {"l1i", I, 32 * KiB, 64, 8, 64, 5, false},
+      {"l2", U, 1280 * KiB, 2048, 10, 64, 15, false},
+      {"l3", U, 30 * MiB, 40960, 12, 64, 75, true}},
+     0, 80, 5000},
+    /* Zen 2: 16 MiB L3 per 4-core CCX; 80 ns at 4.0 GHz. */
+    {"zen2",
+     4,
+     {{"l1d", D, 32 * KiB, 64, 8, 64, 4, false},
+      {"l1i", I, 32 * KiB, 64, 8, 64, 4, false},
+      {"l2", U, 512 * KiB, 1024, 8, 64, 12, false},
+      {"l3", U, 16 * MiB, 16384, 16, 64, 39, true}},
+     0, 80, 4000},
+    /* Zen 3: 32 MiB L3 per 8-core CCX; 80 ns at 4.5 GHz. */
+    {"zen3",
+     4,
+     {{"l1d", D, 32 * KiB, 64, 8, 64, 4, false},
+      {"l1i", I, 32 * KiB, 64, 8, 64, 4, false},
+      {"l2", U, 512 * KiB, 1024, 8, 64, 12, false},
+      {"l3", U, 32 * MiB, 32768, 16, 64, 46, true}},
+     0, 80, 4500},
+    /* Zen 4: 1 MiB 8-way L2, 32 MiB L3 per CCX; 80 ns at 5.0 GHz. */
+    {"zen4",
+     4,
+     {{"l1d", D, 32 * KiB, 64, 8, 64, 4, false},
+      {"l1i", I, 32 * KiB, 64, 8, 64, 4, false},
+      {"l2", U, 1 * MiB, 2048, 8, 64, 14, false},
+      {"l3", U, 32 * MiB, 32768, 16, 64, 50, true}},
+     0, 80, 5000},
+    /* Cortex-A76 as in the Agilex 5 HPS: 64 KiB 4-way L1s, 256 KiB 8-way L2,
+       2 MiB 16-way DSU L3; 80 ns at 2.0 GHz. */
+    {"cortex-a76",
+     4,
+     {{"l1d", D, 64 * KiB, 256, 4, 64, 4, false},
+      {"l1i", I, 64 * KiB, 256, 4, 64, 4, false},
+      {"l2", U, 256 * KiB, 512, 8, 64, 9, false},
+      {"l3", U, 2 * MiB, 2048, 16, 64, 30, true}},
+     0, 80, 2000},
+    /* Cortex-A55 as in the Agilex 5 HPS: 32 KiB 4-way L1s, 128 KiB 4-way L2,
+       the same DSU L3; 80 ns at 1.5 GHz. */
+    {"cortex-a55",
+     4,
+     {{"l1d", D, 32 * KiB, 128, 4, 64, 4, false},
+      {"l1i", I, 32 * KiB, 128, 4, 64, 4, false},
+      {"l2", U, 128 * KiB, 512, 4, 64, 9, false},
+      {"l3", U, 2 * MiB, 2048, 16, 64, 30, true}},
+     0, 80, 1500},
+    /* Textbook round numbers; 80 ns at 2.5 GHz. */
+    {"generic",
+     4,
+     {{"l1d", D, 32 * KiB, 64, 8, 64, 4, false},
+      {"l1i", I, 32 * KiB, 64, 8, 64, 4, false},
+      {"l2", U, 512 * KiB, 1024, 8, 64, 12, false},
+      {"l3", U, 16 * MiB, 16384, 16, 64, 40, true}},
+     0, 80, 2500},
+};
+
+#define NMEMORIES (sizeof memories / sizeof memories[0])
+
+static void check_memory(const struct exp_memory *e)
+{
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    char why[256] = "";
+    int rc = vmsim_cache_parse(e->machine, &cfg, why, sizeof why);
+    if (rc != VMSIM_OK)
+        fail_msg("--cache %s: %s (%s)", e->machine, vmsim_strerror(rc), why);
+    const struct vmsim_memory_config *m = &cfg.mem;
+    assert_int_equal(m->ncaches, e->nlevels);
+    for (unsigned j = 0; j < e->nlevels; j++) {
+        const struct exp_cache *x = &e->lv[j];
+        const struct vmsim_cache_level_config *c = &m->cache[j];
+        /* The doc's geometry is the source's capacity. */
+        if ((uint64_t)x->sets * x->ways * x->line != x->bytes)
+            fail_msg("%s %s: %ux%ux%u is not %llu bytes", e->machine, x->name, x->sets, x->ways,
+                     x->line, (unsigned long long)x->bytes);
+        assert_string_equal(c->name, x->name);
+        if (c->sets != x->sets || c->ways != x->ways || c->line != x->line ||
+            c->latency != x->latency || c->side != x->side || c->shared != x->shared)
+            fail_msg("%s %s: %ux%ux%u side %u shared %d latency %u, expected %ux%ux%u side %u "
+                     "shared %d latency %u",
+                     e->machine, x->name, c->sets, c->ways, c->line, c->side, c->shared,
+                     c->latency, x->sets, x->ways, x->line, x->side, x->shared, x->latency);
+    }
+    assert_int_equal(m->dram, e->dram_cycles + e->dram_ns * e->mhz / 1000);
+    assert_true(m->data);             /* the program's accesses go through the caches */
+    assert_int_equal(m->dram_row_hit, 0); /* no row-buffer model in a preset */
+}
+
+static void test_cache_presets_match_docs(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NMEMORIES; i++)
+        check_memory(&memories[i]);
+}
+
+/* Every machine preset has a cache table row and a cache spec, and the
+ * public list of specs runs parallel to the names. */
+static void test_cache_names_match_table(void **state)
+{
+    (void)state;
+    size_t n = list_len(vmsim_machine_names);
+    assert_int_equal(list_len(vmsim_machine_caches), n);
+    assert_int_equal(NMEMORIES, n);
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < NMEMORIES; j++)
+            found = found || strcmp(memories[j].machine, vmsim_machine_names[i]) == 0;
+        if (!found)
+            fail_msg("preset %s has no cache row in docs/presets.md / this test",
+                     vmsim_machine_names[i]);
+        assert_true(strlen(vmsim_machine_caches[i]) > 0);
+    }
+}
+
+/* Shape beyond the table: L1D then L1I, a unified shared last level, and
+ * along the data path every level slower than the one before and DRAM
+ * slower than all (a preset that inverted two latencies would be a typo). */
+static void test_cache_hierarchies_are_well_formed(void **state)
+{
+    (void)state;
+    for (size_t i = 0; vmsim_machine_names[i]; i++) {
+        struct vmsim_config cfg;
+        vmsim_config_default(&cfg);
+        char why[256] = "";
+        assert_int_equal(vmsim_cache_parse(vmsim_machine_names[i], &cfg, why, sizeof why),
+                         VMSIM_OK);
+        const struct vmsim_memory_config *m = &cfg.mem;
+        assert_true(m->ncaches >= 3);
+        assert_int_equal(m->cache[0].side, VMSIM_SIDE_DATA);
+        assert_int_equal(m->cache[1].side, VMSIM_SIDE_INSN);
+        const struct vmsim_cache_level_config *last = &m->cache[m->ncaches - 1];
+        assert_true(last->shared && last->side == VMSIM_SIDE_UNIFIED);
+        uint32_t prev = 0;
+        for (unsigned j = 0; j < m->ncaches; j++) {
+            const struct vmsim_cache_level_config *c = &m->cache[j];
+            assert_int_equal(c->line, 64);
+            if (c->side == VMSIM_SIDE_INSN)
+                continue;
+            if (c->latency <= prev)
+                fail_msg("%s: %s (%u cycles) is not slower than the level before (%u)",
+                         vmsim_machine_names[i], c->name, c->latency, prev);
+            prev = c->latency;
+        }
+        assert_true(m->dram > prev);
+    }
+}
+
+/* --machine leaves the memory model alone: outputs of runs without --cache
+ * stay what they were. */
+static void test_machine_does_not_apply_cache(void **state)
+{
+    (void)state;
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    assert_int_equal(cfg.mem.dram, 0);
+    assert_int_equal(cfg.mem.ncaches, 0);
+    const struct vmsim_memory_config before = cfg.mem;
+    for (size_t i = 0; vmsim_machine_names[i]; i++) {
+        assert_int_equal(vmsim_config_machine(&cfg, vmsim_machine_names[i]), VMSIM_OK);
+        assert_memory_equal(&cfg.mem, &before, sizeof before);
+    }
+}
+
+static void test_cache_parse_names_and_errors(void **state)
+{
+    (void)state;
+    struct vmsim_config cfg, before;
+    vmsim_config_default(&cfg);
+    char why[512];
+    assert_int_equal(vmsim_cache_parse("zen3", &cfg, why, sizeof why), VMSIM_OK);
+    before = cfg;
+
+    /* A mistyped preset: the error names it and lists the presets; cfg keeps
+       the hierarchy it had. */
+    static const char *const bad[] = {"skylak", "Skylake", "zen5", "cortex_a76", "nonee"};
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        why[0] = '\0';
+        assert_int_equal(vmsim_cache_parse(bad[b], &cfg, why, sizeof why), VMSIM_ENOENT);
+        char found[64];
+        snprintf(found, sizeof found, "found \"%s\"", bad[b]);
+        if (!strstr(why, found) || !strstr(why, "expected a machine preset"))
+            fail_msg("--cache %s: unclear error \"%s\"", bad[b], why);
+        for (size_t i = 0; vmsim_machine_names[i]; i++)
+            if (!strstr(why, vmsim_machine_names[i]))
+                fail_msg("--cache %s: the error does not list %s: \"%s\"", bad[b],
+                         vmsim_machine_names[i], why);
+        assert_memory_equal(&cfg, &before, sizeof cfg);
+    }
+    /* A name inside a spec is not a spec item: the spec grammar's error. */
+    why[0] = '\0';
+    assert_int_equal(vmsim_cache_parse("skylake,dram=200", &cfg, why, sizeof why), VMSIM_EPARSE);
+    assert_true(strstr(why, "skylake") != NULL);
+    assert_memory_equal(&cfg, &before, sizeof cfg);
+    /* The empty spec is the parser's case too. */
+    assert_int_equal(vmsim_cache_parse("", &cfg, why, sizeof why), VMSIM_EPARSE);
+    assert_memory_equal(&cfg, &before, sizeof cfg);
+
+    /* A spec still works, and "none" removes the memory model. */
+    assert_int_equal(vmsim_cache_parse("l2=1024x16x64:14,dram=250", &cfg, why, sizeof why),
+                     VMSIM_OK);
+    assert_int_equal(cfg.mem.ncaches, 1);
+    assert_int_equal(cfg.mem.dram, 250);
+    assert_int_equal(vmsim_cache_parse("none", &cfg, why, sizeof why), VMSIM_OK);
+    assert_int_equal(cfg.mem.ncaches, 0);
+    assert_int_equal(cfg.mem.dram, 0);
+
+    assert_int_equal(vmsim_cache_parse(NULL, &cfg, why, sizeof why), VMSIM_EINVAL);
+    assert_int_equal(vmsim_cache_parse("skylake", NULL, why, sizeof why), VMSIM_EINVAL);
+    /* why may be absent. */
+    assert_int_equal(vmsim_cache_parse("skylak", &cfg, NULL, 0), VMSIM_ENOENT);
+}
+
+/* The spec a table row stands for, written out from the row in the grammar
+ * of docs/caches.md. */
+static void spec_of(const struct exp_memory *e, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (unsigned j = 0; j < e->nlevels; j++) {
+        const struct exp_cache *x = &e->lv[j];
+        n += (size_t)snprintf(buf + n, len - n, "%s%s=%ux%ux%u%s%s:%u", j ? "," : "", x->name,
+                              x->sets, x->ways, x->line,
+                              x->side == D ? "/d" : x->side == I ? "/i" : "",
+                              x->shared ? "/shared" : "", x->latency);
+        assert_true(n < len);
+    }
+    n += (size_t)snprintf(buf + n, len - n, ",dram=%u", e->dram_cycles + e->dram_ns * e->mhz / 1000);
+    assert_true(n < len);
+}
+
+/* `vmsim presets` shows each machine's cache spec on the line after it, and
+ * that spec is the documented hierarchy. */
+static void test_presets_command_shows_cache_specs(void **state)
+{
+    (void)state;
+    struct cmd_result r = run_vmsim("presets");
+    assert_int_equal(r.status, 0);
+    for (size_t i = 0; i < NMEMORIES; i++) {
+        char spec[512], line[600];
+        spec_of(&memories[i], spec, sizeof spec);
+        char entry[64];
+        snprintf(entry, sizeof entry, "\n  %s ", memories[i].machine); /* the list entry */
+        const char *at = strstr(r.out, entry);
+        if (!at)
+            fail_msg("vmsim presets: no entry for %s", memories[i].machine);
+        at++;
+        const char *next = strchr(at, '\n');
+        assert_non_null(next);
+        snprintf(line, sizeof line, "--cache %s\n", spec);
+        const char *found = strstr(next + 1, line);
+        const char *after = strchr(next + 1, '\n');
+        if (!found || found > after)
+            fail_msg("vmsim presets: expected \"%s\" on the line after %s", spec,
+                     memories[i].machine);
+        /* and the documented spec parses to the same configuration */
+        struct vmsim_config a, b;
+        vmsim_config_default(&a);
+        vmsim_config_default(&b);
+        char why[256];
+        assert_int_equal(vmsim_cache_parse(spec, &a, why, sizeof why), VMSIM_OK);
+        assert_int_equal(vmsim_cache_parse(memories[i].machine, &b, why, sizeof why), VMSIM_OK);
+        assert_memory_equal(&a.mem, &b.mem, sizeof a.mem);
+    }
+    cmd_result_free(&r);
+}
+
+/* The command line: --cache NAME runs with the preset's hierarchy, a
+ * mistyped name stops with status 2 and an error that names it and lists
+ * the presets, and no preset name is taken for a spec. */
+static void test_cli_cache_names(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NMEMORIES; i++) {
+        const struct exp_memory *e = &memories[i];
+        struct cmd_result r = run_vmsim("run --workload seq:n=200 --cache %s --json -", e->machine);
+        char dram[48];
+        snprintf(dram, sizeof dram, "\"dram\": %u", e->dram_cycles + e->dram_ns * e->mhz / 1000);
+        if (r.status != 0 || !strstr(r.out, dram) || !strstr(r.out, "\"name\": \"l3\""))
+            fail_msg("--cache %s: status %d, no %s or l3 in the JSON configuration; stderr \"%s\"",
+                     e->machine, r.status, dram, r.err);
+        cmd_result_free(&r);
+    }
+    static const char *const bad[] = {"skylak", "Zen3", "cortex-a78"};
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        struct cmd_result r = run_vmsim("run --workload seq:n=10 --cache %s", bad[b]);
+        char found[64];
+        snprintf(found, sizeof found, "found \"%s\"", bad[b]);
+        if (r.status != 2 || !strstr(r.err, "--cache") || !strstr(r.err, found) ||
+            !strstr(r.err, "expected a machine preset (skylake, golden-cove,"))
+            fail_msg("--cache %s: status %d, stderr \"%s\"", bad[b], r.status, r.err);
+        assert_string_equal(r.out, "");
+        cmd_result_free(&r);
+    }
+}
+
 /* ---- geometry presets: the "Geometry presets" table of docs/presets.md ---- */
 
 struct exp_geom {
@@ -415,6 +752,13 @@ int main(void)
         cmocka_unit_test(test_unknown_and_bad_arguments),
         cmocka_unit_test(test_preset_keeps_other_fields),
         cmocka_unit_test(test_geometry_presets_match_docs),
+        cmocka_unit_test(test_cache_presets_match_docs),
+        cmocka_unit_test(test_cache_names_match_table),
+        cmocka_unit_test(test_cache_hierarchies_are_well_formed),
+        cmocka_unit_test(test_machine_does_not_apply_cache),
+        cmocka_unit_test(test_cache_parse_names_and_errors),
+        cmocka_unit_test(test_presets_command_shows_cache_specs),
+        cmocka_unit_test(test_cli_cache_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,9 +6,10 @@
  * is missing.
  *
  * Machines: the default (the skylake preset: split L1 d/i TLBs behind a
- * unified STLB, paging-structure caches; docs/presets.md), and a small
+ * unified STLB, paging-structure caches; docs/presets.md), a small
  * hierarchy that evicts a lot, with 2 MiB pages (--page-size 2m, THP
- * always): every block of implicit memory takes a huge page.
+ * always): every block of implicit memory takes a huge page, and the
+ * default with data caches and DRAM (--cache, docs/caches.md).
  *
  * Also the two reductions of issue 11, replayed through the command line:
  * repro.din (9 misses) and the lackey trace with a copy-on-write (6). */
@@ -102,6 +103,30 @@ static struct ref_machine small(void)
     m.asids = true;
     m.huge = true;
     m.thp_always = true;
+    return m;
+}
+
+#define CACHED_OPTS                                                                             \
+    "--cache l1d=64x8x64/d:4,l1i=64x8x64/i:4,l2=1024x16x64:12,l3=2048x16x64/shared:42,"        \
+    "dram=200,row=16x8k:100"
+
+/* skylake's TLBs with a data-cache hierarchy and DRAM (CACHED_OPTS):
+ * walks and the program's loads, stores and fetches through the caches. */
+static struct ref_machine cached(void)
+{
+    struct ref_machine m = skylake();
+    m.ncache = 4;
+    m.cache[0] = (struct ref_cache){.name = "l1d", .side = 'd', .sets = 64, .ways = 8, .line = 64,
+                                    .latency = 4};
+    m.cache[1] = (struct ref_cache){.name = "l1i", .side = 'i', .sets = 64, .ways = 8, .line = 64,
+                                    .latency = 4};
+    m.cache[2] = (struct ref_cache){.name = "l2", .side = 'u', .sets = 1024, .ways = 16,
+                                    .line = 64, .latency = 12};
+    m.cache[3] = (struct ref_cache){.name = "l3", .side = 'u', .shared = true, .sets = 2048,
+                                    .ways = 16, .line = 64, .latency = 42};
+    m.dram = 200;
+    m.row_banks = 16, m.row_bytes = 8192, m.row_hit = 100;
+    m.data = true;
     return m;
 }
 
@@ -205,7 +230,7 @@ static void test_real_programs(void **state)
     }
     char dir[] = "/tmp/vmsim-real-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    const struct ref_machine sky = skylake(), sm = small();
+    const struct ref_machine sky = skylake(), sm = small(), ca = cached();
     unsigned compared = 0;
     for (unsigned i = 0; i < NPROGRAMS; i++) {
         const struct program *p = &programs[i];
@@ -222,6 +247,8 @@ static void test_real_programs(void **state)
         compared += agree(trace, "", &sky, what);
         snprintf(what, sizeof what, "%s on the small machine", p->name);
         compared += agree(trace, SMALL_OPTS, &sm, what);
+        snprintf(what, sizeof what, "%s with caches", p->name);
+        compared += agree(trace, CACHED_OPTS, &ca, what);
         remove(trace);
     }
     char rm[128];

@@ -231,6 +231,9 @@ void vmsim_config_default(struct vmsim_config *cfg);
 int vmsim_config_machine(struct vmsim_config *cfg, const char *preset);
 extern const char *const vmsim_machine_names[];
 extern const char *const vmsim_machine_help[];
+/* Each machine preset's CACHE SPEC (docs/caches.md), in the order of
+ * vmsim_machine_names; not applied by vmsim_config_machine. */
+extern const char *const vmsim_machine_caches[];
 
 /* Parse a TLB SPEC (see docs/cli.md) or "none" into cfg->tlb/ntlb. */
 int vmsim_tlb_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);

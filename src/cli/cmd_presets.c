@@ -4,29 +4,37 @@
 
 #include "cli/cli.h"
 
-static void list(const char *title, const char *const *names, const char *const *help)
+/* names with their help; with caches, each name's cache spec on a line of
+ * its own (the specs are too long to share one). */
+static void list(const char *title, const char *const *names, const char *const *help,
+                 const char *const *caches)
 {
     printf("%s:\n", title);
-    for (size_t i = 0; names[i]; i++)
+    for (size_t i = 0; names[i]; i++) {
         printf("  %-14s %s\n", names[i], help ? help[i] : "");
+        if (caches)
+            printf("  %-14s   --cache %s\n", "", caches[i]);
+    }
     printf("\n");
 }
 
 int cmd_presets(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: vmsim presets\n\nList machine presets (--machine), geometry presets "
-               "(--geometry),\nsynthetic workloads (--workload) and trace formats (--trace).\n");
+        printf("usage: vmsim presets\n\nList machine presets (--machine; a preset's name given to "
+               "--cache\nselects its data caches), geometry presets (--geometry), synthetic\n"
+               "workloads (--workload) and trace formats (--trace).\n");
         return 0;
     }
     if (argc > 1)
         return cli_usage("presets: unexpected argument \"%s\"", argv[1]);
-    list("machines (--machine; sources in docs/presets.md)", vmsim_machine_names,
-         vmsim_machine_help);
-    list("geometries (--geometry)", vmsim_geometry_names, vmsim_geometry_help);
+    list("machines (--machine NAME; --cache NAME for its data caches; sources in "
+         "docs/presets.md)",
+         vmsim_machine_names, vmsim_machine_help, vmsim_machine_caches);
+    list("geometries (--geometry)", vmsim_geometry_names, vmsim_geometry_help, NULL);
     list("workloads (--workload NAME[:k=v,...]; docs/workloads.md)", vmsim_workload_names,
-         vmsim_workload_help);
+         vmsim_workload_help, NULL);
     list("trace formats (--trace [FORMAT:]PATH; docs/traces.md)", vmsim_trace_formats,
-         vmsim_trace_format_help);
+         vmsim_trace_format_help, NULL);
     return 0;
 }

@@ -118,6 +118,7 @@ static void wire(struct vmsim *sim)
     m->track = sim->k.rc.track || sim->cfg.verify || sim->k.huge;
     const struct vmsim *first = sim->primary ? sim->primary : sim;
     m->mem = first->cfg.mem.dram ? (struct memsys *)&first->memsys : NULL;
+    m->plain_cpus = m->mem && m->mem->cfg->data ? 0 : sim->cfg.ncpus;
     /* a guest's own addresses are guest-physical: tagged by its VM */
     m->mem_tag = sim->cfg.nested.on ? (uint64_t)sim->vmid << 56 : 0;
 }

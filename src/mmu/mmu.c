@@ -326,7 +326,7 @@ static uint64_t data_refs(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, vmsim_
  * a constant in each call, so the plain loop stays as it was) make its
  * data references too, and charge the slowest of them instead of
  * `access`. */
-static inline void access_pages(struct mmu *m, struct cpu *c, const struct vmsim_event *ev,
+static inline __attribute__((always_inline)) void access_pages(struct mmu *m, struct cpu *c, const struct vmsim_event *ev,
                                 bool cached)
 {
     const unsigned kind = ev->kind & 3u;
@@ -364,10 +364,12 @@ static inline void access_pages(struct mmu *m, struct cpu *c, const struct vmsim
     c->st->cycles += worst;
 }
 
-int mmu_access(struct mmu *m, const struct vmsim_event *ev)
+/* One access event of a CPU the machine has: the CPU loads the address
+ * space first if needed. */
+static inline __attribute__((always_inline)) int access_event(struct mmu *m,
+                                                              const struct vmsim_event *ev,
+                                                              bool cached)
 {
-    if (ev->cpu >= m->cfg->ncpus)
-        return VMSIM_ERANGE;
     struct cpu *c = &m->cpu[ev->cpu];
     if (!c->proc || mmu_space_of(c->proc)->pid != ev->pid) {
         int rc = mmu_switch(m, ev->cpu, ev->pid);
@@ -379,16 +381,32 @@ int mmu_access(struct mmu *m, const struct vmsim_event *ev)
     }
     /* c runs a process of this VM now: c->st is this VM's counters of c */
     c->st->accesses++;
-    if (__builtin_expect(m->mem != NULL, 0) && m->mem->cfg->data)
-        access_pages(m, c, ev, true);
-    else
-        access_pages(m, c, ev, false);
+    access_pages(m, c, ev, cached);
     if (__builtin_expect(m->host_rc != 0, 0)) {
         int rc = m->host_rc;
         m->host_rc = 0;
         return rc;
     }
     return VMSIM_OK;
+}
+
+/* What the plain path does not take: a CPU the machine lacks, or any
+ * access when the program's references go through the caches. Out of
+ * line, so that the plain path keeps the hot loop's registers. */
+static __attribute__((noinline)) int access_event_other(struct mmu *m,
+                                                        const struct vmsim_event *ev)
+{
+    if (ev->cpu >= m->cfg->ncpus)
+        return VMSIM_ERANGE;
+    return access_event(m, ev, true);
+}
+
+int mmu_access(struct mmu *m, const struct vmsim_event *ev)
+{
+    /* one compare for both: plain_cpus is 0 when the caches see data */
+    if (__builtin_expect(ev->cpu >= m->plain_cpus, 0))
+        return access_event_other(m, ev);
+    return access_event(m, ev, false);
 }
 
 int mmu_cpu_ready(struct mmu *m, unsigned cpu)

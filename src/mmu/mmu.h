@@ -87,6 +87,8 @@ struct mmu {
     int host_rc;              /* a host failure inside a translation, returned by mmu_access */
     const volatile sig_atomic_t *stop; /* vmsim_set_stop: nonzero ends a long access */
     struct memsys *mem;       /* the data caches and DRAM (--cache); NULL: walks cost pt_ref */
+    unsigned plain_cpus;      /* accesses of CPUs below it take the plain path (no data
+                                 references): cfg->ncpus, or 0 when mem sees the program's */
     uint64_t mem_tag;         /* or-ed into this VM's physical addresses in the caches: a
                                  guest's VM id in bits 56 and up (docs/caches.md) */
 };

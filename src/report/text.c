@@ -68,6 +68,25 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
     if (st->pwc_hits + st->pwc_misses)
         fprintf(out, "%-22s %s hits, %s misses, %s references skipped\n", "page-walk caches",
                 num(st->pwc_hits, a), num(st->pwc_misses, b), num(st->pwc_levels_skipped, c));
+    if (cfg->mem.dram) {
+        fprintf(out, "%-22s %.1f cycles on average (walks.cycles / walks.count)\n\n",
+                "walk latency", st->walks ? (double)st->walk_cycles / (double)st->walks : 0.0);
+        fprintf(out, "%-10s %-4s %16s %16s %9s %16s %9s %9s\n", "cache", "side", "references",
+                "misses", "hit rate", "walk refs", "walk hit", "PT lines");
+        for (unsigned j = 0; j < cfg->mem.ncaches; j++) {
+            const struct vmsim_cache_stats *k = &st->cache[j];
+            fprintf(out, "%-10s %-4s %16s %16s %8.2f%% %16s %8.2f%% %8.2f%%\n",
+                    cfg->mem.cache[j].name, sides[cfg->mem.cache[j].side % 3],
+                    num(k->hits + k->misses, a), num(k->misses, b), pct(k->hits, k->hits + k->misses),
+                    num(k->pt_hits + k->pt_misses, c), pct(k->pt_hits, k->pt_hits + k->pt_misses),
+                    pct(k->pt_lines, k->lines));
+        }
+        fprintf(out, "%-15s %16s references, %s of them walks'", "DRAM", num(st->dram_refs, a),
+                num(st->dram_walk_refs, b));
+        if (cfg->mem.dram_row_hit)
+            fprintf(out, ", %s row hits", num(st->dram_row_hits, c));
+        fputs("\n\n", out);
+    }
     if (cfg->nested.on) {
         const double w = st->walks ? (double)st->walks : 1;
         fprintf(out, "%-22s %.2f references per walk: %.2f guest + %.2f host; %s host walks, "

@@ -65,6 +65,40 @@
  *    it starts running a process other than the last one it ran, also
  *    when that one has exited meanwhile.
  *  - Cycles: access per access, plus everything above (translation).
+ *    walks.cycles sums what each walk costs (probe plus references), and
+ *    walks.latency_histogram counts walks by it: bucket 0 for 0 cycles,
+ *    b >= 1 for [2^(b-1), 2^b), the last bucket everything above.
+ *  - Frames (kernel.md, "Which frame"): a bump pointer from frame 0 and a
+ *    stack of freed single frames, popped first; a 2 MiB block from the
+ *    bump pointer rounded up to 512 frames, the skipped frames pushed
+ *    lowest first; a freed block pushes its frames lowest first. A new
+ *    process takes its root; a mapping its missing tables top-down, after
+ *    the demand-zero frame (or the first use of a zero frame); a THP
+ *    fallback first takes the huge frame and frees it (write) or takes the
+ *    huge zero frame (read); copy-on-write of zero or copy one frame. fork:
+ *    the child's root, then per parent leaf in address order its missing
+ *    tables. munmap, per leaf in address order: the tables left empty,
+ *    deepest first, then the frame if that was its last mapping. exit: the
+ *    leaves' last-mapped frames in address order, then the tables in
+ *    depth-first post-order, the root last.
+ *  - Caches (caches.md), with a memory (dram != 0): a walk reads each
+ *    entry at table frame x 4096 + index x 8, side d; with data on, each
+ *    translated page's part of an access, cut at the smallest line size,
+ *    is one data reference at frame x 4096 + offset (side i for fetches;
+ *    with no level, one per page), made right after that page's
+ *    translation. A reference looks up the
+ *    levels of its side in order; the first that holds the line (address /
+ *    line, set = line modulo sets) serves it and makes it most recent;
+ *    every level missed before takes the line, into the lowest empty way
+ *    else in place of the least recently used, marked PT when a walk
+ *    filled it. A walk fill that evicts a data line makes its set
+ *    remember that line (the last `ways` such evictions; a forgotten one
+ *    still counts among them); a data miss on a remembered line counts
+ *    data_misses_pt there; any fill of the line forgets it. Cost: the serving level's latency, else dram (with
+ *    row=BxR:H: H when bank (a/R) mod B has row a/R open, else dram and the
+ *    row opens). A walk costs its probe plus its references' costs; with
+ *    data on an access costs its largest data reference's cost (0 with
+ *    none) instead of `access`.
  *
  * Where the docs are silent, src decided and this model follows:
  *  - LRU among entries touched by the same translation: the clock ticks
@@ -123,8 +157,32 @@ struct pcache {
 struct leaf {
     uint64_t va; /* first byte of the page */
     unsigned shift;
-    uint64_t frame; /* 0: the zero frame of its size */
+    uint64_t frame; /* its first frame: the zero frame of its size when zero */
+    bool zero;
     bool writable, exec;
+};
+
+struct ptab { /* a page table below the root: level k, covering va >> level_shift(k + 1) */
+    unsigned k;
+    uint64_t prefix;
+    uint64_t frame;
+};
+
+struct cline {
+    bool valid, pt;
+    uint64_t line;
+    uint64_t stamp;
+};
+
+struct ghost { /* one eviction of a data line by a walk fill */
+    uint64_t line;
+    bool forgotten; /* a reference or fill of the line came since */
+};
+
+struct carray { /* one copy of a cache level */
+    struct cline *e;     /* sets x ways */
+    struct ghost *ghost; /* per set, its last `ways` such evictions, oldest first */
+    uint32_t *nghost;    /* per set */
 };
 
 struct vma {
@@ -142,6 +200,9 @@ struct proc {
     size_t nleaf, capleaf;
     struct vma *vma;
     size_t nvma, capvma;
+    uint64_t root;
+    struct ptab *tab;
+    size_t ntab, captab;
 };
 
 struct rcpu {
@@ -161,9 +222,18 @@ struct ref {
     struct rcpu cpu[REF_MAX_CPUS];
     struct proc **proc; /* every process ever made, dead ones too */
     size_t nproc, capproc;
-    uint64_t *mapcount; /* per frame: mappings */
-    size_t nframe, capframe;
+    uint64_t *mapcount; /* per frame number: mappings of the page starting there */
+    size_t capframe;
+    uint64_t bump;       /* frames from here on never used */
+    uint64_t *stack;     /* freed single frames, the last freed on top */
+    size_t nstack, capstack;
+    uint64_t zero[2];    /* zero frames: [0] base, [1] 2 MiB; UINT64_MAX until needed */
     unsigned event_cpu;
+    /* the memory model */
+    struct carray *carr[REF_MAX_CACHES]; /* ncpus copies, or one when shared */
+    uint64_t cnow;       /* LRU clock of the caches: one tick per reference */
+    uint64_t *open_row;  /* per bank: open row + 1, 0 for none */
+    uint64_t access_max; /* the largest data reference cost of the access */
 };
 
 static unsigned level_shift(unsigned k) /* bytes a level-k entry maps: 2^this */
@@ -193,16 +263,57 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem)
     return true;
 }
 
-/* ---- frames ---- */
+/* ---- frames (kernel.md, "Which frame") ---- */
 
-static uint64_t frame_new(struct ref *r)
+static void push_frame(struct ref *r, uint64_t f)
 {
-    if (r->nframe == 0)
-        r->nframe = 1; /* frame 0 is the zero frame */
-    if (!grow((void **)&r->mapcount, &r->capframe, r->nframe + 1, sizeof *r->mapcount))
+    if (!grow((void **)&r->stack, &r->capstack, r->nstack + 1, sizeof *r->stack))
         abort();
-    r->mapcount[r->nframe] = 1;
-    return r->nframe++;
+    r->stack[r->nstack++] = f;
+}
+
+/* 2^order frames, mapped once: a single frame from the stack first, a
+ * block always from the bump pointer, aligned. */
+static uint64_t frame_alloc(struct ref *r, unsigned order)
+{
+    const uint64_t n = 1ull << order;
+    uint64_t f;
+    if (order == 0 && r->nstack) {
+        f = r->stack[--r->nstack];
+    } else {
+        f = (r->bump + n - 1) / n * n;
+        for (uint64_t s = r->bump; s < f; s++)
+            push_frame(r, s);
+        r->bump = f + n;
+    }
+    if (!grow((void **)&r->mapcount, &r->capframe, r->bump, sizeof *r->mapcount))
+        abort();
+    r->mapcount[f] = 1;
+    return f;
+}
+
+static void frame_free(struct ref *r, uint64_t f, unsigned order)
+{
+    for (uint64_t i = 0; i < 1ull << order; i++)
+        push_frame(r, f + i);
+}
+
+static uint64_t frame_new(struct ref *r, unsigned shift) { return frame_alloc(r, shift - BASE_SHIFT); }
+
+/* The zero frame of a page size, taken the first time it is needed. */
+static uint64_t zero_frame(struct ref *r, unsigned shift)
+{
+    const unsigned z = shift != BASE_SHIFT;
+    if (r->zero[z] == UINT64_MAX)
+        r->zero[z] = frame_alloc(r, shift - BASE_SHIFT);
+    return r->zero[z];
+}
+
+/* One mapping of leaf l's frame goes; the frame with it when it was the last. */
+static void frame_unmap(struct ref *r, const struct leaf *l)
+{
+    if (!l->zero && --r->mapcount[l->frame] == 0)
+        frame_free(r, l->frame, l->shift - BASE_SHIFT);
 }
 
 /* ---- caches: TLB arrays and PWCs, by linear scans ---- */
@@ -370,6 +481,64 @@ static void leaf_add(struct proc *p, struct leaf l)
     p->leaf[p->nleaf++] = l;
 }
 
+static unsigned leaf_level(const struct leaf *l) { return l->shift == HUGE_SHIFT ? 2u : 1u; }
+
+/* The frame of the level-k table covering va (the root at k = levels). */
+static uint64_t table_frame(const struct ref *r, const struct proc *p, unsigned k, uint64_t va)
+{
+    if (k == r->m.levels)
+        return p->root;
+    for (size_t i = 0; i < p->ntab; i++)
+        if (p->tab[i].k == k && p->tab[i].prefix == va >> level_shift(k + 1))
+            return p->tab[i].frame;
+    abort(); /* a walk reached a table the model never made: a model bug */
+}
+
+/* The tables a leaf of level `lk` at va needs, made top-down. */
+static void tables_make(struct ref *r, struct proc *p, uint64_t va, unsigned lk)
+{
+    for (unsigned k = r->m.levels - 1; k >= lk && k >= 1; k--) {
+        bool have = false;
+        for (size_t i = 0; i < p->ntab && !have; i++)
+            have = p->tab[i].k == k && p->tab[i].prefix == va >> level_shift(k + 1);
+        if (have)
+            continue;
+        if (!grow((void **)&p->tab, &p->captab, p->ntab + 1, sizeof *p->tab))
+            abort();
+        p->tab[p->ntab++] = (struct ptab){k, va >> level_shift(k + 1), frame_alloc(r, 0)};
+    }
+}
+
+/* After a leaf of level `lk` at va went: the tables on its path left
+ * without a leaf beneath, deepest first. */
+static void tables_prune(struct ref *r, struct proc *p, uint64_t va, unsigned lk)
+{
+    for (unsigned k = lk; k < r->m.levels; k++) {
+        if (table_exists(p, k, va))
+            return;
+        for (size_t i = 0; i < p->ntab; i++)
+            if (p->tab[i].k == k && p->tab[i].prefix == va >> level_shift(k + 1)) {
+                frame_free(r, p->tab[i].frame, 0);
+                p->tab[i] = p->tab[--p->ntab];
+                break;
+            }
+    }
+}
+
+/* Depth-first post-order (each table after the tables below it, entries in
+ * address order) is the order of the end of a table's range, then of its
+ * level: a table's range ends with its last child's, and the ranges of
+ * later subtrees end later. */
+static int ptab_postorder_cmp(const void *a, const void *b)
+{
+    const struct ptab *x = a, *y = b;
+    const uint64_t ex = (x->prefix + 1) << level_shift(x->k + 1),
+                   ey = (y->prefix + 1) << level_shift(y->k + 1);
+    if (ex != ey)
+        return ex < ey ? -1 : 1;
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+
 static int leaf_cmp(const void *a, const void *b)
 {
     const struct leaf *x = a, *y = b;
@@ -431,6 +600,7 @@ static struct proc *proc_new(struct ref *r, uint32_t pid)
     p->pid = pid;
     r->proc[r->nproc++] = p;
     p->asid = r->m.asids ? (uint32_t)r->nproc : 0;
+    p->root = frame_alloc(r, 0);
     r->st.processes++;
     return p;
 }
@@ -439,6 +609,123 @@ static struct proc *proc_get(struct ref *r, uint32_t pid)
 {
     struct proc *p = proc_find(r, pid);
     return p ? p : proc_new(r, pid);
+}
+
+/* ---- memory: data caches and DRAM (caches.md) ---- */
+
+static struct carray *carr_of(struct ref *r, unsigned i, unsigned cpu)
+{
+    return &r->carr[i][r->m.cache[i].shared ? 0 : cpu];
+}
+
+/* Forget `line` in a set's memory of PT evictions; was it remembered?
+ * The memory is the set's last `ways` evictions of data lines by walk
+ * fills, less those forgotten since: a forgotten one still counts among
+ * the last `ways` (caches.md: "the last W of them"). */
+static bool ghost_forget(struct carray *ca, uint32_t ways, uint64_t set, uint64_t line)
+{
+    struct ghost *g = ca->ghost + set * ways;
+    for (uint32_t i = 0; i < ca->nghost[set]; i++)
+        if (!g[i].forgotten && g[i].line == line) {
+            g[i].forgotten = true;
+            return true;
+        }
+    return false;
+}
+
+static void ghost_remember(struct carray *ca, uint32_t ways, uint64_t set, uint64_t line)
+{
+    struct ghost *g = ca->ghost + set * ways;
+    if (ca->nghost[set] == ways) { /* the oldest goes */
+        memmove(&g[0], &g[1], (ways - 1) * sizeof *g);
+        ca->nghost[set]--;
+    }
+    g[ca->nghost[set]++] = (struct ghost){line, false};
+}
+
+static void cache_fill(struct ref *r, unsigned i, struct carray *ca, uint64_t line, bool walk)
+{
+    const struct ref_cache *lv = &r->m.cache[i];
+    const uint64_t set = line % lv->sets;
+    struct cline *w = ca->e + set * lv->ways;
+    ghost_forget(ca, lv->ways, set, line);
+    uint64_t stamps[lv->ways];
+    bool valid[lv->ways];
+    for (uint32_t j = 0; j < lv->ways; j++) {
+        stamps[j] = w[j].stamp;
+        valid[j] = w[j].valid;
+    }
+    struct cline *v = &w[victim(stamps, valid, lv->ways)];
+    if (v->valid && walk && !v->pt)
+        ghost_remember(ca, lv->ways, set, v->line);
+    *v = (struct cline){true, walk, line, r->cnow};
+}
+
+/* One reference at physical address a: its cost. */
+static uint64_t mem_ref(struct ref *r, unsigned cpu, uint64_t a, char side, bool walk)
+{
+    const struct ref_machine *m = &r->m;
+    unsigned missed[REF_MAX_CACHES], nmissed = 0;
+    r->cnow++;
+    for (unsigned i = 0; i < m->ncache; i++) {
+        const struct ref_cache *lv = &m->cache[i];
+        if (lv->side != 'u' && lv->side != side)
+            continue;
+        struct carray *ca = carr_of(r, i, cpu);
+        const uint64_t line = a / lv->line, set = line % lv->sets;
+        struct cline *w = ca->e + set * lv->ways;
+        for (uint32_t j = 0; j < lv->ways; j++)
+            if (w[j].valid && w[j].line == line) {
+                if (!m->inject_cache_no_refresh)
+                    w[j].stamp = r->cnow;
+                r->st.c_hits[i]++;
+                r->st.c_pt_hits[i] += walk;
+                for (unsigned n = 0; n < nmissed; n++)
+                    cache_fill(r, missed[n], carr_of(r, missed[n], cpu),
+                               a / m->cache[missed[n]].line, walk);
+                return lv->latency;
+            }
+        r->st.c_misses[i]++;
+        r->st.c_pt_misses[i] += walk;
+        if (!walk && ghost_forget(ca, lv->ways, set, line))
+            r->st.c_data_misses_pt[i]++;
+        missed[nmissed++] = i;
+    }
+    for (unsigned n = 0; n < nmissed; n++)
+        cache_fill(r, missed[n], carr_of(r, missed[n], cpu), a / m->cache[missed[n]].line, walk);
+    r->st.dram_refs++;
+    r->st.dram_walk_refs += walk;
+    if (!m->row_hit)
+        return m->dram;
+    const uint64_t row = a / m->row_bytes, bank = row % m->row_banks;
+    if (r->open_row[bank] == row + 1) {
+        r->st.dram_row_hits++;
+        return m->row_hit;
+    }
+    r->open_row[bank] = row + 1;
+    return m->dram;
+}
+
+/* The data references of one translated page's part [va, end] of an
+ * access (base: the physical address of the page holding va, of 2^shift
+ * bytes): one per piece cut at the smallest line size. */
+static void data_refs(struct ref *r, unsigned cpu, uint64_t base, unsigned shift, uint64_t va,
+                      uint64_t end, char side)
+{
+    uint64_t piece = 0;
+    for (unsigned i = 0; i < r->m.ncache; i++)
+        if (!piece || r->m.cache[i].line < piece)
+            piece = r->m.cache[i].line;
+    const uint64_t page = va >> shift << shift;
+    for (uint64_t x = va;;) {
+        const uint64_t c = mem_ref(r, cpu, base + (x - page), side, false);
+        if (c > r->access_max)
+            r->access_max = c;
+        const uint64_t next = piece ? (x / piece + 1) * piece : 0;
+        if (!piece || next == 0 || next > end)
+            return;
+        x = next;
+    }
 }
 
 /* ---- the hardware ---- */
@@ -513,8 +800,12 @@ static struct leaf *walk(struct ref *r, struct rcpu *c, struct proc *p, uint64_t
     }
     unsigned refs = 0, k = start;
     struct leaf *found = NULL;
+    const unsigned cpu = (unsigned)(c - r->cpu);
     for (;; k--) {
         refs++;
+        const uint64_t entry = (table_frame(r, p, k, va) << BASE_SHIFT) +
+                               ((va >> level_shift(k)) & 511u) * 8u;
+        cyc += r->m.dram ? mem_ref(r, cpu, entry, 'd', true) : r->m.cost_pt_ref;
         struct leaf *l = leaf_of(p, va);
         if (l && (l->shift == HUGE_SHIFT ? 2u : 1u) == k) {
             found = l;
@@ -526,8 +817,12 @@ static struct leaf *walk(struct ref *r, struct rcpu *c, struct proc *p, uint64_t
     r->st.walks++;
     r->st.walk_refs += refs;
     r->st.walk_hist[refs <= 6 ? refs : 7]++;
-    cyc += (uint64_t)refs * r->m.cost_pt_ref;
     charge(r, cyc);
+    r->st.walk_cycles += cyc;
+    unsigned b = 0;
+    while (b + 1 < REF_LAT_BUCKETS && cyc >= 1ull << b) /* cyc in [2^(b-1), 2^b) */
+        b++;
+    r->st.walk_lat_hist[b]++;
     /* cache the entries read that led to tables read too */
     for (unsigned j = k + 1; j <= start; j++) {
         struct pcache *pc = j >= 2 ? pwc_of(c, &r->m, j) : NULL;
@@ -556,27 +851,40 @@ static void demand_zero(struct ref *r, struct proc *p, uint64_t va, bool write)
         bool base_there = false;
         for (size_t i = 0; i < p->nleaf; i++)
             base_there |= p->leaf[i].va >> HUGE_SHIFT == b >> HUGE_SHIFT;
-        if (base_there)
+        if (base_there) {
             r->st.thp_fallbacks++;
-        else
+            /* the huge page was tried first (kernel.md, "Which frame") */
+            if (write) {
+                const uint64_t f = frame_new(r, HUGE_SHIFT);
+                r->mapcount[f] = 0;
+                frame_free(r, f, HUGE_SHIFT - BASE_SHIFT);
+            } else {
+                zero_frame(r, HUGE_SHIFT);
+            }
+        } else {
             shift = HUGE_SHIFT;
+        }
     }
     if (write)
         r->st.zero_write++;
     else
         r->st.zero_read++;
-    leaf_add(p, (struct leaf){va >> shift << shift, shift, write ? frame_new(r) : 0, write, exec});
+    const uint64_t f = write ? frame_new(r, shift) : zero_frame(r, shift);
+    const struct leaf l = {va >> shift << shift, shift, f, !write, write, exec};
+    leaf_add(p, l);
+    tables_make(r, p, l.va, leaf_level(&l));
 }
 
 static void write_fault(struct ref *r, struct proc *p, struct leaf *l)
 {
-    if (l->frame == 0) {
+    if (l->zero) {
         r->st.cow_zero++;
-        l->frame = frame_new(r);
+        l->frame = frame_new(r, l->shift);
+        l->zero = false;
     } else if (r->mapcount[l->frame] > 1) {
         r->st.cow_copy++;
         r->mapcount[l->frame]--;
-        l->frame = frame_new(r);
+        l->frame = frame_new(r, l->shift);
     } else {
         r->st.cow_reuse++;
     }
@@ -584,13 +892,16 @@ static void write_fault(struct ref *r, struct proc *p, struct leaf *l)
     shootdown(r, p, l->va);
 }
 
-static unsigned translate(struct ref *r, unsigned cpu, uint64_t va, unsigned kind)
+/* Translate the page holding va: its shift, and in *base the physical
+ * address where it starts (UINT64_MAX: not translated). */
+static unsigned translate(struct ref *r, unsigned cpu, uint64_t va, unsigned kind, uint64_t *base)
 {
     struct rcpu *c = &r->cpu[cpu];
     struct proc *p = c->cur;
     const bool write = kind == VMSIM_WRITE || kind == VMSIM_MODIFY;
     const char side = kind == VMSIM_FETCH ? 'i' : 'd';
     r->st.translations++;
+    *base = UINT64_MAX;
     if (r->va_bits < 64 && va >> r->va_bits) {
         r->st.bad_address++;
         r->st.faults_total++;
@@ -626,6 +937,9 @@ static unsigned translate(struct ref *r, unsigned cpu, uint64_t va, unsigned kin
             const struct tent e = *hit;
             for (unsigned j = 0; j < hitpos; j++)
                 tlev_fill(r, &c->tlb[path[j]], va, e.shift, p->asid, e.writable, e.exec);
+            const struct leaf *l = leaf_of(p, va); /* what the entry caches */
+            if (l)
+                *base = l->frame << BASE_SHIFT;
             return e.shift;
         }
     } else {
@@ -651,13 +965,17 @@ static unsigned translate(struct ref *r, unsigned cpu, uint64_t va, unsigned kin
     }
     for (unsigned j = 0; j < np; j++)
         tlev_fill(r, &c->tlb[path[j]], va, l->shift, p->asid, l->writable, l->exec);
+    *base = l->frame << BASE_SHIFT;
     return l->shift;
 }
 
 static void access(struct ref *r, const struct vmsim_event *ev)
 {
+    const bool data = r->m.dram && r->m.data;
     r->st.accesses++;
-    r->st.cycles += r->m.cost_access;
+    if (!data)
+        r->st.cycles += r->m.cost_access;
+    r->access_max = 0;
     switch_to(r, ev->cpu, ev->pid);
     const unsigned kind = ev->kind & 3u;
     uint64_t va = ev->addr;
@@ -666,13 +984,19 @@ static void access(struct ref *r, const struct vmsim_event *ev)
     if (last < va)
         last = UINT64_MAX;
     for (;;) {
-        const unsigned shift = translate(r, ev->cpu, va, kind);
+        uint64_t base;
+        const unsigned shift = translate(r, ev->cpu, va, kind, &base);
         r->st.translations_huge += shift != BASE_SHIFT;
         const uint64_t next = ((va >> shift) + 1) << shift;
+        if (data && base != UINT64_MAX)
+            data_refs(r, ev->cpu, base, shift, va, next == 0 || next > last ? last : next - 1,
+                      kind == VMSIM_FETCH ? 'i' : 'd');
         if (next == 0 || next > last)
             break;
         va = next;
     }
+    if (data)
+        r->st.cycles += r->access_max;
 }
 
 /* ---- the kernel's events ---- */
@@ -687,11 +1011,11 @@ static void unmap_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi)
         struct leaf l = p->leaf[i];
         if (l.va >= hi || l.va + (1ull << l.shift) <= lo)
             continue;
-        if (l.frame)
-            r->mapcount[l.frame]--;
         memmove(&p->leaf[i], &p->leaf[i + 1], (p->nleaf - i - 1) * sizeof *p->leaf);
         p->nleaf--;
         i--;
+        tables_prune(r, p, l.va, leaf_level(&l));
+        frame_unmap(r, &l);
         shootdown(r, p, l.va);
     }
     count_tables(r, p, after);
@@ -737,18 +1061,26 @@ static void fork_proc(struct ref *r, struct proc *parent, uint32_t child_pid)
             l->writable = false;
             shootdown(r, parent, l->va);
         }
-        if (l->frame)
+        if (!l->zero)
             r->mapcount[l->frame]++;
         leaf_add(ch, *l);
+        tables_make(r, ch, l->va, leaf_level(l));
     }
 }
 
 static void exit_proc(struct ref *r, struct proc *p)
 {
+    if (p->nleaf)
+        qsort(p->leaf, p->nleaf, sizeof *p->leaf, leaf_cmp);
     for (size_t i = 0; i < p->nleaf; i++)
-        if (p->leaf[i].frame)
-            r->mapcount[p->leaf[i].frame]--;
+        frame_unmap(r, &p->leaf[i]);
     p->nleaf = 0;
+    if (p->ntab)
+        qsort(p->tab, p->ntab, sizeof *p->tab, ptab_postorder_cmp);
+    for (size_t i = 0; i < p->ntab; i++)
+        frame_free(r, p->tab[i].frame, 0);
+    p->ntab = 0;
+    frame_free(r, p->root, 0);
     p->alive = false;
     for (unsigned i = 0; i < r->m.ncpus; i++) {
         if (r->cpu[i].cur == p)
@@ -818,7 +1150,7 @@ static void mprotect_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t 
         if (l->va < lo || l->va >= hi)
             continue;
         l->exec = (prot & VMSIM_PROT_X) != 0;
-        l->writable = (prot & VMSIM_PROT_W) && l->frame && r->mapcount[l->frame] == 1;
+        l->writable = (prot & VMSIM_PROT_W) && !l->zero && r->mapcount[l->frame] == 1;
         shootdown(r, p, l->va);
     }
 }
@@ -902,6 +1234,29 @@ struct ref *ref_create(const struct ref_machine *m)
         return NULL;
     r->m = *m;
     r->va_bits = BASE_SHIFT + 9u * m->levels;
+    r->zero[0] = r->zero[1] = UINT64_MAX;
+    if (m->ncache > REF_MAX_CACHES || (m->row_hit && (!m->row_banks || !m->row_bytes))) {
+        free(r);
+        return NULL;
+    }
+    for (unsigned i = 0; i < m->ncache; i++) {
+        const struct ref_cache *lv = &m->cache[i];
+        const unsigned copies = lv->shared ? 1 : m->ncpus;
+        if (!lv->sets || !lv->ways || !lv->line)
+            abort();
+        r->carr[i] = calloc(copies, sizeof *r->carr[i]);
+        for (unsigned c = 0; r->carr[i] && c < copies; c++) {
+            r->carr[i][c].e = calloc((size_t)lv->sets * lv->ways, sizeof *r->carr[i][c].e);
+            r->carr[i][c].ghost = calloc((size_t)lv->sets * lv->ways, sizeof *r->carr[i][c].ghost);
+            r->carr[i][c].nghost = calloc(lv->sets, sizeof *r->carr[i][c].nghost);
+            if (!r->carr[i][c].e || !r->carr[i][c].ghost || !r->carr[i][c].nghost)
+                abort();
+        }
+        if (!r->carr[i])
+            abort();
+    }
+    if (m->row_hit && !(r->open_row = calloc(m->row_banks, sizeof *r->open_row)))
+        abort();
     bool seen_d = false, seen_i = false;
     unsigned lat[REF_MAX_TLB];
     for (unsigned i = 0; i < m->ntlb; i++) {
@@ -960,10 +1315,21 @@ void ref_destroy(struct ref *r)
     for (size_t i = 0; i < r->nproc; i++) {
         free(r->proc[i]->leaf);
         free(r->proc[i]->vma);
+        free(r->proc[i]->tab);
         free(r->proc[i]);
     }
     free(r->proc);
     free(r->mapcount);
+    free(r->stack);
+    for (unsigned i = 0; i < r->m.ncache; i++) {
+        for (unsigned c = 0; c < (r->m.cache[i].shared ? 1 : r->m.ncpus); c++) {
+            free(r->carr[i][c].e);
+            free(r->carr[i][c].ghost);
+            free(r->carr[i][c].nghost);
+        }
+        free(r->carr[i]);
+    }
+    free(r->open_row);
     free(r);
 }
 
@@ -982,6 +1348,15 @@ void ref_stats(struct ref *r, struct ref_stats *out)
                 best = sum;
         }
         out->tlb_reach[i] = best;
+    }
+    for (unsigned i = 0; i < r->m.ncache; i++) {
+        const struct ref_cache *lv = &r->m.cache[i];
+        out->c_lines[i] = out->c_pt_lines[i] = 0;
+        for (unsigned c = 0; c < (lv->shared ? 1 : r->m.ncpus); c++)
+            for (size_t e = 0; e < (size_t)lv->sets * lv->ways; e++) {
+                out->c_lines[i] += r->carr[i][c].e[e].valid;
+                out->c_pt_lines[i] += r->carr[i][c].e[e].valid && r->carr[i][c].e[e].pt;
+            }
     }
     memset(out->tables, 0, sizeof out->tables);
     for (size_t i = 0; i < r->nproc; i++)
@@ -1033,6 +1408,10 @@ void ref_stat_fields(const struct ref_machine *m, const struct ref_stats *s,
         {"processes", s->processes},
         {"cycles", s->cycles},
         {"cycles_translation", s->cycles_translation},
+        {"walks.cycles", s->walk_cycles},
+        {"memory.dram_refs", s->dram_refs},
+        {"memory.dram_walk_refs", s->dram_walk_refs},
+        {"memory.dram_row_hits", s->dram_row_hits},
     };
     for (size_t i = 0; i < sizeof scalar / sizeof scalar[0]; i++)
         fn(ctx, scalar[i].name, scalar[i].v);
@@ -1051,6 +1430,23 @@ void ref_stat_fields(const struct ref_machine *m, const struct ref_stats *s,
     for (unsigned i = 0; i < m->levels; i++) {
         snprintf(name, sizeof name, "page_tables.tables_by_level[%u]", i);
         fn(ctx, name, s->tables[m->levels - i]);
+    }
+    for (unsigned i = 0; i < REF_LAT_BUCKETS; i++) {
+        snprintf(name, sizeof name, "walks.latency_histogram[%u]", i);
+        fn(ctx, name, s->walk_lat_hist[i]);
+    }
+    for (unsigned i = 0; i < m->ncache; i++) {
+        const struct {
+            const char *what;
+            uint64_t v;
+        } c[] = {{"hits", s->c_hits[i]},           {"misses", s->c_misses[i]},
+                 {"pt_hits", s->c_pt_hits[i]},     {"pt_misses", s->c_pt_misses[i]},
+                 {"data_misses_pt", s->c_data_misses_pt[i]},
+                 {"lines", s->c_lines[i]},         {"pt_lines", s->c_pt_lines[i]}};
+        for (size_t j = 0; j < sizeof c / sizeof c[0]; j++) {
+            snprintf(name, sizeof name, "caches.%s.%s", m->cache[i].name, c[j].what);
+            fn(ctx, name, c[j].v);
+        }
     }
 }
 

@@ -15,6 +15,8 @@
 #define REF_MAX_ARR 4
 #define REF_MAX_CPUS 8
 #define REF_MAX_LEVELS 5
+#define REF_MAX_CACHES 6
+#define REF_LAT_BUCKETS 20
 
 /* A machine, described as plain data (not as vmsim's config): the suite
  * prints the spec strings vmsim parses from it, so a parser bug shows as a
@@ -34,6 +36,14 @@ struct ref_level {
 
 enum { REF_PWC_NONE = 0, REF_PWC_SPLIT = 1, REF_PWC_UNIFIED = 2 };
 
+/* A data-cache level (docs/caches.md). */
+struct ref_cache {
+    char name[24];
+    char side;   /* 'u', 'd' or 'i' */
+    bool shared; /* one array for all CPUs (the last level) */
+    uint32_t sets, ways, line, latency;
+};
+
 struct ref_machine {
     unsigned ntlb;
     struct ref_level tlb[REF_MAX_TLB];
@@ -47,8 +57,15 @@ struct ref_machine {
     bool asids;
     bool huge; /* --page-size 2m with --thp madvise: 2 MiB pages where advised `hugepage` */
     bool thp_always; /* with huge: --thp always, 2 MiB pages in implicit memory and every VMA too */
+    /* The memory model (--cache): dram 0 means none, walk references cost pt_ref. */
+    unsigned ncache;
+    struct ref_cache cache[REF_MAX_CACHES];
+    unsigned dram;
+    unsigned row_banks, row_bytes, row_hit; /* the row-buffer model; row_hit 0: off */
+    bool data;                              /* the program's references go through the caches */
     /* Deliberate model errors, for testing the shrinker (never set in the suite). */
     bool inject_no_lru_refresh; /* first-level hits do not refresh LRU (issue 11's bug) */
+    bool inject_cache_no_refresh; /* data-cache hits do not refresh LRU */
 };
 
 /* Every statistic the model produces, with vmsim's meanings (docs/stats.md). */
@@ -63,6 +80,11 @@ struct ref_stats {
     uint64_t tlb_flushes, invalidations, ipis, context_switches, forks, processes;
     uint64_t cycles, cycles_translation;
     uint64_t tables[REF_MAX_LEVELS + 1]; /* live tables per level at the end, roots at [levels] */
+    uint64_t walk_cycles, walk_lat_hist[REF_LAT_BUCKETS];
+    uint64_t c_hits[REF_MAX_CACHES], c_misses[REF_MAX_CACHES], c_pt_hits[REF_MAX_CACHES],
+        c_pt_misses[REF_MAX_CACHES], c_data_misses_pt[REF_MAX_CACHES], c_lines[REF_MAX_CACHES],
+        c_pt_lines[REF_MAX_CACHES];
+    uint64_t dram_refs, dram_walk_refs, dram_row_hits;
 };
 
 struct ref;
