@@ -140,8 +140,9 @@ static void test_seed000_cli(void **state)
  * their own lines). Each walk adds two host walks: for the guest PTE's
  * guest-physical address (its leaf table T_k, the same for 512 pages) and
  * for the data page's (D_p). Which guest frames these are: frames come
- * from a bump pointer (docs/kernel.md), the root at spawn (frame 0), and a
- * fault takes the data frame first, then the tables its mapping lacks:
+ * in the order docs/kernel.md ("Which frame") states: the root first
+ * (frame 0); a demand-zero write takes its frame, then the tables its
+ * mapping lacks, top-down:
  * D_0 = 1, PDPT 2, PD 3, T_0 4, D_1 ... D_511 = 5 ... 515, then per chunk
  * D_512k, T_k, D_512k+1 ...: frames 1 ... P + C + 2 = 8723 in all. The
  * host PTEs naming them are consecutive entries, 8 to a line: lines 0 to
