@@ -158,12 +158,20 @@ uint64_t memsys_ref(struct memsys *ms, unsigned cpu, unsigned side, uint64_t a, 
         const unsigned j = ms->path[side][i];
         struct cache_array *c = arr[j];
         const uint64_t key = (a >> c->line_shift) + 1;
+        struct vmsim_cache_stats *cs = &st->cache[j];
+        if (key == c->last) { /* the most recent line of its set already: LRU unchanged */
+            cs->hits++;
+            cs->pt_hits += pt;
+            cyc = cfg->cache[j].latency;
+            served = true;
+            break;
+        }
+        c->last = key;
         const uint64_t set = set_of(c, key - 1);
         const uint64_t *t = c->tag + set * c->ways;
         uint32_t w = 0;
         while (w < c->ways && t[w] != key)
             w++;
-        struct vmsim_cache_stats *cs = &st->cache[j];
         if (w < c->ways) {
             c->stamp[set * c->ways + w] = ++c->now;
             cs->hits++;

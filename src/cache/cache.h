@@ -30,6 +30,8 @@ struct cache_array {
     unsigned line_shift;
     bool pow2;           /* sets is a power of two: the set is a mask away */
     uint64_t now;        /* the array's LRU clock */
+    uint64_t last;       /* the key referenced last (0: none): it holds the newest stamp of
+                            the array, so of its set, and a hit on it again needs none */
     uint64_t lines, pt_lines; /* valid lines, and of them PT lines */
 };
 
