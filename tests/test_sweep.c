@@ -148,6 +148,8 @@ static const struct {
     {"walks", "walks.count", NULL, '='},
     {"walk_refs", "walks.refs", NULL, '='},
     {"refs_per_walk", "walks.refs_per_walk", NULL, '='},
+    {"walk_cycles", "walks.cycles", NULL, '='},
+    {"cycles_per_walk", "walks.cycles", "walks.count", '/'},
     {"pwc_hits", "pwc.hits", NULL, '='},
     {"pwc_misses", "pwc.misses", NULL, '='},
     {"faults", "faults.total", NULL, '='},

@@ -140,6 +140,7 @@ static const char *describe(const char *col)
         {"page_table_bytes", "page-table memory (roots included)"},
         {"page_table_peak_bytes", "peak page-table memory (roots included)"},
         {"refs_per_walk", "memory references per walk"},
+        {"cycles_per_walk", "cycles per walk (average walk latency)"},
         {"walk_refs", "page-walk memory references"},
         {"walks", "page walks"},
         {"faults", "page faults"},

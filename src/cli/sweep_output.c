@@ -31,6 +31,8 @@ static const struct stat_col {
     {"walks", "walks.count", NULL, COPY},
     {"walk_refs", "walks.refs", NULL, COPY},
     {"refs_per_walk", "walks.refs_per_walk", NULL, COPY},
+    {"walk_cycles", "walks.cycles", NULL, COPY},
+    {"cycles_per_walk", "walks.cycles", "walks.count", RATIO},
     {"pwc_hits", "pwc.hits", NULL, COPY},
     {"pwc_misses", "pwc.misses", NULL, COPY},
     {"faults", "faults.total", NULL, COPY},
