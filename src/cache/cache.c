@@ -168,6 +168,13 @@ uint64_t memsys_ref(struct memsys *ms, unsigned cpu, unsigned side, uint64_t a, 
         }
         c->last = key;
         const uint64_t set = set_of(c, key - 1);
+        if (i == 0) /* a miss here is likely to look deeper: fetch those sets meanwhile */
+            for (unsigned k = 1; k < np; k++) {
+                const struct cache_array *d = arr[ms->path[side][k]];
+                const uint64_t s = set_of(d, a >> d->line_shift) * d->ways;
+                __builtin_prefetch(d->tag + s);
+                __builtin_prefetch(d->stamp + s);
+            }
         const uint64_t *t = c->tag + set * c->ways;
         uint32_t w = 0;
         while (w < c->ways && t[w] != key)
