@@ -183,12 +183,8 @@ static void test_row_buffer(void **state)
 /* The value at a dotted path of a JSON result file (-1: none). */
 static long long at(json_t *root, const char *path)
 {
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", path);
-    json_t *v = root;
-    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
-        v = json_object_get(v, k);
-    return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+    uint64_t v;
+    return json_path(root, path, &v) ? (long long)v : -1;
 }
 
 static void test_dram_only_is_the_flat_model(void **state)

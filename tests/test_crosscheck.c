@@ -186,44 +186,26 @@ static void model_run(const char *path, const unsigned geom[2][2], struct model_
 enum { H_CG, H_SPLIT, H_WALK, H_VMSIM, NH };
 static const char *const hnames[NH] = {"cachegrind", "split", "walks", "vmsim"};
 
-struct ccache {        /* one level: line keys, LRU order per set (MRU first) */
-    unsigned sets, ways, line_shift;
-    uint64_t *key;
-    unsigned *filled;
+struct ccache { /* one level: an LRU model of line numbers (MRU first) */
+    struct lru l;
+    unsigned line_shift;
     uint64_t evictions;
 };
 
 static void cc_init(struct ccache *c, unsigned sets, unsigned ways, unsigned line)
 {
-    c->sets = sets;
-    c->ways = ways;
+    lru_init(&c->l, sets * ways, ways);
     c->line_shift = (unsigned)__builtin_ctz(line);
-    c->key = calloc((size_t)sets * ways, sizeof *c->key);
-    c->filled = calloc(sets, sizeof *c->filled);
     c->evictions = 0;
-    assert_non_null(c->key);
-    assert_non_null(c->filled);
 }
 
 /* Look the line of address a up; true on a miss (then it is filled). */
 static bool cc_touch(struct ccache *c, uint64_t a)
 {
     const uint64_t line = a >> c->line_shift;
-    uint64_t *set = c->key + (size_t)(line % c->sets) * c->ways;
-    unsigned *n = &c->filled[line % c->sets];
-    unsigned i = 0;
-    while (i < *n && set[i] != line)
-        i++;
-    bool miss = i == *n;
-    if (miss) {
-        if (*n < c->ways)
-            (*n)++;
-        else
-            c->evictions++;
-        i = *n - 1;
-    }
-    memmove(set + 1, set, i * sizeof *set);
-    set[0] = line;
+    const bool full = c->l.filled[line % c->l.sets] == c->l.ways;
+    const bool miss = lru_touch(&c->l, line);
+    c->evictions += miss && full;
     return miss;
 }
 
@@ -396,8 +378,7 @@ static void cmodel_free(struct cmodel *m)
         lru_free(&m->tlb[s]);
     for (int k = 0; k < NH; k++)
         for (int j = 0; j < 3; j++) {
-            free(m->h[k].c[j].key);
-            free(m->h[k].c[j].filled);
+            lru_free(&m->h[k].c[j].l);
         }
     free(m->pages.key);
     free(m->pages.val);

@@ -130,28 +130,6 @@ static struct ref_machine cached(void)
     return m;
 }
 
-/* The value at a dotted JSON path with an optional [i] at the end. */
-static bool json_path(json_t *root, const char *path, uint64_t *v)
-{
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", path);
-    json_t *o = root;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save)) {
-        char *br = strchr(tok, '[');
-        if (br) {
-            *br = '\0';
-            o = json_array_get(json_object_get(o, tok), strtoul(br + 1, NULL, 10));
-        } else {
-            o = json_object_get(o, tok);
-        }
-    }
-    if (!json_is_integer(o))
-        return false;
-    *v = (uint64_t)json_integer_value(o);
-    return true;
-}
-
 struct check {
     json_t *root;
     unsigned checked, bad;

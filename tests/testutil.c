@@ -109,3 +109,25 @@ void expect_in(const char *what, const char *text, const char *needle)
     if (!text || !strstr(text, needle))
         fail_msg("%s does not contain \"%s\":\n%s", what, needle, text ? text : "(null)");
 }
+
+/* The value at a dotted JSON path ("caches.l1d.hits", "walks.refs_histogram[2]"). */
+bool json_path(json_t *root, const char *path, uint64_t *v)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *o = root;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save)) {
+        char *br = strchr(tok, '[');
+        if (br) {
+            *br = '\0';
+            o = json_array_get(json_object_get(o, tok), strtoul(br + 1, NULL, 10));
+        } else {
+            o = json_object_get(o, tok);
+        }
+    }
+    if (!json_is_integer(o))
+        return false;
+    *v = (uint64_t)json_integer_value(o);
+    return true;
+}

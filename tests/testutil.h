@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 struct cmd_result {
     int status;  /* exit status, or -1 when killed by a signal */
@@ -27,6 +28,9 @@ char *temp_path(const char *suffix);
 char *read_file(const char *path, size_t *len);
 /* Find "key": NUMBER in JSON text (first occurrence) and return the number. */
 long long json_number(const char *json, const char *key);
+/* The integer at a dotted path of a JSON document ("caches.l1d.hits",
+ * "walks.refs_histogram[2]"): false when there is none. */
+bool json_path(json_t *root, const char *path, uint64_t *v);
 /* Is prog an executable in a directory of $PATH? */
 bool on_path(const char *prog);
 /* Fail with the text (a program's output) when needle is not in it. */

@@ -118,7 +118,7 @@ static void wire(struct vmsim *sim)
     m->track = sim->k.rc.track || sim->cfg.verify || sim->k.huge;
     const struct vmsim *first = sim->primary ? sim->primary : sim;
     m->mem = first->cfg.mem.dram ? (struct memsys *)&first->memsys : NULL;
-    m->plain_cpus = m->mem && m->mem->cfg->data ? 0 : sim->cfg.ncpus;
+    m->plain_cpus = m->mem && first->cfg.mem.data ? 0 : sim->cfg.ncpus;
     /* a guest's own addresses are guest-physical: tagged by its VM */
     m->mem_tag = sim->cfg.nested.on ? (uint64_t)sim->vmid << 48 : 0;
 }
@@ -229,15 +229,9 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         free(sim);
         return VMSIM_ENOMEM;
     }
-    if (cfg->mem.dram && (rc = memsys_init(&sim->memsys, &sim->cfg.mem, cfg->ncpus)) != 0) {
-        memsys_fini(&sim->memsys);
-        free(sim->cpu);
-        free(sim->cst);
-        free(sim);
-        return rc;
-    }
     wire(sim);
-    if ((rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
+    if ((cfg->mem.dram && (rc = memsys_init(&sim->memsys, &sim->cfg.mem, cfg->ncpus)) != 0) ||
+        (rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
         (rc = kernel_start(sim)) != 0 || (rc = mmu_cpu_ready(&sim->mmu, 0)) != 0 ||
         (rc = hypervisor_start(sim, NULL, 1)) != 0) {
         vmsim_destroy(sim);

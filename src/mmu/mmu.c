@@ -117,6 +117,14 @@ static uint64_t refs_cost(struct mmu *m, struct cpu *c, const struct walk *w)
     return memsys_walk(m->mem, (unsigned)(c - m->cpu), w, m->mem_tag, c->st);
 }
 
+/* walks.latency_histogram's bucket of a walk of cyc cycles: 0 for 0,
+ * b for [2^(b-1), 2^b), the last for everything above. */
+static inline unsigned latency_bucket(uint64_t cyc)
+{
+    const unsigned b = cyc ? 64u - (unsigned)__builtin_clzll(cyc) : 0;
+    return b < VMSIM_WALK_LAT_BUCKETS ? b : VMSIM_WALK_LAT_BUCKETS - 1;
+}
+
 /* Walk the page table of p for va, through the page-walk caches; in a
  * guest, in two dimensions (walk_2d: a guest page-walk cache hit skips the
  * host walks of the levels it skips). Returns walk_2d's HOST_* bits. */
@@ -149,17 +157,16 @@ static unsigned walk(struct mmu *m, struct cpu *c, const struct mmu_space *as, v
         host = walk_2d(m, c, as, va, w, &cyc);
     charge(c->st, cyc);
     c->st->walk_cycles += cyc;
-    c->st->walk_lat_hist[cyc ? (64u - (unsigned)__builtin_clzll(cyc) < VMSIM_WALK_LAT_BUCKETS
-                                    ? 64u - (unsigned)__builtin_clzll(cyc)
-                                    : VMSIM_WALK_LAT_BUCKETS - 1u)
-                             : 0]++;
+    c->st->walk_lat_hist[latency_bucket(cyc)]++;
     if (use_pwc)
         mmu_pwc_fill(pwc, va, as->asid, w, c->now, m->rng);
     return host;
 }
 
-/* Everything but a hit in the memo: returns the page shift of va. */
-static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind)
+/* Everything but a hit in the memo: returns the page shift of va, and in
+ * *used the entry the translation used (0: none). */
+static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind,
+                               uint64_t *used)
 {
     const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
     struct process *p = c->proc;
@@ -170,7 +177,7 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
     unsigned i, shift = m->page_shift;
     uint64_t *hit = NULL;
 
-    c->pte = 0;
+    *used = 0;
     if (va >> m->cfg->geom.va_bits) {
         c->st->faults_bad_address++;
         c->st->faults_total++;
@@ -222,7 +229,7 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
                 fill(m, c, side, i, va, asid, shift, pte);
             if (m->track)
                 m->vec->touch(m->up, p, va, kind, shift, pte);
-            c->pte = pte;
+            *used = pte;
             return shift;
         }
         /* A hit that the access may not use still refreshed its stamp */
@@ -274,7 +281,7 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
     fill(m, c, side, np, va, asid, shift, w.pte);
     if (m->track)
         m->vec->touch(m->up, p, va, kind, shift, w.pte);
-    c->pte = w.pte;
+    *used = w.pte;
     return shift;
 }
 
@@ -295,9 +302,10 @@ static inline unsigned translate(struct mmu *m, struct cpu *c, vmsim_vaddr_t va,
             *pte = mo->pte;
         return mo->shift;
     }
-    const unsigned shift = translate_slow(m, c, va, kind);
+    uint64_t used;
+    const unsigned shift = translate_slow(m, c, va, kind, &used);
     if (pte)
-        *pte = c->pte;
+        *pte = used;
     return shift;
 }
 

@@ -130,7 +130,6 @@ struct cpu {
     struct vmsim_stats *st; /* the counters it charges: its own in the VM whose process it
                                runs (that VM's mmu.cst[i]), set by mmu_switch */
     uint64_t now; /* LRU clock */
-    uint64_t pte; /* with --cache: the entry the last slow translation used (0: none) */
 };
 
 /* Empty: no va >> 63 (0 or 1) equals the all-ones tag, not even the
