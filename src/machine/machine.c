@@ -474,13 +474,15 @@ void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
 
 static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
 {
-    bool missing = false;
+    struct prefetching *pf = &sim->pf;
     /* runs of memo hits in one go, unless each event must be seen (a live
      * migration ticks per event) or an event's VM must be looked up */
     const bool runs = !sim->nvms && !sim->migrating;
-    uint64_t walks = mmu_walks(&sim->mmu); /* once per chunk: a sum over the CPUs */
     for (size_t i = 0; i < n;) {
-        size_t end = i + CHUNK < n ? i + CHUNK : n;
+        /* chunks go on across calls, so that a caller handing over few
+         * events at a time gets the prefetching too */
+        const size_t end = n - i > CHUNK - pf->events ? i + (CHUNK - pf->events) : n;
+        pf->events += (unsigned)(end - i);
         for (; i < end; i++) {
             if (runs) {
                 const size_t h = mmu_hits(&sim->mmu, ev + i, end - i);
@@ -491,8 +493,9 @@ static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
                         break;
                 }
             }
-            if (missing && i + 2 * PREFETCH_AHEAD < n) {
-                prefetch(sim, &ev[i + 2 * PREFETCH_AHEAD], 2);
+            if (pf->on && i + PREFETCH_AHEAD < n) {
+                if (i + 2 * PREFETCH_AHEAD < n)
+                    prefetch(sim, &ev[i + 2 * PREFETCH_AHEAD], 2);
                 prefetch(sim, &ev[i + PREFETCH_AHEAD], 1);
             }
             int rc = sim->migrating ? migrate_tick(sim->nested) : VMSIM_OK;
@@ -502,9 +505,12 @@ static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
                 return rc;
             sim->st.events++;
         }
-        const uint64_t now = mmu_walks(&sim->mmu);
-        missing = now - walks >= CHUNK / 4;
-        walks = now;
+        if (pf->events == CHUNK) { /* once per chunk: mmu_walks sums over the CPUs */
+            const uint64_t now = mmu_walks(&sim->mmu);
+            pf->on = now >= pf->walks && now - pf->walks >= CHUNK / 4;
+            pf->walks = now;
+            pf->events = 0;
+        }
     }
     return VMSIM_OK;
 }
