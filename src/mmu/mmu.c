@@ -440,23 +440,24 @@ size_t mmu_hit_run(struct mmu *m, const struct vmsim_event *ev, size_t n)
     const struct vmsim_event kind_byte = {.kind = 0xff};
     const uint64_t head = event_head(&want), ignore = ~event_head(&kind_byte);
     const struct memo md = c->memo[SIDE_D], mi = c->memo[SIDE_I];
-    uint64_t hd = 0, hi = 0; /* memo hits of each side: counters in registers */
+    uint64_t hi = 0; /* the run's fetches: counters in registers */
     size_t k = 0;
     for (; k < n; k++) {
         const struct vmsim_event *e = &ev[k];
         if ((event_head(e) & ignore) != head)
             break;
         const unsigned kind = e->kind & 3u;
+        const bool fetch = kind == VMSIM_FETCH;
+        const struct memo *mo = fetch ? &mi : &md;
         const vmsim_vaddr_t last = e->addr + (e->len ? e->len - 1 : 0);
-        const struct memo *mo = kind == VMSIM_FETCH ? &mi : &md;
         /* the whole access in the memo's page (no wrap past the top), and
          * a write only through a writable, dirty entry */
         if ((e->addr >> mo->shift) != mo->tag || (last >> mo->shift) != mo->tag ||
             last < e->addr || (WRITE_INTENT(kind) && !mo->writable))
             break;
-        hi += kind == VMSIM_FETCH;
-        hd += kind != VMSIM_FETCH;
+        hi += fetch;
     }
+    const uint64_t hd = k - hi;
     if (k) { /* what translate and access_pages count for each memo hit */
         struct vmsim_stats *st = c->st;
         const uint64_t lat = hd * md.latency + hi * mi.latency;
