@@ -439,20 +439,19 @@ static int run_event(struct vmsim *sim, const struct vmsim_event *e)
 }
 
 /* While walks are frequent, start loading what the translation of the
- * access PREFETCH_AHEAD events later will read, its leaf page-table entry,
- * after starting the entry above the leaf twice as far ahead, so that
- * finding the leaf's address hits in the host's caches too. Walks then
- * overlap their host memory latency instead of paying it one after
- * another; only the host's caches change, so the results are those of one
- * access after another. Decided per chunk of events from the previous
- * chunk's walk count, so the TLB-hit path is untouched. (Measured on the
- * bench's random 64 GiB stream: the second stage gains 6 %; distances 4
- * and 16 lose 3-4 % against 8; prefetching the TLB sets too loses.) */
+ * access PREFETCH_AHEAD events later will read: its leaf page-table entry.
+ * Walks then overlap their host memory latency instead of paying it one
+ * after another; only the host's caches change, so the results are those
+ * of one access after another. Decided per chunk of events from the
+ * previous chunk's walk count, so the TLB-hit path is untouched.
+ * Measured on random streams (docs/performance.md): without it, 0.5-0.6x;
+ * distances 4 and 16 lose 3-4 % against 8; a second stage starting the
+ * entry above the leaf 16 events ahead gains 6 % at 64 GiB but loses 14 %
+ * at 2 GiB, and prefetching the TLB sets too loses. */
 #define PREFETCH_AHEAD 8
 #define CHUNK 64
 
-/* Prefetch the level-`level` page-table entry of access e (pt_prefetch). */
-static void prefetch(struct vmsim *sim, const struct vmsim_event *e, unsigned level)
+static void prefetch(struct vmsim *sim, const struct vmsim_event *e)
 {
     if (e->type != VMSIM_EV_ACCESS || e->cpu >= sim->cfg.ncpus)
         return;
@@ -460,8 +459,7 @@ static void prefetch(struct vmsim *sim, const struct vmsim_event *e, unsigned le
     const struct process *p = c->proc;
     if (!p || p->space.pid != e->pid || (e->addr >> sim->cfg.geom.va_bits))
         return;
-    if (level == 1 || p->space.pt->ops->tree) /* the others have no entry above the leaf */
-        pt_prefetch(p->space.pt, p->space.asid, e->addr, level);
+    pt_prefetch(p->space.pt, p->space.asid, e->addr, 1);
 }
 
 void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
@@ -493,11 +491,8 @@ static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
                         break;
                 }
             }
-            if (pf->on && i + PREFETCH_AHEAD < n) {
-                if (i + 2 * PREFETCH_AHEAD < n)
-                    prefetch(sim, &ev[i + 2 * PREFETCH_AHEAD], 2);
-                prefetch(sim, &ev[i + PREFETCH_AHEAD], 1);
-            }
+            if (pf->on && i + PREFETCH_AHEAD < n)
+                prefetch(sim, &ev[i + PREFETCH_AHEAD]);
             int rc = sim->migrating ? migrate_tick(sim->nested) : VMSIM_OK;
             if (rc == VMSIM_OK)
                 rc = run_event(sim, &ev[i]);
