@@ -192,8 +192,17 @@ static inline int xdin_fast(const unsigned char **pp, struct vmsim_event *ev)
     const unsigned char *p = *pp;
     const int kind = din_xtype(p[0]);
     uint64_t addr, size;
-    if (kind < 0 || p[1] != ' ' || !(p = din_fast_hex(p + 2, &addr)) || *p != ' ' ||
-        !(p = din_fast_hex(p + 1, &size)) || !(p = line_fast_eol(p)))
+    if (kind < 0 || p[1] != ' ' || !(p = din_fast_hex(p + 2, &addr)) || *p != ' ')
+        return -1;
+    p += 1 + (p[1] == '0' && (p[2] | 0x20) == 'x') * 2; /* as din_fast_hex */
+    const int d0 = hex_digit(p[0]);
+    unsigned k = 1;
+    if (d0 >= 0 && hex_digit(p[1]) < 0) /* sizes mostly have one digit */
+        size = (unsigned)d0;
+    else if ((k = hex_span_wide(p, &size)) - 1 >= 16)
+        return -1;
+    p += k;
+    if (!(p = line_fast_eol(p)))
         return -1;
     if (kind == DIN_SKIP) {
         *pp = p;

@@ -119,45 +119,11 @@ static inline uint64_t swar_value(uint64_t vals, unsigned k, unsigned b)
     return swar_combine(vals << (64 - 8 * k), b);
 }
 
-#ifdef __SSE2__
-/* 16 bytes at once, in the SSE2 every x86-64 has: the digits' values are
- * the smaller of c - '0' and (c | 0x20) - 'a' + 10 (unsigned bytes: the
- * other one wraps high), the bytes from the first non-digit on are
- * cleared, and the 16 values are combined as in swar_combine, two lanes
- * of eight. The number then sits at the top of 64 bits, zero digits after
- * it: one shift brings it down. */
-static inline unsigned hex_span_wide(const unsigned char *s, uint64_t *out)
-{
-    static const unsigned char keep[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                           0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-    const __m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
-    const __m128i l = _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
-    const __m128i dec = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-    const __m128i alpha = _mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(5)), l);
-    const unsigned valid = (unsigned)_mm_movemask_epi8(_mm_or_si128(dec, alpha));
-    const unsigned k = (unsigned)__builtin_ctz(~valid); /* 16: all of them */
-    if (k == 0 || (k == 16 && hex_digit(s[16]) >= 0))
-        return k ? 17 : 0;
-    __m128i v = _mm_min_epu8(d, _mm_add_epi8(l, _mm_set1_epi8(10)));
-    v = _mm_and_si128(v, _mm_loadu_si128((const __m128i *)(const void *)(keep + 16 - k)));
-    /* pairs of digits: first * 16 + second, in 16-bit lanes */
-    v = _mm_add_epi16(_mm_and_si128(_mm_slli_epi16(v, 4), _mm_set1_epi16(0xf0)),
-                      _mm_srli_epi16(v, 8));
-    /* pairs of pairs in 32-bit lanes: first * 256 + second */
-    v = _mm_madd_epi16(v, _mm_set1_epi32(0x00010100));
-    /* eight digits in each 64-bit lane: first * 65536 + second */
-    v = _mm_add_epi64(_mm_mul_epu32(v, _mm_set1_epi32(0x10000)), _mm_srli_epi64(v, 32));
-    const uint64_t hi = (uint64_t)_mm_cvtsi128_si64(v);
-    const uint64_t lo = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v));
-    *out = (hi << 32 | lo) >> (4 * (16 - k));
-    return k;
-}
-#else
 /* The hexadecimal digits at the start of s, which must have 17 readable
  * bytes: their count, 0 to 16, with *out their value; 17 when there are
- * more than 16 digits (then *out is not set: use hex_span). */
-static inline unsigned hex_span_wide(const unsigned char *s, uint64_t *out)
+ * more than 16 digits (then *out is not set: use hex_span). Portable:
+ * two words of eight. */
+static inline unsigned hex_span_wide_swar(const unsigned char *s, uint64_t *out)
 {
     const uint64_t w0 = swar_load(s), m0 = swar_nonhex(w0);
     if (m0) {
@@ -177,7 +143,50 @@ static inline unsigned hex_span_wide(const unsigned char *s, uint64_t *out)
     *out = hi << 32 | swar_combine(swar_hexvals(w1), 16);
     return 16;
 }
+
+#ifdef __SSE2__
+/* The same, 16 bytes at once in the SSE2 every x86-64 has: a digit's value
+ * is the smaller of c - '0' and (c | 0x20) - 'a' + 10 (unsigned bytes: the
+ * other one wraps high); the 16 values are combined as in swar_combine,
+ * two lanes of eight, which leaves the number at the top of 64 bits with
+ * whatever followed it below: one shift drops that. */
+static inline unsigned hex_span_wide_sse2(const unsigned char *s, uint64_t *out)
+{
+    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+    const __m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+    const __m128i l = _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+    const __m128i dec = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+    const __m128i alpha = _mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(5)), l);
+    const unsigned valid = (unsigned)_mm_movemask_epi8(_mm_or_si128(dec, alpha));
+    const unsigned k = (unsigned)__builtin_ctz(~valid); /* 16: all of them */
+    if (k == 0 || (k == 16 && hex_digit(s[16]) >= 0))
+        return k ? 17 : 0;
+    /* the bytes from s[k] on hold junk: cut to a nibble, it is shifted out */
+    __m128i v = _mm_min_epu8(d, _mm_add_epi8(l, _mm_set1_epi8(10)));
+    v = _mm_and_si128(v, _mm_set1_epi8(0x0f));
+    /* pairs of digits: first * 16 + second, in 16-bit lanes */
+    v = _mm_add_epi16(_mm_and_si128(_mm_slli_epi16(v, 4), _mm_set1_epi16(0xf0)),
+                      _mm_srli_epi16(v, 8));
+    /* pairs of pairs in 32-bit lanes: first * 256 + second */
+    v = _mm_madd_epi16(v, _mm_set1_epi32(0x00010100));
+    /* eight digits in each 64-bit lane: first * 65536 + second */
+    v = _mm_add_epi64(_mm_mul_epu32(v, _mm_set1_epi32(0x10000)), _mm_srli_epi64(v, 32));
+    const uint64_t hi = (uint64_t)_mm_cvtsi128_si64(v);
+    const uint64_t lo = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v));
+    *out = (hi << 32 | lo) >> (4 * (16 - k));
+    return k;
+}
 #endif
+
+/* hex_span_wide_swar's contract, by the fastest way the target has. */
+static inline unsigned hex_span_wide(const unsigned char *s, uint64_t *out)
+{
+#ifdef __SSE2__
+    return hex_span_wide_sse2(s, out);
+#else
+    return hex_span_wide_swar(s, out);
+#endif
+}
 
 /* The decimal digits at the start of s, which must have 8 readable bytes:
  * their count, 0 to 7, with *out their value; 8 when there are 8 or more
