@@ -182,16 +182,16 @@ int line_fail(struct line_source *s, const char *expected, const char *found, si
     __attribute__((cold));
 
 /* The fast path of a line reader: the common shape of its lines, parsed
- * from p with no search for the end of the line first. p has at least
- * LINE_FAST_MARGIN bytes of input after it, so the word-at-a-time number
- * parsers (util/hex.h) may read ahead, and a line the fast path takes is
- * short: it reads at most LINE_FAST_MARGIN bytes and never past the line's
- * '\n' (plus the few bytes a word-wide load takes beyond it). It returns 1
- * (*ev filled) or 0 (no event) with *pp moved past the '\n', or -1 to hand
- * the line to the reader's full parser, *pp untouched. Its contract: it
- * takes only lines that the full parser accepts, with the same event; any
- * other shape, every error and every rarity goes to the full parser, which
- * alone says what is wrong. tests/test_trace_fast.c holds both to it. */
+ * from *pp with no search for the end of the line first. At least
+ * LINE_FAST_MARGIN bytes of input follow *pp, and a fast path reads fewer
+ * (its fields are bounded: 16 hex digits, 7 decimal ones), so the
+ * word-wide number parsers of util/hex.h may load past a number and no
+ * line it takes can reach the end of the buffer. It returns 1 (*ev
+ * filled) or 0 (no event) with *pp moved past the '\n', or -1 to hand the
+ * line to the reader's full parser, *pp untouched. Its contract: it takes
+ * only lines that the full parser accepts, with the same event; any other
+ * shape, every error and every rarity goes to the full parser, which alone
+ * says what is wrong. tests/test_trace_fast.c holds both to it. */
 #define LINE_FAST_MARGIN 128
 
 /* After a field of the fast path: past the end of the line ('\n', or

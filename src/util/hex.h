@@ -43,12 +43,13 @@ static inline size_t hex_span(const char *s, size_t n, uint64_t *out, bool *over
 
 /* ---- a word at a time --------------------------------------------------------
  * For text in a buffer that has bytes to spare after the number (the line
- * readers' fast path, trace/formats.h): eight bytes are loaded and
- * classified at once, the count of digits is the position of the first
- * byte that is not one, and the digits are combined in three steps of
- * lanes doubling in width. No loop over the digits, so no branch whose
- * outcome depends on how long the number is. hex_span stays the reference
- * (and the tail of the input, where no bytes are to spare). */
+ * readers' fast path, trace/formats.h): eight bytes (sixteen with SSE2)
+ * are loaded and classified at once, the count of digits is the position
+ * of the first byte that is not one, and the digits are combined in three
+ * steps of lanes doubling in width. No loop over the digits, so no branch
+ * whose outcome depends on how long the number is (but one for a decimal
+ * of one digit, the usual size or pid). hex_span stays the reference, and
+ * the parser of the tail of the input, where no bytes are to spare. */
 
 #define SWAR_ONES 0x0101010101010101ull  /* 1 in every byte */
 #define SWAR_HIGHS 0x8080808080808080ull /* the high bit of every byte */
