@@ -21,10 +21,12 @@
  * about translation, so they are skipped. Neither format names a process
  * or a CPU: every event is pid 1 on cpu 0, as for lackey.
  *
- * The parsers work in place on the input buffer, one memchr per line, like
- * lackey.c. Dinero rejects a blank line ("short line"); so does vmsim. It
- * also rejects a line that starts with '#'; vmsim skips it as a comment,
- * since people put such headers on traces and no record starts with '#'.
+ * The parsers work in place on the input buffer, like lackey.c: a fast
+ * path for the usual line (one blank between fields, no comment), the
+ * full parser for the rest. Dinero rejects a blank line ("short line");
+ * so does vmsim. It also rejects a line that starts with '#'; vmsim skips
+ * it as a comment, since people put such headers on traces and no record
+ * starts with '#'.
  * A last line without its newline is refused: it is how a trace cut short
  * (a full disk, a killed writer) ends, and its number may be cut too. */
 #include <stdio.h>
@@ -83,10 +85,12 @@ static const uint8_t din_label_kind[6] = {VMSIM_READ, VMSIM_WRITE, VMSIM_FETCH,
  * path looks one up per line, and types mix unpredictably. */
 #define DIN_XTYPE(c, kind) [c] = (kind) + 1, [(c) - 'a' + 'A'] = (kind) + 1
 static const uint16_t din_xtypes[256] = {
-    DIN_XTYPE('r', VMSIM_READ),  DIN_XTYPE('w', VMSIM_WRITE),
-    DIN_XTYPE('i', VMSIM_FETCH), DIN_XTYPE('m', VMSIM_READ), /* misc: a data reference of no known kind */
-    DIN_XTYPE('c', DIN_SKIP),    /* copy-back */
-    DIN_XTYPE('v', DIN_SKIP),    /* invalidate */
+    DIN_XTYPE('r', VMSIM_READ),
+    DIN_XTYPE('w', VMSIM_WRITE),
+    DIN_XTYPE('i', VMSIM_FETCH),
+    DIN_XTYPE('m', VMSIM_READ), /* misc: a data reference of no known kind */
+    DIN_XTYPE('c', DIN_SKIP),   /* copy-back */
+    DIN_XTYPE('v', DIN_SKIP),   /* invalidate */
 };
 
 static inline int din_xtype(unsigned char c) { return (int)din_xtypes[c] - 1; }

@@ -12,8 +12,10 @@
  * access, so every event is pid 1 on cpu 0. A modify is one event of kind
  * VMSIM_MODIFY (one translation with write intent), as DESIGN.md asks.
  *
- * This reader is the hot path for big traces (gigabytes): lines are found
- * with memchr in the big input buffer and parsed by hand, with no sscanf
+ * This reader is the hot path for big traces (gigabytes): the record shapes
+ * are parsed straight from the big input buffer by a fast path (formats.h)
+ * that reads the numbers a word at a time and finds the end of the line
+ * as it goes; anything else goes to lackey_parse, line by line. No sscanf
  * or strtoull per field. */
 #include <stdio.h>
 
