@@ -3,6 +3,7 @@
  * overread. Whatever a reader accepts is pid 1 accesses of at least one
  * byte (din: 4-byte words), and it must survive its own writer and reader
  * unchanged except that the writer keeps no modify kind. */
+#include "fuzz_paths.h"
 #include "fuzz_trace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,6 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t chunk = size % 5 == 0 ? 0 : size % 5 + 2;
     fuzz_format(data, size, "din", chunk);
     fuzz_format(data, size, "xdin", chunk);
+    fuzz_paths_agree(data, size, "din");
+    fuzz_paths_agree(data, size, "xdin");
     struct vmsim_event *evs;
     free((fuzz_read(data, size, "auto", chunk, &evs), evs));
     return 0;

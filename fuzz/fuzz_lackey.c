@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_paths.h"
 #include "trace/formats.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,5 +38,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t chunk = size % 5 == 0 ? 0 : size % 5 + 2;
     fuzz_drain(data, size, "lackey", chunk);
     fuzz_drain(data, size, "auto", chunk);
+    fuzz_paths_agree(data, size, "lackey");
     return 0;
 }

@@ -2,6 +2,7 @@
  * give events or an error with a line number, never a crash or an
  * overread. Accepted events are pid 1 reads and writes of at least one
  * byte, and they survive the pin writer and reader unchanged. */
+#include "fuzz_paths.h"
 #include "fuzz_trace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -16,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             evs[i].len == 0 || (evs[i].kind != VMSIM_READ && evs[i].kind != VMSIM_WRITE))
             abort();
     fuzz_round_trip("pin", evs, n);
+    fuzz_paths_agree(data, size, "pin");
     free(evs);
     free((fuzz_read(data, size, "auto", chunk, &evs), evs));
     return 0;

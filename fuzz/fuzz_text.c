@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_paths.h"
 #include "trace/formats.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -57,5 +58,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vmsim_sink_close(sink);
     }
     free(evs);
+    fuzz_paths_agree(data, size, "text");
     return 0;
 }

@@ -21,10 +21,12 @@
  * about translation, so they are skipped. Neither format names a process
  * or a CPU: every event is pid 1 on cpu 0, as for lackey.
  *
- * The parsers work in place on the input buffer, one memchr per line, like
- * lackey.c. Dinero rejects a blank line ("short line"); so does vmsim. It
- * also rejects a line that starts with '#'; vmsim skips it as a comment,
- * since people put such headers on traces and no record starts with '#'.
+ * The parsers work in place on the input buffer, like lackey.c: a fast
+ * path for the usual line (one blank between fields, no comment), the
+ * full parser for the rest. Dinero rejects a blank line ("short line");
+ * so does vmsim. It also rejects a line that starts with '#'; vmsim skips
+ * it as a comment, since people put such headers on traces and no record
+ * starts with '#'.
  * A last line without its newline is refused: it is how a trace cut short
  * (a full disk, a killed writer) ends, and its number may be cut too. */
 #include <stdio.h>
@@ -79,19 +81,19 @@ static inline const unsigned char *din_skip_blanks(const unsigned char *p, const
 static const uint8_t din_label_kind[6] = {VMSIM_READ, VMSIM_WRITE, VMSIM_FETCH,
                                           VMSIM_READ, DIN_SKIP,    DIN_SKIP};
 
-static inline int din_xtype(unsigned char c)
-{
-    switch (c | 0x20) {
-    case 'r': return VMSIM_READ;
-    case 'w': return VMSIM_WRITE;
-    case 'i': return VMSIM_FETCH;
-    case 'm': return VMSIM_READ; /* misc: a data reference of no known kind */
-    case 'c': /* copy-back */
-    case 'v': /* invalidate */
-        return DIN_SKIP;
-    }
-    return -1;
-}
+/* xdin's types (either case), kind + 1; a table, not a switch: the fast
+ * path looks one up per line, and types mix unpredictably. */
+#define DIN_XTYPE(c, kind) [c] = (kind) + 1, [(c) - 'a' + 'A'] = (kind) + 1
+static const uint16_t din_xtypes[256] = {
+    DIN_XTYPE('r', VMSIM_READ),
+    DIN_XTYPE('w', VMSIM_WRITE),
+    DIN_XTYPE('i', VMSIM_FETCH),
+    DIN_XTYPE('m', VMSIM_READ), /* misc: a data reference of no known kind */
+    DIN_XTYPE('c', DIN_SKIP),   /* copy-back */
+    DIN_XTYPE('v', DIN_SKIP),   /* invalidate */
+};
+
+static inline int din_xtype(unsigned char c) { return (int)din_xtypes[c] - 1; }
 
 #define DIN_LABEL "LABEL 0-5 (hexadecimal: 0 read, 1 write, 2 fetch, 3 misc, 4 flush/copy-back, " \
                   "5 invalidate)"
@@ -159,14 +161,78 @@ static inline int din_parse(struct line_source *s, const char *line, size_t len,
     return 1;
 }
 
+/* The fast path (formats.h): a hexadecimal number, "0x" optional, 1 to 16
+ * digits, at q, into *v: the byte after it, or NULL for any other shape. */
+static inline const unsigned char *din_fast_hex(const unsigned char *q, uint64_t *v)
+{
+    if (q[0] == '0' && (q[1] | 0x20) == 'x')
+        q += 2; /* no digit after it: not taken here, din_hex decides */
+    const unsigned k = hex_span_wide(q, v);
+    return k - 1 < 16 ? q + k : NULL;
+}
+
+/* din's common line: a one-digit label, one space, the address, the end. */
+static inline int din_fast(const unsigned char **pp, struct vmsim_event *ev)
+{
+    const unsigned char *p = *pp;
+    const unsigned label = (unsigned)(p[0] - '0');
+    uint64_t addr;
+    if (label >= sizeof din_label_kind || p[1] != ' ' || !(p = din_fast_hex(p + 2, &addr)) ||
+        !(p = line_fast_eol(p)))
+        return -1;
+    *pp = p;
+    const unsigned kind = din_label_kind[label];
+    if (kind == DIN_SKIP)
+        return 0;
+    *ev = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = DIN_PID,
+                               .addr = addr & ~(uint64_t)3, .len = 4};
+    return 1;
+}
+
+/* xdin's common line: a type letter, one space, the address, one space,
+ * the size, the end. */
+static inline int xdin_fast(const unsigned char **pp, struct vmsim_event *ev)
+{
+    const unsigned char *p = *pp;
+    const int kind = din_xtype(p[0]);
+    uint64_t addr, size;
+    if (kind < 0 || p[1] != ' ' || !(p = din_fast_hex(p + 2, &addr)) || *p != ' ')
+        return -1;
+    p += 1 + (p[1] == '0' && (p[2] | 0x20) == 'x') * 2; /* as din_fast_hex */
+    const int d0 = hex_digit(p[0]);
+    unsigned k = 1;
+    if (d0 >= 0 && hex_digit(p[1]) < 0) /* sizes mostly have one digit */
+        size = (unsigned)d0;
+    else if ((k = hex_span_wide(p, &size)) - 1 >= 16)
+        return -1;
+    p += k;
+    if (!(p = line_fast_eol(p)))
+        return -1;
+    if (kind == DIN_SKIP) {
+        *pp = p;
+        return 0;
+    }
+    if (size - 1 >= TRACE_ACCESS_MAX)
+        return -1;
+    *ev = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = DIN_PID,
+                               .addr = addr, .len = size};
+    *pp = p;
+    return 1;
+}
+
 static long din_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    return line_source_next((struct line_source *)src, buf, max, din_parse);
+    return line_source_next((struct line_source *)src, buf, max, din_fast, din_parse);
+}
+
+static long xdin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
+{
+    return line_source_next((struct line_source *)src, buf, max, xdin_fast, din_parse);
 }
 
 static const struct source_ops din_source_ops = {"din", din_next, line_source_close,
                                                  line_source_where};
-static const struct source_ops xdin_source_ops = {"xdin", din_next, line_source_close,
+static const struct source_ops xdin_source_ops = {"xdin", xdin_next, line_source_close,
                                                   line_source_where};
 
 static int din_open(struct input *in, struct vmsim_source **out, bool extended)

@@ -181,22 +181,61 @@ void line_source_where(const struct vmsim_source *src, char *buf, size_t len);
 int line_fail(struct line_source *s, const char *expected, const char *found, size_t found_len)
     __attribute__((cold));
 
+/* The fast path of a line reader: the common shape of its lines, parsed
+ * from *pp with no search for the end of the line first. At least
+ * LINE_FAST_MARGIN bytes of input follow *pp, and a fast path reads fewer
+ * (its fields are bounded: 16 hex digits, 7 decimal ones), so the
+ * word-wide number parsers of util/hex.h may load past a number and no
+ * line it takes can reach the end of the buffer. It returns 1 (*ev
+ * filled) or 0 (no event) with *pp moved past the '\n', or -1 to hand the
+ * line to the reader's full parser, *pp untouched. Its contract: it takes
+ * only lines that the full parser accepts, with the same event; any other
+ * shape, every error and every rarity goes to the full parser, which alone
+ * says what is wrong. tests/test_trace_fast.c holds both to it. */
+#define LINE_FAST_MARGIN 128
+
+/* After a field of the fast path: past the end of the line ('\n', or
+ * "\r\n" as the full parsers strip one '\r'), or NULL. */
+static inline const unsigned char *line_fast_eol(const unsigned char *q)
+{
+    if (q[0] == '\n')
+        return q + 1;
+    if (q[0] == '\r' && q[1] == '\n')
+        return q + 2;
+    return NULL;
+}
+
 /* The loop of every line reader's next op: read lines, count them, refuse
  * one longer than TRACE_LINE_MAX, strip a '\r' before the '\n', and hand
  * each to parse, which returns 1 with *ev filled, 0 for a line that makes
  * no event, or a negative VMSIM_E* code with s->base.err filled. An error
  * becomes s->base.pending, delivered after the events before it (source.h).
- * Always inline, with parse a constant: the compiler then inlines parse
- * too, and the lackey reader, the hot path for big traces, stays one loop
- * with no call per line. */
+ * While LINE_FAST_MARGIN bytes are in the buffer, lines go to fast first
+ * (NULL: none), which finds their ends itself: no memchr per line, the
+ * line number kept in a register; parse gets what fast refuses and the
+ * last lines of a buffer. Always inline, with fast and parse constants:
+ * the compiler inlines both, and each reader stays one loop with no call
+ * per line. */
 static inline __attribute__((always_inline)) long
 line_source_next(struct line_source *s, struct vmsim_event *buf, size_t max,
+                 int (*fast)(const unsigned char **pp, struct vmsim_event *ev),
                  int (*parse)(struct line_source *s, const char *line, size_t len,
                               struct vmsim_event *ev))
 {
     size_t n = 0;
     int err = 0;
     while (n < max) {
+        if (fast && input_avail(&s->in) >= LINE_FAST_MARGIN) {
+            const unsigned char *p = s->in.buf + s->in.pos;
+            const unsigned char *const stop = s->in.buf + s->in.end - LINE_FAST_MARGIN;
+            uint64_t line = s->line;
+            for (int r; n < max && p <= stop && (r = fast(&p, &buf[n])) >= 0; line++)
+                n += (size_t)r;
+            s->in.pos = (size_t)(p - s->in.buf);
+            s->line = line;
+            if (n == max)
+                break;
+        }
         const char *line;
         size_t len;
         int got = input_line(&s->in, TRACE_LINE_MAX, &line, &len);

@@ -113,9 +113,45 @@ static inline int pin_parse(struct line_source *s, const char *line, size_t len,
     return 1;
 }
 
+/* The fast path (formats.h): "0x" and 1 to 16 hex digits at q, into *v:
+ * the byte after them, or NULL. */
+static inline const unsigned char *pin_fast_ptr(const unsigned char *q, uint64_t *v)
+{
+    if (q[0] != '0' || (q[1] | 0x20) != 'x')
+        return NULL;
+    const unsigned k = hex_span_wide(q + 2, v);
+    return k - 1 < 16 ? q + 2 + k : NULL;
+}
+
+/* pinatrace's line: "IP: R|W ADDR", then the end or one space and a size
+ * of 1 to 7 digits. */
+static inline int pin_fast(const unsigned char **pp, struct vmsim_event *ev)
+{
+    const unsigned char *p = *pp;
+    uint64_t ip, addr, size = 1;
+    if (!(p = pin_fast_ptr(p, &ip)) || p[0] != ':' || p[1] != ' ' ||
+        (p[2] != 'R' && p[2] != 'W') || p[3] != ' ')
+        return -1;
+    const unsigned kind = p[2] == 'R' ? VMSIM_READ : VMSIM_WRITE;
+    if (!(p = pin_fast_ptr(p + 4, &addr)))
+        return -1;
+    if (*p == ' ') {
+        const unsigned d = dec_span_wide(p + 1, &size);
+        if (d - 1 >= 7 || size == 0)
+            return -1;
+        p += 1 + d;
+    }
+    if (!(p = line_fast_eol(p)))
+        return -1;
+    *ev = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = PIN_PID,
+                               .addr = addr, .len = size};
+    *pp = p;
+    return 1;
+}
+
 static long pin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    return line_source_next((struct line_source *)src, buf, max, pin_parse);
+    return line_source_next((struct line_source *)src, buf, max, pin_fast, pin_parse);
 }
 
 static const struct source_ops pin_source_ops = {"pin", pin_next, line_source_close,

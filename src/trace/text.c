@@ -312,9 +312,52 @@ static int text_parse_line(struct line_source *s, const char *line, size_t len,
     return 1;
 }
 
+/* The fast path (formats.h): an access as the writer prints it, "K PID
+ * ADDR SIZE" or "K PID ADDR SIZE CPU", single spaces, PID and SIZE in
+ * decimal of 1 to 7 digits, ADDR of 1 to 16 hex digits ("0x" optional),
+ * CPU of 1 to 5 decimal digits. Indexed by the first byte: the kind + 1. */
+static const uint8_t text_fast_kind[256] = {['R'] = VMSIM_READ + 1, ['W'] = VMSIM_WRITE + 1,
+                                            ['X'] = VMSIM_FETCH + 1, ['M'] = VMSIM_MODIFY + 1};
+
+static inline int text_fast(const unsigned char **pp, struct vmsim_event *ev)
+{
+    const unsigned char *p = *pp;
+    const unsigned kind = text_fast_kind[p[0]];
+    uint64_t pid, addr, size, cpu = 0;
+    if (!kind || p[1] != ' ')
+        return -1;
+    unsigned d = dec_span_wide(p + 2, &pid);
+    if (d - 1 >= 7 || p[2 + d] != ' ')
+        return -1;
+    p += 3 + d;
+    if (p[0] == '0' && (p[1] | 0x20) == 'x') /* as text_field: "0x" then digits */
+        p += 2;
+    const unsigned k = hex_span_wide(p, &addr);
+    if (k - 1 >= 16 || p[k] != ' ')
+        return -1;
+    p += k + 1;
+    d = dec_span_wide(p, &size);
+    if (d - 1 >= 7 || size == 0)
+        return -1;
+    p += d;
+    if (*p == ' ') {
+        d = dec_span_wide(p + 1, &cpu);
+        if (d - 1 >= 5 || cpu > UINT16_MAX)
+            return -1;
+        p += 1 + d;
+    }
+    if (!(p = line_fast_eol(p)))
+        return -1;
+    *ev = (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)(kind - 1),
+                               .cpu = (uint16_t)cpu, .pid = (vmsim_pid_t)pid, .addr = addr,
+                               .len = size};
+    *pp = p;
+    return 1;
+}
+
 static long text_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    return line_source_next((struct line_source *)src, buf, max, text_parse_line);
+    return line_source_next((struct line_source *)src, buf, max, text_fast, text_parse_line);
 }
 
 static const struct source_ops text_source_ops = {"text", text_next, line_source_close,
