@@ -25,7 +25,7 @@ int phys_init(struct phys *p, uint64_t bytes, unsigned page_shift)
 
 void phys_fini(struct phys *p)
 {
-    free(p->frame);
+    grow_big_free(p->frame, p->cap, sizeof *p->frame);
     free(p->free);
     hostmem_fini(&p->host);
     swap_fini(&p->swap);
@@ -34,7 +34,7 @@ void phys_fini(struct phys *p)
 
 static int grow_meta(struct phys *p, uint64_t need)
 {
-    struct frame *f = grow_array(p->frame, &p->cap, need - 1, sizeof *f, 4096, 0);
+    struct frame *f = grow_big(p->frame, &p->cap, need - 1, sizeof *f, 4096);
     if (!f)
         return VMSIM_ENOMEM;
     p->frame = f;
