@@ -380,7 +380,7 @@ static void gen_segment(struct gen *s)
         return;
     }
     const unsigned len = 1 + (unsigned)below(g, 200);
-    switch (below(g, 14)) {
+    switch (below(g, 15)) {
     case 0: { /* one page, again and again */
         const uint64_t a = pick(s);
         for (unsigned i = 0; i < len; i++)
@@ -492,6 +492,18 @@ static void gen_segment(struct gen *s)
                                          .pid = pid, .addr = a, .len = l});
             for (unsigned i = 0; i < 8; i++)
                 acc(s, pid, random_kind(s), a + below(g, l), 8);
+        }
+        break;
+    }
+    case 13: { /* stretches of one kind in one page, 4 KiB or huge: the memos' runs
+                  (mmu_hits), with an access now and then reaching past the page */
+        const bool huge = s->m->huge && pid < 64 && s->huge_mapped[pid] && chance(g, 50);
+        const uint64_t size = huge ? 2ull << 20 : 4096;
+        const uint64_t page = (huge ? HUGE_BASE + (below(g, 2) << 21) : pick(s)) & ~(size - 1);
+        for (unsigned i = 0; i < len;) {
+            const unsigned kind = random_kind(s), run = 1 + (unsigned)below(g, 16);
+            for (unsigned j = 0; j < run && i < len; j++, i++)
+                acc(s, pid, kind, page + below(g, size), 1 + below(g, 8));
         }
         break;
     }

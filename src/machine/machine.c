@@ -469,10 +469,22 @@ void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
 static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
 {
     bool missing = false;
+    /* runs of memo hits in one go, unless each event must be seen (a live
+     * migration ticks per event) or an event's VM must be looked up */
+    const bool runs = !sim->nvms && !sim->migrating;
     uint64_t walks = mmu_walks(&sim->mmu); /* once per chunk: a sum over the CPUs */
     for (size_t i = 0; i < n;) {
         size_t end = i + CHUNK < n ? i + CHUNK : n;
         for (; i < end; i++) {
+            if (runs) {
+                const size_t h = mmu_hits(&sim->mmu, ev + i, end - i);
+                if (h) {
+                    sim->k.cur_cpu = ev[i].cpu;
+                    sim->st.events += h;
+                    if ((i += h) == end)
+                        break;
+                }
+            }
             if (missing && i + PREFETCH_AHEAD < n)
                 prefetch(sim, &ev[i + PREFETCH_AHEAD]);
             int rc = sim->migrating ? migrate_tick(sim->nested) : VMSIM_OK;

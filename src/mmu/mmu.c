@@ -419,6 +419,59 @@ static __attribute__((noinline)) int access_event_other(struct mmu *m,
     return access_event(m, ev, true);
 }
 
+/* The first 8 bytes of an access event (type, kind, cpu, pid) as one
+ * word, so that a run of accesses is recognised with one compare per
+ * event; built from the struct, so byte order does not matter. */
+static inline uint64_t event_head(const struct vmsim_event *e)
+{
+    uint64_t h;
+    memcpy(&h, e, sizeof h);
+    return h;
+}
+
+size_t mmu_hits(struct mmu *m, const struct vmsim_event *ev, size_t n)
+{
+    const unsigned cpu = ev[0].cpu;
+    if (m->track || cpu >= m->plain_cpus || !m->cpu[cpu].proc)
+        return 0;
+    struct cpu *c = &m->cpu[cpu];
+    const struct vmsim_event want = {
+        .type = VMSIM_EV_ACCESS, .cpu = (uint16_t)cpu, .pid = mmu_space_of(c->proc)->pid};
+    const struct vmsim_event kind_byte = {.kind = 0xff};
+    const uint64_t head = event_head(&want), ignore = ~event_head(&kind_byte);
+    const struct memo md = c->memo[SIDE_D], mi = c->memo[SIDE_I];
+    uint64_t hd = 0, hi = 0; /* memo hits of each side: counters in registers */
+    size_t k = 0;
+    for (; k < n; k++) {
+        const struct vmsim_event *e = &ev[k];
+        if ((event_head(e) & ignore) != head)
+            break;
+        const unsigned kind = e->kind & 3u;
+        const vmsim_vaddr_t last = e->addr + (e->len ? e->len - 1 : 0);
+        const struct memo *mo = kind == VMSIM_FETCH ? &mi : &md;
+        /* the whole access in the memo's page (no wrap past the top), and
+         * a write only through a writable, dirty entry */
+        if ((e->addr >> mo->shift) != mo->tag || (last >> mo->shift) != mo->tag ||
+            last < e->addr || (WRITE_INTENT(kind) && !mo->writable))
+            break;
+        hi += kind == VMSIM_FETCH;
+        hd += kind != VMSIM_FETCH;
+    }
+    if (k) { /* what translate and access_pages count for each memo hit */
+        struct vmsim_stats *st = c->st;
+        const uint64_t lat = hd * md.latency + hi * mi.latency;
+        st->accesses += k;
+        st->translations += k;
+        st->tlb[md.level].hits += hd;
+        st->tlb[mi.level].hits += hi;
+        st->cycles += lat + k * m->cfg->cost.access;
+        st->cycles_translation += lat;
+        st->translations_huge += (md.shift != m->page_shift ? hd : 0) +
+                                 (mi.shift != m->page_shift ? hi : 0);
+    }
+    return k;
+}
+
 int mmu_access(struct mmu *m, const struct vmsim_event *ev)
 {
     /* one compare for both: plain_cpus is 0 when the caches see data */

@@ -141,6 +141,13 @@ static inline void memo_reset(struct memo *m)
 }
 
 int mmu_access(struct mmu *m, const struct vmsim_event *ev);
+/* The leading run of ev[0, n) that mmu_access would translate through the
+ * memos alone (access events of ev[0]'s CPU and running process, each
+ * within one page its memo names, usable for its kind): counted as
+ * mmu_access counts them, with each counter written once for the run.
+ * Returns the run's length (0: ev[0] needs mmu_access). The caller must
+ * not need to see each event (no live migration ticking per event). */
+size_t mmu_hits(struct mmu *m, const struct vmsim_event *ev, size_t n);
 int mmu_switch(struct mmu *m, unsigned cpu, vmsim_pid_t pid);
 int mmu_cpu_ready(struct mmu *m, unsigned cpu);
 /* Remove the page containing va of asid from the TLBs of one CPU. */
