@@ -54,7 +54,7 @@ struct phys {
     uint64_t cap;         /* frames with metadata allocated */
     uint64_t nframes;     /* frames of simulated memory */
     uint64_t next;        /* bump pointer: frames >= next never used */
-    vmsim_pfn_t *free;    /* freed single frames, reused first */
+    uint32_t *free;       /* freed single frames, reused first */
     uint64_t nfree, free_cap;
     uint64_t used, peak;  /* frames in use, largest ever */
     /* Page-table memory in bytes: the FRAME_PT frames (whole frames) plus
