@@ -3,7 +3,7 @@
  * written survive every growth (the array may move), new elements read as
  * zero, the capacity doubles from `first`, and capacity no element was
  * written to is not resident (mincore), which is where its host memory per
- * page comes from (docs/architecture.md, "Host memory"). */
+ * page comes from (docs/architecture.md, "Host memory per resident page"). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
