@@ -34,8 +34,9 @@ enum frame_flags {
  * counts (docs/architecture.md, "Host memory per resident page"). A frame
  * number fits the 32-bit links: phys_init refuses memories of 2^32 frames
  * or more; aux holds a swap slot (swap_init refuses devices of more than
- * 2^32 slots) or a page-cache entry (32-bit indices). A page-table frame holds no pointer
- * to its table: eviction finds the table through the reverse map. */
+ * 2^32 slots) or a page-cache entry (32-bit indices). A page-table frame
+ * holds no pointer to its table: eviction finds it through the reverse
+ * map. */
 struct frame {
     uint32_t refcount;
     uint16_t flags;

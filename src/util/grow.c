@@ -34,7 +34,7 @@ void *grow_big(void *a, uint64_t *cap, uint64_t i, size_t elem, uint64_t first)
         n *= 2;
     if (n > SIZE_MAX / elem)
         return NULL;
-#ifdef MREMAP_MAYMOVE
+#if GROW_BIG_MAPPED
     /* Fresh anonymous pages read as zero: the new elements need no memset. */
     void *b = a ? mremap(a, *cap * elem, n * elem, MREMAP_MAYMOVE)
                 : mmap(NULL, n * elem, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -54,7 +54,7 @@ void grow_big_free(void *a, uint64_t cap, size_t elem)
 {
     if (!a)
         return;
-#ifdef MREMAP_MAYMOVE
+#if GROW_BIG_MAPPED
     munmap(a, cap * elem);
 #else
     (void)cap;
