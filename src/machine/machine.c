@@ -439,15 +439,20 @@ static int run_event(struct vmsim *sim, const struct vmsim_event *e)
 }
 
 /* While walks are frequent, start loading what the translation of the
- * access PREFETCH_AHEAD events later will read: its leaf page-table entry.
- * Walks then overlap their host memory
- * latency instead of paying it one after another. Decided per chunk of
- * events from the previous chunk's walk count, so the TLB-hit path is
- * untouched. */
+ * access PREFETCH_AHEAD events later will read, its leaf page-table entry,
+ * after starting the entry above the leaf twice as far ahead, so that
+ * finding the leaf's address hits in the host's caches too. Walks then
+ * overlap their host memory latency instead of paying it one after
+ * another; only the host's caches change, so the results are those of one
+ * access after another. Decided per chunk of events from the previous
+ * chunk's walk count, so the TLB-hit path is untouched. (Measured on the
+ * bench's random 64 GiB stream: the second stage gains 6 %; distances 4
+ * and 16 lose 3-4 % against 8; prefetching the TLB sets too loses.) */
 #define PREFETCH_AHEAD 8
 #define CHUNK 64
 
-static void prefetch(struct vmsim *sim, const struct vmsim_event *e)
+/* Prefetch the level-`level` page-table entry of access e (pt_prefetch). */
+static void prefetch(struct vmsim *sim, const struct vmsim_event *e, unsigned level)
 {
     if (e->type != VMSIM_EV_ACCESS || e->cpu >= sim->cfg.ncpus)
         return;
@@ -455,7 +460,8 @@ static void prefetch(struct vmsim *sim, const struct vmsim_event *e)
     const struct process *p = c->proc;
     if (!p || p->space.pid != e->pid || (e->addr >> sim->cfg.geom.va_bits))
         return;
-    pt_prefetch(p->space.pt, p->space.asid, e->addr, 1);
+    if (level == 1 || p->space.pt->ops->tree) /* the others have no entry above the leaf */
+        pt_prefetch(p->space.pt, p->space.asid, e->addr, level);
 }
 
 void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
@@ -468,13 +474,15 @@ void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
 
 static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
 {
-    bool missing = false;
+    struct prefetching *pf = &sim->pf;
     /* runs of memo hits in one go, unless each event must be seen (a live
      * migration ticks per event) or an event's VM must be looked up */
     const bool runs = !sim->nvms && !sim->migrating;
-    uint64_t walks = mmu_walks(&sim->mmu); /* once per chunk: a sum over the CPUs */
     for (size_t i = 0; i < n;) {
-        size_t end = i + CHUNK < n ? i + CHUNK : n;
+        /* chunks go on across calls, so that a caller handing over few
+         * events at a time gets the prefetching too */
+        const size_t end = n - i > CHUNK - pf->events ? i + (CHUNK - pf->events) : n;
+        pf->events += (unsigned)(end - i);
         for (; i < end; i++) {
             if (runs) {
                 const size_t h = mmu_hits(&sim->mmu, ev + i, end - i);
@@ -485,8 +493,11 @@ static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
                         break;
                 }
             }
-            if (missing && i + PREFETCH_AHEAD < n)
-                prefetch(sim, &ev[i + PREFETCH_AHEAD]);
+            if (pf->on && i + PREFETCH_AHEAD < n) {
+                if (i + 2 * PREFETCH_AHEAD < n)
+                    prefetch(sim, &ev[i + 2 * PREFETCH_AHEAD], 2);
+                prefetch(sim, &ev[i + PREFETCH_AHEAD], 1);
+            }
             int rc = sim->migrating ? migrate_tick(sim->nested) : VMSIM_OK;
             if (rc == VMSIM_OK)
                 rc = run_event(sim, &ev[i]);
@@ -494,9 +505,12 @@ static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
                 return rc;
             sim->st.events++;
         }
-        const uint64_t now = mmu_walks(&sim->mmu);
-        missing = now - walks >= CHUNK / 4;
-        walks = now;
+        if (pf->events == CHUNK) { /* once per chunk: mmu_walks sums over the CPUs */
+            const uint64_t now = mmu_walks(&sim->mmu);
+            pf->on = now >= pf->walks && now - pf->walks >= CHUNK / 4;
+            pf->walks = now;
+            pf->events = 0;
+        }
     }
     return VMSIM_OK;
 }

@@ -28,6 +28,12 @@ struct vmsim {
     unsigned shift[VMSIM_MAX_LEVELS + 2]; /* page shift of a leaf at level k */
     struct nested *nested;    /* the hypervisor's side of a guest machine; NULL: native */
     bool migrating;           /* a live migration is to come or under way */
+    struct prefetching {      /* run_events' page-table prefetching, decided per chunk of
+                                 events from the walks the chunk before took */
+        bool on;
+        unsigned events;      /* events of the current chunk so far */
+        uint64_t walks;       /* mmu_walks when the chunk began */
+    } pf;
     struct vmsim *primary;    /* a VM other than the first: the machine's first VM, which owns
                                  the CPUs, the host and the other VMs; NULL for it */
     struct vmsim **vm;        /* the first VM: the others by id (NULL until one exists) */

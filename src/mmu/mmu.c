@@ -429,12 +429,12 @@ static inline uint64_t event_head(const struct vmsim_event *e)
     return h;
 }
 
-size_t mmu_hits(struct mmu *m, const struct vmsim_event *ev, size_t n)
+size_t mmu_hit_run(struct mmu *m, const struct vmsim_event *ev, size_t n)
 {
     const unsigned cpu = ev[0].cpu;
-    if (m->track || cpu >= m->plain_cpus || !m->cpu[cpu].proc)
-        return 0;
     struct cpu *c = &m->cpu[cpu];
+    if (!c->proc)
+        return 0;
     const struct vmsim_event want = {
         .type = VMSIM_EV_ACCESS, .cpu = (uint16_t)cpu, .pid = mmu_space_of(c->proc)->pid};
     const struct vmsim_event kind_byte = {.kind = 0xff};

@@ -146,8 +146,20 @@ int mmu_access(struct mmu *m, const struct vmsim_event *ev);
  * within one page its memo names, usable for its kind): counted as
  * mmu_access counts them, with each counter written once for the run.
  * Returns the run's length (0: ev[0] needs mmu_access). The caller must
- * not need to see each event (no live migration ticking per event). */
-size_t mmu_hits(struct mmu *m, const struct vmsim_event *ev, size_t n);
+ * not need to see each event (no live migration ticking per event).
+ * Inline, the first event's cheap checks, so that a miss pays no call. */
+size_t mmu_hit_run(struct mmu *m, const struct vmsim_event *ev, size_t n);
+static inline size_t mmu_hits(struct mmu *m, const struct vmsim_event *ev, size_t n)
+{
+    const struct vmsim_event *e = ev;
+    if (e->type != VMSIM_EV_ACCESS || e->cpu >= m->plain_cpus || m->track)
+        return 0;
+    const struct memo *mo = &m->cpu[e->cpu].memo[(e->kind & 3u) == VMSIM_FETCH ? SIDE_I : SIDE_D];
+    if ((e->addr >> mo->shift) != mo->tag)
+        return 0;
+    return mmu_hit_run(m, ev, n);
+}
+
 int mmu_switch(struct mmu *m, unsigned cpu, vmsim_pid_t pid);
 int mmu_cpu_ready(struct mmu *m, unsigned cpu);
 /* Remove the page containing va of asid from the TLBs of one CPU. */
