@@ -216,6 +216,8 @@ static void test_bad_options(void **state)
         {"--trace %s --geometry bogus", {"--geometry", "bogus", "preset"}},
         {"--trace %s --machine bogus", {"--machine", "bogus", "preset"}},
         {"--trace %s --mem 1", {"--mem", "at least", NULL}},
+        /* 16 TiB + 4 KiB: one slot more than a frame can name (phys/swap.h) */
+        {"--trace %s --swap 17592186048512", {"--swap", "2^32 slots", "found 17592186048512"}},
         {"--trace %s --fault-stack 2k", {"--fault-stack", "FRAME/STACK", "\"2k\""}},
         {"--trace %s --fault-stack 0/6k", {"--fault-stack", "\"0/6k\"", NULL}},
         {"--trace %s --replace mru", {"--replace", "\"mru\"", NULL}},

@@ -165,6 +165,24 @@ static void test_swap_traffic(void **state)
     vmsim_destroy(sim);
 }
 
+/* phys/swap.h: a frame names the slot holding its copy in 32 bits, so a
+ * device has at most 2^32 slots. 16 TiB of 4 KiB slots is accepted, and the
+ * slots it hands out work as in test_swap_traffic (the same 5 writes, 2
+ * reads); one slot more is refused with a status, not a crash. */
+static void test_swap_slot_limit(void **state)
+{
+    struct vmsim_config cfg = config(TABLES + 3, VMSIM_REPLACE_FIFO, 1ull << 32);
+    struct vmsim *sim = make(&cfg);
+    const int page[] = {1, 2, 3, 4, 1, 5, 6, 7, 1};
+    for (int i = 0; i < 9; i++)
+        run1(sim, acc(i == 4 || i == 8 ? VMSIM_READ : VMSIM_WRITE, 1, (uint64_t)page[i] * PAGE));
+    assert_int_equal(vmsim_get_stats(sim)->swap_writes, 5);
+    assert_int_equal(vmsim_get_stats(sim)->swap_reads, 2);
+    vmsim_destroy(sim);
+    cfg.swap_bytes += PAGE;
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_EINVAL);
+}
+
 /* No swap: anonymous pages cannot go, so the fourth page finds no frame
  * (out of memory, counted), and the run goes on. With a policy of none the
  * same happens. */
@@ -780,6 +798,7 @@ int main(void)
         cmocka_unit_test(test_textbook_string),
         cmocka_unit_test(test_clock),
         cmocka_unit_test(test_swap_traffic),
+        cmocka_unit_test(test_swap_slot_limit),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_fork_cow),
         cmocka_unit_test(test_fork_zero_page),

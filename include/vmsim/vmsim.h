@@ -211,7 +211,8 @@ struct vmsim_config {
     uint64_t warmup;         /* access events whose statistics a warm-up excludes: the
                                 machine resets them after the warmup-th (vmsim_set_warmup);
                                 0: none */
-    uint64_t swap_bytes;     /* size of the swap device; 0: no swap */
+    uint64_t swap_bytes;     /* size of the swap device; 0: no swap; at most 2^32 base
+                                pages (vmsim_create: VMSIM_EINVAL) */
     uint8_t replace;         /* enum vmsim_replace */
     bool strict;             /* an access outside every mapping is a segfault */
     bool verify;             /* content stamps checked against a shadow model */

@@ -569,6 +569,11 @@ int cli_config_finish(struct vmsim_config *cfg)
                          "%llu-byte pages, found %llu bytes",
                          (unsigned long long)(((uint64_t)UINT32_MAX - 1) << g->page_shift),
                          1ull << g->page_shift, (unsigned long long)cfg->phys_bytes);
+    if ((cfg->swap_bytes >> g->page_shift) > (1ull << 32))
+        return cli_usage("--swap: expected at most 2^32 slots, at most %llu bytes with %llu-byte "
+                         "pages, found %llu bytes",
+                         (unsigned long long)(1ull << (32 + g->page_shift)), 1ull << g->page_shift,
+                         (unsigned long long)cfg->swap_bytes);
     uint64_t sizes = 0;
     for (unsigned k = 1; k <= g->levels; k++)
         if (g->leaf_levels & (1u << k))

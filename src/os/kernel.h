@@ -56,6 +56,8 @@ struct reclaim {
     uint64_t count;       /* frames on the list */
     uint32_t *slot;       /* random: the frames on the list, in any order */
     uint64_t slot_cap;
+    uint32_t *pos;        /* policies with slots: per frame on the list, its index in slot */
+    uint64_t pos_cap;
     uint64_t *next_use;   /* OPT: per frame, the time of its next reference */
     uint64_t next_cap;
     uint64_t *oracle;     /* OPT: per access, when its page is next used (plan.c) */

@@ -48,6 +48,7 @@ void reclaim_fini(struct kernel *k)
 {
     struct reclaim *r = &k->rc;
     free(r->slot);
+    free(r->pos);
     free(r->next_use);
     free(r->oracle);
     memset(r, 0, sizeof *r);
@@ -90,7 +91,11 @@ int reclaim_add(struct kernel *k, vmsim_pfn_t pfn)
         if (!s)
             return VMSIM_ENOMEM;
         r->slot = s;
-        f->spare = (uint32_t)r->count;
+        uint32_t *at = grow_array(r->pos, &r->pos_cap, pfn, sizeof *at, 1024, 0);
+        if (!at)
+            return VMSIM_ENOMEM;
+        r->pos = at;
+        r->pos[pfn] = (uint32_t)r->count;
         r->slot[r->count] = (uint32_t)pfn;
     }
     if (r->ops->add) {
@@ -114,10 +119,10 @@ void reclaim_remove(struct kernel *k, vmsim_pfn_t pfn)
     replace_unlink(k, pfn);
     uint32_t at = 0, last = 0;
     if (r->ops->slots) {
-        at = f->spare;
+        at = r->pos[pfn];
         last = r->slot[r->count - 1];
         r->slot[at] = last;
-        kernel_frame(k, last)->spare = at;
+        r->pos[last] = at;
     }
     if (r->ops->remove)
         r->ops->remove(k, pfn, at, last);

@@ -1,11 +1,10 @@
 /* The reverse map (see rmap.h). */
-#include <stdlib.h>
-
 #include "os/rmap.h"
+#include "util/grow.h"
 
 void rmap_fini(struct rmap *r)
 {
-    free(r->e);
+    grow_big_free(r->e, r->cap, sizeof *r->e);
     *r = (struct rmap){0};
 }
 
@@ -16,18 +15,14 @@ static int rmap_new(struct rmap *r, uint32_t *out)
         r->free = r->e[r->free].next;
         return VMSIM_OK;
     }
-    if (r->n + 1 >= r->cap) {
-        uint32_t cap = r->cap ? r->cap * 2 : 4096;
-        if (cap < r->cap)
-            return VMSIM_ENOMEM;
-        struct rmap_entry *e = realloc(r->e, (size_t)cap * sizeof *e);
-        if (!e)
-            return VMSIM_ENOMEM;
-        r->e = e;
-        r->cap = cap;
-        if (r->n == 0)
-            r->n = 1;
-    }
+    if (r->n == 0)
+        r->n = 1;
+    if (r->n == UINT32_MAX) /* the links are 32-bit */
+        return VMSIM_ENOMEM;
+    struct rmap_entry *e = grow_big(r->e, &r->cap, r->n, sizeof *e, 4096);
+    if (!e)
+        return VMSIM_ENOMEM;
+    r->e = e;
     *out = r->n++;
     return VMSIM_OK;
 }

@@ -17,8 +17,9 @@ struct rmap_entry {
 };
 
 struct rmap {
-    struct rmap_entry *e; /* e[0] unused: index 0 ends a chain */
-    uint32_t n, cap;
+    struct rmap_entry *e; /* e[0] unused: index 0 ends a chain (util/grow.h: grow_big) */
+    uint64_t cap;
+    uint32_t n;
     uint32_t free; /* chain of free entries */
     uint64_t live;
 };

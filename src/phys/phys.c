@@ -25,8 +25,8 @@ int phys_init(struct phys *p, uint64_t bytes, unsigned page_shift)
 
 void phys_fini(struct phys *p)
 {
-    free(p->frame);
-    free(p->free);
+    grow_big_free(p->frame, p->cap, sizeof *p->frame);
+    grow_big_free(p->free, p->free_cap, sizeof *p->free);
     hostmem_fini(&p->host);
     swap_fini(&p->swap);
     memset(p, 0, sizeof *p);
@@ -34,7 +34,7 @@ void phys_fini(struct phys *p)
 
 static int grow_meta(struct phys *p, uint64_t need)
 {
-    struct frame *f = grow_array(p->frame, &p->cap, need - 1, sizeof *f, 4096, 0);
+    struct frame *f = grow_big(p->frame, &p->cap, need - 1, sizeof *f, 4096);
     if (!f)
         return VMSIM_ENOMEM;
     p->frame = f;
@@ -43,15 +43,11 @@ static int grow_meta(struct phys *p, uint64_t need)
 
 static int push_free(struct phys *p, vmsim_pfn_t pfn)
 {
-    if (p->nfree == p->free_cap) {
-        uint64_t cap = p->free_cap ? p->free_cap * 2 : 1024;
-        vmsim_pfn_t *f = realloc(p->free, cap * sizeof *f);
-        if (!f)
-            return VMSIM_ENOMEM;
-        p->free = f;
-        p->free_cap = cap;
-    }
-    p->free[p->nfree++] = pfn;
+    uint32_t *f = grow_big(p->free, &p->free_cap, p->nfree, sizeof *f, 1024);
+    if (!f)
+        return VMSIM_ENOMEM;
+    p->free = f;
+    p->free[p->nfree++] = (uint32_t)pfn; /* below nframes, below 2^32 (phys_init) */
     return VMSIM_OK;
 }
 

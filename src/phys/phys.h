@@ -4,11 +4,9 @@
  * frames_used counts frames in use (data, zero, page tables); pt_bytes
  * counts the FRAME_PT ones and the tables outside memory, pt_nonroot_bytes
  * the same less FRAME_ROOT frames; no frame gains or loses either flag
- * after phys_alloc. Page-table
- * frames carry FRAME_PT and, in aux, the host pointer of the table that the
- * page-table organization keeps for them. Metadata is 32 bytes per frame
- * and grows with the highest frame handed out, so a machine with a large
- * simulated memory costs host memory only for what it touches. */
+ * after phys_alloc. Metadata is 24 bytes per frame and grows with the
+ * highest frame handed out, so a machine with a large simulated memory
+ * costs host memory only for what it touches. */
 #ifndef VMSIM_PHYS_PHYS_H
 #define VMSIM_PHYS_PHYS_H
 
@@ -22,7 +20,7 @@ enum frame_flags {
     FRAME_PT = 1u << 0,       /* holds a page-table page (or bucket array) */
     FRAME_ZERO = 1u << 1,     /* the shared zero frame of some size */
     FRAME_PINNED = 1u << 2,   /* never reclaimed (roots, kernel structures) */
-    FRAME_CACHE = 1u << 3,    /* a page-cache page: aux = its cache entry */
+    FRAME_CACHE = 1u << 3,    /* a page-cache page: aux = its cache entry (os/pagecache.c) */
     FRAME_RESIDENT = 1u << 4, /* on the replacement list */
     FRAME_ROOT = 1u << 5,     /* with FRAME_PT: a root table (reported apart, the VmPTE rule) */
     FRAME_SWAPPED = 1u << 6,  /* anonymous page with a valid copy in swap slot aux */
@@ -32,18 +30,23 @@ enum frame_flags {
 
 #define FRAME_NIL UINT32_MAX /* no frame, in the 32-bit links below */
 
-/* 32 bytes per frame. A frame number fits the 32-bit links: phys_init
- * refuses memories of 2^32 frames or more. */
+/* 24 bytes per frame: every resident simulated page has one, so each field
+ * counts (docs/architecture.md, "Host memory per resident page"). A frame
+ * number fits the 32-bit links: phys_init refuses memories of 2^32 frames
+ * or more; aux holds a swap slot (swap_init refuses devices of more than
+ * 2^32 slots) or a page-cache entry (32-bit indices). A page-table frame
+ * holds no pointer to its table: eviction finds it through the reverse
+ * map. */
 struct frame {
     uint32_t refcount;
     uint16_t flags;
-    uint8_t order;      /* first frame of a block of 2^order frames */
-    uint8_t level;      /* page-table level of a FRAME_PT frame */
-    uint64_t aux;       /* owner's data: host table pointer for FRAME_PT, see flags */
-    uint32_t rmap;      /* first reverse-map entry (os/rmap.c), 0: none */
+    uint8_t order;       /* first frame of a block of 2^order frames */
+    uint8_t level;       /* page-table level of a FRAME_PT frame */
+    uint32_t aux;        /* FRAME_SWAPPED: swap slot; FRAME_CACHE: cache entry */
+    uint32_t rmap;       /* first reverse-map entry (os/rmap.c), 0: none */
     uint32_t prev, next; /* replacement list (os/reclaim.c) */
-    uint32_t spare;
 };
+_Static_assert(sizeof(struct frame) == 24, "struct frame grew: host memory per resident page");
 
 /* One memory (a VM's guest-physical, or the host's): owned by whoever
  * composes it (the machine, the hypervisor); the kernel allocates from it. */
@@ -52,7 +55,7 @@ struct phys {
     uint64_t cap;         /* frames with metadata allocated */
     uint64_t nframes;     /* frames of simulated memory */
     uint64_t next;        /* bump pointer: frames >= next never used */
-    vmsim_pfn_t *free;    /* freed single frames, reused first */
+    uint32_t *free;       /* freed single frames, reused first */
     uint64_t nfree, free_cap;
     uint64_t used, peak;  /* frames in use, largest ever */
     /* Page-table memory in bytes: the FRAME_PT frames (whole frames) plus

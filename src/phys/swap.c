@@ -8,6 +8,8 @@
 int swap_init(struct swap *s, uint64_t nslots, bool stamps)
 {
     memset(s, 0, sizeof *s);
+    if (nslots > SWAP_MAX_SLOTS)
+        return VMSIM_EINVAL;
     s->nslots = nslots;
     s->stamps = stamps;
     return VMSIM_OK;

@@ -5,13 +5,17 @@
  *
  * Slots come from a stack of freed slots (the last freed first), else from
  * a bump pointer; slot numbers start at 0 and fit in a page-table entry's
- * frame field. */
+ * frame field and in 32 bits (a frame's aux names the slot that holds a
+ * copy of it: struct frame stays 24 bytes), so a device has at most
+ * SWAP_MAX_SLOTS slots. */
 #ifndef VMSIM_PHYS_SWAP_H
 #define VMSIM_PHYS_SWAP_H
 
 #include <stdbool.h>
 
 #include "vmsim/types.h"
+
+#define SWAP_MAX_SLOTS (1ull << 32)
 
 struct swap {
     uint32_t *ref;     /* [nslots] */
@@ -25,6 +29,7 @@ struct swap {
     uint64_t used, peak;
 };
 
+/* VMSIM_EINVAL for more than SWAP_MAX_SLOTS slots. */
 int swap_init(struct swap *s, uint64_t nslots, bool stamps);
 void swap_fini(struct swap *s);
 /* A free slot with reference count 1; VMSIM_ENOFRAME when the device is full. */

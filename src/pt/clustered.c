@@ -235,7 +235,6 @@ static int node_new(struct clustered *c, unsigned level, struct cnode **out)
             return rc;
         }
         phys_frame(phys, s->pfn)->level = (uint8_t)level;
-        phys_frame(phys, s->pfn)->aux = (uint64_t)(uintptr_t)s;
         pl->frames++;
         /* reclaim inside phys_alloc may have freed a slot meanwhile: fine,
          * this frame is simply used first */

@@ -292,10 +292,9 @@ static void frames_free(struct cuckoo *c, vmsim_pfn_t *pfn, uint64_t n)
     free(pfn);
 }
 
-/* n page-table frames for the structure `owner` of level `level`. May run
- * reclaim (which may call back into this table). All or nothing. */
-static int frames_alloc(struct cuckoo *c, uint64_t n, unsigned level, void *owner,
-                        vmsim_pfn_t **out)
+/* n page-table frames for a structure of level `level`. May run reclaim
+ * (which may call back into this table). All or nothing. */
+static int frames_alloc(struct cuckoo *c, uint64_t n, unsigned level, vmsim_pfn_t **out)
 {
     struct phys *ph = c->base.phys;
     if (n > ph->nframes)
@@ -309,9 +308,7 @@ static int frames_alloc(struct cuckoo *c, uint64_t n, unsigned level, void *owne
             frames_free(c, pfn, i);
             return rc;
         }
-        struct frame *f = phys_frame(ph, pfn[i]);
-        f->level = (uint8_t)level;
-        f->aux = (uint64_t)(uintptr_t)owner;
+        phys_frame(ph, pfn[i])->level = (uint8_t)level;
     }
     *out = pfn;
     return VMSIM_OK;
@@ -416,7 +413,7 @@ static int gen_new(struct cuckoo *c, unsigned level, unsigned bits, bool fields,
         free(g);
         return VMSIM_ENOMEM;
     }
-    int rc = frames_alloc(c, g->nframes, level, g, &g->pfn);
+    int rc = frames_alloc(c, g->nframes, level, &g->pfn);
     if (rc) {
         host_free(g->s, d * g->slots * sizeof *g->s);
         free(g);
@@ -727,7 +724,7 @@ static int cwt_resize(struct cuckoo *c, struct cwt *w, unsigned bits)
         const uint64_t nb = 1ull << bits;
         if (c->o.cwt) {
             n.nframes = (nb * CWT_LINE + (1ull << c->ps) - 1) >> c->ps;
-            int rc = frames_alloc(c, n.nframes, w->level, w, &n.pfn);
+            int rc = frames_alloc(c, n.nframes, w->level, &n.pfn);
             if (rc)
                 return rc;
         }

@@ -110,9 +110,7 @@ static int frames_get(struct flat *f)
             frames_put(f, i);
             return rc;
         }
-        struct frame *fr = phys_frame(phys, f->frame[i]);
-        fr->level = 1;
-        fr->aux = (uint64_t)(uintptr_t)f;
+        phys_frame(phys, f->frame[i])->level = 1;
     }
     return VMSIM_OK;
 }

@@ -415,9 +415,7 @@ static int pool_grow(struct ishared *s)
     int rc = phys_alloc(s->phys, 0, FRAME_PT | FRAME_PINNED, &pfn);
     if (rc)
         return rc;
-    struct frame *f = phys_frame(s->phys, pfn);
-    f->level = 1;
-    f->aux = (uint64_t)(uintptr_t)s;
+    phys_frame(s->phys, pfn)->level = 1;
     s->pool[s->npool++] = pfn; /* reclaim never shrinks the pool (invariant 2) */
     return VMSIM_OK;
 }
@@ -537,8 +535,6 @@ static int shared_new(const struct pt_env *env, const struct params *o, struct i
             return rc;
         }
         s->allocated = true;
-        phys_frame(phys, s->epfn)->aux = (uint64_t)(uintptr_t)s;
-        phys_frame(phys, s->apfn)->aux = (uint64_t)(uintptr_t)s;
         s->ebase = phys_addr(phys, s->epfn);
         s->abase = phys_addr(phys, s->apfn);
     } else {

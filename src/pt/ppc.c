@@ -234,7 +234,6 @@ static int htab_new(struct phys *phys, uint64_t groups, struct htab **out)
         free(h);
         return rc;
     }
-    phys_frame(phys, h->pfn)->aux = (uint64_t)(uintptr_t)h;
     *out = h;
     return VMSIM_OK;
 }

@@ -76,9 +76,7 @@ static int table_new(struct radix *r, unsigned level, struct rtab **out)
         table_release(r, t);
         return rc;
     }
-    struct frame *f = phys_frame(r->base.phys, t->pfn);
-    f->level = (uint8_t)level;
-    f->aux = (uint64_t)(uintptr_t)t;
+    phys_frame(r->base.phys, t->pfn)->level = (uint8_t)level;
     r->tables[level]++;
     *out = t;
     return VMSIM_OK;
@@ -427,9 +425,7 @@ static int radix_table_in(struct pt *p, vmsim_vaddr_t va, unsigned level, vmsim_
         return VMSIM_ENOENT;
     struct rtab *c = t->child[i];
     c->pfn = pfn;
-    struct frame *f = phys_frame(p->phys, pfn);
-    f->level = (uint8_t)level;
-    f->aux = (uint64_t)(uintptr_t)c;
+    phys_frame(p->phys, pfn)->level = (uint8_t)level;
     t->e[i] = TABLE_PTE(c);
     return VMSIM_OK;
 }

@@ -1,5 +1,5 @@
-/* Small shared helpers: error names, size parsing, growable arrays, the
- * spec parsers' error. */
+/* Small shared helpers: error names, size parsing, the spec parsers'
+ * error. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -8,23 +8,7 @@
 #include <string.h>
 
 #include "util/fail.h"
-#include "util/grow.h"
 #include "vmsim/vmsim.h"
-
-void *grow_array(void *a, uint64_t *cap, uint64_t i, size_t elem, uint64_t first, int fill)
-{
-    if (i < *cap)
-        return a;
-    uint64_t n = *cap ? *cap : first;
-    while (n <= i)
-        n *= 2;
-    unsigned char *b = realloc(a, n * elem);
-    if (!b)
-        return NULL;
-    memset(b + *cap * elem, fill, (n - *cap) * elem);
-    *cap = n;
-    return b;
-}
 
 const char *vmsim_strerror(int err)
 {

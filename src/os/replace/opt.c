@@ -1,7 +1,7 @@
 /* OPT (Belady): the victim is the frame used furthest ahead. Every
  * reference (track) records when its frame is next used, from the plan
  * built before the run (plan.c, vmsim_plan); the frames are kept in a
- * max-heap by next use in r->slot, a frame's position in frame->spare. */
+ * max-heap by next use in r->slot, a frame's position in r->pos. */
 #include "os/replace/replace.h"
 #include "util/grow.h"
 
@@ -13,7 +13,7 @@ static bool heap_above(struct kernel *k, uint32_t a, uint32_t b)
 static void heap_set(struct kernel *k, uint64_t i, uint32_t pfn)
 {
     k->rc.slot[i] = pfn;
-    kernel_frame(k, pfn)->spare = (uint32_t)i;
+    k->rc.pos[pfn] = (uint32_t)i;
 }
 
 static void heap_up(struct kernel *k, uint64_t i)
@@ -65,20 +65,19 @@ static void opt_remove(struct kernel *k, vmsim_pfn_t pfn, uint32_t at, uint32_t 
     struct reclaim *r = &k->rc;
     if (at < r->count - 1) {
         heap_up(k, at);
-        heap_down(k, kernel_frame(k, last)->spare, r->count - 1);
+        heap_down(k, r->pos[last], r->count - 1);
     }
 }
 
 static void opt_touch(struct kernel *k, vmsim_pfn_t pfn)
 {
     struct reclaim *r = &k->rc;
-    struct frame *f = kernel_frame(k, pfn);
     /* The access being translated is number accesses - 1 (the VM's,
      * over its CPUs). */
     uint64_t i = mmu_accesses(k->mmu) - 1;
     r->next_use[pfn] = i < r->noracle ? r->oracle[i] : UINT64_MAX;
-    heap_up(k, f->spare);
-    heap_down(k, f->spare, r->count);
+    heap_up(k, r->pos[pfn]);
+    heap_down(k, r->pos[pfn], r->count);
 }
 
 static vmsim_pfn_t opt_victim(struct kernel *k, uint64_t skip)
