@@ -482,7 +482,7 @@ static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
         const size_t end = n - i > CHUNK - pf->events ? i + (CHUNK - pf->events) : n;
         pf->events += (unsigned)(end - i);
         for (; i < end; i++) {
-            if (runs) {
+            if (runs && !pf->on) { /* while walks are frequent, runs are short */
                 const size_t h = mmu_hits(&sim->mmu, ev + i, end - i);
                 if (h) {
                     sim->k.cur_cpu = ev[i].cpu;
