@@ -12,6 +12,9 @@
  *     -- for every access, a walk of a host radix tree of the same pages
  *     (four 512-entry levels), each level a load that depends on the one
  *     before, one access after another: what a naive simulator pays.
+ *     Second baseline: a minimal simulator of the same machine (the same
+ *     TLBs and page-walk caches, LRU, the same prefetch) on the same
+ *     events: what any simulator of that machine must do, and nothing else.
  *  2a. Uniform random 8-byte loads over 4 GiB read from a din text file:
  *     a fresh machine with a 64x4 TLB, so walks and faults; the reading,
  *     the walks and the faults together, in accesses per second.
@@ -142,7 +145,8 @@ struct floor_node {
     void *e[512];
 };
 
-static double baseline_walks(const struct vmsim_event *ev, size_t n, unsigned reps)
+/* The floor's tree holding the pages of ev[0, n) (leaf entries: the address, odd). */
+static struct floor_node *floor_tree(const struct vmsim_event *ev, size_t n)
 {
     struct floor_node *root = calloc(1, sizeof *root);
     for (size_t i = 0; i < n; i++) {
@@ -155,6 +159,27 @@ static double baseline_walks(const struct vmsim_event *ev, size_t n, unsigned re
         }
         t->e[(ev[i].addr >> 12) & 511] = (void *)(uintptr_t)(ev[i].addr | 1);
     }
+    return root;
+}
+
+static void floor_free(struct floor_node *root)
+{
+    for (unsigned a = 0; a < 512; a++) {
+        struct floor_node *l3 = root->e[a];
+        for (unsigned b = 0; l3 && b < 512; b++) {
+            struct floor_node *l2 = l3->e[b];
+            for (unsigned c = 0; l2 && c < 512; c++)
+                free(l2->e[c]);
+            free(l2);
+        }
+        free(l3);
+    }
+    free(root);
+}
+
+static double baseline_walks(const struct vmsim_event *ev, size_t n, unsigned reps)
+{
+    struct floor_node *root = floor_tree(ev, n);
     /* zero, but the compiler cannot know: it chains each walk to the leaf
      * the walk before read, so the host cannot overlap them */
     const uint64_t chain = zero_mask;
@@ -176,18 +201,126 @@ static double baseline_walks(const struct vmsim_event *ev, size_t n, unsigned re
         if (dt < best)
             best = dt;
     }
-    /* free the tree */
-    for (unsigned a = 0; a < 512; a++) {
-        struct floor_node *l3 = root->e[a];
-        for (unsigned b = 0; l3 && b < 512; b++) {
-            struct floor_node *l2 = l3->e[b];
-            for (unsigned c = 0; l2 && c < 512; c++)
-                free(l2->e[c]);
-            free(l2);
+    floor_free(root);
+    return (double)n * reps / best;
+}
+
+/* ---- a minimal simulator of the default machine's translation ---------- */
+
+/* One LRU set-associative cache of keys (key + 1 stored: 0 is empty) and
+ * pointers, stamps for LRU: the least any simulator of these structures
+ * must do. */
+struct mini_cache {
+    unsigned sets, ways;
+    uint64_t *tag, *stamp;
+    void **val;
+};
+
+static void mini_init(struct mini_cache *c, unsigned entries, unsigned ways)
+{
+    c->sets = entries / ways;
+    c->ways = ways;
+    c->tag = calloc(entries, sizeof *c->tag);
+    c->stamp = calloc(entries, sizeof *c->stamp);
+    c->val = calloc(entries, sizeof *c->val);
+}
+
+static void mini_fini(struct mini_cache *c)
+{
+    free(c->tag);
+    free(c->stamp);
+    free(c->val);
+}
+
+static inline bool mini_find(struct mini_cache *c, uint64_t key, uint64_t now, void **val)
+{
+    const size_t b = (size_t)(key & (c->sets - 1)) * c->ways;
+    for (unsigned w = 0; w < c->ways; w++)
+        if (c->tag[b + w] == key + 1) {
+            c->stamp[b + w] = now;
+            *val = c->val[b + w];
+            return true;
         }
-        free(l3);
+    return false;
+}
+
+static inline void mini_fill(struct mini_cache *c, uint64_t key, void *val, uint64_t now)
+{
+    const size_t b = (size_t)(key & (c->sets - 1)) * c->ways;
+    unsigned v = 0;
+    for (unsigned w = 1; w < c->ways; w++)
+        v = c->stamp[b + w] < c->stamp[b + v] ? w : v;
+    c->tag[b + v] = key + 1;
+    c->stamp[b + v] = now;
+    c->val[b + v] = val;
+}
+
+/* The default machine's translation of each access, minimally: L1 DTLB
+ * (64 entries, 4-way), STLB (1536, 12-way), the page-walk caches of
+ * level-2, -3 and -4 entries (32 8-way, 8 4-way, 4 4-way; deepest hit
+ * first), the rest of the walk on the floor's tree, the fills, and
+ * vmsim's prefetch of the leaf entry 8 accesses ahead: vmsim's work on the
+ * same events without statistics, costs, faults, ASIDs or page sizes (it
+ * takes the same number of walks: 5,242,405 in five passes of the bench's
+ * random stream, vmsim's walks less its faults' retries). After a warm-up
+ * pass; best of three. */
+static double baseline_mini(const struct vmsim_event *ev, size_t n, unsigned reps)
+{
+    struct floor_node *root = floor_tree(ev, n);
+    double best = 1e9;
+    for (int t = 0; t < 3; t++) {
+        struct mini_cache l1, l2, pwc[5];
+        mini_init(&l1, 64, 4);
+        mini_init(&l2, 1536, 12);
+        mini_init(&pwc[2], 32, 8);
+        mini_init(&pwc[3], 8, 4);
+        mini_init(&pwc[4], 4, 4);
+        uint64_t now = 0, sum = 0;
+        double t0 = 0;
+        for (unsigned r = 0; r <= reps; r++) {
+            if (r == 1)
+                t0 = cpu_now();
+            for (size_t i = 0; i < n; i++) {
+                if (i + 8 < n) { /* vmsim's prefetch: the leaf entry 8 accesses ahead */
+                    const uint64_t pa = ev[i + 8].addr;
+                    const struct floor_node *q = root->e[(pa >> 39) & 511];
+                    q = q->e[(pa >> 30) & 511];
+                    q = q->e[(pa >> 21) & 511];
+                    __builtin_prefetch(&q->e[(pa >> 12) & 511]);
+                }
+                const uint64_t va = ev[i].addr, vpn = va >> 12;
+                void *x;
+                now++;
+                if (mini_find(&l1, vpn, now, &x))
+                    continue;
+                if (!mini_find(&l2, vpn, now, &x)) {
+                    /* the deepest PWC hit: level k's entry names the level k-1 table */
+                    unsigned k = 2;
+                    while (k <= 4 && !mini_find(&pwc[k], va >> (12 + 9 * (k - 1)), now, &x))
+                        k++;
+                    struct floor_node *tab = k <= 4 ? x : root;
+                    for (unsigned j = k <= 4 ? k - 1 : 4; j >= 2; j--) {
+                        struct floor_node *next = tab->e[(va >> (12 + 9 * (j - 1))) & 511];
+                        mini_fill(&pwc[j], va >> (12 + 9 * (j - 1)), next, now);
+                        tab = next;
+                    }
+                    x = tab->e[vpn & 511];
+                    mini_fill(&l2, vpn, x, now);
+                }
+                mini_fill(&l1, vpn, x, now);
+                sum += (uintptr_t)x;
+            }
+        }
+        double dt = cpu_now() - t0;
+        sink = sum;
+        if (dt < best)
+            best = dt;
+        mini_fini(&l1);
+        mini_fini(&l2);
+        for (int k = 2; k <= 4; k++)
+            mini_fini(&pwc[k]);
     }
-    free(root);
+    floor_free(root);
     return (double)n * reps / best;
 }
 
@@ -593,6 +726,9 @@ int main(int argc, char **argv)
            "random 8 B loads over 64 GiB (walks + PWC)", s, b, s / b,
            s / b >= 3 && s >= 30e6 ? "met" : "MISSED");
     printf("%-44s %14s %14s\n", "", "", "(serial floor)");
+    b = baseline_mini(rnd, NEV, 4);
+    printf("%-44s %14.3g %14.3g %8.2f   (baseline: the same machine, minimally)\n",
+           "random over 64 GiB vs a minimal simulator", s, b, s / b);
 
     const double v = simulate_with(rnd, NEV, 4, 0, NULL, NULL, NULL, false, "x86-64", NULL);
     printf("%-44s %14.3g %14.3g %8.2f   (baseline: the native run above)\n",
