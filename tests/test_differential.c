@@ -575,54 +575,6 @@ static int run_model(const struct ref_machine *m, const struct vmsim_event *ev, 
     return 0;
 }
 
-/* vmsim's value of the statistic the model calls `name`. */
-static bool vm_value(const struct vmsim_stats *st, const struct vmsim_pt_footprint *fp,
-                     const struct vmsim_config *cfg, const char *name, uint64_t *v)
-{
-#define VM_FIELD(f, json, r, d) \
-    if (!strcmp(name, json)) {  \
-        *v = st->f;             \
-        return true;            \
-    }
-    VMSIM_STATS(VM_FIELD)
-#undef VM_FIELD
-    char buf[64];
-    for (unsigned i = 0; i < cfg->ntlb; i++) {
-        snprintf(buf, sizeof buf, "tlb.%s.hits", cfg->tlb[i].name);
-        if (!strcmp(name, buf))
-            return *v = st->tlb[i].hits, true;
-        snprintf(buf, sizeof buf, "tlb.%s.misses", cfg->tlb[i].name);
-        if (!strcmp(name, buf))
-            return *v = st->tlb[i].misses, true;
-        snprintf(buf, sizeof buf, "tlb.%s.reach_bytes", cfg->tlb[i].name);
-        if (!strcmp(name, buf))
-            return *v = st->tlb[i].reach, true;
-    }
-    for (unsigned i = 0; i < cfg->mem.ncaches; i++) {
-        const struct vmsim_cache_stats *cs = &st->cache[i];
-        const struct {
-            const char *what;
-            uint64_t v;
-        } c[] = {{"hits", cs->hits},           {"misses", cs->misses},
-                 {"pt_hits", cs->pt_hits},     {"pt_misses", cs->pt_misses},
-                 {"data_misses_pt", cs->data_misses_pt},
-                 {"lines", cs->lines},         {"pt_lines", cs->pt_lines}};
-        for (size_t j = 0; j < sizeof c / sizeof c[0]; j++) {
-            snprintf(buf, sizeof buf, "caches.%s.%s", cfg->mem.cache[i].name, c[j].what);
-            if (!strcmp(name, buf))
-                return *v = c[j].v, true;
-        }
-    }
-    unsigned i;
-    if (sscanf(name, "walks.refs_histogram[%u]", &i) == 1 && i < VMSIM_MAX_LEVELS + 2)
-        return *v = st->walk_hist[i], true;
-    if (sscanf(name, "walks.latency_histogram[%u]", &i) == 1 && i < VMSIM_WALK_LAT_BUCKETS)
-        return *v = st->walk_lat_hist[i], true;
-    if (sscanf(name, "page_tables.tables_by_level[%u]", &i) == 1 && i < cfg->geom.levels)
-        return *v = fp->tables[cfg->geom.levels - i], true;
-    return false;
-}
-
 static int make_config(const struct dcase *c, struct vmsim_config *cfg, char *why, size_t whylen)
 {
     vmsim_config_default(cfg);
@@ -679,7 +631,7 @@ static int run_lib(const struct dcase *c, const struct vmsim_event *ev, size_t n
     out->n = 0;
     for (unsigned i = 0; i < names->n; i++) {
         uint64_t v = UINT64_MAX;
-        if (!vm_value(st, &fp, &cfg, names->name[i], &v))
+        if (!stat_value(st, &fp, &cfg, names->name[i], &v))
             v = UINT64_MAX - 1; /* vmsim has no such statistic: a mismatch */
         collect(out, names->name[i], v);
     }
@@ -990,6 +942,26 @@ static json_t *replay(struct dcase *c, const char *path, size_t n, struct fields
     return root;
 }
 
+
+/* Into *c the first case from seed on (tries at most) that vmsim and a
+ * model with an injected error disagree on: first-level TLB hits that do
+ * not refresh LRU, or (cache) data-cache hits that do not, in a case that
+ * has caches. The injection stays set. */
+static void find_disagreement(struct dcase *c, uint64_t seed, unsigned tries, bool cache)
+{
+    for (uint64_t i = 0; i < tries; i++) {
+        make_case(seed + i, c);
+        if (cache)
+            c->m.inject_cache_no_refresh = true;
+        else
+            c->m.inject_no_lru_refresh = true;
+        if ((!cache || c->m.ncache) && compare(c, c->ev, c->n, NULL, 0) > 0)
+            return;
+        case_free(c);
+    }
+    fail_msg("no case of %u disagrees with the injected model error", tries);
+}
+
 /* The shrinker, tested against a deliberate model error: a model whose
  * first-level hits do not refresh LRU (issue 11's bug, in the model this
  * time) must disagree with vmsim on some random case, and the shrunk case
@@ -997,16 +969,7 @@ static json_t *replay(struct dcase *c, const char *path, size_t n, struct fields
 static void test_shrinker(void **state)
 {
     struct dcase c;
-    int found = 0;
-    for (uint64_t i = 0; i < 200 && !found; i++) {
-        make_case(777 + i, &c);
-        c.m.inject_no_lru_refresh = true;
-        if (compare(&c, c.ev, c.n, NULL, 0) > 0)
-            found = 1;
-        else
-            case_free(&c);
-    }
-    assert_true(found);
+    find_disagreement(&c, 777, 200, false);
     char *path = temp_path(".txt");
     const size_t n = report_failure(&c, "injected model error", path);
     assert_true(n >= 1 && n <= 24);
@@ -1035,16 +998,7 @@ static void test_shrinker(void **state)
 static void test_shrinker_cache(void **state)
 {
     struct dcase c;
-    int found = 0;
-    for (uint64_t i = 0; i < 400 && !found; i++) {
-        make_case(555 + i, &c);
-        c.m.inject_cache_no_refresh = true;
-        if (c.m.ncache && compare(&c, c.ev, c.n, NULL, 0) > 0)
-            found = 1;
-        else
-            case_free(&c);
-    }
-    assert_true(found);
+    find_disagreement(&c, 555, 400, true);
     char *path = temp_path(".txt");
     const size_t n = report_failure(&c, "injected cache model error", path);
     assert_true(n >= 1 && n <= 40);

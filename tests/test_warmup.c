@@ -538,45 +538,6 @@ static int class_of(const char *name)
     return W_ZEROED;
 }
 
-/* vmsim's figure for the model's name. */
-static bool vm_value(const struct vmsim_stats *st, const struct vmsim_pt_footprint *fp,
-                     const struct vmsim_config *cfg, const char *name, uint64_t *v)
-{
-    for (size_t i = 0; i < NROWS; i++)
-        if (!strcmp(name, rows[i].name))
-            return *v = field(st, rows[i].off), true;
-    char buf[64];
-    unsigned i;
-    for (unsigned l = 0; l < cfg->ntlb; l++) {
-        const uint64_t x[3] = {st->tlb[l].hits, st->tlb[l].misses, st->tlb[l].reach};
-        static const char *const what[3] = {"hits", "misses", "reach_bytes"};
-        for (int k = 0; k < 3; k++) {
-            snprintf(buf, sizeof buf, "tlb.%s.%s", cfg->tlb[l].name, what[k]);
-            if (!strcmp(name, buf))
-                return *v = x[k], true;
-        }
-    }
-    for (unsigned l = 0; l < cfg->mem.ncaches; l++) {
-        const struct vmsim_cache_stats *c = &st->cache[l];
-        const uint64_t x[7] = {c->hits,           c->misses, c->pt_hits, c->pt_misses,
-                               c->data_misses_pt, c->lines,  c->pt_lines};
-        static const char *const what[7] = {"hits",           "misses", "pt_hits", "pt_misses",
-                                            "data_misses_pt", "lines",  "pt_lines"};
-        for (int k = 0; k < 7; k++) {
-            snprintf(buf, sizeof buf, "caches.%s.%s", cfg->mem.cache[l].name, what[k]);
-            if (!strcmp(name, buf))
-                return *v = x[k], true;
-        }
-    }
-    if (sscanf(name, "walks.refs_histogram[%u]", &i) == 1 && i < VMSIM_MAX_LEVELS + 2)
-        return *v = st->walk_hist[i], true;
-    if (sscanf(name, "walks.latency_histogram[%u]", &i) == 1 && i < VMSIM_WALK_LAT_BUCKETS)
-        return *v = st->walk_lat_hist[i], true;
-    if (sscanf(name, "page_tables.tables_by_level[%u]", &i) == 1 && i < cfg->geom.levels)
-        return *v = fp->tables[cfg->geom.levels - i], true;
-    return false;
-}
-
 struct named {
     size_t n;
     char name[400][64];
@@ -651,7 +612,7 @@ static void test_against_reference_model(void **state)
         assert_string_equal(at.name[i], end.name[i]);
         const int cls = class_of(end.name[i]);
         uint64_t v;
-        if ((cls != W_ZEROED && cls != W_STATE) || !vm_value(st, &fp, &cfg, end.name[i], &v))
+        if ((cls != W_ZEROED && cls != W_STATE) || !stat_value(st, &fp, &cfg, end.name[i], &v))
             continue;
         const uint64_t want = cls == W_ZEROED ? end.v[i] - at.v[i] : end.v[i];
         if (v != want)

@@ -131,3 +131,50 @@ bool json_path(json_t *root, const char *path, uint64_t *v)
     *v = (uint64_t)json_integer_value(o);
     return true;
 }
+
+bool stat_value(const struct vmsim_stats *st, const struct vmsim_pt_footprint *fp,
+                const struct vmsim_config *cfg, const char *name, uint64_t *v)
+{
+#define VM_FIELD(f, json, r, d) \
+    if (!strcmp(name, json)) {  \
+        *v = st->f;             \
+        return true;            \
+    }
+    VMSIM_STATS(VM_FIELD)
+#undef VM_FIELD
+    char buf[64];
+    for (unsigned i = 0; i < cfg->ntlb; i++) {
+        snprintf(buf, sizeof buf, "tlb.%s.hits", cfg->tlb[i].name);
+        if (!strcmp(name, buf))
+            return *v = st->tlb[i].hits, true;
+        snprintf(buf, sizeof buf, "tlb.%s.misses", cfg->tlb[i].name);
+        if (!strcmp(name, buf))
+            return *v = st->tlb[i].misses, true;
+        snprintf(buf, sizeof buf, "tlb.%s.reach_bytes", cfg->tlb[i].name);
+        if (!strcmp(name, buf))
+            return *v = st->tlb[i].reach, true;
+    }
+    for (unsigned i = 0; i < cfg->mem.ncaches; i++) {
+        const struct vmsim_cache_stats *cs = &st->cache[i];
+        const struct {
+            const char *what;
+            uint64_t v;
+        } c[] = {{"hits", cs->hits},           {"misses", cs->misses},
+                 {"pt_hits", cs->pt_hits},     {"pt_misses", cs->pt_misses},
+                 {"data_misses_pt", cs->data_misses_pt},
+                 {"lines", cs->lines},         {"pt_lines", cs->pt_lines}};
+        for (size_t j = 0; j < sizeof c / sizeof c[0]; j++) {
+            snprintf(buf, sizeof buf, "caches.%s.%s", cfg->mem.cache[i].name, c[j].what);
+            if (!strcmp(name, buf))
+                return *v = c[j].v, true;
+        }
+    }
+    unsigned i;
+    if (sscanf(name, "walks.refs_histogram[%u]", &i) == 1 && i < VMSIM_MAX_LEVELS + 2)
+        return *v = st->walk_hist[i], true;
+    if (sscanf(name, "walks.latency_histogram[%u]", &i) == 1 && i < VMSIM_WALK_LAT_BUCKETS)
+        return *v = st->walk_lat_hist[i], true;
+    if (sscanf(name, "page_tables.tables_by_level[%u]", &i) == 1 && i < cfg->geom.levels)
+        return *v = fp->tables[cfg->geom.levels - i], true;
+    return false;
+}

@@ -11,6 +11,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "vmsim/vmsim.h"
+
 struct cmd_result {
     int status;  /* exit status, or -1 when killed by a signal */
     char *out;   /* stdout, NUL-terminated (free) */
@@ -31,6 +33,13 @@ long long json_number(const char *json, const char *key);
 /* The integer at a dotted path of a JSON document ("caches.l1d.hits",
  * "walks.refs_histogram[2]"): false when there is none. */
 bool json_path(json_t *root, const char *path, uint64_t *v);
+/* The library's figure for the statistic the JSON output names `name`
+ * ("walks.count", "tlb.l1d.hits", "caches.l2.pt_misses",
+ * "walks.refs_histogram[2]", "page_tables.tables_by_level[1]"), read from
+ * st, fp and the configuration cfg that names the levels: false when
+ * there is none. */
+bool stat_value(const struct vmsim_stats *st, const struct vmsim_pt_footprint *fp,
+                const struct vmsim_config *cfg, const char *name, uint64_t *v);
 /* Is prog an executable in a directory of $PATH? */
 bool on_path(const char *prog);
 /* Fail with the text (a program's output) when needle is not in it. */
