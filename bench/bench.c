@@ -324,33 +324,44 @@ static double baseline_mini(const struct vmsim_event *ev, size_t n, unsigned rep
     return (double)n * reps / best;
 }
 
+/* A machine to simulate: the default one with what is set changed. */
+struct run_spec {
+    uint64_t mem;       /* simulated memory (0: the default) */
+    const char *pt;     /* page-table organization */
+    const char *tlb;    /* --tlb, --pwc, --cache specs */
+    const char *pwc;
+    const char *cache;
+    const char *nested; /* run in a guest over a nested table of this geometry */
+    size_t batch;       /* events per vmsim_run call (0: all n at once) */
+    bool walks;         /* count walks per second, not accesses */
+};
+
 /* Accesses per second (or, with walks, walks per second) of the event
- * buffer replayed reps times after a warm-up pass, best of three. pt and
- * tlb, when not NULL, replace the default organization and TLBs; nested
- * runs it in a guest over a nested table of that geometry. */
-static double simulate_with(const struct vmsim_event *ev, size_t n, unsigned reps, uint64_t mem,
-                            const char *pt, const char *tlb, const char *pwc, bool walks,
-                            const char *nested, const char *cache)
+ * buffer replayed reps times on the machine of spec, after a warm-up pass;
+ * best of three. */
+static double simulate_with(const struct vmsim_event *ev, size_t n, unsigned reps,
+                            const struct run_spec *spec)
 {
     double best = 1e9;
     uint64_t count = (uint64_t)n * reps;
+    const size_t batch = spec->batch ? spec->batch : n;
     for (int t = 0; t < 3; t++) {
         struct vmsim_config cfg;
         struct vmsim *sim;
         char why[128];
         vmsim_config_default(&cfg);
-        if (mem)
-            cfg.phys_bytes = mem;
-        if (pt)
-            snprintf(cfg.pt, sizeof cfg.pt, "%s", pt);
-        if (nested) {
+        if (spec->mem)
+            cfg.phys_bytes = spec->mem;
+        if (spec->pt)
+            snprintf(cfg.pt, sizeof cfg.pt, "%s", spec->pt);
+        if (spec->nested) {
             cfg.nested.on = true;
-            vmsim_geometry_preset(nested, &cfg.nested.geom);
+            vmsim_geometry_preset(spec->nested, &cfg.nested.geom);
             cfg.nested.pwc = cfg.pwc;
         }
-        if ((tlb && vmsim_tlb_parse(tlb, &cfg, why, sizeof why)) ||
-            (pwc && vmsim_pwc_parse(pwc, &cfg, why, sizeof why)) ||
-            (cache && vmsim_cache_parse(cache, &cfg, why, sizeof why))) {
+        if ((spec->tlb && vmsim_tlb_parse(spec->tlb, &cfg, why, sizeof why)) ||
+            (spec->pwc && vmsim_pwc_parse(spec->pwc, &cfg, why, sizeof why)) ||
+            (spec->cache && vmsim_cache_parse(spec->cache, &cfg, why, sizeof why))) {
             fprintf(stderr, "bench: %s\n", why);
             exit(1);
         }
@@ -362,9 +373,10 @@ static double simulate_with(const struct vmsim_event *ev, size_t n, unsigned rep
         const uint64_t w0 = vmsim_get_stats(sim)->walks;
         double t0 = cpu_now();
         for (unsigned r = 0; r < reps; r++)
-            vmsim_run(sim, ev, n);
+            for (size_t i = 0; i < n; i += batch)
+                vmsim_run(sim, ev + i, n - i < batch ? n - i : batch);
         double dt = cpu_now() - t0;
-        if (walks)
+        if (spec->walks)
             count = vmsim_get_stats(sim)->walks - w0;
         if (dt < best)
             best = dt;
@@ -375,7 +387,7 @@ static double simulate_with(const struct vmsim_event *ev, size_t n, unsigned rep
 
 static double simulate(const struct vmsim_event *ev, size_t n, unsigned reps, uint64_t mem)
 {
-    return simulate_with(ev, n, reps, mem, NULL, NULL, NULL, false, NULL, NULL);
+    return simulate_with(ev, n, reps, &(struct run_spec){.mem = mem});
 }
 
 static double raw_rate(const char *path, uint64_t *bytes)
@@ -642,36 +654,6 @@ static uint64_t rss_bytes(void)
 
 /* ---- figures: `vmsim_bench figures` (bench/throughput.sh) ---------------- */
 
-/* Accesses per second of ev replayed reps times on the default machine
- * (Skylake's TLBs and page-walk caches) or with tlb/pwc, handed to
- * vmsim_run `batch` events at a time; after a warm-up pass; best of 3. */
-static double simulate_batched(const struct vmsim_event *ev, size_t n, unsigned reps, size_t batch,
-                               const char *tlb, const char *pwc)
-{
-    double best = 1e9;
-    for (int t = 0; t < 3; t++) {
-        struct vmsim_config cfg;
-        struct vmsim *sim;
-        char why[128];
-        vmsim_config_default(&cfg);
-        if ((tlb && vmsim_tlb_parse(tlb, &cfg, why, sizeof why)) ||
-            (pwc && vmsim_pwc_parse(pwc, &cfg, why, sizeof why)) || vmsim_create(&cfg, &sim)) {
-            fprintf(stderr, "bench: cannot create the simulator\n");
-            exit(1);
-        }
-        vmsim_run(sim, ev, n);
-        double t0 = cpu_now();
-        for (unsigned r = 0; r < reps; r++)
-            for (size_t i = 0; i < n; i += batch)
-                vmsim_run(sim, ev + i, n - i < batch ? n - i : batch);
-        double dt = cpu_now() - t0;
-        if (dt < best)
-            best = dt;
-        vmsim_destroy(sim);
-    }
-    return (double)n * reps / best;
-}
-
 /* Two tables for docs/performance.md's figures, as CSV on stdout:
  * throughput against the events per vmsim_run call (the pipeline looks
  * ahead within a call), and against the working set of the random stream,
@@ -682,9 +664,11 @@ static int figures(void)
     struct vmsim_event *rnd = gen("random:n=1048576,size=64g", NEV);
     printf("table,x,vmsim,floor\n");
     for (size_t batch = 1; batch <= NEV; batch *= 4) {
-        printf("batch_random,%zu,%.4g,\n", batch, simulate_batched(rnd, NEV, 2, batch, NULL, NULL));
+        printf("batch_random,%zu,%.4g,\n", batch,
+               simulate_with(rnd, NEV, 2, &(struct run_spec){.batch = batch}));
         printf("batch_seq,%zu,%.4g,\n", batch,
-               simulate_batched(seq, NEV, 10, batch, "l1d=64x4/d", "none"));
+               simulate_with(seq, NEV, 10,
+                             &(struct run_spec){.tlb = "l1d=64x4/d", .pwc = "none", .batch = batch}));
         fflush(stdout);
     }
     for (unsigned gib = 1; gib <= 256; gib *= 2) {
@@ -692,7 +676,7 @@ static int figures(void)
         snprintf(spec, sizeof spec, "random:n=1048576,size=%ug", gib);
         struct vmsim_event *ev = gen(spec, NEV);
         const double f = baseline_walks(ev, NEV, 2);
-        printf("ws_random,%u,%.4g,%.4g\n", gib, simulate_batched(ev, NEV, 2, NEV, NULL, NULL), f);
+        printf("ws_random,%u,%.4g,%.4g\n", gib, simulate(ev, NEV, 2, 0), f);
         fflush(stdout);
         free(ev);
     }
@@ -715,7 +699,7 @@ int main(int argc, char **argv)
 
     struct vmsim_event *seq = gen("seq:n=1048576,size=8m,stride=8", NEV);
     double b = baseline_sa(seq[0].addr, 8ull << 20, NEV, 40);
-    double s = simulate_with(seq, NEV, 40, 0, NULL, "l1d=64x4/d", "none", false, NULL, NULL);
+    double s = simulate_with(seq, NEV, 40, &(struct run_spec){.tlb = "l1d=64x4/d", .pwc = "none"});
     printf("%-44s %14.3g %14.3g %8.2f   (target >= 0.50: %s)\n",
            "sequential 8 B loads, 64x4 TLB (hits)", s, b, s / b, s / b >= 0.5 ? "met" : "MISSED");
 
@@ -730,17 +714,18 @@ int main(int argc, char **argv)
     printf("%-44s %14.3g %14.3g %8.2f   (baseline: the same machine, minimally)\n",
            "random over 64 GiB vs a minimal simulator", s, b, s / b);
 
-    const double v = simulate_with(rnd, NEV, 4, 0, NULL, NULL, NULL, false, "x86-64", NULL);
+    const double v = simulate_with(rnd, NEV, 4, &(struct run_spec){.nested = "x86-64"});
     printf("%-44s %14.3g %14.3g %8.2f   (baseline: the native run above)\n",
            "the same in a guest, nested 4 on 4 (2D)", v, s, v / s);
 
     /* --cache: every walk reference and every load through three levels */
-    const double cs = simulate_with(seq, NEV, 10, 0, NULL, "l1d=64x4/d", "none", false, NULL,
-                                    BENCH_CACHE);
-    const double sref = simulate_with(seq, NEV, 10, 0, NULL, "l1d=64x4/d", "none", false, NULL, NULL);
+    const double cs = simulate_with(
+        seq, NEV, 10, &(struct run_spec){.tlb = "l1d=64x4/d", .pwc = "none", .cache = BENCH_CACHE});
+    const double sref =
+        simulate_with(seq, NEV, 10, &(struct run_spec){.tlb = "l1d=64x4/d", .pwc = "none"});
     printf("%-44s %14.3g %14.3g %8.2f   (baseline: the same, no --cache)\n",
            "sequential, with caches (L1D, L2, L3)", cs, sref, cs / sref);
-    const double cr = simulate_with(rnd, NEV, 2, 0, NULL, NULL, NULL, false, NULL, BENCH_CACHE);
+    const double cr = simulate_with(rnd, NEV, 2, &(struct run_spec){.cache = BENCH_CACHE});
     printf("%-44s %14.3g %14.3g %8.2f   (baseline: the native run above)\n",
            "random over 64 GiB, with caches", cr, s, cr / s);
 
@@ -762,7 +747,9 @@ int main(int argc, char **argv)
     struct vmsim_event *wk = gen("random:n=262144,size=1g", 1u << 18);
     printf("\n%-44s %14s\n", "walks, no TLB, random over 1 GiB", "walks/s");
     for (const char *const *o = vmsim_pt_names; *o; o++)
-        printf("%-44s %14.3g\n", *o, simulate_with(wk, 1u << 18, 4, 0, *o, "none", NULL, true, NULL, NULL));
+        printf("%-44s %14.3g\n", *o,
+               simulate_with(wk, 1u << 18, 4,
+                             &(struct run_spec){.pt = *o, .tlb = "none", .walks = true}));
     free(wk);
 
     struct vmsim_event *mix = gen("random:n=1048576,size=1g", NEV);
