@@ -84,7 +84,6 @@ struct par {
     unsigned n;       /* threads */
     unsigned ncpus;
     unsigned locks;   /* enum vmsim_locks */
-    unsigned span;    /* page shift of a level-2 entry: what a leaf table maps */
     struct worker *w;
     struct mbox *mbox; /* by CPU */
     struct spin kernel; /* the kernel's bookkeeping */
@@ -246,6 +245,12 @@ int par_phase(struct par *P, const struct vmsim_event *ev, size_t n)
     run_share(&P->w[0], ev, n, gen);
     ph->reclaiming--;
     ph->reclaim = reclaim;
+    /* what the organizations put off while the threads ran */
+    const struct kernel *k = &P->sim->k;
+    if (k->ops->quiesce)
+        for (size_t b = 0; b < k->nbucket; b++)
+            for (struct process *q = k->bucket[b]; q; q = q->hnext)
+                k->ops->quiesce(q->space.pt);
     P->sim->st.conc_phases++;
     for (unsigned i = 0; i < P->n; i++)
         if (P->w[i].rc)
@@ -272,7 +277,7 @@ int par_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned k
     struct vmsim_stats *cs = sim->cpu[me->cpu].st;
     struct pt *pt = p->space.pt;
     const vmsim_asid_t asid = p->space.asid;
-    const unsigned stripe = mmu_stripe(pt, va, P->span);
+    const unsigned stripe = mmu_stripe(pt->ops->lock_key(pt, asid, va));
     const bool seqcount = P->locks == VMSIM_LOCKS_SEQCOUNT;
     /* 1. the lock of the entry's table (or the one global lock) */
     struct spin *tl = P->locks == VMSIM_LOCKS_GLOBAL ? &P->global : &P->stripe[stripe];
@@ -386,9 +391,10 @@ const char *vmsim_threads_refusal(const struct vmsim_config *cfg)
         return "--threads: expected at most one thread per simulated CPU (--cpus)";
     if (cfg->locks > VMSIM_LOCKS_SEQCOUNT)
         return "--locks: expected table, global or seqcount";
-    if (strncmp(cfg->pt, "radix", 5) != 0 || (cfg->pt[5] && cfg->pt[5] != ':'))
-        return "--threads: only the radix organization is made thread-safe so far; the hashed, "
-               "inverted, clustered, cuckoo, ppc and flat tables are not";
+    const struct pt_ops *ops = pt_find(cfg->pt, NULL);
+    if (ops && !ops->lock_key)
+        return "--threads: only the radix and hashed organizations are made thread-safe so far; "
+               "the inverted, clustered, cuckoo, ppc and flat tables are not";
     if (cfg->nested.on)
         return "--threads: virtualization (--nested, --shadow, --migrate, --enclave) is not "
                "thread-safe yet";
@@ -419,7 +425,6 @@ int par_create(struct vmsim *sim, struct par **out)
     P->n = n;
     P->ncpus = ncpus;
     P->locks = sim->cfg.locks;
-    P->span = sim->shift[2 <= sim->cfg.geom.levels ? 2 : 1];
     P->w = calloc(n, sizeof *P->w);
     P->mbox = calloc(ncpus, sizeof *P->mbox);
     if (!P->w || !P->mbox) {
@@ -440,10 +445,8 @@ int par_create(struct vmsim *sim, struct par **out)
         }
         P->w[i].started = i != 0;
     }
-    if (P->locks == VMSIM_LOCKS_SEQCOUNT) {
+    if (P->locks == VMSIM_LOCKS_SEQCOUNT)
         sim->mmu.seq = P->seq;
-        sim->mmu.seq_shift = P->span;
-    }
     *out = P;
     return VMSIM_OK;
 }

@@ -133,7 +133,7 @@ static __attribute__((noinline)) void walk_seq(struct mmu *m, struct cpu *c,
                                                const struct mmu_space *as, vmsim_vaddr_t va,
                                                const struct walk_start *s, struct walk *w)
 {
-    atomic_uint *seq = &m->seq[mmu_stripe(as->pt, va, m->seq_shift)];
+    atomic_uint *seq = &m->seq[mmu_stripe(as->pt->ops->lock_key(as->pt, as->asid, va))];
     for (;;) {
         const unsigned s0 = atomic_load_explicit(seq, memory_order_acquire);
         if (!(s0 & 1)) {

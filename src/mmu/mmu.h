@@ -98,19 +98,16 @@ struct mmu {
      * count per lock stripe (mmu_stripe), odd while a fault publishes in it;
      * a walk that overlapped a publication is repeated. NULL: walks read once. */
     atomic_uint *seq;
-    unsigned seq_shift;       /* page shift of a level-2 entry: a leaf table's span */
 };
 
-/* The lock stripe (of 2^MMU_STRIPE_BITS) of the leaf table covering va in
- * the address space whose table is pt: a parallel run's per-table locks
- * and sequence counts (machine/parallel.c). span_shift: a leaf table's
- * span. Two tables may share a stripe; a table never has two. */
+/* The lock stripe (of 2^MMU_STRIPE_BITS) of a parallel run's lock key
+ * (pt_ops.lock_key: a leaf table, a bucket): the per-table locks and
+ * sequence counts of machine/parallel.c. Two keys may share a stripe; a
+ * key never has two. */
 #define MMU_STRIPE_BITS 10
-static inline unsigned mmu_stripe(const struct pt *pt, vmsim_vaddr_t va, unsigned span_shift)
+static inline unsigned mmu_stripe(uint64_t key)
 {
-    const uint64_t h = (va >> span_shift) * 0x9e3779b97f4a7c15ull +
-                       (uint64_t)(uintptr_t)pt * 0xc2b2ae3d27d4eb4full;
-    return (unsigned)(h >> (64 - MMU_STRIPE_BITS));
+    return (unsigned)((key * 0x9e3779b97f4a7c15ull) >> (64 - MMU_STRIPE_BITS));
 }
 
 enum { SIDE_D = 0, SIDE_I = 1 };

@@ -43,6 +43,15 @@
  * Nothing is migrated or freed while the kernel reclaims memory inside an
  * allocation of ours (phys.h): nested operations only edit chains/slots.
  *
+ * Parallel runs (docs/concurrency.md): walks and lookups take no lock while
+ * inserts and updates run under the kernel's. The reader sees whole
+ * entries (pt_entry_*), a chain head or slot tag published only after the
+ * node or slot it names is complete (release; walks acquire), node chunks
+ * that never move, and no migration or free while the run is parallel
+ * (phys->reclaiming): a resize waits for the end of the parallel
+ * stretch (hashed_quiesce). A parallel run's lock of an entry is its
+ * bucket's.
+ *
  * Sources: seed 003 (hashed page tables: anchors, chains, (2 + a/2) and
  * 1/2 (1 + 1/(1 - a)), per-process vs global); seed 002; Redis dict.c
  * (incremental rehash); Power ISA Book III, "Hashed Page Table Search", and
@@ -223,9 +232,21 @@ struct npage {
     uint8_t queued; /* on the avail stack */
 };
 
+/* Node id i (from 1) lives in chunk[(i - 1) >> CHUNK_BITS], at (i - 1)
+ * & CHUNK_MASK. Chunks never move once made, so a walk on another thread
+ * (a parallel run) can follow ids while an insert grows the pool: it
+ * loads the chunk and page arrays after the id that led it there, and
+ * arrays that growth replaced during a parallel run are kept (retired)
+ * until one outside it. */
+#define CHUNK_BITS 8
+#define CHUNK_MASK ((1u << CHUNK_BITS) - 1)
+
 struct pool {
-    struct hnode *node; /* by node id = page * per + slot + 1 */
+    struct hnode **chunk; /* by node id = page * per + slot + 1 (above) */
+    uint64_t nchunks;
     struct npage *page;
+    void **retired;       /* replaced arrays not freed yet */
+    uint64_t nretired;
     uint32_t *avail;    /* pages that may have free nodes (lazy: checked on pop) */
     uint32_t *dead;     /* page indices without a frame, for reuse */
     uint64_t npages, cap, navail, ndead;
@@ -233,23 +254,86 @@ struct pool {
     unsigned per; /* nodes per frame */
 };
 
+static inline struct hnode *NODE(const struct pool *p, uint32_t id)
+{
+    struct hnode *const *c = __atomic_load_n(&p->chunk, __ATOMIC_ACQUIRE);
+    return &c[(id - 1) >> CHUNK_BITS][(id - 1) & CHUNK_MASK];
+}
+
+static void retired_free(struct pool *p)
+{
+    for (uint64_t i = 0; i < p->nretired; i++)
+        free(p->retired[i]);
+    free(p->retired);
+    p->retired = NULL;
+    p->nretired = 0;
+}
+
+/* A copy of the first `used` bytes of old in a new array of n bytes. */
+static void *copy_grown(const void *old, size_t used, size_t n)
+{
+    void *a = malloc(n);
+    if (a && used)
+        memcpy(a, old, used);
+    return a;
+}
+
+/* An array that growth replaced: freed, or kept while walks of a parallel
+ * run may still read it (keep: reclaiming, phys.h). room: the retired list
+ * has a free slot (retire_room). */
+static void retire(struct pool *p, void *old, bool keep)
+{
+    if (keep)
+        p->retired[p->nretired++] = old;
+    else
+        free(old);
+}
+
+static int retire_room(struct pool *p, unsigned n)
+{
+    void **r = realloc(p->retired, (p->nretired + n) * sizeof *r);
+    if (!r)
+        return VMSIM_ENOMEM;
+    p->retired = r;
+    return VMSIM_OK;
+}
+
 /* Room for one more page in every host array, so that freeing never
  * allocates. */
-static int pool_reserve(struct pool *p)
+static int pool_reserve(struct pool *p, const struct phys *phys)
 {
     if (p->npages < p->cap)
         return VMSIM_OK;
+    const bool keep = phys->reclaiming;
+    if (!keep)
+        retired_free(p);
     uint64_t cap = p->cap ? 2 * p->cap : 4;
     if ((cap * p->per + 1) > UINT32_MAX)
         return VMSIM_ENOMEM;
-    struct hnode *node = realloc(p->node, (cap * p->per + 1) * sizeof *node);
-    if (!node)
+    const uint64_t nchunks = (cap * p->per + CHUNK_MASK) >> CHUNK_BITS;
+    struct hnode **chunk = copy_grown(p->chunk, p->nchunks * sizeof *chunk, nchunks * sizeof *chunk);
+    struct npage *page = copy_grown(p->page, p->cap * sizeof *page, cap * sizeof *page);
+    if (!chunk || !page || (keep && retire_room(p, 2))) {
+        free(chunk);
+        free(page);
         return VMSIM_ENOMEM;
-    p->node = node;
-    struct npage *page = realloc(p->page, cap * sizeof *page);
-    if (!page)
-        return VMSIM_ENOMEM;
-    p->page = page;
+    }
+    for (uint64_t i = p->nchunks; i < nchunks; i++)
+        if (!(chunk[i] = malloc(sizeof(struct hnode) << CHUNK_BITS))) {
+            while (i-- > p->nchunks)
+                free(chunk[i]);
+            free(chunk);
+            free(page);
+            return VMSIM_ENOMEM;
+        }
+    /* complete before published: a walk may load them at once */
+    struct hnode **old_chunk = p->chunk;
+    struct npage *old_page = p->page;
+    __atomic_store_n(&p->chunk, chunk, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->page, page, __ATOMIC_RELEASE);
+    retire(p, old_chunk, keep);
+    retire(p, old_page, keep);
+    p->nchunks = nchunks;
     uint32_t *avail = realloc(p->avail, cap * sizeof *avail);
     if (!avail)
         return VMSIM_ENOMEM;
@@ -277,7 +361,7 @@ static int pool_alloc(struct pool *p, struct phys *phys, uint32_t *id)
     if (p->navail) {
         i = p->avail[p->navail - 1];
     } else {
-        int rc = pool_reserve(p);
+        int rc = pool_reserve(p, phys);
         if (rc)
             return rc;
         vmsim_pfn_t pfn;
@@ -289,7 +373,7 @@ static int pool_alloc(struct pool *p, struct phys *phys, uint32_t *id)
         const uint8_t queued = fresh ? 0 : pg->queued; /* a dead page may still be stacked */
         const uint32_t first = (uint32_t)(i * p->per + 1);
         for (unsigned s = 0; s < p->per; s++)
-            p->node[first + s].next = s + 1 < p->per ? first + s + 1 : NIL;
+            NODE(p, first + s)->next = s + 1 < p->per ? first + s + 1 : NIL;
         *pg = (struct npage){pfn, 0, first, 1, 1};
         if (!queued)
             p->avail[p->navail++] = (uint32_t)i;
@@ -297,10 +381,10 @@ static int pool_alloc(struct pool *p, struct phys *phys, uint32_t *id)
     }
     struct npage *pg = &p->page[i];
     *id = pg->free;
-    pg->free = p->node[*id].next;
+    pg->free = NODE(p, *id)->next;
     pg->used++;
     p->live_nodes++;
-    p->node[*id] = (struct hnode){0};
+    *NODE(p, *id) = (struct hnode){0};
     return VMSIM_OK;
 }
 
@@ -308,7 +392,7 @@ static void pool_free(struct pool *p, struct phys *phys, uint32_t id)
 {
     const uint64_t i = (id - 1) / p->per;
     struct npage *pg = &p->page[i];
-    p->node[id] = (struct hnode){.next = pg->free};
+    *NODE(p, id) = (struct hnode){.next = pg->free};
     pg->free = id;
     pg->used--;
     p->live_nodes--;
@@ -329,8 +413,11 @@ static void pool_fini(struct pool *p, struct phys *phys)
     for (uint64_t i = 0; i < p->npages; i++)
         if (p->page[i].live)
             phys_put(phys, p->page[i].pfn);
-    free(p->node);
+    for (uint64_t i = 0; i < p->nchunks; i++)
+        free(p->chunk[i]);
+    free(p->chunk);
     free(p->page);
+    retired_free(p);
     free(p->avail);
     free(p->dead);
     memset(p, 0, sizeof *p);
@@ -447,7 +534,8 @@ static inline vmsim_paddr_t node_pa(const struct hash *h, uint32_t id)
 {
     const struct pool *p = &h->pool;
     const uint64_t i = (id - 1) / p->per, s = (id - 1) % p->per;
-    return ((vmsim_paddr_t)p->page[i].pfn << h->ps) + s * NODE_BYTES;
+    const struct npage *page = __atomic_load_n(&p->page, __ATOMIC_ACQUIRE);
+    return ((vmsim_paddr_t)page[i].pfn << h->ps) + s * NODE_BYTES;
 }
 
 /* ---- hashing ---- */
@@ -538,9 +626,10 @@ static bool find_in(struct hash *h, struct htab *t, uint64_t b, uint64_t vpn, ui
     if (h->opt.collision == COLL_CHAIN) {
         record(r, bucket_pa(h, t, b));
         uint32_t *link = &t->head[b];
-        while (*link) {
-            struct hnode *nd = &h->pool.node[*link];
-            record(r, node_pa(h, *link));
+        /* ids acquired before the node they name (chain_put) */
+        for (uint32_t id; (id = __atomic_load_n(link, __ATOMIC_ACQUIRE)) != NIL;) {
+            struct hnode *nd = NODE(&h->pool, id);
+            record(r, node_pa(h, id));
             if (nd->vpn == vpn && nd->tag == tag) {
                 *l = (struct loc){t, b, link, &nd->pte};
                 return true;
@@ -552,9 +641,10 @@ static bool find_in(struct hash *h, struct htab *t, uint64_t b, uint64_t vpn, ui
     for (uint64_t c = 0, i = b; c < t->n; c++, i = (i + 1) & t->mask) {
         struct hslot *s = &t->slot[i];
         record(r, bucket_pa(h, t, i));
-        if (!s->tag)
+        const uint64_t st = __atomic_load_n(&s->tag, __ATOMIC_ACQUIRE); /* after vpn (probe_put) */
+        if (!st)
             return false;
-        if (s->tag == tag && s->vpn == vpn) {
+        if (st == tag && s->vpn == vpn) {
             *l = (struct loc){t, i, NULL, &s->pte};
             return true;
         }
@@ -580,7 +670,9 @@ static bool probe_put(struct hash *h, struct htab *t, uint64_t vpn, uint64_t tag
 {
     for (uint64_t c = 0, i = bucket_of(h, t, vpn, tag); c < t->n; c++, i = (i + 1) & t->mask)
         if (!t->slot[i].tag) {
-            t->slot[i] = (struct hslot){vpn, tag, pte};
+            t->slot[i].vpn = vpn;
+            t->slot[i].pte = pte;
+            __atomic_store_n(&t->slot[i].tag, tag, __ATOMIC_RELEASE); /* a walk may see it now */
             t->used++;
             return true;
         }
@@ -589,10 +681,10 @@ static bool probe_put(struct hash *h, struct htab *t, uint64_t vpn, uint64_t tag
 
 static void chain_put(struct hash *h, struct htab *t, uint32_t id)
 {
-    struct hnode *nd = &h->pool.node[id];
+    struct hnode *nd = NODE(&h->pool, id);
     const uint64_t b = bucket_of(h, t, nd->vpn, nd->tag);
     nd->next = t->head[b];
-    t->head[b] = id;
+    __atomic_store_n(&t->head[b], id, __ATOMIC_RELEASE); /* the node is complete */
     t->used++;
 }
 
@@ -622,7 +714,7 @@ static void remove_at(struct hash *h, const struct loc *l)
     struct htab *t = l->t;
     if (h->opt.collision == COLL_CHAIN) {
         const uint32_t id = *l->link;
-        *l->link = h->pool.node[id].next;
+        *l->link = NODE(&h->pool, id)->next;
         pool_free(&h->pool, h->phys, id);
     } else if (h->rehashing && t == &h->t[0]) {
         t->slot[l->i] = (struct hslot){0, TOMB, 0};
@@ -652,7 +744,7 @@ static void migrate(struct hash *h, uint64_t n)
         const uint64_t i = h->rehashidx++;
         if (h->opt.collision == COLL_CHAIN) {
             for (uint32_t id = o->head[i]; id;) {
-                const uint32_t next = h->pool.node[id].next;
+                const uint32_t next = NODE(&h->pool, id)->next;
                 chain_put(h, nw, id);
                 o->used--;
                 h->counters->migrated++;
@@ -828,7 +920,7 @@ static void remove_space(struct hash *h, uint64_t space)
             if (h->opt.collision == COLL_CHAIN) {
                 uint32_t *link = &t->head[i];
                 while (*link) {
-                    struct hnode *nd = &h->pool.node[*link];
+                    struct hnode *nd = NODE(&h->pool, *link);
                     if (TAG_SPACE(nd->tag) == space)
                         remove_at(h, &(struct loc){t, i, link, &nd->pte});
                     else
@@ -930,7 +1022,7 @@ static int hashed_map(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigne
         return VMSIM_EEXIST;
     struct loc l;
     if (find(h, vpn, tag, NULL, &l)) {
-        *l.pte = e;
+        pt_entry_publish(l.pte, true, e, 0, 0);
         return VMSIM_OK;
     }
     int rc = inside_add(hs, va, level, +1);
@@ -947,7 +1039,7 @@ static int hashed_map(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigne
         insert_quota(h, left0);
     struct htab *t = &h->t[h->rehashing ? 1 : 0];
     if (id) {
-        h->pool.node[id] = (struct hnode){vpn, tag, e, NIL, 0};
+        *NODE(&h->pool, id) = (struct hnode){vpn, tag, e, NIL, 0};
         chain_put(h, t, id);
     } else if (!probe_put(h, t, vpn, tag, e)) {
         /* Full: only with load=0 or after resizes that found no frames. */
@@ -959,7 +1051,7 @@ static int hashed_map(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigne
     }
     h->used++;
     hs->leaves[level]++;
-    hs->sizes |= 1u << level;
+    __atomic_fetch_or(&hs->sizes, 1u << level, __ATOMIC_RELEASE);
     maybe_grow(h);
     return VMSIM_OK;
 }
@@ -990,9 +1082,9 @@ static int hashed_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint
     struct hashed *hs = HS(p);
     step(hs->h);
     struct loc l;
-    if (!find_leaf(hs, hs->sizes, va, NULL, &l, NULL))
+    if (!find_leaf(hs, __atomic_load_n(&hs->sizes, __ATOMIC_ACQUIRE), va, NULL, &l, NULL))
         return VMSIM_ENOENT;
-    *l.pte = ((*l.pte | set) & ~clear) | PTE_LEAF;
+    pt_entry_publish(l.pte, false, 0, set, clear);
     return VMSIM_OK;
 }
 
@@ -1003,10 +1095,10 @@ static uint64_t hashed_lookup(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
     step(hs->h);
     struct loc l;
     unsigned k = 0;
-    const bool found = find_leaf(hs, hs->sizes, va, NULL, &l, &k);
+    const bool found = find_leaf(hs, __atomic_load_n(&hs->sizes, __ATOMIC_ACQUIRE), va, NULL, &l, &k);
     if (level)
         *level = found ? k : 0;
-    return found ? *l.pte : 0;
+    return found ? pt_entry_load(l.pte) : 0;
 }
 
 /* Probe each size in use, smallest first; every bucket head, node or slot
@@ -1022,11 +1114,11 @@ static void hashed_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
     unsigned k = 1;
     w->top = 0;
     w->pte = 0;
-    const unsigned sizes = hs->sizes ? hs->sizes : hs->leaf_levels & -hs->leaf_levels;
+    const unsigned in_use = __atomic_load_n(&hs->sizes, __ATOMIC_ACQUIRE);
+    const unsigned sizes = in_use ? in_use : hs->leaf_levels & -hs->leaf_levels;
     if (find_leaf(hs, sizes, va, &r, &l, &k)) {
-        const uint64_t e = *l.pte;
-        if ((e & (PTE_P | PTE_A)) == PTE_P)
-            *l.pte = e | PTE_A;
+        const uint64_t e = pt_entry_load(l.pte);
+        pt_entry_accessed(l.pte, e);
         w->pte = (e & PTE_P) ? e | PTE_A : e;
     }
     w->level = k;
@@ -1078,7 +1170,7 @@ static int hashed_visit(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t lo, vmsim
                     vpn = s->vpn, tag = s->tag, e = s->pte;
                     s = NULL;
                 } else {
-                    const struct hnode *nd = &h->pool.node[id];
+                    const struct hnode *nd = NODE(&h->pool, id);
                     vpn = nd->vpn, tag = nd->tag, e = nd->pte;
                     id = nd->next;
                 }
@@ -1154,6 +1246,30 @@ static void hashed_shared_footprint(const void *shared, struct vmsim_pt_footprin
     hash_footprint(shared, fp);
 }
 
+/* A parallel run's lock of va's base-page entry: the bucket it hashes to
+ * in the table an insert would use (tables do not change during one). */
+static uint64_t hashed_lock_key(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va)
+{
+    const struct hashed *hs = HS(p);
+    const struct hash *h = hs->h;
+    const struct htab *t = &h->t[h->rehashing ? 1 : 0];
+    return (uint64_t)(uintptr_t)h * 0xc2b2ae3d27d4eb4full ^
+           bucket_of(h, t, va >> hs->shift[1], TAG(hs->space, 1));
+}
+
+/* After a parallel run's accesses (which never resize: lock-free walks
+ * must not see entries move): grow if the load asks for it, and finish
+ * any resize at once. Counted as resizes and migrated entries. */
+static void hashed_quiesce(struct pt *p)
+{
+    struct hash *h = HS(p)->h;
+    if (h->phys->reclaiming)
+        return;
+    maybe_grow(h);
+    if (h->rehashing)
+        migrate(h, h->t[0].n);
+}
+
 const struct pt_ops pt_hashed_ops = {
     .name = "hashed",
     .tree = false,
@@ -1170,4 +1286,6 @@ const struct pt_ops pt_hashed_ops = {
     .visit = hashed_visit,
     .footprint = hashed_footprint,
     .prefetch = hashed_prefetch,
+    .lock_key = hashed_lock_key,
+    .quiesce = hashed_quiesce,
 };

@@ -133,7 +133,39 @@ struct pt_ops {
      * freed table that is out gives its swap slot back to phys->swap. */
     int (*table_out)(struct pt *p, vmsim_vaddr_t va, unsigned level, uint64_t swp, vmsim_pfn_t *pfn);
     int (*table_in)(struct pt *p, vmsim_vaddr_t va, unsigned level, vmsim_pfn_t pfn);
+    /* Optional, for parallel runs (docs/concurrency.md): which lock guards
+     * the base-page entry for va, as a key: entries with the same key
+     * share a lock (radix: the leaf table; hashed: the bucket). NULL: the
+     * organization does not run on threads (vmsim_threads_refusal). Its
+     * lookups and walks then take no lock while map and update run under
+     * the kernel's: entries are read and written whole (pt_entry_*). */
+    uint64_t (*lock_key)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va);
+    /* Optional: a parallel run's accesses stopped (a barrier): do what was
+     * put off while they ran (hashed: a resize). */
+    void (*quiesce)(struct pt *p);
 };
+
+/* Entries that walks of other threads may read or set bits in: loaded
+ * and stored whole (on x86-64 the plain moves), published by
+ * compare-and-swap so that a bit a walk set in between is not lost. */
+static inline uint64_t pt_entry_load(const uint64_t *e)
+{
+    return __atomic_load_n(e, __ATOMIC_ACQUIRE);
+}
+static inline void pt_entry_store(uint64_t *e, uint64_t v)
+{
+    __atomic_store_n(e, v, __ATOMIC_RELEASE);
+}
+/* A walk's accessed bit: set only when clear (a store per walk would
+ * dirty every entry's cache line). */
+static inline void pt_entry_accessed(uint64_t *e, uint64_t seen)
+{
+    if ((seen & (PTE_P | PTE_A)) == PTE_P)
+        __atomic_fetch_or(e, PTE_A, __ATOMIC_RELAXED);
+}
+/* *e becomes `to` (replace) or ((old | set) & ~clear) | PTE_LEAF; failed
+ * compare-and-swaps counted in pt_cas_retries. Returns the old entry. */
+uint64_t pt_entry_publish(uint64_t *e, bool replace, uint64_t to, uint64_t set, uint64_t clear);
 
 /* This thread's failed compare-and-swaps publishing an entry (a walk set
  * an accessed or dirty bit in between): radix.c counts them, a parallel

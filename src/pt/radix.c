@@ -54,24 +54,8 @@ struct radix {
 };
 
 #define IDX(r, va, k) (((va) >> (r)->shift[k]) & (r)->mask[k])
-#define LOAD(e) __atomic_load_n(&(e), __ATOMIC_ACQUIRE)
-#define STORE(e, v) __atomic_store_n(&(e), (v), __ATOMIC_RELEASE)
-
-_Thread_local uint64_t pt_cas_retries;
-
-/* Publish a leaf: *e becomes f(old) = (old | set) & ~clear, or `to` when
- * replace is set, by compare-and-swap; a walk setting the accessed or
- * dirty bit in between makes it retry (counted). Returns the old entry. */
-static uint64_t publish(uint64_t *e, bool replace, uint64_t to, uint64_t set, uint64_t clear)
-{
-    uint64_t old = LOAD(*e);
-    for (;;) {
-        const uint64_t v = replace ? to : ((old | set) & ~clear) | PTE_LEAF;
-        if (__atomic_compare_exchange_n(e, &old, v, false, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
-            return old;
-        pt_cas_retries++;
-    }
-}
+#define LOAD(e) pt_entry_load(&(e))
+#define STORE(e, v) pt_entry_store(&(e), (v))
 #define TABLE_PTE(t) (((uint64_t)(t)->pfn << PTE_PFN_SHIFT) | PTE_P | PTE_W | PTE_U | PTE_X)
 
 static struct radix *R(struct pt *p) { return (struct radix *)p; }
@@ -227,8 +211,8 @@ static int radix_map(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned
         t->used++;
         r->leaves[level]++;
     }
-    publish(&t->e[i], true, (pte & PTE_SWAP) ? (pte | PTE_LEAF) & ~PTE_P : pte | PTE_P | PTE_LEAF,
-            0, 0);
+    pt_entry_publish(&t->e[i], true,
+                     (pte & PTE_SWAP) ? (pte | PTE_LEAF) & ~PTE_P : pte | PTE_P | PTE_LEAF, 0, 0);
     return VMSIM_OK;
 }
 
@@ -281,7 +265,7 @@ static int radix_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint6
     uint64_t *e = find_leaf(r, va, path, idx, &level);
     if (!e)
         return VMSIM_ENOENT;
-    publish(e, false, 0, set, clear);
+    pt_entry_publish(e, false, 0, set, clear);
     return VMSIM_OK;
 }
 
@@ -315,8 +299,7 @@ static void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
         if ((e & (PTE_P | PTE_LEAF)) != PTE_P) {
             /* A leaf, or nothing. Set the accessed bit only when it is
              * clear: a store per walk would dirty every entry's cache line. */
-            if ((e & (PTE_P | PTE_A)) == PTE_P)
-                __atomic_fetch_or(&t->e[i], PTE_A, __ATOMIC_RELAXED);
+            pt_entry_accessed(&t->e[i], e);
             w->pte = (e & PTE_P) ? e | PTE_A : e;
             w->level = k;
             w->nrefs = n;
@@ -460,6 +443,14 @@ static int radix_table_in(struct pt *p, vmsim_vaddr_t va, unsigned level, vmsim_
     return VMSIM_OK;
 }
 
+/* A parallel run's lock of va's entry: its leaf table's (Linux's split
+ * page-table lock). */
+static uint64_t radix_lock_key(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va)
+{
+    const struct radix *r = R(p);
+    return (uint64_t)(uintptr_t)p * 0xc2b2ae3d27d4eb4full ^ va >> r->shift[r->levels > 1 ? 2 : 1];
+}
+
 const struct pt_ops pt_radix_ops = {
     .name = "radix",
     .tree = true,
@@ -476,4 +467,5 @@ const struct pt_ops pt_radix_ops = {
     .prefetch = radix_prefetch,
     .table_out = radix_table_out,
     .table_in = radix_table_in,
+    .lock_key = radix_lock_key,
 };
