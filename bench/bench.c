@@ -40,6 +40,8 @@
  *     file, MB/s of the decoded stream and events/s, best of three.
  *  4. Host memory per resident simulated page, beyond the simulated
  *     page-table bytes.
+ *  5. --threads: wall-clock throughput of three streams on 8 CPUs against
+ *     the same on one thread (bench/threads.c).
  * Times are user CPU seconds (getrusage), the best of three; trace reading
  * counts user + system time, since part of it is read(2). */
 #include <stdbool.h>
@@ -53,7 +55,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "vmsim/vmsim.h"
+#include "bench.h"
 
 #define NEV (1u << 20)
 /* A Skylake-like hierarchy for the --cache lines (docs/caches.md). */
@@ -689,8 +691,12 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "figures") == 0)
         return figures();
+    if (argc > 1 && strcmp(argv[1], "threads") == 0)
+        return bench_threads(true);
     if (argc > 1) {
-        fprintf(stderr, "usage: vmsim_bench [figures]: expected no argument or \"figures\", found \"%s\"\n",
+        fprintf(stderr,
+                "usage: vmsim_bench [figures|threads]: expected no argument, \"figures\" or "
+                "\"threads\", found \"%s\"\n",
                 argv[1]);
         return 2;
     }
@@ -802,5 +808,5 @@ int main(int argc, char **argv)
     free(flt);
     free(mix);
     free(pages);
-    return 0;
+    return bench_threads(false);
 }

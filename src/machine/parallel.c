@@ -4,7 +4,10 @@
  * Threads. Thread 0 is the caller's; threads 1..N-1 wait for a phase on a
  * condition variable. A phase is a stretch of accesses between barriers:
  * every thread scans it and runs the accesses of its CPUs (c mod N == id)
- * in order. A thread that is done keeps answering IPIs until all are.
+ * in order. A thread that is done says so (finished) and sleeps until all
+ * are: an invalidation for one of its CPUs is then done by the initiator
+ * itself, under the CPU's mailbox lock, as no translation of that CPU can
+ * be under way.
  *
  * Ownership. A CPU's TLBs, walk caches, memo and counters are touched only
  * by its thread (an invalidation another CPU asks for is done by the
@@ -60,13 +63,14 @@ struct ipi {
     atomic_uint *ack; /* the initiator's count of acknowledgements */
 };
 
-/* One CPU's mailbox (its local APIC): requests queue under the lock. */
+/* One CPU's mailbox (its local APIC): requests queue under the lock. A
+ * cache line each: other threads write it. */
 struct mbox {
     struct spin lock;
     atomic_uint pending; /* nonzero: q holds requests */
     unsigned n;
     struct ipi *q;       /* room for every thread's outstanding requests */
-};
+} __attribute__((aligned(64)));
 
 struct worker {
     struct par *par;
@@ -77,7 +81,9 @@ struct worker {
     int rc;                     /* the phase's first host failure */
     atomic_uint acks;           /* acknowledgements of the shootdown it waits for */
     _Atomic uint64_t inflight;  /* the page whose shootdown it has under way (key); 0: none */
-};
+    uint64_t gen;               /* the phase it runs */
+    _Atomic uint64_t finished;  /* the last phase whose accesses it has all run */
+} __attribute__((aligned(64)));
 
 struct par {
     struct vmsim *sim;
@@ -91,12 +97,12 @@ struct par {
     struct spin stripe[1u << MMU_STRIPE_BITS]; /* per leaf table (mmu_stripe) */
     atomic_uint seq[1u << MMU_STRIPE_BITS];    /* --locks seqcount: the walks' check */
     pthread_mutex_t mu;
-    pthread_cond_t go;
+    pthread_cond_t go, end;
     uint64_t gen; /* phases started */
+    uint64_t done; /* completions of phases by threads: gen * n when idle (under mu) */
     bool quit;
     const struct vmsim_event *ev; /* the phase's accesses */
     size_t nev;
-    atomic_ulong done; /* completions of phases by threads: gen * n when idle */
 };
 
 static _Thread_local struct worker *self;
@@ -137,16 +143,25 @@ static void drain(struct worker *w)
             drain_cpu(P, c);
 }
 
-static void send(struct par *P, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t va,
-                 atomic_uint *ack)
+/* Ask CPU cpu to invalidate: queued, or done here when its thread has
+ * finished the phase (returns false: no acknowledgement to wait for). */
+static bool send(struct par *P, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t va,
+                 atomic_uint *ack, uint64_t gen)
 {
     struct mbox *mb = &P->mbox[cpu];
     unsigned spins = 0;
     while (!spin_try(&mb->lock))
         relax(&spins);
-    mb->q[mb->n++] = (struct ipi){asid, va, ack};
-    atomic_store_explicit(&mb->pending, 1, memory_order_release);
+    const bool queued =
+        atomic_load_explicit(&P->w[cpu % P->n].finished, memory_order_acquire) != gen;
+    if (queued) {
+        mb->q[mb->n++] = (struct ipi){asid, va, ack};
+        atomic_store_explicit(&mb->pending, 1, memory_order_release);
+    } else {
+        mmu_invalidate(&P->sim->mmu, cpu, asid, va);
+    }
     spin_unlock(&mb->lock);
+    return queued;
 }
 
 /* A lock whose holder may wait for acknowledgements: answer IPIs while
@@ -179,6 +194,7 @@ static void run_share(struct worker *w, const struct vmsim_event *ev, size_t n, 
     struct par *P = w->par;
     struct mmu *m = &P->sim->mmu;
     self = w;
+    w->gen = gen;
     w->rc = VMSIM_OK;
     for (size_t i = 0; i < n;) {
         const struct vmsim_event *e = &ev[i];
@@ -198,13 +214,18 @@ static void run_share(struct worker *w, const struct vmsim_event *ev, size_t n, 
             w->rc = rc;
         i++;
     }
-    atomic_fetch_add_explicit(&P->done, 1, memory_order_acq_rel);
-    for (unsigned spins = 0;
-         atomic_load_explicit(&P->done, memory_order_acquire) < gen * P->n;) {
-        drain(w);
-        relax(&spins);
-    }
+    /* Finished: from now on initiators invalidate for it (send); what
+     * they queued before is answered here, under each mailbox's lock. */
+    atomic_store_explicit(&w->finished, gen, memory_order_release);
+    for (unsigned c = w->id; c < P->ncpus; c += P->n)
+        drain_cpu(P, c);
     self = NULL;
+    pthread_mutex_lock(&P->mu);
+    if (++P->done == gen * P->n)
+        pthread_cond_broadcast(&P->end);
+    while (P->done < gen * P->n)
+        pthread_cond_wait(&P->end, &P->mu);
+    pthread_mutex_unlock(&P->mu);
 }
 
 static void *worker_main(void *arg)
@@ -311,7 +332,7 @@ int par_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned k
     spin_unlock(&P->kernel);
     /* 6. shoot down: invalidate on this thread's CPUs, IPIs to the others',
      * and wait for every acknowledgement */
-    unsigned sent = 0;
+    unsigned sent = 0, ipis = 0; /* queued ones wait for their acknowledgement */
     for (unsigned j = 0; j < d.nshoot; j++)
         for (unsigned c = 0; c < P->ncpus; c++) {
             if (!kernel_may_cache(k, d.p[j], c))
@@ -319,13 +340,15 @@ int par_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned k
             if (mine(P, me, c)) {
                 mmu_invalidate(&sim->mmu, c, d.p[j]->space.asid, d.va[j]);
             } else {
-                send(P, c, d.p[j]->space.asid, d.va[j], &me->acks);
-                sent++;
+                ipis++;
+                sent += send(P, c, d.p[j]->space.asid, d.va[j], &me->acks, me->gen);
             }
         }
+    if (ipis) {
+        cs->conc_ipis += ipis;
+        cs->conc_ack_wait_cycles += (uint64_t)ipis * IPI_CYCLES;
+    }
     if (sent) {
-        cs->conc_ipis += sent;
-        cs->conc_ack_wait_cycles += (uint64_t)sent * IPI_CYCLES;
         for (unsigned spins = 0; atomic_load_explicit(&me->acks, memory_order_acquire) < sent;) {
             drain(me);
             relax(&spins);
@@ -421,16 +444,20 @@ int par_create(struct vmsim *sim, struct par **out)
         return VMSIM_ENOMEM;
     pthread_mutex_init(&P->mu, NULL);
     pthread_cond_init(&P->go, NULL);
+    pthread_cond_init(&P->end, NULL);
     P->sim = sim;
     P->n = n;
     P->ncpus = ncpus;
     P->locks = sim->cfg.locks;
-    P->w = calloc(n, sizeof *P->w);
-    P->mbox = calloc(ncpus, sizeof *P->mbox);
+    /* a cache line each (aligned types): other threads write them */
+    P->w = aligned_alloc(64, n * sizeof *P->w);
+    P->mbox = aligned_alloc(64, ncpus * sizeof *P->mbox);
     if (!P->w || !P->mbox) {
         par_destroy(P);
         return VMSIM_ENOMEM;
     }
+    memset(P->w, 0, n * sizeof *P->w);
+    memset(P->mbox, 0, ncpus * sizeof *P->mbox);
     for (unsigned c = 0; c < ncpus; c++)
         if (!(P->mbox[c].q = calloc((size_t)n * KERNEL_DEFER_MAX, sizeof *P->mbox[c].q))) {
             par_destroy(P);
@@ -470,5 +497,6 @@ void par_destroy(struct par *P)
     free(P->w);
     pthread_mutex_destroy(&P->mu);
     pthread_cond_destroy(&P->go);
+    pthread_cond_destroy(&P->end);
     free(P);
 }
