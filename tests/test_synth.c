@@ -2141,8 +2141,10 @@ static void test_too_big_for_the_space(void **state)
         {"seq:va_bits=19", 48, "va_bits=19", "from 20 to 64"},
         /* smp in 32 bits: regions rounded up to 8 MiB slots from 16 MiB,
          * below 2^31 */
-        {"smp:size=1g", 32, "size=1g", "below 0x80000000 (the user half of the 32-bit"},
-        {"smp:cpus=64", 32, "cpus=64", "cpus regions of size (each rounded up to 0x800000)"},
+        {"smp:size=1g", 32, "size=1g", "below 0x80000000 (the 32-bit user half)"},
+        {"smp:cpus=64", 32, "cpus=64",
+         "cpus x size (each rounded up to 0x800000) + shared, from 0x1000000, below 0x80000000 "
+         "(the 32-bit user half)"},
         {"smp:shared=2g", 32, "shared=2g", "from 0x1000000, below 0x80000000"},
         {"smp:cpus=64,size=4g", 39, "size=4g", "below 0x4000000000"},
     };

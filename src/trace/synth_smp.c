@@ -55,8 +55,8 @@ static int smp_init(struct synth *s, struct spec *sp)
                               ? "shared"
                               : spec_blame(sp, "size", "cpus");
         return spec_fail(sp, key,
-                         "cpus regions of size (each rounded up to %#llx) and shared, from "
-                         "%#llx, below %#llx (the user half of the %u-bit space)",
+                         "cpus x size (each rounded up to %#llx) + shared, from %#llx, below "
+                         "%#llx (the %u-bit user half)",
                          (unsigned long long)align, (unsigned long long)heap,
                          (unsigned long long)top, s->lay.va_bits);
     }
