@@ -3,7 +3,8 @@
 # reports `STAGE: N passed, N failed`, and the last line is the one verdict
 # (`total: N passed, N failed`); the exit status is 0 only when nothing failed.
 #
-# Stages: the release build's CTest suite, the ASan+UBSan build's, and each
+# Stages: the release build's CTest suite, the ASan+UBSan build's, the
+# parallel tests under ThreadSanitizer, and each
 # fuzz target for FUZZ_SECONDS from its seed corpus. A build that fails
 # counts as one failure of its stage. A stage whose tools are missing (clang
 # for the fuzzers, as a non-root user) is reported as skipped.
@@ -34,18 +35,36 @@ ctest_stage() { # preset [environment...]
         stage_result "$preset" 0 1
         return
     fi
-    local log="build/$preset/ctest.log"
-    env "$@" ctest --test-dir "build/$preset" --output-on-failure -j "$JOBS" 2>&1 | tee "$log"
+    env "$@" ctest --test-dir "build/$preset" --output-on-failure -j "$JOBS" 2>&1 |
+        tee "build/$preset/ctest.log"
+    ctest_verdict "$preset" "build/$preset/ctest.log"
+}
+
+ctest_verdict() { # stage log
     # "97% tests passed, 1 tests failed out of 34"
     local line failed total
-    line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+    line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$2" | tail -n 1)
     if [ -z "$line" ]; then
-        stage_result "$preset" 0 1 # ctest ran no test, or died
+        stage_result "$1" 0 1 # ctest ran no test, or died
         return
     fi
     failed=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$line")
     total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
-    stage_result "$preset" $((total - failed)) "$failed"
+    stage_result "$1" $((total - failed)) "$failed"
+}
+
+# The parallel tests again under ThreadSanitizer (docs/concurrency.md): only
+# what they need is built, and any data race fails them.
+tsan_stage() {
+    if ! { { [ -f build/tsan/CMakeCache.txt ] || cmake --preset tsan >/dev/null; } &&
+        cmake --build build/tsan -j "$JOBS" --target test_parallel vmsim_cli; }; then
+        stage_result tsan 0 1
+        return
+    fi
+    TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+        ctest --test-dir build/tsan -R '^test_parallel$' --output-on-failure 2>&1 |
+        tee build/tsan/ctest.log
+    ctest_verdict tsan build/tsan/ctest.log
 }
 
 fuzz_stage() {
@@ -80,6 +99,7 @@ fuzz_stage() {
 
 ctest_stage release
 ctest_stage asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+tsan_stage
 fuzz_stage
 
 echo

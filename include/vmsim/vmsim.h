@@ -189,6 +189,17 @@ enum vmsim_thp {
     VMSIM_THP_NEVER = 2,
 };
 extern const char *const vmsim_thp_names[]; /* by enum value, NULL-terminated */
+
+/* What a parallel run's page-table updates lock (docs/concurrency.md). In
+ * every design walks take no lock; the kernel's own bookkeeping (frame
+ * allocator, reverse map, page cache, its counters) is under one kernel
+ * lock. */
+enum vmsim_locks {
+    VMSIM_LOCKS_TABLE = 0,    /* a lock per leaf page table (Linux's split page-table locks) */
+    VMSIM_LOCKS_GLOBAL = 1,   /* one lock for every fault, shootdown included */
+    VMSIM_LOCKS_SEQCOUNT = 2, /* per-table locks, and walks checked by a sequence count */
+};
+extern const char *const vmsim_locks_names[]; /* by enum value, NULL-terminated */
 #define VMSIM_PAGE_HUGE 255 /* anon_page_shift: the geometry's smallest huge page */
 
 /* ---- the machine -------------------------------------------------------- */
@@ -225,7 +236,18 @@ struct vmsim_config {
     uint32_t vipt_sets, vipt_block;
     struct vmsim_nested_config nested;
     struct vmsim_memory_config mem; /* data caches and DRAM; mem.dram 0: none */
+    /* Host threads that run the CPUs' accesses (docs/concurrency.md): 0 or 1,
+     * one after another on the caller's thread (deterministic); N > 1: CPU c
+     * on thread c mod N, N <= ncpus. vmsim_threads_refusal says which
+     * options a parallel run does not take yet. */
+    uint32_t threads;
+    uint8_t locks; /* enum vmsim_locks: what a parallel run's faults lock */
 };
+
+/* Why cfg cannot run on threads (a sentence naming the option), or NULL
+ * when it can (or cfg->threads <= 1). vmsim_create refuses such a config
+ * with VMSIM_EINVAL. */
+const char *vmsim_threads_refusal(const struct vmsim_config *cfg);
 
 /* The defaults: radix x86-64 4-level, the skylake machine preset (TLBs,
  * paging-structure caches, costs), 256 GiB of memory, 8 CPUs, ASIDs on,
@@ -328,6 +350,17 @@ extern const char *const vmsim_combine_names[]; /* by enum value: "sum", ...; NU
     X(synonym_frames, "synonyms.frames", SUM, "frames mapped at virtual addresses that index different VIPT L1 sets (--vipt)") \
     X(verify_checks, "verify.checks", SUM, "reads checked against the shadow model (--verify)")    \
     X(verify_mismatches, "verify.mismatches", SUM, "reads that saw contents the shadow model did not expect (--verify)") \
+    X(verify_raced, "verify.raced", SUM, "reads (--verify --threads) that saw a page's contents from before another CPU's concurrent copy-on-write, through a translation whose shootdown was still in flight") \
+    X(conc_phases, "concurrency.phases", SUM, "stretches of accesses the threads ran in parallel between two barriers (--threads)") \
+    X(conc_locks, "concurrency.lock_acquisitions", SUM, "page-table locks taken by faults (--threads)") \
+    X(conc_contended, "concurrency.lock_contended", SUM, "lock acquisitions that found the lock held and waited (page-table and kernel locks, --threads)") \
+    X(conc_revalidated, "concurrency.revalidated", SUM, "faults whose re-validation under the lock found the entry already fixed by another CPU (--threads)") \
+    X(conc_cas_retries, "concurrency.cas_retries", SUM, "compare-and-swap publications of an entry that failed (a walk set its accessed bit meanwhile) and were retried (--threads)") \
+    X(conc_pins, "concurrency.pins", SUM, "frames a fault kept (pinned) until its shootdown completed, their reference dropped after it (--threads)") \
+    X(conc_ipis, "concurrency.ipis", SUM, "invalidations sent to a CPU on another host thread, each acknowledged (--threads)") \
+    X(conc_ack_wait_cycles, "concurrency.ack_wait_cycles", SUM, "simulated cycles initiators waited for acknowledgements: ipi_cycles per IPI sent to another thread's CPU (--threads)") \
+    X(conc_seq_retries, "concurrency.seq_retries", SUM, "walks repeated because a page-table update overlapped them (--locks seqcount)") \
+    X(conc_stale, "concurrency.stale_uses", SUM, "translations used after their shootdown completed (--verify --threads; a correct run has none)") \
     X(frames_used, "memory.frames_used", SUM, "simulated frames in use at the end (data + page tables)") \
     X(frames_peak, "memory.frames_peak", SUM, "largest number of simulated frames in use")     \
     X(pt_writes, "page_tables.writes", SUM, "page-table entries the kernel changed: a page mapped, unmapped, swapped out, or its protection or accessed bit changed") \

@@ -93,6 +93,12 @@ void cli_config_help(FILE *out)
           "                     for the nested-fault report (default 2k/6k, seed 000)\n"
           "  --vipt SETSxBLOCK  VIPT L1 data cache geometry for the synonym check, e.g. 64x64\n"
           "  --cpus N           CPUs (default 8; events name them)\n"
+          "  --threads N        run the CPUs' accesses on N host threads, CPU c on thread\n"
+          "                     c mod N (default 1: one after another, deterministic;\n"
+          "                     docs/concurrency.md)\n"
+          "  --locks DESIGN     what a parallel run's faults lock: table (default: a lock per\n"
+          "                     leaf table), global (one lock), seqcount (table locks, walks\n"
+          "                     checked by a sequence count)\n"
           "  --no-asid          no address-space ids: a context switch flushes TLBs and PWCs\n"
           "  --page-size SIZE   page size for anonymous memory (default the base page; 2m, 1g)\n"
           "  --thp POLICY       where anonymous memory gets that size: always (default),\n"
@@ -483,6 +489,23 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
         cfg->ncpus = (uint32_t)n;
         return 0;
     }
+    case OPT_THREADS: {
+        char *end;
+        unsigned long n = strtoul(arg, &end, 10);
+        if (*end || !*arg || n < 1 || n > VMSIM_MAX_CPUS) {
+            snprintf(why, sizeof why, "expected a number of threads from 1 to %d, found \"%s\"",
+                     VMSIM_MAX_CPUS, arg);
+            return bad("--threads", why);
+        }
+        cfg->threads = (uint32_t)n;
+        return 0;
+    }
+    case OPT_LOCKS: {
+        const int i = name_index("--locks", vmsim_locks_names, arg);
+        if (i >= 0)
+            cfg->locks = (uint8_t)i;
+        return i < 0 ? 2 : 0;
+    }
     case OPT_NO_ASID:
         cfg->asids = false;
         return 0;
@@ -564,6 +587,9 @@ int cli_config_finish(struct vmsim_config *cfg)
     }
     if (pwc_levels_check(&cfg->pwc, g, "--pwc"))
         return 2;
+    const char *refusal = vmsim_threads_refusal(cfg);
+    if (refusal)
+        return cli_usage("%s", refusal);
     if ((cfg->phys_bytes >> g->page_shift) >= UINT32_MAX)
         return cli_usage("--mem: expected fewer than 2^32 - 1 frames, at most %llu bytes with "
                          "%llu-byte pages, found %llu bytes",

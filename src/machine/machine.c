@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "machine/machine.h"
+#include "machine/parallel.h"
 #include "virt/nested.h"
 
 void vmsim_config_default(struct vmsim_config *cfg)
@@ -75,13 +76,18 @@ static const struct kernel_traps traps = {
 static int fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
                  const struct walk *w, bool *fixed)
 {
+    if (sim->par && par_inside())
+        return par_fault(sim, p, va, kind, w, fixed);
     return kernel_fault(&sim->k, p, va, kind, w, fixed);
 }
 
 static void touch(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
                   unsigned shift, uint64_t pte)
 {
-    kernel_touch(&sim->k, p, va, kind, shift, pte);
+    if (sim->par && par_inside())
+        par_touch(sim, p, va, kind, shift, pte);
+    else
+        kernel_touch(&sim->k, p, va, kind, shift, pte);
 }
 
 static void asid(struct vmsim *sim, struct process *p) { kernel_asid(&sim->k, p); }
@@ -179,7 +185,7 @@ static int check_config(const struct vmsim_config *cfg)
     const uint64_t sets = cfg->vipt_sets, block = cfg->vipt_block;
     if (sets && (!block || (sets & (sets - 1)) || (block & (block - 1))))
         return VMSIM_EINVAL;
-    if (cfg->replace > VMSIM_REPLACE_NONE)
+    if (cfg->replace > VMSIM_REPLACE_NONE || vmsim_threads_refusal(cfg))
         return VMSIM_EINVAL;
     if (cfg->mem.dram && check_memory(&cfg->mem))
         return VMSIM_EINVAL;
@@ -238,6 +244,10 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         return rc;
     }
     wire(sim);
+    if (cfg->threads > 1 && (rc = par_create(sim, &sim->par)) != 0) {
+        vmsim_destroy(sim);
+        return rc;
+    }
     vmsim_set_warmup(sim, cfg->warmup);
     *out = sim;
     return VMSIM_OK;
@@ -289,6 +299,7 @@ void vmsim_destroy(struct vmsim *sim)
 {
     if (!sim)
         return;
+    par_destroy(sim->par); /* first: its threads use everything below */
     for (unsigned i = 0; sim->vm && i < VMSIM_MAX_VMS; i++)
         vmsim_destroy(sim->vm[i]);
     free(sim->vm);
@@ -470,8 +481,51 @@ void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag)
             sim->vm[i]->mmu.stop = flag;
 }
 
+/* May an access run in a parallel phase? Its CPU must run its process
+ * already: loading an address space is a barrier (it may create the
+ * process), as is every other event. */
+static bool parallel_access(const struct vmsim *sim, const struct vmsim_event *e)
+{
+    if (e->type != VMSIM_EV_ACCESS || e->cpu >= sim->cfg.ncpus)
+        return false;
+    const struct process *p = sim->cpu[e->cpu].proc;
+    return p && p->space.pid == e->pid;
+}
+
+/* A parallel run (--threads): phases of accesses between barriers, each
+ * barrier run here alone, in trace order. */
+static int run_parallel(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && parallel_access(sim, &ev[j]))
+            j++;
+        if (j > i) {
+            const int rc = par_phase(sim->par, ev + i, j - i);
+            sim->st.events += j - i;
+            if (rc)
+                return rc;
+            i = j;
+            continue;
+        }
+        /* An access on a CPU that must load its address space first: the
+         * load is the barrier, the access joins the next phase. */
+        if (ev[i].type == VMSIM_EV_ACCESS && ev[i].cpu < sim->cfg.ncpus &&
+            mmu_switch(&sim->mmu, ev[i].cpu, ev[i].pid) == VMSIM_OK)
+            continue;
+        const int rc = run_event(sim, &ev[i]);
+        if (rc)
+            return rc;
+        sim->st.events++;
+        i++;
+    }
+    return VMSIM_OK;
+}
+
 static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
 {
+    if (sim->par)
+        return run_parallel(sim, ev, n);
     struct prefetching *pf = &sim->pf;
     /* runs of memo hits in one go, unless each event must be seen (a live
      * migration ticks per event) or an event's VM must be looked up */

@@ -45,6 +45,7 @@ struct vmsim {
     uint64_t warm_left;       /* the first VM: access events before the warm-up's reset; 0:
                                  none to come (vmsim_set_warmup) */
     struct vmsim_warmup warm; /* the first VM: the warm-up asked for, what resets excluded */
+    struct par *par;          /* cfg.threads > 1: the threads (parallel.c); NULL: one */
 };
 
 /* stats.c: fold one part's statistics into acc (which starts as a copy of

@@ -125,6 +125,27 @@ static inline unsigned latency_bucket(uint64_t cyc)
     return b < VMSIM_WALK_LAT_BUCKETS ? b : VMSIM_WALK_LAT_BUCKETS - 1;
 }
 
+/* A walk checked by its stripe's sequence count (--locks seqcount): one
+ * that began while a fault was publishing, or overlapped one, is repeated
+ * (each repetition counted). The publisher holds the count odd only while
+ * it changes entries, never while it waits for other CPUs. */
+static __attribute__((noinline)) void walk_seq(struct mmu *m, struct cpu *c,
+                                               const struct mmu_space *as, vmsim_vaddr_t va,
+                                               const struct walk_start *s, struct walk *w)
+{
+    atomic_uint *seq = &m->seq[mmu_stripe(as->pt, va, m->seq_shift)];
+    for (;;) {
+        const unsigned s0 = atomic_load_explicit(seq, memory_order_acquire);
+        if (!(s0 & 1)) {
+            pt_walk(as->pt, as->asid, va, s, w);
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load_explicit(seq, memory_order_relaxed) == s0)
+                return;
+        }
+        c->st->conc_seq_retries++;
+    }
+}
+
 /* Walk the page table of p for va, through the page-walk caches; in a
  * guest, in two dimensions (walk_2d: a guest page-walk cache hit skips the
  * host walks of the levels it skips). Returns walk_2d's HOST_* bits. */
@@ -146,7 +167,10 @@ static unsigned walk(struct mmu *m, struct cpu *c, const struct mmu_space *as, v
             c->st->pwc_misses++;
         }
     }
-    pt_walk(as->pt, as->asid, va, &s, w);
+    if (__builtin_expect(m->seq != NULL, 0))
+        walk_seq(m, c, as, va, &s, w);
+    else
+        pt_walk(as->pt, as->asid, va, &s, w);
     c->st->walks++;
     c->st->walk_refs += w->nrefs;
     c->st->walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;

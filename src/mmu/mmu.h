@@ -7,6 +7,7 @@
 #define VMSIM_MMU_MMU_H
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "cache/cache.h"
 #include "pt/pt.h"
@@ -93,7 +94,24 @@ struct mmu {
                                  references): cfg->ncpus, or 0 when mem sees the program's */
     uint64_t mem_tag;         /* or-ed into this VM's physical addresses in the caches: a
                                  guest's VM id in bits 48 to 55 (docs/caches.md) */
+    /* A parallel run with --locks seqcount (docs/concurrency.md): a sequence
+     * count per lock stripe (mmu_stripe), odd while a fault publishes in it;
+     * a walk that overlapped a publication is repeated. NULL: walks read once. */
+    atomic_uint *seq;
+    unsigned seq_shift;       /* page shift of a level-2 entry: a leaf table's span */
 };
+
+/* The lock stripe (of 2^MMU_STRIPE_BITS) of the leaf table covering va in
+ * the address space whose table is pt: a parallel run's per-table locks
+ * and sequence counts (machine/parallel.c). span_shift: a leaf table's
+ * span. Two tables may share a stripe; a table never has two. */
+#define MMU_STRIPE_BITS 10
+static inline unsigned mmu_stripe(const struct pt *pt, vmsim_vaddr_t va, unsigned span_shift)
+{
+    const uint64_t h = (va >> span_shift) * 0x9e3779b97f4a7c15ull +
+                       (uint64_t)(uintptr_t)pt * 0xc2b2ae3d27d4eb4full;
+    return (unsigned)(h >> (64 - MMU_STRIPE_BITS));
+}
 
 enum { SIDE_D = 0, SIDE_I = 1 };
 

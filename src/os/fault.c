@@ -123,8 +123,13 @@ static int write_fault(struct kernel *k, struct process *p, const struct vma *v,
         kernel_put_frame(k, pfn);
         return oom(k, rc);
     }
-    kernel_put_frame(k, old);
     kernel_shootdown(k, p, va);
+    /* the old frame goes after the shootdown: in a parallel run the caller
+     * keeps it pinned until the other CPUs acknowledged (seed 003) */
+    if (k->defer && !(pte & PTE_ZERO) && k->defer->nput < KERNEL_DEFER_MAX)
+        k->defer->put[k->defer->nput++] = old;
+    else
+        kernel_put_frame(k, old); /* the zero frame is never dropped */
     if (pte & PTE_ZERO)
         st->faults_cow_zero++;
     else
@@ -333,7 +338,7 @@ static void record_depth(struct kernel *k, unsigned depth)
     st->stack_iterative_max = k->cfg->handler_frame;
 }
 
-static bool entry_allows(uint64_t pte, unsigned kind)
+bool kernel_entry_allows(uint64_t pte, unsigned kind)
 {
     if (!(pte & PTE_P))
         return false;
@@ -369,7 +374,7 @@ int kernel_fault(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned
         pt_walk(p->space.pt, p->space.asid, va, NULL, &again);
         w = &again;
     }
-    if (depth && entry_allows(w->pte, kind)) {
+    if (depth && kernel_entry_allows(w->pte, kind)) {
         record_depth(k, depth);
         *fixed = true;
         return VMSIM_OK;

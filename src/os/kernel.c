@@ -141,15 +141,26 @@ void kernel_asid(struct kernel *k, struct process *p)
     p->asid_gen = a->asid_gen;
 }
 
+bool kernel_may_cache(const struct kernel *k, const struct process *p, unsigned cpu)
+{
+    /* Without ASIDs a switch flushes: only CPUs running p hold its entries. */
+    const bool may = k->cfg->asids ? (p->space.cpumask >> cpu) & 1 : k->mmu->cpu[cpu].proc == p;
+    return may && k->mmu->cpu[cpu].ready;
+}
+
 void kernel_shootdown(struct kernel *k, struct process *p, vmsim_vaddr_t va)
 {
     k->st->tlb_invalidations++;
+    struct kernel_defer *d = k->defer;
+    if (d && d->nshoot < KERNEL_DEFER_MAX) {
+        d->p[d->nshoot] = p;
+        d->va[d->nshoot++] = va;
+    }
     for (unsigned i = 0; i < k->cfg->ncpus; i++) {
-        /* Without ASIDs a switch flushes: only CPUs running p hold its entries. */
-        const bool may = k->cfg->asids ? (p->space.cpumask >> i) & 1 : k->mmu->cpu[i].proc == p;
-        if (!may || !k->mmu->cpu[i].ready)
+        if (!kernel_may_cache(k, p, i))
             continue;
-        mmu_invalidate(k->mmu, i, p->space.asid, va);
+        if (!d)
+            mmu_invalidate(k->mmu, i, p->space.asid, va);
         if (i != k->cur_cpu)
             k->st->shootdown_ipis++;
     }
@@ -327,10 +338,12 @@ void kernel_reset_stats(struct kernel *k)
 {
     /* --verify judges the simulator over the whole run: a mismatch in the
      * warm-up must still fail it (docs/stats.md, "Warm-up") */
-    const uint64_t checks = k->counters.verify_checks, bad = k->counters.verify_mismatches;
+    const struct vmsim_stats was = k->counters;
     memset(&k->counters, 0, sizeof k->counters);
-    k->counters.verify_checks = checks;
-    k->counters.verify_mismatches = bad;
+    k->counters.verify_checks = was.verify_checks;
+    k->counters.verify_mismatches = was.verify_mismatches;
+    k->counters.verify_raced = was.verify_raced;
+    k->counters.conc_stale = was.conc_stale;
     k->pt_counters = (struct pt_counters){0};
 }
 

@@ -65,6 +65,19 @@ struct reclaim {
     vmsim_pfn_t busy;     /* a frame the fault in progress uses: never the victim */
 };
 
+/* A fault in a parallel run (machine/parallel.c) leaves two steps of seed
+ * 003's sequence to its caller, who does them after the kernel lock is
+ * released: the shootdowns of the entries it changed, and dropping the
+ * old frames, which stay pinned until those shootdowns complete. */
+#define KERNEL_DEFER_MAX 4
+struct kernel_defer {
+    struct process *p[KERNEL_DEFER_MAX]; /* shoot down va[i] of p[i] */
+    vmsim_vaddr_t va[KERNEL_DEFER_MAX];
+    unsigned nshoot;
+    vmsim_pfn_t put[KERNEL_DEFER_MAX]; /* then drop these frames (kernel_put_frame) */
+    unsigned nput;
+};
+
 /* A kernel instance: owned by itself (one per VM); the machine composes it. */
 struct kernel {
     /* what it runs on (struct kernel_env, given to kernel_init) */
@@ -109,6 +122,8 @@ struct kernel {
     uint64_t stamp_cap, stamp_next;
     struct vmsim_mismatch first_mismatch;
     struct vmsim_stats counters; /* its own: faults, reclaim, fork, shootdowns (docs/stats.md) */
+    struct kernel_defer *defer;  /* a parallel run's fault in progress, under the kernel lock:
+                                    where its shootdowns and old frames go; NULL: done at once */
 };
 
 /* What the kernel's own actions trap to in the hypervisor when it is a
@@ -173,8 +188,13 @@ int kernel_zero_frame(struct kernel *k, unsigned level, vmsim_pfn_t *pfn);
 uint64_t kernel_unmap_page(struct kernel *k, struct process *p, vmsim_vaddr_t va);
 /* Drop one reference to a data frame (zero frames are never dropped). */
 void kernel_put_frame(struct kernel *k, vmsim_pfn_t pfn);
-/* Remove the page at va of p from the TLBs of every CPU that ran p. */
+/* Remove the page at va of p from the TLBs of every CPU that ran p
+ * (kernel_may_cache); counted now, recorded in k->defer when there is one. */
 void kernel_shootdown(struct kernel *k, struct process *p, vmsim_vaddr_t va);
+/* May CPU cpu's TLBs hold entries of p? */
+bool kernel_may_cache(const struct kernel *k, const struct process *p, unsigned cpu);
+/* fault.c: may an access of `kind` use the leaf entry pte as it is? */
+bool kernel_entry_allows(uint64_t pte, unsigned kind);
 /* Count one write of p's page-table entry for va (pte: the new entry);
  * under shadow paging it traps to the hypervisor, during a live migration
  * it dirties the tables on the path (virt/). */

@@ -135,6 +135,11 @@ struct pt_ops {
     int (*table_in)(struct pt *p, vmsim_vaddr_t va, unsigned level, vmsim_pfn_t pfn);
 };
 
+/* This thread's failed compare-and-swaps publishing an entry (a walk set
+ * an accessed or dirty bit in between): radix.c counts them, a parallel
+ * run's fault reads them (docs/concurrency.md). */
+extern _Thread_local uint64_t pt_cas_retries;
+
 /* The base of every organization, embedded first. */
 struct pt {
     const struct pt_ops *ops;

@@ -16,6 +16,16 @@
  * Host memory per table: the entries (the simulated bytes, widened to 8
  * bytes each) plus, for levels above 1, a parallel array of child pointers.
  *
+ * Concurrency (docs/concurrency.md): in a parallel run walks and lookups
+ * take no lock while a fault (under its table's lock and the kernel lock)
+ * maps, and other CPUs' walks set accessed and dirty bits. So every entry
+ * is read and written whole, atomically: a reader sees the old entry or
+ * the new, never a torn one. A new table is complete (child pointer set)
+ * before the entry naming it is published (release; walks load entries
+ * with acquire), a leaf is published with compare-and-swap, and no table
+ * is freed while a parallel run's accesses are under way (phys->reclaiming
+ * is set then). On x86-64 these loads and stores are the plain ones.
+ *
  * Modelled after xv6's walk()/mappages(). */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +54,24 @@ struct radix {
 };
 
 #define IDX(r, va, k) (((va) >> (r)->shift[k]) & (r)->mask[k])
+#define LOAD(e) __atomic_load_n(&(e), __ATOMIC_ACQUIRE)
+#define STORE(e, v) __atomic_store_n(&(e), (v), __ATOMIC_RELEASE)
+
+_Thread_local uint64_t pt_cas_retries;
+
+/* Publish a leaf: *e becomes f(old) = (old | set) & ~clear, or `to` when
+ * replace is set, by compare-and-swap; a walk setting the accessed or
+ * dirty bit in between makes it retry (counted). Returns the old entry. */
+static uint64_t publish(uint64_t *e, bool replace, uint64_t to, uint64_t set, uint64_t clear)
+{
+    uint64_t old = LOAD(*e);
+    for (;;) {
+        const uint64_t v = replace ? to : ((old | set) & ~clear) | PTE_LEAF;
+        if (__atomic_compare_exchange_n(e, &old, v, false, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
+            return old;
+        pt_cas_retries++;
+    }
+}
 #define TABLE_PTE(t) (((uint64_t)(t)->pfn << PTE_PFN_SHIFT) | PTE_P | PTE_W | PTE_U | PTE_X)
 
 static struct radix *R(struct pt *p) { return (struct radix *)p; }
@@ -153,8 +181,8 @@ static void prune(struct radix *r, struct rtab **path, const uint64_t *idx, unsi
         if (t->used)
             return;
         struct rtab *parent = path[k + 1];
-        const uint64_t link = parent->e[idx[k + 1]];
-        parent->e[idx[k + 1]] = 0;
+        const uint64_t link = LOAD(parent->e[idx[k + 1]]);
+        STORE(parent->e[idx[k + 1]], 0);
         parent->child[idx[k + 1]] = NULL;
         parent->used--;
         table_free(r, t, link);
@@ -174,31 +202,33 @@ static int radix_map(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned
         uint64_t i = IDX(r, va, k);
         path[k] = t;
         idx[k] = i;
-        if (!t->e[i]) {
+        const uint64_t e = LOAD(t->e[i]);
+        if (!e) {
             struct rtab *c;
             int rc = table_new(r, k - 1, &c);
             if (rc) {
                 prune(r, path, idx, k);
                 return rc;
             }
-            t->e[i] = TABLE_PTE(c);
             t->child[i] = c;
+            STORE(t->e[i], TABLE_PTE(c)); /* after the child: a walk may follow it at once */
             t->used++;
-        } else if (t->e[i] & PTE_LEAF) {
+        } else if (e & PTE_LEAF) {
             prune(r, path, idx, k); /* drops tables this call created */
             return VMSIM_EEXIST;
         }
         t = t->child[i];
     }
     uint64_t i = IDX(r, va, level);
-    uint64_t old = t->e[i];
+    uint64_t old = LOAD(t->e[i]);
     if (old && !(old & PTE_LEAF))
         return VMSIM_EEXIST;
     if (!old) {
         t->used++;
         r->leaves[level]++;
     }
-    t->e[i] = (pte & PTE_SWAP) ? (pte | PTE_LEAF) & ~PTE_P : pte | PTE_P | PTE_LEAF;
+    publish(&t->e[i], true, (pte & PTE_SWAP) ? (pte | PTE_LEAF) & ~PTE_P : pte | PTE_P | PTE_LEAF,
+            0, 0);
     return VMSIM_OK;
 }
 
@@ -212,7 +242,7 @@ static uint64_t *find_leaf(struct radix *r, vmsim_vaddr_t va, struct rtab **path
         uint64_t i = IDX(r, va, k);
         path[k] = t;
         idx[k] = i;
-        uint64_t e = t->e[i];
+        uint64_t e = LOAD(t->e[i]);
         if (!e)
             return NULL;
         if (e & PTE_LEAF) {
@@ -231,10 +261,10 @@ static int radix_unmap(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64
     unsigned level;
     uint64_t *e = find_leaf(r, va, path, idx, &level);
     if (old)
-        *old = e ? *e : 0;
+        *old = e ? LOAD(*e) : 0;
     if (!e)
         return VMSIM_ENOENT;
-    *e = 0;
+    STORE(*e, 0);
     path[level]->used--;
     r->leaves[level]--;
     prune(r, path, idx, level);
@@ -251,7 +281,7 @@ static int radix_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint6
     uint64_t *e = find_leaf(r, va, path, idx, &level);
     if (!e)
         return VMSIM_ENOENT;
-    *e = ((*e | set) & ~clear) | PTE_LEAF;
+    publish(e, false, 0, set, clear);
     return VMSIM_OK;
 }
 
@@ -277,7 +307,7 @@ static void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
     w->top = k;
     for (;; k--) {
         const uint64_t i = IDX(r, va, k);
-        const uint64_t e = t->e[i];
+        const uint64_t e = LOAD(t->e[i]);
         w->ref[n].pa = base + i * pte_bytes;
         w->ref[n].level = (uint8_t)k;
         w->table[k] = t;
@@ -286,7 +316,7 @@ static void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
             /* A leaf, or nothing. Set the accessed bit only when it is
              * clear: a store per walk would dirty every entry's cache line. */
             if ((e & (PTE_P | PTE_A)) == PTE_P)
-                t->e[i] = e | PTE_A;
+                __atomic_fetch_or(&t->e[i], PTE_A, __ATOMIC_RELAXED);
             w->pte = (e & PTE_P) ? e | PTE_A : e;
             w->level = k;
             w->nrefs = n;
@@ -305,7 +335,7 @@ static uint64_t radix_lookup(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, 
     const uint64_t *e = find_leaf(R(p), va, path, idx, &k);
     if (level)
         *level = k;
-    return e ? *e : 0;
+    return e ? LOAD(*e) : 0;
 }
 
 static int visit_tree(struct radix *r, struct rtab *t, vmsim_vaddr_t base, vmsim_vaddr_t lo,
@@ -379,7 +409,7 @@ static void radix_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, un
     unsigned k = r->levels;
     for (; k > level; k--) {
         uint64_t i = IDX(r, va, k);
-        if ((t->e[i] & (PTE_P | PTE_LEAF)) != PTE_P)
+        if ((LOAD(t->e[i]) & (PTE_P | PTE_LEAF)) != PTE_P)
             return;
         t = t->child[i];
     }
