@@ -52,9 +52,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (e->type >= VMSIM_EV_NTYPES || e->cpu >= VMSIM_MAX_CPUS || e->pid == 0 ||
                 (e->type == VMSIM_EV_ACCESS && (e->len == 0 || e->addr + (e->len - 1) < e->addr)))
                 abort();
-            /* the OS workloads map whole pages, private, below 2^47 */
+            /* the OS workloads map whole pages, user, below 2^47; private
+             * but for smp's shared region */
             if (e->type == VMSIM_EV_MMAP &&
-                (e->len == 0 || (e->addr | e->len) % 4096 || (e->kind & ~7u) ||
+                (e->len == 0 || (e->addr | e->len) % 4096 ||
+                 (e->kind & ~(7u | VMSIM_MAP_SHARED)) ||
                  e->addr + e->len > (UINT64_C(1) << 47) || e->addr + e->len < e->addr))
                 abort();
             if (e->type == VMSIM_EV_FORK && (e->addr == 0 || e->addr > UINT32_MAX))

@@ -382,7 +382,8 @@ static void test_gc_live_set_changes(void **state)
  * switch before a cpu runs a pid, forks only by live pids and to new pids,
  * exits of live pids only; VM events only before any other event, each
  * creating a new VM 2..255; a spawn into VM 1 (file 0) or a VM created
- * before; a fork's child in its parent's VM. */
+ * before; a fork's child in its parent's VM; private mappings only, but
+ * for smp's shared region (shared_ok). */
 #define MODEL_PIDS 8192
 #define MODEL_FILES 64
 
@@ -410,6 +411,8 @@ struct model {
     bool vm_made[VMSIM_MAX_VMS];      /* VM 1 is the machine's own */
     uint64_t vm_access[VMSIM_MAX_VMS]; /* accesses by VM */
     const struct vmsim_event *last;
+    bool shared_ok;          /* smp: a VMSIM_MAP_SHARED mapping is allowed */
+    uint64_t shared_mmaps;   /* mmaps with VMSIM_MAP_SHARED */
 };
 
 static void model_init(struct model *m, unsigned cpus)
@@ -513,7 +516,9 @@ static void model_event(struct model *m, const struct vmsim_event *e, size_t at)
         assert_int_equal(e->addr % PAGE, 0);
         assert_int_equal(e->len % PAGE, 0);
         assert_true(e->addr + e->len <= UINT64_C(1) << 47);
-        assert_int_equal(e->kind & ~7u, 0); /* private mappings, user pages */
+        /* user pages; private mappings but smp's shared region */
+        assert_int_equal(e->kind & ~(7u | (m->shared_ok ? VMSIM_MAP_SHARED : 0)), 0);
+        m->shared_mmaps += (e->kind & VMSIM_MAP_SHARED) != 0;
         if (e->file == 0)
             assert_int_equal(e->pgoff, 0);
         for (size_t i = 0; i < p->nv; i++)
@@ -564,6 +569,7 @@ static void model_event(struct model *m, const struct vmsim_event *e, size_t at)
 static struct stream model_run(struct model *m, const char *spec, unsigned cpus, size_t limit)
 {
     model_init(m, cpus);
+    m->shared_ok = strncmp(spec, "smp:", 4) == 0;
     struct stream s = collect(spec, limit, 4096);
     assert_true(s.n < limit); /* the whole stream */
     for (size_t i = 0; i < s.n; i++)
@@ -1180,6 +1186,334 @@ static void test_vms_run(void **state)
     cmd_result_free(&r);
 }
 
+/* ---- smp ------------------------------------------------------------------------- */
+
+#define GIB UINT64_C(0x40000000)
+
+/* Which region addr of an smp stream lies in (48 bits: region c at 1 TiB
+ * + c GiB, the shared one after the cpus' ones), or -1. */
+static int smp_region_of(uint64_t addr, uint64_t len, unsigned cpus, uint64_t size,
+                         uint64_t shared)
+{
+    for (unsigned c = 0; c <= cpus; c++) {
+        const uint64_t lo = BASE + c * GIB, bytes = c < cpus ? size : shared;
+        if (addr >= lo && addr - lo + len <= bytes)
+            return (int)c;
+    }
+    return -1;
+}
+
+/* Accesses of each cpu after the setup, from the definition: slice j (of
+ * `slice` accesses, the last one cut at the n-th access) runs on cpu j mod
+ * cpus. */
+static void smp_per_cpu(uint64_t accesses, unsigned cpus, uint64_t slice, uint64_t *per)
+{
+    const uint64_t full = accesses / slice, rest = accesses % slice;
+    for (unsigned c = 0; c < cpus; c++)
+        per[c] = (full / cpus + (c < full % cpus)) * slice + (c == full % cpus ? rest : 0);
+}
+
+static void test_smp_stream(void **state)
+{
+    (void)state;
+    struct model m;
+    /* cpus=3, procs=3: regions of 8k (2 pages) at 1 TiB + 0, 1, 2 GiB and
+     * the shared 4k at 1 TiB + 3 GiB, MAP_SHARED (there are forks). touch:
+     * 3 x 2 + 1 = 7 writes. Then forks of 2 and 3, cpus 1 and 2 switch to
+     * them, and 1050 accesses: slices 0-9 of 100 and slice 10 of 50, on
+     * cpus 0,1,2,0,...: cpu 0 slices 0,3,6,9 = 400; cpu 1 1,4,7 and 50 of
+     * slice 10 = 350; cpu 2 2,5,8 = 300. OS events: 1 spawn, 4 mmaps, 2
+     * forks, 3 switches. */
+    struct stream s = model_run(
+        &m, "smp:cpus=3,procs=3,size=8k,shared=4k,share=0.5,touch=1,slice=100,n=1057", 3, 2000);
+    expect_counts(&m, 1057, 1, 4, 2, 0, 3);
+    assert_int_equal(m.shared_mmaps, 1);
+    assert_int_equal(s.n, 1057 + 10);
+    const struct vmsim_event *e = s.ev;
+    const unsigned rw = VMSIM_PROT_R | VMSIM_PROT_W;
+    assert_int_equal(e[0].type, VMSIM_EV_SPAWN);
+    assert_int_equal(e[0].pid, 1);
+    assert_int_equal(e[0].cpu, 0);
+    assert_int_equal(e[1].type, VMSIM_EV_SWITCH);
+    assert_int_equal(e[1].cpu, 0);
+    assert_int_equal(e[1].pid, 1);
+    for (unsigned c = 0; c < 4; c++) { /* 3 private regions, then the shared one */
+        const struct vmsim_event *x = &e[2 + c];
+        assert_int_equal(x->type, VMSIM_EV_MMAP);
+        assert_int_equal(x->pid, 1);
+        assert_int_equal(x->cpu, 0);
+        assert_int_equal(x->addr, BASE + c * GIB);
+        assert_int_equal(x->len, c < 3 ? 8192 : 4096);
+        assert_int_equal(x->kind, c < 3 ? rw : rw | VMSIM_MAP_SHARED);
+        assert_int_equal(x->file, 0);
+        assert_int_equal(x->pgoff, 0);
+    }
+    static const uint64_t touched[7] = {0, 4096, GIB, GIB + 4096, 2 * GIB, 2 * GIB + 4096,
+                                        3 * GIB};
+    for (unsigned i = 0; i < 7; i++) {
+        const struct vmsim_event *x = &e[6 + i];
+        assert_int_equal(x->type, VMSIM_EV_ACCESS);
+        assert_int_equal(x->kind, VMSIM_WRITE);
+        assert_int_equal(x->pid, 1);
+        assert_int_equal(x->cpu, 0);
+        assert_int_equal(x->len, 8);
+        assert_int_equal(x->addr, BASE + touched[i]);
+    }
+    for (unsigned i = 0; i < 2; i++) {
+        assert_int_equal(e[13 + i].type, VMSIM_EV_FORK);
+        assert_int_equal(e[13 + i].pid, 1);
+        assert_int_equal(e[13 + i].cpu, 0);
+        assert_int_equal(e[13 + i].addr, 2 + i);
+    }
+    for (unsigned c = 1; c < 3; c++) {
+        assert_int_equal(e[14 + c].type, VMSIM_EV_SWITCH);
+        assert_int_equal(e[14 + c].cpu, c);
+        assert_int_equal(e[14 + c].pid, c + 1);
+    }
+    /* the slices: access j after the setup is on cpu (j / 100) mod 3, by
+     * its process, inside its own region or the shared one */
+    uint64_t per[3] = {0}, want[3], shared = 0;
+    for (size_t j = 0; j < 1050; j++) {
+        const struct vmsim_event *x = &e[17 + j];
+        const unsigned cpu = (unsigned)(j / 100 % 3);
+        assert_int_equal(x->type, VMSIM_EV_ACCESS);
+        assert_int_equal(x->cpu, cpu);
+        assert_int_equal(x->pid, cpu + 1);
+        assert_int_equal(x->kind, VMSIM_READ); /* write=0 */
+        assert_int_equal(x->addr % 8, 0);
+        const int r = smp_region_of(x->addr, x->len, 3, 8192, 4096);
+        if (r != (int)cpu && r != 3)
+            fail_msg("access %zu of cpu %u at %#llx: region %d", j, cpu,
+                     (unsigned long long)x->addr, r);
+        shared += r == 3;
+        per[cpu]++;
+    }
+    smp_per_cpu(1050, 3, 100, want);
+    assert_int_equal(want[0], 400);
+    assert_int_equal(want[1], 350);
+    assert_int_equal(want[2], 300);
+    for (unsigned c = 0; c < 3; c++)
+        assert_int_equal(per[c], want[c]);
+    assert_true(near((double)shared / 1050, 0.5, 1050));
+    free(s.ev);
+    model_free(&m);
+}
+
+static void test_smp_processes(void **state)
+{
+    (void)state;
+    struct model m;
+    /* procs=1: four threads of process 1, no fork; the shared region is
+     * private (nothing to share it with); cpus 1-3 switch to pid 1. No
+     * touch: every OS event comes before the first access. */
+    struct stream s =
+        model_run(&m, "smp:cpus=4,size=16k,shared=8k,share=0.3,slice=10,n=1000", 4, 2000);
+    expect_counts(&m, 1000, 1, 5, 0, 0, 4);
+    assert_int_equal(m.shared_mmaps, 0);
+    assert_int_equal(s.ev[6].type, VMSIM_EV_MMAP);
+    assert_int_equal(s.ev[6].addr, BASE + 4 * GIB);
+    assert_int_equal(s.ev[6].kind, VMSIM_PROT_R | VMSIM_PROT_W);
+    for (size_t i = 0; i < s.n; i++)
+        assert_int_equal(s.ev[i].pid, 1);
+    assert_int_equal(s.ev[10].type, VMSIM_EV_ACCESS);
+    free(s.ev);
+    model_free(&m);
+
+    /* procs=2 on 4 cpus: cpu c runs pid c mod 2 + 1 (1, 2, 1, 2); one
+     * fork; switches on cpu 0 (to 1), 1 (to 2), 2 (to 1), 3 (to 2) */
+    s = model_run(&m, "smp:cpus=4,procs=2,size=16k,slice=10,n=1000", 4, 2000);
+    expect_counts(&m, 1000, 1, 4, 1, 0, 4);
+    for (size_t i = 0; i < s.n; i++)
+        if (s.ev[i].type == VMSIM_EV_ACCESS) {
+            assert_int_equal(s.ev[i].pid, s.ev[i].cpu % 2 + 1);
+            assert_int_equal(smp_region_of(s.ev[i].addr, s.ev[i].len, 4, 16384, 0),
+                             s.ev[i].cpu);
+        }
+    free(s.ev);
+    model_free(&m);
+
+    /* one cpu: spawn, switch, one mmap, the accesses */
+    s = model_run(&m, "smp:cpus=1,n=50", 1, 100);
+    expect_counts(&m, 50, 1, 1, 0, 0, 1);
+    free(s.ev);
+    model_free(&m);
+
+    /* n inside the touch pass (2 x 16 pages): the stream stops there,
+     * before any fork */
+    s = model_run(&m, "smp:cpus=2,procs=2,size=64k,touch=1,n=5", 2, 100);
+    expect_counts(&m, 5, 1, 2, 0, 0, 1);
+    free(s.ev);
+    model_free(&m);
+}
+
+/* Region c at the layout's heap + c x size rounded up to a slot: 48 bits
+ * 1 TiB + c GiB; 39 bits 2 GiB + c GiB; 32 bits 16 MiB + c x 8 MiB, or c x
+ * 16 MiB for a 9 MiB region. */
+static void test_smp_layout(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        unsigned bits;
+        uint64_t first, step;
+    } c[] = {
+        {"smp:cpus=3,size=12k,shared=4k,n=1", 48, BASE, GIB},
+        {"smp:cpus=3,size=12k,shared=4k,n=1", 39, UINT64_C(0x80000000), GIB},
+        {"smp:cpus=3,size=12k,shared=4k,n=1", 32, UINT64_C(0x1000000), UINT64_C(0x800000)},
+        {"smp:cpus=3,size=9m,shared=4k,n=1", 32, UINT64_C(0x1000000), UINT64_C(0x1000000)},
+        {"smp:cpus=3,size=1g,shared=4k,n=1", 48, BASE, GIB},
+        {"smp:cpus=3,size=1025m,shared=4k,n=1", 48, BASE, 2 * GIB},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        struct vmsim_source *src;
+        struct vmsim_event ev[16];
+        assert_int_equal(vmsim_source_open_workload_for(c[i].spec, c[i].bits, &src, NULL), 0);
+        long got = vmsim_source_next(src, ev, 16);
+        unsigned k = 0;
+        for (long x = 0; x < got; x++)
+            if (ev[x].type == VMSIM_EV_MMAP) {
+                if (ev[x].addr != c[i].first + k * c[i].step)
+                    fail_msg("%s in %u bits: mmap %u at %#llx", c[i].spec, c[i].bits, k,
+                             (unsigned long long)ev[x].addr);
+                k++;
+            }
+        assert_int_equal(k, 4);
+        vmsim_source_close(src);
+    }
+}
+
+static void test_smp_shares(void **state)
+{
+    (void)state;
+    /* 200000 accesses in slices of 256: 781 whole slices and one of 64,
+     * slice 781 on cpu 781 mod 4 = 1: cpu 0 has 196 slices (50176), cpu 1
+     * 195 and the 64 (49984), cpus 2 and 3 195 each (49920) */
+    enum { N = 200000, PAGES = 256 };
+    struct stream s = collect(
+        "smp:n=200000,cpus=4,procs=4,size=1m,shared=1m,share=0.3,write=0.25,slice=256", N + 100,
+        4096);
+    struct stream r =
+        collect("smp:n=200000,cpus=4,procs=4,size=1m,shared=1m,share=0.3,slice=256", N + 100, 4096);
+    assert_int_equal(s.n, r.n);
+    uint64_t per[4] = {0}, shared = 0, writes = 0, own0 = 0;
+    static unsigned hist[PAGES];
+    memset(hist, 0, sizeof hist);
+    for (size_t i = 0; i < s.n; i++) {
+        const struct vmsim_event *e = &s.ev[i];
+        assert_int_equal(e->addr, r.ev[i].addr); /* write= moves no address */
+        if (e->type != VMSIM_EV_ACCESS)
+            continue;
+        const int g = smp_region_of(e->addr, e->len, 4, 1u << 20, 1u << 20);
+        assert_true(g == e->cpu || g == 4);
+        per[e->cpu]++;
+        shared += g == 4;
+        writes += e->kind == VMSIM_WRITE;
+        if (g == 0) {
+            own0++;
+            hist[(e->addr - BASE) / PAGE]++;
+        }
+    }
+    const uint64_t want[4] = {50176, 49984, 49920, 49920};
+    uint64_t derived[4];
+    smp_per_cpu(N, 4, 256, derived);
+    for (unsigned c = 0; c < 4; c++) {
+        assert_int_equal(per[c], want[c]);
+        assert_int_equal(derived[c], want[c]);
+    }
+    /* binomial: 6 standard deviations */
+    assert_true(near((double)shared / N, 0.3, N));
+    assert_true(near((double)writes / N, 0.25, N));
+    /* cpu 0's own accesses are uniform over its 256 pages: chi-square
+     * with 255 degrees of freedom within 6 standard deviations */
+    double chi = 0, per_page = (double)own0 / PAGES;
+    for (int p = 0; p < PAGES; p++)
+        chi += (hist[p] - per_page) * (hist[p] - per_page) / per_page;
+    assert_true(fabs(chi - (PAGES - 1)) < 6 * sqrt(2.0 * (PAGES - 1)));
+    free(s.ev);
+    free(r.ev);
+}
+
+/* The simulated kernel under smp: with touch=1, process 1 writes every
+ * page (demand-zero writes, or page-cache misses in the MAP_SHARED
+ * region), and after the forks the first write to a page of a private
+ * region copies it, whoever makes it: the parent's frames are shared with
+ * every child. Regions of 4 pages and about 1000 writes per cpu (the
+ * chance that a cpu misses one of its pages is 4 x (3/4)^750 < 1e-90), so
+ * each private page is copied exactly once; no one writes the original
+ * again, so there is no reuse. */
+static void test_smp_cow_storm(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        long long dzw, pcmiss, copy, forks;
+    } c[] = {
+        /* 16 touched pages, 16 copies (cpu 0's by pid 1, whose pages all
+         * three children map too) */
+        {"smp:cpus=4,procs=4,size=16k,touch=1,write=1,n=4016", 16, 0, 16, 3},
+        /* the shared region's 4 pages come from the page cache and are
+         * written in place by every process */
+        {"smp:cpus=4,procs=2,size=16k,shared=16k,share=0.25,touch=1,write=1,n=4020", 16, 4, 16, 1},
+        /* one process: nothing to copy */
+        {"smp:cpus=4,size=16k,shared=16k,share=0.25,touch=1,write=1,n=4020", 20, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        struct cmd_result r = run_vmsim("run --quiet --workload %s --json -", c[i].spec);
+        if (r.status != 0)
+            fail_msg("%s: status %d: %s", c[i].spec, r.status, r.err);
+        json_t *j = json_loads(r.out, 0, NULL);
+        assert_non_null(j);
+        uint64_t dzw, pcmiss, copy, reuse, total, forks;
+        assert_true(json_path(j, "faults.demand_zero_write", &dzw));
+        assert_true(json_path(j, "faults.pagecache_miss", &pcmiss));
+        assert_true(json_path(j, "faults.cow_copy", &copy));
+        assert_true(json_path(j, "faults.cow_reuse", &reuse));
+        assert_true(json_path(j, "faults.total", &total));
+        assert_true(json_path(j, "forks", &forks));
+        if ((long long)dzw != c[i].dzw || (long long)pcmiss != c[i].pcmiss ||
+            (long long)copy != c[i].copy || reuse != 0 || (long long)forks != c[i].forks ||
+            total != dzw + pcmiss + copy)
+            fail_msg("%s: demand-zero writes %llu, page-cache misses %llu, copies %llu, "
+                     "reuses %llu, forks %llu, faults %llu",
+                     c[i].spec, (unsigned long long)dzw, (unsigned long long)pcmiss,
+                     (unsigned long long)copy, (unsigned long long)reuse,
+                     (unsigned long long)forks, (unsigned long long)total);
+        json_decref(j);
+        cmd_result_free(&r);
+    }
+
+    /* At scale: 4 regions of 16384 pages, touched (65536 writes), then
+     * 134464 writes, 33792, 33600, 33536 and 33536 by cpus 0-3 (slices of
+     * 256). Each cpu's m uniform writes reach N (1 - (1 - 1/N)^m) distinct
+     * pages on average, each copied once: about 57115 copies in all, with
+     * a standard deviation of about 72 (the variance of the distinct count,
+     * N e^-l (1 - (1 + l) e^-l), l = m / N, summed over the cpus). */
+    struct cmd_result r = run_vmsim(
+        "run --quiet --workload smp:cpus=4,procs=4,touch=1,write=1,n=200000 --json -");
+    assert_int_equal(r.status, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    uint64_t dzw, copy, reuse;
+    assert_true(json_path(j, "faults.demand_zero_write", &dzw));
+    assert_true(json_path(j, "faults.cow_copy", &copy));
+    assert_true(json_path(j, "faults.cow_reuse", &reuse));
+    const double pages = 16384;
+    const uint64_t m[4] = {33792, 33600, 33536, 33536};
+    double mean = 0, var = 0;
+    for (int k = 0; k < 4; k++) {
+        const double l = (double)m[k] / pages, q = exp(-l);
+        mean += pages * (1 - pow(1 - 1 / pages, (double)m[k]));
+        var += pages * q * (1 - (1 + l) * q);
+    }
+    assert_int_equal(dzw, 65536);
+    assert_int_equal(reuse, 0);
+    if (fabs((double)copy - mean) > 6 * sqrt(var))
+        fail_msg("%llu copies, expected %.0f +- %.0f", (unsigned long long)copy, mean,
+                 6 * sqrt(var));
+    json_decref(j);
+    cmd_result_free(&r);
+}
+
 /* ---- determinism and batching ----------------------------------------------- */
 
 static const char *const all_specs[] = {
@@ -1196,6 +1530,7 @@ static const char *const all_specs[] = {
     "cloud:n=20000,tenants=5,regions=3,cpus=3,slice=89,churn=0.3",
     "vms:n=20000,vms=4,cpus=3,slice=97,gc_heap=256k,gc_obj=64,db_table=1m,fork_heap=64k,"
     "fork_requests=1000",
+    "smp:n=20000,cpus=3,procs=2,size=64k,shared=16k,share=0.2,touch=1,slice=97,write=0.3",
 };
 
 static void test_same_seed_same_stream(void **state)
@@ -1284,6 +1619,8 @@ static void test_total(void **state)
         {"vms:n=100000,vms=5,fork_workers=3,fork_requests=5000,slice=700,gc_heap=1m,"
          "db_table=1m,fork_heap=1m",
          100000},
+        {"smp:n=100000,cpus=3,procs=3,size=1m,shared=64k,share=0.1,touch=1", 100000},
+        {"smp:n=10,touch=1", 10}, /* inside the touch pass */
         {"default", 30000000},
     };
     enum { B = 1000 };
@@ -1539,6 +1876,29 @@ static const struct bad_spec bad_specs[] = {
     {"vms:pid=2", "pid=2"},
     {"vms:code=4k", "code=4k"},
     {"vms:access=3", "access=3"},
+    {"smp:cpus=0", "cpus=0"},
+    {"smp:cpus=65", "cpus=65"},
+    {"smp:procs=0", "procs=0"},
+    {"smp:procs=5", "procs=5"},                    /* above the default 4 cpus */
+    {"smp:cpus=2,procs=3", "procs=3"},
+    {"smp:procs=3,cpus=2", "procs=3"},
+    {"smp:size=0", "size=0"},
+    {"smp:size=5000", "size=5000"},
+    {"smp:size=2t", "size=2t"},
+    {"smp:shared=6k", "shared=6k"},
+    {"smp:shared=2t", "shared=2t"},
+    {"smp:share=0.5", "share=0.5"},                /* no shared region */
+    {"smp:shared=0,share=0.1", "share=0.1"},
+    {"smp:shared=4k,share=1.5", "share=1.5"},
+    {"smp:touch=2", "touch=2"},
+    {"smp:slice=0", "slice=0"},
+    {"smp:n=0", "n=0"},
+    {"smp:write=2", "write=2"},
+    {"smp:access=3", "access=3"},
+    {"smp:pid=2", "pid=2"},
+    {"smp:base=0x1000", "base=0x1000"},
+    {"smp:code=4k", "code=4k"},
+    {"smp:workers=2", "workers=2"},
     {"seq:n=1\n", "n=1"},
     {"seq:\x01=1", "\\x01=1"},
 };
@@ -1601,7 +1961,7 @@ static void test_names_and_defaults(void **state)
         n++;
     }
     assert_null(vmsim_workload_help[n]);
-    assert_int_equal(n, 13);
+    assert_int_equal(n, 14);
 }
 
 /* ---- default ------------------------------------------------------------------ */
@@ -1779,6 +2139,14 @@ static void test_too_big_for_the_space(void **state)
         {"sparse:regions=300", 32, "regions=300", "regions at most 255"},
         {"seq", 16, "va_bits=16 (the machine's)", "from 20 to 64"},
         {"seq:va_bits=19", 48, "va_bits=19", "from 20 to 64"},
+        /* smp in 32 bits: regions rounded up to 8 MiB slots from 16 MiB,
+         * below 2^31 */
+        {"smp:size=1g", 32, "size=1g", "below 0x80000000 (the 32-bit user half)"},
+        {"smp:cpus=64", 32, "cpus=64",
+         "cpus x size (each rounded up to 0x800000) + shared, from 0x1000000, below 0x80000000 "
+         "(the 32-bit user half)"},
+        {"smp:shared=2g", 32, "shared=2g", "from 0x1000000, below 0x80000000"},
+        {"smp:cpus=64,size=4g", 39, "size=4g", "below 0x4000000000"},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         struct vmsim_source *src;
@@ -1813,6 +2181,11 @@ int main(void)
         cmocka_unit_test(test_vms_stream),
         cmocka_unit_test(test_vms_services),
         cmocka_unit_test(test_vms_run),
+        cmocka_unit_test(test_smp_stream),
+        cmocka_unit_test(test_smp_processes),
+        cmocka_unit_test(test_smp_layout),
+        cmocka_unit_test(test_smp_shares),
+        cmocka_unit_test(test_smp_cow_storm),
         cmocka_unit_test(test_same_seed_same_stream),
         cmocka_unit_test(test_batching_invisible),
         cmocka_unit_test(test_count_and_end),

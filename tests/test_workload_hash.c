@@ -56,6 +56,9 @@ static const struct expect expected[] = {
     {"cloud:va_bits=39", UINT64_C(0xb8d1e037a6e1df86)},
     {"vms", UINT64_C(0x27039bec76948dd1)},
     {"vms:seed=2,va_bits=39", UINT64_C(0x2d1c9826306d2486)},
+    {"smp", UINT64_C(0xf1d55fc405de4430)},
+    {"smp:procs=4,shared=16m,share=0.25,touch=1,write=0.3,va_bits=39",
+     UINT64_C(0xe10b339c3f9e99d2)},
 };
 
 static uint64_t fnv(uint64_t h, uint64_t v, unsigned bytes)

@@ -3,8 +3,8 @@
  * file per workload family (synth_basic.c: seq, stride, random, zipf,
  * chase, sparse; synth_gc.c; synth_default.c; synth_os.c: what the OS
  * workloads share; synth_forkserver.c, synth_sharedlibs.c, synth_bigws.c,
- * synth_cloud.c, synth_vms.c), each defining its `gen_NAME` and its
- * parameters; synth.c lists them in SYNTH_GENERATORS. The invariants every
+ * synth_cloud.c, synth_vms.c, synth_smp.c), each defining its `gen_NAME`
+ * and its parameters; synth.c lists them in SYNTH_GENERATORS. The invariants every
  * generator keeps are at the top of synth.c. Private to src/trace. */
 #ifndef VMSIM_TRACE_SYNTH_H
 #define VMSIM_TRACE_SYNTH_H
@@ -57,7 +57,7 @@ struct synth_args {
     double write;
     uint64_t size, stride, nodes, node, regions, rsize, obj;
     double theta, live;
-    /* the OS workloads (forkserver, sharedlibs, bigws, cloud, vms) */
+    /* the OS workloads (forkserver, sharedlibs, bigws, cloud, vms, smp) */
     uint64_t cpus, slice, workers, requests, recycle, procs, libs, tenants, thp;
     uint64_t text, rodata, heap, stack, area, hotsize;
     double fetch, area_share, rodata_share, hot, churn;
@@ -66,6 +66,10 @@ struct synth_args {
      * theta) */
     uint64_t vms, vmmem, service, gc_heap, db_table;
     double db_write;
+    /* smp: the shared region, the share of accesses to it, the touch pass
+     * (it also takes cpus, procs, size and slice) */
+    uint64_t shared, touch;
+    double share;
 };
 
 enum pkind {
@@ -213,7 +217,9 @@ struct os_state {
     unsigned phase;        /* setup steps done */
     uint64_t slices;       /* time slices started */
     uint64_t next_pid;     /* the next fresh pid; pids are never reused */
-    uint64_t init_page;    /* forkserver, vms: the master's next heap page */
+    uint64_t init_page;    /* forkserver, vms: the master's next heap page; smp: the
+                              touch pass's next page */
+    uint64_t step;         /* smp: bytes from one cpu's region to the next */
     vmsim_pid_t oncpu[VMSIM_MAX_CPUS]; /* pid each cpu last switched to, 0: none */
     struct chance fetch, share, write, hot, churn;
     unsigned shift;        /* log2(access) */
