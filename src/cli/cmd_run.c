@@ -404,7 +404,9 @@ int cmd_run(int argc, char **argv)
         return rc;
     }
     cli_progress_begin(&r.pg, quiet, trace_size(trace), vmsim_source_total(src));
-    struct vmsim_event *buf = malloc(BATCH * sizeof *buf);
+    /* On threads each batch's end is a barrier: larger batches, fewer of them */
+    const size_t batch = cfg.threads > 1 ? 16 * BATCH : BATCH;
+    struct vmsim_event *buf = malloc(batch * sizeof *buf);
     const struct vmsim_event spawn = {.type = VMSIM_EV_SPAWN, .pid = RECORD_PID};
     const struct vmsim_event exit_ev = {.type = VMSIM_EV_EXIT, .pid = RECORD_PID};
     int status = 0;
@@ -421,7 +423,7 @@ int cmd_run(int argc, char **argv)
             stopped = true;
             break;
         }
-        long n = vmsim_source_next(src, buf, BATCH);
+        long n = vmsim_source_next(src, buf, batch);
         if (n < 0) {
             const struct vmsim_source_error *e = vmsim_source_error(src);
             finish(r.sim, source, json, quiet, &r.pg, "trace error");
