@@ -180,6 +180,18 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
     if (cfg->verify)
         fprintf(out, "%-22s %s reads checked, %s mismatches\n", "verify", num(st->verify_checks, a),
                 num(st->verify_mismatches, b));
+    if (cfg->threads > 1) { /* docs/concurrency.md */
+        fprintf(out, "%-22s %u threads, --locks %s, %s phases; %s faults locked (%s waited), %s "
+                "re-validated, %s CAS retries, %s pinned, %s IPIs\n",
+                "concurrency", (unsigned)cfg->threads,
+                cfg->locks <= VMSIM_LOCKS_SEQCOUNT ? vmsim_locks_names[cfg->locks] : "?",
+                num(st->conc_phases, a), num(st->conc_locks, b), num(st->conc_contended, c),
+                num(st->conc_revalidated, (char[32]){0}), num(st->conc_cas_retries, (char[32]){0}),
+                num(st->conc_pins, (char[32]){0}), num(st->conc_ipis, (char[32]){0}));
+        if (cfg->verify)
+            fprintf(out, "%-22s %s reads raced a copy (not checked), %s stale translations used\n",
+                    "", num(st->verify_raced, a), num(st->conc_stale, b));
+    }
     if (cfg->vipt_sets)
         fprintf(out, "%-22s %u index bits above the page offset, %s frames with aliases in "
                 "different sets\n", "VIPT synonyms", (unsigned)st->synonym_bits,
