@@ -23,7 +23,7 @@ set yrange [0:*]
 set xtics ("1" 1, "2" 2, "4" 4, "8" 8)
 set xlabel "host threads"
 set ylabel "speedup over 1 thread"
-set key top right
+set key bottom right
 do for [s in "procs threads cow fork"] {
   set title s
   plot for [l in "table global seqcount"] \
