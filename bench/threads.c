@@ -1,5 +1,5 @@
 /* make bench, part 5: --threads (docs/concurrency.md, "Scaling"). Host
- * accesses per second of wall-clock time, best of two, of three streams on
+ * accesses per second of wall-clock time, best of three, of four streams on
  * 8 simulated CPUs, for each lock design and 1, 2, 4 and 8 threads; the
  * baseline of each is the same stream on one thread (the sequential run)
  * in the same process, the same machine and geometry (radix, x86-64,
