@@ -314,7 +314,7 @@ static void test_fork_cow_verify(void **state)
 /* More threads than cores: 8 CPUs of one process write the same 256
  * pages, each in its own rotated order, round after round; an munmap
  * between rounds empties the range, so every round faults every page
- * again, concurrently: over a million faults with table locks (a tenth
+ * again, concurrently: over two million faults with table locks (a tenth
  * under the sanitizers), fewer with the other designs and with --verify.
  * Exactly one demand-zero fault per page and round; every other fault was
  * re-validated. */
@@ -342,7 +342,7 @@ static void stress(unsigned rounds, unsigned locks, bool verify)
 static void test_stress_oversubscribed(void **state)
 {
     (void)state;
-    stress(4000 / SCALE, VMSIM_LOCKS_TABLE, false);
+    stress(8000 / SCALE, VMSIM_LOCKS_TABLE, false);
     stress(400 / SCALE, VMSIM_LOCKS_TABLE, true);
     stress(400 / SCALE, VMSIM_LOCKS_GLOBAL, false);
     stress(400 / SCALE, VMSIM_LOCKS_SEQCOUNT, true);
@@ -413,6 +413,48 @@ static void test_refusals(void **state)
     cmd_result_free(&r);
 }
 
+/* Shared memory between processes (the smp workload: MAP_SHARED anonymous
+ * memory inherited by fork, untouched before it): each process's first access to
+ * a shared page is one page-cache fault, a miss for the first of all and a
+ * hit for the others, whoever comes first: hits + misses and the misses
+ * alone are the sequential run's. --verify: nothing lost. */
+static void test_shared_memory_verify(void **state)
+{
+    (void)state;
+    const char *spec = "smp:cpus=4,procs=4,size=1m,shared=2m,share=0.6,write=0.3,n=200000";
+    char *a = temp_path(".json"), *b = temp_path(".json");
+    struct cmd_result r = run_vmsim("run --workload %s --cpus 4 --verify --json %s --quiet", spec, a);
+    assert_int_equal(r.status, 0);
+    cmd_result_free(&r);
+    r = run_vmsim("run --workload %s --cpus 4 --threads 4 --verify --json %s --quiet", spec, b);
+    assert_int_equal(r.status, 0);
+    cmd_result_free(&r);
+    json_error_t err;
+    json_t *ja = json_load_file(a, 0, &err), *jb = json_load_file(b, 0, &err);
+    assert_non_null(ja);
+    assert_non_null(jb);
+    uint64_t hit_a, miss_a, hit_b, miss_b, v;
+    assert_true(json_path(ja, "faults.pagecache_hit", &hit_a));
+    assert_true(json_path(ja, "faults.pagecache_miss", &miss_a));
+    assert_true(json_path(jb, "faults.pagecache_hit", &hit_b));
+    assert_true(json_path(jb, "faults.pagecache_miss", &miss_b));
+    assert_int_equal(miss_b, miss_a);
+    assert_int_equal(hit_b + miss_b, hit_a + miss_a);
+    assert_true(hit_a > 0);
+    assert_true(json_path(jb, "verify.mismatches", &v));
+    assert_int_equal(v, 0);
+    assert_true(json_path(jb, "concurrency.stale_uses", &v));
+    assert_int_equal(v, 0);
+    assert_true(json_path(jb, "verify.checks", &v));
+    assert_true(v > 0);
+    json_decref(ja);
+    json_decref(jb);
+    remove(a);
+    remove(b);
+    free(a);
+    free(b);
+}
+
 /* The command line: a multi-process workload on 4 threads reports what
  * the sequential run reports, and says how it ran. */
 static void test_cli(void **state)
@@ -460,7 +502,8 @@ int main(void)
         cmocka_unit_test(test_processes_exact),   cmocka_unit_test(test_threads_disjoint_exact),
         cmocka_unit_test(test_shared_writes),     cmocka_unit_test(test_shared_mixed_verify),
         cmocka_unit_test(test_fork_cow_verify),   cmocka_unit_test(test_stress_oversubscribed),
-        cmocka_unit_test(test_hashed),            cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_hashed),            cmocka_unit_test(test_shared_memory_verify),
+        cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
