@@ -73,19 +73,40 @@ static const struct kernel_traps traps = {
     .enclave = enclave,
 };
 
+/* With threads: the parallel paths inside a phase, the kernel's at a
+ * barrier. Out of line, so that a run without threads pays one test. */
+static __attribute__((noinline)) int fault_threads(struct vmsim *sim, struct process *p,
+                                                   vmsim_vaddr_t va, unsigned kind,
+                                                   const struct walk *w, bool *fixed)
+{
+    if (par_inside())
+        return par_fault(sim, p, va, kind, w, fixed);
+    return kernel_fault(&sim->k, p, va, kind, w, fixed);
+}
+
 static int fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
                  const struct walk *w, bool *fixed)
 {
-    if (sim->par && par_inside())
-        return par_fault(sim, p, va, kind, w, fixed);
+    if (__builtin_expect(sim->par != NULL, 0))
+        return fault_threads(sim, p, va, kind, w, fixed);
     return kernel_fault(&sim->k, p, va, kind, w, fixed);
+}
+
+static __attribute__((noinline)) void touch_threads(struct vmsim *sim, struct process *p,
+                                                    vmsim_vaddr_t va, unsigned kind,
+                                                    unsigned shift, uint64_t pte)
+{
+    if (par_inside())
+        par_touch(sim, p, va, kind, shift, pte);
+    else
+        kernel_touch(&sim->k, p, va, kind, shift, pte);
 }
 
 static void touch(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
                   unsigned shift, uint64_t pte)
 {
-    if (sim->par && par_inside())
-        par_touch(sim, p, va, kind, shift, pte);
+    if (__builtin_expect(sim->par != NULL, 0))
+        touch_threads(sim, p, va, kind, shift, pte);
     else
         kernel_touch(&sim->k, p, va, kind, shift, pte);
 }
@@ -432,7 +453,8 @@ int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vadd
 /* Simulated memory running out is a result, not a failure: an event that
  * needed a frame (a new process's root table, a table for a mapping) and
  * found none is counted and dropped, and the run goes on. */
-static int run_event(struct vmsim *sim, const struct vmsim_event *e)
+static inline __attribute__((always_inline)) int run_event(struct vmsim *sim,
+                                                             const struct vmsim_event *e)
 {
     if (e->type == VMSIM_EV_VM)
         return e->addr < VMSIM_MAX_VMS ? vmsim_vm_create(sim, (unsigned)e->addr, e->len)
