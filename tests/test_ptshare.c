@@ -1,0 +1,417 @@
+/* Shared leaf tables (--share-tables, docs/kernel.md "Shared page-table
+ * subtrees"): processes mapping the same file block alike point to one
+ * leaf table. Every expected number is worked out in the comments from the
+ * x86-64 geometry (4 levels of 512 entries of 8 bytes: every table is one
+ * 4 KiB frame; a leaf table maps 2 MiB, an L2 table 1 GiB, an L3 table
+ * 512 GiB), never from the program's output.
+ *
+ * One process whose mappings lie in one 1 GiB region holds a root, one L3
+ * and one L2 table, plus a leaf table per 2 MiB block it touched:
+ * page_tables.bytes (no roots, the VmPTE rule) is 4 KiB x (2 + leaf
+ * tables). */
+#include <stdio.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "vmsim/vmsim.h"
+
+#define PAGE 4096ull
+#define MB2 (2ull << 20)
+#define GB1 (1ull << 30)
+#define FILE_ID 7
+
+static struct vmsim_config config(bool share)
+{
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    cfg.phys_bytes = 1ull << 30;
+    cfg.share_tables = share;
+    return cfg;
+}
+
+static struct vmsim *make(const struct vmsim_config *cfg)
+{
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(cfg, &sim), VMSIM_OK);
+    return sim;
+}
+
+static struct vmsim_event acc(unsigned kind, vmsim_pid_t pid, uint64_t addr)
+{
+    return (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = pid,
+                                .addr = addr, .len = 8};
+}
+
+static struct vmsim_event os(unsigned type, unsigned kind, vmsim_pid_t pid, uint64_t addr,
+                             uint64_t len)
+{
+    return (struct vmsim_event){.type = (uint8_t)type, .kind = (uint8_t)kind, .pid = pid,
+                                .addr = addr, .len = len};
+}
+
+static void run1(struct vmsim *sim, struct vmsim_event e)
+{
+    assert_int_equal(vmsim_run(sim, &e, 1), 0);
+}
+
+/* pid maps len bytes of FILE_ID from offset 0 at addr with prot. */
+static void map_file(struct vmsim *sim, vmsim_pid_t pid, uint64_t addr, uint64_t len, unsigned prot)
+{
+    struct vmsim_event m = os(VMSIM_EV_MMAP, prot, pid, addr, len);
+    m.file = FILE_ID;
+    run1(sim, m);
+}
+
+/* pid reads (or writes) every page of [addr, addr + len). */
+static void touch(struct vmsim *sim, vmsim_pid_t pid, uint64_t addr, uint64_t len, unsigned kind)
+{
+    for (uint64_t a = addr; a < addr + len; a += PAGE)
+        run1(sim, acc(kind, pid, a));
+}
+
+static uint64_t pt_bytes(const struct vmsim *sim)
+{
+    struct vmsim_pt_footprint fp;
+    vmsim_footprint(sim, &fp);
+    return fp.bytes;
+}
+
+static uint64_t leaf_tables(const struct vmsim *sim)
+{
+    struct vmsim_pt_footprint fp;
+    vmsim_footprint(sim, &fp);
+    return fp.tables[1];
+}
+
+static uint64_t leaves(const struct vmsim *sim)
+{
+    struct vmsim_pt_footprint fp;
+    vmsim_footprint(sim, &fp);
+    return fp.pages[1];
+}
+
+/* N processes map one 64 MiB file read-only, process i at i GiB (2 MiB
+ * aligned, offset 0: every block's offset agrees), and read every page.
+ * 64 MiB / 2 MiB = 32 leaf tables.
+ *   without sharing: N x (L3 + L2 + 32 leaf tables) = N x 34 x 4 KiB
+ *   with sharing:    N x (L3 + L2) + 32 = (2N + 32) x 4 KiB
+ * N = 1, 2, 10: 139,264 / 139,264; 278,528 / 147,456; 1,392,640 / 212,992.
+ * The leaves (pages_by_level) are entries of the tables: 16,384 per
+ * table set, N x 16,384 without sharing. Shared: 32 tables, 32 N sharers,
+ * 32 (N - 1) links made; frames: 16,384 page-cache pages + N roots + the
+ * tables. The processes then exit, the first (whose counts held the shared
+ * tables) first: after exit j, (N - j) x 2 + 32 tables while N - j > 0 ...
+ * and 0 after the last; the page cache keeps its 16,384 frames. */
+static void test_leaf_tables_once(void **state)
+{
+    static const unsigned ns[] = {1, 2, 10};
+    const uint64_t len = 64ull << 20, pages = len / PAGE;
+    for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++)
+        for (int share = 0; share < 2; share++) {
+            const uint64_t n = ns[c];
+            struct vmsim_config cfg = config(share);
+            struct vmsim *sim = make(&cfg);
+            for (vmsim_pid_t pid = 1; pid <= n; pid++) {
+                map_file(sim, pid, pid * GB1, len, VMSIM_PROT_R);
+                touch(sim, pid, pid * GB1, len, VMSIM_READ);
+            }
+            const struct vmsim_stats *st = vmsim_get_stats(sim);
+            const uint64_t tables = share ? 2 * n + 32 : 34 * n;
+            assert_int_equal(pt_bytes(sim), tables * PAGE);
+            assert_int_equal(st->pt_peak_bytes, tables * PAGE);
+            assert_int_equal(leaf_tables(sim), share ? 32 : 32 * n);
+            assert_int_equal(leaves(sim), share ? pages : n * pages);
+            assert_int_equal(st->frames_used, pages + n + tables);
+            assert_int_equal(st->share.tables, share && n > 1 ? 32 : 0);
+            assert_int_equal(st->share.sharers, share && n > 1 ? 32 * n : 0);
+            assert_int_equal(st->share.attached, share ? 32 * (n - 1) : 0);
+            /* what sharing would still save: nothing once it is done */
+            assert_int_equal(st->pt_shareable, share ? 0 : (n - 1) * 32 * PAGE);
+            for (vmsim_pid_t pid = 1; pid <= n; pid++) {
+                run1(sim, os(VMSIM_EV_EXIT, 0, pid, 0, 0));
+                const uint64_t left = n - pid;
+                const uint64_t now = share ? (left ? 2 * left + 32 : 0) : 34 * left;
+                assert_int_equal(pt_bytes(sim), now * PAGE);
+                assert_int_equal(leaves(sim), share ? (left ? pages : 0) : left * pages);
+                assert_int_equal(vmsim_get_stats(sim)->frames_used, pages + left + now);
+            }
+            assert_int_equal(vmsim_get_stats(sim)->share.detached, share ? 32 * (n - 1) : 0);
+            vmsim_destroy(sim);
+        }
+}
+
+/* Two processes share the 32 leaf tables of the 64 MiB file (above:
+ * (2 x 2 + 32) x 4 KiB = 147,456 bytes). Process 2 makes one page
+ * executable: its leaf table of that block is copied for it, one more
+ * table: 151,552 bytes; 31 tables stay shared (62 sharers), one copy
+ * made. Process 2's copy maps the same 512 pages (pages_by_level 16,384 +
+ * 512). Both still read every page; a fetch of the changed page works in
+ * process 2 and is refused in process 1. */
+static void test_mprotect_unshares_one(void **state)
+{
+    const uint64_t len = 64ull << 20, pages = len / PAGE;
+    struct vmsim_config cfg = config(true);
+    struct vmsim *sim = make(&cfg);
+    for (vmsim_pid_t pid = 1; pid <= 2; pid++) {
+        map_file(sim, pid, pid * GB1, len, VMSIM_PROT_R);
+        touch(sim, pid, pid * GB1, len, VMSIM_READ);
+    }
+    assert_int_equal(pt_bytes(sim), 36 * PAGE);
+    const uint64_t page = 2 * GB1 + 5 * MB2 + 7 * PAGE; /* in the sixth block */
+    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_X, 2, page, PAGE));
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(pt_bytes(sim), 37 * PAGE);
+    assert_int_equal(leaf_tables(sim), 33);
+    assert_int_equal(leaves(sim), pages + 512);
+    assert_int_equal(st->share.tables, 31);
+    assert_int_equal(st->share.sharers, 62);
+    assert_int_equal(st->share.unshared, 1);
+    const uint64_t prot = st->faults_protection, faults = st->faults_total;
+    run1(sim, acc(VMSIM_FETCH, 2, page));
+    run1(sim, acc(VMSIM_FETCH, 1, page - GB1));
+    st = vmsim_get_stats(sim);
+    assert_int_equal(st->faults_protection - prot, 1); /* process 1's */
+    assert_int_equal(st->faults_total - faults, 1);
+    /* nothing else moved: every page still mapped, no fault on reading */
+    touch(sim, 1, GB1, len, VMSIM_READ);
+    touch(sim, 2, 2 * GB1, len, VMSIM_READ);
+    assert_int_equal(vmsim_get_stats(sim)->faults_total - faults, 1);
+    assert_int_equal(pt_bytes(sim), 37 * PAGE);
+    vmsim_destroy(sim);
+}
+
+/* A walk of a shared table reads the same physical address from every
+ * sharer, seen through a data cache that walks fill (one level, 1 MiB,
+ * nothing evicted; program data off). Process 1 maps 2 MiB of the file at
+ * 1 GiB and reads page 3; process 2 maps it at 2 GiB and reads its page 3.
+ * Process 2's access: a cold walk reads its new root's entry (a miss) and
+ * stops (nothing mapped): a fault, which points its new L2 entry to the
+ * shared table, whose entry for page 3 process 1 filled: fixed. The retry
+ * reads the root entry again (a hit), its new L3 and L2 entries (misses)
+ * and the leaf entry: the line process 1's walk read, a hit when the table
+ * is shared, a miss when process 2 has a table of its own. pt hits 2 and
+ * misses 3 with sharing, 1 and 4 without. */
+static void test_walk_reads_shared_address(void **state)
+{
+    for (int share = 0; share < 2; share++) {
+        struct vmsim_config cfg = config(share);
+        char why[160];
+        assert_int_equal(vmsim_cache_parse("l1=1024x16x64:4,dram=100,data=off", &cfg, why, sizeof why),
+                         VMSIM_OK);
+        struct vmsim *sim = make(&cfg);
+        map_file(sim, 1, GB1, MB2, VMSIM_PROT_R);
+        map_file(sim, 2, 2 * GB1, MB2, VMSIM_PROT_R);
+        run1(sim, acc(VMSIM_READ, 1, GB1 + 3 * PAGE));
+        const struct vmsim_stats *st = vmsim_get_stats(sim);
+        const uint64_t hits = st->cache[0].pt_hits, misses = st->cache[0].pt_misses;
+        run1(sim, acc(VMSIM_READ, 2, 2 * GB1 + 3 * PAGE));
+        st = vmsim_get_stats(sim);
+        assert_int_equal(st->cache[0].pt_hits - hits, share ? 2 : 1);
+        assert_int_equal(st->cache[0].pt_misses - misses, share ? 3 : 4);
+        assert_int_equal(st->cache[0].misses, st->cache[0].pt_misses); /* data off */
+        vmsim_destroy(sim);
+    }
+}
+
+/* --verify through shared tables. Processes 1 and 2 map 2 MiB of the file
+ * shared and writable, one leaf table for both; memory is small enough
+ * that the page cache evicts (written back to the file): 2 processes x
+ * (root, L3, L2) + the shared leaf table = 7 table frames, and 16 frames
+ * for data. Process 1 writes the 512 pages, process 2 reads them: 512
+ * checks, each seeing process 1's write. Then processes 3 and 4 map the
+ * same file private read-only at other addresses (their own shared
+ * table), process 3 makes it writable (its copy) and writes 8 pages
+ * (copy-on-write), process 4 reads the 8: the file's contents, not 3's
+ * writes; 3 reads them back: its own. No mismatch in 512 + 16 checks. */
+static void test_verify_shared_writes(void **state)
+{
+    struct vmsim_config cfg = config(true);
+    cfg.verify = true;
+    cfg.phys_bytes = (7 + 16) * PAGE;
+    struct vmsim *sim = make(&cfg);
+    map_file(sim, 1, GB1, MB2, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED);
+    map_file(sim, 2, 2 * GB1, MB2, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED);
+    for (uint64_t i = 0; i < 512; i++) {
+        run1(sim, acc(VMSIM_WRITE, 1, GB1 + i * PAGE));
+        run1(sim, acc(VMSIM_READ, 2, 2 * GB1 + ((i * 37) % 512) * PAGE));
+    }
+    touch(sim, 2, 2 * GB1, MB2, VMSIM_READ);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->verify_mismatches, 0);
+    assert_int_equal(st->faults_oom, 0);
+    assert_true(st->file_writes > 0); /* dirty pages left through the shared table */
+    const uint64_t checks = st->verify_checks;
+    run1(sim, os(VMSIM_EV_EXIT, 0, 1, 0, 0));
+    run1(sim, os(VMSIM_EV_EXIT, 0, 2, 0, 0));
+    cfg.phys_bytes = 1ull << 30;
+    vmsim_destroy(sim);
+
+    sim = make(&cfg);
+    map_file(sim, 1, GB1, MB2, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED);
+    touch(sim, 1, GB1, 8 * PAGE, VMSIM_WRITE);
+    map_file(sim, 3, 3 * GB1, MB2, VMSIM_PROT_R);
+    map_file(sim, 4, 4 * GB1, MB2, VMSIM_PROT_R);
+    touch(sim, 3, 3 * GB1, MB2, VMSIM_READ);
+    touch(sim, 4, 4 * GB1, MB2, VMSIM_READ);
+    st = vmsim_get_stats(sim);
+    assert_int_equal(st->share.tables, 1); /* 3 and 4; 1's is shared-writable, alone */
+    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, 3, 3 * GB1, MB2));
+    touch(sim, 3, 3 * GB1, 8 * PAGE, VMSIM_WRITE);
+    touch(sim, 4, 4 * GB1, 8 * PAGE, VMSIM_READ);
+    touch(sim, 3, 3 * GB1, 8 * PAGE, VMSIM_READ);
+    st = vmsim_get_stats(sim);
+    assert_int_equal(st->share.unshared, 1);
+    assert_int_equal(st->faults_cow_copy, 8);
+    assert_int_equal(st->verify_checks, 2 * 512 + 16);
+    assert_int_equal(st->verify_mismatches, 0);
+    assert_true(checks >= 512);
+    vmsim_destroy(sim);
+}
+
+/* munmap and exit. Processes 1, 2, 3 map 2 MiB of the file read-only at
+ * 1, 2, 3 GiB and read its 512 pages: one leaf table, 3 x 2 + 1 = 7
+ * tables (28,672 bytes), 512 leaves.
+ * - 1 unmaps the whole block: it lets go (no copy); its L2 and L3 empty
+ *   and go: 2 x 2 + 1 = 5 tables; still 512 leaves; detached 1.
+ * - 2 unmaps one page: it gets a copy (a new table) and drops the page
+ *   from it: 6 tables, 512 + 511 leaves; no table shared any more.
+ * - 3 exits: its tables go, the leaf table with them (its last user):
+ *   3 tables (2's), 511 leaves. Then 2 exits: 0.
+ * frames: 512 page-cache pages stay; plus the tables and the live roots. */
+static void test_munmap_and_exit(void **state)
+{
+    struct vmsim_config cfg = config(true);
+    struct vmsim *sim = make(&cfg);
+    for (vmsim_pid_t pid = 1; pid <= 3; pid++) {
+        map_file(sim, pid, pid * GB1, MB2, VMSIM_PROT_R);
+        touch(sim, pid, pid * GB1, MB2, VMSIM_READ);
+    }
+    assert_int_equal(pt_bytes(sim), 7 * PAGE);
+    run1(sim, os(VMSIM_EV_MUNMAP, 0, 1, GB1, MB2));
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(pt_bytes(sim), 5 * PAGE);
+    assert_int_equal(leaves(sim), 512);
+    assert_int_equal(st->share.detached, 1);
+    assert_int_equal(st->share.tables, 1);
+    assert_int_equal(st->share.sharers, 2);
+    assert_int_equal(st->frames_used, 512 + 3 + 5);
+    run1(sim, os(VMSIM_EV_MUNMAP, 0, 2, 2 * GB1 + 9 * PAGE, PAGE));
+    st = vmsim_get_stats(sim);
+    assert_int_equal(pt_bytes(sim), 6 * PAGE);
+    assert_int_equal(leaves(sim), 512 + 511);
+    assert_int_equal(st->share.unshared, 1);
+    assert_int_equal(st->share.tables, 0);
+    run1(sim, os(VMSIM_EV_EXIT, 0, 3, 0, 0));
+    st = vmsim_get_stats(sim);
+    assert_int_equal(pt_bytes(sim), 3 * PAGE);
+    assert_int_equal(leaves(sim), 511);
+    assert_int_equal(st->frames_used, 512 + 2 + 3);
+    /* the page cache can still let every page go: no mapping left behind */
+    run1(sim, os(VMSIM_EV_EXIT, 0, 2, 0, 0));
+    assert_int_equal(pt_bytes(sim), 0);
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, 512 + 1);
+    vmsim_destroy(sim);
+}
+
+/* fork: process 1 maps 2 MiB of the file shared and writable and writes
+ * its 512 pages; its child points to the same leaf table (one link, no
+ * leaf copied): 2 x 2 + 1 = 5 tables. The child's writes are the
+ * parent's reads (the same frames through the same table). */
+static void test_fork_links(void **state)
+{
+    struct vmsim_config cfg = config(true);
+    cfg.verify = true;
+    struct vmsim *sim = make(&cfg);
+    map_file(sim, 1, GB1, MB2, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED);
+    touch(sim, 1, GB1, MB2, VMSIM_WRITE);
+    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(pt_bytes(sim), 5 * PAGE);
+    assert_int_equal(st->share.attached, 1);
+    assert_int_equal(st->share.tables, 1);
+    const uint64_t faults = st->faults_total;
+    touch(sim, 2, GB1, MB2, VMSIM_WRITE);
+    touch(sim, 1, GB1, MB2, VMSIM_READ);
+    st = vmsim_get_stats(sim);
+    assert_int_equal(st->faults_total, faults); /* every entry already there */
+    assert_int_equal(st->verify_checks, 512);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
+/* An entry of a shared table is a mapping of every sharer: the TLBs of
+ * each that may cache it are shot down. Processes 1 and 2 map the file
+ * read-only (one shared leaf table), each runs on its own CPU and reads
+ * page 0. Memory is then full (FIFO replacement): process 1's read of
+ * page 1 evicts page 0, which unmaps it from the one shared entry (the
+ * reverse map names only the process that faulted it in): the shootdown
+ * must reach both processes, 2 invalidations, as without sharing, where
+ * the reverse map names both entries. */
+static void test_shootdown_every_sharer(void **state)
+{
+    uint64_t inval[2];
+    for (int share = 0; share < 2; share++) {
+        struct vmsim_config cfg = config(share);
+        cfg.phys_bytes = ((share ? 7 : 8) + 1) * PAGE; /* 2 x 4 tables (1 fewer shared), a page */
+        cfg.replace = VMSIM_REPLACE_FIFO; /* Clock would shoot down to clear accessed bits too */
+        struct vmsim *sim = make(&cfg);
+        map_file(sim, 1, GB1, MB2, VMSIM_PROT_R);
+        map_file(sim, 2, 2 * GB1, MB2, VMSIM_PROT_R);
+        struct vmsim_event e = acc(VMSIM_READ, 1, GB1);
+        e.cpu = 0;
+        run1(sim, e);
+        e = acc(VMSIM_READ, 2, 2 * GB1);
+        e.cpu = 1;
+        run1(sim, e);
+        const uint64_t before = vmsim_get_stats(sim)->tlb_invalidations;
+        e = acc(VMSIM_READ, 1, GB1 + PAGE); /* evicts page 0: memory is full */
+        e.cpu = 0;
+        run1(sim, e);
+        const struct vmsim_stats *st = vmsim_get_stats(sim);
+        assert_int_equal(st->evictions, 1);
+        inval[share] = st->tlb_invalidations - before;
+        vmsim_destroy(sim);
+    }
+    assert_int_equal(inval[0], 2);
+    assert_int_equal(inval[1], 2);
+}
+
+/* Configurations sharing cannot run with: refused, with the reason. */
+static void test_refusals(void **state)
+{
+    struct vmsim *sim;
+    struct vmsim_config cfg = config(true);
+    snprintf(cfg.pt, sizeof cfg.pt, "hashed");
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_EINVAL);
+    cfg = config(true);
+    cfg.evict_tables = true;
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_EINVAL);
+    cfg = config(true);
+    cfg.threads = 2;
+    const char *why = vmsim_threads_refusal(&cfg);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "--share-tables"));
+    struct cmd_result r = run_vmsim("run --share-tables --pt inverted --quiet --workload seq:n=10");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--share-tables: only the radix organization"));
+    cmd_result_free(&r);
+    r = run_vmsim("run --share-tables --evict-tables --quiet --workload seq:n=10");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--evict-tables"));
+    cmd_result_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_leaf_tables_once),
+        cmocka_unit_test(test_mprotect_unshares_one),
+        cmocka_unit_test(test_walk_reads_shared_address),
+        cmocka_unit_test(test_verify_shared_writes),
+        cmocka_unit_test(test_munmap_and_exit),
+        cmocka_unit_test(test_fork_links),
+        cmocka_unit_test(test_shootdown_every_sharer),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
