@@ -485,6 +485,84 @@ static void test_inverted_break_even(void **state)
                  (unsigned long long)inverted, (unsigned long long)shared);
 }
 
+/* A random stream attacking the rules together: 6 processes mapping two
+ * files in four ways (shared or private, read-only or writable) at
+ * 2 MiB-aligned addresses, some one page off (never shared), reading,
+ * writing and fetching, with mprotect and munmap of random ranges, forks
+ * and exits, in a memory small enough to evict page-cache pages. Whatever
+ * happens: --verify sees no wrong contents, and once every process has
+ * exited no page table and no sharing is left. */
+static uint64_t rnd(uint64_t *x, uint64_t n)
+{
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    return (*x >> 33) % n;
+}
+
+static void test_random_stress(void **state)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull, unshared = 0, detached = 0, evictions = 0;
+#define RND(n) rnd(&x, (n))
+    for (int round = 0; round < 6; round++) {
+        struct vmsim_config cfg = config(true);
+        cfg.verify = true;
+        cfg.phys_bytes = (64 + 16 * (uint64_t)round) * PAGE;
+        cfg.swap_bytes = 1024 * PAGE;
+        struct vmsim *sim = make(&cfg);
+        bool live[7] = {false};
+        static const unsigned prots[] = {VMSIM_PROT_R, VMSIM_PROT_R | VMSIM_PROT_X,
+                                         VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED,
+                                         VMSIM_PROT_R | VMSIM_PROT_W};
+        for (int i = 0; i < 4000; i++) {
+            const vmsim_pid_t pid = (vmsim_pid_t)(1 + RND(6));
+            const uint64_t base = pid * GB1 + RND(2) * 4 * MB2;
+            const unsigned op = (unsigned)RND(100);
+            struct vmsim_event e;
+            if (!live[pid] || op < 4) {
+                e = os(VMSIM_EV_MMAP, prots[RND(4)], pid, base + (RND(8) ? 0 : PAGE), 2 * MB2);
+                e.file = 1 + RND(2);
+                live[pid] = true;
+            } else if (op < 7) {
+                e = os(VMSIM_EV_MPROTECT, prots[RND(4)] & 7u, pid, base + RND(1024) * PAGE,
+                       (1 + RND(600)) * PAGE);
+            } else if (op < 9) {
+                e = os(VMSIM_EV_MUNMAP, 0, pid, base + RND(1024) * PAGE, (1 + RND(700)) * PAGE);
+            } else if (op < 11) {
+                const vmsim_pid_t child = (vmsim_pid_t)(1 + RND(6));
+                if (live[child])
+                    continue;
+                e = os(VMSIM_EV_FORK, 0, pid, child, 0);
+                live[child] = true;
+            } else if (op < 12) {
+                e = os(VMSIM_EV_EXIT, 0, pid, 0, 0);
+                live[pid] = false;
+            } else {
+                static const unsigned kinds[] = {VMSIM_READ, VMSIM_READ, VMSIM_WRITE, VMSIM_FETCH};
+                e = acc(kinds[RND(4)], pid, base + RND(1024) * PAGE);
+                e.cpu = (uint16_t)RND(4);
+            }
+            run1(sim, e);
+        }
+        const struct vmsim_stats *st = vmsim_get_stats(sim);
+        if (st->verify_mismatches)
+            fail_msg("round %d: %llu mismatches", round, (unsigned long long)st->verify_mismatches);
+        assert_true(st->share.attached > 0);
+        unshared += st->share.unshared;
+        detached += st->share.detached;
+        evictions += st->evictions;
+        for (vmsim_pid_t pid = 1; pid <= 6; pid++)
+            if (live[pid])
+                run1(sim, os(VMSIM_EV_EXIT, 0, pid, 0, 0));
+        st = vmsim_get_stats(sim);
+        assert_int_equal(pt_bytes(sim), 0);
+        assert_int_equal(leaves(sim), 0);
+        assert_int_equal(st->share.tables, 0);
+        vmsim_destroy(sim);
+    }
+    /* the paths were taken */
+    assert_true(unshared > 0 && detached > 0 && evictions > 0);
+#undef RND
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_sharedlibs_claim),
         cmocka_unit_test(test_inverted_break_even),
+        cmocka_unit_test(test_random_stress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -234,7 +234,8 @@ static int share_new(struct kernel *k, uint64_t file, uint64_t block, uint32_t m
     return VMSIM_OK;
 }
 
-/* The record of p's leaf table covering va, and p's place in its list. */
+/* The record of p's leaf table covering va, and p's place in its list
+ * (a process mapping one block at two addresses is in it twice). */
 static struct ptshare_rec *share_of(struct kernel *k, struct process *p, vmsim_vaddr_t va,
                                     uint32_t *at)
 {
@@ -242,8 +243,9 @@ static struct ptshare_rec *share_of(struct kernel *k, struct process *p, vmsim_v
     if (pt_table_find(p->space.pt, va, 1, &t) || !t.tag)
         return NULL;
     struct ptshare_rec *r = &k->share.rec[t.tag - 1];
+    const vmsim_vaddr_t base = va & ~(share_span(k) - 1);
     for (uint32_t i = 0; i < r->n; i++)
-        if (r->s[i].proc == p->id) {
+        if (r->s[i].proc == p->id && r->s[i].base == base) {
             *at = i;
             return r;
         }
@@ -379,12 +381,14 @@ int ptshare_range(struct kernel *k, struct process *p, vmsim_vaddr_t lo, vmsim_v
     int rc = VMSIM_OK;
     for (uint32_t i = 0; i < k->share.nrec && rc == 0; i++) {
         struct ptshare_rec *r = &k->share.rec[i];
-        for (uint32_t j = 0; r->file && j < r->n; j++) {
+        /* p may be in the list more than once (the block at several addresses) */
+        for (uint32_t j = 0; r->file && j < r->n && rc == 0;) {
             const vmsim_vaddr_t b = r->s[j].base;
-            if (r->s[j].proc != p->id || b + span <= lo || b >= hi)
+            if (r->s[j].proc != p->id || b + span <= lo || b >= hi) {
+                j++;
                 continue;
+            }
             rc = share_leave(k, r, j, !(unmap && b >= lo && b + span <= hi), true);
-            break; /* p is in a list once */
         }
     }
     return rc;
@@ -418,11 +422,9 @@ void ptshare_exit(struct kernel *k, struct process *p)
         return;
     for (uint32_t i = 0; i < k->share.nrec; i++) {
         struct ptshare_rec *r = &k->share.rec[i];
-        for (uint32_t j = 0; r->file && j < r->n; j++)
-            if (r->s[j].proc == p->id) {
-                share_leave(k, r, j, false, false);
-                break;
-            }
+        for (uint32_t j = 0; r->file && j < r->n;)
+            if (r->s[j].proc != p->id || share_leave(k, r, j, false, false) != VMSIM_OK)
+                j++;
     }
 }
 
