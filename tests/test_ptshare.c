@@ -402,8 +402,8 @@ static void test_refusals(void **state)
     cmd_result_free(&r);
 }
 
-/* page_tables.<key> (or page_tables.sharing.<key>) of `vmsim run OPTS`. */
-static uint64_t run_pt(const char *opts, const char *key, bool sharing)
+/* The page_tables object of `vmsim run OPTS --json` (json_decref it). */
+static json_t *run_pt(const char *opts)
 {
     char *out = temp_path(".json");
     struct cmd_result r = run_vmsim("run --quiet --json %s %s", out, opts);
@@ -413,16 +413,22 @@ static uint64_t run_pt(const char *opts, const char *key, bool sharing)
     json_error_t err;
     json_t *root = json_load_file(out, 0, &err);
     assert_non_null(root);
-    json_t *o = json_object_get(root, "page_tables");
-    if (sharing)
-        o = json_object_get(o, "sharing");
-    json_t *v = json_object_get(o, key);
-    assert_non_null(v);
-    const uint64_t x = (uint64_t)json_integer_value(v);
+    json_t *pt = json_incref(json_object_get(root, "page_tables"));
+    assert_non_null(pt);
     json_decref(root);
     remove(out);
     free(out);
-    return x;
+    return pt;
+}
+
+/* pt.key, or pt.sharing.key */
+static uint64_t pt_get(const json_t *pt, const char *key, bool sharing)
+{
+    const json_t *o = sharing ? json_object_get(pt, "sharing") : pt;
+    const json_t *v = json_object_get(o, key);
+    if (!v)
+        fail_msg("no page_tables.%s%s", sharing ? "sharing." : "", key);
+    return (uint64_t)json_integer_value(v);
 }
 
 /* Seed 001: "entire branches of the page table ... that map the library
@@ -443,26 +449,35 @@ static void test_sharedlibs_claim(void **state)
     const char *one = "--workload sharedlibs:procs=1000,libs=1,text=2m,rodata=4k,align=2m,"
                       "fetch=1,slice=200,n=200000";
     char with[512];
-    assert_int_equal(run_pt(one, "bytes", false), 3 * 1000 * PAGE);
+    json_t *pt = run_pt(one);
+    assert_int_equal(pt_get(pt, "bytes", false), 3 * 1000 * PAGE);
+    json_decref(pt);
     snprintf(with, sizeof with, "--share-tables %s", one);
-    assert_int_equal(run_pt(with, "bytes", false), (2 * 1000 + 1) * PAGE);
-    assert_int_equal(run_pt(with, "tables", true), 1);
-    assert_int_equal(run_pt(with, "sharers", true), 1000);
-    assert_int_equal(run_pt(with, "attached", true), 999);
+    pt = run_pt(with);
+    assert_int_equal(pt_get(pt, "bytes", false), (2 * 1000 + 1) * PAGE);
+    assert_int_equal(pt_get(pt, "tables", true), 1);
+    assert_int_equal(pt_get(pt, "sharers", true), 1000);
+    assert_int_equal(pt_get(pt, "attached", true), 999);
+    json_decref(pt);
     const char *libs = "--workload sharedlibs:procs=100,libs=16,text=2m,rodata=2m,align=2m,"
                        "heap=1m,stack=64k,slice=2000,n=200000";
     snprintf(with, sizeof with, "--share-tables %s", libs);
-    const uint64_t off = run_pt(libs, "bytes", false), on = run_pt(with, "bytes", false);
-    const uint64_t predicted = run_pt(libs, "shareable_bytes", false);
+    json_t *off = run_pt(libs), *on = run_pt(with);
+    const uint64_t predicted = pt_get(off, "shareable_bytes", false);
     assert_true(predicted > 0);
-    assert_int_equal(off - on, predicted);
-    assert_int_equal(run_pt(with, "shareable_bytes", false), 0);
+    assert_int_equal(pt_get(off, "bytes", false) - pt_get(on, "bytes", false), predicted);
+    assert_int_equal(pt_get(on, "shareable_bytes", false), 0);
+    json_decref(off);
+    json_decref(on);
 }
 
 /* page_tables.bytes + root_bytes of `vmsim run OPTS`: all page-table memory. */
 static uint64_t run_pt_all(const char *opts)
 {
-    return run_pt(opts, "bytes", false) + run_pt(opts, "root_bytes", false);
+    json_t *pt = run_pt(opts);
+    const uint64_t all = pt_get(pt, "bytes", false) + pt_get(pt, "root_bytes", false);
+    json_decref(pt);
+    return all;
 }
 
 /* The break-even against the inverted table (docs/kernel.md, "Seed 001's
