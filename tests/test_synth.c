@@ -818,6 +818,32 @@ static void test_sharedlibs_popularity(void **state)
     model_free(&m);
 }
 
+/* align=: library bases in steps of align. 2m: every library's text (and
+ * rodata, 2 MiB in) starts on a 2 MiB boundary, at file offset 0 (2 MiB):
+ * their leaf tables may be shared (--share-tables). 4k, the default's
+ * step, draws the same bases: the same stream. */
+static void test_sharedlibs_align(void **state)
+{
+    (void)state;
+    struct model m;
+    struct stream s = model_run(
+        &m, "sharedlibs:procs=8,libs=3,cpus=2,text=2m,rodata=2m,align=2m,slice=10,n=80", 2, 1000);
+    for (vmsim_pid_t pid = 1; pid <= 8; pid++)
+        for (uint32_t i = 0; i < 6; i++) {
+            const struct vma *v = &m.p[pid].v[i];
+            assert_int_equal(v->addr % (2u << 20), 0);
+            assert_int_equal(v->pgoff, (i % 2) * 512);
+        }
+    free(s.ev);
+    model_free(&m);
+    struct stream a = collect("sharedlibs:procs=4,libs=2,slice=50,n=400", 1000, 4096);
+    struct stream b = collect("sharedlibs:procs=4,libs=2,slice=50,n=400,align=4k", 1000, 4096);
+    assert_int_equal(a.n, b.n);
+    assert_memory_equal(a.ev, b.ev, a.n * sizeof *a.ev);
+    free(a.ev);
+    free(b.ev);
+}
+
 /* ---- bigws ------------------------------------------------------------------------- */
 
 static void test_bigws(void **state)
@@ -1822,6 +1848,8 @@ static const struct bad_spec bad_specs[] = {
     {"sharedlibs:libs=1025", "libs=1025"},
     {"sharedlibs:text=4097", "text=4097"},
     {"sharedlibs:rodata=0", "rodata=0"},
+    {"sharedlibs:align=12k", "align=12k"},
+    {"sharedlibs:align=2g", "align=2g"},
     {"sharedlibs:heap=6k", "heap=6k"},
     {"sharedlibs:stack=2g", "stack=2g"},
     {"sharedlibs:theta=11", "theta=11"},
@@ -1929,7 +1957,8 @@ static void test_spec_errors(void **state)
     assert_non_null(strstr(err.expected, "a parameter of seq"));
     assert_non_null(strstr(err.expected, "stride"));
     vmsim_source_open_workload("sharedlibs:bogus=1", &src, &err);
-    assert_non_null(strstr(err.expected, ", write")); /* the whole list fits */
+    assert_non_null(strstr(err.expected, "a parameter of sharedlibs: access, seed, n, procs"));
+    assert_non_null(strstr(err.expected, ", ...")); /* align= made it one too many */
     vmsim_source_open_workload("forkserver:bogus=1", &src, &err);
     assert_non_null(strstr(err.expected, ", write"));
     /* a list too long for the message ends with whole keys and ", ..." */
@@ -2176,6 +2205,7 @@ int main(void)
         cmocka_unit_test(test_forkserver_recycling_and_mix),
         cmocka_unit_test(test_sharedlibs_stream),
         cmocka_unit_test(test_sharedlibs_popularity),
+        cmocka_unit_test(test_sharedlibs_align),
         cmocka_unit_test(test_bigws),
         cmocka_unit_test(test_cloud_stream),
         cmocka_unit_test(test_vms_stream),

@@ -228,6 +228,9 @@ struct vmsim_config {
     bool strict;             /* an access outside every mapping is a segfault */
     bool verify;             /* content stamps checked against a shadow model */
     bool evict_tables;       /* page-table pages may be evicted too (roots stay) */
+    bool share_tables;       /* processes mapping the same file block alike share its leaf
+                                table (radix only; docs/kernel.md, "Shared page-table
+                                subtrees"); not with evict_tables */
     bool sw_walk;            /* TLB misses trap to a software handler (no page-walk caches) */
     uint32_t handler_frame;  /* kernel stack bytes one fault-handler activation takes */
     uint32_t kernel_stack;   /* kernel stack bytes: what a recursive handler may use */
@@ -413,10 +416,22 @@ struct vmsim_tlb_stats {
     uint64_t reach;  /* bytes its entries map at the end (largest over CPUs) */
 };
 
+/* Shared leaf tables (cfg.share_tables; docs/stats.md, "page_tables.sharing"):
+ * reported only when the option is on, so every other run's output keeps its
+ * keys. Combined as SUM. */
+struct vmsim_share_stats {
+    uint64_t tables;   /* state: leaf tables that two or more address spaces point to */
+    uint64_t sharers;  /* state: the address spaces pointing to them, summed over them */
+    uint64_t attached; /* counter: a process's entry made to point to an existing table */
+    uint64_t unshared; /* counter: a shared table copied for the process that changed it */
+    uint64_t detached; /* counter: a process let go of a shared table whole (munmap, exit) */
+};
+
 struct vmsim_stats {
 #define VMSIM_STAT_FIELD(f, n, r, d) uint64_t f;
     VMSIM_STATS(VMSIM_STAT_FIELD)
 #undef VMSIM_STAT_FIELD
+    struct vmsim_share_stats share;                    /* --share-tables: SUM */
     struct vmsim_tlb_stats tlb[VMSIM_MAX_TLB_LEVELS]; /* same order as config */
     uint64_t walk_hist[VMSIM_MAX_LEVELS + 2];         /* walks by references made: SUM */
     uint64_t mig_round_pages[VMSIM_MIGRATE_ROUNDS];    /* pages sent by each pre-copy round: FIRST */

@@ -89,6 +89,8 @@ void cli_config_help(FILE *out)
           "                     geometry's virtual address space (default: a warning)\n"
           "  --verify           check page contents against a shadow model on every read\n"
           "  --evict-tables     page-table pages may be evicted too (process roots stay)\n"
+          "  --share-tables     processes mapping a file block alike share its leaf table\n"
+          "                     (radix only; docs/kernel.md)\n"
           "  --fault-stack F/S  kernel stack per fault-handler activation / kernel stack size,\n"
           "                     for the nested-fault report (default 2k/6k, seed 000)\n"
           "  --vipt SETSxBLOCK  VIPT L1 data cache geometry for the synonym check, e.g. 64x64\n"
@@ -445,6 +447,9 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     case OPT_EVICT_TABLES:
         cfg->evict_tables = true;
         return 0;
+    case OPT_SHARE_TABLES:
+        cfg->share_tables = true;
+        return 0;
     case OPT_FAULT_STACK: {
         const char *slash = strchr(arg, '/');
         char frame[32];
@@ -587,6 +592,18 @@ int cli_config_finish(struct vmsim_config *cfg)
     }
     if (pwc_levels_check(&cfg->pwc, g, "--pwc"))
         return 2;
+    if (cfg->share_tables) {
+        const struct pt_ops *ops = pt_find(cfg->pt, NULL);
+        if (ops && !ops->table_link)
+            return cli_usage("--share-tables: only the radix organization has tables to share; "
+                             "expected --pt radix, found --pt %s", cfg->pt);
+        if (cfg->evict_tables)
+            return cli_usage("--share-tables: paged-out page tables (--evict-tables) do not work "
+                             "with shared tables yet; expected one of the two");
+        if (g->levels < 2)
+            return cli_usage("--share-tables: geometry %s has one level, no leaf tables below "
+                             "a root to share", g->name);
+    }
     const char *refusal = vmsim_threads_refusal(cfg);
     if (refusal)
         return cli_usage("%s", refusal);

@@ -431,6 +431,9 @@ const char *vmsim_threads_refusal(const struct vmsim_config *cfg)
         return "--threads: the data caches (--cache) are not thread-safe yet";
     if (cfg->evict_tables)
         return "--threads: paged-out page tables (--evict-tables) are not thread-safe yet";
+    if (cfg->share_tables)
+        return "--threads: shared page tables (--share-tables) are not thread-safe yet: a fault "
+               "would link, copy or drop a table other CPUs' walks are reading";
     if (cfg->replace == VMSIM_REPLACE_OPT)
         return "--threads: opt needs the position in one trace order, which a parallel run does "
                "not have; expected another --replace";

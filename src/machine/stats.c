@@ -62,6 +62,10 @@ static void fold(struct vmsim_stats *acc, const struct vmsim_stats *part, unsign
         a->lines = fold1(VMSIM_COMBINE_SAME, a->lines, p->lines, within);
         a->pt_lines = fold1(VMSIM_COMBINE_SAME, a->pt_lines, p->pt_lines, within);
     }
+    const uint64_t *ps = &part->share.tables;
+    uint64_t *as = &acc->share.tables;
+    for (size_t i = 0; i < sizeof acc->share / sizeof *as; i++)
+        as[i] = fold1(VMSIM_COMBINE_SUM, as[i], ps[i], within);
     /* FIRST: the hypervisor's within a VM; VM 1's (the one migrated) across */
     for (unsigned r = 0; r < VMSIM_MIGRATE_ROUNDS; r++)
         acc->mig_round_pages[r] =

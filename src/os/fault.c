@@ -84,6 +84,9 @@ static int write_fault(struct kernel *k, struct process *p, const struct vma *v,
     const uint64_t bits = prot_bits(v->prot) | PTE_A | PTE_D;
     const vmsim_pfn_t old = PTE_PFN(pte);
     int rc;
+    /* a private write changes this process's entry alone */
+    if (!(v->flags & VMSIM_MAP_SHARED) && (rc = ptshare_private(k, p, va)) != 0)
+        return rc;
     if ((v->flags & VMSIM_MAP_SHARED) ||
         (!(pte & PTE_ZERO) && !(kernel_frame(k, old)->flags & FRAME_CACHE) &&
          kernel_frame(k, old)->refcount == 1)) {
@@ -188,12 +191,22 @@ static int file_fault(struct kernel *k, struct process *p, const struct vma *v, 
 {
     struct vmsim_stats *st = k->st;
     const bool write = kind & 1u, shared = v->flags & VMSIM_MAP_SHARED;
+    bool fresh = false;
+    int rc;
+    if (k->cfg->share_tables) {
+        if ((rc = ptshare_fault(k, p, v, va, &fresh)) != 0)
+            return oom(k, rc);
+        if (kernel_lookup(p, va) & PTE_P) { /* another sharer faulted it in */
+            k->st->faults_pagecache_hit++;
+            *fixed = true;
+            return VMSIM_OK;
+        }
+    }
     struct pc_entry *pe = pc_get(&k->pc, v->file, vma_index(v, va, k->phys->page_shift));
     if (!pe)
         return VMSIM_ENOMEM;
     const uint64_t ei = (uint64_t)(pe - k->pc.e);
     vmsim_pfn_t pfn = pe->pfn;
-    int rc;
     if (pfn == PC_NONE) {
         if ((rc = phys_alloc(k->phys, 0, FRAME_CACHE, &pfn)) != 0)
             return oom(k, rc);
@@ -231,6 +244,8 @@ static int file_fault(struct kernel *k, struct process *p, const struct vma *v, 
         return oom(k, rc);
     }
     *fixed = true;
+    if (fresh && (rc = ptshare_register(k, p, v, va)) != 0)
+        return rc;
     if (write && !shared)
         return write_fault(k, p, v, va, 1, frame_pte(pfn) | bits | PTE_P, fixed);
     return VMSIM_OK;

@@ -150,6 +150,14 @@ bool kernel_may_cache(const struct kernel *k, const struct process *p, unsigned 
 
 void kernel_shootdown(struct kernel *k, struct process *p, vmsim_vaddr_t va)
 {
+    /* an entry of a shared table is mapped by every sharer */
+    if (k->cfg->share_tables && ptshare_shootdown(k, p, va))
+        return;
+    kernel_shootdown_space(k, p, va);
+}
+
+void kernel_shootdown_space(struct kernel *k, struct process *p, vmsim_vaddr_t va)
+{
     k->st->tlb_invalidations++;
     struct kernel_defer *d = k->defer;
     if (d && d->nshoot < KERNEL_DEFER_MAX) {
@@ -330,6 +338,7 @@ int kernel_exit(struct kernel *k, vmsim_pid_t pid)
      * TLB entries are harmless: its ASID is not reused before a rollover,
      * and without ASIDs the next switch flushes. */
     mmu_flush_pwc_all(k->mmu);
+    ptshare_exit(k, p); /* the tables others share stay theirs */
     process_free(k, p);
     return VMSIM_OK;
 }
@@ -353,6 +362,7 @@ void kernel_fini(struct kernel *k)
         while (k->bucket[b]) {
             struct process *p = k->bucket[b];
             k->bucket[b] = p->hnext;
+            ptshare_exit(k, p);
             process_free(k, p);
         }
     free(k->bucket);
@@ -362,6 +372,7 @@ void kernel_fini(struct kernel *k)
     free(k->stamp);
     free(k->touched);
     rmap_fini(&k->rmap);
+    ptshare_fini(k);
     pc_fini(&k->pc);
     reclaim_fini(k);
     plan_free(k->plan);
@@ -396,6 +407,9 @@ static int fork_leaf(struct kernel *k, struct process *parent, struct process *c
     const struct vma *v = vma_find(&parent->vmas, l->va);
     const bool shared = v && (v->flags & VMSIM_MAP_SHARED);
     if (!shared && (e & PTE_W)) {
+        int rc = ptshare_private(k, parent, l->va); /* the parent's entry changes alone */
+        if (rc)
+            return rc;
         e &= ~PTE_W;
         pt_update(parent->space.pt, parent->space.asid, l->va, 0, PTE_W);
         kernel_pt_write(k, parent, l->va, e);
@@ -427,7 +441,8 @@ int kernel_fork(struct kernel *k, vmsim_pid_t parent_pid, vmsim_pid_t child_pid)
     if (rc == 0)
         rc = leaves_of(parent, 0, UINT64_MAX, &ls);
     for (size_t i = 0; i < ls.n && rc == 0; i++)
-        rc = fork_leaf(k, parent, child, &ls.l[i]);
+        if (!ptshare_fork(k, parent, child, ls.l[i].va, &rc))
+            rc = fork_leaf(k, parent, child, &ls.l[i]);
     free(ls.l);
     if (rc) /* as Linux: a fork that fails leaves no child behind */
         kernel_exit(k, child_pid);
@@ -452,7 +467,9 @@ static void page_range(const struct kernel *k, vmsim_vaddr_t va, uint64_t len, v
 static int unmap_range(struct kernel *k, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi)
 {
     struct leaves ls = {0};
-    int rc = thp_split_partial(k, p, lo, hi);
+    int rc = ptshare_range(k, p, lo, hi, true);
+    if (rc == 0)
+        rc = thp_split_partial(k, p, lo, hi);
     if (rc == 0)
         rc = leaves_of(p, lo, hi, &ls);
     uint64_t freed = p->space.pt->tables_freed;
@@ -566,6 +583,8 @@ int kernel_mprotect(struct kernel *k, vmsim_pid_t pid, vmsim_vaddr_t va, uint64_
         rc = vma_change(&p->vmas, va, hi, prot & PROT_ALL, false, k->phys->page_shift);
     if (rc == 0)
         rc = thp_split_partial(k, p, va, hi);
+    if (rc == 0) /* the new protection is p's alone */
+        rc = ptshare_range(k, p, va, hi, false);
     struct leaves ls;
     if (rc == 0)
         rc = leaves_of(p, va, hi, &ls);

@@ -78,6 +78,29 @@ struct kernel_defer {
     unsigned nput;
 };
 
+/* Shared leaf tables (--share-tables, ptshare.c): one record per table that
+ * processes mapping the same file block alike may point to, with the
+ * processes that do (each at its own block address). */
+struct ptshare_sharer {
+    uint32_t proc;       /* process id (kernel's process table) */
+    vmsim_vaddr_t base;  /* the block's address in that process */
+};
+struct ptshare_rec {
+    uint64_t file;       /* page-cache object; 0: a free record */
+    uint64_t block;      /* the file's block of 2^shift(2) bytes */
+    uint32_t mode;       /* the mappings' protection and flags: sharers map alike */
+    uint32_t next;       /* next record of the same hash, or of the free list (index + 1) */
+    void *table;         /* the table (pt_table.table) */
+    struct ptshare_sharer *s;
+    uint32_t n, cap;
+};
+struct ptshare {
+    struct ptshare_rec *rec;
+    uint32_t nrec, cap;
+    uint32_t free;       /* free records, chained through next (index + 1) */
+    struct u64map index; /* hash of (file, block, mode) -> first record (index + 1) */
+};
+
 /* A kernel instance: owned by itself (one per VM); the machine composes it. */
 struct kernel {
     /* what it runs on (struct kernel_env, given to kernel_init) */
@@ -111,6 +134,7 @@ struct kernel {
     unsigned cur_cpu;    /* the CPU whose access is being handled */
     struct rmap rmap;
     struct pagecache pc;
+    struct ptshare share; /* --share-tables */
     uint32_t *swap_frame; /* per slot: the frame holding its contents, or FRAME_NIL */
     uint64_t swap_frame_cap;
     struct reclaim rc;
@@ -239,8 +263,35 @@ void thp_touch(struct kernel *k, vmsim_pfn_t pfn);
 void thp_untouch(struct kernel *k, vmsim_pfn_t pfn, uint64_t frames);
 void thp_untouched(struct kernel *k); /* fills the statistic */
 
-/* ptshare.c: fill stats.pt_shareable. */
+/* ptshare.c: fill stats.pt_shareable and the gauges of stats.share. */
 void kernel_pt_share(struct kernel *k);
+/* ptshare.c, --share-tables (docs/kernel.md, "Shared page-table subtrees").
+ * ptshare_fault: before a page-cache fault of p at va in v maps, point p to
+ * the registered table of its block when there is one (the entry may then
+ * be there already); *fresh: the table the fault is about to make is to be
+ * registered afterwards (ptshare_register). */
+int ptshare_fault(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va,
+                  bool *fresh);
+int ptshare_register(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va);
+/* p's leaf table covering va becomes its own before p changes it alone:
+ * copied when others share it, else just no longer registered. */
+int ptshare_private(struct kernel *k, struct process *p, vmsim_vaddr_t va);
+/* The same for every shared table of p in [lo, hi); with unmap, a table
+ * whose whole block is in the range is let go of instead (no copy). */
+int ptshare_range(struct kernel *k, struct process *p, vmsim_vaddr_t lo, vmsim_vaddr_t hi,
+                  bool unmap);
+/* fork: the child points to the parent's registered table covering va;
+ * true when there is one (its leaves are then not copied one by one). */
+bool ptshare_fork(struct kernel *k, struct process *parent, struct process *child,
+                  vmsim_vaddr_t va, int *rc);
+/* p exits: it lets go of every table it shares. */
+void ptshare_exit(struct kernel *k, struct process *p);
+void ptshare_fini(struct kernel *k);
+/* kernel_shootdown for an entry of a shared table: every sharer's CPUs;
+ * false when p's table covering va is not shared. */
+bool ptshare_shootdown(struct kernel *k, struct process *p, vmsim_vaddr_t va);
+/* The shootdown of one address space only (kernel_shootdown's core). */
+void kernel_shootdown_space(struct kernel *k, struct process *p, vmsim_vaddr_t va);
 
 /* synonym.c: fill stats synonym_bits and synonym_frames from the frames
  * mapped now and the VIPT geometry of the config. */

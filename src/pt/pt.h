@@ -58,6 +58,15 @@ struct walk {
     void *table[VMSIM_MAX_LEVELS + 1];
 };
 
+/* A table as table_find sees it (shared tables, below). */
+struct pt_table {
+    void *table;      /* opaque: what table_link takes */
+    vmsim_pfn_t pfn;  /* its frame */
+    uint32_t refs;    /* address spaces pointing to it */
+    uint32_t tag;     /* the kernel's mark (table_tag) */
+    uint32_t used;    /* entries in use */
+};
+
 /* Called for each leaf by pt_visit; return 0 to go on, >0 to stop. */
 typedef int (*pt_visit_fn)(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t pte);
 
@@ -140,6 +149,22 @@ struct pt_ops {
      * lookups and walks then take no lock while map and update run under
      * the kernel's: entries are read and written whole (pt_entry_*). */
     uint64_t (*lock_key)(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va);
+    /* Optional: shared tables (--share-tables, docs/kernel.md): one table
+     * of `level` pointed to by the entries of several address spaces, as
+     * Linux's hugetlb PMD sharing; reference-counted, counted once in the
+     * footprint. table_find: the table of `level` covering va (ENOENT: none).
+     * table_link: p, which has no such table, points to `table` (upper
+     * tables made as needed). table_copy: p's shared table is replaced by a
+     * private copy of it (same entries, a new frame). table_unlink: p's
+     * entry no longer points to its shared table. heir: another address
+     * space that points to it, whose counts take it over when p's held it.
+     * table_tag: the kernel's mark (0: none); a marked table is never
+     * freed when it empties, and an empty table of p alone unmarked goes. */
+    int (*table_find)(struct pt *p, vmsim_vaddr_t va, unsigned level, struct pt_table *out);
+    int (*table_link)(struct pt *p, vmsim_vaddr_t va, unsigned level, void *table);
+    int (*table_copy)(struct pt *p, vmsim_vaddr_t va, unsigned level, struct pt *heir);
+    int (*table_unlink)(struct pt *p, vmsim_vaddr_t va, unsigned level, struct pt *heir);
+    int (*table_tag)(struct pt *p, vmsim_vaddr_t va, unsigned level, uint32_t tag);
     /* Optional: a parallel run's accesses stopped (a barrier): do what was
      * put off while they ran (hashed: a resize). */
     void (*quiesce)(struct pt *p);
@@ -259,6 +284,27 @@ static inline int pt_table_out(struct pt *p, vmsim_vaddr_t va, unsigned level, u
 static inline int pt_table_in(struct pt *p, vmsim_vaddr_t va, unsigned level, vmsim_pfn_t pfn)
 {
     return p->ops->table_in ? p->ops->table_in(p, va, level, pfn) : VMSIM_EUNSUPPORTED;
+}
+static inline int pt_table_find(struct pt *p, vmsim_vaddr_t va, unsigned level,
+                                struct pt_table *out)
+{
+    return p->ops->table_find ? p->ops->table_find(p, va, level, out) : VMSIM_ENOENT;
+}
+static inline int pt_table_link(struct pt *p, vmsim_vaddr_t va, unsigned level, void *table)
+{
+    return p->ops->table_link ? p->ops->table_link(p, va, level, table) : VMSIM_EUNSUPPORTED;
+}
+static inline int pt_table_copy(struct pt *p, vmsim_vaddr_t va, unsigned level, struct pt *heir)
+{
+    return p->ops->table_copy ? p->ops->table_copy(p, va, level, heir) : VMSIM_EUNSUPPORTED;
+}
+static inline int pt_table_unlink(struct pt *p, vmsim_vaddr_t va, unsigned level, struct pt *heir)
+{
+    return p->ops->table_unlink ? p->ops->table_unlink(p, va, level, heir) : VMSIM_EUNSUPPORTED;
+}
+static inline int pt_table_tag(struct pt *p, vmsim_vaddr_t va, unsigned level, uint32_t tag)
+{
+    return p->ops->table_tag ? p->ops->table_tag(p, va, level, tag) : VMSIM_EUNSUPPORTED;
 }
 static inline void pt_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level)
 {

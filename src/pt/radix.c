@@ -37,6 +37,9 @@ struct rtab {
     uint32_t used;
     uint32_t level;
     struct rtab **child; /* NULL at level 1 */
+    struct radix *owner; /* the tree whose counts (tables, leaves) include it */
+    uint32_t refs;       /* entries of address spaces that point to it: 1 unless shared */
+    uint32_t tag;        /* the kernel's sharing record (0: none): never pruned while set */
     uint64_t e[];
 };
 
@@ -78,6 +81,8 @@ static int table_new(struct radix *r, unsigned level, struct rtab **out)
     if (!t)
         return VMSIM_ENOMEM;
     t->level = level;
+    t->owner = r;
+    t->refs = 1;
     if (level > 1 && !(t->child = hostmem_alloc(h, n * sizeof *t->child))) {
         hostmem_free(h, t, sizeof *t + n * sizeof t->e[0]);
         return VMSIM_ENOMEM;
@@ -98,7 +103,7 @@ static int table_new(struct radix *r, unsigned level, struct rtab **out)
  * a table that is out (PTE_SWAP) holds a swap slot, not a frame. */
 static void table_free(struct radix *r, struct rtab *t, uint64_t link)
 {
-    r->tables[t->level]--;
+    t->owner->tables[t->level]--;
     r->base.tables_freed++;
     if (link & PTE_SWAP)
         swap_put(&r->base.phys->swap, PTE_PFN(link));
@@ -135,6 +140,10 @@ static int radix_create(const struct pt_env *env, struct pt **out)
 
 static void free_tree(struct radix *r, struct rtab *t, uint64_t link)
 {
+    if (t->refs > 1) { /* the kernel unlinks shared tables first; never freed under others */
+        t->refs--;
+        return;
+    }
     if (t->child)
         for (uint64_t i = 0; i <= r->mask[t->level]; i++)
             if (t->child[i])
@@ -162,7 +171,7 @@ static void prune(struct radix *r, struct rtab **path, const uint64_t *idx, unsi
         return;
     for (unsigned k = from; k < r->levels; k++) {
         struct rtab *t = path[k];
-        if (t->used)
+        if (t->used || t->tag || t->refs > 1)
             return;
         struct rtab *parent = path[k + 1];
         const uint64_t link = LOAD(parent->e[idx[k + 1]]);
@@ -209,7 +218,7 @@ static int radix_map(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned
         return VMSIM_EEXIST;
     if (!old) {
         t->used++;
-        r->leaves[level]++;
+        t->owner->leaves[level]++; /* a shared table's leaves count once, in its owner */
     }
     pt_entry_publish(&t->e[i], true,
                      (pte & PTE_SWAP) ? (pte | PTE_LEAF) & ~PTE_P : pte | PTE_P | PTE_LEAF, 0, 0);
@@ -250,7 +259,7 @@ static int radix_unmap(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint64
         return VMSIM_ENOENT;
     STORE(*e, 0);
     path[level]->used--;
-    r->leaves[level]--;
+    path[level]->owner->leaves[level]--;
     prune(r, path, idx, level);
     return VMSIM_OK;
 }
@@ -451,6 +460,161 @@ static uint64_t radix_lock_key(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va
     return (uint64_t)(uintptr_t)p * 0xc2b2ae3d27d4eb4full ^ va >> r->shift[r->levels > 1 ? 2 : 1];
 }
 
+/* ---- shared leaf tables (--share-tables, docs/kernel.md) ----
+ *
+ * One table may be pointed to by the entries of several address spaces
+ * (Linux's hugetlb PMD sharing): refs counts them, owner is the one whose
+ * counts (tables, leaves) include it, so that a footprint summed over the
+ * trees counts it once; the kernel names another linker (the heir) when
+ * the owner lets go. A tagged table (the kernel's record of a shareable
+ * table) is never pruned: it stays, empty or not, until the kernel clears
+ * the tag or the last linker goes. The kernel keeps the frames and the
+ * reverse map; these functions move only tables. */
+
+/* The path to the level-`level` table covering va: path[k], idx[k] for
+ * k from level + 1 up; returns that table or NULL (none, or a link that is
+ * out). */
+static struct rtab *table_path(struct radix *r, vmsim_vaddr_t va, unsigned level,
+                               struct rtab **path, uint64_t *idx)
+{
+    if (level < 1 || level >= r->levels)
+        return NULL;
+    struct rtab *t = r->root;
+    for (unsigned k = r->levels; k > level; k--) {
+        const uint64_t i = IDX(r, va, k);
+        path[k] = t;
+        idx[k] = i;
+        const uint64_t e = LOAD(t->e[i]);
+        if (!(e & PTE_P) || (e & PTE_LEAF))
+            return NULL;
+        t = t->child[i];
+    }
+    return t;
+}
+
+static int radix_table_find(struct pt *p, vmsim_vaddr_t va, unsigned level, struct pt_table *out)
+{
+    struct rtab *path[VMSIM_MAX_LEVELS + 2];
+    uint64_t idx[VMSIM_MAX_LEVELS + 2];
+    struct rtab *t = table_path(R(p), va, level, path, idx);
+    if (!t)
+        return VMSIM_ENOENT;
+    *out = (struct pt_table){t, t->pfn, t->refs, t->tag, t->used};
+    return VMSIM_OK;
+}
+
+static int radix_table_link(struct pt *p, vmsim_vaddr_t va, unsigned level, void *table)
+{
+    struct radix *r = R(p);
+    struct rtab *c = table, *path[VMSIM_MAX_LEVELS + 2];
+    uint64_t idx[VMSIM_MAX_LEVELS + 2];
+    if (level < 1 || level >= r->levels || c->level != level)
+        return VMSIM_EINVAL;
+    struct rtab *t = r->root;
+    for (unsigned k = r->levels; k > level + 1; k--) {
+        const uint64_t i = IDX(r, va, k);
+        path[k] = t;
+        idx[k] = i;
+        const uint64_t e = LOAD(t->e[i]);
+        if (!e) {
+            struct rtab *n;
+            int rc = table_new(r, k - 1, &n);
+            if (rc) {
+                prune(r, path, idx, k);
+                return rc;
+            }
+            t->child[i] = n;
+            STORE(t->e[i], TABLE_PTE(n));
+            t->used++;
+        } else if ((e & PTE_LEAF) || !(e & PTE_P)) {
+            prune(r, path, idx, k);
+            return VMSIM_EEXIST;
+        }
+        t = t->child[i];
+    }
+    const uint64_t i = IDX(r, va, level + 1);
+    if (LOAD(t->e[i]))
+        return VMSIM_EEXIST;
+    t->child[i] = c;
+    STORE(t->e[i], TABLE_PTE(c));
+    t->used++;
+    c->refs++;
+    return VMSIM_OK;
+}
+
+/* The owner lets go of shared table t: heir's counts take it over. */
+static void table_bequeath(struct rtab *t, struct radix *heir)
+{
+    struct radix *was = t->owner;
+    was->tables[t->level]--;
+    heir->tables[t->level]++;
+    if (t->level == 1) { /* a leaf table's used entries are its leaves */
+        was->leaves[1] -= t->used;
+        heir->leaves[1] += t->used;
+    }
+    t->owner = heir;
+}
+
+static int radix_table_copy(struct pt *p, vmsim_vaddr_t va, unsigned level, struct pt *heir)
+{
+    struct radix *r = R(p);
+    struct rtab *path[VMSIM_MAX_LEVELS + 2], *n;
+    uint64_t idx[VMSIM_MAX_LEVELS + 2];
+    struct rtab *t = table_path(r, va, level, path, idx);
+    if (!t || t->refs < 2 || level != 1)
+        return VMSIM_EINVAL;
+    int rc = table_new(r, level, &n);
+    if (rc)
+        return rc;
+    memcpy(n->e, t->e, ((size_t)r->mask[level] + 1) * sizeof n->e[0]);
+    n->used = t->used;
+    r->leaves[level] += n->used;
+    if (t->owner == r)
+        table_bequeath(t, R(heir));
+    t->refs--;
+    struct rtab *parent = path[level + 1];
+    parent->child[idx[level + 1]] = n;
+    STORE(parent->e[idx[level + 1]], TABLE_PTE(n));
+    r->base.tables_freed++; /* walk caches of p must not keep pointing at t */
+    return VMSIM_OK;
+}
+
+static int radix_table_unlink(struct pt *p, vmsim_vaddr_t va, unsigned level, struct pt *heir)
+{
+    struct radix *r = R(p);
+    struct rtab *path[VMSIM_MAX_LEVELS + 2];
+    uint64_t idx[VMSIM_MAX_LEVELS + 2];
+    struct rtab *t = table_path(r, va, level, path, idx);
+    if (!t || t->refs < 2)
+        return VMSIM_EINVAL;
+    if (t->owner == r)
+        table_bequeath(t, R(heir));
+    t->refs--;
+    struct rtab *parent = path[level + 1];
+    STORE(parent->e[idx[level + 1]], 0);
+    parent->child[idx[level + 1]] = NULL;
+    parent->used--;
+    r->base.tables_freed++;
+    prune(r, path, idx, level + 1);
+    return VMSIM_OK;
+}
+
+static int radix_table_tag(struct pt *p, vmsim_vaddr_t va, unsigned level, uint32_t tag)
+{
+    struct radix *r = R(p);
+    struct rtab *path[VMSIM_MAX_LEVELS + 2];
+    uint64_t idx[VMSIM_MAX_LEVELS + 2];
+    struct rtab *t = table_path(r, va, level, path, idx);
+    if (!t)
+        return VMSIM_ENOENT;
+    t->tag = tag;
+    if (!tag && !t->used && t->refs == 1) { /* kept only for sharing: it goes now */
+        path[level] = t;
+        prune(r, path, idx, level);
+    }
+    return VMSIM_OK;
+}
+
 const struct pt_ops pt_radix_ops = {
     .name = "radix",
     .tree = true,
@@ -468,4 +632,9 @@ const struct pt_ops pt_radix_ops = {
     .table_out = radix_table_out,
     .table_in = radix_table_in,
     .lock_key = radix_lock_key,
+    .table_find = radix_table_find,
+    .table_link = radix_table_link,
+    .table_copy = radix_table_copy,
+    .table_unlink = radix_table_unlink,
+    .table_tag = radix_table_tag,
 };

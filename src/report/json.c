@@ -102,6 +102,8 @@ static json_t *config_json(const struct vmsim_config *cfg)
         "evict_tables", cfg->evict_tables, "verify", cfg->verify, "handler_frame",
         (json_int_t)cfg->handler_frame, "kernel_stack", (json_int_t)cfg->kernel_stack, "vipt_sets",
         (json_int_t)cfg->vipt_sets, "vipt_block", (json_int_t)cfg->vipt_block);
+    if (cfg->share_tables) /* only then: every other run keeps its keys */
+        json_object_set_new(kernel, "share_tables", json_true());
     const struct vmsim_nested_config *n = &cfg->nested;
     json_t *nested = n->on ? json_pack("{s:s,s:b,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:o}", "pt", n->pt[0] ? n->pt : "radix",
                                        "shadow", n->shadow, "enclave_pid", (json_int_t)n->enclave_pid,
@@ -255,6 +257,14 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
     for (unsigned i = 0; i < fp.nparts; i++)
         json_object_set_new(parts, fp.part[i].name, json_integer((json_int_t)fp.part[i].bytes));
     set_path(root, "page_tables.parts", parts);
+    if (cfg->share_tables) {
+        const struct vmsim_share_stats *sh = &st->share;
+        set_path(root, "page_tables.sharing.tables", json_integer((json_int_t)sh->tables));
+        set_path(root, "page_tables.sharing.sharers", json_integer((json_int_t)sh->sharers));
+        set_path(root, "page_tables.sharing.attached", json_integer((json_int_t)sh->attached));
+        set_path(root, "page_tables.sharing.unshared", json_integer((json_int_t)sh->unshared));
+        set_path(root, "page_tables.sharing.detached", json_integer((json_int_t)sh->detached));
+    }
     json_object_set_new(root, "config", config_json(cfg));
     int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);

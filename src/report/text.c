@@ -227,6 +227,11 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
         fprintf(out, "; one table for %s address spaces: %u-bit space tags",
                 num(fp.shared_by, a), fp.space_tag_bits);
     fprintf(out, "\n");
+    if (cfg->share_tables)
+        fprintf(out, "%-22s %s leaf tables shared by %s address spaces; %s links made, %s copies "
+                "on a change of one, %s let go\n", "shared tables", num(st->share.tables, a),
+                num(st->share.sharers, b), num(st->share.attached, c),
+                num(st->share.unshared, (char[32]){0}), num(st->share.detached, (char[32]){0}));
     fprintf(out, "%-22s %s frames in use (%s), peak %s\n\n", "memory", num(st->frames_used, a),
             report_bytes(st->frames_used << cfg->geom.page_shift, b, sizeof b),
             num(st->frames_peak, c));

@@ -60,6 +60,7 @@ struct synth_args {
     /* the OS workloads (forkserver, sharedlibs, bigws, cloud, vms, smp) */
     uint64_t cpus, slice, workers, requests, recycle, procs, libs, tenants, thp;
     uint64_t text, rodata, heap, stack, area, hotsize;
+    uint64_t lib_align; /* sharedlibs: the library base's alignment (ASLR granule) */
     double fetch, area_share, rodata_share, hot, churn;
     /* vms: the services' own (its fork service also takes workers,
      * requests, heap and write; the collector obj and live; the database

@@ -76,6 +76,8 @@ static int sharedlibs_init(struct synth *s, struct spec *sp)
     if ((rc = os_pages(sp, "text", a->text)) || (rc = os_pages(sp, "rodata", a->rodata)) ||
         (rc = os_pages(sp, "heap", a->heap)) || (rc = os_pages(sp, "stack", a->stack)))
         return rc;
+    if (a->lib_align & (a->lib_align - 1))
+        return spec_fail(sp, "align", "a power of two from 4k to 1g");
     /* the farthest each can reach: its base, the whole ASLR range, its size */
     const struct layout *l = &s->lay;
     const uint64_t aslr = l->aslr_mmap * PAGE_SIZE;
@@ -112,7 +114,10 @@ static void sharedlibs_step(struct synth *s)
     if (!p->live) {
         os_push(o, (struct vmsim_event){.type = VMSIM_EV_SPAWN, .cpu = cpu, .pid = p->pid});
         os_switch(o, cpu, p->pid);
-        p->lib = s->lay.lib + rng_below(&s->rng, s->lay.aslr_mmap) * PAGE_SIZE;
+        /* ASLR in steps of align (4k: every page, as Linux; 2m: leaf tables may
+         * be shared, docs/kernel.md); the draw is the same for 4k */
+        const uint64_t steps = s->lay.aslr_mmap / (a->lib_align / PAGE_SIZE);
+        p->lib = s->lay.lib + rng_below(&s->rng, steps ? steps : 1) * a->lib_align;
         p->heap = s->lay.heap + rng_below(&s->rng, s->lay.aslr_mmap) * PAGE_SIZE;
         p->stack = s->lay.stack_top - rng_below(&s->rng, s->lay.aslr_stack) * PAGE_SIZE - a->stack;
         const uint64_t stride = a->text + a->rodata;
@@ -185,6 +190,7 @@ static const struct param sharedlibs_params[] = {
     P_OS_SLICE,
     P_SIZEM("text", text, "512k", PAGE_SIZE, GIB, "bytes of text per library, 4k to 1g"),
     P_SIZEM("rodata", rodata, "128k", PAGE_SIZE, GIB, "bytes of rodata per library, 4k to 1g"),
+    P_SIZEM("align", lib_align, "4k", PAGE_SIZE, GIB, "a power of two from 4k to 1g"),
     P_SIZEM("heap", heap, "16m", PAGE_SIZE, TIB, "bytes of heap per process, 4k to 1t"),
     P_SIZEM("stack", stack, "256k", PAGE_SIZE, GIB, "bytes of stack per process, 4k to 1g"),
     P_REAL("theta", theta, "1", 0.0, ZIPF_MAX_THETA, "a skew from 0 (uniform) to 10"),
