@@ -1130,11 +1130,12 @@ static void print_event(FILE *f, const struct vmsim_event *e)
 /* The `vmsim run` options that build machine c. */
 static void command_options(const struct dcase *c, char *buf, size_t len)
 {
-    int k = snprintf(buf, len, "--geometry %s --tlb '%s' --pwc '%s' --cost '%s' --cpus %u%s%s%s%s%s",
+    int k = snprintf(buf, len,
+                     "--geometry %s --tlb '%s' --pwc '%s' --cost '%s' --cpus %u%s%s%s%s%s",
                      c->m.levels == 5 ? "x86-64-5l" : "x86-64", c->tlb, c->pwc, c->cost,
                      c->m.ncpus, c->m.asids ? "" : " --no-asid",
-                     c->m.huge ? " --thp madvise --page-size 2m" : "", c->cache[0] ? " --cache '" : "",
-                     c->cache, c->cache[0] ? "'" : "");
+                     c->m.huge ? " --thp madvise --page-size 2m" : "",
+                     c->cache[0] ? " --cache '" : "", c->cache, c->cache[0] ? "'" : "");
     if (c->threads > 1 && k >= 0 && (size_t)k < len)
         snprintf(buf + k, len - (size_t)k, " --threads %u --locks %s%s", c->threads,
                  vmsim_locks_names[c->locks], c->verify ? " --verify" : "");
@@ -1300,7 +1301,8 @@ static void check_parallel(struct dcase *c, uint64_t i, const char *what, const 
                 char full[160];
                 snprintf(full, sizeof full, "%.*s-full.txt", (int)strlen(path) - 4, path);
                 write_trace(full, c->ev, c->n);
-                printf("%s, %zu events, differs:\n%s(whole stream: vmsim run --trace text:%s %s%s)\n",
+                printf("%s, %zu events, differs:\n%s"
+                       "(whole stream: vmsim run --trace text:%s %s%s)\n",
                        label, c->n, diff, full, opts,
                        c->batch_seed ? "; the suite ran it in random batches" : "");
                 report_failure(c, label, path);
