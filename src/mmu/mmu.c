@@ -302,6 +302,17 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
         pt_update(as->pt, asid, va, PTE_D, 0);
         w.pte |= PTE_D;
     }
+    if (hit) {
+        /* The refill replaces the entry the lookup found unusable. One
+         * after another, the fault's shootdown has removed it already
+         * (this changes nothing); in a parallel run another CPU may have
+         * fixed the page since, with its IPI still queued for this CPU,
+         * and two entries for one page must not sit side by side (the
+         * IPI would remove one). Linux flushes a spurious fault's entry
+         * likewise (flush_tlb_fix_spurious_fault). */
+        for (unsigned j = 0; j < np; j++)
+            tlb_level_invalidate(&c->tlb[c->path[side][j]], va, asid);
+    }
     fill(m, c, side, np, va, asid, shift, w.pte);
     if (m->track)
         m->vec->touch(m->up, p, va, kind, shift, w.pte);
