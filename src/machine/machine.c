@@ -678,6 +678,8 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
     return run_events(sim, ev, n);
 }
 
+_Static_assert(PHYS_ORDERS == VMSIM_BUDDY_ORDERS, "the statistics hold every order");
+
 /* Bring one VM's gauges up to date. */
 static void refresh(struct vmsim *s)
 {
@@ -687,6 +689,9 @@ static void refresh(struct vmsim *s)
     s->st.swap_slots_peak = sim->phys.swap.peak;
     s->st.pt_peak_bytes = sim->phys.pt_nonroot_peak;
     s->st.pt_peak_all_bytes = sim->phys.pt_peak;
+    s->st.buddy_max_order = sim->phys.max_order;
+    phys_free_blocks(&sim->phys, s->st.buddy_free);
+    memcpy(s->st.buddy_fail, sim->phys.fail, sizeof s->st.buddy_fail);
     if (sim->cfg.vipt_sets)
         kernel_synonyms(&s->k);
     if (sim->k.huge)

@@ -50,6 +50,10 @@ static void fold(struct vmsim_stats *acc, const struct vmsim_stats *part, unsign
     for (unsigned k = 0; k < VMSIM_WALK_LAT_BUCKETS; k++)
         acc->walk_lat_hist[k] =
             fold1(VMSIM_COMBINE_SUM, acc->walk_lat_hist[k], part->walk_lat_hist[k], within);
+    for (unsigned k = 0; k < VMSIM_BUDDY_ORDERS; k++) {
+        acc->buddy_free[k] = fold1(VMSIM_COMBINE_SUM, acc->buddy_free[k], part->buddy_free[k], within);
+        acc->buddy_fail[k] = fold1(VMSIM_COMBINE_SUM, acc->buddy_fail[k], part->buddy_fail[k], within);
+    }
     for (unsigned j = 0; j < VMSIM_MAX_CACHE_LEVELS; j++) {
         struct vmsim_cache_stats *a = &acc->cache[j];
         const struct vmsim_cache_stats *p = &part->cache[j];
