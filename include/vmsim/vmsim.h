@@ -432,6 +432,10 @@ struct vmsim_stats {
     uint64_t buddy_fail[VMSIM_BUDDY_ORDERS];
 };
 
+/* Gorman's unusable free space index of order j from st->buddy_free: the
+ * share of free frames in blocks smaller than 2^j (0 when none is free). */
+double vmsim_buddy_unusable(const struct vmsim_stats *st, unsigned order);
+
 /* Page-table memory (the VmPTE rule: the root is reported apart). Radix
  * trees fill the per-level arrays; other organizations name their parts
  * (bucket arrays, entries, anchor table...) and put everything in bytes. */

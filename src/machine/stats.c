@@ -81,3 +81,14 @@ void stats_combine(struct vmsim_stats *acc, const struct vmsim_stats *part, unsi
 {
     fold(acc, part, ntlb, false);
 }
+
+double vmsim_buddy_unusable(const struct vmsim_stats *st, unsigned order)
+{
+    uint64_t free_frames = 0, usable = 0;
+    for (unsigned k = 0; k <= st->buddy_max_order && k < VMSIM_BUDDY_ORDERS; k++) {
+        free_frames += st->buddy_free[k] << k;
+        if (k >= order)
+            usable += st->buddy_free[k] << k;
+    }
+    return free_frames ? (double)(free_frames - usable) / (double)free_frames : 0.0;
+}

@@ -194,21 +194,12 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
     for (unsigned i = 0; i < VMSIM_WALK_LAT_BUCKETS; i++)
         json_array_append_new(lat, json_integer((json_int_t)st->walk_lat_hist[i]));
     set_path(root, "walks.latency_histogram", lat);
-    /* the buddy allocator by order; the unusable free space index of order
-     * j (Gorman): the share of free frames in blocks smaller than 2^j */
+    /* the buddy allocator by order (docs/stats.md, memory.buddy) */
     json_t *bfree = json_array(), *bfail = json_array(), *unusable = json_array();
-    uint64_t free_frames = 0;
-    for (unsigned k = 0; k <= st->buddy_max_order && k < VMSIM_BUDDY_ORDERS; k++)
-        free_frames += st->buddy_free[k] << k;
     for (unsigned j = 0; j <= st->buddy_max_order && j < VMSIM_BUDDY_ORDERS; j++) {
         json_array_append_new(bfree, json_integer((json_int_t)st->buddy_free[j]));
         json_array_append_new(bfail, json_integer((json_int_t)st->buddy_fail[j]));
-        uint64_t usable = 0;
-        for (unsigned k = j; k <= st->buddy_max_order && k < VMSIM_BUDDY_ORDERS; k++)
-            usable += st->buddy_free[k] << k;
-        json_array_append_new(unusable, json_real(free_frames ? (double)(free_frames - usable) /
-                                                                    (double)free_frames
-                                                              : 0.0));
+        json_array_append_new(unusable, json_real(vmsim_buddy_unusable(st, j)));
     }
     set_path(root, "memory.buddy.free_blocks", bfree);
     set_path(root, "memory.buddy.failures", bfail);
