@@ -176,9 +176,11 @@ static void test_huge(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 8,
 /* ---- frames handed out recycled (issue 11) -------------------------------
  *
  * Each case frees a frame whose stamp is a write's (nonzero), so that the
- * allocator's order-0 free list (last in, first out) hands that very frame to the
- * path under test next; a read of memory nobody wrote must then still see
- * stamp 0. Before the fix each read found the freed page's stamp. */
+ * allocator hands that very frame to the path under test next (from its
+ * order-0 free list, last in, first out, or from the never-used memory it
+ * rejoined at its edge: docs/kernel.md, "Which frame"); a read of memory
+ * nobody wrote must then still see stamp 0. Before the fix each read found
+ * the freed page's stamp. */
 
 static struct vmsim_event acc(unsigned kind, vmsim_pid_t pid, uint64_t addr)
 {
