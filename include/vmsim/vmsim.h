@@ -358,7 +358,8 @@ extern const char *const vmsim_combine_names[]; /* by enum value: "sum", ...; NU
     X(conc_cas_retries, "concurrency.cas_retries", SUM, "compare-and-swap publications of an entry that failed (a walk set its accessed bit meanwhile) and were retried (--threads)") \
     X(conc_pins, "concurrency.pins", SUM, "frames a fault kept (pinned) until its shootdown completed, their reference dropped after it (--threads)") \
     X(conc_ipis, "concurrency.ipis", SUM, "invalidations sent to a CPU on another host thread, each acknowledged (--threads)") \
-    X(conc_ack_wait_cycles, "concurrency.ack_wait_cycles", SUM, "simulated cycles initiators waited for acknowledgements: ipi_cycles per IPI sent to another thread's CPU (--threads)") \
+    X(conc_waits, "concurrency.shootdown_waits", SUM, "shootdowns of faults (--threads) whose initiator waited for other CPUs' acknowledgements") \
+    X(conc_ack_wait_cycles, "concurrency.ack_wait_cycles", SUM, "simulated cycles initiators waited for acknowledgements: 1000 per shootdown_waits and 200 per IPI (--threads)") \
     X(conc_seq_retries, "concurrency.seq_retries", SUM, "walks repeated because a page-table update overlapped them (--locks seqcount)") \
     X(conc_stale, "concurrency.stale_uses", SUM, "translations used after their shootdown completed (--verify --threads; a correct run has none)") \
     X(frames_used, "memory.frames_used", SUM, "simulated frames in use at the end (data + page tables)") \

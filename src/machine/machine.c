@@ -546,6 +546,7 @@ static int run_parallel(struct vmsim *sim, const struct vmsim_event *ev, size_t 
         }
         /* An access on a CPU that must load its address space first: the
          * load is the barrier, the access joins the next phase. */
+        sim->k.cur_cpu = ev[i].cpu;
         if (ev[i].type == VMSIM_EV_ACCESS && ev[i].cpu < sim->cfg.ncpus &&
             mmu_switch(&sim->mmu, ev[i].cpu, ev[i].pid) == VMSIM_OK)
             continue;

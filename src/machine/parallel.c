@@ -27,10 +27,12 @@
 
 #include "machine/parallel.h"
 
-/* Simulated cycles an initiator waits per IPI it sends to a CPU on another
- * thread: the IPI's delivery, the target's invalidation and its
- * acknowledgement (docs/concurrency.md, "Costs"). */
-#define IPI_CYCLES 1000
+/* What a shootdown's initiator waits, in simulated cycles (docs/
+ * concurrency.md, "Shootdowns and their cost"): each IPI it sends, and one
+ * round trip (delivery, the targets' invalidation, their acknowledgements,
+ * in parallel) for the wait. By the simulated CPUs, not the host threads. */
+#define IPI_SEND_CYCLES 200
+#define ACK_WAIT_CYCLES 1000
 
 struct spin {
     atomic_uint held;
@@ -333,10 +335,12 @@ int par_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned k
     /* 6. shoot down: invalidate on this thread's CPUs, IPIs to the others',
      * and wait for every acknowledgement */
     unsigned sent = 0, ipis = 0; /* queued ones wait for their acknowledgement */
-    for (unsigned j = 0; j < d.nshoot; j++)
+    for (unsigned j = 0; j < d.nshoot; j++) {
+        unsigned others = 0; /* the simulated IPIs: every other CPU that may cache it */
         for (unsigned c = 0; c < P->ncpus; c++) {
             if (!kernel_may_cache(k, d.p[j], c))
                 continue;
+            others += c != me->cpu;
             if (mine(P, me, c)) {
                 mmu_invalidate(&sim->mmu, c, d.p[j]->space.asid, d.va[j]);
             } else {
@@ -344,10 +348,12 @@ int par_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned k
                 sent += send(P, c, d.p[j]->space.asid, d.va[j], &me->acks, me->gen);
             }
         }
-    if (ipis) {
-        cs->conc_ipis += ipis;
-        cs->conc_ack_wait_cycles += (uint64_t)ipis * IPI_CYCLES;
+        if (others) {
+            cs->conc_waits++;
+            cs->conc_ack_wait_cycles += ACK_WAIT_CYCLES + (uint64_t)others * IPI_SEND_CYCLES;
+        }
     }
+    cs->conc_ipis += ipis;
     if (sent) {
         for (unsigned spins = 0; atomic_load_explicit(&me->acks, memory_order_acquire) < sent;) {
             drain(me);

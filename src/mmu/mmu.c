@@ -274,7 +274,7 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
         int rc = m->vec->fault(m->up, p, va, kind, &w, &fixed);
         charge(c->st, m->cfg->cost.fault); /* a fault costs its trap, fixed or not */
         if (rc != 0)
-            m->host_rc = rc; /* out of host memory: mmu_access returns it */
+            c->host_rc = rc; /* out of host memory: mmu_access returns it */
         if (rc != 0 || !fixed)
             return (w.pte & PTE_P) ? m->shift[w.level] : m->page_shift;
         host = walk(m, c, as, va, &w);
@@ -398,7 +398,7 @@ static inline __attribute__((always_inline)) void access_pages(struct mmu *m, st
         if (va >> m->cfg->geom.va_bits)
             break;
         if (m->stop && *m->stop) { /* a huge access, stopped by the caller */
-            m->host_rc = VMSIM_EINTR;
+            c->host_rc = VMSIM_EINTR;
             break;
         }
         va = next;
@@ -424,9 +424,9 @@ static inline __attribute__((always_inline)) int access_event(struct mmu *m,
     /* c runs a process of this VM now: c->st is this VM's counters of c */
     c->st->accesses++;
     access_pages(m, c, ev, cached);
-    if (__builtin_expect(m->host_rc != 0, 0)) {
-        int rc = m->host_rc;
-        m->host_rc = 0;
+    if (__builtin_expect(c->host_rc != 0, 0)) {
+        int rc = c->host_rc;
+        c->host_rc = 0;
         return rc;
     }
     return VMSIM_OK;

@@ -85,7 +85,6 @@ struct mmu {
     struct vmsim *up;         /* the machine the vector's handlers are given */
     bool nested;              /* a guest under nested paging: walks have a host dimension */
     bool track;               /* vec->touch sees every translation: replacement, --verify */
-    int host_rc;              /* a host failure inside a translation, returned by mmu_access */
     uint64_t accesses_base;   /* the CPUs' accesses and cycles that statistics resets cleared */
     uint64_t cycles_base;     /* (mmu_reset_stats): mmu_accesses, mmu_cycles go on from there */
     const volatile sig_atomic_t *stop; /* vmsim_set_stop: nonzero ends a long access */
@@ -145,6 +144,8 @@ struct cpu {
     struct vmsim_stats *st; /* the counters it charges: its own in the VM whose process it
                                runs (that VM's mmu.cst[i]), set by mmu_switch */
     uint64_t now; /* LRU clock */
+    int host_rc;  /* a host failure inside its translation, returned by mmu_access (per CPU:
+                     in a parallel run CPUs translate at once) */
 };
 
 /* Empty: no va >> 63 (0 or 1) equals the all-ones tag, not even the
