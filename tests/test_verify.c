@@ -109,8 +109,11 @@ static void run_policy(unsigned policy, size_t n, uint64_t seed, enum mode mode)
     cfg.replace = (uint8_t)policy;
     cfg.verify = true;
     cfg.evict_tables = mode == TABLES;
-    if (mode == HUGE) { /* room for huge pages, which are never evicted */
-        cfg.phys_bytes = 65536 * PAGE;
+    if (mode == HUGE) {
+        /* Room for 10 huge pages, which are never evicted: the buddy
+         * allocator merges freed blocks again, so only a memory this tight
+         * makes some huge copies find no free block (and split). */
+        cfg.phys_bytes = 5120 * PAGE;
         cfg.anon_page_shift = 21;
     }
     struct vmsim *sim;
@@ -140,8 +143,8 @@ static void run_policy(unsigned policy, size_t n, uint64_t seed, enum mode mode)
     if (mode == HUGE) {
         /* Huge pages are few: a split (remap, protection, or a huge copy
          * that finds no aligned block) ends one for every process sharing
-         * it, and freed blocks return as single frames. Enough to cross
-         * every path: huge translations, huge copies, splits. */
+         * it. Enough to cross every path: huge translations, huge copies,
+         * splits. */
         assert_true(st->translations_huge > 1000 && st->thp_splits >= 2 && st->forks > 100);
         assert_true(st->faults_cow_copy > 1000);
         free(ev);
@@ -173,9 +176,11 @@ static void test_huge(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 8,
 /* ---- frames handed out recycled (issue 11) -------------------------------
  *
  * Each case frees a frame whose stamp is a write's (nonzero), so that the
- * allocator's free stack (last in, first out) hands that very frame to the
- * path under test next; a read of memory nobody wrote must then still see
- * stamp 0. Before the fix each read found the freed page's stamp. */
+ * allocator hands that very frame to the path under test next (from its
+ * order-0 free list, last in, first out, or from the never-used memory it
+ * rejoined at its edge: docs/kernel.md, "Which frame"); a read of memory
+ * nobody wrote must then still see stamp 0. Before the fix each read found
+ * the freed page's stamp. */
 
 static struct vmsim_event acc(unsigned kind, vmsim_pid_t pid, uint64_t addr)
 {

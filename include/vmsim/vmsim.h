@@ -367,6 +367,7 @@ extern const char *const vmsim_combine_names[]; /* by enum value: "sum", ...; NU
     X(conc_stale, "concurrency.stale_uses", SUM, "translations used after their shootdown completed (--verify --threads; a correct run has none)") \
     X(frames_used, "memory.frames_used", SUM, "simulated frames in use at the end (data + page tables)") \
     X(frames_peak, "memory.frames_peak", SUM, "largest number of simulated frames in use")     \
+    X(buddy_max_order, "memory.buddy.max_order", SAME, "largest order of the buddy allocator's blocks: the largest page of the geometry, in base pages, log2") \
     X(pt_writes, "page_tables.writes", SUM, "page-table entries the kernel changed: a page mapped, unmapped, swapped out, or its protection or accessed bit changed") \
     X(shadow_exits, "shadow.exits", SUM, "shadow paging: VM exits for guest page-table writes and address-space switches") \
     X(nested_refs, "nested.host_refs", SUM, "nested paging: references to the host's nested table (host dimension of the 2D walks)") \
@@ -406,6 +407,7 @@ struct vmsim_cache_stats {
     uint64_t lines;                /* lines it holds at the end (all CPUs' copies) */
     uint64_t pt_lines;             /* of which filled by page-table references */
 };
+#define VMSIM_BUDDY_ORDERS 32 /* orders of free blocks: a frame number is below 2^32 */
 #define VMSIM_WALK_LAT_BUCKETS 20 /* bucket 0: 0 cycles; b: [2^(b-1), 2^b); last: more */
 
 /* Combined as: hits and misses SUM; reach MAX (every VM runs on the same
@@ -437,7 +439,18 @@ struct vmsim_stats {
     uint64_t mig_round_pages[VMSIM_MIGRATE_ROUNDS];    /* pages sent by each pre-copy round: FIRST */
     struct vmsim_cache_stats cache[VMSIM_MAX_CACHE_LEVELS]; /* same order as config */
     uint64_t walk_lat_hist[VMSIM_WALK_LAT_BUCKETS];     /* walks by cycles (walks.cycles): SUM */
+    /* The buddy allocator of simulated memory, by order 0..buddy_max_order
+     * (docs/kernel.md, "Physical memory"): free blocks when the statistics
+     * are read, the never-used memory cut into its largest aligned blocks
+     * included (SUM); requests that found no free block, a request above
+     * buddy_max_order counted at buddy_max_order (SUM). */
+    uint64_t buddy_free[VMSIM_BUDDY_ORDERS];
+    uint64_t buddy_fail[VMSIM_BUDDY_ORDERS];
 };
+
+/* Gorman's unusable free space index of order j from st->buddy_free: the
+ * share of free frames in blocks smaller than 2^j (0 when none is free). */
+double vmsim_buddy_unusable(const struct vmsim_stats *st, unsigned order);
 
 /* Page-table memory (the VmPTE rule: the root is reported apart). Radix
  * trees fill the per-level arrays; other organizations name their parts

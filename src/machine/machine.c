@@ -223,6 +223,22 @@ static int check_config(const struct vmsim_config *cfg)
     return VMSIM_OK;
 }
 
+/* One VM's memory: its buddy allocator's blocks go up to the largest page
+ * of the geometry (docs/kernel.md, "Physical memory"). */
+static int memory_init(struct vmsim *sim)
+{
+    const struct vmsim_geometry *g = &sim->cfg.geom;
+    int rc = phys_init(&sim->phys, sim->cfg.phys_bytes, g->page_shift);
+    if (rc)
+        return rc;
+    unsigned top = g->page_shift;
+    for (unsigned k = 2; k <= g->levels; k++)
+        if ((g->leaf_levels >> k & 1) && sim->shift[k] > top)
+            top = sim->shift[k];
+    phys_set_max_order(&sim->phys, top - g->page_shift);
+    return VMSIM_OK;
+}
+
 int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
 {
     int rc = check_config(cfg);
@@ -260,8 +276,7 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
     }
     wire(sim);
     if ((cfg->mem.dram && (rc = memsys_init(&sim->memsys, &sim->cfg.mem, cfg->ncpus)) != 0) ||
-        (rc = phys_init(&sim->phys, cfg->phys_bytes, cfg->geom.page_shift)) != 0 ||
-        (rc = kernel_start(sim)) != 0 || (rc = mmu_cpu_ready(&sim->mmu, 0)) != 0 ||
+        (rc = memory_init(sim)) != 0 || (rc = kernel_start(sim)) != 0 || (rc = mmu_cpu_ready(&sim->mmu, 0)) != 0 ||
         (rc = hypervisor_start(sim, NULL, 1)) != 0) {
         vmsim_destroy(sim);
         return rc;
@@ -307,8 +322,7 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
     rng_seed(&v->rng, sim->cfg.seed + vmid);
     int rc;
     wire(v);
-    if ((rc = phys_init(&v->phys, v->cfg.phys_bytes, v->cfg.geom.page_shift)) != 0 ||
-        (rc = kernel_start(v)) != 0 || (rc = hypervisor_start(v, sim->nested->h, vmid)) != 0) {
+    if ((rc = memory_init(v)) != 0 || (rc = kernel_start(v)) != 0 || (rc = hypervisor_start(v, sim->nested->h, vmid)) != 0) {
         vmsim_destroy(v);
         return rc;
     }
@@ -667,6 +681,8 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
     return run_events(sim, ev, n);
 }
 
+_Static_assert(PHYS_ORDERS == VMSIM_BUDDY_ORDERS, "the statistics hold every order");
+
 /* Bring one VM's gauges up to date. */
 static void refresh(struct vmsim *s)
 {
@@ -676,6 +692,9 @@ static void refresh(struct vmsim *s)
     s->st.swap_slots_peak = sim->phys.swap.peak;
     s->st.pt_peak_bytes = sim->phys.pt_nonroot_peak;
     s->st.pt_peak_all_bytes = sim->phys.pt_peak;
+    s->st.buddy_max_order = sim->phys.max_order;
+    phys_free_blocks(&sim->phys, s->st.buddy_free);
+    memcpy(s->st.buddy_fail, sim->phys.fail, sizeof s->st.buddy_fail);
     if (sim->cfg.vipt_sets)
         kernel_synonyms(&s->k);
     if (sim->k.huge)

@@ -50,6 +50,10 @@ static void fold(struct vmsim_stats *acc, const struct vmsim_stats *part, unsign
     for (unsigned k = 0; k < VMSIM_WALK_LAT_BUCKETS; k++)
         acc->walk_lat_hist[k] =
             fold1(VMSIM_COMBINE_SUM, acc->walk_lat_hist[k], part->walk_lat_hist[k], within);
+    for (unsigned k = 0; k < VMSIM_BUDDY_ORDERS; k++) {
+        acc->buddy_free[k] = fold1(VMSIM_COMBINE_SUM, acc->buddy_free[k], part->buddy_free[k], within);
+        acc->buddy_fail[k] = fold1(VMSIM_COMBINE_SUM, acc->buddy_fail[k], part->buddy_fail[k], within);
+    }
     for (unsigned j = 0; j < VMSIM_MAX_CACHE_LEVELS; j++) {
         struct vmsim_cache_stats *a = &acc->cache[j];
         const struct vmsim_cache_stats *p = &part->cache[j];
@@ -80,4 +84,15 @@ void stats_merge(struct vmsim_stats *acc, const struct vmsim_stats *part, unsign
 void stats_combine(struct vmsim_stats *acc, const struct vmsim_stats *part, unsigned ntlb)
 {
     fold(acc, part, ntlb, false);
+}
+
+double vmsim_buddy_unusable(const struct vmsim_stats *st, unsigned order)
+{
+    uint64_t free_frames = 0, usable = 0;
+    for (unsigned k = 0; k <= st->buddy_max_order && k < VMSIM_BUDDY_ORDERS; k++) {
+        free_frames += st->buddy_free[k] << k;
+        if (k >= order)
+            usable += st->buddy_free[k] << k;
+    }
+    return free_frames ? (double)(free_frames - usable) / (double)free_frames : 0.0;
 }

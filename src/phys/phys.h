@@ -1,4 +1,4 @@
-/* Simulated physical memory: frames, their metadata, an allocator.
+/* Simulated physical memory: frames, their metadata, a buddy allocator.
  *
  * Invariants: a frame is in use iff its refcount > 0 or it is pinned;
  * frames_used counts frames in use (data, zero, page tables); pt_bytes
@@ -26,7 +26,12 @@ enum frame_flags {
     FRAME_SWAPPED = 1u << 6,  /* anonymous page with a valid copy in swap slot aux */
     FRAME_DIRTY = 1u << 7,    /* written through a mapping that is gone */
     FRAME_ENCLAVE = 1u << 8,  /* enclave memory: only the enclave may read it (virt/) */
+    FRAME_FREE = 1u << 9,     /* first frame of a free block on the free list of its order */
 };
+
+/* Orders of the buddy allocator: a frame number is below 2^32 (phys_init),
+ * so no block is larger than 2^31 frames. */
+#define PHYS_ORDERS 32
 
 #define FRAME_NIL UINT32_MAX /* no frame, in the 32-bit links below */
 
@@ -40,11 +45,11 @@ enum frame_flags {
 struct frame {
     uint32_t refcount;
     uint16_t flags;
-    uint8_t order;       /* first frame of a block of 2^order frames */
+    uint8_t order;       /* first frame of a block of 2^order frames (in use or FRAME_FREE) */
     uint8_t level;       /* page-table level of a FRAME_PT frame */
     uint32_t aux;        /* FRAME_SWAPPED: swap slot; FRAME_CACHE: cache entry */
     uint32_t rmap;       /* first reverse-map entry (os/rmap.c), 0: none */
-    uint32_t prev, next; /* replacement list (os/reclaim.c) */
+    uint32_t prev, next; /* replacement list (os/reclaim.c); a free block's free list */
 };
 _Static_assert(sizeof(struct frame) == 24, "struct frame grew: host memory per resident page");
 
@@ -54,9 +59,18 @@ struct phys {
     struct frame *frame;  /* metadata for frames [0, cap) */
     uint64_t cap;         /* frames with metadata allocated */
     uint64_t nframes;     /* frames of simulated memory */
-    uint64_t next;        /* bump pointer: frames >= next never used */
-    uint32_t *free;       /* freed single frames, reused first */
-    uint64_t nfree, free_cap;
+    /* Frames >= next are the never-used tail: free, with zero metadata
+     * (perhaps none yet). No listed free block ends at next (it would have
+     * gone back to the tail), so listed blocks and the tail never hold two
+     * free buddies. */
+    uint64_t next;
+    unsigned max_order;              /* largest block on a free list */
+    uint32_t free_head[PHYS_ORDERS]; /* free blocks of each order, most recent first */
+    uint32_t nonempty;               /* bit k: free_head[k] holds a block */
+    uint64_t nblocks[PHYS_ORDERS];   /* blocks on each free list */
+    /* Requests of each order that got no block (VMSIM_ENOFRAME); a request
+     * above max_order counts at max_order. Zeroed by phys_reset_peaks. */
+    uint64_t fail[PHYS_ORDERS];
     uint64_t used, peak;  /* frames in use, largest ever */
     /* Page-table memory in bytes: the FRAME_PT frames (whole frames) plus
      * tables placed outside simulated memory (phys_pt_outside); all, and
@@ -81,24 +95,34 @@ struct phys {
     void (*release)(void *ctx, vmsim_pfn_t pfn);
 };
 
+/* Blocks of every order up to PHYS_ORDERS - 1 until phys_set_max_order. */
 int phys_init(struct phys *p, uint64_t bytes, unsigned page_shift);
+/* The largest free block (the largest page size of the geometry), set
+ * before the first allocation; clamped to PHYS_ORDERS - 1. */
+void phys_set_max_order(struct phys *p, unsigned max_order);
 void phys_fini(struct phys *p);
-/* Allocate 2^order contiguous frames aligned to their size, refcount 1.
+/* Allocate 2^order contiguous frames aligned to their size, refcount 1:
+ * the smallest listed free block of order >= order, split, or else a block
+ * cut from the never-used tail (above max_order: from the tail only).
  * A single frame may come from reclaim when memory is full. VMSIM_ENOFRAME
- * when simulated memory is exhausted, VMSIM_ENOMEM when the host is. */
+ * when no free block is large enough, VMSIM_ENOMEM when the host is out. */
 int phys_alloc(struct phys *p, unsigned order, uint16_t flags, vmsim_pfn_t *out);
 /* Turn the block at pfn into 2^order single frames, each with the block's
  * flags and reference count (a huge page split into base pages). */
 void phys_split(struct phys *p, vmsim_pfn_t pfn);
-/* Drop one reference to the block at pfn; frees it at zero. */
+/* Drop one reference to the block at pfn; frees it at zero, merging it
+ * with its free buddies up to max_order. */
 void phys_put(struct phys *p, vmsim_pfn_t pfn);
+/* Free blocks of each order 0..max_order now: the listed ones plus the
+ * never-used tail cut into the largest aligned blocks it holds. */
+void phys_free_blocks(const struct phys *p, uint64_t blocks[PHYS_ORDERS]);
 /* A page table too large for simulated memory, placed past its end (flat
  * and inverted tables beyond their max=): account its bytes as page-table
  * memory (grow true when it is created, false when it goes). */
 void phys_pt_outside(struct phys *p, uint64_t bytes, bool grow);
 
 /* The peaks restart from the current values (a statistics reset: the peak
- * of what follows). */
+ * of what follows); the failure counts restart at 0. */
 void phys_reset_peaks(struct phys *p);
 
 static inline struct frame *phys_frame(struct phys *p, vmsim_pfn_t pfn) { return &p->frame[pfn]; }

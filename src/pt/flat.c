@@ -15,10 +15,9 @@
  * time, so they need not be adjacent: the table is contiguous in the index
  * space the walker uses, as a linear table mapped in virtual memory is
  * (MIPS's in kseg2, VAX's P0/P1 tables), while each of its pages may sit
- * in any frame. (vmsim's allocator never rebuilds a contiguous block from
- * freed frames, so a 4 MiB block would be out of reach for any process
- * created once memory has been used; single frames can also come from
- * reclaim.) Larger, it gets no
+ * in any frame. (A contiguous 4 MiB block needs 1024 free aligned frames,
+ * which a fragmented memory may not have even with the buddy allocator's
+ * merging; single frames can also come from reclaim.) Larger, it gets no
  * frames: the entries of address space s sit, for walk references, at
  * END + (s - 1) * size, END = nframes << page_shift (the end of simulated
  * memory; the sum wraps modulo 2^64 past 2^64 / size spaces), and the

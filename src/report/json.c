@@ -196,6 +196,16 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
     for (unsigned i = 0; i < VMSIM_WALK_LAT_BUCKETS; i++)
         json_array_append_new(lat, json_integer((json_int_t)st->walk_lat_hist[i]));
     set_path(root, "walks.latency_histogram", lat);
+    /* the buddy allocator by order (docs/stats.md, memory.buddy) */
+    json_t *bfree = json_array(), *bfail = json_array(), *unusable = json_array();
+    for (unsigned j = 0; j <= st->buddy_max_order && j < VMSIM_BUDDY_ORDERS; j++) {
+        json_array_append_new(bfree, json_integer((json_int_t)st->buddy_free[j]));
+        json_array_append_new(bfail, json_integer((json_int_t)st->buddy_fail[j]));
+        json_array_append_new(unusable, json_real(vmsim_buddy_unusable(st, j)));
+    }
+    set_path(root, "memory.buddy.free_blocks", bfree);
+    set_path(root, "memory.buddy.failures", bfail);
+    set_path(root, "memory.buddy.unusable_index", unusable);
     for (unsigned j = 0; cfg->mem.dram && j < cfg->mem.ncaches; j++) {
         const struct vmsim_cache_stats *c = &st->cache[j];
         const struct {

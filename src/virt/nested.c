@@ -32,6 +32,11 @@ static int host_init(const struct vmsim_config *vcfg, struct host **out)
     int rc = phys_init(&h->phys, mem, g->page_shift);
     if (rc)
         return rc;
+    unsigned top = g->page_shift; /* the host's buddy blocks: up to its largest page */
+    for (unsigned k = 2; k <= g->levels; k++)
+        if ((g->leaf_levels >> k & 1) && h->shift[k] > top)
+            top = h->shift[k];
+    phys_set_max_order(&h->phys, top - g->page_shift);
     h->cpu = calloc(vcfg->ncpus, sizeof *h->cpu);
     if (!h->cpu)
         return VMSIM_ENOMEM;

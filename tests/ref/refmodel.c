@@ -68,10 +68,15 @@
  *    walks.cycles sums what each walk costs (probe plus references), and
  *    walks.latency_histogram counts walks by it: bucket 0 for 0 cycles,
  *    b >= 1 for [2^(b-1), 2^b), the last bucket everything above.
- *  - Frames (kernel.md, "Which frame"): a bump pointer from frame 0 and a
- *    stack of freed single frames, popped first; a 2 MiB block from the
- *    bump pointer rounded up to 512 frames, the skipped frames pushed
- *    lowest first; a freed block pushes its frames lowest first. A new
+ *  - Frames (kernel.md, "Which frame"): a buddy allocator. Free blocks of
+ *    2^k frames (k <= 18) sit on one list per order, the last put first; a
+ *    request takes the first block of the smallest non-empty list of order
+ *    >= n, halving it and listing each upper half, else the first aligned
+ *    block at the tail (frames from there on never used), listing the
+ *    skipped frames as their largest aligned blocks, highest first. A freed
+ *    block merges with its free buddy of its order while below 18, then is
+ *    listed first, or lowers the tail when it ends there (and the tail goes
+ *    on down over listed blocks ending at it). A new
  *    process takes its root; a mapping its missing tables top-down, after
  *    the demand-zero frame (or the first use of a zero frame); a THP
  *    fallback first takes the huge frame and frees it (write) or takes the
@@ -120,6 +125,7 @@
 
 #define BASE_SHIFT 12u
 #define HUGE_SHIFT 21u
+#define REF_ORDERS 19u /* buddy orders 0..18: x86-64's largest page, 1 GiB, is 2^18 frames */
 
 struct tent {
     bool valid;
@@ -226,9 +232,9 @@ struct ref {
     size_t nproc, capproc;
     uint64_t *mapcount; /* per frame number: mappings of the page starting there */
     size_t capframe;
-    uint64_t bump;       /* frames from here on never used */
-    uint64_t *stack;     /* freed single frames, the last freed on top */
-    size_t nstack, capstack;
+    uint64_t tail;       /* frames from here on never used */
+    uint64_t *list[REF_ORDERS]; /* free blocks of each order, the first at the end */
+    size_t nlist[REF_ORDERS], caplist[REF_ORDERS];
     uint64_t zero[2];    /* zero frames: [0] base, [1] 2 MiB; UINT64_MAX until needed */
     unsigned event_cpu;
     /* the memory model */
@@ -267,37 +273,76 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem)
 
 /* ---- frames (kernel.md, "Which frame") ---- */
 
-static void push_frame(struct ref *r, uint64_t f)
+static void list_put(struct ref *r, uint64_t f, unsigned k)
 {
-    if (!grow((void **)&r->stack, &r->capstack, r->nstack + 1, sizeof *r->stack))
+    if (!grow((void **)&r->list[k], &r->caplist[k], r->nlist[k] + 1, sizeof *r->list[k]))
         abort();
-    r->stack[r->nstack++] = f;
+    r->list[k][r->nlist[k]++] = f;
 }
 
-/* 2^order frames, mapped once: a single frame from the stack first, a
- * block always from the bump pointer, aligned. */
-static uint64_t frame_alloc(struct ref *r, unsigned order)
+/* Whether block f is on list k; if so it leaves it (the others keep their
+ * order). */
+static bool list_take(struct ref *r, uint64_t f, unsigned k)
 {
-    const uint64_t n = 1ull << order;
-    uint64_t f;
-    if (order == 0 && r->nstack) {
-        f = r->stack[--r->nstack];
-    } else {
-        f = (r->bump + n - 1) / n * n;
-        for (uint64_t s = r->bump; s < f; s++)
-            push_frame(r, s);
-        r->bump = f + n;
-    }
-    if (!grow((void **)&r->mapcount, &r->capframe, r->bump, sizeof *r->mapcount))
-        abort();
-    r->mapcount[f] = 1;
-    return f;
+    for (size_t i = 0; i < r->nlist[k]; i++)
+        if (r->list[k][i] == f) {
+            memmove(&r->list[k][i], &r->list[k][i + 1], (r->nlist[k] - i - 1) * sizeof f);
+            r->nlist[k]--;
+            return true;
+        }
+    return false;
 }
 
 static void frame_free(struct ref *r, uint64_t f, unsigned order)
 {
-    for (uint64_t i = 0; i < 1ull << order; i++)
-        push_frame(r, f + i);
+    while (order < REF_ORDERS - 1 && list_take(r, f ^ (1ull << order), order)) {
+        f &= ~(1ull << order);
+        order++;
+    }
+    if (f + (1ull << order) != r->tail) {
+        list_put(r, f, order);
+        return;
+    }
+    r->tail = f;
+    for (unsigned k = 0; k < REF_ORDERS && r->tail;)
+        if (r->tail >= (1ull << k) && list_take(r, r->tail - (1ull << k), k)) {
+            r->tail -= 1ull << k;
+            k = 0;
+        } else {
+            k++;
+        }
+}
+
+/* 2^order frames, mapped once. */
+static uint64_t frame_alloc(struct ref *r, unsigned order)
+{
+    const uint64_t n = 1ull << order;
+    uint64_t f = UINT64_MAX;
+    for (unsigned k = order; k < REF_ORDERS && f == UINT64_MAX; k++)
+        if (r->nlist[k]) {
+            f = r->list[k][--r->nlist[k]];
+            while (k > order) {
+                k--;
+                list_put(r, f + (1ull << k), k);
+            }
+        }
+    if (f == UINT64_MAX) {
+        f = (r->tail + n - 1) / n * n;
+        /* the skipped frames [tail, f), as aligned blocks from the top */
+        for (uint64_t top = f; top > r->tail;) {
+            unsigned k = 0;
+            while (k + 1 < REF_ORDERS && top % (2ull << k) == 0 && top - (2ull << k) >= r->tail)
+                k++;
+            top -= 1ull << k;
+            list_put(r, top, k);
+        }
+        r->tail = f + n;
+    }
+    if (!grow((void **)&r->mapcount, &r->capframe, r->tail > f + n ? r->tail : f + n,
+              sizeof *r->mapcount))
+        abort();
+    r->mapcount[f] = 1;
+    return f;
 }
 
 static uint64_t frame_new(struct ref *r, unsigned shift) { return frame_alloc(r, shift - BASE_SHIFT); }
@@ -1332,7 +1377,8 @@ void ref_destroy(struct ref *r)
     }
     free(r->proc);
     free(r->mapcount);
-    free(r->stack);
+    for (unsigned k = 0; k < REF_ORDERS; k++)
+        free(r->list[k]);
     for (unsigned i = 0; i < r->m.ncache; i++) {
         for (unsigned c = 0; c < (r->m.cache[i].shared ? 1 : r->m.ncpus); c++) {
             free(r->carr[i][c].e);
