@@ -361,7 +361,8 @@ void vmsim_destroy(struct vmsim *sim)
     free(sim);
 }
 
-static int run_one(struct vmsim *sim, const struct vmsim_event *e)
+static inline __attribute__((always_inline)) int run_one(struct vmsim *sim,
+                                                           const struct vmsim_event *e)
 {
     int rc = VMSIM_OK;
     sim->k.cur_cpu = e->cpu; /* shootdowns from here need no IPI */

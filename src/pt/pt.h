@@ -170,6 +170,11 @@ struct pt_ops {
     void (*quiesce)(struct pt *p);
 };
 
+/* This thread's failed compare-and-swaps publishing an entry (a walk set
+ * an accessed or dirty bit in between): pt_entry_publish counts them, a parallel
+ * run's fault reads them (docs/concurrency.md). */
+extern _Thread_local uint64_t pt_cas_retries;
+
 /* Entries that walks of other threads may read or set bits in: loaded
  * and stored whole (on x86-64 the plain moves), published by
  * compare-and-swap so that a bit a walk set in between is not lost. */
@@ -190,12 +195,17 @@ static inline void pt_entry_accessed(uint64_t *e, uint64_t seen)
 }
 /* *e becomes `to` (replace) or ((old | set) & ~clear) | PTE_LEAF; failed
  * compare-and-swaps counted in pt_cas_retries. Returns the old entry. */
-uint64_t pt_entry_publish(uint64_t *e, bool replace, uint64_t to, uint64_t set, uint64_t clear);
-
-/* This thread's failed compare-and-swaps publishing an entry (a walk set
- * an accessed or dirty bit in between): radix.c counts them, a parallel
- * run's fault reads them (docs/concurrency.md). */
-extern _Thread_local uint64_t pt_cas_retries;
+static inline uint64_t pt_entry_publish(uint64_t *e, bool replace, uint64_t to, uint64_t set,
+                                        uint64_t clear)
+{
+    uint64_t old = pt_entry_load(e);
+    for (;;) {
+        const uint64_t v = replace ? to : ((old | set) & ~clear) | PTE_LEAF;
+        if (__atomic_compare_exchange_n(e, &old, v, false, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
+            return old;
+        pt_cas_retries++;
+    }
+}
 
 /* The base of every organization, embedded first. */
 struct pt {

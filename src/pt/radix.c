@@ -401,7 +401,8 @@ static void radix_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, un
     unsigned k = r->levels;
     for (; k > level; k--) {
         uint64_t i = IDX(r, va, k);
-        if ((LOAD(t->e[i]) & (PTE_P | PTE_LEAF)) != PTE_P)
+        /* a hint only, and only without threads: no ordering needed */
+        if ((__atomic_load_n(&t->e[i], __ATOMIC_RELAXED) & (PTE_P | PTE_LEAF)) != PTE_P)
             return;
         t = t->child[i];
     }

@@ -1,7 +1,7 @@
 /* The one list of page-table organizations (PT_ORGANIZATIONS). Adding one
  * is its file plus one X() entry here. Also the helpers every
- * organization's option parser shares, and the publication of an entry
- * (pt.h) those that run on threads share. */
+ * organization's option parser shares, and the count of failed entry
+ * publications (pt.h) those that run on threads share. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,17 +22,6 @@ static const struct pt_ops *const organizations[] = {PT_ORGANIZATIONS(PT_OPS)};
 const char *const vmsim_pt_names[] = {PT_ORGANIZATIONS(PT_NAME) NULL};
 
 _Thread_local uint64_t pt_cas_retries;
-
-uint64_t pt_entry_publish(uint64_t *e, bool replace, uint64_t to, uint64_t set, uint64_t clear)
-{
-    uint64_t old = pt_entry_load(e);
-    for (;;) {
-        const uint64_t v = replace ? to : ((old | set) & ~clear) | PTE_LEAF;
-        if (__atomic_compare_exchange_n(e, &old, v, false, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
-            return old;
-        pt_cas_retries++;
-    }
-}
 
 const struct pt_ops *pt_find(const char *spec, const char **params)
 {
