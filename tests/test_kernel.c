@@ -29,26 +29,6 @@ static struct vmsim_config config(uint64_t frames, unsigned policy, uint64_t swa
     return cfg;
 }
 
-static struct vmsim *make(const struct vmsim_config *cfg)
-{
-    struct vmsim *sim;
-    assert_int_equal(vmsim_create(cfg, &sim), VMSIM_OK);
-    return sim;
-}
-
-static struct vmsim_event acc(unsigned kind, vmsim_pid_t pid, uint64_t addr)
-{
-    return (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = pid,
-                                .addr = addr, .len = 8};
-}
-
-static struct vmsim_event os(unsigned type, unsigned kind, vmsim_pid_t pid, uint64_t addr,
-                             uint64_t len)
-{
-    return (struct vmsim_event){.type = (uint8_t)type, .kind = (uint8_t)kind, .pid = pid,
-                                .addr = addr, .len = len};
-}
-
 /* Run one event; the statistics the tests hold (vmsim_get_stats' struct)
  * are as of the last read, so read them again. */
 static void run1(struct vmsim *sim, struct vmsim_event e)
@@ -62,10 +42,10 @@ static void run1(struct vmsim *sim, struct vmsim_event e)
 static uint64_t faults_of(const int *ref, size_t n, unsigned frames, unsigned policy)
 {
     struct vmsim_config cfg = config(TABLES + frames, policy, 64);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     struct vmsim_event ev[64];
     for (size_t i = 0; i < n; i++)
-        ev[i] = acc(VMSIM_WRITE, 1, (uint64_t)ref[i] * PAGE);
+        ev[i] = ev_access(VMSIM_WRITE, 1, (uint64_t)ref[i] * PAGE);
     if (policy == VMSIM_REPLACE_OPT)
         assert_int_equal(vmsim_plan(sim, ev, n), VMSIM_OK);
     assert_int_equal(vmsim_run(sim, ev, n), VMSIM_OK);
@@ -144,13 +124,13 @@ static void test_clock(void **state)
 static void test_swap_traffic(void **state)
 {
     struct vmsim_config cfg = config(TABLES + 3, VMSIM_REPLACE_FIFO, 64);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     const unsigned k[] = {VMSIM_WRITE, VMSIM_WRITE, VMSIM_WRITE, VMSIM_WRITE, VMSIM_READ,
                           VMSIM_WRITE, VMSIM_WRITE, VMSIM_WRITE, VMSIM_READ};
     const int page[] = {1, 2, 3, 4, 1, 5, 6, 7, 1};
     for (int i = 0; i < 9; i++) {
-        run1(sim, acc(k[i], 1, (uint64_t)page[i] * PAGE));
+        run1(sim, ev_access(k[i], 1, (uint64_t)page[i] * PAGE));
         if (i == 4) {
             assert_int_equal(st->swap_writes, 2);
             assert_int_equal(st->swap_reads, 1);
@@ -172,10 +152,10 @@ static void test_swap_traffic(void **state)
 static void test_swap_slot_limit(void **state)
 {
     struct vmsim_config cfg = config(TABLES + 3, VMSIM_REPLACE_FIFO, 1ull << 32);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const int page[] = {1, 2, 3, 4, 1, 5, 6, 7, 1};
     for (int i = 0; i < 9; i++)
-        run1(sim, acc(i == 4 || i == 8 ? VMSIM_READ : VMSIM_WRITE, 1, (uint64_t)page[i] * PAGE));
+        run1(sim, ev_access(i == 4 || i == 8 ? VMSIM_READ : VMSIM_WRITE, 1, (uint64_t)page[i] * PAGE));
     assert_int_equal(vmsim_get_stats(sim)->swap_writes, 5);
     assert_int_equal(vmsim_get_stats(sim)->swap_reads, 2);
     vmsim_destroy(sim);
@@ -191,10 +171,10 @@ static void test_out_of_memory(void **state)
     for (unsigned policy = VMSIM_REPLACE_CLOCK; policy <= VMSIM_REPLACE_NONE;
          policy += VMSIM_REPLACE_NONE - VMSIM_REPLACE_CLOCK) {
         struct vmsim_config cfg = config(TABLES + 3, policy, 0);
-        struct vmsim *sim = make(&cfg);
+        struct vmsim *sim = new_machine(&cfg);
         const struct vmsim_stats *st = vmsim_get_stats(sim);
         for (int p = 1; p <= 5; p++)
-            run1(sim, acc(VMSIM_WRITE, 1, (uint64_t)p * PAGE));
+            run1(sim, ev_access(VMSIM_WRITE, 1, (uint64_t)p * PAGE));
         assert_int_equal(st->faults_zero_write, 3);
         assert_int_equal(st->faults_oom, 2);
         assert_int_equal(st->accesses, 5);
@@ -215,30 +195,30 @@ static void test_out_of_memory(void **state)
 static void test_fork_cow(void **state)
 {
     struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     const uint64_t A = 0x10000, B = 0x11000, C = 0x12000;
-    run1(sim, acc(VMSIM_WRITE, 1, A));
-    run1(sim, acc(VMSIM_WRITE, 1, B));
-    run1(sim, acc(VMSIM_WRITE, 1, C));
+    run1(sim, ev_access(VMSIM_WRITE, 1, A));
+    run1(sim, ev_access(VMSIM_WRITE, 1, B));
+    run1(sim, ev_access(VMSIM_WRITE, 1, C));
     const uint64_t inval = st->tlb_invalidations;
-    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    run1(sim, ev_os(VMSIM_EV_FORK, 0, 1, 2, 0));
     assert_int_equal(st->forks, 1);
     assert_int_equal(st->tlb_invalidations - inval, 3);
     assert_int_equal(vmsim_get_stats(sim)->frames_used, 2 * TABLES + 3);
-    run1(sim, acc(VMSIM_WRITE, 2, A));
-    run1(sim, acc(VMSIM_WRITE, 1, A));
+    run1(sim, ev_access(VMSIM_WRITE, 2, A));
+    run1(sim, ev_access(VMSIM_WRITE, 1, A));
     const uint64_t faults = st->faults_total;
-    run1(sim, acc(VMSIM_READ, 2, B));
+    run1(sim, ev_access(VMSIM_READ, 2, B));
     assert_int_equal(st->faults_total, faults);
-    run1(sim, acc(VMSIM_WRITE, 1, C));
-    run1(sim, acc(VMSIM_WRITE, 2, C));
-    run1(sim, acc(VMSIM_WRITE, 2, B));
+    run1(sim, ev_access(VMSIM_WRITE, 1, C));
+    run1(sim, ev_access(VMSIM_WRITE, 2, C));
+    run1(sim, ev_access(VMSIM_WRITE, 2, B));
     assert_int_equal(st->faults_cow_copy, 3);
     assert_int_equal(st->faults_cow_reuse, 2);
     assert_int_equal(vmsim_get_stats(sim)->frames_used, 2 * TABLES + 6);
     /* The child exits: its 4 tables and its 3 private frames go. */
-    run1(sim, os(VMSIM_EV_EXIT, 0, 2, 0, 0));
+    run1(sim, ev_os(VMSIM_EV_EXIT, 0, 2, 0, 0));
     assert_int_equal(vmsim_get_stats(sim)->frames_used, TABLES + 3);
     vmsim_destroy(sim);
 }
@@ -248,12 +228,12 @@ static void test_fork_cow(void **state)
 static void test_fork_zero_page(void **state)
 {
     struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    run1(sim, acc(VMSIM_READ, 1, 0x10000));
-    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
-    run1(sim, acc(VMSIM_WRITE, 2, 0x10000));
-    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, ev_access(VMSIM_READ, 1, 0x10000));
+    run1(sim, ev_os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    run1(sim, ev_access(VMSIM_WRITE, 2, 0x10000));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
     assert_int_equal(st->faults_zero_read, 1);
     assert_int_equal(st->faults_cow_zero, 2);
     assert_int_equal(st->faults_cow_copy, 0);
@@ -266,14 +246,14 @@ static void test_fork_zero_page(void **state)
 static void test_page_cache_sharing(void **state)
 {
     struct vmsim_config cfg = config(4096, VMSIM_REPLACE_CLOCK, 0);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     for (vmsim_pid_t pid = 1; pid <= 100; pid++) {
-        struct vmsim_event m = os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_X, pid, 0x400000, 8 * PAGE);
+        struct vmsim_event m = ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_X, pid, 0x400000, 8 * PAGE);
         m.file = 7;
         run1(sim, m);
         for (int i = 0; i < 8; i++)
-            run1(sim, acc(VMSIM_FETCH, pid, 0x400000 + i * PAGE));
+            run1(sim, ev_access(VMSIM_FETCH, pid, 0x400000 + i * PAGE));
     }
     assert_int_equal(st->faults_pagecache_miss, 8);
     assert_int_equal(st->faults_pagecache_hit, 792);
@@ -288,9 +268,9 @@ static void test_page_cache_sharing(void **state)
 static void test_page_cache_offsets_and_writes(void **state)
 {
     struct vmsim_config cfg = config(4096, VMSIM_REPLACE_CLOCK, 0);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    struct vmsim_event m = os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED, 1,
+    struct vmsim_event m = ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED, 1,
                               0x400000, 4 * PAGE);
     m.file = 7;
     run1(sim, m);
@@ -298,12 +278,12 @@ static void test_page_cache_offsets_and_writes(void **state)
     m.pgoff = 2;
     m.kind = VMSIM_PROT_R | VMSIM_PROT_W;
     run1(sim, m);
-    run1(sim, acc(VMSIM_WRITE, 1, 0x400000 + 2 * PAGE)); /* miss: read page 2 of the file */
-    run1(sim, acc(VMSIM_READ, 2, 0x400000));             /* hit: the same page */
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x400000 + 2 * PAGE)); /* miss: read page 2 of the file */
+    run1(sim, ev_access(VMSIM_READ, 2, 0x400000));             /* hit: the same page */
     assert_int_equal(st->faults_pagecache_miss, 1);
     assert_int_equal(st->faults_pagecache_hit, 1);
     assert_int_equal(st->faults_cow_copy, 0);
-    run1(sim, acc(VMSIM_WRITE, 2, 0x400000)); /* private: copy */
+    run1(sim, ev_access(VMSIM_WRITE, 2, 0x400000)); /* private: copy */
     assert_int_equal(st->faults_cow_copy, 1);
     vmsim_destroy(sim);
 }
@@ -323,27 +303,27 @@ static void test_page_cache_offsets_and_writes(void **state)
 static void test_page_cache_eviction(void **state)
 {
     struct vmsim_config cfg = config(10, VMSIM_REPLACE_FIFO, 0);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     for (vmsim_pid_t pid = 1; pid <= 2; pid++) {
-        struct vmsim_event m = os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED,
+        struct vmsim_event m = ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED,
                                   pid, 0x400000, 4 * PAGE);
         m.file = 3;
         run1(sim, m);
     }
-    run1(sim, acc(VMSIM_WRITE, 1, 0x400000));
-    run1(sim, acc(VMSIM_READ, 2, 0x400000));
-    run1(sim, acc(VMSIM_READ, 1, 0x401000));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x400000));
+    run1(sim, ev_access(VMSIM_READ, 2, 0x400000));
+    run1(sim, ev_access(VMSIM_READ, 1, 0x401000));
     assert_int_equal(st->file_reads, 2);
     assert_int_equal(st->faults_pagecache_hit, 1);
     assert_int_equal(vmsim_get_stats(sim)->frames_used, 10);
     const uint64_t inval = st->tlb_invalidations;
-    run1(sim, acc(VMSIM_READ, 1, 0x402000));
+    run1(sim, ev_access(VMSIM_READ, 1, 0x402000));
     assert_int_equal(st->file_writes, 1);
     assert_int_equal(st->evictions, 1);
     assert_int_equal(st->tlb_invalidations - inval, 2);
     assert_int_equal(vmsim_get_stats(sim)->frames_used, 10);
-    run1(sim, acc(VMSIM_READ, 2, 0x400000));
+    run1(sim, ev_access(VMSIM_READ, 2, 0x400000));
     assert_int_equal(st->file_reads, 4);
     assert_int_equal(st->evictions, 2);
     assert_int_equal(st->evictions_clean, 1);
@@ -360,24 +340,24 @@ static void test_shootdown_ipis(void **state)
     for (int asids = 1; asids >= 0; asids--) {
         struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
         cfg.asids = asids;
-        struct vmsim *sim = make(&cfg);
+        struct vmsim *sim = new_machine(&cfg);
         const struct vmsim_stats *st = vmsim_get_stats(sim);
-        struct vmsim_event e = acc(VMSIM_WRITE, 1, 0x10000);
+        struct vmsim_event e = ev_access(VMSIM_WRITE, 1, 0x10000);
         run1(sim, e);
         e.cpu = 1;
         run1(sim, e);
         e.pid = 2;
         e.cpu = 2;
         run1(sim, e);
-        struct vmsim_event un = os(VMSIM_EV_MUNMAP, 0, 1, 0x10000, PAGE);
+        struct vmsim_event un = ev_os(VMSIM_EV_MUNMAP, 0, 1, 0x10000, PAGE);
         run1(sim, un);
         assert_int_equal(st->shootdown_ipis, 1);
         /* CPU 1 now runs P2; P1 maps a page again and unmaps it. */
-        e = acc(VMSIM_WRITE, 2, 0x10000);
+        e = ev_access(VMSIM_WRITE, 2, 0x10000);
         e.cpu = 1;
         run1(sim, e);
-        run1(sim, acc(VMSIM_WRITE, 1, 0x20000));
-        run1(sim, os(VMSIM_EV_MUNMAP, 0, 1, 0x20000, PAGE));
+        run1(sim, ev_access(VMSIM_WRITE, 1, 0x20000));
+        run1(sim, ev_os(VMSIM_EV_MUNMAP, 0, 1, 0x20000, PAGE));
         assert_int_equal(st->shootdown_ipis, asids ? 2 : 1);
         vmsim_destroy(sim);
     }
@@ -391,12 +371,12 @@ static void test_strict_segfault(void **state)
     for (int strict = 0; strict <= 1; strict++) {
         struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
         cfg.strict = strict;
-        struct vmsim *sim = make(&cfg);
+        struct vmsim *sim = new_machine(&cfg);
         const struct vmsim_stats *st = vmsim_get_stats(sim);
-        run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x10000, PAGE));
-        run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
-        run1(sim, acc(VMSIM_WRITE, 1, 0x11000));
-        run1(sim, acc(VMSIM_READ, 1, 0x11000));
+        run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x10000, PAGE));
+        run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
+        run1(sim, ev_access(VMSIM_WRITE, 1, 0x11000));
+        run1(sim, ev_access(VMSIM_READ, 1, 0x11000));
         assert_int_equal(st->faults_segv, strict ? 2 : 0);
         assert_int_equal(st->faults_zero_write, strict ? 1 : 2);
         vmsim_destroy(sim);
@@ -408,20 +388,20 @@ static void test_strict_segfault(void **state)
 static void test_permission_faults(void **state)
 {
     struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R, 1, 0x10000, PAGE));
-    run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x20000, PAGE));
-    run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SUPERVISOR, 1, 0x30000, PAGE));
-    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
-    run1(sim, acc(VMSIM_FETCH, 1, 0x20000));
-    run1(sim, acc(VMSIM_READ, 1, 0x30000));
+    run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R, 1, 0x10000, PAGE));
+    run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x20000, PAGE));
+    run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SUPERVISOR, 1, 0x30000, PAGE));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, ev_access(VMSIM_FETCH, 1, 0x20000));
+    run1(sim, ev_access(VMSIM_READ, 1, 0x30000));
     assert_int_equal(st->faults_protection, 3);
     assert_int_equal(st->faults_total, 3);
     /* A read of the r-- page then maps it (zero frame), and a write to it
      * still faults: through the TLB entry, the VMA says no. */
-    run1(sim, acc(VMSIM_READ, 1, 0x10000));
-    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, ev_access(VMSIM_READ, 1, 0x10000));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
     assert_int_equal(st->faults_zero_read, 1);
     assert_int_equal(st->faults_protection, 4);
     vmsim_destroy(sim);
@@ -433,13 +413,13 @@ static void test_permission_faults(void **state)
 static void test_mprotect_keeps_cow(void **state)
 {
     struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
-    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
-    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 0x10000, PAGE));
-    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x10000, PAGE));
-    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, ev_os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    run1(sim, ev_os(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 0x10000, PAGE));
+    run1(sim, ev_os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x10000, PAGE));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
     assert_int_equal(st->faults_cow_copy, 1);
     vmsim_destroy(sim);
 }
@@ -457,22 +437,22 @@ static void test_mprotect_keeps_cow(void **state)
 static void test_swap_shared_slot(void **state)
 {
     struct vmsim_config cfg = config(2 * TABLES + 1, VMSIM_REPLACE_FIFO, 16);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
-    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
-    run1(sim, acc(VMSIM_WRITE, 2, 0x11000));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, ev_os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    run1(sim, ev_access(VMSIM_WRITE, 2, 0x11000));
     assert_int_equal(st->swap_writes, 1);
     assert_int_equal(st->evictions, 1);
-    run1(sim, acc(VMSIM_READ, 1, 0x10000));
+    run1(sim, ev_access(VMSIM_READ, 1, 0x10000));
     assert_int_equal(st->swap_reads, 1);
     assert_int_equal(st->swap_writes, 2); /* Y was dirty */
-    run1(sim, acc(VMSIM_READ, 2, 0x10000));
+    run1(sim, ev_access(VMSIM_READ, 2, 0x10000));
     assert_int_equal(st->swap_reads, 1);
     assert_int_equal(st->faults_swap_in, 2);
     /* The child writes X: parent and child map it: copy, which needs a
      * frame: X itself is busy, Y is in swap, so nothing can go: OOM. */
-    run1(sim, acc(VMSIM_WRITE, 2, 0x10000));
+    run1(sim, ev_access(VMSIM_WRITE, 2, 0x10000));
     assert_int_equal(st->faults_oom, 1);
     vmsim_destroy(sim);
 }
@@ -486,16 +466,16 @@ static void test_verify_catches_corruption(void **state)
 {
     struct vmsim_config cfg = config(1024, VMSIM_REPLACE_CLOCK, 0);
     cfg.verify = true;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     struct vmsim_mismatch m;
-    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
-    run1(sim, acc(VMSIM_READ, 1, 0x10008));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, ev_access(VMSIM_READ, 1, 0x10008));
     assert_int_equal(st->verify_checks, 1);
     assert_int_equal(st->verify_mismatches, 0);
     assert_int_equal(vmsim_verify_first(sim, &m), VMSIM_ENOENT);
     assert_int_equal(vmsim_debug_corrupt(sim, 1, 0x10000), VMSIM_OK);
-    run1(sim, acc(VMSIM_READ, 1, 0x10010));
+    run1(sim, ev_access(VMSIM_READ, 1, 0x10010));
     assert_int_equal(st->verify_checks, 2);
     assert_int_equal(st->verify_mismatches, 1);
     assert_int_equal(vmsim_verify_first(sim, &m), VMSIM_OK);
@@ -507,13 +487,13 @@ static void test_verify_catches_corruption(void **state)
 
     cfg = config(TABLES + 3, VMSIM_REPLACE_FIFO, 64);
     cfg.verify = true;
-    sim = make(&cfg);
+    sim = new_machine(&cfg);
     st = vmsim_get_stats(sim);
     for (int p = 1; p <= 4; p++)
-        run1(sim, acc(VMSIM_WRITE, 1, (uint64_t)p * PAGE));
-    run1(sim, acc(VMSIM_READ, 1, 2 * PAGE)); /* resident: fine */
+        run1(sim, ev_access(VMSIM_WRITE, 1, (uint64_t)p * PAGE));
+    run1(sim, ev_access(VMSIM_READ, 1, 2 * PAGE)); /* resident: fine */
     assert_int_equal(vmsim_debug_corrupt(sim, 1, 1 * PAGE), VMSIM_OK);
-    run1(sim, acc(VMSIM_READ, 1, 1 * PAGE));
+    run1(sim, ev_access(VMSIM_READ, 1, 1 * PAGE));
     assert_int_equal(st->swap_reads, 1);
     assert_int_equal(st->verify_checks, 2);
     assert_int_equal(st->verify_mismatches, 1);
@@ -530,24 +510,24 @@ static void test_verify_small_story(void **state)
 {
     struct vmsim_config cfg = config(2 * TABLES + 2, VMSIM_REPLACE_LRU, 64);
     cfg.verify = true;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    struct vmsim_event m = os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED, 1,
+    struct vmsim_event m = ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED, 1,
                               0x100000, 2 * PAGE);
     m.file = 5;
     run1(sim, m);
-    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
-    run1(sim, acc(VMSIM_WRITE, 1, 0x11000));
-    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x11000));
+    run1(sim, ev_os(VMSIM_EV_FORK, 0, 1, 2, 0));
     for (int round = 0; round < 3; round++) {
-        run1(sim, acc(VMSIM_WRITE, 2, 0x10000));
-        run1(sim, acc(VMSIM_READ, 1, 0x10000));
-        run1(sim, acc(VMSIM_WRITE, 1, 0x100000));
-        run1(sim, acc(VMSIM_READ, 2, 0x100000));
-        run1(sim, acc(VMSIM_READ, 2, 0x101000));
-        run1(sim, acc(VMSIM_MODIFY, 1, 0x11000));
-        run1(sim, acc(VMSIM_READ, 2, 0x11000));
-        run1(sim, acc(VMSIM_READ, 1, 0x11000));
+        run1(sim, ev_access(VMSIM_WRITE, 2, 0x10000));
+        run1(sim, ev_access(VMSIM_READ, 1, 0x10000));
+        run1(sim, ev_access(VMSIM_WRITE, 1, 0x100000));
+        run1(sim, ev_access(VMSIM_READ, 2, 0x100000));
+        run1(sim, ev_access(VMSIM_READ, 2, 0x101000));
+        run1(sim, ev_access(VMSIM_MODIFY, 1, 0x11000));
+        run1(sim, ev_access(VMSIM_READ, 2, 0x11000));
+        run1(sim, ev_access(VMSIM_READ, 1, 0x11000));
     }
     assert_int_equal(st->verify_mismatches, 0);
     assert_int_equal(st->verify_checks, 3 * 6); /* the reads and the modify */
@@ -574,15 +554,15 @@ static void test_nested_table_faults(void **state)
     struct vmsim_config cfg = config(9, VMSIM_REPLACE_FIFO, 64);
     cfg.evict_tables = true;
     cfg.verify = true;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
     for (int i = 1; i <= 4; i++)
-        run1(sim, acc(VMSIM_WRITE, 2, 0x10000 + (uint64_t)i * PAGE));
+        run1(sim, ev_access(VMSIM_WRITE, 2, 0x10000 + (uint64_t)i * PAGE));
     assert_int_equal(st->tables_evicted, 3);
     assert_int_equal(st->faults_table, 0);
     assert_int_equal(st->nested_max, 1);
-    run1(sim, acc(VMSIM_READ, 1, 0x10000));
+    run1(sim, ev_access(VMSIM_READ, 1, 0x10000));
     assert_int_equal(st->faults_table, 3);
     assert_int_equal(st->nested_max, 4);
     assert_int_equal(st->nested_deep, 1);
@@ -616,13 +596,13 @@ static void test_thp_policies(void **state)
     static const uint64_t huge_writes[3] = {3, 1, 0}; /* always, madvise, never */
     for (unsigned policy = 0; policy < 3; policy++) {
         struct vmsim_config cfg = thp_config(policy);
-        struct vmsim *sim = make(&cfg);
+        struct vmsim *sim = new_machine(&cfg);
         const struct vmsim_stats *st = vmsim_get_stats(sim);
-        run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, 2 * MB2));
-        run1(sim, os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, MB2, MB2));
-        run1(sim, acc(VMSIM_WRITE, 1, MB2));
-        run1(sim, acc(VMSIM_WRITE, 1, 2 * MB2));
-        run1(sim, acc(VMSIM_WRITE, 1, 4 * MB2));
+        run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, 2 * MB2));
+        run1(sim, ev_os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, MB2, MB2));
+        run1(sim, ev_access(VMSIM_WRITE, 1, MB2));
+        run1(sim, ev_access(VMSIM_WRITE, 1, 2 * MB2));
+        run1(sim, ev_access(VMSIM_WRITE, 1, 4 * MB2));
         assert_int_equal(st->translations_huge, huge_writes[policy]);
         assert_int_equal(st->faults_zero_write, 3);
         vmsim_destroy(sim);
@@ -636,16 +616,16 @@ static void test_thp_policies(void **state)
 static void test_thp_fragmentation_and_reach(void **state)
 {
     struct vmsim_config cfg = thp_config(VMSIM_THP_ALWAYS);
-    struct vmsim *sim = make(&cfg);
-    run1(sim, acc(VMSIM_WRITE, 1, MB2 + 100));
+    struct vmsim *sim = new_machine(&cfg);
+    run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + 100));
     assert_int_equal(vmsim_get_stats(sim)->huge_untouched, 511 * PAGE);
     assert_int_equal(vmsim_get_stats(sim)->tlb[0].reach, MB2);
-    run1(sim, acc(VMSIM_READ, 1, MB2 + 5 * PAGE));
-    run1(sim, acc(VMSIM_READ, 1, MB2 + 5 * PAGE + 8));
+    run1(sim, ev_access(VMSIM_READ, 1, MB2 + 5 * PAGE));
+    run1(sim, ev_access(VMSIM_READ, 1, MB2 + 5 * PAGE + 8));
     assert_int_equal(vmsim_get_stats(sim)->huge_untouched, 510 * PAGE);
-    run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 8 * MB2, 3 * PAGE));
+    run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 8 * MB2, 3 * PAGE));
     for (int i = 0; i < 3; i++)
-        run1(sim, acc(VMSIM_WRITE, 1, 8 * MB2 + (uint64_t)i * PAGE));
+        run1(sim, ev_access(VMSIM_WRITE, 1, 8 * MB2 + (uint64_t)i * PAGE));
     assert_int_equal(vmsim_get_stats(sim)->huge_untouched, 510 * PAGE);
     assert_int_equal(vmsim_get_stats(sim)->tlb[0].reach, MB2 + 3 * PAGE);
     vmsim_destroy(sim);
@@ -660,19 +640,19 @@ static void test_thp_fragmentation_and_reach(void **state)
 static void test_thp_promotion(void **state)
 {
     struct vmsim_config cfg = thp_config(VMSIM_THP_MADVISE);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    run1(sim, os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, MB2));
-    run1(sim, acc(VMSIM_WRITE, 1, MB2));
-    run1(sim, os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, MB2, MB2));
+    run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, MB2));
+    run1(sim, ev_access(VMSIM_WRITE, 1, MB2));
+    run1(sim, ev_os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, MB2, MB2));
     for (uint64_t i = 1; i < 512; i++)
-        run1(sim, acc(VMSIM_WRITE, 1, MB2 + i * PAGE));
+        run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
     assert_int_equal(st->thp_fallbacks, 511);
     assert_int_equal(st->thp_promotions, 1);
     assert_int_equal(vmsim_get_stats(sim)->frames_used, 3 + 512);
     const uint64_t huge = st->translations_huge;
-    run1(sim, acc(VMSIM_READ, 1, MB2 + 77 * PAGE));
-    run1(sim, acc(VMSIM_READ, 1, MB2));
+    run1(sim, ev_access(VMSIM_READ, 1, MB2 + 77 * PAGE));
+    run1(sim, ev_access(VMSIM_READ, 1, MB2));
     assert_int_equal(st->translations_huge - huge, 2);
     assert_int_equal(st->verify_checks, 2);
     assert_int_equal(st->verify_mismatches, 0);
@@ -687,20 +667,20 @@ static void test_thp_promotion(void **state)
 static void test_thp_split(void **state)
 {
     struct vmsim_config cfg = thp_config(VMSIM_THP_ALWAYS);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    run1(sim, acc(VMSIM_WRITE, 1, MB2));
-    run1(sim, acc(VMSIM_WRITE, 1, MB2 + MB2 / 2));
+    run1(sim, ev_access(VMSIM_WRITE, 1, MB2));
+    run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + MB2 / 2));
     assert_int_equal(vmsim_get_stats(sim)->frames_used, 3 + 512);
-    run1(sim, os(VMSIM_EV_MUNMAP, 0, 1, MB2 + MB2 / 2, PAGE));
+    run1(sim, ev_os(VMSIM_EV_MUNMAP, 0, 1, MB2 + MB2 / 2, PAGE));
     assert_int_equal(st->thp_splits, 1);
     assert_int_equal(vmsim_get_stats(sim)->frames_used, 4 + 511);
-    run1(sim, acc(VMSIM_READ, 1, MB2));
-    run1(sim, acc(VMSIM_WRITE, 1, 2 * MB2));
-    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 2 * MB2 + PAGE, PAGE));
+    run1(sim, ev_access(VMSIM_READ, 1, MB2));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 2 * MB2));
+    run1(sim, ev_os(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 2 * MB2 + PAGE, PAGE));
     assert_int_equal(st->thp_splits, 2);
-    run1(sim, acc(VMSIM_READ, 1, 2 * MB2));
-    run1(sim, acc(VMSIM_WRITE, 1, 2 * MB2 + PAGE)); /* read-only now */
+    run1(sim, ev_access(VMSIM_READ, 1, 2 * MB2));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 2 * MB2 + PAGE)); /* read-only now */
     assert_int_equal(st->faults_protection, 1);
     assert_int_equal(st->verify_checks, 2);
     assert_int_equal(st->verify_mismatches, 0);
@@ -760,18 +740,18 @@ static void test_mprotect_keeps_swap_copy(void **state)
 {
     struct vmsim_config cfg = config(2 * TABLES + 1, VMSIM_REPLACE_FIFO, 16);
     cfg.verify = true;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
-    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
-    run1(sim, acc(VMSIM_WRITE, 2, 0x11000));
-    run1(sim, acc(VMSIM_READ, 1, 0x10000));
-    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 0x10000, PAGE));
-    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x10000, PAGE));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, ev_os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    run1(sim, ev_access(VMSIM_WRITE, 2, 0x11000));
+    run1(sim, ev_access(VMSIM_READ, 1, 0x10000));
+    run1(sim, ev_os(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 0x10000, PAGE));
+    run1(sim, ev_os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x10000, PAGE));
     const uint64_t reuse = st->faults_cow_reuse;
-    run1(sim, acc(VMSIM_WRITE, 1, 0x10000));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x10000));
     assert_int_equal(st->faults_cow_reuse - reuse, 1);
-    run1(sim, acc(VMSIM_READ, 2, 0x10000));
+    run1(sim, ev_access(VMSIM_READ, 2, 0x10000));
     assert_int_equal(st->verify_checks, 2);
     assert_int_equal(st->verify_mismatches, 0);
     vmsim_destroy(sim);
@@ -795,13 +775,13 @@ static void test_pt_share(void **state)
                  {VMSIM_PROT_R, MB2, 1, 0}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         struct vmsim_config cfg = config(4096, VMSIM_REPLACE_CLOCK, 0);
-        struct vmsim *sim = make(&cfg);
+        struct vmsim *sim = new_machine(&cfg);
         for (vmsim_pid_t pid = 1; pid <= 100; pid++) {
-            struct vmsim_event m = os(VMSIM_EV_MMAP, cases[c].prot, pid, 0x400000, cases[c].len);
+            struct vmsim_event m = ev_os(VMSIM_EV_MMAP, cases[c].prot, pid, 0x400000, cases[c].len);
             m.file = 7;
             m.pgoff = (uint32_t)cases[c].pgoff;
             run1(sim, m);
-            run1(sim, acc(VMSIM_READ, pid, 0x400000 + 3 * PAGE));
+            run1(sim, ev_access(VMSIM_READ, pid, 0x400000 + 3 * PAGE));
         }
         assert_int_equal(vmsim_get_stats(sim)->pt_shareable, cases[c].saved);
         vmsim_destroy(sim);
@@ -820,11 +800,11 @@ static void test_thp_every_organization(void **state)
         struct vmsim_config cfg = thp_config(VMSIM_THP_ALWAYS);
         cfg.phys_bytes = 4ull << 30;
         snprintf(cfg.pt, sizeof cfg.pt, "%s", *o);
-        struct vmsim *sim = make(&cfg);
+        struct vmsim *sim = new_machine(&cfg);
         const struct vmsim_stats *st = vmsim_get_stats(sim);
         for (int pass = 0; pass < 2; pass++)
             for (uint64_t i = 0; i < 512; i++)
-                run1(sim, acc(pass ? VMSIM_READ : VMSIM_WRITE, 1, 0x40000000 + i * PAGE));
+                run1(sim, ev_access(pass ? VMSIM_READ : VMSIM_WRITE, 1, 0x40000000 + i * PAGE));
         if (st->verify_checks != 512 || st->verify_mismatches || st->faults_oom)
             fail_msg("%s: %llu checks, %llu mismatches, %llu out of memory", *o,
                      (unsigned long long)st->verify_checks,

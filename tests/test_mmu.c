@@ -26,13 +26,6 @@ static struct vmsim_config config(const char *tlb, const char *pwc)
     return cfg;
 }
 
-static struct vmsim *make(const struct vmsim_config *cfg)
-{
-    struct vmsim *sim;
-    assert_int_equal(vmsim_create(cfg, &sim), VMSIM_OK);
-    return sim;
-}
-
 static struct vmsim_event acc(unsigned kind, vmsim_pid_t pid, uint64_t addr, uint64_t len)
 {
     return (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = pid,
@@ -58,7 +51,7 @@ static void test_counters_per_cpu(void **state)
 {
     struct vmsim_config cfg = config("l1=4x4", "none");
     cfg.ncpus = 2;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     struct vmsim_event e = acc(VMSIM_READ, 1, 0x400000, 8);
     run1(sim, e);
@@ -92,7 +85,7 @@ static void test_counters_per_cpu(void **state)
 static void test_cold_walks(void **state)
 {
     struct vmsim_config cfg = config("l1=4x4", "none");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     run1(sim, acc(VMSIM_READ, 1, 0x400000, 8));
     assert_int_equal(st->walks, 2);
@@ -129,7 +122,7 @@ static void test_cold_walks(void **state)
 static void test_pwc_warm(void **state)
 {
     struct vmsim_config cfg = config("l1=4x4", "l4=2x2,l3=4x4,l2=32x4");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     run1(sim, acc(VMSIM_READ, 1, 0x40000000, 8));
     assert_int_equal(st->walk_refs, 5);
@@ -154,7 +147,7 @@ static void test_pwc_warm(void **state)
 static void test_pwc_unified(void **state)
 {
     struct vmsim_config cfg = config("l1=4x4", "unified=16x4");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     run1(sim, acc(VMSIM_READ, 1, 0x40000000, 8));
     run1(sim, acc(VMSIM_READ, 1, 0x40001000, 8));
@@ -169,7 +162,7 @@ static void test_huge_pages(void **state)
 {
     struct vmsim_config cfg = config("l1=4x4@4k+2m+1g", "none");
     cfg.anon_page_shift = 21;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     run1(sim, acc(VMSIM_WRITE, 1, 0x40000000, 8));
     assert_int_equal(st->walk_refs, 1 + 3);
@@ -189,7 +182,7 @@ static void test_huge_pages(void **state)
     vmsim_destroy(sim);
 
     cfg.anon_page_shift = 30;
-    sim = make(&cfg);
+    sim = new_machine(&cfg);
     st = vmsim_get_stats(sim);
     run1(sim, acc(VMSIM_READ, 1, 0x40000000, 8));
     assert_int_equal(st->walk_refs, 1 + 2);
@@ -204,7 +197,7 @@ static void test_asids(void **state)
     for (int asids = 1; asids >= 0; asids--) {
         struct vmsim_config cfg = config("l1=16x4", "none");
         cfg.asids = asids;
-        struct vmsim *sim = make(&cfg);
+        struct vmsim *sim = new_machine(&cfg);
         const struct vmsim_stats *st = vmsim_get_stats(sim);
         for (int i = 0; i < 20; i++)
             run1(sim, acc(VMSIM_READ, 1 + (i & 1), 0x400000, 8));
@@ -229,7 +222,7 @@ static void test_asids(void **state)
 static void test_page_crossing(void **state)
 {
     struct vmsim_config cfg = config("l1=64x4", "none");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     run1(sim, acc(VMSIM_READ, 1, 0x400ffc, 8));
     assert_int_equal(st->accesses, 1);
@@ -248,7 +241,7 @@ static void test_page_crossing(void **state)
 static void test_demand_zero(void **state)
 {
     struct vmsim_config cfg = config("l1=64x4", "none");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     run1(sim, acc(VMSIM_READ, 1, 0x400000, 8));
     run1(sim, acc(VMSIM_READ, 1, 0x401000, 8));
@@ -281,7 +274,7 @@ static void test_demand_zero(void **state)
 static void test_sides(void **state)
 {
     struct vmsim_config cfg = config("l1d=16x4/d,l1i=16x4/i,l2=64x4/u", "none");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     run1(sim, acc(VMSIM_FETCH, 1, 0x400000, 4));
     assert_int_equal(st->tlb[0].hits + st->tlb[0].misses, 0);
@@ -304,7 +297,7 @@ static void test_sides(void **state)
 static void test_mappings(void **state)
 {
     struct vmsim_config cfg = config("l1=64x4", "none");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     struct vmsim_event mm = {.type = VMSIM_EV_MMAP, .kind = VMSIM_PROT_R, .pid = 1,
                              .addr = 0x10000, .len = 8192};
@@ -343,7 +336,7 @@ static void test_bad_input(void **state)
 {
     struct vmsim_config cfg = config("l1=64x4", "none");
     cfg.ncpus = 2;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     run1(sim, acc(VMSIM_READ, 1, 1ull << 48, 8));
     assert_int_equal(st->faults_bad_address, 1);
@@ -368,7 +361,7 @@ static void test_oom(void **state)
     struct vmsim_config cfg = config("l1=64x4", "none");
     cfg.phys_bytes = 8 * 4096;
     cfg.swap_bytes = 0;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     for (int i = 0; i < 16; i++)
         run1(sim, acc(VMSIM_WRITE, 1, 0x400000 + (uint64_t)i * 4096, 8));
@@ -386,7 +379,7 @@ static void test_asid_rollover(void **state)
 {
     struct vmsim_config cfg = config("l1=16x4", "none");
     cfg.ncpus = 2;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     struct vmsim_event e = acc(VMSIM_READ, 9999, 0x800000, 8);
     e.cpu = 1;
@@ -421,7 +414,7 @@ static void test_software_walks(void **state)
     char why[128];
     assert_int_equal(vmsim_cost_parse("trap=50,sw_ref=5", &cfg, why, sizeof why), VMSIM_OK);
     cfg.sw_walk = true;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     run1(sim, acc(VMSIM_READ, 1, 0x400000, 8));
     assert_int_equal(st->walks, 2);
@@ -439,7 +432,7 @@ static void test_software_walks(void **state)
 static void test_lru_after_first_level_hit(void **state)
 {
     struct vmsim_config cfg = config("t=2x2/d", "none");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const uint64_t page[] = {0x1000, 0x2000, 0x1000, 0x2000, 0x3000, 0x2000};
     for (unsigned i = 0; i < 6; i++)
         run1(sim, acc(VMSIM_READ, 1, page[i], 1));
@@ -458,7 +451,7 @@ static void test_lru_after_first_level_hit(void **state)
 static void test_lru_alternating_hits(void **state)
 {
     struct vmsim_config cfg = config("t=8x8/d", "none");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const uint64_t page[] = {1, 2, 3, 4, 5, 6, 7, 1, 7, 8, 9, 10, 11, 12, 13, 14, 7, 1};
     for (unsigned i = 0; i < sizeof page / sizeof *page; i++)
         run1(sim, acc(VMSIM_READ, 1, page[i] << 12, 1));
@@ -474,7 +467,7 @@ static void test_lru_alternating_hits(void **state)
 static void test_top_of_address_space(void **state)
 {
     struct vmsim_config cfg = config("l1=4x4", "none");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     run1(sim, acc(VMSIM_READ, 1, UINT64_MAX, 1));
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     assert_int_equal(st->faults_bad_address, 1);
@@ -495,7 +488,7 @@ static void test_no_asid_exit_and_first_run(void **state)
     struct vmsim_config cfg = config("l1=16x4", "none");
     cfg.asids = false;
     cfg.ncpus = 2;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     run1(sim, acc(VMSIM_WRITE, 1, 0x400000, 8));
     run1(sim, (struct vmsim_event){.type = VMSIM_EV_EXIT, .pid = 1});
     run1(sim, acc(VMSIM_READ, 2, 0x400000, 8));
@@ -524,7 +517,7 @@ static void test_no_asid_exit_and_first_run(void **state)
 static void test_access_ends_at_address_space(void **state)
 {
     struct vmsim_config cfg = config("l1=4x4", "none");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     run1(sim, acc(VMSIM_READ, 1, (1ull << 48) - 4096, 1ull << 63));
     assert_int_equal(st->translations, 2);
@@ -548,7 +541,7 @@ static void on_alarm(int sig) { alarm_stop = sig; }
 static void test_stop_flag_ends_long_access(void **state)
 {
     struct vmsim_config cfg = config("l1=4x4", "none");
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     alarm_stop = 0;
     vmsim_set_stop(sim, &alarm_stop);

@@ -1461,13 +1461,6 @@ static struct vmsim_event ev_acc(unsigned kind, vmsim_pid_t pid, uint64_t addr, 
                                 .pid = pid, .addr = addr, .len = 8};
 }
 
-static struct vmsim_event ev_os(unsigned type, unsigned kind, vmsim_pid_t pid, uint64_t addr,
-                                uint64_t len)
-{
-    return (struct vmsim_event){.type = (uint8_t)type, .kind = (uint8_t)kind, .pid = pid,
-                                .addr = addr, .len = len};
-}
-
 /* A fork and swap story below 4 GiB (so 32-bit geometries run it too):
  * process 1 maps anonymous memory, a shared file and private code, writes
  * it all and forks twice; then processes read, write, fork, exit, unmap,

@@ -30,26 +30,6 @@ static struct vmsim_config config(bool share)
     return cfg;
 }
 
-static struct vmsim *make(const struct vmsim_config *cfg)
-{
-    struct vmsim *sim;
-    assert_int_equal(vmsim_create(cfg, &sim), VMSIM_OK);
-    return sim;
-}
-
-static struct vmsim_event acc(unsigned kind, vmsim_pid_t pid, uint64_t addr)
-{
-    return (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = pid,
-                                .addr = addr, .len = 8};
-}
-
-static struct vmsim_event os(unsigned type, unsigned kind, vmsim_pid_t pid, uint64_t addr,
-                             uint64_t len)
-{
-    return (struct vmsim_event){.type = (uint8_t)type, .kind = (uint8_t)kind, .pid = pid,
-                                .addr = addr, .len = len};
-}
-
 static void run1(struct vmsim *sim, struct vmsim_event e)
 {
     assert_int_equal(vmsim_run(sim, &e, 1), 0);
@@ -58,7 +38,7 @@ static void run1(struct vmsim *sim, struct vmsim_event e)
 /* pid maps len bytes of FILE_ID from offset 0 at addr with prot. */
 static void map_file(struct vmsim *sim, vmsim_pid_t pid, uint64_t addr, uint64_t len, unsigned prot)
 {
-    struct vmsim_event m = os(VMSIM_EV_MMAP, prot, pid, addr, len);
+    struct vmsim_event m = ev_os(VMSIM_EV_MMAP, prot, pid, addr, len);
     m.file = FILE_ID;
     run1(sim, m);
 }
@@ -67,7 +47,7 @@ static void map_file(struct vmsim *sim, vmsim_pid_t pid, uint64_t addr, uint64_t
 static void touch(struct vmsim *sim, vmsim_pid_t pid, uint64_t addr, uint64_t len, unsigned kind)
 {
     for (uint64_t a = addr; a < addr + len; a += PAGE)
-        run1(sim, acc(kind, pid, a));
+        run1(sim, ev_access(kind, pid, a));
 }
 
 static uint64_t pt_bytes(const struct vmsim *sim)
@@ -111,7 +91,7 @@ static void test_leaf_tables_once(void **state)
         for (int share = 0; share < 2; share++) {
             const uint64_t n = ns[c];
             struct vmsim_config cfg = config(share);
-            struct vmsim *sim = make(&cfg);
+            struct vmsim *sim = new_machine(&cfg);
             for (vmsim_pid_t pid = 1; pid <= n; pid++) {
                 map_file(sim, pid, pid * GB1, len, VMSIM_PROT_R);
                 touch(sim, pid, pid * GB1, len, VMSIM_READ);
@@ -129,7 +109,7 @@ static void test_leaf_tables_once(void **state)
             /* what sharing would still save: nothing once it is done */
             assert_int_equal(st->pt_shareable, share ? 0 : (n - 1) * 32 * PAGE);
             for (vmsim_pid_t pid = 1; pid <= n; pid++) {
-                run1(sim, os(VMSIM_EV_EXIT, 0, pid, 0, 0));
+                run1(sim, ev_os(VMSIM_EV_EXIT, 0, pid, 0, 0));
                 const uint64_t left = n - pid;
                 const uint64_t now = share ? (left ? 2 * left + 32 : 0) : 34 * left;
                 assert_int_equal(pt_bytes(sim), now * PAGE);
@@ -152,14 +132,14 @@ static void test_mprotect_unshares_one(void **state)
 {
     const uint64_t len = 64ull << 20, pages = len / PAGE;
     struct vmsim_config cfg = config(true);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     for (vmsim_pid_t pid = 1; pid <= 2; pid++) {
         map_file(sim, pid, pid * GB1, len, VMSIM_PROT_R);
         touch(sim, pid, pid * GB1, len, VMSIM_READ);
     }
     assert_int_equal(pt_bytes(sim), 36 * PAGE);
     const uint64_t page = 2 * GB1 + 5 * MB2 + 7 * PAGE; /* in the sixth block */
-    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_X, 2, page, PAGE));
+    run1(sim, ev_os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_X, 2, page, PAGE));
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     assert_int_equal(pt_bytes(sim), 37 * PAGE);
     assert_int_equal(leaf_tables(sim), 33);
@@ -168,8 +148,8 @@ static void test_mprotect_unshares_one(void **state)
     assert_int_equal(st->share.sharers, 62);
     assert_int_equal(st->share.unshared, 1);
     const uint64_t prot = st->faults_protection, faults = st->faults_total;
-    run1(sim, acc(VMSIM_FETCH, 2, page));
-    run1(sim, acc(VMSIM_FETCH, 1, page - GB1));
+    run1(sim, ev_access(VMSIM_FETCH, 2, page));
+    run1(sim, ev_access(VMSIM_FETCH, 1, page - GB1));
     st = vmsim_get_stats(sim);
     assert_int_equal(st->faults_protection - prot, 1); /* process 1's */
     assert_int_equal(st->faults_total - faults, 1);
@@ -199,13 +179,13 @@ static void test_walk_reads_shared_address(void **state)
         char why[160];
         assert_int_equal(vmsim_cache_parse("l1=1024x16x64:4,dram=100,data=off", &cfg, why, sizeof why),
                          VMSIM_OK);
-        struct vmsim *sim = make(&cfg);
+        struct vmsim *sim = new_machine(&cfg);
         map_file(sim, 1, GB1, MB2, VMSIM_PROT_R);
         map_file(sim, 2, 2 * GB1, MB2, VMSIM_PROT_R);
-        run1(sim, acc(VMSIM_READ, 1, GB1 + 3 * PAGE));
+        run1(sim, ev_access(VMSIM_READ, 1, GB1 + 3 * PAGE));
         const struct vmsim_stats *st = vmsim_get_stats(sim);
         const uint64_t hits = st->cache[0].pt_hits, misses = st->cache[0].pt_misses;
-        run1(sim, acc(VMSIM_READ, 2, 2 * GB1 + 3 * PAGE));
+        run1(sim, ev_access(VMSIM_READ, 2, 2 * GB1 + 3 * PAGE));
         st = vmsim_get_stats(sim);
         assert_int_equal(st->cache[0].pt_hits - hits, share ? 2 : 1);
         assert_int_equal(st->cache[0].pt_misses - misses, share ? 3 : 4);
@@ -229,12 +209,12 @@ static void test_verify_shared_writes(void **state)
     struct vmsim_config cfg = config(true);
     cfg.verify = true;
     cfg.phys_bytes = (7 + 16) * PAGE;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     map_file(sim, 1, GB1, MB2, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED);
     map_file(sim, 2, 2 * GB1, MB2, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED);
     for (uint64_t i = 0; i < 512; i++) {
-        run1(sim, acc(VMSIM_WRITE, 1, GB1 + i * PAGE));
-        run1(sim, acc(VMSIM_READ, 2, 2 * GB1 + ((i * 37) % 512) * PAGE));
+        run1(sim, ev_access(VMSIM_WRITE, 1, GB1 + i * PAGE));
+        run1(sim, ev_access(VMSIM_READ, 2, 2 * GB1 + ((i * 37) % 512) * PAGE));
     }
     touch(sim, 2, 2 * GB1, MB2, VMSIM_READ);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
@@ -242,12 +222,12 @@ static void test_verify_shared_writes(void **state)
     assert_int_equal(st->faults_oom, 0);
     assert_true(st->file_writes > 0); /* dirty pages left through the shared table */
     const uint64_t checks = st->verify_checks;
-    run1(sim, os(VMSIM_EV_EXIT, 0, 1, 0, 0));
-    run1(sim, os(VMSIM_EV_EXIT, 0, 2, 0, 0));
+    run1(sim, ev_os(VMSIM_EV_EXIT, 0, 1, 0, 0));
+    run1(sim, ev_os(VMSIM_EV_EXIT, 0, 2, 0, 0));
     cfg.phys_bytes = 1ull << 30;
     vmsim_destroy(sim);
 
-    sim = make(&cfg);
+    sim = new_machine(&cfg);
     map_file(sim, 1, GB1, MB2, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED);
     touch(sim, 1, GB1, 8 * PAGE, VMSIM_WRITE);
     map_file(sim, 3, 3 * GB1, MB2, VMSIM_PROT_R);
@@ -256,7 +236,7 @@ static void test_verify_shared_writes(void **state)
     touch(sim, 4, 4 * GB1, MB2, VMSIM_READ);
     st = vmsim_get_stats(sim);
     assert_int_equal(st->share.tables, 1); /* 3 and 4; 1's is shared-writable, alone */
-    run1(sim, os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, 3, 3 * GB1, MB2));
+    run1(sim, ev_os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, 3, 3 * GB1, MB2));
     touch(sim, 3, 3 * GB1, 8 * PAGE, VMSIM_WRITE);
     touch(sim, 4, 4 * GB1, 8 * PAGE, VMSIM_READ);
     touch(sim, 3, 3 * GB1, 8 * PAGE, VMSIM_READ);
@@ -282,13 +262,13 @@ static void test_verify_shared_writes(void **state)
 static void test_munmap_and_exit(void **state)
 {
     struct vmsim_config cfg = config(true);
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     for (vmsim_pid_t pid = 1; pid <= 3; pid++) {
         map_file(sim, pid, pid * GB1, MB2, VMSIM_PROT_R);
         touch(sim, pid, pid * GB1, MB2, VMSIM_READ);
     }
     assert_int_equal(pt_bytes(sim), 7 * PAGE);
-    run1(sim, os(VMSIM_EV_MUNMAP, 0, 1, GB1, MB2));
+    run1(sim, ev_os(VMSIM_EV_MUNMAP, 0, 1, GB1, MB2));
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     assert_int_equal(pt_bytes(sim), 5 * PAGE);
     assert_int_equal(leaves(sim), 512);
@@ -296,19 +276,19 @@ static void test_munmap_and_exit(void **state)
     assert_int_equal(st->share.tables, 1);
     assert_int_equal(st->share.sharers, 2);
     assert_int_equal(st->frames_used, 512 + 3 + 5);
-    run1(sim, os(VMSIM_EV_MUNMAP, 0, 2, 2 * GB1 + 9 * PAGE, PAGE));
+    run1(sim, ev_os(VMSIM_EV_MUNMAP, 0, 2, 2 * GB1 + 9 * PAGE, PAGE));
     st = vmsim_get_stats(sim);
     assert_int_equal(pt_bytes(sim), 6 * PAGE);
     assert_int_equal(leaves(sim), 512 + 511);
     assert_int_equal(st->share.unshared, 1);
     assert_int_equal(st->share.tables, 0);
-    run1(sim, os(VMSIM_EV_EXIT, 0, 3, 0, 0));
+    run1(sim, ev_os(VMSIM_EV_EXIT, 0, 3, 0, 0));
     st = vmsim_get_stats(sim);
     assert_int_equal(pt_bytes(sim), 3 * PAGE);
     assert_int_equal(leaves(sim), 511);
     assert_int_equal(st->frames_used, 512 + 2 + 3);
     /* the page cache can still let every page go: no mapping left behind */
-    run1(sim, os(VMSIM_EV_EXIT, 0, 2, 0, 0));
+    run1(sim, ev_os(VMSIM_EV_EXIT, 0, 2, 0, 0));
     assert_int_equal(pt_bytes(sim), 0);
     assert_int_equal(vmsim_get_stats(sim)->frames_used, 512 + 1);
     vmsim_destroy(sim);
@@ -322,10 +302,10 @@ static void test_fork_links(void **state)
 {
     struct vmsim_config cfg = config(true);
     cfg.verify = true;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     map_file(sim, 1, GB1, MB2, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED);
     touch(sim, 1, GB1, MB2, VMSIM_WRITE);
-    run1(sim, os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    run1(sim, ev_os(VMSIM_EV_FORK, 0, 1, 2, 0));
     const struct vmsim_stats *st = vmsim_get_stats(sim);
     assert_int_equal(pt_bytes(sim), 5 * PAGE);
     assert_int_equal(st->share.attached, 1);
@@ -355,17 +335,17 @@ static void test_shootdown_every_sharer(void **state)
         struct vmsim_config cfg = config(share);
         cfg.phys_bytes = ((share ? 7 : 8) + 1) * PAGE; /* 2 x 4 tables (1 fewer shared), a page */
         cfg.replace = VMSIM_REPLACE_FIFO; /* Clock would shoot down to clear accessed bits too */
-        struct vmsim *sim = make(&cfg);
+        struct vmsim *sim = new_machine(&cfg);
         map_file(sim, 1, GB1, MB2, VMSIM_PROT_R);
         map_file(sim, 2, 2 * GB1, MB2, VMSIM_PROT_R);
-        struct vmsim_event e = acc(VMSIM_READ, 1, GB1);
+        struct vmsim_event e = ev_access(VMSIM_READ, 1, GB1);
         e.cpu = 0;
         run1(sim, e);
-        e = acc(VMSIM_READ, 2, 2 * GB1);
+        e = ev_access(VMSIM_READ, 2, 2 * GB1);
         e.cpu = 1;
         run1(sim, e);
         const uint64_t before = vmsim_get_stats(sim)->tlb_invalidations;
-        e = acc(VMSIM_READ, 1, GB1 + PAGE); /* evicts page 0: memory is full */
+        e = ev_access(VMSIM_READ, 1, GB1 + PAGE); /* evicts page 0: memory is full */
         e.cpu = 0;
         run1(sim, e);
         const struct vmsim_stats *st = vmsim_get_stats(sim);
@@ -522,7 +502,7 @@ static void test_random_stress(void **state)
         cfg.verify = true;
         cfg.phys_bytes = (64 + 16 * (uint64_t)round) * PAGE;
         cfg.swap_bytes = 1024 * PAGE;
-        struct vmsim *sim = make(&cfg);
+        struct vmsim *sim = new_machine(&cfg);
         bool live[7] = {false};
         static const unsigned prots[] = {VMSIM_PROT_R, VMSIM_PROT_R | VMSIM_PROT_X,
                                          VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED,
@@ -533,26 +513,26 @@ static void test_random_stress(void **state)
             const unsigned op = (unsigned)RND(100);
             struct vmsim_event e;
             if (!live[pid] || op < 4) {
-                e = os(VMSIM_EV_MMAP, prots[RND(4)], pid, base + (RND(8) ? 0 : PAGE), 2 * MB2);
+                e = ev_os(VMSIM_EV_MMAP, prots[RND(4)], pid, base + (RND(8) ? 0 : PAGE), 2 * MB2);
                 e.file = 1 + RND(2);
                 live[pid] = true;
             } else if (op < 7) {
-                e = os(VMSIM_EV_MPROTECT, prots[RND(4)] & 7u, pid, base + RND(1024) * PAGE,
+                e = ev_os(VMSIM_EV_MPROTECT, prots[RND(4)] & 7u, pid, base + RND(1024) * PAGE,
                        (1 + RND(600)) * PAGE);
             } else if (op < 9) {
-                e = os(VMSIM_EV_MUNMAP, 0, pid, base + RND(1024) * PAGE, (1 + RND(700)) * PAGE);
+                e = ev_os(VMSIM_EV_MUNMAP, 0, pid, base + RND(1024) * PAGE, (1 + RND(700)) * PAGE);
             } else if (op < 11) {
                 const vmsim_pid_t child = (vmsim_pid_t)(1 + RND(6));
                 if (live[child])
                     continue;
-                e = os(VMSIM_EV_FORK, 0, pid, child, 0);
+                e = ev_os(VMSIM_EV_FORK, 0, pid, child, 0);
                 live[child] = true;
             } else if (op < 12) {
-                e = os(VMSIM_EV_EXIT, 0, pid, 0, 0);
+                e = ev_os(VMSIM_EV_EXIT, 0, pid, 0, 0);
                 live[pid] = false;
             } else {
                 static const unsigned kinds[] = {VMSIM_READ, VMSIM_READ, VMSIM_WRITE, VMSIM_FETCH};
-                e = acc(kinds[RND(4)], pid, base + RND(1024) * PAGE);
+                e = ev_access(kinds[RND(4)], pid, base + RND(1024) * PAGE);
                 e.cpu = (uint16_t)RND(4);
             }
             run1(sim, e);
@@ -566,7 +546,7 @@ static void test_random_stress(void **state)
         evictions += st->evictions;
         for (vmsim_pid_t pid = 1; pid <= 6; pid++)
             if (live[pid])
-                run1(sim, os(VMSIM_EV_EXIT, 0, pid, 0, 0));
+                run1(sim, ev_os(VMSIM_EV_EXIT, 0, pid, 0, 0));
         st = vmsim_get_stats(sim);
         assert_int_equal(pt_bytes(sim), 0);
         assert_int_equal(leaves(sim), 0);

@@ -182,12 +182,6 @@ static void test_huge(void **state) { run_policy(VMSIM_REPLACE_CLOCK, 600000, 8,
  * nobody wrote must then still see stamp 0. Before the fix each read found
  * the freed page's stamp. */
 
-static struct vmsim_event acc(unsigned kind, vmsim_pid_t pid, uint64_t addr)
-{
-    return (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = pid,
-                                .addr = addr, .len = 8};
-}
-
 /* Run ev on a --verify machine with organization pt; expect `checks` reads
  * checked and none mismatched. */
 static struct vmsim *run_checked(struct vmsim_config *cfg, const char *pt,
@@ -216,12 +210,12 @@ static void test_zero_frame_recycled(void **state)
 {
     (void)state;
     const struct vmsim_event unmap[] = {
-        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), acc(VMSIM_WRITE, 1, 0x10000000),
-        os_ev(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE), acc(VMSIM_READ, 1, 0x20000000)};
+        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), ev_access(VMSIM_WRITE, 1, 0x10000000),
+        os_ev(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE), ev_access(VMSIM_READ, 1, 0x20000000)};
     const struct vmsim_event exited[] = {
-        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), acc(VMSIM_WRITE, 1, 0x10000000),
+        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), ev_access(VMSIM_WRITE, 1, 0x10000000),
         os_ev(VMSIM_EV_EXIT, 0, 1, 0, 0), os_ev(VMSIM_EV_SPAWN, 0, 2, 0, 0),
-        acc(VMSIM_READ, 2, 0x10000000)};
+        ev_access(VMSIM_READ, 2, 0x10000000)};
     for (unsigned i = 0; vmsim_pt_names[i]; i++) {
         struct vmsim_config cfg;
         vmsim_config_default(&cfg);
@@ -248,12 +242,12 @@ static void test_split_zero_recycled(void **state)
     const struct vmsim_event ev[] = {
         os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0),
         os_ev(VMSIM_EV_MMAP, rw, 1, 0x40000000, 4 << 20),
-        acc(VMSIM_READ, 1, 0x40000000),
-        acc(VMSIM_WRITE, 1, 0x10000000),
-        acc(VMSIM_WRITE, 1, 0x10001000),
+        ev_access(VMSIM_READ, 1, 0x40000000),
+        ev_access(VMSIM_WRITE, 1, 0x10000000),
+        ev_access(VMSIM_WRITE, 1, 0x10001000),
         os_ev(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE),
         os_ev(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 0x40000000, PAGE),
-        acc(VMSIM_READ, 1, 0x40001000)};
+        ev_access(VMSIM_READ, 1, 0x40001000)};
     struct vmsim_config cfg;
     vmsim_config_default(&cfg);
     cfg.anon_page_shift = 21;
@@ -268,9 +262,9 @@ static void test_map_page_recycled(void **state)
 {
     (void)state;
     const struct vmsim_event before[] = {
-        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), acc(VMSIM_WRITE, 1, 0x10000000),
-        acc(VMSIM_WRITE, 1, 0x10001000), os_ev(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE)};
-    const struct vmsim_event after = acc(VMSIM_READ, 1, 0x20000000);
+        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), ev_access(VMSIM_WRITE, 1, 0x10000000),
+        ev_access(VMSIM_WRITE, 1, 0x10001000), os_ev(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE)};
+    const struct vmsim_event after = ev_access(VMSIM_READ, 1, 0x20000000);
     struct vmsim_config cfg;
     vmsim_config_default(&cfg);
     struct vmsim *sim = run_checked(&cfg, "radix", before, 4, 0);

@@ -26,12 +26,6 @@ static struct vmsim_config config(const char *tlb)
     return cfg;
 }
 
-static struct vmsim_event acc(unsigned kind, vmsim_pid_t pid, uint64_t addr)
-{
-    return (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = pid,
-                                .addr = addr, .len = 8};
-}
-
 /* The statistics as of now, copied. */
 static struct vmsim_stats stats(const struct vmsim *sim) { return *vmsim_get_stats(sim); }
 
@@ -55,10 +49,10 @@ static void test_hand_derived(void **state)
 {
     (void)state;
     const struct vmsim_event ev[] = {
-        acc(VMSIM_WRITE, 2, 0x400000),       acc(VMSIM_WRITE, 2, 0x40000000),
-        acc(VMSIM_WRITE, 2, 0x80000000),     {.type = VMSIM_EV_EXIT, .pid = 2},
-        acc(VMSIM_READ, 1, 0x400000),        acc(VMSIM_READ, 1, 0x400008),
-        acc(VMSIM_READ, 1, 0x401000),
+        ev_access(VMSIM_WRITE, 2, 0x400000),       ev_access(VMSIM_WRITE, 2, 0x40000000),
+        ev_access(VMSIM_WRITE, 2, 0x80000000),     {.type = VMSIM_EV_EXIT, .pid = 2},
+        ev_access(VMSIM_READ, 1, 0x400000),        ev_access(VMSIM_READ, 1, 0x400008),
+        ev_access(VMSIM_READ, 1, 0x401000),
     };
     for (int warm = 0; warm < 2; warm++) {
         struct vmsim_config cfg = config("l1=4x4");

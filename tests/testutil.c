@@ -178,3 +178,23 @@ bool stat_value(const struct vmsim_stats *st, const struct vmsim_pt_footprint *f
         return *v = fp->tables[cfg->geom.levels - i], true;
     return false;
 }
+
+struct vmsim_event ev_access(unsigned kind, vmsim_pid_t pid, uint64_t addr)
+{
+    return (struct vmsim_event){.type = VMSIM_EV_ACCESS, .kind = (uint8_t)kind, .pid = pid,
+                                .addr = addr, .len = 8};
+}
+
+struct vmsim_event ev_os(unsigned type, unsigned kind, vmsim_pid_t pid, uint64_t addr,
+                         uint64_t len)
+{
+    return (struct vmsim_event){.type = (uint8_t)type, .kind = (uint8_t)kind, .pid = pid,
+                                .addr = addr, .len = len};
+}
+
+struct vmsim *new_machine(const struct vmsim_config *cfg)
+{
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(cfg, &sim), VMSIM_OK);
+    return sim;
+}

@@ -40,6 +40,12 @@ bool json_path(json_t *root, const char *path, uint64_t *v);
  * there is none. */
 bool stat_value(const struct vmsim_stats *st, const struct vmsim_pt_footprint *fp,
                 const struct vmsim_config *cfg, const char *name, uint64_t *v);
+/* An access event of 8 bytes (cpu 0); an OS event of the given fields. */
+struct vmsim_event ev_access(unsigned kind, vmsim_pid_t pid, uint64_t addr);
+struct vmsim_event ev_os(unsigned type, unsigned kind, vmsim_pid_t pid, uint64_t addr,
+                         uint64_t len);
+/* vmsim_create, which must succeed. */
+struct vmsim *new_machine(const struct vmsim_config *cfg);
 /* Is prog an executable in a directory of $PATH? */
 bool on_path(const char *prog);
 /* Fail with the text (a program's output) when needle is not in it. */
