@@ -707,13 +707,13 @@ static void test_thp_split_reclaim(void **state)
     cfg.anon_page_shift = 21;
     cfg.thp = VMSIM_THP_ALWAYS;
     cfg.verify = true;
-    struct vmsim *sim = make(&cfg);
+    struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    run1(sim, acc(VMSIM_WRITE, 1, MB2));
-    run1(sim, acc(VMSIM_WRITE, 1, 2 * MB2));
+    run1(sim, ev_access(VMSIM_WRITE, 1, MB2));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 2 * MB2));
     assert_int_equal(st->translations_huge, 2);
     for (uint64_t i = 0; i < 512; i++)
-        run1(sim, acc(VMSIM_WRITE, 1, 3 * MB2 + i * PAGE));
+        run1(sim, ev_access(VMSIM_WRITE, 1, 3 * MB2 + i * PAGE));
     assert_int_equal(st->thp_fallbacks, 512);
     assert_int_equal(st->thp_splits, 1);
     assert_int_equal(st->thp_splits_reclaim, 1);
@@ -721,8 +721,8 @@ static void test_thp_split_reclaim(void **state)
     assert_int_equal(st->evictions, 513);
     assert_int_equal(st->faults_swap_in, 0);
     for (uint64_t i = 0; i < 100; i++)
-        run1(sim, acc(VMSIM_READ, 1, MB2 + i * PAGE));
-    run1(sim, acc(VMSIM_READ, 1, 3 * MB2));
+        run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+    run1(sim, ev_access(VMSIM_READ, 1, 3 * MB2));
     assert_int_equal(st->faults_swap_in, 101);
     assert_int_equal(st->evictions, 513);
     assert_int_equal(st->verify_checks, 101);

@@ -300,7 +300,7 @@ static void test_huge_pressure(void **state)
         ev[n++] = os_ev(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, A, MB8);
         ev[n++] = os_ev(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, B, 2 * MB8);
         for (uint64_t i = 0; i < 4; i++)
-            ev[n++] = acc(VMSIM_WRITE, 1, A + i * (2ull << 20));
+            ev[n++] = ev_access(VMSIM_WRITE, 1, A + i * (2ull << 20));
         ev[n++] = os_ev(VMSIM_EV_FORK, 0, 1, 2, 0);
         uint64_t seed = 17;
         static const unsigned kinds[] = {VMSIM_READ, VMSIM_READ, VMSIM_WRITE, VMSIM_MODIFY};
@@ -308,7 +308,7 @@ static void test_huge_pressure(void **state)
             const bool cold = n > N / 4 && n < N / 2; /* the huge pages go cold */
             const uint64_t base = !cold && rnd(&seed) % 2 ? A : B;
             const uint64_t pages = (base == A ? MB8 : 2 * MB8) / PAGE;
-            struct vmsim_event e = acc(kinds[rnd(&seed) % 4], (vmsim_pid_t)(1 + rnd(&seed) % 2),
+            struct vmsim_event e = ev_access(kinds[rnd(&seed) % 4], (vmsim_pid_t)(1 + rnd(&seed) % 2),
                                        base + (rnd(&seed) % pages) * PAGE);
             ev[n++] = e;
         }
