@@ -687,6 +687,49 @@ static void test_thp_split(void **state)
     vmsim_destroy(sim);
 }
 
+/* A huge page under memory pressure is split and its base pages go to swap.
+ * 1536 frames (three 2 MiB blocks), always, FIFO, swap of 1024 pages. P1
+ * writes 2 MiB and 4 MiB: huge pages A (frames 512-1023) and B (1024-1535),
+ * the root, L3 and L2 in frames 0-2: 509 free. Then every page of [6 MiB,
+ * 8 MiB): no aligned block, a fallback each (512); the first also needs the
+ * leaf table: 2 + 507 frames take the 509 free ones, so the write of page
+ * 508 (the 509th) finds none. FIFO's oldest is A (the list: A, B, the base
+ * pages): A needs a leaf table for its split and no frame is free, so a
+ * base-page victim goes first, skipping B: 6 MiB + 0 (1 swap write). A is
+ * split (thp.splits 1, of them by reclaim 1) and its 512 pages are written
+ * to swap: swap.writes = reclaim.evictions = 1 + 512 = 513. Pages 509-511
+ * take 3 of A's freed frames; then reading back 100 of A's pages and
+ * 6 MiB + 0 brings 101 from swap into the 509 still free: no more eviction,
+ * and each read finds what was written (--verify). */
+static void test_thp_split_reclaim(void **state)
+{
+    struct vmsim_config cfg = config(3 * 512, VMSIM_REPLACE_FIFO, 1024);
+    cfg.anon_page_shift = 21;
+    cfg.thp = VMSIM_THP_ALWAYS;
+    cfg.verify = true;
+    struct vmsim *sim = new_machine(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    run1(sim, ev_access(VMSIM_WRITE, 1, MB2));
+    run1(sim, ev_access(VMSIM_WRITE, 1, 2 * MB2));
+    assert_int_equal(st->translations_huge, 2);
+    for (uint64_t i = 0; i < 512; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, 3 * MB2 + i * PAGE));
+    assert_int_equal(st->thp_fallbacks, 512);
+    assert_int_equal(st->thp_splits, 1);
+    assert_int_equal(st->thp_splits_reclaim, 1);
+    assert_int_equal(st->swap_writes, 513);
+    assert_int_equal(st->evictions, 513);
+    assert_int_equal(st->faults_swap_in, 0);
+    for (uint64_t i = 0; i < 100; i++)
+        run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+    run1(sim, ev_access(VMSIM_READ, 1, 3 * MB2));
+    assert_int_equal(st->faults_swap_in, 101);
+    assert_int_equal(st->evictions, 513);
+    assert_int_equal(st->verify_checks, 101);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
 /* mprotect must not make a swap-cache page writable in place: the slot
  * it came from still holds what another process's swap entry names. As
  * test_swap_shared_slot: P1 writes X, forks, P2's write of Y evicts X (one
@@ -799,6 +842,7 @@ int main(void)
         cmocka_unit_test(test_thp_fragmentation_and_reach),
         cmocka_unit_test(test_thp_promotion),
         cmocka_unit_test(test_thp_split),
+        cmocka_unit_test(test_thp_split_reclaim),
         cmocka_unit_test(test_thp_every_organization),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -276,13 +276,76 @@ static void test_map_page_recycled(void **state)
     vmsim_destroy(sim);
 }
 
+/* Huge pages under memory pressure (issue 17): replacement splits huge
+ * victims and evicts their base pages (docs/kernel.md). P1 maps 8 MiB at
+ * 1 GiB, advised MADV_HUGEPAGE, and writes the first byte of each 2 MiB
+ * block: 4 huge pages, 2048 of the 3072 frames. It forks (the child shares
+ * them) and both then read, write and modify random pages there and in
+ * 16 MiB of base pages at 2 GiB (4096 pages, more than memory holds);
+ * in the second quarter only the base pages, so that even LRU finds the
+ * huge pages the oldest; then both areas again (swap-ins). Under
+ * every policy huge pages are split by reclaim (2 here, for each policy),
+ * nothing runs out of memory, and no read finds other than the last write. */
+static void test_huge_pressure(void **state)
+{
+    (void)state;
+    enum { N = 40000 };
+    const uint64_t A = 1ull << 30, B = 2ull << 30, MB8 = 8ull << 20;
+    struct vmsim_event *ev = malloc(N * sizeof *ev);
+    assert_non_null(ev);
+    for (unsigned policy = VMSIM_REPLACE_CLOCK; policy <= VMSIM_REPLACE_OPT; policy++) {
+        size_t n = 0;
+        ev[n++] = os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0);
+        ev[n++] = os_ev(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, A, MB8);
+        ev[n++] = os_ev(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, A, MB8);
+        ev[n++] = os_ev(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, B, 2 * MB8);
+        for (uint64_t i = 0; i < 4; i++)
+            ev[n++] = ev_access(VMSIM_WRITE, 1, A + i * (2ull << 20));
+        ev[n++] = os_ev(VMSIM_EV_FORK, 0, 1, 2, 0);
+        uint64_t seed = 17;
+        static const unsigned kinds[] = {VMSIM_READ, VMSIM_READ, VMSIM_WRITE, VMSIM_MODIFY};
+        while (n < N) {
+            const bool cold = n > N / 4 && n < N / 2; /* the huge pages go cold */
+            const uint64_t base = !cold && rnd(&seed) % 2 ? A : B;
+            const uint64_t pages = (base == A ? MB8 : 2 * MB8) / PAGE;
+            struct vmsim_event e = ev_access(kinds[rnd(&seed) % 4], (vmsim_pid_t)(1 + rnd(&seed) % 2),
+                                       base + (rnd(&seed) % pages) * PAGE);
+            ev[n++] = e;
+        }
+        struct vmsim_config cfg;
+        vmsim_config_default(&cfg);
+        cfg.phys_bytes = 3072 * PAGE;
+        cfg.swap_bytes = 16384 * PAGE;
+        cfg.replace = (uint8_t)policy;
+        cfg.anon_page_shift = 21;
+        cfg.thp = VMSIM_THP_MADVISE;
+        cfg.verify = true;
+        struct vmsim *sim;
+        assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+        if (policy == VMSIM_REPLACE_OPT)
+            assert_int_equal(vmsim_plan(sim, ev, n), VMSIM_OK);
+        assert_int_equal(vmsim_run(sim, ev, n), VMSIM_OK);
+        const struct vmsim_stats *st = vmsim_get_stats(sim);
+        struct vmsim_mismatch m;
+        if (vmsim_verify_first(sim, &m) == VMSIM_OK)
+            fail_msg("policy %u: pid %u va 0x%llx expected %llx found %llx", policy, m.pid,
+                     (unsigned long long)m.va, (unsigned long long)m.expected,
+                     (unsigned long long)m.found);
+        assert_true(st->thp_splits_reclaim >= 1 && st->verify_checks > N / 4);
+        assert_int_equal(st->faults_oom, 0);
+        vmsim_destroy(sim);
+    }
+    free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifo), cmocka_unit_test(test_lru), cmocka_unit_test(test_clock),
         cmocka_unit_test(test_random), cmocka_unit_test(test_opt),
         cmocka_unit_test(test_clock_tables), cmocka_unit_test(test_fifo_tables),
-        cmocka_unit_test(test_huge), cmocka_unit_test(test_zero_frame_recycled),
+        cmocka_unit_test(test_huge), cmocka_unit_test(test_huge_pressure),
+        cmocka_unit_test(test_zero_frame_recycled),
         cmocka_unit_test(test_split_zero_recycled), cmocka_unit_test(test_map_page_recycled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

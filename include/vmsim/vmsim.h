@@ -326,6 +326,7 @@ extern const char *const vmsim_combine_names[]; /* by enum value: "sum", ...; NU
     X(thp_fallbacks, "thp.fallbacks", SUM, "huge-page faults that got a base page: no free aligned block, or base pages there") \
     X(thp_promotions, "thp.promotions", SUM, "fully populated blocks of base pages collapsed into a huge page") \
     X(thp_splits, "thp.splits", SUM, "huge pages split into base pages (mmap, munmap or mprotect of part of one; a huge copy with no free block)") \
+    X(thp_splits_reclaim, "thp.splits_reclaim", SUM, "huge pages split because replacement chose them (counted in thp.splits too)") \
     X(huge_untouched, "memory.huge_untouched_bytes", SUM, "bytes of private huge pages mapped at the end never accessed (internal fragmentation)") \
     X(faults_protection, "faults.protection", SUM, "accesses the mapping's protection forbids (counted, not retried)") \
     X(faults_bad_address, "faults.bad_address", SUM, "accesses beyond the geometry's virtual-address width") \

@@ -33,12 +33,12 @@ static unsigned order_of(const struct kernel *k, unsigned level)
     return k->shift[level] - k->phys->page_shift;
 }
 
-/* A new private frame for a page of `level`, on the replacement list when it
- * is a base page. */
+/* A new private frame for a page of `level`, on the replacement list (a
+ * huge page is split when it is chosen: reclaim.c). */
 static int new_frame(struct kernel *k, unsigned level, vmsim_pfn_t *pfn)
 {
     int rc = phys_alloc(k->phys, order_of(k, level), 0, pfn);
-    if (rc == 0 && level == 1 && (rc = reclaim_add(k, *pfn)) != 0)
+    if (rc == 0 && (rc = reclaim_add(k, *pfn)) != 0)
         phys_put(k->phys, *pfn);
     if (rc == 0 && level > 1 && k->huge)
         thp_untouch(k, *pfn, 1ull << order_of(k, level));

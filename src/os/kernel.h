@@ -63,6 +63,7 @@ struct reclaim {
     uint64_t *oracle;     /* OPT: per access, when its page is next used (plan.c) */
     uint64_t noracle, oracle_cap;
     vmsim_pfn_t busy;     /* a frame the fault in progress uses: never the victim */
+    unsigned splitting;   /* a huge victim awaits its split's tables: no huge victim */
 };
 
 /* A fault in a parallel run (machine/parallel.c) leaves two steps of seed

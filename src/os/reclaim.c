@@ -1,9 +1,21 @@
 /* Page replacement: the list of evictable frames, the policies that pick a
  * victim, and eviction (swap-out, write-back, drop).
  *
- * Evictable frames are base-page data frames: private anonymous pages and
- * page-cache pages (and page tables, below). Zero frames and huge pages
- * stay (Linux splits a huge page before swapping it; vmsim does not).
+ * Evictable frames are data frames: private anonymous pages (base and
+ * huge) and page-cache pages (and page tables, below). Zero frames stay.
+ * A huge page joins the list as one frame, its head, where the policy puts
+ * a new frame. Chosen as the victim, it is split first, as Linux's
+ * shrink_folio_list does before add_to_swap: every mapping becomes base
+ * entries (thp.c), the base frames join the list where the policy puts new
+ * frames, and all of them are evicted at once, as Linux reclaims the split
+ * folios on the same list (thp.splits_reclaim; reclaim.evictions counts each
+ * base page). The split needs one leaf table per mapping: a frame for each is
+ * made free first, by evicting a base-page victim if none is free (no other
+ * huge page is split for it); if none can be, the huge page rejoins the list
+ * (at the policy's place for a new frame) and the next victim is tried.
+ * Linux never needs this: it deposits a leaf table with each huge page at
+ * fault time (pgtable_trans_huge_deposit); vmsim does not, so a memory of
+ * nothing but huge pages and tables is out of memory, as before.
  * The list is doubly linked through frame->prev/next, oldest first; the
  * policies (src/os/replace/, one file each) decide where a frame joins it,
  * what a reference does and which frame goes. Policies that must see
@@ -317,9 +329,57 @@ static int evict_table(struct kernel *k, vmsim_pfn_t pfn)
     return VMSIM_OK;
 }
 
+/* Split a huge victim and evict its base pages (the header). Nested
+ * reclaims, for the split's tables, never choose it: it is off the list. */
+static int evict_huge(struct kernel *k, vmsim_pfn_t head)
+{
+    struct frame *f = kernel_frame(k, head);
+    const uint64_t pages = 1ull << f->order;
+    uint64_t n = 0;
+    for (uint32_t i = f->rmap; i; i = k->rmap.e[i].next)
+        n++;
+    if (n == 0)
+        return VMSIM_ENOFRAME;
+    const struct rmap_entry e = k->rmap.e[f->rmap];
+    reclaim_remove(k, head);
+    /* A free frame for each mapping's leaf table, so that the split itself
+     * never reclaims: taken, then given back just before. */
+    vmsim_pfn_t *spare = malloc(n * sizeof *spare);
+    if (!spare)
+        return VMSIM_ENOMEM;
+    uint64_t got = 0;
+    int rc = VMSIM_OK;
+    k->rc.splitting++;
+    while (got < n && (rc = phys_alloc(k->phys, 0, 0, &spare[got])) == VMSIM_OK)
+        got++;
+    k->rc.splitting--;
+    for (uint64_t i = 0; i < got; i++)
+        phys_put(k->phys, spare[i]);
+    free(spare);
+    if (rc) {
+        int back = reclaim_add(k, head);
+        return back ? back : rc;
+    }
+    rc = thp_split_at(k, k->proc[e.proc], rmap_va(&e));
+    if (rc)
+        return rc;
+    k->st->thp_splits_reclaim++;
+    uint64_t evicted = 0;
+    for (uint64_t i = 0; i < pages; i++) {
+        const vmsim_pfn_t b = head + i;
+        if (!(kernel_frame(k, b)->flags & FRAME_RESIDENT) || !replace_evictable(k, b))
+            continue;
+        if ((rc = evict_anon(k, b)) != VMSIM_OK)
+            break; /* swap full: the rest stay, as base pages */
+        k->st->evictions++;
+        evicted++;
+    }
+    return evicted ? VMSIM_OK : (rc ? rc : VMSIM_ENOFRAME);
+}
+
 #define RECLAIM_TRIES 64 /* victims that could not go, before giving up */
 
-/* phys's reclaim hook: evict one page. */
+/* phys's reclaim hook: evict one page (all the base pages of a huge victim). */
 static int reclaim_one(void *ctx)
 {
     struct kernel *k = ctx;
@@ -331,6 +391,16 @@ static int reclaim_one(void *ctx)
         if (v == FRAME_NIL)
             return VMSIM_ENOFRAME;
         const uint16_t fl = kernel_frame(k, v)->flags;
+        if (kernel_frame(k, v)->order) {
+            if (r->splitting)
+                continue;
+            int rc = evict_huge(k, v);
+            if (rc == VMSIM_OK)
+                return VMSIM_OK; /* evictions counted there, one per base page */
+            if (rc != VMSIM_ENOFRAME)
+                return rc;
+            continue;
+        }
         int rc = (fl & FRAME_PT)      ? evict_table(k, v)
                  : (fl & FRAME_CACHE) ? evict_cached(k, v)
                                       : evict_anon(k, v);

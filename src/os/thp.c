@@ -140,6 +140,7 @@ void thp_maybe_promote(struct kernel *k, struct process *p, vmsim_vaddr_t va)
         phys_put(k->phys, huge);
         return;
     }
+    reclaim_add(k, huge); /* evictable, split first (reclaim.c); if it cannot join, it stays */
     mmu_flush_pwc_all(k->mmu); /* the leaf table went */
     k->st->thp_promotions++;
 }
@@ -192,6 +193,7 @@ static int split(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned
         n++;
     }
     rmap_clear(&k->rmap, f);
+    reclaim_remove(k, head); /* its base frames join the list below */
     phys_split(k->phys, head);
     int rc = VMSIM_OK;
     for (size_t j = 0; j < n; j++) {
