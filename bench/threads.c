@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "util/rng.h"
 
 #define NCPUS 8
 #define SLICE 256
@@ -34,14 +35,6 @@ struct stream {
     struct vmsim_event *ev;
     size_t n;
 };
-
-static uint64_t mix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static struct stream make(const char *name, size_t accesses)
 {
@@ -60,7 +53,7 @@ static struct stream make(const char *name, size_t accesses)
     }
     for (unsigned cpu = 0; made < accesses; cpu = (cpu + 1) % NCPUS)
         for (unsigned i = 0; i < SLICE && made < accesses; i++, made++) {
-            const uint64_t r = mix(&g);
+            const uint64_t r = rng_splitmix(&g);
             const uint64_t base = cow || fork ? 1ull << 30 : (uint64_t)(cpu + 1) << 30;
             const unsigned write = fork || cow ? r >> 63 : r % 5 == 0;
             s.ev[s.n++] = (struct vmsim_event){

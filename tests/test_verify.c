@@ -37,26 +37,19 @@ struct gen {
     vmsim_pid_t next_pid;
 };
 
-static struct vmsim_event os_ev(unsigned type, unsigned kind, vmsim_pid_t pid, uint64_t addr,
-                                uint64_t len)
-{
-    return (struct vmsim_event){.type = (uint8_t)type, .kind = (uint8_t)kind, .pid = pid,
-                                .addr = addr, .len = len};
-}
-
 /* The first process and its mappings. */
 static size_t start(struct gen *g, struct vmsim_event *ev, uint64_t anon_bytes)
 {
     size_t n = 0;
     const unsigned rw = VMSIM_PROT_R | VMSIM_PROT_W;
-    ev[n++] = os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0);
-    ev[n++] = os_ev(VMSIM_EV_MMAP, rw, 1, region_base[ANON], anon_bytes);
-    ev[n] = os_ev(VMSIM_EV_MMAP, rw | VMSIM_MAP_SHARED, 1, region_base[SHARED_FILE],
+    ev[n++] = ev_os(VMSIM_EV_SPAWN, 0, 1, 0, 0);
+    ev[n++] = ev_os(VMSIM_EV_MMAP, rw, 1, region_base[ANON], anon_bytes);
+    ev[n] = ev_os(VMSIM_EV_MMAP, rw | VMSIM_MAP_SHARED, 1, region_base[SHARED_FILE],
                   region_pages[SHARED_FILE] * PAGE);
     ev[n++].file = 1;
-    ev[n] = os_ev(VMSIM_EV_MMAP, rw, 1, region_base[PRIVATE_FILE], region_pages[PRIVATE_FILE] * PAGE);
+    ev[n] = ev_os(VMSIM_EV_MMAP, rw, 1, region_base[PRIVATE_FILE], region_pages[PRIVATE_FILE] * PAGE);
     ev[n++].file = 2;
-    ev[n++] = os_ev(VMSIM_EV_MMAP, rw | VMSIM_MAP_SHARED, 1, region_base[SHMEM],
+    ev[n++] = ev_os(VMSIM_EV_MMAP, rw | VMSIM_MAP_SHARED, 1, region_base[SHMEM],
                     region_pages[SHMEM] * PAGE);
     g->alive[0] = 1;
     g->nalive = 1;
@@ -72,19 +65,19 @@ static struct vmsim_event step(struct gen *g)
     const vmsim_pid_t pid = g->alive[who];
     if (r < 12 && g->nalive < MAXPROC) {
         g->alive[g->nalive++] = g->next_pid;
-        return os_ev(VMSIM_EV_FORK, 0, pid, g->next_pid++, 0);
+        return ev_os(VMSIM_EV_FORK, 0, pid, g->next_pid++, 0);
     }
     if (r < 20 && g->nalive > 1) {
         g->alive[who] = g->alive[--g->nalive];
-        return os_ev(VMSIM_EV_EXIT, 0, pid, 0, 0);
+        return ev_os(VMSIM_EV_EXIT, 0, pid, 0, 0);
     }
     const uint64_t chunk = region_base[ANON] + (rnd(&g->seed) % 32) * 8 * PAGE;
     if (r < 24) /* fresh anonymous memory over 8 pages */
-        return os_ev(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, pid, chunk, 8 * PAGE);
+        return ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, pid, chunk, 8 * PAGE);
     if (r < 26)
-        return os_ev(VMSIM_EV_MPROTECT, VMSIM_PROT_R, pid, chunk, 8 * PAGE);
+        return ev_os(VMSIM_EV_MPROTECT, VMSIM_PROT_R, pid, chunk, 8 * PAGE);
     if (r < 30)
-        return os_ev(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, pid, chunk, 8 * PAGE);
+        return ev_os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_W, pid, chunk, 8 * PAGE);
     const unsigned reg = (unsigned)(rnd(&g->seed) % NREGIONS);
     const uint64_t page = rnd(&g->seed) % region_pages[reg];
     static const unsigned kinds[] = {VMSIM_READ, VMSIM_READ, VMSIM_WRITE, VMSIM_MODIFY};
@@ -95,6 +88,20 @@ static struct vmsim_event step(struct gen *g)
                             .addr = region_base[reg] + page * PAGE + (rnd(&g->seed) % 512) * 8,
                             .len = 8};
     return e;
+}
+
+/* Fail with --verify's first mismatch, if any, saying which run (what). */
+static void expect_no_mismatch(const struct vmsim *sim, const char *what)
+{
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    struct vmsim_mismatch m;
+    if (vmsim_verify_first(sim, &m) == VMSIM_OK)
+        fail_msg("%s: %llu mismatches of %llu checks; first: pid %u va 0x%llx access %llu "
+                 "expected %llx found %llx",
+                 what, (unsigned long long)st->verify_mismatches,
+                 (unsigned long long)st->verify_checks, m.pid, (unsigned long long)m.va,
+                 (unsigned long long)m.access, (unsigned long long)m.expected,
+                 (unsigned long long)m.found);
 }
 
 /* Build the whole stream, then run it (after planning, for OPT). */
@@ -129,15 +136,10 @@ static void run_policy(unsigned policy, size_t n, uint64_t seed, enum mode mode)
     if (policy == VMSIM_REPLACE_OPT)
         assert_int_equal(vmsim_plan(sim, ev, n), VMSIM_OK);
     assert_int_equal(vmsim_run(sim, ev, n), VMSIM_OK);
+    char what[32];
+    snprintf(what, sizeof what, "policy %u", policy);
+    expect_no_mismatch(sim, what);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
-    struct vmsim_mismatch m;
-    if (vmsim_verify_first(sim, &m) == VMSIM_OK)
-        fail_msg("policy %u: %llu mismatches of %llu checks; first: pid %u va 0x%llx access %llu "
-                 "expected %llx found %llx",
-                 policy, (unsigned long long)st->verify_mismatches,
-                 (unsigned long long)st->verify_checks, m.pid, (unsigned long long)m.va,
-                 (unsigned long long)m.access, (unsigned long long)m.expected,
-                 (unsigned long long)m.found);
     /* The run went through every path it is meant to test. */
     assert_true(st->verify_checks > n / 2);
     if (mode == HUGE) {
@@ -192,13 +194,10 @@ static struct vmsim *run_checked(struct vmsim_config *cfg, const char *pt,
     struct vmsim *sim;
     assert_int_equal(vmsim_create(cfg, &sim), VMSIM_OK);
     assert_int_equal(vmsim_run(sim, ev, n), VMSIM_OK);
-    const struct vmsim_stats *st = vmsim_get_stats(sim);
-    struct vmsim_mismatch m;
-    if (vmsim_verify_first(sim, &m) == VMSIM_OK)
-        fail_msg("--pt %s: pid %u va 0x%llx expected stamp %llu found %llu", pt, m.pid,
-                 (unsigned long long)m.va, (unsigned long long)m.expected,
-                 (unsigned long long)m.found);
-    assert_int_equal(st->verify_checks, checks);
+    char what[128];
+    snprintf(what, sizeof what, "--pt %s", pt);
+    expect_no_mismatch(sim, what);
+    assert_int_equal(vmsim_get_stats(sim)->verify_checks, checks);
     return sim;
 }
 
@@ -210,11 +209,11 @@ static void test_zero_frame_recycled(void **state)
 {
     (void)state;
     const struct vmsim_event unmap[] = {
-        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), ev_access(VMSIM_WRITE, 1, 0x10000000),
-        os_ev(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE), ev_access(VMSIM_READ, 1, 0x20000000)};
+        ev_os(VMSIM_EV_SPAWN, 0, 1, 0, 0), ev_access(VMSIM_WRITE, 1, 0x10000000),
+        ev_os(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE), ev_access(VMSIM_READ, 1, 0x20000000)};
     const struct vmsim_event exited[] = {
-        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), ev_access(VMSIM_WRITE, 1, 0x10000000),
-        os_ev(VMSIM_EV_EXIT, 0, 1, 0, 0), os_ev(VMSIM_EV_SPAWN, 0, 2, 0, 0),
+        ev_os(VMSIM_EV_SPAWN, 0, 1, 0, 0), ev_access(VMSIM_WRITE, 1, 0x10000000),
+        ev_os(VMSIM_EV_EXIT, 0, 1, 0, 0), ev_os(VMSIM_EV_SPAWN, 0, 2, 0, 0),
         ev_access(VMSIM_READ, 2, 0x10000000)};
     for (unsigned i = 0; vmsim_pt_names[i]; i++) {
         struct vmsim_config cfg;
@@ -240,13 +239,13 @@ static void test_split_zero_recycled(void **state)
     (void)state;
     const unsigned rw = VMSIM_PROT_R | VMSIM_PROT_W;
     const struct vmsim_event ev[] = {
-        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0),
-        os_ev(VMSIM_EV_MMAP, rw, 1, 0x40000000, 4 << 20),
+        ev_os(VMSIM_EV_SPAWN, 0, 1, 0, 0),
+        ev_os(VMSIM_EV_MMAP, rw, 1, 0x40000000, 4 << 20),
         ev_access(VMSIM_READ, 1, 0x40000000),
         ev_access(VMSIM_WRITE, 1, 0x10000000),
         ev_access(VMSIM_WRITE, 1, 0x10001000),
-        os_ev(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE),
-        os_ev(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 0x40000000, PAGE),
+        ev_os(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE),
+        ev_os(VMSIM_EV_MPROTECT, VMSIM_PROT_R, 1, 0x40000000, PAGE),
         ev_access(VMSIM_READ, 1, 0x40001000)};
     struct vmsim_config cfg;
     vmsim_config_default(&cfg);
@@ -262,8 +261,8 @@ static void test_map_page_recycled(void **state)
 {
     (void)state;
     const struct vmsim_event before[] = {
-        os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0), ev_access(VMSIM_WRITE, 1, 0x10000000),
-        ev_access(VMSIM_WRITE, 1, 0x10001000), os_ev(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE)};
+        ev_os(VMSIM_EV_SPAWN, 0, 1, 0, 0), ev_access(VMSIM_WRITE, 1, 0x10000000),
+        ev_access(VMSIM_WRITE, 1, 0x10001000), ev_os(VMSIM_EV_MUNMAP, 0, 1, 0x10000000, PAGE)};
     const struct vmsim_event after = ev_access(VMSIM_READ, 1, 0x20000000);
     struct vmsim_config cfg;
     vmsim_config_default(&cfg);
@@ -295,13 +294,13 @@ static void test_huge_pressure(void **state)
     assert_non_null(ev);
     for (unsigned policy = VMSIM_REPLACE_CLOCK; policy <= VMSIM_REPLACE_OPT; policy++) {
         size_t n = 0;
-        ev[n++] = os_ev(VMSIM_EV_SPAWN, 0, 1, 0, 0);
-        ev[n++] = os_ev(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, A, MB8);
-        ev[n++] = os_ev(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, A, MB8);
-        ev[n++] = os_ev(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, B, 2 * MB8);
+        ev[n++] = ev_os(VMSIM_EV_SPAWN, 0, 1, 0, 0);
+        ev[n++] = ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, A, MB8);
+        ev[n++] = ev_os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, A, MB8);
+        ev[n++] = ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, B, 2 * MB8);
         for (uint64_t i = 0; i < 4; i++)
             ev[n++] = ev_access(VMSIM_WRITE, 1, A + i * (2ull << 20));
-        ev[n++] = os_ev(VMSIM_EV_FORK, 0, 1, 2, 0);
+        ev[n++] = ev_os(VMSIM_EV_FORK, 0, 1, 2, 0);
         uint64_t seed = 17;
         static const unsigned kinds[] = {VMSIM_READ, VMSIM_READ, VMSIM_WRITE, VMSIM_MODIFY};
         while (n < N) {
@@ -325,12 +324,10 @@ static void test_huge_pressure(void **state)
         if (policy == VMSIM_REPLACE_OPT)
             assert_int_equal(vmsim_plan(sim, ev, n), VMSIM_OK);
         assert_int_equal(vmsim_run(sim, ev, n), VMSIM_OK);
+        char what[32];
+        snprintf(what, sizeof what, "policy %u", policy);
+        expect_no_mismatch(sim, what);
         const struct vmsim_stats *st = vmsim_get_stats(sim);
-        struct vmsim_mismatch m;
-        if (vmsim_verify_first(sim, &m) == VMSIM_OK)
-            fail_msg("policy %u: pid %u va 0x%llx expected %llx found %llx", policy, m.pid,
-                     (unsigned long long)m.va, (unsigned long long)m.expected,
-                     (unsigned long long)m.found);
         assert_true(st->thp_splits_reclaim >= 1 && st->verify_checks > N / 4);
         assert_int_equal(st->faults_oom, 0);
         vmsim_destroy(sim);

@@ -166,27 +166,20 @@ static bool send(struct par *P, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t v
     return queued;
 }
 
-/* A lock whose holder may wait for acknowledgements: answer IPIs while
- * waiting. */
-static void lock_draining(struct worker *w, struct spin *s, struct vmsim_stats *st)
+/* Take lock s, counting a wait as contended. A lock whose holder may wait
+ * for acknowledgements (a page-table lock) is waited for answering IPIs;
+ * the kernel lock's holder never waits for anyone, so it needs no
+ * answering (answer false). */
+static void lock(struct worker *w, struct spin *s, struct vmsim_stats *st, bool answer)
 {
     if (spin_try(s))
         return;
     st->conc_contended++;
     for (unsigned spins = 0; !spin_try(s);) {
-        drain(w);
+        if (answer)
+            drain(w);
         relax(&spins);
     }
-}
-
-/* The kernel lock: its holder never waits for anyone. */
-static void lock_kernel(struct par *P, struct vmsim_stats *st)
-{
-    if (spin_try(&P->kernel))
-        return;
-    st->conc_contended++;
-    for (unsigned spins = 0; !spin_try(&P->kernel);)
-        relax(&spins);
 }
 
 /* ---- phases -------------------------------------------------------------------- */
@@ -304,7 +297,7 @@ int par_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned k
     const bool seqcount = P->locks == VMSIM_LOCKS_SEQCOUNT;
     /* 1. the lock of the entry's table (or the one global lock) */
     struct spin *tl = P->locks == VMSIM_LOCKS_GLOBAL ? &P->global : &P->stripe[stripe];
-    lock_draining(me, tl, cs);
+    lock(me, tl, cs, true);
     cs->conc_locks++;
     /* 2. re-validate: another CPU may have fixed it since our walk */
     struct walk now;
@@ -319,7 +312,7 @@ int par_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned k
     /* 3-5. pin the old frame, allocate and copy, publish by CAS: the
      * kernel's handler, with its shootdowns and frame drops deferred */
     atomic_store_explicit(&me->inflight, page_key(P, asid, va), memory_order_release);
-    lock_kernel(P, cs);
+    lock(me, &P->kernel, cs, false);
     if (seqcount)
         atomic_fetch_add_explicit(&P->seq[stripe], 1, memory_order_acq_rel);
     struct kernel_defer d = {.nshoot = 0};
@@ -364,7 +357,7 @@ int par_fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned k
     atomic_store_explicit(&me->inflight, 0, memory_order_release);
     /* 7. unpin: drop the old frames' references; 8. unlock */
     if (d.nput) {
-        lock_kernel(P, cs);
+        lock(me, &P->kernel, cs, false);
         for (unsigned j = 0; j < d.nput; j++)
             kernel_put_frame(k, d.put[j]);
         spin_unlock(&P->kernel);
@@ -388,7 +381,7 @@ void par_touch(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned 
 {
     struct par *P = sim->par;
     struct vmsim_stats *cs = sim->cpu[self->cpu].st;
-    lock_kernel(P, cs);
+    lock(self, &P->kernel, cs, false);
     if (sim->cfg.verify) {
         /* A translation whose entry has changed since (another frame, or
          * no longer writable) may be used only while the change's

@@ -93,11 +93,13 @@ struct ptshare_rec {
     uint32_t next;       /* next record of the same hash, or of the free list (index + 1) */
     void *table;         /* the table (pt_table.table) */
     struct ptshare_sharer *s;
-    uint32_t n, cap;
+    uint32_t n;
+    uint64_t cap;        /* of s (grow_array) */
 };
 struct ptshare {
     struct ptshare_rec *rec;
-    uint32_t nrec, cap;
+    uint32_t nrec;
+    uint64_t cap;        /* of rec (grow_array) */
     uint32_t free;       /* free records, chained through next (index + 1) */
     struct u64map index; /* hash of (file, block, mode) -> first record (index + 1) */
 };

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "os/kernel.h"
+#include "util/grow.h"
 
 /* Stop at the first leaf of level 1: the block has its own leaf table. */
 static int base_leaf(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
@@ -166,14 +167,10 @@ static struct ptshare_rec *share_find(struct kernel *k, uint64_t file, uint64_t 
 
 static int share_add(struct ptshare_rec *r, uint32_t proc, vmsim_vaddr_t base)
 {
-    if (r->n == r->cap) {
-        uint32_t cap = r->cap ? 2 * r->cap : 4;
-        struct ptshare_sharer *s = realloc(r->s, cap * sizeof *s);
-        if (!s)
-            return VMSIM_ENOMEM;
-        r->s = s;
-        r->cap = cap;
-    }
+    struct ptshare_sharer *s = grow_array(r->s, &r->cap, r->n, sizeof *s, 4, 0);
+    if (!s)
+        return VMSIM_ENOMEM;
+    r->s = s;
     r->s[r->n++] = (struct ptshare_sharer){proc, base};
     return VMSIM_OK;
 }
@@ -209,14 +206,10 @@ static int share_new(struct kernel *k, uint64_t file, uint64_t block, uint32_t m
     if (i) {
         sh->free = sh->rec[i - 1].next;
     } else {
-        if (sh->nrec == sh->cap) {
-            uint32_t cap = sh->cap ? 2 * sh->cap : 64;
-            struct ptshare_rec *a = realloc(sh->rec, cap * sizeof *a);
-            if (!a)
-                return VMSIM_ENOMEM;
-            sh->rec = a;
-            sh->cap = cap;
-        }
+        struct ptshare_rec *a = grow_array(sh->rec, &sh->cap, sh->nrec, sizeof *a, 64, 0);
+        if (!a)
+            return VMSIM_ENOMEM;
+        sh->rec = a;
         i = ++sh->nrec;
     }
     struct ptshare_rec *r = &sh->rec[i - 1];
