@@ -105,7 +105,14 @@ static json_t *config_json(const struct vmsim_config *cfg)
     if (cfg->share_tables) /* only then: every other run keeps its keys */
         json_object_set_new(kernel, "share_tables", json_true());
     const struct vmsim_nested_config *n = &cfg->nested;
-    json_t *nested = n->on ? json_pack("{s:s,s:b,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:o}", "pt", n->pt[0] ? n->pt : "radix",
+    const struct vmsim_migrate_config *m = &n->migrate;
+    json_t *migrate = n->on && m->at ? json_pack("{s:I,s:I,s:I,s:I,s:I}", "at", (json_int_t)m->at,
+                                                 "link_bytes", (json_int_t)m->link_bytes,
+                                                 "clock_hz", (json_int_t)m->clock_hz,
+                                                 "downtime_ns", (json_int_t)m->downtime_ns,
+                                                 "max_rounds", (json_int_t)m->max_rounds)
+                                     : json_null();
+    json_t *nested = n->on ? json_pack("{s:s,s:b,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:o,s:o}", "pt", n->pt[0] ? n->pt : "radix",
                                        "shadow", n->shadow, "enclave_pid", (json_int_t)n->enclave_pid,
                                        "enclave_levels", (json_int_t)n->enclave_levels,
                                        "geometry", geometry_json(&n->geom), "host_mem_bytes",
@@ -113,8 +120,9 @@ static json_t *config_json(const struct vmsim_config *cfg)
                                        "host_page_size",
                                        (json_int_t)(1ull << (n->page_shift ? n->page_shift : n->geom.page_shift)),
                                        "tlb", cache_json(&n->tlb), "tlb_latency",
-                                       (json_int_t)n->tlb_latency, "pwc", pwc_json(&n->pwc))
-                           : json_null();
+                                       (json_int_t)n->tlb_latency, "pwc", pwc_json(&n->pwc),
+                                       "migrate", migrate)
+                           : migrate;
     const struct vmsim_memory_config *mc = &cfg->mem;
     json_t *cache = json_null();
     if (mc->dram) {
@@ -135,13 +143,13 @@ static json_t *config_json(const struct vmsim_config *cfg)
                                            : json_null(),
                           "data", mc->data);
     }
-    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I,s:o,s:o,s:I,s:s}", "machine", cfg->machine,
+    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I,s:I,s:o,s:o,s:I,s:s}", "machine", cfg->machine,
                      "pt", cfg->pt, "geometry", geometry_json(&cfg->geom), "tlb", tlb, "pwc",
                      pwc_json(&cfg->pwc), "cost", cost,
                      "kernel", kernel, "phys_bytes", (json_int_t)cfg->phys_bytes, "cpus",
                      (json_int_t)cfg->ncpus, "asids", cfg->asids, "anon_page_size",
                      (json_int_t)(1ull << cfg->anon_page_shift), "seed", (json_int_t)cfg->seed,
-                     "nested", nested, "cache", cache, "threads",
+                     "warmup", (json_int_t)cfg->warmup, "nested", nested, "cache", cache, "threads",
                      (json_int_t)(cfg->threads > 1 ? cfg->threads : 1), "locks",
                      cfg->locks <= VMSIM_LOCKS_SEQCOUNT ? vmsim_locks_names[cfg->locks] : "?");
 }
@@ -278,6 +286,18 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
     json_object_set_new(root, "config", config_json(cfg));
     int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
+    if (rc || fputc('\n', out) == EOF)
+        return VMSIM_EIO;
+    return VMSIM_OK;
+}
+
+int report_config_dump(const struct vmsim_config *cfg, FILE *out)
+{
+    json_t *c = config_json(cfg);
+    if (!c)
+        return VMSIM_ENOMEM;
+    int rc = json_dumpf(c, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(c);
     if (rc || fputc('\n', out) == EOF)
         return VMSIM_EIO;
     return VMSIM_OK;

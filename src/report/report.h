@@ -26,6 +26,9 @@ struct report_outcome {
  * (complete, no warnings). */
 int report_json_outcome(const struct vmsim *sim, const char *source,
                         const struct report_outcome *o, FILE *out);
+/* The "config" object of the JSON document alone, as a file that
+ * vmsim_config_from_json reads back (`vmsim presets --dump`). */
+int report_config_dump(const struct vmsim_config *cfg, FILE *out);
 /* Format a byte count as "12 KiB", "1.5 MiB" into buf. */
 const char *report_bytes(uint64_t bytes, char *buf, size_t len);
 
