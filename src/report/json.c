@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "report/report.h"
+#include "vmsim_build.h" /* generated at build time: cmake/git_revision.cmake */
 
 /* Set obj[a][b]...= v for a dotted name, creating the objects on the way. */
 static int set_path(json_t *root, const char *dotted, json_t *v)
@@ -167,6 +168,18 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
     json_t *root = json_object();
     if (!root)
         return VMSIM_ENOMEM;
+    /* provenance: what made this file, and how to read it (docs/stats.md,
+     * "Provenance"); the schema number changes when a key is renamed,
+     * removed, or changes its meaning or unit */
+    json_object_set_new(root, "vmsim",
+                        json_pack("{s:s,s:s,s:i}", "version", VMSIM_BUILD_VERSION, "git",
+                                  VMSIM_BUILD_GIT, "schema", REPORT_JSON_SCHEMA));
+    if (o && o->argv) {
+        json_t *argv = json_array();
+        for (int i = 0; i < o->argc; i++)
+            json_array_append_new(argv, json_string(o->argv[i]));
+        json_object_set_new(root, "argv", argv);
+    }
     json_object_set_new(root, "source", json_string(source ? source : ""));
     /* a file read later must say that its numbers cover part of the input */
     json_object_set_new(root, "complete", json_boolean(!o || !o->stopped));

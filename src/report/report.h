@@ -21,7 +21,14 @@ struct report_outcome {
     const char *stopped;
     const char *const *warnings;
     unsigned nwarnings;
+    /* the command line, written as "argv" (NULL: not written) */
+    int argc;
+    const char *const *argv;
 };
+/* The version of the JSON document's layout, "vmsim.schema": raised when a
+ * key is renamed or removed or changes meaning or unit (docs/stats.md,
+ * "Provenance"); new keys leave it. */
+#define REPORT_JSON_SCHEMA 1
 /* report_json with "complete", "stopped_by" and "warnings"; o may be NULL
  * (complete, no warnings). */
 int report_json_outcome(const struct vmsim *sim, const char *source,
