@@ -276,6 +276,15 @@ int vmsim_cache_parse(const char *spec, struct vmsim_config *cfg, char *why, siz
 int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
 /* Parse a size: "4096", "4k", "2m", "1g", "64GiB". */
 int vmsim_parse_size(const char *s, uint64_t *out);
+/* Read a machine from JSON in the schema of the "config" object that the
+ * JSON report writes (docs/library.md, "Configurations as files"): text is
+ * that object, or a whole report holding it under "config". Keys left out
+ * keep the value *cfg has (start from vmsim_config_default); an unknown key,
+ * a wrong type or a value out of range gives VMSIM_EINVAL and, in why, the
+ * key's path and what was expected and found ("config.tlb[1].ways: expected
+ * a positive integer, found \"x\""); text that is not JSON gives
+ * VMSIM_EPARSE with its line and column. On failure *cfg is unchanged. */
+int vmsim_config_from_json(const char *text, struct vmsim_config *cfg, char *why, size_t whylen);
 
 /* ---- statistics ----------------------------------------------------------- */
 

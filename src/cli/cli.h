@@ -78,7 +78,7 @@ enum {
     OPT_CPUS, OPT_NO_ASID, OPT_PAGE_SIZE, OPT_SEED, OPT_SWAP, OPT_REPLACE, OPT_STRICT,
     OPT_VERIFY, OPT_VIPT, OPT_EVICT_TABLES, OPT_THP, OPT_FAULT_STACK, OPT_WALKER,
     OPT_NESTED, OPT_SHADOW, OPT_MIGRATE, OPT_ENCLAVE, OPT_HOST_PT, OPT_HOST_MEM, OPT_HOST_PAGE, OPT_NTLB, OPT_HOST_PWC,
-    OPT_CACHE, OPT_WARMUP, OPT_THREADS, OPT_LOCKS, OPT_SHARE_TABLES, OPT_CLI_FIRST_FREE
+    OPT_CACHE, OPT_WARMUP, OPT_THREADS, OPT_LOCKS, OPT_SHARE_TABLES, OPT_CONFIG, OPT_CLI_FIRST_FREE
 };
 #define CLI_CONFIG_OPTIONS                                                                 \
     {"machine", required_argument, 0, OPT_MACHINE}, {"pt", required_argument, 0, OPT_PT},   \
@@ -100,7 +100,7 @@ enum {
     {"host-page", required_argument, 0, OPT_HOST_PAGE}, {"ntlb", required_argument, 0, OPT_NTLB}, \
     {"host-pwc", required_argument, 0, OPT_HOST_PWC}, {"cache", required_argument, 0, OPT_CACHE}, \
     {"threads", required_argument, 0, OPT_THREADS}, {"locks", required_argument, 0, OPT_LOCKS}, \
-    {"warmup", required_argument, 0, OPT_WARMUP}
+    {"warmup", required_argument, 0, OPT_WARMUP}, {"config", required_argument, 0, OPT_CONFIG}
 /* The help of the machine options, its lists of names from their tables. */
 void cli_config_help(FILE *out);
 /* "  --opt ARG" then text, wrapped under the help's text column. */
@@ -109,6 +109,9 @@ void cli_help_wrap(FILE *out, const char *lead, const char *text);
  * NULL ("a, b or c"); returns the length it wanted, as snprintf. */
 size_t cli_join(char *buf, size_t len, const char *const *names, const char *last);
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg);
+/* --config FILE (config_file.c): read the machine from FILE ("-" = stdin)
+ * over cfg; 0, or 2 after printing the file, the key path and why. */
+int cli_config_file(struct vmsim_config *cfg, const char *path);
 /* Apply --machine first, whatever the order on the command line: presets set
  * many fields and must not undo a later --tlb. Scans argv before getopt. */
 int cli_config_init(struct vmsim_config *cfg, int argc, char **argv);

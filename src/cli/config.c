@@ -55,7 +55,9 @@ void cli_config_help(FILE *out)
     char names[512], text[768];
     fputs("machine options:\n"
           "  --machine NAME     CPU preset: TLBs, page-walk caches, latencies (default skylake;\n"
-          "                     `vmsim presets` lists them)\n",
+          "                     `vmsim presets` lists them)\n"
+          "  --config FILE      the machine from a JSON file: a run's --json output or\n"
+          "                     `vmsim presets --dump NAME`; options after it override it\n",
           out);
     cli_join(names, sizeof names, vmsim_pt_names, NULL);
     snprintf(text, sizeof text, "page-table organization: %s (default %s; options: "
@@ -292,6 +294,8 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     switch (opt) {
     case OPT_MACHINE:
         return 0; /* applied by cli_config_init */
+    case OPT_CONFIG:
+        return cli_config_file(cfg, arg);
     case OPT_WARMUP:
         if (parse_count(arg, &cfg->warmup)) {
             snprintf(why, sizeof why, "expected a number of accesses such as 0, 250000, 250k or "
