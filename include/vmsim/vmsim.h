@@ -353,9 +353,9 @@ extern const char *const vmsim_combine_names[]; /* by enum value: "sum", ...; NU
     X(file_reads, "file.reads", SUM, "file pages read into the page cache")                     \
     X(file_writes, "file.writes", SUM, "dirty file pages written back on eviction")            \
     X(processes, "processes", SUM, "processes created")                                        \
-    X(pt_migrated, "page_tables.migrated", SUM, "entries moved by resizing a hashed organization (incrementally)") \
-    X(pt_resizes, "page_tables.resizes", SUM, "resizes a hashed organization started") \
-    X(pt_evicted, "page_tables.evicted_entries", SUM, "entries an organization dropped for want of room (PowerPC hash groups)") \
+    X(pt_migrated, "page_tables.migrated", SUM, "entries a resize moved from an old table into a new, larger one (hashed, cuckoo, clustered)") \
+    X(pt_resizes, "page_tables.resizes", SUM, "resizes started (hashed, cuckoo elastic resizes and rebuilds, clustered doublings)") \
+    X(pt_evicted, "page_tables.evicted_entries", SUM, "ppc: insertions that found both hash groups full and overwrote a primary-group slot") \
     X(pt_shareable, "page_tables.shareable_bytes", SUM, "leaf-table bytes that one table per shared file block, instead of one per process, would save") \
     X(pt_peak_bytes, "page_tables.peak_bytes", SUM, "largest page-table memory without the roots during the run: frames holding page-table pages other than roots, at any one time, x the frame size") \
     X(pt_peak_all_bytes, "page_tables.peak_bytes_with_roots", SUM, "largest page-table memory with the roots during the run: frames holding page-table pages at any one time, x the frame size") \
