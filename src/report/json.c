@@ -144,15 +144,20 @@ static json_t *config_json(const struct vmsim_config *cfg)
                                            : json_null(),
                           "data", mc->data);
     }
-    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I,s:I,s:o,s:o,s:I,s:s}", "machine", cfg->machine,
+    json_t *c = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I,s:o,s:o,s:I,s:s}", "machine", cfg->machine,
                      "pt", cfg->pt, "geometry", geometry_json(&cfg->geom), "tlb", tlb, "pwc",
                      pwc_json(&cfg->pwc), "cost", cost,
                      "kernel", kernel, "phys_bytes", (json_int_t)cfg->phys_bytes, "cpus",
                      (json_int_t)cfg->ncpus, "asids", cfg->asids, "anon_page_size",
                      (json_int_t)(1ull << cfg->anon_page_shift), "seed", (json_int_t)cfg->seed,
-                     "warmup", (json_int_t)cfg->warmup, "nested", nested, "cache", cache, "threads",
+                     "nested", nested, "cache", cache, "threads",
                      (json_int_t)(cfg->threads > 1 ? cfg->threads : 1), "locks",
                      cfg->locks <= VMSIM_LOCKS_SEQCOUNT ? vmsim_locks_names[cfg->locks] : "?");
+    /* only with a warm-up: --warmup 0 is exactly a run without it, no
+     * "warmup" key anywhere (docs/cli.md) */
+    if (c && cfg->warmup)
+        json_object_set_new(c, "warmup", json_integer((json_int_t)cfg->warmup));
+    return c;
 }
 
 int report_json(const struct vmsim *sim, const char *source, FILE *out)
