@@ -121,6 +121,20 @@ static void test_reader_partial(void **state)
     assert_int_equal(vmsim_config_from_json("{\"source\": \"x\", \"accesses\": 5, \"config\": "
                                             "{\"cpus\": 3}}", &cfg, NULL, 0), VMSIM_OK);
     assert_memory_equal(&cfg, &want, sizeof cfg);
+    /* a 3-level geometry without page-walk caches: the preset's l4 cache
+     * goes (it would cache a level the tree lacks), l3 and l2 stay */
+    vmsim_config_default(&cfg);
+    want = cfg;
+    assert_int_not_equal(want.pwc.level[4].entries, 0);
+    assert_int_equal(vmsim_config_from_json(
+                         "{\"geometry\": {\"name\": \"g\", \"va_bits\": 39, \"page_size\": 4096, "
+                         "\"levels\": 3, \"pte_bytes\": 8, \"bits_root_first\": [9, 9, 9], "
+                         "\"leaf_page_sizes\": [4096]}}", &cfg, NULL, 0), VMSIM_OK);
+    assert_int_equal(cfg.geom.levels, 3);
+    assert_int_equal(cfg.geom.leaf_levels, 1 << 1);
+    assert_int_equal(cfg.pwc.level[4].entries, 0);
+    assert_memory_equal(&cfg.pwc.level[3], &want.pwc.level[3], sizeof cfg.pwc.level[3]);
+    assert_memory_equal(&cfg.pwc.level[2], &want.pwc.level[2], sizeof cfg.pwc.level[2]);
 }
 
 /* Every error names the key path, says what was expected and what was
