@@ -461,6 +461,53 @@ static void test_provenance(void **state)
     cmd_result_free(&r);
 }
 
+/* ---- statistics defined (issue 18, item 7) -------------------------------- */
+
+/* page_tables.resizes and .migrated of a hashed table (docs/stats.md): one
+ * process maps P = B x 2^k pages one after another into a table of B
+ * buckets with load=1. A resize starts when the entries pass the buckets n
+ * (the (n+1)-th entry, inserted in the old table) and doubles them: at n =
+ * B, 2B, ..., 2^(k-1) B, so k resizes (P entries never pass 2^k B). Each
+ * moves every entry of its old table, n + 1: in all B (2^k - 1) + k =
+ * P - B + k, however many buckets each operation drains (step). radix
+ * never resizes. */
+static void test_resize_statistics(void **state)
+{
+    (void)state;
+    static const struct {
+        unsigned pages, buckets, k;
+        const char *more;
+    } runs[] = {{1024, 16, 6, ""}, {1024, 256, 2, ",step=1"}, {4096, 16, 8, ",step=64"},
+                {4096, 256, 4, ""}};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        struct cmd_result r = run_vmsim("run --quiet --json - --workload seq:n=%u,stride=4096 "
+                                        "--pt hashed:buckets=%u,load=1%s",
+                                        runs[i].pages, runs[i].buckets, runs[i].more);
+        assert_int_equal(r.status, 0);
+        json_t *j = json_loads(r.out, 0, NULL);
+        uint64_t resizes, migrated, evicted;
+        assert_true(json_path(j, "page_tables.resizes", &resizes));
+        assert_true(json_path(j, "page_tables.migrated", &migrated));
+        assert_true(json_path(j, "page_tables.evicted_entries", &evicted));
+        assert_int_equal(resizes, runs[i].k);
+        assert_int_equal(migrated, runs[i].pages - runs[i].buckets + runs[i].k);
+        assert_int_equal(evicted, 0); /* ppc only */
+        json_decref(j);
+        cmd_result_free(&r);
+    }
+    struct cmd_result r = run_vmsim("run --quiet --json - --workload seq:n=4096,stride=4096");
+    json_t *j = json_loads(r.out, 0, NULL);
+    uint64_t v;
+    const char *const keys[] = {"page_tables.resizes", "page_tables.migrated",
+                                "page_tables.evicted_entries"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(json_path(j, keys[i], &v));
+        assert_int_equal(v, 0);
+    }
+    json_decref(j);
+    cmd_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_cli_errors),
         cmocka_unit_test(test_dump_presets),
         cmocka_unit_test(test_provenance),
+        cmocka_unit_test(test_resize_statistics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
