@@ -170,6 +170,9 @@ static void test_reader_errors(void **state)
         {"{\"pwc\": {\"mode\": \"unified\", \"l2\": {\"entries\": 4, \"ways\": 4}}}",
          "config.pwc.l2: expected no split level with mode \"unified\""},
         {"[1, 2]", "config: expected an object, found [1,2]"},
+        {"{\"tlb\": [{\"name\": \"a.b\", \"arrays\": []}]}",
+         "config.tlb[0].name: expected a name of letters, digits, '_' and '-', found \"a.b\""},
+        {"{\"tlb\": [{\"arrays\": []}]}", "config.tlb[0].name: expected the level's name, found nothing"},
         {"{\"cpus\": 2, \"cpus\": 3}", "line 1"},
         {"{\"cpus\": ", "line 1, column"},
     };

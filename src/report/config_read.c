@@ -152,6 +152,23 @@ static int get_str(struct rd *r, const json_t *obj, const char *path, const char
     return 1;
 }
 
+/* A level's name (TLB or cache): it becomes part of the statistics' dotted
+ * names (tlb.NAME.hits), so letters, digits, '_' and '-' only, as the
+ * specs take them. 1 when present and set, negative on error. */
+static int get_level_name(struct rd *r, const json_t *obj, const char *path, char *buf, size_t size)
+{
+    char sub[PATH_MAX_LEN];
+    join(sub, path, "name");
+    int rc = get_str(r, obj, path, "name", buf, size);
+    if (rc <= 0)
+        return rc ? rc : fail(r, sub, "the level's name", NULL);
+    for (const char *c = buf; *c; c++)
+        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
+            *c != '_' && *c != '-')
+            return fail(r, sub, "a name of letters, digits, '_' and '-'", json_object_get(obj, "name"));
+    return 1;
+}
+
 /* One of names (NULL-terminated): its index, or -1 when absent; negative
  * below -1 on error (VMSIM_EINVAL is below -1). */
 static int get_name(struct rd *r, const json_t *obj, const char *path, const char *key,
@@ -402,10 +419,8 @@ static int read_tlb(struct rd *r, const json_t *a, const char *path, struct vmsi
             return fail(r, p, "an object (a TLB level)", o);
         if ((rc = known_keys(r, o, p, keys)) != 0)
             return rc;
-        if ((rc = get_str(r, o, p, "name", l->name, sizeof l->name)) <= 0) {
-            join(sub, p, "name");
-            return rc ? rc : fail(r, sub, "the level's name", NULL);
-        }
+        if ((rc = get_level_name(r, o, p, l->name, sizeof l->name)) < 0)
+            return rc;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(lv[j].name, l->name)) {
                 join(sub, p, "name");
@@ -653,10 +668,8 @@ static int read_caches(struct rd *r, const json_t *o, const char *path, struct v
             return fail(r, p, "an object (a cache level)", lo);
         if ((rc = known_keys(r, lo, p, lkeys)) != 0)
             return rc;
-        if ((rc = get_str(r, lo, p, "name", c->name, sizeof c->name)) <= 0) {
-            join(kp, p, "name");
-            return rc ? rc : fail(r, kp, "the level's name", NULL);
-        }
+        if ((rc = get_level_name(r, lo, p, c->name, sizeof c->name)) < 0)
+            return rc;
         U32(lo, p, "sets", 1, "a number of sets from 1 to 2^24", c->sets);
         U32(lo, p, "ways", 1, "a number of ways from 1 to 1024", c->ways);
         U32(lo, p, "line", 8, "a power-of-two line size from 8 to 4096", c->line);
