@@ -340,6 +340,7 @@ static void test_bad_options(void **state)
         {"--interval-out x.jsonl", "expected --interval N"},
         {"--interval 10 --interval-out x.txt", "found \"x.txt\""},
         {"--skip 1 --replace opt", "cannot be combined with --skip or --max"},
+        {"--interval 5 --interval-out - --json -", "both write standard output"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct cmd_result r = run_vmsim("run --workload seq:n=10 --quiet %s", cases[i].args);

@@ -419,6 +419,9 @@ int cmd_run(int argc, char **argv)
     if (interval_out && !interval)
         return cli_usage("run: --interval-out %s: expected --interval N too, found none",
                          interval_out);
+    if (interval_out && json && !strcmp(interval_out, "-") && !strcmp(json, "-"))
+        return cli_usage("run: --interval-out - and --json - both write standard output; give "
+                         "one of them a file");
     if ((ctl.skip || ctl.max) && cfg.replace == VMSIM_REPLACE_OPT)
         return cli_usage("run: --replace opt plans from the whole input; it cannot be combined "
                          "with --skip or --max");
