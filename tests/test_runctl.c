@@ -146,6 +146,30 @@ static void test_warmup_after_skip(void **state)
     json_decref(j);
 }
 
+/* --record --max N: N accesses simulated, then the command is stopped on
+ * purpose: exit status 0, and a note rather than "killed by signal 9". */
+static void test_record_max(void **state)
+{
+    (void)state;
+    if (!on_path("valgrind"))
+        skip();
+    struct cmd_result r =
+        run_vmsim("run --record --max 1000 --skip 500 --quiet --json - -- /bin/true");
+    if (r.status != 0)
+        fail_msg("run --record --max: status %d\n%s", r.status, r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    expect(j, "accesses", 1000);
+    expect(j, "events", 1002); /* spawn 1 and exit 1 around them */
+    json_decref(j);
+    assert_null(strstr(r.err, "killed"));
+    cmd_result_free(&r);
+    r = run_vmsim("run --record --max 1000 --json /dev/null -- /bin/true");
+    assert_int_equal(r.status, 0);
+    expect_in("--record --max", r.err, "stopped /bin/true after --max 1000 accesses");
+    cmd_result_free(&r);
+}
+
 /* ---- intervals ----------------------------------------------------------- */
 
 #define MAXLINES 16
@@ -358,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_skip_and_max),
         cmocka_unit_test(test_skipped_os_events_applied),
         cmocka_unit_test(test_warmup_after_skip),
+        cmocka_unit_test(test_record_max),
         cmocka_unit_test(test_interval_sums),
         cmocka_unit_test(test_interval_csv),
         cmocka_unit_test(test_plot_intervals),

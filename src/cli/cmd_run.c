@@ -533,7 +533,13 @@ int cmd_run(int argc, char **argv)
         status = 1;
     vmsim_destroy(r.sim);
     vmsim_source_close(src);
-    if (record)
+    if (record && r.ctl.done) { /* --max: stopped on purpose, not a failure of the command */
+        cli_record_end(&rec, true);
+        if (!quiet)
+            fprintf(stderr, "vmsim: stopped %s after --max %llu accesses\n", argv[optind],
+                    (unsigned long long)r.ctl.max);
+    } else if (record) {
         cli_record_status(&rec, cli_record_end(&rec, stopped), !quiet);
+    }
     return status;
 }
