@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "report/report.h"
-#include "vmsim_build.h" /* generated at build time: cmake/git_revision.cmake */
+#include "vmsim_gitrev.h" /* VMSIM_GIT_REV, made at every build (cmake/gitrev.cmake) */
 
 /* Set obj[a][b]...= v for a dotted name, creating the objects on the way. */
 static int set_path(json_t *root, const char *dotted, json_t *v)
@@ -177,8 +177,8 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
      * "Provenance"); the schema number changes when a key is renamed,
      * removed, or changes its meaning or unit */
     json_object_set_new(root, "vmsim",
-                        json_pack("{s:s,s:s,s:i}", "version", VMSIM_BUILD_VERSION, "git",
-                                  VMSIM_BUILD_GIT, "schema", REPORT_JSON_SCHEMA));
+                        json_pack("{s:s,s:s,s:i}", "version", VMSIM_LIB_VERSION, "git",
+                                  VMSIM_GIT_REV, "schema", REPORT_JSON_SCHEMA));
     if (o && o->argv) {
         json_t *argv = json_array();
         for (int i = 0; i < o->argc; i++)
