@@ -98,6 +98,8 @@ def _kinds(kinds, n):
     import numpy as np
     if kinds is None:
         return np.zeros(n, dtype=np.uint8)
+    if isinstance(kinds, str) and len(kinds) > 1:
+        kinds = list(kinds)  # "rwr": one letter per access
     a = np.asarray(kinds)
     if a.dtype.kind in "USO":
         a = np.broadcast_to(a, (n,)) if a.ndim == 0 else a
@@ -149,7 +151,8 @@ class Machine(_core.Machine):
         """Run one access per element of addrs (virtual addresses, uint64).
 
         kinds: 'r', 'w', 'x', 'm' or 0..3 (read, write, fetch, modify), one
-        for all or one per address (default read); pids: process ids (default
+        for all or one per address (a list, an array or a string such as
+        "rwr"; default read); pids: process ids (default
         1); sizes: bytes per access (default 1: one translation each); cpus:
         the CPU of each access (default 0). Processes need no spawn: a
         touched address with no mapping is anonymous memory (DESIGN.md)."""
