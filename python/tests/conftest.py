@@ -17,3 +17,8 @@ def vmsim_bin():
     assert path.is_file() and os.access(path, os.X_OK), \
         "expected the vmsim command at %s (cmake --build build/release), found none" % path
     return str(path)
+
+
+def pytest_report_header(config):
+    import vmsim
+    return "vmsim package: %s" % vmsim.__file__
