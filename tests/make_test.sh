@@ -117,7 +117,9 @@ python_stage() {
         stage_result python 0 1
         return
     fi
-    (cd build && VMSIM_BIN="$PWD/release/vmsim" "../$venv/bin/python" -m pytest -q \
+    # from build/: the package is the venv's, not python/vmsim of the tree
+    (cd build && "../$venv/bin/python" -c 'import vmsim; print("python: vmsim from", vmsim.__file__)' &&
+        VMSIM_BIN="$PWD/release/vmsim" "../$venv/bin/python" -m pytest -q \
         -p no:cacheprovider ../python/tests) 2>&1 | tee "$log"
     # "12 passed, 1 failed in 3.4s" (either count may be missing)
     line=$(grep -E '^=* ?[0-9]+ (passed|failed)|^=* ?[0-9]+ failed|no tests ran' "$log" | tail -n 1)
