@@ -178,6 +178,7 @@ typedef struct {
     struct vmsim *sim;
     char source[1024]; /* what it ran, as `vmsim run --json` names it */
     bool ran;          /* events were run (OPT's plan must come first) */
+    bool busy;         /* a run is going on without the GIL: nothing else may touch sim */
 } Machine;
 
 static int Machine_init(Machine *self, PyObject *args, PyObject *kwds)
@@ -205,6 +206,11 @@ static int Machine_init(Machine *self, PyObject *args, PyObject *kwds)
         PyErr_SetString(Error, why);
         return -1;
     }
+    if (self->busy) {
+        PyErr_SetString(Error, "the machine is running in another thread: it cannot be "
+                               "built again now");
+        return -1;
+    }
     if (self->sim) {
         vmsim_destroy(self->sim);
         self->sim = NULL;
@@ -229,10 +235,17 @@ static void Machine_dealloc(Machine *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* The machine exists and no other thread is running it (a struct vmsim is
+ * one thread's at a time; the GIL, held here, orders the checks). */
 static int check_sim(Machine *self)
 {
     if (!self->sim) {
         PyErr_SetString(Error, "the machine was not built (Machine.__init__ failed)");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(Error, "the machine is running in another thread: one run at a time "
+                               "per machine (use a Machine per thread)");
         return -1;
     }
     return 0;
@@ -359,18 +372,23 @@ static PyObject *run_source(Machine *self, open_fn open, const char *arg, const 
     if (check_sim(self) || check_opt(self))
         return NULL;
     const bool opt = vmsim_get_config(self->sim)->replace == VMSIM_REPLACE_OPT;
+    self->busy = true;
     for (int pass = opt ? 0 : 1; pass < 2; pass++) {
         struct vmsim_source *src;
         if (open(self, arg, fmt, &src) != 0)
-            return NULL;
+            goto fail;
         self->ran = self->ran || pass == 1;
         int rc = drain(self, src, pass == 0, source);
         vmsim_source_close(src);
         if (rc != 0)
-            return NULL;
+            goto fail;
     }
+    self->busy = false;
     snprintf(self->source, sizeof self->source, "%s", source);
     Py_RETURN_NONE;
+fail:
+    self->busy = false;
+    return NULL;
 }
 
 static PyObject *Machine_run_trace(Machine *self, PyObject *args)
@@ -426,6 +444,7 @@ static PyObject *Machine_run_events(Machine *self, PyObject *args)
     const uint32_t *pid = b[3].buf;
     const uint64_t *addr = b[4].buf, *len = b[5].buf;
     const bool opt = vmsim_get_config(self->sim)->replace == VMSIM_REPLACE_OPT;
+    self->busy = true;
     for (int pass = opt ? 0 : 1; pass < 2; pass++) {
         for (Py_ssize_t at = 0; at < n; at += BATCH) {
             const size_t m = (size_t)(n - at < BATCH ? n - at : BATCH);
@@ -451,6 +470,8 @@ static PyObject *Machine_run_events(Machine *self, PyObject *args)
     result = Py_None;
     Py_INCREF(result);
 out:
+    if (buf) /* buf is allocated after the checks: the run was this call's */
+        self->busy = false;
     PyMem_Free(buf);
     for (int i = 0; i < 6; i++)
         PyBuffer_Release(&b[i]);

@@ -235,3 +235,37 @@ def test_reset_stats_keeps_state():
     m.run_arrays(pages)
     s = m.stats()
     assert (s["accesses"], s["faults"]["total"], s["tlb"]["l1d"]["hits"]) == (4, 0, 4)
+
+
+def test_one_run_at_a_time_per_machine(tmp_path):
+    # A run reading a pipe waits for input without the GIL; meanwhile
+    # another thread may not touch the machine (a struct vmsim is one
+    # thread's at a time): it gets an error, not a crash. Then the run ends.
+    import os
+    import threading
+    import time
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    w = os.open(fifo, os.O_RDWR)  # a writer, so the reader's open does not block
+    try:
+        os.write(w, b"R 1 0x1000 8\n")
+        m = vmsim.Machine()
+        t = threading.Thread(target=m.run_trace, args=(str(fifo), "text"))
+        t.start()
+        busy = None
+        deadline = time.monotonic() + 20
+        while busy is None and time.monotonic() < deadline:
+            try:
+                m.stats()
+                time.sleep(0.01)
+            except vmsim.Error as e:
+                busy = str(e)
+        assert busy is not None and "running in another thread" in busy
+        with pytest.raises(vmsim.Error, match="running in another thread"):
+            m.run_arrays([0])
+        os.write(w, b"W 1 0x2000 8\n")
+    finally:
+        os.close(w)
+    t.join(20)
+    assert not t.is_alive()
+    assert m.stats()["accesses"] == 2
