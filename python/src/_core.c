@@ -26,10 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/report.h"
 #include "vmsim/vmsim.h"
 #ifndef VMSIM_HAVE_CONFIG_OPTION
 #include "cli/cli.h"
+#include "report/report.h"
 #endif
 
 #define BATCH 4096
@@ -37,6 +37,57 @@
 static PyObject *Error; /* vmsim.Error */
 
 /* ---- options ------------------------------------------------------------ */
+
+#ifdef VMSIM_HAVE_CONFIG_OPTION
+/* argv holds "vmsim" then "--name" [value] pairs. As `vmsim run` reads its
+ * command line: --machine first wherever it is (a preset sets many fields
+ * and must not undo a later --tlb), then the last --geometry (it drops the
+ * page-walk caches of levels it lacks before --pwc is read), then every
+ * option in order. */
+/* The value of the option at argv[*i] (NULL for a flag); *i moves past it. */
+static const char *option_value(char **argv, int *i)
+{
+    return vmsim_config_option_takes_value(argv[*i] + 2) == 1 ? argv[++*i] : NULL;
+}
+
+static int parse_config(struct vmsim_config *cfg, int argc, char **argv, char *why, size_t len)
+{
+    vmsim_config_default(cfg);
+    const char *geometry = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *name = argv[i] + 2, *value = option_value(argv, &i);
+        if (!strcmp(name, "geometry"))
+            geometry = value;
+        else if (!strcmp(name, "machine") && vmsim_config_option(cfg, name, value, why, len))
+            return -1;
+    }
+    if (geometry && vmsim_config_option(cfg, "geometry", geometry, why, len))
+        return -1;
+    for (int i = 1; i < argc; i++) {
+        const char *name = argv[i] + 2, *value = option_value(argv, &i);
+        if (strcmp(name, "machine") && vmsim_config_option(cfg, name, value, why, len))
+            return -1;
+    }
+    return vmsim_config_finish(cfg, why, len) == 0 ? 0 : -1;
+}
+
+static int option_takes_value(const char *name)
+{
+    const int t = vmsim_config_option_takes_value(name);
+    return t < 0 ? -1 : t;
+}
+
+static PyObject *option_names(PyObject *mod, PyObject *unused)
+{
+    PyObject *d = PyDict_New();
+    for (const char *const *n = vmsim_config_option_names(); d && *n; n++) {
+        PyObject *v = PyBool_FromLong(vmsim_config_option_takes_value(*n) == 1);
+        PyDict_SetItemString(d, *n, v);
+        Py_DECREF(v);
+    }
+    return d;
+}
+#endif
 
 #ifndef VMSIM_HAVE_CONFIG_OPTION
 /* The CLI's parser reports through cli_usage; here its message becomes the
@@ -86,6 +137,17 @@ static int option_takes_value(const char *name)
 {
     const struct option *o = find_option(name);
     return !o ? -1 : o->has_arg == required_argument;
+}
+
+static PyObject *option_names(PyObject *mod, PyObject *unused)
+{
+    PyObject *d = PyDict_New();
+    for (const struct option *o = config_opts; d && o->name; o++) {
+        PyObject *v = PyBool_FromLong(o->has_arg == required_argument);
+        PyDict_SetItemString(d, o->name, v);
+        Py_DECREF(v);
+    }
+    return d;
 }
 #endif
 
@@ -215,14 +277,19 @@ static int Machine_init(Machine *self, PyObject *args, PyObject *kwds)
         vmsim_destroy(self->sim);
         self->sim = NULL;
     }
-    if ((rc = vmsim_create(&cfg, &self->sim)) != 0) {
-        const char *refusal = vmsim_threads_refusal(&cfg);
-        if (refusal)
-            PyErr_Format(Error, "cannot build the machine: %s", refusal);
-        else
-            PyErr_Format(Error, "cannot build the machine: %s", vmsim_strerror(rc));
+#ifdef VMSIM_HAVE_CONFIG_OPTION
+    why[0] = '\0';
+    if ((rc = vmsim_create_why(&cfg, &self->sim, why, sizeof why)) != 0) {
+        PyErr_Format(Error, "cannot build the machine: %s", why[0] ? why : vmsim_strerror(rc));
         return -1;
     }
+#else
+    if ((rc = vmsim_create(&cfg, &self->sim)) != 0) {
+        const char *refusal = vmsim_threads_refusal(&cfg);
+        PyErr_Format(Error, "cannot build the machine: %s", refusal ? refusal : vmsim_strerror(rc));
+        return -1;
+    }
+#endif
     snprintf(self->source, sizeof self->source, "none");
     self->ran = false;
     return 0;
@@ -488,7 +555,11 @@ static PyObject *Machine_json(Machine *self, PyObject *unused)
     FILE *f = open_memstream(&text, &size);
     if (!f)
         return PyErr_NoMemory();
+#ifdef VMSIM_HAVE_CONFIG_OPTION
+    int rc = vmsim_write_json(self->sim, self->source, f);
+#else
     int rc = report_json(self->sim, self->source, f);
+#endif
     if (fclose(f) != 0 && rc == 0)
         rc = VMSIM_EIO;
     PyObject *out = rc == 0 ? PyUnicode_FromStringAndSize(text, (Py_ssize_t)size) : NULL;
@@ -544,20 +615,6 @@ static PyObject *names_tuple(const char *const *names)
     for (Py_ssize_t i = 0; t && i < n; i++)
         PyTuple_SET_ITEM(t, i, PyUnicode_FromString(names[i]));
     return t;
-}
-
-static PyObject *option_names(PyObject *mod, PyObject *unused)
-{
-    Py_ssize_t n = 0;
-    while (config_opts[n].name)
-        n++;
-    PyObject *d = PyDict_New();
-    for (Py_ssize_t i = 0; d && i < n; i++) {
-        PyObject *v = PyBool_FromLong(config_opts[i].has_arg == required_argument);
-        PyDict_SetItemString(d, config_opts[i].name, v);
-        Py_DECREF(v);
-    }
-    return d;
 }
 
 static PyMethodDef module_methods[] = {
