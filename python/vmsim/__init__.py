@@ -93,6 +93,17 @@ def _array(values, dtype, n, what):
     return np.ascontiguousarray(a, dtype=dtype)
 
 
+def _letter_codes(letters):
+    """Codes of an array of one-character strings (dtype U1 or S1), 255
+    where the character is no kind: a table lookup, not a Python loop."""
+    import numpy as np
+    lut = np.full(128, 255, dtype=np.uint8)
+    for letter, code in KINDS.items():
+        lut[ord(letter)] = lut[ord(letter.upper())] = code
+    points = letters.view(np.uint32 if letters.dtype.kind == "U" else np.uint8)
+    return lut[np.minimum(points, 127)]
+
+
 def _kinds(kinds, n):
     """kinds as uint8 enum values: ints 0..3 or the letters r, w, x, m."""
     import numpy as np
@@ -102,16 +113,19 @@ def _kinds(kinds, n):
         kinds = list(kinds)  # "rwr": one letter per access
     a = np.asarray(kinds)
     if a.dtype.kind in "USO":
-        a = np.broadcast_to(a, (n,)) if a.ndim == 0 else a
-        out = np.empty(len(a), dtype=np.uint8)
-        for letter, code in KINDS.items():
-            out[np.char.lower(a.astype("U")) == letter] = code
-        bad = ~np.isin(np.char.lower(a.astype("U")), list(KINDS))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise Error("kinds: expected r, w, x or m (or 0..3), found %r at index %d"
-                        % (str(a[i]), i))
-        kinds = out
+        scalar = a.ndim == 0
+        a = np.atleast_1d(a)
+        if a.dtype.kind == "O" or a.dtype.itemsize > (4 if a.dtype.kind == "U" else 1):
+            a = a.astype("U")  # objects, or strings longer than a letter
+        if a.dtype.itemsize > 4:
+            codes = np.where(np.char.str_len(a) == 1, _letter_codes(a.astype("U1")), 255)
+        else:
+            codes = _letter_codes(np.ascontiguousarray(a))
+        if (codes == 255).any():
+            i = int(np.argmax(codes == 255))
+            raise Error("kinds: expected r, w, x or m (or 0..3), found %r%s"
+                        % (str(a[i]), "" if scalar else " at index %d" % i))
+        kinds = codes[0] if scalar else codes
     k = _array(kinds, np.uint8, n, "kinds")
     if len(k) and k.max() > 3:
         i = int(np.argmax(k > 3))
