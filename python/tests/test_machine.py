@@ -46,7 +46,8 @@ def test_kinds_as_letters_and_numbers():
     # A read of a new page maps the shared zero frame (demand_zero_read);
     # a write to it then copies it to a frame of its own (cow_zero);
     # a fetch of a third page is a read of a new page (demand_zero_read).
-    for kinds in (["r", "w", "x"], np.array([0, 1, 2]), ["R", "W", "X"]):
+    for kinds in (["r", "w", "x"], np.array([0, 1, 2]), ["R", "W", "X"], "rwx",
+                  np.array([b"r", b"w", b"x"]), np.array(["r", "w", "x"], dtype=object)):
         m = vmsim.Machine()
         m.run_arrays([0x10000, 0x10000, 0x20000], kinds=kinds)
         f = m.stats()["faults"]
@@ -151,6 +152,10 @@ def test_bad_arrays():
     m = vmsim.Machine(cpus=2)
     with pytest.raises(vmsim.Error, match="kinds: expected r, w, x or m .* found 'q' at index 1"):
         m.run_arrays([0, 1], kinds=["r", "q"])
+    with pytest.raises(vmsim.Error, match="kinds: expected r, w, x or m .* found 'rw' at index 1"):
+        m.run_arrays([0, 1], kinds=["r", "rw"])
+    with pytest.raises(vmsim.Error, match="kinds: expected r, w, x or m .* found 'q'$"):
+        m.run_arrays([0, 1], kinds="q")
     with pytest.raises(vmsim.Error, match="kinds: expected 0 .* found 7 at index 0"):
         m.run_arrays([0], kinds=[7])
     with pytest.raises(vmsim.Error, match="addrs: expected values from 0"):
