@@ -46,28 +46,21 @@ class BuildWithLibvmsim(build_ext):
             fail("expected cmake on PATH to build libvmsim, found none (apt-get install cmake)")
         build = os.path.abspath(os.environ.get("VMSIM_BUILD_DIR",
                                                os.path.join(REPO, "build", "python")))
+        # libvmsim.a's objects are position-independent (they serve
+        # libvmsim.so too), so they link into the extension as they are
         subprocess.run(["cmake", "-S", REPO, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
-                        "-DCMAKE_POSITION_INDEPENDENT_CODE=ON", "-DVMSIM_TESTS=OFF"],
+                        "-DVMSIM_TESTS=OFF"],
                        check=True, stdout=subprocess.DEVNULL)
         jobs = os.environ.get("VMSIM_JOBS", "2")
         subprocess.run(["cmake", "--build", build, "--target", "vmsim", "-j", jobs], check=True)
         lib = os.path.join(build, "libvmsim.a")
         if not os.path.isfile(lib):
             fail("expected %s after the CMake build, found none" % lib)
-        with open(os.path.join(REPO, "include", "vmsim", "vmsim.h")) as f:
-            has_option_api = "vmsim_config_option(" in f.read()
         for ext in self.extensions:
             ext.extra_objects.append(lib)
-            ext.include_dirs += [os.path.join(REPO, "include"), os.path.join(REPO, "src")]
+            ext.include_dirs.append(os.path.join(REPO, "include"))
             ext.extra_link_args += pkg_config("--libs", "jansson", "zlib", "liblzma", "libzstd")
             ext.libraries += ["m"]
-            if has_option_api:
-                ext.define_macros.append(("VMSIM_HAVE_CONFIG_OPTION", "1"))
-            else:
-                # the CLI's own option parser (src/cli/config.c): the options
-                # mean exactly what they mean to `vmsim run`
-                ext.sources.append(os.path.relpath(os.path.join(REPO, "src", "cli", "config.c"),
-                                                   HERE))
         super().run()
 
 

@@ -7,17 +7,15 @@
  * layer (vmsim/__init__.py) adds keyword options, numpy conversion, flat
  * statistics and sweeps; this file stays the thin part that must be C.
  *
- * Errors: every message is vmsim's own (the CLI's option parser, the trace
+ * Errors: every message is vmsim's own (the option parser, the trace
  * readers' "expected ..., found ...", vmsim_strerror), raised as
  * vmsim.Error, a ValueError. Simulation runs without the GIL (the library
  * has no global state, DESIGN.md), so Python threads can run machines side
  * by side; between batches the GIL is taken back to let Ctrl-C through.
  *
- * The option parser: with the library's vmsim_config_option (issue 18,
- * item 4) when the header declares it, else the CLI's own cli_config_*
- * (src/cli/config.c, compiled into this module by setup.py) with its
- * cli_usage captured here instead of printed. Either way an option means
- * exactly what it means to `vmsim run`. */
+ * The options go through the library's vmsim_config_option, the parser
+ * `vmsim run` uses too: an option means the same, and is refused with the
+ * same message, in both. Only the public API (include/vmsim/) is used. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -27,10 +25,6 @@
 #include <string.h>
 
 #include "vmsim/vmsim.h"
-#ifndef VMSIM_HAVE_CONFIG_OPTION
-#include "cli/cli.h"
-#include "report/report.h"
-#endif
 
 #define BATCH 4096
 
@@ -38,34 +32,40 @@ static PyObject *Error; /* vmsim.Error */
 
 /* ---- options ------------------------------------------------------------ */
 
-#ifdef VMSIM_HAVE_CONFIG_OPTION
-/* argv holds "vmsim" then "--name" [value] pairs. As `vmsim run` reads its
- * command line: --machine first wherever it is (a preset sets many fields
- * and must not undo a later --tlb), then the last --geometry (it drops the
- * page-walk caches of levels it lacks before --pwc is read), then every
- * option in order. */
 /* The value of the option at argv[*i] (NULL for a flag); *i moves past it. */
 static const char *option_value(char **argv, int *i)
 {
     return vmsim_config_option_takes_value(argv[*i] + 2) == 1 ? argv[++*i] : NULL;
 }
 
+/* argv holds "vmsim" then "--name" [value] pairs. Read as `vmsim run`
+ * reads its command line (src/cli/config.c, cli_config_init): --machine
+ * first wherever it is (a preset sets many fields and must not undo a later
+ * --tlb), then the last valid --geometry (the preset's page-walk caches of
+ * levels it lacks go before --pwc is read), then the other options in
+ * order, a --geometry there only checked for its error. */
 static int parse_config(struct vmsim_config *cfg, int argc, char **argv, char *why, size_t len)
 {
     vmsim_config_default(cfg);
     const char *geometry = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *name = argv[i] + 2, *value = option_value(argv, &i);
-        if (!strcmp(name, "geometry"))
-            geometry = value;
-        else if (!strcmp(name, "machine") && vmsim_config_option(cfg, name, value, why, len))
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i] + 2, "machine") &&
+            vmsim_config_option(cfg, "machine", option_value(argv, &i), why, len))
             return -1;
-    }
-    if (geometry && vmsim_config_option(cfg, "geometry", geometry, why, len))
-        return -1;
     for (int i = 1; i < argc; i++) {
         const char *name = argv[i] + 2, *value = option_value(argv, &i);
-        if (strcmp(name, "machine") && vmsim_config_option(cfg, name, value, why, len))
+        struct vmsim_config tmp = *cfg;
+        if (!strcmp(name, "geometry") && !vmsim_config_option(&tmp, name, value, NULL, 0))
+            geometry = value;
+    }
+    if (geometry)
+        vmsim_config_option(cfg, "geometry", geometry, NULL, 0);
+    for (int i = 1; i < argc; i++) {
+        const char *name = argv[i] + 2, *value = option_value(argv, &i);
+        struct vmsim_config tmp = *cfg;
+        if (!strcmp(name, "machine"))
+            continue;
+        if (vmsim_config_option(!strcmp(name, "geometry") ? &tmp : cfg, name, value, why, len))
             return -1;
     }
     return vmsim_config_finish(cfg, why, len) == 0 ? 0 : -1;
@@ -87,69 +87,6 @@ static PyObject *option_names(PyObject *mod, PyObject *unused)
     }
     return d;
 }
-#endif
-
-#ifndef VMSIM_HAVE_CONFIG_OPTION
-/* The CLI's parser reports through cli_usage; here its message becomes the
- * exception's. Per thread: machines may be built on several at once. */
-static _Thread_local char usage_msg[1024];
-
-int cli_usage(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(usage_msg, sizeof usage_msg, fmt, ap);
-    va_end(ap);
-    return 2;
-}
-
-static const struct option config_opts[] = {CLI_CONFIG_OPTIONS, {0, 0, 0, 0}};
-
-static const struct option *find_option(const char *name)
-{
-    for (const struct option *o = config_opts; o->name; o++)
-        if (!strcmp(o->name, name))
-            return o;
-    return NULL;
-}
-
-/* argv holds "vmsim" then "--name" "value" pairs (a flag: "--name" alone). */
-static int parse_config(struct vmsim_config *cfg, int argc, char **argv, char *why, size_t len)
-{
-    usage_msg[0] = '\0';
-    if (cli_config_init(cfg, argc, argv) != 0)
-        goto fail;
-    for (int i = 1; i < argc; i++) {
-        const struct option *o = find_option(argv[i] + 2);
-        const char *arg = o->has_arg == required_argument ? argv[++i] : NULL;
-        if (cli_config_option(cfg, o->val, arg) != 0)
-            goto fail;
-    }
-    if (cli_config_finish(cfg) != 0)
-        goto fail;
-    return 0;
-fail:
-    snprintf(why, len, "%s", usage_msg[0] ? usage_msg : "bad machine options");
-    return -1;
-}
-
-static int option_takes_value(const char *name)
-{
-    const struct option *o = find_option(name);
-    return !o ? -1 : o->has_arg == required_argument;
-}
-
-static PyObject *option_names(PyObject *mod, PyObject *unused)
-{
-    PyObject *d = PyDict_New();
-    for (const struct option *o = config_opts; d && o->name; o++) {
-        PyObject *v = PyBool_FromLong(o->has_arg == required_argument);
-        PyDict_SetItemString(d, o->name, v);
-        Py_DECREF(v);
-    }
-    return d;
-}
-#endif
 
 static char *dup_n(const char *s, size_t n)
 {
@@ -277,19 +214,11 @@ static int Machine_init(Machine *self, PyObject *args, PyObject *kwds)
         vmsim_destroy(self->sim);
         self->sim = NULL;
     }
-#ifdef VMSIM_HAVE_CONFIG_OPTION
     why[0] = '\0';
     if ((rc = vmsim_create_why(&cfg, &self->sim, why, sizeof why)) != 0) {
         PyErr_Format(Error, "cannot build the machine: %s", why[0] ? why : vmsim_strerror(rc));
         return -1;
     }
-#else
-    if ((rc = vmsim_create(&cfg, &self->sim)) != 0) {
-        const char *refusal = vmsim_threads_refusal(&cfg);
-        PyErr_Format(Error, "cannot build the machine: %s", refusal ? refusal : vmsim_strerror(rc));
-        return -1;
-    }
-#endif
     snprintf(self->source, sizeof self->source, "none");
     self->ran = false;
     return 0;
@@ -555,11 +484,7 @@ static PyObject *Machine_json(Machine *self, PyObject *unused)
     FILE *f = open_memstream(&text, &size);
     if (!f)
         return PyErr_NoMemory();
-#ifdef VMSIM_HAVE_CONFIG_OPTION
     int rc = vmsim_write_json(self->sim, self->source, f);
-#else
-    int rc = report_json(self->sim, self->source, f);
-#endif
     if (fclose(f) != 0 && rc == 0)
         rc = VMSIM_EIO;
     PyObject *out = rc == 0 ? PyUnicode_FromStringAndSize(text, (Py_ssize_t)size) : NULL;

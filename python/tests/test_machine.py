@@ -274,3 +274,18 @@ def test_one_run_at_a_time_per_machine(tmp_path):
     t.join(20)
     assert not t.is_alive()
     assert m.stats()["accesses"] == 2
+
+
+def test_geometry_and_pwc_as_vmsim_run(vmsim_bin):
+    # x86-32 has 2 levels: the preset's paging-structure caches of levels 3
+    # and 4 go, l2 stays (Intel SDM 4.10.3: a PDE cache is all 32-bit
+    # paging has); a --pwc level it lacks is refused with the CLI's words,
+    # whatever the order of --pwc and --geometry
+    pwc = vmsim.Machine(geometry="x86-32").stats()["config"]["pwc"]
+    assert [k for k in pwc if k.startswith("l")] == ["l2"]
+    args = ["--pwc", "l4=2x2,l3=4x4,l2=32x4", "--geometry", "x86-32"]
+    with pytest.raises(vmsim.Error) as e:
+        vmsim.Machine(args)
+    cli = subprocess.run([vmsim_bin, "run", *args, "--quiet"], capture_output=True, text=True)
+    assert cli.returncode == 2
+    assert cli.stderr.strip() == "vmsim: " + str(e.value)
