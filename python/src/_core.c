@@ -178,6 +178,8 @@ typedef struct {
     char source[1024]; /* what it ran, as `vmsim run --json` names it */
     bool ran;          /* events were run (OPT's plan must come first) */
     bool busy;         /* a run is going on without the GIL: nothing else may touch sim */
+    const char *stopped; /* why a run ended before its input did, as the JSON's
+                            stopped_by says it (docs/stats.md); NULL: none did */
 } Machine;
 
 static int Machine_init(Machine *self, PyObject *args, PyObject *kwds)
@@ -221,6 +223,7 @@ static int Machine_init(Machine *self, PyObject *args, PyObject *kwds)
     }
     snprintf(self->source, sizeof self->source, "none");
     self->ran = false;
+    self->stopped = NULL;
     return 0;
 }
 
@@ -287,6 +290,7 @@ static int feed(Machine *self, const struct vmsim_event *ev, size_t n, uint64_t 
     else
         PyErr_Format(Error, "%s: event %llu: %s", what, (unsigned long long)(base + bad),
                      vmsim_strerror(rc));
+    self->stopped = "event error";
     return -1;
 }
 
@@ -308,6 +312,7 @@ static int drain(Machine *self, struct vmsim_source *src, bool plan, const char 
         if (n < 0) {
             const struct vmsim_source_error *e = vmsim_source_error(src);
             PyErr_Format(Error, "%s: expected %s, found %s", e->where, e->expected, e->found);
+            self->stopped = "trace error";
             status = -1;
             break;
         }
@@ -324,8 +329,10 @@ static int drain(Machine *self, struct vmsim_source *src, bool plan, const char 
             break;
         }
         done += (uint64_t)n;
-        if ((status = PyErr_CheckSignals()) != 0) /* Ctrl-C: KeyboardInterrupt */
+        if ((status = PyErr_CheckSignals()) != 0) { /* Ctrl-C: KeyboardInterrupt */
+            self->stopped = "SIGINT";
             break;
+        }
     }
     PyMem_Free(buf);
     return status;
@@ -373,14 +380,16 @@ static PyObject *run_source(Machine *self, open_fn open, const char *arg, const 
         struct vmsim_source *src;
         if (open(self, arg, fmt, &src) != 0)
             goto fail;
-        self->ran = self->ran || pass == 1;
+        if (pass == 1) { /* events run from here: the statistics are this input's */
+            self->ran = true;
+            snprintf(self->source, sizeof self->source, "%s", source);
+        }
         int rc = drain(self, src, pass == 0, source);
         vmsim_source_close(src);
         if (rc != 0)
             goto fail;
     }
     self->busy = false;
-    snprintf(self->source, sizeof self->source, "%s", source);
     Py_RETURN_NONE;
 fail:
     self->busy = false;
@@ -457,12 +466,18 @@ static PyObject *Machine_run_events(Machine *self, PyObject *args)
                 }
                 continue;
             }
-            self->ran = true;
-            if (feed(self, buf, m, (uint64_t)at, source) != 0 || PyErr_CheckSignals() != 0)
+            if (!at) {
+                self->ran = true;
+                snprintf(self->source, sizeof self->source, "%s", source);
+            }
+            if (feed(self, buf, m, (uint64_t)at, source) != 0)
                 goto out;
+            if (PyErr_CheckSignals() != 0) {
+                self->stopped = "SIGINT";
+                goto out;
+            }
         }
     }
-    snprintf(self->source, sizeof self->source, "%s", source);
     result = Py_None;
     Py_INCREF(result);
 out:
@@ -518,6 +533,18 @@ static PyMethodDef Machine_methods[] = {
      "reset_stats(): zero the statistics, keep the state (vmsim_reset_stats)"},
     {NULL, NULL, 0, NULL}};
 
+static PyObject *Machine_get_stopped(Machine *self, void *unused)
+{
+    if (!self->stopped)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(self->stopped);
+}
+
+static PyGetSetDef Machine_getset[] = {
+    {"stopped", (getter)Machine_get_stopped, NULL,
+     "why a run stopped before the end of its input (stopped_by of the JSON), or None", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
 static PyTypeObject MachineType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vmsim._core.Machine",
     .tp_doc = "Machine(options): a simulated machine built from `vmsim run` options",
@@ -527,6 +554,7 @@ static PyTypeObject MachineType = {
     .tp_init = (initproc)Machine_init,
     .tp_dealloc = (destructor)Machine_dealloc,
     .tp_methods = Machine_methods,
+    .tp_getset = Machine_getset,
 };
 
 /* ---- the module ------------------------------------------------------------ */

@@ -289,3 +289,25 @@ def test_geometry_and_pwc_as_vmsim_run(vmsim_bin):
     cli = subprocess.run([vmsim_bin, "run", *args, "--quiet"], capture_output=True, text=True)
     assert cli.returncode == 2
     assert cli.stderr.strip() == "vmsim: " + str(e.value)
+
+
+@pytest.mark.parametrize("text, options, stopped_by", [
+    ("R 1 0x1000 8\nR 1 zzz 8\n", [], "trace error"),
+    ("R 1 0x1000 8\nR 1 0x2000 8 5\n", ["--cpus", "2"], "event error"),
+])
+def test_stopped_run_as_vmsim_run(vmsim_bin, tmp_path, text, options, stopped_by):
+    # a run that stops early says so as the CLI's JSON does: complete
+    # false, stopped_by why; the statistics cover the events before it
+    trace = tmp_path / "t.txt"
+    trace.write_text(text)
+    m = vmsim.Machine(options)
+    with pytest.raises(vmsim.Error):
+        m.run_trace(trace)
+    assert m.stopped == stopped_by
+    s = m.stats()
+    assert (s["complete"], s["stopped_by"], s["accesses"]) == (False, stopped_by, 1)
+    cli = subprocess.run([vmsim_bin, "run", *options, "--trace", str(trace), "--json", "-",
+                          "--quiet"], capture_output=True, text=True)
+    assert cli.returncode == 1
+    assert list(s) == list(json.loads(cli.stdout))
+    assert s == json.loads(cli.stdout)

@@ -188,8 +188,15 @@ class Machine(_core.Machine):
 
     def stats(self, flat=False):
         """The statistics and configuration: the document of `vmsim run
-        --json` (docs/stats.md) as a nested dict, or flat={"a.b.c": value}."""
+        --json` (docs/stats.md) as a nested dict, or flat={"a.b.c": value}.
+        After a run that raised, complete is False and stopped_by says why
+        ("trace error", "event error", "SIGINT"), as in the CLI's."""
         doc = json.loads(self.json())
+        if self.stopped:  # as `vmsim run --json` of a run that stopped early
+            items = list(doc.items())
+            at = [k for k, _ in items].index("complete") + 1
+            doc = dict(items[:at] + [("stopped_by", self.stopped)] + items[at:])
+            doc["complete"] = False
         return flatten(doc) if flat else doc
 
 
