@@ -8,7 +8,8 @@
 # fuzz target for FUZZ_SECONDS from its seed corpus, and the Python
 # package's pytest tests (python_stage). A build that fails
 # counts as one failure of its stage. A stage whose tools are missing (clang
-# for the fuzzers, as a non-root user) is reported as skipped.
+# for the fuzzers, as a non-root user) is reported as skipped, except the
+# python stage, which counts them as a failure.
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -121,8 +122,8 @@ python_stage() {
     (cd build && "../$venv/bin/python" -c 'import vmsim; print("python: vmsim from", vmsim.__file__)' &&
         VMSIM_BIN="$PWD/release/vmsim" "../$venv/bin/python" -m pytest -q \
         -p no:cacheprovider ../python/tests) 2>&1 | tee "$log"
-    # "12 passed, 1 failed in 3.4s" (either count may be missing)
-    line=$(grep -E '^=* ?[0-9]+ (passed|failed)|^=* ?[0-9]+ failed|no tests ran' "$log" | tail -n 1)
+    # pytest's last line: "12 passed in 3.4s", "1 failed, 11 passed in 3.4s", "2 errors in 0.3s"
+    line=$(grep -E '^(=+ )?[0-9]+ [a-z]+(, [0-9]+ [a-z]+)* in [0-9.]+s|no tests ran' "$log" | tail -n 1)
     local pass fail
     pass=$(grep -oE '[0-9]+ passed' <<<"$line" | awk '{s += $1} END {print s + 0}')
     fail=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | awk '{s += $1} END {print s + 0}')
