@@ -270,25 +270,26 @@ static uint64_t all_events(const struct vmsim *sim)
 }
 
 /* Feed n events without the GIL; raise vmsim's reason on a failure, naming
- * the event by its index in this call (first = base). */
+ * the event by its index in this run_* call: base events of the call went
+ * before these, and the machine had taken start events when it began (read
+ * once per call: vmsim_get_stats is not free). */
 static int feed(Machine *self, const struct vmsim_event *ev, size_t n, uint64_t base,
-                const char *what)
+                uint64_t start, const char *what)
 {
-    const uint64_t before = all_events(self->sim);
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = vmsim_run(self->sim, ev, n);
     Py_END_ALLOW_THREADS
     if (rc == 0)
         return 0;
-    const uint64_t bad = all_events(self->sim) - before;
-    const struct vmsim_event *e = &ev[bad < n ? bad : n - 1];
+    const uint64_t bad = all_events(self->sim) - start; /* index in the call */
+    const struct vmsim_event *e = &ev[bad - base < n ? bad - base : n - 1];
     if (rc == VMSIM_ERANGE)
         PyErr_Format(Error, "%s: event %llu: cpu %u, but the machine has %u CPUs (cpus)", what,
-                     (unsigned long long)(base + bad), (unsigned)e->cpu,
+                     (unsigned long long)bad, (unsigned)e->cpu,
                      (unsigned)vmsim_get_config(self->sim)->ncpus);
     else
-        PyErr_Format(Error, "%s: event %llu: %s", what, (unsigned long long)(base + bad),
+        PyErr_Format(Error, "%s: event %llu: %s", what, (unsigned long long)bad,
                      vmsim_strerror(rc));
     self->stopped = "event error";
     return -1;
@@ -303,6 +304,7 @@ static int drain(Machine *self, struct vmsim_source *src, bool plan, const char 
         return -1;
     }
     uint64_t done = 0;
+    const uint64_t start = plan ? 0 : all_events(self->sim);
     int status = 0;
     for (;;) {
         long n;
@@ -325,7 +327,7 @@ static int drain(Machine *self, struct vmsim_source *src, bool plan, const char 
                 status = -1;
                 break;
             }
-        } else if ((status = feed(self, buf, (size_t)n, done, what)) != 0) {
+        } else if ((status = feed(self, buf, (size_t)n, done, start, what)) != 0) {
             break;
         }
         done += (uint64_t)n;
@@ -449,6 +451,7 @@ static PyObject *Machine_run_events(Machine *self, PyObject *args)
     const uint32_t *pid = b[3].buf;
     const uint64_t *addr = b[4].buf, *len = b[5].buf;
     const bool opt = vmsim_get_config(self->sim)->replace == VMSIM_REPLACE_OPT;
+    const uint64_t start = all_events(self->sim);
     self->busy = true;
     for (int pass = opt ? 0 : 1; pass < 2; pass++) {
         for (Py_ssize_t at = 0; at < n; at += BATCH) {
@@ -470,7 +473,7 @@ static PyObject *Machine_run_events(Machine *self, PyObject *args)
                 self->ran = true;
                 snprintf(self->source, sizeof self->source, "%s", source);
             }
-            if (feed(self, buf, m, (uint64_t)at, source) != 0)
+            if (feed(self, buf, m, (uint64_t)at, start, source) != 0)
                 goto out;
             if (PyErr_CheckSignals() != 0) {
                 self->stopped = "SIGINT";
