@@ -91,6 +91,8 @@ void cli_config_help(FILE *out)
           "  --evict-tables     page-table pages may be evicted too (process roots stay)\n"
           "  --share-tables     processes mapping a file block alike share its leaf table\n"
           "                     (radix only; docs/kernel.md)\n"
+          "  --compact on|off   a huge page that finds no free block migrates pages to make\n"
+          "                     one (default off; docs/kernel.md, \"Compaction\")\n"
           "  --fault-stack F/S  kernel stack per fault-handler activation / kernel stack size,\n"
           "                     for the nested-fault report (default 2k/6k, seed 000)\n"
           "  --vipt SETSxBLOCK  VIPT L1 data cache geometry for the synonym check, e.g. 64x64\n"
@@ -449,6 +451,13 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
         return 0;
     case OPT_SHARE_TABLES:
         cfg->share_tables = true;
+        return 0;
+    case OPT_COMPACT:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+            snprintf(why, sizeof why, "expected on or off, found \"%s\"", arg);
+            return bad("--compact", why);
+        }
+        cfg->compact = arg[1] == 'n';
         return 0;
     case OPT_FAULT_STACK: {
         const char *slash = strchr(arg, '/');
