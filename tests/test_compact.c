@@ -221,6 +221,26 @@ static void test_no_room_fails(void **state)
 
 /* ---- --verify with page-cache and swap-cache pages ---- */
 
+/* The replacement list is whole: every frame on it is listed once and
+ * marked, its links agree both ways, it has rc.count frames, and a policy
+ * with slots has each listed frame in the slot its position names. */
+static void check_list(struct vmsim *sim)
+{
+    const struct reclaim *r = &sim->k.rc;
+    uint64_t n = 0;
+    uint32_t prev = FRAME_NIL;
+    for (uint32_t f = r->head; f != FRAME_NIL; prev = f, f = sim->phys.frame[f].next, n++) {
+        const struct frame *fr = &sim->phys.frame[f];
+        assert_true(fr->flags & FRAME_RESIDENT);
+        assert_int_equal(fr->prev, prev);
+        if (r->slot)
+            assert_int_equal(r->slot[r->pos[f]], f);
+        assert_true(n <= r->count);
+    }
+    assert_int_equal(r->tail, prev);
+    assert_int_equal(n, r->count);
+}
+
 /* The documented candidate, computed here from the frames' metadata: the
  * aligned block of 512 below the never-used frames with the fewest in-use
  * frames, all base frames of anonymous, page-cache or swap-cache pages
@@ -274,10 +294,10 @@ static int64_t expect_candidate(struct vmsim *sim, uint64_t *cache, uint64_t *sw
  * free). The candidates together must have held page-cache and swap-cache
  * pages, and reading back every page at the end must find what was
  * written. */
-static void test_verify_cache_and_swap(void **state)
+static void cache_and_swap(unsigned policy, bool fifo)
 {
-    (void)state;
     struct vmsim_config cfg = config(2048, true);
+    cfg.replace = (uint8_t)policy;
     cfg.swap_bytes = 1024 * PAGE;
     struct vmsim *sim = new_machine(&cfg);
     const struct vmsim_stats *st = vmsim_get_stats(sim);
@@ -338,8 +358,11 @@ static void test_verify_cache_and_swap(void **state)
     assert_int_equal(st->compact.runs, runs);
     assert_int_equal(st->compact.fail, fails);
     assert_true(st->compact.success >= 1);
-    assert_true(cache_moved > 0);
-    assert_true(swap_moved > 0);
+    if (fifo) { /* the layout above is FIFO's */
+        assert_true(cache_moved > 0);
+        assert_true(swap_moved > 0);
+    }
+    check_list(sim);
     /* everything reads what was written: file pages, the pages kept, H */
     for (uint64_t i = 0; i < 256; i++)
         run1(sim, ev_access(VMSIM_READ, PID, F + i * PAGE));
@@ -353,6 +376,24 @@ static void test_verify_cache_and_swap(void **state)
     vmsim_destroy(sim);
 }
 
+static void test_verify_cache_and_swap(void **state)
+{
+    (void)state;
+    cache_and_swap(VMSIM_REPLACE_FIFO, true);
+}
+
+/* The same stream under the other policies: each keeps its own list
+ * state (Clock's hand, the slots of random, OPT's keys, LRU's order)
+ * through the moves; no write is lost and the list stays whole. */
+static void test_verify_every_policy(void **state)
+{
+    (void)state;
+    static const unsigned policy[] = {VMSIM_REPLACE_CLOCK, VMSIM_REPLACE_LRU,
+                                      VMSIM_REPLACE_RANDOM};
+    for (size_t i = 0; i < sizeof policy / sizeof *policy; i++)
+        cache_and_swap(policy[i], false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_tables_everywhere_fail),
         cmocka_unit_test(test_no_room_fails),
         cmocka_unit_test(test_verify_cache_and_swap),
+        cmocka_unit_test(test_verify_every_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

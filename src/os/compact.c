@@ -106,12 +106,13 @@ static void repoint(struct kernel *k, vmsim_pfn_t from, vmsim_pfn_t to)
  * From keeps one reference and no role: the caller frees it. */
 static int move(struct kernel *k, vmsim_pfn_t from, vmsim_pfn_t to)
 {
+    struct frame *f = kernel_frame(k, from), *t = kernel_frame(k, to);
+    const uint16_t flags = f->flags; /* FRAME_RESIDENT too: reclaim_move moves it */
     int rc = reclaim_move(k, from, to);
     if (rc)
         return rc;
-    struct frame *f = kernel_frame(k, from), *t = kernel_frame(k, to);
     t->refcount = f->refcount;
-    t->flags = f->flags;
+    t->flags = flags;
     t->aux = f->aux;
     t->rmap = f->rmap;
     if (t->flags & FRAME_CACHE)
