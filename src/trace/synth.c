@@ -1,7 +1,7 @@
 /* Synthetic workloads: seeded generators of access streams behind the
  * source interface, chosen by a spec "NAME[:k=v,...]" (docs/workloads.md).
  * Most model one process's accesses; the OS workloads (forkserver,
- * sharedlibs, bigws, cloud, vms, smp) also emit the process, mapping, fork
+ * sharedlibs, bigws, cloud, vms, smp, churn) also emit the process, mapping, fork
  * and context-switch events of several processes on several cpus, and vms
  * the VM events of a nested machine.
  *
