@@ -402,8 +402,8 @@ struct coverage {
     uint64_t fallbacks;
 };
 
-/* churn:n=2000000,size=56m,seed=1 in 64 MiB, 2 MiB pages where advised,
- * coverage sampled after every 100,000 accesses (20 samples). */
+/* churn:n=3000000,size=56m,seed=1 in 64 MiB, 2 MiB pages where advised,
+ * coverage sampled after every 100,000 accesses (30 samples). */
 static struct coverage churn_coverage(bool compact)
 {
     struct vmsim_config cfg;
@@ -415,9 +415,9 @@ static struct coverage churn_coverage(bool compact)
     struct vmsim *sim = new_machine(&cfg);
     struct vmsim_source *src;
     struct vmsim_source_error err;
-    assert_int_equal(vmsim_source_open_workload("churn:n=2000000,size=56m,seed=1", &src, &err), 0);
+    assert_int_equal(vmsim_source_open_workload("churn:n=3000000,size=56m,seed=1", &src, &err), 0);
     static struct vmsim_event ev[1000];
-    double sample[20];
+    double sample[30];
     unsigned ns = 0;
     uint64_t accesses = 0;
     long n;
@@ -428,17 +428,17 @@ static struct coverage churn_coverage(bool compact)
                 continue;
             assert_int_equal(vmsim_run(sim, ev + from, (size_t)(i + 1 - from)), 0);
             from = i + 1;
-            if (ns < 20)
+            if (ns < 30)
                 sample[ns++] = vmsim_thp_coverage(vmsim_get_stats(sim));
         }
         assert_int_equal(vmsim_run(sim, ev + from, (size_t)(n - from)), 0);
     }
     assert_int_equal(n, 0);
-    assert_int_equal(ns, 20);
+    assert_int_equal(ns, 30);
     struct coverage c = {0, 0, vmsim_get_stats(sim)->thp_fallbacks};
     for (unsigned i = 0; i < 5; i++) {
         c.first += sample[i] / 5;
-        c.last += sample[15 + i] / 5;
+        c.last += sample[25 + i] / 5;
     }
     assert_int_equal(vmsim_get_stats(sim)->faults_oom, 0);
     vmsim_source_close(src);

@@ -5,14 +5,14 @@
  * exact stream.
  *
  * Each step maps one region of 2^e bytes, e uniform over [log2 small,
- * log2 large], in a slot of its own; first, while the regions mapped and
- * the new one would exceed size bytes, a region drawn uniformly among the
- * mapped ones is unmapped. The new region is advised MADV_HUGEPAGE (thp=1)
- * and every page of it written once, in address order: the step's run.
- * Slots are `large` bytes rounded up to 2 MiB apart from the layout's heap
- * (so a region of 2 MiB or more is 2 MiB-aligned, as Linux aligns large
- * anonymous mappings for THP), and a freed slot is the next one reused
- * (most recent first, as mmap tends to reuse the hole just made). */
+ * log2 large]; first, while the regions mapped and the new one would
+ * exceed size bytes, or no gap of the arena holds the new one, a region
+ * drawn uniformly among the mapped ones is unmapped. The arena is 4 x size
+ * (rounded up to 2 MiB) from the layout's heap; a region goes to the lowest
+ * gap that holds it aligned to min(its size, 2 MiB), as Linux aligns large
+ * anonymous mappings for THP and reuses the lowest hole that fits. The new
+ * region is advised MADV_HUGEPAGE (thp=1) and every page of it written
+ * once, in address order: the step's run. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,18 +22,19 @@
 #define CHURN_ALIGN (UINT64_C(2) << 20)
 
 struct churn_region {
-    uint64_t slot, len;
+    uint64_t addr, len;
 };
 
 struct churn_state {
-    struct churn_region *reg; /* the mapped regions, in no order */
-    uint64_t *free_slot;      /* slots free to reuse, the most recent last */
-    size_t nreg, nfree;
+    struct churn_region *reg; /* the mapped regions, in address order */
+    size_t nreg;
     uint64_t live;            /* bytes mapped */
-    uint64_t slot_bytes;
+    uint64_t lo_addr, hi_addr; /* the arena */
     unsigned lo, span;        /* e = lo + a draw below span */
     uint64_t base, page;      /* the region being written, its next page */
 };
+
+static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
 static int churn_init(struct synth *s, struct spec *sp)
 {
@@ -51,27 +52,43 @@ static int churn_init(struct synth *s, struct spec *sp)
     if (a->size < a->large)
         return spec_fail(sp, spec_blame(sp, "size", "large"), "size >= large (%llu)",
                          (unsigned long long)a->large);
-    const uint64_t slot_bytes = (a->large + CHURN_ALIGN - 1) & ~(CHURN_ALIGN - 1);
-    const uint64_t slots = a->size / a->small; /* at most this many mapped at once */
-    if ((rc = space_check(sp, &s->lay, "size", s->lay.heap, slots * slot_bytes)))
+    const uint64_t arena = round_up(4 * a->size, CHURN_ALIGN);
+    if ((rc = space_check(sp, &s->lay, "size", s->lay.heap, arena)))
         return rc;
+    const uint64_t most = a->size / a->small; /* regions mapped at once, at most */
     /* a step: spawn, switch, an munmap per mapped region at most, mmap, madvise */
-    if ((rc = os_alloc(s, (size_t)slots + 4, 0)))
+    if ((rc = os_alloc(s, (size_t)most + 4, 0)))
         return rc;
     struct churn_state *c = calloc(1, sizeof *c);
     s->u.os.regions = c;
     if (!c)
         return VMSIM_ENOMEM;
-    c->reg = malloc((size_t)slots * sizeof *c->reg);
-    c->free_slot = malloc((size_t)slots * sizeof *c->free_slot);
-    if (!c->reg || !c->free_slot)
+    c->reg = malloc((size_t)most * sizeof *c->reg);
+    if (!c->reg)
         return VMSIM_ENOMEM;
-    for (uint64_t i = 0; i < slots; i++) /* slot 0 on top: used first */
-        c->free_slot[i] = slots - 1 - i;
-    c->nfree = (size_t)slots;
-    c->slot_bytes = slot_bytes;
+    c->lo_addr = s->lay.heap;
+    c->hi_addr = s->lay.heap + arena;
     c->lo = log2_exact(a->small);
     c->span = log2_exact(a->large) - c->lo + 1;
+    return 0;
+}
+
+/* The lowest address of a gap that holds len bytes aligned to min(len,
+ * 2 MiB), and in *at the index the region goes to; 0 when none does. */
+static uint64_t first_fit(const struct churn_state *c, uint64_t len, size_t *at)
+{
+    const uint64_t align = len < CHURN_ALIGN ? len : CHURN_ALIGN;
+    uint64_t from = c->lo_addr;
+    for (size_t i = 0; i <= c->nreg; i++) {
+        const uint64_t to = i < c->nreg ? c->reg[i].addr : c->hi_addr;
+        const uint64_t addr = round_up(from, align);
+        if (addr + len <= to) {
+            *at = i;
+            return addr;
+        }
+        if (i < c->nreg)
+            from = c->reg[i].addr + c->reg[i].len;
+    }
     return 0;
 }
 
@@ -85,27 +102,35 @@ static void churn_step(struct synth *s)
         o->phase = 1;
     }
     const uint64_t len = UINT64_C(1) << (c->lo + rng_below(&s->rng, c->span));
-    while (c->nreg && c->live + len > s->a.size) {
+    size_t at = 0;
+    uint64_t addr = 0;
+    /* the arena holds len when nothing is mapped (4 x size >= len) */
+    while (c->nreg && (c->live + len > s->a.size || !(addr = first_fit(c, len, &at)))) {
         const size_t i = (size_t)rng_below(&s->rng, c->nreg);
         os_push(o, (struct vmsim_event){.type = VMSIM_EV_MUNMAP,
                                         .pid = 1,
-                                        .addr = s->lay.heap + c->reg[i].slot * c->slot_bytes,
+                                        .addr = c->reg[i].addr,
                                         .len = c->reg[i].len});
         c->live -= c->reg[i].len;
-        c->free_slot[c->nfree++] = c->reg[i].slot;
-        c->reg[i] = c->reg[--c->nreg];
+        for (size_t j = i; j + 1 < c->nreg; j++)
+            c->reg[j] = c->reg[j + 1];
+        c->nreg--;
     }
-    const uint64_t slot = c->free_slot[--c->nfree]; /* size / small slots: never empty here */
-    c->reg[c->nreg++] = (struct churn_region){slot, len};
+    if (!c->nreg)
+        addr = first_fit(c, len, &at);
+    for (size_t j = c->nreg; j > at; j--)
+        c->reg[j] = c->reg[j - 1];
+    c->reg[at] = (struct churn_region){addr, len};
+    c->nreg++;
     c->live += len;
-    c->base = s->lay.heap + slot * c->slot_bytes;
+    c->base = addr;
     c->page = 0;
-    os_mmap(o, 0, 1, c->base, len, OS_RW, 0, 0);
+    os_mmap(o, 0, 1, addr, len, OS_RW, 0, 0);
     if (s->a.thp)
         os_push(o, (struct vmsim_event){.type = VMSIM_EV_MADVISE,
                                         .kind = VMSIM_ADV_HUGEPAGE,
                                         .pid = 1,
-                                        .addr = c->base,
+                                        .addr = addr,
                                         .len = len});
     os_run(s, 0, 0, 1, len / PAGE_SIZE);
 }
@@ -131,7 +156,6 @@ static void churn_fini(struct synth *s)
     struct churn_state *c = s->u.os.regions;
     if (c) {
         free(c->reg);
-        free(c->free_slot);
         free(c);
     }
     os_fini(s);
