@@ -310,6 +310,7 @@ static void test_roundtrip_other_settings(void **state)
                 "dram=200,row=8x8k:90"},
         {"host", "--workload random:n=5000,size=64m --mem 64m --nested x86-64-5l --host-pt hashed "
                  "--host-mem 512m --host-pwc unified=4x4 --ntlb 8x2"},
+        {"compact", "--workload churn:n=5000 --mem 64m --thp always --compact on"},
     };
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++)
         roundtrip(runs[i][0], runs[i][1]);
@@ -331,6 +332,31 @@ static void test_order(void **state)
     assert_int_equal(v, 12); /* --seed 12 after it replaced the file's */
     json_decref(j);
     cmd_result_free(&r);
+    /* --machine and --geometry, which otherwise apply first wherever they
+     * stand, apply at their place after a --config: the file of a 5-level
+     * zen4 run, then --machine skylake --geometry x86-64, is the default */
+    char *a = temp_path(".json");
+    r = run_vmsim("run --quiet --json %s --workload seq:n=10 --machine zen4 --geometry x86-64-5l", a);
+    assert_int_equal(r.status, 0);
+    cmd_result_free(&r);
+    struct cmd_result d = run_vmsim("run --quiet --json - --workload seq:n=10");
+    r = run_vmsim("run --quiet --json - --workload seq:n=10 --config %s --machine skylake "
+                  "--geometry x86-64", a);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(d.status, 0);
+    json_t *jd = json_loads(d.out, 0, NULL), *jr = json_loads(r.out, 0, NULL);
+    json_object_del(jd, "argv");
+    json_object_del(jr, "argv");
+    const char *k = first_difference(jd, jr);
+    if (k)
+        fail_msg("--config zen4-5l.json --machine skylake --geometry x86-64 differs from the "
+                 "default in \"%s\"", k);
+    json_decref(jd);
+    json_decref(jr);
+    cmd_result_free(&d);
+    cmd_result_free(&r);
+    remove(a);
+    free(a);
     remove(cfg);
     free(cfg);
 }

@@ -506,7 +506,7 @@ static int read_kernel(struct rd *r, const json_t *o, const char *path, struct v
 {
     static const char *const keys[] = {"swap_bytes", "replace", "strict", "thp", "evict_tables",
                                        "verify", "handler_frame", "kernel_stack", "vipt_sets",
-                                       "vipt_block", "share_tables", NULL};
+                                       "vipt_block", "share_tables", "compact", NULL};
     int rc;
     uint64_t x;
     char sub[PATH_MAX_LEN];
@@ -525,7 +525,8 @@ static int read_kernel(struct rd *r, const json_t *o, const char *path, struct v
     if ((rc = get_bool(r, o, path, "strict", &cfg->strict)) < 0 ||
         (rc = get_bool(r, o, path, "evict_tables", &cfg->evict_tables)) < 0 ||
         (rc = get_bool(r, o, path, "verify", &cfg->verify)) < 0 ||
-        (rc = get_bool(r, o, path, "share_tables", &cfg->share_tables)) < 0)
+        (rc = get_bool(r, o, path, "share_tables", &cfg->share_tables)) < 0 ||
+        (rc = get_bool(r, o, path, "compact", &cfg->compact)) < 0)
         return rc;
     U32(o, path, "handler_frame", 1, "a positive number of bytes", cfg->handler_frame);
     U32(o, path, "kernel_stack", 1, "a positive number of bytes", cfg->kernel_stack);
