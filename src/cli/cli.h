@@ -111,9 +111,6 @@ void cli_help_wrap(FILE *out, const char *lead, const char *text);
  * NULL ("a, b or c"); returns the length it wanted, as snprintf. */
 size_t cli_join(char *buf, size_t len, const char *const *names, const char *last);
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg);
-/* --config FILE (config_file.c): read the machine from FILE ("-" = stdin)
- * over cfg; 0, or 2 after printing the file, the key path and why. */
-int cli_config_file(struct vmsim_config *cfg, const char *path);
 /* Apply --machine first, whatever the order on the command line: presets set
  * many fields and must not undo a later --tlb. Scans argv before getopt. */
 int cli_config_init(struct vmsim_config *cfg, int argc, char **argv);

@@ -189,14 +189,14 @@ int cli_config_init(struct vmsim_config *cfg, int argc, char **argv)
 
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
 {
-    if (opt == OPT_CONFIG) {
-        const int rc = cli_config_file(cfg, arg);
-        config_file_read |= rc == 0;
-        return rc;
-    }
     const char *name = config_option_name(opt);
     if (!name)
         return 1;
+    if (opt == OPT_CONFIG) { /* the library reads the file */
+        const int rc = apply(cfg, name, arg);
+        config_file_read |= rc == 0;
+        return rc;
+    }
     if (config_file_read && (opt == OPT_MACHINE || opt == OPT_GEOMETRY))
         return apply(cfg, name, arg);
     if (opt == OPT_MACHINE)
