@@ -229,8 +229,9 @@ struct vmsim_config {
     bool verify;             /* content stamps checked against a shadow model */
     bool evict_tables;       /* page-table pages may be evicted too (roots stay) */
     bool share_tables;       /* processes mapping the same file block alike share its leaf
-                                table (radix only; docs/kernel.md, "Shared page-table
-                                subtrees"); not with evict_tables */
+                                table, and the level-2 table above a whole level-2 block
+                                (radix only; docs/kernel.md, "Shared page-table
+                                subtrees"); with evict_tables, shared tables stay in memory */
     bool sw_walk;            /* TLB misses trap to a software handler (no page-walk caches) */
     uint32_t handler_frame;  /* kernel stack bytes one fault-handler activation takes */
     uint32_t kernel_stack;   /* kernel stack bytes: what a recursive handler may use */
@@ -419,7 +420,7 @@ struct vmsim_tlb_stats {
     uint64_t reach;  /* bytes its entries map at the end (largest over CPUs) */
 };
 
-/* Shared leaf tables (cfg.share_tables; docs/stats.md, "page_tables.sharing"):
+/* Shared tables (cfg.share_tables; docs/stats.md, "page_tables.sharing"):
  * reported only when the option is on, so every other run's output keeps its
  * keys. Combined as SUM. */
 struct vmsim_share_stats {
@@ -428,6 +429,12 @@ struct vmsim_share_stats {
     uint64_t attached; /* counter: a process's entry made to point to an existing table */
     uint64_t unshared; /* counter: a shared table copied for the process that changed it */
     uint64_t detached; /* counter: a process let go of a shared table whole (munmap, exit) */
+    /* The same for tables one level above the leaf (level 2: 1 GiB on x86-64) */
+    uint64_t upper_tables;
+    uint64_t upper_sharers;
+    uint64_t upper_attached;
+    uint64_t upper_unshared;
+    uint64_t upper_detached;
 };
 
 struct vmsim_stats {

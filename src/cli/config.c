@@ -89,8 +89,9 @@ void cli_config_help(FILE *out)
           "                     geometry's virtual address space (default: a warning)\n"
           "  --verify           check page contents against a shadow model on every read\n"
           "  --evict-tables     page-table pages may be evicted too (process roots stay)\n"
-          "  --share-tables     processes mapping a file block alike share its leaf table\n"
-          "                     (radix only; docs/kernel.md)\n"
+          "  --share-tables     processes mapping a file block alike share its leaf table,\n"
+          "                     and the table above it for a whole 1 GiB block (radix\n"
+          "                     only; docs/kernel.md)\n"
           "  --fault-stack F/S  kernel stack per fault-handler activation / kernel stack size,\n"
           "                     for the nested-fault report (default 2k/6k, seed 000)\n"
           "  --vipt SETSxBLOCK  VIPT L1 data cache geometry for the synonym check, e.g. 64x64\n"
@@ -597,9 +598,6 @@ int cli_config_finish(struct vmsim_config *cfg)
         if (ops && !ops->table_link)
             return cli_usage("--share-tables: only the radix organization has tables to share; "
                              "expected --pt radix, found --pt %s", cfg->pt);
-        if (cfg->evict_tables)
-            return cli_usage("--share-tables: paged-out page tables (--evict-tables) do not work "
-                             "with shared tables yet; expected one of the two");
         if (g->levels < 2)
             return cli_usage("--share-tables: geometry %s has one level, no leaf tables below "
                              "a root to share", g->name);

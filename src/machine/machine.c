@@ -208,7 +208,7 @@ static int check_config(const struct vmsim_config *cfg)
         return VMSIM_EINVAL;
     if (cfg->replace > VMSIM_REPLACE_NONE || vmsim_threads_refusal(cfg))
         return VMSIM_EINVAL;
-    if (cfg->share_tables && (!ops->table_link || cfg->evict_tables || cfg->geom.levels < 2))
+    if (cfg->share_tables && (!ops->table_link || cfg->geom.levels < 2))
         return VMSIM_EINVAL; /* vmsim_share_refusal */
     if (cfg->mem.dram && check_memory(&cfg->mem))
         return VMSIM_EINVAL;

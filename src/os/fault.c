@@ -191,7 +191,7 @@ static int file_fault(struct kernel *k, struct process *p, const struct vma *v, 
 {
     struct vmsim_stats *st = k->st;
     const bool write = kind & 1u, shared = v->flags & VMSIM_MAP_SHARED;
-    bool fresh = false;
+    unsigned fresh = 0;
     int rc;
     if (k->cfg->share_tables) {
         if ((rc = ptshare_fault(k, p, v, va, &fresh)) != 0)
@@ -244,7 +244,7 @@ static int file_fault(struct kernel *k, struct process *p, const struct vma *v, 
         return oom(k, rc);
     }
     *fixed = true;
-    if (fresh && (rc = ptshare_register(k, p, v, va)) != 0)
+    if (fresh && (rc = ptshare_register(k, p, v, va, fresh)) != 0)
         return rc;
     if (write && !shared)
         return write_fault(k, p, v, va, 1, frame_pte(pfn) | bits | PTE_P, fixed);

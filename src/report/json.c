@@ -274,6 +274,15 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
         set_path(root, "page_tables.sharing.attached", json_integer((json_int_t)sh->attached));
         set_path(root, "page_tables.sharing.unshared", json_integer((json_int_t)sh->unshared));
         set_path(root, "page_tables.sharing.detached", json_integer((json_int_t)sh->detached));
+        set_path(root, "page_tables.sharing.upper_tables", json_integer((json_int_t)sh->upper_tables));
+        set_path(root, "page_tables.sharing.upper_sharers",
+                 json_integer((json_int_t)sh->upper_sharers));
+        set_path(root, "page_tables.sharing.upper_attached",
+                 json_integer((json_int_t)sh->upper_attached));
+        set_path(root, "page_tables.sharing.upper_unshared",
+                 json_integer((json_int_t)sh->upper_unshared));
+        set_path(root, "page_tables.sharing.upper_detached",
+                 json_integer((json_int_t)sh->upper_detached));
     }
     json_object_set_new(root, "config", config_json(cfg));
     int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
