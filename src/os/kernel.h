@@ -79,9 +79,9 @@ struct kernel_defer {
     unsigned nput;
 };
 
-/* Shared leaf tables (--share-tables, ptshare.c): one record per table that
- * processes mapping the same file block alike may point to, with the
- * processes that do (each at its own block address). */
+/* Shared tables (--share-tables, ptshare.c): one record per table (leaf,
+ * or level 2) that processes mapping the same file block alike may point
+ * to, with the processes that reach it (each at its own block address). */
 struct ptshare_sharer {
     uint32_t proc;       /* process id (kernel's process table) */
     vmsim_vaddr_t base;  /* the block's address in that process */

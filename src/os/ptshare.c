@@ -1,5 +1,6 @@
-/* Shared leaf tables (issue 17): with --share-tables they are shared
- * (below the estimate); without, what sharing would save is reported.
+/* Shared page tables (issue 17): with --share-tables leaf tables and the
+ * tables one level above them are shared (below the estimate); without,
+ * what sharing leaf tables would save is reported.
  *
  * What sharing would save (issue 3, item 3): a leaf
  * table maps one aligned block of 2^shift(2) bytes (2 MiB on x86-64).

@@ -461,13 +461,14 @@ static uint64_t radix_lock_key(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va
     return (uint64_t)(uintptr_t)p * 0xc2b2ae3d27d4eb4full ^ va >> r->shift[r->levels > 1 ? 2 : 1];
 }
 
-/* ---- shared leaf tables (--share-tables, docs/kernel.md) ----
+/* ---- shared tables (--share-tables, docs/kernel.md) ----
  *
- * One table may be pointed to by the entries of several address spaces
- * (Linux's hugetlb PMD sharing): refs counts them, owner is the one whose
- * counts (tables, leaves) include it, so that a footprint summed over the
- * trees counts it once; the kernel names another linker (the heir) when
- * the owner lets go. A tagged table (the kernel's record of a shareable
+ * One table (a leaf table, or one above) may be pointed to by the entries
+ * of several address spaces (Linux's hugetlb PMD sharing): refs counts
+ * them, owner is the one whose counts (tables, leaves) include it, so that
+ * a footprint summed over the trees counts it once; the kernel names
+ * another linker (the heir) when the owner lets go, and the heir also
+ * takes over the owner's counts of the tables below a shared one. A tagged table (the kernel's record of a shareable
  * table) is never pruned: it stays, empty or not, until the kernel clears
  * the tag or the last linker goes. The kernel keeps the frames and the
  * reverse map; these functions move only tables. */
