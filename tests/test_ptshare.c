@@ -723,6 +723,46 @@ static void test_walk_reads_shared_upper(void **state)
     }
 }
 
+/* Both levels at once. Process 1 maps only 2 MiB of the file (at 64 GiB)
+ * and reads its first page: L3, L2 and a registered leaf table (3
+ * tables). Process 2 maps the whole first 1 GiB at 2 GiB and reads its
+ * first page: it makes an L3 and an L2 (its level-2 table, registered)
+ * and links process 1's leaf table (a leaf link), the page already there.
+ * Process 3 maps it at 4 GiB and reads its first page: its L3 points to
+ * process 2's level-2 table (a level-2 link): 3 + 2 + 1 = 6 tables; the
+ * leaf table shared by 3, the level-2 table by 2. Process 3 then reads the
+ * first page of the second 2 MiB block: a new leaf table in the shared
+ * level-2 table, registered with both of its processes as sharers (7
+ * tables); process 2's read of that page does not fault. Faults: 1 + 1 +
+ * 2. Leaf tables shared: 2, by 3 + 2. */
+static void test_upper_over_leaf(void **state)
+{
+    struct vmsim_config cfg = config(true);
+    struct vmsim *sim = new_machine(&cfg);
+    map_file(sim, 1, 64 * GB1, MB2, VMSIM_PROT_R);
+    run1(sim, ev_access(VMSIM_READ, 1, 64 * GB1));
+    map_file(sim, 2, 2 * GB1, GB1, VMSIM_PROT_R);
+    run1(sim, ev_access(VMSIM_READ, 2, 2 * GB1));
+    map_file(sim, 3, 4 * GB1, GB1, VMSIM_PROT_R);
+    run1(sim, ev_access(VMSIM_READ, 3, 4 * GB1));
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(pt_bytes(sim), 6 * PAGE);
+    assert_int_equal(st->share.attached, 1);
+    assert_int_equal(st->share.upper_attached, 1);
+    assert_int_equal(st->share.tables, 1);
+    assert_int_equal(st->share.sharers, 3);
+    assert_int_equal(st->share.upper_tables, 1);
+    assert_int_equal(st->share.upper_sharers, 2);
+    run1(sim, ev_access(VMSIM_READ, 3, 4 * GB1 + MB2));
+    run1(sim, ev_access(VMSIM_READ, 2, 2 * GB1 + MB2));
+    st = vmsim_get_stats(sim);
+    assert_int_equal(pt_bytes(sim), 7 * PAGE);
+    assert_int_equal(st->faults_total, 4);
+    assert_int_equal(st->share.tables, 2);
+    assert_int_equal(st->share.sharers, 5);
+    vmsim_destroy(sim);
+}
+
 /* --evict-tables with shared tables: a table registered for sharing is
  * never paged out (docs/kernel.md). FIFO, 12 frames:
  * 1. process 1 maps 1 GiB of the file at 1 GiB and reads its first page:
@@ -875,6 +915,7 @@ int main(void)
         cmocka_unit_test(test_upper_tables_once),
         cmocka_unit_test(test_upper_mprotect),
         cmocka_unit_test(test_walk_reads_shared_upper),
+        cmocka_unit_test(test_upper_over_leaf),
         cmocka_unit_test(test_evict_keeps_shared),
         cmocka_unit_test(test_random_upper),
     };

@@ -199,7 +199,8 @@ static int file_fault(struct kernel *k, struct process *p, const struct vma *v, 
         if (kernel_lookup(p, va) & PTE_P) { /* another sharer faulted it in */
             k->st->faults_pagecache_hit++;
             *fixed = true;
-            return VMSIM_OK;
+            /* a level-2 table made to reach another's leaf table is registered */
+            return fresh ? ptshare_register(k, p, v, va, fresh) : VMSIM_OK;
         }
     }
     struct pc_entry *pe = pc_get(&k->pc, v->file, vma_index(v, va, k->phys->page_shift));
