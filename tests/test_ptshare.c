@@ -357,6 +357,40 @@ static void test_shootdown_every_sharer(void **state)
     assert_int_equal(inval[1], 2);
 }
 
+/* A copy made under memory pressure. FIFO, 8 frames: processes 1 and 2
+ * map 2 MiB of the file at 1 and 2 GiB and read its first page: root,
+ * L3 and L2 each, the shared leaf table and the page: 8 frames, only the
+ * page on the replacement list. Process 2 makes the page executable: the
+ * frame of its copy of the leaf table comes from evicting that page
+ * (clean: dropped), so the copy holds no page and takes no reference
+ * to one. Process 2 exits: its root, L3, L2 and copy go, 4 frames left;
+ * then process 1: none. */
+static void test_copy_under_pressure(void **state)
+{
+    struct vmsim_config cfg = config(true);
+    cfg.replace = VMSIM_REPLACE_FIFO;
+    cfg.phys_bytes = 8 * PAGE;
+    struct vmsim *sim = new_machine(&cfg);
+    map_file(sim, 1, GB1, MB2, VMSIM_PROT_R);
+    run1(sim, ev_access(VMSIM_READ, 1, GB1));
+    map_file(sim, 2, 2 * GB1, MB2, VMSIM_PROT_R);
+    run1(sim, ev_access(VMSIM_READ, 2, 2 * GB1));
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->frames_used, 8);
+    assert_int_equal(st->share.tables, 1);
+    run1(sim, ev_os(VMSIM_EV_MPROTECT, VMSIM_PROT_R | VMSIM_PROT_X, 2, 2 * GB1, PAGE));
+    st = vmsim_get_stats(sim);
+    assert_int_equal(st->evictions_clean, 1);
+    assert_int_equal(st->share.unshared, 1);
+    assert_int_equal(st->frames_used, 8);
+    assert_int_equal(leaves(sim), 0);
+    run1(sim, ev_os(VMSIM_EV_EXIT, 0, 2, 0, 0));
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, 4);
+    run1(sim, ev_os(VMSIM_EV_EXIT, 0, 1, 0, 0));
+    assert_int_equal(vmsim_get_stats(sim)->frames_used, 0);
+    vmsim_destroy(sim);
+}
+
 /* Configurations sharing cannot run with: refused, with the reason. */
 static void test_refusals(void **state)
 {
@@ -824,8 +858,9 @@ static void test_evict_keeps_shared(void **state)
 }
 
 /* The random attack of test_random_stress one level up, with and without
- * paged-out tables: 6 processes map 1 GiB of two files at 1 GiB-aligned
- * addresses (some one page off: never shared), in the four ways, and read,
+ * paged-out tables: 6 processes map 1 GiB (or 16 MiB) of two files at
+ * 1 GiB-aligned addresses (some one page off: never shared), in the four
+ * ways, and read,
  * write and fetch in the first 16 MiB of it; mprotect and munmap ranges
  * there or the whole 1 GiB; forks and exits; memory small enough to evict
  * pages (and, every other round, tables). --verify: no wrong contents;
@@ -851,7 +886,9 @@ static void test_random_upper(void **state)
             const unsigned op = (unsigned)RND(100);
             struct vmsim_event e;
             if (!live[pid] || op < 3) {
-                e = ev_os(VMSIM_EV_MMAP, prots[RND(4)], pid, base + (RND(8) ? 0 : PAGE), GB1);
+                /* a third of them 16 MiB: leaf tables shared under a private level-2 table */
+                e = ev_os(VMSIM_EV_MMAP, prots[RND(4)], pid, base + (RND(8) ? 0 : PAGE),
+                          RND(3) ? GB1 : 8 * MB2);
                 e.file = 1 + RND(2);
                 live[pid] = true;
             } else if (op < 6) {
@@ -908,6 +945,7 @@ int main(void)
         cmocka_unit_test(test_munmap_and_exit),
         cmocka_unit_test(test_fork_links),
         cmocka_unit_test(test_shootdown_every_sharer),
+        cmocka_unit_test(test_copy_under_pressure),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_sharedlibs_claim),
         cmocka_unit_test(test_inverted_break_even),

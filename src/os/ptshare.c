@@ -463,10 +463,14 @@ static int share_leave(struct kernel *k, struct ptshare_rec *r, uint32_t at, boo
     if (!l)
         return VMSIM_ENOMEM;
     l->n = 0;
-    pt_visit(p->space.pt, p->space.asid, base, base + share_span(k, 1), share_collect, l);
-    int rc = viewed ? VMSIM_OK
-             : copy ? pt_table_copy(p->space.pt, base, 1, heir->space.pt)
-                    : pt_table_unlink(p->space.pt, base, 1, heir->space.pt);
+    /* The leaves as the copy holds them: its frame may come from reclaim,
+     * which can evict pages of the shared table first (so collected after
+     * the copy, never before). Unlinking allocates nothing. */
+    int rc = copy && !viewed ? pt_table_copy(p->space.pt, base, 1, heir->space.pt) : VMSIM_OK;
+    if (rc == 0)
+        pt_visit(p->space.pt, p->space.asid, base, base + share_span(k, 1), share_collect, l);
+    if (rc == 0 && !copy && !viewed)
+        rc = pt_table_unlink(p->space.pt, base, 1, heir->space.pt);
     if (rc == 0)
         rc = share_hand_over(k, r, at, h, l, copy, shoot);
     free(l);
