@@ -11,6 +11,7 @@
  * tables). */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -797,6 +798,40 @@ static void test_upper_over_leaf(void **state)
     vmsim_destroy(sim);
 }
 
+/* The shared-memory figure of docs/kernel.md ("One level up") for N = 10,
+ * through the command line and a text trace: 10 processes map a 4 GiB
+ * file shared and writable at 4 GiB and read a word in each of its 2,048
+ * blocks of 2 MiB. Without sharing each holds an L3, 4 level-2 and 2,048
+ * leaf tables: 2,053 x 10 x 4 KiB; with it, 10 L3 + 4 + 2,048 tables. */
+static void test_shm_trace(void **state)
+{
+    size_t cap = 10 * 2049 * 40, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    for (unsigned pid = 1; pid <= 10; pid++) {
+        len += (size_t)snprintf(text + len, cap - len, "mmap %u 0x100000000 0x100000000 rw- shared file=1\n", pid);
+        for (uint64_t b = 0; b < 2048; b++)
+            len += (size_t)snprintf(text + len, cap - len, "R %u 0x%llx 8\n", pid,
+                                    (unsigned long long)(4 * GB1 + b * MB2));
+    }
+    char *path = write_temp(text, len, ".txt"), opts[256];
+    free(text);
+    snprintf(opts, sizeof opts, "--mem 16g --trace text:%s", path);
+    json_t *pt = run_pt(opts);
+    assert_int_equal(pt_get(pt, "bytes", false), 2053ull * 10 * PAGE);
+    json_decref(pt);
+    snprintf(opts, sizeof opts, "--share-tables --mem 16g --trace text:%s", path);
+    pt = run_pt(opts);
+    assert_int_equal(pt_get(pt, "bytes", false), (10 + 4 + 2048) * PAGE);
+    assert_int_equal(pt_get(pt, "upper_tables", true), 4);
+    assert_int_equal(pt_get(pt, "upper_sharers", true), 40);
+    assert_int_equal(pt_get(pt, "upper_attached", true), 36);
+    assert_int_equal(pt_get(pt, "tables", true), 2048);
+    json_decref(pt);
+    remove(path);
+    free(path);
+}
+
 /* --evict-tables with shared tables: a table registered for sharing is
  * never paged out (docs/kernel.md). FIFO, 12 frames:
  * 1. process 1 maps 1 GiB of the file at 1 GiB and reads its first page:
@@ -954,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_upper_mprotect),
         cmocka_unit_test(test_walk_reads_shared_upper),
         cmocka_unit_test(test_upper_over_leaf),
+        cmocka_unit_test(test_shm_trace),
         cmocka_unit_test(test_evict_keeps_shared),
         cmocka_unit_test(test_random_upper),
     };
