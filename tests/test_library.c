@@ -179,9 +179,9 @@ static void test_create_why(void **state)
                   "found 2^20 bytes");
     cfg.anon_page_shift = 0;
     cfg.share_tables = true;
-    cfg.evict_tables = true;
-    expect_create(&cfg, VMSIM_EINVAL, "share_tables (--share-tables): expected no evict_tables "
-                                      "(--evict-tables) with it, found both");
+    snprintf(cfg.pt, sizeof cfg.pt, "inverted");
+    expect_create(&cfg, VMSIM_EINVAL, "share_tables (--share-tables): expected --pt radix, "
+                                      "found --pt inverted");
 }
 
 /* Drop what a file's document says about how it was made, not what ran. */

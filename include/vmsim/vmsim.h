@@ -230,8 +230,9 @@ struct vmsim_config {
     bool verify;             /* content stamps checked against a shadow model */
     bool evict_tables;       /* page-table pages may be evicted too (roots stay) */
     bool share_tables;       /* processes mapping the same file block alike share its leaf
-                                table (radix only; docs/kernel.md, "Shared page-table
-                                subtrees"); not with evict_tables */
+                                table, and the level-2 table above a whole level-2 block
+                                (radix only; docs/kernel.md, "Shared page-table
+                                subtrees"); with evict_tables, shared tables stay in memory */
     bool compact;            /* a huge-page allocation that finds no free block migrates
                                 movable pages out of one aligned block to make one
                                 (docs/kernel.md, "Compaction"); off by default */
@@ -453,7 +454,7 @@ struct vmsim_tlb_stats {
     uint64_t reach;  /* bytes its entries map at the end (largest over CPUs) */
 };
 
-/* Shared leaf tables (cfg.share_tables; docs/stats.md, "page_tables.sharing"):
+/* Shared tables (cfg.share_tables; docs/stats.md, "page_tables.sharing"):
  * reported only when the option is on, so every other run's output keeps its
  * keys. Combined as SUM. */
 struct vmsim_share_stats {
@@ -462,6 +463,12 @@ struct vmsim_share_stats {
     uint64_t attached; /* counter: a process's entry made to point to an existing table */
     uint64_t unshared; /* counter: a shared table copied for the process that changed it */
     uint64_t detached; /* counter: a process let go of a shared table whole (munmap, exit) */
+    /* The same for tables one level above the leaf (level 2: 1 GiB on x86-64) */
+    uint64_t upper_tables;
+    uint64_t upper_sharers;
+    uint64_t upper_attached;
+    uint64_t upper_unshared;
+    uint64_t upper_detached;
 };
 
 /* Compaction (cfg.compact; docs/stats.md, "compact" and "thp.coverage"):

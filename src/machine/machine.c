@@ -242,9 +242,6 @@ static int check_config(const struct vmsim_config *cfg, char *why, size_t len)
     if (cfg->share_tables && !ops->table_link)
         return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected --pt radix, "
                    "found --pt %s", cfg->pt);
-    if (cfg->share_tables && cfg->evict_tables)
-        return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected no "
-                   "evict_tables (--evict-tables) with it, found both");
     if (cfg->share_tables && cfg->geom.levels < 2)
         return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected a geometry "
                    "of two levels or more, found %s with one", cfg->geom.name);

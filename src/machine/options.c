@@ -541,9 +541,6 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
         if (ops && !ops->table_link)
             return say(out, outlen, "--share-tables: only the radix organization has tables to share; "
                              "expected --pt radix, found --pt %s", cfg->pt);
-        if (cfg->evict_tables)
-            return say(out, outlen, "--share-tables: paged-out page tables (--evict-tables) do not work "
-                             "with shared tables yet; expected one of the two");
         if (g->levels < 2)
             return say(out, outlen, "--share-tables: geometry %s has one level, no leaf tables below "
                              "a root to share", g->name);

@@ -79,17 +79,18 @@ struct kernel_defer {
     unsigned nput;
 };
 
-/* Shared leaf tables (--share-tables, ptshare.c): one record per table that
- * processes mapping the same file block alike may point to, with the
- * processes that do (each at its own block address). */
+/* Shared tables (--share-tables, ptshare.c): one record per table (leaf,
+ * or level 2) that processes mapping the same file block alike may point
+ * to, with the processes that reach it (each at its own block address). */
 struct ptshare_sharer {
     uint32_t proc;       /* process id (kernel's process table) */
     vmsim_vaddr_t base;  /* the block's address in that process */
 };
 struct ptshare_rec {
     uint64_t file;       /* page-cache object; 0: a free record */
-    uint64_t block;      /* the file's block of 2^shift(2) bytes */
+    uint64_t block;      /* the file's block of 2^shift(level + 1) bytes */
     uint32_t mode;       /* the mappings' protection and flags: sharers map alike */
+    uint32_t level;      /* of the table: 1 (leaf) or 2 (the level above it) */
     uint32_t next;       /* next record of the same hash, or of the free list (index + 1) */
     void *table;         /* the table (pt_table.table) */
     struct ptshare_sharer *s;
@@ -271,14 +272,20 @@ void thp_untouched(struct kernel *k); /* fills the statistic */
 void kernel_pt_share(struct kernel *k);
 /* ptshare.c, --share-tables (docs/kernel.md, "Shared page-table subtrees").
  * ptshare_fault: before a page-cache fault of p at va in v maps, point p to
- * the registered table of its block when there is one (the entry may then
- * be there already); *fresh: the table the fault is about to make is to be
- * registered afterwards (ptshare_register). */
+ * the registered tables of its blocks when there are (level 2, then the
+ * leaf; the entry may then be there already); *fresh, a bit per level: the
+ * tables the fault is about to make are to be registered afterwards
+ * (ptshare_register). */
 int ptshare_fault(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va,
-                  bool *fresh);
-int ptshare_register(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va);
-/* p's leaf table covering va becomes its own before p changes it alone:
- * copied when others share it, else just no longer registered. */
+                  unsigned *fresh);
+int ptshare_register(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va,
+                     unsigned fresh);
+/* May the page-table frame of `level` that p reaches at va be paged out
+ * (--evict-tables)? Not while registered for sharing. */
+bool ptshare_evictable(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned level);
+/* p's tables covering va become its own before p changes it alone (the
+ * one above the leaf first, then the leaf table): copied when others
+ * share them, else just no longer registered. */
 int ptshare_private(struct kernel *k, struct process *p, vmsim_vaddr_t va);
 /* The same for every shared table of p in [lo, hi); with unmap, a table
  * whose whole block is in the range is let go of instead (no copy). */

@@ -338,6 +338,8 @@ void kernel_track_tables(struct kernel *k, struct process *p, vmsim_vaddr_t va)
         struct frame *f = kernel_frame(k, pfn);
         if ((f->flags & (FRAME_RESIDENT | FRAME_PINNED)) || !(f->flags & FRAME_PT))
             continue;
+        if (k->cfg->share_tables && !ptshare_evictable(k, p, va, level))
+            continue;
         /* the table of `level` covers what one entry of level + 1 maps */
         const vmsim_vaddr_t base = va & ~((1ull << k->shift[level + 1]) - 1);
         if (reclaim_add(k, pfn) == 0 && rmap_add(&k->rmap, f, p->id, base, level) != 0)

@@ -276,6 +276,15 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
         set_path(root, "page_tables.sharing.attached", json_integer((json_int_t)sh->attached));
         set_path(root, "page_tables.sharing.unshared", json_integer((json_int_t)sh->unshared));
         set_path(root, "page_tables.sharing.detached", json_integer((json_int_t)sh->detached));
+        set_path(root, "page_tables.sharing.upper_tables", json_integer((json_int_t)sh->upper_tables));
+        set_path(root, "page_tables.sharing.upper_sharers",
+                 json_integer((json_int_t)sh->upper_sharers));
+        set_path(root, "page_tables.sharing.upper_attached",
+                 json_integer((json_int_t)sh->upper_attached));
+        set_path(root, "page_tables.sharing.upper_unshared",
+                 json_integer((json_int_t)sh->upper_unshared));
+        set_path(root, "page_tables.sharing.upper_detached",
+                 json_integer((json_int_t)sh->upper_detached));
     }
     if (cfg->compact) { /* only then, like sharing */
         const struct vmsim_compact_stats *c = &st->compact;

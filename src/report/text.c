@@ -232,6 +232,12 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
                 num(st->compact.shootdowns, (char[32]){0}), num(st->compact.cycles, (char[32]){0}),
                 100.0 * vmsim_thp_coverage(st),
                 report_bytes(st->compact.anon_bytes, (char[32]){0}, 32));
+    if (cfg->share_tables && (st->share.upper_attached || st->share.upper_tables))
+        fprintf(out, "%-22s %s level-2 tables shared by %s address spaces; %s links made, %s copies "
+                "on a change of one, %s let go\n", "shared upper tables",
+                num(st->share.upper_tables, a), num(st->share.upper_sharers, b),
+                num(st->share.upper_attached, c), num(st->share.upper_unshared, (char[32]){0}),
+                num(st->share.upper_detached, (char[32]){0}));
     fprintf(out, "%-22s %s frames in use (%s), peak %s\n\n", "memory", num(st->frames_used, a),
             report_bytes(st->frames_used << cfg->geom.page_shift, b, sizeof b),
             num(st->frames_peak, c));
