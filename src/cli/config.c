@@ -106,6 +106,10 @@ void cli_config_help(FILE *out)
           "  --thp POLICY       where anonymous memory gets that size: always (default),\n"
           "                     madvise (where the trace advises), never; without\n"
           "                     --page-size, always/madvise use the smallest huge page\n"
+          "  --khugepaged SPEC  collapse blocks of base pages into huge pages in the\n"
+          "                     background: on, or every=ACCESSES,pages=P,max_ptes_none=K,\n"
+          "                     max_ptes_shared=S,copy=CYCLES (defaults 1000000, 4096, 511,\n"
+          "                     256, 500; docs/kernel.md)\n"
           "  --seed N           seed for random replacement (default 1)\n"
           "  --warmup N         run N accesses, then reset every statistic (TLBs, caches,\n"
           "                     page tables keep their state): report the steady state;\n"
@@ -450,6 +454,8 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     case OPT_SHARE_TABLES:
         cfg->share_tables = true;
         return 0;
+    case OPT_KHUGEPAGED:
+        return vmsim_khugepaged_parse(arg, cfg, why, sizeof why) ? bad("--khugepaged", why) : 0;
     case OPT_FAULT_STACK: {
         const char *slash = strchr(arg, '/');
         char frame[32];
@@ -603,6 +609,25 @@ int cli_config_finish(struct vmsim_config *cfg)
         if (g->levels < 2)
             return cli_usage("--share-tables: geometry %s has one level, no leaf tables below "
                              "a root to share", g->name);
+    }
+    if (cfg->khugepaged.every) {
+        const struct pt_ops *ops = pt_find(cfg->pt, NULL);
+        const unsigned huge = g->levels >= 2 ? vmsim_geometry_page_shift(g, 2) : 0;
+        char size[32];
+        if (ops && ops->base_only)
+            return cli_usage("--khugepaged: %s holds base pages only; expected an organization "
+                             "with huge pages", ops->name);
+        if (cfg->evict_tables)
+            return cli_usage("--khugepaged: paged-out page tables (--evict-tables) do not work "
+                             "with collapsing yet; expected one of the two");
+        if (cfg->thp == VMSIM_THP_NEVER || !huge || !(g->leaf_levels & 4u) ||
+            (cfg->anon_page_shift != VMSIM_PAGE_HUGE && cfg->anon_page_shift != huge))
+            return cli_usage("--khugepaged: expected huge pages of one leaf table's reach for "
+                             "anonymous memory (--page-size %s with --thp always or madvise), "
+                             "found %s", huge ? report_bytes(1ull << huge, size, sizeof size) : "?",
+                             cfg->thp == VMSIM_THP_NEVER || !cfg->anon_page_shift
+                                 ? "none"
+                                 : "another page size");
     }
     const char *refusal = vmsim_threads_refusal(cfg);
     if (refusal)

@@ -104,6 +104,14 @@ static json_t *config_json(const struct vmsim_config *cfg)
         (json_int_t)cfg->vipt_sets, "vipt_block", (json_int_t)cfg->vipt_block);
     if (cfg->share_tables) /* only then: every other run keeps its keys */
         json_object_set_new(kernel, "share_tables", json_true());
+    if (cfg->khugepaged.every) { /* the same: only when on, its defaults resolved */
+        const struct vmsim_khugepaged_config kc = vmsim_khugepaged_resolved(cfg);
+        json_object_set_new(kernel, "khugepaged",
+                            json_pack("{s:I,s:I,s:I,s:I,s:I}", "every", (json_int_t)kc.every,
+                                      "pages", (json_int_t)kc.pages, "max_ptes_none",
+                                      (json_int_t)kc.max_ptes_none, "max_ptes_shared",
+                                      (json_int_t)kc.max_ptes_shared, "copy", (json_int_t)kc.copy));
+    }
     const struct vmsim_nested_config *n = &cfg->nested;
     json_t *nested = n->on ? json_pack("{s:s,s:b,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:o}", "pt", n->pt[0] ? n->pt : "radix",
                                        "shadow", n->shadow, "enclave_pid", (json_int_t)n->enclave_pid,
@@ -274,6 +282,24 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
         set_path(root, "page_tables.sharing.attached", json_integer((json_int_t)sh->attached));
         set_path(root, "page_tables.sharing.unshared", json_integer((json_int_t)sh->unshared));
         set_path(root, "page_tables.sharing.detached", json_integer((json_int_t)sh->detached));
+    }
+    if (cfg->khugepaged.every) {
+        const struct vmsim_khugepaged_stats *kh = &st->khugepaged;
+        const struct {
+            const char *name;
+            uint64_t v;
+        } khp[] = {{"khugepaged.scans", kh->scans},
+                   {"khugepaged.pages_scanned", kh->pages_scanned},
+                   {"khugepaged.full_scans", kh->full_scans},
+                   {"khugepaged.collapses", kh->collapses},
+                   {"khugepaged.collapse_fail_alloc", kh->fail_alloc},
+                   {"khugepaged.collapse_fail_none", kh->fail_none},
+                   {"khugepaged.collapse_fail_swap", kh->fail_swap},
+                   {"khugepaged.collapse_fail_shared", kh->fail_shared},
+                   {"khugepaged.pages_copied", kh->pages_copied},
+                   {"khugepaged.cycles", kh->cycles}};
+        for (size_t i = 0; i < sizeof khp / sizeof khp[0]; i++)
+            set_path(root, khp[i].name, json_integer((json_int_t)khp[i].v));
     }
     json_object_set_new(root, "config", config_json(cfg));
     int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -1,0 +1,363 @@
+/* khugepaged (src/os/khugepaged.c, docs/kernel.md "khugepaged") on
+ * hand-made streams. Every expected number is worked out in the comments
+ * from the rule (Linux's mm/khugepaged.c limits), never read off a run.
+ *
+ * The machine: the default x86-64 radix tree, 2 MiB pages for anonymous
+ * memory under --thp madvise, --verify. A process maps [2 MiB, 2 MiB + n x
+ * 2 MiB) read-write and writes its pages before advising MADV_HUGEPAGE: the
+ * faults find the block ineligible and map base pages (no huge page, no
+ * promotion); the advice then makes the blocks eligible for the scan. One
+ * process with pages in one 1 GiB region holds root, L3 and L2 tables plus
+ * one leaf table per block. */
+#include <stdio.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "vmsim/vmsim.h"
+
+#define PAGE 4096ull
+#define MB2 (2ull << 20)
+#define N 512 /* entries of a leaf table, base pages of a 2 MiB block */
+
+static struct vmsim_config config(uint64_t frames, uint64_t every)
+{
+    struct vmsim_config cfg;
+    vmsim_config_default(&cfg);
+    cfg.phys_bytes = frames * PAGE;
+    cfg.swap_bytes = 0;
+    cfg.anon_page_shift = 21;
+    cfg.thp = VMSIM_THP_MADVISE;
+    cfg.verify = true;
+    cfg.khugepaged.every = every;
+    return cfg;
+}
+
+static void run1(struct vmsim *sim, struct vmsim_event e)
+{
+    assert_int_equal(vmsim_run(sim, &e, 1), VMSIM_OK);
+}
+
+static const struct vmsim_stats *stats(struct vmsim *sim) { return vmsim_get_stats(sim); }
+
+static uint64_t leaf_tables(struct vmsim *sim)
+{
+    struct vmsim_pt_footprint fp;
+    vmsim_footprint(sim, &fp);
+    return fp.tables[1];
+}
+
+/* P1 maps `blocks` blocks from 2 MiB and advises them after `body` wrote
+ * into them. */
+static void map(struct vmsim *sim, vmsim_pid_t pid, unsigned blocks)
+{
+    run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, pid, MB2, blocks * MB2));
+}
+
+static void advise(struct vmsim *sim, vmsim_pid_t pid, unsigned blocks)
+{
+    run1(sim, ev_os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, pid, MB2, blocks * MB2));
+}
+
+/* The collapse. P1 writes the 512 pages of [2 MiB, 4 MiB) as base pages:
+ * frames = root + L3 + L2 + one leaf table + 512 = 516. After the advice,
+ * 488 reads bring the accesses to 1000 = every: the scan runs after the
+ * 1000th, not before (scans 0 after the 999th). It visits the one block
+ * (512 entries scanned), none empty, none shared: one collapse, 512 pages
+ * copied. Then: frames = 3 tables + 512 (the leaf table and the 512 base
+ * frames freed), no leaf table, page-table bytes down by one 4 KiB table;
+ * each of the 512 base entries was shot down (512 invalidations); the
+ * walk caches were flushed. The first read after it is one walk that
+ * fills the L1 TLB with one 2 MiB entry: its reach is 2 MiB, and reads of
+ * five other pages of the block hit it (5 hits, no miss). Every read sees
+ * what was written (--verify, 0 mismatches); no byte of the new huge page
+ * is untouched (all 512 were mapped). Cycles: 512 entries x pt_ref for
+ * the scan, 512 pages x 500 (the default copy cost) for the collapse. */
+static void test_collapse(void **state)
+{
+    struct vmsim_config cfg = config(1u << 20, 1000);
+    struct vmsim *sim = new_machine(&cfg);
+    map(sim, 1, 1);
+    for (uint64_t i = 0; i < N; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
+    assert_int_equal(stats(sim)->frames_used, 4 + N);
+    assert_int_equal(stats(sim)->translations_huge, 0);
+    advise(sim, 1, 1);
+    struct vmsim_pt_footprint before;
+    vmsim_footprint(sim, &before);
+    assert_int_equal(before.tables[1], 1);
+    for (uint64_t i = 0; i < 487; i++)
+        run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+    assert_int_equal(stats(sim)->khugepaged.scans, 0);
+    const uint64_t inval = stats(sim)->tlb_invalidations;
+    run1(sim, ev_access(VMSIM_READ, 1, MB2 + 487 * PAGE)); /* the 1000th */
+    const struct vmsim_stats *st = stats(sim);
+    assert_int_equal(st->khugepaged.scans, 1);
+    assert_int_equal(st->khugepaged.pages_scanned, N);
+    assert_int_equal(st->khugepaged.collapses, 1);
+    assert_int_equal(st->khugepaged.pages_copied, N);
+    assert_int_equal(st->khugepaged.fail_alloc + st->khugepaged.fail_none +
+                         st->khugepaged.fail_swap + st->khugepaged.fail_shared,
+                     0);
+    assert_int_equal(st->khugepaged.cycles, N * cfg.cost.pt_ref + N * 500);
+    assert_int_equal(st->tlb_invalidations - inval, N);
+    assert_int_equal(st->frames_used, 3 + N);
+    assert_int_equal(st->huge_untouched, 0);
+    struct vmsim_pt_footprint after;
+    vmsim_footprint(sim, &after);
+    assert_int_equal(after.tables[1], 0);
+    assert_int_equal(before.bytes - after.bytes, PAGE);
+    /* the TLB: one huge entry */
+    run1(sim, ev_access(VMSIM_READ, 1, MB2 + 100 * PAGE));
+    st = stats(sim);
+    assert_int_equal(st->tlb[0].reach, MB2);
+    const uint64_t hits = st->tlb[0].hits, misses = st->tlb[0].misses, huge = st->translations_huge;
+    for (uint64_t i = 1; i <= 5; i++)
+        run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * 64 * PAGE + 8));
+    st = stats(sim);
+    assert_int_equal(st->tlb[0].hits - hits, 5);
+    assert_int_equal(st->tlb[0].misses - misses, 0);
+    assert_int_equal(st->translations_huge - huge, 5);
+    /* the contents: each page still holds its write */
+    for (uint64_t i = 0; i < N; i++)
+        run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+    st = stats(sim);
+    assert_int_equal(st->verify_checks, 488 + 6 + N);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
+/* max_ptes_none = K = 16. Block A = [2 MiB, 4 MiB): 495 pages written, one
+ * read (the zero frame, which counts as empty), 16 never touched: 17 = K +
+ * 1 empty, not collapsed. Block B = [4 MiB, 6 MiB): 496 written, one read,
+ * 15 untouched: 16 = K empty, collapsed: 496 pages copied, the 16 others
+ * zero-filled and untouched: memory.huge_untouched_bytes = 16 x 4 KiB.
+ * Accesses: 496 + 497 = 993, and 7 reads of A to reach every = 1000. The
+ * scan (pages = 1024) visits both blocks: 1024 entries. After it, A is
+ * still 496 base pages (its leaf table stays: 1 leaf table), B one huge
+ * page; frames = 3 + A's table + A's 495 frames + the zero frame (the
+ * reads) + 512 = 1012. */
+static void test_max_ptes_none(void **state)
+{
+    struct vmsim_config cfg = config(1u << 20, 1000);
+    cfg.khugepaged.max_ptes_none = 16;
+    cfg.khugepaged.pages = 1024;
+    struct vmsim *sim = new_machine(&cfg);
+    map(sim, 1, 2);
+    for (uint64_t i = 0; i < 495; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
+    run1(sim, ev_access(VMSIM_READ, 1, MB2 + 495 * PAGE));
+    for (uint64_t i = 0; i < 496; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, 2 * MB2 + i * PAGE));
+    run1(sim, ev_access(VMSIM_READ, 1, 2 * MB2 + 496 * PAGE));
+    advise(sim, 1, 2);
+    for (uint64_t i = 0; i < 7; i++)
+        run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+    const struct vmsim_stats *st = stats(sim);
+    assert_int_equal(st->khugepaged.scans, 1);
+    assert_int_equal(st->khugepaged.pages_scanned, 2 * N);
+    assert_int_equal(st->khugepaged.fail_none, 1);
+    assert_int_equal(st->khugepaged.collapses, 1);
+    assert_int_equal(st->khugepaged.pages_copied, 496);
+    assert_int_equal(st->huge_untouched, 16 * PAGE);
+    assert_int_equal(st->frames_used, 3 + 1 + 495 + 1 + N);
+    assert_int_equal(leaf_tables(sim), 1);
+    const uint64_t huge = st->translations_huge;
+    run1(sim, ev_access(VMSIM_READ, 1, MB2 + 3 * PAGE));      /* A: a base page */
+    run1(sim, ev_access(VMSIM_READ, 1, 2 * MB2 + 3 * PAGE));  /* B: the huge page */
+    run1(sim, ev_access(VMSIM_READ, 1, 2 * MB2 + 500 * PAGE)); /* never written: zeroes */
+    st = stats(sim);
+    assert_int_equal(st->translations_huge - huge, 2);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
+/* No free 2 MiB block. 1024 frames (two aligned blocks of 512): P1's 4
+ * tables and 512 pages take 516, so 508 are free and no aligned block of
+ * 512 is: the collapse finds none (collapse_fail_alloc 1, one more buddy
+ * failure at order 9) and the block stays as it was: 516 frames, one leaf
+ * table, base translations. The scan started at the first process, so
+ * having gone round once it stops (1 full scan) instead of trying the
+ * block again. */
+static void test_no_free_block(void **state)
+{
+    struct vmsim_config cfg = config(1024, 1000);
+    struct vmsim *sim = new_machine(&cfg);
+    map(sim, 1, 1);
+    for (uint64_t i = 0; i < N; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
+    advise(sim, 1, 1);
+    const uint64_t fail9 = stats(sim)->buddy_fail[9];
+    for (uint64_t i = 0; i < 488; i++)
+        run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+    const struct vmsim_stats *st = stats(sim);
+    assert_int_equal(st->khugepaged.scans, 1);
+    assert_int_equal(st->khugepaged.fail_alloc, 1);
+    assert_int_equal(st->khugepaged.full_scans, 1);
+    assert_int_equal(st->khugepaged.collapses, 0);
+    assert_int_equal(st->khugepaged.pages_copied, 0);
+    assert_int_equal(st->buddy_fail[9] - fail9, 1);
+    assert_int_equal(st->frames_used, 4 + N);
+    assert_int_equal(leaf_tables(sim), 1);
+    const uint64_t huge = st->translations_huge;
+    run1(sim, ev_access(VMSIM_READ, 1, MB2 + 9 * PAGE));
+    st = stats(sim);
+    assert_int_equal(st->translations_huge, huge);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
+/* Copy-on-write sharing (max_ptes_shared, default 512 / 2 = 256), scans of
+ * pages = 1024 (two blocks). P1 writes its 512 pages, advises, forks P2:
+ * every frame is mapped by both. 488 reads reach the first scan: each
+ * block has 512 shared entries > 256 (collapse_fail_shared 2, one per
+ * process). P1 then writes pages 0..299 (300 copies); P1's block has 212
+ * shared entries, P2's 212 too. 700 reads (P2 all 512, P1 188) reach the
+ * second scan, which resumes after P2's block, finds nothing more there,
+ * goes round (one full scan) to P1: P1 collapses, 512 pages copied,
+ * dropping its 212 references; P2's block then has no shared entry and
+ * collapses too: 2 collapses, 1024 pages copied.
+ * Frames: 2 x (3 tables + 512) = 1030. Every read of both processes sees
+ * its own process's contents (--verify). */
+static void test_shared_after_fork(void **state)
+{
+    struct vmsim_config cfg = config(1u << 20, 1000);
+    cfg.khugepaged.pages = 2 * N;
+    struct vmsim *sim = new_machine(&cfg);
+    map(sim, 1, 1);
+    for (uint64_t i = 0; i < N; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
+    advise(sim, 1, 1);
+    run1(sim, ev_os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    for (uint64_t i = 0; i < 488; i++)
+        run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+    const struct vmsim_stats *st = stats(sim);
+    assert_int_equal(st->khugepaged.scans, 1);
+    assert_int_equal(st->khugepaged.fail_shared, 2);
+    assert_int_equal(st->khugepaged.collapses, 0);
+    for (uint64_t i = 0; i < 300; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
+    assert_int_equal(stats(sim)->faults_cow_copy, 300);
+    for (uint64_t i = 0; i < N; i++)
+        run1(sim, ev_access(VMSIM_READ, 2, MB2 + i * PAGE));
+    for (uint64_t i = 0; i < 188; i++)
+        run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+    st = stats(sim);
+    assert_int_equal(st->khugepaged.scans, 2);
+    assert_int_equal(st->khugepaged.full_scans, 1);
+    assert_int_equal(st->khugepaged.fail_shared, 2);
+    assert_int_equal(st->khugepaged.collapses, 2);
+    assert_int_equal(st->khugepaged.pages_copied, 2 * N);
+    assert_int_equal(st->frames_used, 2 * (3 + N));
+    for (vmsim_pid_t pid = 1; pid <= 2; pid++)
+        for (uint64_t i = 0; i < N; i++)
+            run1(sim, ev_access(VMSIM_READ, pid, MB2 + i * PAGE));
+    st = stats(sim);
+    assert_int_equal(st->verify_checks, 488 + N + 188 + 2 * N);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
+/* Resuming. pages = 512: a scan visits one block. Two full blocks at 2
+ * MiB and 4 MiB, 1024 writes, then every = 1100 so the first scan comes
+ * after 76 reads: it collapses the block at 2 MiB only; the second (1100
+ * accesses later) resumes after it and collapses the one at 4 MiB; the
+ * third finds no base page after 4 MiB, goes round to the first process
+ * (one full scan), finds none there either (a second full scan) and stops
+ * there, at the start, as Linux's pass_through_head does: nothing visited.
+ * The scans run at accesses 1100, 2200, 3300: at 3299, 2 scans. */
+static void test_resume(void **state)
+{
+    struct vmsim_config cfg = config(1u << 20, 1100);
+    cfg.khugepaged.pages = N;
+    struct vmsim *sim = new_machine(&cfg);
+    map(sim, 1, 2);
+    for (uint64_t i = 0; i < 2 * N; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
+    advise(sim, 1, 2);
+    struct vmsim_event rd[1100];
+    for (size_t i = 0; i < 1100; i++)
+        rd[i] = ev_access(VMSIM_READ, 1, MB2 + (i % (2 * N)) * PAGE);
+    assert_int_equal(vmsim_run(sim, rd, 76), VMSIM_OK);
+    const struct vmsim_stats *st = stats(sim);
+    assert_int_equal(st->khugepaged.scans, 1);
+    assert_int_equal(st->khugepaged.collapses, 1);
+    assert_int_equal(st->khugepaged.pages_scanned, N);
+    assert_int_equal(leaf_tables(sim), 1);
+    /* in one batch: the memo's runs of hits stop at the scan */
+    assert_int_equal(vmsim_run(sim, rd, 1100), VMSIM_OK);
+    st = stats(sim);
+    assert_int_equal(st->khugepaged.scans, 2);
+    assert_int_equal(st->khugepaged.collapses, 2);
+    assert_int_equal(st->khugepaged.pages_scanned, 2 * N);
+    assert_int_equal(st->khugepaged.full_scans, 0);
+    assert_int_equal(leaf_tables(sim), 0);
+    assert_int_equal(vmsim_run(sim, rd, 1099), VMSIM_OK);
+    assert_int_equal(stats(sim)->khugepaged.scans, 2);
+    run1(sim, rd[0]);
+    st = stats(sim);
+    assert_int_equal(st->khugepaged.scans, 3);
+    assert_int_equal(st->khugepaged.full_scans, 2);
+    assert_int_equal(st->khugepaged.pages_scanned, 2 * N);
+    assert_int_equal(st->khugepaged.collapses, 2);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
+/* Off by default: the statistics stay 0 and the JSON has no key. The
+ * library refuses what it cannot do (base pages only), and so does the
+ * CLI, saying what it expected; a bad spec names the item. */
+static void test_option(void **state)
+{
+    struct vmsim_config cfg = config(1u << 20, 0);
+    struct vmsim *sim = new_machine(&cfg);
+    for (uint64_t i = 0; i < 3000; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, i * PAGE));
+    assert_int_equal(stats(sim)->khugepaged.scans, 0);
+    vmsim_destroy(sim);
+    cfg = config(1u << 20, 10);
+    cfg.anon_page_shift = 12;
+    struct vmsim *bad = NULL;
+    assert_int_equal(vmsim_create(&cfg, &bad), VMSIM_EINVAL);
+    char why[160];
+    assert_int_equal(vmsim_khugepaged_parse("every=5,pages=0", &cfg, why, sizeof why), VMSIM_EINVAL);
+    assert_int_equal(vmsim_khugepaged_parse("every=5,max_ptes_none=7,copy=9", &cfg, why, sizeof why),
+                     VMSIM_OK);
+    assert_int_equal(cfg.khugepaged.every, 5);
+    assert_int_equal(cfg.khugepaged.max_ptes_none, 7);
+    assert_int_equal(cfg.khugepaged.copy, 9);
+    assert_int_equal(cfg.khugepaged.pages, VMSIM_KHP_DEFAULT);
+    const struct vmsim_khugepaged_config r = vmsim_khugepaged_resolved(&cfg);
+    assert_int_equal(r.pages, 8 * N);
+    assert_int_equal(r.max_ptes_shared, N / 2);
+
+    struct cmd_result c = run_vmsim("run --workload seq --khugepaged every=1000,sometimes=2");
+    assert_int_equal(c.status, 2);
+    expect_in("stderr", c.err, "sometimes=2");
+    cmd_result_free(&c);
+    c = run_vmsim("run --workload seq --khugepaged on");
+    assert_int_equal(c.status, 2);
+    expect_in("stderr", c.err, "--khugepaged: expected huge pages");
+    cmd_result_free(&c);
+    c = run_vmsim("run --workload seq --json - --quiet");
+    assert_int_equal(c.status, 0);
+    assert_null(strstr(c.out, "khugepaged"));
+    cmd_result_free(&c);
+    c = run_vmsim("run --workload seq --page-size 2m --thp always --khugepaged every=1000 --json -");
+    assert_int_equal(c.status, 0);
+    expect_in("stdout", c.out, "\"collapse_fail_alloc\"");
+    expect_in("stdout", c.out, "\"max_ptes_none\": 511");
+    cmd_result_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_collapse),
+        cmocka_unit_test(test_max_ptes_none),
+        cmocka_unit_test(test_no_free_block),
+        cmocka_unit_test(test_shared_after_fork),
+        cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_option),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
