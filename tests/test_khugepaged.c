@@ -303,6 +303,68 @@ static void test_resume(void **state)
     vmsim_destroy(sim);
 }
 
+/* --verify under churn: three processes (one forked from another) write
+ * and read at random in 8 blocks each, advise them part of the time, unmap
+ * and remap pieces; two thirds of the way a fourth process writes 6000
+ * pages, which brings memory pressure with swap (pages are evicted, and
+ * blocks then hold swapped pages); scans every 97 accesses, of
+ * 1024 entries, max_ptes_none 64, max_ptes_shared 32. Whatever collapses,
+ * splits or is evicted, no read may see anything but its process's last
+ * write: 0 mismatches, every read checked, no out-of-memory. Collapses,
+ * evictions and the failures for empty, swapped and shared entries must
+ * all happen (the stream is fixed: these are checked to be non-zero, so
+ * that the test keeps attacking those paths, not as derived numbers). */
+static void test_verify_churn(void **state)
+{
+    struct vmsim_config cfg = config(12 * 1024, 97);
+    cfg.swap_bytes = 64ull << 20;
+    cfg.khugepaged.pages = 2 * N;
+    cfg.khugepaged.max_ptes_none = 64;
+    cfg.khugepaged.max_ptes_shared = 32;
+    struct vmsim *sim = new_machine(&cfg);
+    uint64_t x = 12345;
+    for (vmsim_pid_t pid = 1; pid <= 2; pid++)
+        map(sim, pid, 8);
+    unsigned reads = 0;
+    for (unsigned step = 0; step < 60000; step++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        const unsigned r = (unsigned)(x >> 33);
+        const vmsim_pid_t pid = 1 + r % 3;
+        const uint64_t va = MB2 + (uint64_t)(r >> 2) % (8 * N) * PAGE;
+        if (step == 20000)
+            run1(sim, ev_os(VMSIM_EV_FORK, 0, 1, 3, 0));
+        for (uint64_t i = 0; step == 40000 && i < 6000; i++) /* the pressure */
+            run1(sim, ev_access(VMSIM_WRITE, 4, 32 * MB2 + i * PAGE));
+        if (pid == 3 && step < 20000)
+            continue;
+        if (r % 997 == 0)
+            advise(sim, pid, 8);
+        else if (r % 1499 == 0)
+            run1(sim, ev_os(VMSIM_EV_MUNMAP, 0, pid, va, 64 * PAGE));
+        else if (r % 1499 == 1)
+            run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, pid, va & ~(MB2 - 1), MB2));
+        else if ((r >> 8) % 3 == 0) {
+            run1(sim, ev_access(VMSIM_READ, pid, va));
+            reads++;
+        } else
+            run1(sim, ev_access(VMSIM_WRITE, pid, va));
+    }
+    const struct vmsim_stats *st = stats(sim);
+    assert_int_equal(st->verify_checks, reads);
+    assert_int_equal(st->verify_mismatches, 0);
+    assert_int_equal(st->faults_oom, 0);
+    if (!st->khugepaged.collapses || !st->khugepaged.fail_none || !st->khugepaged.fail_swap ||
+        !st->khugepaged.fail_shared || !st->evictions)
+        fail_msg("the stream no longer exercises the paths: %llu collapses, %llu fail_none, "
+                 "%llu fail_swap, %llu fail_shared, %llu evictions",
+                 (unsigned long long)st->khugepaged.collapses,
+                 (unsigned long long)st->khugepaged.fail_none,
+                 (unsigned long long)st->khugepaged.fail_swap,
+                 (unsigned long long)st->khugepaged.fail_shared,
+                 (unsigned long long)st->evictions);
+    vmsim_destroy(sim);
+}
+
 /* Off by default: the statistics stay 0 and the JSON has no key. The
  * library refuses what it cannot do (base pages only), and so does the
  * CLI, saying what it expected; a bad spec names the item. */
@@ -357,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_no_free_block),
         cmocka_unit_test(test_shared_after_fork),
         cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_verify_churn),
         cmocka_unit_test(test_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
