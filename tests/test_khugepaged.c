@@ -206,6 +206,74 @@ static void test_no_free_block(void **state)
     vmsim_destroy(sim);
 }
 
+/* Swapped-out entries (max_ptes_swap, default 512 / 8 = 64). 1536 frames
+ * (three aligned 2 MiB blocks), FIFO, swap. P1 maps A = [2 MiB, 4 MiB), C =
+ * [4 MiB, 6 MiB) and D = [8 MiB, 10 MiB), advises D. It writes A's 512 pages
+ * (root, L3, L2, A's leaf table: 516 frames), one page of D (a huge page:
+ * 1028), then C's 512 pages: C's leaf table leaves 507 frames, so the last 5
+ * pages of C each evict the oldest page on the FIFO list: A's pages 0-4 go
+ * to swap. munmap of D frees its aligned block; A is advised; 75 reads of
+ * A's present pages bring the accesses to every = 1100. A has 5 swapped
+ * entries <= 64 and 507 referenced ones >= 256: it collapses, its 5 pages
+ * read back from swap (swap.reads + 5, 5 x io cycles) into the huge page
+ * with the 507 others (512 pages copied). Frames: 4 tables + C's 512 + the
+ * huge page = 1028. Reads of A's pages 0-4 then see their writes, through
+ * the huge page, no swap-in fault. With max_ptes_swap = 4 the same block
+ * fails (collapse_fail_swap 1), nothing is read, 1024 frames stay in use. */
+static void test_swapped_entries(void **state)
+{
+    for (int limit = 0; limit < 2; limit++) {
+        struct vmsim_config cfg = config(1536, 1100);
+        cfg.replace = VMSIM_REPLACE_FIFO;
+        cfg.swap_bytes = 64ull << 20;
+        if (limit)
+            cfg.khugepaged.max_ptes_swap = 4;
+        struct vmsim *sim = new_machine(&cfg);
+        run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, 2 * MB2));
+        run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 4 * MB2, MB2));
+        run1(sim, ev_os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, 4 * MB2, MB2));
+        for (uint64_t i = 0; i < N; i++)
+            run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
+        run1(sim, ev_access(VMSIM_WRITE, 1, 4 * MB2));
+        assert_int_equal(stats(sim)->frames_used, 4 + N + N);
+        for (uint64_t i = 0; i < N; i++)
+            run1(sim, ev_access(VMSIM_WRITE, 1, 2 * MB2 + i * PAGE));
+        const struct vmsim_stats *st = stats(sim);
+        assert_int_equal(st->evictions, 5);
+        assert_int_equal(st->swap_writes, 5);
+        run1(sim, ev_os(VMSIM_EV_MUNMAP, 0, 1, 4 * MB2, MB2));
+        advise(sim, 1, 1);
+        const uint64_t reads = stats(sim)->swap_reads;
+        for (uint64_t i = 100; i < 175; i++)
+            run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+        st = stats(sim);
+        assert_int_equal(st->khugepaged.scans, 1);
+        if (limit) {
+            assert_int_equal(st->khugepaged.fail_swap, 1);
+            assert_int_equal(st->khugepaged.collapses, 0);
+            assert_int_equal(st->swap_reads - reads, 0);
+            assert_int_equal(st->frames_used, 4 + 1 + 507 + N);
+            vmsim_destroy(sim);
+            continue;
+        }
+        assert_int_equal(st->khugepaged.fail_swap, 0);
+        assert_int_equal(st->khugepaged.collapses, 1);
+        assert_int_equal(st->khugepaged.pages_copied, N);
+        assert_int_equal(st->swap_reads - reads, 5);
+        assert_int_equal(st->khugepaged.cycles, N * cfg.cost.pt_ref + N * 500 + 5 * cfg.cost.io);
+        assert_int_equal(st->frames_used, 4 + N + N);
+        const uint64_t huge = st->translations_huge, faults = st->faults_total;
+        for (uint64_t i = 0; i < 5; i++)
+            run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+        st = stats(sim);
+        assert_int_equal(st->translations_huge - huge, 5);
+        assert_int_equal(st->faults_total, faults);
+        assert_int_equal(st->verify_mismatches, 0);
+        assert_int_equal(st->verify_checks, 75 + 5);
+        vmsim_destroy(sim);
+    }
+}
+
 /* Copy-on-write sharing (max_ptes_shared, default 512 / 2 = 256), scans of
  * pages = 1024 (two blocks). P1 writes its 512 pages, advises, forks P2:
  * every frame is mapped by both. 488 reads reach the first scan: each
@@ -417,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_collapse),
         cmocka_unit_test(test_max_ptes_none),
         cmocka_unit_test(test_no_free_block),
+        cmocka_unit_test(test_swapped_entries),
         cmocka_unit_test(test_shared_after_fork),
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_verify_churn),

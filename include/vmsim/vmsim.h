@@ -194,18 +194,21 @@ extern const char *const vmsim_thp_names[]; /* by enum value, NULL-terminated */
  * of a VM visits up to `pages` base-page entries of the blocks of
  * THP-eligible memory, resuming where the last one stopped, and collapses
  * a block into one huge page when at most max_ptes_none of its entries are
- * empty (or map the zero frame), none is swapped out and at most
- * max_ptes_shared map a frame another mapping shares. every 0: off. The
- * other fields, VMSIM_KHP_DEFAULT: Linux's default for a leaf table of N
- * entries (pages 8N, max_ptes_none N - 1, max_ptes_shared N / 2), copy 500
- * cycles. vmsim_khugepaged_parse reads "every=N,pages=P,max_ptes_none=K,
- * max_ptes_shared=S,copy=C". */
+ * empty (or map the zero frame), at most max_ptes_swap are swapped out
+ * (read back into the huge page; with any, half the present pages must
+ * have been referenced) and at most max_ptes_shared map a frame another
+ * mapping shares. every 0: off. The other fields, VMSIM_KHP_DEFAULT:
+ * Linux's default for a leaf table of N entries (pages 8N, max_ptes_none
+ * N - 1, max_ptes_swap N / 8, max_ptes_shared N / 2), copy 500 cycles.
+ * vmsim_khugepaged_parse reads "every=N,pages=P,max_ptes_none=K,
+ * max_ptes_swap=W,max_ptes_shared=S,copy=C". */
 #define VMSIM_KHP_DEFAULT UINT32_MAX
 struct vmsim_khugepaged_config {
     uint64_t every;           /* accesses between two scans; 0: no khugepaged */
     uint32_t pages;           /* base-page entries a scan visits (a block is visited whole) */
     uint32_t max_ptes_none;   /* empty or zero-frame entries a collapsed block may have */
     uint32_t max_ptes_shared; /* entries whose frame others map too (copy-on-write after fork) */
+    uint32_t max_ptes_swap;   /* swapped-out entries a collapse reads back in */
     uint32_t copy;            /* cycles per base page of a collapsed block written (copy or zero) */
 };
 
@@ -467,9 +470,11 @@ struct vmsim_khugepaged_stats {
     uint64_t collapses;     /* blocks collapsed into one huge page */
     uint64_t fail_alloc;    /* blocks that qualified but found no free huge block */
     uint64_t fail_none;     /* blocks with more than max_ptes_none empty entries */
-    uint64_t fail_swap;     /* blocks with an entry swapped out */
+    uint64_t fail_swap;     /* blocks with more than max_ptes_swap swapped-out entries, or
+                               some and fewer than half the entries referenced */
     uint64_t fail_shared;   /* blocks with more than max_ptes_shared shared entries */
-    uint64_t pages_copied;  /* base pages copied into the huge pages made */
+    uint64_t pages_copied;  /* base pages copied into the huge pages made (from a frame
+                               or from swap) */
     uint64_t cycles;        /* the scans' and collapses' cycles (also in `cycles`) */
 };
 

@@ -12,8 +12,9 @@ void vmsim_config_default(struct vmsim_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     strcpy(cfg->pt, "radix");
-    cfg->khugepaged = (struct vmsim_khugepaged_config){0, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT,
-                                                       VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT};
+    cfg->khugepaged = (struct vmsim_khugepaged_config){
+        0, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT,
+        VMSIM_KHP_DEFAULT};
     vmsim_geometry_preset("x86-64", &cfg->geom);
     cfg->cost = (struct vmsim_cost_config){
         .access = 4, .pt_ref = 20, .fault = 1000, .io = 100000, .trap = 50, .sw_ref = 8,

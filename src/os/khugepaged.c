@@ -19,17 +19,21 @@
  *
  * A block collapses when it is THP-eligible (thp_eligible: the rule of huge
  * faults) and its entries pass Linux's limits: at most max_ptes_none empty
- * or zero-frame entries, none swapped out (Linux swaps up to max_ptes_swap
- * back in first; vmsim does not, and fails the block), at most
- * max_ptes_shared entries whose frame another mapping holds too (after a
- * fork; the page cache counts as another holder). Linux also wants one
- * recently referenced page; vmsim maps pages only when accessed and does
+ * or zero-frame entries; at most max_ptes_swap swapped out, and if any, at
+ * least half the entries referenced (accessed bit set; Linux's
+ * SCAN_LACK_REFERENCED_PAGE); at most max_ptes_shared entries whose frame
+ * another mapping holds too (after a fork; the page cache counts as another
+ * holder). Linux swaps the swapped pages in before the collapse; vmsim
+ * reads them straight into the huge page (from the swap cache's frame, or
+ * the device: swap.reads and their I/O cost), which is the same traffic.
+ * Linux also wants one referenced page when none is swapped; vmsim does
  * not ask.
  *
  * The collapse: an order-9 block from the buddy allocator (no reclaim, no
  * compaction: none free is collapse_fail_alloc and the mapping stays as it
- * was); the present pages copied, the empty ones zeroed (--verify's stamps
- * follow); every base entry unmapped (each frame's reference and reverse-map
+ * was); the present pages copied, the swapped ones read in, the empty ones
+ * zeroed (--verify's stamps follow); every base entry unmapped (a swap
+ * entry lets go of its slot) (each frame's reference and reverse-map
  * entry dropped, a shootdown on every CPU that may cache it), which frees
  * the leaf table; the huge entry mapped (writable when the mapping is, as
  * Linux's maybe_pmd_mkwrite), on the replacement list; the walk caches
@@ -61,12 +65,12 @@
 
 int vmsim_khugepaged_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t len)
 {
-    struct vmsim_khugepaged_config c = {KHP_EVERY, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT,
-                                        VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT};
+    struct vmsim_khugepaged_config c = {KHP_EVERY,         VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT,
+                                        VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT};
     if (!*spec) {
         if (why)
             snprintf(why, len, "expected on, off or every=N,pages=P,max_ptes_none=K,"
-                     "max_ptes_shared=S,copy=C (any of them), found nothing");
+                     "max_ptes_swap=W,max_ptes_shared=S,copy=C (any of them), found nothing");
         return VMSIM_EINVAL;
     }
     if (!strcmp(spec, "off"))
@@ -81,12 +85,13 @@ int vmsim_khugepaged_parse(const char *spec, struct vmsim_config *cfg, char *why
         uint32_t *dst = kv_is(&kv, "pages")             ? &c.pages
                         : kv_is(&kv, "max_ptes_none")   ? &c.max_ptes_none
                         : kv_is(&kv, "max_ptes_shared") ? &c.max_ptes_shared
+                        : kv_is(&kv, "max_ptes_swap")   ? &c.max_ptes_swap
                         : kv_is(&kv, "copy")            ? &c.copy
                                                         : NULL;
         if (!dst && !kv_is(&kv, "every")) {
             if (why)
-                snprintf(why, len, "expected every=, pages=, max_ptes_none=, max_ptes_shared= "
-                         "or copy=, found \"%.*s\"", (int)(kv.len > 40 ? 40 : kv.len), kv.s);
+                snprintf(why, len, "expected every=, pages=, max_ptes_none=, max_ptes_swap=, "
+                         "max_ptes_shared= or copy=, found \"%.*s\"", (int)(kv.len > 40 ? 40 : kv.len), kv.s);
             return VMSIM_EINVAL;
         }
         const unsigned long long max = dst ? UINT32_MAX - 1ull : (unsigned long long)INT64_MAX;
@@ -118,6 +123,8 @@ struct vmsim_khugepaged_config vmsim_khugepaged_resolved(const struct vmsim_conf
         c.max_ptes_none = n - 1;
     if (c.max_ptes_shared == VMSIM_KHP_DEFAULT)
         c.max_ptes_shared = n / 2;
+    if (c.max_ptes_swap == VMSIM_KHP_DEFAULT)
+        c.max_ptes_swap = n / 8;
     if (c.copy == VMSIM_KHP_DEFAULT)
         c.copy = KHP_COPY_CYCLES;
     return c;
@@ -137,6 +144,7 @@ int khugepaged_init(struct kernel *k)
     h->pages = c.pages;
     h->max_none = c.max_ptes_none;
     h->max_shared = c.max_ptes_shared;
+    h->max_swap = c.max_ptes_swap;
     h->copy = c.copy;
     if (!h->pages || !(h->ent = calloc(n, sizeof *h->ent)))
         return h->pages ? VMSIM_ENOMEM : VMSIM_EINVAL;
@@ -218,25 +226,46 @@ static int gather_leaf(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
     return 0;
 }
 
-/* Judge the n entries of the block by Linux's limits. */
+/* Judge the n entries of the block by Linux's limits. With pages to read
+ * back from swap, half the entries must have been referenced (accessed
+ * bit set): Linux's SCAN_LACK_REFERENCED_PAGE, so that a cold block is not
+ * read in for nothing. */
 static enum verdict judge(struct kernel *k, const uint64_t *ent, uint64_t n)
 {
     const struct khugepaged *h = &k->khp;
-    uint64_t none = 0, shared = 0;
+    uint64_t none = 0, shared = 0, swapped = 0, young = 0;
     for (uint64_t i = 0; i < n; i++) {
         const uint64_t e = ent[i];
-        if (e & PTE_SWAP)
-            return KHP_SWAP;
+        if (e & PTE_SWAP) {
+            swapped++;
+            continue;
+        }
         if (!(e & PTE_P) || (e & PTE_ZERO)) {
             none++;
             continue;
         }
         const struct frame *f = kernel_frame(k, PTE_PFN(e));
         shared += f->refcount > 1 || (f->flags & FRAME_CACHE);
+        young += (e & PTE_A) != 0;
     }
     if (none > h->max_none)
         return KHP_NONE;
+    if (swapped > h->max_swap || (swapped && young < n / 2))
+        return KHP_SWAP;
     return shared > h->max_shared ? KHP_SHARED : KHP_OK;
+}
+
+/* The contents (--verify's stamp) of the swapped-out page in slot: from
+ * the frame the swap cache still holds, else read from the device
+ * (counted, and its cost added to *io). */
+static uint64_t swapped_stamp(struct kernel *k, uint64_t slot, uint64_t *io)
+{
+    const vmsim_pfn_t cached = swapcache_frame(k, slot);
+    if (cached != FRAME_NIL)
+        return k->cfg->verify ? verify_get(k, cached) : 0;
+    k->st->swap_reads++;
+    *io += k->cfg->cost.io;
+    return k->phys->swap.stamp ? k->phys->swap.stamp[slot] : 0;
 }
 
 /* Collapse the block of p at lo (size bytes, level 2) if it qualifies. */
@@ -277,17 +306,20 @@ static int collapse(struct kernel *k, struct process *p, vmsim_vaddr_t lo, uint6
         return rc;
     kernel_frames_written(k, huge, n);
     thp_untouch(k, huge, n);
-    uint64_t copied = 0;
+    uint64_t copied = 0, io = 0;
     for (uint64_t i = 0; i < n; i++) {
         const uint64_t e = h->ent[i];
-        const bool data = (e & PTE_P) && !(e & PTE_ZERO);
+        const bool data = (e & PTE_P) && !(e & PTE_ZERO), swapped = e & PTE_SWAP;
+        const uint64_t stamp = swapped ? swapped_stamp(k, PTE_PFN(e), &io)
+                               : data && k->cfg->verify ? verify_get(k, PTE_PFN(e))
+                                                        : 0;
         if (k->cfg->verify)
-            verify_set(k, huge + i, data ? verify_get(k, PTE_PFN(e)) : 0);
-        if (data) {
+            verify_set(k, huge + i, stamp);
+        if (data || swapped) {
             copied++;
             thp_touch(k, huge + i); /* reached as a base page: not internal fragmentation */
         }
-        if (e)
+        if (e) /* a swapped entry lets go of its slot */
             kernel_unmap_page(k, p, lo + (i << ps));
     }
     const struct vma *v = vma_find(&p->vmas, lo);
@@ -302,8 +334,8 @@ static int collapse(struct kernel *k, struct process *p, vmsim_vaddr_t lo, uint6
     mmu_flush_pwc_all(k->mmu); /* the leaf table went */
     st->collapses++;
     st->pages_copied += copied;
-    st->cycles += n * h->copy;
-    k->st->cycles += n * h->copy;
+    st->cycles += n * h->copy + io;
+    k->st->cycles += n * h->copy + io;
     return VMSIM_OK;
 }
 

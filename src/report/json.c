@@ -107,9 +107,10 @@ static json_t *config_json(const struct vmsim_config *cfg)
     if (cfg->khugepaged.every) { /* the same: only when on, its defaults resolved */
         const struct vmsim_khugepaged_config kc = vmsim_khugepaged_resolved(cfg);
         json_object_set_new(kernel, "khugepaged",
-                            json_pack("{s:I,s:I,s:I,s:I,s:I}", "every", (json_int_t)kc.every,
+                            json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "every", (json_int_t)kc.every,
                                       "pages", (json_int_t)kc.pages, "max_ptes_none",
-                                      (json_int_t)kc.max_ptes_none, "max_ptes_shared",
+                                      (json_int_t)kc.max_ptes_none, "max_ptes_swap",
+                                      (json_int_t)kc.max_ptes_swap, "max_ptes_shared",
                                       (json_int_t)kc.max_ptes_shared, "copy", (json_int_t)kc.copy));
     }
     const struct vmsim_nested_config *n = &cfg->nested;
