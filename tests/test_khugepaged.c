@@ -459,6 +459,8 @@ static void test_option(void **state)
     const struct vmsim_khugepaged_config r = vmsim_khugepaged_resolved(&cfg);
     assert_int_equal(r.pages, 8 * N);
     assert_int_equal(r.max_ptes_shared, N / 2);
+    assert_int_equal(r.max_ptes_swap, N / 8);
+    assert_int_equal(r.max_ptes_none, 7);
 
     struct cmd_result c = run_vmsim("run --workload seq --khugepaged every=1000,sometimes=2");
     assert_int_equal(c.status, 2);
