@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "vmsim/event.h"
 #include "vmsim/types.h"
@@ -253,6 +254,9 @@ struct vmsim_config {
     bool share_tables;       /* processes mapping the same file block alike share its leaf
                                 table (radix only; docs/kernel.md, "Shared page-table
                                 subtrees"); not with evict_tables */
+    bool compact;            /* a huge-page allocation that finds no free block migrates
+                                movable pages out of one aligned block to make one
+                                (docs/kernel.md, "Compaction"); off by default */
     bool sw_walk;            /* TLB misses trap to a software handler (no page-walk caches) */
     uint32_t handler_frame;  /* kernel stack bytes one fault-handler activation takes */
     uint32_t kernel_stack;   /* kernel stack bytes: what a recursive handler may use */
@@ -288,6 +292,33 @@ extern const char *const vmsim_machine_help[];
  * vmsim_machine_names; not applied by vmsim_config_machine. */
 extern const char *const vmsim_machine_caches[];
 
+/* Set one machine option exactly as `vmsim run --NAME VALUE` does (docs/cli.md):
+ * name without the dashes ("tlb", "pwc", "mem", "pt", "geometry",
+ * "page-size", "thp", "cpus", "replace", ...: vmsim_config_option_names),
+ * value NULL for a flag ("strict", "no-asid", ...). Options apply in the
+ * order given, each to what the earlier ones left: give "machine" first (a
+ * preset sets TLBs, caches and the geometry), and "geometry" before "pwc"
+ * (a geometry drops the page-walk caches of levels it lacks). Returns 0, or
+ * VMSIM_ENOENT for a name that is no option, VMSIM_EINVAL for a value it
+ * does not take, with why (when not NULL) holding "--NAME: expected ...,
+ * found ..."; cfg is then unchanged except for the option's own fields.
+ * After the last option call vmsim_config_finish. Thread-safe for distinct
+ * configs. */
+int vmsim_config_option(struct vmsim_config *cfg, const char *name, const char *value, char *why,
+                        size_t whylen);
+/* The option names vmsim_config_option takes, NULL-terminated, in the
+ * order of docs/cli.md's machine options. */
+const char *const *vmsim_config_option_names(void);
+/* 1 when option name takes a value, 0 for a flag, VMSIM_ENOENT for no option. */
+int vmsim_config_option_takes_value(const char *name);
+/* Check the options together and resolve what depends on several of them,
+ * as `vmsim run` does after reading its command line: the page sizes
+ * against the geometry (VMSIM_PAGE_HUGE becomes the smallest huge page),
+ * the host options against --nested (whose page-walk caches default to the
+ * guest's), memory and swap sizes, --threads. 0, or VMSIM_EINVAL with why
+ * naming the option, what was expected and what was found. */
+int vmsim_config_finish(struct vmsim_config *cfg, char *why, size_t whylen);
+
 /* Parse a TLB SPEC (see docs/cli.md) or "none" into cfg->tlb/ntlb. */
 int vmsim_tlb_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
 /* Parse a PWC SPEC ("l4=2x2,l3=4x4,l2=32x4", "unified=32x4", "none"). */
@@ -306,6 +337,9 @@ struct vmsim_khugepaged_config vmsim_khugepaged_resolved(const struct vmsim_conf
 int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
 /* Parse a size: "4096", "4k", "2m", "1g", "64GiB". */
 int vmsim_parse_size(const char *s, uint64_t *out);
+/* Parse a count of events: "250000", "250k", "1.5m" (a whole number below
+ * 2^63); 0 on success. */
+int vmsim_parse_count(const char *s, uint64_t *out);
 
 /* ---- statistics ----------------------------------------------------------- */
 
@@ -478,12 +512,30 @@ struct vmsim_khugepaged_stats {
     uint64_t cycles;        /* the scans' and collapses' cycles (also in `cycles`) */
 };
 
+/* Compaction (cfg.compact; docs/stats.md, "compact" and "thp.coverage"):
+ * reported only when the option is on, so every other run's output keeps
+ * its keys. The counters are zeroed by a warm-up; the two gauges are read
+ * off the frames when the statistics are read (0 while no huge page can be
+ * mapped). Combined as SUM. */
+struct vmsim_compact_stats {
+    uint64_t runs;         /* counter: huge-page allocations that found no free block and compacted */
+    uint64_t success;      /* counter: of which assembled a free block */
+    uint64_t fail;         /* counter: of which found no block that could be emptied */
+    uint64_t pages_moved;  /* counter: in-use base frames migrated out of the chosen blocks */
+    uint64_t rmap_updates; /* counter: page-table entries repointed to a moved page's new frame */
+    uint64_t shootdowns;   /* counter: TLB shootdowns those updates made */
+    uint64_t cycles;       /* counter: the cost model's cycles for the copies and shootdowns */
+    uint64_t anon_bytes;      /* state: resident private anonymous memory (each frame once) */
+    uint64_t anon_huge_bytes; /* state: of which in huge pages */
+};
+
 struct vmsim_stats {
 #define VMSIM_STAT_FIELD(f, n, r, d) uint64_t f;
     VMSIM_STATS(VMSIM_STAT_FIELD)
 #undef VMSIM_STAT_FIELD
     struct vmsim_share_stats share;                    /* --share-tables: SUM */
     struct vmsim_khugepaged_stats khugepaged;          /* --khugepaged: SUM */
+    struct vmsim_compact_stats compact;                /* --compact: SUM */
     struct vmsim_tlb_stats tlb[VMSIM_MAX_TLB_LEVELS]; /* same order as config */
     uint64_t walk_hist[VMSIM_MAX_LEVELS + 2];         /* walks by references made: SUM */
     uint64_t mig_round_pages[VMSIM_MIGRATE_ROUNDS];    /* pages sent by each pre-copy round: FIRST */
@@ -501,6 +553,10 @@ struct vmsim_stats {
 /* Gorman's unusable free space index of order j from st->buddy_free: the
  * share of free frames in blocks smaller than 2^j (0 when none is free). */
 double vmsim_buddy_unusable(const struct vmsim_stats *st, unsigned order);
+
+/* Huge-page coverage from st->compact: the share of resident private
+ * anonymous memory that huge pages map (0 when there is none). */
+double vmsim_thp_coverage(const struct vmsim_stats *st);
 
 /* Page-table memory (the VmPTE rule: the root is reported apart). Radix
  * trees fill the per-level arrays; other organizations name their parts
@@ -529,6 +585,10 @@ struct vmsim_pt_footprint {
 struct vmsim;
 
 int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out);
+/* vmsim_create that says why it refused a configuration: why (when not
+ * NULL, whylen > 0) gets a sentence naming the field or option, what was
+ * expected and what was found; "" on success. */
+int vmsim_create_why(const struct vmsim_config *cfg, struct vmsim **out, char *why, size_t whylen);
 void vmsim_destroy(struct vmsim *sim);
 /* Consume n events. Returns 0, or a negative code for a real failure (host
  * out of memory, an event naming a CPU the machine lacks); simulated
@@ -551,6 +611,11 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim);
 const struct vmsim_config *vmsim_get_config(const struct vmsim *sim);
 /* Page-table memory of all live processes together (of every VM). */
 void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
+/* The JSON document `vmsim run --json` writes for a run read to its end
+ * (docs/stats.md): the statistics as of this call, the configuration, and
+ * source (the workload's or trace's name; NULL: none). Returns 0, or
+ * VMSIM_EIO when out could not be written, VMSIM_ENOMEM. */
+int vmsim_write_json(const struct vmsim *sim, const char *source, FILE *out);
 
 /* ---- warm-up: statistics of the steady state ---------------------------------- */
 

@@ -78,7 +78,7 @@ enum {
     OPT_CPUS, OPT_NO_ASID, OPT_PAGE_SIZE, OPT_SEED, OPT_SWAP, OPT_REPLACE, OPT_STRICT,
     OPT_VERIFY, OPT_VIPT, OPT_EVICT_TABLES, OPT_THP, OPT_FAULT_STACK, OPT_WALKER,
     OPT_NESTED, OPT_SHADOW, OPT_MIGRATE, OPT_ENCLAVE, OPT_HOST_PT, OPT_HOST_MEM, OPT_HOST_PAGE, OPT_NTLB, OPT_HOST_PWC,
-    OPT_CACHE, OPT_WARMUP, OPT_THREADS, OPT_LOCKS, OPT_SHARE_TABLES, OPT_KHUGEPAGED,
+    OPT_CACHE, OPT_WARMUP, OPT_THREADS, OPT_LOCKS, OPT_SHARE_TABLES, OPT_COMPACT, OPT_KHUGEPAGED,
     OPT_CLI_FIRST_FREE
 };
 #define CLI_CONFIG_OPTIONS                                                                 \
@@ -92,6 +92,7 @@ enum {
     {"verify", no_argument, 0, OPT_VERIFY}, {"vipt", required_argument, 0, OPT_VIPT},        \
     {"evict-tables", no_argument, 0, OPT_EVICT_TABLES}, {"thp", required_argument, 0, OPT_THP},            \
     {"share-tables", no_argument, 0, OPT_SHARE_TABLES},                                      \
+    {"compact", required_argument, 0, OPT_COMPACT},                                          \
     {"khugepaged", required_argument, 0, OPT_KHUGEPAGED},                                    \
     {"fault-stack", required_argument, 0, OPT_FAULT_STACK},                                  \
     {"walker", required_argument, 0, OPT_WALKER},                                            \
@@ -190,5 +191,35 @@ int cli_valgrind_run(const char *const *tool_args, char **cmd, int logfd, int lo
 int cli_record_source(struct cli_recording *r, struct vmsim_source **src);
 int cli_record_end(struct cli_recording *r, bool stop);
 int cli_record_status(const struct cli_recording *r, int wstatus, bool say);
+
+/* Run control (runctl.c, docs/cli.md "Run control"): --skip N drops the
+ * first N access events (OS events among them are still applied), --max N
+ * stops after N access events simulated (done is then set: read no
+ * further). cli_runctl_filter works in place and returns the events kept. */
+struct cli_runctl {
+    uint64_t skip, max;      /* 0: none */
+    uint64_t skipped, taken; /* access events dropped, and let through */
+    bool done;
+};
+size_t cli_runctl_filter(struct cli_runctl *c, struct vmsim_event *ev, size_t n);
+
+/* --interval N --interval-out FILE (runctl.c, docs/formats/interval.md):
+ * open checks the name (.jsonl, .ndjson, .csv or -) and opens the file, 0
+ * or 1/2 after printing why. Per batch: feed only the first
+ * cli_interval_cut() events (it ends a batch at an interval's last
+ * access), then call cli_interval_after(). close writes the last, partial
+ * interval (sim NULL: none) and closes; 0 or 1 after printing why. */
+struct cli_interval {
+    FILE *f;
+    const char *path;
+    bool csv, started, warm_seen;
+    uint64_t every, next, last, lines;
+    uint64_t prev[160 + 2 * VMSIM_MAX_TLB_LEVELS]; /* the counters at the last line */
+};
+int cli_interval_open(struct cli_interval *iv, const char *path, uint64_t every);
+size_t cli_interval_cut(struct cli_interval *iv, const struct vmsim *sim,
+                        const struct vmsim_event *ev, size_t n);
+void cli_interval_after(struct cli_interval *iv, const struct vmsim *sim);
+int cli_interval_close(struct cli_interval *iv, const struct vmsim *sim);
 
 #endif

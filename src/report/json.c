@@ -113,6 +113,8 @@ static json_t *config_json(const struct vmsim_config *cfg)
                                       (json_int_t)kc.max_ptes_swap, "max_ptes_shared",
                                       (json_int_t)kc.max_ptes_shared, "copy", (json_int_t)kc.copy));
     }
+    if (cfg->compact)
+        json_object_set_new(kernel, "compact", json_true());
     const struct vmsim_nested_config *n = &cfg->nested;
     json_t *nested = n->on ? json_pack("{s:s,s:b,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:o}", "pt", n->pt[0] ? n->pt : "radix",
                                        "shadow", n->shadow, "enclave_pid", (json_int_t)n->enclave_pid,
@@ -155,7 +157,7 @@ static json_t *config_json(const struct vmsim_config *cfg)
                      cfg->locks <= VMSIM_LOCKS_SEQCOUNT ? vmsim_locks_names[cfg->locks] : "?");
 }
 
-int report_json(const struct vmsim *sim, const char *source, FILE *out)
+int vmsim_write_json(const struct vmsim *sim, const char *source, FILE *out)
 {
     return report_json_outcome(sim, source, NULL, out);
 }
@@ -301,6 +303,19 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
                    {"khugepaged.cycles", kh->cycles}};
         for (size_t i = 0; i < sizeof khp / sizeof khp[0]; i++)
             set_path(root, khp[i].name, json_integer((json_int_t)khp[i].v));
+    }
+    if (cfg->compact) { /* only then, like sharing */
+        const struct vmsim_compact_stats *c = &st->compact;
+        set_path(root, "compact.runs", json_integer((json_int_t)c->runs));
+        set_path(root, "compact.success", json_integer((json_int_t)c->success));
+        set_path(root, "compact.fail", json_integer((json_int_t)c->fail));
+        set_path(root, "compact.pages_moved", json_integer((json_int_t)c->pages_moved));
+        set_path(root, "compact.rmap_updates", json_integer((json_int_t)c->rmap_updates));
+        set_path(root, "compact.shootdowns", json_integer((json_int_t)c->shootdowns));
+        set_path(root, "compact.cycles", json_integer((json_int_t)c->cycles));
+        set_path(root, "thp.anon_bytes", json_integer((json_int_t)c->anon_bytes));
+        set_path(root, "thp.anon_huge_bytes", json_integer((json_int_t)c->anon_huge_bytes));
+        set_path(root, "thp.coverage", json_real(vmsim_thp_coverage(st)));
     }
     json_object_set_new(root, "config", config_json(cfg));
     int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "report/report.h"
+#include "util/fmt.h"
 
 static const char *num(uint64_t v, char *buf)
 {
@@ -21,18 +22,7 @@ static const char *num(uint64_t v, char *buf)
 
 const char *report_bytes(uint64_t bytes, char *buf, size_t len)
 {
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    unsigned u = 0;
-    double v = (double)bytes;
-    while (v >= 1024 && u < 6) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0 || v == (double)(uint64_t)v)
-        snprintf(buf, len, "%.0f %s", v, unit[u]);
-    else
-        snprintf(buf, len, "%.1f %s", v, unit[u]);
-    return buf;
+    return fmt_bytes(bytes, buf, len);
 }
 
 static double pct(uint64_t a, uint64_t b) { return b ? 100.0 * (double)a / (double)b : 0.0; }
@@ -241,6 +231,16 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
                 num(kh->fail_none, (char[32]){0}), num(kh->fail_swap, (char[32]){0}),
                 num(kh->fail_shared, (char[32]){0}));
     }
+    if (cfg->compact)
+        fprintf(out, "%-22s %s runs (%s assembled a block, %s failed): %s pages moved, %s "
+                "entries repointed, %s shootdowns, %s cycles; huge pages map %.1f%% of %s "
+                "resident anonymous memory\n", "compaction", num(st->compact.runs, a),
+                num(st->compact.success, b), num(st->compact.fail, c),
+                num(st->compact.pages_moved, (char[32]){0}),
+                num(st->compact.rmap_updates, (char[32]){0}),
+                num(st->compact.shootdowns, (char[32]){0}), num(st->compact.cycles, (char[32]){0}),
+                100.0 * vmsim_thp_coverage(st),
+                report_bytes(st->compact.anon_bytes, (char[32]){0}, 32));
     fprintf(out, "%-22s %s frames in use (%s), peak %s\n\n", "memory", num(st->frames_used, a),
             report_bytes(st->frames_used << cfg->geom.page_shift, b, sizeof b),
             num(st->frames_peak, c));
