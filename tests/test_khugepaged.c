@@ -462,6 +462,17 @@ static void test_option(void **state)
     assert_int_equal(r.max_ptes_swap, N / 8);
     assert_int_equal(r.max_ptes_none, 7);
 
+    /* the library's option table, as the bindings use it */
+    struct vmsim_config o;
+    vmsim_config_default(&o);
+    assert_int_equal(vmsim_config_option(&o, "khugepaged", "every=10,max_ptes_swap=3", why,
+                                         sizeof why), VMSIM_OK);
+    assert_int_equal(o.khugepaged.max_ptes_swap, 3);
+    assert_int_equal(vmsim_config_finish(&o, why, sizeof why), VMSIM_EINVAL); /* base pages */
+    expect_in("why", why, "--khugepaged: expected huge pages");
+    assert_int_equal(vmsim_config_option(&o, "page-size", "2m", why, sizeof why), VMSIM_OK);
+    assert_int_equal(vmsim_config_finish(&o, why, sizeof why), VMSIM_OK);
+
     struct cmd_result c = run_vmsim("run --workload seq --khugepaged every=1000,sometimes=2");
     assert_int_equal(c.status, 2);
     expect_in("stderr", c.err, "sometimes=2");
