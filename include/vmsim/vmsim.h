@@ -191,6 +191,28 @@ enum vmsim_thp {
 };
 extern const char *const vmsim_thp_names[]; /* by enum value, NULL-terminated */
 
+/* khugepaged (docs/kernel.md, "khugepaged"): a scan every `every` accesses
+ * of a VM visits up to `pages` base-page entries of the blocks of
+ * THP-eligible memory, resuming where the last one stopped, and collapses
+ * a block into one huge page when at most max_ptes_none of its entries are
+ * empty (or map the zero frame), at most max_ptes_swap are swapped out
+ * (read back into the huge page; with any, half the present pages must
+ * have been referenced) and at most max_ptes_shared map a frame another
+ * mapping shares. every 0: off. The other fields, VMSIM_KHP_DEFAULT:
+ * Linux's default for a leaf table of N entries (pages 8N, max_ptes_none
+ * N - 1, max_ptes_swap N / 8, max_ptes_shared N / 2), copy 500 cycles.
+ * vmsim_khugepaged_parse reads "every=N,pages=P,max_ptes_none=K,
+ * max_ptes_swap=W,max_ptes_shared=S,copy=C". */
+#define VMSIM_KHP_DEFAULT UINT32_MAX
+struct vmsim_khugepaged_config {
+    uint64_t every;           /* accesses between two scans; 0: no khugepaged */
+    uint32_t pages;           /* base-page entries a scan visits (a block is visited whole) */
+    uint32_t max_ptes_none;   /* empty or zero-frame entries a collapsed block may have */
+    uint32_t max_ptes_shared; /* entries whose frame others map too (copy-on-write after fork) */
+    uint32_t max_ptes_swap;   /* swapped-out entries a collapse reads back in */
+    uint32_t copy;            /* cycles per base page of a collapsed block written (copy or zero) */
+};
+
 /* What a parallel run's page-table updates lock (docs/concurrency.md). In
  * every design walks take no lock; the kernel's own bookkeeping (frame
  * allocator, reverse map, page cache, its counters) is under one kernel
@@ -250,6 +272,8 @@ struct vmsim_config {
      * options a parallel run does not take yet. */
     uint32_t threads;
     uint8_t locks; /* enum vmsim_locks: what a parallel run's faults lock */
+    struct vmsim_khugepaged_config khugepaged; /* huge pages only; not with --threads,
+                                                  --evict-tables */
 };
 
 /* Why cfg cannot run on threads (a sentence naming the option), or NULL
@@ -304,6 +328,12 @@ int vmsim_pwc_parse(const char *spec, struct vmsim_config *cfg, char *why, size_
  * l3=16384x16x64/shared:42,dram=200[,row=16x8k:100][,data=off]", a machine
  * preset's name (its hierarchy) or "none", into cfg->mem. */
 int vmsim_cache_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
+/* Parse a khugepaged spec (struct vmsim_khugepaged_config; "on": all
+ * defaults, "off": none) into cfg->khugepaged. */
+int vmsim_khugepaged_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
+/* cfg->khugepaged with every VMSIM_KHP_DEFAULT replaced by its value for
+ * cfg's geometry (what a run uses and reports). */
+struct vmsim_khugepaged_config vmsim_khugepaged_resolved(const struct vmsim_config *cfg);
 /* Parse "access=1,pt_ref=30,fault=1000". */
 int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
 /* Parse a size: "4096", "4k", "2m", "1g", "64GiB". */
@@ -471,6 +501,24 @@ struct vmsim_share_stats {
     uint64_t upper_detached;
 };
 
+/* khugepaged (cfg.khugepaged; docs/stats.md, "khugepaged"): reported only
+ * when it is on, so every other run's output keeps its keys. Counters,
+ * combined as SUM. */
+struct vmsim_khugepaged_stats {
+    uint64_t scans;         /* scans run (one every cfg.khugepaged.every accesses) */
+    uint64_t pages_scanned; /* base-page entries of the blocks the scans visited */
+    uint64_t full_scans;    /* passes over every process completed */
+    uint64_t collapses;     /* blocks collapsed into one huge page */
+    uint64_t fail_alloc;    /* blocks that qualified but found no free huge block */
+    uint64_t fail_none;     /* blocks with more than max_ptes_none empty entries */
+    uint64_t fail_swap;     /* blocks with more than max_ptes_swap swapped-out entries, or
+                               some and fewer than half the entries referenced */
+    uint64_t fail_shared;   /* blocks with more than max_ptes_shared shared entries */
+    uint64_t pages_copied;  /* base pages copied into the huge pages made (from a frame
+                               or from swap) */
+    uint64_t cycles;        /* the scans' and collapses' cycles (also in `cycles`) */
+};
+
 /* Compaction (cfg.compact; docs/stats.md, "compact" and "thp.coverage"):
  * reported only when the option is on, so every other run's output keeps
  * its keys. The counters are zeroed by a warm-up; the two gauges are read
@@ -493,6 +541,7 @@ struct vmsim_stats {
     VMSIM_STATS(VMSIM_STAT_FIELD)
 #undef VMSIM_STAT_FIELD
     struct vmsim_share_stats share;                    /* --share-tables: SUM */
+    struct vmsim_khugepaged_stats khugepaged;          /* --khugepaged: SUM */
     struct vmsim_compact_stats compact;                /* --compact: SUM */
     struct vmsim_tlb_stats tlb[VMSIM_MAX_TLB_LEVELS]; /* same order as config */
     uint64_t walk_hist[VMSIM_MAX_LEVELS + 2];         /* walks by references made: SUM */

@@ -15,6 +15,9 @@ void vmsim_config_default(struct vmsim_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     strcpy(cfg->pt, "radix");
+    cfg->khugepaged = (struct vmsim_khugepaged_config){
+        0, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT,
+        VMSIM_KHP_DEFAULT};
     vmsim_geometry_preset("x86-64", &cfg->geom);
     cfg->cost = (struct vmsim_cost_config){
         .access = 4, .pt_ref = 20, .fault = 1000, .io = 100000, .trap = 50, .sw_ref = 8,
@@ -242,6 +245,13 @@ static int check_config(const struct vmsim_config *cfg, char *why, size_t len)
     if (cfg->share_tables && !ops->table_link)
         return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected --pt radix, "
                    "found --pt %s", cfg->pt);
+    if (cfg->khugepaged.every &&
+        (ops->base_only || cfg->evict_tables || !cfg->khugepaged.pages ||
+         cfg->thp == VMSIM_THP_NEVER || !cfg->anon_page_shift ||
+         cfg->anon_page_shift == cfg->geom.page_shift))
+        return say(why, len, VMSIM_EINVAL, "khugepaged (--khugepaged): expected huge pages for "
+                   "anonymous memory (anon_page_shift, thp), an organization that holds them, "
+                   "no evict_tables and pages of 1 or more");
     if (cfg->share_tables && cfg->geom.levels < 2)
         return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected a geometry "
                    "of two levels or more, found %s with one", cfg->geom.name);
@@ -519,6 +529,15 @@ int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vadd
     return VMSIM_OK;
 }
 
+/* n more accesses of the VM: khugepaged's scan when its interval ends
+ * (runs of hits are cut there: run_events). */
+static int khugepaged_tick(struct vmsim *sim, uint64_t n)
+{
+    if ((sim->k.khp.left -= n) != 0)
+        return VMSIM_OK;
+    return khugepaged_scan(&sim->k);
+}
+
 /* Simulated memory running out is a result, not a failure: an event that
  * needed a frame (a new process's root table, a table for a mapping) and
  * found none is counted and dropped, and the run goes on. */
@@ -533,6 +552,8 @@ static inline __attribute__((always_inline)) int run_event(struct vmsim *sim,
     if (sim->nvms && !(sim = vm_of(sim, e)))
         return VMSIM_EINVAL;
     int rc = run_one(sim, e);
+    if (__builtin_expect(sim->k.khp.left != 0, 0) && e->type == VMSIM_EV_ACCESS && rc == 0)
+        rc = khugepaged_tick(sim, 1);
     if (rc != VMSIM_ENOFRAME)
         return rc;
     sim->st.faults_oom++;
@@ -629,10 +650,14 @@ static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
         pf->events += (unsigned)(end - i);
         for (; i < end; i++) {
             if (runs && !pf->on) { /* while walks are frequent, runs are short */
-                const size_t h = mmu_hits(&sim->mmu, ev + i, end - i);
+                const uint64_t left = sim->k.khp.left; /* khugepaged's next scan */
+                const size_t h = mmu_hits(&sim->mmu, ev + i, left && left < end - i ? left : end - i);
                 if (h) {
                     sim->k.cur_cpu = ev[i].cpu;
                     sim->st.events += h;
+                    int rc = left ? khugepaged_tick(sim, h) : VMSIM_OK;
+                    if (rc)
+                        return rc;
                     if ((i += h) == end)
                         break;
                 }

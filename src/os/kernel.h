@@ -7,6 +7,7 @@
  *              page-cache faults, swap-in, protection and segfaults
  *   reclaim.c  the replacement list, eviction, swap-out
  *   replace/   the replacement policies, one file each behind an ops table
+ *   khugepaged.c the background pass collapsing blocks of base pages
  *   swapcache.c  swap slot -> the frame still holding its contents
  *   touch.c    the hook that sees every translation when one must (track)
  *   vma.c, rmap.c, pagecache.c   the data structures
@@ -105,6 +106,16 @@ struct ptshare {
     struct u64map index; /* hash of (file, block, mode) -> first record (index + 1) */
 };
 
+/* khugepaged (khugepaged.c): the configuration with its defaults resolved,
+ * and where the next scan starts. */
+struct khugepaged {
+    uint64_t left;       /* accesses until the next scan (0: khugepaged is off) */
+    uint32_t pages, max_none, max_shared, max_swap, copy;
+    uint32_t proc;       /* the next scan starts in process id proc ... */
+    vmsim_vaddr_t va;    /* ... at this address */
+    uint64_t *ent;       /* one block's entries */
+};
+
 /* A kernel instance: owned by itself (one per VM); the machine composes it. */
 struct kernel {
     /* what it runs on (struct kernel_env, given to kernel_init) */
@@ -139,6 +150,7 @@ struct kernel {
     struct rmap rmap;
     struct pagecache pc;
     struct ptshare share; /* --share-tables */
+    struct khugepaged khp; /* --khugepaged */
     uint32_t *swap_frame; /* per slot: the frame holding its contents, or FRAME_NIL */
     uint64_t swap_frame_cap;
     struct reclaim rc;
@@ -267,6 +279,13 @@ int thp_split_partial(struct kernel *k, struct process *p, vmsim_vaddr_t lo, vms
 void thp_touch(struct kernel *k, vmsim_pfn_t pfn);
 void thp_untouch(struct kernel *k, vmsim_pfn_t pfn, uint64_t frames);
 void thp_untouched(struct kernel *k); /* fills the statistic */
+
+/* khugepaged.c: set up from cfg.khugepaged (VMSIM_EINVAL: a geometry or
+ * option it cannot work with); a scan, which the machine runs every
+ * cfg.khugepaged.every accesses. */
+int khugepaged_init(struct kernel *k);
+void khugepaged_fini(struct kernel *k);
+int khugepaged_scan(struct kernel *k);
 
 /* ptshare.c: fill stats.pt_shareable and the gauges of stats.share. */
 void kernel_pt_share(struct kernel *k);

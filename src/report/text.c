@@ -222,6 +222,15 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
                 "on a change of one, %s let go\n", "shared tables", num(st->share.tables, a),
                 num(st->share.sharers, b), num(st->share.attached, c),
                 num(st->share.unshared, (char[32]){0}), num(st->share.detached, (char[32]){0}));
+    if (cfg->khugepaged.every) {
+        const struct vmsim_khugepaged_stats *kh = &st->khugepaged;
+        fprintf(out, "%-22s %s scans, %s entries scanned, %s collapses (%s pages copied); not "
+                "collapsed: %s no free block, %s too many empty, %s swapped, %s shared\n",
+                "khugepaged", num(kh->scans, a), num(kh->pages_scanned, b), num(kh->collapses, c),
+                num(kh->pages_copied, (char[32]){0}), num(kh->fail_alloc, (char[32]){0}),
+                num(kh->fail_none, (char[32]){0}), num(kh->fail_swap, (char[32]){0}),
+                num(kh->fail_shared, (char[32]){0}));
+    }
     if (cfg->compact)
         fprintf(out, "%-22s %s runs (%s assembled a block, %s failed): %s pages moved, %s "
                 "entries repointed, %s shootdowns, %s cycles; huge pages map %.1f%% of %s "
