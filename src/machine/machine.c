@@ -2,11 +2,13 @@
  * statistics. The event loop dispatches each event to the MMU (accesses)
  * or the kernel (process and mapping events); see mmu/mmu.c and os/kernel.c. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "machine/machine.h"
+#include "machine/debug.h"
 #include "machine/parallel.h"
 #include "virt/nested.h"
 
@@ -86,11 +88,50 @@ static __attribute__((noinline)) int fault_threads(struct vmsim *sim, struct pro
     return kernel_fault(&sim->k, p, va, kind, w, fixed);
 }
 
+/* An observed machine's fault: its kinds, for the observer, are the
+ * faults.* counters the kernel's handler raised (it raises faults.total
+ * once per fault). */
+static __attribute__((noinline)) int fault_watched(struct vmsim *sim, struct process *p,
+                                                   vmsim_vaddr_t va, unsigned kind,
+                                                   const struct walk *w, bool *fixed)
+{
+    static const struct {
+        size_t off;
+        enum vmsim_fault_kind kind;
+    } kinds[] = {
+#define KIND(f, k) {offsetof(struct vmsim_stats, f), VMSIM_FAULT_##k}
+        KIND(faults_zero_read, ZERO_READ),   KIND(faults_zero_write, ZERO_WRITE),
+        KIND(faults_cow_zero, COW_ZERO),     KIND(faults_cow_copy, COW_COPY),
+        KIND(faults_cow_reuse, COW_REUSE),   KIND(faults_pagecache_hit, PAGECACHE_HIT),
+        KIND(faults_pagecache_miss, PAGECACHE_MISS), KIND(faults_swap_in, SWAP_IN),
+        KIND(faults_segv, SEGV),             KIND(faults_protection, PROTECTION),
+        KIND(faults_oom, OOM),               KIND(faults_table, TABLE),
+#undef KIND
+    };
+    enum { NKINDS = sizeof kinds / sizeof kinds[0] };
+    const char *st = (const char *)sim->k.st;
+    uint64_t before[NKINDS];
+    for (size_t i = 0; i < NKINDS; i++)
+        memcpy(&before[i], st + kinds[i].off, sizeof before[i]);
+    const int rc = kernel_fault(&sim->k, p, va, kind, w, fixed);
+    unsigned set = 0;
+    for (size_t i = 0; i < NKINDS; i++) {
+        uint64_t now;
+        memcpy(&now, st + kinds[i].off, sizeof now);
+        if (now != before[i])
+            set |= 1u << kinds[i].kind;
+    }
+    sim->mmu.watch->fault_kinds = set ? set : 1u << VMSIM_FAULT_OTHER;
+    return rc;
+}
+
 static int fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
                  const struct walk *w, bool *fixed)
 {
     if (__builtin_expect(sim->par != NULL, 0))
         return fault_threads(sim, p, va, kind, w, fixed);
+    if (__builtin_expect(sim->mmu.watch != NULL, 0))
+        return fault_watched(sim, p, va, kind, w, fixed);
     return kernel_fault(&sim->k, p, va, kind, w, fixed);
 }
 
@@ -147,7 +188,9 @@ static void wire(struct vmsim *sim)
     m->track = sim->k.rc.track || sim->cfg.verify || sim->k.huge;
     const struct vmsim *first = sim->primary ? sim->primary : sim;
     m->mem = first->cfg.mem.dram ? (struct memsys *)&first->memsys : NULL;
-    m->plain_cpus = m->mem && first->cfg.mem.data ? 0 : sim->cfg.ncpus;
+    m->watch = first->mmu.watch;
+    /* an observed machine's accesses all take the observed path (mmu.h) */
+    m->plain_cpus = (m->mem && first->cfg.mem.data) || m->watch ? 0 : sim->cfg.ncpus;
     /* a guest's own addresses are guest-physical: tagged by its VM */
     m->mem_tag = sim->cfg.nested.on ? (uint64_t)sim->vmid << 48 : 0;
 }
@@ -900,4 +943,48 @@ int vmsim_verify_first(const struct vmsim *sim, struct vmsim_mismatch *m)
 int vmsim_debug_corrupt(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va)
 {
     return verify_corrupt(&sim->k, pid, va);
+}
+
+/* ---- observing and stepping ---- */
+
+const char *const vmsim_fault_names[] = {
+    "none", "demand_zero_read", "demand_zero_write", "cow_zero", "cow_copy", "cow_reuse",
+    "pagecache_hit", "pagecache_miss", "swap_in", "segv", "protection", "bad_address", "oom",
+    "table", "other", NULL};
+
+/* Point every VM's MMU at the first VM's watch (on) or at nothing. */
+static void watch_set(struct vmsim *sim, bool on)
+{
+    sim->mmu.watch = on ? &sim->watch : NULL;
+    wire(sim);
+    for (unsigned i = 2; sim->vm && i < VMSIM_MAX_VMS; i++)
+        if (sim->vm[i])
+            wire(sim->vm[i]);
+}
+
+int vmsim_set_observer(struct vmsim *sim, const struct vmsim_observer *obs)
+{
+    if (sim->par || sim->primary)
+        return sim->par ? VMSIM_EUNSUPPORTED : VMSIM_EINVAL;
+    sim->watch.obs = obs ? *obs : (struct vmsim_observer){0};
+    watch_set(sim, obs != NULL);
+    return VMSIM_OK;
+}
+
+int vmsim_translate(struct vmsim *sim, const struct vmsim_event *ev, struct vmsim_translation *out)
+{
+    memset(out, 0, sizeof *out);
+    out->tlb_level = -1;
+    if (sim->par || sim->primary)
+        return sim->par ? VMSIM_EUNSUPPORTED : VMSIM_EINVAL;
+    const bool observed = sim->mmu.watch != NULL;
+    sim->watch.rec = out;
+    sim->watch.page_done = false;
+    if (!observed)
+        watch_set(sim, true);
+    const int rc = vmsim_run(sim, ev, 1);
+    sim->watch.rec = NULL;
+    if (!observed)
+        watch_set(sim, false);
+    return rc;
 }

@@ -46,6 +46,8 @@ struct vmsim {
                                  none to come (vmsim_set_warmup) */
     struct vmsim_warmup warm; /* the first VM: the warm-up asked for, what resets excluded */
     struct par *par;          /* cfg.threads > 1: the threads (parallel.c); NULL: one */
+    struct mmu_watch watch;   /* the first VM: the observer and vmsim_translate's record, which
+                                 every VM's mmu.watch points to while either is on */
 };
 
 /* stats.c: fold one part's statistics into acc (which starts as a copy of

@@ -178,6 +178,15 @@ struct kernel_env {
     const struct kernel_traps *traps; /* to the hypervisor */
 };
 
+/* A page evicted (counted in reclaim.evictions): the observer's evict,
+ * when the machine has one (vmsim_set_observer). */
+static inline void kernel_evicted(struct kernel *k, vmsim_pfn_t pfn, enum vmsim_evict_kind what)
+{
+    const struct mmu_watch *w = k->mmu->watch;
+    if (__builtin_expect(w != NULL, 0) && w->obs.evict)
+        w->obs.evict(w->obs.ctx, (vmsim_paddr_t)pfn << k->phys->page_shift, what);
+}
+
 int kernel_init(struct kernel *k, const struct kernel_env *env);
 void kernel_fini(struct kernel *k);
 /* Zero the kernel's counters and its organization's (vmsim_reset_stats),
