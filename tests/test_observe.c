@@ -319,6 +319,51 @@ static void test_refusals(void **state)
     vmsim_destroy(sim);
 }
 
+/* vmsim_read_stats: the full read is vmsim_get_stats' figures; the cheap
+ * one differs from it only in the scanned statistics, which it leaves at 0;
+ * reading changes nothing (the document before and after is the same).
+ * Two processes map one 4 MiB file read-only at 2 MiB-aligned addresses
+ * and read every page: 2 leaf tables each, 2 of the 4 shareable (8 KiB).
+ * THP leaves huge pages partly untouched; --vipt 64x128 has index bits
+ * above a 4 KiB page (log2(64 x 128 / 4096) = 1). */
+static void test_read_stats(void **state)
+{
+    (void)state;
+    static const char *const opts[] = {"mem", "256m", "thp", "always", "vipt", "64x128", NULL};
+    struct vmsim *sim = machine(opts);
+    for (vmsim_pid_t pid = 1; pid <= 2; pid++) {
+        struct vmsim_event m = ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R, pid, pid << 30, 4u << 20);
+        m.file = 7;
+        assert_int_equal(vmsim_run(sim, &m, 1), 0);
+        for (uint64_t a = 0; a < (4u << 20); a += 4096) {
+            const struct vmsim_event e = ev_access(VMSIM_READ, pid, ((uint64_t)pid << 30) + a);
+            assert_int_equal(vmsim_run(sim, &e, 1), 0);
+        }
+    }
+    const struct vmsim_event w = ev_access(VMSIM_WRITE, 3, BASE); /* one 2 MiB page, 4 KiB used */
+    assert_int_equal(vmsim_run(sim, &w, 1), 0);
+    char *before = document(sim);
+    struct vmsim_stats full, cheap;
+    vmsim_read_stats(sim, &full, true);
+    vmsim_read_stats(sim, &cheap, false);
+    const struct vmsim_stats *got = vmsim_get_stats(sim);
+    assert_memory_equal(&full, got, sizeof full);
+    assert_int_equal(full.pt_shareable, 2 * 4096);
+    assert_int_equal(full.synonym_bits, 1);
+    assert_int_equal(full.huge_untouched, (2u << 20) - 4096);
+#define CHECK_ZERO(f)                                                                              \
+    assert_int_equal(cheap.f, 0);                                                                  \
+    cheap.f = full.f;
+    VMSIM_SCANNED_STATS(CHECK_ZERO)
+#undef CHECK_ZERO
+    assert_memory_equal(&full, &cheap, sizeof full);
+    char *after = document(sim);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    vmsim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_fills_by_hand),
         cmocka_unit_test(test_translation_by_hand),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_read_stats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

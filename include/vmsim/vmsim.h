@@ -529,8 +529,21 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n);
 void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag);
 /* The counters as of this call: what each CPU, kernel and the hypervisor
  * counted, merged (each statistic by its rule), and the memory gauges
- * (frames_*). The struct is the simulator's, the same on every call, and
- * changes only when this is called again (or vmsim_vm_stats for VM 1). */
+ * (frames_*), into *out. Reads the machine and writes nothing else: several
+ * threads may read one machine at once between runs. scan false: cheap
+ * (no allocation, time independent of the memory simulated), and the
+ * statistics that need a pass over frames or tables
+ * (VMSIM_SCANNED_STATS) are 0; scan true: those too, as the reports print
+ * them (page_tables.shareable_bytes sorts, so it allocates). */
+void vmsim_read_stats(const struct vmsim *sim, struct vmsim_stats *out, bool scan);
+/* The statistics vmsim_read_stats computes only when asked to scan. */
+#define VMSIM_SCANNED_STATS(X)                                                              \
+    X(pt_shareable) X(synonym_bits) X(synonym_frames) X(huge_untouched)                     \
+    X(nested_host_frames) X(nested_table_bytes)
+/* vmsim_read_stats(sim, buffer, true) into a buffer the machine holds, for
+ * callers that want a pointer: the same buffer on every call, changed only
+ * when this is called again (or vmsim_vm_stats for VM 1), so one thread
+ * at a time. */
 const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim);
 const struct vmsim_config *vmsim_get_config(const struct vmsim *sim);
 /* Page-table memory of all live processes together (of every VM). */

@@ -273,10 +273,12 @@ int thp_split_partial(struct kernel *k, struct process *p, vmsim_vaddr_t lo, vms
 /* The touched bitmap behind memory.huge_untouched_bytes. */
 void thp_touch(struct kernel *k, vmsim_pfn_t pfn);
 void thp_untouch(struct kernel *k, vmsim_pfn_t pfn, uint64_t frames);
-void thp_untouched(struct kernel *k); /* fills the statistic */
+/* Fill out->huge_untouched: a pass over the frames (the statistics read). */
+void thp_untouched(const struct kernel *k, struct vmsim_stats *out);
 
-/* ptshare.c: fill stats.pt_shareable and the gauges of stats.share. */
-void kernel_pt_share(struct kernel *k);
+/* ptshare.c: fill out->pt_shareable (a scan of the tables, allocating) and
+ * the gauges of out->share (a pass over the records). */
+void kernel_pt_share(const struct kernel *k, struct vmsim_stats *out, bool scan);
 /* ptshare.c, --share-tables (docs/kernel.md, "Shared page-table subtrees").
  * ptshare_fault: before a page-cache fault of p at va in v maps, point p to
  * the registered table of its block when there is one (the entry may then
@@ -307,7 +309,7 @@ void kernel_shootdown_space(struct kernel *k, struct process *p, vmsim_vaddr_t v
 
 /* synonym.c: fill stats synonym_bits and synonym_frames from the frames
  * mapped now and the VIPT geometry of the config. */
-void kernel_synonyms(struct kernel *k);
+void kernel_synonyms(const struct kernel *k, struct vmsim_stats *out);
 
 /* reclaim.c: phys_alloc evicts through it when memory is full. */
 int reclaim_init(struct kernel *k);
