@@ -197,3 +197,8 @@ int cli_config_finish(struct vmsim_config *cfg)
         return cli_usage("%s", why);
     return 0;
 }
+
+int cli_parse_count(const char *s, uint64_t *out)
+{
+    return parse_count(s, out);
+}
