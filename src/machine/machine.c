@@ -10,6 +10,7 @@
 #include "machine/machine.h"
 #include "machine/debug.h"
 #include "machine/parallel.h"
+#include "os/compact.h"
 #include "virt/nested.h"
 
 void vmsim_config_default(struct vmsim_config *cfg)
@@ -830,8 +831,10 @@ static void vm_read(const struct vmsim *sim, struct vmsim_stats *out, bool scan)
         return;
     if (sim->cfg.vipt_sets)
         kernel_synonyms(&sim->k, out);
-    if (sim->k.huge)
+    if (sim->k.huge) {
         thp_untouched(&sim->k, out);
+        compact_gauges(&sim->k, out);
+    }
     if (sim->nested) {
         struct vmsim_pt_footprint fp;
         nested_footprint(sim->nested, &fp, &out->nested_host_frames);
