@@ -6,6 +6,7 @@
 #define VMSIM_OS_COMPACT_H
 
 struct kernel;
+struct vmsim_stats;
 
 /* Empty one aligned block of 2^order frames (docs/kernel.md,
  * "Compaction", says which): 0 when a free block of that order now
