@@ -192,6 +192,15 @@ struct kernel_env {
     const struct kernel_traps *traps; /* to the hypervisor */
 };
 
+/* A page evicted (counted in reclaim.evictions): the observer's evict,
+ * when the machine has one (vmsim_set_observer). */
+static inline void kernel_evicted(struct kernel *k, vmsim_pfn_t pfn, enum vmsim_evict_kind what)
+{
+    const struct mmu_watch *w = k->mmu->watch;
+    if (__builtin_expect(w != NULL, 0) && w->obs.evict)
+        w->obs.evict(w->obs.ctx, (vmsim_paddr_t)pfn << k->phys->page_shift, what);
+}
+
 int kernel_init(struct kernel *k, const struct kernel_env *env);
 void kernel_fini(struct kernel *k);
 /* Zero the kernel's counters and its organization's (vmsim_reset_stats),
@@ -278,7 +287,8 @@ int thp_split_partial(struct kernel *k, struct process *p, vmsim_vaddr_t lo, vms
 /* The touched bitmap behind memory.huge_untouched_bytes. */
 void thp_touch(struct kernel *k, vmsim_pfn_t pfn);
 void thp_untouch(struct kernel *k, vmsim_pfn_t pfn, uint64_t frames);
-void thp_untouched(struct kernel *k); /* fills the statistic */
+/* Fill out->huge_untouched: a pass over the frames (the statistics read). */
+void thp_untouched(const struct kernel *k, struct vmsim_stats *out);
 
 /* khugepaged.c: set up from cfg.khugepaged (VMSIM_EINVAL: a geometry or
  * option it cannot work with); a scan, which the machine runs every
@@ -287,8 +297,9 @@ int khugepaged_init(struct kernel *k);
 void khugepaged_fini(struct kernel *k);
 int khugepaged_scan(struct kernel *k);
 
-/* ptshare.c: fill stats.pt_shareable and the gauges of stats.share. */
-void kernel_pt_share(struct kernel *k);
+/* ptshare.c: fill out->pt_shareable (a scan of the tables, allocating) and
+ * the gauges of out->share (a pass over the records). */
+void kernel_pt_share(const struct kernel *k, struct vmsim_stats *out, bool scan);
 /* ptshare.c, --share-tables (docs/kernel.md, "Shared page-table subtrees").
  * ptshare_fault: before a page-cache fault of p at va in v maps, point p to
  * the registered tables of its blocks when there are (level 2, then the
@@ -325,7 +336,7 @@ void kernel_shootdown_space(struct kernel *k, struct process *p, vmsim_vaddr_t v
 
 /* synonym.c: fill stats synonym_bits and synonym_frames from the frames
  * mapped now and the VIPT geometry of the config. */
-void kernel_synonyms(struct kernel *k);
+void kernel_synonyms(const struct kernel *k, struct vmsim_stats *out);
 
 /* reclaim.c: phys_alloc evicts through it when memory is full. */
 int reclaim_init(struct kernel *k);

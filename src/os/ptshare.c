@@ -13,7 +13,8 @@
  * the bytes such sharing would save: for each (file, block) mapped that
  * way by n processes that each have the leaf table, n - 1 tables.
  *
- * Computed when the statistics are read: O(processes x VMAs + tables). */
+ * Computed when the statistics are read with scan (vmsim_read_stats):
+ * O(processes x VMAs + tables). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,9 +47,9 @@ static int by_table(const void *a, const void *b)
     return c ? c : x->table < y->table ? -1 : x->table > y->table;
 }
 
-static void share_gauges(struct kernel *k)
+static void share_gauges(const struct kernel *k, struct vmsim_stats *out)
 {
-    struct vmsim_share_stats *s = &k->st->share;
+    struct vmsim_share_stats *s = &out->share;
     s->tables = s->sharers = s->upper_tables = s->upper_sharers = 0;
     for (uint32_t i = 0; i < k->share.nrec; i++) {
         const struct ptshare_rec *r = &k->share.rec[i];
@@ -59,12 +60,12 @@ static void share_gauges(struct kernel *k)
     }
 }
 
-void kernel_pt_share(struct kernel *k)
+void kernel_pt_share(const struct kernel *k, struct vmsim_stats *out, bool scan)
 {
     const unsigned ps = k->phys->page_shift, L = k->cfg->geom.levels;
-    k->st->pt_shareable = 0;
-    share_gauges(k);
-    if (L < 2 || !k->ops->tree)
+    out->pt_shareable = 0;
+    share_gauges(k, out);
+    if (!scan || L < 2 || !k->ops->tree)
         return;
     const uint64_t span = 1ull << k->shift[2];
     const uint64_t table_bytes = (1ull << k->cfg->geom.bits[L - 1]) * k->cfg->geom.pte_bytes;
@@ -107,7 +108,7 @@ void kernel_pt_share(struct kernel *k)
         qsort(c, n, sizeof *c, by_table);
     for (size_t i = 1; i < n; i++)
         if (!by_key(&c[i], &c[i - 1]) && c[i].table != c[i - 1].table)
-            k->st->pt_shareable += table_bytes;
+            out->pt_shareable += table_bytes;
     free(c);
 }
 

@@ -415,6 +415,7 @@ static int evict_huge(struct kernel *k, vmsim_pfn_t head)
         if ((rc = evict_anon(k, b)) != VMSIM_OK)
             break; /* swap full: the rest stay, as base pages */
         k->st->evictions++;
+        kernel_evicted(k, b, VMSIM_EVICT_ANON);
         evicted++;
     }
     return evicted ? VMSIM_OK : (rc ? rc : VMSIM_ENOFRAME);
@@ -449,6 +450,9 @@ static int reclaim_one(void *ctx)
                                       : evict_anon(k, v);
         if (rc == VMSIM_OK) {
             k->st->evictions++;
+            kernel_evicted(k, v, (fl & FRAME_PT)      ? VMSIM_EVICT_TABLE
+                                 : (fl & FRAME_CACHE) ? VMSIM_EVICT_FILE
+                                                      : VMSIM_EVICT_ANON);
             return VMSIM_OK;
         }
         if (rc != VMSIM_ENOFRAME)
