@@ -8,8 +8,9 @@ REQUIRED := cmake make gcc pkg-config libcmocka-dev libjansson-dev zlib1g-dev li
             libzstd-dev
 # Each serves one part; without it that part says so and the rest goes on:
 # clang and its runtime the fuzz targets, valgrind `vmsim record`/`crosscheck`
-# and the real-program tests, gnuplot `vmsim plot`.
-OPTIONAL := clang libclang-rt-14-dev valgrind gnuplot-nox
+# and the real-program tests, gnuplot `vmsim plot`, Open MPI `vmsim sweep`
+# under mpirun/srun and its test.
+OPTIONAL := clang libclang-rt-14-dev valgrind gnuplot-nox openmpi-bin libopenmpi-dev
 FUZZ_SECONDS ?= 10
 
 .PHONY: all deps build run test test-release test-asan bench install clean
@@ -36,6 +37,7 @@ deps:
 	  case "$$optional" in *clang*) echo "  no fuzz targets in make test";; esac; \
 	  case "$$optional" in *valgrind*) echo "  no vmsim record / crosscheck; real-program tests skipped";; esac; \
 	  case "$$optional" in *gnuplot*) echo "  no vmsim plot or sweep --plot";; esac; \
+	  case "$$optional" in *openmpi*) echo "  no vmsim sweep under MPI (its test is skipped)";; esac; \
 	fi
 
 build/%/CMakeCache.txt: | deps

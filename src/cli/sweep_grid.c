@@ -257,5 +257,10 @@ json_t *sweep_header(const struct sweep *s)
         json_array_append_new(axes, ax);
     }
     json_object_set_new(h, "axes", axes);
+    if (s->shard_n) {
+        char shard[64];
+        snprintf(shard, sizeof shard, "%zu/%zu", s->shard_i, s->shard_n);
+        json_object_set_new(h, "shard", json_string(shard));
+    }
     return h;
 }

@@ -286,8 +286,12 @@ static bool csv_column(const char *key)
 
 static void sweep_write_csv(FILE *f, const struct sweep *s)
 {
-    /* the header from a row's keys (every row has the same keys) */
-    json_t *first = s->rows[0];
+    /* the header from a row's keys (every row has the same keys); a
+     * shard has rows of its points only */
+    json_t *first = NULL;
+    for (size_t p = 0; p < s->npoints && !first; p++)
+        first = s->rows[p];
+    if (!first) return;
     const char *key;
     json_t *v;
     bool comma = false;
@@ -302,6 +306,7 @@ static void sweep_write_csv(FILE *f, const struct sweep *s)
     }
     fputc('\n', f);
     for (size_t p = 0; p < s->npoints; p++) {
+        if (!s->rows[p]) continue;
         comma = false;
         json_object_foreach(first, key, v)
         {
@@ -326,8 +331,14 @@ static json_t *sweep_result_doc(const struct sweep *s, unsigned jobs, double wal
     json_object_set_new(doc, "ran", json_integer((json_int_t)s->ran));
     json_object_set_new(doc, "resumed", json_integer((json_int_t)s->nresumed));
     json_object_set_new(doc, "wall_s", json_real(wall));
+    if (s->rank_points) {
+        json_t *ranks = json_array();
+        for (int r = 0; r < s->nranks; r++)
+            json_array_append_new(ranks, json_integer((json_int_t)s->rank_points[r]));
+        json_object_set_new(doc, "ranks", ranks);
+    }
     for (size_t p = 0; p < s->npoints; p++)
-        json_array_append(rows, s->rows[p]);
+        if (s->rows[p]) json_array_append(rows, s->rows[p]);
     json_object_set_new(doc, "rows", rows);
     return doc;
 }
