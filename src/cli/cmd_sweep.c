@@ -106,6 +106,8 @@ static void sweep_free(struct sweep *s)
         sweep_axis_free(&s->axes[a]);
     free(s->axes);
     free(s->kinds);
+    free(s->units);
+    free(s->columns);
     free(s->base);
     if (s->rows)
         for (size_t p = 0; p < s->npoints; p++)
@@ -236,7 +238,9 @@ int cmd_sweep(int argc, char **argv)
     s.base = calloc((size_t)argc, sizeof *s.base);
     s.axes = calloc((size_t)argc, sizeof *s.axes);
     s.kinds = calloc((size_t)argc, sizeof *s.kinds);
-    if (!s.base || !s.axes || !s.kinds) {
+    s.units = calloc((size_t)argc, sizeof *s.units);
+    s.columns = calloc((size_t)argc, sizeof *s.columns);
+    if (!s.base || !s.axes || !s.kinds || !s.units || !s.columns) {
         rc = cli_fail("out of memory");
         goto out;
     }

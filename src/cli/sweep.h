@@ -28,6 +28,14 @@ enum axis_kind {
     AX_VAR,      /* {KEY} in other options' values */
 };
 
+/* How an axis's values go into the rows (docs/cli.md, "The row schema"). */
+enum axis_unit {
+    AU_TEXT,   /* as written */
+    AU_NUMBER, /* plain decimal numbers: JSON numbers */
+    AU_BYTES,  /* sizes with a binary unit (k, m, g, t): bytes, column KEY_bytes */
+};
+#define SWEEP_COLUMN_MAX (SWEEP_KEY_MAX + 8)
+
 struct base_opt {
     const char *name;  /* without "--" */
     const char *value; /* NULL for a flag */
@@ -40,6 +48,8 @@ struct sweep {
     const char *workload, *trace;
     struct sweep_axis *axes;
     enum axis_kind *kinds;
+    enum axis_unit *units;
+    char (*columns)[SWEEP_COLUMN_MAX]; /* each axis's column in the rows */
     size_t naxes, npoints;
     json_t *header; /* the journal's first line: what identifies this sweep */
     json_t **rows;
@@ -63,10 +73,16 @@ struct sweep {
 
 /* ---- sweep_grid.c ---- */
 
+/* The journal's format: 2 since rows carry numeric axes and run_config. */
+#define SWEEP_JOURNAL_VERSION 2
+
 /* The options of `vmsim run` an axis or a base option may name. */
 extern const struct option sweep_config_opts[];
 /* Classify the axes and check them together; 0 or 2 after printing why. */
 int sweep_check_axes(struct sweep *s);
+/* The value of axis a at point p as it goes into a row (a number for
+ * AU_NUMBER and AU_BYTES axes). */
+json_t *sweep_axis_json(const struct sweep *s, size_t a, size_t p);
 /* The value of axis a at point p (first axis slowest). */
 const char *sweep_axis_value(const struct sweep *s, size_t a, size_t p);
 /* Does an axis set the run option `option`? */

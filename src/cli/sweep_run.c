@@ -80,6 +80,17 @@ int sweep_journal_open(struct sweep *s, const char *path, bool fresh, bool quiet
             json_t *row = json_loadb(line, (size_t)n, 0, NULL);
             if (first) {
                 first = false;
+                const json_int_t version =
+                    json_integer_value(json_object_get(row, "vmsim_sweep_journal"));
+                if (version && version != SWEEP_JOURNAL_VERSION) {
+                    json_decref(row);
+                    free(line);
+                    fclose(f);
+                    json_decref(lines);
+                    return cli_usage("--journal %s: expected a journal of format %d, found format "
+                                     "%lld (another version of vmsim); delete it or pass --fresh",
+                                     path, SWEEP_JOURNAL_VERSION, (long long)version);
+                }
                 if (!json_equal(row, s->header)) {
                     json_decref(row);
                     free(line);
