@@ -82,7 +82,7 @@ static void test_shards_merged_equal_whole(void **state)
         for (size_t k = 0; k < json_array_size(rows); k++)
             assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, k), "point")),
                              (json_int_t)(4 * k + (size_t)i));
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "%d/4", i);
         assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "sweep"),
                                                               "shard")),
