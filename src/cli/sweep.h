@@ -121,10 +121,12 @@ struct sweep_runner {
     /* Point p ended with r: 0, or a status that stops the runner. */
     int (*done)(void *ctx, size_t point, const struct sweep_result *r);
     /* Once a round, with the points running here; *more: points may still
-     * come (or results from elsewhere), so wait even when none runs. */
-    int (*tick)(void *ctx, size_t running, bool *more);
+     * come (or results from elsewhere), so wait even when none runs;
+     * *wait_ms: the longest wait for the points' output before the next
+     * round (the runner's poll_ms unless changed). */
+    int (*tick)(void *ctx, size_t running, bool *more, int *wait_ms);
     void *ctx;
-    int poll_ms; /* the longest wait between rounds */
+    int poll_ms;
 };
 /* Run points from r, up to jobs at once, each with --max-rss max_rss
  * ("" none). 0, a status from r, or 128 + the signal (interrupted). */

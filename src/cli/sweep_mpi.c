@@ -142,6 +142,7 @@ void sweep_mpi_finalize(void)
 
 struct worker {
     bool asked, no_more;
+    int wait_ms; /* for the answer: 1, doubling to 8 */
 };
 
 static int worker_take(void *ctx, size_t *point, json_t **args)
@@ -151,6 +152,7 @@ static int worker_take(void *ctx, size_t *point, json_t **args)
     if (!w->asked) {
         MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_ASK, MPI_COMM_WORLD);
         w->asked = true;
+        w->wait_ms = 1;
     }
     char *buf;
     int len;
@@ -193,10 +195,20 @@ static int worker_done(void *ctx, size_t point, const struct sweep_result *r)
     return 0;
 }
 
-static int worker_tick(void *ctx, size_t running, bool *more)
+static int worker_tick(void *ctx, size_t running, bool *more, int *wait_ms)
 {
-    const struct worker *w = ctx;
+    struct worker *w = ctx;
     *more = !w->no_more;
+    /* Only an answer to ASK needs looking for (the children's output wakes
+     * the poll by itself), and rank 0 may take 8 ms to see the question:
+     * each look costs a progress round of MPI, a sched_yield when the
+     * node is oversubscribed. */
+    if (w->asked) {
+        *wait_ms = w->wait_ms;
+        w->wait_ms = w->wait_ms < 8 ? 2 * w->wait_ms : 8;
+    } else {
+        *wait_ms = 1000;
+    }
     return 0;
 }
 
@@ -218,7 +230,7 @@ int sweep_mpi_worker(void)
     const uint64_t avail = cli_rss_default(), together = (uint64_t)jobs * mpi.local;
     if (avail / together >= (16u << 20))
         snprintf(max_rss, sizeof max_rss, "%llu", (unsigned long long)(avail / together));
-    struct worker w = {false, false};
+    struct worker w = {false, false, 1};
     const struct sweep_runner r = {worker_take, worker_done, worker_tick, &w, 1};
     const int rc = sweep_run(&r, (unsigned)jobs, max_rss);
     if (rc > 128) return rc; /* interrupted: the launcher ends the job */
@@ -233,6 +245,7 @@ struct coordinator {
     struct sweep *s;
     size_t remote; /* points running on other ranks */
     int done;      /* ranks that said DONE */
+    int wait_ms;   /* 1 after a message, doubling to 8 while none comes */
 };
 
 static int coord_take(void *ctx, size_t *point, json_t **args)
@@ -274,11 +287,12 @@ static int answer(struct coordinator *c, int to)
     return 0;
 }
 
-static int coord_tick(void *ctx, size_t running, bool *more)
+static int coord_tick(void *ctx, size_t running, bool *more, int *wait_ms)
 {
     struct coordinator *c = ctx;
     int rc = 0;
-    for (;;) {
+    bool heard = false;
+    for (;; heard = true) {
         char *buf;
         int len, from, got;
         if ((got = receive(MPI_ANY_SOURCE, TAG_ASK, &buf, &len, &from)) > 0) {
@@ -321,6 +335,11 @@ static int coord_tick(void *ctx, size_t running, bool *more)
     }
     sweep_progress(c->s, running + c->remote, false);
     *more = c->done < mpi.size - 1;
+    /* Messages do not wake poll(): look again soon after one came, less
+     * often while none does (an answer waits 8 ms at most, and an idle
+     * rank 0 wakes 125 times a second rather than 1000). */
+    c->wait_ms = heard ? 1 : (c->wait_ms < 8 ? 2 * c->wait_ms : 8);
+    *wait_ms = *more ? c->wait_ms : *wait_ms;
     return rc;
 }
 
@@ -333,9 +352,8 @@ int sweep_mpi_run(struct sweep *s, unsigned jobs)
     }
     s->nranks = mpi.size;
     send_start((int32_t)jobs);
-    struct coordinator c = {s, 0, 0};
-    const struct sweep_runner r = {coord_take, coord_done, coord_tick, &c,
-                                   mpi.size > 1 ? 1 : 1000};
+    struct coordinator c = {s, 0, 0, 1};
+    const struct sweep_runner r = {coord_take, coord_done, coord_tick, &c, 1000};
     const int rc = sweep_run(&r, jobs, s->max_rss);
     sweep_progress(s, 0, true);
     return rc;

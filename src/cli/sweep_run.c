@@ -389,7 +389,7 @@ static int local_done(void *ctx, size_t p, const struct sweep_result *r)
 {
     return sweep_finish(ctx, p, r);
 }
-static int local_tick(void *ctx, size_t running, bool *more)
+static int local_tick(void *ctx, size_t running, bool *more, int *wait_ms)
 {
     struct sweep *s = ctx;
     sweep_progress(s, running, false);
@@ -442,7 +442,8 @@ int sweep_run(const struct sweep_runner *r, unsigned jobs, const char *max_rss)
             running++;
         }
         bool more = false;
-        if (!interrupted && rc == 0) rc = r->tick(r->ctx, running, &more);
+        int wait_ms = r->poll_ms;
+        if (!interrupted && rc == 0) rc = r->tick(r->ctx, running, &more, &wait_ms);
         if (running == 0 && (!more || interrupted || rc)) break;
         /* wait for output (or the runner's next look: the progress line,
          * the other ranks) */
@@ -451,7 +452,7 @@ int sweep_run(const struct sweep_runner *r, unsigned jobs, const char *max_rss)
             for (int k = 0; k < 2; k++)
                 if (job[i].pid && job[i].fd[k] >= 0)
                     pfd[n++] = (struct pollfd){.fd = job[i].fd[k], .events = POLLIN};
-        if (poll(pfd, n, r->poll_ms) < 0 && errno != EINTR) {
+        if (poll(pfd, n, wait_ms) < 0 && errno != EINTR) {
             rc = cli_fail("sweep: poll failed: %s", strerror(errno));
             interrupted = SIGTERM;
         }
