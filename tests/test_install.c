@@ -119,7 +119,9 @@ static void test_install_and_build_example(void **state)
                            "lib/pkgconfig/vmsim.pc",
                            "lib/cmake/vmsim/vmsimConfig.cmake",
                            "lib/cmake/vmsim/vmsimConfigVersion.cmake",
-                           "bin/vmsim"};
+                           "bin/vmsim",
+                           "share/man/man1/vmsim.1",
+                           "share/bash-completion/completions/vmsim"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char p[1024];
         snprintf(p, sizeof p, "%s/%s", root, files[i]);

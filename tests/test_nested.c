@@ -549,6 +549,39 @@ static void test_enclave_isolation(void **state)
     vmsim_destroy(sim);
 }
 
+/* A freed enclave page stops being enclave memory. The enclave (pid 1)
+ * writes X and X + 4 KiB (frames A and A + 1: no table is needed between
+ * them), then unmaps X: A goes first on the order-0 free list (its buddy
+ * is in use: A + 1, or the leaf table before it). pid 2, whose tables
+ * already cover Z + 4 KiB, writes there and takes A (docs/kernel.md,
+ * "Which frame"): a page of its own, which it reads, and is served. The
+ * enclave's own read of X + 4 KiB is served too. Nothing is refused. */
+static void test_enclave_frame_freed(void **state)
+{
+    (void)state;
+    struct vmsim_config cfg;
+    nested_config(&cfg, 64ull << 20);
+    cfg.nested.enclave_pid = 1;
+    cfg.nested.enclave_levels = 1;
+    struct vmsim *sim;
+    assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
+    const uint64_t X = 0x10000000, Z = 0x20000000;
+    const struct vmsim_event ev[] = {
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_WRITE, .pid = 2, .addr = Z, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_WRITE, .pid = 1, .addr = X, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_WRITE, .pid = 1, .addr = X + 4096, .len = 8},
+        {.type = VMSIM_EV_MUNMAP, .pid = 1, .addr = X, .len = 4096},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_WRITE, .pid = 2, .addr = Z + 4096, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 2, .addr = Z + 4096, .len = 8},
+        {.type = VMSIM_EV_ACCESS, .kind = VMSIM_READ, .pid = 1, .addr = X + 4096, .len = 8},
+    };
+    assert_int_equal(vmsim_run(sim, ev, sizeof ev / sizeof ev[0]), VMSIM_OK);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->enclave_refused, 0);
+    assert_true(st->enclave_refs > 0); /* the enclave did walk */
+    vmsim_destroy(sim);
+}
+
 /* Two VMs on one CPU: pid 1 in VM 1 (the default), pid 2 spawned into VM
  * 2, which has guest memory of its own. Both write, then read, the same
  * virtual address, taking turns on cpu 0 (TLB on):
@@ -964,7 +997,8 @@ int main(void)
         cmocka_unit_test(test_cli),                 cmocka_unit_test(test_shadow_exits),
         cmocka_unit_test(test_migration),           cmocka_unit_test(test_migration_pressure),
         cmocka_unit_test(test_enclave_level),
-        cmocka_unit_test(test_enclave_isolation),   cmocka_unit_test(test_two_vms),
+        cmocka_unit_test(test_enclave_isolation),
+        cmocka_unit_test(test_enclave_frame_freed),   cmocka_unit_test(test_two_vms),
         cmocka_unit_test(test_cli_vms),             cmocka_unit_test(test_mixed_organizations),
         cmocka_unit_test(test_vms_combine),
         cmocka_unit_test(test_enclave_other_vm),    cmocka_unit_test(test_migration_small_host_pages),

@@ -23,7 +23,7 @@
  *         cow_copy) — and every page-table page, roots included.
  *
  * Also: the command's exit status comes back (/bin/false), the default
- * output name (COMMAND.vmt in the current directory), run --record on the
+ * output name (COMMAND.vmt.zst in the current directory), run --record on the
  * same program, and the errors: no command, unknown option, no valgrind,
  * no such command, --record with another input. */
 #include <inttypes.h>
@@ -301,7 +301,7 @@ static void test_record_true(void **state)
 }
 
 /* The command's status comes back; the trace is still written, by default
- * as COMMAND.vmt in the current directory. */
+ * as COMMAND.vmt.zst in the current directory. */
 static void test_record_status_and_default_name(void **state)
 {
     (void)state;
@@ -319,8 +319,25 @@ static void test_record_status_and_default_name(void **state)
     expect_in("stderr", err, "/bin/false exited with status 1");
     free(err);
     unlink(path);
-    snprintf(path, sizeof path, "%s/false.vmt", dir);
+    /* COMMAND.vmt.zst: zstd's magic (RFC 8878), then the same bytes as a
+     * plain recording once zstd -dc decodes it */
+    snprintf(path, sizeof path, "%s/false.vmt.zst", dir);
     size_t len = 0;
+    char *zst = read_file(path, &len);
+    assert_non_null(zst);
+    assert_true(len > 4);
+    assert_memory_equal(zst, "\x28\xb5\x2f\xfd", 4);
+    free(zst);
+    if (!on_path("zstd")) {
+        unlink(path);
+        rmdir(dir);
+        free(dir);
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "cd %s && zstd -q -d false.vmt.zst", dir);
+    assert_int_equal(system(cmd), 0);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/false.vmt", dir);
     char *vmt = read_file(path, &len);
     assert_non_null(vmt);
     assert_true(len > 1000);

@@ -118,7 +118,13 @@ extern const char *const vmsim_workload_names[];
 extern const char *const vmsim_workload_help[];
 
 /* Trace writers, for `vmsim convert`: "text", "bin", "din", "xdin" or "pin"
- * (the formats of vmsim_trace_formats that can be written). */
+ * (the formats of vmsim_trace_formats that can be written). A path ending
+ * in ".gz", ".xz" or ".zst" is written compressed (gzip -6, xz -6, zstd -3)
+ * and its format, with fmt NULL or "auto", follows the name without that
+ * suffix (".vmt": bin, else text); the suffix of a compressor vmsim does
+ * not write (".bz2", ".lz4", ".lzma", ".lz", ".Z", ".zip", ".7z", ".br",
+ * ".zstd") gives VMSIM_EUNSUPPORTED. "-" (standard output) is never
+ * compressed. */
 struct vmsim_sink;
 int vmsim_sink_open(const char *path, const char *fmt, struct vmsim_sink **out);
 int vmsim_sink_write(struct vmsim_sink *sink, const struct vmsim_event *ev, size_t n);

@@ -109,6 +109,9 @@ void cli_help_wrap(FILE *out, const char *lead, const char *text);
  * NULL ("a, b or c"); returns the length it wanted, as snprintf. */
 size_t cli_join(char *buf, size_t len, const char *const *names, const char *last);
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg);
+/* A count as --warmup takes it: 250000, 250k, 1.5m, a whole number below
+ * 2^63; 0, or -1 when s is not one. */
+int cli_parse_count(const char *s, uint64_t *out);
 /* Apply --machine first, whatever the order on the command line: presets set
  * many fields and must not undo a later --tlb. Scans argv before getopt. */
 int cli_config_init(struct vmsim_config *cfg, int argc, char **argv);
@@ -188,5 +191,35 @@ int cli_valgrind_run(const char *const *tool_args, char **cmd, int logfd, int lo
 int cli_record_source(struct cli_recording *r, struct vmsim_source **src);
 int cli_record_end(struct cli_recording *r, bool stop);
 int cli_record_status(const struct cli_recording *r, int wstatus, bool say);
+
+/* Run control (runctl.c, docs/cli.md "Run control"): --skip N drops the
+ * first N access events (OS events among them are still applied), --max N
+ * stops after N access events simulated (done is then set: read no
+ * further). cli_runctl_filter works in place and returns the events kept. */
+struct cli_runctl {
+    uint64_t skip, max;      /* 0: none */
+    uint64_t skipped, taken; /* access events dropped, and let through */
+    bool done;
+};
+size_t cli_runctl_filter(struct cli_runctl *c, struct vmsim_event *ev, size_t n);
+
+/* --interval N --interval-out FILE (runctl.c, docs/formats/interval.md):
+ * open checks the name (.jsonl, .ndjson, .csv or -) and opens the file, 0
+ * or 1/2 after printing why. Per batch: feed only the first
+ * cli_interval_cut() events (it ends a batch at an interval's last
+ * access), then call cli_interval_after(). close writes the last, partial
+ * interval (sim NULL: none) and closes; 0 or 1 after printing why. */
+struct cli_interval {
+    FILE *f;
+    const char *path;
+    bool csv, started, warm_seen;
+    uint64_t every, next, last, lines;
+    uint64_t prev[160 + 2 * VMSIM_MAX_TLB_LEVELS]; /* the counters at the last line */
+};
+int cli_interval_open(struct cli_interval *iv, const char *path, uint64_t every);
+size_t cli_interval_cut(struct cli_interval *iv, const struct vmsim *sim,
+                        const struct vmsim_event *ev, size_t n);
+void cli_interval_after(struct cli_interval *iv, const struct vmsim *sim);
+int cli_interval_close(struct cli_interval *iv, const struct vmsim *sim);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "trace/compress.h"
 #include "trace/formats.h"
 
 #define CONVERT_BATCH 4096
@@ -29,16 +30,21 @@ static const char *convert_outputs(char *buf, size_t len)
 static void convert_help(FILE *f)
 {
     fprintf(f,
-            "usage: vmsim convert [--from FMT] [--to FMT] IN OUT\n"
+            "usage: vmsim convert [--from FMT] [--to FMT] [--skip N] [--max N] IN OUT\n"
             "\n"
-            "Convert a trace between formats. IN or OUT may be \"-\" (stdin, stdout).\n"
+            "Convert a trace between formats. IN or OUT may be \"-\" (stdin, stdout). OUT\n"
+            "ending in .gz, .xz or .zst is written compressed (gzip, xz, zstd -3).\n"
             "  --from FMT  input format: auto (default: decided from the content)");
     for (size_t i = 0; vmsim_trace_formats[i]; i++)
         fprintf(f, ", %s", vmsim_trace_formats[i]);
     char outputs[128];
     fprintf(f, "\n"
                "  --to FMT    output format: %s\n"
-               "              (default: bin if OUT ends in .vmt, else text)\n"
+               "              (default: bin if OUT ends in .vmt, .vmt.gz, .vmt.xz or\n"
+               "              .vmt.zst, else text)\n"
+               "  --skip N    leave out the first N access events (keep the other events\n"
+               "              among them, as vmsim run --skip)\n"
+               "  --max N     stop after N access events\n"
                "  --help      this text\n"
                "\nFormats (docs/traces.md):\n",
             convert_outputs(outputs, sizeof outputs));
@@ -67,9 +73,12 @@ int cmd_convert(int argc, char **argv)
         {"from", required_argument, 0, 'f'},
         {"to", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'},
+        {"skip", required_argument, 0, 's'},
+        {"max", required_argument, 0, 'm'},
         {0, 0, 0, 0},
     };
     const char *from = NULL, *to = NULL;
+    struct cli_runctl ctl = {0};
     int c;
     cli_options_begin(NULL, argc, argv);
     while ((c = cli_getopt(argc, argv, "+f:t:h", opts, NULL, "convert")) != -1) {
@@ -83,6 +92,14 @@ int cmd_convert(int argc, char **argv)
         case 'h':
             convert_help(stdout);
             return 0;
+        case 's':
+        case 'm':
+            if (cli_parse_count(optarg, c == 's' ? &ctl.skip : &ctl.max) ||
+                (c == 'm' && ctl.max == 0))
+                return cli_usage("convert: --%s: expected a number of accesses such as %s250000, "
+                                 "250k or 1.5m, found \"%s\"",
+                                 c == 's' ? "skip" : "max", c == 's' ? "0, " : "", optarg);
+            break;
         default:
             return 2; /* cli_getopt said why */
         }
@@ -105,6 +122,12 @@ int cmd_convert(int argc, char **argv)
     }
     if (convert_same_file(in, out))
         return cli_usage("convert: IN and OUT are the same file");
+    size_t stem = strlen(out);
+    const int comp = strcmp(out, "-") ? comp_kind_of(out, &stem) : DECOMP_NONE;
+    if (comp < 0)
+        return cli_usage("convert: %s: expected .gz, .xz or .zst for a compressed trace, or "
+                         "no compression suffix, found %s (a compression vmsim does not write)",
+                         out, strrchr(out, '.'));
 
     struct vmsim_source_error err;
     struct vmsim_source *src;
@@ -120,16 +143,17 @@ int cmd_convert(int argc, char **argv)
     const bool via_tmp = strcmp(out, "-") != 0 && (!exists || S_ISREG(sb.st_mode));
     char tmp[4096];
     const char *path = out;
-    if (!to || !strcmp(to, "auto")) {
-        const size_t n = strlen(out);
-        to = n >= 4 && !strcmp(out + n - 4, ".vmt") ? "bin" : "text";
-    }
+    if (!to || !strcmp(to, "auto")) /* by OUT's name, less a compression suffix */
+        to = stem >= 4 && !strncmp(out + stem - 4, ".vmt", 4) ? "bin" : "text";
     if (via_tmp) {
-        if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", out) >= (int)sizeof tmp) {
+        /* the temporary name ends in OUT's compression suffix, which the
+         * writer goes by */
+        const char *csuf = out + (comp ? stem : strlen(out));
+        if (snprintf(tmp, sizeof tmp, "%s.XXXXXX%s", out, csuf) >= (int)sizeof tmp) {
             vmsim_source_close(src);
             return cli_usage("convert: expected a shorter OUT path, found \"%s\"", out);
         }
-        const int fd = mkstemp(tmp);
+        const int fd = mkstemps(tmp, (int)strlen(csuf));
         if (fd < 0) {
             const int e = errno;
             vmsim_source_close(src);
@@ -160,7 +184,7 @@ int cmd_convert(int argc, char **argv)
         status = cli_fail("out of memory");
         goto done;
     }
-    for (;;) {
+    while (!ctl.done) {
         long n = vmsim_source_next(src, buf, CONVERT_BATCH);
         if (n < 0) {
             status = convert_source_error(vmsim_source_error(src));
@@ -168,7 +192,7 @@ int cmd_convert(int argc, char **argv)
         }
         if (n == 0)
             break;
-        r = vmsim_sink_write(sink, buf, (size_t)n);
+        r = vmsim_sink_write(sink, buf, cli_runctl_filter(&ctl, buf, (size_t)n));
         if (r == VMSIM_EINVAL) {
             status = cli_fail("cannot write %s: the %s format cannot hold an event of %s "
                               "(docs/traces.md says what each format holds)",

@@ -12,7 +12,8 @@
  *
  * The script goes to gnuplot's standard input with the data inline
  * ($data << EOD), so no temporary files; the terminal follows the output's
- * extension (.png: pngcairo, .svg: svg). */
+ * extension (.png: pngcairo, .svg: svg, .pdf: pdfcairo). --script keeps a
+ * copy of that script, which redraws the figure alone (`gnuplot FILE`). */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -28,7 +29,13 @@
 #include "cli/cli.h"
 #include "cli/plot_data.h"
 
-enum { OPT_KIND = OPT_CLI_FIRST_FREE, OPT_SERIES, OPT_TITLE, OPT_SIZE, OPT_HELP };
+enum {
+    OPT_KIND = OPT_CLI_FIRST_FREE, OPT_SERIES, OPT_TITLE, OPT_SIZE, OPT_HELP, OPT_XLABEL,
+    OPT_YLABEL, OPT_FONT, OPT_SCRIPT, OPT_LOGX, OPT_LOGY
+};
+
+/* The output's kind, by its extension. */
+enum plot_term { TERM_PNG, TERM_SVG, TERM_PDF };
 
 #define MAX_INPUT (256u << 20)
 
@@ -36,7 +43,9 @@ static void help(FILE *out)
 {
     fprintf(out, "usage: vmsim plot [--kind tlb|memory|walks] [-x COLUMN] [-y COLUMN]\n"
                  "                  [--series COLUMN,...] [--title TEXT] [--size WxH]\n"
-                 "                  -o FIG.png|FIG.svg INPUT\n\n"
+                 "                  [--xlabel TEXT] [--ylabel TEXT] [--font NAME,SIZE]\n"
+                 "                  [--logx] [--logy] [--script FILE.gp]\n"
+                 "                  -o FIG.png|FIG.svg|FIG.pdf INPUT\n\n"
                  "Draw the results of `vmsim sweep` (its CSV or --json) or `vmsim compare --json`\n"
                  "(INPUT; - = standard input) with gnuplot:\n"
                  "  tlb     TLB miss rate (-y cycles_per_access: cycles per access) against a\n"
@@ -47,8 +56,16 @@ static void help(FILE *out)
                  "Without --kind the axes decide: no numeric axis: walks; a numeric axis and\n"
                  "several organizations: memory, unless a TLB varies; otherwise tlb.\n"
                  "-x, -y and --series name columns (docs/cli.md lists them) to override the\n"
-                 "kind's choice. The output's extension picks PNG or SVG; --size defaults to\n"
-                 "800x500 (pixels for PNG, points for SVG).\n");
+                 "kind's choice (an x that no axis is, such as config.tlb_entries, drops the\n"
+                 "axes it is a function of from the series). Also `vmsim run --interval` files.\n"
+                 "The output's extension picks PNG, SVG or PDF (gnuplot's pdfcairo); --size\n"
+                 "defaults to 800x500 (pixels for PNG, points for SVG, 1/100 inch for PDF).\n"
+                 "  --xlabel TEXT, --ylabel TEXT  axis labels (default: from the columns)\n"
+                 "  --font NAME,SIZE  e.g. \"Times,12\" (default sans 10, 11 for SVG, 9 for PDF)\n"
+                 "  --logx, --logy    log axes (default: when the values span 2 decades, or x\n"
+                 "                    holds powers of two spanning 16x)\n"
+                 "  --script FILE     also keep the gnuplot script (data inline): `gnuplot FILE`\n"
+                 "                    redraws the figure\n");
 }
 
 /* ---- choosing what to draw ------------------------------------------- */
@@ -106,6 +123,24 @@ static bool sets_tlb(const struct plot_table *t, size_t c)
         for (size_t q = r + 1; q < t->nrows; q++)
             if (row_ok(t, r) && row_ok(t, q) && !strcmp(plot_cell(t, r, c), plot_cell(t, q, c)) &&
                 strcmp(plot_cell(t, r, (size_t)e), plot_cell(t, q, (size_t)e)))
+                return false;
+    return true;
+}
+
+static bool is_axis(const struct plot_table *t, size_t c)
+{
+    for (size_t i = 0; i < t->naxes; i++)
+        if (t->axes[i] == c) return true;
+    return false;
+}
+
+/* Is column x a function of column a over the ok rows (equal a, equal x)? */
+static bool determines(const struct plot_table *t, size_t a, size_t x)
+{
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t q = r + 1; q < t->nrows; q++)
+            if (row_ok(t, r) && row_ok(t, q) && !strcmp(plot_cell(t, r, a), plot_cell(t, q, a)) &&
+                strcmp(plot_cell(t, r, x), plot_cell(t, q, x)))
                 return false;
     return true;
 }
@@ -246,15 +281,24 @@ static size_t label_index(struct figure *fig, const char *label)
     return fig->nlabels++;
 }
 
-static void preamble(FILE *f, const struct plot_options *o, bool svg, const char *title,
+static void preamble(FILE *f, const struct plot_options *o, enum plot_term term, const char *title,
                      const char *xlabel, const char *ylabel)
 {
     const unsigned w = o->width ? o->width : 800, h = o->height ? o->height : 500;
-    if (svg)
-        fprintf(f, "set terminal svg size %u,%u noenhanced font \"sans,11\" background \"white\"\n",
-                w, h);
+    static const char *const fonts[] = {"sans,10", "sans,11", "sans,9"};
+    const char *font = o->font ? o->font : fonts[term];
+    if (term == TERM_SVG)
+        fprintf(f, "set terminal svg size %u,%u noenhanced font ", w, h);
+    else if (term == TERM_PDF) /* --size in hundredths of an inch: 8in x 5in by default */
+        fprintf(f, "set terminal pdfcairo size %gin,%gin noenhanced font ", w / 100.0, h / 100.0);
     else
-        fprintf(f, "set terminal pngcairo size %u,%u noenhanced font \"sans,10\"\n", w, h);
+        fprintf(f, "set terminal pngcairo size %u,%u noenhanced font ", w, h);
+    gp_string(f, font);
+    fputs(term == TERM_SVG ? " background \"white\"\n" : "\n", f);
+    if (o->xlabel)
+        xlabel = o->xlabel;
+    if (o->ylabel)
+        ylabel = o->ylabel;
     fputs("set encoding utf8\nset output ", f);
     gp_string(f, o->output);
     fputs("\nset title ", f);
@@ -274,7 +318,7 @@ static void key_off_if_alone(FILE *f, const struct figure *fig)
 
 /* Line figure (tlb, memory). */
 static int script_lines(FILE *f, const struct plot_table *t, struct figure *fig,
-                        const struct plot_options *o, bool svg, const char *title)
+                        const struct plot_options *o, enum plot_term term, const char *title)
 {
     struct point *pts = calloc(t->nrows ? t->nrows : 1, sizeof *pts);
     if (!pts) return cli_fail("plot: out of memory");
@@ -304,13 +348,29 @@ static int script_lines(FILE *f, const struct plot_table *t, struct figure *fig,
         xmin = fmin(xmin, pts[i].x), xmax = fmax(xmax, pts[i].x);
         ymin = fmin(ymin, pts[i].y), ymax = fmax(ymax, pts[i].y);
     }
-    const bool logx = xmin > 0 && xmax / xmin >= 16;
-    const bool logy = ymin > 0 && ymax / ymin >= 100;
-    preamble(f, o, svg, title, fig->xlabel, describe(t->cols[fig->y]));
+    /* Log axes: values that span two decades or more (base 10), or an x of
+     * powers of two spanning a factor of 16 (base 2: TLB sizes); --logx,
+     * --logy force one where every value is positive. */
+    bool pow2 = true;
+    for (size_t i = 0; i < n && pow2; i++)
+        pow2 = pts[i].x >= 1 && pts[i].x == ldexp(1.0, ilogb(pts[i].x));
+    const int logx = xmin <= 0                                  ? 0
+                     : pow2 && (xmax / xmin >= 16 || o->logx)   ? 2
+                     : xmax / xmin >= 100 || o->logx            ? 10
+                                                                : 0;
+    const bool logy = ymin > 0 && (ymax / ymin >= 100 || o->logy);
+    if ((o->logx && !logx) || (o->logy && !logy)) {
+        free(pts);
+        return cli_usage("plot: --log%s: expected only positive values of %s, found %g",
+                         o->logx && !logx ? "x" : "y",
+                         t->cols[o->logx && !logx ? fig->x : fig->y],
+                         o->logx && !logx ? xmin : ymin);
+    }
+    preamble(f, o, term, title, fig->xlabel, describe(t->cols[fig->y]));
     key_off_if_alone(f, fig);
-    if (logx) fputs("set logscale x 2\n", f);
+    if (logx) fprintf(f, "set logscale x %d\n", logx);
     if (logy)
-        fputs("set logscale y 2\n", f);
+        fputs("set logscale y 10\n", f);
     else if (ymin >= 0)
         fputs("set yrange [0:*]\n", f);
     if (bytes_column(t, (size_t)fig->x)) fputs("set format x \"%.0b %BB\"\n", f);
@@ -362,7 +422,7 @@ static int script_lines(FILE *f, const struct plot_table *t, struct figure *fig,
 
 /* Clustered bars (walks): categories = values of x, a bar per series. */
 static int script_bars(FILE *f, const struct plot_table *t, struct figure *fig,
-                       const struct plot_options *o, bool svg, const char *title)
+                       const struct plot_options *o, enum plot_term term, const char *title)
 {
     char **cats = NULL;
     size_t ncats = 0;
@@ -403,7 +463,7 @@ static int script_bars(FILE *f, const struct plot_table *t, struct figure *fig,
         series_label(t, r, fig->series, fig->nseries_cols, label, sizeof label);
         val[i * fig->nlabels + label_index(fig, label)] = y;
     }
-    preamble(f, o, svg, title, fig->xlabel, describe(t->cols[fig->y]));
+    preamble(f, o, term, title, fig->xlabel, describe(t->cols[fig->y]));
     key_off_if_alone(f, fig);
     fputs("set style data histograms\nset style histogram clustered gap 1\n"
           "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset yrange [0:*]\n"
@@ -520,10 +580,14 @@ static int run_gnuplot(const char *script, size_t len, const char *output)
 int plot_render(const struct plot_table *t, const struct plot_options *o)
 {
     const char *dot = o->output ? strrchr(o->output, '.') : NULL;
-    if (!dot || (strcasecmp(dot, ".png") && strcasecmp(dot, ".svg")))
-        return cli_usage("plot: -o: expected a file name ending in .png or .svg, found \"%s\"",
+    if (!dot || (strcasecmp(dot, ".png") && strcasecmp(dot, ".svg") && strcasecmp(dot, ".pdf")))
+        return cli_usage("plot: -o: expected a file name ending in .png, .svg or .pdf, found "
+                         "\"%s\"",
                          o->output ? o->output : "none");
-    const bool svg = !strcasecmp(dot, ".svg");
+    const enum plot_term term = !strcasecmp(dot, ".svg")   ? TERM_SVG
+                                : !strcasecmp(dot, ".pdf") ? TERM_PDF
+                                                           : TERM_PNG;
+
     struct figure fig = {.kind = o->kind, .x = -1, .y = -1};
     /* the kind */
     if (!fig.kind || !strcmp(fig.kind, "auto")) {
@@ -547,6 +611,10 @@ int plot_render(const struct plot_table *t, const struct plot_options *o)
     else
         return cli_usage("plot: --kind: expected tlb, memory or walks, found \"%s\"", fig.kind);
     const bool bars = !strcmp(fig.kind, "walks");
+    if (bars && (o->logx || o->logy))
+        return cli_usage("plot walks: --log%s: expected a line figure (--kind tlb or memory), "
+                         "found bars, whose lengths a log axis would misstate",
+                         o->logx ? "x" : "y");
     /* y */
     const char *y = o->y ? o->y : ydef;
     if ((fig.y = plot_column(t, y)) < 0)
@@ -599,13 +667,19 @@ int plot_render(const struct plot_table *t, const struct plot_options *o)
             p += n + (comma ? 1 : 0);
         }
     } else {
+        /* A line per value of the other varying axes. When x is derived
+         * (a column no axis is, such as config.tlb_entries or a measured
+         * figure), the axes it is a function of are what it shows: a line
+         * per value of those would be a line per point. */
+        const bool derived = !is_axis(t, (size_t)fig.x);
         long org = plot_column(t, "organization");
-        if (org >= 0 && org != fig.x && distinct(t, (size_t)org, 2) >= 2)
+        if (org >= 0 && org != fig.x && distinct(t, (size_t)org, 2) >= 2 &&
+            !(derived && determines(t, (size_t)org, (size_t)fig.x)))
             fig.series[fig.nseries_cols++] = org;
         for (size_t i = 0; i < t->naxes && fig.nseries_cols < 16; i++) {
             const long c = (long)t->axes[i];
             if (c != fig.x && !(org >= 0 && org_column(t->cols[c])) &&
-                distinct(t, (size_t)c, 2) >= 2)
+                distinct(t, (size_t)c, 2) >= 2 && !(derived && determines(t, (size_t)c, (size_t)fig.x)))
                 fig.series[fig.nseries_cols++] = c;
         }
     }
@@ -624,13 +698,21 @@ int plot_render(const struct plot_table *t, const struct plot_options *o)
     FILE *f = open_memstream(&script, &len);
     if (!f) return cli_fail("plot: out of memory");
     int rc =
-        bars ? script_bars(f, t, &fig, o, svg, title) : script_lines(f, t, &fig, o, svg, title);
+        bars ? script_bars(f, t, &fig, o, term, title) : script_lines(f, t, &fig, o, term, title);
     fclose(f);
     for (size_t i = 0; i < fig.nlabels; i++)
         free(fig.labels[i]);
     free(fig.labels);
     if (rc == 0 && getenv("VMSIM_PLOT_SCRIPT")) /* for debugging: show the script */
         fwrite(script, 1, len, stderr);
+    if (rc == 0 && o->script) {
+        FILE *sf = fopen(o->script, "w");
+        bool ok = sf && fwrite(script, 1, len, sf) == len;
+        if (sf)
+            ok &= fclose(sf) == 0;
+        if (!ok)
+            rc = cli_fail("plot: --script: cannot write %s: %s", o->script, strerror(errno));
+    }
     if (rc == 0) rc = run_gnuplot(script, len, o->output);
     free(script);
     return rc;
@@ -669,7 +751,13 @@ static char *slurp(const char *path, size_t *len)
 
 int cmd_plot(int argc, char **argv)
 {
-    static const struct option opts[] = {{"kind", required_argument, 0, OPT_KIND},
+    static const struct option opts[] = {{"xlabel", required_argument, 0, OPT_XLABEL},
+                                         {"ylabel", required_argument, 0, OPT_YLABEL},
+                                         {"font", required_argument, 0, OPT_FONT},
+                                         {"script", required_argument, 0, OPT_SCRIPT},
+                                         {"logx", no_argument, 0, OPT_LOGX},
+                                         {"logy", no_argument, 0, OPT_LOGY},
+                                         {"kind", required_argument, 0, OPT_KIND},
                                          {"output", required_argument, 0, 'o'},
                                          {"series", required_argument, 0, OPT_SERIES},
                                          {"title", required_argument, 0, OPT_TITLE},
@@ -709,6 +797,22 @@ int cmd_plot(int argc, char **argv)
             po.width = w, po.height = h;
             break;
         }
+        case OPT_XLABEL: po.xlabel = optarg; break;
+        case OPT_YLABEL: po.ylabel = optarg; break;
+        case OPT_FONT: {
+            const char *comma = strrchr(optarg, ',');
+            char *end = NULL;
+            const double size = comma ? strtod(comma + 1, &end) : 0;
+            if (!*optarg || (comma && (end == comma + 1 || *end || size < 1 || size > 200)))
+                return cli_usage("plot: --font: expected NAME, NAME,SIZE or ,SIZE (e.g. "
+                                 "\"Times,12\"; SIZE in points, 1 to 200), found \"%s\"",
+                                 optarg);
+            po.font = optarg;
+            break;
+        }
+        case OPT_SCRIPT: po.script = optarg; break;
+        case OPT_LOGX: po.logx = true; break;
+        case OPT_LOGY: po.logy = true; break;
         case OPT_HELP:
             help(stdout);
             return 0;
@@ -716,8 +820,10 @@ int cmd_plot(int argc, char **argv)
             return 2; /* cli_getopt said why */
         }
     }
-    if (!po.output) return cli_usage("plot: expected -o FIG.png or -o FIG.svg, found no -o");
+    if (!po.output)
+        return cli_usage("plot: expected -o FIG.png, FIG.svg or FIG.pdf, found no -o");
     if (cli_output_check("plot: -o", po.output)) return 1;
+    if (po.script && cli_output_check("plot: --script", po.script)) return 1;
     if (optind + 1 != argc)
         return cli_usage("plot: expected one INPUT (a sweep's CSV or JSON, or compare's JSON), "
                          "found %d",

@@ -27,20 +27,23 @@ static void help(FILE *out)
             "accesses as a vmsim binary trace, streaming (no temporary file). The trace holds\n"
             "spawn 1, every access of the command (pid 1, cpu 0), and exit 1.\n\n"
             "  -o, --output FILE  the trace (- = standard output; the command's standard\n"
-            "                     output then goes to standard error); default COMMAND.vmt\n"
-            "                     in the current directory\n"
+            "                     output then goes to standard error); default\n"
+            "                     COMMAND.vmt.zst in the current directory. The name decides\n"
+            "                     the compression: .zst (zstd -3), .xz, .gz, or none for a\n"
+            "                     plain .vmt (-o COMMAND.vmt)\n"
             "  --lackey PATH      also keep lackey's text output as it was read\n"
             "  --quiet            no progress line and no summary\n\n"
             "Exit status: the command's (128 + N when signal N killed it); 1 when the\n"
             "recording failed, 2 for a usage error, 130 after Ctrl-C. Needs valgrind.\n");
 }
 
-/* Default output: the command's base name + ".vmt", in the current directory. */
+/* Default output: the command's base name + ".vmt.zst" (zstd -3: a lackey
+ * recording shrinks about 25 times), in the current directory. */
 static void default_output(const char *cmd, char *buf, size_t len)
 {
     const char *base = strrchr(cmd, '/');
     base = base ? base + 1 : cmd;
-    snprintf(buf, len, "%s.vmt", *base ? base : "trace");
+    snprintf(buf, len, "%s.vmt.zst", *base ? base : "trace");
 }
 
 int cmd_record(int argc, char **argv)
@@ -80,6 +83,10 @@ int cmd_record(int argc, char **argv)
         return 1;
     struct vmsim_sink *sink;
     int rc = vmsim_sink_open(out, "bin", &sink);
+    if (rc == VMSIM_EUNSUPPORTED)
+        return cli_usage("record: %s: expected .zst, .xz or .gz for a compressed trace, or no "
+                         "compression suffix, found %s (a compression vmsim does not write)",
+                         out, strrchr(out, '.'));
     if (rc) /* the OS's reason when it has one (formats.c keeps errno) */
         return cli_fail("record: cannot write %s: %s", out,
                         rc == VMSIM_EIO || rc == VMSIM_ENOENT ? strerror(errno)

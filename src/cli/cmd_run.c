@@ -20,7 +20,7 @@
 
 enum {
     OPT_WORKLOAD = OPT_CLI_FIRST_FREE, OPT_TRACE, OPT_JSON, OPT_QUIET, OPT_RECORD, OPT_MAX_RSS,
-    OPT_HELP
+    OPT_HELP, OPT_SKIP, OPT_MAX, OPT_INTERVAL, OPT_INTERVAL_OUT
 };
 
 static void help(FILE *out)
@@ -42,8 +42,15 @@ static void help(FILE *out)
     fprintf(out,
             "  --record           run COMMAND under valgrind's lackey tool and simulate its\n"
             "                     accesses as they come (as `vmsim record`, without a file)\n"
+            "run control:\n"
+            "  --skip N           do not simulate the first N access events (OS events among\n"
+            "                     them are still applied; docs/cli.md, \"Run control\")\n"
+            "  --max N            stop after simulating N access events\n"
             "output:\n"
             "  --json PATH|-      also write the statistics and configuration as JSON\n"
+            "  --interval N       every N accesses (after --warmup) write the interval's\n"
+            "                     statistics as a line to --interval-out\n"
+            "  --interval-out F   F.jsonl (JSON lines), F.csv, or - (docs/formats/interval.md)\n"
             "  --quiet            no human summary, no progress line\n"
             "  --max-rss SIZE|none  stop cleanly, with the statistics so far, when vmsim's own\n"
             "                     memory on this machine passes SIZE (default: 3/4 of the\n"
@@ -232,6 +239,8 @@ struct run {
     bool quiet;
     struct cli_progress pg;
     uint64_t consumed; /* events the machine has taken */
+    struct cli_runctl ctl;
+    struct cli_interval iv;
 };
 
 /* Where event number `nth` (from 1) of the trace is, for a message a person
@@ -285,7 +294,8 @@ static int feed(struct run *r, const struct vmsim_event *ev, size_t n)
         return cli_interrupt_report(bad);
     const struct vmsim_event *e = &ev[bad - r->consumed];
     char at[400];
-    event_place(r->trace, bad + 1, at, sizeof at);
+    /* the input's numbering counts the accesses --skip dropped */
+    event_place(r->trace, bad + 1 + r->ctl.skipped, at, sizeof at);
     const bool vm = e->type == VMSIM_EV_VM || (e->type == VMSIM_EV_SPAWN && e->file);
     if (vm && !r->cfg->nested.on)
         return cli_fail("%s: expected a virtualized machine for VM events (--nested "
@@ -308,6 +318,31 @@ static int feed(struct run *r, const struct vmsim_event *ev, size_t n)
     return cli_fail("%s: %s", at, vmsim_strerror(rc));
 }
 
+/* Feed n events, cut at the end of each --interval and its line written
+ * after it. */
+static int feed_batch(struct run *r, const struct vmsim_event *ev, size_t n)
+{
+    while (n) {
+        const size_t k = cli_interval_cut(&r->iv, r->sim, ev, n);
+        const int status = feed(r, ev, k);
+        if (status)
+            return status;
+        cli_interval_after(&r->iv, r->sim);
+        ev += k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* A count option's value: --skip, --max, --interval. */
+static int count_option(const char *opt, const char *arg, bool zero_ok, uint64_t *v)
+{
+    if (cli_parse_count(arg, v) || (!zero_ok && *v == 0))
+        return cli_usage("%s: expected a number of accesses such as %s250000, 250k or 1.5m, "
+                         "found \"%s\"", opt, zero_ok ? "0, " : "", arg);
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -319,9 +354,15 @@ int cmd_run(int argc, char **argv)
         {"record", no_argument, 0, OPT_RECORD},
         {"max-rss", required_argument, 0, OPT_MAX_RSS},
         {"help", no_argument, 0, OPT_HELP},
+        {"skip", required_argument, 0, OPT_SKIP},
+        {"max", required_argument, 0, OPT_MAX},
+        {"interval", required_argument, 0, OPT_INTERVAL},
+        {"interval-out", required_argument, 0, OPT_INTERVAL_OUT},
         {0, 0, 0, 0}};
     struct vmsim_config cfg;
-    const char *workload = NULL, *trace = NULL, *json = NULL;
+    const char *workload = NULL, *trace = NULL, *json = NULL, *interval_out = NULL;
+    struct cli_runctl ctl = {0};
+    uint64_t interval = 0;
     bool quiet = false, record = false, rss_given = false;
     struct cli_rss rss = {0};
     int rc = cli_options_begin(&cfg, argc, argv);
@@ -342,6 +383,19 @@ int cmd_run(int argc, char **argv)
                                  "found \"%s\"", optarg);
             break;
         case OPT_HELP: help(stdout); return 0;
+        case OPT_SKIP:
+            if ((rc = count_option("--skip", optarg, true, &ctl.skip)) != 0)
+                return rc;
+            break;
+        case OPT_MAX:
+            if ((rc = count_option("--max", optarg, false, &ctl.max)) != 0)
+                return rc;
+            break;
+        case OPT_INTERVAL:
+            if ((rc = count_option("--interval", optarg, false, &interval)) != 0)
+                return rc;
+            break;
+        case OPT_INTERVAL_OUT: interval_out = optarg; break;
         case '?':
             return 2; /* cli_getopt said why */
         default:
@@ -359,6 +413,18 @@ int cmd_run(int argc, char **argv)
         return cli_usage("run: give --record or %s, not both", workload ? "--workload" : "--trace");
     if ((rc = cli_config_finish(&cfg)) != 0)
         return rc;
+    if (interval && !interval_out)
+        return cli_usage("run: --interval %llu: expected --interval-out FILE (.jsonl or .csv) "
+                         "too, found none", (unsigned long long)interval);
+    if (interval_out && !interval)
+        return cli_usage("run: --interval-out %s: expected --interval N too, found none",
+                         interval_out);
+    if (interval_out && json && !strcmp(interval_out, "-") && !strcmp(json, "-"))
+        return cli_usage("run: --interval-out - and --json - both write standard output; give "
+                         "one of them a file");
+    if ((ctl.skip || ctl.max) && cfg.replace == VMSIM_REPLACE_OPT)
+        return cli_usage("run: --replace opt plans from the whole input; it cannot be combined "
+                         "with --skip or --max");
     if (record && cfg.replace == VMSIM_REPLACE_OPT)
         return cli_usage("run: --replace opt reads its input twice; --record runs the command "
                          "once (record a trace with vmsim record, then run it)");
@@ -366,6 +432,8 @@ int cmd_run(int argc, char **argv)
         rss.limit = cli_rss_default();
     /* before simulating: a result must not be lost to an unwritable path */
     if (json && cli_output_check("--json", json))
+        return 1;
+    if (interval_out && cli_output_check("--interval-out", interval_out))
         return 1;
 
     struct vmsim_source *src;
@@ -389,7 +457,8 @@ int cmd_run(int argc, char **argv)
     } else if ((rc = cli_open_input(trace, workload, cfg.geom.va_bits, &src)) != 0) {
         return rc;
     }
-    struct run r = {.cfg = &cfg, .source = source, .json = json, .trace = trace, .quiet = quiet};
+    struct run r = {.cfg = &cfg, .source = source, .json = json, .trace = trace, .quiet = quiet,
+                    .ctl = ctl};
     if ((rc = vmsim_create(&cfg, &r.sim)) != 0) {
         vmsim_source_close(src);
         if (record)
@@ -401,6 +470,13 @@ int cmd_run(int argc, char **argv)
         (rc = plan(r.sim, trace, workload, cfg.geom.va_bits, &src, &rss, rss_given)) != 0) {
         vmsim_destroy(r.sim);
         vmsim_source_close(src);
+        return rc;
+    }
+    if (interval_out && (rc = cli_interval_open(&r.iv, interval_out, interval)) != 0) {
+        vmsim_destroy(r.sim);
+        vmsim_source_close(src);
+        if (record)
+            cli_record_end(&rec, true);
         return rc;
     }
     cli_progress_begin(&r.pg, quiet, trace_size(trace), vmsim_source_total(src));
@@ -433,13 +509,14 @@ int cmd_run(int argc, char **argv)
             stopped = true;
             break;
         }
-        if (n == 0) {
-            if (!record || (status = feed(&r, &exit_ev, 1)) == 0)
-                status = finish(r.sim, source, json, quiet, &r.pg, NULL);
+        if (n > 0 && (status = feed_batch(&r, buf, cli_runctl_filter(&r.ctl, buf, (size_t)n))) != 0) {
+            stopped = true;
             break;
         }
-        if ((status = feed(&r, buf, (size_t)n)) != 0) {
-            stopped = true;
+        if (n == 0 || r.ctl.done) { /* the input's end, or --max's */
+            if (!record || (status = feed(&r, &exit_ev, 1)) == 0)
+                status = finish(r.sim, source, json, quiet, &r.pg, NULL);
+            stopped = r.ctl.done; /* a recorded command is stopped there */
             break;
         }
         if (cli_rss_over(&rss)) {
@@ -452,9 +529,17 @@ int cmd_run(int argc, char **argv)
             cli_progress_show(&r.pg, all_accesses(r.sim), vmsim_source_bytes(src));
     }
     free(buf);
+    if (cli_interval_close(&r.iv, r.sim) && status == 0)
+        status = 1;
     vmsim_destroy(r.sim);
     vmsim_source_close(src);
-    if (record)
+    if (record && r.ctl.done) { /* --max: stopped on purpose, not a failure of the command */
+        cli_record_end(&rec, true);
+        if (!quiet)
+            fprintf(stderr, "vmsim: stopped %s after --max %llu accesses\n", argv[optind],
+                    (unsigned long long)r.ctl.max);
+    } else if (record) {
         cli_record_status(&rec, cli_record_end(&rec, stopped), !quiet);
+    }
     return status;
 }

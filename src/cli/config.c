@@ -651,3 +651,8 @@ int cli_config_finish(struct vmsim_config *cfg)
     }
     return 0;
 }
+
+int cli_parse_count(const char *s, uint64_t *out)
+{
+    return parse_count(s, out);
+}

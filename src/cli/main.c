@@ -9,6 +9,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "vmsim_gitrev.h" /* VMSIM_GIT_REV, made at build time (cmake/gitrev.cmake) */
+
+#ifndef VMSIM_CLI_VERSION
+#define VMSIM_CLI_VERSION "unknown" /* CMake's project version */
+#endif
 
 static const struct command {
     const char *name;
@@ -21,7 +26,7 @@ static const struct command {
     {"snapshot", cmd_snapshot, "rebuild a live process's page tables from /proc and report them"},
     {"compare", cmd_compare, "run one input under several page-table organizations, side by side"},
     {"sweep", cmd_sweep, "run a grid of configurations in parallel; one CSV/JSON row per point"},
-    {"plot", cmd_plot, "draw sweep or compare results with gnuplot (PNG, SVG)"},
+    {"plot", cmd_plot, "draw sweep, compare or interval results with gnuplot (PNG, SVG, PDF)"},
     {"record", cmd_record, "record a command's memory accesses under valgrind into a .vmt trace"},
     {"crosscheck", cmd_crosscheck, "compare vmsim's TLB misses on a command with valgrind's cachegrind"},
 };
@@ -112,8 +117,58 @@ static void usage(FILE *out)
                  "page tables and the kernel's page faults, driven by traces or synthetic\n"
                  "workloads.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(out, "\n`vmsim COMMAND --help` describes a command; docs/ defines every number.\n");
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\n`vmsim COMMAND --help` (or -h, or `vmsim help COMMAND`) describes a command;\n"
+                 "`vmsim --version` says which vmsim this is; docs/ defines every number.\n");
+}
+
+/* Levenshtein distance of a and b (short words: a command name and what
+ * was typed), capped at 15 characters of b. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t prev[16], cur[16];
+    const size_t nb = strlen(b) < 15 ? strlen(b) : 15;
+    for (size_t j = 0; j <= nb; j++)
+        prev[j] = j;
+    for (size_t i = 1; a[i - 1]; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            const size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            const size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (nb + 1) * sizeof prev[0]);
+    }
+    return prev[nb];
+}
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name))
+            return &commands[i];
+    return NULL;
+}
+
+/* "unknown command": with the nearest command when it is close (at most
+ * 2 edits, or a prefix of one), as git does. */
+static int unknown_command(const char *name)
+{
+    const struct command *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const size_t n = strlen(name);
+        const size_t d = n && !strncmp(commands[i].name, name, n) ? 1
+                                                                 : edit_distance(commands[i].name, name);
+        if (d < best_d) {
+            best_d = d;
+            best = &commands[i];
+        }
+    }
+    if (best && best_d <= 2 && strlen(name) < 16)
+        return cli_usage("unknown command \"%s\"; did you mean \"%s\"? (vmsim --help lists the "
+                         "commands)", name, best->name);
+    return cli_usage("unknown command \"%s\" (vmsim --help lists the commands)", name);
 }
 
 int main(int argc, char **argv)
@@ -122,17 +177,23 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (!strcmp(argv[1], "help") && argc >= 3) { /* vmsim help CMD: CMD --help */
+        const struct command *c = find_command(argv[2]);
+        if (!c)
+            return unknown_command(argv[2]);
+        char *args[] = {argv[2], "--help", NULL};
+        return stdout_close(c->run(2, args));
+    }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return stdout_close(0);
     }
-    if (!strcmp(argv[1], "--version")) {
-        printf("vmsim 0.1.0\n");
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("vmsim %s (%s)\n", VMSIM_CLI_VERSION, VMSIM_GIT_REV);
         return stdout_close(0);
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return stdout_close(commands[i].run(argc - 1, argv + 1));
-    usage(stderr);
-    return cli_usage("unknown command \"%s\"", argv[1]);
+    const struct command *c = find_command(argv[1]);
+    if (c)
+        return stdout_close(c->run(argc - 1, argv + 1));
+    return unknown_command(argv[1]);
 }

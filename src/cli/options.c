@@ -36,6 +36,10 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     const int o = getopt_long(argc, argv, shortopts, longopts, &idx);
     if (longindex)
         *longindex = idx;
+    if (o == '?' && optopt == 'h') /* -h: every command's --help */
+        for (const struct option *l = longopts; l && l->name; l++)
+            if (!strcmp(l->name, "help") && !l->flag)
+                return l->val;
     if (o == '?' || o == ':') {
         cli_usage("%s: unknown option or missing value: \"%s\" (see vmsim %s --help)", cmd,
                   argv[optind - 1], cmd);

@@ -354,10 +354,36 @@ static const char *compare_name(const char *key)
     return !strcmp(key, "refs") ? "walk_refs" : key;
 }
 
+/* JSON lines (`vmsim run --interval-out F.jsonl`): one object per line,
+ * read as the rows of a sweep's JSON. NULL, with je set, when the text is
+ * not a sequence of JSON values. */
+static json_t *load_json_lines(const char *text, size_t len, json_error_t *je)
+{
+    json_t *rows = json_array();
+    size_t pos = 0, line = 1;
+    while (rows) {
+        while (pos < len && isspace((unsigned char)text[pos]))
+            line += text[pos++] == '\n';
+        if (pos == len)
+            return json_pack("{s:o}", "rows", rows);
+        json_t *v = json_loadb(text + pos, len - pos,
+                               JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, je);
+        if (!v || json_array_append_new(rows, v)) {
+            je->line += (int)line - 1;
+            break;
+        }
+        pos += je->position;
+    }
+    json_decref(rows);
+    return NULL;
+}
+
 static int parse_json(const char *text, size_t len, struct plot_table *t, char *err, size_t errlen)
 {
     json_error_t je;
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        doc = load_json_lines(text, len, &je);
     if (!doc)
         return table_error(err, errlen, "JSON line %d: expected valid JSON, found an error: %.200s",
                            je.line, je.text);

@@ -44,8 +44,12 @@ struct plot_options {
     const char *x, *y;  /* column names */
     const char *series; /* comma-separated column names */
     const char *title;
-    const char *output; /* FILE.png or FILE.svg */
+    const char *output; /* FILE.png, FILE.svg or FILE.pdf */
     unsigned width, height;
+    const char *xlabel, *ylabel; /* NULL: from the columns */
+    const char *font;            /* gnuplot's "NAME,SIZE"; NULL: sans at the terminal's size */
+    const char *script;          /* keep the gnuplot script there too; NULL: no */
+    bool logx, logy;             /* force a log axis; false: decided by the values */
 };
 /* Draw t with gnuplot into opts->output; on failure print why and return
  * 1 (2 for a usage error: unknown column, bad kind or extension). */

@@ -46,9 +46,9 @@ static void dirty(struct vmsim *sim, vmsim_paddr_t gpa, uint64_t bytes)
     migrate_dirty(sim->nested, gpa, bytes);
 }
 
-static void enclave(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n)
+static void enclave(struct vmsim *sim, vmsim_pfn_t pfn, uint64_t n, bool on)
 {
-    nested_enclave(sim->nested, pfn, n);
+    nested_enclave(sim->nested, pfn, n, on);
 }
 
 static vmsim_paddr_t host_translate(struct vmsim *sim, unsigned cpu, vmsim_paddr_t gpa,

@@ -184,6 +184,8 @@ void kernel_put_frame(struct kernel *k, vmsim_pfn_t pfn)
     if (f->refcount == 1) {
         reclaim_remove(k, pfn);
         kernel_drop_swap_copy(k, pfn);
+        if (f->flags & FRAME_ENCLAVE) /* the host frames under it stop being the enclave's */
+            k->traps->enclave(k->vm, pfn, 1ull << f->order, false);
     }
     phys_put(k->phys, pfn);
 }
@@ -249,7 +251,7 @@ int kernel_map(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned l
         kernel_frame(k, pfn)->refcount == 1)
     {
         kernel_frame(k, pfn)->flags |= FRAME_ENCLAVE; /* the enclave's own page */
-        k->traps->enclave(k->vm, pfn, 1ull << (k->shift[level] - k->phys->page_shift));
+        k->traps->enclave(k->vm, pfn, 1ull << (k->shift[level] - k->phys->page_shift), true);
     }
     kernel_track_tables(k, p, page);
     return (pte & PTE_ZERO) ? VMSIM_OK

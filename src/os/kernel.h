@@ -161,8 +161,9 @@ struct kernel_traps {
     void (*pt_write)(struct vmsim *vm, uint64_t pte);
     /* a live migration: bytes of guest-physical memory from gpa written */
     void (*dirty)(struct vmsim *vm, vmsim_paddr_t gpa, uint64_t bytes);
-    /* --enclave: guest frames [pfn, pfn + n) became enclave memory */
-    void (*enclave)(struct vmsim *vm, vmsim_pfn_t pfn, uint64_t n);
+    /* --enclave: guest frames [pfn, pfn + n) became enclave memory (on),
+     * or were freed and are no longer (off) */
+    void (*enclave)(struct vmsim *vm, vmsim_pfn_t pfn, uint64_t n, bool on);
 };
 
 /* What a kernel runs on, given by the machine that composes it. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "trace/formats.h"
+#include "trace/compress.h"
 
 /* X(name, one-line help, sniff or NULL, open source, open sink or NULL).
  * Auto-detection asks the formats with a sniff function in this order and
@@ -127,12 +128,15 @@ int trace_source_open_mem(const void *data, size_t len, const char *fmt, size_t 
 
 /* ---- sinks ------------------------------------------------------------------ */
 
-/* The sink format for fmt, or from path's extension: .vmt is binary. */
+/* The sink format for fmt, or from path's extension: .vmt is binary, after
+ * a compression suffix is taken off (t.vmt.zst is a compressed .vmt). */
 static int trace_sink_format(const char *path, const char *fmt, const struct trace_format **f)
 {
     if (trace_fmt_is_auto(fmt)) {
-        size_t n = path ? strlen(path) : 0;
-        fmt = n >= 4 && strcmp(path + n - 4, ".vmt") == 0 ? "bin" : "text";
+        size_t n = 0;
+        if (path)
+            comp_kind_of(path, &n);
+        fmt = n >= 4 && strncmp(path + n - 4, ".vmt", 4) == 0 ? "bin" : "text";
     }
     *f = trace_format_find(fmt);
     if (!*f)
@@ -149,10 +153,18 @@ int vmsim_sink_open(const char *path, const char *fmt, struct vmsim_sink **out)
     int r = trace_sink_format(path, fmt, &f);
     if (r < 0)
         return r;
+    size_t stem;
+    const int kind = strcmp(path, "-") ? comp_kind_of(path, &stem) : DECOMP_NONE;
+    if (kind < 0)
+        return kind;
     struct output o;
     r = output_open_file(&o, path);
     if (r < 0)
         return r;
+    if (kind != DECOMP_NONE && !(o.comp = comp_open((enum decomp_kind)kind))) {
+        output_close(&o);
+        return VMSIM_ENOMEM;
+    }
     return f->sink_open(&o, out);
 }
 

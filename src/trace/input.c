@@ -4,6 +4,7 @@
  * fuzzers exercise the same refill boundaries as a pipe. The first fill
  * looks at the first bytes for a compression magic; a compressed input is
  * then decoded into the buffer (decompress.c), a plain one read as before. */
+#define _GNU_SOURCE /* F_SETPIPE_SZ */
 #include "trace/input.h"
 
 #include <errno.h>
@@ -11,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "trace/compress.h"
 #include "trace/decompress.h"
 
 #define INPUT_MEM_MIN_BUF (16u << 10)
@@ -28,6 +31,15 @@ static int input_alloc(struct input *in, size_t cap)
     in->buf = malloc(in->cap);
     return in->buf ? VMSIM_OK : VMSIM_ENOMEM;
 }
+
+/* Reading a pipe whose writer is slow (valgrind's lackey writes a few
+ * hundred bytes at a time): each write would wake the reader for a few
+ * lines, about two context switches per write (1.9 M for a 65 MB
+ * recording). After a read that left the pipe empty, wait a little so that
+ * the next read takes what many writes left; a 1 MiB pipe lets the writer
+ * go on meanwhile. A fast writer fills the pipe and is never waited for. */
+#define INPUT_PIPE_SIZE (1 << 20)
+#define INPUT_PIPE_WAIT_NS 2000000 /* 2 ms: at lackey's ~10 MB/s, ~20 KB a read */
 
 int input_open_file(struct input *in, const char *path, struct vmsim_source_error *err)
 {
@@ -47,6 +59,13 @@ int input_open_file(struct input *in, const char *path, struct vmsim_source_erro
             return e == ENOENT ? VMSIM_ENOENT : VMSIM_EIO;
         }
         in->close_fd = true;
+    }
+    struct stat sb;
+    if (fstat(in->fd, &sb) == 0 && S_ISFIFO(sb.st_mode)) {
+        in->fifo = true;
+#ifdef F_SETPIPE_SZ
+        fcntl(in->fd, F_SETPIPE_SZ, INPUT_PIPE_SIZE); /* best effort: the limit may be lower */
+#endif
     }
     if (input_alloc(in, INPUT_BUF_SIZE) < 0) {
         input_close(in);
@@ -100,10 +119,18 @@ long input_raw_read(struct input *in, unsigned char *dst, size_t room)
             in->raw_eof = true;
         return (long)n;
     }
+    if (in->fifo && in->fifo_short) {
+        /* The writer is slower than we read: let the pipe fill before
+         * waking again, rather than once per write (docs/traces.md, "Reading
+         * from a pipe") */
+        const struct timespec wait = {0, INPUT_PIPE_WAIT_NS};
+        nanosleep(&wait, NULL);
+    }
     for (;;) {
         ssize_t n = read(in->fd, dst, room);
         if (n > 0) {
             in->raw += (uint64_t)n;
+            in->fifo_short = (size_t)n < room && (size_t)n < INPUT_PIPE_SIZE / 4;
             return (long)n;
         }
         if (n == 0) {
@@ -271,6 +298,11 @@ int output_flush(struct output *o)
 {
     if (o->err || o->fd < 0)
         return o->err;
+    if (o->comp) {
+        o->err = comp_write(o->comp, o->fd, o->buf, o->len, &o->saved_errno);
+        o->len = 0;
+        return o->err;
+    }
     size_t done = 0;
     while (done < o->len) {
         ssize_t n = write(o->fd, o->buf + done, o->len - done);
@@ -314,6 +346,12 @@ unsigned char *output_reserve(struct output *o, size_t n)
 int output_close(struct output *o)
 {
     int r = output_flush(o);
+    if (o->comp) {
+        if (r == VMSIM_OK && o->fd >= 0)
+            r = o->err = comp_finish(o->comp, o->fd, &o->saved_errno);
+        comp_close(o->comp);
+        o->comp = NULL;
+    }
     if (o->close_fd && o->fd >= 0 && close(o->fd) < 0 && r == VMSIM_OK) {
         o->saved_errno = errno;
         r = o->err = VMSIM_EIO;

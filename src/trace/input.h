@@ -36,6 +36,8 @@ struct input {
     size_t mem_len, mem_chunk;
     bool probed;        /* the first bytes were checked for a compression magic */
     bool raw_eof;       /* the file or memory block has no more bytes */
+    bool fifo;          /* a pipe: reads are batched (input.c, input_raw_read) */
+    bool fifo_short;    /* the last read from the pipe emptied it */
     uint64_t raw;       /* bytes read from the file or memory block */
     struct decomp *dec; /* NULL: plain input */
     int fail;           /* VMSIM_EIO (read) or VMSIM_EPARSE (corrupt compressed data) */
@@ -127,6 +129,7 @@ struct output {
     bool close_fd;   /* false for stdout */
     int err;         /* first error (sticky) */
     int saved_errno; /* of a failed write */
+    struct comp *comp; /* compress what is flushed (compress.h); NULL: none */
 };
 
 #define OUTPUT_RESERVE_MAX 4096 /* most bytes one output_reserve may ask for */

@@ -249,7 +249,7 @@ unsigned log2_exact(uint64_t pow2)
     X(default, "the built-in demo: 3 processes, 30M events of mixed phases and fetches")        \
     X(forkserver, "pre-fork server: a master forks workers (8) sharing its heap copy-on-write") \
     X(sharedlibs, "processes (16) mapping the same libraries (32) at ASLR addresses")           \
-    X(bigws, "hot/cold accesses over size bytes (1g): a working set for --memory below it")     \
+    X(bigws, "hot/cold accesses over size bytes (1g): a working set for --mem below it")     \
     X(cloud, "tenants (64) with sparse regions, churn and round-robin slices on cpus (4)")      \
     X(vms, "VMs (3) for --nested, each running a collector, a database or a fork service")      \
     X(smp, "cpus (4) running at once, each in its own region (64m), with a shared one (0)")

@@ -137,9 +137,9 @@ static void host_walk(struct nested *n, unsigned cpu, uint64_t now, vmsim_paddr_
         mmu_pwc_fill(&nc->pwc, gpa, n->vmid, w, now, n->env.rng);
 }
 
-/* Mark the host base frames backing guest frames [pfn, pfn + n) that are
- * backed already. */
-static void enclave_backed(struct nested *n, vmsim_pfn_t pfn, uint64_t count)
+/* Mark (on) or unmark the host base frames backing guest frames
+ * [pfn, pfn + n) that are backed already. */
+static void enclave_backed(struct nested *n, vmsim_pfn_t pfn, uint64_t count, bool on)
 {
     struct host *h = n->h;
     const unsigned gshift = n->env.guest->page_shift;
@@ -150,16 +150,17 @@ static void enclave_backed(struct nested *n, vmsim_pfn_t pfn, uint64_t count)
             continue;
         const vmsim_paddr_t hpa =
             ((vmsim_paddr_t)PTE_PFN(e) << h->phys.page_shift) + (gpa & ((1ull << h->back_shift) - 1));
-        for (vmsim_paddr_t a = hpa; a < hpa + (1ull << gshift);
-             a += 1ull << h->phys.page_shift)
-            phys_frame(&h->phys, a >> h->phys.page_shift)->flags |= FRAME_ENCLAVE;
+        for (vmsim_paddr_t a = hpa; a < hpa + (1ull << gshift); a += 1ull << h->phys.page_shift) {
+            struct frame *hf = phys_frame(&h->phys, a >> h->phys.page_shift);
+            hf->flags = on ? hf->flags | FRAME_ENCLAVE : hf->flags & ~FRAME_ENCLAVE;
+        }
     }
 }
 
-void nested_enclave(struct nested *n, vmsim_pfn_t pfn, uint64_t count)
+void nested_enclave(struct nested *n, vmsim_pfn_t pfn, uint64_t count, bool on)
 {
     if (n && !n->env.cfg->nested.shadow)
-        enclave_backed(n, pfn, count);
+        enclave_backed(n, pfn, count, on);
 }
 
 bool nested_enclave_host(const struct nested *n, vmsim_paddr_t hpa)
@@ -193,7 +194,7 @@ static bool back(struct nested *n, vmsim_paddr_t gpa)
         const uint64_t frames = nested_guest_frames(n, guest->page_shift);
         for (vmsim_pfn_t f = first; f < first + frames && f < guest->next; f++)
             if (phys_frame(guest, f)->flags & FRAME_ENCLAVE)
-                enclave_backed(n, f, 1);
+                enclave_backed(n, f, 1, true);
     }
     return true;
 }

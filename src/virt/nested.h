@@ -103,7 +103,7 @@ static inline uint64_t nested_guest_frames(const struct nested *n, unsigned gues
 /* Guest frames [pfn, pfn + count) became enclave memory: so do the host frames
  * that back them (now, or when they are backed), which the processor then
  * refuses to anyone but the enclave, whichever VM asks. */
-void nested_enclave(struct nested *n, vmsim_pfn_t pfn, uint64_t count);
+void nested_enclave(struct nested *n, vmsim_pfn_t pfn, uint64_t count, bool on);
 /* Is the host frame holding host-physical address hpa enclave memory? */
 bool nested_enclave_host(const struct nested *n, vmsim_paddr_t hpa);
 /* Shadow paging: one VM exit for a trapped guest page-table write (pte:
