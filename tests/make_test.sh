@@ -4,10 +4,12 @@
 # (`total: N passed, N failed`); the exit status is 0 only when nothing failed.
 #
 # Stages: the release build's CTest suite, the ASan+UBSan build's, the
-# parallel tests under ThreadSanitizer, and each
-# fuzz target for FUZZ_SECONDS from its seed corpus. A build that fails
+# parallel tests under ThreadSanitizer, each
+# fuzz target for FUZZ_SECONDS from its seed corpus, and the Python
+# package's pytest tests (python_stage). A build that fails
 # counts as one failure of its stage. A stage whose tools are missing (clang
-# for the fuzzers, as a non-root user) is reported as skipped.
+# for the fuzzers, as a non-root user) is reported as skipped, except the
+# python stage, which counts them as a failure.
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -97,10 +99,55 @@ fuzz_stage() {
     stage_result fuzz "$pass" "$fail"
 }
 
-ctest_stage release
-ctest_stage asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
-tsan_stage
-fuzz_stage
+# The Python package (docs/python.md), installed the way its README says: a
+# fresh venv over Debian's numpy/pandas/matplotlib/pytest, pip offline and
+# without build isolation (setup.py builds libvmsim with CMake); then its
+# pytest tests, which use the release build's vmsim as referee. Missing
+# tools are a failure of the stage, as a failed build is.
+python_stage() {
+    local py=/usr/bin/python3 venv=build/python-venv log=build/python-pytest.log line
+    if ! [ -x "$py" ] || ! "$py" -c 'import venv, numpy, pandas, matplotlib, pytest' 2>/dev/null; then
+        echo "python: expected $py with venv, numpy, pandas, matplotlib and pytest (make deps as" \
+            "root installs python3-venv python3-numpy python3-pandas python3-matplotlib python3-pytest)"
+        stage_result python 0 1
+        return
+    fi
+    if ! build release || ! rm -rf "$venv" || ! "$py" -m venv --system-site-packages "$venv" ||
+        ! VMSIM_JOBS="$JOBS" "$venv/bin/pip" install -q --no-index --no-build-isolation ./python; then
+        echo "python: the package did not build or install"
+        stage_result python 0 1
+        return
+    fi
+    # from build/: the package is the venv's, not python/vmsim of the tree
+    (cd build && "../$venv/bin/python" -c 'import vmsim; print("python: vmsim from", vmsim.__file__)' &&
+        VMSIM_BIN="$PWD/release/vmsim" "../$venv/bin/python" -m pytest -q \
+        -p no:cacheprovider ../python/tests) 2>&1 | tee "$log"
+    # pytest's last line: "12 passed in 3.4s", "1 failed, 11 passed in 3.4s", "2 errors in 0.3s"
+    line=$(grep -E '^(=+ )?[0-9]+ [a-z]+(, [0-9]+ [a-z]+)* in [0-9.]+s|no tests ran' "$log" | tail -n 1)
+    local pass fail
+    pass=$(grep -oE '[0-9]+ passed' <<<"$line" | awk '{s += $1} END {print s + 0}')
+    fail=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | awk '{s += $1} END {print s + 0}')
+    if [ -z "$line" ] || [ $((pass + fail)) -eq 0 ]; then
+        stage_result python 0 1 # pytest ran no test, or died
+        return
+    fi
+    stage_result python "$pass" "$fail"
+}
+
+# `tests/make_test.sh STAGE...` runs only those (release, asan, tsan, fuzz, python)
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(release asan tsan fuzz python)
+for stage in "${stages[@]}"; do
+    case $stage in
+    release) ctest_stage release ;;
+    asan) ctest_stage asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ;;
+    tsan) tsan_stage ;;
+    fuzz) fuzz_stage ;;
+    python) python_stage ;;
+    *) echo "make_test.sh: expected a stage (release, asan, tsan, fuzz, python), found \"$stage\""
+       exit 2 ;;
+    esac
+done
 
 echo
 printf '%s\n' "${verdicts[@]}"

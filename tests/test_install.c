@@ -116,6 +116,8 @@ static void test_install_and_build_example(void **state)
                            "include/vmsim/event.h",
                            "include/vmsim/types.h",
                            "lib/libvmsim.a",
+                           "lib/libvmsim.so",
+                           "lib/libvmsim.so.0",
                            "lib/pkgconfig/vmsim.pc",
                            "lib/cmake/vmsim/vmsimConfig.cmake",
                            "lib/cmake/vmsim/vmsimConfigVersion.cmake",
@@ -142,13 +144,48 @@ static void test_install_and_build_example(void **state)
         free(c);
     }
 
-    /* pkg-config: relocatable .pc, found through PKG_CONFIG_PATH. */
-    MUST("pkg-config build",
+    /* The shared library's SONAME carries the major version (0.1.0: 0). */
+    assert_int_equal(sh(&out, "readelf -d %s/lib/libvmsim.so", root), 0);
+    expect_in("readelf -d libvmsim.so", out, "Library soname: [libvmsim.so.0]");
+    free(out);
+
+    /* pkg-config: relocatable .pc, found through PKG_CONFIG_PATH. A program
+     * that only feeds events links -lvmsim alone: the shared library
+     * carries jansson and the compression libraries itself, so neither
+     * their -dev packages nor their .pc files are required; --static adds
+     * them for libvmsim.a. */
+    assert_int_equal(sh(&out, "PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config --libs vmsim; "
+                              "PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config --print-requires "
+                              "--print-requires-private vmsim", root, root), 0);
+    char want[1024];
+    snprintf(want, sizeof want, "-L%s/lib/pkgconfig/../../lib -lvmsim \n", root);
+    if (strcmp(out, want) != 0)
+        fail_msg("pkg-config --libs / requires: \"%s\", expected \"%s\"", out, want);
+    free(out);
+    MUST("pkg-config build (shared)",
          "PKG_CONFIG_PATH=%s/lib/pkgconfig; export PKG_CONFIG_PATH; "
          "%s -std=c11 %s %s/examples/translate.c $(pkg-config --cflags --libs vmsim) -o %s",
          root, VMSIM_CC, VMSIM_EXAMPLE_FLAGS, VMSIM_SOURCE_DIR, exe);
+    assert_int_equal(sh(&out, "readelf -d %s", exe), 0);
+    expect_in("the example links the shared library", out, "Shared library: [libvmsim.so.0]");
+    if (strstr(out, "libz.") || strstr(out, "libzstd") || strstr(out, "liblzma") ||
+        strstr(out, "libjansson"))
+        fail_msg("the example itself needs a dependency of libvmsim:\n%s", out);
+    free(out);
+    assert_int_equal(sh(&out, "LD_LIBRARY_PATH=%s/lib %s %d", root, exe, N), 0);
+    check_output("pkg-config, shared", out);
+    free(out);
+    MUST("pkg-config build (static)",
+         "PKG_CONFIG_PATH=%s/lib/pkgconfig; export PKG_CONFIG_PATH; "
+         "%s -std=c11 %s %s/examples/translate.c $(pkg-config --cflags vmsim) "
+         "%s/lib/libvmsim.a $(pkg-config --static --libs vmsim | sed 's/-lvmsim //') -o %s",
+         root, VMSIM_CC, VMSIM_EXAMPLE_FLAGS, VMSIM_SOURCE_DIR, root, exe);
+    assert_int_equal(sh(&out, "readelf -d %s", exe), 0);
+    if (strstr(out, "libvmsim"))
+        fail_msg("the static build needs libvmsim.so:\n%s", out);
+    free(out);
     assert_int_equal(sh(&out, "%s %d", exe, N), 0);
-    check_output("pkg-config", out);
+    check_output("pkg-config, static", out);
     free(out);
 
     /* CMake: examples/CMakeLists.txt, find_package(vmsim 0.1) -> vmsim::vmsim. */

@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "vmsim/event.h"
 #include "vmsim/types.h"
@@ -264,6 +265,33 @@ extern const char *const vmsim_machine_help[];
  * vmsim_machine_names; not applied by vmsim_config_machine. */
 extern const char *const vmsim_machine_caches[];
 
+/* Set one machine option exactly as `vmsim run --NAME VALUE` does (docs/cli.md):
+ * name without the dashes ("tlb", "pwc", "mem", "pt", "geometry",
+ * "page-size", "thp", "cpus", "replace", ...: vmsim_config_option_names),
+ * value NULL for a flag ("strict", "no-asid", ...). Options apply in the
+ * order given, each to what the earlier ones left: give "machine" first (a
+ * preset sets TLBs, caches and the geometry), and "geometry" before "pwc"
+ * (a geometry drops the page-walk caches of levels it lacks). Returns 0, or
+ * VMSIM_ENOENT for a name that is no option, VMSIM_EINVAL for a value it
+ * does not take, with why (when not NULL) holding "--NAME: expected ...,
+ * found ..."; cfg is then unchanged except for the option's own fields.
+ * After the last option call vmsim_config_finish. Thread-safe for distinct
+ * configs. */
+int vmsim_config_option(struct vmsim_config *cfg, const char *name, const char *value, char *why,
+                        size_t whylen);
+/* The option names vmsim_config_option takes, NULL-terminated, in the
+ * order of docs/cli.md's machine options. */
+const char *const *vmsim_config_option_names(void);
+/* 1 when option name takes a value, 0 for a flag, VMSIM_ENOENT for no option. */
+int vmsim_config_option_takes_value(const char *name);
+/* Check the options together and resolve what depends on several of them,
+ * as `vmsim run` does after reading its command line: the page sizes
+ * against the geometry (VMSIM_PAGE_HUGE becomes the smallest huge page),
+ * the host options against --nested (whose page-walk caches default to the
+ * guest's), memory and swap sizes, --threads. 0, or VMSIM_EINVAL with why
+ * naming the option, what was expected and what was found. */
+int vmsim_config_finish(struct vmsim_config *cfg, char *why, size_t whylen);
+
 /* Parse a TLB SPEC (see docs/cli.md) or "none" into cfg->tlb/ntlb. */
 int vmsim_tlb_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
 /* Parse a PWC SPEC ("l4=2x2,l3=4x4,l2=32x4", "unified=32x4", "none"). */
@@ -480,6 +508,10 @@ struct vmsim_pt_footprint {
 struct vmsim;
 
 int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out);
+/* vmsim_create that says why it refused a configuration: why (when not
+ * NULL, whylen > 0) gets a sentence naming the field or option, what was
+ * expected and what was found; "" on success. */
+int vmsim_create_why(const struct vmsim_config *cfg, struct vmsim **out, char *why, size_t whylen);
 void vmsim_destroy(struct vmsim *sim);
 /* Consume n events. Returns 0, or a negative code for a real failure (host
  * out of memory, an event naming a CPU the machine lacks); simulated
@@ -502,6 +534,11 @@ const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim);
 const struct vmsim_config *vmsim_get_config(const struct vmsim *sim);
 /* Page-table memory of all live processes together (of every VM). */
 void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
+/* The JSON document `vmsim run --json` writes for a run read to its end
+ * (docs/stats.md): the statistics as of this call, the configuration, and
+ * source (the workload's or trace's name; NULL: none). Returns 0, or
+ * VMSIM_EIO when out could not be written, VMSIM_ENOMEM. */
+int vmsim_write_json(const struct vmsim *sim, const char *source, FILE *out);
 
 /* ---- warm-up: statistics of the steady state ---------------------------------- */
 

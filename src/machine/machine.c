@@ -1,6 +1,8 @@
 /* The simulator object: configuration defaults, creation, the event loop,
  * statistics. The event loop dispatches each event to the MMU (accesses)
  * or the kernel (process and mapping events); see mmu/mmu.c and os/kernel.c. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,6 +172,19 @@ static int hypervisor_start(struct vmsim *sim, struct host *h, unsigned vmid)
     return nested_init(&sim->nested, &env, h, vmid);
 }
 
+/* Put the reason in why (when there is room) and return code. */
+static int say(char *why, size_t len, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int say(char *why, size_t len, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (why && len)
+        vsnprintf(why, len, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 /* What cache_spec_parse guarantees, for a configuration built by hand. */
 static int check_memory(const struct vmsim_memory_config *m)
 {
@@ -187,38 +202,66 @@ static int check_memory(const struct vmsim_memory_config *m)
     return VMSIM_OK;
 }
 
-static int check_config(const struct vmsim_config *cfg)
+/* Whether cfg can build a machine; VMSIM_OK, or the code with a sentence
+ * naming the field (as its command-line option), what was expected and
+ * what was found. */
+static int check_config(const struct vmsim_config *cfg, char *why, size_t len)
 {
-    char why[160];
-    if (vmsim_geometry_check(&cfg->geom, why, sizeof why))
-        return VMSIM_EINVAL;
-    if (cfg->ncpus == 0 || cfg->ncpus > VMSIM_MAX_CPUS || cfg->ntlb > VMSIM_MAX_TLB_LEVELS)
-        return VMSIM_EINVAL;
+    char sub[160];
+    if (vmsim_geometry_check(&cfg->geom, sub, sizeof sub))
+        return say(why, len, VMSIM_EINVAL, "geometry (--geometry): %s", sub);
+    if (cfg->ncpus == 0 || cfg->ncpus > VMSIM_MAX_CPUS)
+        return say(why, len, VMSIM_EINVAL, "ncpus (--cpus): expected 1 to %d CPUs, found %u",
+                   VMSIM_MAX_CPUS, (unsigned)cfg->ncpus);
+    if (cfg->ntlb > VMSIM_MAX_TLB_LEVELS)
+        return say(why, len, VMSIM_EINVAL, "ntlb (--tlb): expected at most %d TLB levels, found %u",
+                   VMSIM_MAX_TLB_LEVELS, (unsigned)cfg->ntlb);
     const char *params;
     const struct pt_ops *ops = pt_find(cfg->pt, &params);
     if (!ops)
-        return VMSIM_ENOENT;
-    if (ops->check ? ops->check(params, why, sizeof why) != VMSIM_OK : *params != '\0')
-        return VMSIM_EINVAL;
+        return say(why, len, VMSIM_ENOENT, "pt (--pt): expected a page-table organization, "
+                   "found \"%s\"", cfg->pt);
+    if (ops->check ? ops->check(params, sub, sizeof sub) != VMSIM_OK : *params != '\0')
+        return say(why, len, VMSIM_EINVAL, "pt (--pt): %s",
+                   ops->check ? sub : "the organization takes no options");
     for (unsigned i = 0; i < cfg->ntlb; i++)
         if (cfg->tlb[i].narrays == 0 || cfg->tlb[i].narrays > VMSIM_MAX_TLB_ARRAYS)
-            return VMSIM_EINVAL;
+            return say(why, len, VMSIM_EINVAL, "tlb[%u].narrays (--tlb): expected 1 to %d arrays, "
+                       "found %u", i, VMSIM_MAX_TLB_ARRAYS, (unsigned)cfg->tlb[i].narrays);
     const uint64_t sets = cfg->vipt_sets, block = cfg->vipt_block;
     if (sets && (!block || (sets & (sets - 1)) || (block & (block - 1))))
-        return VMSIM_EINVAL;
-    if (cfg->replace > VMSIM_REPLACE_NONE || vmsim_threads_refusal(cfg))
-        return VMSIM_EINVAL;
-    if (cfg->share_tables && (!ops->table_link || cfg->evict_tables || cfg->geom.levels < 2))
-        return VMSIM_EINVAL; /* vmsim_share_refusal */
+        return say(why, len, VMSIM_EINVAL, "vipt_sets, vipt_block (--vipt): expected powers of "
+                   "two, found %llux%llu", (unsigned long long)sets, (unsigned long long)block);
+    if (cfg->replace > VMSIM_REPLACE_NONE)
+        return say(why, len, VMSIM_EINVAL, "replace (--replace): expected 0 to %d, found %u",
+                   VMSIM_REPLACE_NONE, (unsigned)cfg->replace);
+    const char *refusal = vmsim_threads_refusal(cfg);
+    if (refusal)
+        return say(why, len, VMSIM_EINVAL, "%s", refusal);
+    if (cfg->share_tables && !ops->table_link)
+        return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected --pt radix, "
+                   "found --pt %s", cfg->pt);
+    if (cfg->share_tables && cfg->evict_tables)
+        return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected no "
+                   "evict_tables (--evict-tables) with it, found both");
+    if (cfg->share_tables && cfg->geom.levels < 2)
+        return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected a geometry "
+                   "of two levels or more, found %s with one", cfg->geom.name);
     if (cfg->mem.dram && check_memory(&cfg->mem))
-        return VMSIM_EINVAL;
+        return say(why, len, VMSIM_EINVAL, "mem (--cache): expected levels as docs/caches.md "
+                   "describes (sets 1 to 2^24, ways 1 to 1024, lines a power of two from 8 to "
+                   "4096, only the last level shared and unified; a row model with banks and a "
+                   "power-of-two row of 64 bytes or more), found a level or row model outside that");
     if (cfg->nested.on) {
         const struct pt_ops *hops = pt_find(cfg->nested.pt[0] ? cfg->nested.pt : "radix", &params);
         if (!hops)
-            return VMSIM_ENOENT;
-        if ((hops->check ? hops->check(params, why, sizeof why) != VMSIM_OK : *params != '\0') ||
-            vmsim_geometry_check(&cfg->nested.geom, why, sizeof why))
-            return VMSIM_EINVAL;
+            return say(why, len, VMSIM_ENOENT, "nested.pt (--host-pt): expected a page-table "
+                       "organization, found \"%s\"", cfg->nested.pt);
+        if (hops->check ? hops->check(params, sub, sizeof sub) != VMSIM_OK : *params != '\0')
+            return say(why, len, VMSIM_EINVAL, "nested.pt (--host-pt): %s",
+                       hops->check ? sub : "the organization takes no options");
+        if (vmsim_geometry_check(&cfg->nested.geom, sub, sizeof sub))
+            return say(why, len, VMSIM_EINVAL, "nested.geom (--nested): %s", sub);
     }
     return VMSIM_OK;
 }
@@ -241,12 +284,20 @@ static int memory_init(struct vmsim *sim)
 
 int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
 {
-    int rc = check_config(cfg);
+    return vmsim_create_why(cfg, out, NULL, 0);
+}
+
+int vmsim_create_why(const struct vmsim_config *cfg, struct vmsim **out, char *why, size_t whylen)
+{
+    if (why && whylen)
+        why[0] = '\0';
+    int rc = check_config(cfg, why, whylen);
     if (rc)
         return rc;
     struct vmsim *sim = calloc(1, sizeof *sim);
     if (!sim)
-        return VMSIM_ENOMEM;
+        return say(why, whylen, VMSIM_ENOMEM, "building the machine: %s",
+                   vmsim_strerror(VMSIM_ENOMEM));
     sim->cfg = *cfg;
     sim->vmid = 1;
     rng_seed(&sim->rng, cfg->seed);
@@ -263,8 +314,10 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
     for (unsigned k = 1; k <= cfg->geom.levels; k++)
         ok |= sim->shift[k] == sim->cfg.anon_page_shift && (cfg->geom.leaf_levels & (1u << k));
     if (!ok) {
+        const unsigned shift = sim->cfg.anon_page_shift;
         free(sim);
-        return VMSIM_EINVAL;
+        return say(why, whylen, VMSIM_EINVAL, "anon_page_shift (--page-size): expected a page "
+                   "size of geometry %s, found 2^%u bytes", cfg->geom.name, shift);
     }
     sim->cpu = calloc(cfg->ncpus, sizeof *sim->cpu);
     sim->cst = calloc(cfg->ncpus, sizeof *sim->cst);
@@ -272,19 +325,20 @@ int vmsim_create(const struct vmsim_config *cfg, struct vmsim **out)
         free(sim->cpu);
         free(sim->cst);
         free(sim);
-        return VMSIM_ENOMEM;
+        return say(why, whylen, VMSIM_ENOMEM, "building the machine: %s",
+                   vmsim_strerror(VMSIM_ENOMEM));
     }
     wire(sim);
     if ((cfg->mem.dram && (rc = memsys_init(&sim->memsys, &sim->cfg.mem, cfg->ncpus)) != 0) ||
         (rc = memory_init(sim)) != 0 || (rc = kernel_start(sim)) != 0 || (rc = mmu_cpu_ready(&sim->mmu, 0)) != 0 ||
         (rc = hypervisor_start(sim, NULL, 1)) != 0) {
         vmsim_destroy(sim);
-        return rc;
+        return say(why, whylen, rc, "building the machine: %s", vmsim_strerror(rc));
     }
     wire(sim);
     if (cfg->threads > 1 && (rc = par_create(sim, &sim->par)) != 0) {
         vmsim_destroy(sim);
-        return rc;
+        return say(why, whylen, rc, "building the machine: %s", vmsim_strerror(rc));
     }
     vmsim_set_warmup(sim, cfg->warmup);
     *out = sim;

@@ -146,7 +146,7 @@ static json_t *config_json(const struct vmsim_config *cfg)
                      cfg->locks <= VMSIM_LOCKS_SEQCOUNT ? vmsim_locks_names[cfg->locks] : "?");
 }
 
-int report_json(const struct vmsim *sim, const char *source, FILE *out)
+int vmsim_write_json(const struct vmsim *sim, const char *source, FILE *out)
 {
     return report_json_outcome(sim, source, NULL, out);
 }

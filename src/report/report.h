@@ -10,9 +10,8 @@
 
 /* The human summary. */
 void report_text(const struct vmsim *sim, const char *source, FILE *out);
-/* The JSON document: statistics and the effective configuration. Returns
- * 0 or VMSIM_EIO / VMSIM_ENOMEM. */
-int report_json(const struct vmsim *sim, const char *source, FILE *out);
+/* The JSON document (statistics and the effective configuration) is the
+ * public vmsim_write_json, written here. */
 /* How a run ended, for a result file that must say when it is partial:
  * stopped is NULL when the input was read to its end, else why not
  * ("SIGINT", "SIGTERM", "trace error", "event error"); warnings are lines
@@ -22,7 +21,7 @@ struct report_outcome {
     const char *const *warnings;
     unsigned nwarnings;
 };
-/* report_json with "complete", "stopped_by" and "warnings"; o may be NULL
+/* vmsim_write_json with "complete", "stopped_by" and "warnings"; o may be NULL
  * (complete, no warnings). */
 int report_json_outcome(const struct vmsim *sim, const char *source,
                         const struct report_outcome *o, FILE *out);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "report/report.h"
+#include "util/fmt.h"
 
 static const char *num(uint64_t v, char *buf)
 {
@@ -21,18 +22,7 @@ static const char *num(uint64_t v, char *buf)
 
 const char *report_bytes(uint64_t bytes, char *buf, size_t len)
 {
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    unsigned u = 0;
-    double v = (double)bytes;
-    while (v >= 1024 && u < 6) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0 || v == (double)(uint64_t)v)
-        snprintf(buf, len, "%.0f %s", v, unit[u]);
-    else
-        snprintf(buf, len, "%.1f %s", v, unit[u]);
-    return buf;
+    return fmt_bytes(bytes, buf, len);
 }
 
 static double pct(uint64_t a, uint64_t b) { return b ? 100.0 * (double)a / (double)b : 0.0; }

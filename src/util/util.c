@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/fail.h"
+#include "util/fmt.h"
 #include "vmsim/vmsim.h"
 
 const char *vmsim_strerror(int err)
@@ -71,4 +72,30 @@ int why_fail(char *why, size_t len, const char *fmt, ...)
     if (why && len) vsnprintf(why, len, fmt, ap);
     va_end(ap);
     return VMSIM_EPARSE;
+}
+
+const char *fmt_bytes(uint64_t bytes, char *buf, size_t len)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    unsigned u = 0;
+    double v = (double)bytes;
+    while (v >= 1024 && u < 6) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0 || v == (double)(uint64_t)v)
+        snprintf(buf, len, "%.0f %s", v, unit[u]);
+    else
+        snprintf(buf, len, "%.1f %s", v, unit[u]);
+    return buf;
+}
+
+size_t fmt_join(char *buf, size_t len, const char *const *names, const char *last)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; names[i] && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s",
+                              i == 0 ? "" : names[i + 1] || !last ? ", " : last, names[i]);
+    return n;
 }
