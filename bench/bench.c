@@ -693,10 +693,12 @@ int main(int argc, char **argv)
         return figures();
     if (argc > 1 && strcmp(argv[1], "threads") == 0)
         return bench_threads(true);
+    if (argc > 1 && strcmp(argv[1], "churn") == 0)
+        return bench_churn(argc > 2 ? argv[2] : NULL, argc > 3 ? strtoull(argv[3], NULL, 10) : 0);
     if (argc > 1) {
         fprintf(stderr,
-                "usage: vmsim_bench [figures|threads]: expected no argument, \"figures\" or "
-                "\"threads\", found \"%s\"\n",
+                "usage: vmsim_bench [figures|threads|churn]: expected no argument, \"figures\", "
+                "\"threads\" or \"churn\", found \"%s\"\n",
                 argv[1]);
         return 2;
     }

@@ -8,5 +8,8 @@
 
 /* threads.c: the --threads scaling table (csv: for bench/threads.sh). */
 int bench_threads(bool csv);
+/* churn.c: huge-page coverage over churn, compaction off and on (csv);
+ * spec NULL and mem_mib 0: the figure's. */
+int bench_churn(const char *spec, uint64_t mem_mib);
 
 #endif

@@ -1990,7 +1990,7 @@ static void test_names_and_defaults(void **state)
         n++;
     }
     assert_null(vmsim_workload_help[n]);
-    assert_int_equal(n, 14);
+    assert_int_equal(n, 15);
 }
 
 /* ---- default ------------------------------------------------------------------ */

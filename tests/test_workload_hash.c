@@ -59,6 +59,9 @@ static const struct expect expected[] = {
     {"smp", UINT64_C(0xf1d55fc405de4430)},
     {"smp:procs=4,shared=16m,share=0.25,touch=1,write=0.3,va_bits=39",
      UINT64_C(0xe10b339c3f9e99d2)},
+    /* churn: recorded when it was added (issue 17), from the code of that commit */
+    {"churn", UINT64_C(0x18eaf8b1c9ca06ce)},
+    {"churn:small=64k,large=2m,size=16m,thp=0,va_bits=32", UINT64_C(0xd2a01ac474b4b60a)},
 };
 
 static uint64_t fnv(uint64_t h, uint64_t v, unsigned bytes)

@@ -232,6 +232,9 @@ struct vmsim_config {
     bool share_tables;       /* processes mapping the same file block alike share its leaf
                                 table (radix only; docs/kernel.md, "Shared page-table
                                 subtrees"); not with evict_tables */
+    bool compact;            /* a huge-page allocation that finds no free block migrates
+                                movable pages out of one aligned block to make one
+                                (docs/kernel.md, "Compaction"); off by default */
     bool sw_walk;            /* TLB misses trap to a software handler (no page-walk caches) */
     uint32_t handler_frame;  /* kernel stack bytes one fault-handler activation takes */
     uint32_t kernel_stack;   /* kernel stack bytes: what a recursive handler may use */
@@ -304,6 +307,9 @@ int vmsim_cache_parse(const char *spec, struct vmsim_config *cfg, char *why, siz
 int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
 /* Parse a size: "4096", "4k", "2m", "1g", "64GiB". */
 int vmsim_parse_size(const char *s, uint64_t *out);
+/* Parse a count of events: "250000", "250k", "1.5m" (a whole number below
+ * 2^63); 0 on success. */
+int vmsim_parse_count(const char *s, uint64_t *out);
 
 /* ---- statistics ----------------------------------------------------------- */
 
@@ -458,11 +464,29 @@ struct vmsim_share_stats {
     uint64_t detached; /* counter: a process let go of a shared table whole (munmap, exit) */
 };
 
+/* Compaction (cfg.compact; docs/stats.md, "compact" and "thp.coverage"):
+ * reported only when the option is on, so every other run's output keeps
+ * its keys. The counters are zeroed by a warm-up; the two gauges are read
+ * off the frames when the statistics are read (0 while no huge page can be
+ * mapped). Combined as SUM. */
+struct vmsim_compact_stats {
+    uint64_t runs;         /* counter: huge-page allocations that found no free block and compacted */
+    uint64_t success;      /* counter: of which assembled a free block */
+    uint64_t fail;         /* counter: of which found no block that could be emptied */
+    uint64_t pages_moved;  /* counter: in-use base frames migrated out of the chosen blocks */
+    uint64_t rmap_updates; /* counter: page-table entries repointed to a moved page's new frame */
+    uint64_t shootdowns;   /* counter: TLB shootdowns those updates made */
+    uint64_t cycles;       /* counter: the cost model's cycles for the copies and shootdowns */
+    uint64_t anon_bytes;      /* state: resident private anonymous memory (each frame once) */
+    uint64_t anon_huge_bytes; /* state: of which in huge pages */
+};
+
 struct vmsim_stats {
 #define VMSIM_STAT_FIELD(f, n, r, d) uint64_t f;
     VMSIM_STATS(VMSIM_STAT_FIELD)
 #undef VMSIM_STAT_FIELD
     struct vmsim_share_stats share;                    /* --share-tables: SUM */
+    struct vmsim_compact_stats compact;                /* --compact: SUM */
     struct vmsim_tlb_stats tlb[VMSIM_MAX_TLB_LEVELS]; /* same order as config */
     uint64_t walk_hist[VMSIM_MAX_LEVELS + 2];         /* walks by references made: SUM */
     uint64_t mig_round_pages[VMSIM_MIGRATE_ROUNDS];    /* pages sent by each pre-copy round: FIRST */
@@ -480,6 +504,10 @@ struct vmsim_stats {
 /* Gorman's unusable free space index of order j from st->buddy_free: the
  * share of free frames in blocks smaller than 2^j (0 when none is free). */
 double vmsim_buddy_unusable(const struct vmsim_stats *st, unsigned order);
+
+/* Huge-page coverage from st->compact: the share of resident private
+ * anonymous memory that huge pages map (0 when there is none). */
+double vmsim_thp_coverage(const struct vmsim_stats *st);
 
 /* Page-table memory (the VmPTE rule: the root is reported apart). Radix
  * trees fill the per-level arrays; other organizations name their parts

@@ -78,7 +78,7 @@ enum {
     OPT_CPUS, OPT_NO_ASID, OPT_PAGE_SIZE, OPT_SEED, OPT_SWAP, OPT_REPLACE, OPT_STRICT,
     OPT_VERIFY, OPT_VIPT, OPT_EVICT_TABLES, OPT_THP, OPT_FAULT_STACK, OPT_WALKER,
     OPT_NESTED, OPT_SHADOW, OPT_MIGRATE, OPT_ENCLAVE, OPT_HOST_PT, OPT_HOST_MEM, OPT_HOST_PAGE, OPT_NTLB, OPT_HOST_PWC,
-    OPT_CACHE, OPT_WARMUP, OPT_THREADS, OPT_LOCKS, OPT_SHARE_TABLES, OPT_CLI_FIRST_FREE
+    OPT_CACHE, OPT_WARMUP, OPT_THREADS, OPT_LOCKS, OPT_SHARE_TABLES, OPT_COMPACT, OPT_CLI_FIRST_FREE
 };
 #define CLI_CONFIG_OPTIONS                                                                 \
     {"machine", required_argument, 0, OPT_MACHINE}, {"pt", required_argument, 0, OPT_PT},   \
@@ -91,6 +91,7 @@ enum {
     {"verify", no_argument, 0, OPT_VERIFY}, {"vipt", required_argument, 0, OPT_VIPT},        \
     {"evict-tables", no_argument, 0, OPT_EVICT_TABLES}, {"thp", required_argument, 0, OPT_THP},            \
     {"share-tables", no_argument, 0, OPT_SHARE_TABLES},                                      \
+    {"compact", required_argument, 0, OPT_COMPACT},                                          \
     {"fault-stack", required_argument, 0, OPT_FAULT_STACK},                                  \
     {"walker", required_argument, 0, OPT_WALKER},                                            \
     {"nested", required_argument, 0, OPT_NESTED}, {"shadow", no_argument, 0, OPT_SHADOW},       \
@@ -109,9 +110,6 @@ void cli_help_wrap(FILE *out, const char *lead, const char *text);
  * NULL ("a, b or c"); returns the length it wanted, as snprintf. */
 size_t cli_join(char *buf, size_t len, const char *const *names, const char *last);
 int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg);
-/* A count as --warmup takes it: 250000, 250k, 1.5m, a whole number below
- * 2^63; 0, or -1 when s is not one. */
-int cli_parse_count(const char *s, uint64_t *out);
 /* Apply --machine first, whatever the order on the command line: presets set
  * many fields and must not undo a later --tlb. Scans argv before getopt. */
 int cli_config_init(struct vmsim_config *cfg, int argc, char **argv);

@@ -94,7 +94,7 @@ int cmd_convert(int argc, char **argv)
             return 0;
         case 's':
         case 'm':
-            if (cli_parse_count(optarg, c == 's' ? &ctl.skip : &ctl.max) ||
+            if (vmsim_parse_count(optarg, c == 's' ? &ctl.skip : &ctl.max) ||
                 (c == 'm' && ctl.max == 0))
                 return cli_usage("convert: --%s: expected a number of accesses such as %s250000, "
                                  "250k or 1.5m, found \"%s\"",

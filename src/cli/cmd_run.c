@@ -337,7 +337,7 @@ static int feed_batch(struct run *r, const struct vmsim_event *ev, size_t n)
 /* A count option's value: --skip, --max, --interval. */
 static int count_option(const char *opt, const char *arg, bool zero_ok, uint64_t *v)
 {
-    if (cli_parse_count(arg, v) || (!zero_ok && *v == 0))
+    if (vmsim_parse_count(arg, v) || (!zero_ok && *v == 0))
         return cli_usage("%s: expected a number of accesses such as %s250000, 250k or 1.5m, "
                          "found \"%s\"", opt, zero_ok ? "0, " : "", arg);
     return 0;

@@ -84,6 +84,8 @@ void cli_config_help(FILE *out)
           "  --evict-tables     page-table pages may be evicted too (process roots stay)\n"
           "  --share-tables     processes mapping a file block alike share its leaf table\n"
           "                     (radix only; docs/kernel.md)\n"
+          "  --compact on|off   a huge page that finds no free block migrates pages to make\n"
+          "                     one (default off; docs/kernel.md, \"Compaction\")\n"
           "  --fault-stack F/S  kernel stack per fault-handler activation / kernel stack size,\n"
           "                     for the nested-fault report (default 2k/6k, seed 000)\n"
           "  --vipt SETSxBLOCK  VIPT L1 data cache geometry for the synonym check, e.g. 64x64\n"
@@ -196,9 +198,4 @@ int cli_config_finish(struct vmsim_config *cfg)
     if (vmsim_config_finish(cfg, why, sizeof why) != VMSIM_OK)
         return cli_usage("%s", why);
     return 0;
-}
-
-int cli_parse_count(const char *s, uint64_t *out)
-{
-    return parse_count(s, out);
 }

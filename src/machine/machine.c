@@ -8,6 +8,7 @@
 
 #include "machine/machine.h"
 #include "machine/parallel.h"
+#include "os/compact.h"
 #include "virt/nested.h"
 
 void vmsim_config_default(struct vmsim_config *cfg)
@@ -752,8 +753,10 @@ static void refresh(struct vmsim *s)
     memcpy(s->st.buddy_fail, sim->phys.fail, sizeof s->st.buddy_fail);
     if (sim->cfg.vipt_sets)
         kernel_synonyms(&s->k);
-    if (sim->k.huge)
+    if (sim->k.huge) {
         thp_untouched(&s->k);
+        compact_gauges(&s->k);
+    }
     kernel_pt_share(&s->k);
     s->st.pt_migrated = sim->k.pt_counters.migrated;
     s->st.pt_resizes = sim->k.pt_counters.resizes;

@@ -23,7 +23,7 @@
     X(PWC, "pwc", 1) X(COST, "cost", 1) X(CACHE, "cache", 1) X(WALKER, "walker", 1)         \
     X(MEM, "mem", 1) X(SWAP, "swap", 1) X(REPLACE, "replace", 1) X(STRICT, "strict", 0)     \
     X(VERIFY, "verify", 0) X(EVICT_TABLES, "evict-tables", 0)                               \
-    X(SHARE_TABLES, "share-tables", 0) X(FAULT_STACK, "fault-stack", 1) X(VIPT, "vipt", 1)  \
+    X(SHARE_TABLES, "share-tables", 0) X(COMPACT, "compact", 1) X(FAULT_STACK, "fault-stack", 1) X(VIPT, "vipt", 1)  \
     X(CPUS, "cpus", 1) X(THREADS, "threads", 1) X(LOCKS, "locks", 1)                        \
     X(NO_ASID, "no-asid", 0) X(PAGE_SIZE, "page-size", 1) X(THP, "thp", 1)                  \
     X(SEED, "seed", 1) X(WARMUP, "warmup", 1) X(NESTED, "nested", 1)                        \
@@ -123,7 +123,7 @@ static int parse_decimal(const char *s, size_t n, bool time, uint64_t *out)
 
 /* A count of events: parse_decimal's forms (250000, 250k, 1.5m), a whole
  * number below 2^63 (the JSON report's integers). */
-static int parse_count(const char *s, uint64_t *out)
+int vmsim_parse_count(const char *s, uint64_t *out)
 {
     char *end;
     const double mant = strtod(s, &end);
@@ -219,7 +219,7 @@ int vmsim_config_option(struct vmsim_config *cfg, const char *name, const char *
                        "found \"%s\"", arg);
         return 0;
     case O_WARMUP:
-        if (parse_count(arg, &cfg->warmup)) {
+        if (vmsim_parse_count(arg, &cfg->warmup)) {
             snprintf(why, sizeof why, "expected a number of accesses such as 0, 250000, 250k or "
                      "1.5m, found \"%s\"", arg);
             return bad(out, outlen, "--warmup", why);
@@ -387,6 +387,13 @@ int vmsim_config_option(struct vmsim_config *cfg, const char *name, const char *
     case O_SHARE_TABLES:
         cfg->share_tables = true;
         return 0;
+    case O_COMPACT:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+            snprintf(why, sizeof why, "expected on or off, found \"%s\"", arg);
+            return bad(out, outlen, "--compact", why);
+        }
+        cfg->compact = arg[1] == 'n';
+        return 0;
     case O_FAULT_STACK: {
         const char *slash = strchr(arg, '/');
         char frame[32];
@@ -541,6 +548,11 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
             return say(out, outlen, "--share-tables: geometry %s has one level, no leaf tables below "
                              "a root to share", g->name);
     }
+    if (cfg->compact && (cfg->anon_page_shift == 0 || cfg->anon_page_shift == g->page_shift ||
+                         cfg->thp == VMSIM_THP_NEVER))
+        return say(out, outlen, "--compact: compaction assembles blocks for huge pages; expected "
+                         "huge anonymous pages (--page-size 2m or --thp always|madvise), found "
+                         "base pages only");
     const char *refusal = vmsim_threads_refusal(cfg);
     if (refusal)
         return say(out, outlen, "%s", refusal);

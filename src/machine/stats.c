@@ -70,6 +70,10 @@ static void fold(struct vmsim_stats *acc, const struct vmsim_stats *part, unsign
     uint64_t *as = &acc->share.tables;
     for (size_t i = 0; i < sizeof acc->share / sizeof *as; i++)
         as[i] = fold1(VMSIM_COMBINE_SUM, as[i], ps[i], within);
+    const uint64_t *pc = &part->compact.runs;
+    uint64_t *ac = &acc->compact.runs;
+    for (size_t i = 0; i < sizeof acc->compact / sizeof *ac; i++)
+        ac[i] = fold1(VMSIM_COMBINE_SUM, ac[i], pc[i], within);
     /* FIRST: the hypervisor's within a VM; VM 1's (the one migrated) across */
     for (unsigned r = 0; r < VMSIM_MIGRATE_ROUNDS; r++)
         acc->mig_round_pages[r] =
@@ -95,4 +99,10 @@ double vmsim_buddy_unusable(const struct vmsim_stats *st, unsigned order)
             usable += st->buddy_free[k] << k;
     }
     return free_frames ? (double)(free_frames - usable) / (double)free_frames : 0.0;
+}
+
+double vmsim_thp_coverage(const struct vmsim_stats *st)
+{
+    const struct vmsim_compact_stats *c = &st->compact;
+    return c->anon_bytes ? (double)c->anon_huge_bytes / (double)c->anon_bytes : 0.0;
 }

@@ -17,6 +17,7 @@
  *
  * A fault that cannot be fixed (protection, strict-mode segfault, out of
  * memory) is counted and the access goes on untranslated. */
+#include "os/compact.h"
 #include "os/kernel.h"
 
 #define PROT_ALL (VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_PROT_X)
@@ -34,10 +35,15 @@ static unsigned order_of(const struct kernel *k, unsigned level)
 }
 
 /* A new private frame for a page of `level`, on the replacement list (a
- * huge page is split when it is chosen: reclaim.c). */
-static int new_frame(struct kernel *k, unsigned level, vmsim_pfn_t *pfn)
+ * huge page is split when it is chosen: reclaim.c). With compact set (and
+ * cfg.compact), a huge page that finds no free block compacts memory and
+ * tries once more (compact.c). */
+static int new_frame(struct kernel *k, unsigned level, bool compact, vmsim_pfn_t *pfn)
 {
     int rc = phys_alloc(k->phys, order_of(k, level), 0, pfn);
+    if (rc == VMSIM_ENOFRAME && level > 1 && compact && k->cfg->compact &&
+        (rc = compact_for_order(k, order_of(k, level))) == 0)
+        rc = phys_alloc(k->phys, order_of(k, level), 0, pfn);
     if (rc == 0 && (rc = reclaim_add(k, *pfn)) != 0)
         phys_put(k->phys, *pfn);
     if (rc == 0 && level > 1 && k->huge)
@@ -108,7 +114,7 @@ static int write_fault(struct kernel *k, struct process *p, const struct vma *v,
     /* Copy: the zero frame, or a frame others map (fork, page cache). */
     vmsim_pfn_t pfn;
     k->rc.busy = old;
-    rc = new_frame(k, level, &pfn);
+    rc = new_frame(k, level, true, &pfn);
     k->rc.busy = UINT64_MAX;
     if (rc == VMSIM_ENOFRAME && level > 1 && thp_split_at(k, p, va) == VMSIM_OK) {
         *fixed = true; /* the retry copies one base page */
@@ -156,7 +162,7 @@ static int swap_in(struct kernel *k, struct process *p, const struct vma *v, vms
     if (pfn != FRAME_NIL) {
         kernel_frame(k, pfn)->refcount++;
     } else {
-        if ((rc = new_frame(k, level, &pfn)) != 0)
+        if ((rc = new_frame(k, level, false, &pfn)) != 0)
             return oom(k, rc);
         if ((rc = swapcache_set(k, slot, pfn)) != 0) {
             kernel_put_frame(k, pfn);
@@ -267,6 +273,20 @@ static unsigned anon_level(struct kernel *k, const struct process *p, vmsim_vadd
     return level;
 }
 
+static int any_leaf(void *ctx, vmsim_vaddr_t va, unsigned level, uint64_t e)
+{
+    (void)ctx, (void)va, (void)level, (void)e;
+    return 1;
+}
+
+/* Does p have no leaf (present or swapped) in the block of `level` at va? */
+static bool block_empty(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned level)
+{
+    const uint64_t size = 1ull << k->shift[level];
+    const vmsim_vaddr_t lo = va & ~(size - 1);
+    return pt_visit(p->space.pt, p->space.asid, lo, lo + size, any_leaf, NULL) == 0;
+}
+
 /* Demand-zero: a first read maps the shared zero frame, a first write a
  * new frame. A huge page that finds no room, or smaller pages already in
  * its block, falls back to a base page. */
@@ -276,12 +296,15 @@ static int anon_fault(struct kernel *k, struct process *p, const struct vma *v, 
     const bool write = kind & 1u;
     const uint64_t bits = prot_bits(v->prot) | PTE_A;
     unsigned level = anon_level(k, p, va);
+    /* compaction only for a block with no page in it yet: the map would
+     * refuse the huge page after all (VMSIM_EEXIST) */
+    const bool compact = level > 1 && k->cfg->compact && block_empty(k, p, va, level);
     for (;;) {
         vmsim_pfn_t pfn;
         uint64_t pte;
         int rc;
         if (write) {
-            rc = new_frame(k, level, &pfn);
+            rc = new_frame(k, level, compact, &pfn);
             if (rc == 0)
                 kernel_frames_written(k, pfn, 1ull << order_of(k, level));
             if (rc == 0 && k->cfg->verify)

@@ -312,6 +312,11 @@ void kernel_drop_swap_copy(struct kernel *k, vmsim_pfn_t pfn);
 /* Put a data frame on the replacement list / take it off. */
 int reclaim_add(struct kernel *k, vmsim_pfn_t pfn);
 void reclaim_remove(struct kernel *k, vmsim_pfn_t pfn);
+/* Frame `to` takes frame `from`'s place on the replacement list (compaction
+ * moved its page): the same neighbours, Clock's hand, slot and OPT key, so
+ * the page keeps its age under every policy. Nothing when from is not
+ * listed; VMSIM_ENOMEM (nothing changed) when the host is out of memory. */
+int reclaim_move(struct kernel *k, vmsim_pfn_t from, vmsim_pfn_t to);
 /* A reference to the page of a present entry (policies with track set). */
 void reclaim_touch(struct kernel *k, uint64_t pte);
 /* swapcache.c: the frame a swap slot's contents are in, if any. */

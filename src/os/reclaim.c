@@ -142,6 +142,47 @@ void reclaim_remove(struct kernel *k, vmsim_pfn_t pfn)
     r->count--;
 }
 
+int reclaim_move(struct kernel *k, vmsim_pfn_t from, vmsim_pfn_t to)
+{
+    struct reclaim *r = &k->rc;
+    struct frame *f = kernel_frame(k, from), *t = kernel_frame(k, to);
+    if (!(f->flags & FRAME_RESIDENT))
+        return VMSIM_OK;
+    /* room first: nothing changes when the host is out of memory */
+    if (r->ops->slots) {
+        uint32_t *at = grow_array(r->pos, &r->pos_cap, to, sizeof *at, 1024, 0);
+        if (!at)
+            return VMSIM_ENOMEM;
+        r->pos = at;
+    }
+    if (r->next_use) {
+        uint64_t *nu = grow_array(r->next_use, &r->next_cap, to, sizeof *nu, 1024, 0);
+        if (!nu)
+            return VMSIM_ENOMEM;
+        r->next_use = nu;
+        r->next_use[to] = r->next_use[from]; /* OPT's heap key: the heap stays valid */
+    }
+    t->prev = f->prev;
+    t->next = f->next;
+    if (f->prev != FRAME_NIL)
+        kernel_frame(k, f->prev)->next = (uint32_t)to;
+    else
+        r->head = (uint32_t)to;
+    if (f->next != FRAME_NIL)
+        kernel_frame(k, f->next)->prev = (uint32_t)to;
+    else
+        r->tail = (uint32_t)to;
+    if (r->hand == from)
+        r->hand = (uint32_t)to;
+    if (r->ops->slots) {
+        r->pos[to] = r->pos[from];
+        r->slot[r->pos[to]] = (uint32_t)to;
+    }
+    t->flags |= FRAME_RESIDENT;
+    f->flags &= (uint16_t)~FRAME_RESIDENT;
+    return VMSIM_OK;
+}
+
 void reclaim_touch(struct kernel *k, uint64_t pte)
 {
     const vmsim_pfn_t pfn = PTE_PFN(pte);

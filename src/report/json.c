@@ -104,6 +104,8 @@ static json_t *config_json(const struct vmsim_config *cfg)
         (json_int_t)cfg->vipt_sets, "vipt_block", (json_int_t)cfg->vipt_block);
     if (cfg->share_tables) /* only then: every other run keeps its keys */
         json_object_set_new(kernel, "share_tables", json_true());
+    if (cfg->compact)
+        json_object_set_new(kernel, "compact", json_true());
     const struct vmsim_nested_config *n = &cfg->nested;
     json_t *nested = n->on ? json_pack("{s:s,s:b,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:o}", "pt", n->pt[0] ? n->pt : "radix",
                                        "shadow", n->shadow, "enclave_pid", (json_int_t)n->enclave_pid,
@@ -274,6 +276,19 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
         set_path(root, "page_tables.sharing.attached", json_integer((json_int_t)sh->attached));
         set_path(root, "page_tables.sharing.unshared", json_integer((json_int_t)sh->unshared));
         set_path(root, "page_tables.sharing.detached", json_integer((json_int_t)sh->detached));
+    }
+    if (cfg->compact) { /* only then, like sharing */
+        const struct vmsim_compact_stats *c = &st->compact;
+        set_path(root, "compact.runs", json_integer((json_int_t)c->runs));
+        set_path(root, "compact.success", json_integer((json_int_t)c->success));
+        set_path(root, "compact.fail", json_integer((json_int_t)c->fail));
+        set_path(root, "compact.pages_moved", json_integer((json_int_t)c->pages_moved));
+        set_path(root, "compact.rmap_updates", json_integer((json_int_t)c->rmap_updates));
+        set_path(root, "compact.shootdowns", json_integer((json_int_t)c->shootdowns));
+        set_path(root, "compact.cycles", json_integer((json_int_t)c->cycles));
+        set_path(root, "thp.anon_bytes", json_integer((json_int_t)c->anon_bytes));
+        set_path(root, "thp.anon_huge_bytes", json_integer((json_int_t)c->anon_huge_bytes));
+        set_path(root, "thp.coverage", json_real(vmsim_thp_coverage(st)));
     }
     json_object_set_new(root, "config", config_json(cfg));
     int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

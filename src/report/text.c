@@ -222,6 +222,16 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
                 "on a change of one, %s let go\n", "shared tables", num(st->share.tables, a),
                 num(st->share.sharers, b), num(st->share.attached, c),
                 num(st->share.unshared, (char[32]){0}), num(st->share.detached, (char[32]){0}));
+    if (cfg->compact)
+        fprintf(out, "%-22s %s runs (%s assembled a block, %s failed): %s pages moved, %s "
+                "entries repointed, %s shootdowns, %s cycles; huge pages map %.1f%% of %s "
+                "resident anonymous memory\n", "compaction", num(st->compact.runs, a),
+                num(st->compact.success, b), num(st->compact.fail, c),
+                num(st->compact.pages_moved, (char[32]){0}),
+                num(st->compact.rmap_updates, (char[32]){0}),
+                num(st->compact.shootdowns, (char[32]){0}), num(st->compact.cycles, (char[32]){0}),
+                100.0 * vmsim_thp_coverage(st),
+                report_bytes(st->compact.anon_bytes, (char[32]){0}, 32));
     fprintf(out, "%-22s %s frames in use (%s), peak %s\n\n", "memory", num(st->frames_used, a),
             report_bytes(st->frames_used << cfg->geom.page_shift, b, sizeof b),
             num(st->frames_peak, c));

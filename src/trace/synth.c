@@ -1,7 +1,7 @@
 /* Synthetic workloads: seeded generators of access streams behind the
  * source interface, chosen by a spec "NAME[:k=v,...]" (docs/workloads.md).
  * Most model one process's accesses; the OS workloads (forkserver,
- * sharedlibs, bigws, cloud, vms, smp) also emit the process, mapping, fork
+ * sharedlibs, bigws, cloud, vms, smp, churn) also emit the process, mapping, fork
  * and context-switch events of several processes on several cpus, and vms
  * the VM events of a nested machine.
  *
@@ -252,7 +252,8 @@ unsigned log2_exact(uint64_t pow2)
     X(bigws, "hot/cold accesses over size bytes (1g): a working set for --mem below it")     \
     X(cloud, "tenants (64) with sparse regions, churn and round-robin slices on cpus (4)")      \
     X(vms, "VMs (3) for --nested, each running a collector, a database or a fork service")      \
-    X(smp, "cpus (4) running at once, each in its own region (64m), with a shared one (0)")
+    X(smp, "cpus (4) running at once, each in its own region (64m), with a shared one (0)")   \
+    X(churn, "one process maps and unmaps regions of 4k to 4m, at most size (48m) at once")
 
 #define SYNTH_DECL(g, h) extern const struct generator gen_##g; /* in its synth_*.c */
 SYNTH_GENERATORS(SYNTH_DECL)

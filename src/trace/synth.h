@@ -3,7 +3,7 @@
  * file per workload family (synth_basic.c: seq, stride, random, zipf,
  * chase, sparse; synth_gc.c; synth_default.c; synth_os.c: what the OS
  * workloads share; synth_forkserver.c, synth_sharedlibs.c, synth_bigws.c,
- * synth_cloud.c, synth_vms.c, synth_smp.c), each defining its `gen_NAME`
+ * synth_cloud.c, synth_vms.c, synth_smp.c, synth_churn.c), each defining its `gen_NAME`
  * and its parameters; synth.c lists them in SYNTH_GENERATORS. The invariants every
  * generator keeps are at the top of synth.c. Private to src/trace. */
 #ifndef VMSIM_TRACE_SYNTH_H
@@ -71,6 +71,9 @@ struct synth_args {
      * (it also takes cpus, procs, size and slice) */
     uint64_t shared, touch;
     double share;
+    /* churn: region sizes from small to large (powers of two); size bounds
+     * the bytes mapped at once */
+    uint64_t small, large;
 };
 
 enum pkind {
@@ -230,6 +233,7 @@ struct os_state {
     struct os_vm *vm;      /* vms: its VMs */
     size_t nvm;
     struct chance db_write; /* vms: a database access writes */
+    struct churn_state *regions; /* churn: its regions (synth_churn.c) */
 };
 
 struct synth;
