@@ -1,10 +1,10 @@
 /* vmsim sweep under mpirun (docs/cli.md, "Sweeps on a cluster"): 4 ranks on
- * a sweep of 64 points give the rows of `-j 1`, in the same order; the
- * points go out on request (one slow point keeps its rank while the others
- * share the rest, which no split made up front would do); a sweep whose
- * rank 0 is killed resumes from its journal without redoing finished points
- * and ends with the same rows. Skipped when vmsim was built without MPI or
- * mpirun is missing. */
+ * a sweep of 64 points give the rows of `-j 1`, in the same order, a failed
+ * point's too; the points go out on request (one slow point keeps its rank
+ * while the others share the rest, which no split made up front would do);
+ * a sweep whose rank 0 is killed resumes from its journal without redoing
+ * finished points and ends with the same rows. Skipped when vmsim was built
+ * without MPI or mpirun is missing. */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -85,14 +85,15 @@ static json_t *load_json_file(const char *path)
     return j;
 }
 
-/* 64 points: point 0 reads 10 M accesses (about a second), the other 63 just 4000. */
+/* 64 points: point 0 reads 10 M accesses (about a second), the others just
+ * 4000, and point 63 fails (a parameter seq does not have). */
 static char *slow_first_axis(void)
 {
     char *a = malloc(8192);
     size_t n = (size_t)snprintf(a, 8192, "'workload=random:n=10000000,size=8m,seed=1");
-    for (int i = 2; i <= POINTS; i++)
+    for (int i = 2; i < POINTS; i++)
         n += (size_t)snprintf(a + n, 8192 - n, ";random:n=4000,size=8m,seed=%d", i);
-    snprintf(a + n, 8192 - n, "'");
+    snprintf(a + n, 8192 - n, ";seq:n=4000,bogus=1'");
     return a;
 }
 
@@ -102,15 +103,21 @@ static void test_same_rows_as_j1(void **state)
     if (!have_mpi()) skip();
     char *axis = slow_first_axis();
     char *ref = temp_path(".csv"), *csv = temp_path(".csv"), *js = temp_path(".json");
-    const int rc1 = shell("%s sweep --axis %s --axis pt=radix -j 1 -o %s --quiet", VMSIM_BIN,
-                          axis, ref);
-    assert_int_equal(rc1, 0);
-    const int rc4 = shell(MPIRUN "%s sweep --axis %s --axis pt=radix -o %s --json %s --quiet",
+    /* the failed point: exit status 1 both ways, the same row */
+    const int rc1 = shell("%s sweep --axis %s --axis pt=radix -j 1 -o %s --quiet 2>/dev/null",
+                          VMSIM_BIN, axis, ref);
+    assert_int_equal(rc1, 1);
+    const int rc4 = shell(MPIRUN "%s sweep --axis %s --axis pt=radix -o %s --json %s --quiet "
+                                 ">/dev/null 2>&1",
                           VMSIM_BIN, axis, csv, js);
-    assert_int_equal(rc4, 0);
+    assert_int_equal(rc4, 1);
     struct plot_table *a = load_table(ref), *b = load_table(csv);
     assert_int_equal(a->nrows, POINTS);
     assert_same_rows(a, b);
+    const long st = plot_column(b, "status"), er = plot_column(b, "error");
+    assert_string_equal(plot_cell(b, POINTS - 1, (size_t)st), "failed");
+    expect_in("the failed row", plot_cell(b, POINTS - 1, (size_t)er), "bogus=1");
+    assert_string_equal(plot_cell(b, POINTS - 2, (size_t)st), "ok");
 
     /* every rank ran points, and they were handed out on request: the rank
      * with the slow point 0 (rank 0 starts it first) ran few, the others
@@ -128,9 +135,15 @@ static void test_same_rows_as_j1(void **state)
     assert_int_equal(sum, POINTS);
     assert_true(r0 < POINTS / 4);
     assert_int_equal(json_integer_value(json_object_get(doc, "ran")), POINTS);
+    assert_int_equal(json_integer_value(json_object_get(doc, "failed")), 1);
     json_decref(doc);
     plot_table_free(a);
     plot_table_free(b);
+    char journal[512];
+    snprintf(journal, sizeof journal, "%s.journal", csv); /* kept for the failed point */
+    unlink(journal);
+    snprintf(journal, sizeof journal, "%s.journal", ref);
+    unlink(journal);
     unlink(ref);
     unlink(csv);
     unlink(js);
