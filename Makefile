@@ -9,10 +9,11 @@ REQUIRED := cmake make gcc pkg-config libcmocka-dev libjansson-dev zlib1g-dev li
 # Each serves one part; without it that part says so and the rest goes on:
 # clang and its runtime the fuzz targets, valgrind `vmsim record`/`crosscheck`
 # and the real-program tests, gnuplot `vmsim plot`, the python3 ones the
-# Python package (python/, docs/python.md) and its stage of make test.
+# Python package (python/, docs/python.md) and its stage of make test, Open MPI
+# `vmsim sweep` under mpirun/srun and its test.
 OPTIONAL := clang libclang-rt-14-dev valgrind gnuplot-nox \
             python3-dev python3-numpy python3-pandas python3-matplotlib python3-pytest \
-            python3-venv python3-setuptools python3-pip
+            python3-venv python3-setuptools python3-pip openmpi-bin libopenmpi-dev
 FUZZ_SECONDS ?= 10
 
 .PHONY: all deps build run test test-release test-asan bench install clean
@@ -39,6 +40,7 @@ deps:
 	  case "$$optional" in *clang*) echo "  no fuzz targets in make test";; esac; \
 	  case "$$optional" in *valgrind*) echo "  no vmsim record / crosscheck; real-program tests skipped";; esac; \
 	  case "$$optional" in *gnuplot*) echo "  no vmsim plot or sweep --plot";; esac; \
+	  case "$$optional" in *openmpi*) echo "  no vmsim sweep under MPI (its test is skipped)";; esac; \
 	  case "$$optional" in *python3*) echo "  no Python package (make test counts its stage failed)";; esac; \
 	fi
 

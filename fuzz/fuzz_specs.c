@@ -5,7 +5,7 @@
  *  - selector bit 7 set: the whole text goes to each parser in turn
  *    (vmsim_tlb_parse, vmsim_pwc_parse, vmsim_cost_parse,
  *    vmsim_geometry_parse + vmsim_geometry_check, vmsim_parse_size,
- *    vmsim_cache_parse);
+ *    vmsim_cache_parse, vmsim_khugepaged_parse);
  *  - otherwise the text is split on '\n' into TLB, PWC, COST, GEOMETRY,
  *    MEMORY-SIZE and CACHE fields (a missing or empty field keeps the default); when
  *    the TLB, PWC and geometry fields parse, a machine is built on that
@@ -86,6 +86,14 @@ static int parse_cost(const char *s, struct vmsim_config *cfg, char *why, size_t
 {
     struct vmsim_config before = *cfg;
     int rc = vmsim_cost_parse(s, cfg, why, wl);
+    check_result(rc, &before, cfg, sizeof before, why, wl);
+    return rc;
+}
+
+static int parse_khugepaged(const char *s, struct vmsim_config *cfg, char *why, size_t wl)
+{
+    struct vmsim_config before = *cfg;
+    int rc = vmsim_khugepaged_parse(s, cfg, why, wl);
     check_result(rc, &before, cfg, sizeof before, why, wl);
     return rc;
 }
@@ -293,6 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         parse_geometry(text, &c.geom, why, wl);
         (void)vmsim_parse_size(text, &v);
         parse_cache(text, &c, why, wl);
+        parse_khugepaged(text, &c, why, wl);
     } else {
         char *field[NFIELDS] = {NULL};
         char *p = text;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "machine/debug.h"
 #include "testutil.h"
 #include "vmsim/vmsim.h"
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "machine/debug.h"
 #include "testutil.h"
 #include "vmsim/vmsim.h"
 

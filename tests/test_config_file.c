@@ -311,6 +311,8 @@ static void test_roundtrip_other_settings(void **state)
         {"host", "--workload random:n=5000,size=64m --mem 64m --nested x86-64-5l --host-pt hashed "
                  "--host-mem 512m --host-pwc unified=4x4 --ntlb 8x2"},
         {"compact", "--workload churn:n=5000 --mem 64m --thp always --compact on"},
+        {"khugepaged", "--workload random:n=5000,size=16m --thp always --khugepaged "
+                       "every=500,pages=1024,max_ptes_none=64"},
     };
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++)
         roundtrip(runs[i][0], runs[i][1]);

@@ -115,6 +115,7 @@ static void test_install_and_build_example(void **state)
     const char *files[] = {"include/vmsim/vmsim.h",
                            "include/vmsim/event.h",
                            "include/vmsim/types.h",
+                           "include/vmsim/version.h",
                            "lib/libvmsim.a",
                            "lib/libvmsim.so",
                            "lib/libvmsim.so.0",
@@ -132,7 +133,7 @@ static void test_install_and_build_example(void **state)
     }
 
     /* Each public header alone, with nothing but the installed include dir. */
-    const char *headers[] = {"vmsim.h", "event.h", "types.h"};
+    const char *headers[] = {"vmsim.h", "event.h", "types.h", "version.h"};
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
         char src[128];
         snprintf(src, sizeof src, "#include <vmsim/%s>\nint main(void) { return 0; }\n",
@@ -144,6 +145,13 @@ static void test_install_and_build_example(void **state)
         free(c);
     }
 
+    /* One version everywhere: the header's, the library's at run time
+     * (vmsim_version, linked into this test), the .pc's. */
+    assert_string_equal(vmsim_version(), VMSIM_VERSION_STRING);
+    assert_int_equal(sh(&out, "PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config --modversion vmsim",
+                        root), 0);
+    assert_string_equal(out, VMSIM_VERSION_STRING "\n");
+    free(out);
     /* The shared library's SONAME carries the major version (0.1.0: 0). */
     assert_int_equal(sh(&out, "readelf -d %s/lib/libvmsim.so", root), 0);
     expect_in("readelf -d libvmsim.so", out, "Library soname: [libvmsim.so.0]");

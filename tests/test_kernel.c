@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "machine/debug.h"
 #include "testutil.h"
 #include "vmsim/vmsim.h"
 

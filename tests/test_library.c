@@ -143,6 +143,24 @@ static void test_finish_resolves_huge_page(void **state)
                              "expected one of 4 KiB, 2 MiB, 1 GiB");
 }
 
+/* Counts as --warmup (and --skip, --max) read them: decimal suffixes, whole
+ * numbers below 2^63. */
+static void test_parse_count(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    assert_int_equal(vmsim_parse_count("250000", &v), 0);
+    assert_int_equal(v, 250000);
+    assert_int_equal(vmsim_parse_count("1.5m", &v), 0);
+    assert_int_equal(v, 1500000);
+    assert_int_equal(vmsim_parse_count("2g", &v), 0);
+    assert_int_equal(v, 2000000000);
+    assert_int_not_equal(vmsim_parse_count("1.5", &v), 0);  /* not whole */
+    assert_int_not_equal(vmsim_parse_count("-1", &v), 0);
+    assert_int_not_equal(vmsim_parse_count("10x", &v), 0);
+    assert_int_not_equal(vmsim_parse_count("1e19", &v), 0); /* above 2^63 */
+}
+
 static void expect_create(const struct vmsim_config *cfg, int code, const char *message)
 {
     char why[512] = "unset";
@@ -179,9 +197,9 @@ static void test_create_why(void **state)
                   "found 2^20 bytes");
     cfg.anon_page_shift = 0;
     cfg.share_tables = true;
-    cfg.evict_tables = true;
-    expect_create(&cfg, VMSIM_EINVAL, "share_tables (--share-tables): expected no evict_tables "
-                                      "(--evict-tables) with it, found both");
+    snprintf(cfg.pt, sizeof cfg.pt, "inverted");
+    expect_create(&cfg, VMSIM_EINVAL, "share_tables (--share-tables): expected --pt radix, "
+                                      "found --pt inverted");
 }
 
 /* Drop what a file's document says about how it was made, not what ran. */
@@ -279,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_options_set_fields),
         cmocka_unit_test(test_finish_resolves_huge_page),
         cmocka_unit_test(test_create_why),
+        cmocka_unit_test(test_parse_count),
         cmocka_unit_test(test_same_machine_as_the_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

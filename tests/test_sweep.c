@@ -164,6 +164,25 @@ static const struct {
     {"translation_share", "translation_share", NULL, '='},
 };
 
+/* Every name json_normalize would give a member nested in obj (prefix its
+ * path) must not be a key of the row itself. */
+static void assert_no_flat_collision(json_t *row, json_t *obj, const char *prefix)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        char name[512];
+        snprintf(name, sizeof name, "%s%s", prefix, k);
+        if (*prefix && json_object_get(row, name))
+            fail_msg("row key %s is also a nested member's flattened name", name);
+        if (json_is_object(v)) {
+            strcat(name, ".");
+            assert_no_flat_collision(row, v, name);
+        }
+    }
+}
+
 static void test_grid_parallel_and_exact(void **state)
 {
     (void)state;
@@ -180,12 +199,13 @@ static void test_grid_parallel_and_exact(void **state)
     assert_int_equal(t->nrows, 60);
     /* grid order: the last axis fastest */
     assert_string_equal(cell(t, 0, "pt"), "radix");
-    assert_string_equal(cell(t, 0, "workload.size"), "4m");
+    /* a size axis is a number of bytes, its column says so (4m = 4 x 2^20) */
+    assert_string_equal(cell(t, 0, "workload.size_bytes"), "4194304");
     assert_string_equal(cell(t, 0, "workload.seed"), "1");
     assert_string_equal(cell(t, 1, "workload.seed"), "2");
-    assert_string_equal(cell(t, 6, "workload.size"), "8m");
+    assert_string_equal(cell(t, 6, "workload.size_bytes"), "8388608");
     assert_string_equal(cell(t, 30, "pt"), "hashed");
-    assert_string_equal(cell(t, 59, "workload.size"), "64m");
+    assert_string_equal(cell(t, 59, "workload.size_bytes"), "67108864");
 
     /* every statistics column is one this test checks */
     long from = plot_column(t, "config.seed"), to = plot_column(t, "error");
@@ -212,9 +232,13 @@ static void test_grid_parallel_and_exact(void **state)
     static const size_t check[] = {0, 13, 31, 47, 59};
     for (size_t k = 0; k < sizeof check / sizeof check[0]; k++) {
         const size_t p = check[k];
+        /* the size as the axis wrote it, so that "source" reads the same */
+        char size_m[32];
+        snprintf(size_m, sizeof size_m, "%llum",
+                 strtoull(cell(t, p, "workload.size_bytes"), NULL, 10) >> 20);
         struct cmd_result one = run_vmsim("run --mem 1g --pt %s --workload %s,size=%s,seed=%s "
                                           "--json - --quiet",
-                                          cell(t, p, "pt"), BASE, cell(t, p, "workload.size"),
+                                          cell(t, p, "pt"), BASE, size_m,
                                           cell(t, p, "workload.seed"));
         assert_int_equal(one.status, 0);
         json_t *doc = load_json(one.out);
@@ -234,7 +258,7 @@ static void test_grid_parallel_and_exact(void **state)
         assert_string_equal(cell(t, p, "config.pt"), json_string_value(path_get(doc, "config.pt")));
         assert_string_equal(cell(t, p, "source"), json_string_value(path_get(doc, "source")));
         /* the full configuration is in the row too */
-        json_t *cfg = load_json(cell(t, p, "config"));
+        json_t *cfg = load_json(cell(t, p, "run_config"));
         assert_true(json_equal(cfg, json_object_get(doc, "config")));
         json_decref(cfg);
         json_decref(doc);
@@ -249,10 +273,19 @@ static void test_grid_parallel_and_exact(void **state)
     assert_int_equal(json_array_size(rows), 60);
     assert_int_equal(json_integer_value(json_object_get(doc, "ran")), 60);
     assert_int_equal(json_integer_value(json_object_get(doc, "failed")), 0);
+    size_t i;
     json_t *row = json_array_get(rows, 13);
     assert_int_equal(json_integer_value(json_object_get(row, "point")), 13);
     assert_int_equal(json_integer_value(json_object_get(row, "accesses")), 150000);
     assert_non_null(path_get(json_object_get(row, "stats"), "walks.refs_histogram"));
+    /* axis values are JSON numbers (text only where they are words) */
+    assert_int_equal(json_integer_value(json_object_get(row, "workload.size_bytes")), 16 << 20);
+    /* point 13 = (pt 0, size 13 / 6 = 2: 16m, seed 13 % 6 = 1: 2) */
+    assert_int_equal(json_integer_value(json_object_get(row, "workload.seed")), 2);
+    assert_string_equal(json_string_value(json_object_get(row, "pt")), "radix");
+    /* pandas' json_normalize names a nested member PARENT.MEMBER: no such
+     * name may be a key of the row already (config.tlb was, twice) */
+    json_array_foreach(rows, i, row) assert_no_flat_collision(row, row, "");
     json_decref(doc);
     free(text);
     /* a complete sweep leaves no journal */
@@ -463,6 +496,11 @@ static void test_usage_errors(void **state)
         {"sweep --axis pt=radix --bogus", "unknown option"},
         {"sweep --axis n=1..100000", "at most 4096 values"},
         {"sweep --workload 'seq:n={accesses}' --axis accesses=1,2", "not also a result column"},
+        /* page_table=1m,2m would be column page_table_bytes, a statistic */
+        {"sweep --workload 'random:n=10,size={page_table}' --axis page_table=1m,2m",
+         "not also a result column"},
+        {"sweep --workload random:n=10 --axis workload.size=1m,2m --axis workload.size_bytes=3,4",
+         "found both in column workload.size_bytes"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct cmd_result r = run_vmsim("%s", cases[i][0]);

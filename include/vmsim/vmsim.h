@@ -14,6 +14,7 @@
 
 #include "vmsim/event.h"
 #include "vmsim/types.h"
+#include "vmsim/version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -191,6 +192,28 @@ enum vmsim_thp {
 };
 extern const char *const vmsim_thp_names[]; /* by enum value, NULL-terminated */
 
+/* khugepaged (docs/kernel.md, "khugepaged"): a scan every `every` accesses
+ * of a VM visits up to `pages` base-page entries of the blocks of
+ * THP-eligible memory, resuming where the last one stopped, and collapses
+ * a block into one huge page when at most max_ptes_none of its entries are
+ * empty (or map the zero frame), at most max_ptes_swap are swapped out
+ * (read back into the huge page; with any, half the present pages must
+ * have been referenced) and at most max_ptes_shared map a frame another
+ * mapping shares. every 0: off. The other fields, VMSIM_KHP_DEFAULT:
+ * Linux's default for a leaf table of N entries (pages 8N, max_ptes_none
+ * N - 1, max_ptes_swap N / 8, max_ptes_shared N / 2), copy 500 cycles.
+ * vmsim_khugepaged_parse reads "every=N,pages=P,max_ptes_none=K,
+ * max_ptes_swap=W,max_ptes_shared=S,copy=C". */
+#define VMSIM_KHP_DEFAULT UINT32_MAX
+struct vmsim_khugepaged_config {
+    uint64_t every;           /* accesses between two scans; 0: no khugepaged */
+    uint32_t pages;           /* base-page entries a scan visits (a block is visited whole) */
+    uint32_t max_ptes_none;   /* empty or zero-frame entries a collapsed block may have */
+    uint32_t max_ptes_shared; /* entries whose frame others map too (copy-on-write after fork) */
+    uint32_t max_ptes_swap;   /* swapped-out entries a collapse reads back in */
+    uint32_t copy;            /* cycles per base page of a collapsed block written (copy or zero) */
+};
+
 /* What a parallel run's page-table updates lock (docs/concurrency.md). In
  * every design walks take no lock; the kernel's own bookkeeping (frame
  * allocator, reverse map, page cache, its counters) is under one kernel
@@ -230,8 +253,9 @@ struct vmsim_config {
     bool verify;             /* content stamps checked against a shadow model */
     bool evict_tables;       /* page-table pages may be evicted too (roots stay) */
     bool share_tables;       /* processes mapping the same file block alike share its leaf
-                                table (radix only; docs/kernel.md, "Shared page-table
-                                subtrees"); not with evict_tables */
+                                table, and the level-2 table above a whole level-2 block
+                                (radix only; docs/kernel.md, "Shared page-table
+                                subtrees"); with evict_tables, shared tables stay in memory */
     bool compact;            /* a huge-page allocation that finds no free block migrates
                                 movable pages out of one aligned block to make one
                                 (docs/kernel.md, "Compaction"); off by default */
@@ -249,6 +273,8 @@ struct vmsim_config {
      * options a parallel run does not take yet. */
     uint32_t threads;
     uint8_t locks; /* enum vmsim_locks: what a parallel run's faults lock */
+    struct vmsim_khugepaged_config khugepaged; /* huge pages only; not with --threads,
+                                                  --evict-tables */
 };
 
 /* Why cfg cannot run on threads (a sentence naming the option), or NULL
@@ -303,6 +329,12 @@ int vmsim_pwc_parse(const char *spec, struct vmsim_config *cfg, char *why, size_
  * l3=16384x16x64/shared:42,dram=200[,row=16x8k:100][,data=off]", a machine
  * preset's name (its hierarchy) or "none", into cfg->mem. */
 int vmsim_cache_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
+/* Parse a khugepaged spec (struct vmsim_khugepaged_config; "on": all
+ * defaults, "off": none) into cfg->khugepaged. */
+int vmsim_khugepaged_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
+/* cfg->khugepaged with every VMSIM_KHP_DEFAULT replaced by its value for
+ * cfg's geometry (what a run uses and reports). */
+struct vmsim_khugepaged_config vmsim_khugepaged_resolved(const struct vmsim_config *cfg);
 /* Parse "access=1,pt_ref=30,fault=1000". */
 int vmsim_cost_parse(const char *spec, struct vmsim_config *cfg, char *why, size_t whylen);
 /* Parse a size: "4096", "4k", "2m", "1g", "64GiB". */
@@ -462,7 +494,7 @@ struct vmsim_tlb_stats {
     uint64_t reach;  /* bytes its entries map at the end (largest over CPUs) */
 };
 
-/* Shared leaf tables (cfg.share_tables; docs/stats.md, "page_tables.sharing"):
+/* Shared tables (cfg.share_tables; docs/stats.md, "page_tables.sharing"):
  * reported only when the option is on, so every other run's output keeps its
  * keys. Combined as SUM. */
 struct vmsim_share_stats {
@@ -471,6 +503,30 @@ struct vmsim_share_stats {
     uint64_t attached; /* counter: a process's entry made to point to an existing table */
     uint64_t unshared; /* counter: a shared table copied for the process that changed it */
     uint64_t detached; /* counter: a process let go of a shared table whole (munmap, exit) */
+    /* The same for tables one level above the leaf (level 2: 1 GiB on x86-64) */
+    uint64_t upper_tables;
+    uint64_t upper_sharers;
+    uint64_t upper_attached;
+    uint64_t upper_unshared;
+    uint64_t upper_detached;
+};
+
+/* khugepaged (cfg.khugepaged; docs/stats.md, "khugepaged"): reported only
+ * when it is on, so every other run's output keeps its keys. Counters,
+ * combined as SUM. */
+struct vmsim_khugepaged_stats {
+    uint64_t scans;         /* scans run (one every cfg.khugepaged.every accesses) */
+    uint64_t pages_scanned; /* base-page entries of the blocks the scans visited */
+    uint64_t full_scans;    /* passes over every process completed */
+    uint64_t collapses;     /* blocks collapsed into one huge page */
+    uint64_t fail_alloc;    /* blocks that qualified but found no free huge block */
+    uint64_t fail_none;     /* blocks with more than max_ptes_none empty entries */
+    uint64_t fail_swap;     /* blocks with more than max_ptes_swap swapped-out entries, or
+                               some and fewer than half the entries referenced */
+    uint64_t fail_shared;   /* blocks with more than max_ptes_shared shared entries */
+    uint64_t pages_copied;  /* base pages copied into the huge pages made (from a frame
+                               or from swap) */
+    uint64_t cycles;        /* the scans' and collapses' cycles (also in `cycles`) */
 };
 
 /* Compaction (cfg.compact; docs/stats.md, "compact" and "thp.coverage"):
@@ -495,6 +551,7 @@ struct vmsim_stats {
     VMSIM_STATS(VMSIM_STAT_FIELD)
 #undef VMSIM_STAT_FIELD
     struct vmsim_share_stats share;                    /* --share-tables: SUM */
+    struct vmsim_khugepaged_stats khugepaged;          /* --khugepaged: SUM */
     struct vmsim_compact_stats compact;                /* --compact: SUM */
     struct vmsim_tlb_stats tlb[VMSIM_MAX_TLB_LEVELS]; /* same order as config */
     uint64_t walk_hist[VMSIM_MAX_LEVELS + 2];         /* walks by references made: SUM */
@@ -565,8 +622,21 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n);
 void vmsim_set_stop(struct vmsim *sim, const volatile sig_atomic_t *flag);
 /* The counters as of this call: what each CPU, kernel and the hypervisor
  * counted, merged (each statistic by its rule), and the memory gauges
- * (frames_*). The struct is the simulator's, the same on every call, and
- * changes only when this is called again (or vmsim_vm_stats for VM 1). */
+ * (frames_*), into *out. Reads the machine and writes nothing else: several
+ * threads may read one machine at once between runs. scan false: cheap
+ * (no allocation, time independent of the memory simulated), and the
+ * statistics that need a pass over frames or tables
+ * (VMSIM_SCANNED_STATS) are 0; scan true: those too, as the reports print
+ * them (page_tables.shareable_bytes sorts, so it allocates). */
+void vmsim_read_stats(const struct vmsim *sim, struct vmsim_stats *out, bool scan);
+/* The statistics vmsim_read_stats computes only when asked to scan. */
+#define VMSIM_SCANNED_STATS(X)                                                              \
+    X(pt_shareable) X(synonym_bits) X(synonym_frames) X(huge_untouched)                     \
+    X(nested_host_frames) X(nested_table_bytes) X(compact.anon_bytes) X(compact.anon_huge_bytes)
+/* vmsim_read_stats(sim, buffer, true) into a buffer the machine holds, for
+ * callers that want a pointer: the same buffer on every call, changed only
+ * when this is called again (or vmsim_vm_stats for VM 1), so one thread
+ * at a time. */
 const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim);
 const struct vmsim_config *vmsim_get_config(const struct vmsim *sim);
 /* Page-table memory of all live processes together (of every VM). */
@@ -576,6 +646,87 @@ void vmsim_footprint(const struct vmsim *sim, struct vmsim_pt_footprint *fp);
  * source (the workload's or trace's name; NULL: none). Returns 0, or
  * VMSIM_EIO when out could not be written, VMSIM_ENOMEM. */
 int vmsim_write_json(const struct vmsim *sim, const char *source, FILE *out);
+
+/* ---- stepping and observing ---------------------------------------------- */
+
+/* The kinds of page fault, one per faults.* statistic (docs/stats.md). A
+ * fault may be of several (a shared-memory page read back from swap is a
+ * page-cache miss and a swap-in): the observer and vmsim_translate give a
+ * set, bit 1 << kind for each. */
+enum vmsim_fault_kind {
+    VMSIM_FAULT_NONE = 0,
+    VMSIM_FAULT_ZERO_READ,     /* faults.demand_zero_read */
+    VMSIM_FAULT_ZERO_WRITE,    /* faults.demand_zero_write */
+    VMSIM_FAULT_COW_ZERO,      /* faults.cow_zero */
+    VMSIM_FAULT_COW_COPY,      /* faults.cow_copy */
+    VMSIM_FAULT_COW_REUSE,     /* faults.cow_reuse */
+    VMSIM_FAULT_PAGECACHE_HIT, /* faults.pagecache_hit */
+    VMSIM_FAULT_PAGECACHE_MISS,/* faults.pagecache_miss */
+    VMSIM_FAULT_SWAP_IN,       /* faults.swap_in */
+    VMSIM_FAULT_SEGV,          /* faults.segv */
+    VMSIM_FAULT_PROTECTION,    /* faults.protection */
+    VMSIM_FAULT_BAD_ADDRESS,   /* faults.bad_address */
+    VMSIM_FAULT_OOM,           /* faults.oom: no frame for it */
+    VMSIM_FAULT_TABLE,         /* it brought page-table pages back from swap (faults.table
+                                  counts the pages: one fault may bring several) */
+    VMSIM_FAULT_OTHER,         /* handled with none of the above counted (a page-table page
+                                  brought back was all it needed) */
+};
+extern const char *const vmsim_fault_names[]; /* by enum value, NULL-terminated */
+
+/* What evict's `what` says was evicted (reclaim.evictions counts each). */
+enum vmsim_evict_kind { VMSIM_EVICT_ANON = 0, VMSIM_EVICT_FILE = 1, VMSIM_EVICT_TABLE = 2 };
+
+/* Callbacks with a context pointer, as Linux's mm_walk_ops: each NULL or a
+ * function the machine calls as the event happens, inside vmsim_run (or
+ * vmsim_translate), on the caller's thread. They must not call back into
+ * the machine. Their counts equal the statistics': fault once per
+ * faults.total, kind K in its set as often as faults.K counts (but
+ * faults.table counts pages), evict once per reclaim.evictions, walk_ref once per
+ * walks.refs (pa VMSIM_PADDR_NONE past a walk's first 64 references, which
+ * are not recorded); fill once per TLB level that takes an entry (a miss
+ * that ends in a usable translation fills every level looked up before the
+ * one that hit, or all of them after a walk). */
+#define VMSIM_PADDR_NONE UINT64_MAX
+struct vmsim_observer {
+    void *ctx;
+    void (*fault)(void *ctx, unsigned cpu, vmsim_pid_t pid, vmsim_vaddr_t va, unsigned access_kind,
+                  unsigned kinds /* bits 1 << enum vmsim_fault_kind */);
+    void (*evict)(void *ctx, vmsim_paddr_t pa, enum vmsim_evict_kind what);
+    void (*fill)(void *ctx, unsigned cpu, unsigned tlb_level, vmsim_vaddr_t va, unsigned page_shift);
+    void (*walk_ref)(void *ctx, unsigned cpu, vmsim_paddr_t pa, unsigned level);
+};
+/* Install obs (copied; NULL removes it). While one is installed every access
+ * takes the observed path, which counts exactly as the plain one (the
+ * plain path's TLB hits test nothing: the switch is made once, here).
+ * VMSIM_EUNSUPPORTED on a machine with cfg.threads > 1. Not thread-safe:
+ * between vmsim_run calls. */
+int vmsim_set_observer(struct vmsim *sim, const struct vmsim_observer *obs);
+
+/* What one access did, for the page that holds ev->addr (an access that
+ * crosses pages translates the others too, and counts them, but this
+ * describes the first). */
+#define VMSIM_TRANSLATION_REFS 64
+struct vmsim_translation {
+    bool translated;          /* a usable translation was found (after any fault) */
+    vmsim_paddr_t pa;         /* the physical address of ev->addr (guest-physical in a guest) */
+    unsigned page_shift;      /* log2 of the size of the page that served it */
+    int tlb_level;            /* the TLB level that hit (index in cfg.tlb), -1: every level missed */
+    bool pwc_hit;             /* the last walk skipped levels through a page-walk cache */
+    unsigned walks;           /* walks made (a retry after a fault is one more) */
+    unsigned nrefs;           /* page-table references of all its walks */
+    vmsim_paddr_t ref[VMSIM_TRANSLATION_REFS]; /* their physical addresses, the first
+                                                  VMSIM_TRANSLATION_REFS in order */
+    unsigned fault_kinds;     /* bits 1 << enum vmsim_fault_kind of the faults taken; 0: none */
+    unsigned faults;          /* faults taken */
+};
+/* Run one event, as vmsim_run(sim, ev, 1) does and counting exactly the
+ * same, and say in *out what happened to an access (for any other event
+ * *out says nothing happened: translated false, tlb_level -1). Returns what
+ * vmsim_run returns. Slower than vmsim_run (every access takes the
+ * observed path); an installed observer sees the event too. Not
+ * thread-safe: one call at a time per machine. */
+int vmsim_translate(struct vmsim *sim, const struct vmsim_event *ev, struct vmsim_translation *out);
 
 /* ---- warm-up: statistics of the steady state ---------------------------------- */
 
@@ -619,13 +770,6 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes);
 /* One VM's own statistics (VM 1: the first), as of this call (as
  * vmsim_get_stats); NULL if there is no such VM. */
 const struct vmsim_stats *vmsim_vm_stats(const struct vmsim *sim, unsigned vmid);
-/* For tests of enclave isolation: a hypervisor that maps one VM's memory
- * into another (as page sharing or an attack would) makes the host frame
- * behind other_pid's page at other_va the one behind victim_pid's page at
- * victim_va, and drops every cached translation. Both pages must be mapped
- * and backed base pages. VMSIM_ENOENT otherwise. */
-int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vaddr_t victim_va,
-                           vmsim_pid_t other_pid, vmsim_vaddr_t other_va);
 
 /* OPT replacement needs the future: give the simulator every event of the
  * run, in order and in any batches, before running them. Costs 8 bytes per
@@ -641,23 +785,7 @@ struct vmsim_mismatch {
     uint64_t access;          /* number of the access (1-based) */
 };
 int vmsim_verify_first(const struct vmsim *sim, struct vmsim_mismatch *m);
-/* For tests of --verify: change the contents of the page at va of pid
- * behind the model's back (in its frame, or in swap). */
-int vmsim_debug_corrupt(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va);
 
-/* ---- building page tables directly (snapshots, tests) --------------------- */
-
-/* Map one page of 2^page_shift bytes at va in process pid (created on first
- * use) to a fresh frame, writable; page_shift must be a leaf size of the
- * machine (vmsim_leaf_levels). Used by `vmsim snapshot` to rebuild a real process's tables. */
-int vmsim_map_page(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va, unsigned page_shift);
-/* The levels (bit k for level k) at which this machine maps leaves: the
- * geometry's leaf levels, or level 1 alone when the page-table organization
- * holds base pages only (inverted, flat). */
-unsigned vmsim_leaf_levels(const struct vmsim *sim);
-/* Account one extra page-table page for process pid at level 1 without
- * mapping anything: Linux deposits one for each PMD-mapped huge page. */
-int vmsim_deposit_table(struct vmsim *sim, vmsim_pid_t pid);
 
 #ifdef __cplusplus
 }

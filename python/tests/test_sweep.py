@@ -45,7 +45,7 @@ def assert_same_rows(cli, df):
         if col in TIMING:
             continue
         want, got = cli[col].tolist(), df[col].tolist()
-        if col == "config":
+        if col == "run_config":
             want = [json.loads(x) if x else None for x in want]
             got = [json.loads(x) if x else None for x in got]
         else:
@@ -83,6 +83,10 @@ def test_placeholders_flags_and_failures_match_cli_csv(vmsim_bin, tmp_path):
     assert df["status"].tolist() == ["failed", "ok"] * 8
     assert df["error"][0] == '--mem: expected a size of at least 1m such as 16g, found "512k"'
     assert df["config.tlb_entries"][1] == 16 + 64 and df["config.tlb_entries"][5] == 16 + 512
+    # the row schema (docs/cli.md): sizes as bytes under KEY_bytes, numbers as numbers
+    assert df["ws_bytes"].tolist()[::8] == [4 << 20, 16 << 20]
+    assert df["mem_bytes"].tolist()[:2] == [512 << 10, 2 << 20]
+    assert df["n"].tolist()[:8:4] == [64, 512] and "ws" not in df and "config" not in df
     assert (df["evictions"][1::2] > 0).any()  # 2m under about 6m of writes at 16m
 
 

@@ -6,8 +6,10 @@ replaces the base's), `workload` or `trace` (the input), `workload.PARAM` (a
 parameter set or replaced in the workload spec, last), or a NAME written
 {NAME} in a base option or the input. Its columns are the CLI's, in its
 order (point, status, the axes, source, config.*, the statistics columns,
-error, elapsed_s, cpu_s, config), then every statistic of the run's JSON
-document under its flat dotted name. Points run in this process, on `jobs`
+error, elapsed_s, cpu_s, run_config), then every statistic of the run's JSON
+document under its flat dotted name. An axis's column follows the CLI's row
+schema (docs/cli.md, "The row schema"): sizes with a binary unit become
+bytes in KEY_bytes, plain numbers numbers, anything else text. Points run in this process, on `jobs`
 threads (the simulation releases the GIL).
 """
 import json
@@ -67,7 +69,28 @@ CONFIG_COLUMNS = [
     ("config.seed", "seed"),
 ]
 
-RESULT_COLUMNS = {"point", "status", "source", "error", "config", "elapsed_s", "cpu_s"}
+RESULT_COLUMNS = {"point", "status", "source", "error", "config", "run_config", "elapsed_s",
+                  "cpu_s"}
+
+_SIZE = re.compile(r"^([0-9]+)([kmgtKMGT]?)$")
+_PLAIN = re.compile(r"^[0-9]*\.?[0-9]*$")
+
+
+def _axis_column(key, values):
+    """The axis's column and its values as they go into rows, as the CLI's
+    sweep_grid.c classifies them: all sizes (digits with an optional binary
+    unit k, m, g, t), one with a unit, and not warmup (decimal units): bytes
+    in KEY_bytes ('-' as '_'); all plain decimal numbers: numbers; else text."""
+    texts = [str(v) for v in values]
+    sizes = [_SIZE.match(t) for t in texts]
+    if key != "warmup" and all(sizes) and any(m.group(2) for m in sizes):
+        shift = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
+        return (key + "_bytes").replace("-", "_"), \
+            [int(m.group(1)) << shift[m.group(2).lower()] for m in sizes]
+    if all(_PLAIN.match(t) and any(c.isdigit() for c in t) and
+           sum(c.isdigit() for c in t) <= 18 for t in texts):
+        return key, [float(t) if "." in t else int(t) for t in texts]
+    return key, texts
 
 
 def _get(doc, path):
@@ -205,11 +228,12 @@ def _plan(base, axes, workload, trace):
                         "geometry, mem, replace, thp, page-size), workload, trace, "
                         "workload.PARAM, or a NAME written {NAME} in another option, found "
                         "\"%s\"" % (key, key))
-        if key in RESULT_COLUMNS or key.startswith("config.") or \
-                any(key == c[0] for c in STAT_COLUMNS):
-            raise Error("axis %s: expected a KEY that is not also a result column (point, "
-                        "status, source, error, config.*, the statistics), found \"%s\""
-                        % (key, key))
+        column = _axis_column(key, values)[0]
+        if any(c in RESULT_COLUMNS or c.startswith("config.") or
+               any(c == s[0] for s in STAT_COLUMNS) for c in (key, column)):
+            raise Error("axis %s: expected a KEY whose column is not also a result column "
+                        "(point, status, source, error, run_config, config.*, the "
+                        "statistics), found \"%s\"" % (key, column))
     has_trace = trace is not None or "trace" in axes
     has_workload = workload is not None or "workload" in axes
     if has_trace and has_workload:
@@ -256,10 +280,10 @@ def _point(base, kinds, values, workload, trace):
     return tokens, spec, None
 
 
-def _run_point(index, values, tokens, workload, trace):
+def _run_point(index, values, tokens, workload, trace, columns=None):
     from . import Machine, flatten
     row = {"point": index, "status": "ok"}
-    row.update(values)
+    row.update(columns if columns is not None else values)
     start, cpu = time.monotonic(), time.thread_time()
     doc, error = None, ""
     try:
@@ -284,7 +308,7 @@ def _run_point(index, values, tokens, workload, trace):
     row["error"] = error
     row["elapsed_s"] = elapsed
     row["cpu_s"] = cpu
-    row["config"] = json.dumps(doc["config"], separators=(",", ":")) if doc else None
+    row["run_config"] = json.dumps(doc["config"], separators=(",", ":")) if doc else None
     if doc is not None:
         stats = {k: v for k, v in doc.items() if k not in ("config", "source", "complete",
                                                            "warnings")}
@@ -316,10 +340,13 @@ def sweep(base_options=None, axes=None, workload=None, trace=None, jobs=1):
     if not isinstance(jobs, int) or jobs < 1:
         raise Error("sweep: jobs: expected a whole number of at least 1, found %r" % (jobs,))
     keys = list(axes)
+    typed = {k: _axis_column(k, axes[k]) for k in keys}
     points = []
-    for index, combo in enumerate(product(*(axes[k] for k in keys))):
-        values = dict(zip(keys, combo))
-        points.append((index, values) + _point(base, kinds, values, workload, trace))
+    for index, combo in enumerate(product(*(range(len(axes[k])) for k in keys))):
+        values = {k: axes[k][i] for k, i in zip(keys, combo)}
+        columns = {typed[k][0]: typed[k][1][i] for k, i in zip(keys, combo)}
+        points.append((index, values) + _point(base, kinds, values, workload, trace) +
+                      (columns,))
     if jobs == 1:
         rows = [_run_point(*p) for p in points]
     else:

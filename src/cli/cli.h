@@ -78,7 +78,7 @@ enum {
     OPT_CPUS, OPT_NO_ASID, OPT_PAGE_SIZE, OPT_SEED, OPT_SWAP, OPT_REPLACE, OPT_STRICT,
     OPT_VERIFY, OPT_VIPT, OPT_EVICT_TABLES, OPT_THP, OPT_FAULT_STACK, OPT_WALKER,
     OPT_NESTED, OPT_SHADOW, OPT_MIGRATE, OPT_ENCLAVE, OPT_HOST_PT, OPT_HOST_MEM, OPT_HOST_PAGE, OPT_NTLB, OPT_HOST_PWC,
-    OPT_CACHE, OPT_WARMUP, OPT_THREADS, OPT_LOCKS, OPT_SHARE_TABLES, OPT_COMPACT, OPT_CONFIG,
+    OPT_CACHE, OPT_WARMUP, OPT_THREADS, OPT_LOCKS, OPT_SHARE_TABLES, OPT_COMPACT, OPT_KHUGEPAGED, OPT_CONFIG,
     OPT_CLI_FIRST_FREE
 };
 #define CLI_CONFIG_OPTIONS                                                                 \
@@ -93,6 +93,7 @@ enum {
     {"evict-tables", no_argument, 0, OPT_EVICT_TABLES}, {"thp", required_argument, 0, OPT_THP},            \
     {"share-tables", no_argument, 0, OPT_SHARE_TABLES},                                      \
     {"compact", required_argument, 0, OPT_COMPACT},                                          \
+    {"khugepaged", required_argument, 0, OPT_KHUGEPAGED},                                    \
     {"fault-stack", required_argument, 0, OPT_FAULT_STACK},                                  \
     {"walker", required_argument, 0, OPT_WALKER},                                            \
     {"nested", required_argument, 0, OPT_NESTED}, {"shadow", no_argument, 0, OPT_SHADOW},       \

@@ -280,8 +280,11 @@ static int run_lackey(char **cmd, const struct work *w, int devnull, bool quiet,
                 sides[buf[i].kind == VMSIM_FETCH].accesses++;
         rc = vmsim_run(sim, buf, (size_t)n);
         events += (uint64_t)n;
-        if (cli_progress_due(&pg))
-            cli_progress_show(&pg, vmsim_get_stats(sim)->accesses, 0);
+        if (cli_progress_due(&pg)) {
+            struct vmsim_stats st;
+            vmsim_read_stats(sim, &st, false); /* the cheap read */
+            cli_progress_show(&pg, st.accesses, 0);
+        }
     }
     cli_progress_end(&pg);
     if (status == 0 && rc != 0)

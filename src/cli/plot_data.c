@@ -516,7 +516,9 @@ static int parse_json(const char *text, size_t len, struct plot_table *t, char *
         json_t *axes = json_object_get(json_object_get(doc, "sweep"), "axes"), *a;
         json_array_foreach(axes, i, a)
         {
-            const char *key = json_string_value(json_object_get(a, "key"));
+            /* the axis's column ("mem_bytes" for mem=1g,2g), else its key */
+            const char *key = json_string_value(json_object_get(a, "column"));
+            if (!key) key = json_string_value(json_object_get(a, "key"));
             long c = key ? plot_column(t, key) : -1;
             if (c >= 0 && add_axis(t, (size_t)c)) goto nomem;
         }

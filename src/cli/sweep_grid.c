@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,87 @@ static bool has_var(const struct sweep *s, const char *name)
     return false;
 }
 
+/* A plain decimal number: digits, at most one '.', nothing else. */
+static bool plain_number(const char *v)
+{
+    size_t digits = 0, dots = 0;
+    for (const char *c = v; *c; c++) {
+        if (*c >= '0' && *c <= '9')
+            digits++;
+        else if (*c == '.')
+            dots++;
+        else
+            return false;
+    }
+    return digits > 0 && dots <= 1 && digits <= 18;
+}
+
+/* A size as the range grammar writes it: digits and an optional binary
+ * unit k, m, g or t. 1 with a unit, 0 without, -1 not a size. */
+static int size_value(const char *v, uint64_t *bytes)
+{
+    uint64_t x = 0;
+    const char *c = v;
+    for (; *c >= '0' && *c <= '9'; c++) {
+        if (x > (UINT64_MAX - 9) / 10) return -1;
+        x = x * 10 + (uint64_t)(*c - '0');
+    }
+    if (c == v) return -1;
+    if (!*c) {
+        *bytes = x;
+        return 0;
+    }
+    const char *u = strchr("kmgt", *c | 0x20);
+    if (!u || c[1]) return -1;
+    for (int k = 0; k <= u - "kmgt"; k++) {
+        if (x > UINT64_MAX >> 10) return -1;
+        x <<= 10;
+    }
+    *bytes = x;
+    return 1;
+}
+
+/* Axis a's unit and column (docs/cli.md, "The row schema"): sizes with a
+ * unit become bytes, in KEY_bytes ('-' as '_'); plain numbers stay KEY.
+ * --warmup counts in decimal units (250k), so its values stay text. */
+static void classify(struct sweep *s, size_t a)
+{
+    const struct sweep_axis *ax = &s->axes[a];
+    bool numbers = true, sizes = strcmp(ax->key, "warmup") != 0, unit = false;
+    for (size_t v = 0; v < ax->nvalues; v++) {
+        uint64_t b;
+        const int r = size_value(ax->values[v], &b);
+        numbers &= plain_number(ax->values[v]);
+        sizes &= r >= 0 && b <= INT64_MAX;
+        unit |= r == 1;
+    }
+    if (sizes && unit) {
+        s->units[a] = AU_BYTES;
+        snprintf(s->columns[a], SWEEP_COLUMN_MAX, "%s_bytes", ax->key);
+        for (char *c = s->columns[a]; *c; c++)
+            if (*c == '-') *c = '_';
+    } else {
+        s->units[a] = numbers ? AU_NUMBER : AU_TEXT;
+        snprintf(s->columns[a], SWEEP_COLUMN_MAX, "%s", ax->key);
+    }
+}
+
+json_t *sweep_axis_json(const struct sweep *s, size_t a, size_t p)
+{
+    const char *v = sweep_axis_value(s, a, p);
+    uint64_t b = 0;
+    switch (s->units[a]) {
+    case AU_BYTES:
+        size_value(v, &b);
+        return json_integer((json_int_t)b);
+    case AU_NUMBER:
+        return strchr(v, '.') ? json_real(strtod(v, NULL))
+                              : json_integer((json_int_t)strtoll(v, NULL, 10));
+    default:
+        return json_string(v);
+    }
+}
+
 int sweep_check_axes(struct sweep *s)
 {
     bool input_trace = s->trace != NULL, input_workload = s->workload != NULL;
@@ -95,11 +177,17 @@ int sweep_check_axes(struct sweep *s)
                              "\"%s\"",
                              key, key);
         }
-        if (sweep_result_column(key))
-            return cli_usage("--axis %s: expected a KEY that is not also a result column "
-                             "(point, status, source, error, config.*, the statistics), found "
-                             "\"%s\"",
-                             key, key);
+        classify(s, a);
+        if (sweep_result_column(key) || sweep_result_column(s->columns[a]))
+            return cli_usage("--axis %s: expected a KEY whose column is not also a result column "
+                             "(point, status, source, error, run_config, config.*, the "
+                             "statistics), found \"%s\"",
+                             key, s->columns[a]);
+        for (size_t b = 0; b < a; b++)
+            if (!strcmp(s->columns[b], s->columns[a]))
+                return cli_usage("--axis %s and --axis %s: expected a column each, found both "
+                                 "in column %s",
+                                 s->axes[b].key, key, s->columns[a]);
     }
     if (input_trace && input_workload)
         return cli_usage("sweep: give --workload or --trace (as options or axes), not both");
@@ -238,7 +326,7 @@ fail:
 json_t *sweep_header(const struct sweep *s)
 {
     json_t *h = json_object(), *base = json_array(), *axes = json_array();
-    json_object_set_new(h, "vmsim_sweep_journal", json_integer(1));
+    json_object_set_new(h, "vmsim_sweep_journal", json_integer(SWEEP_JOURNAL_VERSION));
     for (size_t i = 0; i < s->nbase; i++) {
         json_t *o = json_array();
         json_array_append_new(o, json_string(s->base[i].name));
@@ -254,8 +342,14 @@ json_t *sweep_header(const struct sweep *s)
             json_array_append_new(vals, json_string(s->axes[a].values[v]));
         json_object_set_new(ax, "key", json_string(s->axes[a].key));
         json_object_set_new(ax, "values", vals);
+        json_object_set_new(ax, "column", json_string(s->columns[a]));
         json_array_append_new(axes, ax);
     }
     json_object_set_new(h, "axes", axes);
+    if (s->shard_n) {
+        char shard[64];
+        snprintf(shard, sizeof shard, "%zu/%zu", s->shard_i, s->shard_n);
+        json_object_set_new(h, "shard", json_string(shard));
+    }
     return h;
 }

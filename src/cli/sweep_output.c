@@ -73,8 +73,9 @@ static const struct cfg_col {
 
 bool sweep_result_column(const char *key)
 {
-    static const char *const fixed[] = {"point",     "status", "source",       "error", "config",
-                                        "elapsed_s", "cpu_s",  "organization", "args",  "stats"};
+    static const char *const fixed[] = {"point",  "status",    "source", "error",
+                                        "config", "run_config", "elapsed_s", "cpu_s",
+                                        "organization", "args", "stats"};
     for (size_t i = 0; i < NELEM(fixed); i++)
         if (!strcmp(key, fixed[i])) return true;
     for (size_t i = 0; i < NELEM(stat_cols); i++)
@@ -171,8 +172,8 @@ static json_t *pwc_spec(json_t *pwc)
     return json_string(n ? buf : "none");
 }
 
-/* Keys in column order; "config" and "stats" (the
- * whole document but its config) last, and "args". */
+/* Keys in column order; "run_config" (the run's config object) and
+ * "stats" (the whole document but its config) last, and "args". */
 json_t *sweep_row(const struct sweep *s, size_t p, json_t *args, json_t *doc,
                         const char *error, double elapsed, double cpu)
 {
@@ -180,7 +181,7 @@ json_t *sweep_row(const struct sweep *s, size_t p, json_t *args, json_t *doc,
     json_object_set_new(row, "point", json_integer((json_int_t)p));
     json_object_set_new(row, "status", json_string(doc ? "ok" : "failed"));
     for (size_t a = 0; a < s->naxes; a++)
-        json_object_set_new(row, s->axes[a].key, json_string(sweep_axis_value(s, a, p)));
+        json_object_set_new(row, s->columns[a], sweep_axis_json(s, a, p));
     json_t *cfg = doc ? json_object_get(doc, "config") : NULL;
     json_t *source = doc ? json_object_get(doc, "source") : NULL;
     json_object_set(row, "source", source ? source : json_null());
@@ -222,7 +223,9 @@ json_t *sweep_row(const struct sweep *s, size_t p, json_t *args, json_t *doc,
     json_object_set_new(row, "error", error ? json_string(error) : json_null());
     json_object_set_new(row, "elapsed_s", json_real(elapsed));
     json_object_set_new(row, "cpu_s", json_real(cpu));
-    json_object_set(row, "config", cfg ? cfg : json_null());
+    /* not "config": json_normalize would make config.tlb of it, the name of
+     * a column above */
+    json_object_set(row, "run_config", cfg ? cfg : json_null());
     if (doc) {
         json_t *stats = json_deep_copy(doc);
         json_object_del(stats, "config");
@@ -286,8 +289,12 @@ static bool csv_column(const char *key)
 
 static void sweep_write_csv(FILE *f, const struct sweep *s)
 {
-    /* the header from a row's keys (every row has the same keys) */
-    json_t *first = s->rows[0];
+    /* the header from a row's keys (every row has the same keys); a
+     * shard has rows of its points only */
+    json_t *first = NULL;
+    for (size_t p = 0; p < s->npoints && !first; p++)
+        first = s->rows[p];
+    if (!first) return;
     const char *key;
     json_t *v;
     bool comma = false;
@@ -302,6 +309,7 @@ static void sweep_write_csv(FILE *f, const struct sweep *s)
     }
     fputc('\n', f);
     for (size_t p = 0; p < s->npoints; p++) {
+        if (!s->rows[p]) continue;
         comma = false;
         json_object_foreach(first, key, v)
         {
@@ -326,8 +334,14 @@ static json_t *sweep_result_doc(const struct sweep *s, unsigned jobs, double wal
     json_object_set_new(doc, "ran", json_integer((json_int_t)s->ran));
     json_object_set_new(doc, "resumed", json_integer((json_int_t)s->nresumed));
     json_object_set_new(doc, "wall_s", json_real(wall));
+    if (s->rank_points) {
+        json_t *ranks = json_array();
+        for (int r = 0; r < s->nranks; r++)
+            json_array_append_new(ranks, json_integer((json_int_t)s->rank_points[r]));
+        json_object_set_new(doc, "ranks", ranks);
+    }
     for (size_t p = 0; p < s->npoints; p++)
-        json_array_append(rows, s->rows[p]);
+        if (s->rows[p]) json_array_append(rows, s->rows[p]);
     json_object_set_new(doc, "rows", rows);
     return doc;
 }

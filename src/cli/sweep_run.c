@@ -80,6 +80,17 @@ int sweep_journal_open(struct sweep *s, const char *path, bool fresh, bool quiet
             json_t *row = json_loadb(line, (size_t)n, 0, NULL);
             if (first) {
                 first = false;
+                const json_int_t version =
+                    json_integer_value(json_object_get(row, "vmsim_sweep_journal"));
+                if (version && version != SWEEP_JOURNAL_VERSION) {
+                    json_decref(row);
+                    free(line);
+                    fclose(f);
+                    json_decref(lines);
+                    return cli_usage("--journal %s: expected a journal of format %d, found format "
+                                     "%lld (another version of vmsim); delete it or pass --fresh",
+                                     path, SWEEP_JOURNAL_VERSION, (long long)version);
+                }
                 if (!json_equal(row, s->header)) {
                     json_decref(row);
                     free(line);
@@ -263,9 +274,10 @@ static void error_text(const char *err, size_t len, char *out, size_t cap)
     }
 }
 
-static void progress(const struct sweep *s, size_t running, bool final)
+void sweep_progress(struct sweep *s, size_t running, bool final)
 {
-    if (!s->progress) return;
+    if (!s->progress || (!final && sweep_now() - s->shown < 0.5)) return;
+    s->shown = sweep_now();
     const size_t done = s->ok + s->failed;
     const double t = sweep_now() - s->t0;
     const size_t this_run = done - s->nresumed;
@@ -278,28 +290,50 @@ static void progress(const struct sweep *s, size_t running, bool final)
     fflush(stderr);
 }
 
-/* Point j->point finished: build its row, journal it. */
-static int finish(struct sweep *s, struct job *j, int status, const struct rusage *ru)
+/* The row of a point whose command line cannot be spelled. */
+static int unspellable(struct sweep *s, size_t p, const char *why)
 {
-    struct timespec end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    const double elapsed =
-        (double)(end.tv_sec - j->start.tv_sec) + 1e-9 * (double)(end.tv_nsec - j->start.tv_nsec);
-    const double cpu = (double)ru->ru_utime.tv_sec + 1e-6 * (double)ru->ru_utime.tv_usec +
-                       (double)ru->ru_stime.tv_sec + 1e-6 * (double)ru->ru_stime.tv_usec;
+    json_t *a = json_array();
+    char e[256];
+    snprintf(e, sizeof e, "sweep: cannot build the command line: %s", why);
+    s->rows[p] = sweep_row(s, p, a, NULL, e, 0, 0);
+    json_decref(a);
+    s->failed++;
+    fprintf(stderr, "vmsim: sweep: point %zu failed: %s\n", p, e);
+    return sweep_journal_append(s, s->rows[p]);
+}
+
+int sweep_take(struct sweep *s, size_t *point, json_t **args)
+{
+    while (s->next < s->npoints) {
+        const size_t p = s->next++;
+        if (s->rows[p] || (s->shard_n && p % s->shard_n != s->shard_i)) continue;
+        const char *why;
+        if ((*args = sweep_point_args(s, p, &why)) != NULL) {
+            *point = p;
+            return 1;
+        }
+        int rc = unspellable(s, p, why); /* a failed row, and on to the next */
+        if (rc) return -rc;
+    }
+    return 0;
+}
+
+int sweep_finish(struct sweep *s, size_t p, const struct sweep_result *r)
+{
     char error[2048] = "";
     json_t *doc = NULL;
-    error_text(j->buf[1] ? j->buf[1] : "", j->len[1], error, sizeof error);
-    if (WIFSIGNALED(status)) {
+    error_text(r->err ? r->err : "", r->err_len, error, sizeof error);
+    if (WIFSIGNALED(r->status)) {
         char e[sizeof error];
-        snprintf(e, sizeof e, "killed by signal %d (%s)%s%.1900s", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)), error[0] ? ": " : "", error);
+        snprintf(e, sizeof e, "killed by signal %d (%s)%s%.1900s", WTERMSIG(r->status),
+                 strsignal(WTERMSIG(r->status)), error[0] ? ": " : "", error);
         memcpy(error, e, sizeof error);
-    } else if (WEXITSTATUS(status) != 0) {
-        if (!error[0]) snprintf(error, sizeof error, "exit status %d", WEXITSTATUS(status));
+    } else if (WEXITSTATUS(r->status) != 0) {
+        if (!error[0]) snprintf(error, sizeof error, "exit status %d", WEXITSTATUS(r->status));
     } else {
         json_error_t je;
-        doc = json_loadb(j->buf[0] ? j->buf[0] : "", j->len[0], 0, &je);
+        doc = json_loadb(r->out ? r->out : "", r->out_len, 0, &je);
         if (!json_is_object(doc)) {
             json_decref(doc);
             doc = NULL;
@@ -308,26 +342,70 @@ static int finish(struct sweep *s, struct job *j, int status, const struct rusag
         }
     }
     const char *why;
-    json_t *args = sweep_point_args(s, j->point, &why);
-    json_t *row = sweep_row(s, j->point, args, doc, doc ? NULL : error, elapsed, cpu);
+    json_t *args = sweep_point_args(s, p, &why);
+    json_t *row = sweep_row(s, p, args, doc, doc ? NULL : error, r->elapsed, r->cpu);
     json_decref(args);
     json_decref(doc);
-    s->rows[j->point] = row;
+    s->rows[p] = row;
     s->ran++;
     if (doc) {
         s->ok++;
     } else {
         s->failed++;
         if (s->progress) fputs("\r\033[K", stderr);
-        fprintf(stderr, "vmsim: sweep: point %zu (", j->point);
+        fprintf(stderr, "vmsim: sweep: point %zu (", p);
         for (size_t a = 0; a < s->naxes; a++)
-            fprintf(stderr, "%s%s=%s", a ? ", " : "", s->axes[a].key, sweep_axis_value(s, a, j->point));
+            fprintf(stderr, "%s%s=%s", a ? ", " : "", s->axes[a].key, sweep_axis_value(s, a, p));
         fprintf(stderr, ") failed: %s\n", error);
     }
     return sweep_journal_append(s, row);
 }
 
+/* Job j ended with wait status `status`: what it left, to the runner. */
+static int finish(const struct sweep_runner *r, struct job *j, int status, const struct rusage *ru)
+{
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    const struct sweep_result res = {
+        .out = j->buf[0],
+        .out_len = j->len[0],
+        .err = j->buf[1],
+        .err_len = j->len[1],
+        .status = status,
+        .elapsed = (double)(end.tv_sec - j->start.tv_sec) +
+                   1e-9 * (double)(end.tv_nsec - j->start.tv_nsec),
+        .cpu = (double)ru->ru_utime.tv_sec + 1e-6 * (double)ru->ru_utime.tv_usec +
+               (double)ru->ru_stime.tv_sec + 1e-6 * (double)ru->ru_stime.tv_usec,
+    };
+    return r->done(r->ctx, j->point, &res);
+}
+
+/* The runner of a sweep in one process: points from the grid, rows to it. */
+static int local_take(void *ctx, size_t *p, json_t **args)
+{
+    return sweep_take(ctx, p, args);
+}
+static int local_done(void *ctx, size_t p, const struct sweep_result *r)
+{
+    return sweep_finish(ctx, p, r);
+}
+static int local_tick(void *ctx, size_t running, bool *more, int *wait_ms)
+{
+    struct sweep *s = ctx;
+    sweep_progress(s, running, false);
+    *more = false;
+    return 0;
+}
+
 int sweep_run_all(struct sweep *s, unsigned jobs)
+{
+    const struct sweep_runner r = {local_take, local_done, local_tick, s, 1000};
+    const int rc = sweep_run(&r, jobs, s->max_rss);
+    sweep_progress(s, 0, true);
+    return rc;
+}
+
+int sweep_run(const struct sweep_runner *r, unsigned jobs, const char *max_rss)
 {
     struct job *job = calloc(jobs, sizeof *job);
     struct pollfd *pfd = calloc(2 * (size_t)jobs, sizeof *pfd);
@@ -338,58 +416,43 @@ int sweep_run_all(struct sweep *s, unsigned jobs)
     }
     for (unsigned i = 0; i < jobs; i++)
         job[i].pid = 0, job[i].fd[0] = job[i].fd[1] = -1;
-    size_t next = 0, running = 0;
+    size_t running = 0;
     int rc = 0;
+    interrupted = 0;
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    double last = 0;
     for (;;) {
-        while (!interrupted && rc == 0 && running < jobs && next < s->npoints) {
-            if (s->rows[next]) {
-                next++;
-                continue;
-            }
+        while (!interrupted && rc == 0 && running < jobs) {
+            size_t p;
+            json_t *args;
+            const int t = r->take(r->ctx, &p, &args);
+            if (t < 0) rc = -t;
+            if (t <= 0) break;
             unsigned slot = 0;
             while (job[slot].pid)
                 slot++;
-            const char *why;
-            json_t *args = sweep_point_args(s, next, &why);
-            if (!args) {
-                /* this point cannot even be spelled: a failed row */
-                json_t *a = json_array();
-                char e[256];
-                snprintf(e, sizeof e, "sweep: cannot build the command line: %s", why);
-                s->rows[next] = sweep_row(s, next, a, NULL, e, 0, 0);
-                json_decref(a);
-                s->failed++;
-                fprintf(stderr, "vmsim: sweep: point %zu failed: %s\n", next, e);
-                rc = sweep_journal_append(s, s->rows[next]);
-                next++;
-                continue;
-            }
-            if (start(&job[slot], next, args, s->max_rss) != 0) {
+            if (start(&job[slot], p, args, max_rss) != 0) {
                 rc = cli_fail("sweep: cannot start a run: %s", strerror(errno));
                 json_decref(args);
                 break;
             }
             json_decref(args);
-            next++;
             running++;
         }
-        if (running == 0) break;
-        if (sweep_now() - last >= 0.5) {
-            progress(s, running, false);
-            last = sweep_now();
-        }
-        /* wait for output (or a second, for the progress line) */
+        bool more = false;
+        int wait_ms = r->poll_ms;
+        if (!interrupted && rc == 0) rc = r->tick(r->ctx, running, &more, &wait_ms);
+        if (running == 0 && (!more || interrupted || rc)) break;
+        /* wait for output (or the runner's next look: the progress line,
+         * the other ranks) */
         nfds_t n = 0;
         for (unsigned i = 0; i < jobs; i++)
             for (int k = 0; k < 2; k++)
                 if (job[i].pid && job[i].fd[k] >= 0)
                     pfd[n++] = (struct pollfd){.fd = job[i].fd[k], .events = POLLIN};
-        if (n && poll(pfd, n, 1000) < 0 && errno != EINTR) {
+        if (poll(pfd, n, wait_ms) < 0 && errno != EINTR) {
             rc = cli_fail("sweep: poll failed: %s", strerror(errno));
             interrupted = SIGTERM;
         }
@@ -416,7 +479,7 @@ int sweep_run_all(struct sweep *s, unsigned jobs)
                 ;
             j->pid = 0;
             running--;
-            if (!interrupted && rc == 0) rc = finish(s, j, status, &ru);
+            if (!interrupted && rc == 0) rc = finish(r, j, status, &ru);
         }
     }
     for (unsigned i = 0; i < jobs; i++)
@@ -425,7 +488,6 @@ int sweep_run_all(struct sweep *s, unsigned jobs)
     free(pfd);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    progress(s, 0, true);
     if (interrupted && rc == 0) rc = 128 + interrupted; /* 130 for SIGINT, 143 for SIGTERM */
     return rc;
 }

@@ -2,11 +2,13 @@
  * statistics. The event loop dispatches each event to the MMU (accesses)
  * or the kernel (process and mapping events); see mmu/mmu.c and os/kernel.c. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "machine/machine.h"
+#include "machine/debug.h"
 #include "machine/parallel.h"
 #include "os/compact.h"
 #include "virt/nested.h"
@@ -15,6 +17,9 @@ void vmsim_config_default(struct vmsim_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     strcpy(cfg->pt, "radix");
+    cfg->khugepaged = (struct vmsim_khugepaged_config){
+        0, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT,
+        VMSIM_KHP_DEFAULT};
     vmsim_geometry_preset("x86-64", &cfg->geom);
     cfg->cost = (struct vmsim_cost_config){
         .access = 4, .pt_ref = 20, .fault = 1000, .io = 100000, .trap = 50, .sw_ref = 8,
@@ -87,11 +92,50 @@ static __attribute__((noinline)) int fault_threads(struct vmsim *sim, struct pro
     return kernel_fault(&sim->k, p, va, kind, w, fixed);
 }
 
+/* An observed machine's fault: its kinds, for the observer, are the
+ * faults.* counters the kernel's handler raised (it raises faults.total
+ * once per fault). */
+static __attribute__((noinline)) int fault_watched(struct vmsim *sim, struct process *p,
+                                                   vmsim_vaddr_t va, unsigned kind,
+                                                   const struct walk *w, bool *fixed)
+{
+    static const struct {
+        size_t off;
+        enum vmsim_fault_kind kind;
+    } kinds[] = {
+#define KIND(f, k) {offsetof(struct vmsim_stats, f), VMSIM_FAULT_##k}
+        KIND(faults_zero_read, ZERO_READ),   KIND(faults_zero_write, ZERO_WRITE),
+        KIND(faults_cow_zero, COW_ZERO),     KIND(faults_cow_copy, COW_COPY),
+        KIND(faults_cow_reuse, COW_REUSE),   KIND(faults_pagecache_hit, PAGECACHE_HIT),
+        KIND(faults_pagecache_miss, PAGECACHE_MISS), KIND(faults_swap_in, SWAP_IN),
+        KIND(faults_segv, SEGV),             KIND(faults_protection, PROTECTION),
+        KIND(faults_oom, OOM),               KIND(faults_table, TABLE),
+#undef KIND
+    };
+    enum { NKINDS = sizeof kinds / sizeof kinds[0] };
+    const char *st = (const char *)sim->k.st;
+    uint64_t before[NKINDS];
+    for (size_t i = 0; i < NKINDS; i++)
+        memcpy(&before[i], st + kinds[i].off, sizeof before[i]);
+    const int rc = kernel_fault(&sim->k, p, va, kind, w, fixed);
+    unsigned set = 0;
+    for (size_t i = 0; i < NKINDS; i++) {
+        uint64_t now;
+        memcpy(&now, st + kinds[i].off, sizeof now);
+        if (now != before[i])
+            set |= 1u << kinds[i].kind;
+    }
+    sim->mmu.watch->fault_kinds = set ? set : 1u << VMSIM_FAULT_OTHER;
+    return rc;
+}
+
 static int fault(struct vmsim *sim, struct process *p, vmsim_vaddr_t va, unsigned kind,
                  const struct walk *w, bool *fixed)
 {
     if (__builtin_expect(sim->par != NULL, 0))
         return fault_threads(sim, p, va, kind, w, fixed);
+    if (__builtin_expect(sim->mmu.watch != NULL, 0))
+        return fault_watched(sim, p, va, kind, w, fixed);
     return kernel_fault(&sim->k, p, va, kind, w, fixed);
 }
 
@@ -148,7 +192,9 @@ static void wire(struct vmsim *sim)
     m->track = sim->k.rc.track || sim->cfg.verify || sim->k.huge;
     const struct vmsim *first = sim->primary ? sim->primary : sim;
     m->mem = first->cfg.mem.dram ? (struct memsys *)&first->memsys : NULL;
-    m->plain_cpus = m->mem && first->cfg.mem.data ? 0 : sim->cfg.ncpus;
+    m->watch = first->mmu.watch;
+    /* an observed machine's accesses all take the observed path (mmu.h) */
+    m->plain_cpus = (m->mem && first->cfg.mem.data) || m->watch ? 0 : sim->cfg.ncpus;
     /* a guest's own addresses are guest-physical: tagged by its VM */
     m->mem_tag = sim->cfg.nested.on ? (uint64_t)sim->vmid << 48 : 0;
 }
@@ -242,9 +288,13 @@ static int check_config(const struct vmsim_config *cfg, char *why, size_t len)
     if (cfg->share_tables && !ops->table_link)
         return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected --pt radix, "
                    "found --pt %s", cfg->pt);
-    if (cfg->share_tables && cfg->evict_tables)
-        return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected no "
-                   "evict_tables (--evict-tables) with it, found both");
+    if (cfg->khugepaged.every &&
+        (ops->base_only || cfg->evict_tables || !cfg->khugepaged.pages ||
+         cfg->thp == VMSIM_THP_NEVER || !cfg->anon_page_shift ||
+         cfg->anon_page_shift == cfg->geom.page_shift))
+        return say(why, len, VMSIM_EINVAL, "khugepaged (--khugepaged): expected huge pages for "
+                   "anonymous memory (anon_page_shift, thp), an organization that holds them, "
+                   "no evict_tables and pages of 1 or more");
     if (cfg->share_tables && cfg->geom.levels < 2)
         return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected a geometry "
                    "of two levels or more, found %s with one", cfg->geom.name);
@@ -322,9 +372,11 @@ int vmsim_create_why(const struct vmsim_config *cfg, struct vmsim **out, char *w
     }
     sim->cpu = calloc(cfg->ncpus, sizeof *sim->cpu);
     sim->cst = calloc(cfg->ncpus, sizeof *sim->cst);
-    if (!sim->cpu || !sim->cst) {
+    sim->readout = calloc(2, sizeof *sim->readout);
+    if (!sim->cpu || !sim->cst || !sim->readout) {
         free(sim->cpu);
         free(sim->cst);
+        free(sim->readout);
         free(sim);
         return say(why, whylen, VMSIM_ENOMEM, "building the machine: %s",
                    vmsim_strerror(VMSIM_ENOMEM));
@@ -369,7 +421,11 @@ int vmsim_vm_create(struct vmsim *sim, unsigned vmid, uint64_t mem_bytes)
     v->vmid = vmid;
     v->mmu.stop = sim->mmu.stop;
     v->cpu = sim->cpu;
-    if (!(v->cst = calloc(v->cfg.ncpus, sizeof *v->cst))) {
+    v->cst = calloc(v->cfg.ncpus, sizeof *v->cst);
+    v->readout = calloc(2, sizeof *v->readout);
+    if (!v->cst || !v->readout) {
+        free(v->cst);
+        free(v->readout);
         free(v);
         return VMSIM_ENOMEM;
     }
@@ -400,6 +456,7 @@ void vmsim_destroy(struct vmsim *sim)
     nested_fini(sim->nested);
     sim->nested = NULL;
     free(sim->cst);
+    free(sim->readout);
     if (sim->primary) { /* the CPUs are the first VM's */
         phys_fini(&sim->phys);
         free(sim);
@@ -522,6 +579,15 @@ int vmsim_debug_alias_host(struct vmsim *sim, vmsim_pid_t victim_pid, vmsim_vadd
     return VMSIM_OK;
 }
 
+/* n more accesses of the VM: khugepaged's scan when its interval ends
+ * (runs of hits are cut there: run_events). */
+static int khugepaged_tick(struct vmsim *sim, uint64_t n)
+{
+    if ((sim->k.khp.left -= n) != 0)
+        return VMSIM_OK;
+    return khugepaged_scan(&sim->k);
+}
+
 /* Simulated memory running out is a result, not a failure: an event that
  * needed a frame (a new process's root table, a table for a mapping) and
  * found none is counted and dropped, and the run goes on. */
@@ -536,6 +602,8 @@ static inline __attribute__((always_inline)) int run_event(struct vmsim *sim,
     if (sim->nvms && !(sim = vm_of(sim, e)))
         return VMSIM_EINVAL;
     int rc = run_one(sim, e);
+    if (__builtin_expect(sim->k.khp.left != 0, 0) && e->type == VMSIM_EV_ACCESS && rc == 0)
+        rc = khugepaged_tick(sim, 1);
     if (rc != VMSIM_ENOFRAME)
         return rc;
     sim->st.faults_oom++;
@@ -632,10 +700,14 @@ static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
         pf->events += (unsigned)(end - i);
         for (; i < end; i++) {
             if (runs && !pf->on) { /* while walks are frequent, runs are short */
-                const size_t h = mmu_hits(&sim->mmu, ev + i, end - i);
+                const uint64_t left = sim->k.khp.left; /* khugepaged's next scan */
+                const size_t h = mmu_hits(&sim->mmu, ev + i, left && left < end - i ? left : end - i);
                 if (h) {
                     sim->k.cur_cpu = ev[i].cpu;
                     sim->st.events += h;
+                    int rc = left ? khugepaged_tick(sim, h) : VMSIM_OK;
+                    if (rc)
+                        return rc;
                     if ((i += h) == end)
                         break;
                 }
@@ -739,82 +811,85 @@ int vmsim_run(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
 
 _Static_assert(PHYS_ORDERS == VMSIM_BUDDY_ORDERS, "the statistics hold every order");
 
-/* Bring one VM's gauges up to date. */
-static void refresh(struct vmsim *s)
+/* One VM's figures into *out: its own counters and the gauges read off its
+ * memory, then what its kernel, the hypervisor and each CPU counted, each
+ * by its rule; with scan, the statistics that need a pass over frames or
+ * tables too (VMSIM_SCANNED_STATS). Reads the machine only: no allocation
+ * unless scan (pt_shareable sorts its candidates). */
+static void vm_read(const struct vmsim *sim, struct vmsim_stats *out, bool scan)
 {
-    const struct vmsim *sim = s;
-    s->st.frames_used = sim->phys.used;
-    s->st.frames_peak = sim->phys.peak;
-    s->st.swap_slots_peak = sim->phys.swap.peak;
-    s->st.pt_peak_bytes = sim->phys.pt_nonroot_peak;
-    s->st.pt_peak_all_bytes = sim->phys.pt_peak;
-    s->st.buddy_max_order = sim->phys.max_order;
-    phys_free_blocks(&sim->phys, s->st.buddy_free);
-    memcpy(s->st.buddy_fail, sim->phys.fail, sizeof s->st.buddy_fail);
-    if (sim->cfg.vipt_sets)
-        kernel_synonyms(&s->k);
-    if (sim->k.huge) {
-        thp_untouched(&s->k);
-        compact_gauges(&s->k);
-    }
-    kernel_pt_share(&s->k);
-    s->st.pt_migrated = sim->k.pt_counters.migrated;
-    s->st.pt_resizes = sim->k.pt_counters.resizes;
-    s->st.pt_evicted = sim->k.pt_counters.evicted;
-    if (sim->nested) {
-        struct vmsim_pt_footprint fp;
-        nested_footprint(sim->nested, &fp, &s->st.nested_host_frames);
-        s->st.nested_table_bytes = fp.bytes + fp.root_bytes;
-        s->st.mig_bytes = sim->nested->counters.mig_pages << sim->nested->h->back_shift;
-    }
-    for (unsigned i = 0; i < sim->cfg.ntlb; i++) {
-        s->st.tlb[i].reach = 0;
+    const unsigned ntlb = sim->cfg.ntlb;
+    *out = sim->st;
+    out->frames_used = sim->phys.used;
+    out->frames_peak = sim->phys.peak;
+    out->swap_slots_peak = sim->phys.swap.peak;
+    out->pt_peak_bytes = sim->phys.pt_nonroot_peak;
+    out->pt_peak_all_bytes = sim->phys.pt_peak;
+    out->buddy_max_order = sim->phys.max_order;
+    phys_free_blocks(&sim->phys, out->buddy_free);
+    memcpy(out->buddy_fail, sim->phys.fail, sizeof out->buddy_fail);
+    out->pt_migrated = sim->k.pt_counters.migrated;
+    out->pt_resizes = sim->k.pt_counters.resizes;
+    out->pt_evicted = sim->k.pt_counters.evicted;
+    if (sim->nested)
+        out->mig_bytes = sim->nested->counters.mig_pages << sim->nested->h->back_shift;
+    for (unsigned i = 0; i < ntlb; i++) {
+        out->tlb[i].reach = 0;
         for (unsigned c = 0; c < sim->cfg.ncpus; c++)
-            if (sim->cpu[c].ready && tlb_level_reach(&sim->cpu[c].tlb[i]) > s->st.tlb[i].reach)
-                s->st.tlb[i].reach = tlb_level_reach(&sim->cpu[c].tlb[i]);
+            if (sim->cpu[c].ready && tlb_level_reach(&sim->cpu[c].tlb[i]) > out->tlb[i].reach)
+                out->tlb[i].reach = tlb_level_reach(&sim->cpu[c].tlb[i]);
     }
     const struct vmsim *first = sim->primary ? sim->primary : sim;
     for (unsigned j = 0; j < sim->cfg.mem.ncaches && sim->cfg.mem.dram; j++)
-        memsys_lines(&first->memsys, j, &s->st.cache[j].lines, &s->st.cache[j].pt_lines);
-    /* The VM's figures: the machine's own counters and gauges, then what
-     * its kernel, the hypervisor and each CPU counted. No allocation: the
-     * CLI reads them once per batch. */
-    const unsigned ntlb = sim->cfg.ntlb;
-    s->view = s->st;
-    stats_merge(&s->view, &s->k.counters, ntlb);
-    if (s->nested)
-        stats_merge(&s->view, &s->nested->counters, ntlb);
+        memsys_lines(&first->memsys, j, &out->cache[j].lines, &out->cache[j].pt_lines);
+    stats_merge(out, &sim->k.counters, ntlb);
+    if (sim->nested)
+        stats_merge(out, &sim->nested->counters, ntlb);
     for (unsigned c = 0; c < sim->cfg.ncpus; c++)
-        stats_merge(&s->view, &s->cst[c], ntlb);
+        stats_merge(out, &sim->cst[c], ntlb);
+    /* produced by the read alone (no part counts them): set, not merged */
+    kernel_pt_share(&sim->k, out, scan);
+    if (!scan)
+        return;
+    if (sim->cfg.vipt_sets)
+        kernel_synonyms(&sim->k, out);
+    if (sim->k.huge) {
+        thp_untouched(&sim->k, out);
+        compact_gauges(&sim->k, out);
+    }
+    if (sim->nested) {
+        struct vmsim_pt_footprint fp;
+        nested_footprint(sim->nested, &fp, &out->nested_host_frames);
+        out->nested_table_bytes = fp.bytes + fp.root_bytes;
+    }
+}
+
+void vmsim_read_stats(const struct vmsim *sim, struct vmsim_stats *out, bool scan)
+{
+    vm_read(sim, out, scan);
+    for (unsigned i = 2; sim->nvms && i < VMSIM_MAX_VMS; i++)
+        if (sim->vm[i]) {
+            struct vmsim_stats v;
+            vm_read(sim->vm[i], &v, scan);
+            stats_combine(out, &v, sim->cfg.ntlb);
+        }
 }
 
 const struct vmsim_stats *vmsim_vm_stats(const struct vmsim *sim, unsigned vmid)
 {
-    struct vmsim *v = vmid == 1 ? (struct vmsim *)sim
-                      : vmid < VMSIM_MAX_VMS && sim->vm ? sim->vm[vmid]
-                                                        : NULL;
+    const struct vmsim *v = vmid == 1                                 ? sim
+                            : vmid < VMSIM_MAX_VMS && sim->vm ? sim->vm[vmid]
+                                                              : NULL;
     if (!v)
         return NULL;
-    refresh(v);
-    return &v->view;
+    vm_read(v, &v->readout[1], true);
+    return &v->readout[1];
 }
 
 const struct vmsim_stats *vmsim_get_stats(const struct vmsim *sim)
 {
-    struct vmsim *s = (struct vmsim *)sim;
-    refresh(s);
-    if (!sim->nvms)
-        return &sim->view;
-    struct vmsim_stats *t = &s->total;
-    *t = sim->view;
-    for (unsigned i = 2; i < VMSIM_MAX_VMS; i++) {
-        struct vmsim *v = sim->vm[i];
-        if (!v)
-            continue;
-        refresh(v);
-        stats_combine(t, &v->view, sim->cfg.ntlb);
-    }
-    return t;
+    vmsim_read_stats(sim, sim->readout, true);
+    return sim->readout;
 }
 
 const struct vmsim_config *vmsim_get_config(const struct vmsim *sim) { return &sim->cfg; }
@@ -903,4 +978,48 @@ int vmsim_verify_first(const struct vmsim *sim, struct vmsim_mismatch *m)
 int vmsim_debug_corrupt(struct vmsim *sim, vmsim_pid_t pid, vmsim_vaddr_t va)
 {
     return verify_corrupt(&sim->k, pid, va);
+}
+
+/* ---- observing and stepping ---- */
+
+const char *const vmsim_fault_names[] = {
+    "none", "demand_zero_read", "demand_zero_write", "cow_zero", "cow_copy", "cow_reuse",
+    "pagecache_hit", "pagecache_miss", "swap_in", "segv", "protection", "bad_address", "oom",
+    "table", "other", NULL};
+
+/* Point every VM's MMU at the first VM's watch (on) or at nothing. */
+static void watch_set(struct vmsim *sim, bool on)
+{
+    sim->mmu.watch = on ? &sim->watch : NULL;
+    wire(sim);
+    for (unsigned i = 2; sim->vm && i < VMSIM_MAX_VMS; i++)
+        if (sim->vm[i])
+            wire(sim->vm[i]);
+}
+
+int vmsim_set_observer(struct vmsim *sim, const struct vmsim_observer *obs)
+{
+    if (sim->par || sim->primary)
+        return sim->par ? VMSIM_EUNSUPPORTED : VMSIM_EINVAL;
+    sim->watch.obs = obs ? *obs : (struct vmsim_observer){0};
+    watch_set(sim, obs != NULL);
+    return VMSIM_OK;
+}
+
+int vmsim_translate(struct vmsim *sim, const struct vmsim_event *ev, struct vmsim_translation *out)
+{
+    memset(out, 0, sizeof *out);
+    out->tlb_level = -1;
+    if (sim->par || sim->primary)
+        return sim->par ? VMSIM_EUNSUPPORTED : VMSIM_EINVAL;
+    const bool observed = sim->mmu.watch != NULL;
+    sim->watch.rec = out;
+    sim->watch.page_done = false;
+    if (!observed)
+        watch_set(sim, true);
+    const int rc = vmsim_run(sim, ev, 1);
+    sim->watch.rec = NULL;
+    if (!observed)
+        watch_set(sim, false);
+    return rc;
 }

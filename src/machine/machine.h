@@ -20,7 +20,8 @@ struct vmsim {
     struct mmu mmu; /* its wiring of the CPUs: counters, exception vector (mmu.h) */
     struct vmsim_stats st;    /* the machine's own counters: events, dropped events, gauges */
     struct vmsim_stats *cst;  /* cfg.ncpus: this VM's counters of each CPU (mmu.cst) */
-    struct vmsim_stats view;  /* the VM's figures: its parts' counters merged (vmsim_vm_stats) */
+    struct vmsim_stats *readout; /* [0] what vmsim_get_stats, [1] what vmsim_vm_stats last
+                                    returned: the callers' buffers, held by the machine */
     struct phys phys;
     struct kernel k;
     struct cpu *cpu;
@@ -39,13 +40,14 @@ struct vmsim {
     struct vmsim **vm;        /* the first VM: the others by id (NULL until one exists) */
     unsigned nvms;            /* the first VM: VMs besides itself */
     struct u64map vm_of;      /* the first VM: pid -> VM id, for processes outside VM 1 */
-    struct vmsim_stats total; /* the first VM, with others: every VM's statistics combined */
     unsigned vmid;            /* 1 for the first VM */
     struct memsys memsys;     /* the first VM: the data caches and DRAM (cfg.mem.dram != 0) */
     uint64_t warm_left;       /* the first VM: access events before the warm-up's reset; 0:
                                  none to come (vmsim_set_warmup) */
     struct vmsim_warmup warm; /* the first VM: the warm-up asked for, what resets excluded */
     struct par *par;          /* cfg.threads > 1: the threads (parallel.c); NULL: one */
+    struct mmu_watch watch;   /* the first VM: the observer and vmsim_translate's record, which
+                                 every VM's mmu.watch points to while either is on */
 };
 
 /* stats.c: fold one part's statistics into acc (which starts as a copy of

@@ -23,7 +23,7 @@
     X(PWC, "pwc", 1) X(COST, "cost", 1) X(CACHE, "cache", 1) X(WALKER, "walker", 1)         \
     X(MEM, "mem", 1) X(SWAP, "swap", 1) X(REPLACE, "replace", 1) X(STRICT, "strict", 0)     \
     X(VERIFY, "verify", 0) X(EVICT_TABLES, "evict-tables", 0)                               \
-    X(SHARE_TABLES, "share-tables", 0) X(COMPACT, "compact", 1) X(FAULT_STACK, "fault-stack", 1) X(VIPT, "vipt", 1)  \
+    X(SHARE_TABLES, "share-tables", 0) X(COMPACT, "compact", 1) X(KHUGEPAGED, "khugepaged", 1) X(FAULT_STACK, "fault-stack", 1) X(VIPT, "vipt", 1)  \
     X(CPUS, "cpus", 1) X(THREADS, "threads", 1) X(LOCKS, "locks", 1)                        \
     X(NO_ASID, "no-asid", 0) X(PAGE_SIZE, "page-size", 1) X(THP, "thp", 1)                  \
     X(SEED, "seed", 1) X(WARMUP, "warmup", 1) X(NESTED, "nested", 1)                        \
@@ -427,6 +427,9 @@ int vmsim_config_option(struct vmsim_config *cfg, const char *name, const char *
         }
         cfg->compact = arg[1] == 'n';
         return 0;
+    case O_KHUGEPAGED:
+        return vmsim_khugepaged_parse(arg, cfg, why, sizeof why) ? bad(out, outlen, "--khugepaged", why)
+                                                                 : 0;
     case O_FAULT_STACK: {
         const char *slash = strchr(arg, '/');
         char frame[32];
@@ -574,9 +577,6 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
         if (ops && !ops->table_link)
             return say(out, outlen, "--share-tables: only the radix organization has tables to share; "
                              "expected --pt radix, found --pt %s", cfg->pt);
-        if (cfg->evict_tables)
-            return say(out, outlen, "--share-tables: paged-out page tables (--evict-tables) do not work "
-                             "with shared tables yet; expected one of the two");
         if (g->levels < 2)
             return say(out, outlen, "--share-tables: geometry %s has one level, no leaf tables below "
                              "a root to share", g->name);
@@ -586,6 +586,24 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
         return say(out, outlen, "--compact: compaction assembles blocks for huge pages; expected "
                          "huge anonymous pages (--page-size 2m or --thp always|madvise), found "
                          "base pages only");
+    if (cfg->khugepaged.every) {
+        const struct pt_ops *ops = pt_find(cfg->pt, NULL);
+        const unsigned huge = g->levels >= 2 ? vmsim_geometry_page_shift(g, 2) : 0;
+        char size[32];
+        if (ops && ops->base_only)
+            return say(out, outlen, "--khugepaged: %s holds base pages only; expected an "
+                       "organization with huge pages", ops->name);
+        if (cfg->evict_tables)
+            return say(out, outlen, "--khugepaged: paged-out page tables (--evict-tables) do not "
+                       "work with collapsing yet; expected one of the two");
+        if (cfg->thp == VMSIM_THP_NEVER || !huge || !(g->leaf_levels & 4u) ||
+            (cfg->anon_page_shift != VMSIM_PAGE_HUGE && cfg->anon_page_shift != huge))
+            return say(out, outlen, "--khugepaged: expected huge pages of one leaf table's reach "
+                       "for anonymous memory (--page-size %s with --thp always or madvise), "
+                       "found %s", huge ? fmt_bytes(1ull << huge, size, sizeof size) : "?",
+                       cfg->thp == VMSIM_THP_NEVER || !cfg->anon_page_shift ? "none"
+                                                                           : "another page size");
+    }
     const char *refusal = vmsim_threads_refusal(cfg);
     if (refusal)
         return say(out, outlen, "%s", refusal);

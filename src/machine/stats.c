@@ -70,6 +70,10 @@ static void fold(struct vmsim_stats *acc, const struct vmsim_stats *part, unsign
     uint64_t *as = &acc->share.tables;
     for (size_t i = 0; i < sizeof acc->share / sizeof *as; i++)
         as[i] = fold1(VMSIM_COMBINE_SUM, as[i], ps[i], within);
+    const uint64_t *pk = &part->khugepaged.scans;
+    uint64_t *ak = &acc->khugepaged.scans;
+    for (size_t i = 0; i < sizeof acc->khugepaged / sizeof *ak; i++)
+        ak[i] = fold1(VMSIM_COMBINE_SUM, ak[i], pk[i], within);
     const uint64_t *pc = &part->compact.runs;
     uint64_t *ac = &acc->compact.runs;
     for (size_t i = 0; i < sizeof acc->compact / sizeof *ac; i++)

@@ -58,14 +58,19 @@ static void set_memo(struct cpu *c, unsigned side, vmsim_vaddr_t va, unsigned sh
 
 /* Fill levels path[0..upto) of side with the page; set the memo when the
  * first level took it. */
-static void fill(struct mmu *m, struct cpu *c, unsigned side, unsigned upto,
-                 vmsim_vaddr_t va, vmsim_asid_t asid, unsigned shift, uint64_t pte)
+static inline __attribute__((always_inline)) void fill(struct mmu *m, struct cpu *c,
+                                                       unsigned side, unsigned upto,
+                                                       vmsim_vaddr_t va, vmsim_asid_t asid,
+                                                       unsigned shift, uint64_t pte, bool watched)
 {
     bool first = false;
     for (unsigned i = 0; i < upto; i++) {
         bool took = tlb_fill(&c->tlb[c->path[side][i]], va, asid, shift, pte, c->now, m->rng);
         if (i == 0)
             first = took;
+        if (watched && took && m->watch->obs.fill)
+            m->watch->obs.fill(m->watch->obs.ctx, (unsigned)(c - m->cpu), c->path[side][i], va,
+                               shift);
     }
     if (first)
         set_memo(c, side, va, shift, pte);
@@ -149,9 +154,33 @@ static __attribute__((noinline)) void walk_seq(struct mmu *m, struct cpu *c,
 /* Walk the page table of p for va, through the page-walk caches; in a
  * guest, in two dimensions (walk_2d: a guest page-walk cache hit skips the
  * host walks of the levels it skips). Returns walk_2d's HOST_* bits. */
-static unsigned walk(struct mmu *m, struct cpu *c, const struct mmu_space *as, vmsim_vaddr_t va,
-                     struct walk *w)
+/* The observer's walk_ref per reference of w and vmsim_translate's record. */
+static __attribute__((noinline)) void watch_walk(struct mmu *m, struct cpu *c,
+                                                 const struct walk *w, bool pwc_hit)
 {
+    struct mmu_watch *wa = m->watch;
+    struct vmsim_translation *r = wa->page_done ? NULL : wa->rec;
+    for (unsigned i = 0; i < w->nrefs; i++) {
+        const vmsim_paddr_t pa = i < WALK_MAX_REFS ? w->ref[i].pa : VMSIM_PADDR_NONE;
+        if (wa->obs.walk_ref)
+            wa->obs.walk_ref(wa->obs.ctx, (unsigned)(c - m->cpu), pa,
+                             i < WALK_MAX_REFS ? w->ref[i].level : 0);
+        if (r && r->nrefs + i < VMSIM_TRANSLATION_REFS)
+            r->ref[r->nrefs + i] = pa;
+    }
+    if (r) {
+        r->walks++;
+        r->nrefs += w->nrefs;
+        r->pwc_hit = pwc_hit;
+    }
+}
+
+static inline __attribute__((always_inline)) unsigned walk(struct mmu *m, struct cpu *c,
+                                                           const struct mmu_space *as,
+                                                           vmsim_vaddr_t va, struct walk *w,
+                                                           bool watched)
+{
+    bool pwc_hit = false;
     unsigned host = 0;
     struct walk_start s = {0, NULL};
     struct pwc *pwc = &c->pwc;
@@ -161,6 +190,7 @@ static unsigned walk(struct mmu *m, struct cpu *c, const struct mmu_space *as, v
     if (use_pwc) {
         cyc += pwc->latency;
         if (mmu_pwc_probe(pwc, va, as->asid, c->now, &s)) {
+            pwc_hit = true;
             c->st->pwc_hits++;
             c->st->pwc_levels_skipped += L - s.level;
         } else {
@@ -174,6 +204,8 @@ static unsigned walk(struct mmu *m, struct cpu *c, const struct mmu_space *as, v
     c->st->walks++;
     c->st->walk_refs += w->nrefs;
     c->st->walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
+    if (watched)
+        watch_walk(m, c, w, pwc_hit);
     cyc += refs_cost(m, c, w);
     if (m->cfg->sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
         cyc += m->cfg->cost.trap + (uint64_t)w->nrefs * m->cfg->cost.sw_ref;
@@ -189,8 +221,9 @@ static unsigned walk(struct mmu *m, struct cpu *c, const struct mmu_space *as, v
 
 /* Everything but a hit in the memo: returns the page shift of va, and in
  * *used the entry the translation used (0: none). */
-static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind,
-                               uint64_t *used)
+static inline __attribute__((always_inline)) unsigned
+translate_slow_body(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind, uint64_t *used,
+                    bool watched)
 {
     const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
     struct process *p = c->proc;
@@ -206,6 +239,9 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
         c->st->faults_bad_address++;
         c->st->faults_total++;
         charge(c->st, m->cfg->cost.fault);
+        if (watched)
+            mmu_watch_fault(m->watch, (unsigned)(c - m->cpu), as->pid, va, kind,
+                            1u << VMSIM_FAULT_BAD_ADDRESS);
         return shift;
     }
     c->now++;
@@ -217,6 +253,8 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
         hit = tlb_lookup(l, va, asid, &shift, c->now);
         if (hit) {
             c->st->tlb[c->path[side][i]].hits++;
+            if (watched && m->watch->rec && !m->watch->page_done)
+                m->watch->rec->tlb_level = (int)c->path[side][i];
             break;
         }
         c->st->tlb[c->path[side][i]].misses++;
@@ -250,7 +288,7 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
             if (i == 0)
                 set_memo(c, side, va, shift, pte);
             else
-                fill(m, c, side, i, va, asid, shift, pte);
+                fill(m, c, side, i, va, asid, shift, pte, watched);
             if (m->track)
                 m->vec->touch(m->up, p, va, kind, shift, pte);
             *used = pte;
@@ -264,7 +302,7 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
     }
 
     struct walk w;
-    unsigned host = walk(m, c, as, va, &w);
+    unsigned host = walk(m, c, as, va, &w, watched);
     for (int tries = 0; !(w.pte & PTE_P) || !allowed(w.pte, kind); tries++) {
         bool fixed = false;
         if (tries == 2 + VMSIM_MAX_LEVELS) { /* evictions during faults undid the fix */
@@ -273,11 +311,14 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
         }
         int rc = m->vec->fault(m->up, p, va, kind, &w, &fixed);
         charge(c->st, m->cfg->cost.fault); /* a fault costs its trap, fixed or not */
+        if (watched)
+            mmu_watch_fault(m->watch, (unsigned)(c - m->cpu), as->pid, va, kind,
+                            m->watch->fault_kinds);
         if (rc != 0)
             c->host_rc = rc; /* out of host memory: mmu_access returns it */
         if (rc != 0 || !fixed)
             return (w.pte & PTE_P) ? m->shift[w.level] : m->page_shift;
-        host = walk(m, c, as, va, &w);
+        host = walk(m, c, as, va, &w, watched);
     }
     shift = m->shift[w.level];
     if (m->cfg->nested.enclave_pid && as->pid != m->cfg->nested.enclave_pid &&
@@ -313,17 +354,33 @@ static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, u
         for (unsigned j = 0; j < np; j++)
             tlb_level_invalidate(&c->tlb[c->path[side][j]], va, asid);
     }
-    fill(m, c, side, np, va, asid, shift, w.pte);
+    fill(m, c, side, np, va, asid, shift, w.pte, watched);
     if (m->track)
         m->vec->touch(m->up, p, va, kind, shift, w.pte);
     *used = w.pte;
     return shift;
 }
 
+/* The plain path and the observed one: one body, the observer's hooks
+ * compiled into the second only. */
+static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind,
+                               uint64_t *used)
+{
+    return translate_slow_body(m, c, va, kind, used, false);
+}
+
+static __attribute__((noinline)) unsigned translate_slow_watched(struct mmu *m, struct cpu *c,
+                                                                 vmsim_vaddr_t va, unsigned kind,
+                                                                 uint64_t *used)
+{
+    return translate_slow_body(m, c, va, kind, used, true);
+}
+
 /* Translate one page: returns the shift of the page containing va, and
- * when pte is not NULL (--cache) the entry used, 0 for none. */
-static inline unsigned translate(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind,
-                                 uint64_t *pte)
+ * when pte is not NULL (--cache, an observer) the entry used, 0 for none. */
+static inline __attribute__((always_inline)) unsigned translate(struct mmu *m, struct cpu *c,
+                                                                vmsim_vaddr_t va, unsigned kind,
+                                                                uint64_t *pte, bool watched)
 {
     const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
     const struct memo *mo = &c->memo[side];
@@ -335,10 +392,13 @@ static inline unsigned translate(struct mmu *m, struct cpu *c, vmsim_vaddr_t va,
             m->vec->touch(m->up, c->proc, va, kind, mo->shift, mo->pte);
         if (pte)
             *pte = mo->pte;
+        if (watched && m->watch->rec && !m->watch->page_done)
+            m->watch->rec->tlb_level = (int)mo->level;
         return mo->shift;
     }
     uint64_t used;
-    const unsigned shift = translate_slow(m, c, va, kind, &used);
+    const unsigned shift = watched ? translate_slow_watched(m, c, va, kind, &used)
+                                   : translate_slow(m, c, va, kind, &used);
     if (pte)
         *pte = used;
     return shift;
@@ -380,7 +440,7 @@ static uint64_t data_refs(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, vmsim_
  * data references too, and charge the slowest of them instead of
  * `access`. */
 static inline __attribute__((always_inline)) void access_pages(struct mmu *m, struct cpu *c, const struct vmsim_event *ev,
-                                bool cached)
+                                bool cached, bool watched)
 {
     const unsigned kind = ev->kind & 3u;
     vmsim_vaddr_t va = ev->addr;
@@ -393,8 +453,15 @@ static inline __attribute__((always_inline)) void access_pages(struct mmu *m, st
         last = UINT64_MAX;
     for (;;) {
         uint64_t pte = 0;
-        unsigned shift = translate(m, c, va, kind, cached ? &pte : NULL);
+        unsigned shift = translate(m, c, va, kind, cached || watched ? &pte : NULL, watched);
         c->st->translations_huge += shift != m->page_shift;
+        if (watched && m->watch->rec && !m->watch->page_done) {
+            struct vmsim_translation *r = m->watch->rec;
+            r->page_shift = shift;
+            r->translated = pte != 0;
+            r->pa = pte ? (PTE_PFN(pte) << m->page_shift) + (va & ((1ull << shift) - 1)) : 0;
+            m->watch->page_done = true;
+        }
         vmsim_vaddr_t next = ((va >> shift) + 1) << shift;
         const bool end = next == 0 || next > last;
         if (cached && pte) {
@@ -421,7 +488,7 @@ static inline __attribute__((always_inline)) void access_pages(struct mmu *m, st
  * space first if needed. */
 static inline __attribute__((always_inline)) int access_event(struct mmu *m,
                                                               const struct vmsim_event *ev,
-                                                              bool cached)
+                                                              bool cached, bool watched)
 {
     struct cpu *c = &m->cpu[ev->cpu];
     if (!c->proc || mmu_space_of(c->proc)->pid != ev->pid) {
@@ -434,7 +501,7 @@ static inline __attribute__((always_inline)) int access_event(struct mmu *m,
     }
     /* c runs a process of this VM now: c->st is this VM's counters of c */
     c->st->accesses++;
-    access_pages(m, c, ev, cached);
+    access_pages(m, c, ev, cached, watched);
     if (__builtin_expect(c->host_rc != 0, 0)) {
         int rc = c->host_rc;
         c->host_rc = 0;
@@ -451,7 +518,21 @@ static __attribute__((noinline)) int access_event_other(struct mmu *m,
 {
     if (ev->cpu >= m->cfg->ncpus)
         return VMSIM_ERANGE;
-    return access_event(m, ev, true);
+    if (m->watch)
+        return m->mem && m->cfg->mem.data ? access_event(m, ev, true, true)
+                                          : access_event(m, ev, false, true);
+    return access_event(m, ev, true, false);
+}
+
+void mmu_watch_fault(struct mmu_watch *w, unsigned cpu, vmsim_pid_t pid, vmsim_vaddr_t va,
+                     unsigned kind, unsigned kinds)
+{
+    if (w->obs.fault)
+        w->obs.fault(w->obs.ctx, cpu, pid, va, kind, kinds);
+    if (w->rec && !w->page_done) {
+        w->rec->fault_kinds |= kinds;
+        w->rec->faults++;
+    }
 }
 
 /* The first 8 bytes of an access event (type, kind, cpu, pid) as one
@@ -513,7 +594,7 @@ int mmu_access(struct mmu *m, const struct vmsim_event *ev)
     /* one compare for both: plain_cpus is 0 when the caches see data */
     if (__builtin_expect(ev->cpu >= m->plain_cpus, 0))
         return access_event_other(m, ev);
-    return access_event(m, ev, false);
+    return access_event(m, ev, false, false);
 }
 
 int mmu_cpu_ready(struct mmu *m, unsigned cpu)

@@ -66,6 +66,19 @@ struct mmu_vector {
     void (*shadow_exit)(struct vmsim *sim, uint64_t pte);
 };
 
+/* An observer and a recording (vmsim_set_observer, vmsim_translate), owned
+ * by the machine. While a machine has one, mmu.watch points to it and
+ * plain_cpus is 0, so every access leaves the plain path at the test that
+ * is there anyway and takes the observed one (mmu.c, access_event_other):
+ * the plain path's TLB hits test nothing. */
+struct mmu_watch {
+    struct vmsim_observer obs;     /* the user's callbacks (NULL members skipped) */
+    struct vmsim_translation *rec; /* vmsim_translate's record of one access; NULL: none */
+    bool page_done;                /* rec holds the access's first page */
+    unsigned fault_kinds;          /* the kinds (bits) of the fault the vector just handled
+                                      (the machine reads them off the kernel's counters) */
+};
+
 /* One machine's (or VM's) wiring of the translation hardware: what its CPUs
  * were built with, the counters their translations charge, the exception
  * vector. Owned by the machine, which sets it up (machine.c); the CPUs it
@@ -97,7 +110,12 @@ struct mmu {
      * count per lock stripe (mmu_stripe), odd while a fault publishes in it;
      * a walk that overlapped a publication is repeated. NULL: walks read once. */
     atomic_uint *seq;
+    struct mmu_watch *watch; /* an observer or a recording; NULL: none (plain_cpus then decides) */
 };
+
+/* A fault of the (current) access, for the observer and the record. */
+void mmu_watch_fault(struct mmu_watch *w, unsigned cpu, vmsim_pid_t pid, vmsim_vaddr_t va,
+                     unsigned kind, unsigned kinds);
 
 /* The lock stripe (of 2^MMU_STRIPE_BITS) of a parallel run's lock key
  * (pt_ops.lock_key: a leaf table, a bucket): the per-table locks and

@@ -208,9 +208,9 @@ int compact_for_order(struct kernel *k, unsigned order)
     return VMSIM_OK;
 }
 
-void compact_gauges(struct kernel *k)
+void compact_gauges(const struct kernel *k, struct vmsim_stats *out)
 {
-    struct vmsim_compact_stats *c = &k->st->compact;
+    struct vmsim_compact_stats *c = &out->compact;
     const unsigned ps = k->phys->page_shift;
     c->anon_bytes = c->anon_huge_bytes = 0;
     for (vmsim_pfn_t pfn = 0; pfn < k->phys->next;) {

@@ -6,6 +6,7 @@
 #define VMSIM_OS_COMPACT_H
 
 struct kernel;
+struct vmsim_stats;
 
 /* Empty one aligned block of 2^order frames (docs/kernel.md,
  * "Compaction", says which): 0 when a free block of that order now
@@ -16,6 +17,6 @@ int compact_for_order(struct kernel *k, unsigned order);
 
 /* Fill the gauges stats.compact.anon_bytes and anon_huge_bytes (the
  * huge-page coverage of resident anonymous memory). */
-void compact_gauges(struct kernel *k);
+void compact_gauges(const struct kernel *k, struct vmsim_stats *out);
 
 #endif

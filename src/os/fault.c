@@ -197,7 +197,7 @@ static int file_fault(struct kernel *k, struct process *p, const struct vma *v, 
 {
     struct vmsim_stats *st = k->st;
     const bool write = kind & 1u, shared = v->flags & VMSIM_MAP_SHARED;
-    bool fresh = false;
+    unsigned fresh = 0;
     int rc;
     if (k->cfg->share_tables) {
         if ((rc = ptshare_fault(k, p, v, va, &fresh)) != 0)
@@ -205,7 +205,8 @@ static int file_fault(struct kernel *k, struct process *p, const struct vma *v, 
         if (kernel_lookup(p, va) & PTE_P) { /* another sharer faulted it in */
             k->st->faults_pagecache_hit++;
             *fixed = true;
-            return VMSIM_OK;
+            /* a level-2 table made to reach another's leaf table is registered */
+            return fresh ? ptshare_register(k, p, v, va, fresh) : VMSIM_OK;
         }
     }
     struct pc_entry *pe = pc_get(&k->pc, v->file, vma_index(v, va, k->phys->page_shift));
@@ -250,7 +251,7 @@ static int file_fault(struct kernel *k, struct process *p, const struct vma *v, 
         return oom(k, rc);
     }
     *fixed = true;
-    if (fresh && (rc = ptshare_register(k, p, v, va)) != 0)
+    if (fresh && (rc = ptshare_register(k, p, v, va, fresh)) != 0)
         return rc;
     if (write && !shared)
         return write_fault(k, p, v, va, 1, frame_pte(pfn) | bits | PTE_P, fixed);

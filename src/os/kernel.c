@@ -50,6 +50,8 @@ int kernel_init(struct kernel *k, const struct kernel_env *env)
         if (k->shift[l] == k->cfg->anon_page_shift && (k->cfg->geom.leaf_levels & (1u << l)))
             k->anon_level = l;
     int rc = swap_init(&k->phys->swap, k->cfg->swap_bytes >> k->phys->page_shift, k->cfg->verify);
+    if (rc == 0)
+        rc = khugepaged_init(k);
     return rc ? rc : reclaim_init(k);
 }
 
@@ -375,6 +377,7 @@ void kernel_fini(struct kernel *k)
     free(k->touched);
     rmap_fini(&k->rmap);
     ptshare_fini(k);
+    khugepaged_fini(k);
     pc_fini(&k->pc);
     reclaim_fini(k);
     plan_free(k->plan);

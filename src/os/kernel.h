@@ -7,6 +7,7 @@
  *              page-cache faults, swap-in, protection and segfaults
  *   reclaim.c  the replacement list, eviction, swap-out
  *   replace/   the replacement policies, one file each behind an ops table
+ *   khugepaged.c the background pass collapsing blocks of base pages
  *   swapcache.c  swap slot -> the frame still holding its contents
  *   touch.c    the hook that sees every translation when one must (track)
  *   vma.c, rmap.c, pagecache.c   the data structures
@@ -79,17 +80,18 @@ struct kernel_defer {
     unsigned nput;
 };
 
-/* Shared leaf tables (--share-tables, ptshare.c): one record per table that
- * processes mapping the same file block alike may point to, with the
- * processes that do (each at its own block address). */
+/* Shared tables (--share-tables, ptshare.c): one record per table (leaf,
+ * or level 2) that processes mapping the same file block alike may point
+ * to, with the processes that reach it (each at its own block address). */
 struct ptshare_sharer {
     uint32_t proc;       /* process id (kernel's process table) */
     vmsim_vaddr_t base;  /* the block's address in that process */
 };
 struct ptshare_rec {
     uint64_t file;       /* page-cache object; 0: a free record */
-    uint64_t block;      /* the file's block of 2^shift(2) bytes */
+    uint64_t block;      /* the file's block of 2^shift(level + 1) bytes */
     uint32_t mode;       /* the mappings' protection and flags: sharers map alike */
+    uint32_t level;      /* of the table: 1 (leaf) or 2 (the level above it) */
     uint32_t next;       /* next record of the same hash, or of the free list (index + 1) */
     void *table;         /* the table (pt_table.table) */
     struct ptshare_sharer *s;
@@ -102,6 +104,16 @@ struct ptshare {
     uint64_t cap;        /* of rec (grow_array) */
     uint32_t free;       /* free records, chained through next (index + 1) */
     struct u64map index; /* hash of (file, block, mode) -> first record (index + 1) */
+};
+
+/* khugepaged (khugepaged.c): the configuration with its defaults resolved,
+ * and where the next scan starts. */
+struct khugepaged {
+    uint64_t left;       /* accesses until the next scan (0: khugepaged is off) */
+    uint32_t pages, max_none, max_shared, max_swap, copy;
+    uint32_t proc;       /* the next scan starts in process id proc ... */
+    vmsim_vaddr_t va;    /* ... at this address */
+    uint64_t *ent;       /* one block's entries */
 };
 
 /* A kernel instance: owned by itself (one per VM); the machine composes it. */
@@ -138,6 +150,7 @@ struct kernel {
     struct rmap rmap;
     struct pagecache pc;
     struct ptshare share; /* --share-tables */
+    struct khugepaged khp; /* --khugepaged */
     uint32_t *swap_frame; /* per slot: the frame holding its contents, or FRAME_NIL */
     uint64_t swap_frame_cap;
     struct reclaim rc;
@@ -178,6 +191,15 @@ struct kernel_env {
     const bool *migrating;            /* the hypervisor's: a live migration is to come or under way */
     const struct kernel_traps *traps; /* to the hypervisor */
 };
+
+/* A page evicted (counted in reclaim.evictions): the observer's evict,
+ * when the machine has one (vmsim_set_observer). */
+static inline void kernel_evicted(struct kernel *k, vmsim_pfn_t pfn, enum vmsim_evict_kind what)
+{
+    const struct mmu_watch *w = k->mmu->watch;
+    if (__builtin_expect(w != NULL, 0) && w->obs.evict)
+        w->obs.evict(w->obs.ctx, (vmsim_paddr_t)pfn << k->phys->page_shift, what);
+}
 
 int kernel_init(struct kernel *k, const struct kernel_env *env);
 void kernel_fini(struct kernel *k);
@@ -265,20 +287,35 @@ int thp_split_partial(struct kernel *k, struct process *p, vmsim_vaddr_t lo, vms
 /* The touched bitmap behind memory.huge_untouched_bytes. */
 void thp_touch(struct kernel *k, vmsim_pfn_t pfn);
 void thp_untouch(struct kernel *k, vmsim_pfn_t pfn, uint64_t frames);
-void thp_untouched(struct kernel *k); /* fills the statistic */
+/* Fill out->huge_untouched: a pass over the frames (the statistics read). */
+void thp_untouched(const struct kernel *k, struct vmsim_stats *out);
 
-/* ptshare.c: fill stats.pt_shareable and the gauges of stats.share. */
-void kernel_pt_share(struct kernel *k);
+/* khugepaged.c: set up from cfg.khugepaged (VMSIM_EINVAL: a geometry or
+ * option it cannot work with); a scan, which the machine runs every
+ * cfg.khugepaged.every accesses. */
+int khugepaged_init(struct kernel *k);
+void khugepaged_fini(struct kernel *k);
+int khugepaged_scan(struct kernel *k);
+
+/* ptshare.c: fill out->pt_shareable (a scan of the tables, allocating) and
+ * the gauges of out->share (a pass over the records). */
+void kernel_pt_share(const struct kernel *k, struct vmsim_stats *out, bool scan);
 /* ptshare.c, --share-tables (docs/kernel.md, "Shared page-table subtrees").
  * ptshare_fault: before a page-cache fault of p at va in v maps, point p to
- * the registered table of its block when there is one (the entry may then
- * be there already); *fresh: the table the fault is about to make is to be
- * registered afterwards (ptshare_register). */
+ * the registered tables of its blocks when there are (level 2, then the
+ * leaf; the entry may then be there already); *fresh, a bit per level: the
+ * tables the fault is about to make are to be registered afterwards
+ * (ptshare_register). */
 int ptshare_fault(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va,
-                  bool *fresh);
-int ptshare_register(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va);
-/* p's leaf table covering va becomes its own before p changes it alone:
- * copied when others share it, else just no longer registered. */
+                  unsigned *fresh);
+int ptshare_register(struct kernel *k, struct process *p, const struct vma *v, vmsim_vaddr_t va,
+                     unsigned fresh);
+/* May the page-table frame of `level` that p reaches at va be paged out
+ * (--evict-tables)? Not while registered for sharing. */
+bool ptshare_evictable(struct kernel *k, struct process *p, vmsim_vaddr_t va, unsigned level);
+/* p's tables covering va become its own before p changes it alone (the
+ * one above the leaf first, then the leaf table): copied when others
+ * share them, else just no longer registered. */
 int ptshare_private(struct kernel *k, struct process *p, vmsim_vaddr_t va);
 /* The same for every shared table of p in [lo, hi); with unmap, a table
  * whose whole block is in the range is let go of instead (no copy). */
@@ -299,7 +336,7 @@ void kernel_shootdown_space(struct kernel *k, struct process *p, vmsim_vaddr_t v
 
 /* synonym.c: fill stats synonym_bits and synonym_frames from the frames
  * mapped now and the VIPT geometry of the config. */
-void kernel_synonyms(struct kernel *k);
+void kernel_synonyms(const struct kernel *k, struct vmsim_stats *out);
 
 /* reclaim.c: phys_alloc evicts through it when memory is full. */
 int reclaim_init(struct kernel *k);

@@ -338,6 +338,8 @@ void kernel_track_tables(struct kernel *k, struct process *p, vmsim_vaddr_t va)
         struct frame *f = kernel_frame(k, pfn);
         if ((f->flags & (FRAME_RESIDENT | FRAME_PINNED)) || !(f->flags & FRAME_PT))
             continue;
+        if (k->cfg->share_tables && !ptshare_evictable(k, p, va, level))
+            continue;
         /* the table of `level` covers what one entry of level + 1 maps */
         const vmsim_vaddr_t base = va & ~((1ull << k->shift[level + 1]) - 1);
         if (reclaim_add(k, pfn) == 0 && rmap_add(&k->rmap, f, p->id, base, level) != 0)
@@ -413,6 +415,7 @@ static int evict_huge(struct kernel *k, vmsim_pfn_t head)
         if ((rc = evict_anon(k, b)) != VMSIM_OK)
             break; /* swap full: the rest stay, as base pages */
         k->st->evictions++;
+        kernel_evicted(k, b, VMSIM_EVICT_ANON);
         evicted++;
     }
     return evicted ? VMSIM_OK : (rc ? rc : VMSIM_ENOFRAME);
@@ -447,6 +450,9 @@ static int reclaim_one(void *ctx)
                                       : evict_anon(k, v);
         if (rc == VMSIM_OK) {
             k->st->evictions++;
+            kernel_evicted(k, v, (fl & FRAME_PT)      ? VMSIM_EVICT_TABLE
+                                 : (fl & FRAME_CACHE) ? VMSIM_EVICT_FILE
+                                                      : VMSIM_EVICT_ANON);
             return VMSIM_OK;
         }
         if (rc != VMSIM_ENOFRAME)

@@ -24,16 +24,16 @@
  * without rmap entries and page-table frames are never mapped by a leaf.
  *
  * Cost: one pass over the frames handed out and their chains, no
- * allocation; it runs each time vmsim_get_stats() is called with the check
- * on. */
+ * allocation; it runs at each full read of the statistics (vmsim_read_stats with
+ * scan, vmsim_get_stats) with the check on. */
 #include "os/kernel.h"
 
 /* log2 of x rounded up (x > 0): the address bits that hold S x B bytes. */
 static unsigned log2_ceil(uint64_t x) { return x <= 1 ? 0 : 64u - (unsigned)__builtin_clzll(x - 1); }
 
-void kernel_synonyms(struct kernel *k)
+void kernel_synonyms(const struct kernel *k, struct vmsim_stats *out)
 {
-    struct vmsim_stats *st = k->st;
+    struct vmsim_stats *st = out;
     const unsigned page_shift = k->phys->page_shift;
     const uint64_t span = (uint64_t)k->cfg->vipt_sets * k->cfg->vipt_block; /* S x B, < 2^64 */
     const unsigned span_bits = log2_ceil(span);

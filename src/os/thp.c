@@ -67,7 +67,7 @@ void thp_untouch(struct kernel *k, vmsim_pfn_t pfn, uint64_t frames)
     }
 }
 
-void thp_untouched(struct kernel *k)
+void thp_untouched(const struct kernel *k, struct vmsim_stats *out)
 {
     uint64_t bytes = 0;
     for (vmsim_pfn_t pfn = 0; pfn < k->phys->next; pfn++) {
@@ -81,7 +81,7 @@ void thp_untouched(struct kernel *k)
         }
         pfn += (1ull << f->order) - 1;
     }
-    k->st->huge_untouched = bytes;
+    out->huge_untouched = bytes;
 }
 
 /* ---- promotion ---- */

@@ -155,8 +155,10 @@ struct pt_ops {
      * footprint. table_find: the table of `level` covering va (ENOENT: none).
      * table_link: p, which has no such table, points to `table` (upper
      * tables made as needed). table_copy: p's shared table is replaced by a
-     * private copy of it (same entries, a new frame). table_unlink: p's
-     * entry no longer points to its shared table. heir: another address
+     * private copy of it (same entries, a new frame; above the leaf the
+     * copy points to the same tables, one link more each). table_unlink: p's
+     * entry no longer points to its shared table (nor p to what is below
+     * it). heir: another address
      * space that points to it, whose counts take it over when p's held it.
      * table_tag: the kernel's mark (0: none); a marked table is never
      * freed when it empties, and an empty table of p alone unmarked goes. */

@@ -461,20 +461,23 @@ static uint64_t radix_lock_key(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va
     return (uint64_t)(uintptr_t)p * 0xc2b2ae3d27d4eb4full ^ va >> r->shift[r->levels > 1 ? 2 : 1];
 }
 
-/* ---- shared leaf tables (--share-tables, docs/kernel.md) ----
+/* ---- shared tables (--share-tables, docs/kernel.md) ----
  *
- * One table may be pointed to by the entries of several address spaces
- * (Linux's hugetlb PMD sharing): refs counts them, owner is the one whose
- * counts (tables, leaves) include it, so that a footprint summed over the
- * trees counts it once; the kernel names another linker (the heir) when
- * the owner lets go. A tagged table (the kernel's record of a shareable
+ * One table (a leaf table, or one above) may be pointed to by the entries
+ * of several address spaces (Linux's hugetlb PMD sharing): refs counts
+ * them, owner is the one whose counts (tables, leaves) include it, so that
+ * a footprint summed over the trees counts it once; the kernel names
+ * another linker (the heir) when the owner lets go, and the heir also
+ * takes over the owner's counts of the tables below a shared one. A tagged table (the kernel's record of a shareable
  * table) is never pruned: it stays, empty or not, until the kernel clears
  * the tag or the last linker goes. The kernel keeps the frames and the
  * reverse map; these functions move only tables. */
 
 /* The path to the level-`level` table covering va: path[k], idx[k] for
- * k from level + 1 up; returns that table or NULL (none, or a link that is
- * out). */
+ * k from level + 1 up; returns that table or NULL (none, or a leaf above).
+ * A link that is out (--evict-tables) is followed: the table's contents
+ * stay in host memory, and the kernel may edit them (table_out), so a
+ * process whose upper table is out still sees which tables it shares. */
 static struct rtab *table_path(struct radix *r, vmsim_vaddr_t va, unsigned level,
                                struct rtab **path, uint64_t *idx)
 {
@@ -486,7 +489,7 @@ static struct rtab *table_path(struct radix *r, vmsim_vaddr_t va, unsigned level
         path[k] = t;
         idx[k] = i;
         const uint64_t e = LOAD(t->e[i]);
-        if (!(e & PTE_P) || (e & PTE_LEAF))
+        if (!e || (e & PTE_LEAF))
             return NULL;
         t = t->child[i];
     }
@@ -527,11 +530,11 @@ static int radix_table_link(struct pt *p, vmsim_vaddr_t va, unsigned level, void
             t->child[i] = n;
             STORE(t->e[i], TABLE_PTE(n));
             t->used++;
-        } else if ((e & PTE_LEAF) || !(e & PTE_P)) {
+        } else if (e & PTE_LEAF) {
             prune(r, path, idx, k);
             return VMSIM_EEXIST;
         }
-        t = t->child[i];
+        t = t->child[i]; /* a table that is out is still edited (table_out) */
     }
     const uint64_t i = IDX(r, va, level + 1);
     if (LOAD(t->e[i]))
@@ -543,17 +546,40 @@ static int radix_table_link(struct pt *p, vmsim_vaddr_t va, unsigned level, void
     return VMSIM_OK;
 }
 
+/* The leaves (present or not) among t's entries. */
+static uint64_t table_leaves(const struct radix *r, const struct rtab *t)
+{
+    if (t->level == 1) /* a leaf table's used entries are its leaves */
+        return t->used;
+    uint64_t n = 0;
+    for (uint64_t i = 0; i <= r->mask[t->level]; i++)
+        n += (t->e[i] & PTE_LEAF) != 0;
+    return n;
+}
+
 /* The owner lets go of shared table t: heir's counts take it over. */
 static void table_bequeath(struct rtab *t, struct radix *heir)
 {
     struct radix *was = t->owner;
+    const uint64_t n = table_leaves(was, t);
     was->tables[t->level]--;
     heir->tables[t->level]++;
-    if (t->level == 1) { /* a leaf table's used entries are its leaves */
-        was->leaves[1] -= t->used;
-        heir->leaves[1] += t->used;
-    }
+    was->leaves[t->level] -= n;
+    heir->leaves[t->level] += n;
     t->owner = heir;
+}
+
+/* r no longer reaches the tables below t (shared, one level above the
+ * leaf): those whose counts r held go to heir, so that the footprint
+ * still counts each once. */
+static void subtree_bequeath(struct radix *r, struct rtab *t, struct radix *heir)
+{
+    if (t->owner == r)
+        table_bequeath(t, heir);
+    if (t->child)
+        for (uint64_t i = 0; i <= r->mask[t->level]; i++)
+            if (t->child[i])
+                subtree_bequeath(r, t->child[i], heir);
 }
 
 static int radix_table_copy(struct pt *p, vmsim_vaddr_t va, unsigned level, struct pt *heir)
@@ -562,14 +588,18 @@ static int radix_table_copy(struct pt *p, vmsim_vaddr_t va, unsigned level, stru
     struct rtab *path[VMSIM_MAX_LEVELS + 2], *n;
     uint64_t idx[VMSIM_MAX_LEVELS + 2];
     struct rtab *t = table_path(r, va, level, path, idx);
-    if (!t || t->refs < 2 || level != 1)
+    if (!t || t->refs < 2)
         return VMSIM_EINVAL;
     int rc = table_new(r, level, &n);
     if (rc)
         return rc;
     memcpy(n->e, t->e, ((size_t)r->mask[level] + 1) * sizeof n->e[0]);
     n->used = t->used;
-    r->leaves[level] += n->used;
+    r->leaves[level] += table_leaves(r, n);
+    if (n->child) /* above the leaf: the copy points to the same tables, one more link each */
+        for (uint64_t i = 0; i <= r->mask[level]; i++)
+            if ((n->child[i] = t->child[i]) != NULL)
+                n->child[i]->refs++;
     if (t->owner == r)
         table_bequeath(t, R(heir));
     t->refs--;
@@ -588,8 +618,7 @@ static int radix_table_unlink(struct pt *p, vmsim_vaddr_t va, unsigned level, st
     struct rtab *t = table_path(r, va, level, path, idx);
     if (!t || t->refs < 2)
         return VMSIM_EINVAL;
-    if (t->owner == r)
-        table_bequeath(t, R(heir));
+    subtree_bequeath(r, t, R(heir));
     t->refs--;
     struct rtab *parent = path[level + 1];
     STORE(parent->e[idx[level + 1]], 0);

@@ -506,7 +506,8 @@ static int read_kernel(struct rd *r, const json_t *o, const char *path, struct v
 {
     static const char *const keys[] = {"swap_bytes", "replace", "strict", "thp", "evict_tables",
                                        "verify", "handler_frame", "kernel_stack", "vipt_sets",
-                                       "vipt_block", "share_tables", "compact", NULL};
+                                       "vipt_block", "share_tables", "compact", "khugepaged",
+                                       NULL};
     int rc;
     uint64_t x;
     char sub[PATH_MAX_LEN];
@@ -528,6 +529,37 @@ static int read_kernel(struct rd *r, const json_t *o, const char *path, struct v
         (rc = get_bool(r, o, path, "share_tables", &cfg->share_tables)) < 0 ||
         (rc = get_bool(r, o, path, "compact", &cfg->compact)) < 0)
         return rc;
+    const json_t *kh = NULL;
+    if ((rc = get_obj(r, o, path, "khugepaged", true, &kh)) < 0)
+        return rc;
+    if (rc == 2) {
+        cfg->khugepaged.every = 0;
+    } else if (rc == 1) {
+        static const char *const kkeys[] = {"every", "pages", "max_ptes_none", "max_ptes_swap",
+                                            "max_ptes_shared", "copy", NULL};
+        char kp[PATH_MAX_LEN];
+        join(kp, path, "khugepaged");
+        if ((rc = known_keys(r, kh, kp, kkeys)) != 0)
+            return rc;
+        struct vmsim_khugepaged_config k = cfg->khugepaged;
+        if (!k.every) /* off before: --khugepaged's defaults for what is left out */
+            k = (struct vmsim_khugepaged_config){0, VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT,
+                                                 VMSIM_KHP_DEFAULT, VMSIM_KHP_DEFAULT,
+                                                 VMSIM_KHP_DEFAULT};
+        if ((rc = get_uint(r, kh, kp, "every", 1, INT64_MAX, "a positive number of accesses",
+                           &k.every)) <= 0) {
+            char ep[PATH_MAX_LEN];
+            join(ep, kp, "every");
+            if (rc < 0 || !k.every)
+                return rc < 0 ? rc : fail(r, ep, "a positive number of accesses", NULL);
+        }
+        U32(kh, kp, "pages", 1, "a positive number of entries", k.pages);
+        U32(kh, kp, "max_ptes_none", 0, "a number of entries", k.max_ptes_none);
+        U32(kh, kp, "max_ptes_swap", 0, "a number of entries", k.max_ptes_swap);
+        U32(kh, kp, "max_ptes_shared", 0, "a number of entries", k.max_ptes_shared);
+        U32(kh, kp, "copy", 0, "a number of cycles", k.copy);
+        cfg->khugepaged = k;
+    }
     U32(o, path, "handler_frame", 1, "a positive number of bytes", cfg->handler_frame);
     U32(o, path, "kernel_stack", 1, "a positive number of bytes", cfg->kernel_stack);
     for (int i = 0; i < 2; i++) {

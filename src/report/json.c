@@ -105,6 +105,15 @@ static json_t *config_json(const struct vmsim_config *cfg)
         (json_int_t)cfg->vipt_sets, "vipt_block", (json_int_t)cfg->vipt_block);
     if (cfg->share_tables) /* only then: every other run keeps its keys */
         json_object_set_new(kernel, "share_tables", json_true());
+    if (cfg->khugepaged.every) { /* the same: only when on, its defaults resolved */
+        const struct vmsim_khugepaged_config kc = vmsim_khugepaged_resolved(cfg);
+        json_object_set_new(kernel, "khugepaged",
+                            json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "every", (json_int_t)kc.every,
+                                      "pages", (json_int_t)kc.pages, "max_ptes_none",
+                                      (json_int_t)kc.max_ptes_none, "max_ptes_swap",
+                                      (json_int_t)kc.max_ptes_swap, "max_ptes_shared",
+                                      (json_int_t)kc.max_ptes_shared, "copy", (json_int_t)kc.copy));
+    }
     if (cfg->compact)
         json_object_set_new(kernel, "compact", json_true());
     const struct vmsim_nested_config *n = &cfg->nested;
@@ -302,6 +311,33 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
         set_path(root, "page_tables.sharing.attached", json_integer((json_int_t)sh->attached));
         set_path(root, "page_tables.sharing.unshared", json_integer((json_int_t)sh->unshared));
         set_path(root, "page_tables.sharing.detached", json_integer((json_int_t)sh->detached));
+        set_path(root, "page_tables.sharing.upper_tables", json_integer((json_int_t)sh->upper_tables));
+        set_path(root, "page_tables.sharing.upper_sharers",
+                 json_integer((json_int_t)sh->upper_sharers));
+        set_path(root, "page_tables.sharing.upper_attached",
+                 json_integer((json_int_t)sh->upper_attached));
+        set_path(root, "page_tables.sharing.upper_unshared",
+                 json_integer((json_int_t)sh->upper_unshared));
+        set_path(root, "page_tables.sharing.upper_detached",
+                 json_integer((json_int_t)sh->upper_detached));
+    }
+    if (cfg->khugepaged.every) {
+        const struct vmsim_khugepaged_stats *kh = &st->khugepaged;
+        const struct {
+            const char *name;
+            uint64_t v;
+        } khp[] = {{"khugepaged.scans", kh->scans},
+                   {"khugepaged.pages_scanned", kh->pages_scanned},
+                   {"khugepaged.full_scans", kh->full_scans},
+                   {"khugepaged.collapses", kh->collapses},
+                   {"khugepaged.collapse_fail_alloc", kh->fail_alloc},
+                   {"khugepaged.collapse_fail_none", kh->fail_none},
+                   {"khugepaged.collapse_fail_swap", kh->fail_swap},
+                   {"khugepaged.collapse_fail_shared", kh->fail_shared},
+                   {"khugepaged.pages_copied", kh->pages_copied},
+                   {"khugepaged.cycles", kh->cycles}};
+        for (size_t i = 0; i < sizeof khp / sizeof khp[0]; i++)
+            set_path(root, khp[i].name, json_integer((json_int_t)khp[i].v));
     }
     if (cfg->compact) { /* only then, like sharing */
         const struct vmsim_compact_stats *c = &st->compact;

@@ -222,6 +222,15 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
                 "on a change of one, %s let go\n", "shared tables", num(st->share.tables, a),
                 num(st->share.sharers, b), num(st->share.attached, c),
                 num(st->share.unshared, (char[32]){0}), num(st->share.detached, (char[32]){0}));
+    if (cfg->khugepaged.every) {
+        const struct vmsim_khugepaged_stats *kh = &st->khugepaged;
+        fprintf(out, "%-22s %s scans, %s entries scanned, %s collapses (%s pages copied); not "
+                "collapsed: %s no free block, %s too many empty, %s swapped, %s shared\n",
+                "khugepaged", num(kh->scans, a), num(kh->pages_scanned, b), num(kh->collapses, c),
+                num(kh->pages_copied, (char[32]){0}), num(kh->fail_alloc, (char[32]){0}),
+                num(kh->fail_none, (char[32]){0}), num(kh->fail_swap, (char[32]){0}),
+                num(kh->fail_shared, (char[32]){0}));
+    }
     if (cfg->compact)
         fprintf(out, "%-22s %s runs (%s assembled a block, %s failed): %s pages moved, %s "
                 "entries repointed, %s shootdowns, %s cycles; huge pages map %.1f%% of %s "
@@ -232,6 +241,12 @@ void report_text(const struct vmsim *sim, const char *source, FILE *out)
                 num(st->compact.shootdowns, (char[32]){0}), num(st->compact.cycles, (char[32]){0}),
                 100.0 * vmsim_thp_coverage(st),
                 report_bytes(st->compact.anon_bytes, (char[32]){0}, 32));
+    if (cfg->share_tables && (st->share.upper_attached || st->share.upper_tables))
+        fprintf(out, "%-22s %s level-2 tables shared by %s address spaces; %s links made, %s copies "
+                "on a change of one, %s let go\n", "shared upper tables",
+                num(st->share.upper_tables, a), num(st->share.upper_sharers, b),
+                num(st->share.upper_attached, c), num(st->share.upper_unshared, (char[32]){0}),
+                num(st->share.upper_detached, (char[32]){0}));
     fprintf(out, "%-22s %s frames in use (%s), peak %s\n\n", "memory", num(st->frames_used, a),
             report_bytes(st->frames_used << cfg->geom.page_shift, b, sizeof b),
             num(st->frames_peak, c));

@@ -34,6 +34,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "machine/debug.h"
 #include "trace/snapshot.h"
 #include "trace/source.h"
 #include "util/hex.h"

@@ -99,3 +99,5 @@ size_t fmt_join(char *buf, size_t len, const char *const *names, const char *las
                               i == 0 ? "" : names[i + 1] || !last ? ", " : last, names[i]);
     return n;
 }
+
+const char *vmsim_version(void) { return VMSIM_VERSION_STRING; }
