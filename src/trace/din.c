@@ -222,12 +222,12 @@ static inline int xdin_fast(const unsigned char **pp, struct vmsim_event *ev)
 
 static long din_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    return line_source_next((struct line_source *)src, buf, max, din_fast, din_parse);
+    return line_source_next((struct line_source *)src, buf, max, din_fast, din_parse, NULL);
 }
 
 static long xdin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    return line_source_next((struct line_source *)src, buf, max, xdin_fast, din_parse);
+    return line_source_next((struct line_source *)src, buf, max, xdin_fast, din_parse, NULL);
 }
 
 static const struct source_ops din_source_ops = {"din", din_next, line_source_close,

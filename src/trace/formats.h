@@ -206,7 +206,9 @@ static inline const unsigned char *line_fast_eol(const unsigned char *q)
 }
 
 /* The loop of every line reader's next op: read lines, count them, refuse
- * one longer than TRACE_LINE_MAX, strip a '\r' before the '\n', and hand
+ * one longer than TRACE_LINE_MAX (but skip one that starts with skip, a
+ * message line parse would skip anyway: NULL, none), strip a '\r' before
+ * the '\n', and hand
  * each to parse, which returns 1 with *ev filled, 0 for a line that makes
  * no event, or a negative VMSIM_E* code with s->base.err filled. An error
  * becomes s->base.pending, delivered after the events before it (source.h).
@@ -220,7 +222,8 @@ static inline __attribute__((always_inline)) long
 line_source_next(struct line_source *s, struct vmsim_event *buf, size_t max,
                  int (*fast)(const unsigned char **pp, struct vmsim_event *ev),
                  int (*parse)(struct line_source *s, const char *line, size_t len,
-                              struct vmsim_event *ev))
+                              struct vmsim_event *ev),
+                 const char *skip)
 {
     size_t n = 0;
     int err = 0;
@@ -242,6 +245,13 @@ line_source_next(struct line_source *s, struct vmsim_event *buf, size_t max,
         if (got == 0)
             break;
         s->line++;
+        if (got == VMSIM_ERANGE && skip && !strncmp(line, skip, strlen(skip))) {
+            if ((err = input_skip_line(&s->in)) < 0) {
+                err = input_fail_io(&s->in, &s->base.err);
+                break;
+            }
+            continue;
+        }
         if (got == VMSIM_ERANGE) {
             err = line_fail(s, "a line of at most 4096 bytes", line, 40);
             break;

@@ -122,6 +122,26 @@ static inline int input_line(struct input *in, size_t max, const char **line, si
     }
 }
 
+/* Discard the rest of the line at in->pos, its '\n' included, however
+ * long: 0, or a negative VMSIM_E* code from reading. */
+static inline int input_skip_line(struct input *in)
+{
+    for (;;) {
+        const unsigned char *p = in->buf + in->pos;
+        const unsigned char *nl = memchr(p, '\n', in->end - in->pos);
+        if (nl) {
+            in->pos += (size_t)(nl - p) + 1;
+            return 0;
+        }
+        in->pos = in->end;
+        if (in->eof)
+            return 0;
+        int r = input_fill(in);
+        if (r < 0)
+            return r;
+    }
+}
+
 struct output {
     unsigned char *buf;
     size_t cap, len;

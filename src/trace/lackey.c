@@ -109,7 +109,7 @@ static inline int lackey_fast(const unsigned char **pp, struct vmsim_event *ev)
 
 static long lackey_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    return line_source_next((struct line_source *)src, buf, max, lackey_fast, lackey_parse);
+    return line_source_next((struct line_source *)src, buf, max, lackey_fast, lackey_parse, "==");
 }
 
 static const struct source_ops lackey_source_ops = {"lackey", lackey_next, line_source_close,

@@ -151,7 +151,7 @@ static inline int pin_fast(const unsigned char **pp, struct vmsim_event *ev)
 
 static long pin_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    return line_source_next((struct line_source *)src, buf, max, pin_fast, pin_parse);
+    return line_source_next((struct line_source *)src, buf, max, pin_fast, pin_parse, NULL);
 }
 
 static const struct source_ops pin_source_ops = {"pin", pin_next, line_source_close,

@@ -357,7 +357,7 @@ static inline int text_fast(const unsigned char **pp, struct vmsim_event *ev)
 
 static long text_next(struct vmsim_source *src, struct vmsim_event *buf, size_t max)
 {
-    return line_source_next((struct line_source *)src, buf, max, text_fast, text_parse_line);
+    return line_source_next((struct line_source *)src, buf, max, text_fast, text_parse_line, NULL);
 }
 
 static const struct source_ops text_source_ops = {"text", text_next, line_source_close,
