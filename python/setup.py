@@ -61,6 +61,9 @@ class BuildWithLibvmsim(build_ext):
             ext.include_dirs.append(os.path.join(REPO, "include"))
             ext.extra_link_args += pkg_config("--libs", "jansson", "zlib", "liblzma", "libzstd")
             ext.libraries += ["m"]
+        # build_ext relinks only when _core.c is newer than the extension; a
+        # changed libvmsim.a alone would leave the old library code in it
+        self.force = True
         super().run()
 
 

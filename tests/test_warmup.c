@@ -673,8 +673,16 @@ static void test_cli_zero(void **state)
     struct cmd_result b = run_vmsim("run --workload seq:n=3000 --warmup 0 --json - --quiet");
     assert_int_equal(a.status, 0);
     assert_int_equal(b.status, 0);
-    assert_string_equal(a.out, b.out);
-    assert_null(strstr(a.out, "warmup"));
+    /* equal but for "argv", the command lines that differ by the option */
+    json_t *ja = json_loads(a.out, 0, NULL), *jb = json_loads(b.out, 0, NULL);
+    assert_non_null(ja);
+    assert_non_null(jb);
+    assert_int_equal(json_object_del(ja, "argv"), 0);
+    assert_int_equal(json_object_del(jb, "argv"), 0);
+    assert_true(json_equal(ja, jb));
+    json_decref(ja);
+    json_decref(jb);
+    assert_null(strstr(a.out, "\"warmup\""));
     cmd_result_free(&a);
     cmd_result_free(&b);
 }

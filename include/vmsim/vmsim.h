@@ -342,6 +342,15 @@ int vmsim_parse_size(const char *s, uint64_t *out);
 /* Parse a count of events: "250000", "250k", "1.5m" (a whole number below
  * 2^63); 0 on success. */
 int vmsim_parse_count(const char *s, uint64_t *out);
+/* Read a machine from JSON in the schema of the "config" object that the
+ * JSON report writes (docs/library.md, "Configurations as files"): text is
+ * that object, or a whole report holding it under "config". Keys left out
+ * keep the value *cfg has (start from vmsim_config_default); an unknown key,
+ * a wrong type or a value out of range gives VMSIM_EINVAL and, in why, the
+ * key's path and what was expected and found ("config.tlb[1].ways: expected
+ * a positive integer, found \"x\""); text that is not JSON gives
+ * VMSIM_EPARSE with its line and column. On failure *cfg is unchanged. */
+int vmsim_config_from_json(const char *text, struct vmsim_config *cfg, char *why, size_t whylen);
 
 /* ---- statistics ----------------------------------------------------------- */
 
@@ -410,9 +419,9 @@ extern const char *const vmsim_combine_names[]; /* by enum value: "sum", ...; NU
     X(file_reads, "file.reads", SUM, "file pages read into the page cache")                     \
     X(file_writes, "file.writes", SUM, "dirty file pages written back on eviction")            \
     X(processes, "processes", SUM, "processes created")                                        \
-    X(pt_migrated, "page_tables.migrated", SUM, "entries moved by resizing a hashed organization (incrementally)") \
-    X(pt_resizes, "page_tables.resizes", SUM, "resizes a hashed organization started") \
-    X(pt_evicted, "page_tables.evicted_entries", SUM, "entries an organization dropped for want of room (PowerPC hash groups)") \
+    X(pt_migrated, "page_tables.migrated", SUM, "entries a resize moved from an old table into a new, larger one (hashed, cuckoo, clustered)") \
+    X(pt_resizes, "page_tables.resizes", SUM, "resizes started (hashed, cuckoo elastic resizes and rebuilds, clustered doublings)") \
+    X(pt_evicted, "page_tables.evicted_entries", SUM, "ppc: insertions that found both hash groups full and overwrote a primary-group slot") \
     X(pt_shareable, "page_tables.shareable_bytes", SUM, "leaf-table bytes that one table per shared file block, instead of one per process, would save") \
     X(pt_peak_bytes, "page_tables.peak_bytes", SUM, "largest page-table memory without the roots during the run: frames holding page-table pages other than roots, at any one time, x the frame size") \
     X(pt_peak_all_bytes, "page_tables.peak_bytes_with_roots", SUM, "largest page-table memory with the roots during the run: frames holding page-table pages at any one time, x the frame size") \

@@ -78,7 +78,7 @@ enum {
     OPT_CPUS, OPT_NO_ASID, OPT_PAGE_SIZE, OPT_SEED, OPT_SWAP, OPT_REPLACE, OPT_STRICT,
     OPT_VERIFY, OPT_VIPT, OPT_EVICT_TABLES, OPT_THP, OPT_FAULT_STACK, OPT_WALKER,
     OPT_NESTED, OPT_SHADOW, OPT_MIGRATE, OPT_ENCLAVE, OPT_HOST_PT, OPT_HOST_MEM, OPT_HOST_PAGE, OPT_NTLB, OPT_HOST_PWC,
-    OPT_CACHE, OPT_WARMUP, OPT_THREADS, OPT_LOCKS, OPT_SHARE_TABLES, OPT_COMPACT, OPT_KHUGEPAGED,
+    OPT_CACHE, OPT_WARMUP, OPT_THREADS, OPT_LOCKS, OPT_SHARE_TABLES, OPT_COMPACT, OPT_KHUGEPAGED, OPT_CONFIG,
     OPT_CLI_FIRST_FREE
 };
 #define CLI_CONFIG_OPTIONS                                                                 \
@@ -103,7 +103,7 @@ enum {
     {"host-page", required_argument, 0, OPT_HOST_PAGE}, {"ntlb", required_argument, 0, OPT_NTLB}, \
     {"host-pwc", required_argument, 0, OPT_HOST_PWC}, {"cache", required_argument, 0, OPT_CACHE}, \
     {"threads", required_argument, 0, OPT_THREADS}, {"locks", required_argument, 0, OPT_LOCKS}, \
-    {"warmup", required_argument, 0, OPT_WARMUP}
+    {"warmup", required_argument, 0, OPT_WARMUP}, {"config", required_argument, 0, OPT_CONFIG}
 /* The help of the machine options, its lists of names from their tables. */
 void cli_config_help(FILE *out);
 /* "  --opt ARG" then text, wrapped under the help's text column. */

@@ -145,6 +145,11 @@ static unsigned no_effect_warnings(const struct vmsim *sim, char w[][256])
     return n;
 }
 
+/* The command line for the JSON's "argv": "vmsim" and the command's
+ * arguments, set once by cmd_run before anything can finish. */
+static const char *const *run_argv;
+static int run_argc;
+
 /* The summary and the JSON; stopped says why the input was not read to
  * its end (NULL: it was). */
 static int finish(struct vmsim *sim, const char *source, const char *json, bool quiet,
@@ -160,7 +165,7 @@ static int finish(struct vmsim *sim, const char *source, const char *json, bool 
         fprintf(stderr, "vmsim: warning: %s\n", w[i]);
     int status = 0;
     if (json) {
-        const struct report_outcome o = {stopped, wp, nw};
+        const struct report_outcome o = {stopped, wp, nw, run_argc, run_argv};
         FILE *f = cli_output_open(json);
         status = f ? cli_output_close(f, json, report_json_outcome(sim, source, &o, f) == 0) : 1;
     }
@@ -461,9 +466,18 @@ int cmd_run(int argc, char **argv)
     } else if ((rc = cli_open_input(trace, workload, cfg.geom.va_bits, &src)) != 0) {
         return rc;
     }
+    /* "vmsim" and the command's arguments; NULL (no "argv") without memory */
+    const char **cmdline = malloc(((size_t)argc + 1) * sizeof *cmdline);
+    if (cmdline) {
+        cmdline[0] = "vmsim";
+        memcpy(cmdline + 1, argv, (size_t)argc * sizeof *cmdline);
+        run_argv = cmdline;
+        run_argc = argc + 1;
+    }
     struct run r = {.cfg = &cfg, .source = source, .json = json, .trace = trace, .quiet = quiet,
                     .ctl = ctl};
     if ((rc = vmsim_create(&cfg, &r.sim)) != 0) {
+        free(cmdline);
         vmsim_source_close(src);
         if (record)
             cli_record_end(&rec, true);
@@ -472,11 +486,13 @@ int cmd_run(int argc, char **argv)
     vmsim_set_stop(r.sim, cli_interrupt_flag());
     if (cfg.replace == VMSIM_REPLACE_OPT &&
         (rc = plan(r.sim, trace, workload, cfg.geom.va_bits, &src, &rss, rss_given)) != 0) {
+        free(cmdline);
         vmsim_destroy(r.sim);
         vmsim_source_close(src);
         return rc;
     }
     if (interval_out && (rc = cli_interval_open(&r.iv, interval_out, interval)) != 0) {
+        free(cmdline);
         vmsim_destroy(r.sim);
         vmsim_source_close(src);
         if (record)
@@ -533,6 +549,8 @@ int cmd_run(int argc, char **argv)
             cli_progress_show(&r.pg, all_accesses(r.sim), vmsim_source_bytes(src));
     }
     free(buf);
+    free(cmdline);
+    run_argv = NULL;
     if (cli_interval_close(&r.iv, r.sim) && status == 0)
         status = 1;
     vmsim_destroy(r.sim);

@@ -48,7 +48,9 @@ void cli_config_help(FILE *out)
     char names[512], text[768];
     fputs("machine options:\n"
           "  --machine NAME     CPU preset: TLBs, page-walk caches, latencies (default skylake;\n"
-          "                     `vmsim presets` lists them)\n",
+          "                     `vmsim presets` lists them)\n"
+          "  --config FILE      the machine from a JSON file: a run's --json output or\n"
+          "                     `vmsim presets --dump NAME`; options after it override it\n",
           out);
     cli_join(names, sizeof names, vmsim_pt_names, NULL);
     snprintf(text, sizeof text, "page-table organization: %s (default %s; options: "
@@ -132,6 +134,12 @@ void cli_config_help(FILE *out)
           out);
 }
 
+/* Has a --config file been read in this command's options? Then --machine
+ * and --geometry after it apply where they stand, so that every option
+ * after --config overrides the file (docs/cli.md, "Configurations as
+ * files"); before it, and without one, they apply first (cli_config_init). */
+static bool config_file_read;
+
 /* The option's long name in the CLI_CONFIG_OPTIONS table, or NULL. */
 static const char *config_option_name(int opt)
 {
@@ -158,6 +166,7 @@ static int apply(struct vmsim_config *cfg, const char *name, const char *arg)
 int cli_config_init(struct vmsim_config *cfg, int argc, char **argv)
 {
     vmsim_config_default(cfg);
+    config_file_read = false;
     for (int i = 1; i < argc; i++) {
         const char *name = NULL;
         if (!strcmp(argv[i], "--"))
@@ -188,6 +197,13 @@ int cli_config_option(struct vmsim_config *cfg, int opt, const char *arg)
     const char *name = config_option_name(opt);
     if (!name)
         return 1;
+    if (opt == OPT_CONFIG) { /* the library reads the file */
+        const int rc = apply(cfg, name, arg);
+        config_file_read |= rc == 0;
+        return rc;
+    }
+    if (config_file_read && (opt == OPT_MACHINE || opt == OPT_GEOMETRY))
+        return apply(cfg, name, arg);
     if (opt == OPT_MACHINE)
         return 0; /* applied by cli_config_init */
     if (opt == OPT_GEOMETRY) { /* applied by cli_config_init: only its errors here */

@@ -229,6 +229,10 @@ json_t *sweep_row(const struct sweep *s, size_t p, json_t *args, json_t *doc,
     if (doc) {
         json_t *stats = json_deep_copy(doc);
         json_object_del(stats, "config");
+        /* the row's own command line is "args"; the run's argv adds the
+         * sweep's plumbing (--json -, --quiet, a --max-rss share that
+         * depends on the jobs) */
+        json_object_del(stats, "argv");
         json_object_set_new(row, "stats", stats);
     } else {
         json_object_set_new(row, "stats", json_null());

@@ -29,7 +29,7 @@
     X(SEED, "seed", 1) X(WARMUP, "warmup", 1) X(NESTED, "nested", 1)                        \
     X(SHADOW, "shadow", 0) X(HOST_PT, "host-pt", 1) X(HOST_MEM, "host-mem", 1)              \
     X(HOST_PAGE, "host-page", 1) X(NTLB, "ntlb", 1) X(HOST_PWC, "host-pwc", 1)              \
-    X(ENCLAVE, "enclave", 1) X(MIGRATE, "migrate", 1)
+    X(ENCLAVE, "enclave", 1) X(MIGRATE, "migrate", 1) X(CONFIG, "config", 1)
 
 enum option_id {
 #define OPTION_ID(id, name, value) O_##id,
@@ -75,6 +75,37 @@ static int say(char *out, size_t outlen, const char *fmt, ...)
 static int bad(char *out, size_t outlen, const char *opt, const char *why)
 {
     return say(out, outlen, "%s: %s", opt, why);
+}
+
+/* --config FILE ("-": standard input): the machine in FILE, a run's --json
+ * output or its "config" object, over cfg (vmsim_config_from_json; docs/cli.md,
+ * "Configurations as files"). Messages name the file. */
+#define CONFIG_FILE_MAX (16u << 20) /* a config is a few KiB; a larger file is a mistake */
+static int config_file(struct vmsim_config *cfg, const char *path, char *out, size_t outlen)
+{
+    FILE *f = !strcmp(path, "-") ? stdin : fopen(path, "r");
+    if (!f)
+        return say(out, outlen, "--config: cannot read %s: %s", path, strerror(errno));
+    char *text = malloc(CONFIG_FILE_MAX + 1);
+    const size_t n = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
+    const int err = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (!text)
+        return VMSIM_ENOMEM;
+    int rc = VMSIM_EINVAL;
+    char why[512];
+    if (err)
+        say(out, outlen, "--config: cannot read %s", path);
+    else if (n > CONFIG_FILE_MAX)
+        say(out, outlen, "--config: %s: expected a JSON configuration of at most %u bytes, found "
+            "a larger file", path, CONFIG_FILE_MAX);
+    else if ((text[n] = '\0', strlen(text) != n))
+        say(out, outlen, "--config: %s: expected JSON text, found a NUL byte", path);
+    else if ((rc = vmsim_config_from_json(text, cfg, why, sizeof why)) != VMSIM_OK)
+        say(out, outlen, "--config: %s: %s", path, why);
+    free(text);
+    return rc;
 }
 
 /* A split page-walk cache for level k caches that level's entries: k from
@@ -218,6 +249,8 @@ int vmsim_config_option(struct vmsim_config *cfg, const char *name, const char *
             return say(out, outlen, "--machine: expected a machine preset (see `vmsim presets`), "
                        "found \"%s\"", arg);
         return 0;
+    case O_CONFIG:
+        return config_file(cfg, arg, out, outlen);
     case O_WARMUP:
         if (vmsim_parse_count(arg, &cfg->warmup)) {
             snprintf(why, sizeof why, "expected a number of accesses such as 0, 250000, 250k or "

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "report/report.h"
+#include "vmsim_gitrev.h" /* VMSIM_GIT_REV, made at every build (cmake/gitrev.cmake) */
 
 /* Set obj[a][b]...= v for a dotted name, creating the objects on the way. */
 static int set_path(json_t *root, const char *dotted, json_t *v)
@@ -116,7 +117,14 @@ static json_t *config_json(const struct vmsim_config *cfg)
     if (cfg->compact)
         json_object_set_new(kernel, "compact", json_true());
     const struct vmsim_nested_config *n = &cfg->nested;
-    json_t *nested = n->on ? json_pack("{s:s,s:b,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:o}", "pt", n->pt[0] ? n->pt : "radix",
+    const struct vmsim_migrate_config *m = &n->migrate;
+    json_t *migrate = n->on && m->at ? json_pack("{s:I,s:I,s:I,s:I,s:I}", "at", (json_int_t)m->at,
+                                                 "link_bytes", (json_int_t)m->link_bytes,
+                                                 "clock_hz", (json_int_t)m->clock_hz,
+                                                 "downtime_ns", (json_int_t)m->downtime_ns,
+                                                 "max_rounds", (json_int_t)m->max_rounds)
+                                     : json_null();
+    json_t *nested = n->on ? json_pack("{s:s,s:b,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:o,s:o}", "pt", n->pt[0] ? n->pt : "radix",
                                        "shadow", n->shadow, "enclave_pid", (json_int_t)n->enclave_pid,
                                        "enclave_levels", (json_int_t)n->enclave_levels,
                                        "geometry", geometry_json(&n->geom), "host_mem_bytes",
@@ -124,8 +132,9 @@ static json_t *config_json(const struct vmsim_config *cfg)
                                        "host_page_size",
                                        (json_int_t)(1ull << (n->page_shift ? n->page_shift : n->geom.page_shift)),
                                        "tlb", cache_json(&n->tlb), "tlb_latency",
-                                       (json_int_t)n->tlb_latency, "pwc", pwc_json(&n->pwc))
-                           : json_null();
+                                       (json_int_t)n->tlb_latency, "pwc", pwc_json(&n->pwc),
+                                       "migrate", migrate)
+                           : migrate;
     const struct vmsim_memory_config *mc = &cfg->mem;
     json_t *cache = json_null();
     if (mc->dram) {
@@ -146,7 +155,7 @@ static json_t *config_json(const struct vmsim_config *cfg)
                                            : json_null(),
                           "data", mc->data);
     }
-    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I,s:o,s:o,s:I,s:s}", "machine", cfg->machine,
+    json_t *c = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:I,s:o,s:o,s:I,s:s}", "machine", cfg->machine,
                      "pt", cfg->pt, "geometry", geometry_json(&cfg->geom), "tlb", tlb, "pwc",
                      pwc_json(&cfg->pwc), "cost", cost,
                      "kernel", kernel, "phys_bytes", (json_int_t)cfg->phys_bytes, "cpus",
@@ -155,6 +164,11 @@ static json_t *config_json(const struct vmsim_config *cfg)
                      "nested", nested, "cache", cache, "threads",
                      (json_int_t)(cfg->threads > 1 ? cfg->threads : 1), "locks",
                      cfg->locks <= VMSIM_LOCKS_SEQCOUNT ? vmsim_locks_names[cfg->locks] : "?");
+    /* only with a warm-up: --warmup 0 is exactly a run without it, no
+     * "warmup" key anywhere (docs/cli.md) */
+    if (c && cfg->warmup)
+        json_object_set_new(c, "warmup", json_integer((json_int_t)cfg->warmup));
+    return c;
 }
 
 int vmsim_write_json(const struct vmsim *sim, const char *source, FILE *out)
@@ -170,6 +184,18 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
     json_t *root = json_object();
     if (!root)
         return VMSIM_ENOMEM;
+    /* provenance: what made this file, and how to read it (docs/stats.md,
+     * "Provenance"); the schema number changes when a key is renamed,
+     * removed, or changes its meaning or unit */
+    json_object_set_new(root, "vmsim",
+                        json_pack("{s:s,s:s,s:i}", "version", VMSIM_LIB_VERSION, "git",
+                                  VMSIM_GIT_REV, "schema", REPORT_JSON_SCHEMA));
+    if (o && o->argv) {
+        json_t *argv = json_array();
+        for (int i = 0; i < o->argc; i++)
+            json_array_append_new(argv, json_string(o->argv[i]));
+        json_object_set_new(root, "argv", argv);
+    }
     json_object_set_new(root, "source", json_string(source ? source : ""));
     /* a file read later must say that its numbers cover part of the input */
     json_object_set_new(root, "complete", json_boolean(!o || !o->stopped));
@@ -329,6 +355,18 @@ int report_json_outcome(const struct vmsim *sim, const char *source,
     json_object_set_new(root, "config", config_json(cfg));
     int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
+    if (rc || fputc('\n', out) == EOF)
+        return VMSIM_EIO;
+    return VMSIM_OK;
+}
+
+int report_config_dump(const struct vmsim_config *cfg, FILE *out)
+{
+    json_t *c = config_json(cfg);
+    if (!c)
+        return VMSIM_ENOMEM;
+    int rc = json_dumpf(c, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(c);
     if (rc || fputc('\n', out) == EOF)
         return VMSIM_EIO;
     return VMSIM_OK;

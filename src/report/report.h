@@ -20,11 +20,21 @@ struct report_outcome {
     const char *stopped;
     const char *const *warnings;
     unsigned nwarnings;
+    /* the command line, written as "argv" (NULL: not written) */
+    int argc;
+    const char *const *argv;
 };
+/* The version of the JSON document's layout, "vmsim.schema": raised when a
+ * key is renamed or removed or changes meaning or unit (docs/stats.md,
+ * "Provenance"); new keys leave it. */
+#define REPORT_JSON_SCHEMA 1
 /* vmsim_write_json with "complete", "stopped_by" and "warnings"; o may be NULL
  * (complete, no warnings). */
 int report_json_outcome(const struct vmsim *sim, const char *source,
                         const struct report_outcome *o, FILE *out);
+/* The "config" object of the JSON document alone, as a file that
+ * vmsim_config_from_json reads back (`vmsim presets --dump`). */
+int report_config_dump(const struct vmsim_config *cfg, FILE *out);
 /* Format a byte count as "12 KiB", "1.5 MiB" into buf. */
 const char *report_bytes(uint64_t bytes, char *buf, size_t len);
 
