@@ -173,7 +173,12 @@ static void test_mprotect_unshares_one(void **state)
  * and the leaf entry: the line process 1's walk read, a hit when the table
  * is shared, a miss when process 2 has a table of its own. pt hits 2 and
  * misses 3 with sharing, 1 and 4 without. */
-static void test_walk_reads_shared_address(void **state)
+/* Process 1 maps len bytes of the file at 1 GiB and reads page 3; process
+ * 2 maps them at 2 GiB and reads its page 3: the page-table lines process
+ * 2's access hits and misses in the cache, with and without sharing; the
+ * machine is left to the caller's checks (check, NULL: none). */
+static void walk_through_cache(uint64_t len, const uint64_t hits[2], const uint64_t misses[2],
+                               void (*check)(struct vmsim *sim, int share))
 {
     for (int share = 0; share < 2; share++) {
         struct vmsim_config cfg = config(share);
@@ -181,18 +186,25 @@ static void test_walk_reads_shared_address(void **state)
         assert_int_equal(vmsim_cache_parse("l1=1024x16x64:4,dram=100,data=off", &cfg, why, sizeof why),
                          VMSIM_OK);
         struct vmsim *sim = new_machine(&cfg);
-        map_file(sim, 1, GB1, MB2, VMSIM_PROT_R);
-        map_file(sim, 2, 2 * GB1, MB2, VMSIM_PROT_R);
+        map_file(sim, 1, GB1, len, VMSIM_PROT_R);
+        map_file(sim, 2, 2 * GB1, len, VMSIM_PROT_R);
         run1(sim, ev_access(VMSIM_READ, 1, GB1 + 3 * PAGE));
         const struct vmsim_stats *st = vmsim_get_stats(sim);
-        const uint64_t hits = st->cache[0].pt_hits, misses = st->cache[0].pt_misses;
+        const uint64_t h = st->cache[0].pt_hits, m = st->cache[0].pt_misses;
         run1(sim, ev_access(VMSIM_READ, 2, 2 * GB1 + 3 * PAGE));
         st = vmsim_get_stats(sim);
-        assert_int_equal(st->cache[0].pt_hits - hits, share ? 2 : 1);
-        assert_int_equal(st->cache[0].pt_misses - misses, share ? 3 : 4);
+        assert_int_equal(st->cache[0].pt_hits - h, hits[share]);
+        assert_int_equal(st->cache[0].pt_misses - m, misses[share]);
         assert_int_equal(st->cache[0].misses, st->cache[0].pt_misses); /* data off */
+        if (check)
+            check(sim, share);
         vmsim_destroy(sim);
     }
+}
+
+static void test_walk_reads_shared_address(void **state)
+{
+    walk_through_cache(MB2, (const uint64_t[2]){1, 2}, (const uint64_t[2]){4, 3}, NULL);
 }
 
 /* --verify through shared tables. Processes 1 and 2 map 2 MiB of the file
@@ -735,27 +747,15 @@ static void test_upper_mprotect(void **state)
  * its own table), the level-2 entry and the leaf entry, the lines process
  * 1's walk read: hits when shared, misses with tables of its own. pt hits
  * 3 and misses 2 with sharing, 1 and 4 without. */
+static void upper_linked(struct vmsim *sim, int share)
+{
+    assert_int_equal(vmsim_get_stats(sim)->share.upper_attached, share ? 1 : 0);
+    assert_int_equal(tables_at(sim, 2), share ? 1 : 2);
+}
+
 static void test_walk_reads_shared_upper(void **state)
 {
-    for (int share = 0; share < 2; share++) {
-        struct vmsim_config cfg = config(share);
-        char why[160];
-        assert_int_equal(vmsim_cache_parse("l1=1024x16x64:4,dram=100,data=off", &cfg, why, sizeof why),
-                         VMSIM_OK);
-        struct vmsim *sim = new_machine(&cfg);
-        map_file(sim, 1, GB1, GB1, VMSIM_PROT_R);
-        map_file(sim, 2, 2 * GB1, GB1, VMSIM_PROT_R);
-        run1(sim, ev_access(VMSIM_READ, 1, GB1 + 3 * PAGE));
-        const struct vmsim_stats *st = vmsim_get_stats(sim);
-        const uint64_t hits = st->cache[0].pt_hits, misses = st->cache[0].pt_misses;
-        run1(sim, ev_access(VMSIM_READ, 2, 2 * GB1 + 3 * PAGE));
-        st = vmsim_get_stats(sim);
-        assert_int_equal(st->cache[0].pt_hits - hits, share ? 3 : 1);
-        assert_int_equal(st->cache[0].pt_misses - misses, share ? 2 : 4);
-        assert_int_equal(st->share.upper_attached, share ? 1 : 0);
-        assert_int_equal(tables_at(sim, 2), share ? 1 : 2);
-        vmsim_destroy(sim);
-    }
+    walk_through_cache(GB1, (const uint64_t[2]){1, 3}, (const uint64_t[2]){4, 2}, upper_linked);
 }
 
 /* Both levels at once. Process 1 maps only 2 MiB of the file (at 64 GiB)

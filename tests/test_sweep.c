@@ -17,24 +17,13 @@
 /* The parsers are in the command line, not the library: compile them in. */
 #include "cli/plot_data.c"
 #include "cli/sweep_spec.c"
+#include "sweeptables.h"
 
 static double wall_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static struct plot_table *load_table(const char *path)
-{
-    size_t len;
-    char *text = read_file(path, &len);
-    assert_non_null(text);
-    struct plot_table *t;
-    char err[256];
-    if (plot_table_parse(text, len, &t, err, sizeof err)) fail_msg("%s: %s", path, err);
-    free(text);
-    return t;
 }
 
 static const char *cell(const struct plot_table *t, size_t row, const char *col)
@@ -318,21 +307,6 @@ static size_t count_lines(const char *path)
     return n;
 }
 
-/* Two tables equal in every cell but the timing columns. */
-static void assert_same_results(const struct plot_table *a, const struct plot_table *b)
-{
-    assert_int_equal(a->ncols, b->ncols);
-    assert_int_equal(a->nrows, b->nrows);
-    for (size_t c = 0; c < a->ncols; c++) {
-        assert_string_equal(a->cols[c], b->cols[c]);
-        if (!strcmp(a->cols[c], "elapsed_s") || !strcmp(a->cols[c], "cpu_s")) continue;
-        for (size_t r = 0; r < a->nrows; r++)
-            if (strcmp(plot_cell(a, r, c), plot_cell(b, r, c)))
-                fail_msg("row %zu, %s: \"%s\" vs \"%s\"", r, a->cols[c], plot_cell(a, r, c),
-                         plot_cell(b, r, c));
-    }
-}
-
 static void test_resume_after_kill(void **state)
 {
     (void)state;
@@ -405,7 +379,7 @@ static void test_resume_after_kill(void **state)
     assert_int_equal(r2.status, 0);
     struct plot_table *a = load_table(csv), *b = load_table(ref);
     assert_int_equal(a->nrows, RESUME_POINTS);
-    assert_same_results(a, b);
+    assert_same_rows(a, b);
     plot_table_free(a);
     plot_table_free(b);
     cmd_result_free(&r);

@@ -17,37 +17,7 @@
 
 #include "cli/plot_data.c"
 #include "cli/sweep_spec.c"
-
-static struct plot_table *load_table(const char *path)
-{
-    size_t len;
-    char *text = read_file(path, &len);
-    if (!text) fail_msg("%s: not written", path);
-    struct plot_table *t;
-    char err[256];
-    if (plot_table_parse(text, len, &t, err, sizeof err)) fail_msg("%s: %s", path, err);
-    free(text);
-    return t;
-}
-
-static bool timing(const char *col)
-{
-    return !strcmp(col, "elapsed_s") || !strcmp(col, "cpu_s");
-}
-
-static void assert_same_rows(const struct plot_table *a, const struct plot_table *b)
-{
-    assert_int_equal(a->ncols, b->ncols);
-    assert_int_equal(a->nrows, b->nrows);
-    for (size_t c = 0; c < a->ncols; c++) {
-        assert_string_equal(a->cols[c], b->cols[c]);
-        if (timing(a->cols[c])) continue;
-        for (size_t r = 0; r < a->nrows; r++)
-            if (strcmp(plot_cell(a, r, c), plot_cell(b, r, c)))
-                fail_msg("row %zu, %s: \"%s\" vs \"%s\"", r, a->cols[c], plot_cell(a, r, c),
-                         plot_cell(b, r, c));
-    }
-}
+#include "sweeptables.h"
 
 static const char *cell(const struct plot_table *t, size_t row, const char *col)
 {

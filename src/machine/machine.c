@@ -11,6 +11,7 @@
 #include "machine/debug.h"
 #include "machine/parallel.h"
 #include "os/compact.h"
+#include "util/fail.h"
 #include "virt/nested.h"
 
 void vmsim_config_default(struct vmsim_config *cfg)
@@ -219,18 +220,6 @@ static int hypervisor_start(struct vmsim *sim, struct host *h, unsigned vmid)
     return nested_init(&sim->nested, &env, h, vmid);
 }
 
-/* Put the reason in why (when there is room) and return code. */
-static int say(char *why, size_t len, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int say(char *why, size_t len, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (why && len)
-        vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 /* What cache_spec_parse guarantees, for a configuration built by hand. */
 static int check_memory(const struct vmsim_memory_config *m)
@@ -256,63 +245,63 @@ static int check_config(const struct vmsim_config *cfg, char *why, size_t len)
 {
     char sub[160];
     if (vmsim_geometry_check(&cfg->geom, sub, sizeof sub))
-        return say(why, len, VMSIM_EINVAL, "geometry (--geometry): %s", sub);
+        return why_code(why, len, VMSIM_EINVAL, "geometry (--geometry): %s", sub);
     if (cfg->ncpus == 0 || cfg->ncpus > VMSIM_MAX_CPUS)
-        return say(why, len, VMSIM_EINVAL, "ncpus (--cpus): expected 1 to %d CPUs, found %u",
+        return why_code(why, len, VMSIM_EINVAL, "ncpus (--cpus): expected 1 to %d CPUs, found %u",
                    VMSIM_MAX_CPUS, (unsigned)cfg->ncpus);
     if (cfg->ntlb > VMSIM_MAX_TLB_LEVELS)
-        return say(why, len, VMSIM_EINVAL, "ntlb (--tlb): expected at most %d TLB levels, found %u",
+        return why_code(why, len, VMSIM_EINVAL, "ntlb (--tlb): expected at most %d TLB levels, found %u",
                    VMSIM_MAX_TLB_LEVELS, (unsigned)cfg->ntlb);
     const char *params;
     const struct pt_ops *ops = pt_find(cfg->pt, &params);
     if (!ops)
-        return say(why, len, VMSIM_ENOENT, "pt (--pt): expected a page-table organization, "
+        return why_code(why, len, VMSIM_ENOENT, "pt (--pt): expected a page-table organization, "
                    "found \"%s\"", cfg->pt);
     if (ops->check ? ops->check(params, sub, sizeof sub) != VMSIM_OK : *params != '\0')
-        return say(why, len, VMSIM_EINVAL, "pt (--pt): %s",
+        return why_code(why, len, VMSIM_EINVAL, "pt (--pt): %s",
                    ops->check ? sub : "the organization takes no options");
     for (unsigned i = 0; i < cfg->ntlb; i++)
         if (cfg->tlb[i].narrays == 0 || cfg->tlb[i].narrays > VMSIM_MAX_TLB_ARRAYS)
-            return say(why, len, VMSIM_EINVAL, "tlb[%u].narrays (--tlb): expected 1 to %d arrays, "
+            return why_code(why, len, VMSIM_EINVAL, "tlb[%u].narrays (--tlb): expected 1 to %d arrays, "
                        "found %u", i, VMSIM_MAX_TLB_ARRAYS, (unsigned)cfg->tlb[i].narrays);
     const uint64_t sets = cfg->vipt_sets, block = cfg->vipt_block;
     if (sets && (!block || (sets & (sets - 1)) || (block & (block - 1))))
-        return say(why, len, VMSIM_EINVAL, "vipt_sets, vipt_block (--vipt): expected powers of "
+        return why_code(why, len, VMSIM_EINVAL, "vipt_sets, vipt_block (--vipt): expected powers of "
                    "two, found %llux%llu", (unsigned long long)sets, (unsigned long long)block);
     if (cfg->replace > VMSIM_REPLACE_NONE)
-        return say(why, len, VMSIM_EINVAL, "replace (--replace): expected 0 to %d, found %u",
+        return why_code(why, len, VMSIM_EINVAL, "replace (--replace): expected 0 to %d, found %u",
                    VMSIM_REPLACE_NONE, (unsigned)cfg->replace);
     const char *refusal = vmsim_threads_refusal(cfg);
     if (refusal)
-        return say(why, len, VMSIM_EINVAL, "%s", refusal);
+        return why_code(why, len, VMSIM_EINVAL, "%s", refusal);
     if (cfg->share_tables && !ops->table_link)
-        return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected --pt radix, "
+        return why_code(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected --pt radix, "
                    "found --pt %s", cfg->pt);
     if (cfg->khugepaged.every &&
         (ops->base_only || cfg->evict_tables || !cfg->khugepaged.pages ||
          cfg->thp == VMSIM_THP_NEVER || !cfg->anon_page_shift ||
          cfg->anon_page_shift == cfg->geom.page_shift))
-        return say(why, len, VMSIM_EINVAL, "khugepaged (--khugepaged): expected huge pages for "
+        return why_code(why, len, VMSIM_EINVAL, "khugepaged (--khugepaged): expected huge pages for "
                    "anonymous memory (anon_page_shift, thp), an organization that holds them, "
                    "no evict_tables and pages of 1 or more");
     if (cfg->share_tables && cfg->geom.levels < 2)
-        return say(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected a geometry "
+        return why_code(why, len, VMSIM_EINVAL, "share_tables (--share-tables): expected a geometry "
                    "of two levels or more, found %s with one", cfg->geom.name);
     if (cfg->mem.dram && check_memory(&cfg->mem))
-        return say(why, len, VMSIM_EINVAL, "mem (--cache): expected levels as docs/caches.md "
+        return why_code(why, len, VMSIM_EINVAL, "mem (--cache): expected levels as docs/caches.md "
                    "describes (sets 1 to 2^24, ways 1 to 1024, lines a power of two from 8 to "
                    "4096, only the last level shared and unified; a row model with banks and a "
                    "power-of-two row of 64 bytes or more), found a level or row model outside that");
     if (cfg->nested.on) {
         const struct pt_ops *hops = pt_find(cfg->nested.pt[0] ? cfg->nested.pt : "radix", &params);
         if (!hops)
-            return say(why, len, VMSIM_ENOENT, "nested.pt (--host-pt): expected a page-table "
+            return why_code(why, len, VMSIM_ENOENT, "nested.pt (--host-pt): expected a page-table "
                        "organization, found \"%s\"", cfg->nested.pt);
         if (hops->check ? hops->check(params, sub, sizeof sub) != VMSIM_OK : *params != '\0')
-            return say(why, len, VMSIM_EINVAL, "nested.pt (--host-pt): %s",
+            return why_code(why, len, VMSIM_EINVAL, "nested.pt (--host-pt): %s",
                        hops->check ? sub : "the organization takes no options");
         if (vmsim_geometry_check(&cfg->nested.geom, sub, sizeof sub))
-            return say(why, len, VMSIM_EINVAL, "nested.geom (--nested): %s", sub);
+            return why_code(why, len, VMSIM_EINVAL, "nested.geom (--nested): %s", sub);
     }
     return VMSIM_OK;
 }
@@ -347,7 +336,7 @@ int vmsim_create_why(const struct vmsim_config *cfg, struct vmsim **out, char *w
         return rc;
     struct vmsim *sim = calloc(1, sizeof *sim);
     if (!sim)
-        return say(why, whylen, VMSIM_ENOMEM, "building the machine: %s",
+        return why_code(why, whylen, VMSIM_ENOMEM, "building the machine: %s",
                    vmsim_strerror(VMSIM_ENOMEM));
     sim->cfg = *cfg;
     sim->vmid = 1;
@@ -367,7 +356,7 @@ int vmsim_create_why(const struct vmsim_config *cfg, struct vmsim **out, char *w
     if (!ok) {
         const unsigned shift = sim->cfg.anon_page_shift;
         free(sim);
-        return say(why, whylen, VMSIM_EINVAL, "anon_page_shift (--page-size): expected a page "
+        return why_code(why, whylen, VMSIM_EINVAL, "anon_page_shift (--page-size): expected a page "
                    "size of geometry %s, found 2^%u bytes", cfg->geom.name, shift);
     }
     sim->cpu = calloc(cfg->ncpus, sizeof *sim->cpu);
@@ -378,7 +367,7 @@ int vmsim_create_why(const struct vmsim_config *cfg, struct vmsim **out, char *w
         free(sim->cst);
         free(sim->readout);
         free(sim);
-        return say(why, whylen, VMSIM_ENOMEM, "building the machine: %s",
+        return why_code(why, whylen, VMSIM_ENOMEM, "building the machine: %s",
                    vmsim_strerror(VMSIM_ENOMEM));
     }
     wire(sim);
@@ -386,12 +375,12 @@ int vmsim_create_why(const struct vmsim_config *cfg, struct vmsim **out, char *w
         (rc = memory_init(sim)) != 0 || (rc = kernel_start(sim)) != 0 || (rc = mmu_cpu_ready(&sim->mmu, 0)) != 0 ||
         (rc = hypervisor_start(sim, NULL, 1)) != 0) {
         vmsim_destroy(sim);
-        return say(why, whylen, rc, "building the machine: %s", vmsim_strerror(rc));
+        return why_code(why, whylen, rc, "building the machine: %s", vmsim_strerror(rc));
     }
     wire(sim);
     if (cfg->threads > 1 && (rc = par_create(sim, &sim->par)) != 0) {
         vmsim_destroy(sim);
-        return say(why, whylen, rc, "building the machine: %s", vmsim_strerror(rc));
+        return why_code(why, whylen, rc, "building the machine: %s", vmsim_strerror(rc));
     }
     vmsim_set_warmup(sim, cfg->warmup);
     *out = sim;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "pt/pt.h"
+#include "util/fail.h"
 #include "util/fmt.h"
 #include "util/kv.h"
 #include "vmsim/vmsim.h"
@@ -60,21 +61,10 @@ int vmsim_config_option_takes_value(const char *name)
     return VMSIM_ENOENT;
 }
 
-/* The reason into the caller's buffer (when it has one); VMSIM_EINVAL. */
-static int say(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int say(char *out, size_t outlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (out && outlen)
-        vsnprintf(out, outlen, fmt, ap);
-    va_end(ap);
-    return VMSIM_EINVAL;
-}
 
 static int bad(char *out, size_t outlen, const char *opt, const char *why)
 {
-    return say(out, outlen, "%s: %s", opt, why);
+    return why_code(out, outlen, VMSIM_EINVAL, "%s: %s", opt, why);
 }
 
 /* --config FILE ("-": standard input): the machine in FILE, a run's --json
@@ -85,7 +75,7 @@ static int config_file(struct vmsim_config *cfg, const char *path, char *out, si
 {
     FILE *f = !strcmp(path, "-") ? stdin : fopen(path, "r");
     if (!f)
-        return say(out, outlen, "--config: cannot read %s: %s", path, strerror(errno));
+        return why_code(out, outlen, VMSIM_EINVAL, "--config: cannot read %s: %s", path, strerror(errno));
     char *text = malloc(CONFIG_FILE_MAX + 1);
     const size_t n = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
     const int err = ferror(f);
@@ -96,14 +86,14 @@ static int config_file(struct vmsim_config *cfg, const char *path, char *out, si
     int rc = VMSIM_EINVAL;
     char why[512];
     if (err)
-        say(out, outlen, "--config: cannot read %s", path);
+        why_code(out, outlen, VMSIM_EINVAL, "--config: cannot read %s", path);
     else if (n > CONFIG_FILE_MAX)
-        say(out, outlen, "--config: %s: expected a JSON configuration of at most %u bytes, found "
+        why_code(out, outlen, VMSIM_EINVAL, "--config: %s: expected a JSON configuration of at most %u bytes, found "
             "a larger file", path, CONFIG_FILE_MAX);
     else if ((text[n] = '\0', strlen(text) != n))
-        say(out, outlen, "--config: %s: expected JSON text, found a NUL byte", path);
+        why_code(out, outlen, VMSIM_EINVAL, "--config: %s: expected JSON text, found a NUL byte", path);
     else if ((rc = vmsim_config_from_json(text, cfg, why, sizeof why)) != VMSIM_OK)
-        say(out, outlen, "--config: %s: %s", path, why);
+        why_code(out, outlen, VMSIM_EINVAL, "--config: %s: %s", path, why);
     free(text);
     return rc;
 }
@@ -117,7 +107,7 @@ static int pwc_levels_check(const struct vmsim_pwc_config *p, const struct vmsim
         return 0;
     for (unsigned k = g->levels + 1u; k <= VMSIM_MAX_LEVELS; k++)
         if (p->level[k].entries) {
-            say(out, outlen, "%s: level l%u caches entries of page-table level %u, but geometry %s "
+            why_code(out, outlen, VMSIM_EINVAL, "%s: level l%u caches entries of page-table level %u, but geometry %s "
                 "has %u levels; expected l2..l%u or unified",
                 opt, k, k, g->name, (unsigned)g->levels, (unsigned)g->levels);
             return -1;
@@ -217,7 +207,7 @@ static int name_index(char *out, size_t outlen, const char *opt, const char *con
             return i;
     char list[256];
     fmt_join(list, sizeof list, names, " or ");
-    say(out, outlen, "%s: expected %s, found \"%s\"", opt, list, arg);
+    why_code(out, outlen, VMSIM_EINVAL, "%s: expected %s, found \"%s\"", opt, list, arg);
     return -1;
 }
 
@@ -232,13 +222,13 @@ int vmsim_config_option(struct vmsim_config *cfg, const char *name, const char *
     if (opt == O_COUNT) {
         char list[1024];
         fmt_join(list, sizeof list, option_names, NULL);
-        say(out, outlen, "--%s: expected a machine option (%s), found \"%s\"", name, list, name);
+        why_code(out, outlen, VMSIM_EINVAL, "--%s: expected a machine option (%s), found \"%s\"", name, list, name);
         return VMSIM_ENOENT;
     }
     if (option_value[opt] && !arg)
-        return say(out, outlen, "--%s: expected a value, found none", name);
+        return why_code(out, outlen, VMSIM_EINVAL, "--%s: expected a value, found none", name);
     if (!option_value[opt] && arg)
-        return say(out, outlen, "--%s: expected no value (a flag), found \"%s\"", name, arg);
+        return why_code(out, outlen, VMSIM_EINVAL, "--%s: expected no value (a flag), found \"%s\"", name, arg);
     char why[256] = "";
     uint64_t v;
     switch ((enum option_id)opt) {
@@ -246,7 +236,7 @@ int vmsim_config_option(struct vmsim_config *cfg, const char *name, const char *
         break;
     case O_MACHINE:
         if (vmsim_config_machine(cfg, arg) != VMSIM_OK)
-            return say(out, outlen, "--machine: expected a machine preset (see `vmsim presets`), "
+            return why_code(out, outlen, VMSIM_EINVAL, "--machine: expected a machine preset (see `vmsim presets`), "
                        "found \"%s\"", arg);
         return 0;
     case O_CONFIG:
@@ -525,13 +515,13 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
     if (!cfg->nested.on && (cfg->nested.pt[0] || cfg->nested.mem_bytes || cfg->nested.page_shift ||
                             cfg->nested.tlb.entries || cfg->nested.pwc.latency || cfg->nested.shadow ||
                             cfg->nested.migrate.at || cfg->nested.enclave_pid))
-        return say(out, outlen, "--shadow, --migrate, --enclave, --host-pt, --host-mem, --host-page, "
+        return why_code(out, outlen, VMSIM_EINVAL, "--shadow, --migrate, --enclave, --host-pt, --host-mem, --host-page, "
                          "--ntlb and --host-pwc describe the host: expected --nested GEOMETRY too");
     if (cfg->nested.shadow && cfg->nested.enclave_pid)
-        return say(out, outlen, "--enclave: the enclave level extends the 2D walk, expected nested "
+        return why_code(out, outlen, VMSIM_EINVAL, "--enclave: the enclave level extends the 2D walk, expected nested "
                          "paging, found --shadow");
     if (cfg->nested.shadow && cfg->nested.migrate.at)
-        return say(out, outlen, "--migrate: dirty pages are tracked in the nested table, expected nested "
+        return why_code(out, outlen, VMSIM_EINVAL, "--migrate: dirty pages are tracked in the nested table, expected nested "
                          "paging, found --shadow");
     if (cfg->nested.on) {
         const struct vmsim_geometry *h = &cfg->nested.geom;
@@ -540,7 +530,7 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
          * wrong counts), so it is refused. */
         if (h->va_bits < 64 && cfg->phys_bytes > (1ull << h->va_bits)) {
             char have[32], most[32];
-            return say(out, outlen, "--mem: the guest's %s of memory is more than the nested geometry %s "
+            return why_code(out, outlen, VMSIM_EINVAL, "--mem: the guest's %s of memory is more than the nested geometry %s "
                              "can address with %u-bit guest-physical addresses; expected at most %s",
                              fmt_bytes(cfg->phys_bytes, have, sizeof have), h->name,
                              (unsigned)h->va_bits,
@@ -548,19 +538,19 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
         }
         const uint64_t mem = cfg->nested.mem_bytes ? cfg->nested.mem_bytes : 2 * cfg->phys_bytes;
         if ((mem >> h->page_shift) >= UINT32_MAX)
-            return say(out, outlen, "--host-mem: expected fewer than 2^32 - 1 host frames, found %llu "
+            return why_code(out, outlen, VMSIM_EINVAL, "--host-mem: expected fewer than 2^32 - 1 host frames, found %llu "
                              "bytes (the default is twice --mem)", (unsigned long long)mem);
         const unsigned ps = cfg->nested.page_shift ? cfg->nested.page_shift : h->page_shift;
         bool leaf = false;
         for (unsigned k = 1; k <= h->levels; k++)
             leaf |= vmsim_geometry_page_shift(h, k) == ps && (k == 1 || (h->leaf_levels >> k & 1));
         if (!leaf)
-            return say(out, outlen, "--host-page: %llu bytes is not a page size of the nested geometry %s",
+            return why_code(out, outlen, VMSIM_EINVAL, "--host-page: %llu bytes is not a page size of the nested geometry %s",
                              1ull << ps, h->name);
         const char *params;
         const struct pt_ops *ops = pt_find(cfg->nested.pt[0] ? cfg->nested.pt : "radix", &params);
         if (ops && ops->base_only && ps != h->page_shift)
-            return say(out, outlen, "--host-page: %s holds base pages only, found %llu bytes", ops->name,
+            return why_code(out, outlen, VMSIM_EINVAL, "--host-page: %s holds base pages only, found %llu bytes", ops->name,
                              1ull << ps);
         if (cfg->nested.pwc.latency == 0) { /* no --host-pwc: as the guest's, where it fits */
             cfg->nested.pwc = cfg->pwc;
@@ -575,15 +565,15 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
     if (cfg->share_tables) {
         const struct pt_ops *ops = pt_find(cfg->pt, NULL);
         if (ops && !ops->table_link)
-            return say(out, outlen, "--share-tables: only the radix organization has tables to share; "
+            return why_code(out, outlen, VMSIM_EINVAL, "--share-tables: only the radix organization has tables to share; "
                              "expected --pt radix, found --pt %s", cfg->pt);
         if (g->levels < 2)
-            return say(out, outlen, "--share-tables: geometry %s has one level, no leaf tables below "
+            return why_code(out, outlen, VMSIM_EINVAL, "--share-tables: geometry %s has one level, no leaf tables below "
                              "a root to share", g->name);
     }
     if (cfg->compact && (cfg->anon_page_shift == 0 || cfg->anon_page_shift == g->page_shift ||
                          cfg->thp == VMSIM_THP_NEVER))
-        return say(out, outlen, "--compact: compaction assembles blocks for huge pages; expected "
+        return why_code(out, outlen, VMSIM_EINVAL, "--compact: compaction assembles blocks for huge pages; expected "
                          "huge anonymous pages (--page-size 2m or --thp always|madvise), found "
                          "base pages only");
     if (cfg->khugepaged.every) {
@@ -591,14 +581,14 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
         const unsigned huge = g->levels >= 2 ? vmsim_geometry_page_shift(g, 2) : 0;
         char size[32];
         if (ops && ops->base_only)
-            return say(out, outlen, "--khugepaged: %s holds base pages only; expected an "
+            return why_code(out, outlen, VMSIM_EINVAL, "--khugepaged: %s holds base pages only; expected an "
                        "organization with huge pages", ops->name);
         if (cfg->evict_tables)
-            return say(out, outlen, "--khugepaged: paged-out page tables (--evict-tables) do not "
+            return why_code(out, outlen, VMSIM_EINVAL, "--khugepaged: paged-out page tables (--evict-tables) do not "
                        "work with collapsing yet; expected one of the two");
         if (cfg->thp == VMSIM_THP_NEVER || !huge || !(g->leaf_levels & 4u) ||
             (cfg->anon_page_shift != VMSIM_PAGE_HUGE && cfg->anon_page_shift != huge))
-            return say(out, outlen, "--khugepaged: expected huge pages of one leaf table's reach "
+            return why_code(out, outlen, VMSIM_EINVAL, "--khugepaged: expected huge pages of one leaf table's reach "
                        "for anonymous memory (--page-size %s with --thp always or madvise), "
                        "found %s", huge ? fmt_bytes(1ull << huge, size, sizeof size) : "?",
                        cfg->thp == VMSIM_THP_NEVER || !cfg->anon_page_shift ? "none"
@@ -606,14 +596,14 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
     }
     const char *refusal = vmsim_threads_refusal(cfg);
     if (refusal)
-        return say(out, outlen, "%s", refusal);
+        return why_code(out, outlen, VMSIM_EINVAL, "%s", refusal);
     if ((cfg->phys_bytes >> g->page_shift) >= UINT32_MAX)
-        return say(out, outlen, "--mem: expected fewer than 2^32 - 1 frames, at most %llu bytes with "
+        return why_code(out, outlen, VMSIM_EINVAL, "--mem: expected fewer than 2^32 - 1 frames, at most %llu bytes with "
                          "%llu-byte pages, found %llu bytes",
                          (unsigned long long)(((uint64_t)UINT32_MAX - 1) << g->page_shift),
                          1ull << g->page_shift, (unsigned long long)cfg->phys_bytes);
     if ((cfg->swap_bytes >> g->page_shift) > (1ull << 32))
-        return say(out, outlen, "--swap: expected at most 2^32 slots, at most %llu bytes with %llu-byte "
+        return why_code(out, outlen, VMSIM_EINVAL, "--swap: expected at most 2^32 slots, at most %llu bytes with %llu-byte "
                          "pages, found %llu bytes",
                          (unsigned long long)(1ull << (32 + g->page_shift)), 1ull << g->page_shift,
                          (unsigned long long)cfg->swap_bytes);
@@ -624,7 +614,7 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
     if (cfg->anon_page_shift == VMSIM_PAGE_HUGE) {
         uint64_t huge = sizes & ~(1ull << g->page_shift);
         if (!huge)
-            return say(out, outlen, "--thp %s: geometry %s has no huge page size", vmsim_thp_names[cfg->thp],
+            return why_code(out, outlen, VMSIM_EINVAL, "--thp %s: geometry %s has no huge page size", vmsim_thp_names[cfg->thp],
                              g->name);
         cfg->anon_page_shift = (uint8_t)__builtin_ctzll(huge);
     }
@@ -636,7 +626,7 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
                          list[0] ? ", " : "", fmt_bytes(1ull << s, b, sizeof b));
             }
-        return say(out, outlen, "--page-size: %llu bytes is not a page size of geometry %s; expected one "
+        return why_code(out, outlen, VMSIM_EINVAL, "--page-size: %llu bytes is not a page size of geometry %s; expected one "
                          "of %s",
                          1ull << cfg->anon_page_shift, g->name, list);
     }
@@ -645,7 +635,7 @@ int vmsim_config_finish(struct vmsim_config *cfg, char *out, size_t outlen)
         for (unsigned a = 0; a < cfg->tlb[i].narrays; a++)
             served |= cfg->tlb[i].array[a].page_shifts;
         if (!(served & sizes))
-            return say(out, outlen, "--tlb: level %s serves no page size of geometry %s "
+            return why_code(out, outlen, VMSIM_EINVAL, "--tlb: level %s serves no page size of geometry %s "
                              "(give a TLB spec with its sizes, e.g. @%lluk)",
                              cfg->tlb[i].name, g->name, (1ull << g->page_shift) >> 10);
     }

@@ -65,13 +65,29 @@ int vmsim_parse_size(const char *s, uint64_t *out)
     return VMSIM_OK;
 }
 
+static int why_va(char *why, size_t len, int code, const char *fmt, va_list ap)
+{
+    if (why && len)
+        vsnprintf(why, len, fmt, ap);
+    return code;
+}
+
 int why_fail(char *why, size_t len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (why && len) vsnprintf(why, len, fmt, ap);
+    const int rc = why_va(why, len, VMSIM_EPARSE, fmt, ap);
     va_end(ap);
-    return VMSIM_EPARSE;
+    return rc;
+}
+
+int why_code(char *why, size_t len, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const int rc = why_va(why, len, code, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 const char *fmt_bytes(uint64_t bytes, char *buf, size_t len)
