@@ -47,10 +47,13 @@ class BuildWithLibvmsim(build_ext):
         build = os.path.abspath(os.environ.get("VMSIM_BUILD_DIR",
                                                os.path.join(REPO, "build", "python")))
         # libvmsim.a's objects are position-independent (they serve
-        # libvmsim.so too), so they link into the extension as they are
-        subprocess.run(["cmake", "-S", REPO, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
-                        "-DVMSIM_TESTS=OFF"],
-                       check=True, stdout=subprocess.DEVNULL)
+        # libvmsim.so too), so they link into the extension as they are. A
+        # build directory CMake configured already (VMSIM_BUILD_DIR=build/
+        # release, as make test gives) is used as it is configured.
+        if not os.path.isfile(os.path.join(build, "CMakeCache.txt")):
+            subprocess.run(["cmake", "-S", REPO, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
+                            "-DVMSIM_TESTS=OFF"],
+                           check=True, stdout=subprocess.DEVNULL)
         jobs = os.environ.get("VMSIM_JOBS", "2")
         subprocess.run(["cmake", "--build", build, "--target", "vmsim", "-j", jobs], check=True)
         lib = os.path.join(build, "libvmsim.a")

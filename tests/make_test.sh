@@ -113,7 +113,8 @@ python_stage() {
         return
     fi
     if ! build release || ! rm -rf "$venv" || ! "$py" -m venv --system-site-packages "$venv" ||
-        ! VMSIM_JOBS="$JOBS" "$venv/bin/pip" install -q --no-index --no-build-isolation ./python; then
+        ! VMSIM_JOBS="$JOBS" VMSIM_BUILD_DIR="$PWD/build/release" \
+            "$venv/bin/pip" install -q --no-index --no-build-isolation ./python; then
         echo "python: the package did not build or install"
         stage_result python 0 1
         return
