@@ -790,11 +790,14 @@ static int read_config(struct rd *r, const json_t *o, struct vmsim_config *cfg)
     /* pwc before cost: cost.pwc is pwc.latency too, and the later wins */
     if ((rc = get_obj(r, o, path, "pwc", false, &c)) < 0)
         return rc;
-    if (rc && (rc = read_pwc(r, c, "config.pwc", &cfg->pwc)) != 0)
+    const bool have_pwc = rc;
+    if (have_pwc && (rc = read_pwc(r, c, "config.pwc", &cfg->pwc)) != 0)
         return rc;
     /* A geometry without page-walk caches: those kept (a preset's) lose the
-     * levels it lacks, as with --geometry (cli_config_init). */
-    if (!rc && json_object_get(o, "geometry"))
+     * levels it lacks, as with --geometry (cli_config_init). Levels a file
+     * gives stay, as a --pwc does: vmsim_config_finish refuses those the
+     * geometry lacks. */
+    if (!have_pwc && json_object_get(o, "geometry"))
         for (unsigned k = cfg->geom.levels + 1u; k <= VMSIM_MAX_LEVELS; k++)
             cfg->pwc.level[k] = (struct vmsim_cache_config){0, 0};
     if ((rc = get_obj(r, o, path, "cost", false, &c)) < 0)
