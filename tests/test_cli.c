@@ -86,25 +86,6 @@ static size_t jints(json_t *root, const char *dotted, long long *out, size_t max
     return n;
 }
 
-/* Run `vmsim run --trace T --quiet --json - OPTS` on the trace text and
- * parse standard output, which must be one JSON document. */
-static json_t *run_json(const char *trace, const char *opts)
-{
-    char *path = write_temp(trace, strlen(trace), ".txt");
-    struct cmd_result r = run_vmsim("run --trace %s --quiet --json - %s", path, opts);
-    if (r.status != 0)
-        fail_msg("vmsim run %s: status %d\n%s", opts, r.status, r.err);
-    json_error_t jerr;
-    json_t *root = json_loads(r.out, 0, &jerr);
-    if (!root)
-        fail_msg("--json - is not valid JSON (%s, line %d):\n%s", jerr.text, jerr.line, r.out);
-    assert_true(json_is_object(root));
-    cmd_result_free(&r);
-    unlink(path);
-    free(path);
-    return root;
-}
-
 static void expect_faults(json_t *j, long long zr, long long zw, long long cow, long long prot,
                           long long bad, long long oom)
 {
@@ -415,7 +396,7 @@ static void test_trace_from_stdin(void **state)
 static void test_json_shape(void **state)
 {
     (void)state;
-    json_t *j = run_json("X 1 0x400000 4\nR 1 0x400000 8\n", "");
+    json_t *j = run_trace_json("X 1 0x400000 4\nR 1 0x400000 8\n", "");
     static const char *const ints[] = {
         "accesses", "translations", "walks.count", "walks.refs", "faults.total",
         "faults.demand_zero_read", "faults.demand_zero_write", "faults.cow_zero",
@@ -448,7 +429,7 @@ static void test_json_shape(void **state)
 
     /* Sv39 has 3 levels: one read walks 1 ref (empty root entry), then 3;
      * the tables are root, one of level 2, one of level 1. */
-    j = run_json("R 1 0x400000 8\n", SIMPLE " --geometry sv39");
+    j = run_trace_json("R 1 0x400000 8\n", SIMPLE " --geometry sv39");
     assert_int_equal(jints(j, "page_tables.tables_by_level", t, 8), 3);
     assert_int_equal(t[0], 1);
     assert_int_equal(t[1], 1);
@@ -465,7 +446,7 @@ static void test_json_shape(void **state)
 static void test_machine_then_tlb(void **state)
 {
     (void)state;
-    json_t *j = run_json("R 1 0x400000 8\n", "--tlb l1=4x4 --machine zen2");
+    json_t *j = run_trace_json("R 1 0x400000 8\n", "--tlb l1=4x4 --machine zen2");
     assert_string_equal(jstr(j, "config.machine"), "zen2");
     json_t *tlb = jget(j, "config.tlb");
     assert_int_equal(json_array_size(tlb), 1);
@@ -530,7 +511,7 @@ static void test_json_level_named_like_a_stat(void **state)
 static void test_reads(void **state)
 {
     (void)state;
-    json_t *j = run_json("R 1 0x400000 8\nR 1 0x401000 8\nR 1 0x402000 8\nR 1 0x400000 8\n",
+    json_t *j = run_trace_json("R 1 0x400000 8\nR 1 0x401000 8\nR 1 0x402000 8\nR 1 0x400000 8\n",
                          SIMPLE);
     expect_int(j, "accesses", 4);
     expect_int(j, "translations", 4);
@@ -565,7 +546,7 @@ static void test_reads(void **state)
 static void test_write_after_read(void **state)
 {
     (void)state;
-    json_t *j = run_json("R 1 0x400000 8\nW 1 0x400000 8\n", SIMPLE);
+    json_t *j = run_trace_json("R 1 0x400000 8\nW 1 0x400000 8\n", SIMPLE);
     expect_int(j, "accesses", 2);
     expect_int(j, "translations", 2);
     expect_int(j, "tlb.l1.hits", 1);
@@ -581,7 +562,7 @@ static void test_write_after_read(void **state)
 
     /* M (read-modify-write) on a fresh page is one translation with write
      * intent: a zero-write fault, not a read then a COW. 1 + 4 refs. */
-    j = run_json("M 1 0x400000 4\n", SIMPLE);
+    j = run_trace_json("M 1 0x400000 4\n", SIMPLE);
     expect_int(j, "translations", 1);
     expect_int(j, "walks.refs", 5);
     expect_faults(j, 0, 1, 0, 0, 0, 0);
@@ -605,7 +586,7 @@ static void test_write_after_read(void **state)
 static void test_huge_pages(void **state)
 {
     (void)state;
-    json_t *j = run_json("W 1 0x400000 8\nR 1 0x5ff000 8\nR 1 0x600000 8\nR 1 0x4ffffc 8\n",
+    json_t *j = run_trace_json("W 1 0x400000 8\nR 1 0x5ff000 8\nR 1 0x600000 8\nR 1 0x4ffffc 8\n",
                          "--tlb l1=4x4@4k+2m --pwc none --cost access=1,pt_ref=10,fault=100,pwc=0 "
                          "--page-size 2m");
     expect_int(j, "accesses", 4);
@@ -649,7 +630,7 @@ static void test_two_processes(void **state)
     const char trace[] = "R 1 0x400000 8\nR 2 0x400000 8\nR 1 0x400000 8\n"
                          "R 2 0x400000 8\nR 1 0x400000 8\nR 2 0x400000 8\n";
     for (int asid = 1; asid >= 0; asid--) {
-        json_t *j = run_json(trace, asid ? SIMPLE : SIMPLE " --no-asid");
+        json_t *j = run_trace_json(trace, asid ? SIMPLE : SIMPLE " --no-asid");
         expect_int(j, "accesses", 6);
         expect_int(j, "processes", 2);
         expect_int(j, "context_switches", 5);
@@ -694,7 +675,7 @@ static void test_pt_peak_after_exit(void **state)
     (void)state;
     const char trace[] = "spawn 1\nW 1 0x40000000 8\nW 1 0x40200000 8\nW 1 0x40400000 8\n"
                          "exit 1\n";
-    json_t *j = run_json(trace, SIMPLE);
+    json_t *j = run_trace_json(trace, SIMPLE);
     expect_int(j, "page_tables.bytes", 0);
     expect_int(j, "page_tables.root_bytes", 0);
     expect_int(j, "page_tables.peak_bytes", 5 * 4096);
@@ -775,7 +756,7 @@ static void test_pt_peak_organizations(void **state)
             snprintf(with_exit, sizeof with_exit, "%sexit 1\n", body);
             char opts[128];
             snprintf(opts, sizeof opts, SIMPLE " --pt %s --geometry %s", orgs[o], geoms[g]);
-            json_t *a = run_json(body, opts), *b = run_json(with_exit, opts);
+            json_t *a = run_trace_json(body, opts), *b = run_trace_json(with_exit, opts);
             const long long bytes = jint(a, "page_tables.bytes"),
                             all = bytes + jint(a, "page_tables.root_bytes");
             const long long peak = jint(b, "page_tables.peak_bytes"),
@@ -812,7 +793,7 @@ static void test_pt_peak_organizations(void **state)
 static void test_page_crossing(void **state)
 {
     (void)state;
-    json_t *j = run_json("R 1 0x400ffc 8\nW 1 0x401ffe 4\nR 1 0x402ff8 8\n", SIMPLE);
+    json_t *j = run_trace_json("R 1 0x400ffc 8\nW 1 0x401ffe 4\nR 1 0x402ff8 8\n", SIMPLE);
     expect_int(j, "accesses", 3);
     expect_int(j, "translations", 5);
     expect_int(j, "tlb.l1.hits", 2);
@@ -832,7 +813,7 @@ static void test_page_crossing(void **state)
 static void test_fault_stack(void **state)
 {
     (void)state;
-    json_t *j = run_json("W 1 0x1000 8\n", SIMPLE " --fault-stack 1k/3k");
+    json_t *j = run_trace_json("W 1 0x1000 8\n", SIMPLE " --fault-stack 1k/3k");
     expect_int(j, "config.kernel.handler_frame", 1024);
     expect_int(j, "config.kernel.kernel_stack", 3072);
     expect_int(j, "faults.nested_max", 1);
@@ -889,7 +870,7 @@ static void test_compare(void **state)
 static void test_bad_address(void **state)
 {
     (void)state;
-    json_t *j = run_json("R 1 0x1000000000000 8\n", SIMPLE);
+    json_t *j = run_trace_json("R 1 0x1000000000000 8\n", SIMPLE);
     expect_int(j, "translations", 1);
     assert_int_equal(jint(j, "tlb.l1.hits") + jint(j, "tlb.l1.misses"), 0);
     expect_int(j, "walks.count", 0);
@@ -912,7 +893,7 @@ static void test_bad_address(void **state)
 static void test_cost_of_failed_faults(void **state)
 {
     (void)state;
-    json_t *j = run_json("mmap 1 0x10000 4096 r--\nW 1 0x10000 8\n", SIMPLE);
+    json_t *j = run_trace_json("mmap 1 0x10000 4096 r--\nW 1 0x10000 8\n", SIMPLE);
     expect_int(j, "walks.refs", 1);
     expect_faults(j, 0, 0, 0, 1, 0, 0);
     long long prot_cycles = jint(j, "cycles");
@@ -922,7 +903,7 @@ static void test_cost_of_failed_faults(void **state)
     size_t n = 0;
     for (unsigned i = 0; i < 254; i++)
         n += (size_t)sprintf(trace + n, "W 1 0x%x 8\n", 0x400000u + i * 4096u);
-    j = run_json(trace, SIMPLE " --mem 1m --swap 0");
+    j = run_trace_json(trace, SIMPLE " --mem 1m --swap 0");
     free(trace);
     expect_int(j, "walks.count", 506);
     expect_int(j, "walks.refs", 2021);

@@ -392,6 +392,21 @@ static void test_cost_from_file(void **state)
     free(cfg);
 }
 
+/* vmsim run --config FILE with text in FILE: status 2 and what stderr must
+ * hold (also the file's name when named). */
+static void expect_config_refused(const char *text, const char *want, bool named)
+{
+    char *f = temp_text(text);
+    struct cmd_result r = run_vmsim("run --quiet --workload seq:n=10 --config %s", f);
+    assert_int_equal(r.status, 2);
+    if (named)
+        expect_in("stderr", r.err, f);
+    expect_in("stderr", r.err, want);
+    cmd_result_free(&r);
+    remove(f);
+    free(f);
+}
+
 /* Bad files: status 2, the file's name, the key path; never a crash. */
 static void test_cli_errors(void **state)
 {
@@ -400,33 +415,16 @@ static void test_cli_errors(void **state)
                               "\"ways\": 4, \"page_sizes\": [4096]}]}, {\"name\": \"b\", "
                               "\"arrays\": [{\"entries\": 4, \"ways\": \"x\", \"page_sizes\": "
                               "[4096]}]}]}";
-    char *f = temp_text(bad);
-    struct cmd_result r = run_vmsim("run --quiet --workload seq:n=10 --config %s", f);
-    assert_int_equal(r.status, 2);
-    expect_in("stderr", r.err, f);
-    expect_in("stderr", r.err, "config.tlb[1].arrays[0].ways: expected a positive integer, found \"x\"");
-    cmd_result_free(&r);
-    remove(f);
-    free(f);
-    r = run_vmsim("run --quiet --workload seq:n=10 --config /nonexistent/c.json");
+    expect_config_refused(
+        bad, "config.tlb[1].arrays[0].ways: expected a positive integer, found \"x\"", true);
+    struct cmd_result r = run_vmsim("run --quiet --workload seq:n=10 --config /nonexistent/c.json");
     assert_int_equal(r.status, 2);
     expect_in("stderr", r.err, "--config: cannot read /nonexistent/c.json");
     cmd_result_free(&r);
-    f = temp_text("{\"cpus\": 2,\n \"x\" }");
-    r = run_vmsim("run --quiet --workload seq:n=10 --config %s", f);
-    assert_int_equal(r.status, 2);
-    expect_in("stderr", r.err, "line 2");
-    cmd_result_free(&r);
-    remove(f);
-    free(f);
+    expect_config_refused("{\"cpus\": 2,\n \"x\" }", "line 2", false);
     /* a file the reader takes but the machine refuses: cli_config_finish says why */
-    f = temp_text("{\"pt\": \"hashed\", \"kernel\": {\"share_tables\": true}}");
-    r = run_vmsim("run --quiet --workload seq:n=10 --config %s", f);
-    assert_int_equal(r.status, 2);
-    expect_in("stderr", r.err, "--share-tables: only the radix organization");
-    cmd_result_free(&r);
-    remove(f);
-    free(f);
+    expect_config_refused("{\"pt\": \"hashed\", \"kernel\": {\"share_tables\": true}}",
+                          "--share-tables: only the radix organization", false);
 }
 
 /* vmsim presets --dump NAME | vmsim run --config - is --machine NAME. */

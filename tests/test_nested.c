@@ -26,6 +26,14 @@ static void nested_config(struct vmsim_config *cfg, uint64_t mem)
     vmsim_geometry_preset("x86-64", &cfg->nested.geom);
 }
 
+/* 64 MiB of guest memory, process 1 an enclave with one level. */
+static void enclave_config(struct vmsim_config *cfg)
+{
+    nested_config(cfg, 64ull << 20);
+    cfg->nested.enclave_pid = 1;
+    cfg->nested.enclave_levels = 1;
+}
+
 struct setup {
     const char *guest, *host;
     unsigned guest_page, host_page; /* page shifts; 0: base pages */
@@ -523,9 +531,7 @@ static void test_enclave_isolation(void **state)
 {
     (void)state;
     struct vmsim_config cfg;
-    nested_config(&cfg, 64ull << 20);
-    cfg.nested.enclave_pid = 1;
-    cfg.nested.enclave_levels = 1;
+    enclave_config(&cfg);
     cfg.nested.migrate = (struct vmsim_migrate_config){
         .at = 3, .link_bytes = 1ull << 50, .clock_hz = 1000000000ull, .downtime_ns = 1000000000ull,
         .max_rounds = 30};
@@ -561,9 +567,7 @@ static void test_enclave_frame_freed(void **state)
 {
     (void)state;
     struct vmsim_config cfg;
-    nested_config(&cfg, 64ull << 20);
-    cfg.nested.enclave_pid = 1;
-    cfg.nested.enclave_levels = 1;
+    enclave_config(&cfg);
     struct vmsim *sim;
     assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
     const uint64_t X = 0x10000000, Z = 0x20000000;
@@ -920,9 +924,7 @@ static void test_enclave_other_vm(void **state)
 {
     (void)state;
     struct vmsim_config cfg;
-    nested_config(&cfg, 64ull << 20);
-    cfg.nested.enclave_pid = 1;
-    cfg.nested.enclave_levels = 1;
+    enclave_config(&cfg);
     struct vmsim *sim;
     assert_int_equal(vmsim_create(&cfg, &sim), VMSIM_OK);
     const uint64_t X = 0x10000000, Y = 0x20000000;

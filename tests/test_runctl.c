@@ -28,22 +28,6 @@ static const char trace_a[] = "spawn 1\n"
                               "fork 1 2\n"
                               "R 1 0x1000 8\n"; /* access 6 */
 
-static json_t *run_json(const char *trace, const char *opts)
-{
-    char *path = write_temp(trace, strlen(trace), ".txt");
-    struct cmd_result r = run_vmsim("run --trace %s --quiet --json - %s", path, opts);
-    if (r.status != 0)
-        fail_msg("vmsim run %s: status %d\n%s", opts, r.status, r.err);
-    json_error_t jerr;
-    json_t *root = json_loads(r.out, 0, &jerr);
-    if (!root)
-        fail_msg("--json - is not JSON (%s):\n%s", jerr.text, r.out);
-    cmd_result_free(&r);
-    unlink(path);
-    free(path);
-    return root;
-}
-
 static uint64_t jv(json_t *root, const char *path)
 {
     uint64_t v;
@@ -63,7 +47,7 @@ static void expect(json_t *root, const char *path, uint64_t want)
 static void test_no_options(void **state)
 {
     (void)state;
-    json_t *j = run_json(trace_a, "");
+    json_t *j = run_trace_json(trace_a, "");
     /* 6 accesses + spawn, mmap, fork. Reads of 0x1000, 0x2000, 0x3000,
      * 0x4000 are first reads (zero frame); the write to 0x100000 a first
      * write; the last read finds 0x1000 mapped. */
@@ -80,7 +64,7 @@ static void test_skip_and_max(void **state)
     (void)state;
     /* accesses 3 and 4 only; spawn and mmap applied, the fork (after the
      * 2nd simulated access) never read */
-    json_t *j = run_json(trace_a, "--skip 2 --max 2");
+    json_t *j = run_trace_json(trace_a, "--skip 2 --max 2");
     expect(j, "accesses", 2);
     expect(j, "events", 4);
     expect(j, "forks", 0);
@@ -89,7 +73,7 @@ static void test_skip_and_max(void **state)
     json_decref(j);
     /* accesses 3-6: 0x1000 was never touched by a simulated access, so its
      * read at the end is a first read too */
-    j = run_json(trace_a, "--skip 2");
+    j = run_trace_json(trace_a, "--skip 2");
     expect(j, "accesses", 4);
     expect(j, "events", 7);
     expect(j, "forks", 1);
@@ -97,20 +81,20 @@ static void test_skip_and_max(void **state)
     expect(j, "faults.demand_zero_write", 1);
     json_decref(j);
     /* accesses 1-5; the fork comes after the 5th */
-    j = run_json(trace_a, "--max 5");
+    j = run_trace_json(trace_a, "--max 5");
     expect(j, "accesses", 5);
     expect(j, "events", 7);
     expect(j, "forks", 0);
     json_decref(j);
     /* more to skip than the input has: only the OS events run */
-    j = run_json(trace_a, "--skip 10");
+    j = run_trace_json(trace_a, "--skip 10");
     expect(j, "accesses", 0);
     expect(j, "events", 3);
     expect(j, "forks", 1);
     expect(j, "faults.total", 0);
     json_decref(j);
     /* a --max beyond the input changes nothing */
-    j = run_json(trace_a, "--max 1k");
+    j = run_trace_json(trace_a, "--max 1k");
     expect(j, "accesses", 6);
     expect(j, "events", 9);
     json_decref(j);
@@ -125,10 +109,10 @@ static void test_skipped_os_events_applied(void **state)
                             "R 1 0x1000 8\n"
                             "mmap 1 0x100000 4096 rw-\n"
                             "W 1 0x100000 8\n";
-    json_t *j = run_json(t, "--strict");
+    json_t *j = run_trace_json(t, "--strict");
     expect(j, "faults.segv", 1); /* 0x1000 is not mapped: the rule applies */
     json_decref(j);
-    j = run_json(t, "--strict --skip 1");
+    j = run_trace_json(t, "--strict --skip 1");
     expect(j, "faults.segv", 0);
     expect(j, "faults.demand_zero_write", 1);
     expect(j, "accesses", 1);
@@ -140,7 +124,7 @@ static void test_skipped_os_events_applied(void **state)
 static void test_warmup_after_skip(void **state)
 {
     (void)state;
-    json_t *j = run_json(trace_a, "--skip 2 --warmup 1");
+    json_t *j = run_trace_json(trace_a, "--skip 2 --warmup 1");
     expect(j, "warmup.accesses", 1); /* access 3 */
     expect(j, "accesses", 3);        /* 4, 5, 6 */
     json_decref(j);

@@ -26,13 +26,6 @@ static double wall_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static const char *cell(const struct plot_table *t, size_t row, const char *col)
-{
-    long c = plot_column(t, col);
-    if (c < 0) fail_msg("no column %s", col);
-    return plot_cell(t, row, (size_t)c);
-}
-
 static json_t *load_json(const char *text)
 {
     json_error_t e;
@@ -295,17 +288,6 @@ static void test_grid_parallel_and_exact(void **state)
     "--workload random:n=150000,size=32m --axis pt=radix,hashed,cuckoo "                           \
     "--axis workload.seed=1..12 -j 2 --quiet"
 #define RESUME_POINTS 36
-
-static size_t count_lines(const char *path)
-{
-    size_t n = 0, len;
-    char *text = read_file(path, &len);
-    if (!text) return 0;
-    for (size_t i = 0; i < len; i++)
-        n += text[i] == '\n';
-    free(text);
-    return n;
-}
 
 static void test_resume_after_kill(void **state)
 {

@@ -132,17 +132,6 @@ static void test_same_rows_as_j1(void **state)
 #define KILL_ARGS "--workload random:n=400000,size=16m --axis pt=radix,hashed --axis workload.seed=1..32 --quiet"
 #define KILL_POINTS 64
 
-static size_t count_lines(const char *path)
-{
-    size_t n = 0, len;
-    char *text = read_file(path, &len);
-    if (!text) return 0;
-    for (size_t i = 0; i < len; i++)
-        n += text[i] == '\n';
-    free(text);
-    return n;
-}
-
 /* The child of parent whose environment says it is rank 0; 0 if none yet. */
 static pid_t rank0_of(pid_t parent)
 {

@@ -19,13 +19,6 @@
 #include "cli/sweep_spec.c"
 #include "sweeptables.h"
 
-static const char *cell(const struct plot_table *t, size_t row, const char *col)
-{
-    const long c = plot_column(t, col);
-    if (c < 0) fail_msg("no column %s", col);
-    return plot_cell(t, row, (size_t)c);
-}
-
 /* 3 x 2 x 3 = 18 points, in 4 shards of 5, 5, 4 and 4 points */
 #define GRID                                                                                       \
     "--workload 'random:n=3000,size={ws}' --axis ws=1m,4m,16m --axis pt=radix,hashed "             \

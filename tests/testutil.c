@@ -198,3 +198,20 @@ struct vmsim *new_machine(const struct vmsim_config *cfg)
     assert_int_equal(vmsim_create(cfg, &sim), VMSIM_OK);
     return sim;
 }
+
+json_t *run_trace_json(const char *trace, const char *opts)
+{
+    char *path = write_temp(trace, strlen(trace), ".txt");
+    struct cmd_result r = run_vmsim("run --trace %s --quiet --json - %s", path, opts);
+    if (r.status != 0)
+        fail_msg("vmsim run %s: status %d\n%s", opts, r.status, r.err);
+    json_error_t jerr;
+    json_t *root = json_loads(r.out, 0, &jerr);
+    if (!root)
+        fail_msg("--json - is not valid JSON (%s, line %d):\n%s", jerr.text, jerr.line, r.out);
+    assert_true(json_is_object(root));
+    cmd_result_free(&r);
+    unlink(path);
+    free(path);
+    return root;
+}

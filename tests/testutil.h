@@ -33,6 +33,9 @@ long long json_number(const char *json, const char *key);
 /* The integer at a dotted path of a JSON document ("caches.l1d.hits",
  * "walks.refs_histogram[2]"): false when there is none. */
 bool json_path(json_t *root, const char *path, uint64_t *v);
+/* Run `vmsim run --trace T --quiet --json - OPTS` on the trace text T and
+ * parse standard output, which must be one JSON object (json_decref). */
+json_t *run_trace_json(const char *trace, const char *opts);
 /* The library's figure for the statistic the JSON output names `name`
  * ("walks.count", "tlb.l1d.hits", "caches.l2.pt_misses",
  * "walks.refs_histogram[2]", "page_tables.tables_by_level[1]"), read from

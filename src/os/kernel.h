@@ -110,7 +110,7 @@ struct ptshare {
  * and where the next scan starts. */
 struct khugepaged {
     uint64_t left;       /* accesses until the next scan (0: khugepaged is off) */
-    uint32_t pages, max_none, max_shared, max_swap, copy;
+    struct vmsim_khugepaged_config c; /* cfg.khugepaged, defaults resolved */
     uint32_t proc;       /* the next scan starts in process id proc ... */
     vmsim_vaddr_t va;    /* ... at this address */
     uint64_t *ent;       /* one block's entries */

@@ -143,13 +143,9 @@ int khugepaged_init(struct kernel *k)
         return VMSIM_EINVAL;
     const uint64_t n = 1ull << (k->shift[2] - k->shift[1]);
     h->left = c.every;
-    h->pages = c.pages;
-    h->max_none = c.max_ptes_none;
-    h->max_shared = c.max_ptes_shared;
-    h->max_swap = c.max_ptes_swap;
-    h->copy = c.copy;
-    if (!h->pages || !(h->ent = calloc(n, sizeof *h->ent)))
-        return h->pages ? VMSIM_ENOMEM : VMSIM_EINVAL;
+    h->c = c;
+    if (!c.pages || !(h->ent = calloc(n, sizeof *h->ent)))
+        return c.pages ? VMSIM_ENOMEM : VMSIM_EINVAL;
     return VMSIM_OK;
 }
 
@@ -250,11 +246,11 @@ static enum verdict judge(struct kernel *k, const uint64_t *ent, uint64_t n)
         shared += f->refcount > 1 || (f->flags & FRAME_CACHE);
         young += (e & PTE_A) != 0;
     }
-    if (none > h->max_none)
+    if (none > h->c.max_ptes_none)
         return KHP_NONE;
-    if (swapped > h->max_swap || (swapped && young < n / 2))
+    if (swapped > h->c.max_ptes_swap || (swapped && young < n / 2))
         return KHP_SWAP;
-    return shared > h->max_shared ? KHP_SHARED : KHP_OK;
+    return shared > h->c.max_ptes_shared ? KHP_SHARED : KHP_OK;
 }
 
 /* The contents (--verify's stamp) of the swapped-out page in slot: from
@@ -345,8 +341,8 @@ static int collapse(struct kernel *k, struct process *p, vmsim_vaddr_t lo, uint6
     mmu_flush_pwc_all(k->mmu); /* the leaf table went */
     st->collapses++;
     st->pages_copied += copied;
-    st->cycles += n * h->copy + io;
-    k->st->cycles += n * h->copy + io;
+    st->cycles += n * h->c.copy + io;
+    k->st->cycles += n * h->c.copy + io;
     return VMSIM_OK;
 }
 
@@ -363,7 +359,7 @@ int khugepaged_scan(struct kernel *k)
     uint64_t progress = 0;
     unsigned heads = 0;
     int rc = VMSIM_OK;
-    while (progress < h->pages && rc == 0) {
+    while (progress < h->c.pages && rc == 0) {
         if (h->proc >= k->nproc) { /* a pass over every process is done */
             h->proc = 0;
             h->va = 0;
