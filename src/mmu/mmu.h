@@ -234,9 +234,10 @@ static inline bool mmu_pwc_probe(struct pwc *pwc, vmsim_vaddr_t va, vmsim_asid_t
     for (unsigned i = 0; i < pwc->nprobe; i++) {
         const struct pwc_probe *pr = &pwc->probe[i];
         const uint64_t tag = va >> pr->shift;
-        const long slot = sac_find(pr->c, tag & pr->c->set_mask, PWC_KEY(tag, asid, pr->k));
+        const uint64_t set = tag & pr->c->set_mask;
+        const long slot = sac_find(pr->c, set, PWC_KEY(tag, asid, pr->k));
         if (slot >= 0) {
-            pr->c->stamp[slot] = now;
+            sac_touch(pr->c, set, slot, now);
             s->level = pr->k - 1u;
             s->table = (void *)(uintptr_t)pr->c->val[slot];
             return true;

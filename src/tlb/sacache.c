@@ -11,7 +11,7 @@ int sac_init(struct sac *c, uint32_t entries, uint32_t ways, uint8_t repl)
         return VMSIM_EINVAL;
     c->key = calloc(entries, sizeof *c->key);
     c->val = calloc(entries, sizeof *c->val);
-    c->stamp = calloc(entries, sizeof *c->stamp);
+    c->stamp = malloc((size_t)entries * sizeof *c->stamp);
     if (!c->key || !c->val || !c->stamp) {
         sac_fini(c);
         return VMSIM_ENOMEM;
@@ -20,7 +20,21 @@ int sac_init(struct sac *c, uint32_t entries, uint32_t ways, uint8_t repl)
     c->sets = sets;
     c->set_mask = sets - 1;
     c->repl = repl;
+    while ((1ull << c->wbits) < ways)
+        c->wbits++;
+    sac_clear(c);
     return VMSIM_OK;
+}
+
+void sac_clear(struct sac *c)
+{
+    if (!c->key)
+        return;
+    memset(c->key, 0, (size_t)c->sets * c->ways * sizeof *c->key);
+    uint64_t *st = c->stamp;
+    for (uint32_t set = 0; set < c->sets; set++)
+        for (uint32_t w = 0; w < c->ways; w++)
+            *st++ = w;
 }
 
 void sac_fini(struct sac *c)

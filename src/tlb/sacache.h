@@ -2,10 +2,17 @@
  * every TLB array and page-walk cache. Key 0 means an empty way, so callers
  * build keys that are never 0. Keys of a set are contiguous, so a lookup
  * scans one short array; LRU keeps a last-use stamp per way (exact LRU:
- * the victim is the way with the oldest stamp; stamps start at 1 and an
- * empty way's stamp is 0), random draws from the
- * simulator's seeded generator. Everything here is inline: it is the
- * per-access hot path. */
+ * the victim is the way with the oldest use, the lowest way among equals,
+ * an empty way before any other), random draws from the simulator's seeded
+ * generator. Everything here is inline: it is the per-access hot path.
+ *
+ * A stamp packs the use and the way: (now << wbits) | way for a way in
+ * use (now >= 1), plain `way` for an empty one, wbits being the bits that
+ * number the ways. So the LRU victim is the smallest stamp of the set, one
+ * minimum with no index to carry, and its low bits name the way: the
+ * oldest use first, then the lowest way, and any empty way (lowest first)
+ * before every way in use. now must stay below 2^(64 - wbits): 2^40 uses
+ * even for 2^24 ways. */
 #ifndef VMSIM_TLB_SACACHE_H
 #define VMSIM_TLB_SACACHE_H
 
@@ -25,17 +32,19 @@ struct sac {
     uint32_t sets;
     uint64_t set_mask;
     uint8_t repl;    /* enum vmsim_repl */
+    uint8_t wbits;   /* bits that number the ways (stamps) */
 };
 
 int sac_init(struct sac *c, uint32_t entries, uint32_t ways, uint8_t repl);
 void sac_fini(struct sac *c);
 
-static inline void sac_clear(struct sac *c)
+/* Empty every way. */
+void sac_clear(struct sac *c);
+
+/* The way at slot was used at now (a hit): it becomes its set's newest. */
+static inline void sac_touch(struct sac *c, uint64_t set, long slot, uint64_t now)
 {
-    if (c->key) {
-        memset(c->key, 0, (size_t)c->sets * c->ways * sizeof *c->key);
-        memset(c->stamp, 0, (size_t)c->sets * c->ways * sizeof *c->stamp);
-    }
+    c->stamp[slot] = now << c->wbits | (uint64_t)(slot - (long)(set * c->ways));
 }
 
 /* The index of the way holding key in set `set`, or -1. Ways are compared
@@ -55,6 +64,22 @@ static inline long sac_find(const struct sac *c, uint64_t set, uint64_t key)
     return -1;
 }
 
+/* The smallest of st[0, ways): two independent minimum chains, branch-free,
+ * since stamps are random data and mispredicted compares cost more than
+ * the scan. */
+static inline uint64_t sac_oldest(const uint64_t *st, uint32_t ways)
+{
+    uint64_t b0 = st[0], b1 = UINT64_MAX;
+    uint32_t w = 1;
+    for (; w + 2 <= ways; w += 2) {
+        b1 = st[w] < b1 ? st[w] : b1;
+        b0 = st[w + 1] < b0 ? st[w + 1] : b0;
+    }
+    if (w < ways)
+        b1 = st[w] < b1 ? st[w] : b1;
+    return b0 < b1 ? b0 : b1;
+}
+
 /* Insert key, known to be absent from set (it was just looked up and
  * missed): an empty way if there is one, else the replacement victim.
  * Returns its slot; *evicted gets the key it held (0: it was empty). */
@@ -62,7 +87,7 @@ static inline long sac_insert_new(struct sac *c, uint64_t set, uint64_t key, uin
                                   uint64_t now, struct rng *rng, uint64_t *evicted)
 {
     const uint64_t base = set * c->ways;
-    uint32_t victim = 0;
+    uint64_t victim = 0;
     if (c->repl == VMSIM_REPL_RANDOM) {
         const uint64_t *k = c->key + base;
         victim = c->ways;
@@ -74,32 +99,22 @@ static inline long sac_insert_new(struct sac *c, uint64_t set, uint64_t key, uin
         if (victim == c->ways)
             victim = (uint32_t)rng_below(rng, c->ways);
     } else {
-        /* Empty ways have stamp 0 and live ones a stamp >= 1, so the
-         * oldest stamp picks an empty way first. Branch-free: the stamps
-         * are random data, and mispredicted compares cost more than the
-         * scan. */
-        const uint64_t *st = c->stamp + base;
-        uint64_t best = st[0];
-        for (uint32_t w = 1; w < c->ways; w++) {
-            uint64_t sw = st[w];
-            bool older = sw < best;
-            best = older ? sw : best;
-            victim = older ? w : victim;
-        }
+        /* The smallest packed stamp names the way (see the top). */
+        victim = sac_oldest(c->stamp + base, c->ways) & ((1ull << c->wbits) - 1);
     }
     const long slot = (long)(base + victim);
     *evicted = c->key[slot];
     c->key[slot] = key;
     c->val[slot] = val;
-    c->stamp[slot] = now;
+    c->stamp[slot] = now << c->wbits | victim;
     return slot;
 }
 
-/* Empty one way (its stamp too, see sac_insert_new). */
+/* Empty one way (its stamp too, see the top). */
 static inline void sac_drop(struct sac *c, long slot)
 {
     c->key[slot] = 0;
-    c->stamp[slot] = 0;
+    c->stamp[slot] = (uint64_t)slot % c->ways;
 }
 
 #endif

@@ -69,9 +69,10 @@ static inline uint64_t *tlb_lookup(struct tlb_level *l, vmsim_vaddr_t va, vmsim_
         const struct tlb_probe *p = &l->probe[__builtin_ctz(m)];
         const unsigned s = p->shift;
         const uint64_t tag = va >> s;
-        const long slot = sac_find(p->c, tag & p->c->set_mask, TLB_KEY(tag, asid, s));
+        const uint64_t set = tag & p->c->set_mask;
+        const long slot = sac_find(p->c, set, TLB_KEY(tag, asid, s));
         if (slot >= 0) {
-            p->c->stamp[slot] = now;
+            sac_touch(p->c, set, slot, now);
             *shift = s;
             return &p->c->val[slot];
         }

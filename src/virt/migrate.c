@@ -94,7 +94,7 @@ bool migrate_trap(struct nested *n, vmsim_paddr_t gpa, uint64_t *cyc)
         if (t->key) {
             const long slot = sac_find(t, i & t->set_mask, key);
             if (slot >= 0)
-                t->key[slot] = t->stamp[slot] = 0; /* an empty way again */
+                sac_drop(t, slot); /* an empty way again */
         }
     }
     return true;

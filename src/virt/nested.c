@@ -224,10 +224,11 @@ vmsim_paddr_t nested_translate(struct nested *n, unsigned cpu, vmsim_paddr_t gpa
     long slot = -1;
     if (nc->tlb.key) {
         *cyc += h->tlb_latency;
-        slot = sac_find(&nc->tlb, (gpa >> bs) & nc->tlb.set_mask, key);
+        const uint64_t set = (gpa >> bs) & nc->tlb.set_mask;
+        slot = sac_find(&nc->tlb, set, key);
         if (slot >= 0) {
             st->nested_tlb_hits++;
-            nc->tlb.stamp[slot] = now;
+            sac_touch(&nc->tlb, set, slot, now);
             *writable = nc->tlb.val[slot] & 1;
             return ((nc->tlb.val[slot] >> 1) << h->phys.page_shift) + off;
         }
