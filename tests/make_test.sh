@@ -69,6 +69,19 @@ tsan_stage() {
     ctest_verdict tsan build/tsan/ctest.log
 }
 
+# One fuzz target from its seed corpus for FUZZ_SECONDS; its exit status
+# goes to build/fuzz/NAME.rc, its output to build/fuzz/NAME.log.
+fuzz_one() {
+    local f=$1 n seeds=
+    n=$(basename "$f")
+    rm -f "build/fuzz/$n.rc"
+    mkdir -p "build/fuzz/corpus/$n"
+    [ -d "fuzz/corpus/$n" ] && seeds="fuzz/corpus/$n"
+    "$f" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -print_final_stats=0 \
+        "build/fuzz/corpus/$n" $seeds 2>"build/fuzz/$n.log"
+    echo $? >"build/fuzz/$n.rc"
+}
+
 fuzz_stage() {
     if ! command -v clang >/dev/null; then
         echo "fuzz: skipped (clang is not installed)"
@@ -79,15 +92,22 @@ fuzz_stage() {
         stage_result fuzz 0 1
         return
     fi
-    local pass=0 fail=0 f n seeds
+    # JOBS targets at a time, each for FUZZ_SECONDS of its own; results in
+    # the targets' order
+    local pass=0 fail=0 f n targets=()
     for f in build/fuzz/fuzz/fuzz_*; do
-        [ -x "$f" ] || continue
+        [ -x "$f" ] && targets+=("$f")
+    done
+    for f in "${targets[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do
+            wait -n
+        done
+        fuzz_one "$f" &
+    done
+    wait
+    for f in "${targets[@]}"; do
         n=$(basename "$f")
-        mkdir -p "build/fuzz/corpus/$n"
-        seeds=
-        [ -d "fuzz/corpus/$n" ] && seeds="fuzz/corpus/$n"
-        if "$f" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -print_final_stats=0 \
-            "build/fuzz/corpus/$n" $seeds 2>"build/fuzz/$n.log"; then
+        if [ "$(cat "build/fuzz/$n.rc" 2>/dev/null)" = 0 ]; then
             echo "fuzz $n: ${FUZZ_SECONDS} s, clean"
             pass=$((pass + 1))
         else
