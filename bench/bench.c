@@ -185,19 +185,24 @@ static void floor_free(struct floor_node *root)
     free(root);
 }
 
-static double baseline_walks(const struct vmsim_event *ev, size_t n, unsigned reps)
+/* Each event's walk from the root of the floor's tree, after a warm-up
+ * pass; best of three. Chained: each walk's address depends on the leaf
+ * the walk before read (through a mask that is zero, but the compiler
+ * cannot know it), so the host cannot overlap them: the serial floor.
+ * Independent: nothing chains them, so the host overlaps them: the ceiling
+ * its memory sets for any prefetching or interleaving of walks. */
+static inline __attribute__((always_inline)) double
+floor_walks(const struct vmsim_event *ev, size_t n, unsigned reps, bool chained)
 {
     struct floor_node *root = floor_tree(ev, n);
-    /* zero, but the compiler cannot know: it chains each walk to the leaf
-     * the walk before read, so the host cannot overlap them */
-    const uint64_t chain = zero_mask;
+    const uint64_t chain = chained ? zero_mask : 0;
     double best = 1e9;
     for (int t = 0; t < 3; t++) {
         uint64_t sum = 0;
         double t0 = cpu_now();
         for (unsigned r = 0; r < reps; r++)
             for (size_t i = 0; i < n; i++) {
-                const uint64_t va = ev[i].addr ^ (sum & chain);
+                const uint64_t va = chained ? ev[i].addr ^ (sum & chain) : ev[i].addr;
                 const struct floor_node *x = root;
                 x = x->e[(va >> 39) & 511];
                 x = x->e[(va >> 30) & 511];
@@ -213,32 +218,14 @@ static double baseline_walks(const struct vmsim_event *ev, size_t n, unsigned re
     return (double)n * reps / best;
 }
 
-/* The same walks with nothing chaining one to the next: what the host's
- * memory can serve when independent walks overlap (the ceiling any
- * prefetching or interleaving of walks can reach on this machine). */
+static double baseline_walks(const struct vmsim_event *ev, size_t n, unsigned reps)
+{
+    return floor_walks(ev, n, reps, true);
+}
+
 static double baseline_parallel(const struct vmsim_event *ev, size_t n, unsigned reps)
 {
-    struct floor_node *root = floor_tree(ev, n);
-    double best = 1e9;
-    for (int t = 0; t < 3; t++) {
-        uint64_t sum = 0;
-        double t0 = cpu_now();
-        for (unsigned r = 0; r < reps; r++)
-            for (size_t i = 0; i < n; i++) {
-                const uint64_t va = ev[i].addr;
-                const struct floor_node *x = root;
-                x = x->e[(va >> 39) & 511];
-                x = x->e[(va >> 30) & 511];
-                x = x->e[(va >> 21) & 511];
-                sum += (uintptr_t)x->e[(va >> 12) & 511];
-            }
-        double dt = cpu_now() - t0;
-        sink = sum;
-        if (dt < best)
-            best = dt;
-    }
-    floor_free(root);
-    return (double)n * reps / best;
+    return floor_walks(ev, n, reps, false);
 }
 
 /* ---- a minimal simulator of the default machine's translation ---------- */
