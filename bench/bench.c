@@ -772,11 +772,11 @@ static int figures(void)
 {
     struct vmsim_event *seq = gen("seq:n=1048576,size=8m,stride=8", NEV);
     struct vmsim_event *rnd = gen("random:n=1048576,size=64g", NEV);
-    printf("table,x,vmsim,floor\n");
+    printf("table,x,vmsim,floor,lean,independent\n");
     for (size_t batch = 1; batch <= NEV; batch *= 4) {
-        printf("batch_random,%zu,%.4g,\n", batch,
+        printf("batch_random,%zu,%.4g,,,\n", batch,
                simulate_with(rnd, NEV, 2, &(struct run_spec){.batch = batch}));
-        printf("batch_seq,%zu,%.4g,\n", batch,
+        printf("batch_seq,%zu,%.4g,,,\n", batch,
                simulate_with(seq, NEV, 10,
                              &(struct run_spec){.tlb = "l1d=64x4/d", .pwc = "none", .batch = batch}));
         fflush(stdout);
@@ -785,8 +785,10 @@ static int figures(void)
         char spec[64];
         snprintf(spec, sizeof spec, "random:n=1048576,size=%ug", gib);
         struct vmsim_event *ev = gen(spec, NEV);
-        const double f = baseline_walks(ev, NEV, 2);
-        printf("ws_random,%u,%.4g,%.4g\n", gib, simulate(ev, NEV, 2, 0), f);
+        uint64_t walks;
+        const double f = baseline_walks(ev, NEV, 2), l = baseline_lean(ev, NEV, 2, &walks),
+                     p = baseline_parallel(ev, NEV, 2);
+        printf("ws_random,%u,%.4g,%.4g,%.4g,%.4g\n", gib, simulate(ev, NEV, 2, 0), f, l, p);
         fflush(stdout);
         free(ev);
     }
