@@ -15,6 +15,13 @@
  * model as its own structured description, so a parser bug is a mismatch
  * too.
  *
+ * In about 15 % of the cases (30 % of those with huge pages; a generator
+ * of their own, so the other cases are as before) khugepaged runs
+ * (--khugepaged, docs/kernel.md; gen_khugepaged), with --thp always in
+ * 40 % of them, and the streams fill 2 MiB blocks with base pages before
+ * they become eligible (fill_segment): scans, collapses, both refusals,
+ * full scans and promotions are counted by both and compared.
+ *
  * Streams are built to provoke the shortcuts of the per-access path:
  * repeats of one page, alternation, same-set conflicts, fetch/data
  * alternation, writes after reads of zero pages, page-crossing accesses,
@@ -83,6 +90,8 @@
 
 #define HUGE_BASE 0x40000000ull /* 2 MiB-aligned regions advised hugepage */
 #define PROT_BASE 0x50000000ull /* 8 pages mapped r--, rw-, r-x, --x or rwx */
+#define FILL_BASE 0x48000000ull /* with khugepaged: 4 MiB regions filled with base pages */
+#define FILL_REGIONS 3
 
 /* ---- a seeded generator of our own ---- */
 
@@ -106,6 +115,7 @@ static bool chance(struct rng *g, unsigned percent) { return below(g, 100) < per
 struct dcase {
     struct ref_machine m;
     char tlb[512], pwc[256], cost[128], cache[512];
+    char khp[160]; /* --khugepaged spec, "" without */
     struct vmsim_event *ev;
     size_t n;
     uint64_t batch_seed; /* how vmsim gets the events: 0 all at once, else random batches */
@@ -328,6 +338,7 @@ struct gen {
     bool huge_mapped[64]; /* by pid: its huge region is mapped */
     bool prot_region;     /* the first processes map PROT_BASE */
     unsigned cpu;
+    struct rng *kg; /* khugepaged's cases: when to fill a block (NULL: none, as before) */
 };
 
 static void push(struct gen *s, struct vmsim_event e)
@@ -396,12 +407,100 @@ static void gen_pool(struct gen *s)
 
 static uint64_t pick(struct gen *s) { return s->pool[below(s->g, s->npool)]; }
 
+/* Material for khugepaged: a 4 MiB region at FILL_BASE whose 2 MiB blocks
+ * get base pages while they are not eligible (each block filled up to a
+ * count drawn around the edges of max_ptes_none: all 512, 511, 510, a
+ * few, about half; some pages only read, so the zero frame), then made
+ * eligible: --thp madvise, a VMA advised hugepage afterwards; --thp
+ * always, implicit memory whose blocks a one-page VMA kept from being
+ * uniform until it is unmapped. Sometimes a fork in between (shared
+ * pages; or, the child gone at once, pages to reuse). Then the pages a
+ * nearly full block lacks (the write that completes it promotes it), and
+ * runs of one kind in one page of the region (where a scan would cut the
+ * memos' runs of hits, if vmsim formed them with huge pages: it does not,
+ * as every translation is tracked then). The region is cleared whole
+ * first, so no huge page is ever cut. */
+static void fill_segment(struct gen *s, vmsim_pid_t pid)
+{
+    struct rng *g = s->g;
+    const uint64_t base = FILL_BASE + below(g, FILL_REGIONS) * (4ull << 20), blk = 2ull << 20;
+    if (s->m->thp_always) {
+        os(s, VMSIM_EV_MUNMAP, pid, base, 2 * blk, 0);
+        os(s, VMSIM_EV_MMAP, pid, base, 4096, VMSIM_PROT_R | VMSIM_PROT_W);
+        os(s, VMSIM_EV_MMAP, pid, base + blk, 4096, VMSIM_PROT_R | VMSIM_PROT_W);
+    } else {
+        static const unsigned prots[] = {3, 7, 7, 1, 5};
+        os(s, VMSIM_EV_MMAP, pid, base, 2 * blk, prots[below(g, 5)]);
+    }
+    unsigned n[2], start[2], step[2];
+    for (unsigned b = 0; b < 2; b++) {
+        static const unsigned counts[] = {512, 512, 511, 510, 1, 2, 3};
+        const uint64_t x = below(g, 10);
+        n[b] = x < 7   ? counts[x]
+               : x < 9 ? 250 + (unsigned)below(g, 12)
+                       : (unsigned)below(g, 512);
+        const unsigned reads = chance(g, 50) ? 0 : (unsigned)below(g, 4);
+        start[b] = (unsigned)below(g, 512);
+        step[b] = 1 + 2 * (unsigned)below(g, 256); /* odd: a permutation */
+        for (unsigned i = 0; i < n[b]; i++) {
+            const unsigned page = (start[b] + i * step[b]) % 512;
+            acc(s, pid, i < reads ? VMSIM_READ : VMSIM_WRITE,
+                base + b * blk + page * 4096ull + below(g, 512) * 8, 8);
+        }
+    }
+    /* a fork: the blocks' pages shared (max_ptes_shared) while the child
+     * lives; if it exits at once, every page is read-only but private, and
+     * rewriting a block reuses each: the last reuse may promote it */
+    bool rewrite = false;
+    if (chance(g, 25) && s->next_pid < 64) {
+        const vmsim_pid_t child = s->next_pid++;
+        os(s, VMSIM_EV_FORK, pid, child, 0, 0);
+        if (chance(g, 50) || s->nlive >= 16) {
+            os(s, VMSIM_EV_EXIT, child, 0, 0, 0);
+            rewrite = true;
+        } else {
+            s->live[s->nlive++] = child;
+            s->huge_mapped[child] = s->huge_mapped[pid];
+        }
+    }
+    if (s->m->thp_always) {
+        os(s, VMSIM_EV_MUNMAP, pid, base, 4096, 0);
+        if (chance(g, 80))
+            os(s, VMSIM_EV_MUNMAP, pid, base + blk, 4096, 0);
+    } else {
+        os(s, VMSIM_EV_MADVISE, pid, base, chance(g, 75) ? 2 * blk : blk, VMSIM_ADV_HUGEPAGE);
+    }
+    /* the pages a nearly full block lacks, written now that it is eligible:
+     * the last one may promote it (--thp always: the blocker's page too) */
+    for (unsigned b = 0; b < 2; b++)
+        if (n[b] + 3 >= 512 && chance(g, 50)) {
+            for (unsigned i = n[b]; i < 512; i++)
+                acc(s, pid, VMSIM_WRITE,
+                    base + b * blk + (start[b] + i * step[b]) % 512 * 4096ull, 8);
+            if (s->m->thp_always)
+                acc(s, pid, VMSIM_WRITE, base + b * blk, 8);
+        }
+    for (unsigned i = 0; rewrite && i < 512; i++)
+        acc(s, pid, VMSIM_WRITE, base + (start[0] + i * step[0]) % 512 * 4096ull, 8);
+    for (unsigned k = (unsigned)below(g, 6); k; k--) {
+        const uint64_t page = base + below(g, 1024) * 4096;
+        const unsigned kind = chance(g, 70) ? VMSIM_READ : random_kind(s);
+        const unsigned run = 1 + (unsigned)below(g, 60);
+        for (unsigned j = 0; j < run; j++)
+            acc(s, pid, kind, page + below(g, 4096), 1 + below(g, 8));
+    }
+}
+
 static void gen_segment(struct gen *s)
 {
     struct rng *g = s->g;
     if (chance(g, 30))
         s->cpu = (unsigned)below(g, s->m->ncpus);
     vmsim_pid_t pid = some_pid(s);
+    if (s->kg && chance(s->kg, 10)) {
+        fill_segment(s, pid);
+        return;
+    }
     if (s->m->dram && chance(g, 10)) {
         /* Frames change roles: a written data line, walks that may evict
          * it (its set remembers it), its page unmapped, then faults whose
@@ -413,7 +512,7 @@ static void gen_segment(struct gen *s)
         acc(s, pid, VMSIM_WRITE, a, 8);
         for (unsigned i = 0; i < 12; i++)
             acc(s, pid, VMSIM_READ, below(g, va_top >> 12) << 12 | below(g, 512) << 3, 8);
-        if (a + 2 * 4096 <= HUGE_BASE || a >= huge_end)
+        if ((a + 2 * 4096 <= HUGE_BASE || a >= huge_end) && !s->m->thp_always)
             os(s, VMSIM_EV_MUNMAP, pid, a, 8, 0);
         for (unsigned i = 0; i < 6; i++)
             acc(s, pid, random_kind(s), below(g, va_top >> 12) << 12 | below(g, 512) << 3, 8);
@@ -499,8 +598,8 @@ static void gen_segment(struct gen *s)
         const uint64_t a = pick(s), l = 1 + below(g, 3 * 4096), huge_end = HUGE_BASE + (4ull << 20);
         if (chance(g, 30) && s->m->huge)
             os(s, VMSIM_EV_MUNMAP, pid, HUGE_BASE + (below(g, 2) << 21), 2ull << 20, 0);
-        else if (a + l + 4096 <= HUGE_BASE || a >= huge_end) /* never a cut huge page: not modelled */
-            os(s, VMSIM_EV_MUNMAP, pid, a, l, 0);
+        else if ((a + l + 4096 <= HUGE_BASE || a >= huge_end) && !s->m->thp_always)
+            os(s, VMSIM_EV_MUNMAP, pid, a, l, 0); /* never a cut huge page: not modelled */
         break;
     }
     case 10: /* an exit, and the pid comes back (a new process) */
@@ -527,7 +626,7 @@ static void gen_segment(struct gen *s)
         static const unsigned prots[] = {0, 1, 3, 5, 4, 7};
         const uint64_t a = chance(g, 50) ? PROT_BASE + (below(g, 8) << 12) : pick(s);
         const uint64_t l = 1 + below(g, 3 * 4096), huge_end = HUGE_BASE + (4ull << 20);
-        if (a + l + 4096 <= HUGE_BASE || a >= huge_end) {
+        if ((a + l + 4096 <= HUGE_BASE || a >= huge_end) && !s->m->thp_always) {
             push(s, (struct vmsim_event){.type = VMSIM_EV_MPROTECT, .kind = (uint8_t)prots[below(g, 6)],
                                          .pid = pid, .addr = a, .len = l});
             for (unsigned i = 0; i < 8; i++)
@@ -554,9 +653,9 @@ static void gen_segment(struct gen *s)
     }
 }
 
-static void gen_stream(struct rng *g, struct dcase *c, size_t target)
+static void gen_stream(struct rng *g, struct dcase *c, size_t target, struct rng *kg)
 {
-    struct gen s = {.g = g, .m = &c->m, .next_pid = 20, .prot_region = chance(g, 50)};
+    struct gen s = {.g = g, .m = &c->m, .next_pid = 20, .prot_region = chance(g, 50), .kg = kg};
     const unsigned nproc = 1 + (unsigned)below(g, 3);
     for (unsigned i = 0; i < nproc; i++) {
         const vmsim_pid_t pid = 1 + i;
@@ -789,8 +888,10 @@ static int make_config(const struct dcase *c, struct vmsim_config *cfg, char *wh
     cfg->asids = c->m.asids;
     if (c->m.huge) {
         cfg->anon_page_shift = 21;
-        cfg->thp = VMSIM_THP_MADVISE;
+        cfg->thp = c->m.thp_always ? VMSIM_THP_ALWAYS : VMSIM_THP_MADVISE;
     }
+    if (!rc && c->khp[0])
+        rc = vmsim_khugepaged_parse(c->khp, cfg, why, whylen);
     cfg->threads = c->threads;
     cfg->locks = (uint8_t)c->locks;
     cfg->verify = c->verify;
@@ -1025,8 +1126,11 @@ static int compare(const struct dcase *c, const struct vmsim_event *ev, size_t n
 static const char *const coverage[] = {
     "translations_huge", "tlb.misses_all_levels", "pwc.hits", "pwc.misses", "faults.demand_zero_read",
     "faults.demand_zero_write", "faults.cow_zero", "faults.cow_copy", "faults.cow_reuse",
-    "faults.bad_address", "faults.protection", "thp.fallbacks", "tlb.flushes", "tlb.invalidations", "tlb.shootdown_ipis",
-    "context_switches", "forks", "walks.count"};
+    "faults.bad_address", "faults.protection", "thp.fallbacks", "thp.promotions", "tlb.flushes",
+    "tlb.invalidations", "tlb.shootdown_ipis", "context_switches", "forks", "walks.count",
+    "khugepaged.scans", "khugepaged.pages_scanned", "khugepaged.full_scans", "khugepaged.collapses",
+    "khugepaged.collapse_fail_none", "khugepaged.collapse_fail_shared", "khugepaged.pages_copied",
+    "khugepaged.cycles"};
 
 static void add_coverage(uint64_t *sum, const struct fields *f)
 {
@@ -1131,11 +1235,13 @@ static void print_event(FILE *f, const struct vmsim_event *e)
 static void command_options(const struct dcase *c, char *buf, size_t len)
 {
     int k = snprintf(buf, len,
-                     "--geometry %s --tlb '%s' --pwc '%s' --cost '%s' --cpus %u%s%s%s%s%s",
+                     "--geometry %s --tlb '%s' --pwc '%s' --cost '%s' --cpus %u%s%s%s%s%s%s%s%s",
                      c->m.levels == 5 ? "x86-64-5l" : "x86-64", c->tlb, c->pwc, c->cost,
                      c->m.ncpus, c->m.asids ? "" : " --no-asid",
-                     c->m.huge ? " --thp madvise --page-size 2m" : "",
-                     c->cache[0] ? " --cache '" : "", c->cache, c->cache[0] ? "'" : "");
+                     !c->m.huge ? "" : c->m.thp_always ? " --thp always --page-size 2m"
+                                                       : " --thp madvise --page-size 2m",
+                     c->cache[0] ? " --cache '" : "", c->cache, c->cache[0] ? "'" : "",
+                     c->khp[0] ? " --khugepaged '" : "", c->khp, c->khp[0] ? "'" : "");
     if (c->threads > 1 && k >= 0 && (size_t)k < len)
         snprintf(buf + k, len - (size_t)k, " --threads %u --locks %s%s", c->threads,
                  vmsim_locks_names[c->locks], c->verify ? " --verify" : "");
@@ -1174,6 +1280,37 @@ static size_t report_failure(const struct dcase *c, const char *what, const char
 
 static void case_free(struct dcase *c) { free(c->ev); }
 
+/* A khugepaged config around the edges (docs/kernel.md, "khugepaged"):
+ * scans every 4-303 accesses, in a tenth of them every 1-3 (in streams
+ * of 600 accesses at most: such scans are dear); progress of one entry,
+ * about one block or several; limits 0, 1, 511, 512, anything, or the
+ * default (max_ptes_swap too, though nothing is swapped out here); --thp
+ * always in 40 % of them. The model gets the values, with the documented
+ * defaults for those the spec leaves out; vmsim the spec string. */
+static void gen_khugepaged(struct rng *g, struct dcase *c)
+{
+    struct ref_machine *m = &c->m;
+    static const uint32_t edges[] = {0, 1, 511, 512};
+    m->thp_always = chance(g, 40);
+    m->khp_every = chance(g, 10) ? 1 + below(g, 3) : 4 + below(g, 300);
+    static const uint32_t pages[] = {1, 2, 511, 512, 513, 1024, 4096};
+    m->khp_pages = chance(g, 80) ? pages[below(g, 7)] : 1 + (uint32_t)below(g, 3000);
+    int n = snprintf(c->khp, sizeof c->khp, "every=%llu", (unsigned long long)m->khp_every);
+    if (m->khp_pages != 4096 || chance(g, 50))
+        n += snprintf(c->khp + n, sizeof c->khp - (size_t)n, ",pages=%u", m->khp_pages);
+    struct {
+        const char *key;
+        uint32_t *v, dflt;
+    } lim[] = {{"max_ptes_none", &m->khp_none, 511}, {"max_ptes_swap", &m->khp_swap, 64},
+               {"max_ptes_shared", &m->khp_shared, 256}, {"copy", &m->khp_copy, 500}};
+    for (size_t i = 0; i < sizeof lim / sizeof *lim; i++) {
+        const uint64_t x = below(g, 10);
+        *lim[i].v = x < 6 ? edges[below(g, 4)] : x < 8 ? (uint32_t)below(g, 1000) : lim[i].dflt;
+        if (x < 8 || chance(g, 30))
+            n += snprintf(c->khp + n, sizeof c->khp - (size_t)n, ",%s=%u", lim[i].key, *lim[i].v);
+    }
+}
+
 static void make_case(uint64_t seed, struct dcase *c)
 {
     struct rng g = {seed};
@@ -1192,7 +1329,14 @@ static void make_case(uint64_t seed, struct dcase *c)
     const uint64_t x = below(&g, 100);
     const size_t target = (x < 30 ? targets[below(&g, 2)] : x < 75 ? targets[2 + below(&g, 2)]
                                                                    : targets[4 + below(&g, 2)]);
-    gen_stream(&g, c, target / 2 + below(&g, target));
+    /* khugepaged (and --thp always with it) from a generator of its own too */
+    struct rng kg = {seed ^ 0x6b6875676570ull};
+    const bool khp = c->m.huge && chance(&kg, 20);
+    if (khp)
+        gen_khugepaged(&kg, c);
+    /* a scan every access or few costs a pass over the processes: short streams */
+    const size_t length = target / 2 + below(&g, target);
+    gen_stream(&g, c, khp && c->m.khp_every < 4 && length > 600 ? 600 : length, khp ? &kg : NULL);
     c->batch_seed = chance(&g, 20) ? 0 : rnd(&g) | 1;
 }
 
@@ -1336,6 +1480,7 @@ static void test_differential(void **state)
     uint64_t accesses = 0, events = 0, failed = 0, ran = 0;
     uint64_t cov[sizeof coverage / sizeof *coverage] = {0};
     uint64_t ccov[NCACHE_COV] = {0}, mem_cases = 0, mem_accesses = 0, mem_data_off = 0;
+    uint64_t khp_cases = 0, khp_always = 0, khp_accesses = 0;
     struct par_tally par = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1363,6 +1508,12 @@ static void test_differential(void **state)
                 case_free(&c);
                 break;
             }
+        }
+        if (bad >= 0 && c.m.khp_every) {
+            khp_cases++;
+            khp_always += c.m.thp_always;
+            for (size_t j = 0; j < c.n; j++)
+                khp_accesses += c.ev[j].type == VMSIM_EV_ACCESS;
         }
         if (bad >= 0 && c.m.dram) {
             add_cache_coverage(ccov, &model);
@@ -1406,6 +1557,9 @@ static void test_differential(void **state)
     printf("differential: %llu cases with a memory model (%llu with data=off), %llu accesses\n",
            (unsigned long long)mem_cases, (unsigned long long)mem_data_off,
            (unsigned long long)mem_accesses);
+    printf("differential: %llu cases with khugepaged (%llu with --thp always), %llu accesses\n",
+           (unsigned long long)khp_cases, (unsigned long long)khp_always,
+           (unsigned long long)khp_accesses);
     printf("differential: %llu cases, %llu events, %llu accesses, %llu mismatching, %.1f s\n",
            (unsigned long long)ran, (unsigned long long)events, (unsigned long long)accesses,
            (unsigned long long)failed, secs);

@@ -169,6 +169,23 @@ bool stat_value(const struct vmsim_stats *st, const struct vmsim_pt_footprint *f
                 return *v = c[j].v, true;
         }
     }
+    const struct vmsim_khugepaged_stats *kh = &st->khugepaged;
+    const struct {
+        const char *name;
+        uint64_t v;
+    } khp[] = {{"khugepaged.scans", kh->scans},
+               {"khugepaged.pages_scanned", kh->pages_scanned},
+               {"khugepaged.full_scans", kh->full_scans},
+               {"khugepaged.collapses", kh->collapses},
+               {"khugepaged.collapse_fail_alloc", kh->fail_alloc},
+               {"khugepaged.collapse_fail_none", kh->fail_none},
+               {"khugepaged.collapse_fail_swap", kh->fail_swap},
+               {"khugepaged.collapse_fail_shared", kh->fail_shared},
+               {"khugepaged.pages_copied", kh->pages_copied},
+               {"khugepaged.cycles", kh->cycles}};
+    for (size_t j = 0; cfg->khugepaged.every && j < sizeof khp / sizeof khp[0]; j++)
+        if (!strcmp(name, khp[j].name))
+            return *v = khp[j].v, true;
     unsigned i;
     if (sscanf(name, "walks.refs_histogram[%u]", &i) == 1 && i < VMSIM_MAX_LEVELS + 2)
         return *v = st->walk_hist[i], true;

@@ -689,7 +689,10 @@ static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
         pf->events += (unsigned)(end - i);
         for (; i < end; i++) {
             if (runs && !pf->on) { /* while walks are frequent, runs are short */
-                const uint64_t left = sim->k.khp.left; /* khugepaged's next scan */
+                /* khugepaged's next scan ends a run. (Today no run forms while it is
+                 * on: it needs huge pages, and they make every translation tracked,
+                 * wire(); the cut keeps it right if that changes.) */
+                const uint64_t left = sim->k.khp.left;
                 const size_t h = mmu_hits(&sim->mmu, ev + i, left && left < end - i ? left : end - i);
                 if (h) {
                     sim->k.cur_cpu = ev[i].cpu;

@@ -335,10 +335,14 @@ static int visit_tree(struct radix *r, struct rtab *t, vmsim_vaddr_t base, vmsim
 {
     unsigned k = t->level;
     uint64_t span = 1ull << r->shift[k];
-    for (uint64_t i = 0; i <= r->mask[k]; i++) {
+    /* only the entries that reach into [lo, hi): khugepaged looks for its
+     * next block through small windows of a large table */
+    for (uint64_t i = lo > base ? (lo - base) >> r->shift[k] : 0; i <= r->mask[k]; i++) {
         uint64_t e = t->e[i];
         vmsim_vaddr_t va = base + i * span;
-        if (!e || va + span <= lo || va >= hi)
+        if (va >= hi)
+            break;
+        if (!e || va + span <= lo)
             continue;
         int rc = (e & PTE_LEAF) ? fn(ctx, va, k, e) : visit_tree(r, t->child[i], va, lo, hi, fn, ctx);
         if (rc)

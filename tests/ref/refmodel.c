@@ -42,6 +42,34 @@
  *    inside one VMA or wholly in implicit memory (--thp always), takes a
  *    2 MiB page, unless base pages are mapped in it already
  *    (thp.fallbacks); other memory takes base pages.
+ *  - Promotion (kernel.md, "Promotion"): after a write fault (demand-zero,
+ *    copy-on-write of the zero frame or a copy, and, as src does, a reuse)
+ *    that leaves a base page, its block collapses when eligible and all
+ *    512 of its pages are base pages, writable, not the zero frame, mapped
+ *    once (thp.promotions): a new 2 MiB frame, the base pages unmapped as
+ *    munmap unmaps them, the huge leaf (writable; executable when a base
+ *    page was) and its tables.
+ *  - khugepaged (kernel.md, "khugepaged"; khp_every != 0): a scan after
+ *    every khp_every-th access event, on its CPU. The cursor is a slot of
+ *    the kernel's process table and an address; a new process takes the
+ *    slot freed last, else a new one at the end. From the cursor: the
+ *    lowest 2 MiB block holding a base page at or above the address (it
+ *    may start below it). If the VMA holding the block's start allows no
+ *    huge page (its first aligned block is not eligible, or none fits), the
+ *    VMA is skipped (progress 1, the cursor to its end); else an eligible
+ *    block is judged (progress and pages_scanned 512), an ineligible one
+ *    skipped (progress 1), the cursor to the block's end. No such block:
+ *    the next slot at address 0; past the last slot, a full scan and slot
+ *    0. The scan ends when progress reaches khp_pages, or at slot 0 address
+ *    0 the second time (its start counts). A judged block collapses unless
+ *    more than khp_none entries are empty or the zero frame (fail_none) or
+ *    more than khp_shared map a frame mapped twice or more (fail_shared);
+ *    the collapse is promotion's, the huge leaf taking its VMA's w and x
+ *    (implicit memory: both), pages_copied the pages not empty nor zero.
+ *    khugepaged.cycles: pt_ref per entry scanned + khp_copy x 512 per
+ *    collapse, in cycles, not in cycles_translation. Nothing is swapped
+ *    out and memory never runs out here, so max_ptes_swap never refuses
+ *    and no allocation fails.
  *  - Protection (kernel.md, the fault handler): a fault first checks the
  *    access against the VMA (reads need r, writes w, fetches x; implicit
  *    memory is rwx); a forbidden access is a protection fault, counted, not
@@ -203,6 +231,7 @@ struct proc {
     bool alive;
     uint32_t pid;
     uint32_t asid; /* with ASIDs: its number among all processes; else 0 */
+    size_t slot;   /* its place in the kernel's table (khugepaged's order) */
     uint64_t cpumask;
     struct leaf *leaf;
     size_t nleaf, capleaf;
@@ -237,6 +266,16 @@ struct ref {
     size_t nlist[REF_ORDERS], caplist[REF_ORDERS];
     uint64_t zero[2];    /* zero frames: [0] base, [1] 2 MiB; UINT64_MAX until needed */
     unsigned event_cpu;
+    /* The kernel's table of processes: a new process takes the slot freed
+     * last, else one past the end. khugepaged visits them in slot order. */
+    struct proc **slot;
+    size_t nslot, capslot;
+    size_t *freed;
+    size_t nfreed, capfreed;
+    /* khugepaged: accesses to its next scan, and where the scan goes on */
+    uint64_t khp_left;
+    size_t khp_slot;
+    uint64_t khp_va;
     /* the memory model */
     struct carray *carr[REF_MAX_CACHES]; /* ncpus copies, or one when shared */
     uint64_t cnow;       /* LRU clock of the caches: one tick per reference */
@@ -557,19 +596,22 @@ static void tables_make(struct ref *r, struct proc *p, uint64_t va, unsigned lk)
 }
 
 /* After a leaf of level `lk` at va went: the tables on its path left
- * without a leaf beneath, deepest first. */
-static void tables_prune(struct ref *r, struct proc *p, uint64_t va, unsigned lk)
+ * without a leaf beneath, deepest first. Whether one went. */
+static bool tables_prune(struct ref *r, struct proc *p, uint64_t va, unsigned lk)
 {
+    bool went = false;
     for (unsigned k = lk; k < r->m.levels; k++) {
         if (table_exists(p, k, va))
-            return;
+            return went;
         for (size_t i = 0; i < p->ntab; i++)
             if (p->tab[i].k == k && p->tab[i].prefix == va >> level_shift(k + 1)) {
                 frame_free(r, p->tab[i].frame, 0);
                 p->tab[i] = p->tab[--p->ntab];
+                went = true;
                 break;
             }
     }
+    return went;
 }
 
 /* Depth-first post-order (each table after the tables below it, entries in
@@ -647,6 +689,14 @@ static struct proc *proc_new(struct ref *r, uint32_t pid)
     p->pid = pid;
     r->proc[r->nproc++] = p;
     p->asid = r->m.asids ? (uint32_t)r->nproc : 0;
+    if (r->nfreed) {
+        p->slot = r->freed[--r->nfreed];
+    } else {
+        if (!grow((void **)&r->slot, &r->capslot, r->nslot + 1, sizeof *r->slot))
+            abort();
+        p->slot = r->nslot++;
+    }
+    r->slot[p->slot] = p;
     p->root = frame_alloc(r, 0);
     r->st.processes++;
     return p;
@@ -932,6 +982,161 @@ static void demand_zero(struct ref *r, struct proc *p, uint64_t va, bool write)
     tables_make(r, p, l.va, leaf_level(&l));
 }
 
+/* ---- blocks of base pages made huge (kernel.md, "Promotion", "khugepaged") ---- */
+
+static void unmap_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi);
+
+/* May the 2 MiB block at b be a huge page? demand_zero's rule: wholly
+ * inside one VMA advised hugepage (--thp always: any VMA), or (--thp
+ * always) wholly in implicit memory. */
+static bool block_eligible(const struct ref *r, const struct proc *p, uint64_t b)
+{
+    const uint64_t e = b + (1ull << HUGE_SHIFT);
+    const struct vma *v = vma_of(p, b);
+    if (!r->m.huge)
+        return false;
+    if (v)
+        return (v->huge || r->m.thp_always) && e <= v->hi;
+    if (!r->m.thp_always)
+        return false;
+    for (size_t i = 0; i < p->nvma; i++)
+        if (p->vma[i].lo < e && p->vma[i].hi > b)
+            return false;
+    return true;
+}
+
+/* Block b of p becomes one huge page: a new 2 MiB frame first, then every
+ * base page in it unmapped in address order as munmap unmaps them (the
+ * tables left empty, the frames, a shootdown each, the walk caches
+ * flushed), then the huge leaf and the tables it needs. */
+static void collapse_block(struct ref *r, struct proc *p, uint64_t b, bool writable, bool exec)
+{
+    const uint64_t f = frame_new(r, HUGE_SHIFT);
+    unmap_range(r, p, b, b + (1ull << HUGE_SHIFT));
+    const struct leaf l = {b, HUGE_SHIFT, f, false, writable, exec};
+    leaf_add(p, l);
+    tables_make(r, p, b, leaf_level(&l));
+}
+
+/* Promotion: after a write fault that left a base page at va, its block
+ * collapses when it is eligible and all 512 of its pages are base pages,
+ * writable, not the zero frame, mapped once. The huge page is writable,
+ * executable when one of them was. */
+static void promote(struct ref *r, struct proc *p, uint64_t va)
+{
+    const uint64_t b = va >> HUGE_SHIFT << HUGE_SHIFT;
+    if (!block_eligible(r, p, b))
+        return;
+    unsigned n = 0;
+    bool exec = false;
+    for (size_t i = 0; i < p->nleaf; i++) {
+        const struct leaf *l = &p->leaf[i];
+        if (l->va >> HUGE_SHIFT != b >> HUGE_SHIFT)
+            continue;
+        if (l->shift != BASE_SHIFT || !l->writable || l->zero || r->mapcount[l->frame] != 1)
+            return;
+        n++;
+        exec |= l->exec;
+    }
+    if (n != 512)
+        return;
+    collapse_block(r, p, b, true, exec);
+    r->st.thp_promotions++;
+}
+
+/* khugepaged visits eligible block b of p: 512 entries scanned; it
+ * collapses when at most khp_none entries are empty or the zero frame and
+ * at most khp_shared map a frame mapped elsewhere too (nothing is ever
+ * swapped out here, so khp_swap never refuses). The huge page takes its
+ * VMA's w and x (implicit memory: both). */
+static void khp_visit(struct ref *r, struct proc *p, uint64_t b)
+{
+    unsigned data = 0, shared = 0;
+    for (size_t i = 0; i < p->nleaf; i++) {
+        const struct leaf *l = &p->leaf[i];
+        if (l->shift == BASE_SHIFT && l->va >> HUGE_SHIFT == b >> HUGE_SHIFT && !l->zero) {
+            data++;
+            shared += r->mapcount[l->frame] > 1;
+        }
+    }
+    r->st.khp_scanned += 512;
+    if (512 - data > r->m.khp_none) {
+        r->st.khp_fail_none++;
+        return;
+    }
+    if (shared > r->m.khp_shared) {
+        r->st.khp_fail_shared++;
+        return;
+    }
+    const struct vma *v = vma_of(p, b);
+    const unsigned prot = v ? v->prot : 7u;
+    collapse_block(r, p, b, (prot & VMSIM_PROT_W) != 0, (prot & VMSIM_PROT_X) != 0);
+    r->st.khp_collapses++;
+    r->st.khp_copied += data;
+    r->st.khp_cycles += 512ull * r->m.khp_copy;
+    r->st.cycles += 512ull * r->m.khp_copy;
+}
+
+/* One scan, after every khp_every-th access, on that access's CPU. From
+ * the cursor (a slot, an address) on, slot by slot: the lowest block with
+ * a base page at or above the address. If the VMA holding the block's
+ * start has no eligible block (its first aligned block tested), it is
+ * skipped whole: progress 1, the cursor to its end. Else an eligible block
+ * is visited (progress 512), an ineligible one skipped (progress 1), and
+ * the cursor goes to the block's end. A process with no such block: the
+ * next slot from address 0. Past the last slot: a full scan, the first
+ * slot again. The scan ends when progress reaches khp_pages, or when it
+ * comes to the first slot at address 0 for the second time (counting its
+ * start). Cycles: pt_ref per entry scanned. (The cursor never reaches the
+ * end of the address space here: addresses stay below 2^57.) */
+static void khp_scan(struct ref *r)
+{
+    const uint64_t size = 1ull << HUGE_SHIFT, before = r->st.khp_scanned;
+    uint64_t progress = 0;
+    unsigned heads = 0;
+    r->khp_left = r->m.khp_every;
+    r->st.khp_scans++;
+    while (progress < r->m.khp_pages) {
+        if (r->khp_slot >= r->nslot) {
+            r->khp_slot = 0;
+            r->khp_va = 0;
+            r->st.khp_full++;
+        }
+        if (r->khp_slot == 0 && r->khp_va == 0 && ++heads == 2)
+            break;
+        struct proc *p = r->khp_slot < r->nslot ? r->slot[r->khp_slot] : NULL;
+        uint64_t low = UINT64_MAX; /* the lowest base page at or above the cursor */
+        for (size_t i = 0; p && i < p->nleaf; i++)
+            if (p->leaf[i].shift == BASE_SHIFT && p->leaf[i].va >= r->khp_va && p->leaf[i].va < low)
+                low = p->leaf[i].va;
+        if (low == UINT64_MAX) {
+            r->khp_slot++;
+            r->khp_va = 0;
+            continue;
+        }
+        const uint64_t b = low >> HUGE_SHIFT << HUGE_SHIFT, end = b + size;
+        const struct vma *v = vma_of(p, b);
+        if (v) {
+            const uint64_t first = (v->lo + size - 1) / size * size;
+            if (first + size > v->hi || !block_eligible(r, p, first)) {
+                progress++;
+                r->khp_va = v->hi > r->khp_va ? v->hi : end;
+                continue;
+            }
+        }
+        if (block_eligible(r, p, b)) {
+            khp_visit(r, p, b);
+            progress += 512;
+        } else {
+            progress++;
+        }
+        r->khp_va = end;
+    }
+    const uint64_t c = (r->st.khp_scanned - before) * r->m.cost_pt_ref;
+    r->st.khp_cycles += c;
+    r->st.cycles += c;
+}
+
 static void write_fault(struct ref *r, struct proc *p, struct leaf *l)
 {
     if (l->zero) {
@@ -1018,6 +1223,9 @@ static unsigned translate(struct ref *r, unsigned cpu, uint64_t va, unsigned kin
             demand_zero(r, p, va, write);
         else
             write_fault(r, p, l);
+        l = leaf_of(p, va);
+        if (write && l->shift == BASE_SHIFT)
+            promote(r, p, va);
         l = walk(r, c, p, va);
     }
     for (unsigned j = 0; j < np; j++)
@@ -1060,8 +1268,7 @@ static void access(struct ref *r, const struct vmsim_event *ev)
 
 static void unmap_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi)
 {
-    uint64_t before[REF_MAX_LEVELS + 1] = {0}, after[REF_MAX_LEVELS + 1] = {0};
-    count_tables(r, p, before);
+    bool went = false; /* a table: no walk cache may point into it */
     if (p->nleaf) /* qsort takes no NULL, even for no elements */
         qsort(p->leaf, p->nleaf, sizeof *p->leaf, leaf_cmp);
     for (size_t i = 0; i < p->nleaf; i++) {
@@ -1071,18 +1278,13 @@ static void unmap_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi)
         memmove(&p->leaf[i], &p->leaf[i + 1], (p->nleaf - i - 1) * sizeof *p->leaf);
         p->nleaf--;
         i--;
-        tables_prune(r, p, l.va, leaf_level(&l));
+        went |= tables_prune(r, p, l.va, leaf_level(&l));
         frame_unmap(r, &l);
         shootdown(r, p, l.va);
     }
-    count_tables(r, p, after);
-    for (unsigned k = 1; k <= r->m.levels; k++)
-        if (after[k] != before[k]) { /* a table went: no walk cache may point into it */
-            for (unsigned i = 0; i < r->m.ncpus; i++)
-                if (r->cpu[i].used)
-                    pwc_flush(&r->cpu[i]);
-            break;
-        }
+    for (unsigned i = 0; went && i < r->m.ncpus; i++)
+        if (r->cpu[i].used)
+            pwc_flush(&r->cpu[i]);
 }
 
 static void round_out(uint64_t addr, uint64_t len, uint64_t *lo, uint64_t *hi)
@@ -1139,6 +1341,10 @@ static void exit_proc(struct ref *r, struct proc *p)
     p->ntab = 0;
     frame_free(r, p->root, 0);
     p->alive = false;
+    r->slot[p->slot] = NULL;
+    if (!grow((void **)&r->freed, &r->capfreed, r->nfreed + 1, sizeof *r->freed))
+        abort();
+    r->freed[r->nfreed++] = p->slot;
     for (unsigned i = 0; i < r->m.ncpus; i++) {
         if (r->cpu[i].cur == p)
             r->cpu[i].cur = NULL;
@@ -1223,6 +1429,8 @@ int ref_event(struct ref *r, const struct vmsim_event *ev)
     switch (ev->type) {
     case VMSIM_EV_ACCESS:
         access(r, ev);
+        if (r->m.khp_every && --r->khp_left == 0)
+            khp_scan(r);
         return 0;
     case VMSIM_EV_SPAWN:
         if (proc_find(r, ev->pid) || ev->file > 1)
@@ -1292,6 +1500,7 @@ struct ref *ref_create(const struct ref_machine *m)
     r->m = *m;
     r->va_bits = BASE_SHIFT + 9u * m->levels;
     r->zero[0] = r->zero[1] = UINT64_MAX;
+    r->khp_left = m->khp_every;
     if (m->ncache > REF_MAX_CACHES || (m->row_hit && (!m->row_banks || !m->row_bytes))) {
         free(r);
         return NULL;
@@ -1376,6 +1585,8 @@ void ref_destroy(struct ref *r)
         free(r->proc[i]);
     }
     free(r->proc);
+    free(r->slot);
+    free(r->freed);
     free(r->mapcount);
     for (unsigned k = 0; k < REF_ORDERS; k++)
         free(r->list[k]);
@@ -1455,7 +1666,7 @@ void ref_stat_fields(const struct ref_machine *m, const struct ref_stats *s,
         {"faults.swap_in", 0},
         {"faults.table", 0},
         {"thp.fallbacks", s->thp_fallbacks},
-        {"thp.promotions", 0},
+        {"thp.promotions", s->thp_promotions},
         {"thp.splits", 0},
         {"reclaim.evictions", 0},
         {"tlb.flushes", s->tlb_flushes},
@@ -1473,6 +1684,23 @@ void ref_stat_fields(const struct ref_machine *m, const struct ref_stats *s,
     };
     for (size_t i = 0; i < sizeof scalar / sizeof scalar[0]; i++)
         fn(ctx, scalar[i].name, scalar[i].v);
+    const struct {
+        const char *name;
+        uint64_t v;
+    } khp[] = {
+        {"khugepaged.scans", s->khp_scans},
+        {"khugepaged.pages_scanned", s->khp_scanned},
+        {"khugepaged.full_scans", s->khp_full},
+        {"khugepaged.collapses", s->khp_collapses},
+        {"khugepaged.collapse_fail_alloc", 0},
+        {"khugepaged.collapse_fail_none", s->khp_fail_none},
+        {"khugepaged.collapse_fail_swap", 0},
+        {"khugepaged.collapse_fail_shared", s->khp_fail_shared},
+        {"khugepaged.pages_copied", s->khp_copied},
+        {"khugepaged.cycles", s->khp_cycles},
+    };
+    for (size_t i = 0; m->khp_every && i < sizeof khp / sizeof khp[0]; i++)
+        fn(ctx, khp[i].name, khp[i].v);
     for (unsigned i = 0; i < m->ntlb; i++) {
         snprintf(name, sizeof name, "tlb.%s.hits", m->tlb[i].name);
         fn(ctx, name, s->tlb_hits[i]);

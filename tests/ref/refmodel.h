@@ -57,6 +57,12 @@ struct ref_machine {
     bool asids;
     bool huge; /* --page-size 2m with --thp madvise: 2 MiB pages where advised `hugepage` */
     bool thp_always; /* with huge: --thp always, 2 MiB pages in implicit memory and every VMA too */
+    /* khugepaged (with huge; docs/kernel.md "khugepaged"): a scan every khp_every accesses
+     * (0: off), its progress khp_pages, the limits none, swap, shared, the cycles per page
+     * a collapse writes; --khugepaged every=,pages=,max_ptes_none=,max_ptes_swap=,
+     * max_ptes_shared=,copy= */
+    uint64_t khp_every;
+    uint32_t khp_pages, khp_none, khp_swap, khp_shared, khp_copy;
     /* The memory model (--cache): dram 0 means none, walk references cost pt_ref. */
     unsigned ncache;
     struct ref_cache cache[REF_MAX_CACHES];
@@ -76,7 +82,9 @@ struct ref_stats {
     uint64_t pwc_hits, pwc_misses, pwc_skipped;
     uint64_t faults_total, zero_read, zero_write, cow_zero, cow_copy, cow_reuse, bad_address;
     uint64_t protection;
-    uint64_t thp_fallbacks;
+    uint64_t thp_fallbacks, thp_promotions;
+    uint64_t khp_scans, khp_scanned, khp_full, khp_collapses, khp_fail_none, khp_fail_shared,
+        khp_copied, khp_cycles;
     uint64_t tlb_flushes, invalidations, ipis, context_switches, forks, processes;
     uint64_t cycles, cycles_translation;
     uint64_t tables[REF_MAX_LEVELS + 1]; /* live tables per level at the end, roots at [levels] */
