@@ -1,0 +1,59 @@
+/* A reference model of memory pressure (page replacement, swap-out,
+ * swap-in, page tables competing with data for frames) for one process
+ * on a 4-level x86-64 radix machine, written from docs/kernel.md
+ * ("Memory pressure", "Swap", "The cost of I/O") and the textbook
+ * algorithms, sharing no code with src/ (nor with refmodel.c).
+ * replmodel.c opens with every rule it implements. */
+#ifndef VMSIM_TESTS_REPLMODEL_H
+#define VMSIM_TESTS_REPLMODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum rm_policy { RM_FIFO, RM_CLOCK, RM_LRU, RM_OPT };
+
+/* One access of the process: its virtual page number, read or write. */
+struct rm_access {
+    uint64_t vpn;
+    bool write;
+};
+
+/* What the model says one access did: bits of the fault kinds taken. */
+enum {
+    RM_K_ZERO_READ = 1u << 0,
+    RM_K_ZERO_WRITE = 1u << 1,
+    RM_K_COW_ZERO = 1u << 2,
+    RM_K_COW_REUSE = 1u << 3,
+    RM_K_SWAP_IN = 1u << 4,
+    RM_K_OOM = 1u << 5,
+};
+
+struct rm_result {
+    /* the statistics of docs/stats.md they are named after */
+    uint64_t faults_total, zero_read, zero_write, cow_zero, cow_reuse, swap_in, oom;
+    uint64_t evictions, dropped_clean, swap_reads, swap_writes, slots_peak;
+    uint64_t frames_used, frames_peak;
+    uint64_t tables_by_level[4]; /* root first, as page_tables.tables_by_level */
+    /* OPT only: a victim was chosen among several frames never used
+     * again, where the documents leave the choice to the heap (see
+     * replmodel.c); from then on which of them is resident, and so the
+     * clean/dirty split of later evictions, is not determined. */
+    bool opt_tie;
+    uint8_t *kinds; /* per access, RM_K_* bits (caller frees) */
+};
+
+/* How OPT chooses among frames never used again: the oldest, or one that
+ * is dropped without a write first (the fewest swap writes any choice can
+ * give), or one that is written first (the most). */
+enum rm_tie { RM_TIE_OLDEST, RM_TIE_CLEAN_FIRST, RM_TIE_DIRTY_FIRST };
+
+/* Run n accesses with `frames` frames of memory and an unlimited swap
+ * device. Returns 0, or -1 when the model is out of host memory. */
+int rm_run(enum rm_policy policy, uint64_t frames, const struct rm_access *a, size_t n,
+           struct rm_result *out);
+/* The same, OPT breaking ties as `tie` says. */
+int rm_run_tie(enum rm_policy policy, enum rm_tie tie, uint64_t frames, const struct rm_access *a,
+               size_t n, struct rm_result *out);
+
+#endif
