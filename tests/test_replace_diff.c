@@ -70,6 +70,7 @@ struct rcase {
     uint64_t batch_seed;
     struct rm_access *a;
     size_t n;
+    bool os; /* munmaps and exits among the accesses */
 };
 
 static int cmp_u64(const void *x, const void *y)
@@ -134,7 +135,19 @@ static void make_case(uint64_t seed, struct rcase *c)
     c->a = malloc(c->n * sizeof *c->a);
     assert_non_null(c->a);
     size_t n = 0;
+    c->os = below(&g, 2);
     while (n < body) {
+        if (c->os && below(&g, 3) == 0) { /* a few pages, a region of 2 MiB or of 1 GiB */
+            const uint64_t v = vpn[below(&g, npages)], k = below(&g, 8);
+            c->a[n++] = k < 4 ? (struct rm_access){.vpn = v - k, .op = RM_MUNMAP,
+                                                   .pages = 1 + (uint32_t)below(&g, 64)}
+                        : k < 7 ? (struct rm_access){.vpn = v & ~511ull, .op = RM_MUNMAP,
+                                                     .pages = 512}
+                                : (struct rm_access){.vpn = v & ~((1ull << 18) - 1),
+                                                     .op = RM_MUNMAP, .pages = 1u << 18};
+        }
+        else if (c->os && below(&g, 12) == 0)
+            c->a[n++] = (struct rm_access){.op = RM_EXIT};
         const uint64_t kind = below(&g, 4), len = 50 + below(&g, 400);
         const uint64_t hot = 8 + below(&g, 200), from = below(&g, npages);
         for (uint64_t j = 0; j < len && n < body; j++) {
@@ -145,12 +158,13 @@ static void make_case(uint64_t seed, struct rcase *c)
             case 2: p = (from + j) % npages; break;
             default: p = (from + j % hot) % npages; break;
             }
-            c->a[n++] = (struct rm_access){vpn[p], below(&g, 100) < wpct};
+            c->a[n++] = (struct rm_access){.vpn = vpn[p], .write = below(&g, 100) < wpct};
         }
     }
     qsort(vpn, npages, sizeof *vpn, cmp_u64);
     for (uint64_t i = 0; i < npages; i++)
-        c->a[n++] = (struct rm_access){vpn[i], false};
+        c->a[n++] = (struct rm_access){.vpn = vpn[i]};
+    c->n = n;
     free(vpn);
 }
 
@@ -159,8 +173,11 @@ static struct vmsim_event *events(const struct rm_access *a, size_t n)
     struct vmsim_event *ev = malloc((n ? n : 1) * sizeof *ev);
     assert_non_null(ev);
     for (size_t i = 0; i < n; i++) /* somewhere inside the page, never across it */
-        ev[i] = ev_access(a[i].write ? VMSIM_WRITE : VMSIM_READ, 1,
-                          (a[i].vpn << 12) + ((a[i].vpn * 40) & 0xff8));
+        ev[i] = a[i].op == RM_MUNMAP ? ev_os(VMSIM_EV_MUNMAP, 0, 1, a[i].vpn << 12,
+                                             (uint64_t)a[i].pages << 12)
+                : a[i].op == RM_EXIT ? ev_os(VMSIM_EV_EXIT, 0, 1, 0, 0)
+                                     : ev_access(a[i].write ? VMSIM_WRITE : VMSIM_READ, 1,
+                                                 (a[i].vpn << 12) + ((a[i].vpn * 40) & 0xff8));
     return ev;
 }
 
@@ -435,10 +452,18 @@ static size_t report_failure(const struct rcase *c, const char *policy, enum rm_
     if (f)
         fprintf(f, "# vmsim text trace (docs/traces.md)\n");
     for (size_t i = 0; i < n; i++) {
+        char line[96];
         const unsigned long long va = (a[i].vpn << 12) + ((a[i].vpn * 40) & 0xff8);
-        printf("%c 1 0x%llx 8\n", a[i].write ? 'W' : 'R', va);
+        if (a[i].op == RM_MUNMAP)
+            snprintf(line, sizeof line, "munmap 1 0x%llx %llu\n",
+                     (unsigned long long)a[i].vpn << 12, (unsigned long long)a[i].pages << 12);
+        else if (a[i].op == RM_EXIT)
+            snprintf(line, sizeof line, "exit 1\n");
+        else
+            snprintf(line, sizeof line, "%c 1 0x%llx 8\n", a[i].write ? 'W' : 'R', va);
+        fputs(line, stdout);
         if (f)
-            fprintf(f, "%c 1 0x%llx 8\n", a[i].write ? 'W' : 'R', va);
+            fputs(line, f);
     }
     if (f)
         fclose(f);
@@ -467,7 +492,7 @@ static int check_random(const struct rcase *c, uint64_t opt_swap_in, char *diff,
     assert_int_equal(rm_run(RM_FIFO, c->mem / 4096, c->a, c->n, &r), 0);
     free(r.kinds);
     const uint64_t tables = r.tables_by_level[0] + r.tables_by_level[1] + r.tables_by_level[2] +
-                            r.tables_by_level[3];
+                            r.tables_by_level[3]; /* no munmap or exit: all the tables ever taken */
     const uint64_t room = c->mem / 4096 - tables - (r.zero_read ? 1 : 0);
     const uint64_t in = vs[S_ZW] + vs[S_COWZ] + vs[S_SWAPIN];
     int bad = 0;
@@ -484,10 +509,12 @@ static int check_random(const struct rcase *c, uint64_t opt_swap_in, char *diff,
     WANT(S_COWZ, r.cow_zero);
     WANT(S_COWC, 0);
     WANT(S_OOM, 0);
-    WANT(S_EVICT, in > room ? in - room : 0);
+    if (!c->os) /* else the frames munmap and exit free depend on the policy */
+        WANT(S_EVICT, in > room ? in - room : 0);
     WANT(S_CLEAN, vs[S_EVICT] - vs[S_SWRITE]);
     WANT(S_SREAD, vs[S_SWAPIN]);
     WANT(S_USED, r.frames_used);
+    WANT(S_T0, r.tables_by_level[0]);
     WANT(S_T3, r.tables_by_level[3]);
     WANT(S_CYCLES, COST_FAULT * vs[S_TOTAL] + COST_IO * (vs[S_SREAD] + vs[S_SWRITE]));
 #undef WANT
@@ -590,7 +617,7 @@ static void test_model_by_hand(void **state)
     struct rm_access a[16];
     struct rm_result r;
     for (size_t i = 0; i < 12; i++)
-        a[i] = (struct rm_access){(BASE_VA >> 12) + belady[i], true};
+        a[i] = (struct rm_access){.vpn = (BASE_VA >> 12) + belady[i], .write = true};
     const struct {
         enum rm_policy p;
         uint64_t frames, faults;
@@ -604,7 +631,7 @@ static void test_model_by_hand(void **state)
         free(r.kinds);
     }
     for (size_t i = 0; i < 13; i++)
-        a[i] = (struct rm_access){(BASE_VA >> 12) + clock_str[i], true};
+        a[i] = (struct rm_access){.vpn = (BASE_VA >> 12) + clock_str[i], .write = true};
     assert_int_equal(rm_run(RM_CLOCK, 7, a, 13, &r), 0);
     assert_int_equal(r.faults_total, 9);
     free(r.kinds);
@@ -613,7 +640,7 @@ static void test_model_by_hand(void **state)
      * (dirty, no copy). */
     struct rm_access b[260];
     for (size_t i = 0; i < 253; i++)
-        b[i] = (struct rm_access){(BASE_VA >> 12) + i, i > 0};
+        b[i] = (struct rm_access){.vpn = (BASE_VA >> 12) + i, .write = i > 0};
     assert_int_equal(rm_run(RM_FIFO, 256, b, 253, &r), 0);
     assert_int_equal(r.zero_read, 1);
     assert_int_equal(r.zero_write, 252);

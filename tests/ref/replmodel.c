@@ -55,6 +55,15 @@
  *   A frame the fault in progress works on is never the victim (kernel.md
  *   "What can be evicted"): the new page while its tables are taken.
  *
+ * munmap and exit (kernel.md "Which frame", "Swap", "The life of a
+ * page"): each page of the range goes back to never touched: its frame is
+ * freed (and with it the swap copy it kept), a swap entry gives up its
+ * slot, a zero mapping nothing; a table left with no entry (present,
+ * zero or swap) is freed, then the level above if that leaves it empty,
+ * up to (not including) the root. exit does so for every page and frees
+ * every table, the root too; the zero frame stays. A frame freed is free:
+ * the next one needed evicts nothing.
+ *
  * Cost (kernel.md "The cost of I/O"): each page read or written to swap
  * is one I/O; each fault one fault (the caller turns these into cycles). */
 #include "replmodel.h"
@@ -75,6 +84,7 @@ struct page {
     bool copy;     /* P_RES: its swap slot still holds its contents */
     bool ref;      /* Clock's reference bit */
     uint64_t next; /* OPT: the next access to it, NEVER if none */
+    bool gone;     /* munmap: released just now */
 };
 
 struct model {
@@ -90,6 +100,7 @@ struct model {
     size_t nlist, hand;
     uint64_t slots;
     uint32_t busy; /* a page whose frame may not be chosen */
+    bool alive;    /* the process exists (its root table is taken) */
     struct rm_result *r;
 };
 
@@ -213,7 +224,6 @@ static bool take_tables(struct model *m, uint64_t vpn)
         if (!take_frame(m))
             return false;
         m->tab[m->ntab++] = key;
-        m->r->tables_by_level[4 - level]++;
     }
     return true;
 }
@@ -252,12 +262,97 @@ static void write_reuse(struct model *m, struct page *pg)
     m->r->cow_reuse++;
 }
 
+static void drop_table(struct model *m, uint64_t key)
+{
+    for (size_t i = 0; i < m->ntab; i++)
+        if (m->tab[i] == key) {
+            m->tab[i] = m->tab[--m->ntab];
+            m->used--;
+            return;
+        }
+}
+
+/* Is any page (level 1) or table (above) under the table `key`? */
+static bool table_used(const struct model *m, uint64_t key)
+{
+    const unsigned level = (unsigned)(key >> 56);
+    const uint64_t region = key & ((1ull << 56) - 1);
+    if (level == 1) {
+        for (size_t i = 0; i < m->npg; i++)
+            if (m->pg[i].st != P_NONE && m->pg[i].vpn >> 9 == region)
+                return true;
+        return false;
+    }
+    for (size_t i = 0; i < m->ntab; i++)
+        if (m->tab[i] >> 56 == level - 1 && (m->tab[i] & ((1ull << 56) - 1)) >> 9 == region)
+            return true;
+    return false;
+}
+
+/* Page p goes back to never touched. */
+static void release(struct model *m, uint32_t p)
+{
+    struct page *pg = &m->pg[p];
+    if (pg->st == P_RES) {
+        for (size_t i = 0; i < m->nlist; i++)
+            if (m->list[i] == p)
+                list_remove(m, i);
+        m->used--;
+        if (pg->copy)
+            m->slots--;
+    } else if (pg->st == P_SWAP) {
+        m->slots--;
+    }
+    pg->st = P_NONE;
+    pg->copy = pg->dirty = pg->writable = pg->ref = false;
+}
+
+static void munmap_pages(struct model *m, uint64_t vpn, uint64_t pages)
+{
+    if (!m->alive)
+        return;
+    /* Pages in any order (none of the counts depends on it: Clock's hand
+     * ends on the first frame after it that stays), then their tables. */
+    for (uint32_t p = 0; p < m->npg; p++)
+        if (m->pg[p].vpn >= vpn && m->pg[p].vpn - vpn < pages && m->pg[p].st != P_NONE) {
+            release(m, p);
+            m->pg[p].gone = true;
+        }
+    for (uint32_t p = 0; p < m->npg; p++) {
+        if (!m->pg[p].gone)
+            continue;
+        m->pg[p].gone = false;
+        for (unsigned level = 1; level <= 3; level++) {
+            const uint64_t key = (uint64_t)level << 56 | m->pg[p].vpn >> (9 * level);
+            if (!have_table(m, key) || table_used(m, key))
+                break;
+            drop_table(m, key);
+        }
+    }
+}
+
+static void exit_process(struct model *m)
+{
+    if (!m->alive)
+        return;
+    for (uint32_t p = 0; p < m->npg; p++)
+        release(m, p);
+    m->used -= m->ntab + 1; /* every table and the root */
+    m->ntab = 0;
+    m->alive = false;
+}
+
 /* One access; returns its RM_K_* bits. */
 static uint8_t access_page(struct model *m, uint32_t p, bool write, uint64_t next)
 {
     struct rm_result *r = m->r;
     struct page *pg = &m->pg[p];
     uint8_t k = 0;
+    if (!m->alive) { /* a new process: its root first */
+        if (!take_frame(m))
+            goto oom;
+        m->alive = true;
+    }
     switch (pg->st) {
     case P_NONE:
         r->faults_total++;
@@ -358,6 +453,9 @@ int rm_run_tie(enum rm_policy policy, enum rm_tie tie, uint64_t frames, const st
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
+        idx[i] = NONE_IDX;
+        if (a[i].op != RM_ACCESS)
+            continue;
         idx[i] = page_of(&m, a[i].vpn);
         if (idx[i] == NONE_IDX) {
             idx[i] = (uint32_t)m.npg;
@@ -368,19 +466,25 @@ int rm_run_tie(enum rm_policy policy, enum rm_tie tie, uint64_t frames, const st
     for (size_t i = 0; i < m.npg; i++)
         m.pg[i].next = NEVER; /* here: the access after the one being scanned */
     for (size_t i = n; i-- > 0;) {
+        if (idx[i] == NONE_IDX)
+            continue;
         next[i] = m.pg[idx[i]].next;
         m.pg[idx[i]].next = i;
     }
     for (size_t i = 0; i < m.npg; i++)
         m.pg[i].next = NEVER;
-    if (n) {
-        m.used = 1; /* the root table, when the process first appears */
-        out->frames_peak = 1;
-        out->tables_by_level[0] = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].op == RM_MUNMAP)
+            munmap_pages(&m, a[i].vpn, a[i].pages);
+        else if (a[i].op == RM_EXIT)
+            exit_process(&m);
+        else
+            out->kinds[i] = access_page(&m, idx[i], a[i].write, next[i]);
     }
-    for (size_t i = 0; i < n; i++)
-        out->kinds[i] = access_page(&m, idx[i], a[i].write, next[i]);
     out->frames_used = m.used;
+    out->tables_by_level[0] = m.alive; /* the tables at the end, root first */
+    for (size_t i = 0; i < m.ntab; i++)
+        out->tables_by_level[4 - (m.tab[i] >> 56)]++;
     free(idx), free(next), free(m.pg), free(m.tab), free(m.list);
     return 0;
 }

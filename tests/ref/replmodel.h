@@ -13,10 +13,15 @@
 
 enum rm_policy { RM_FIFO, RM_CLOCK, RM_LRU, RM_OPT };
 
-/* One access of the process: its virtual page number, read or write. */
+/* One event of the process (pid 1): an access to a virtual page, read or
+ * write; an munmap of `pages` pages from vpn; or its exit (a later access
+ * makes it anew). */
+enum rm_op { RM_ACCESS = 0, RM_MUNMAP, RM_EXIT };
 struct rm_access {
     uint64_t vpn;
     bool write;
+    uint8_t op;     /* enum rm_op */
+    uint32_t pages; /* RM_MUNMAP */
 };
 
 /* What the model says one access did: bits of the fault kinds taken. */
@@ -34,13 +39,13 @@ struct rm_result {
     uint64_t faults_total, zero_read, zero_write, cow_zero, cow_reuse, swap_in, oom;
     uint64_t evictions, dropped_clean, swap_reads, swap_writes, slots_peak;
     uint64_t frames_used, frames_peak;
-    uint64_t tables_by_level[4]; /* root first, as page_tables.tables_by_level */
+    uint64_t tables_by_level[4]; /* at the end, root first (page_tables.tables_by_level) */
     /* OPT only: a victim was chosen among several frames never used
      * again, where the documents leave the choice to the heap (see
      * replmodel.c); from then on which of them is resident, and so the
      * clean/dirty split of later evictions, is not determined. */
     bool opt_tie;
-    uint8_t *kinds; /* per access, RM_K_* bits (caller frees) */
+    uint8_t *kinds; /* per event, RM_K_* bits (caller frees) */
 };
 
 /* How OPT chooses among frames never used again: the oldest, or one that
@@ -48,7 +53,7 @@ struct rm_result {
  * give), or one that is written first (the most). */
 enum rm_tie { RM_TIE_OLDEST, RM_TIE_CLEAN_FIRST, RM_TIE_DIRTY_FIRST };
 
-/* Run n accesses with `frames` frames of memory and an unlimited swap
+/* Run n events with `frames` frames of memory and an unlimited swap
  * device. Returns 0, or -1 when the model is out of host memory. */
 int rm_run(enum rm_policy policy, uint64_t frames, const struct rm_access *a, size_t n,
            struct rm_result *out);
