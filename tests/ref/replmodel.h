@@ -1,6 +1,7 @@
 /* A reference model of memory pressure (page replacement, swap-out,
- * swap-in, page tables competing with data for frames) for one process
- * on a 4-level x86-64 radix machine, written from docs/kernel.md
+ * swap-in, the swap cache, page tables competing with data for frames)
+ * for a few processes of private anonymous memory (fork, munmap, exit) on
+ * a 4-level x86-64 radix machine, written from docs/kernel.md
  * ("Memory pressure", "Swap", "The cost of I/O") and the textbook
  * algorithms, sharing no code with src/ (nor with refmodel.c).
  * replmodel.c opens with every rule it implements. */
@@ -13,15 +14,18 @@
 
 enum rm_policy { RM_FIFO, RM_CLOCK, RM_LRU, RM_OPT };
 
-/* One event of the process (pid 1): an access to a virtual page, read or
- * write; an munmap of `pages` pages from vpn; or its exit (a later access
- * makes it anew). */
-enum rm_op { RM_ACCESS = 0, RM_MUNMAP, RM_EXIT };
+/* One event of process pid (1 to RM_MAX_PID; 0 means 1): an access to a
+ * virtual page, read or write; an munmap of `pages` pages from vpn; its
+ * exit (a later access makes it anew); or a fork whose child is `child`,
+ * a pid no live process has. */
+#define RM_MAX_PID 4
+enum rm_op { RM_ACCESS = 0, RM_MUNMAP, RM_EXIT, RM_FORK };
 struct rm_access {
     uint64_t vpn;
     bool write;
     uint8_t op;     /* enum rm_op */
     uint32_t pages; /* RM_MUNMAP */
+    uint8_t pid, child;
 };
 
 /* What the model says one access did: bits of the fault kinds taken. */
@@ -32,11 +36,13 @@ enum {
     RM_K_COW_REUSE = 1u << 3,
     RM_K_SWAP_IN = 1u << 4,
     RM_K_OOM = 1u << 5,
+    RM_K_COW_COPY = 1u << 6,
 };
 
 struct rm_result {
     /* the statistics of docs/stats.md they are named after */
-    uint64_t faults_total, zero_read, zero_write, cow_zero, cow_reuse, swap_in, oom;
+    uint64_t faults_total, zero_read, zero_write, cow_zero, cow_copy, cow_reuse, swap_in, oom;
+    uint64_t event_oom; /* of oom: events, not accesses (a fork's tables, a root) */
     uint64_t evictions, dropped_clean, swap_reads, swap_writes, slots_peak;
     uint64_t frames_used, frames_peak;
     uint64_t tables_by_level[4]; /* at the end, root first (page_tables.tables_by_level) */
@@ -46,6 +52,7 @@ struct rm_result {
      * clean/dirty split of later evictions, is not determined. */
     bool opt_tie;
     uint8_t *kinds; /* per event, RM_K_* bits (caller frees) */
+    bool invalid;   /* a fork onto a live pid: vmsim stops there */
 };
 
 /* How OPT chooses among frames never used again: the oldest, or one that
