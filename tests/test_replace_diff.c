@@ -1,27 +1,32 @@
-/* Memory pressure, refereed: seeded random page-reference streams of one
- * process (reads and writes over a few hundred pages in up to ~180 regions
- * of 2 MiB, so that page tables take many of the frames too) run on 1 or 2
- * MiB of memory, where every policy evicts all the time, through
- * libvmsim's public API and through the reference model of
- * tests/ref/replmodel.c (written from docs/kernel.md, no code shared with
- * src/), compared exactly under FIFO, Clock, LRU and OPT:
+/* Memory pressure, refereed: seeded random page-reference streams (reads
+ * and writes over a few hundred pages in up to ~480 regions of 2 MiB, so
+ * that page tables take many of the frames too; in half of them munmaps of
+ * a few pages, a 2 MiB or a 1 GiB region and exits, in a quarter also forks
+ * of up to RM_MAX_PID processes) run on 1 or 2 MiB of memory, where every
+ * policy evicts all the time, through libvmsim's public API and through the
+ * reference model of tests/ref/replmodel.c (written from docs/kernel.md, no
+ * code shared with src/), compared exactly under FIFO, Clock, LRU and OPT:
  *
- *   - per access, the kinds of fault it took (vmsim_translate), the last
+ *   - per event, the kinds of fault it took (vmsim_translate), the last
  *     part of every stream being a read of every page in address order, so
  *     the resident set at the end shows as that pass's faults;
  *   - per run (vmsim_run in random batches, the plain per-access path),
  *     faults by kind, evictions, clean drops, swap reads and writes, the
- *     swap slots' peak, frames used and their peak, page tables, and the
- *     cycles, with every cost but `fault` and `io` set to 0 (the TLB, whose
- *     size changes from case to case, must not matter).
+ *     swap slots' peak, frames used and their peak, page tables by level,
+ *     and the cycles, with every cost but `fault` and `io` set to 0 (the
+ *     TLB, whose size changes from case to case, must not matter).
  *
+ * OPT's ties (frames never used again) are the heap's to break: there
+ * swap.writes must lie between the fewest and the most any choice gives.
+ * With forks OPT is not compared (a shared frame carries the next use of
+ * the process that touched it last, so its ties can change later faults).
  * Random replacement draws from vmsim's generator in an order the documents
  * do not fix, so it is held to what every policy must give on the same
- * stream: the model's (any policy's) demand-zero and table counts, evictions
- * = pages brought in - room for them, and no fewer swap-ins than OPT.
+ * stream: the demand-zero and table counts, evictions = pages brought in -
+ * room for them, no fewer swap-ins than OPT.
  *
- * A mismatch is shrunk (delta debugging over accesses) and printed as a
- * text trace with the `vmsim run` command line that replays it.
+ * A mismatch is shrunk (delta debugging over events) and printed as a text
+ * trace with the `vmsim run` command line that replays it.
  * VMSIM_REPL_SEED and VMSIM_REPL_CASES choose another seed and count. */
 #include <stdio.h>
 #include <stdlib.h>
