@@ -16,10 +16,15 @@
  *     and the cycles, with every cost but `fault` and `io` set to 0 (the
  *     TLB, whose size changes from case to case, must not matter).
  *
+ * A third of the streams run with a swap device too small for them, so
+ * that victims that need a slot are passed over (and some faults run out
+ * of memory).
+ *
  * OPT's ties (frames never used again) are the heap's to break: there
  * swap.writes must lie between the fewest and the most any choice gives.
  * With forks OPT is not compared (a shared frame carries the next use of
- * the process that touched it last, so its ties can change later faults).
+ * the process that touched it last, so its ties can change later faults),
+ * nor with a small swap (a tie can decide an out of memory).
  * Random replacement draws from vmsim's generator in an order the documents
  * do not fix, so it is held to what every policy must give on the same
  * stream: the demand-zero and table counts, evictions = pages brought in -
@@ -46,6 +51,8 @@
 #define COST_FAULT 1000
 #define COST_IO 100000
 #define BASE_VA 0x10000000000ull /* 1 TiB: L3 index 2 */
+#define SWAP_DEFAULT (256ull << 30) /* vmsim's --swap default */
+#define UNLIMITED (SWAP_DEFAULT / 4096)
 
 static const char *const policy_names[] = {"fifo", "clock", "lru", "opt"};
 /* TLBs of every size: none, tiny, the default-like two levels. */
@@ -71,6 +78,7 @@ static uint64_t below(struct rng *g, uint64_t n) { return n ? rnd(g) % n : 0; }
 
 struct rcase {
     uint64_t mem;    /* bytes */
+    uint64_t swap;   /* bytes */
     const char *tlb;
     uint64_t batch_seed;
     struct rm_access *a;
@@ -110,6 +118,9 @@ static void make_case(uint64_t seed, struct rcase *c)
         regions = npages / 256 + 1;
     if (npages < regions)
         npages = regions;
+    /* a third of the cases: a swap device that fills up, so that victims
+     * are passed over and some faults run out of memory */
+    c->swap = below(&g, 3) ? SWAP_DEFAULT : (room / 2 + below(&g, room * 2)) * 4096;
     uint64_t *vpn = malloc(npages * sizeof *vpn);
     assert_non_null(vpn);
     uint64_t *rbase = malloc(regions * sizeof *rbase);
@@ -216,11 +227,13 @@ static struct vmsim_event *events(const struct rm_access *a, size_t n)
 
 static int make_config(const struct rcase *c, const char *policy, struct vmsim_config *cfg)
 {
-    char why[256], mem[32];
+    char why[256], mem[32], swap[32];
     vmsim_config_default(cfg);
     snprintf(mem, sizeof mem, "%llum", (unsigned long long)(c->mem >> 20));
-    const char *opt[][2] = {{"geometry", "x86-64"}, {"mem", mem},       {"replace", policy},
-                            {"tlb", c->tlb},         {"pwc", "none"},    {"cost", COST}};
+    snprintf(swap, sizeof swap, "%lluk", (unsigned long long)(c->swap >> 10));
+    const char *opt[][2] = {{"geometry", "x86-64"}, {"mem", mem},       {"swap", swap},
+                            {"replace", policy},    {"tlb", c->tlb},    {"pwc", "none"},
+                            {"cost", COST}};
     for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
         if (vmsim_config_option(cfg, opt[i][0], opt[i][1], why, sizeof why)) {
             fprintf(stderr, "--%s %s: %s\n", opt[i][0], opt[i][1], why);
@@ -233,9 +246,10 @@ static void command_line(const struct rcase *c, const char *policy, const char *
                          size_t len)
 {
     snprintf(buf, len,
-             "vmsim run --trace text:%s --geometry x86-64 --mem %llum --replace %s --tlb '%s' "
-             "--pwc none --cost '%s'",
-             path, (unsigned long long)(c->mem >> 20), policy, c->tlb, COST);
+             "vmsim run --trace text:%s --geometry x86-64 --mem %llum --swap %lluk --replace %s "
+             "--tlb '%s' --pwc none --cost '%s'",
+             path, (unsigned long long)(c->mem >> 20), (unsigned long long)(c->swap >> 10), policy,
+             c->tlb, COST);
 }
 
 /* ---- the library's figures ---- */
@@ -364,7 +378,7 @@ static int compare_as(const struct rcase *c, const char *policy, enum rm_policy 
         diff[0] = '\0';
     int bad = 0;
     struct rm_result r;
-    assert_int_equal(rm_run(as, c->mem / 4096, a, n, &r), 0);
+    assert_int_equal(rm_run(as, c->mem / 4096, c->swap / 4096, a, n, &r), 0);
     if (r.invalid) { /* a fork onto a live pid (the shrinker made it): not a case */
         free(r.kinds);
         free(vk);
@@ -393,10 +407,10 @@ static int compare_as(const struct rcase *c, const char *policy, enum rm_policy 
     uint64_t lo = r.swap_writes, hi = r.swap_writes;
     if (r.opt_tie) {
         struct rm_result x;
-        assert_int_equal(rm_run_tie(as, RM_TIE_CLEAN_FIRST, c->mem / 4096, a, n, &x), 0);
+        assert_int_equal(rm_run_tie(as, RM_TIE_CLEAN_FIRST, c->mem / 4096, c->swap / 4096, a, n, &x), 0);
         lo = x.swap_writes;
         free(x.kinds);
-        assert_int_equal(rm_run_tie(as, RM_TIE_DIRTY_FIRST, c->mem / 4096, a, n, &x), 0);
+        assert_int_equal(rm_run_tie(as, RM_TIE_DIRTY_FIRST, c->mem / 4096, c->swap / 4096, a, n, &x), 0);
         hi = x.swap_writes;
         free(x.kinds);
         if (vs[S_SWRITE] < lo || vs[S_SWRITE] > hi) {
@@ -534,7 +548,7 @@ static int check_random(const struct rcase *c, uint64_t opt_swap_in, char *diff,
     if (run_lib(c, "random", c->a, c->n, vs, NULL))
         return 1;
     struct rm_result r; /* the policy does not matter to these */
-    assert_int_equal(rm_run(RM_FIFO, c->mem / 4096, c->a, c->n, &r), 0);
+    assert_int_equal(rm_run(RM_FIFO, c->mem / 4096, c->swap / 4096, c->a, c->n, &r), 0);
     free(r.kinds);
     const uint64_t tables = r.tables_by_level[0] + r.tables_by_level[1] + r.tables_by_level[2] +
                             r.tables_by_level[3]; /* no munmap or exit: all the tables ever taken */
@@ -549,6 +563,9 @@ static int check_random(const struct rcase *c, uint64_t opt_swap_in, char *diff,
             bad++;                                                                                 \
         }                                                                                          \
     } while (0)
+    WANT(S_CLEAN, vs[S_EVICT] - vs[S_SWRITE]);
+    if (c->swap != SWAP_DEFAULT) /* a full swap: which faults run out of memory varies */
+        return bad;
     WANT(S_ZR, r.zero_read);
     WANT(S_ZW, r.zero_write);
     WANT(S_COWZ, r.cow_zero);
@@ -558,14 +575,13 @@ static int check_random(const struct rcase *c, uint64_t opt_swap_in, char *diff,
         WANT(S_EVICT, in > room ? in - room : 0);
         WANT(S_USED, r.frames_used);
     }
-    WANT(S_CLEAN, vs[S_EVICT] - vs[S_SWRITE]);
     if (!c->fork) /* no swap cache without sharing */
         WANT(S_SREAD, vs[S_SWAPIN]);
     WANT(S_T0, r.tables_by_level[0]);
     WANT(S_T3, r.tables_by_level[3]);
     WANT(S_CYCLES, COST_FAULT * vs[S_TOTAL] + COST_IO * (vs[S_SREAD] + vs[S_SWRITE]));
 #undef WANT
-    if (!c->fork && vs[S_SWAPIN] < opt_swap_in) {
+    if (!c->os && vs[S_SWAPIN] < opt_swap_in) { /* OPT is optimal without munmap and exit */
         add(diff, len, "  %s: vmsim %llu, below OPT's %llu\n", vs[S_SWAPIN], opt_swap_in,
             "faults.swap_in");
         bad++;
@@ -589,8 +605,8 @@ static void test_replace_diff(void **state)
             char diff[4096];
             /* OPT's stamp is the last toucher's next use (docs/kernel.md): with
              * shared frames its ties can change later faults, not fixed */
-            if (p == RM_OPT && c.fork)
-                continue;
+            if (p == RM_OPT && (c.fork || c.swap != SWAP_DEFAULT))
+                continue; /* nor with a small swap: there a tie can decide an out of memory */
             if (compare_as(&c, policy_names[p], (enum rm_policy)p, c.a, c.n, diff, sizeof diff)) {
                 printf("case seed %llu, --replace %s:\n%s", (unsigned long long)(seed0 + i),
                        policy_names[p], diff);
@@ -598,7 +614,7 @@ static void test_replace_diff(void **state)
                     report_failure(&c, policy_names[p], (enum rm_policy)p, seed0 + i);
             }
             struct rm_result r;
-            assert_int_equal(rm_run((enum rm_policy)p, c.mem / 4096, c.a, c.n, &r), 0);
+            assert_int_equal(rm_run((enum rm_policy)p, c.mem / 4096, c.swap / 4096, c.a, c.n, &r), 0);
             free(r.kinds);
             evictions[p] += r.evictions;
             if (p == RM_FIFO) {
@@ -610,8 +626,10 @@ static void test_replace_diff(void **state)
             ties += r.opt_tie;
             if (r.opt_tie) {
                 struct rm_result x, y;
-                assert_int_equal(rm_run_tie(RM_OPT, RM_TIE_CLEAN_FIRST, c.mem / 4096, c.a, c.n, &x), 0);
-                assert_int_equal(rm_run_tie(RM_OPT, RM_TIE_DIRTY_FIRST, c.mem / 4096, c.a, c.n, &y), 0);
+                assert_int_equal(rm_run_tie(RM_OPT, RM_TIE_CLEAN_FIRST, c.mem / 4096, c.swap / 4096, c.a,
+                                                 c.n, &x), 0);
+                assert_int_equal(rm_run_tie(RM_OPT, RM_TIE_DIRTY_FIRST, c.mem / 4096, c.swap / 4096, c.a,
+                                                 c.n, &y), 0);
                 open_writes += y.swap_writes - x.swap_writes;
                 free(x.kinds), free(y.kinds);
             }
@@ -684,7 +702,7 @@ static void test_model_by_hand(void **state)
         uint64_t frames, faults;
     } want[] = {{RM_FIFO, 7, 9}, {RM_FIFO, 8, 10}, {RM_OPT, 7, 7}, {RM_LRU, 7, 10}};
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
-        assert_int_equal(rm_run(want[k].p, want[k].frames, a, 12, &r), 0);
+        assert_int_equal(rm_run(want[k].p, want[k].frames, UNLIMITED, a, 12, &r), 0);
         assert_int_equal(r.faults_total, want[k].faults);
         assert_int_equal(r.zero_write, 5);
         assert_int_equal(r.swap_in, want[k].faults - 5);
@@ -693,7 +711,7 @@ static void test_model_by_hand(void **state)
     }
     for (size_t i = 0; i < 13; i++)
         a[i] = (struct rm_access){.vpn = (BASE_VA >> 12) + clock_str[i], .write = true};
-    assert_int_equal(rm_run(RM_CLOCK, 7, a, 13, &r), 0);
+    assert_int_equal(rm_run(RM_CLOCK, 7, UNLIMITED, a, 13, &r), 0);
     assert_int_equal(r.faults_total, 9);
     free(r.kinds);
     /* A read first: the zero frame, the root and three tables, so
@@ -702,7 +720,7 @@ static void test_model_by_hand(void **state)
     struct rm_access b[260];
     for (size_t i = 0; i < 253; i++)
         b[i] = (struct rm_access){.vpn = (BASE_VA >> 12) + i, .write = i > 0};
-    assert_int_equal(rm_run(RM_FIFO, 256, b, 253, &r), 0);
+    assert_int_equal(rm_run(RM_FIFO, 256, UNLIMITED, b, 253, &r), 0);
     assert_int_equal(r.zero_read, 1);
     assert_int_equal(r.zero_write, 252);
     assert_int_equal(r.evictions, 1);

@@ -22,6 +22,13 @@
  *   resident read-only,    cow_reuse: writable, dirty, the swap copy
  *   write                  dropped (its slot freed)
  *
+ * A victim that needs a slot when every slot is in use cannot go: it is
+ * passed over and the policy asked for its next candidate (FIFO, LRU: the
+ * next from the head; Clock: the hand sweeps on; OPT: none), up to 64,
+ * then the allocation fails: out of memory (kernel.md "Eviction", "Out of
+ * memory"). An event that finds no frame (a root, a fork's table) counts
+ * as a fault out of memory but costs no fault cycles.
+ *
  * Eviction (kernel.md "Eviction", "Swap"): a dirty page, or one with no
  * valid copy, is written to a new slot (swap.writes); a clean page with a
  * copy is dropped (reclaim.dropped_clean). A slot is in use while a page
@@ -120,7 +127,7 @@ struct slot {
 struct model {
     enum rm_policy pol;
     enum rm_tie tie;
-    uint64_t frames, used;
+    uint64_t frames, used, nslots;
     uint64_t *vpn; /* of each page */
     size_t npg;
     struct ent *ent; /* [pid * npg + page] */
@@ -217,14 +224,15 @@ static bool referenced(struct model *m, uint32_t f)
     return any;
 }
 
-/* The index in the list of the victim, or nlist when there is none. */
-static size_t victim(struct model *m)
+/* The index in the list of the victim, or nlist when there is none; `tried`
+ * candidates were found before and could not go (swap full). */
+static size_t victim(struct model *m, unsigned tried)
 {
     switch (m->pol) {
     case RM_FIFO:
     case RM_LRU:
         for (size_t i = 0; i < m->nlist; i++)
-            if (m->list[i] != m->busy)
+            if (m->list[i] != m->busy && tried-- == 0)
                 return i;
         return m->nlist;
     case RM_CLOCK:
@@ -239,6 +247,8 @@ static size_t victim(struct model *m)
         return m->nlist;
     case RM_OPT: {
         size_t best = m->nlist, ties = 0;
+        if (tried) /* it gives up at the first that cannot go */
+            return m->nlist;
         for (size_t i = 0; i < m->nlist; i++) {
             if (m->list[i] == m->busy)
                 continue;
@@ -302,12 +312,17 @@ static bool take_frame(struct model *m)
             m->r->frames_peak = m->used;
         return true;
     }
-    const size_t i = victim(m);
-    if (i == m->nlist)
-        return false;
-    evict(m, m->list[i]);
-    m->used++;
-    return true;
+    for (unsigned tried = 0; tried < 64; tried++) {
+        const size_t i = victim(m, tried);
+        if (i == m->nlist)
+            return false;
+        if (writes_out(&m->fr[m->list[i]]) && m->slots == m->nslots)
+            continue; /* no slot for it: passed over */
+        evict(m, m->list[i]);
+        m->used++;
+        return true;
+    }
+    return false;
 }
 
 static bool have_table(struct model *m, uint64_t key)
@@ -404,12 +419,16 @@ static uint8_t oom(struct model *m)
     return RM_K_OOM;
 }
 
+static void event_oom(struct model *m);
+
 static bool ensure_process(struct model *m, unsigned pid)
 {
     if (m->alive[pid])
         return true;
-    if (!take_frame(m)) /* its root */
+    if (!take_frame(m)) { /* its root */
+        event_oom(m);
         return false;
+    }
     m->alive[pid] = true;
     return true;
 }
@@ -419,7 +438,7 @@ static uint8_t access_page(struct model *m, unsigned pid, uint32_t p, bool write
 {
     struct rm_result *r = m->r;
     if (!ensure_process(m, pid))
-        return oom(m);
+        return RM_K_OOM;
     struct ent *e = E(m, pid, p);
     uint8_t k = 0;
     switch (e->st) {
@@ -653,16 +672,17 @@ static void fork_process(struct model *m, unsigned parent, unsigned child, const
     free(had);
 }
 
-int rm_run(enum rm_policy policy, uint64_t frames, const struct rm_access *a, size_t n,
-           struct rm_result *out)
+int rm_run(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct rm_access *a,
+           size_t n, struct rm_result *out)
 {
-    return rm_run_tie(policy, RM_TIE_OLDEST, frames, a, n, out);
+    return rm_run_tie(policy, RM_TIE_OLDEST, frames, slots, a, n, out);
 }
 
-int rm_run_tie(enum rm_policy policy, enum rm_tie tie, uint64_t frames, const struct rm_access *a,
-               size_t n, struct rm_result *out)
+int rm_run_tie(enum rm_policy policy, enum rm_tie tie, uint64_t frames, uint64_t slots,
+               const struct rm_access *a, size_t n, struct rm_result *out)
 {
-    struct model m = {.pol = policy, .tie = tie, .frames = frames, .busy = NONE_IDX, .r = out};
+    struct model m = {.pol = policy, .tie = tie, .frames = frames, .nslots = slots,
+                      .busy = NONE_IDX, .r = out};
     memset(out, 0, sizeof *out);
     const size_t cap = n ? n : 1;
     uint32_t *idx = malloc(cap * sizeof *idx), *order = malloc(cap * sizeof *order);

@@ -60,12 +60,12 @@ struct rm_result {
  * give), or one that is written first (the most). */
 enum rm_tie { RM_TIE_OLDEST, RM_TIE_CLEAN_FIRST, RM_TIE_DIRTY_FIRST };
 
-/* Run n events with `frames` frames of memory and an unlimited swap
- * device. Returns 0, or -1 when the model is out of host memory. */
-int rm_run(enum rm_policy policy, uint64_t frames, const struct rm_access *a, size_t n,
-           struct rm_result *out);
+/* Run n events with `frames` frames of memory and a swap device of
+ * `slots` slots. Returns 0, or -1 when the model is out of host memory. */
+int rm_run(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct rm_access *a,
+           size_t n, struct rm_result *out);
 /* The same, OPT breaking ties as `tie` says. */
-int rm_run_tie(enum rm_policy policy, enum rm_tie tie, uint64_t frames, const struct rm_access *a,
-               size_t n, struct rm_result *out);
+int rm_run_tie(enum rm_policy policy, enum rm_tie tie, uint64_t frames, uint64_t slots,
+               const struct rm_access *a, size_t n, struct rm_result *out);
 
 #endif
