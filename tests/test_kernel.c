@@ -151,6 +151,29 @@ static void test_clock_swap_full(void **state)
     vmsim_destroy(sim);
 }
 
+/* A write through a private file mapping that gets its page into the page
+ * cache but finds no frame for its copy: the root and three tables, then
+ * the page-cache frame, fill a memory of 4 + 1 frames, and with --replace
+ * none nothing can go. One fault (docs/kernel.md, "The fault handler": a
+ * fault that cannot be fixed is counted and the access goes on
+ * untranslated): a page-cache miss, out of memory, no copy; not a second
+ * fault on a retry. */
+static void test_private_write_oom(void **state)
+{
+    struct vmsim_config cfg = config(TABLES + 1, VMSIM_REPLACE_NONE, 0);
+    struct vmsim *sim = new_machine(&cfg);
+    struct vmsim_event m = ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x400000, PAGE);
+    m.file = 7;
+    run1(sim, m);
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x400000));
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->faults_total, 1);
+    assert_int_equal(st->faults_pagecache_miss, 1);
+    assert_int_equal(st->faults_oom, 1);
+    assert_int_equal(st->faults_cow_copy, 0);
+    vmsim_destroy(sim);
+}
+
 /* Swap traffic, FIFO, 3 data frames; list order is load order.
  *   W1 W2 W3   three zero-fill faults                  [1 2 3]
  *   W4         evicts 1 (dirty): swap write 1          [2 3 4]
@@ -860,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_textbook_string),
         cmocka_unit_test(test_clock),
         cmocka_unit_test(test_clock_swap_full),
+        cmocka_unit_test(test_private_write_oom),
         cmocka_unit_test(test_swap_traffic),
         cmocka_unit_test(test_swap_slot_limit),
         cmocka_unit_test(test_out_of_memory),
