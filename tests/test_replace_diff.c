@@ -596,7 +596,7 @@ static void test_replace_diff(void **state)
                                                                           DEFAULT_CASES);
     uint64_t failures = 0, evictions[4] = {0}, swap_ins[4] = {0}, ties = 0, tight = 0;
     uint64_t open_writes = 0; /* OPT: swap writes the ties leave open, summed */
-    uint64_t forks = 0, copies = 0, cache_hits = 0; /* under FIFO */
+    uint64_t forks = 0, copies = 0, cache_hits = 0, full = 0, ooms = 0; /* under FIFO */
     for (uint64_t i = 0; i < cases; i++) {
         struct rcase c;
         make_case(seed0 + i, &c);
@@ -618,6 +618,8 @@ static void test_replace_diff(void **state)
             free(r.kinds);
             evictions[p] += r.evictions;
             if (p == RM_FIFO) {
+                full += c.swap != SWAP_DEFAULT;
+                ooms += r.oom;
                 forks += c.fork;
                 copies += r.cow_copy;
                 cache_hits += r.swap_in - r.swap_reads;
@@ -647,8 +649,10 @@ static void test_replace_diff(void **state)
         }
         free(c.a);
     }
-    printf("%llu cases with forks: %llu copy-on-write copies, %llu swap-cache hits (FIFO)\n",
-           (unsigned long long)forks, (unsigned long long)copies, (unsigned long long)cache_hits);
+    printf("%llu cases with forks: %llu copy-on-write copies, %llu swap-cache hits; %llu with "
+           "a small swap: %llu out of memory (FIFO)\n",
+           (unsigned long long)forks, (unsigned long long)copies, (unsigned long long)cache_hits,
+           (unsigned long long)full, (unsigned long long)ooms);
     printf("%llu cases (%llu with fewer than 100 frames left by the tables); evictions "
            "fifo %llu clock %llu lru %llu opt %llu; swap-ins fifo %llu clock %llu lru %llu opt "
            "%llu; OPT ties %llu (swap writes they leave open: %llu)\n",

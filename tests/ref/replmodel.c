@@ -22,6 +22,8 @@
  *   resident read-only,    cow_reuse: writable, dirty, the swap copy
  *   write                  dropped (its slot freed)
  *
+ * A mapping that finds no frame for a table gives back the tables it took
+ * (src/pt/radix.c prunes them; docs/kernel.md "Out of memory").
  * A victim that needs a slot when every slot is in use cannot go: it is
  * passed over and the policy asked for its next candidate (FIFO, LRU: the
  * next from the head; Clock: the hand sweeps on; OPT: none), up to 64,
@@ -338,16 +340,25 @@ static uint64_t table_key(unsigned pid, unsigned level, uint64_t vpn)
     return (uint64_t)pid << 60 | (uint64_t)level << 56 | vpn >> (9 * level);
 }
 
-/* The tables a mapping of pid at vpn lacks, top-down. */
+static void drop_table(struct model *m, uint64_t key);
+
+/* The tables a mapping of pid at vpn lacks, top-down. When one cannot be
+ * had, the ones this mapping took go again (each is empty but for the
+ * next, deepest first). */
 static bool take_tables(struct model *m, unsigned pid, uint64_t vpn)
 {
+    unsigned took = 0;
     for (unsigned level = 3; level >= 1; level--) {
         const uint64_t key = table_key(pid, level, vpn);
         if (have_table(m, key))
             continue;
-        if (!take_frame(m))
+        if (!take_frame(m)) {
+            for (unsigned l = level + 1; l <= 3 && took; l++, took--)
+                drop_table(m, table_key(pid, l, vpn));
             return false;
+        }
         m->tab[m->ntab++] = key;
+        took++;
     }
     return true;
 }
@@ -437,8 +448,8 @@ static bool ensure_process(struct model *m, unsigned pid)
 static uint8_t access_page(struct model *m, unsigned pid, uint32_t p, bool write, uint64_t next)
 {
     struct rm_result *r = m->r;
-    if (!ensure_process(m, pid))
-        return RM_K_OOM;
+    if (!ensure_process(m, pid)) /* the event's, before any translation */
+        return 0;
     struct ent *e = E(m, pid, p);
     uint8_t k = 0;
     switch (e->st) {

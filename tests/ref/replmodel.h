@@ -51,7 +51,9 @@ struct rm_result {
      * replmodel.c); from then on which of them is resident, and so the
      * clean/dirty split of later evictions, is not determined. */
     bool opt_tie;
-    uint8_t *kinds; /* per event, RM_K_* bits (caller frees) */
+    uint8_t *kinds; /* per event, RM_K_* bits (caller frees); an access whose
+                       process finds no frame for its root counts as an event
+                       out of memory (event_oom), with no kind of its own */
     bool invalid;   /* a fork onto a live pid: vmsim stops there */
 };
 
