@@ -597,6 +597,7 @@ static void test_replace_diff(void **state)
     uint64_t failures = 0, evictions[4] = {0}, swap_ins[4] = {0}, ties = 0, tight = 0;
     uint64_t open_writes = 0; /* OPT: swap writes the ties leave open, summed */
     uint64_t forks = 0, copies = 0, cache_hits = 0, full = 0, ooms = 0; /* under FIFO */
+    uint64_t opt_cases = 0;
     for (uint64_t i = 0; i < cases; i++) {
         struct rcase c;
         make_case(seed0 + i, &c);
@@ -607,6 +608,7 @@ static void test_replace_diff(void **state)
              * shared frames its ties can change later faults, not fixed */
             if (p == RM_OPT && (c.fork || c.swap != SWAP_DEFAULT))
                 continue; /* nor with a small swap: there a tie can decide an out of memory */
+            opt_cases += p == RM_OPT;
             if (compare_as(&c, policy_names[p], (enum rm_policy)p, c.a, c.n, diff, sizeof diff)) {
                 printf("case seed %llu, --replace %s:\n%s", (unsigned long long)(seed0 + i),
                        policy_names[p], diff);
@@ -655,12 +657,12 @@ static void test_replace_diff(void **state)
            (unsigned long long)full, (unsigned long long)ooms);
     printf("%llu cases (%llu with fewer than 100 frames left by the tables); evictions "
            "fifo %llu clock %llu lru %llu opt %llu; swap-ins fifo %llu clock %llu lru %llu opt "
-           "%llu; OPT ties %llu (swap writes they leave open: %llu)\n",
+           "%llu; OPT compared on %llu, ties in %llu (swap writes they leave open: %llu)\n",
            (unsigned long long)cases, (unsigned long long)tight, (unsigned long long)evictions[0],
            (unsigned long long)evictions[1], (unsigned long long)evictions[2],
            (unsigned long long)evictions[3], (unsigned long long)swap_ins[0],
            (unsigned long long)swap_ins[1], (unsigned long long)swap_ins[2],
-           (unsigned long long)swap_ins[3], (unsigned long long)ties,
+           (unsigned long long)swap_ins[3], (unsigned long long)opt_cases, (unsigned long long)ties,
            (unsigned long long)open_writes);
     /* the suite must put memory under pressure, or it referees nothing */
     assert_true(evictions[RM_FIFO] > 100 * cases);
