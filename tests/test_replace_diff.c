@@ -665,9 +665,11 @@ static void test_replace_diff(void **state)
            (unsigned long long)swap_ins[3], (unsigned long long)opt_cases, (unsigned long long)ties,
            (unsigned long long)open_writes);
     /* the suite must put memory under pressure, or it referees nothing */
-    assert_true(evictions[RM_FIFO] > 100 * cases);
-    assert_true(evictions[RM_OPT] > 100 * cases / 2);
-    assert_true(copies > 0 && cache_hits > 0);
+    if (cases >= 16) { /* the default counts (a soak of a few cases may have none) */
+        assert_true(evictions[RM_FIFO] > 100 * cases);
+        assert_true(evictions[RM_OPT] > 100 * cases / 2);
+        assert_true(copies > 0 && cache_hits > 0 && ooms > 0);
+    }
     assert_int_equal(failures, 0);
 }
 

@@ -47,7 +47,9 @@
  *          loses its bit and is passed, the first unreferenced one goes and
  *          the hand stays on its successor; a new frame is put just behind
  *          the hand (before the first eviction: at the end, the same place
- *          in the circle). Every access to a resident page sets the bit;
+ *          in the circle). Every access to a resident page sets the bit
+ *          (a walk sets it before any fault: a write that then runs out
+ *          of memory has set it too);
  *          a fault that maps a page sets it too.
  *   OPT    Belady: the frame whose next access lies furthest ahead; a frame
  *          never accessed again counts as furthest. Several frames never
@@ -452,6 +454,11 @@ static uint8_t access_page(struct model *m, unsigned pid, uint32_t p, bool write
         return 0;
     struct ent *e = E(m, pid, p);
     uint8_t k = 0;
+    /* The walk (or the TLB entry a walk filled) finds a present entry and
+     * sets its accessed bit, even when the access then faults and the
+     * fault finds no frame: Clock sees that reference. */
+    if (e->st == P_RES)
+        e->ref = true;
     switch (e->st) {
     case P_NONE:
         r->faults_total++;
