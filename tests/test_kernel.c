@@ -113,6 +113,67 @@ static void test_clock(void **state)
     assert_int_equal(faults_of(ref2, 13, 3, VMSIM_REPLACE_CLOCK), 9);
 }
 
+/* Clock when the swap is full: a victim that cannot go (dirty, no free
+ * slot) is passed over and the next candidate is the next frame the hand
+ * finds (docs/kernel.md, "Eviction"). 5 data frames, 5 swap slots, Clock;
+ * * marks a reference bit, the hand is after the last victim:
+ *   W1..W5      [1* 2* 3* 4* 5*]                                    5 faults
+ *   W6          clears all, takes 1 (write, slot a): [6* 2 3 4 5]
+ *   R1          takes 2 (slot b), 1 back clean, copy in a: [6* 1* 3 4 5]
+ *   W7          takes 3 (slot c): [6* 1* 7* 4 5]
+ *   R2          takes 4 (slot d), 2 back clean: [6* 1* 7* 2* 5]
+ *   W8          takes 5 (slot e, the last): [6* 1* 7* 2* 8*]           10
+ *   W9          clears all, 6 needs a slot: passed over; the next, 1, is
+ *               clean with its copy: dropped. [6 9* 7 2 8]            11
+ * So 9 zero-fill faults, 2 swap-ins, 6 evictions (5 written, 1 dropped),
+ * no out of memory; and R1 then reads 1 back (a swap-in). Counting the
+ * candidates already passed again from the hand at each try instead
+ * visits 6 7 6 8 8 6 7 ... and never a clean one: out of memory. */
+static void test_clock_swap_full(void **state)
+{
+    struct vmsim_config cfg = config(TABLES + 5, VMSIM_REPLACE_CLOCK, 5);
+    struct vmsim *sim = new_machine(&cfg);
+    const unsigned W = VMSIM_WRITE, R = VMSIM_READ;
+    const unsigned k[] = {W, W, W, W, W, W, R, W, R, W, W, R};
+    const int page[] = {1, 2, 3, 4, 5, 6, 1, 7, 2, 8, 9, 1};
+    for (int i = 0; i < 11; i++)
+        run1(sim, ev_access(k[i], 1, (uint64_t)page[i] * PAGE));
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->faults_oom, 0);
+    assert_int_equal(st->faults_zero_write, 9);
+    assert_int_equal(st->faults_swap_in, 2);
+    assert_int_equal(st->evictions, 6);
+    assert_int_equal(st->swap_writes, 5);
+    assert_int_equal(st->evictions_clean, 1);
+    run1(sim, ev_access(k[11], 1, (uint64_t)page[11] * PAGE));
+    st = vmsim_get_stats(sim);
+    assert_int_equal(st->faults_swap_in, 3); /* 1 was the one evicted */
+    vmsim_destroy(sim);
+}
+
+/* A write through a private file mapping that gets its page into the page
+ * cache but finds no frame for its copy: the root and three tables, then
+ * the page-cache frame, fill a memory of 4 + 1 frames, and with --replace
+ * none nothing can go. One fault (docs/kernel.md, "The fault handler": a
+ * fault that cannot be fixed is counted and the access goes on
+ * untranslated): a page-cache miss, out of memory, no copy; not a second
+ * fault on a retry. */
+static void test_private_write_oom(void **state)
+{
+    struct vmsim_config cfg = config(TABLES + 1, VMSIM_REPLACE_NONE, 0);
+    struct vmsim *sim = new_machine(&cfg);
+    struct vmsim_event m = ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 0x400000, PAGE);
+    m.file = 7;
+    run1(sim, m);
+    run1(sim, ev_access(VMSIM_WRITE, 1, 0x400000));
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    assert_int_equal(st->faults_total, 1);
+    assert_int_equal(st->faults_pagecache_miss, 1);
+    assert_int_equal(st->faults_oom, 1);
+    assert_int_equal(st->faults_cow_copy, 0);
+    vmsim_destroy(sim);
+}
+
 /* Swap traffic, FIFO, 3 data frames; list order is load order.
  *   W1 W2 W3   three zero-fill faults                  [1 2 3]
  *   W4         evicts 1 (dirty): swap write 1          [2 3 4]
@@ -821,6 +882,8 @@ int main(void)
         cmocka_unit_test(test_belady_anomaly),
         cmocka_unit_test(test_textbook_string),
         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_clock_swap_full),
+        cmocka_unit_test(test_private_write_oom),
         cmocka_unit_test(test_swap_traffic),
         cmocka_unit_test(test_swap_slot_limit),
         cmocka_unit_test(test_out_of_memory),

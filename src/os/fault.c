@@ -185,7 +185,9 @@ static int swap_in(struct kernel *k, struct process *p, const struct vma *v, vms
         return oom(k, rc);
     }
     swap_put(&k->phys->swap, slot); /* the entry no longer names the slot */
-    *fixed = true;
+    /* A write is fixed only if write_fault fixes it: a copy that finds no
+     * frame is out of memory, and the access goes on untranslated. */
+    *fixed = !(kind & 1u);
     if (kind & 1u)
         return write_fault(k, p, v, va, level, ro | PTE_P, fixed);
     return VMSIM_OK;
@@ -250,7 +252,7 @@ static int file_fault(struct kernel *k, struct process *p, const struct vma *v, 
         kernel_put_frame(k, pfn);
         return oom(k, rc);
     }
-    *fixed = true;
+    *fixed = !(write && !shared); /* a private write: if write_fault fixes it (swap_in) */
     if (fresh && (rc = ptshare_register(k, p, v, va, fresh)) != 0)
         return rc;
     if (write && !shared)

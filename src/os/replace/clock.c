@@ -52,9 +52,14 @@ static bool referenced(struct kernel *k, vmsim_pfn_t pfn)
     return any;
 }
 
+/* The next candidate: the first unreferenced frame from the hand. A
+ * candidate that could not go (skip > 0: no swap slot) is behind the hand
+ * already, so the next one is simply the next the hand finds; counting
+ * `skip` more from here would pass over frames that could go. */
 static vmsim_pfn_t clock_victim(struct kernel *k, uint64_t skip)
 {
     struct reclaim *r = &k->rc;
+    (void)skip;
     /* Two sweeps clear every reference bit; a third finds a victim. */
     for (uint64_t steps = 0; steps < 3 * r->count; steps++) {
         if (r->hand == FRAME_NIL)
@@ -65,8 +70,7 @@ static vmsim_pfn_t clock_victim(struct kernel *k, uint64_t skip)
             continue;
         if (referenced(k, pfn))
             continue;
-        if (skip-- == 0)
-            return pfn;
+        return pfn;
     }
     return FRAME_NIL;
 }

@@ -1,0 +1,780 @@
+/* The memory-pressure reference model (replmodel.h). Deliberately plain:
+ * arrays scanned from end to end, no heap, no linked lists. The rules,
+ * each from the documents named:
+ *
+ * Memory (kernel.md "What --mem holds"). `frames` frames hold everything:
+ * the process's root table (taken when the process first appears), every
+ * table below it (one L3 per 512 GiB, one L2 per 1 GiB, one L1 per 2 MiB
+ * of address space touched, taken top-down the first time a page there is
+ * mapped, never freed by eviction), the zero frame (taken by the first
+ * demand-zero read, pinned) and the data frames. One frame needed when
+ * none is free: one eviction (no watermark).
+ *
+ * Faults (kernel.md "The fault handler", "Demand-zero", "Swap"):
+ *   never touched, read    demand_zero_read: the zero frame (first time:
+ *                          taken now), then the tables; not evictable
+ *   never touched, write   demand_zero_write: a data frame first, then the
+ *                          tables (which may evict, never this frame)
+ *   zero page, write       cow_zero: a new data frame
+ *   swapped out            swap_in: a new frame, one swap read, mapped
+ *                          read-only and clean, the slot kept as a valid
+ *                          copy; a write is also a cow_reuse (one fault)
+ *   resident read-only,    cow_reuse: writable, dirty, the swap copy
+ *   write                  dropped (its slot freed)
+ *
+ * A mapping that finds no frame for a table gives back the tables it took
+ * (src/pt/radix.c prunes them; docs/kernel.md "Out of memory").
+ * A victim that needs a slot when every slot is in use cannot go: it is
+ * passed over and the policy asked for its next candidate (FIFO, LRU: the
+ * next from the head; Clock: the hand sweeps on; OPT: none), up to 64,
+ * then the allocation fails: out of memory (kernel.md "Eviction", "Out of
+ * memory"). An event that finds no frame (a root, a fork's table) counts
+ * as a fault out of memory but costs no fault cycles.
+ *
+ * Eviction (kernel.md "Eviction", "Swap"): a dirty page, or one with no
+ * valid copy, is written to a new slot (swap.writes); a clean page with a
+ * copy is dropped (reclaim.dropped_clean). A slot is in use while a page
+ * table entry names it or a resident page keeps it as its copy
+ * (swap.slots_peak is the most at once).
+ *
+ * Replacement (kernel.md "Replacement policies"): the list holds the data
+ * frames in the order they became resident.
+ *   FIFO   the victim is the oldest; references change nothing.
+ *   LRU    every reference (hit or the access a fault completes) moves
+ *          the frame to the end; the victim is the first.
+ *   Clock  the textbook second chance: a circle (the list order), a hand
+ *          that starts at the first frame and wraps; a referenced frame
+ *          loses its bit and is passed, the first unreferenced one goes and
+ *          the hand stays on its successor; a new frame is put just behind
+ *          the hand (before the first eviction: at the end, the same place
+ *          in the circle). Every access to a resident page sets the bit
+ *          (a walk sets it before any fault: a write that then runs out
+ *          of memory has set it too);
+ *          a fault that maps a page sets it too.
+ *   OPT    Belady: the frame whose next access lies furthest ahead; a frame
+ *          never accessed again counts as furthest. Several frames never
+ *          accessed again tie; the documents leave that choice to vmsim's
+ *          heap, so the model takes the oldest and says so (opt_tie), or,
+ *          asked to, one that is dropped clean first (or one that is
+ *          written first). The choice cannot change a later fault (those
+ *          pages are not accessed again), only how many are written: the
+ *          pages never used again stay so, each is written or not when it
+ *          goes whatever happens meanwhile, and one of them goes at every
+ *          eviction while there is one; so taking the clean ones first
+ *          gives the fewest writes any choice can, the dirty ones first the
+ *          most.
+ *   A frame the fault in progress works on is never the victim (kernel.md
+ *   "What can be evicted"): the new page while its tables are taken.
+ *
+ * Several processes (kernel.md "fork and copy-on-write", "Swap"). fork
+ * takes the child's root, then for each page the parent maps (present,
+ * zero or swapped, in address order) reads the parent's entry as it is
+ * then (taking earlier pages' tables may have evicted it) and takes the
+ * child's missing tables: a swap entry is shared (the slot gains a
+ * reference), a writable page is write-protected in the parent and mapped
+ * read-only in the child (the child's entry a copy of the parent's, its
+ * accessed bit included), never evicted while its tables are taken. A
+ * write to a frame another mapping shares copies it (cow_copy: a new frame
+ * while the old one may not be evicted); one only the writer maps is
+ * reused. Evicting a frame turns every mapping of it into a swap entry for
+ * one slot. A fault on a swap entry whose slot a resident frame still
+ * holds as its copy (the swap cache) maps that frame: a swap_in with no
+ * read. Clock's bit is per mapping: a frame any mapping referenced gets
+ * another round, all its bits cleared. OPT stamps a frame with the next
+ * access of the process that referenced it last (the plan is per process).
+ *
+ * munmap and exit (kernel.md "Which frame", "Swap", "The life of a
+ * page"): each page of the range goes back to never touched: its frame's
+ * mapping goes, and the frame is freed with its last mapping (and with it
+ * the swap copy it kept), a swap entry gives up its
+ * slot, a zero mapping nothing; a table left with no entry (present,
+ * zero or swap) is freed, then the level above if that leaves it empty,
+ * up to (not including) the root. exit does so for every page and frees
+ * every table, the root too; the zero frame stays. A frame freed is free:
+ * the next one needed evicts nothing.
+ *
+ * Cost (kernel.md "The cost of I/O"): each page read or written to swap
+ * is one I/O; each fault one fault (the caller turns these into cycles). */
+#include "replmodel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE_IDX UINT32_MAX
+#define NEVER UINT64_MAX
+#define NPID (RM_MAX_PID + 1)
+
+enum pstate { P_NONE, P_ZERO, P_RES, P_SWAP };
+
+/* One page of one process: its entry. */
+struct ent {
+    uint8_t st;    /* enum pstate */
+    bool writable; /* P_RES: the entry allows writes */
+    bool ref;      /* Clock's reference bit: the entry's accessed bit */
+    uint32_t frame; /* P_RES */
+    uint32_t slot;  /* P_SWAP */
+};
+
+struct frame {
+    uint32_t page;
+    uint8_t nmap;          /* mappings, one per process that maps it */
+    uint8_t map[NPID];     /* their pids */
+    uint32_t copy;         /* the slot holding its contents, NONE_IDX if none */
+    uint64_t next;         /* OPT */
+};
+
+struct slot {
+    uint32_t refs;  /* entries naming it, and 1 while a frame keeps it as its copy */
+    uint32_t frame; /* that frame (the swap cache), NONE_IDX if none */
+};
+
+struct model {
+    enum rm_policy pol;
+    enum rm_tie tie;
+    uint64_t frames, used, nslots;
+    uint64_t *vpn; /* of each page */
+    size_t npg;
+    struct ent *ent; /* [pid * npg + page] */
+    struct frame *fr;
+    uint32_t *free_fr;
+    size_t nfree_fr, nfr;
+    struct slot *sl;
+    size_t nsl;
+    uint64_t *tab; /* tables taken: pid << 60 | level << 56 | the region's number */
+    size_t ntab;
+    bool zero;
+    bool alive[NPID];
+    uint32_t *list; /* resident frames, in list order */
+    size_t nlist, hand;
+    uint64_t slots;
+    uint32_t busy; /* a frame that may not be chosen */
+    struct rm_result *r;
+};
+
+static struct ent *E(struct model *m, unsigned pid, uint32_t page)
+{
+    return &m->ent[(size_t)pid * m->npg + page];
+}
+
+static uint32_t page_of(struct model *m, uint64_t vpn)
+{
+    for (size_t i = 0; i < m->npg; i++)
+        if (m->vpn[i] == vpn)
+            return (uint32_t)i;
+    return NONE_IDX;
+}
+
+static void list_remove(struct model *m, size_t i)
+{
+    memmove(&m->list[i], &m->list[i + 1], (m->nlist - i - 1) * sizeof *m->list);
+    m->nlist--;
+    if (i < m->hand)
+        m->hand--;
+}
+
+static void list_remove_frame(struct model *m, uint32_t f)
+{
+    for (size_t i = 0; i < m->nlist; i++)
+        if (m->list[i] == f) {
+            list_remove(m, i);
+            return;
+        }
+}
+
+static void list_add(struct model *m, uint32_t f)
+{
+    size_t at = m->pol == RM_CLOCK ? m->hand : m->nlist;
+    memmove(&m->list[at + 1], &m->list[at], (m->nlist - at) * sizeof *m->list);
+    m->list[at] = f;
+    m->nlist++;
+    if (m->pol == RM_CLOCK)
+        m->hand++;
+}
+
+static void slot_get(struct model *m, uint32_t s)
+{
+    if (m->sl[s].refs++ == 0 && ++m->slots > m->r->slots_peak)
+        m->r->slots_peak = m->slots;
+}
+
+static void slot_put(struct model *m, uint32_t s)
+{
+    if (--m->sl[s].refs == 0)
+        m->slots--;
+}
+
+/* The frame no longer keeps its swap copy. */
+static void drop_copy(struct model *m, struct frame *f)
+{
+    if (f->copy == NONE_IDX)
+        return;
+    m->sl[f->copy].frame = NONE_IDX;
+    slot_put(m, f->copy);
+    f->copy = NONE_IDX;
+}
+
+static bool writes_out(const struct frame *f) { return f->copy == NONE_IDX; }
+
+/* Clock: has any mapping referenced the frame? Clears every bit. */
+static bool referenced(struct model *m, uint32_t f)
+{
+    const struct frame *fr = &m->fr[f];
+    bool any = false;
+    for (unsigned i = 0; i < fr->nmap; i++) {
+        struct ent *e = E(m, fr->map[i], fr->page);
+        any |= e->ref;
+        e->ref = false;
+    }
+    return any;
+}
+
+/* The index in the list of the victim, or nlist when there is none; `tried`
+ * candidates were found before and could not go (swap full). */
+static size_t victim(struct model *m, unsigned tried)
+{
+    switch (m->pol) {
+    case RM_FIFO:
+    case RM_LRU:
+        for (size_t i = 0; i < m->nlist; i++)
+            if (m->list[i] != m->busy && tried-- == 0)
+                return i;
+        return m->nlist;
+    case RM_CLOCK:
+        for (size_t steps = 0; steps < 3 * m->nlist; steps++) {
+            if (m->hand >= m->nlist)
+                m->hand = 0;
+            const size_t i = m->hand++;
+            if (m->list[i] == m->busy || referenced(m, m->list[i]))
+                continue;
+            return i;
+        }
+        return m->nlist;
+    case RM_OPT: {
+        size_t best = m->nlist, ties = 0;
+        if (tried) /* it gives up at the first that cannot go */
+            return m->nlist;
+        for (size_t i = 0; i < m->nlist; i++) {
+            if (m->list[i] == m->busy)
+                continue;
+            const struct frame *f = &m->fr[m->list[i]];
+            if (best == m->nlist || f->next > m->fr[m->list[best]].next) {
+                best = i;
+                ties = 1;
+            } else if (f->next == m->fr[m->list[best]].next) {
+                ties++;
+                const bool bw = writes_out(&m->fr[m->list[best]]), pw = writes_out(f);
+                if ((m->tie == RM_TIE_CLEAN_FIRST && bw && !pw) ||
+                    (m->tie == RM_TIE_DIRTY_FIRST && !bw && pw))
+                    best = i;
+            }
+        }
+        if (ties > 1)
+            m->r->opt_tie = true;
+        return best;
+    }
+    }
+    return m->nlist;
+}
+
+static void free_frame(struct model *m, uint32_t f)
+{
+    list_remove_frame(m, f);
+    drop_copy(m, &m->fr[f]);
+    m->free_fr[m->nfree_fr++] = f;
+    m->used--;
+}
+
+/* Evict frame f: every mapping becomes a swap entry for one slot. */
+static void evict(struct model *m, uint32_t f)
+{
+    struct frame *fr = &m->fr[f];
+    uint32_t s;
+    if (writes_out(fr)) {
+        s = (uint32_t)m->nsl++;
+        m->sl[s] = (struct slot){0, NONE_IDX};
+        m->r->swap_writes++;
+    } else {
+        s = fr->copy;
+        m->r->dropped_clean++;
+    }
+    for (unsigned i = 0; i < fr->nmap; i++) {
+        struct ent *e = E(m, fr->map[i], fr->page);
+        e->st = P_SWAP;
+        e->slot = s;
+        slot_get(m, s);
+    }
+    fr->nmap = 0;
+    m->r->evictions++;
+    free_frame(m, f);
+}
+
+/* One frame, evicting a page when none is free; false: out of memory. */
+static bool take_frame(struct model *m)
+{
+    if (m->used < m->frames) {
+        if (++m->used > m->r->frames_peak)
+            m->r->frames_peak = m->used;
+        return true;
+    }
+    for (unsigned tried = 0; tried < 64; tried++) {
+        const size_t i = victim(m, tried);
+        if (i == m->nlist)
+            return false;
+        if (writes_out(&m->fr[m->list[i]]) && m->slots == m->nslots)
+            continue; /* no slot for it: passed over */
+        evict(m, m->list[i]);
+        m->used++;
+        return true;
+    }
+    return false;
+}
+
+static bool have_table(struct model *m, uint64_t key)
+{
+    for (size_t i = 0; i < m->ntab; i++)
+        if (m->tab[i] == key)
+            return true;
+    return false;
+}
+
+static uint64_t table_key(unsigned pid, unsigned level, uint64_t vpn)
+{
+    return (uint64_t)pid << 60 | (uint64_t)level << 56 | vpn >> (9 * level);
+}
+
+static void drop_table(struct model *m, uint64_t key);
+
+/* The tables a mapping of pid at vpn lacks, top-down. When one cannot be
+ * had, the ones this mapping took go again (each is empty but for the
+ * next, deepest first). */
+static bool take_tables(struct model *m, unsigned pid, uint64_t vpn)
+{
+    unsigned took = 0;
+    for (unsigned level = 3; level >= 1; level--) {
+        const uint64_t key = table_key(pid, level, vpn);
+        if (have_table(m, key))
+            continue;
+        if (!take_frame(m)) {
+            for (unsigned l = level + 1; l <= 3 && took; l++, took--)
+                drop_table(m, table_key(pid, l, vpn));
+            return false;
+        }
+        m->tab[m->ntab++] = key;
+        took++;
+    }
+    return true;
+}
+
+/* A new data frame for page p, on the list, no mapping yet. */
+static uint32_t new_frame(struct model *m, uint32_t p)
+{
+    if (!take_frame(m))
+        return NONE_IDX;
+    const uint32_t f = m->free_fr[--m->nfree_fr];
+    m->fr[f] = (struct frame){.page = p, .copy = NONE_IDX, .next = NEVER};
+    list_add(m, f);
+    return f;
+}
+
+static void add_map(struct model *m, uint32_t f, unsigned pid)
+{
+    m->fr[f].map[m->fr[f].nmap++] = (uint8_t)pid;
+}
+
+static void del_map(struct model *m, uint32_t f, unsigned pid)
+{
+    struct frame *fr = &m->fr[f];
+    for (unsigned i = 0; i < fr->nmap; i++)
+        if (fr->map[i] == pid) {
+            fr->map[i] = fr->map[--fr->nmap];
+            return;
+        }
+}
+
+static void reference(struct model *m, struct ent *e, uint64_t next)
+{
+    e->ref = true;
+    m->fr[e->frame].next = next;
+    if (m->pol == RM_LRU) {
+        list_remove_frame(m, e->frame);
+        list_add(m, e->frame);
+    }
+}
+
+/* A write to a present read-only page of pid: reuse or copy. */
+static uint8_t write_fault(struct model *m, unsigned pid, uint32_t p, struct ent *e)
+{
+    const uint32_t old = e->frame;
+    if (m->fr[old].nmap == 1) {
+        e->writable = true;
+        drop_copy(m, &m->fr[old]);
+        m->r->cow_reuse++;
+        return RM_K_COW_REUSE;
+    }
+    m->busy = old;
+    const uint32_t f = new_frame(m, p);
+    m->busy = NONE_IDX;
+    if (f == NONE_IDX) {
+        m->r->oom++;
+        return RM_K_OOM;
+    }
+    del_map(m, old, pid);
+    add_map(m, f, pid);
+    e->frame = f;
+    e->writable = true;
+    m->r->cow_copy++;
+    return RM_K_COW_COPY;
+}
+
+static uint8_t oom(struct model *m)
+{
+    m->r->oom++;
+    return RM_K_OOM;
+}
+
+static void event_oom(struct model *m);
+
+static bool ensure_process(struct model *m, unsigned pid)
+{
+    if (m->alive[pid])
+        return true;
+    if (!take_frame(m)) { /* its root */
+        event_oom(m);
+        return false;
+    }
+    m->alive[pid] = true;
+    return true;
+}
+
+/* One access; returns its RM_K_* bits. */
+static uint8_t access_page(struct model *m, unsigned pid, uint32_t p, bool write, uint64_t next)
+{
+    struct rm_result *r = m->r;
+    if (!ensure_process(m, pid)) /* the event's, before any translation */
+        return 0;
+    struct ent *e = E(m, pid, p);
+    uint8_t k = 0;
+    /* The walk (or the TLB entry a walk filled) finds a present entry and
+     * sets its accessed bit, even when the access then faults and the
+     * fault finds no frame: Clock sees that reference. */
+    if (e->st == P_RES)
+        e->ref = true;
+    switch (e->st) {
+    case P_NONE:
+        r->faults_total++;
+        if (write) {
+            const uint32_t f = new_frame(m, p);
+            if (f == NONE_IDX)
+                return oom(m);
+            m->busy = f;
+            const bool ok = take_tables(m, pid, m->vpn[p]);
+            m->busy = NONE_IDX;
+            if (!ok) { /* the page's frame goes back */
+                free_frame(m, f);
+                return oom(m);
+            }
+            add_map(m, f, pid);
+            *e = (struct ent){.st = P_RES, .writable = true, .frame = f};
+            r->zero_write++;
+            k = RM_K_ZERO_WRITE;
+        } else {
+            if (!m->zero) {
+                if (!take_frame(m))
+                    return oom(m);
+                m->zero = true;
+            }
+            if (!take_tables(m, pid, m->vpn[p]))
+                return oom(m);
+            *e = (struct ent){.st = P_ZERO};
+            r->zero_read++;
+            k = RM_K_ZERO_READ;
+        }
+        break;
+    case P_ZERO:
+        if (!write)
+            return 0;
+        r->faults_total++;
+        const uint32_t f = new_frame(m, p);
+        if (f == NONE_IDX)
+            return oom(m);
+        add_map(m, f, pid);
+        *e = (struct ent){.st = P_RES, .writable = true, .frame = f};
+        r->cow_zero++;
+        k = RM_K_COW_ZERO;
+        break;
+    case P_RES:
+        if (write && !e->writable) {
+            r->faults_total++;
+            k = write_fault(m, pid, p, e);
+            if (k == RM_K_OOM)
+                return k;
+        }
+        break;
+    case P_SWAP: {
+        r->faults_total++;
+        const uint32_t s = e->slot;
+        uint32_t fs = m->sl[s].frame;
+        if (fs == NONE_IDX) {
+            fs = new_frame(m, p);
+            if (fs == NONE_IDX)
+                return oom(m);
+            m->fr[fs].copy = s;
+            m->sl[s].frame = fs;
+            slot_get(m, s);
+            r->swap_reads++;
+        }
+        add_map(m, fs, pid);
+        *e = (struct ent){.st = P_RES, .frame = fs};
+        slot_put(m, s);
+        r->swap_in++;
+        k = RM_K_SWAP_IN;
+        if (write) {
+            const uint8_t w = write_fault(m, pid, p, e);
+            if (w == RM_K_OOM)
+                return k | w;
+            k |= w;
+        }
+        break;
+    }
+    }
+    if (e->st == P_RES)
+        reference(m, e, next);
+    return k;
+}
+
+/* Is any page (level 1) or table (above) of pid under the table `key`? */
+static bool table_used(struct model *m, unsigned pid, uint64_t key)
+{
+    const unsigned level = (unsigned)(key >> 56 & 15);
+    const uint64_t region = key & ((1ull << 56) - 1);
+    if (level == 1) {
+        for (uint32_t i = 0; i < m->npg; i++)
+            if (E(m, pid, i)->st != P_NONE && m->vpn[i] >> 9 == region)
+                return true;
+        return false;
+    }
+    for (size_t i = 0; i < m->ntab; i++)
+        if (m->tab[i] >> 60 == pid && (m->tab[i] >> 56 & 15) == level - 1 &&
+            (m->tab[i] & ((1ull << 56) - 1)) >> 9 == region)
+            return true;
+    return false;
+}
+
+static void drop_table(struct model *m, uint64_t key)
+{
+    for (size_t i = 0; i < m->ntab; i++)
+        if (m->tab[i] == key) {
+            m->tab[i] = m->tab[--m->ntab];
+            m->used--;
+            return;
+        }
+}
+
+/* Page p of pid goes back to never touched. */
+static void release(struct model *m, unsigned pid, uint32_t p)
+{
+    struct ent *e = E(m, pid, p);
+    if (e->st == P_RES) {
+        del_map(m, e->frame, pid);
+        if (m->fr[e->frame].nmap == 0)
+            free_frame(m, e->frame);
+    } else if (e->st == P_SWAP) {
+        slot_put(m, e->slot);
+    }
+    *e = (struct ent){.st = P_NONE};
+}
+
+static void munmap_pages(struct model *m, unsigned pid, uint64_t vpn, uint64_t pages)
+{
+    if (!m->alive[pid])
+        return;
+    /* Pages in any order (none of the counts depends on it: Clock's hand
+     * ends on the first frame after it that stays), then their tables. */
+    bool *gone = calloc(m->npg ? m->npg : 1, sizeof *gone);
+    if (!gone)
+        return;
+    for (uint32_t p = 0; p < m->npg; p++)
+        if (m->vpn[p] >= vpn && m->vpn[p] - vpn < pages && E(m, pid, p)->st != P_NONE) {
+            release(m, pid, p);
+            gone[p] = true;
+        }
+    for (uint32_t p = 0; p < m->npg; p++) {
+        if (!gone[p])
+            continue;
+        for (unsigned level = 1; level <= 3; level++) {
+            const uint64_t key = table_key(pid, level, m->vpn[p]);
+            if (!have_table(m, key) || table_used(m, pid, key))
+                break;
+            drop_table(m, key);
+        }
+    }
+    free(gone);
+}
+
+static void exit_process(struct model *m, unsigned pid)
+{
+    if (!m->alive[pid])
+        return;
+    for (uint32_t p = 0; p < m->npg; p++)
+        release(m, pid, p);
+    for (size_t i = 0; i < m->ntab;)
+        if (m->tab[i] >> 60 == pid)
+            drop_table(m, m->tab[i]);
+        else
+            i++;
+    m->used--; /* the root */
+    m->alive[pid] = false;
+}
+
+/* An event that finds no frame: counted as a fault that ran out of
+ * memory (stats.md, faults.oom), but it is no access's fault and costs no
+ * `fault` cycles. */
+static void event_oom(struct model *m)
+{
+    m->r->oom++;
+    m->r->faults_total++;
+    m->r->event_oom++;
+}
+
+static void fork_process(struct model *m, unsigned parent, unsigned child, const uint32_t *order)
+{
+    if (!m->alive[parent])
+        return;
+    if (m->alive[child]) {
+        m->r->invalid = true;
+        return;
+    }
+    if (!take_frame(m)) {
+        event_oom(m);
+        return;
+    }
+    m->alive[child] = true;
+    bool *had = malloc(m->npg ? m->npg : 1);
+    if (!had)
+        return;
+    for (uint32_t p = 0; p < m->npg; p++) /* the parent's leaves when the fork starts */
+        had[p] = E(m, parent, p)->st != P_NONE;
+    for (size_t j = 0; j < m->npg; j++) {
+        const uint32_t p = order[j];
+        if (!had[p])
+            continue;
+        struct ent *pe = E(m, parent, p), *ce = E(m, child, p);
+        bool ok;
+        if (pe->st == P_SWAP) {
+            slot_get(m, pe->slot);
+            ok = take_tables(m, child, m->vpn[p]);
+            if (ok)
+                *ce = (struct ent){.st = P_SWAP, .slot = pe->slot};
+            else
+                slot_put(m, pe->slot);
+        } else if (pe->st == P_ZERO) {
+            ok = take_tables(m, child, m->vpn[p]);
+            if (ok)
+                *ce = (struct ent){.st = P_ZERO, .ref = pe->ref};
+        } else {
+            pe->writable = false;
+            m->busy = pe->frame;
+            ok = take_tables(m, child, m->vpn[p]);
+            m->busy = NONE_IDX;
+            if (ok) {
+                add_map(m, pe->frame, child);
+                *ce = (struct ent){.st = P_RES, .frame = pe->frame, .ref = pe->ref};
+            }
+        }
+        if (!ok) { /* as Linux: no child is left behind */
+            event_oom(m);
+            exit_process(m, child);
+            break;
+        }
+    }
+    free(had);
+}
+
+int rm_run(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct rm_access *a,
+           size_t n, struct rm_result *out)
+{
+    return rm_run_tie(policy, RM_TIE_OLDEST, frames, slots, a, n, out);
+}
+
+int rm_run_tie(enum rm_policy policy, enum rm_tie tie, uint64_t frames, uint64_t slots,
+               const struct rm_access *a, size_t n, struct rm_result *out)
+{
+    struct model m = {.pol = policy, .tie = tie, .frames = frames, .nslots = slots,
+                      .busy = NONE_IDX, .r = out};
+    memset(out, 0, sizeof *out);
+    const size_t cap = n ? n : 1;
+    uint32_t *idx = malloc(cap * sizeof *idx), *order = malloc(cap * sizeof *order);
+    uint64_t *next = malloc(cap * sizeof *next), *last = NULL;
+    m.vpn = malloc(cap * sizeof *m.vpn);
+    m.tab = malloc((12 * n + 4) * sizeof *m.tab); /* 3 per page per process at most */
+    m.list = malloc((n + 1) * sizeof *m.list);
+    m.fr = malloc((n + 1) * sizeof *m.fr);
+    m.free_fr = malloc((n + 1) * sizeof *m.free_fr);
+    m.sl = malloc((n + 1) * sizeof *m.sl);
+    out->kinds = calloc(cap, 1);
+    int rc = -1;
+    if (!idx || !order || !next || !m.vpn || !m.tab || !m.list || !m.fr || !m.free_fr || !m.sl ||
+        !out->kinds)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        idx[i] = NONE_IDX;
+        if (a[i].op != RM_ACCESS)
+            continue;
+        idx[i] = page_of(&m, a[i].vpn);
+        if (idx[i] == NONE_IDX) {
+            idx[i] = (uint32_t)m.npg;
+            m.vpn[m.npg++] = a[i].vpn;
+        }
+    }
+    m.ent = calloc((m.npg ? m.npg : 1) * NPID, sizeof *m.ent);
+    last = malloc((m.npg ? m.npg : 1) * NPID * sizeof *last);
+    if (!m.ent || !last)
+        goto done;
+    /* OPT's future, per process: for each access, the next one by the same
+     * process to the same page */
+    for (size_t i = 0; i < m.npg * NPID; i++)
+        last[i] = NEVER;
+    for (size_t i = n; i-- > 0;) {
+        if (idx[i] == NONE_IDX)
+            continue;
+        const size_t key = (size_t)(a[i].pid ? a[i].pid : 1) * m.npg + idx[i];
+        next[i] = last[key];
+        last[key] = i;
+    }
+    for (uint32_t i = 0; i < m.npg; i++)
+        order[i] = i;
+    for (size_t i = 1; i < m.npg; i++) /* address order, for fork */
+        for (size_t j = i; j > 0 && m.vpn[order[j - 1]] > m.vpn[order[j]]; j--) {
+            const uint32_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    for (size_t i = 0; i <= n; i++)
+        m.free_fr[i] = (uint32_t)(n - i); /* frame 0 first */
+    m.nfree_fr = n + 1;
+    for (size_t i = 0; i < n && !out->invalid; i++) {
+        const unsigned pid = a[i].pid ? a[i].pid : 1;
+        if (a[i].op == RM_MUNMAP)
+            munmap_pages(&m, pid, a[i].vpn, a[i].pages);
+        else if (a[i].op == RM_EXIT)
+            exit_process(&m, pid);
+        else if (a[i].op == RM_FORK)
+            fork_process(&m, pid, a[i].child, order);
+        else
+            out->kinds[i] = access_page(&m, pid, idx[i], a[i].write, next[i]);
+    }
+    out->frames_used = m.used;
+    for (unsigned pid = 1; pid < NPID; pid++) /* the tables at the end, root first */
+        out->tables_by_level[0] += m.alive[pid];
+    for (size_t i = 0; i < m.ntab; i++)
+        out->tables_by_level[4 - (m.tab[i] >> 56 & 15)]++;
+    rc = 0;
+done:
+    free(idx), free(order), free(next), free(last), free(m.vpn), free(m.tab), free(m.list);
+    free(m.fr), free(m.free_fr), free(m.sl), free(m.ent);
+    if (rc) {
+        free(out->kinds);
+        out->kinds = NULL;
+    }
+    return rc;
+}

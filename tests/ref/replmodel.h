@@ -1,0 +1,73 @@
+/* A reference model of memory pressure (page replacement, swap-out,
+ * swap-in, the swap cache, page tables competing with data for frames)
+ * for a few processes of private anonymous memory (fork, munmap, exit) on
+ * a 4-level x86-64 radix machine, written from docs/kernel.md
+ * ("Memory pressure", "Swap", "The cost of I/O") and the textbook
+ * algorithms, sharing no code with src/ (nor with refmodel.c).
+ * replmodel.c opens with every rule it implements. */
+#ifndef VMSIM_TESTS_REPLMODEL_H
+#define VMSIM_TESTS_REPLMODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum rm_policy { RM_FIFO, RM_CLOCK, RM_LRU, RM_OPT };
+
+/* One event of process pid (1 to RM_MAX_PID; 0 means 1): an access to a
+ * virtual page, read or write; an munmap of `pages` pages from vpn; its
+ * exit (a later access makes it anew); or a fork whose child is `child`,
+ * a pid no live process has. */
+#define RM_MAX_PID 4
+enum rm_op { RM_ACCESS = 0, RM_MUNMAP, RM_EXIT, RM_FORK };
+struct rm_access {
+    uint64_t vpn;
+    bool write;
+    uint8_t op;     /* enum rm_op */
+    uint32_t pages; /* RM_MUNMAP */
+    uint8_t pid, child;
+};
+
+/* What the model says one access did: bits of the fault kinds taken. */
+enum {
+    RM_K_ZERO_READ = 1u << 0,
+    RM_K_ZERO_WRITE = 1u << 1,
+    RM_K_COW_ZERO = 1u << 2,
+    RM_K_COW_REUSE = 1u << 3,
+    RM_K_SWAP_IN = 1u << 4,
+    RM_K_OOM = 1u << 5,
+    RM_K_COW_COPY = 1u << 6,
+};
+
+struct rm_result {
+    /* the statistics of docs/stats.md they are named after */
+    uint64_t faults_total, zero_read, zero_write, cow_zero, cow_copy, cow_reuse, swap_in, oom;
+    uint64_t event_oom; /* of oom: events, not accesses (a fork's tables, a root) */
+    uint64_t evictions, dropped_clean, swap_reads, swap_writes, slots_peak;
+    uint64_t frames_used, frames_peak;
+    uint64_t tables_by_level[4]; /* at the end, root first (page_tables.tables_by_level) */
+    /* OPT only: a victim was chosen among several frames never used
+     * again, where the documents leave the choice to the heap (see
+     * replmodel.c); from then on which of them is resident, and so the
+     * clean/dirty split of later evictions, is not determined. */
+    bool opt_tie;
+    uint8_t *kinds; /* per event, RM_K_* bits (caller frees); an access whose
+                       process finds no frame for its root counts as an event
+                       out of memory (event_oom), with no kind of its own */
+    bool invalid;   /* a fork onto a live pid: vmsim stops there */
+};
+
+/* How OPT chooses among frames never used again: the oldest, or one that
+ * is dropped without a write first (the fewest swap writes any choice can
+ * give), or one that is written first (the most). */
+enum rm_tie { RM_TIE_OLDEST, RM_TIE_CLEAN_FIRST, RM_TIE_DIRTY_FIRST };
+
+/* Run n events with `frames` frames of memory and a swap device of
+ * `slots` slots. Returns 0, or -1 when the model is out of host memory. */
+int rm_run(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct rm_access *a,
+           size_t n, struct rm_result *out);
+/* The same, OPT breaking ties as `tie` says. */
+int rm_run_tie(enum rm_policy policy, enum rm_tie tie, uint64_t frames, uint64_t slots,
+               const struct rm_access *a, size_t n, struct rm_result *out);
+
+#endif
