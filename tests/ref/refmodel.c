@@ -1,6 +1,7 @@
 /* The reference model: what vmsim should count for a stream of events on a
  * radix machine (x86-64 geometry, 4 or 5 levels of 9 bits, 4 KiB base
- * pages) with plenty of simulated memory (no reclaim, no swap), written
+ * pages) with plenty of simulated memory, or a bounded one that never runs
+ * out of base frames (no reclaim, no swap), written
  * from docs/stats.md, cost-model.md, kernel.md, cli.md, organizations.md
  * and DESIGN.md ("Events"), sharing no code with src/. Obviously correct
  * over fast: every structure is an array scanned linearly; there is no
@@ -68,8 +69,33 @@
  *    (implicit memory: both), pages_copied the pages not empty nor zero.
  *    khugepaged.cycles: pt_ref per entry scanned + khp_copy x 512 per
  *    collapse, in cycles, not in cycles_translation. Nothing is swapped
- *    out and memory never runs out here, so max_ptes_swap never refuses
- *    and no allocation fails.
+ *    out here, so max_ptes_swap never refuses; a collapse that finds no
+ *    2 MiB block (bounded memory), after compaction when on, is
+ *    collapse_fail_alloc.
+ *  - Bounded memory (mem_frames): a 2 MiB allocation finds no aligned free
+ *    block (none listed, none wholly below the bound at the tail). A write
+ *    fault in a block with no page yet then compacts (with compact) and
+ *    tries again, else falls back to a base page (thp.fallbacks); a read
+ *    (the huge zero frame), a fault in a block with base pages and a
+ *    promotion do not compact (the read falls back, the promotion does not
+ *    happen). The copy of a huge page compacts too; finding no block after
+ *    that (a split in vmsim), or a base page finding no frame (faults.oom),
+ *    is outside the model: the run is flagged and ref_event fails.
+ *  - Compaction (kernel.md, "Compaction"; cost-model.md): room first, 512
+ *    frames free in all (listed, or at the tail below the bound); then,
+ *    of the aligned 512-frame blocks that start below the tail and end by
+ *    the bound, the one with the fewest frames in use, all of them
+ *    movable, the lowest on a tie. Movable: the frame of a base page some
+ *    live process maps, not a zero frame (roots, tables, zero frames and
+ *    huge pages are not). Neither: compact.fail. Its frames in use, lowest
+ *    first, each go to the frame a base-page allocation returns, one
+ *    inside the block held aside and the allocation repeated; every leaf
+ *    naming the old frame is repointed (rmap_updates) with a shootdown.
+ *    Then the old frames are freed in that order, then the held ones in
+ *    the order taken. compact.cycles: per page 2 x 64 lines x access, per
+ *    shootdown 1000, per IPI 200, in cycles and cycles_translation (also
+ *    for khugepaged's). thp.anon_bytes: every data frame a live process
+ *    maps, once (its page size), anon_huge_bytes those of 2 MiB.
  *  - Protection (kernel.md, the fault handler): a fault first checks the
  *    access against the VMA (reads need r, writes w, fetches x; implicit
  *    memory is rwx); a forbidden access is a protection fault, counted, not
@@ -1765,6 +1791,14 @@ void ref_destroy(struct ref *r)
     }
     free(r->open_row);
     free(r);
+}
+
+uint64_t ref_free_frames(const struct ref *r)
+{
+    uint64_t used = r->tail;
+    for (unsigned k = 0; k < REF_ORDERS; k++)
+        used -= r->nlist[k] << k;
+    return r->m.mem_frames > used ? r->m.mem_frames - used : 0;
 }
 
 void ref_stats(struct ref *r, struct ref_stats *out)

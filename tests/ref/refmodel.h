@@ -1,6 +1,6 @@
 /* The whole-pipeline reference model: an independent, deliberately slow
  * re-statement of what vmsim computes for a radix machine with plenty of
- * memory, written from docs/ and DESIGN.md, sharing no code with src/.
+ * memory (or a bounded one, for compaction), written from docs/ and DESIGN.md, sharing no code with src/.
  * refmodel.c opens with every rule it implements. */
 #ifndef VMSIM_TESTS_REFMODEL_H
 #define VMSIM_TESTS_REFMODEL_H
@@ -111,6 +111,10 @@ void ref_destroy(struct ref *r);
 /* Consume one event. Events the model does not know (VM, mprotect, file or
  * shared mappings) are a test bug: returns -1. */
 int ref_event(struct ref *r, const struct vmsim_event *ev);
+/* Frames free now in a bounded memory (listed, or never used below the
+ * bound): for a generator that steers a stream to the edge of compaction's
+ * room. */
+uint64_t ref_free_frames(const struct ref *r);
 /* The statistics so far (reach and tables computed now). */
 void ref_stats(struct ref *r, struct ref_stats *out);
 
