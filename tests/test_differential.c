@@ -871,10 +871,10 @@ static void csweep(struct cgen *c)
 
 static void gen_compact_stream(struct rng *g, struct dcase *c, size_t target)
 {
-    struct gen s = {.g = g, .m = &c->m, .next_pid = 20, .oracle = ref_create(&c->m)};
-    struct cgen cg = {.s = &s, .mem = c->m.mem_frames};
-    assert_non_null(s.oracle);
     const bool sweep = chance(g, 40);
+    struct gen s = {.g = g, .m = &c->m, .next_pid = 20, .oracle = sweep ? ref_create(&c->m) : NULL};
+    struct cgen cg = {.s = &s, .mem = c->m.mem_frames};
+    assert_true(!sweep || s.oracle);
     cg.np = 1 + (unsigned)below(g, 3);
     const bool tables_first = chance(g, 50);
     for (unsigned i = 0; i < cg.np; i++) {
@@ -925,7 +925,7 @@ static void gen_compact_stream(struct rng *g, struct dcase *c, size_t target)
         }
     }
     /* most of them unmapped: runs of pages between the few kept */
-    static const unsigned keep[] = {2, 5, 20, 50, 200};
+    static const unsigned keep[] = {3, 5, 20, 50, 200};
     const unsigned one_in = keep[below(g, 5)];
     const bool regular = chance(g, 50); /* every one_in-th page: blocks tie */
     for (unsigned i = 0; i < cg.np; i++) {
@@ -1659,18 +1659,18 @@ static void make_case(uint64_t seed, struct dcase *c)
     /* compaction in a bounded memory (and no --thp always) from a generator
      * of its own, with streams of its own (gen_compact_stream) */
     struct rng cg = {seed ^ 0x636f6d70616374ull};
-    const bool cmp = c->m.huge && chance(&cg, 16);
+    const bool cmp = c->m.huge && chance(&cg, 12);
     if (cmp) {
         c->m.compact = true;
         c->m.thp_always = false;
-        c->m.mem_frames = 512 * (4 + below(&cg, 6));
+        c->m.mem_frames = 512 * (3 + below(&cg, 4));
     }
     /* a scan every access or few costs a pass over the processes: short streams */
     size_t length = target / 2 + below(&g, target);
     if (khp && c->m.khp_every < 4 && length > 600)
         length = 600;
     if (cmp)
-        gen_compact_stream(&cg, c, length > 3000 ? 3000 : length);
+        gen_compact_stream(&cg, c, length > 1500 ? 1500 : length);
     else
         gen_stream(&g, c, length, khp ? &kg : NULL);
     c->batch_seed = chance(&g, 20) ? 0 : rnd(&g) | 1;

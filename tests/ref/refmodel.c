@@ -677,6 +677,12 @@ static int leaf_cmp(const void *a, const void *b)
     return x->va < y->va ? -1 : x->va > y->va;
 }
 
+static int leaf_frame_cmp(const void *a, const void *b)
+{
+    const struct leaf *x = a, *y = b;
+    return x->frame < y->frame ? -1 : x->frame > y->frame;
+}
+
 static const struct vma *vma_of(const struct proc *p, uint64_t va)
 {
     for (size_t i = 0; i < p->nvma; i++)
@@ -1452,7 +1458,12 @@ static void access(struct ref *r, const struct vmsim_event *ev)
 static void unmap_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi)
 {
     bool went = false; /* a table: no walk cache may point into it */
-    if (p->nleaf) /* qsort takes no NULL, even for no elements */
+    size_t hits = 0;
+    for (size_t i = 0; i < p->nleaf && hits < 2; i++)
+        hits += p->leaf[i].va < hi && p->leaf[i].va + (1ull << p->leaf[i].shift) > lo;
+    if (hits == 0) /* nothing to unmap */
+        return;
+    if (hits > 1) /* address order (one leaf needs no sort) */
         qsort(p->leaf, p->nleaf, sizeof *p->leaf, leaf_cmp);
     for (size_t i = 0; i < p->nleaf; i++) {
         struct leaf l = p->leaf[i];
@@ -1831,23 +1842,29 @@ void ref_stats(struct ref *r, struct ref_stats *out)
         if (r->proc[i]->alive)
             count_tables(r, r->proc[i], out->tables);
     /* resident private anonymous memory: each data frame once, however many
-     * leaves name it (a leaf is the first of its frame's mappings when no
-     * leaf before it names the frame) */
+     * leaves name it (the leaves' frames sorted, a frame counted where it
+     * first appears) */
     out->anon_bytes = out->anon_huge_bytes = 0;
+    size_t n = 0;
     for (size_t i = 0; i < r->nproc; i++)
-        for (size_t j = 0; r->proc[i]->alive && j < r->proc[i]->nleaf; j++) {
-            const struct leaf *l = &r->proc[i]->leaf[j];
-            bool first = !l->zero;
-            for (size_t i2 = 0; first && i2 <= i; i2++)
-                for (size_t j2 = 0; first && r->proc[i2]->alive &&
-                                    j2 < (i2 == i ? j : r->proc[i2]->nleaf); j2++)
-                    first = r->proc[i2]->leaf[j2].zero || r->proc[i2]->leaf[j2].frame != l->frame;
-            if (first) {
-                out->anon_bytes += 1ull << l->shift;
-                if (l->shift != BASE_SHIFT)
-                    out->anon_huge_bytes += 1ull << l->shift;
-            }
+        n += r->proc[i]->alive ? r->proc[i]->nleaf : 0;
+    struct leaf *all = malloc((n ? n : 1) * sizeof *all);
+    if (!all)
+        abort();
+    n = 0;
+    for (size_t i = 0; i < r->nproc; i++)
+        for (size_t j = 0; r->proc[i]->alive && j < r->proc[i]->nleaf; j++)
+            if (!r->proc[i]->leaf[j].zero)
+                all[n++] = r->proc[i]->leaf[j];
+    if (n)
+        qsort(all, n, sizeof *all, leaf_frame_cmp);
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || all[i].frame != all[i - 1].frame) {
+            out->anon_bytes += 1ull << all[i].shift;
+            if (all[i].shift != BASE_SHIFT)
+                out->anon_huge_bytes += 1ull << all[i].shift;
         }
+    free(all);
 }
 
 void ref_stat_fields(const struct ref_machine *m, const struct ref_stats *s,
