@@ -22,14 +22,16 @@
  * they become eligible (fill_segment): scans, collapses, both refusals,
  * full scans and promotions are counted by both and compared.
  *
- * In about 8 % of the cases (16 % of those with huge pages; a generator of
+ * In about 6 % of the cases (12 % of those with huge pages; a generator of
  * their own, gen_compact_stream, streams of their own) memory is bounded
- * (4-9 blocks of 2 MiB, --replace none) and --compact on, khugepaged with
+ * (3-6 blocks of 2 MiB, --replace none) and --compact on, khugepaged with
  * it in a fifth of them (never --thp always): base pages of several
  * processes interleaved over the frames, a fork, most of them unmapped,
  * then writes to new huge blocks among munmaps, base pages and CPU
  * changes, so that huge faults and collapses find no free block and
- * compact. Every compact.* statistic, khugepaged.collapse_fail_alloc and
+ * compact; in 40 % of them the stream ends at the edge of compaction's
+ * room (511, 512 frames free: csweep), and half of them leave blocks that
+ * tie. Every compact.* statistic, khugepaged.collapse_fail_alloc and
  * thp.anon_bytes and anon_huge_bytes are compared; compactions must
  * succeed and fail, and move pages, somewhere in the run.
  *
@@ -691,13 +693,14 @@ static void gen_stream(struct rng *g, struct dcase *c, size_t target, struct rng
 
 /* ---- streams for compaction (--compact on, docs/kernel.md "Compaction") ----
  *
- * Memory of 4-9 blocks of 2 MiB, --replace none. First base pages written
+ * Memory of 3-6 blocks of 2 MiB, --replace none. First base pages written
  * in implicit memory at FRAG_BASE by one to three processes in turns, so
  * that their frames interleave (with a fork in a third of the cases, the
  * child writing some pages itself, and staying or not); half the time the
  * 2 MiB regions are touched first, so that the page tables sit in the
  * lowest blocks, else they fall among the data. Then most of those pages
- * unmapped (1 in 2 to 1 in 200 kept): scattered base pages in nearly every
+ * unmapped (1 in 3 to 1 in 200 kept, at random or every n-th, so that
+ * blocks tie): scattered base pages in nearly every
  * block. Then writes to new 2 MiB blocks of a region advised hugepage,
  * among writes and reads of the pages, more base pages, munmaps of huge
  * blocks and of base pages, CPU changes (IPIs). A huge fault then often
