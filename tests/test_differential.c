@@ -893,14 +893,17 @@ static void gen_compact_stream(struct rng *g, struct dcase *c, size_t target)
         for (unsigned r = 0; tables_first && r < 4; r++)
             cbase(&cg, p, ((p->next + r * 512ull) << 12) + 4096 * 511, VMSIM_READ);
     }
-    /* base pages, the processes in turns */
+    /* base pages, the processes in turns; with `regular` in long runs, each
+     * on a CPU of its own, so that blocks that tie hold pages of different
+     * processes and moving one or the other sends other IPIs */
+    const bool regular = chance(g, 50); /* every one_in-th page kept: blocks tie */
     const uint64_t goal = cg.mem * (40 + below(g, 50)) / 100;
     const uint64_t fork_at = chance(g, 33) ? goal * (20 + below(g, 60)) / 100 : UINT64_MAX;
     bool forked = false;
     for (unsigned guard = 0; cg.used < goal && guard < 4000; guard++) {
         struct cproc *p = clive(&cg);
-        s.cpu = (unsigned)below(g, c->m.ncpus);
-        for (unsigned k = 1 + (unsigned)below(g, 8); k; k--) {
+        s.cpu = regular ? (unsigned)(p - cg.p) % c->m.ncpus : (unsigned)below(g, c->m.ncpus);
+        for (unsigned k = regular ? 64 + (unsigned)below(g, 449) : 1 + (unsigned)below(g, 8); k; k--) {
             const uint64_t page = p->next++;
             if (page >= p->region + 2048)
                 break;
@@ -930,7 +933,6 @@ static void gen_compact_stream(struct rng *g, struct dcase *c, size_t target)
     /* most of them unmapped: runs of pages between the few kept */
     static const unsigned keep[] = {3, 5, 20, 50, 200};
     const unsigned one_in = keep[below(g, 5)];
-    const bool regular = chance(g, 50); /* every one_in-th page: blocks tie */
     for (unsigned i = 0; i < cg.np; i++) {
         struct cproc *p = &cg.p[i];
         uint64_t run = p->region;
@@ -945,7 +947,9 @@ static void gen_compact_stream(struct rng *g, struct dcase *c, size_t target)
     while (s.accesses < target) {
         struct cproc *p = clive(&cg);
         const uint64_t x = below(g, 100);
-        if (chance(g, 20))
+        if (regular)
+            s.cpu = (unsigned)(p - cg.p) % c->m.ncpus;
+        else if (chance(g, 20))
             s.cpu = (unsigned)below(g, c->m.ncpus);
         if (x < 40) {
             chuge(&cg, p, (unsigned)below(g, CMP_BLOCKS));
