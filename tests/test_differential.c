@@ -22,6 +22,19 @@
  * they become eligible (fill_segment): scans, collapses, both refusals,
  * full scans and promotions are counted by both and compared.
  *
+ * In about 6 % of the cases (12 % of those with huge pages; a generator of
+ * their own, gen_compact_stream, streams of their own) memory is bounded
+ * (3-6 blocks of 2 MiB, --replace none) and --compact on, khugepaged with
+ * it in a fifth of them (never --thp always): base pages of several
+ * processes interleaved over the frames, a fork, most of them unmapped,
+ * then writes to new huge blocks among munmaps, base pages and CPU
+ * changes, so that huge faults and collapses find no free block and
+ * compact; in 40 % of them the stream ends at the edge of compaction's
+ * room (511, 512 frames free: csweep), and half of them leave blocks that
+ * tie. Every compact.* statistic, khugepaged.collapse_fail_alloc and
+ * thp.anon_bytes and anon_huge_bytes are compared; compactions must
+ * succeed and fail, and move pages, somewhere in the run.
+ *
  * Streams are built to provoke the shortcuts of the per-access path:
  * repeats of one page, alternation, same-set conflicts, fetch/data
  * alternation, writes after reads of zero pages, page-crossing accesses,
@@ -339,6 +352,7 @@ struct gen {
     bool prot_region;     /* the first processes map PROT_BASE */
     unsigned cpu;
     struct rng *kg; /* khugepaged's cases: when to fill a block (NULL: none, as before) */
+    struct ref *oracle; /* compaction's cases: the model fed as the stream grows (free frames) */
 };
 
 static void push(struct gen *s, struct vmsim_event e)
@@ -350,6 +364,8 @@ static void push(struct gen *s, struct vmsim_event e)
     }
     s->ev[s->n++] = e;
     s->accesses += e.type == VMSIM_EV_ACCESS;
+    if (s->oracle)
+        ref_event(s->oracle, &e); /* (a stream the model cannot follow fails in the suite) */
 }
 
 static unsigned random_kind(struct gen *s)
@@ -675,6 +691,311 @@ static void gen_stream(struct rng *g, struct dcase *c, size_t target, struct rng
     c->n = s.n;
 }
 
+/* ---- streams for compaction (--compact on, docs/kernel.md "Compaction") ----
+ *
+ * Memory of 3-6 blocks of 2 MiB, --replace none. First base pages written
+ * in implicit memory at FRAG_BASE by one to three processes in turns, so
+ * that their frames interleave (with a fork in a third of the cases, the
+ * child writing some pages itself, and staying or not); half the time the
+ * 2 MiB regions are touched first, so that the page tables sit in the
+ * lowest blocks, else they fall among the data. Then most of those pages
+ * unmapped (1 in 3 to 1 in 200 kept, at random or every n-th, so that
+ * blocks tie): scattered base pages in nearly every
+ * block. Then writes to new 2 MiB blocks of a region advised hugepage,
+ * among writes and reads of the pages, more base pages, munmaps of huge
+ * blocks and of base pages, CPU changes (IPIs). A huge fault then often
+ * finds no free block: compaction runs and succeeds (an emptiest movable
+ * block), or fails (too few frames free in all, or a table or a huge page
+ * in every block).
+ *
+ * Two things are outside the model and never happen here: a base page
+ * that finds no frame (out of memory), and the copy of a huge page that
+ * finds no block (vmsim splits it). So the generator keeps an upper bound
+ * of the frames in use (cgen.used: roots, every table ever made, the zero
+ * frame, the private pages, 513 per huge block tried: its page or its
+ * fallback pages, and a table) and writes a base page or tries a huge
+ * block only while the bound leaves room for it (a huge try: room for its
+ * fallback). Huge blocks are only ever written (a read would map the huge
+ * zero frame, and a write to it copy it) and there is no fork once one is
+ * tried (a copy-on-write of it). */
+#define FRAG_BASE 0x20000000ull
+#define CMP_BLOCKS 16 /* 2 MiB blocks of each process's region at HUGE_BASE */
+#define CMP_PROCS 4
+
+struct cproc {
+    vmsim_pid_t pid;
+    bool alive;
+    uint64_t frames;                  /* its share of the bound */
+    uint64_t owned[2048]; size_t nowned; /* pages it wrote, no fork since (page numbers) */
+    uint64_t pref[64]; size_t npref;   /* its tables: level << 56 | prefix */
+    uint64_t region, next;             /* its 2048 pages at FRAG_BASE (page numbers), the next fresh one */
+    uint64_t hot[CMP_BLOCKS];          /* per huge block tried: an address written, else 0 */
+};
+
+struct cgen {
+    struct gen *s;
+    struct cproc p[CMP_PROCS];
+    unsigned np;
+    uint64_t mem, used;
+    bool zero; /* the zero frame counted */
+};
+
+/* Frames the tables of a leaf at va of level lk would add (make: add them). */
+static uint64_t ctables(struct cgen *c, struct cproc *p, uint64_t va, unsigned lk, bool make)
+{
+    uint64_t add = 0;
+    for (unsigned k = lk; k < c->s->m->levels; k++) {
+        const uint64_t key = (uint64_t)k << 56 | va >> (12 + 9 * k);
+        bool have = false;
+        for (size_t i = 0; i < p->npref && !have; i++)
+            have = p->pref[i] == key;
+        if (have)
+            continue;
+        add++;
+        if (make && p->npref < 64)
+            p->pref[p->npref++] = key;
+    }
+    return add;
+}
+
+static bool cowned(const struct cproc *p, uint64_t page)
+{
+    for (size_t i = 0; i < p->nowned; i++)
+        if (p->owned[i] == page)
+            return true;
+    return false;
+}
+
+static void ccharge(struct cgen *c, struct cproc *p, uint64_t n)
+{
+    c->used += n;
+    p->frames += n;
+}
+
+/* A base-page access at va (outside the huge region), if the bound allows. */
+static bool cbase(struct cgen *c, struct cproc *p, uint64_t va, unsigned kind)
+{
+    const bool write = kind == VMSIM_WRITE || kind == VMSIM_MODIFY;
+    const uint64_t page = va >> 12;
+    const bool own = cowned(p, page);
+    if (own || p->npref >= 60 || (write && p->nowned >= 2048))
+        return false; /* (a page once written is only read again through cread) */
+    const uint64_t need = ctables(c, p, va, 1, false) + (write ? 1 : !c->zero);
+    if (c->used + need > c->mem)
+        return false;
+    ctables(c, p, va, 1, true);
+    ccharge(c, p, need);
+    if (write)
+        p->owned[p->nowned++] = page;
+    else
+        c->zero = true;
+    acc(c->s, p->pid, kind, va, 8);
+    return true;
+}
+
+/* A write to huge block b of p: the first one tries a huge page. */
+static bool chuge(struct cgen *c, struct cproc *p, unsigned b)
+{
+    const uint64_t lo = HUGE_BASE + ((uint64_t)b << 21);
+    const uint64_t va = lo + (below(c->s->g, 512) << 12) + below(c->s->g, 512) * 8;
+    if (!p->hot[b]) {
+        /* room for the fallback: its page and its table, the tables above */
+        const uint64_t up = ctables(c, p, lo, 2, false);
+        if (c->used + 2 + up > c->mem || p->npref >= 60)
+            return false;
+        ctables(c, p, lo, 2, true);
+        ccharge(c, p, up + 513);
+        p->hot[b] = va;
+    }
+    acc(c->s, p->pid, chance(c->s->g, 80) ? VMSIM_WRITE : VMSIM_MODIFY, va, 8);
+    return true;
+}
+
+static struct cproc *clive(struct cgen *c)
+{
+    for (;;) {
+        struct cproc *p = &c->p[below(c->s->g, c->np)];
+        if (p->alive)
+            return p;
+    }
+}
+
+/* munmap [lo, hi) of p's base pages: the pages it owns there are freed. */
+static void cunmap(struct cgen *c, struct cproc *p, uint64_t lo, uint64_t hi)
+{
+    os(c->s, VMSIM_EV_MUNMAP, p->pid, lo, hi - lo, 0);
+    for (size_t i = 0; i < p->nowned; i++)
+        if (p->owned[i] >= lo >> 12 && p->owned[i] < hi >> 12) {
+            p->owned[i--] = p->owned[--p->nowned];
+            c->used--;
+            p->frames--;
+        }
+}
+
+/* The edge of compaction's room (kernel.md, "Compaction", rule 2): with
+ * the free frames the model counts, write base pages until about 505 are
+ * free, then free one page at a time, each followed by a write to a fresh
+ * huge block (unmapped again when it fell back), until one becomes a huge
+ * page: compactions with 509, 510, 511 and then 512 frames free (when a
+ * block can be emptied), so that a room check off by one fails or
+ * succeeds where it should not. Block 0 of the huge region keeps a page,
+ * so that no attempt makes or frees a table above its own. */
+static void csweep(struct cgen *c)
+{
+    struct gen *s = c->s;
+    struct cproc *p = &c->p[0];
+    const vmsim_pid_t pid = p->pid;
+    const uint64_t b0 = HUGE_BASE;
+    acc(s, pid, VMSIM_WRITE, b0, 8); /* the anchor (its block is never unmapped here) */
+    if (!p->hot[0])
+        p->hot[0] = b0;
+    for (uint64_t page = p->region; ref_free_frames(s->oracle) > 505 && page < p->region + 2048;
+         page++)
+        if (!cowned(p, page) && p->nowned < 2048) {
+            acc(s, pid, VMSIM_WRITE, page << 12, 8);
+            p->owned[p->nowned++] = page;
+        }
+    for (unsigned step = 0; step < 40 && p->nowned > 1; step++) {
+        const uint64_t page = p->owned[--p->nowned];
+        os(s, VMSIM_EV_MUNMAP, pid, page << 12, 4096, 0);
+        const unsigned b = 1 + step % (CMP_BLOCKS - 1);
+        const uint64_t lo = HUGE_BASE + ((uint64_t)b << 21);
+        if (p->hot[b])
+            continue;
+        const uint64_t before = ref_free_frames(s->oracle);
+        acc(s, pid, VMSIM_WRITE, lo + 4096 * below(s->g, 512), 8);
+        if (ref_free_frames(s->oracle) + 256 < before)
+            return; /* a huge page: the edge is crossed */
+        os(s, VMSIM_EV_MUNMAP, pid, lo, 2ull << 20, 0);
+        os(s, VMSIM_EV_MMAP, pid, lo, 2ull << 20, 3);
+        os(s, VMSIM_EV_MADVISE, pid, lo, 2ull << 20, VMSIM_ADV_HUGEPAGE);
+    }
+}
+
+static void gen_compact_stream(struct rng *g, struct dcase *c, size_t target)
+{
+    const bool sweep = chance(g, 40);
+    struct gen s = {.g = g, .m = &c->m, .next_pid = 20, .oracle = sweep ? ref_create(&c->m) : NULL};
+    struct cgen cg = {.s = &s, .mem = c->m.mem_frames};
+    assert_true(!sweep || s.oracle);
+    cg.np = 1 + (unsigned)below(g, 3);
+    const bool tables_first = chance(g, 50);
+    for (unsigned i = 0; i < cg.np; i++) {
+        struct cproc *p = &cg.p[i];
+        p->pid = 1 + i;
+        p->alive = true;
+        p->region = p->next = (FRAG_BASE >> 12) + i * 2048ull;
+        ccharge(&cg, p, 1); /* the root */
+        os(&s, VMSIM_EV_MMAP, p->pid, HUGE_BASE, (uint64_t)CMP_BLOCKS << 21,
+           chance(g, 50) ? 7 : 3);
+        os(&s, VMSIM_EV_MADVISE, p->pid, HUGE_BASE, (uint64_t)CMP_BLOCKS << 21,
+           VMSIM_ADV_HUGEPAGE);
+        for (unsigned r = 0; tables_first && r < 4; r++)
+            cbase(&cg, p, ((p->next + r * 512ull) << 12) + 4096 * 511, VMSIM_READ);
+    }
+    /* base pages, the processes in turns; with `regular` in long runs, each
+     * on a CPU of its own, so that blocks that tie hold pages of different
+     * processes and moving one or the other sends other IPIs */
+    const bool regular = chance(g, 50); /* every one_in-th page kept: blocks tie */
+    const uint64_t goal = cg.mem * (40 + below(g, 50)) / 100;
+    const uint64_t fork_at = chance(g, 33) ? goal * (20 + below(g, 60)) / 100 : UINT64_MAX;
+    bool forked = false;
+    for (unsigned guard = 0; cg.used < goal && guard < 4000; guard++) {
+        struct cproc *p = clive(&cg);
+        s.cpu = regular ? (unsigned)(p - cg.p) % c->m.ncpus : (unsigned)below(g, c->m.ncpus);
+        for (unsigned k = regular ? 64 + (unsigned)below(g, 449) : 1 + (unsigned)below(g, 8); k; k--) {
+            const uint64_t page = p->next++;
+            if (page >= p->region + 2048)
+                break;
+            cbase(&cg, p, page << 12 | below(g, 512) << 3, chance(g, 85) ? VMSIM_WRITE : VMSIM_READ);
+        }
+        if (!forked && cg.used >= fork_at) {
+            forked = true;
+            struct cproc *ch = &cg.p[cg.np++];
+            *ch = (struct cproc){.pid = s.next_pid++, .alive = true};
+            ch->region = p->region;
+            ch->next = p->next;
+            memcpy(ch->pref, p->pref, sizeof p->pref);
+            ch->npref = p->npref;
+            ccharge(&cg, ch, 1 + p->npref);
+            p->nowned = 0; /* its pages are shared now */
+            os(&s, VMSIM_EV_FORK, p->pid, ch->pid, 0, 0);
+            for (uint64_t a = p->region; a < p->next; a++)
+                if (chance(g, 5))
+                    cbase(&cg, ch, a << 12, VMSIM_WRITE); /* a copy */
+            if (chance(g, 50)) {
+                os(&s, VMSIM_EV_EXIT, ch->pid, 0, 0, 0);
+                ch->alive = false;
+                cg.used -= ch->frames;
+            }
+        }
+    }
+    /* most of them unmapped: runs of pages between the few kept */
+    static const unsigned keep[] = {3, 5, 20, 50, 200};
+    const unsigned one_in = keep[below(g, 5)];
+    for (unsigned i = 0; i < cg.np; i++) {
+        struct cproc *p = &cg.p[i];
+        uint64_t run = p->region;
+        for (uint64_t a = p->region; p->alive && a <= p->next; a++)
+            if (a == p->next || (regular ? (a - p->region) % one_in == 0 : below(g, one_in) == 0)) {
+                if (a > run)
+                    cunmap(&cg, p, run << 12, a << 12);
+                run = a + 1;
+            }
+    }
+    /* huge blocks among everything else */
+    while (s.accesses < target) {
+        struct cproc *p = clive(&cg);
+        const uint64_t x = below(g, 100);
+        if (regular)
+            s.cpu = (unsigned)(p - cg.p) % c->m.ncpus;
+        else if (chance(g, 20))
+            s.cpu = (unsigned)below(g, c->m.ncpus);
+        if (x < 40) {
+            chuge(&cg, p, (unsigned)below(g, CMP_BLOCKS));
+        } else if (x < 55) { /* a page of a block tried: its address read, any written */
+            const unsigned b = (unsigned)below(g, CMP_BLOCKS);
+            if (p->hot[b])
+                acc(&s, p->pid, chance(g, 50) ? VMSIM_READ : VMSIM_WRITE, p->hot[b], 8);
+        } else if (x < 65) { /* a base page: new, or read again */
+            const uint64_t page = p->region + below(g, 2048);
+            if (!cbase(&cg, p, page << 12, random_kind(&s)) && cowned(p, page))
+                acc(&s, p->pid, VMSIM_READ, page << 12, 8);
+        } else if (x < 75) { /* a huge block unmapped */
+            const unsigned b = (unsigned)below(g, CMP_BLOCKS);
+            if (p->hot[b]) {
+                os(&s, VMSIM_EV_MUNMAP, p->pid, HUGE_BASE + ((uint64_t)b << 21), 2ull << 20, 0);
+                os(&s, VMSIM_EV_MMAP, p->pid, HUGE_BASE + ((uint64_t)b << 21), 2ull << 20, 3);
+                os(&s, VMSIM_EV_MADVISE, p->pid, HUGE_BASE + ((uint64_t)b << 21), 2ull << 20,
+                   VMSIM_ADV_HUGEPAGE);
+                p->hot[b] = 0;
+                cg.used -= 512;
+                p->frames -= 512;
+            }
+        } else if (x < 82) { /* base pages unmapped */
+            const uint64_t a = p->region + below(g, 2048);
+            cunmap(&cg, p, a << 12, (a + 1 + below(g, 64)) << 12);
+        } else if (x < 84 && p->pid >= 20) { /* the child exits (its parent maps what they share) */
+            os(&s, VMSIM_EV_EXIT, p->pid, 0, 0, 0);
+            p->alive = false;
+            cg.used -= p->frames;
+        } else { /* a run on pages of a process (TLB and walk-cache traffic) */
+            for (unsigned k = 0; k < 8; k++) {
+                const unsigned b = (unsigned)below(g, CMP_BLOCKS);
+                if (p->hot[b])
+                    acc(&s, p->pid, VMSIM_WRITE, (p->hot[b] & ~0xfffull) + below(g, 4096), 1 + below(g, 8));
+                else if (p->nowned)
+                    acc(&s, p->pid, random_kind(&s), p->owned[below(g, p->nowned)] << 12 | below(g, 4096), 1 + below(g, 8));
+            }
+        }
+    }
+    if (sweep)
+        csweep(&cg);
+    ref_destroy(s.oracle);
+    c->ev = s.ev;
+    c->n = s.n;
+}
+
 /* Streams for the parallel mode (issue 16): each CPU runs processes of
  * its own, so that most of them are disjoint (threads_disjoint, below) and
  * a parallel run must count what the model counts. Phases of accesses of
@@ -892,6 +1213,11 @@ static int make_config(const struct dcase *c, struct vmsim_config *cfg, char *wh
     }
     if (!rc && c->khp[0])
         rc = vmsim_khugepaged_parse(c->khp, cfg, why, whylen);
+    if (c->m.compact) {
+        cfg->phys_bytes = c->m.mem_frames << 12;
+        cfg->replace = VMSIM_REPLACE_NONE;
+        cfg->compact = true;
+    }
     cfg->threads = c->threads;
     cfg->locks = (uint8_t)c->locks;
     cfg->verify = c->verify;
@@ -1242,6 +1568,9 @@ static void command_options(const struct dcase *c, char *buf, size_t len)
                                                        : " --thp madvise --page-size 2m",
                      c->cache[0] ? " --cache '" : "", c->cache, c->cache[0] ? "'" : "",
                      c->khp[0] ? " --khugepaged '" : "", c->khp, c->khp[0] ? "'" : "");
+    if (c->m.compact && k >= 0 && (size_t)k < len)
+        k += snprintf(buf + k, len - (size_t)k, " --mem %lluk --replace none --compact on",
+                      (unsigned long long)(c->m.mem_frames * 4));
     if (c->threads > 1 && k >= 0 && (size_t)k < len)
         snprintf(buf + k, len - (size_t)k, " --threads %u --locks %s%s", c->threads,
                  vmsim_locks_names[c->locks], c->verify ? " --verify" : "");
@@ -1334,9 +1663,23 @@ static void make_case(uint64_t seed, struct dcase *c)
     const bool khp = c->m.huge && chance(&kg, 20);
     if (khp)
         gen_khugepaged(&kg, c);
+    /* compaction in a bounded memory (and no --thp always) from a generator
+     * of its own, with streams of its own (gen_compact_stream) */
+    struct rng cg = {seed ^ 0x636f6d70616374ull};
+    const bool cmp = c->m.huge && chance(&cg, 12);
+    if (cmp) {
+        c->m.compact = true;
+        c->m.thp_always = false;
+        c->m.mem_frames = 512 * (3 + below(&cg, 4));
+    }
     /* a scan every access or few costs a pass over the processes: short streams */
-    const size_t length = target / 2 + below(&g, target);
-    gen_stream(&g, c, khp && c->m.khp_every < 4 && length > 600 ? 600 : length, khp ? &kg : NULL);
+    size_t length = target / 2 + below(&g, target);
+    if (khp && c->m.khp_every < 4 && length > 600)
+        length = 600;
+    if (cmp)
+        gen_compact_stream(&cg, c, length > 1500 ? 1500 : length);
+    else
+        gen_stream(&g, c, length, khp ? &kg : NULL);
     c->batch_seed = chance(&g, 20) ? 0 : rnd(&g) | 1;
 }
 
@@ -1481,6 +1824,11 @@ static void test_differential(void **state)
     uint64_t cov[sizeof coverage / sizeof *coverage] = {0};
     uint64_t ccov[NCACHE_COV] = {0}, mem_cases = 0, mem_accesses = 0, mem_data_off = 0;
     uint64_t khp_cases = 0, khp_always = 0, khp_accesses = 0;
+    /* compaction: cases (with khugepaged), then the sums of cmp_names */
+    static const char *const cmp_names[] = {"compact.runs", "compact.success", "compact.fail",
+                                            "compact.pages_moved", "compact.rmap_updates",
+                                            "compact.shootdowns", "khugepaged.collapse_fail_alloc"};
+    uint64_t cmp_cases = 0, cmp_khp = 0, cmp_sum[7] = {0};
     struct par_tally par = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1514,6 +1862,14 @@ static void test_differential(void **state)
             khp_always += c.m.thp_always;
             for (size_t j = 0; j < c.n; j++)
                 khp_accesses += c.ev[j].type == VMSIM_EV_ACCESS;
+        }
+        if (bad >= 0 && c.m.compact) {
+            cmp_cases++;
+            cmp_khp += c.m.khp_every != 0;
+            for (size_t k = 0; k < sizeof cmp_names / sizeof *cmp_names; k++)
+                for (unsigned j = 0; j < model.n; j++)
+                    if (!strcmp(model.name[j], cmp_names[k]))
+                        cmp_sum[k] += model.v[j];
         }
         if (bad >= 0 && c.m.dram) {
             add_cache_coverage(ccov, &model);
@@ -1560,6 +1916,15 @@ static void test_differential(void **state)
     printf("differential: %llu cases with khugepaged (%llu with --thp always), %llu accesses\n",
            (unsigned long long)khp_cases, (unsigned long long)khp_always,
            (unsigned long long)khp_accesses);
+    printf("differential: %llu cases with compaction (%llu with khugepaged):",
+           (unsigned long long)cmp_cases, (unsigned long long)cmp_khp);
+    for (size_t k = 0; k < sizeof cmp_names / sizeof *cmp_names; k++)
+        printf(" %s %llu", cmp_names[k], (unsigned long long)cmp_sum[k]);
+    printf("\n");
+    /* a referee that never sees a compaction succeed, fail or move a page
+     * referees nothing (the runs are the successes and failures) */
+    for (size_t k = 0; k < 4; k++)
+        assert_true(cmp_sum[k] > 0);
     printf("differential: %llu cases, %llu events, %llu accesses, %llu mismatching, %.1f s\n",
            (unsigned long long)ran, (unsigned long long)events, (unsigned long long)accesses,
            (unsigned long long)failed, secs);

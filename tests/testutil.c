@@ -186,6 +186,22 @@ bool stat_value(const struct vmsim_stats *st, const struct vmsim_pt_footprint *f
     for (size_t j = 0; cfg->khugepaged.every && j < sizeof khp / sizeof khp[0]; j++)
         if (!strcmp(name, khp[j].name))
             return *v = khp[j].v, true;
+    const struct vmsim_compact_stats *cs = &st->compact;
+    const struct {
+        const char *name;
+        uint64_t v;
+    } cmp[] = {{"compact.runs", cs->runs},
+               {"compact.success", cs->success},
+               {"compact.fail", cs->fail},
+               {"compact.pages_moved", cs->pages_moved},
+               {"compact.rmap_updates", cs->rmap_updates},
+               {"compact.shootdowns", cs->shootdowns},
+               {"compact.cycles", cs->cycles},
+               {"thp.anon_bytes", cs->anon_bytes},
+               {"thp.anon_huge_bytes", cs->anon_huge_bytes}};
+    for (size_t j = 0; cfg->compact && j < sizeof cmp / sizeof cmp[0]; j++)
+        if (!strcmp(name, cmp[j].name))
+            return *v = cmp[j].v, true;
     unsigned i;
     if (sscanf(name, "walks.refs_histogram[%u]", &i) == 1 && i < VMSIM_MAX_LEVELS + 2)
         return *v = st->walk_hist[i], true;

@@ -39,7 +39,8 @@ json_t *run_trace_json(const char *trace, const char *opts);
 /* The library's figure for the statistic the JSON output names `name`
  * ("walks.count", "tlb.l1d.hits", "caches.l2.pt_misses",
  * "walks.refs_histogram[2]", "page_tables.tables_by_level[1]",
- * "khugepaged.collapses" when cfg turns it on), read from
+ * "khugepaged.collapses", "compact.runs" and "thp.anon_bytes" when cfg
+ * turns them on), read from
  * st, fp and the configuration cfg that names the levels: false when
  * there is none. */
 bool stat_value(const struct vmsim_stats *st, const struct vmsim_pt_footprint *fp,

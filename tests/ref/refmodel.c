@@ -1,6 +1,7 @@
 /* The reference model: what vmsim should count for a stream of events on a
  * radix machine (x86-64 geometry, 4 or 5 levels of 9 bits, 4 KiB base
- * pages) with plenty of simulated memory (no reclaim, no swap), written
+ * pages) with plenty of simulated memory, or a bounded one that never runs
+ * out of base frames (no reclaim, no swap), written
  * from docs/stats.md, cost-model.md, kernel.md, cli.md, organizations.md
  * and DESIGN.md ("Events"), sharing no code with src/. Obviously correct
  * over fast: every structure is an array scanned linearly; there is no
@@ -68,8 +69,33 @@
  *    (implicit memory: both), pages_copied the pages not empty nor zero.
  *    khugepaged.cycles: pt_ref per entry scanned + khp_copy x 512 per
  *    collapse, in cycles, not in cycles_translation. Nothing is swapped
- *    out and memory never runs out here, so max_ptes_swap never refuses
- *    and no allocation fails.
+ *    out here, so max_ptes_swap never refuses; a collapse that finds no
+ *    2 MiB block (bounded memory), after compaction when on, is
+ *    collapse_fail_alloc.
+ *  - Bounded memory (mem_frames): a 2 MiB allocation finds no aligned free
+ *    block (none listed, none wholly below the bound at the tail). A write
+ *    fault in a block with no page yet then compacts (with compact) and
+ *    tries again, else falls back to a base page (thp.fallbacks); a read
+ *    (the huge zero frame), a fault in a block with base pages and a
+ *    promotion do not compact (the read falls back, the promotion does not
+ *    happen). The copy of a huge page compacts too; finding no block after
+ *    that (a split in vmsim), or a base page finding no frame (faults.oom),
+ *    is outside the model: the run is flagged and ref_event fails.
+ *  - Compaction (kernel.md, "Compaction"; cost-model.md): room first, 512
+ *    frames free in all (listed, or at the tail below the bound); then,
+ *    of the aligned 512-frame blocks that start below the tail and end by
+ *    the bound, the one with the fewest frames in use, all of them
+ *    movable, the lowest on a tie. Movable: the frame of a base page some
+ *    live process maps, not a zero frame (roots, tables, zero frames and
+ *    huge pages are not). Neither: compact.fail. Its frames in use, lowest
+ *    first, each go to the frame a base-page allocation returns, one
+ *    inside the block held aside and the allocation repeated; every leaf
+ *    naming the old frame is repointed (rmap_updates) with a shootdown.
+ *    Then the old frames are freed in that order, then the held ones in
+ *    the order taken. compact.cycles: per page 2 x 64 lines x access, per
+ *    shootdown 1000, per IPI 200, in cycles and cycles_translation (also
+ *    for khugepaged's). thp.anon_bytes: every data frame a live process
+ *    maps, once (its page size), anon_huge_bytes those of 2 MiB.
  *  - Protection (kernel.md, the fault handler): a fault first checks the
  *    access against the VMA (reads need r, writes w, fetches x; implicit
  *    memory is rwx); a forbidden access is a protection fault, counted, not
@@ -276,6 +302,7 @@ struct ref {
     uint64_t khp_left;
     size_t khp_slot;
     uint64_t khp_va;
+    bool unmodelled; /* the stream left what the model knows (refmodel.h, mem_frames) */
     /* the memory model */
     struct carray *carr[REF_MAX_CACHES]; /* ncpus copies, or one when shared */
     uint64_t cnow;       /* LRU clock of the caches: one tick per reference */
@@ -352,8 +379,9 @@ static void frame_free(struct ref *r, uint64_t f, unsigned order)
         }
 }
 
-/* 2^order frames, mapped once. */
-static uint64_t frame_alloc(struct ref *r, unsigned order)
+/* 2^order frames, mapped once; UINT64_MAX when a bounded memory has no
+ * free aligned block of them (beyond_limit: take one from the tail anyway). */
+static uint64_t frame_take(struct ref *r, unsigned order, bool beyond_limit)
 {
     const uint64_t n = 1ull << order;
     uint64_t f = UINT64_MAX;
@@ -367,6 +395,8 @@ static uint64_t frame_alloc(struct ref *r, unsigned order)
         }
     if (f == UINT64_MAX) {
         f = (r->tail + n - 1) / n * n;
+        if (r->m.mem_frames && f + n > r->m.mem_frames && !beyond_limit)
+            return UINT64_MAX;
         /* the skipped frames [tail, f), as aligned blocks from the top */
         for (uint64_t top = f; top > r->tail;) {
             unsigned k = 0;
@@ -384,14 +414,27 @@ static uint64_t frame_alloc(struct ref *r, unsigned order)
     return f;
 }
 
+/* Frames that must be had: out of a bounded memory is outside the model
+ * (vmsim would count faults.oom), so the run is flagged and goes on. */
+static uint64_t frame_alloc(struct ref *r, unsigned order)
+{
+    uint64_t f = frame_take(r, order, false);
+    if (f == UINT64_MAX) {
+        r->unmodelled = true;
+        f = frame_take(r, order, true);
+    }
+    return f;
+}
+
 static uint64_t frame_new(struct ref *r, unsigned shift) { return frame_alloc(r, shift - BASE_SHIFT); }
 
-/* The zero frame of a page size, taken the first time it is needed. */
+/* The zero frame of a page size, taken the first time it is needed; the
+ * huge one may find no block (UINT64_MAX: the fault falls back). */
 static uint64_t zero_frame(struct ref *r, unsigned shift)
 {
     const unsigned z = shift != BASE_SHIFT;
     if (r->zero[z] == UINT64_MAX)
-        r->zero[z] = frame_alloc(r, shift - BASE_SHIFT);
+        r->zero[z] = z ? frame_take(r, shift - BASE_SHIFT, false) : frame_alloc(r, 0);
     return r->zero[z];
 }
 
@@ -632,6 +675,12 @@ static int leaf_cmp(const void *a, const void *b)
 {
     const struct leaf *x = a, *y = b;
     return x->va < y->va ? -1 : x->va > y->va;
+}
+
+static int leaf_frame_cmp(const void *a, const void *b)
+{
+    const struct leaf *x = a, *y = b;
+    return x->frame < y->frame ? -1 : x->frame > y->frame;
 }
 
 static const struct vma *vma_of(const struct proc *p, uint64_t va)
@@ -939,6 +988,121 @@ static struct leaf *walk(struct ref *r, struct rcpu *c, struct proc *p, uint64_t
     return found;
 }
 
+/* ---- compaction (kernel.md, "Compaction"; cost-model.md, "Compaction") ---- */
+
+/* Empty one aligned block of 512 frames so that a 2 MiB allocation can take
+ * it; whether it did. Room first: 512 frames free in all (listed blocks and
+ * the never-used memory up to the bound). The block: of those below the
+ * never-used memory (and wholly below the bound), the one with the fewest
+ * frames in use, all of them movable, the lowest on a tie. Movable: the
+ * frame of a base page some live process maps, not the zero frame (page
+ * tables, roots, zero frames and huge pages are not). Its pages, lowest
+ * first, each go to the frame a base-page allocation returns, one inside
+ * the block held aside and the allocation repeated; every leaf naming the
+ * old frame is repointed, a shootdown each. Then the old frames are freed
+ * in that order, then the held ones in the order taken. Cycles: per page
+ * moved 2 x 64 lines x access, 1000 per shootdown and 200 per IPI. */
+static bool compact(struct ref *r)
+{
+    const uint64_t n = 1ull << (HUGE_SHIFT - BASE_SHIFT), lim = r->m.mem_frames;
+    r->st.cmp_runs++;
+    bool *free_ = calloc(lim, sizeof *free_), *mov = calloc(lim, sizeof *mov);
+    uint64_t *page = calloc(2 * n, sizeof *page), *held = page ? page + n : NULL;
+    if (!free_ || !mov || !page)
+        abort();
+    for (unsigned k = 0; k < REF_ORDERS; k++)
+        for (size_t i = 0; i < r->nlist[k]; i++)
+            for (uint64_t x = r->list[k][i]; x < r->list[k][i] + (1ull << k); x++)
+                free_[x] = true;
+    uint64_t nfree = 0;
+    for (uint64_t x = 0; x < lim; x++) {
+        free_[x] |= x >= r->tail;
+        nfree += free_[x];
+    }
+    for (size_t i = 0; i < r->nproc; i++)
+        for (size_t j = 0; r->proc[i]->alive && j < r->proc[i]->nleaf; j++) {
+            const struct leaf *l = &r->proc[i]->leaf[j];
+            if (l->shift == BASE_SHIFT && !l->zero && l->frame < lim)
+                mov[l->frame] = true;
+        }
+    uint64_t best = UINT64_MAX, fewest = UINT64_MAX;
+    for (uint64_t b = 0; nfree >= n && b < r->tail && b + n <= lim; b += n) {
+        uint64_t used = 0;
+        bool ok = true;
+        for (uint64_t x = b; x < b + n; x++)
+            if (!free_[x]) {
+                ok &= mov[x];
+                used++;
+            }
+        if (ok && used < fewest) {
+            fewest = used;
+            best = b;
+        }
+    }
+    bool done = best != UINT64_MAX;
+    if (done) {
+        const uint64_t ipis = r->st.ipis;
+        size_t npage = 0, nheld = 0;
+        for (uint64_t x = best; x < best + n; x++)
+            if (!free_[x])
+                page[npage++] = x;
+        uint64_t moved = 0, shot = 0;
+        for (size_t i = 0; i < npage; i++) {
+            uint64_t t;
+            while ((t = frame_take(r, 0, false)) != UINT64_MAX && t >= best && t < best + n)
+                held[nheld++] = t;
+            if (t == UINT64_MAX) { /* room was counted: cannot happen */
+                r->unmodelled = true;
+                break;
+            }
+            r->mapcount[t] = r->mapcount[page[i]];
+            r->mapcount[page[i]] = 0;
+            for (size_t q = 0; q < r->nproc; q++)
+                for (size_t j = 0; r->proc[q]->alive && j < r->proc[q]->nleaf; j++) {
+                    struct leaf *l = &r->proc[q]->leaf[j];
+                    if (l->shift == BASE_SHIFT && !l->zero && l->frame == page[i]) {
+                        l->frame = t;
+                        r->st.cmp_rmap++;
+                        shootdown(r, r->proc[q], l->va);
+                        shot++;
+                    }
+                }
+            moved++;
+        }
+        for (size_t i = 0; i < npage; i++)
+            frame_free(r, page[i], 0);
+        for (size_t i = 0; i < nheld; i++)
+            frame_free(r, held[i], 0);
+        const uint64_t c = moved * 2 * ((1ull << BASE_SHIFT) / 64) * r->m.cost_access +
+                           shot * 1000 + (r->st.ipis - ipis) * 200;
+        r->st.cmp_moved += moved;
+        r->st.cmp_shootdowns += shot;
+        r->st.cmp_cycles += c;
+        charge(r, c);
+    }
+    if (done)
+        r->st.cmp_success++;
+    else
+        r->st.cmp_fail++;
+    free(free_);
+    free(mov);
+    free(page);
+    return done;
+}
+
+/* A 2 MiB frame (UINT64_MAX: no free block). may_compact: an allocation
+ * that compacts when there is none (a demand-zero write in a block with no
+ * page yet, the copy of a huge page, a khugepaged collapse; not a fault in
+ * a block that holds base pages, nor a promotion). */
+static uint64_t huge_frame(struct ref *r, bool may_compact)
+{
+    const unsigned order = HUGE_SHIFT - BASE_SHIFT;
+    uint64_t f = frame_take(r, order, false);
+    if (f == UINT64_MAX && may_compact && r->m.compact && compact(r))
+        f = frame_take(r, order, false);
+    return f;
+}
+
 /* Map a new page for va by the demand-zero rules. */
 static void demand_zero(struct ref *r, struct proc *p, uint64_t va, bool write)
 {
@@ -954,20 +1118,21 @@ static void demand_zero(struct ref *r, struct proc *p, uint64_t va, bool write)
         for (size_t i = 0; i < p->nvma; i++)
             want &= p->vma[i].hi <= b || p->vma[i].lo >= e;
     }
+    uint64_t f = UINT64_MAX;
     if (want) {
         bool base_there = false;
         for (size_t i = 0; i < p->nleaf; i++)
             base_there |= p->leaf[i].va >> HUGE_SHIFT == b >> HUGE_SHIFT;
-        if (base_there) {
+        /* the huge page is tried first (kernel.md, "Which frame"); a write
+         * in a block with no page yet compacts when no block is free */
+        f = write ? huge_frame(r, !base_there) : zero_frame(r, HUGE_SHIFT);
+        if (base_there && write && f != UINT64_MAX) {
+            r->mapcount[f] = 0;
+            frame_free(r, f, HUGE_SHIFT - BASE_SHIFT);
+        }
+        if (base_there || f == UINT64_MAX) {
             r->st.thp_fallbacks++;
-            /* the huge page was tried first (kernel.md, "Which frame") */
-            if (write) {
-                const uint64_t f = frame_new(r, HUGE_SHIFT);
-                r->mapcount[f] = 0;
-                frame_free(r, f, HUGE_SHIFT - BASE_SHIFT);
-            } else {
-                zero_frame(r, HUGE_SHIFT);
-            }
+            f = UINT64_MAX;
         } else {
             shift = HUGE_SHIFT;
         }
@@ -976,7 +1141,8 @@ static void demand_zero(struct ref *r, struct proc *p, uint64_t va, bool write)
         r->st.zero_write++;
     else
         r->st.zero_read++;
-    const uint64_t f = write ? frame_new(r, shift) : zero_frame(r, shift);
+    if (f == UINT64_MAX)
+        f = write ? frame_new(r, shift) : zero_frame(r, shift);
     const struct leaf l = {va >> shift << shift, shift, f, !write, write, exec};
     leaf_add(p, l);
     tables_make(r, p, l.va, leaf_level(&l));
@@ -1005,13 +1171,13 @@ static bool block_eligible(const struct ref *r, const struct proc *p, uint64_t b
     return true;
 }
 
-/* Block b of p becomes one huge page: a new 2 MiB frame first, then every
+/* Block b of p becomes one huge page, in the new 2 MiB frame f: every
  * base page in it unmapped in address order as munmap unmaps them (the
  * tables left empty, the frames, a shootdown each, the walk caches
  * flushed), then the huge leaf and the tables it needs. */
-static void collapse_block(struct ref *r, struct proc *p, uint64_t b, bool writable, bool exec)
+static void collapse_block(struct ref *r, struct proc *p, uint64_t b, uint64_t f, bool writable,
+                           bool exec)
 {
-    const uint64_t f = frame_new(r, HUGE_SHIFT);
     unmap_range(r, p, b, b + (1ull << HUGE_SHIFT));
     const struct leaf l = {b, HUGE_SHIFT, f, false, writable, exec};
     leaf_add(p, l);
@@ -1038,9 +1204,10 @@ static void promote(struct ref *r, struct proc *p, uint64_t va)
         n++;
         exec |= l->exec;
     }
-    if (n != 512)
+    const uint64_t f = n == 512 ? huge_frame(r, false) : UINT64_MAX;
+    if (f == UINT64_MAX) /* promotion never compacts */
         return;
-    collapse_block(r, p, b, true, exec);
+    collapse_block(r, p, b, f, true, exec);
     r->st.thp_promotions++;
 }
 
@@ -1068,9 +1235,16 @@ static void khp_visit(struct ref *r, struct proc *p, uint64_t b)
         r->st.khp_fail_shared++;
         return;
     }
+    /* no free block: compaction, which may move this block's own pages
+     * (their leaves follow), else collapse_fail_alloc */
+    const uint64_t f = huge_frame(r, true);
+    if (f == UINT64_MAX) {
+        r->st.khp_fail_alloc++;
+        return;
+    }
     const struct vma *v = vma_of(p, b);
     const unsigned prot = v ? v->prot : 7u;
-    collapse_block(r, p, b, (prot & VMSIM_PROT_W) != 0, (prot & VMSIM_PROT_X) != 0);
+    collapse_block(r, p, b, f, (prot & VMSIM_PROT_W) != 0, (prot & VMSIM_PROT_X) != 0);
     r->st.khp_collapses++;
     r->st.khp_copied += data;
     r->st.khp_cycles += 512ull * r->m.khp_copy;
@@ -1137,16 +1311,31 @@ static void khp_scan(struct ref *r)
     r->st.cycles += c;
 }
 
+/* The copy of a copy-on-write: a huge one compacts when no block is free,
+ * and finding none after that (vmsim splits the page) is outside the model. */
+static uint64_t cow_frame(struct ref *r, unsigned shift)
+{
+    if (shift == BASE_SHIFT)
+        return frame_alloc(r, 0);
+    uint64_t f = huge_frame(r, true);
+    if (f == UINT64_MAX) {
+        r->unmodelled = true;
+        f = frame_take(r, shift - BASE_SHIFT, true);
+    }
+    return f;
+}
+
 static void write_fault(struct ref *r, struct proc *p, struct leaf *l)
 {
     if (l->zero) {
         r->st.cow_zero++;
-        l->frame = frame_new(r, l->shift);
+        l->frame = cow_frame(r, l->shift);
         l->zero = false;
     } else if (r->mapcount[l->frame] > 1) {
         r->st.cow_copy++;
-        r->mapcount[l->frame]--;
-        l->frame = frame_new(r, l->shift);
+        const uint64_t old = l->frame;
+        l->frame = cow_frame(r, l->shift);
+        r->mapcount[old]--;
     } else {
         r->st.cow_reuse++;
     }
@@ -1269,7 +1458,12 @@ static void access(struct ref *r, const struct vmsim_event *ev)
 static void unmap_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t hi)
 {
     bool went = false; /* a table: no walk cache may point into it */
-    if (p->nleaf) /* qsort takes no NULL, even for no elements */
+    size_t hits = 0;
+    for (size_t i = 0; i < p->nleaf && hits < 2; i++)
+        hits += p->leaf[i].va < hi && p->leaf[i].va + (1ull << p->leaf[i].shift) > lo;
+    if (hits == 0) /* nothing to unmap */
+        return;
+    if (hits > 1) /* address order (one leaf needs no sort) */
         qsort(p->leaf, p->nleaf, sizeof *p->leaf, leaf_cmp);
     for (size_t i = 0; i < p->nleaf; i++) {
         struct leaf l = p->leaf[i];
@@ -1418,7 +1612,15 @@ static void mprotect_range(struct ref *r, struct proc *p, uint64_t lo, uint64_t 
     }
 }
 
+static int event(struct ref *r, const struct vmsim_event *ev);
+
 int ref_event(struct ref *r, const struct vmsim_event *ev)
+{
+    const int rc = event(r, ev);
+    return rc ? rc : r->unmodelled ? -1 : 0;
+}
+
+static int event(struct ref *r, const struct vmsim_event *ev)
 {
     struct proc *p;
     uint64_t lo, hi;
@@ -1492,7 +1694,7 @@ int ref_event(struct ref *r, const struct vmsim_event *ev)
 struct ref *ref_create(const struct ref_machine *m)
 {
     if (m->ncpus == 0 || m->ncpus > REF_MAX_CPUS || m->ntlb > REF_MAX_TLB || m->levels < 2 ||
-        m->levels > REF_MAX_LEVELS)
+        m->levels > REF_MAX_LEVELS || (m->compact && (!m->mem_frames || !m->huge)))
         return NULL;
     struct ref *r = calloc(1, sizeof *r);
     if (!r)
@@ -1602,6 +1804,14 @@ void ref_destroy(struct ref *r)
     free(r);
 }
 
+uint64_t ref_free_frames(const struct ref *r)
+{
+    uint64_t used = r->tail;
+    for (unsigned k = 0; k < REF_ORDERS; k++)
+        used -= r->nlist[k] << k;
+    return r->m.mem_frames > used ? r->m.mem_frames - used : 0;
+}
+
 void ref_stats(struct ref *r, struct ref_stats *out)
 {
     *out = r->st;
@@ -1631,6 +1841,30 @@ void ref_stats(struct ref *r, struct ref_stats *out)
     for (size_t i = 0; i < r->nproc; i++)
         if (r->proc[i]->alive)
             count_tables(r, r->proc[i], out->tables);
+    /* resident private anonymous memory: each data frame once, however many
+     * leaves name it (the leaves' frames sorted, a frame counted where it
+     * first appears) */
+    out->anon_bytes = out->anon_huge_bytes = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < r->nproc; i++)
+        n += r->proc[i]->alive ? r->proc[i]->nleaf : 0;
+    struct leaf *all = malloc((n ? n : 1) * sizeof *all);
+    if (!all)
+        abort();
+    n = 0;
+    for (size_t i = 0; i < r->nproc; i++)
+        for (size_t j = 0; r->proc[i]->alive && j < r->proc[i]->nleaf; j++)
+            if (!r->proc[i]->leaf[j].zero)
+                all[n++] = r->proc[i]->leaf[j];
+    if (n)
+        qsort(all, n, sizeof *all, leaf_frame_cmp);
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || all[i].frame != all[i - 1].frame) {
+            out->anon_bytes += 1ull << all[i].shift;
+            if (all[i].shift != BASE_SHIFT)
+                out->anon_huge_bytes += 1ull << all[i].shift;
+        }
+    free(all);
 }
 
 void ref_stat_fields(const struct ref_machine *m, const struct ref_stats *s,
@@ -1692,7 +1926,7 @@ void ref_stat_fields(const struct ref_machine *m, const struct ref_stats *s,
         {"khugepaged.pages_scanned", s->khp_scanned},
         {"khugepaged.full_scans", s->khp_full},
         {"khugepaged.collapses", s->khp_collapses},
-        {"khugepaged.collapse_fail_alloc", 0},
+        {"khugepaged.collapse_fail_alloc", s->khp_fail_alloc},
         {"khugepaged.collapse_fail_none", s->khp_fail_none},
         {"khugepaged.collapse_fail_swap", 0},
         {"khugepaged.collapse_fail_shared", s->khp_fail_shared},
@@ -1701,6 +1935,22 @@ void ref_stat_fields(const struct ref_machine *m, const struct ref_stats *s,
     };
     for (size_t i = 0; m->khp_every && i < sizeof khp / sizeof khp[0]; i++)
         fn(ctx, khp[i].name, khp[i].v);
+    const struct {
+        const char *name;
+        uint64_t v;
+    } cmp[] = {
+        {"compact.runs", s->cmp_runs},
+        {"compact.success", s->cmp_success},
+        {"compact.fail", s->cmp_fail},
+        {"compact.pages_moved", s->cmp_moved},
+        {"compact.rmap_updates", s->cmp_rmap},
+        {"compact.shootdowns", s->cmp_shootdowns},
+        {"compact.cycles", s->cmp_cycles},
+        {"thp.anon_bytes", s->anon_bytes},
+        {"thp.anon_huge_bytes", s->anon_huge_bytes},
+    };
+    for (size_t i = 0; m->compact && i < sizeof cmp / sizeof cmp[0]; i++)
+        fn(ctx, cmp[i].name, cmp[i].v);
     for (unsigned i = 0; i < m->ntlb; i++) {
         snprintf(name, sizeof name, "tlb.%s.hits", m->tlb[i].name);
         fn(ctx, name, s->tlb_hits[i]);

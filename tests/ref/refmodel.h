@@ -1,6 +1,6 @@
 /* The whole-pipeline reference model: an independent, deliberately slow
  * re-statement of what vmsim computes for a radix machine with plenty of
- * memory, written from docs/ and DESIGN.md, sharing no code with src/.
+ * memory (or a bounded one, for compaction), written from docs/ and DESIGN.md, sharing no code with src/.
  * refmodel.c opens with every rule it implements. */
 #ifndef VMSIM_TESTS_REFMODEL_H
 #define VMSIM_TESTS_REFMODEL_H
@@ -63,6 +63,12 @@ struct ref_machine {
      * max_ptes_shared=,copy= */
     uint64_t khp_every;
     uint32_t khp_pages, khp_none, khp_swap, khp_shared, khp_copy;
+    /* Bounded memory (--memory mem_frames x 4 KiB, --replace none; 0: plenty) and
+     * compaction (--compact on, with huge; docs/kernel.md "Compaction"). A stream
+     * that runs a base-page allocation out of memory, or a copy-on-write of a huge
+     * page that finds no block even after compaction (a split), is a test bug. */
+    uint64_t mem_frames;
+    bool compact;
     /* The memory model (--cache): dram 0 means none, walk references cost pt_ref. */
     unsigned ncache;
     struct ref_cache cache[REF_MAX_CACHES];
@@ -84,7 +90,9 @@ struct ref_stats {
     uint64_t protection;
     uint64_t thp_fallbacks, thp_promotions;
     uint64_t khp_scans, khp_scanned, khp_full, khp_collapses, khp_fail_none, khp_fail_shared,
-        khp_copied, khp_cycles;
+        khp_copied, khp_cycles, khp_fail_alloc;
+    uint64_t cmp_runs, cmp_success, cmp_fail, cmp_moved, cmp_rmap, cmp_shootdowns, cmp_cycles;
+    uint64_t anon_bytes, anon_huge_bytes; /* thp.anon_bytes, thp.anon_huge_bytes at the end */
     uint64_t tlb_flushes, invalidations, ipis, context_switches, forks, processes;
     uint64_t cycles, cycles_translation;
     uint64_t tables[REF_MAX_LEVELS + 1]; /* live tables per level at the end, roots at [levels] */
@@ -103,6 +111,10 @@ void ref_destroy(struct ref *r);
 /* Consume one event. Events the model does not know (VM, mprotect, file or
  * shared mappings) are a test bug: returns -1. */
 int ref_event(struct ref *r, const struct vmsim_event *ev);
+/* Frames free now in a bounded memory (listed, or never used below the
+ * bound): for a generator that steers a stream to the edge of compaction's
+ * room. */
+uint64_t ref_free_frames(const struct ref *r);
 /* The statistics so far (reach and tables computed now). */
 void ref_stats(struct ref *r, struct ref_stats *out);
 
