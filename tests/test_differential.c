@@ -1486,37 +1486,16 @@ static void add_cache_coverage(uint64_t *sum, const struct fields *f)
 
 /* ---- shrinking and printing ---- */
 
-/* Delta debugging over events: drop chunks, halving their size, while the
- * rest still mismatches. Returns the new length (ev shrunk in place). */
+static bool events_fail(const void *ev, size_t n, void *c)
+{
+    return compare(c, ev, n, NULL, 0) > 0;
+}
+
+/* Delta debugging over events (shrink_items): the shortest stream found
+ * that still mismatches. Returns the new length (ev shrunk in place). */
 static size_t shrink(const struct dcase *c, struct vmsim_event *ev, size_t n, unsigned max_tries)
 {
-    struct vmsim_event *tmp = malloc(n * sizeof *tmp);
-    assert_non_null(tmp);
-    unsigned tries = 0;
-    for (size_t chunk = n / 2 ? n / 2 : 1; chunk >= 1 && tries < max_tries;) {
-        bool progress = false;
-        for (size_t start = 0; start < n && tries < max_tries;) {
-            const size_t end = start + chunk < n ? start + chunk : n;
-            const size_t m = n - (end - start);
-            memcpy(tmp, ev, start * sizeof *ev);
-            memcpy(tmp + start, ev + end, (n - end) * sizeof *ev);
-            tries++;
-            if (m > 0 && compare(c, tmp, m, NULL, 0) > 0) {
-                memcpy(ev, tmp, m * sizeof *ev);
-                n = m;
-                progress = true;
-            } else {
-                start = end;
-            }
-        }
-        if (!progress) {
-            if (chunk == 1)
-                break;
-            chunk /= 2;
-        }
-    }
-    free(tmp);
-    return n;
+    return shrink_items(ev, n, sizeof *ev, max_tries, events_fail, (void *)c);
 }
 
 static void print_event(FILE *f, const struct vmsim_event *e)

@@ -455,38 +455,26 @@ static int compare_as(const struct rcase *c, const char *policy, enum rm_policy 
 
 /* ---- shrinking and printing ---- */
 
-/* Delta debugging over accesses: drop chunks, halving their size, while the
- * rest still mismatches. Returns the new length (a shrunk in place). */
+/* What a shrink keeps comparing: the case, vmsim's policy, the model's. */
+struct shrink_ctx {
+    const struct rcase *c;
+    const char *policy;
+    enum rm_policy as;
+};
+
+static bool accesses_fail(const void *a, size_t n, void *ctx)
+{
+    const struct shrink_ctx *x = ctx;
+    return compare_as(x->c, x->policy, x->as, a, n, NULL, 0) > 0;
+}
+
+/* Delta debugging over accesses (shrink_items): the shortest stream found
+ * that still mismatches. Returns the new length (a shrunk in place). */
 static size_t shrink(const struct rcase *c, const char *policy, enum rm_policy as,
                      struct rm_access *a, size_t n, unsigned max_tries)
 {
-    struct rm_access *tmp = malloc(n * sizeof *tmp);
-    assert_non_null(tmp);
-    unsigned tries = 0;
-    for (size_t chunk = n / 2 ? n / 2 : 1; chunk >= 1 && tries < max_tries;) {
-        bool progress = false;
-        for (size_t start = 0; start < n && tries < max_tries;) {
-            const size_t end = start + chunk < n ? start + chunk : n;
-            const size_t m = n - (end - start);
-            memcpy(tmp, a, start * sizeof *a);
-            memcpy(tmp + start, a + end, (n - end) * sizeof *a);
-            tries++;
-            if (m > 0 && compare_as(c, policy, as, tmp, m, NULL, 0) > 0) {
-                memcpy(a, tmp, m * sizeof *a);
-                n = m;
-                progress = true;
-            } else {
-                start = end;
-            }
-        }
-        if (!progress) {
-            if (chunk == 1)
-                break;
-            chunk /= 2;
-        }
-    }
-    free(tmp);
-    return n;
+    struct shrink_ctx x = {c, policy, as};
+    return shrink_items(a, n, sizeof *a, max_tries, accesses_fail, &x);
 }
 
 /* Shrink a failing case, write it as a text trace, print it, the command

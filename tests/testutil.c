@@ -248,3 +248,35 @@ json_t *run_trace_json(const char *trace, const char *opts)
     free(path);
     return root;
 }
+
+size_t shrink_items(void *a, size_t n, size_t size, unsigned max_tries,
+                    bool (*fails)(const void *items, size_t m, void *ctx), void *ctx)
+{
+    char *items = a, *tmp = malloc(n * size);
+    assert_non_null(tmp);
+    unsigned tries = 0;
+    for (size_t chunk = n / 2 ? n / 2 : 1; chunk >= 1 && tries < max_tries;) {
+        bool progress = false;
+        for (size_t start = 0; start < n && tries < max_tries;) {
+            const size_t end = start + chunk < n ? start + chunk : n;
+            const size_t m = n - (end - start);
+            memcpy(tmp, items, start * size);
+            memcpy(tmp + start * size, items + end * size, (n - end) * size);
+            tries++;
+            if (m > 0 && fails(tmp, m, ctx)) {
+                memcpy(items, tmp, m * size);
+                n = m;
+                progress = true;
+            } else {
+                start = end;
+            }
+        }
+        if (!progress) {
+            if (chunk == 1)
+                break;
+            chunk /= 2;
+        }
+    }
+    free(tmp);
+    return n;
+}

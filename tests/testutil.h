@@ -53,6 +53,13 @@ struct vmsim_event ev_os(unsigned type, unsigned kind, vmsim_pid_t pid, uint64_t
 struct vmsim *new_machine(const struct vmsim_config *cfg);
 /* Is prog an executable in a directory of $PATH? */
 bool on_path(const char *prog);
+
+/* Delta debugging: drop chunks of the n items of `size` bytes at a, halving
+ * the chunks down to one item, while fails(smaller, m, ctx) says the rest
+ * still fails; at most max_tries tries. Returns the new length (a shrunk in
+ * place). */
+size_t shrink_items(void *a, size_t n, size_t size, unsigned max_tries,
+                    bool (*fails)(const void *items, size_t m, void *ctx), void *ctx);
 /* Fail with the text (a program's output) when needle is not in it. */
 void expect_in(const char *what, const char *text, const char *needle);
 
