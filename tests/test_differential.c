@@ -81,6 +81,7 @@
 #include <time.h>
 
 #include "ref/refmodel.h"
+#include "test_rng.h"
 #include "testutil.h"
 #include "vmsim/vmsim.h"
 
@@ -106,23 +107,6 @@
 #define FILL_BASE 0x48000000ull /* with khugepaged: 4 MiB regions filled with base pages */
 #define FILL_REGIONS 3
 
-/* ---- a seeded generator of our own ---- */
-
-struct rng {
-    uint64_t s;
-};
-
-static uint64_t rnd(struct rng *g)
-{
-    uint64_t z = (g->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t below(struct rng *g, uint64_t n) { return n ? rnd(g) % n : 0; }
-static bool chance(struct rng *g, unsigned percent) { return below(g, 100) < percent; }
-
 /* ---- one case ---- */
 
 struct dcase {
@@ -144,7 +128,7 @@ static void add_array(struct ref_level *l, uint32_t entries, uint32_t ways, uint
 }
 
 /* A random array shape: sets a power of two, ways anything (3, 5, 6, 12...). */
-static void random_shape(struct rng *g, uint32_t max_entries, uint32_t *entries, uint32_t *ways)
+static void random_shape(struct test_rng *g, uint32_t max_entries, uint32_t *entries, uint32_t *ways)
 {
     static const uint32_t way_choices[] = {1, 2, 3, 4, 5, 6, 8, 12};
     for (;;) {
@@ -162,7 +146,7 @@ static void random_shape(struct rng *g, uint32_t max_entries, uint32_t *entries,
     }
 }
 
-static void gen_machine(struct rng *g, struct ref_machine *m)
+static void gen_machine(struct test_rng *g, struct ref_machine *m)
 {
     memset(m, 0, sizeof *m);
     m->levels = chance(g, 20) ? 5 : 4;
@@ -223,7 +207,7 @@ static void size_text(char *buf, size_t len, uint64_t sizes)
 }
 
 /* The spec strings of docs/cli.md for machine m. */
-static void specs(struct dcase *c, struct rng *g)
+static void specs(struct dcase *c, struct test_rng *g)
 {
     const struct ref_machine *m = &c->m;
     char *t = c->tlb;
@@ -273,7 +257,7 @@ static void specs(struct dcase *c, struct rng *g)
  * mixed across levels, small enough that evictions (and page-table lines
  * evicting data) happen all the time; a shared last level or not; DRAM,
  * sometimes with the row model; sometimes data=off. */
-static void gen_memory(struct rng *g, struct ref_machine *m)
+static void gen_memory(struct test_rng *g, struct ref_machine *m)
 {
     static const uint32_t set_choices[] = {1, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 33, 64, 100, 256, 1000};
     static const char sides[] = "dddiiuuuu";
@@ -309,7 +293,7 @@ static void gen_memory(struct rng *g, struct ref_machine *m)
 }
 
 /* The --cache spec string of docs/caches.md for machine m. */
-static void cache_spec(struct dcase *c, struct rng *g)
+static void cache_spec(struct dcase *c, struct test_rng *g)
 {
     const struct ref_machine *m = &c->m;
     char *t = c->cache;
@@ -339,7 +323,7 @@ static void cache_spec(struct dcase *c, struct rng *g)
 /* ---- streams ---- */
 
 struct gen {
-    struct rng *g;
+    struct test_rng *g;
     const struct ref_machine *m;
     struct vmsim_event *ev;
     size_t n, cap, accesses;
@@ -351,7 +335,7 @@ struct gen {
     bool huge_mapped[64]; /* by pid: its huge region is mapped */
     bool prot_region;     /* the first processes map PROT_BASE */
     unsigned cpu;
-    struct rng *kg; /* khugepaged's cases: when to fill a block (NULL: none, as before) */
+    struct test_rng *kg; /* khugepaged's cases: when to fill a block (NULL: none, as before) */
     struct ref *oracle; /* compaction's cases: the model fed as the stream grows (free frames) */
 };
 
@@ -438,7 +422,7 @@ static uint64_t pick(struct gen *s) { return s->pool[below(s->g, s->npool)]; }
  * first, so no huge page is ever cut. */
 static void fill_segment(struct gen *s, vmsim_pid_t pid)
 {
-    struct rng *g = s->g;
+    struct test_rng *g = s->g;
     const uint64_t base = FILL_BASE + below(g, FILL_REGIONS) * (4ull << 20), blk = 2ull << 20;
     if (s->m->thp_always) {
         os(s, VMSIM_EV_MUNMAP, pid, base, 2 * blk, 0);
@@ -509,7 +493,7 @@ static void fill_segment(struct gen *s, vmsim_pid_t pid)
 
 static void gen_segment(struct gen *s)
 {
-    struct rng *g = s->g;
+    struct test_rng *g = s->g;
     if (chance(g, 30))
         s->cpu = (unsigned)below(g, s->m->ncpus);
     vmsim_pid_t pid = some_pid(s);
@@ -669,7 +653,7 @@ static void gen_segment(struct gen *s)
     }
 }
 
-static void gen_stream(struct rng *g, struct dcase *c, size_t target, struct rng *kg)
+static void gen_stream(struct test_rng *g, struct dcase *c, size_t target, struct test_rng *kg)
 {
     struct gen s = {.g = g, .m = &c->m, .next_pid = 20, .prot_region = chance(g, 50), .kg = kg};
     const unsigned nproc = 1 + (unsigned)below(g, 3);
@@ -872,7 +856,7 @@ static void csweep(struct cgen *c)
     }
 }
 
-static void gen_compact_stream(struct rng *g, struct dcase *c, size_t target)
+static void gen_compact_stream(struct test_rng *g, struct dcase *c, size_t target)
 {
     const bool sweep = chance(g, 40);
     struct gen s = {.g = g, .m = &c->m, .next_pid = 20, .oracle = sweep ? ref_create(&c->m) : NULL};
@@ -1045,7 +1029,7 @@ static unsigned sibling(const struct gen *s, unsigned cpu)
 /* A phase's access by CPU s->cpu running pid. */
 static void own_access(struct gen *s, vmsim_pid_t pid)
 {
-    struct rng *g = s->g;
+    struct test_rng *g = s->g;
     const uint64_t x = below(g, 100);
     if (x < 35) {
         acc(s, pid, random_kind(s), pick(s), 1 + below(g, 16));
@@ -1072,7 +1056,7 @@ static void own_access(struct gen *s, vmsim_pid_t pid)
 /* The OS events between two phases. */
 static void own_between(struct gen *s, struct own *o)
 {
-    struct rng *g = s->g;
+    struct test_rng *g = s->g;
     const unsigned ncpus = s->m->ncpus;
     for (unsigned k = 1 + (unsigned)below(g, 3); k; k--) {
         const unsigned c = (unsigned)below(g, ncpus);
@@ -1123,7 +1107,7 @@ static void own_between(struct gen *s, struct own *o)
     }
 }
 
-static void gen_own_stream(struct rng *g, struct dcase *c, size_t target)
+static void gen_own_stream(struct test_rng *g, struct dcase *c, size_t target)
 {
     struct gen s = {.g = g, .m = &c->m, .next_pid = 20, .prot_region = chance(g, 50)};
     struct own o = {.mixing = chance(g, 33)};
@@ -1244,7 +1228,7 @@ static int run_lib(const struct dcase *c, const struct vmsim_event *ev, size_t n
     }
     if (vmsim_create(&cfg, &sim))
         return -1;
-    struct rng g = {c->batch_seed};
+    struct test_rng g = {c->batch_seed};
     for (size_t i = 0; i < n;) {
         size_t b = n - i;
         if (c->batch_seed) {
@@ -1595,7 +1579,7 @@ static void case_free(struct dcase *c) { free(c->ev); }
  * default (max_ptes_swap too, though nothing is swapped out here); --thp
  * always in 40 % of them. The model gets the values, with the documented
  * defaults for those the spec leaves out; vmsim the spec string. */
-static void gen_khugepaged(struct rng *g, struct dcase *c)
+static void gen_khugepaged(struct test_rng *g, struct dcase *c)
 {
     struct ref_machine *m = &c->m;
     static const uint32_t edges[] = {0, 1, 511, 512};
@@ -1621,14 +1605,14 @@ static void gen_khugepaged(struct rng *g, struct dcase *c)
 
 static void make_case(uint64_t seed, struct dcase *c)
 {
-    struct rng g = {seed};
+    struct test_rng g = {seed};
     memset(c, 0, sizeof *c);
     gen_machine(&g, &c->m);
     specs(c, &g);
     /* The memory model from a generator of its own, so that the machines and
      * streams of issue 11 stay as they were (streams change only where a
      * memory model asks for frame recycling, gen_segment). */
-    struct rng mg = {seed ^ 0x6d656d6f7279ull};
+    struct test_rng mg = {seed ^ 0x6d656d6f7279ull};
     if (chance(&mg, 40)) {
         gen_memory(&mg, &c->m);
         cache_spec(c, &mg);
@@ -1638,13 +1622,13 @@ static void make_case(uint64_t seed, struct dcase *c)
     const size_t target = (x < 30 ? targets[below(&g, 2)] : x < 75 ? targets[2 + below(&g, 2)]
                                                                    : targets[4 + below(&g, 2)]);
     /* khugepaged (and --thp always with it) from a generator of its own too */
-    struct rng kg = {seed ^ 0x6b6875676570ull};
+    struct test_rng kg = {seed ^ 0x6b6875676570ull};
     const bool khp = c->m.huge && chance(&kg, 20);
     if (khp)
         gen_khugepaged(&kg, c);
     /* compaction in a bounded memory (and no --thp always) from a generator
      * of its own, with streams of its own (gen_compact_stream) */
-    struct rng cg = {seed ^ 0x636f6d70616374ull};
+    struct test_rng cg = {seed ^ 0x636f6d70616374ull};
     const bool cmp = c->m.huge && chance(&cg, 12);
     if (cmp) {
         c->m.compact = true;
@@ -1666,7 +1650,7 @@ static void make_case(uint64_t seed, struct dcase *c)
  * CPUs, no huge pages, no memory model), a stream of gen_own_stream. */
 static void make_own_case(uint64_t seed, struct dcase *c)
 {
-    struct rng g = {seed};
+    struct test_rng g = {seed};
     memset(c, 0, sizeof *c);
     do
         gen_machine(&g, &c->m);

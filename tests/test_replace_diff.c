@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "ref/replmodel.h"
+#include "test_rng.h"
 #include "testutil.h"
 #include "vmsim/vmsim.h"
 
@@ -57,22 +58,6 @@
 static const char *const policy_names[] = {"fifo", "clock", "lru", "opt"};
 /* TLBs of every size: none, tiny, the default-like two levels. */
 static const char *const tlbs[] = {"none", "l1=4x4:0", "l1d=64x4/d:0,l2=1536x12:0"};
-
-/* ---- a seeded generator of our own ---- */
-
-struct rng {
-    uint64_t s;
-};
-
-static uint64_t rnd(struct rng *g)
-{
-    uint64_t z = (g->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t below(struct rng *g, uint64_t n) { return n ? rnd(g) % n : 0; }
 
 /* ---- one case ---- */
 
@@ -98,7 +83,7 @@ static int cmp_u64(const void *x, const void *y)
  * hot-set, uniform, scan and loop segments; then a read of every page. */
 static void make_case(uint64_t seed, struct rcase *c)
 {
-    struct rng g = {seed * 0x2545f4914f6cdd1dull + 7};
+    struct test_rng g = {seed * 0x2545f4914f6cdd1dull + 7};
     const uint64_t frames = below(&g, 4) ? 256 : 512;
     c->mem = frames * 4096;
     c->tlb = tlbs[below(&g, 3)];
@@ -287,7 +272,7 @@ static int run_lib(const struct rcase *c, const char *policy, const struct rm_ac
     }
     if (opt && n && vmsim_plan(sim, ev, n))
         goto fail;
-    struct rng g = {c->batch_seed};
+    struct test_rng g = {c->batch_seed};
     for (size_t i = 0; i < n;) {
         size_t b = c->batch_seed ? 1 + below(&g, below(&g, 2) ? 8 : 1024) : n - i;
         if (b > n - i)
