@@ -54,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -153,16 +154,47 @@ struct floor_node {
     void *e[512];
 };
 
+/* The floor's nodes come from chunks the host backs with huge pages where
+ * it can, as vmsim's own page tables do (src/phys/hostmem.c): both then
+ * pay the same host TLB misses, and a baseline on small pages would
+ * flatter vmsim (measured 2026-12-05: the lean simulator below ran 1.3x
+ * faster at 64 GiB on huge pages). One tree lives at a time. */
+#define FLOOR_CHUNK (64u << 20)
+static struct {
+    char *chunk[64];
+    unsigned n;
+    size_t used; /* in the last chunk */
+} floor_mem;
+
+static struct floor_node *floor_node_new(void)
+{
+    if (!floor_mem.n || floor_mem.used == FLOOR_CHUNK) {
+        void *c = mmap(NULL, FLOOR_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (c == MAP_FAILED || floor_mem.n == 64) {
+            fprintf(stderr, "bench: out of memory for the floor's tree\n");
+            exit(1);
+        }
+#ifdef MADV_HUGEPAGE
+        madvise(c, FLOOR_CHUNK, MADV_HUGEPAGE); /* a hint: failure is harmless */
+#endif
+        floor_mem.chunk[floor_mem.n++] = c;
+        floor_mem.used = 0;
+    }
+    struct floor_node *t = (void *)(floor_mem.chunk[floor_mem.n - 1] + floor_mem.used);
+    floor_mem.used += sizeof *t; /* zero: fresh anonymous memory */
+    return t;
+}
+
 /* The floor's tree holding the pages of ev[0, n) (leaf entries: the address, odd). */
 static struct floor_node *floor_tree(const struct vmsim_event *ev, size_t n)
 {
-    struct floor_node *root = calloc(1, sizeof *root);
+    struct floor_node *root = floor_node_new();
     for (size_t i = 0; i < n; i++) {
         struct floor_node *t = root;
         for (int l = 3; l >= 1; l--) {
             const unsigned x = (unsigned)(ev[i].addr >> (12 + 9 * l)) & 511;
             if (!t->e[x])
-                t->e[x] = calloc(1, sizeof *t);
+                t->e[x] = floor_node_new();
             t = t->e[x];
         }
         t->e[(ev[i].addr >> 12) & 511] = (void *)(uintptr_t)(ev[i].addr | 1);
@@ -172,17 +204,10 @@ static struct floor_node *floor_tree(const struct vmsim_event *ev, size_t n)
 
 static void floor_free(struct floor_node *root)
 {
-    for (unsigned a = 0; a < 512; a++) {
-        struct floor_node *l3 = root->e[a];
-        for (unsigned b = 0; l3 && b < 512; b++) {
-            struct floor_node *l2 = l3->e[b];
-            for (unsigned c = 0; l2 && c < 512; c++)
-                free(l2->e[c]);
-            free(l2);
-        }
-        free(l3);
-    }
-    free(root);
+    (void)root; /* every node is in the chunks */
+    for (unsigned i = 0; i < floor_mem.n; i++)
+        munmap(floor_mem.chunk[i], FLOOR_CHUNK);
+    floor_mem.n = 0;
 }
 
 /* Each event's walk from the root of the floor's tree, after a warm-up

@@ -108,6 +108,90 @@ static void test_fully_associative(void **state)
     tlb_level_fini(&l);
 }
 
+/* The set-associative store itself against a model of exact LRU written
+ * here (a list per set, most recent first; empty ways by number), for
+ * associativities with hash bytes (up to 16 ways) and without, over random
+ * hits, misses and drops: the same slot for every lookup, the same victim
+ * for every fill. Keys come from a pool small enough that a set holds
+ * some of them, and include pairs whose hash bytes collide. */
+static void test_sac_against_model(void **state)
+{
+    static const uint32_t assoc[] = {1, 2, 4, 8, 12, 16, 17, 24};
+    struct rng r;
+    rng_seed(&r, 42);
+    for (size_t a = 0; a < sizeof assoc / sizeof assoc[0]; a++) {
+        const uint32_t ways = assoc[a], sets = 4;
+        struct sac c;
+        assert_int_equal(sac_init(&c, ways * sets, ways, VMSIM_REPL_LRU), VMSIM_OK);
+        assert_true((c.fp != NULL) == (SAC_FP && ways <= 16));
+        /* the model: way numbers of each set, most recent first, and keys */
+        uint32_t order[4][24];
+        uint64_t key[4][24] = {{0}};
+        for (uint32_t s = 0; s < sets; s++)
+            for (uint32_t w = 0; w < ways; w++)
+                order[s][w] = ways - 1 - w; /* way 0 is the first victim */
+        /* a pool of 3 * ways keys per set, with colliding hash bytes: keys
+         * k and k' with sac_fp(k) == sac_fp(k') */
+        uint64_t pool[4][72];
+        for (uint32_t s = 0; s < sets; s++) {
+            uint32_t n = 0;
+            for (uint64_t k = 1; n < 3 * ways; k++) {
+                const uint64_t cand = (k << 2) | s; /* set = key & 3 */
+                if (n && k % 5 == 0) { /* look for a collision with the last one */
+                    uint64_t m = cand;
+                    while (sac_fp(m) != sac_fp(pool[s][n - 1]))
+                        m += 4;
+                    pool[s][n++] = m;
+                    k = m >> 2;
+                } else {
+                    pool[s][n++] = cand;
+                }
+            }
+        }
+        uint64_t now = 0;
+        for (int step = 0; step < 20000; step++) {
+            const uint32_t s = (uint32_t)rng_below(&r, sets);
+            const uint64_t k = pool[s][rng_below(&r, 3 * ways)];
+            uint32_t pos = ways; /* the model's position of k, ways: absent */
+            for (uint32_t i = 0; i < ways; i++)
+                if (key[s][order[s][i]] == k)
+                    pos = i;
+            const long slot = sac_find(&c, s, k);
+            ++now;
+            if (pos < ways) {
+                const uint32_t w = order[s][pos];
+                assert_int_equal(slot, (long)(s * ways + w));
+                if (rng_below(&r, 8) == 0) { /* drop it: the first victim among empties */
+                    sac_drop(&c, slot);
+                    key[s][w] = 0;
+                    memmove(&order[s][pos], &order[s][pos + 1], (ways - 1 - pos) * sizeof order[s][0]);
+                    uint32_t q = ways - 1; /* among the empty ways at the end, by number */
+                    while (q > 0 && key[s][order[s][q - 1]] == 0 && order[s][q - 1] < w)
+                        q--;
+                    memmove(&order[s][q + 1], &order[s][q], (ways - 1 - q) * sizeof order[s][0]);
+                    order[s][q] = w;
+                } else {
+                    sac_touch(&c, s, slot, now);
+                    memmove(&order[s][1], &order[s][0], pos * sizeof order[s][0]);
+                    order[s][0] = w;
+                }
+                continue;
+            }
+            assert_int_equal(slot, -1);
+            uint64_t evicted;
+            const long got = sac_insert_new(&c, s, k, k * 3, now, &r, &evicted);
+            const uint32_t w = order[s][ways - 1];
+            assert_int_equal(got, (long)(s * ways + w));
+            assert_true(evicted == key[s][w]);
+            key[s][w] = k;
+            memmove(&order[s][1], &order[s][0], (ways - 1) * sizeof order[s][0]);
+            order[s][0] = w;
+            assert_true(c.val[got] == k * 3);
+        }
+        sac_fini(&c);
+    }
+}
+
 /* Two arrays in one level, one per size; ASIDs keep entries apart;
  * invalidation removes the page of any size containing the address. */
 static void test_sizes_asids_invalidate(void **state)
@@ -245,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_lru_set),
         cmocka_unit_test(test_lru_cyclic),
         cmocka_unit_test(test_fully_associative),
+        cmocka_unit_test(test_sac_against_model),
         cmocka_unit_test(test_sizes_asids_invalidate),
         cmocka_unit_test(test_tlb_spec_ok),
         cmocka_unit_test(test_tlb_spec_errors),

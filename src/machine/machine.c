@@ -198,6 +198,8 @@ static void wire(struct vmsim *sim)
     m->plain_cpus = (m->mem && first->cfg.mem.data) || m->watch ? 0 : sim->cfg.ncpus;
     /* a guest's own addresses are guest-physical: tagged by its VM */
     m->mem_tag = sim->cfg.nested.on ? (uint64_t)sim->vmid << 48 : 0;
+    m->bare = !m->nested && !m->track && !m->mem && !m->seq && !sim->cfg.sw_walk &&
+             !sim->cfg.nested.enclave_pid && pt_find(sim->cfg.pt, NULL) == &pt_radix_ops;
 }
 
 /* Build the kernel of a VM over its memory and the machine's CPUs. */

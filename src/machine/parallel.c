@@ -474,8 +474,10 @@ int par_create(struct vmsim *sim, struct par **out)
         }
         P->w[i].started = i != 0;
     }
-    if (P->locks == VMSIM_LOCKS_SEQCOUNT)
+    if (P->locks == VMSIM_LOCKS_SEQCOUNT) {
         sim->mmu.seq = P->seq;
+        sim->mmu.bare = false; /* its walks check the sequence counts */
+    }
     *out = P;
     return VMSIM_OK;
 }

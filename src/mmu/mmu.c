@@ -178,7 +178,7 @@ static __attribute__((noinline)) void watch_walk(struct mmu *m, struct cpu *c,
 static inline __attribute__((always_inline)) unsigned walk(struct mmu *m, struct cpu *c,
                                                            const struct mmu_space *as,
                                                            vmsim_vaddr_t va, struct walk *w,
-                                                           bool watched)
+                                                           bool watched, bool bare)
 {
     bool pwc_hit = false;
     unsigned host = 0;
@@ -186,7 +186,8 @@ static inline __attribute__((always_inline)) unsigned walk(struct mmu *m, struct
     struct pwc *pwc = &c->pwc;
     const unsigned L = m->cfg->geom.levels;
     uint64_t cyc = 0;
-    const bool use_pwc = pwc->nprobe && as->pt->ops->tree && !m->cfg->sw_walk;
+    const bool use_pwc =
+        pwc->nprobe && (bare || (as->pt->ops->tree && !m->cfg->sw_walk)); /* radix: a tree */
     if (use_pwc) {
         cyc += pwc->latency;
         if (mmu_pwc_probe(pwc, va, as->asid, c->now, &s)) {
@@ -197,7 +198,9 @@ static inline __attribute__((always_inline)) unsigned walk(struct mmu *m, struct
             c->st->pwc_misses++;
         }
     }
-    if (__builtin_expect(m->seq != NULL, 0))
+    if (bare)
+        radix_walk(as->pt, as->asid, va, &s, w);
+    else if (__builtin_expect(m->seq != NULL, 0))
         walk_seq(m, c, as, va, &s, w);
     else
         pt_walk(as->pt, as->asid, va, &s, w);
@@ -206,11 +209,15 @@ static inline __attribute__((always_inline)) unsigned walk(struct mmu *m, struct
     c->st->walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
     if (watched)
         watch_walk(m, c, w, pwc_hit);
-    cyc += refs_cost(m, c, w);
-    if (m->cfg->sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
-        cyc += m->cfg->cost.trap + (uint64_t)w->nrefs * m->cfg->cost.sw_ref;
-    if (m->nested && !m->cfg->nested.shadow)
-        host = walk_2d(m, c, as, va, w, &cyc);
+    if (bare) {
+        cyc += (uint64_t)w->nrefs * m->cfg->cost.pt_ref; /* refs_cost without caches */
+    } else {
+        cyc += refs_cost(m, c, w);
+        if (m->cfg->sw_walk) /* seed 003: a trap, then the handler's instructions per reference */
+            cyc += m->cfg->cost.trap + (uint64_t)w->nrefs * m->cfg->cost.sw_ref;
+        if (m->nested && !m->cfg->nested.shadow)
+            host = walk_2d(m, c, as, va, w, &cyc);
+    }
     charge(c->st, cyc);
     c->st->walk_cycles += cyc;
     c->st->walk_lat_hist[latency_bucket(cyc)]++;
@@ -223,7 +230,7 @@ static inline __attribute__((always_inline)) unsigned walk(struct mmu *m, struct
  * *used the entry the translation used (0: none). */
 static inline __attribute__((always_inline)) unsigned
 translate_slow_body(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind, uint64_t *used,
-                    bool watched)
+                    bool watched, bool bare)
 {
     const unsigned side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
     struct process *p = c->proc;
@@ -262,7 +269,7 @@ translate_slow_body(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kin
     charge(c->st, cyc);
     if (hit) {
         uint64_t pte = *hit;
-        if ((pte & PTE_HWP) && WRITE_INTENT(kind) && allowed(pte & ~PTE_HWP, kind)) {
+        if (!bare && (pte & PTE_HWP) && WRITE_INTENT(kind) && allowed(pte & ~PTE_HWP, kind)) {
             /* a write to a page a live migration protects: it traps, and
              * the hardware refetches the translation, writable now */
             uint64_t trap = 0;
@@ -289,7 +296,7 @@ translate_slow_body(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kin
                 set_memo(c, side, va, shift, pte);
             else
                 fill(m, c, side, i, va, asid, shift, pte, watched);
-            if (m->track)
+            if (!bare && m->track)
                 m->vec->touch(m->up, p, va, kind, shift, pte);
             *used = pte;
             return shift;
@@ -302,7 +309,7 @@ translate_slow_body(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kin
     }
 
     struct walk w;
-    unsigned host = walk(m, c, as, va, &w, watched);
+    unsigned host = walk(m, c, as, va, &w, watched, bare);
     for (int tries = 0; !(w.pte & PTE_P) || !allowed(w.pte, kind); tries++) {
         bool fixed = false;
         if (tries == 2 + VMSIM_MAX_LEVELS) { /* evictions during faults undid the fix */
@@ -318,10 +325,10 @@ translate_slow_body(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kin
             c->host_rc = rc; /* out of host memory: mmu_access returns it */
         if (rc != 0 || !fixed)
             return (w.pte & PTE_P) ? m->shift[w.level] : m->page_shift;
-        host = walk(m, c, as, va, &w, watched);
+        host = walk(m, c, as, va, &w, watched, bare);
     }
     shift = m->shift[w.level];
-    if (m->cfg->nested.enclave_pid && as->pid != m->cfg->nested.enclave_pid &&
+    if (!bare && m->cfg->nested.enclave_pid && as->pid != m->cfg->nested.enclave_pid &&
         ((host & HOST_ENCLAVE) ||
          (phys_frame(m->phys, PTE_PFN(w.pte))->flags & FRAME_ENCLAVE))) {
         /* enclave memory read by someone else, in this VM or another: the
@@ -330,7 +337,7 @@ translate_slow_body(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kin
         charge(c->st, m->cfg->cost.fault);
         return shift;
     }
-    if (host & HOST_RO) {
+    if (!bare && (host & HOST_RO)) {
         uint64_t trap = 0;
         if (!WRITE_INTENT(kind) ||
             !m->vec->migrate_trap(
@@ -355,25 +362,32 @@ translate_slow_body(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kin
             tlb_level_invalidate(&c->tlb[c->path[side][j]], va, asid);
     }
     fill(m, c, side, np, va, asid, shift, w.pte, watched);
-    if (m->track)
+    if (!bare && m->track)
         m->vec->touch(m->up, p, va, kind, shift, w.pte);
     *used = w.pte;
     return shift;
 }
 
-/* The plain path and the observed one: one body, the observer's hooks
- * compiled into the second only. */
+/* The general path, the observed one and the bare one (mmu.bare): one
+ * body, the observer's hooks compiled into the second only, and in the
+ * third everything a bare machine lacks folded away at compile time. */
 static unsigned translate_slow(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind,
                                uint64_t *used)
 {
-    return translate_slow_body(m, c, va, kind, used, false);
+    return translate_slow_body(m, c, va, kind, used, false, false);
+}
+
+static unsigned translate_slow_bare(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kind,
+                                    uint64_t *used)
+{
+    return translate_slow_body(m, c, va, kind, used, false, true);
 }
 
 static __attribute__((noinline)) unsigned translate_slow_watched(struct mmu *m, struct cpu *c,
                                                                  vmsim_vaddr_t va, unsigned kind,
                                                                  uint64_t *used)
 {
-    return translate_slow_body(m, c, va, kind, used, true);
+    return translate_slow_body(m, c, va, kind, used, true, false);
 }
 
 /* Translate one page: returns the shift of the page containing va, and
@@ -397,8 +411,9 @@ static inline __attribute__((always_inline)) unsigned translate(struct mmu *m, s
         return mo->shift;
     }
     uint64_t used;
-    const unsigned shift = watched ? translate_slow_watched(m, c, va, kind, &used)
-                                   : translate_slow(m, c, va, kind, &used);
+    const unsigned shift = watched   ? translate_slow_watched(m, c, va, kind, &used)
+                           : m->bare ? translate_slow_bare(m, c, va, kind, &used)
+                                     : translate_slow(m, c, va, kind, &used);
     if (pte)
         *pte = used;
     return shift;

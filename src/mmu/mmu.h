@@ -110,6 +110,11 @@ struct mmu {
      * count per lock stripe (mmu_stripe), odd while a fault publishes in it;
      * a walk that overlapped a publication is repeated. NULL: walks read once. */
     atomic_uint *seq;
+    /* A native radix machine with nothing but TLBs and walk caches: no host
+     * dimension, no tracking, no caches, no sequence counts, no software
+     * walk, no enclave (set by the machine's wiring). Its misses take a
+     * path compiled for it (mmu.c, translate_slow_bare). */
+    bool bare;
     struct mmu_watch *watch; /* an observer or a recording; NULL: none (plain_cpus then decides) */
 };
 

@@ -265,6 +265,11 @@ static inline int pt_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, u
 {
     return p->ops->update(p, asid, va, set, clear);
 }
+/* The radix organization's walk, for callers that know the organization
+ * (the MMU's bare path). */
+void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct walk_start *s,
+                struct walk *w);
+
 static inline void pt_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
                            const struct walk_start *s, struct walk *w)
 {

@@ -278,8 +278,8 @@ static int radix_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint6
     return VMSIM_OK;
 }
 
-static void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
-                       const struct walk_start *s, struct walk *w)
+void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct walk_start *s,
+                struct walk *w)
 {
     const struct radix *r = R(p);
     unsigned k = r->levels;

@@ -12,7 +12,10 @@ int sac_init(struct sac *c, uint32_t entries, uint32_t ways, uint8_t repl)
     c->key = calloc(entries, sizeof *c->key);
     c->val = calloc(entries, sizeof *c->val);
     c->stamp = malloc((size_t)entries * sizeof *c->stamp);
-    if (!c->key || !c->val || !c->stamp) {
+    const bool fp = SAC_FP && ways <= 16;
+    if (fp)
+        c->fp = aligned_alloc(16, (size_t)sets * 16);
+    if (!c->key || !c->val || !c->stamp || (fp && !c->fp)) {
         sac_fini(c);
         return VMSIM_ENOMEM;
     }
@@ -35,6 +38,8 @@ void sac_clear(struct sac *c)
     for (uint32_t set = 0; set < c->sets; set++)
         for (uint32_t w = 0; w < c->ways; w++)
             *st++ = w;
+    if (c->fp)
+        memset(c->fp, 0, (size_t)c->sets * 16);
 }
 
 void sac_fini(struct sac *c)
@@ -42,5 +47,6 @@ void sac_fini(struct sac *c)
     free(c->key);
     free(c->val);
     free(c->stamp);
+    free(c->fp);
     memset(c, 0, sizeof *c);
 }

@@ -8,11 +8,18 @@
  *
  * A stamp packs the use and the way: (now << wbits) | way for a way in
  * use (now >= 1), plain `way` for an empty one, wbits being the bits that
- * number the ways. So the LRU victim is the smallest stamp of the set, one
- * minimum with no index to carry, and its low bits name the way: the
+ * number the ways. So the LRU victim is the smallest stamp of the set: the
  * oldest use first, then the lowest way, and any empty way (lowest first)
  * before every way in use. now must stay below 2^(64 - wbits): 2^40 uses
- * even for 2^24 ways. */
+ * even for 2^24 ways.
+ *
+ * With up to 16 ways (every TLB and page-walk cache of the presets), each
+ * set also keeps a byte of each way's key hash in 16 bytes, so that one
+ * vector compare finds the ways that may hold a key: a miss, the common
+ * outcome on the slow path, then reads no key. (Tried as well, 2026-12-05:
+ * keeping the set's LRU order as 4-bit way numbers, so that the victim is
+ * read rather than searched for. Moving a way to the front cost more
+ * instructions than the branch-free minimum of the stamps it saved.) */
 #ifndef VMSIM_TLB_SACACHE_H
 #define VMSIM_TLB_SACACHE_H
 
@@ -24,10 +31,19 @@
 #include "util/rng.h"
 #include "vmsim/vmsim.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#define SAC_FP 1 /* hash bytes (see the top) */
+#else
+#define SAC_FP 0
+#endif
+
 struct sac {
     uint64_t *key;   /* [sets * ways] */
     uint64_t *val;
     uint64_t *stamp; /* last use, for LRU */
+    uint8_t *fp;     /* [sets * 16] with up to 16 ways, 16-byte aligned: each way's hash
+                        byte (sac_fp), 0 for an empty way; NULL: lookups scan the keys */
     uint32_t ways;
     uint32_t sets;
     uint64_t set_mask;
@@ -47,13 +63,30 @@ static inline void sac_touch(struct sac *c, uint64_t set, long slot, uint64_t no
     c->stamp[slot] = now << c->wbits | (uint64_t)(slot - (long)(set * c->ways));
 }
 
-/* The index of the way holding key in set `set`, or -1. Ways are compared
- * four at a time with one branch per block: a miss, the common outcome
- * on the slow path, then costs ways/4 branches. */
+/* A way's hash byte: never 0, the byte of an empty way. */
+static inline uint8_t sac_fp(uint64_t key)
+{
+    return (uint8_t)((key * 0x9e3779b97f4a7c15ull) >> 56) | 1;
+}
+
+/* The index of the way holding key in set `set`, or -1. With hash bytes,
+ * the ways whose byte matches; else the keys four at a time with one
+ * branch per block: a miss then costs ways/4 branches. */
 static inline long sac_find(const struct sac *c, uint64_t set, uint64_t key)
 {
     const uint64_t base = set * c->ways;
     const uint64_t *k = c->key + base;
+#if SAC_FP
+    if (c->fp) {
+        const __m128i f = _mm_load_si128((const __m128i *)(const void *)(c->fp + set * 16));
+        for (unsigned m = (unsigned)_mm_movemask_epi8(
+                 _mm_cmpeq_epi8(f, _mm_set1_epi8((char)sac_fp(key))));
+             m; m &= m - 1)
+            if (k[__builtin_ctz(m)] == key)
+                return (long)(base + (unsigned)__builtin_ctz(m));
+        return -1;
+    }
+#endif
     uint32_t w = 0;
     for (; w + 4 <= c->ways; w += 4)
         if ((k[w] == key) | (k[w + 1] == key) | (k[w + 2] == key) | (k[w + 3] == key))
@@ -106,6 +139,8 @@ static inline long sac_insert_new(struct sac *c, uint64_t set, uint64_t key, uin
     *evicted = c->key[slot];
     c->key[slot] = key;
     c->val[slot] = val;
+    if (c->fp)
+        c->fp[set * 16 + victim] = sac_fp(key);
     c->stamp[slot] = now << c->wbits | victim;
     return slot;
 }
@@ -113,8 +148,11 @@ static inline long sac_insert_new(struct sac *c, uint64_t set, uint64_t key, uin
 /* Empty one way (its stamp too, see the top). */
 static inline void sac_drop(struct sac *c, long slot)
 {
+    const uint64_t w = (uint64_t)slot % c->ways;
     c->key[slot] = 0;
-    c->stamp[slot] = (uint64_t)slot % c->ways;
+    c->stamp[slot] = w;
+    if (c->fp)
+        c->fp[(uint64_t)slot / c->ways * 16 + w] = 0;
 }
 
 #endif

@@ -92,9 +92,11 @@ static inline bool tlb_fill(struct tlb_level *l, vmsim_vaddr_t va, vmsim_asid_t 
     const uint64_t tag = va >> shift;
     uint64_t evicted;
     sac_insert_new(p->c, tag & p->c->set_mask, TLB_KEY(tag, asid, shift), val, now, rng, &evicted);
+    if ((evicted & 63) == shift) /* a page of the same size left: no count changes */
+        return true;
     p->live++;
     l->live_mask |= 1u << pi;
-    if (evicted) /* the victim may hold another size of the same array */
+    if (evicted) /* the victim held another size of the same array */
         tlb_probe_dec(l, l->probe_of[evicted & 63]);
     return true;
 }
