@@ -24,8 +24,8 @@
  *     which share its first page's) go by the lower tick, r->last_use.
  * So no sift ever passes a frame never used again: keeping them in the
  * heap, under one key with their ticks as a second, made every sift
- * through them run to the bottom (the heap's work went up by half on a
- * random stream). */
+ * through them run to the bottom (sifting took 44 % more instructions
+ * on random:n=2000000,size=1g,write=0.5 in 64 MiB). */
 #include "os/replace/replace.h"
 #include "util/grow.h"
 
