@@ -80,6 +80,72 @@ static void test_textbook_string(void **state)
     assert_int_equal(faults_of(ref, 20, 3, VMSIM_REPLACE_OPT), 9);
 }
 
+/* Run accesses (kind, address) under OPT with `frames` data frames and
+ * 64 swap slots; the statistics at the end. */
+static struct vmsim_stats opt_run(const unsigned *kind, const uint64_t *addr, size_t n,
+                                  unsigned frames)
+{
+    struct vmsim_config cfg = config(TABLES + frames, VMSIM_REPLACE_OPT, 64);
+    struct vmsim *sim = new_machine(&cfg);
+    struct vmsim_event ev[16];
+    for (size_t i = 0; i < n; i++)
+        ev[i] = ev_access(kind[i], 1, addr[i]);
+    assert_int_equal(vmsim_plan(sim, ev, n), VMSIM_OK);
+    assert_int_equal(vmsim_run(sim, ev, n), VMSIM_OK);
+    const struct vmsim_stats st = *vmsim_get_stats(sim);
+    vmsim_destroy(sim);
+    return st;
+}
+
+/* OPT's ties (docs/kernel.md, "Replacement policies"): among frames whose
+ * next reference is equally far, the one referenced longest ago goes.
+ * With 2 data frames, next use in (), the tick of the last reference in
+ * [] (the access's number here):
+ *   0 W a      a(4)[0]                                    zero-fill
+ *   1 W b      a(4)[0] b(3)[1]                            zero-fill
+ *   2 W c      a goes (4 > 3), dirty: written (1)         zero-fill
+ *              b(3)[1] c(never)[2]
+ *   3 R b      hit: b(5)[3]
+ *   4 R a      swap-in; c goes (never), dirty: written (2)
+ *              b(5)[3] a(never)[4], a clean, its copy kept
+ *   5 R b      hit: b(never)[5]
+ *   6 W d      a and b are both never used again: a, referenced longest
+ *              ago, goes, clean: dropped, no write          zero-fill
+ * So 4 zero-fills, 1 swap-in, 3 evictions, 2 swap writes, 1 dropped clean.
+ * The frame referenced last (b) would be written instead: 3 writes, none
+ * dropped; so would the one resident longest (b, since access 1). */
+static void test_opt_ties(void **state)
+{
+    const unsigned W = VMSIM_WRITE, R = VMSIM_READ;
+    const unsigned kind[] = {W, W, W, R, R, R, W};
+    const uint64_t a = 1 * PAGE, b = 2 * PAGE, c = 3 * PAGE, d = 4 * PAGE;
+    const uint64_t addr[] = {a, b, c, b, a, b, d};
+    struct vmsim_stats st = opt_run(kind, addr, 7, 2);
+    assert_int_equal(st.faults_zero_write, 4);
+    assert_int_equal(st.faults_swap_in, 1);
+    assert_int_equal(st.evictions, 3);
+    assert_int_equal(st.swap_writes, 2);
+    assert_int_equal(st.evictions_clean, 1);
+    /* Equal next uses that are not `never`: an access that crosses from
+     * page 1 into page 2 counts for page 1 (docs/kernel.md, "OPT needs the
+     * future"), so both pages are next used at access 2, the next of page
+     * 1. Page 1 is referenced first (pages in address order):
+     *   0 W 1|2    1(2)[0] 2(2)[0']                     2 zero-fills
+     *   1 W 3      1 and 2 tie: 1 goes, dirty: written   zero-fill
+     *   2 R 1      swap-in; 3 (never) goes before 2 (at 2, now): written
+     * So 3 zero-fills, 1 swap-in, 2 evictions, 2 writes, none dropped;
+     * breaking the tie the other way would keep page 1: no swap-in, one
+     * write. */
+    const unsigned kind2[] = {W, W, R};
+    const uint64_t addr2[] = {2 * PAGE - 4, 3 * PAGE, 1 * PAGE};
+    st = opt_run(kind2, addr2, 3, 2);
+    assert_int_equal(st.faults_zero_write, 3);
+    assert_int_equal(st.faults_swap_in, 1);
+    assert_int_equal(st.evictions, 2);
+    assert_int_equal(st.swap_writes, 2);
+    assert_int_equal(st.evictions_clean, 0);
+}
+
 /* Clock (second chance) with 3 frames on 1 2 3 4 1 2 5 1 2 3 4 5, by
  * hand. A reference sets the page's bit (the one that loads it too); the
  * hand clears set bits as it passes and takes the first page found clear;
@@ -881,6 +947,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_belady_anomaly),
         cmocka_unit_test(test_textbook_string),
+        cmocka_unit_test(test_opt_ties),
         cmocka_unit_test(test_clock),
         cmocka_unit_test(test_clock_swap_full),
         cmocka_unit_test(test_private_write_oom),

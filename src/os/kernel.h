@@ -53,14 +53,17 @@ struct reclaim {
     const struct replace_ops *ops; /* the policy (os/replace/), cfg.replace's */
     bool track;           /* the policy needs every reference (LRU, OPT) */
     uint32_t head, tail;  /* the list, oldest first (FRAME_NIL: empty) */
-    uint32_t hand;        /* Clock */
+    uint32_t hand;        /* Clock: the hand; OPT: the first frame never used again */
     uint64_t count;       /* frames on the list */
     uint32_t *slot;       /* random: the frames on the list, in any order */
     uint64_t slot_cap;
     uint32_t *pos;        /* policies with slots: per frame on the list, its index in slot */
     uint64_t pos_cap;
+    uint64_t heap;        /* OPT: slot[0, heap) is its heap, the frames used again */
     uint64_t *next_use;   /* OPT: per frame, the time of its next reference */
-    uint64_t next_cap;
+    uint64_t *last_use;   /* OPT: per frame, the tick of its last reference or join */
+    uint64_t next_cap, last_cap;
+    uint64_t ticks;       /* OPT: frames joined and references seen so far */
     uint64_t *oracle;     /* OPT: per access, when its page is next used (plan.c) */
     uint64_t noracle, oracle_cap;
     vmsim_pfn_t busy;     /* a frame the fault in progress uses: never the victim */

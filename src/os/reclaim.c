@@ -62,6 +62,7 @@ void reclaim_fini(struct kernel *k)
     free(r->slot);
     free(r->pos);
     free(r->next_use);
+    free(r->last_use);
     free(r->oracle);
     memset(r, 0, sizeof *r);
 }
@@ -160,7 +161,12 @@ int reclaim_move(struct kernel *k, vmsim_pfn_t from, vmsim_pfn_t to)
         if (!nu)
             return VMSIM_ENOMEM;
         r->next_use = nu;
-        r->next_use[to] = r->next_use[from]; /* OPT's heap key: the heap stays valid */
+        uint64_t *lu = grow_array(r->last_use, &r->last_cap, to, sizeof *lu, 1024, 0);
+        if (!lu)
+            return VMSIM_ENOMEM;
+        r->last_use = lu;
+        r->next_use[to] = r->next_use[from]; /* OPT's heap keys: the heap stays valid */
+        r->last_use[to] = r->last_use[from];
     }
     t->prev = f->prev;
     t->next = f->next;
@@ -172,7 +178,7 @@ int reclaim_move(struct kernel *k, vmsim_pfn_t from, vmsim_pfn_t to)
         kernel_frame(k, f->next)->prev = (uint32_t)to;
     else
         r->tail = (uint32_t)to;
-    if (r->hand == from)
+    if (r->hand == from) /* Clock's hand, OPT's first frame never used again */
         r->hand = (uint32_t)to;
     if (r->ops->slots) {
         r->pos[to] = r->pos[from];

@@ -52,17 +52,12 @@
  *          of memory has set it too);
  *          a fault that maps a page sets it too.
  *   OPT    Belady: the frame whose next access lies furthest ahead; a frame
- *          never accessed again counts as furthest. Several frames never
- *          accessed again tie; the documents leave that choice to vmsim's
- *          heap, so the model takes the oldest and says so (opt_tie), or,
- *          asked to, one that is dropped clean first (or one that is
- *          written first). The choice cannot change a later fault (those
- *          pages are not accessed again), only how many are written: the
- *          pages never used again stay so, each is written or not when it
- *          goes whatever happens meanwhile, and one of them goes at every
- *          eviction while there is one; so taking the clean ones first
- *          gives the fewest writes any choice can, the dirty ones first the
- *          most.
+ *          never accessed again counts as furthest. Among frames equally
+ *          far (those never accessed again: the next accesses of the
+ *          others are distinct events), the one referenced longest ago,
+ *          a frame not referenced since it was taken counting from then:
+ *          each frame carries the count of the model's takes and
+ *          references at its last one (last), the lowest goes.
  *   A frame the fault in progress works on is never the victim (kernel.md
  *   "What can be evicted"): the new page while its tables are taken.
  *
@@ -120,7 +115,8 @@ struct frame {
     uint8_t nmap;          /* mappings, one per process that maps it */
     uint8_t map[NPID];     /* their pids */
     uint32_t copy;         /* the slot holding its contents, NONE_IDX if none */
-    uint64_t next;         /* OPT */
+    uint64_t next;         /* OPT: the event of its next access, NEVER if none */
+    uint64_t last;         /* OPT's ties: the tick of its last reference or take */
 };
 
 struct slot {
@@ -130,7 +126,7 @@ struct slot {
 
 struct model {
     enum rm_policy pol;
-    enum rm_tie tie;
+    uint64_t tick; /* frames taken and references made so far */
     uint64_t frames, used, nslots;
     uint64_t *vpn; /* of each page */
     size_t npg;
@@ -250,26 +246,28 @@ static size_t victim(struct model *m, unsigned tried)
         }
         return m->nlist;
     case RM_OPT: {
-        size_t best = m->nlist, ties = 0;
+        size_t best = m->nlist;
+        bool tie = false;
         if (tried) /* it gives up at the first that cannot go */
             return m->nlist;
         for (size_t i = 0; i < m->nlist; i++) {
             if (m->list[i] == m->busy)
                 continue;
             const struct frame *f = &m->fr[m->list[i]];
-            if (best == m->nlist || f->next > m->fr[m->list[best]].next) {
+            if (best == m->nlist) {
                 best = i;
-                ties = 1;
-            } else if (f->next == m->fr[m->list[best]].next) {
-                ties++;
-                const bool bw = writes_out(&m->fr[m->list[best]]), pw = writes_out(f);
-                if ((m->tie == RM_TIE_CLEAN_FIRST && bw && !pw) ||
-                    (m->tie == RM_TIE_DIRTY_FIRST && !bw && pw))
-                    best = i;
+                continue;
+            }
+            const struct frame *b = &m->fr[m->list[best]];
+            if (f->next == b->next)
+                tie = true;
+            if (f->next > b->next || (f->next == b->next && f->last < b->last)) {
+                if (f->next > b->next)
+                    tie = false;
+                best = i;
             }
         }
-        if (ties > 1)
-            m->r->opt_tie = true;
+        m->r->opt_ties += tie;
         return best;
     }
     }
@@ -371,7 +369,7 @@ static uint32_t new_frame(struct model *m, uint32_t p)
     if (!take_frame(m))
         return NONE_IDX;
     const uint32_t f = m->free_fr[--m->nfree_fr];
-    m->fr[f] = (struct frame){.page = p, .copy = NONE_IDX, .next = NEVER};
+    m->fr[f] = (struct frame){.page = p, .copy = NONE_IDX, .next = NEVER, .last = m->tick++};
     list_add(m, f);
     return f;
 }
@@ -395,6 +393,7 @@ static void reference(struct model *m, struct ent *e, uint64_t next)
 {
     e->ref = true;
     m->fr[e->frame].next = next;
+    m->fr[e->frame].last = m->tick++;
     if (m->pol == RM_LRU) {
         list_remove_frame(m, e->frame);
         list_add(m, e->frame);
@@ -693,13 +692,7 @@ static void fork_process(struct model *m, unsigned parent, unsigned child, const
 int rm_run(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct rm_access *a,
            size_t n, struct rm_result *out)
 {
-    return rm_run_tie(policy, RM_TIE_OLDEST, frames, slots, a, n, out);
-}
-
-int rm_run_tie(enum rm_policy policy, enum rm_tie tie, uint64_t frames, uint64_t slots,
-               const struct rm_access *a, size_t n, struct rm_result *out)
-{
-    struct model m = {.pol = policy, .tie = tie, .frames = frames, .nslots = slots,
+    struct model m = {.pol = policy, .frames = frames, .nslots = slots,
                       .busy = NONE_IDX, .r = out};
     memset(out, 0, sizeof *out);
     const size_t cap = n ? n : 1;

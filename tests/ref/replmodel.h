@@ -46,28 +46,18 @@ struct rm_result {
     uint64_t evictions, dropped_clean, swap_reads, swap_writes, slots_peak;
     uint64_t frames_used, frames_peak;
     uint64_t tables_by_level[4]; /* at the end, root first (page_tables.tables_by_level) */
-    /* OPT only: a victim was chosen among several frames never used
-     * again, where the documents leave the choice to the heap (see
-     * replmodel.c); from then on which of them is resident, and so the
-     * clean/dirty split of later evictions, is not determined. */
-    bool opt_tie;
+    /* OPT only: victims chosen by the tie rule, among several frames
+     * whose next access is equally far (replmodel.c) */
+    uint64_t opt_ties;
     uint8_t *kinds; /* per event, RM_K_* bits (caller frees); an access whose
                        process finds no frame for its root counts as an event
                        out of memory (event_oom), with no kind of its own */
     bool invalid;   /* a fork onto a live pid: vmsim stops there */
 };
 
-/* How OPT chooses among frames never used again: the oldest, or one that
- * is dropped without a write first (the fewest swap writes any choice can
- * give), or one that is written first (the most). */
-enum rm_tie { RM_TIE_OLDEST, RM_TIE_CLEAN_FIRST, RM_TIE_DIRTY_FIRST };
-
 /* Run n events with `frames` frames of memory and a swap device of
  * `slots` slots. Returns 0, or -1 when the model is out of host memory. */
 int rm_run(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct rm_access *a,
            size_t n, struct rm_result *out);
-/* The same, OPT breaking ties as `tie` says. */
-int rm_run_tie(enum rm_policy policy, enum rm_tie tie, uint64_t frames, uint64_t slots,
-               const struct rm_access *a, size_t n, struct rm_result *out);
 
 #endif
