@@ -115,9 +115,10 @@
  * Evicting a page-cache frame removes every mapping's entry (the page is
  * not present there now; no table goes), then a file page is written to
  * its file when dirty (file.writes), else dropped (dropped_clean); a page
- * of shared memory is written to a new slot when dirty or when it has no
- * slot yet (swap.writes; the new slot is taken before the old one is let
- * go, so a full swap passes it over), else dropped clean, its slot kept.
+ * of shared memory is written to a slot when dirty or when it has no slot
+ * yet (swap.writes; a dirty page's old slot, stale, is let go first, so
+ * only a page with no slot needs a free one), else dropped clean, its slot
+ * kept.
  * The page-cache entry holds its slot while the object lasts (always).
  * fork skips a page-cache page that taking the child's tables evicted.
  *
@@ -314,13 +315,20 @@ static void drop_copy(struct model *m, struct frame *f)
 
 static bool is_shm(uint64_t obj) { return obj >= SHM_FIRST; }
 
-/* Does evicting the frame take a new swap slot? */
-static bool needs_slot(const struct model *m, const struct frame *f)
+/* Does evicting the frame write it to a slot? */
+static bool writes_slot(const struct model *m, const struct frame *f)
 {
     if (f->pc == NONE_IDX)
         return f->copy == NONE_IDX;
     const struct pce *c = &m->pc[f->pc];
     return is_shm(c->obj) && (f->dirty || c->slot == NONE_IDX);
+}
+
+/* Does evicting the frame need a free slot? Not a page of shared memory
+ * that has one: a dirty page lets its stale slot go first. */
+static bool needs_free_slot(const struct model *m, const struct frame *f)
+{
+    return writes_slot(m, f) && (f->pc == NONE_IDX || m->pc[f->pc].slot == NONE_IDX);
 }
 
 /* Clock: has any mapping referenced the frame? Clears every bit, with a
@@ -404,17 +412,17 @@ static void evict_cached(struct model *m, uint32_t f)
 {
     struct frame *fr = &m->fr[f];
     struct pce *c = &m->pc[fr->pc];
-    const bool to_slot = needs_slot(m, fr);
+    const bool to_slot = writes_slot(m, fr);
     for (unsigned i = 0; i < fr->nmap; i++) {
         *E(m, fr->map[i].pid, fr->map[i].page) = (struct ent){.st = P_NONE};
         m->r->invalidations++;
     }
     fr->nmap = 0;
     if (to_slot) {
-        const uint32_t s = new_slot(m);
-        slot_get(m, s); /* the new slot first, then the old one goes */
-        if (c->slot != NONE_IDX)
+        if (c->slot != NONE_IDX) /* stale: it goes first */
             slot_put(m, c->slot);
+        const uint32_t s = new_slot(m);
+        slot_get(m, s);
         c->slot = s;
         m->r->swap_writes++;
     } else if (fr->dirty && !is_shm(c->obj)) {
@@ -434,7 +442,7 @@ static void evict(struct model *m, uint32_t f)
         evict_cached(m, f);
     } else {
         uint32_t s;
-        if (needs_slot(m, fr)) {
+        if (writes_slot(m, fr)) {
             s = new_slot(m);
             m->r->swap_writes++;
         } else {
@@ -466,7 +474,7 @@ static bool take_frame(struct model *m)
         const size_t i = victim(m, tried);
         if (i == m->nlist)
             return false;
-        if (needs_slot(m, &m->fr[m->list[i]]) && m->slots == m->nslots)
+        if (needs_free_slot(m, &m->fr[m->list[i]]) && m->slots == m->nslots)
             continue; /* no slot for it: passed over */
         evict(m, m->list[i]);
         m->used++;
