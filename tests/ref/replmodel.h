@@ -2,8 +2,9 @@
  * swap-in, the swap cache, page tables competing with data for frames)
  * for a few processes of private anonymous memory (fork, munmap, exit) on
  * a 4-level x86-64 radix machine, written from docs/kernel.md
- * ("Memory pressure", "Swap", "The cost of I/O") and the textbook
- * algorithms, sharing no code with src/ (nor with refmodel.c).
+ * ("Memory pressure", "Swap", "The cost of I/O", and "khugepaged" for
+ * its scan and limits) and the textbook algorithms, sharing no code with
+ * src/ (nor with refmodel.c).
  * replmodel.c opens with every rule it implements. */
 #ifndef VMSIM_TESTS_REPLMODEL_H
 #define VMSIM_TESTS_REPLMODEL_H
