@@ -20,6 +20,13 @@
  * that victims that need a slot are passed over (and some faults run out
  * of memory).
  *
+ * Half the streams (all on 512 frames) also run khugepaged (2 MiB pages, --thp always, limits
+ * drawn; draw_khp), and its statistics are compared too: which blocks a
+ * scan judges and each block's verdict under pressure, max_ptes_swap and
+ * its referenced rule included. With 512 frames or fewer no aligned 2 MiB
+ * block is ever free, so nothing collapses (the collapse itself, its swap
+ * reads and the swap cache: test_khugepaged, by hand).
+ *
  * OPT is compared exactly too, on every stream: its ties (frames never
  * used again) go by the documented rule, the one referenced longest ago,
  * which decides which of them is written to swap and which dropped clean
@@ -69,12 +76,60 @@ struct rcase {
     size_t n;
     bool os;   /* munmaps and exits among the accesses */
     bool fork; /* and forks: up to RM_MAX_PID processes */
+    struct rm_khp khp; /* khugepaged, every = 0: off */
+    char khp_spec[128];
 };
 
 static int cmp_u64(const void *x, const void *y)
 {
     const uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
     return a < b ? -1 : a > b;
+}
+
+/* Half the cases run khugepaged too, and all of those on 512 frames (its
+ * own generator, so the streams stay those of the others): scans every 5 to 124 accesses, of 1 to
+ * 6 blocks, limits at their edges (0, Linux's defaults, all 511) or drawn,
+ * so that each of collapse_fail_none, _swap, _shared and _alloc is the
+ * verdict of many blocks. The streams' blocks hold too few pages to have
+ * the 256 referenced that a block with swapped entries needs, so on 512
+ * frames (`room` for pages, about) they end with a dense block before the
+ * last pass: a block of its own whose pages, about as many as fit, are
+ * written, then its newest half read while the scans go round, so that
+ * it holds hundreds of young pages and none to a few dozen swapped out
+ * when a scan judges it. */
+static void draw_khp(uint64_t seed, struct rcase *c, bool big, uint64_t room, uint64_t npages)
+{
+    struct test_rng g = {seed * 0x9e3779b97f4a7c15ull + 11};
+    c->khp = (struct rm_khp){0};
+    c->khp_spec[0] = '\0';
+    if (below(&g, 2) && !big)
+        return;
+    const uint32_t none[] = {0, 511, 384, (uint32_t)below(&g, 512)};
+    const uint32_t swap[] = {0, 1, 64, (uint32_t)below(&g, 48)};
+    const uint32_t shared[] = {0, 256, 511, (uint32_t)below(&g, 16)};
+    c->khp = (struct rm_khp){.every = 5 + below(&g, 120), .pages = 1 + below(&g, 3072),
+                             .max_none = none[below(&g, 4)], .max_swap = swap[below(&g, 4)],
+                             .max_shared = shared[below(&g, 4)]};
+    snprintf(c->khp_spec, sizeof c->khp_spec,
+             "every=%llu,pages=%llu,max_ptes_none=%u,max_ptes_swap=%u,max_ptes_shared=%u",
+             (unsigned long long)c->khp.every, (unsigned long long)c->khp.pages,
+             c->khp.max_none, c->khp.max_swap, c->khp.max_shared);
+    if (!big || room < 280)
+        return;
+    const uint64_t dense = room - 24 + below(&g, 64), reads = 300 + below(&g, 600);
+    const uint64_t block = (BASE_VA + (2ull << 39)) >> 12; /* an L3 of its own */
+    const size_t body = c->n - npages, extra = dense + reads;
+    struct rm_access *a = realloc(c->a, (c->n + extra) * sizeof *a);
+    assert_non_null(a);
+    memmove(&a[body + extra], &a[body], npages * sizeof *a);
+    const uint8_t pid = body && a[body - 1].op == RM_ACCESS ? a[body - 1].pid : 1;
+    for (size_t j = 0; j < dense; j++) /* the first ones written are the first evicted */
+        a[body + j] = (struct rm_access){.vpn = block + j, .write = true, .pid = pid};
+    for (size_t j = 0; j < reads; j++) /* while scans go round: the newest half, resident */
+        a[body + dense + j] = (struct rm_access){.vpn = block + dense / 2 + j % (dense / 2),
+                                                 .pid = pid};
+    c->a = a;
+    c->n += extra;
 }
 
 /* Pages in `regions` regions of 2 MiB spread over up to 4 GiB areas (each
@@ -191,6 +246,7 @@ static void make_case(uint64_t seed, struct rcase *c)
         c->a[n++] = (struct rm_access){.vpn = vpn[i]};
     c->n = n;
     free(vpn);
+    draw_khp(seed, c, frames == 512, room, npages);
 }
 
 #define PID(x) ((x).pid ? (x).pid : 1u)
@@ -218,9 +274,17 @@ static int make_config(const struct rcase *c, const char *policy, struct vmsim_c
     const char *opt[][2] = {{"geometry", "x86-64"}, {"mem", mem},       {"swap", swap},
                             {"replace", policy},    {"tlb", c->tlb},    {"pwc", "none"},
                             {"cost", COST}};
+    /* khugepaged: 2 MiB pages for anonymous memory, every block of it
+     * eligible; with 512 frames or fewer none of them finds its frames */
+    const char *khp[][2] = {{"page-size", "2m"}, {"thp", "always"}, {"khugepaged", c->khp_spec}};
     for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
         if (vmsim_config_option(cfg, opt[i][0], opt[i][1], why, sizeof why)) {
             fprintf(stderr, "--%s %s: %s\n", opt[i][0], opt[i][1], why);
+            return -1;
+        }
+    for (size_t i = 0; c->khp.every && i < sizeof khp / sizeof khp[0]; i++)
+        if (vmsim_config_option(cfg, khp[i][0], khp[i][1], why, sizeof why)) {
+            fprintf(stderr, "--%s %s: %s\n", khp[i][0], khp[i][1], why);
             return -1;
         }
     return vmsim_config_finish(cfg, why, sizeof why);
@@ -231,9 +295,10 @@ static void command_line(const struct rcase *c, const char *policy, const char *
 {
     snprintf(buf, len,
              "vmsim run --trace text:%s --geometry x86-64 --mem %llum --swap %lluk --replace %s "
-             "--tlb '%s' --pwc none --cost '%s'",
+             "--tlb '%s' --pwc none --cost '%s'%s%s",
              path, (unsigned long long)(c->mem >> 20), (unsigned long long)(c->swap >> 10), policy,
-             c->tlb, COST);
+             c->tlb, COST, c->khp.every ? " --page-size 2m --thp always --khugepaged " : "",
+             c->khp_spec);
 }
 
 /* ---- the library's figures ---- */
@@ -246,11 +311,15 @@ static const char *const stat_names[] = {
     "swap.slots_peak", "memory.frames_used",      "memory.frames_peak",
     "page_tables.tables_by_level[0]", "page_tables.tables_by_level[1]",
     "page_tables.tables_by_level[2]", "page_tables.tables_by_level[3]", "cycles",
+    "khugepaged.scans", "khugepaged.full_scans", "khugepaged.pages_scanned",
+    "khugepaged.collapses", "khugepaged.collapse_fail_none", "khugepaged.collapse_fail_swap",
+    "khugepaged.collapse_fail_shared", "khugepaged.collapse_fail_alloc", "khugepaged.pages_copied",
 };
 #define NSTATS (sizeof stat_names / sizeof stat_names[0])
 enum {
     S_TOTAL, S_ZR, S_ZW, S_COWZ, S_COWC, S_REUSE, S_SWAPIN, S_OOM, S_EVICT, S_CLEAN, S_SREAD,
-    S_SWRITE, S_SPEAK, S_USED, S_PEAK, S_T0, S_T1, S_T2, S_T3, S_CYCLES
+    S_SWRITE, S_SPEAK, S_USED, S_PEAK, S_T0, S_T1, S_T2, S_T3, S_CYCLES, S_KSCANS, S_KFULL,
+    S_KSCANNED, S_KCOLLAPSES, S_KNONE, S_KSWAP, S_KSHARED, S_KALLOC, S_KCOPIED
 };
 
 /* vmsim's statistics after the plain run (random batches), and with
@@ -284,9 +353,14 @@ static int run_lib(const struct rcase *c, const char *policy, const struct rm_ac
     struct vmsim_pt_footprint fp;
     memset(&fp, 0, sizeof fp);
     vmsim_footprint(sim, &fp);
-    for (size_t i = 0; i < NSTATS; i++)
+    for (size_t i = 0; i < S_KSCANS; i++)
         if (!stat_value(st, &fp, &cfg, stat_names[i], &stats[i]))
             stats[i] = UINT64_MAX; /* no such statistic: a mismatch */
+    const struct vmsim_khugepaged_stats *kh = &st->khugepaged; /* not in VMSIM_STATS */
+    const uint64_t khs[] = {kh->scans,     kh->full_scans, kh->pages_scanned,
+                            kh->collapses, kh->fail_none,  kh->fail_swap,
+                            kh->fail_shared, kh->fail_alloc, kh->pages_copied};
+    memcpy(&stats[S_KSCANS], khs, sizeof khs);
     vmsim_destroy(sim);
     if (!kinds) {
         free(ev);
@@ -362,7 +436,7 @@ static int compare_as(const struct rcase *c, const char *policy, enum rm_policy 
         diff[0] = '\0';
     int bad = 0;
     struct rm_result r;
-    assert_int_equal(rm_run(as, c->mem / 4096, c->swap / 4096, a, n, &r), 0);
+    assert_int_equal(rm_run_khp(as, c->mem / 4096, c->swap / 4096, &c->khp, a, n, &r), 0);
     if (r.invalid) { /* a fork onto a live pid (the shrinker made it): not a case */
         free(r.kinds);
         free(vk);
@@ -384,6 +458,9 @@ static int compare_as(const struct rcase *c, const char *policy, enum rm_policy 
         [S_T2] = r.tables_by_level[2], [S_T3] = r.tables_by_level[3],
         [S_CYCLES] = COST_FAULT * (r.faults_total - r.event_oom) +
                      COST_IO * (r.swap_reads + r.swap_writes),
+        [S_KSCANS] = r.khp_scans,   [S_KFULL] = r.khp_full, [S_KSCANNED] = r.khp_scanned,
+        [S_KCOLLAPSES] = 0,         [S_KNONE] = r.khp_fail_none, [S_KSWAP] = r.khp_fail_swap,
+        [S_KSHARED] = r.khp_fail_shared, [S_KALLOC] = r.khp_fail_alloc, [S_KCOPIED] = 0,
     };
     for (size_t i = 0; i < NSTATS; i++)
         if (vs[i] != want[i]) {
@@ -541,6 +618,8 @@ static void test_replace_diff(void **state)
     uint64_t failures = 0, evictions[4] = {0}, swap_ins[4] = {0}, ties = 0, tight = 0;
     uint64_t forks = 0, copies = 0, cache_hits = 0, full = 0, ooms = 0; /* under FIFO */
     uint64_t opt_cases = 0;
+    uint64_t khp_cases = 0, khp[6] = {0}; /* under FIFO: scans, fail_none, _swap, _shared, _alloc,
+                                             blocks with swapped entries that passed */
     for (uint64_t i = 0; i < cases; i++) {
         struct rcase c;
         make_case(seed0 + i, &c);
@@ -555,7 +634,9 @@ static void test_replace_diff(void **state)
                     report_failure(&c, policy_names[p], (enum rm_policy)p, seed0 + i);
             }
             struct rm_result r;
-            assert_int_equal(rm_run((enum rm_policy)p, c.mem / 4096, c.swap / 4096, c.a, c.n, &r), 0);
+            assert_int_equal(rm_run_khp((enum rm_policy)p, c.mem / 4096, c.swap / 4096, &c.khp, c.a,
+                                        c.n, &r),
+                             0);
             free(r.kinds);
             evictions[p] += r.evictions;
             if (p == RM_FIFO) {
@@ -564,6 +645,11 @@ static void test_replace_diff(void **state)
                 forks += c.fork;
                 copies += r.cow_copy;
                 cache_hits += r.swap_in - r.swap_reads;
+                khp_cases += c.khp.every != 0;
+                const uint64_t k6[] = {r.khp_scans,       r.khp_fail_none,  r.khp_fail_swap,
+                                       r.khp_fail_shared, r.khp_fail_alloc, r.khp_swap_passed};
+                for (size_t k = 0; k < 6; k++)
+                    khp[k] += k6[k];
             }
             swap_ins[p] += r.swap_in;
             ties += r.opt_ties;
@@ -593,12 +679,23 @@ static void test_replace_diff(void **state)
            (unsigned long long)evictions[3], (unsigned long long)swap_ins[0],
            (unsigned long long)swap_ins[1], (unsigned long long)swap_ins[2],
            (unsigned long long)swap_ins[3], (unsigned long long)opt_cases, (unsigned long long)ties);
+    printf("%llu cases with khugepaged: %llu scans judged blocks fail_none %llu, fail_swap "
+           "%llu, fail_shared %llu, fail_alloc %llu; %llu with swapped entries passed the swap "
+           "limits (FIFO)\n",
+           (unsigned long long)khp_cases, (unsigned long long)khp[0], (unsigned long long)khp[1],
+           (unsigned long long)khp[2], (unsigned long long)khp[3], (unsigned long long)khp[4],
+           (unsigned long long)khp[5]);
     /* the suite must put memory under pressure, or it referees nothing */
     if (cases >= 16) { /* the default counts (a soak of a few cases may have none) */
         assert_true(evictions[RM_FIFO] > 100 * cases);
         assert_true(evictions[RM_OPT] > 100 * cases / 2);
         assert_true(ties > 10 * cases); /* the tie rule is refereed, not idle */
         assert_true(copies > 0 && cache_hits > 0 && ooms > 0);
+        /* every verdict of khugepaged is refereed; the rarest two (forks
+         * and a low max_ptes_shared; a dense block on 512 frames) are
+         * only sure to occur in the default count of a release build */
+        for (size_t k = 0; k < 6; k++)
+            assert_true(khp[k] > 0 || (cases < 60 && (k == 3 || k == 5)));
     }
     assert_int_equal(failures, 0);
 }
