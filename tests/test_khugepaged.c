@@ -329,6 +329,127 @@ static void test_swapped_entries(void **state)
     }
 }
 
+/* The referenced rule at its edge: a block with swapped entries needs at
+ * least 256 (half its entries) present pages with the accessed bit set;
+ * empty entries and swapped ones do not count (FIFO never clears a bit:
+ * every page written is referenced). 1536 frames, FIFO, swap. P1 maps A,
+ * C, E = [2 MiB, 8 MiB) and D = [8 MiB, 10 MiB), advises D. It writes W
+ * pages of A (root, L3, L2, A's leaf table: 4 + W frames, all in the first
+ * aligned block), one page of D (a huge page: the second aligned block,
+ * 516 + W), C's 512 pages (its leaf table: 1029 + W) and 511 - W pages of
+ * E (its leaf table: 1541 frames wanted, 5 more than there are): the last
+ * 5 of E's writes each evict the oldest page on the list, A's pages 0-4.
+ * munmap of D frees its block; A is advised; 76 reads of A's present
+ * pages bring the accesses to W + 1 + 512 + (511 - W) + 76 = 1100 = every.
+ * A then has 5 swapped entries (<= 64), 512 - W empty ones (<= 511) and
+ * W - 5 present, all referenced: W = 261 leaves exactly 256, which
+ * collapses (5 pages read back from swap, 256 + 5 copied); W = 260 leaves
+ * 255, which is collapse_fail_swap, and nothing is read. */
+static void test_referenced_half(void **state)
+{
+    for (uint64_t w = 260; w <= 261; w++) {
+        struct vmsim_config cfg = config(1536, 1100);
+        cfg.replace = VMSIM_REPLACE_FIFO;
+        cfg.swap_bytes = 64ull << 20;
+        struct vmsim *sim = new_machine(&cfg);
+        run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, 3 * MB2));
+        run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 4 * MB2, MB2));
+        run1(sim, ev_os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, 4 * MB2, MB2));
+        for (uint64_t i = 0; i < w; i++)
+            run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
+        run1(sim, ev_access(VMSIM_WRITE, 1, 4 * MB2));
+        assert_int_equal(stats(sim)->frames_used, 4 + w + N);
+        for (uint64_t i = 0; i < N; i++)
+            run1(sim, ev_access(VMSIM_WRITE, 1, 2 * MB2 + i * PAGE));
+        for (uint64_t i = 0; i < 511 - w; i++)
+            run1(sim, ev_access(VMSIM_WRITE, 1, 3 * MB2 + i * PAGE));
+        const struct vmsim_stats *st = stats(sim);
+        assert_int_equal(st->evictions, 5);
+        assert_int_equal(st->swap_writes, 5);
+        assert_int_equal(st->frames_used, 1536);
+        run1(sim, ev_os(VMSIM_EV_MUNMAP, 0, 1, 4 * MB2, MB2));
+        advise(sim, 1, 1);
+        const uint64_t reads = stats(sim)->swap_reads;
+        for (uint64_t i = 100; i < 176; i++)
+            run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+        st = stats(sim);
+        assert_int_equal(st->khugepaged.scans, 1);
+        assert_int_equal(st->khugepaged.fail_swap, w == 260);
+        assert_int_equal(st->khugepaged.collapses, w == 261);
+        assert_int_equal(st->khugepaged.pages_copied, w == 261 ? w : 0);
+        assert_int_equal(st->swap_reads - reads, w == 261 ? 5 : 0);
+        assert_int_equal(st->verify_mismatches, 0);
+        vmsim_destroy(sim);
+    }
+}
+
+/* A swapped entry whose slot the swap cache still holds is read from that
+ * frame, not from the device. 1536 frames, FIFO, swap. P1 maps A, C, E =
+ * [2 MiB, 8 MiB) and D = [8 MiB, 10 MiB), advises D, writes A's pages
+ * 0-299 (4 tables + 300 pages, the first aligned block) and forks P2 (its
+ * root, L3, L2 and A's leaf table: 308 frames, every page shared). P1
+ * writes one page of D (a huge page, the second aligned block: 820), then
+ * A's pages 5-299 again: 295 copies (1115), P2 keeping the originals. C's
+ * leaf table and 425 pages of C want 1541 frames: the last 5 writes evict
+ * the 5 oldest on the list, A's originals 0-4, mapped by both: each
+ * mapping becomes a swap entry for one slot (5 swap writes). P2 then reads
+ * page 0: a swap-in (1 swap read) that evicts the next oldest, P2's
+ * original of page 5 (a 6th swap write), and keeps slot 0 as its copy.
+ * munmap of D frees its block; A is advised in P1; 78 reads of P1's
+ * present pages bring the accesses to 300 + 1 + 295 + 425 + 1 + 78 = 1100
+ * = every. P1's block: 5 swapped (<= 64), 295 present, all referenced (>=
+ * 256) and its own (0 shared), 212 empty: it collapses, 300 pages copied.
+ * Pages 1-4 are read from the device (4 swap reads, 4 x io cycles), page
+ * 0 from P2's frame (no read). P1 then reads pages 0-4 through the huge
+ * page, no fault, each as written (--verify). */
+static void test_swap_cache_collapse(void **state)
+{
+    struct vmsim_config cfg = config(1536, 1100);
+    cfg.replace = VMSIM_REPLACE_FIFO;
+    cfg.swap_bytes = 64ull << 20;
+    struct vmsim *sim = new_machine(&cfg);
+    run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, 3 * MB2));
+    run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 4 * MB2, MB2));
+    run1(sim, ev_os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, 4 * MB2, MB2));
+    for (uint64_t i = 0; i < 300; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
+    run1(sim, ev_os(VMSIM_EV_FORK, 0, 1, 2, 0));
+    assert_int_equal(stats(sim)->frames_used, 308);
+    run1(sim, ev_access(VMSIM_WRITE, 1, 4 * MB2));
+    for (uint64_t i = 5; i < 300; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
+    const struct vmsim_stats *st = stats(sim);
+    assert_int_equal(st->faults_cow_copy, 295);
+    assert_int_equal(st->frames_used, 1115);
+    for (uint64_t i = 0; i < 425; i++)
+        run1(sim, ev_access(VMSIM_WRITE, 1, 2 * MB2 + i * PAGE));
+    st = stats(sim);
+    assert_int_equal(st->evictions, 5);
+    assert_int_equal(st->swap_writes, 5);
+    run1(sim, ev_access(VMSIM_READ, 2, MB2));
+    st = stats(sim);
+    assert_int_equal(st->faults_swap_in, 1);
+    assert_int_equal(st->swap_reads, 1);
+    assert_int_equal(st->swap_writes, 6);
+    run1(sim, ev_os(VMSIM_EV_MUNMAP, 0, 1, 4 * MB2, MB2));
+    advise(sim, 1, 1);
+    for (uint64_t i = 100; i < 178; i++)
+        run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+    st = stats(sim);
+    assert_int_equal(st->khugepaged.scans, 1);
+    assert_int_equal(st->khugepaged.collapses, 1);
+    assert_int_equal(st->khugepaged.pages_copied, 300);
+    assert_int_equal(st->swap_reads, 1 + 4);
+    assert_int_equal(st->khugepaged.cycles, N * cfg.cost.pt_ref + N * 500 + 4 * cfg.cost.io);
+    const uint64_t faults = st->faults_total;
+    for (uint64_t i = 0; i < 5; i++)
+        run1(sim, ev_access(VMSIM_READ, 1, MB2 + i * PAGE));
+    st = stats(sim);
+    assert_int_equal(st->faults_total, faults);
+    assert_int_equal(st->verify_mismatches, 0);
+    vmsim_destroy(sim);
+}
+
 /* Copy-on-write sharing (max_ptes_shared, default 512 / 2 = 256), scans of
  * pages = 1024 (two blocks). P1 writes its 512 pages, advises, forks P2:
  * every frame is mapped by both. 488 reads reach the first scan: each
@@ -556,6 +677,8 @@ int main(void)
         cmocka_unit_test(test_no_free_block),
         cmocka_unit_test(test_compact_for_collapse),
         cmocka_unit_test(test_swapped_entries),
+        cmocka_unit_test(test_referenced_half),
+        cmocka_unit_test(test_swap_cache_collapse),
         cmocka_unit_test(test_shared_after_fork),
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_verify_churn),

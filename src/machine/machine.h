@@ -32,6 +32,7 @@ struct vmsim {
     struct prefetching {      /* run_events' page-table prefetching, decided per chunk of
                                  events from the walks the chunk before took */
         bool on;
+        bool deep;            /* the entry above the leaf too (PREFETCH_DEEP_BYTES) */
         unsigned events;      /* events of the current chunk so far */
         uint64_t walks;       /* mmu_walks when the chunk began */
     } pf;

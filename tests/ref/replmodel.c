@@ -131,7 +131,35 @@
  *
  * Cost (kernel.md "The cost of I/O"): each page read or written to swap
  * or to a file is one I/O; each fault one fault (the caller turns these
- * into cycles). */
+ * into cycles).
+ *
+ * khugepaged (kernel.md "khugepaged", rm_run_khp; the caller runs vmsim
+ * with 2 MiB pages under --thp always, so every block of implicit memory
+ * is eligible, and with at most 512 frames, so no huge fault, promotion or
+ * collapse ever finds its 512 aligned frames and all of them fall back to
+ * what this model does with base pages):
+ *   Slots. Each process holds a slot of the kernel's table: a new one
+ *   (first access, fork's child) takes the slot freed last, else a new
+ *   one at the end; exit frees it, and so does a creation whose root
+ *   finds no frame, or a fork that fails.
+ *   When. A scan after every `every`-th access that ran out of no memory
+ *   (an access that did is dropped and does not count; munmap, exit and
+ *   fork do not either).
+ *   What. From the cursor (a slot, a 2 MiB block): the lowest block of
+ *   that slot's process at or above it holding an entry (present, zero or
+ *   swapped) is judged (progress and pages_scanned +512), the cursor goes
+ *   to the block after it; none: the next slot, its first block; past the
+ *   last slot: a full scan and slot 0. The scan stops when progress
+ *   reaches `pages`, or at slot 0 block 0 the second time (where it
+ *   started counts).
+ *   The rule, in this order: more than max_none entries empty or the zero
+ *   frame: fail_none; more than max_swap swapped, or any swapped and fewer
+ *   than 256 present pages with their accessed bit set (Clock's bit
+ *   here): fail_swap; more than max_shared present pages whose frame
+ *   another process maps too: fail_shared; else the allocation of the
+ *   huge frame fails: fail_alloc (nothing changes).
+ *   Anonymous memory only: no mmap may come with khugepaged (rm_run_khp
+ *   returns -1), whose scan of file and shared mappings is not modelled. */
 #include "replmodel.h"
 
 #include <stdlib.h>
@@ -215,6 +243,12 @@ struct model {
     uint32_t busy; /* a frame that may not be chosen */
     bool nomem;    /* out of host memory */
     struct rm_result *r;
+    /* khugepaged: the kernel's table of processes (pid, 0 for a free
+     * slot), its free slots (the last freed on top), the cursor */
+    const struct rm_khp *khp;
+    uint8_t slot_pid[2 * NPID], slot_free[2 * NPID], pid_slot[NPID];
+    size_t nslot, nslot_free, cur_slot;
+    uint64_t cur_blk, khp_left;
 };
 
 static struct ent *E(struct model *m, unsigned pid, uint32_t page)
@@ -599,11 +633,26 @@ static uint16_t oom(struct model *m)
 
 static void event_oom(struct model *m);
 
+static void slot_take(struct model *m, unsigned pid)
+{
+    const size_t s = m->nslot_free ? m->slot_free[--m->nslot_free] : m->nslot++;
+    m->slot_pid[s] = (uint8_t)pid;
+    m->pid_slot[pid] = (uint8_t)s;
+}
+
+static void slot_give(struct model *m, unsigned pid)
+{
+    m->slot_pid[m->pid_slot[pid]] = 0;
+    m->slot_free[m->nslot_free++] = m->pid_slot[pid];
+}
+
 static bool ensure_process(struct model *m, unsigned pid)
 {
     if (m->alive[pid])
         return true;
+    slot_take(m, pid);
     if (!take_frame(m)) { /* its root */
+        slot_give(m, pid);
         event_oom(m);
         return false;
     }
@@ -871,6 +920,7 @@ static void exit_process(struct model *m, unsigned pid)
             i++;
     m->used--; /* the root */
     m->alive[pid] = false;
+    slot_give(m, pid);
 }
 
 /* An event that finds no frame: counted as a fault that ran out of
@@ -891,7 +941,9 @@ static void fork_process(struct model *m, unsigned parent, unsigned child, const
         m->r->invalid = true;
         return;
     }
+    slot_take(m, child);
     if (!take_frame(m)) {
+        slot_give(m, child);
         event_oom(m);
         return;
     }
@@ -947,12 +999,99 @@ static void fork_process(struct model *m, unsigned parent, unsigned child, const
     free(had);
 }
 
+/* ---- khugepaged ---- */
+
+/* Judge block b (its vpn >> 9) of pid by the limits, in their order. */
+static void khp_judge(struct model *m, unsigned pid, uint64_t b)
+{
+    const struct rm_khp *h = m->khp;
+    struct rm_result *r = m->r;
+    uint64_t none = 512, swapped = 0, young = 0, shared = 0;
+    for (uint32_t p = 0; p < m->npg; p++) {
+        const struct ent *e = E(m, pid, p);
+        if (m->vpn[p] >> 9 != b || e->st == P_NONE || e->st == P_ZERO)
+            continue;
+        none--;
+        if (e->st == P_SWAP) {
+            swapped++;
+            continue;
+        }
+        young += e->ref;
+        shared += m->fr[e->frame].nmap > 1;
+    }
+    r->khp_scanned += 512;
+    if (none > h->max_none)
+        r->khp_fail_none++;
+    else if (swapped > h->max_swap || (swapped && young < 256))
+        r->khp_fail_swap++;
+    else if ((r->khp_swap_passed += swapped != 0, shared > h->max_shared))
+        r->khp_fail_shared++;
+    else
+        r->khp_fail_alloc++;
+}
+
+/* The lowest block of pid at or above `from` holding an entry. */
+static bool khp_next(struct model *m, unsigned pid, uint64_t from, uint64_t *b)
+{
+    bool found = false;
+    for (uint32_t p = 0; p < m->npg; p++) {
+        const uint64_t blk = m->vpn[p] >> 9;
+        if (E(m, pid, p)->st != P_NONE && blk >= from && (!found || blk < *b)) {
+            *b = blk;
+            found = true;
+        }
+    }
+    return found;
+}
+
+static void khp_scan(struct model *m)
+{
+    uint64_t progress = 0;
+    unsigned heads = 0;
+    m->khp_left = m->khp->every;
+    m->r->khp_scans++;
+    while (progress < m->khp->pages) {
+        if (m->cur_slot >= m->nslot) {
+            m->cur_slot = 0;
+            m->cur_blk = 0;
+            m->r->khp_full++;
+        }
+        if (m->cur_slot == 0 && m->cur_blk == 0 && ++heads == 2)
+            break;
+        const unsigned pid = m->slot_pid[m->cur_slot];
+        uint64_t b = 0;
+        if (!pid || !khp_next(m, pid, m->cur_blk, &b)) {
+            m->cur_slot++;
+            m->cur_blk = 0;
+            continue;
+        }
+        khp_judge(m, pid, b);
+        progress += 512;
+        m->cur_blk = b + 1;
+    }
+}
+
 int rm_run(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct rm_access *a,
            size_t n, struct rm_result *out)
+{
+    return rm_run_khp(policy, frames, slots, NULL, a, n, out);
+}
+
+int rm_run_khp(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct rm_khp *khp,
+               const struct rm_access *a, size_t n, struct rm_result *out)
 {
     struct model m = {.pol = policy, .frames = frames, .nslots = slots,
                       .busy = NONE_IDX, .shm_next = SHM_FIRST, .r = out};
     memset(out, 0, sizeof *out);
+    if (khp && khp->every) {
+        if (frames > 512 || !khp->pages)
+            return -1;
+        for (size_t i = 0; i < n; i++)
+            if (a[i].op == RM_MMAP)
+                return -1;
+        m.khp = khp;
+        m.khp_left = khp->every;
+    }
     const size_t cap = n ? n : 1;
     uint32_t *idx = malloc(cap * sizeof *idx), *order = malloc(cap * sizeof *order);
     uint64_t *next = malloc(cap * sizeof *next), *last = NULL;
@@ -1015,8 +1154,12 @@ int rm_run(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct 
             exit_process(&m, pid);
         else if (a[i].op == RM_FORK)
             fork_process(&m, pid, a[i].child, order);
-        else
+        else {
+            const uint64_t dropped = out->event_oom;
             out->kinds[i] = access_page(&m, pid, idx[i], a[i].write, next[i]);
+            if (m.khp && out->event_oom == dropped && --m.khp_left == 0)
+                khp_scan(&m);
+        }
     }
     out->frames_used = m.used;
     for (unsigned pid = 1; pid < NPID; pid++) /* the tables at the end, root first */

@@ -5,8 +5,9 @@
  * cache, file write-back, TLB shootdowns through the reverse map) on a
  * 4-level x86-64 radix machine, written from docs/kernel.md ("Memory
  * pressure", "Swap", "The page cache", "File write-back", "The reverse
- * map and TLB shootdowns", "The cost of I/O") and the textbook
- * algorithms, sharing no code with src/ (nor with refmodel.c).
+ * map and TLB shootdowns", "The cost of I/O", and "khugepaged" for its
+ * scan and limits, over anonymous memory) and the textbook algorithms,
+ * sharing no code with src/ (nor with refmodel.c).
  * replmodel.c opens with every rule it implements. */
 #ifndef VMSIM_TESTS_REPLMODEL_H
 #define VMSIM_TESTS_REPLMODEL_H
@@ -66,11 +67,31 @@ struct rm_result {
                        process finds no frame for its root counts as an event
                        out of memory (event_oom), with no kind of its own */
     bool invalid;   /* a fork onto a live pid: vmsim stops there */
+    /* khugepaged (rm_run_khp): the statistics khugepaged.* of stats.md */
+    uint64_t khp_scans, khp_full, khp_scanned, khp_fail_none, khp_fail_swap, khp_fail_shared,
+        khp_fail_alloc;
+    uint64_t khp_swap_passed; /* of the blocks judged, those with swapped entries that
+                                 passed max_swap and the referenced rule (not a statistic) */
+};
+
+/* khugepaged's parameters (docs/kernel.md "khugepaged"; every = 0: off).
+ * The model knows no physical layout, so it takes at most 512 frames of
+ * memory: then no aligned free block of 512 frames exists while a process
+ * lives, and every block that passes the limits is collapse_fail_alloc. */
+struct rm_khp {
+    uint64_t every, pages;
+    uint32_t max_none, max_swap, max_shared;
 };
 
 /* Run n events with `frames` frames of memory and a swap device of
  * `slots` slots. Returns 0, or -1 when the model is out of host memory. */
 int rm_run(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct rm_access *a,
            size_t n, struct rm_result *out);
+
+/* The same with khugepaged scanning (khp may be NULL: off). With khp on
+ * and more than 512 frames, or an mmap among the events, it returns -1:
+ * outside the model. */
+int rm_run_khp(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct rm_khp *khp,
+               const struct rm_access *a, size_t n, struct rm_result *out);
 
 #endif
