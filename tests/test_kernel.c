@@ -459,6 +459,53 @@ static void test_page_cache_eviction(void **state)
     vmsim_destroy(sim);
 }
 
+/* A dirty page of shared anonymous memory that holds a slot from an
+ * earlier eviction: the slot's contents are stale (docs/kernel.md, "Swap":
+ * a slot counts a page of shared memory whose contents are there), so the
+ * eviction lets it go before taking a slot, and a full swap does not stop
+ * it. FIFO, 5 frames (P1's root and 3 tables, one data frame), 2 slots; P1
+ * maps 2 pages of shared anonymous memory rw-.
+ *   W A   miss, zero-filled (no read); the root, then A, then 3 tables
+ *   W B   miss: evicts A, dirty, no slot: slot 0, swap write 1
+ *   R A   miss: evicts B, dirty, no slot: slot 1, swap write 2; A read
+ *         back from slot 0 (swap read 1), clean, the slot kept
+ *   W A   no fault: the entry is writable; the write sets its dirty bit
+ *   R B   miss: evicts A, dirty: slot 0 (stale) goes, a slot is taken
+ *         (slot 0 again), swap write 3; B read from slot 1 (swap read 2)
+ * So 4 faults, all page-cache misses, 3 evictions, 3 swap writes, 2 swap
+ * reads, none dropped clean, none out of memory, at most 2 slots in use,
+ * one shootdown per eviction (one mapping each). Taking the new slot first
+ * would find none free: A passed over, no other candidate, B out of memory
+ * (2 writes, 1 read, 1 fault out of memory). */
+static void test_shared_memory_dirty_slot(void **state)
+{
+    struct vmsim_config cfg = config(5, VMSIM_REPLACE_FIFO, 2);
+    struct vmsim *sim = new_machine(&cfg);
+    const struct vmsim_stats *st = vmsim_get_stats(sim);
+    const uint64_t A = 0x400000, B = A + PAGE;
+    run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W | VMSIM_MAP_SHARED, 1, A,
+                    2 * PAGE));
+    run1(sim, ev_access(VMSIM_WRITE, 1, A));
+    run1(sim, ev_access(VMSIM_WRITE, 1, B));
+    run1(sim, ev_access(VMSIM_READ, 1, A));
+    run1(sim, ev_access(VMSIM_WRITE, 1, A));
+    assert_int_equal(st->faults_total, 3);
+    assert_int_equal(st->swap_writes, 2);
+    assert_int_equal(st->swap_reads, 1);
+    run1(sim, ev_access(VMSIM_READ, 1, B));
+    assert_int_equal(st->faults_total, 4);
+    assert_int_equal(st->faults_pagecache_miss, 4);
+    assert_int_equal(st->faults_oom, 0);
+    assert_int_equal(st->evictions, 3);
+    assert_int_equal(st->swap_writes, 3);
+    assert_int_equal(st->swap_reads, 2);
+    assert_int_equal(st->evictions_clean, 0);
+    assert_int_equal(st->swap_slots_peak, 2);
+    assert_int_equal(st->tlb_invalidations, 3);
+    assert_int_equal(st->frames_used, 5);
+    vmsim_destroy(sim);
+}
+
 /* Shootdowns reach the CPUs that ran the process. P1 runs on CPUs 0 and 1
  * (and 2 runs P2); unmapping a present page of P1 from CPU 0 invalidates on
  * CPUs 0 and 1: one IPI. Without ASIDs only CPUs running P1 at the time
@@ -960,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_page_cache_offsets_and_writes),
         cmocka_unit_test(test_pt_share),
         cmocka_unit_test(test_page_cache_eviction),
+        cmocka_unit_test(test_shared_memory_dirty_slot),
         cmocka_unit_test(test_shootdown_ipis),
         cmocka_unit_test(test_strict_segfault),
         cmocka_unit_test(test_permission_faults),

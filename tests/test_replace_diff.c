@@ -2,10 +2,18 @@
  * and writes over a few hundred pages in up to ~480 regions of 2 MiB, so
  * that page tables take many of the frames too; in half of them munmaps of
  * a few pages, a 2 MiB or a 1 GiB region and exits, in a quarter also forks
- * of up to RM_MAX_PID processes) run on 1 or 2 MiB of memory, where every
- * policy evicts all the time, through libvmsim's public API and through the
- * reference model of tests/ref/replmodel.c (written from docs/kernel.md, no
- * code shared with src/), compared exactly under FIFO, Clock, LRU and OPT:
+ * of up to RM_MAX_PID processes; in three quarters of those that run no
+ * khugepaged, and in half as many more cases (seeds from FILE_SEEDS on, no
+ * khugepaged), files and shared memory: each new process first mmaps a
+ * share of the regions, each
+ * mmap a private or shared mapping of one of three files, shared anonymous
+ * memory or anonymous memory, and with munmaps some of those regions, or
+ * parts of them, are mapped again; a file page lies in two regions at
+ * most, so one process may map it at two addresses) run on 1 or 2 MiB of
+ * memory, where every policy evicts all the time, through libvmsim's public
+ * API and through the reference model of tests/ref/replmodel.c (written
+ * from docs/kernel.md, no code shared with src/), compared exactly under
+ * FIFO, Clock, LRU and OPT:
  *
  *   - per event, the kinds of fault it took (vmsim_translate), the last
  *     part of every stream being a read of every page in address order, so
@@ -13,8 +21,10 @@
  *   - per run (vmsim_run in random batches, the plain per-access path),
  *     faults by kind, evictions, clean drops, swap reads and writes, the
  *     swap slots' peak, frames used and their peak, page tables by level,
- *     and the cycles, with every cost but `fault` and `io` set to 0 (the
- *     TLB, whose size changes from case to case, must not matter).
+ *     page-cache hits and misses, file reads and writes, TLB shootdowns
+ *     (tlb.invalidations), and the cycles, with every cost but `fault` and
+ *     `io` set to 0 (the TLB, whose size changes from case to case, must
+ *     not matter).
  *
  * A third of the streams run with a swap device too small for them, so
  * that victims that need a slot are passed over (and some faults run out
@@ -38,7 +48,9 @@
  *
  * A mismatch is shrunk (delta debugging over events) and printed as a text
  * trace with the `vmsim run` command line that replays it.
- * VMSIM_REPL_SEED and VMSIM_REPL_CASES choose another seed and count. */
+ * VMSIM_REPL_SEED and VMSIM_REPL_CASES choose another seed and count (the
+ * cases that all map files are VMSIM_REPL_CASES / 2 more, from the seed
+ * plus FILE_SEEDS). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +72,8 @@
 #define BASE_VA 0x10000000000ull /* 1 TiB: L3 index 2 */
 #define SWAP_DEFAULT (256ull << 30) /* vmsim's --swap default */
 #define UNLIMITED (SWAP_DEFAULT / 4096)
+#define KIND_OTHER 0x8000 /* a fault kind the model never takes */
+#define FILE_SEEDS 1000000 /* the seeds of the cases that all map files: seed + this */
 
 static const char *const policy_names[] = {"fifo", "clock", "lru", "opt"};
 /* TLBs of every size: none, tiny, the default-like two levels. */
@@ -76,6 +90,7 @@ struct rcase {
     size_t n;
     bool os;   /* munmaps and exits among the accesses */
     bool fork; /* and forks: up to RM_MAX_PID processes */
+    bool files; /* mmaps of files, shared files and shared anonymous memory */
     struct rm_khp khp; /* khugepaged, every = 0: off */
     char khp_spec[128];
 };
@@ -97,12 +112,19 @@ static int cmp_u64(const void *x, const void *y)
  * written, then its newest half read while the scans go round, so that
  * it holds hundreds of young pages and none to a few dozen swapped out
  * when a scan judges it. */
+/* Does draw_khp turn khugepaged on? Its first draw, the same. */
+static bool khp_drawn(uint64_t seed, bool big)
+{
+    struct test_rng g = {seed * 0x9e3779b97f4a7c15ull + 11};
+    return !(below(&g, 2) && !big);
+}
+
 static void draw_khp(uint64_t seed, struct rcase *c, bool big, uint64_t room, uint64_t npages)
 {
     struct test_rng g = {seed * 0x9e3779b97f4a7c15ull + 11};
     c->khp = (struct rm_khp){0};
     c->khp_spec[0] = '\0';
-    if (below(&g, 2) && !big)
+    if (below(&g, 2) && !big) /* khp_drawn */
         return;
     const uint32_t none[] = {0, 511, 384, (uint32_t)below(&g, 512)};
     const uint32_t swap[] = {0, 1, 64, (uint32_t)below(&g, 48)};
@@ -135,7 +157,7 @@ static void draw_khp(uint64_t seed, struct rcase *c, bool big, uint64_t room, ui
 /* Pages in `regions` regions of 2 MiB spread over up to 4 GiB areas (each
  * its own L2 table) and two 512 GiB areas (two L3 tables); a stream of
  * hot-set, uniform, scan and loop segments; then a read of every page. */
-static void make_case(uint64_t seed, struct rcase *c)
+static void make_case(uint64_t seed, struct rcase *c, bool files_only)
 {
     struct test_rng g = {seed * 0x2545f4914f6cdd1dull + 7};
     const uint64_t frames = below(&g, 4) ? 256 : 512;
@@ -176,6 +198,39 @@ static void make_case(uint64_t seed, struct rcase *c)
         }
         rbase[r] = va >> 12;
     }
+    /* Files (three quarters of the cases without khugepaged, whose scan of
+     * file mappings the model leaves out): each region may be mapped from
+     * one of three files, 2 MiB from its page pgoff, by the k-th region of
+     * that file from page 256 k. So a file page lies in two regions at
+     * most, partly overlapping: one process may map it at two addresses
+     * (one frame, two mappings), every process at the same ones. A region
+     * is file-capable with a per-case share; each mmap of it picks its
+     * kind. Every draw for files comes from a generator of its own, so the
+     * other cases' streams stay what they were. */
+    struct test_rng gf = {seed * 0x94d049bb133111ebull + 3};
+    c->files = files_only || (!khp_drawn(seed, frames == 512) && below(&gf, 4) != 0);
+    bool *filed = calloc(regions, sizeof *filed);
+    uint32_t *rfile = calloc(regions, sizeof *rfile), *rpgoff = calloc(regions, sizeof *rpgoff);
+    assert_non_null(filed);
+    assert_non_null(rfile);
+    assert_non_null(rpgoff);
+    uint64_t nfiled = 0;
+    static const unsigned mixes[][4] = {/* private file, shared file, shared anon, anon */
+                                        {40, 30, 20, 10}, {0, 100, 0, 0}, {100, 0, 0, 0},
+                                        {0, 0, 100, 0},   {30, 50, 20, 0}};
+    const unsigned *mix = mixes[below(&gf, sizeof mixes / sizeof mixes[0])];
+    if (c->files) {
+        const unsigned share = 30 + (unsigned)below(&gf, 71);
+        uint32_t cnt[4] = {0};
+        for (uint64_t r = 0; r < regions; r++) {
+            if (below(&gf, 100) >= share)
+                continue;
+            filed[r] = true;
+            rfile[r] = 1 + (uint32_t)below(&gf, 3);
+            rpgoff[r] = 256 * cnt[rfile[r]]++;
+            nfiled++;
+        }
+    }
     for (uint64_t i = 0; i < npages; i++) {
         for (;;) { /* distinct pages */
             const uint64_t v = rbase[i < regions ? i : below(&g, regions)] + below(&g, 512);
@@ -188,13 +243,24 @@ static void make_case(uint64_t seed, struct rcase *c)
             }
         }
     }
-    free(rbase);
     const size_t body = 1200 + below(&g, 1800);
     c->n = body + npages;
     c->a = malloc(c->n * sizeof *c->a);
     assert_non_null(c->a);
     size_t n = 0;
     bool alive[RM_MAX_PID + 1] = {false};
+    /* an mmap of [v, v + pages) inside region r, of a kind drawn from the mix */
+#define MMAP_AT(r_, v_, pages_)                                                                    \
+    do {                                                                                           \
+        const uint64_t kk = below(&gf, 100);                                                       \
+        const unsigned kind = kk < mix[0] ? 0 : kk < mix[0] + mix[1] ? 1                           \
+                              : kk < mix[0] + mix[1] + mix[2]       ? 2                            \
+                                                                    : 3;                           \
+        c->a[n++] = (struct rm_access){                                                            \
+            .op = RM_MMAP, .vpn = (v_), .pages = (uint32_t)(pages_), .pid = pid,                   \
+            .shared = kind == 1 || kind == 2, .file = kind < 2 ? rfile[r_] : 0,                     \
+            .pgoff = kind < 2 ? rpgoff[r_] + (uint32_t)((v_) - rbase[r_]) : 0};                     \
+    } while (0)
     uint8_t pid = 1; /* the process of the segment */
     while (n < body) {
         uint8_t live[RM_MAX_PID], dead[RM_MAX_PID], nlive = 0, ndead = 0;
@@ -211,6 +277,16 @@ static void make_case(uint64_t seed, struct rcase *c)
             c->a[n++] = (struct rm_access){.op = RM_FORK, .pid = pid, .child = child};
             alive[child] = true;
             pid = below(&g, 2) ? child : pid;
+        } else if (c->os && nfiled && below(&gf, 6) == 0) { /* an mmap over a file region */
+            const uint64_t v = vpn[below(&gf, npages)], base = v & ~511ull;
+            uint64_t r = 0;
+            while (rbase[r] != base)
+                r++;
+            if (filed[r]) {
+                const uint64_t from = v - base < 4 ? base : v - below(&gf, 4);
+                const uint64_t len = below(&gf, 2) ? base + 512 - from : 1 + below(&gf, 64);
+                MMAP_AT(r, from, from + len > base + 512 ? base + 512 - from : len);
+            }
         } else if (c->os && below(&g, 3) == 0) { /* a few pages, 2 MiB or 1 GiB */
             const uint64_t v = vpn[below(&g, npages)], k = below(&g, 8);
             c->a[n++] = k < 4 ? (struct rm_access){.vpn = v - k, .op = RM_MUNMAP,
@@ -226,6 +302,10 @@ static void make_case(uint64_t seed, struct rcase *c)
         }
         if (n >= body)
             break;
+        if (!alive[pid] && n + nfiled < body) /* a new process maps its files first */
+            for (uint64_t r = 0; r < regions; r++)
+                if (filed[r])
+                    MMAP_AT(r, rbase[r], 512);
         alive[pid] = true; /* its accesses make it, if it is not there */
         const uint64_t kind = below(&g, 4), len = 50 + below(&g, 400);
         const uint64_t hot = 8 + below(&g, 200), from = below(&g, npages);
@@ -241,12 +321,22 @@ static void make_case(uint64_t seed, struct rcase *c)
                                            .pid = pid};
         }
     }
+#undef MMAP_AT
+    free(rbase);
+    free(filed);
+    free(rfile);
+    free(rpgoff);
     qsort(vpn, npages, sizeof *vpn, cmp_u64);
     for (uint64_t i = 0; i < npages; i++)
         c->a[n++] = (struct rm_access){.vpn = vpn[i]};
     c->n = n;
     free(vpn);
-    draw_khp(seed, c, frames == 512, room, npages);
+    if (files_only) {
+        c->khp = (struct rm_khp){0};
+        c->khp_spec[0] = '\0';
+    } else {
+        draw_khp(seed, c, frames == 512, room, npages);
+    }
 }
 
 #define PID(x) ((x).pid ? (x).pid : 1u)
@@ -258,10 +348,19 @@ static struct vmsim_event *events(const struct rm_access *a, size_t n)
     for (size_t i = 0; i < n; i++) /* somewhere inside the page, never across it */
         ev[i] = a[i].op == RM_MUNMAP ? ev_os(VMSIM_EV_MUNMAP, 0, PID(a[i]), a[i].vpn << 12,
                                              (uint64_t)a[i].pages << 12)
+                : a[i].op == RM_MMAP
+                    ? ev_os(VMSIM_EV_MMAP,
+                            VMSIM_PROT_R | VMSIM_PROT_W | (a[i].shared ? VMSIM_MAP_SHARED : 0),
+                            PID(a[i]), a[i].vpn << 12, (uint64_t)a[i].pages << 12)
                 : a[i].op == RM_EXIT ? ev_os(VMSIM_EV_EXIT, 0, PID(a[i]), 0, 0)
                 : a[i].op == RM_FORK ? ev_os(VMSIM_EV_FORK, 0, PID(a[i]), a[i].child, 0)
                                      : ev_access(a[i].write ? VMSIM_WRITE : VMSIM_READ, PID(a[i]),
                                                  (a[i].vpn << 12) + ((a[i].vpn * 40) & 0xff8));
+    for (size_t i = 0; i < n; i++)
+        if (a[i].op == RM_MMAP) {
+            ev[i].file = a[i].file;
+            ev[i].pgoff = a[i].pgoff;
+        }
     return ev;
 }
 
@@ -311,6 +410,8 @@ static const char *const stat_names[] = {
     "swap.slots_peak", "memory.frames_used",      "memory.frames_peak",
     "page_tables.tables_by_level[0]", "page_tables.tables_by_level[1]",
     "page_tables.tables_by_level[2]", "page_tables.tables_by_level[3]", "cycles",
+    "faults.pagecache_hit", "faults.pagecache_miss", "file.reads", "file.writes",
+    "tlb.invalidations",
     "khugepaged.scans", "khugepaged.full_scans", "khugepaged.pages_scanned",
     "khugepaged.collapses", "khugepaged.collapse_fail_none", "khugepaged.collapse_fail_swap",
     "khugepaged.collapse_fail_shared", "khugepaged.collapse_fail_alloc", "khugepaged.pages_copied",
@@ -318,15 +419,16 @@ static const char *const stat_names[] = {
 #define NSTATS (sizeof stat_names / sizeof stat_names[0])
 enum {
     S_TOTAL, S_ZR, S_ZW, S_COWZ, S_COWC, S_REUSE, S_SWAPIN, S_OOM, S_EVICT, S_CLEAN, S_SREAD,
-    S_SWRITE, S_SPEAK, S_USED, S_PEAK, S_T0, S_T1, S_T2, S_T3, S_CYCLES, S_KSCANS, S_KFULL,
-    S_KSCANNED, S_KCOLLAPSES, S_KNONE, S_KSWAP, S_KSHARED, S_KALLOC, S_KCOPIED
+    S_SWRITE, S_SPEAK, S_USED, S_PEAK, S_T0, S_T1, S_T2, S_T3, S_CYCLES, S_PCHIT, S_PCMISS,
+    S_FREAD, S_FWRITE, S_INVAL, S_KSCANS, S_KFULL, S_KSCANNED, S_KCOLLAPSES, S_KNONE, S_KSWAP,
+    S_KSHARED, S_KALLOC, S_KCOPIED
 };
 
 /* vmsim's statistics after the plain run (random batches), and with
  * kinds set, each access's fault kinds from a second run through
  * vmsim_translate, as RM_K_* bits. */
 static int run_lib(const struct rcase *c, const char *policy, const struct rm_access *a, size_t n,
-                   uint64_t *stats, uint8_t *kinds)
+                   uint64_t *stats, uint16_t *kinds)
 {
     struct vmsim_config cfg;
     if (make_config(c, policy, &cfg))
@@ -377,7 +479,8 @@ static int run_lib(const struct rcase *c, const char *policy, const struct rm_ac
     } map[] = {{VMSIM_FAULT_ZERO_READ, RM_K_ZERO_READ},   {VMSIM_FAULT_ZERO_WRITE, RM_K_ZERO_WRITE},
                {VMSIM_FAULT_COW_ZERO, RM_K_COW_ZERO},     {VMSIM_FAULT_COW_REUSE, RM_K_COW_REUSE},
                {VMSIM_FAULT_SWAP_IN, RM_K_SWAP_IN},       {VMSIM_FAULT_OOM, RM_K_OOM},
-               {VMSIM_FAULT_COW_COPY, RM_K_COW_COPY}};
+               {VMSIM_FAULT_COW_COPY, RM_K_COW_COPY},     {VMSIM_FAULT_PAGECACHE_HIT, RM_K_PC_HIT},
+               {VMSIM_FAULT_PAGECACHE_MISS, RM_K_PC_MISS}};
     for (size_t i = 0; i < n; i++) {
         struct vmsim_translation t;
         if (vmsim_translate(sim, &ev[i], &t))
@@ -385,12 +488,13 @@ static int run_lib(const struct rcase *c, const char *policy, const struct rm_ac
         kinds[i] = 0;
         for (size_t j = 0; j < sizeof map / sizeof map[0]; j++)
             if (t.fault_kinds & (1u << map[j].vm))
-                kinds[i] |= (uint8_t)map[j].rm;
+                kinds[i] |= (uint16_t)map[j].rm;
         if (t.fault_kinds & ~(1u << VMSIM_FAULT_ZERO_READ | 1u << VMSIM_FAULT_ZERO_WRITE |
                               1u << VMSIM_FAULT_COW_ZERO | 1u << VMSIM_FAULT_COW_REUSE |
                               1u << VMSIM_FAULT_SWAP_IN | 1u << VMSIM_FAULT_OOM |
-                              1u << VMSIM_FAULT_COW_COPY))
-            kinds[i] |= 0x80; /* a kind the model never takes */
+                              1u << VMSIM_FAULT_COW_COPY | 1u << VMSIM_FAULT_PAGECACHE_HIT |
+                              1u << VMSIM_FAULT_PAGECACHE_MISS))
+            kinds[i] |= KIND_OTHER; /* a kind the model never takes */
     }
     vmsim_destroy(sim);
     free(ev);
@@ -411,14 +515,17 @@ static void add(char *diff, size_t len, const char *fmt, unsigned long long a, u
         snprintf(diff + at, len - at, fmt, name, a, b);
 }
 
-static const char *kind_text(uint8_t k, char *buf, size_t len)
+static const char *kind_text(uint16_t k, char *buf, size_t len)
 {
-    static const char *const names[] = {"zero_read", "zero_write", "cow_zero", "cow_reuse",
-                                        "swap_in",   "oom",        "cow_copy", "other"};
+    static const char *const names[16] = {"zero_read", "zero_write", "cow_zero",
+                                          "cow_reuse", "swap_in",    "oom",
+                                          "cow_copy",  "pagecache_hit", "pagecache_miss",
+                                          [15] = "other"};
     buf[0] = '\0';
-    for (unsigned b = 0; b < 8; b++)
+    for (unsigned b = 0; b < 16; b++)
         if (k & (1u << b))
-            snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? "+" : "", names[b]);
+            snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? "+" : "",
+                     names[b] ? names[b] : "?");
     if (!buf[0])
         snprintf(buf, len, "none");
     return buf;
@@ -430,7 +537,7 @@ static int compare_as(const struct rcase *c, const char *policy, enum rm_policy 
                       const struct rm_access *a, size_t n, char *diff, size_t len)
 {
     uint64_t vs[NSTATS];
-    uint8_t *vk = malloc(n ? n : 1);
+    uint16_t *vk = malloc((n ? n : 1) * sizeof *vk);
     assert_non_null(vk);
     if (diff)
         diff[0] = '\0';
@@ -457,7 +564,9 @@ static int compare_as(const struct rcase *c, const char *policy, enum rm_policy 
         [S_T0] = r.tables_by_level[0], [S_T1] = r.tables_by_level[1],
         [S_T2] = r.tables_by_level[2], [S_T3] = r.tables_by_level[3],
         [S_CYCLES] = COST_FAULT * (r.faults_total - r.event_oom) +
-                     COST_IO * (r.swap_reads + r.swap_writes),
+                     COST_IO * (r.swap_reads + r.swap_writes + r.file_reads + r.file_writes),
+        [S_PCHIT] = r.pc_hit, [S_PCMISS] = r.pc_miss, [S_FREAD] = r.file_reads,
+        [S_FWRITE] = r.file_writes, [S_INVAL] = r.invalidations,
         [S_KSCANS] = r.khp_scans,   [S_KFULL] = r.khp_full, [S_KSCANNED] = r.khp_scanned,
         [S_KCOLLAPSES] = 0,         [S_KNONE] = r.khp_fail_none, [S_KSWAP] = r.khp_fail_swap,
         [S_KSHARED] = r.khp_fail_shared, [S_KALLOC] = r.khp_fail_alloc, [S_KCOPIED] = 0,
@@ -471,7 +580,7 @@ static int compare_as(const struct rcase *c, const char *policy, enum rm_policy 
     for (size_t i = 0; i < n; i++)
         if (vk[i] != r.kinds[i]) {
             if (shown++ < 3) {
-                char b1[64], b2[64];
+                char b1[96], b2[96];
                 const size_t at = diff ? strlen(diff) : 0;
                 if (diff && at < len)
                     snprintf(diff + at, len - at,
@@ -538,6 +647,17 @@ static size_t report_failure(const struct rcase *c, const char *policy, enum rm_
             snprintf(line, sizeof line, "exit %u\n", PID(a[i]));
         else if (a[i].op == RM_FORK)
             snprintf(line, sizeof line, "fork %u %u\n", PID(a[i]), a[i].child);
+        else if (a[i].op == RM_MMAP) {
+            char file[48] = "";
+            if (a[i].file && a[i].pgoff)
+                snprintf(file, sizeof file, " file=%u off=%llu", a[i].file,
+                         (unsigned long long)a[i].pgoff << 12);
+            else if (a[i].file)
+                snprintf(file, sizeof file, " file=%u", a[i].file);
+            snprintf(line, sizeof line, "mmap %u 0x%llx %llu rw-%s%s\n", PID(a[i]),
+                     (unsigned long long)a[i].vpn << 12, (unsigned long long)a[i].pages << 12,
+                     a[i].shared ? " shared" : "", file);
+        }
         else
             snprintf(line, sizeof line, "%c %u 0x%llx 8\n", a[i].write ? 'W' : 'R', PID(a[i]),
                      va);
@@ -574,7 +694,8 @@ static int check_random(const struct rcase *c, uint64_t opt_swap_in, char *diff,
     const uint64_t tables = r.tables_by_level[0] + r.tables_by_level[1] + r.tables_by_level[2] +
                             r.tables_by_level[3]; /* no munmap or exit: all the tables ever taken */
     const uint64_t room = c->mem / 4096 - tables - (r.zero_read ? 1 : 0);
-    const uint64_t in = vs[S_ZW] + vs[S_COWZ] + vs[S_SWAPIN];
+    /* pages brought in: new, copied, swapped in, read into the page cache */
+    const uint64_t in = vs[S_ZW] + vs[S_COWZ] + vs[S_SWAPIN] + vs[S_PCMISS] + vs[S_COWC];
     int bad = 0;
 #define WANT(i, v)                                                                                 \
     do {                                                                                           \
@@ -584,7 +705,7 @@ static int check_random(const struct rcase *c, uint64_t opt_swap_in, char *diff,
             bad++;                                                                                 \
         }                                                                                          \
     } while (0)
-    WANT(S_CLEAN, vs[S_EVICT] - vs[S_SWRITE]);
+    WANT(S_CLEAN, vs[S_EVICT] - vs[S_SWRITE] - vs[S_FWRITE]);
     if (c->swap != SWAP_DEFAULT) /* a full swap: which faults run out of memory varies */
         return bad;
     WANT(S_ZR, r.zero_read);
@@ -592,17 +713,23 @@ static int check_random(const struct rcase *c, uint64_t opt_swap_in, char *diff,
     WANT(S_COWZ, r.cow_zero);
     WANT(S_OOM, 0);
     if (!c->os) { /* else what munmap, exit and sharing free or copy depends on it */
-        WANT(S_COWC, 0);
+        if (!c->files) /* else private file pages are copied */
+            WANT(S_COWC, 0);
         WANT(S_EVICT, in > room ? in - room : 0);
         WANT(S_USED, r.frames_used);
     }
-    if (!c->fork) /* no swap cache without sharing */
+    if (!c->fork && !c->files) /* no swap cache without sharing, no shared memory read back */
         WANT(S_SREAD, vs[S_SWAPIN]);
     WANT(S_T0, r.tables_by_level[0]);
-    WANT(S_T3, r.tables_by_level[3]);
-    WANT(S_CYCLES, COST_FAULT * vs[S_TOTAL] + COST_IO * (vs[S_SREAD] + vs[S_SWRITE]));
+    if (!(c->files && c->os)) /* an munmap frees no table that evicting page-cache pages
+                                 emptied: which ones those are depends on the policy */
+        WANT(S_T3, r.tables_by_level[3]);
+    WANT(S_CYCLES, COST_FAULT * vs[S_TOTAL] +
+                       COST_IO * (vs[S_SREAD] + vs[S_SWRITE] + vs[S_FREAD] + vs[S_FWRITE]));
 #undef WANT
-    if (!c->os && vs[S_SWAPIN] < opt_swap_in) { /* OPT is optimal without munmap and exit */
+    /* OPT is optimal without munmap and exit (and without page-cache pages,
+     * whose eviction costs no swap-in) */
+    if (!c->os && !c->files && vs[S_SWAPIN] < opt_swap_in) {
         add(diff, len, "  %s: vmsim %llu, below OPT's %llu\n", vs[S_SWAPIN], opt_swap_in,
             "faults.swap_in");
         bad++;
@@ -617,21 +744,25 @@ static void test_replace_diff(void **state)
                                                                           DEFAULT_CASES);
     uint64_t failures = 0, evictions[4] = {0}, swap_ins[4] = {0}, ties = 0, tight = 0;
     uint64_t forks = 0, copies = 0, cache_hits = 0, full = 0, ooms = 0; /* under FIFO */
-    uint64_t opt_cases = 0;
+    uint64_t opt_cases = 0, file_cases = 0, pc_hits = 0, pc_misses = 0, file_writes = 0;
+    uint64_t inval = 0;
     uint64_t khp_cases = 0, khp[6] = {0}; /* under FIFO: scans, fail_none, _swap, _shared, _alloc,
                                              blocks with swapped entries that passed */
-    for (uint64_t i = 0; i < cases; i++) {
+    /* the cases, then half as many more that all map files (FILE_SEEDS on) */
+    for (uint64_t i = 0; i < cases + cases / 2; i++) {
+        const bool files_only = i >= cases;
+        const uint64_t seed = files_only ? seed0 + FILE_SEEDS + (i - cases) : seed0 + i;
         struct rcase c;
-        make_case(seed0 + i, &c);
+        make_case(seed, &c, files_only);
         uint64_t opt_swap_in = 0;
         for (unsigned p = 0; p < 4; p++) {
             char diff[4096];
             opt_cases += p == RM_OPT;
             if (compare_as(&c, policy_names[p], (enum rm_policy)p, c.a, c.n, diff, sizeof diff)) {
-                printf("case seed %llu, --replace %s:\n%s", (unsigned long long)(seed0 + i),
-                       policy_names[p], diff);
+                printf("case seed %llu%s, --replace %s:\n%s", (unsigned long long)seed,
+                       files_only ? " (files only)" : "", policy_names[p], diff);
                 if (failures++ < 2) /* shrinking takes seconds: the first two */
-                    report_failure(&c, policy_names[p], (enum rm_policy)p, seed0 + i);
+                    report_failure(&c, policy_names[p], (enum rm_policy)p, seed);
             }
             struct rm_result r;
             assert_int_equal(rm_run_khp((enum rm_policy)p, c.mem / 4096, c.swap / 4096, &c.khp, c.a,
@@ -644,7 +775,12 @@ static void test_replace_diff(void **state)
                 ooms += r.oom;
                 forks += c.fork;
                 copies += r.cow_copy;
-                cache_hits += r.swap_in - r.swap_reads;
+                cache_hits += r.swapcache_hits;
+                file_cases += c.files;
+                pc_hits += r.pc_hit;
+                pc_misses += r.pc_miss;
+                file_writes += r.file_writes;
+                inval += r.invalidations;
                 khp_cases += c.khp.every != 0;
                 const uint64_t k6[] = {r.khp_scans,       r.khp_fail_none,  r.khp_fail_swap,
                                        r.khp_fail_shared, r.khp_fail_alloc, r.khp_swap_passed};
@@ -661,8 +797,8 @@ static void test_replace_diff(void **state)
         }
         char diff[4096] = "";
         if (check_random(&c, opt_swap_in, diff, sizeof diff)) {
-            printf("random replacement (case seed %llu) breaks what every policy gives:\n%s",
-                   (unsigned long long)(seed0 + i), diff);
+            printf("random replacement (case seed %llu%s) breaks what every policy gives:\n%s",
+                   (unsigned long long)seed, files_only ? ", files only" : "", diff);
             failures++;
         }
         free(c.a);
@@ -671,10 +807,17 @@ static void test_replace_diff(void **state)
            "a small swap: %llu out of memory (FIFO)\n",
            (unsigned long long)forks, (unsigned long long)copies, (unsigned long long)cache_hits,
            (unsigned long long)full, (unsigned long long)ooms);
-    printf("%llu cases (%llu with fewer than 100 frames left by the tables); evictions "
+    printf("%llu cases with files and shared memory: %llu page-cache hits, %llu misses, %llu "
+           "file write-backs; %llu shootdowns (FIFO)\n",
+           (unsigned long long)file_cases, (unsigned long long)pc_hits,
+           (unsigned long long)pc_misses, (unsigned long long)file_writes,
+           (unsigned long long)inval);
+    printf("%llu cases and %llu that all map files (%llu with fewer than 100 frames left by the "
+           "tables); evictions "
            "fifo %llu clock %llu lru %llu opt %llu; swap-ins fifo %llu clock %llu lru %llu opt "
            "%llu; OPT compared on %llu, %llu victims chosen by its tie rule\n",
-           (unsigned long long)cases, (unsigned long long)tight, (unsigned long long)evictions[0],
+           (unsigned long long)cases, (unsigned long long)(cases / 2), (unsigned long long)tight,
+           (unsigned long long)evictions[0],
            (unsigned long long)evictions[1], (unsigned long long)evictions[2],
            (unsigned long long)evictions[3], (unsigned long long)swap_ins[0],
            (unsigned long long)swap_ins[1], (unsigned long long)swap_ins[2],
@@ -691,6 +834,7 @@ static void test_replace_diff(void **state)
         assert_true(evictions[RM_OPT] > 100 * cases / 2);
         assert_true(ties > 10 * cases); /* the tie rule is refereed, not idle */
         assert_true(copies > 0 && cache_hits > 0 && ooms > 0);
+        assert_true(file_cases > 0 && pc_hits > 0 && pc_misses > 0 && file_writes > 0);
         /* every verdict of khugepaged is refereed; the rarest two (forks
          * and a low max_ptes_shared; a dense block on 512 frames) are
          * only sure to occur in the default count of a release build */
@@ -707,7 +851,7 @@ static void test_shrinker(void **state)
 {
     (void)state;
     struct rcase c;
-    make_case(3, &c);
+    make_case(3, &c, false);
     assert_true(compare_as(&c, "lru", RM_FIFO, c.a, c.n, NULL, 0) > 0);
     const size_t n = shrink(&c, "lru", RM_FIFO, c.a, c.n, 3000);
     assert_true(n < c.n / 2);

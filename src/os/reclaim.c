@@ -272,6 +272,13 @@ static int evict_cached(struct kernel *k, vmsim_pfn_t pfn)
     const bool dirty = any_dirty(k, pfn);
     uint64_t slot = PC_NONE;
     if (shmem && (dirty || pe->slot == PC_NONE)) {
+        /* A dirty page's slot holds stale contents: it goes first (so a
+         * full swap still takes the page back), and the slot taken is
+         * that one again, the most recently freed. */
+        if (pe->slot != PC_NONE) {
+            swap_put(&k->phys->swap, pe->slot);
+            pe->slot = PC_NONE;
+        }
         int rc = swap_alloc(&k->phys->swap, &slot);
         if (rc)
             return rc;
@@ -280,8 +287,6 @@ static int evict_cached(struct kernel *k, vmsim_pfn_t pfn)
     if ((slot != PC_NONE || dirty) && k->cfg->verify)
         pe->stamp = verify_get(k, pfn); /* the contents go to swap or the file */
     if (slot != PC_NONE) {
-        if (pe->slot != PC_NONE)
-            swap_put(&k->phys->swap, pe->slot);
         pe->slot = slot;
         io(k, &st->swap_writes);
     } else if (dirty) {

@@ -88,8 +88,50 @@
  * every table, the root too; the zero frame stays. A frame freed is free:
  * the next one needed evicts nothing.
  *
+ * Files and shared memory (kernel.md "VMAs", "The page cache", "File
+ * write-back", "What can be evicted", "Eviction", "Swap"). An mmap (its
+ * process made first, as an access makes it) unmaps what the range held,
+ * as munmap does, then gives each page of it its backing: anonymous
+ * (private), or the page (object, pgoff + page - vpn) of a file or, for
+ * shared anonymous memory, of a new object of its own; munmap and exit
+ * give the pages back to implicit anonymous memory, fork copies the
+ * child's backings from the parent. The page cache holds one frame per
+ * (object, page) at most. The first touch of a page backed by an object:
+ *   resident in the page cache   pagecache_hit: nothing read
+ *   not resident                 pagecache_miss: a data frame taken first
+ *                                (none: out of memory, no other kind), one
+ *                                file read, or for shared memory one swap
+ *                                read when the object's page has a slot
+ *                                (zero-filled otherwise, no read)
+ * then the tables (the frame may not be the victim; none: out of memory,
+ * the page stays cached); a shared mapping maps it writable, a private one
+ * read-only, and a write through it is then a cow_copy of it (one fault),
+ * or out of memory with the page mapped read-only. A page-cache frame is
+ * never reused by a write: it is always copied. Every mapping of the frame
+ * is one (process, page) pair, so a process that maps the page at two
+ * addresses has two mappings (two shootdowns, two accessed bits). A write
+ * through a shared mapping dirties the frame (the entry's dirty bit, kept
+ * on the page when the mapping goes), until it is evicted.
+ * Evicting a page-cache frame removes every mapping's entry (the page is
+ * not present there now; no table goes), then a file page is written to
+ * its file when dirty (file.writes), else dropped (dropped_clean); a page
+ * of shared memory is written to a slot when dirty or when it has no slot
+ * yet (swap.writes; a dirty page's old slot, stale, is let go first, so
+ * only a page with no slot needs a free one), else dropped clean, its slot
+ * kept.
+ * The page-cache entry holds its slot while the object lasts (always).
+ * fork skips a page-cache page that taking the child's tables evicted.
+ *
+ * Shootdowns (kernel.md "The reverse map and TLB shootdowns"): one
+ * tlb.invalidations for each write fault fixed (copy, reuse, copy of the
+ * zero frame), each private writable page of a fork's parent, each leaf
+ * (present, zero or swapped) an munmap or an mmap removes, each mapping of
+ * an evicted frame, each mapping whose accessed bit Clock clears; none at
+ * exit, none for a fault that maps a page not present.
+ *
  * Cost (kernel.md "The cost of I/O"): each page read or written to swap
- * is one I/O; each fault one fault (the caller turns these into cycles).
+ * or to a file is one I/O; each fault one fault (the caller turns these
+ * into cycles).
  *
  * khugepaged (kernel.md "khugepaged", rm_run_khp; the caller runs vmsim
  * with 2 MiB pages under --thp always, so every block of implicit memory
@@ -115,7 +157,9 @@
  *   than 256 present pages with their accessed bit set (Clock's bit
  *   here): fail_swap; more than max_shared present pages whose frame
  *   another process maps too: fail_shared; else the allocation of the
- *   huge frame fails: fail_alloc (nothing changes). */
+ *   huge frame fails: fail_alloc (nothing changes).
+ *   Anonymous memory only: no mmap may come with khugepaged (rm_run_khp
+ *   returns -1), whose scan of file and shared mappings is not modelled. */
 #include "replmodel.h"
 
 #include <stdlib.h>
@@ -124,6 +168,8 @@
 #define NONE_IDX UINT32_MAX
 #define NEVER UINT64_MAX
 #define NPID (RM_MAX_PID + 1)
+#define SHM_FIRST (1ull << 32) /* objects of shared anonymous memory: never a file id */
+#define MAXMAP 16              /* mappings of one frame: 2 pages per process at most */
 
 enum pstate { P_NONE, P_ZERO, P_RES, P_SWAP };
 
@@ -136,13 +182,34 @@ struct ent {
     uint32_t slot;  /* P_SWAP */
 };
 
+/* What backs one page of one process (its VMA): obj 0 is anonymous. */
+struct back {
+    uint64_t obj;  /* a file id, or SHM_FIRST and up: shared anonymous memory */
+    uint64_t idx;  /* the object's page */
+    bool shared;
+};
+
+struct mapping {
+    uint8_t pid;
+    uint32_t page;
+};
+
 struct frame {
     uint32_t page;
-    uint8_t nmap;          /* mappings, one per process that maps it */
-    uint8_t map[NPID];     /* their pids */
+    uint8_t nmap;                /* mappings, one per (process, page) */
+    struct mapping map[MAXMAP];
     uint32_t copy;         /* the slot holding its contents, NONE_IDX if none */
+    uint32_t pc;           /* its page-cache entry, NONE_IDX: anonymous */
+    bool dirty;            /* page cache: written through a shared mapping */
     uint64_t next;         /* OPT: the event of its next access, NEVER if none */
     uint64_t last;         /* OPT's ties: the tick of its last reference or take */
+};
+
+/* A page of the page cache (never removed). */
+struct pce {
+    uint64_t obj, idx;
+    uint32_t frame; /* resident: its frame, else NONE_IDX */
+    uint32_t slot;  /* shared memory: the slot of its contents, NONE_IDX if none */
 };
 
 struct slot {
@@ -157,11 +224,15 @@ struct model {
     uint64_t *vpn; /* of each page */
     size_t npg;
     struct ent *ent; /* [pid * npg + page] */
+    struct back *back; /* [pid * npg + page] */
     struct frame *fr;
     uint32_t *free_fr;
     size_t nfree_fr, nfr;
     struct slot *sl;
     size_t nsl;
+    struct pce *pc;
+    size_t npc, pc_cap;
+    uint64_t shm_next;
     uint64_t *tab; /* tables taken: pid << 60 | level << 56 | the region's number */
     size_t ntab;
     bool zero;
@@ -170,6 +241,7 @@ struct model {
     size_t nlist, hand;
     uint64_t slots;
     uint32_t busy; /* a frame that may not be chosen */
+    bool nomem;    /* out of host memory */
     struct rm_result *r;
     /* khugepaged: the kernel's table of processes (pid, 0 for a free
      * slot), its free slots (the last freed on top), the cursor */
@@ -184,12 +256,38 @@ static struct ent *E(struct model *m, unsigned pid, uint32_t page)
     return &m->ent[(size_t)pid * m->npg + page];
 }
 
+static struct back *B(struct model *m, unsigned pid, uint32_t page)
+{
+    return &m->back[(size_t)pid * m->npg + page];
+}
+
 static uint32_t page_of(struct model *m, uint64_t vpn)
 {
     for (size_t i = 0; i < m->npg; i++)
         if (m->vpn[i] == vpn)
             return (uint32_t)i;
     return NONE_IDX;
+}
+
+/* The page-cache entry of (obj, idx), made when absent; NONE_IDX when the
+ * host is out of memory. */
+static uint32_t pc_find(struct model *m, uint64_t obj, uint64_t idx)
+{
+    for (size_t i = 0; i < m->npc; i++)
+        if (m->pc[i].obj == obj && m->pc[i].idx == idx)
+            return (uint32_t)i;
+    if (m->npc == m->pc_cap) {
+        const size_t cap = m->pc_cap ? 2 * m->pc_cap : 256;
+        struct pce *p = realloc(m->pc, cap * sizeof *p);
+        if (!p) {
+            m->nomem = true;
+            return NONE_IDX;
+        }
+        m->pc = p;
+        m->pc_cap = cap;
+    }
+    m->pc[m->npc] = (struct pce){obj, idx, NONE_IDX, NONE_IDX};
+    return (uint32_t)m->npc++;
 }
 
 static void list_remove(struct model *m, size_t i)
@@ -231,6 +329,14 @@ static void slot_put(struct model *m, uint32_t s)
         m->slots--;
 }
 
+/* A slot never used before, with no reference yet. */
+static uint32_t new_slot(struct model *m)
+{
+    const uint32_t s = (uint32_t)m->nsl++;
+    m->sl[s] = (struct slot){0, NONE_IDX};
+    return s;
+}
+
 /* The frame no longer keeps its swap copy. */
 static void drop_copy(struct model *m, struct frame *f)
 {
@@ -241,15 +347,34 @@ static void drop_copy(struct model *m, struct frame *f)
     f->copy = NONE_IDX;
 }
 
-static bool writes_out(const struct frame *f) { return f->copy == NONE_IDX; }
+static bool is_shm(uint64_t obj) { return obj >= SHM_FIRST; }
 
-/* Clock: has any mapping referenced the frame? Clears every bit. */
+/* Does evicting the frame write it to a slot? */
+static bool writes_slot(const struct model *m, const struct frame *f)
+{
+    if (f->pc == NONE_IDX)
+        return f->copy == NONE_IDX;
+    const struct pce *c = &m->pc[f->pc];
+    return is_shm(c->obj) && (f->dirty || c->slot == NONE_IDX);
+}
+
+/* Does evicting the frame need a free slot? Not a page of shared memory
+ * that has one: a dirty page lets its stale slot go first. */
+static bool needs_free_slot(const struct model *m, const struct frame *f)
+{
+    return writes_slot(m, f) && (f->pc == NONE_IDX || m->pc[f->pc].slot == NONE_IDX);
+}
+
+/* Clock: has any mapping referenced the frame? Clears every bit, with a
+ * shootdown each. */
 static bool referenced(struct model *m, uint32_t f)
 {
     const struct frame *fr = &m->fr[f];
     bool any = false;
     for (unsigned i = 0; i < fr->nmap; i++) {
-        struct ent *e = E(m, fr->map[i], fr->page);
+        struct ent *e = E(m, fr->map[i].pid, fr->map[i].page);
+        if (e->ref)
+            m->r->invalidations++;
         any |= e->ref;
         e->ref = false;
     }
@@ -314,26 +439,59 @@ static void free_frame(struct model *m, uint32_t f)
     m->used--;
 }
 
-/* Evict frame f: every mapping becomes a swap entry for one slot. */
+/* Evict a page-cache frame: every mapping's entry goes; the contents go
+ * to the file (dirty), to a new slot (shared memory, dirty or no slot
+ * yet), or nowhere (clean). */
+static void evict_cached(struct model *m, uint32_t f)
+{
+    struct frame *fr = &m->fr[f];
+    struct pce *c = &m->pc[fr->pc];
+    const bool to_slot = writes_slot(m, fr);
+    for (unsigned i = 0; i < fr->nmap; i++) {
+        *E(m, fr->map[i].pid, fr->map[i].page) = (struct ent){.st = P_NONE};
+        m->r->invalidations++;
+    }
+    fr->nmap = 0;
+    if (to_slot) {
+        if (c->slot != NONE_IDX) /* stale: it goes first */
+            slot_put(m, c->slot);
+        const uint32_t s = new_slot(m);
+        slot_get(m, s);
+        c->slot = s;
+        m->r->swap_writes++;
+    } else if (fr->dirty && !is_shm(c->obj)) {
+        m->r->file_writes++;
+    } else {
+        m->r->dropped_clean++;
+    }
+    c->frame = NONE_IDX;
+}
+
+/* Evict frame f: an anonymous page's mappings become swap entries for one
+ * slot; a page-cache page's go (evict_cached). */
 static void evict(struct model *m, uint32_t f)
 {
     struct frame *fr = &m->fr[f];
-    uint32_t s;
-    if (writes_out(fr)) {
-        s = (uint32_t)m->nsl++;
-        m->sl[s] = (struct slot){0, NONE_IDX};
-        m->r->swap_writes++;
+    if (fr->pc != NONE_IDX) {
+        evict_cached(m, f);
     } else {
-        s = fr->copy;
-        m->r->dropped_clean++;
+        uint32_t s;
+        if (writes_slot(m, fr)) {
+            s = new_slot(m);
+            m->r->swap_writes++;
+        } else {
+            s = fr->copy;
+            m->r->dropped_clean++;
+        }
+        for (unsigned i = 0; i < fr->nmap; i++) {
+            struct ent *e = E(m, fr->map[i].pid, fr->map[i].page);
+            e->st = P_SWAP;
+            e->slot = s;
+            slot_get(m, s);
+            m->r->invalidations++;
+        }
+        fr->nmap = 0;
     }
-    for (unsigned i = 0; i < fr->nmap; i++) {
-        struct ent *e = E(m, fr->map[i], fr->page);
-        e->st = P_SWAP;
-        e->slot = s;
-        slot_get(m, s);
-    }
-    fr->nmap = 0;
     m->r->evictions++;
     free_frame(m, f);
 }
@@ -350,7 +508,7 @@ static bool take_frame(struct model *m)
         const size_t i = victim(m, tried);
         if (i == m->nlist)
             return false;
-        if (writes_out(&m->fr[m->list[i]]) && m->slots == m->nslots)
+        if (needs_free_slot(m, &m->fr[m->list[i]]) && m->slots == m->nslots)
             continue; /* no slot for it: passed over */
         evict(m, m->list[i]);
         m->used++;
@@ -401,21 +559,27 @@ static uint32_t new_frame(struct model *m, uint32_t p)
     if (!take_frame(m))
         return NONE_IDX;
     const uint32_t f = m->free_fr[--m->nfree_fr];
-    m->fr[f] = (struct frame){.page = p, .copy = NONE_IDX, .next = NEVER, .last = m->tick++};
+    m->fr[f] = (struct frame){.page = p, .copy = NONE_IDX, .pc = NONE_IDX, .next = NEVER,
+                              .last = m->tick++};
     list_add(m, f);
     return f;
 }
 
-static void add_map(struct model *m, uint32_t f, unsigned pid)
+static void add_map(struct model *m, uint32_t f, unsigned pid, uint32_t page)
 {
-    m->fr[f].map[m->fr[f].nmap++] = (uint8_t)pid;
+    struct frame *fr = &m->fr[f];
+    if (fr->nmap == MAXMAP) { /* the generator keeps below this */
+        m->nomem = true;
+        return;
+    }
+    fr->map[fr->nmap++] = (struct mapping){(uint8_t)pid, page};
 }
 
-static void del_map(struct model *m, uint32_t f, unsigned pid)
+static void del_map(struct model *m, uint32_t f, unsigned pid, uint32_t page)
 {
     struct frame *fr = &m->fr[f];
     for (unsigned i = 0; i < fr->nmap; i++)
-        if (fr->map[i] == pid) {
+        if (fr->map[i].pid == pid && fr->map[i].page == page) {
             fr->map[i] = fr->map[--fr->nmap];
             return;
         }
@@ -432,14 +596,16 @@ static void reference(struct model *m, struct ent *e, uint64_t next)
     }
 }
 
-/* A write to a present read-only page of pid: reuse or copy. */
-static uint8_t write_fault(struct model *m, unsigned pid, uint32_t p, struct ent *e)
+/* A write to a present read-only page of pid: reuse or copy (a page-cache
+ * page is always copied). */
+static uint16_t write_fault(struct model *m, unsigned pid, uint32_t p, struct ent *e)
 {
     const uint32_t old = e->frame;
-    if (m->fr[old].nmap == 1) {
+    if (m->fr[old].nmap == 1 && m->fr[old].pc == NONE_IDX) {
         e->writable = true;
         drop_copy(m, &m->fr[old]);
         m->r->cow_reuse++;
+        m->r->invalidations++;
         return RM_K_COW_REUSE;
     }
     m->busy = old;
@@ -449,15 +615,17 @@ static uint8_t write_fault(struct model *m, unsigned pid, uint32_t p, struct ent
         m->r->oom++;
         return RM_K_OOM;
     }
-    del_map(m, old, pid);
-    add_map(m, f, pid);
+    del_map(m, old, pid, p);
+    add_map(m, f, pid, p);
     e->frame = f;
     e->writable = true;
+    e->ref = true;
     m->r->cow_copy++;
+    m->r->invalidations++;
     return RM_K_COW_COPY;
 }
 
-static uint8_t oom(struct model *m)
+static uint16_t oom(struct model *m)
 {
     m->r->oom++;
     return RM_K_OOM;
@@ -492,14 +660,54 @@ static bool ensure_process(struct model *m, unsigned pid)
     return true;
 }
 
+/* The first touch of page p of pid, backed by an object: through the page
+ * cache. */
+static uint16_t file_fault(struct model *m, unsigned pid, uint32_t p, bool write)
+{
+    struct rm_result *r = m->r;
+    const struct back b = *B(m, pid, p);
+    const uint32_t ci = pc_find(m, b.obj, b.idx);
+    if (ci == NONE_IDX)
+        return 0;
+    uint16_t k;
+    uint32_t f = m->pc[ci].frame;
+    if (f == NONE_IDX) {
+        f = new_frame(m, p);
+        if (f == NONE_IDX)
+            return oom(m);
+        m->fr[f].pc = ci;
+        m->pc[ci].frame = f;
+        if (!is_shm(b.obj))
+            r->file_reads++;
+        else if (m->pc[ci].slot != NONE_IDX)
+            r->swap_reads++;
+        r->pc_miss++;
+        k = RM_K_PC_MISS;
+    } else {
+        r->pc_hit++;
+        k = RM_K_PC_HIT;
+    }
+    m->busy = f;
+    const bool ok = take_tables(m, pid, m->vpn[p]);
+    m->busy = NONE_IDX;
+    if (!ok) /* the page stays cached */
+        return k | oom(m);
+    add_map(m, f, pid, p);
+    struct ent *e = E(m, pid, p);
+    *e = (struct ent){.st = P_RES, .writable = b.shared, .ref = true, .frame = f};
+    if (write && !b.shared)
+        k |= write_fault(m, pid, p, e);
+    return k;
+}
+
 /* One access; returns its RM_K_* bits. */
-static uint8_t access_page(struct model *m, unsigned pid, uint32_t p, bool write, uint64_t next)
+static uint16_t access_page(struct model *m, unsigned pid, uint32_t p, bool write, uint64_t next)
 {
     struct rm_result *r = m->r;
     if (!ensure_process(m, pid)) /* the event's, before any translation */
         return 0;
     struct ent *e = E(m, pid, p);
-    uint8_t k = 0;
+    uint16_t k = 0;
     /* The walk (or the TLB entry a walk filled) finds a present entry and
      * sets its accessed bit, even when the access then faults and the
      * fault finds no frame: Clock sees that reference. */
@@ -508,7 +716,11 @@ static uint8_t access_page(struct model *m, unsigned pid, uint32_t p, bool write
     switch (e->st) {
     case P_NONE:
         r->faults_total++;
-        if (write) {
+        if (B(m, pid, p)->obj) {
+            k = file_fault(m, pid, p, write);
+            if (k & RM_K_OOM)
+                return k;
+        } else if (write) {
             const uint32_t f = new_frame(m, p);
             if (f == NONE_IDX)
                 return oom(m);
@@ -519,7 +731,7 @@ static uint8_t access_page(struct model *m, unsigned pid, uint32_t p, bool write
                 free_frame(m, f);
                 return oom(m);
             }
-            add_map(m, f, pid);
+            add_map(m, f, pid, p);
             *e = (struct ent){.st = P_RES, .writable = true, .frame = f};
             r->zero_write++;
             k = RM_K_ZERO_WRITE;
@@ -543,9 +755,10 @@ static uint8_t access_page(struct model *m, unsigned pid, uint32_t p, bool write
         const uint32_t f = new_frame(m, p);
         if (f == NONE_IDX)
             return oom(m);
-        add_map(m, f, pid);
+        add_map(m, f, pid, p);
         *e = (struct ent){.st = P_RES, .writable = true, .frame = f};
         r->cow_zero++;
+        r->invalidations++;
         k = RM_K_COW_ZERO;
         break;
     case P_RES:
@@ -568,14 +781,16 @@ static uint8_t access_page(struct model *m, unsigned pid, uint32_t p, bool write
             m->sl[s].frame = fs;
             slot_get(m, s);
             r->swap_reads++;
+        } else {
+            r->swapcache_hits++;
         }
-        add_map(m, fs, pid);
-        *e = (struct ent){.st = P_RES, .frame = fs};
+        add_map(m, fs, pid, p);
+        *e = (struct ent){.st = P_RES, .ref = true, .frame = fs};
         slot_put(m, s);
         r->swap_in++;
         k = RM_K_SWAP_IN;
         if (write) {
-            const uint8_t w = write_fault(m, pid, p, e);
+            const uint16_t w = write_fault(m, pid, p, e);
             if (w == RM_K_OOM)
                 return k | w;
             k |= w;
@@ -583,8 +798,11 @@ static uint8_t access_page(struct model *m, unsigned pid, uint32_t p, bool write
         break;
     }
     }
-    if (e->st == P_RES)
+    if (e->st == P_RES) {
+        if (write && B(m, pid, p)->shared) /* the hardware sets the dirty bit */
+            m->fr[e->frame].dirty = true;
         reference(m, e, next);
+    }
     return k;
 }
 
@@ -616,13 +834,14 @@ static void drop_table(struct model *m, uint64_t key)
         }
 }
 
-/* Page p of pid goes back to never touched. */
+/* Page p of pid goes back to never touched (a page-cache page stays
+ * cached). */
 static void release(struct model *m, unsigned pid, uint32_t p)
 {
     struct ent *e = E(m, pid, p);
     if (e->st == P_RES) {
-        del_map(m, e->frame, pid);
-        if (m->fr[e->frame].nmap == 0)
+        del_map(m, e->frame, pid, p);
+        if (m->fr[e->frame].nmap == 0 && m->fr[e->frame].pc == NONE_IDX)
             free_frame(m, e->frame);
     } else if (e->st == P_SWAP) {
         slot_put(m, e->slot);
@@ -630,18 +849,21 @@ static void release(struct model *m, unsigned pid, uint32_t p)
     *e = (struct ent){.st = P_NONE};
 }
 
-static void munmap_pages(struct model *m, unsigned pid, uint64_t vpn, uint64_t pages)
+/* The leaves of pid in [vpn, vpn + pages) go, each with a shootdown, then
+ * the tables they leave empty. */
+static void unmap_pages(struct model *m, unsigned pid, uint64_t vpn, uint64_t pages)
 {
-    if (!m->alive[pid])
-        return;
     /* Pages in any order (none of the counts depends on it: Clock's hand
      * ends on the first frame after it that stays), then their tables. */
     bool *gone = calloc(m->npg ? m->npg : 1, sizeof *gone);
-    if (!gone)
+    if (!gone) {
+        m->nomem = true;
         return;
+    }
     for (uint32_t p = 0; p < m->npg; p++)
         if (m->vpn[p] >= vpn && m->vpn[p] - vpn < pages && E(m, pid, p)->st != P_NONE) {
             release(m, pid, p);
+            m->r->invalidations++;
             gone[p] = true;
         }
     for (uint32_t p = 0; p < m->npg; p++) {
@@ -657,12 +879,40 @@ static void munmap_pages(struct model *m, unsigned pid, uint64_t vpn, uint64_t p
     free(gone);
 }
 
+static void set_back(struct model *m, unsigned pid, uint64_t vpn, uint64_t pages,
+                     struct back b)
+{
+    for (uint32_t p = 0; p < m->npg; p++)
+        if (m->vpn[p] >= vpn && m->vpn[p] - vpn < pages)
+            *B(m, pid, p) = (struct back){b.obj, b.obj ? b.idx + (m->vpn[p] - vpn) : 0,
+                                          b.obj && b.shared};
+}
+
+static void munmap_pages(struct model *m, unsigned pid, uint64_t vpn, uint64_t pages)
+{
+    if (!m->alive[pid])
+        return;
+    unmap_pages(m, pid, vpn, pages);
+    set_back(m, pid, vpn, pages, (struct back){0}); /* implicit memory again */
+}
+
+static void mmap_pages(struct model *m, unsigned pid, const struct rm_access *a)
+{
+    if (!ensure_process(m, pid))
+        return;
+    const uint64_t obj = a->file ? a->file : a->shared ? m->shm_next++ : 0;
+    unmap_pages(m, pid, a->vpn, a->pages);
+    set_back(m, pid, a->vpn, a->pages, (struct back){obj, a->pgoff, a->shared});
+}
+
 static void exit_process(struct model *m, unsigned pid)
 {
     if (!m->alive[pid])
         return;
-    for (uint32_t p = 0; p < m->npg; p++)
+    for (uint32_t p = 0; p < m->npg; p++) {
         release(m, pid, p);
+        *B(m, pid, p) = (struct back){0};
+    }
     for (size_t i = 0; i < m->ntab;)
         if (m->tab[i] >> 60 == pid)
             drop_table(m, m->tab[i]);
@@ -699,17 +949,23 @@ static void fork_process(struct model *m, unsigned parent, unsigned child, const
     }
     m->alive[child] = true;
     bool *had = malloc(m->npg ? m->npg : 1);
-    if (!had)
+    if (!had) {
+        m->nomem = true;
         return;
-    for (uint32_t p = 0; p < m->npg; p++) /* the parent's leaves when the fork starts */
+    }
+    for (uint32_t p = 0; p < m->npg; p++) { /* the VMAs, the leaves when the fork starts */
         had[p] = E(m, parent, p)->st != P_NONE;
+        *B(m, child, p) = *B(m, parent, p);
+    }
     for (size_t j = 0; j < m->npg; j++) {
         const uint32_t p = order[j];
         if (!had[p])
             continue;
         struct ent *pe = E(m, parent, p), *ce = E(m, child, p);
         bool ok;
-        if (pe->st == P_SWAP) {
+        if (pe->st == P_NONE) { /* a page-cache page the child's tables evicted */
+            continue;
+        } else if (pe->st == P_SWAP) {
             slot_get(m, pe->slot);
             ok = take_tables(m, child, m->vpn[p]);
             if (ok)
@@ -721,13 +977,17 @@ static void fork_process(struct model *m, unsigned parent, unsigned child, const
             if (ok)
                 *ce = (struct ent){.st = P_ZERO, .ref = pe->ref};
         } else {
-            pe->writable = false;
+            if (pe->writable && !B(m, parent, p)->shared) { /* copy-on-write from now on */
+                pe->writable = false;
+                m->r->invalidations++;
+            }
             m->busy = pe->frame;
             ok = take_tables(m, child, m->vpn[p]);
             m->busy = NONE_IDX;
             if (ok) {
-                add_map(m, pe->frame, child);
-                *ce = (struct ent){.st = P_RES, .frame = pe->frame, .ref = pe->ref};
+                add_map(m, pe->frame, child, p);
+                *ce = (struct ent){.st = P_RES, .writable = pe->writable, .frame = pe->frame,
+                                   .ref = pe->ref};
             }
         }
         if (!ok) { /* as Linux: no child is left behind */
@@ -821,11 +1081,14 @@ int rm_run_khp(enum rm_policy policy, uint64_t frames, uint64_t slots, const str
                const struct rm_access *a, size_t n, struct rm_result *out)
 {
     struct model m = {.pol = policy, .frames = frames, .nslots = slots,
-                      .busy = NONE_IDX, .r = out};
+                      .busy = NONE_IDX, .shm_next = SHM_FIRST, .r = out};
     memset(out, 0, sizeof *out);
     if (khp && khp->every) {
         if (frames > 512 || !khp->pages)
             return -1;
+        for (size_t i = 0; i < n; i++)
+            if (a[i].op == RM_MMAP)
+                return -1;
         m.khp = khp;
         m.khp_left = khp->every;
     }
@@ -834,11 +1097,12 @@ int rm_run_khp(enum rm_policy policy, uint64_t frames, uint64_t slots, const str
     uint64_t *next = malloc(cap * sizeof *next), *last = NULL;
     m.vpn = malloc(cap * sizeof *m.vpn);
     m.tab = malloc((12 * n + 4) * sizeof *m.tab); /* 3 per page per process at most */
-    m.list = malloc((n + 1) * sizeof *m.list);
-    m.fr = malloc((n + 1) * sizeof *m.fr);
-    m.free_fr = malloc((n + 1) * sizeof *m.free_fr);
-    m.sl = malloc((n + 1) * sizeof *m.sl);
-    out->kinds = calloc(cap, 1);
+    /* data frames: two per access at most (a page-cache page and its copy) */
+    m.list = malloc((2 * n + 2) * sizeof *m.list);
+    m.fr = malloc((2 * n + 2) * sizeof *m.fr);
+    m.free_fr = malloc((2 * n + 2) * sizeof *m.free_fr);
+    m.sl = malloc((2 * n + 2) * sizeof *m.sl);
+    out->kinds = calloc(cap, sizeof *out->kinds);
     int rc = -1;
     if (!idx || !order || !next || !m.vpn || !m.tab || !m.list || !m.fr || !m.free_fr || !m.sl ||
         !out->kinds)
@@ -854,8 +1118,9 @@ int rm_run_khp(enum rm_policy policy, uint64_t frames, uint64_t slots, const str
         }
     }
     m.ent = calloc((m.npg ? m.npg : 1) * NPID, sizeof *m.ent);
+    m.back = calloc((m.npg ? m.npg : 1) * NPID, sizeof *m.back);
     last = malloc((m.npg ? m.npg : 1) * NPID * sizeof *last);
-    if (!m.ent || !last)
+    if (!m.ent || !m.back || !last)
         goto done;
     /* OPT's future, per process: for each access, the next one by the same
      * process to the same page */
@@ -876,13 +1141,15 @@ int rm_run_khp(enum rm_policy policy, uint64_t frames, uint64_t slots, const str
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
-    for (size_t i = 0; i <= n; i++)
-        m.free_fr[i] = (uint32_t)(n - i); /* frame 0 first */
-    m.nfree_fr = n + 1;
-    for (size_t i = 0; i < n && !out->invalid; i++) {
+    for (size_t i = 0; i < 2 * n + 2; i++)
+        m.free_fr[i] = (uint32_t)(2 * n + 1 - i); /* frame 0 first */
+    m.nfree_fr = 2 * n + 2;
+    for (size_t i = 0; i < n && !out->invalid && !m.nomem; i++) {
         const unsigned pid = a[i].pid ? a[i].pid : 1;
         if (a[i].op == RM_MUNMAP)
             munmap_pages(&m, pid, a[i].vpn, a[i].pages);
+        else if (a[i].op == RM_MMAP)
+            mmap_pages(&m, pid, &a[i]);
         else if (a[i].op == RM_EXIT)
             exit_process(&m, pid);
         else if (a[i].op == RM_FORK)
@@ -899,10 +1166,10 @@ int rm_run_khp(enum rm_policy policy, uint64_t frames, uint64_t slots, const str
         out->tables_by_level[0] += m.alive[pid];
     for (size_t i = 0; i < m.ntab; i++)
         out->tables_by_level[4 - (m.tab[i] >> 56 & 15)]++;
-    rc = 0;
+    rc = m.nomem ? -1 : 0;
 done:
     free(idx), free(order), free(next), free(last), free(m.vpn), free(m.tab), free(m.list);
-    free(m.fr), free(m.free_fr), free(m.sl), free(m.ent);
+    free(m.fr), free(m.free_fr), free(m.sl), free(m.ent), free(m.back), free(m.pc);
     if (rc) {
         free(out->kinds);
         out->kinds = NULL;

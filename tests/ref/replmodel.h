@@ -1,10 +1,13 @@
 /* A reference model of memory pressure (page replacement, swap-out,
  * swap-in, the swap cache, page tables competing with data for frames)
- * for a few processes of private anonymous memory (fork, munmap, exit) on
- * a 4-level x86-64 radix machine, written from docs/kernel.md
- * ("Memory pressure", "Swap", "The cost of I/O", and "khugepaged" for
- * its scan and limits) and the textbook algorithms, sharing no code with
- * src/ (nor with refmodel.c).
+ * for a few processes (fork, munmap, exit) of private anonymous memory,
+ * private and shared file mappings and shared anonymous memory (the page
+ * cache, file write-back, TLB shootdowns through the reverse map) on a
+ * 4-level x86-64 radix machine, written from docs/kernel.md ("Memory
+ * pressure", "Swap", "The page cache", "File write-back", "The reverse
+ * map and TLB shootdowns", "The cost of I/O", and "khugepaged" for its
+ * scan and limits, over anonymous memory) and the textbook algorithms,
+ * sharing no code with src/ (nor with refmodel.c).
  * replmodel.c opens with every rule it implements. */
 #ifndef VMSIM_TESTS_REPLMODEL_H
 #define VMSIM_TESTS_REPLMODEL_H
@@ -17,15 +20,20 @@ enum rm_policy { RM_FIFO, RM_CLOCK, RM_LRU, RM_OPT };
 
 /* One event of process pid (1 to RM_MAX_PID; 0 means 1): an access to a
  * virtual page, read or write; an munmap of `pages` pages from vpn; its
- * exit (a later access makes it anew); or a fork whose child is `child`,
- * a pid no live process has. */
+ * exit (a later access makes it anew); a fork whose child is `child`,
+ * a pid no live process has; or an mmap of `pages` pages from vpn, read
+ * and write, of file `file` from its page `pgoff` (file 0: anonymous
+ * memory, a new shared object when `shared`), private or shared. */
 #define RM_MAX_PID 4
-enum rm_op { RM_ACCESS = 0, RM_MUNMAP, RM_EXIT, RM_FORK };
+enum rm_op { RM_ACCESS = 0, RM_MUNMAP, RM_EXIT, RM_FORK, RM_MMAP };
 struct rm_access {
     uint64_t vpn;
     bool write;
+    bool shared;    /* RM_MMAP */
     uint8_t op;     /* enum rm_op */
-    uint32_t pages; /* RM_MUNMAP */
+    uint32_t pages; /* RM_MUNMAP, RM_MMAP */
+    uint32_t file;  /* RM_MMAP: a file id below 2^32, 0 for anonymous memory */
+    uint32_t pgoff; /* RM_MMAP: the file page at vpn */
     uint8_t pid, child;
 };
 
@@ -38,6 +46,8 @@ enum {
     RM_K_SWAP_IN = 1u << 4,
     RM_K_OOM = 1u << 5,
     RM_K_COW_COPY = 1u << 6,
+    RM_K_PC_HIT = 1u << 7,
+    RM_K_PC_MISS = 1u << 8,
 };
 
 struct rm_result {
@@ -45,12 +55,15 @@ struct rm_result {
     uint64_t faults_total, zero_read, zero_write, cow_zero, cow_copy, cow_reuse, swap_in, oom;
     uint64_t event_oom; /* of oom: events, not accesses (a fork's tables, a root) */
     uint64_t evictions, dropped_clean, swap_reads, swap_writes, slots_peak;
+    uint64_t pc_hit, pc_miss, file_reads, file_writes; /* faults.pagecache_*, file.* */
+    uint64_t invalidations; /* tlb.invalidations: one per shootdown */
+    uint64_t swapcache_hits; /* of swap_in: served by a frame in the swap cache, no read */
     uint64_t frames_used, frames_peak;
     uint64_t tables_by_level[4]; /* at the end, root first (page_tables.tables_by_level) */
     /* OPT only: victims chosen by the tie rule, among several frames
      * whose next access is equally far (replmodel.c) */
     uint64_t opt_ties;
-    uint8_t *kinds; /* per event, RM_K_* bits (caller frees); an access whose
+    uint16_t *kinds; /* per event, RM_K_* bits (caller frees); an access whose
                        process finds no frame for its root counts as an event
                        out of memory (event_oom), with no kind of its own */
     bool invalid;   /* a fork onto a live pid: vmsim stops there */
@@ -76,7 +89,8 @@ int rm_run(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct 
            size_t n, struct rm_result *out);
 
 /* The same with khugepaged scanning (khp may be NULL: off). With khp on
- * and more than 512 frames it returns -1: outside the model. */
+ * and more than 512 frames, or an mmap among the events, it returns -1:
+ * outside the model. */
 int rm_run_khp(enum rm_policy policy, uint64_t frames, uint64_t slots, const struct rm_khp *khp,
                const struct rm_access *a, size_t n, struct rm_result *out);
 
