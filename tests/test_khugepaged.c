@@ -261,6 +261,23 @@ static void test_compact_for_collapse(void **state)
     vmsim_destroy(sim);
 }
 
+/* 1536 frames, FIFO, 64 MiB of swap, khugepaged every 1100 accesses
+ * (max_ptes_swap when not 0): process 1 maps len bytes of data at 2 MiB
+ * and an advised 2 MiB block at 8 MiB, where C's writes will go. */
+static struct vmsim *swap_machine(uint64_t len, unsigned max_ptes_swap)
+{
+    struct vmsim_config cfg = config(1536, 1100);
+    cfg.replace = VMSIM_REPLACE_FIFO;
+    cfg.swap_bytes = 64ull << 20;
+    if (max_ptes_swap)
+        cfg.khugepaged.max_ptes_swap = max_ptes_swap;
+    struct vmsim *sim = new_machine(&cfg);
+    run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, len));
+    run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 4 * MB2, MB2));
+    run1(sim, ev_os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, 4 * MB2, MB2));
+    return sim;
+}
+
 /* Swapped-out entries (max_ptes_swap, default 512 / 8 = 64). 1536 frames
  * (three aligned 2 MiB blocks), FIFO, swap. P1 maps A = [2 MiB, 4 MiB), C =
  * [4 MiB, 6 MiB) and D = [8 MiB, 10 MiB), advises D. It writes A's 512 pages
@@ -278,15 +295,7 @@ static void test_compact_for_collapse(void **state)
 static void test_swapped_entries(void **state)
 {
     for (int limit = 0; limit < 2; limit++) {
-        struct vmsim_config cfg = config(1536, 1100);
-        cfg.replace = VMSIM_REPLACE_FIFO;
-        cfg.swap_bytes = 64ull << 20;
-        if (limit)
-            cfg.khugepaged.max_ptes_swap = 4;
-        struct vmsim *sim = new_machine(&cfg);
-        run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, 2 * MB2));
-        run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 4 * MB2, MB2));
-        run1(sim, ev_os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, 4 * MB2, MB2));
+        struct vmsim *sim = swap_machine(2 * MB2, limit ? 4 : 0);
         for (uint64_t i = 0; i < N; i++)
             run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
         run1(sim, ev_access(VMSIM_WRITE, 1, 4 * MB2));
@@ -315,7 +324,8 @@ static void test_swapped_entries(void **state)
         assert_int_equal(st->khugepaged.collapses, 1);
         assert_int_equal(st->khugepaged.pages_copied, N);
         assert_int_equal(st->swap_reads - reads, 5);
-        assert_int_equal(st->khugepaged.cycles, N * cfg.cost.pt_ref + N * 500 + 5 * cfg.cost.io);
+        const struct vmsim_cost_config *cost = &vmsim_get_config(sim)->cost;
+        assert_int_equal(st->khugepaged.cycles, N * cost->pt_ref + N * 500 + 5 * cost->io);
         assert_int_equal(st->frames_used, 4 + N + N);
         const uint64_t huge = st->translations_huge, faults = st->faults_total;
         for (uint64_t i = 0; i < 5; i++)
@@ -348,13 +358,7 @@ static void test_swapped_entries(void **state)
 static void test_referenced_half(void **state)
 {
     for (uint64_t w = 260; w <= 261; w++) {
-        struct vmsim_config cfg = config(1536, 1100);
-        cfg.replace = VMSIM_REPLACE_FIFO;
-        cfg.swap_bytes = 64ull << 20;
-        struct vmsim *sim = new_machine(&cfg);
-        run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, MB2, 3 * MB2));
-        run1(sim, ev_os(VMSIM_EV_MMAP, VMSIM_PROT_R | VMSIM_PROT_W, 1, 4 * MB2, MB2));
-        run1(sim, ev_os(VMSIM_EV_MADVISE, VMSIM_ADV_HUGEPAGE, 1, 4 * MB2, MB2));
+        struct vmsim *sim = swap_machine(3 * MB2, 0);
         for (uint64_t i = 0; i < w; i++)
             run1(sim, ev_access(VMSIM_WRITE, 1, MB2 + i * PAGE));
         run1(sim, ev_access(VMSIM_WRITE, 1, 4 * MB2));
