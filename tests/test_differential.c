@@ -1779,6 +1779,48 @@ static void print_tally(const char *what, const struct par_tally *t)
 
 /* ---- the tests ---- */
 
+/* The deep prefetch stage (machine.c, PREFETCH_DEEP_BYTES) starts only once
+ * the page tables hold 32 MiB, more than any generated case builds: here
+ * 8,300 reads 2 MiB apart make 8,300 leaf tables (32.4 MiB with those
+ * above), then 4,000 random reads among them walk with the stage on, on a
+ * bare machine (no huge pages, no memory model: mmu.bare). Prefetches only
+ * load host memory, so the model must agree on every statistic. */
+static void test_deep_prefetch(void **state)
+{
+    struct dcase c;
+    memset(&c, 0, sizeof c);
+    struct test_rng g = {2026};
+    do
+        gen_machine(&g, &c.m);
+    while (c.m.huge);
+    specs(&c, &g);
+    struct gen s = {.g = &g, .m = &c.m};
+    const uint64_t base = 1ull << 36, blocks = 8300;
+    for (uint64_t b = 0; b < blocks; b++)
+        acc(&s, 1, VMSIM_READ, base + (b << 21), 8);
+    for (int i = 0; i < 4000; i++)
+        acc(&s, 1, VMSIM_READ, base + (below(&g, blocks) << 21) + (below(&g, 512) << 12), 8);
+    c.ev = s.ev;
+    c.n = s.n;
+    char diff[4096];
+    struct fields model;
+    const int bad = compare_fields(&c, c.ev, c.n, diff, sizeof diff, &model);
+    if (bad)
+        printf("deep prefetch: %s\n", bad < 0 ? "a run failed" : diff);
+    assert_int_equal(bad, 0);
+    uint64_t tables = 0, walks = 0;
+    for (unsigned i = 0; i < model.n; i++) {
+        if (!strncmp(model.name[i], "page_tables.tables_by_level[", 28))
+            tables += model.v[i];
+        if (!strcmp(model.name[i], "walks.count"))
+            walks = model.v[i];
+    }
+    assert_true(tables * 4096 >= 32ull << 20); /* the stage's condition */
+    assert_true(walks >= blocks + 4000 / 4); /* and walks frequent enough to prefetch */
+    case_free(&c);
+}
+
+
 static void test_differential(void **state)
 {
     const uint64_t seed = env_u64("VMSIM_DIFF_SEED", 11);
@@ -2209,6 +2251,7 @@ int main(void)
         cmocka_unit_test(test_ghost_by_hand),
         cmocka_unit_test(test_shrinker),
         cmocka_unit_test(test_shrinker_cache),
+        cmocka_unit_test(test_deep_prefetch),
         cmocka_unit_test(test_differential),
         cmocka_unit_test(test_differential_threads),
     };
