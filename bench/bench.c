@@ -202,9 +202,9 @@ static struct floor_node *floor_tree(const struct vmsim_event *ev, size_t n)
     return root;
 }
 
-static void floor_free(struct floor_node *root)
+/* The tree's end: every node is in the chunks. */
+static void floor_free(void)
 {
-    (void)root; /* every node is in the chunks */
     for (unsigned i = 0; i < floor_mem.n; i++)
         munmap(floor_mem.chunk[i], FLOOR_CHUNK);
     floor_mem.n = 0;
@@ -239,7 +239,7 @@ floor_walks(const struct vmsim_event *ev, size_t n, unsigned reps, bool chained)
         if (dt < best)
             best = dt;
     }
-    floor_free(root);
+    floor_free();
     return (double)n * reps / best;
 }
 
@@ -443,7 +443,7 @@ mini_simulate(const struct vmsim_event *ev, size_t n, unsigned reps, bool lean, 
         for (int k = 2; k <= 4; k++)
             mini_fini(&pwc[k]);
     }
-    floor_free(root);
+    floor_free();
     return (double)n * reps / best;
 }
 
