@@ -582,6 +582,15 @@ static int khugepaged_tick(struct vmsim *sim, uint64_t n)
 /* Simulated memory running out is a result, not a failure: an event that
  * needed a frame (a new process's root table, a table for a mapping) and
  * found none is counted and dropped, and the run goes on. */
+static inline int event_rc(struct vmsim *sim, int rc)
+{
+    if (rc != VMSIM_ENOFRAME)
+        return rc;
+    sim->st.faults_oom++;
+    sim->st.faults_total++;
+    return VMSIM_OK;
+}
+
 static inline __attribute__((always_inline)) int run_event(struct vmsim *sim,
                                                              const struct vmsim_event *e)
 {
@@ -595,11 +604,7 @@ static inline __attribute__((always_inline)) int run_event(struct vmsim *sim,
     int rc = run_one(sim, e);
     if (__builtin_expect(sim->k.khp.left != 0, 0) && e->type == VMSIM_EV_ACCESS && rc == 0)
         rc = khugepaged_tick(sim, 1);
-    if (rc != VMSIM_ENOFRAME)
-        return rc;
-    sim->st.faults_oom++;
-    sim->st.faults_total++;
-    return VMSIM_OK;
+    return event_rc(sim, rc);
 }
 
 /* While walks are frequent, start loading what the translation of the
@@ -614,7 +619,7 @@ static inline __attribute__((always_inline)) int run_event(struct vmsim *sim,
  * at 2 GiB, so it runs only while the tables outgrow the host's caches
  * (PREFETCH_DEEP_BYTES: +3 % at 64 GiB, +7 % at 128 GiB, nothing below);
  * prefetching the TLB sets too loses. */
-#define PREFETCH_AHEAD 8
+#define PREFETCH_AHEAD MMU_PREFETCH_AHEAD
 #define CHUNK 64
 
 /* The deep stage: while the page tables hold at least this many bytes
@@ -707,6 +712,21 @@ static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
                     sim->k.cur_cpu = ev[i].cpu;
                     sim->st.events += h;
                     int rc = left ? khugepaged_tick(sim, h) : VMSIM_OK;
+                    if (rc)
+                        return rc;
+                    if ((i += h) == end)
+                        break;
+                }
+            }
+            if (runs && pf->on && sim->mmu.bare && !sim->k.khp.left) {
+                /* a bare machine's run of misses and hits, in one loop */
+                int rc;
+                sim->k.cur_cpu = ev[i].cpu; /* before its faults: run_one */
+                const size_t h = mmu_bare_run(&sim->mmu, ev + i, end - i, n - i,
+                                              pf->deep ? 2 : 1, &rc);
+                if (h) {
+                    rc = event_rc(sim, rc);
+                    sim->st.events += h - (rc != VMSIM_OK);
                     if (rc)
                         return rc;
                     if ((i += h) == end)

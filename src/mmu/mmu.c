@@ -226,6 +226,76 @@ static inline __attribute__((always_inline)) unsigned walk(struct mmu *m, struct
     return host;
 }
 
+/* The rest of a translation whose lookups missed (or hit an entry the
+ * access may not use: hit) after its first walk w: faults and walks again
+ * until the entry is usable, then the dirty bit and the fills. */
+static inline __attribute__((always_inline)) unsigned
+translate_walked(struct mmu *m, struct cpu *c, unsigned side, vmsim_vaddr_t va, unsigned kind,
+                 uint64_t *used, struct walk *w, unsigned host, bool hit, bool watched, bool bare)
+{
+    struct process *p = c->proc;
+    const struct mmu_space *as = mmu_space_of(p);
+    const vmsim_asid_t asid = as->asid;
+    const unsigned np = c->npath[side];
+    unsigned shift;
+    for (int tries = 0; !(w->pte & PTE_P) || !allowed(w->pte, kind); tries++) {
+        bool fixed = false;
+        if (tries == 2 + VMSIM_MAX_LEVELS) { /* evictions during faults undid the fix */
+            c->st->faults_oom++;
+            return m->page_shift;
+        }
+        int rc = m->vec->fault(m->up, p, va, kind, w, &fixed);
+        charge(c->st, m->cfg->cost.fault); /* a fault costs its trap, fixed or not */
+        if (watched)
+            mmu_watch_fault(m->watch, (unsigned)(c - m->cpu), as->pid, va, kind,
+                            m->watch->fault_kinds);
+        if (rc != 0)
+            c->host_rc = rc; /* out of host memory: mmu_access returns it */
+        if (rc != 0 || !fixed)
+            return (w->pte & PTE_P) ? m->shift[w->level] : m->page_shift;
+        host = walk(m, c, as, va, w, watched, bare);
+    }
+    shift = m->shift[w->level];
+    if (!bare && m->cfg->nested.enclave_pid && as->pid != m->cfg->nested.enclave_pid &&
+        ((host & HOST_ENCLAVE) ||
+         (phys_frame(m->phys, PTE_PFN(w->pte))->flags & FRAME_ENCLAVE))) {
+        /* enclave memory read by someone else, in this VM or another: the
+         * processor refuses it, and nothing is cached */
+        c->st->enclave_refused++;
+        charge(c->st, m->cfg->cost.fault);
+        return shift;
+    }
+    if (!bare && (host & HOST_RO)) {
+        uint64_t trap = 0;
+        if (!WRITE_INTENT(kind) ||
+            !m->vec->migrate_trap(
+                m->up, (PTE_PFN(w->pte) << m->page_shift) + (va & ((1ull << shift) - 1)),
+                          &trap))
+            w->pte |= PTE_HWP; /* cached read-only for the host's sake */
+        charge(c->st, trap);
+    }
+    if (WRITE_INTENT(kind) && !(w->pte & PTE_D)) {
+        pt_update(as->pt, asid, va, PTE_D, 0);
+        w->pte |= PTE_D;
+    }
+    if (hit) {
+        /* The refill replaces the entry the lookup found unusable. One
+         * after another, the fault's shootdown has removed it already
+         * (this changes nothing); in a parallel run another CPU may have
+         * fixed the page since, with its IPI still queued for this CPU,
+         * and two entries for one page must not sit side by side (the
+         * IPI would remove one). Linux flushes a spurious fault's entry
+         * likewise (flush_tlb_fix_spurious_fault). */
+        for (unsigned j = 0; j < np; j++)
+            tlb_level_invalidate(&c->tlb[c->path[side][j]], va, asid);
+    }
+    fill(m, c, side, np, va, asid, shift, w->pte, watched);
+    if (!bare && m->track)
+        m->vec->touch(m->up, p, va, kind, shift, w->pte);
+    *used = w->pte;
+    return shift;
+}
+
 /* Everything but a hit in the memo: returns the page shift of va, and in
  * *used the entry the translation used (0: none). */
 static inline __attribute__((always_inline)) unsigned
@@ -309,63 +379,8 @@ translate_slow_body(struct mmu *m, struct cpu *c, vmsim_vaddr_t va, unsigned kin
     }
 
     struct walk w;
-    unsigned host = walk(m, c, as, va, &w, watched, bare);
-    for (int tries = 0; !(w.pte & PTE_P) || !allowed(w.pte, kind); tries++) {
-        bool fixed = false;
-        if (tries == 2 + VMSIM_MAX_LEVELS) { /* evictions during faults undid the fix */
-            c->st->faults_oom++;
-            return m->page_shift;
-        }
-        int rc = m->vec->fault(m->up, p, va, kind, &w, &fixed);
-        charge(c->st, m->cfg->cost.fault); /* a fault costs its trap, fixed or not */
-        if (watched)
-            mmu_watch_fault(m->watch, (unsigned)(c - m->cpu), as->pid, va, kind,
-                            m->watch->fault_kinds);
-        if (rc != 0)
-            c->host_rc = rc; /* out of host memory: mmu_access returns it */
-        if (rc != 0 || !fixed)
-            return (w.pte & PTE_P) ? m->shift[w.level] : m->page_shift;
-        host = walk(m, c, as, va, &w, watched, bare);
-    }
-    shift = m->shift[w.level];
-    if (!bare && m->cfg->nested.enclave_pid && as->pid != m->cfg->nested.enclave_pid &&
-        ((host & HOST_ENCLAVE) ||
-         (phys_frame(m->phys, PTE_PFN(w.pte))->flags & FRAME_ENCLAVE))) {
-        /* enclave memory read by someone else, in this VM or another: the
-         * processor refuses it, and nothing is cached */
-        c->st->enclave_refused++;
-        charge(c->st, m->cfg->cost.fault);
-        return shift;
-    }
-    if (!bare && (host & HOST_RO)) {
-        uint64_t trap = 0;
-        if (!WRITE_INTENT(kind) ||
-            !m->vec->migrate_trap(
-                m->up, (PTE_PFN(w.pte) << m->page_shift) + (va & ((1ull << shift) - 1)),
-                          &trap))
-            w.pte |= PTE_HWP; /* cached read-only for the host's sake */
-        charge(c->st, trap);
-    }
-    if (WRITE_INTENT(kind) && !(w.pte & PTE_D)) {
-        pt_update(as->pt, asid, va, PTE_D, 0);
-        w.pte |= PTE_D;
-    }
-    if (hit) {
-        /* The refill replaces the entry the lookup found unusable. One
-         * after another, the fault's shootdown has removed it already
-         * (this changes nothing); in a parallel run another CPU may have
-         * fixed the page since, with its IPI still queued for this CPU,
-         * and two entries for one page must not sit side by side (the
-         * IPI would remove one). Linux flushes a spurious fault's entry
-         * likewise (flush_tlb_fix_spurious_fault). */
-        for (unsigned j = 0; j < np; j++)
-            tlb_level_invalidate(&c->tlb[c->path[side][j]], va, asid);
-    }
-    fill(m, c, side, np, va, asid, shift, w.pte, watched);
-    if (!bare && m->track)
-        m->vec->touch(m->up, p, va, kind, shift, w.pte);
-    *used = w.pte;
-    return shift;
+    const unsigned host = walk(m, c, as, va, &w, watched, bare);
+    return translate_walked(m, c, side, va, kind, used, &w, host, hit != NULL, watched, bare);
 }
 
 /* The general path, the observed one and the bare one (mmu.bare): one
@@ -600,6 +615,176 @@ size_t mmu_hit_run(struct mmu *m, const struct vmsim_event *ev, size_t n)
         st->cycles_translation += lat;
         st->translations_huge += (md.shift != m->page_shift ? hd : 0) +
                                  (mi.shift != m->page_shift ? hi : 0);
+    }
+    return k;
+}
+
+/* The prefetch of a bare run (run_events' prefetch, known to be radix):
+ * only an access of the run's CPU and process. */
+static inline void bare_prefetch(const struct mmu_space *as, uint64_t head, uint64_t ignore,
+                                 const struct vmsim_event *e, unsigned level, unsigned va_bits)
+{
+    if ((event_head(e) & ignore) == head && !(e->addr >> va_bits))
+        radix_prefetch(as->pt, as->asid, e->addr, level);
+}
+/* A TLB level of a bare run's D side, while it holds base pages only. */
+struct bare_level {
+    struct tlb_level *l;
+    struct sac *c;        /* the array serving the base page */
+    struct tlb_probe *p;  /* its probe for the base page */
+    uint32_t bit;         /* its bit in l->live_mask */
+    unsigned idx;         /* the level's index (its statistics) */
+    unsigned latency;
+};
+
+/* The D-side levels of c as bare levels; false when one of them serves
+ * no base page or holds pages of another size (a level's live mask then
+ * names more than the base page's probe). */
+static bool bare_levels(const struct mmu *m, struct cpu *c, struct bare_level *lv)
+{
+    for (unsigned i = 0; i < c->npath[SIDE_D]; i++) {
+        struct tlb_level *l = &c->tlb[c->path[SIDE_D][i]];
+        const int pi = l->probe_of[m->page_shift];
+        if (pi < 0 || (l->live_mask & ~(1u << pi)))
+            return false;
+        lv[i] = (struct bare_level){.l = l, .c = l->probe[pi].c, .p = &l->probe[pi],
+                                    .bit = 1u << pi, .idx = c->path[SIDE_D][i],
+                                    .latency = l->latency};
+    }
+    return c->npath[SIDE_D] > 0;
+}
+
+/* tlb_fill of a base page into bare level lv, its key, hash byte and set
+ * known. */
+static inline void bare_fill(const struct bare_level *lv, uint64_t set, uint64_t key, uint8_t fp,
+                             uint64_t pte, uint64_t now, struct rng *rng)
+{
+    uint64_t evicted;
+    sac_insert_fp(lv->c, set, key, fp, pte, now, rng, &evicted);
+    if (!evicted) { /* else a base page left: no count changes */
+        lv->p->live++;
+        lv->l->live_mask |= lv->bit;
+    }
+}
+
+/* translate_slow_body of a D-side access on a bare machine whose levels
+ * lv hold base pages only, for the outcomes that need no fault, no dirty
+ * bit and no huge page: the page's key and hash byte made once for every
+ * level, the lookups done before anything changes. Any other outcome
+ * goes the general way, from where nothing has changed yet or from the
+ * first walk (translate_walked). Returns the page shift; *lean is cleared
+ * when the levels may hold other sizes now. */
+static inline __attribute__((always_inline)) unsigned
+bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_t va,
+               unsigned kind, bool *lean)
+{
+    const struct mmu_space *as = mmu_space_of(c->proc);
+    struct vmsim_stats *st = c->st;
+    const unsigned ps = m->page_shift, np = c->npath[SIDE_D];
+    const uint64_t tag = va >> ps, key = TLB_KEY(tag, as->asid, ps);
+    const uint8_t fp = sac_fp(key);
+    uint64_t set[VMSIM_MAX_TLB_LEVELS], cyc = 0, used;
+    long slot = -1;
+    unsigned i;
+    for (i = 0; i < np; i++) {
+        set[i] = tag & lv[i].c->set_mask;
+        if (lv[i].l->live_mask && (slot = sac_find_fp(lv[i].c, set[i], key, fp)) >= 0)
+            break;
+    }
+    if (slot >= 0) {
+        const uint64_t pte = lv[i].c->val[slot];
+        if (!allowed(pte, kind) || (WRITE_INTENT(kind) && !(pte & PTE_D))) {
+            const unsigned shift = translate_slow_body(m, c, va, kind, &used, false, true);
+            *lean = bare_levels(m, c, lv);
+            return shift;
+        }
+        const uint64_t now = ++c->now;
+        sac_touch(lv[i].c, set[i], slot, now);
+        for (unsigned j = 0; j < i; j++) {
+            st->tlb[lv[j].idx].misses++;
+            cyc += lv[j].latency;
+        }
+        st->tlb[lv[i].idx].hits++;
+        charge(st, cyc + lv[i].latency);
+        for (unsigned j = 0; j < i; j++)
+            bare_fill(&lv[j], set[j], key, fp, pte, now, m->rng);
+        set_memo(c, SIDE_D, va, ps, pte);
+        return ps;
+    }
+    c->now++;
+    for (i = 0; i < np; i++) {
+        st->tlb[lv[i].idx].misses++;
+        cyc += lv[i].latency;
+    }
+    charge(st, cyc);
+    st->tlb_misses_all++;
+    struct walk w;
+    walk(m, c, as, va, &w, false, true);
+    if ((w.pte & PTE_P) && allowed(w.pte, kind) && m->shift[w.level] == ps &&
+        (!WRITE_INTENT(kind) || (w.pte & PTE_D))) {
+        for (i = 0; i < np; i++)
+            bare_fill(&lv[i], set[i], key, fp, w.pte, c->now, m->rng);
+        set_memo(c, SIDE_D, va, ps, w.pte);
+        return ps;
+    }
+    const unsigned shift = translate_walked(m, c, SIDE_D, va, kind, &used, &w, 0, false, false, true);
+    *lean = bare_levels(m, c, lv);
+    return shift;
+}
+
+size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_t avail,
+                    unsigned stages, int *rc)
+{
+    const struct vmsim_event *e = ev;
+    *rc = VMSIM_OK;
+    if (!m->bare || e->type != VMSIM_EV_ACCESS || e->cpu >= m->plain_cpus)
+        return 0;
+    struct cpu *c = &m->cpu[e->cpu];
+    if (!c->proc || c->disturbs[SIDE_D])
+        return 0;
+    const struct mmu_space *as = mmu_space_of(c->proc);
+    const struct vmsim_event want = {.type = VMSIM_EV_ACCESS, .cpu = e->cpu, .pid = as->pid};
+    const struct vmsim_event kind_byte = {.kind = 0xff};
+    const uint64_t head = event_head(&want), ignore = ~event_head(&kind_byte);
+    const unsigned ps = m->page_shift, va_bits = m->cfg->geom.va_bits;
+    const uint64_t access = m->cfg->cost.access;
+    struct vmsim_stats *st = c->st;
+    struct bare_level lv[VMSIM_MAX_TLB_LEVELS];
+    bool lean = bare_levels(m, c, lv);
+    size_t k = 0;
+    for (; k < n; k++) {
+        if (stages && k + MMU_PREFETCH_AHEAD < avail) {
+            if (stages > 1 && k + 2 * MMU_PREFETCH_AHEAD < avail)
+                bare_prefetch(as, head, ignore, &ev[k + 2 * MMU_PREFETCH_AHEAD], 2, va_bits);
+            bare_prefetch(as, head, ignore, &ev[k + MMU_PREFETCH_AHEAD], 1, va_bits);
+        }
+        e = &ev[k];
+        if ((event_head(e) & ignore) != head)
+            break;
+        const unsigned kind = e->kind & 3u;
+        const vmsim_vaddr_t va = e->addr, last = va + (e->len ? e->len - 1 : 0);
+        /* one page of the D side, in the address space */
+        if (kind == VMSIM_FETCH || last < va || (va >> ps) != (last >> ps) || (va >> va_bits))
+            break;
+        st->accesses++;
+        st->cycles += access;
+        st->translations++;
+        const struct memo *mo = &c->memo[SIDE_D];
+        if ((va >> mo->shift) == mo->tag && (mo->writable || !WRITE_INTENT(kind))) {
+            st->tlb[mo->level].hits++;
+            charge(st, mo->latency);
+            st->translations_huge += mo->shift != ps;
+            continue;
+        }
+        uint64_t used;
+        const unsigned shift = lean ? bare_translate(m, c, lv, va, kind, &lean)
+                                    : translate_slow_body(m, c, va, kind, &used, false, true);
+        st->translations_huge += shift != ps;
+        if (__builtin_expect(c->host_rc != 0, 0)) {
+            *rc = c->host_rc;
+            c->host_rc = 0;
+            return k + 1;
+        }
     }
     return k;
 }

@@ -199,6 +199,19 @@ static inline size_t mmu_hits(struct mmu *m, const struct vmsim_event *ev, size_
     return mmu_hit_run(m, ev, n);
 }
 
+/* The prefetch distance of run_events (machine.c) and of mmu_bare_run:
+ * the leaf entry of the access this many events ahead. */
+#define MMU_PREFETCH_AHEAD 8
+
+/* On a bare machine (mmu.bare) with no observer: the leading run of
+ * ev[0, n) that are accesses of ev[0]'s CPU and running process, each of
+ * the D side within one page, translated as mmu_access would translate
+ * them one by one. With stages 1 or 2, it prefetches as run_events does,
+ * from the events of ev[0, avail). Returns the run's length; *rc gets the
+ * failure of its last access (counted in the run) or VMSIM_OK. */
+size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_t avail,
+                    unsigned stages, int *rc);
+
 int mmu_switch(struct mmu *m, unsigned cpu, vmsim_pid_t pid);
 int mmu_cpu_ready(struct mmu *m, unsigned cpu);
 /* Remove the page containing va of asid from the TLBs of one CPU. */

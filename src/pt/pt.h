@@ -269,6 +269,7 @@ static inline int pt_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, u
  * (the MMU's bare path). */
 void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct walk_start *s,
                 struct walk *w);
+void radix_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level);
 
 static inline void pt_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
                            const struct walk_start *s, struct walk *w)

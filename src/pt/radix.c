@@ -398,7 +398,7 @@ static int radix_deposit(struct pt *p)
 /* Follow the host pointers down to the level-`level` entry a walk of va
  * will read and prefetch it (with its child pointer). The caller prefetches
  * the upper levels earlier, so the loads here hit the host's caches. */
-static void radix_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level)
+void radix_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level)
 {
     struct radix *r = R(p);
     struct rtab *t = r->root;

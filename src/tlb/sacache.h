@@ -69,18 +69,19 @@ static inline uint8_t sac_fp(uint64_t key)
     return (uint8_t)((key * 0x9e3779b97f4a7c15ull) >> 56) | 1;
 }
 
-/* The index of the way holding key in set `set`, or -1. With hash bytes,
+/* The index of the way holding key in set `set`, or -1, fp being the
+ * key's hash byte (sac_fp: a caller probing several caches for one key
+ * computes it once). With hash bytes,
  * the ways whose byte matches; else the keys four at a time with one
  * branch per block: a miss then costs ways/4 branches. */
-static inline long sac_find(const struct sac *c, uint64_t set, uint64_t key)
+static inline long sac_find_fp(const struct sac *c, uint64_t set, uint64_t key, uint8_t fp)
 {
     const uint64_t base = set * c->ways;
     const uint64_t *k = c->key + base;
 #if SAC_FP
     if (c->fp) {
         const __m128i f = _mm_load_si128((const __m128i *)(const void *)(c->fp + set * 16));
-        for (unsigned m = (unsigned)_mm_movemask_epi8(
-                 _mm_cmpeq_epi8(f, _mm_set1_epi8((char)sac_fp(key))));
+        for (unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(f, _mm_set1_epi8((char)fp)));
              m; m &= m - 1)
             if (k[__builtin_ctz(m)] == key)
                 return (long)(base + (unsigned)__builtin_ctz(m));
@@ -95,6 +96,12 @@ static inline long sac_find(const struct sac *c, uint64_t set, uint64_t key)
         if (k[w] == key)
             return (long)(base + w);
     return -1;
+}
+
+/* sac_find_fp with fp = sac_fp(key). */
+static inline long sac_find(const struct sac *c, uint64_t set, uint64_t key)
+{
+    return sac_find_fp(c, set, key, sac_fp(key));
 }
 
 /* The smallest of st[0, ways): two independent minimum chains, branch-free,
@@ -115,9 +122,10 @@ static inline uint64_t sac_oldest(const uint64_t *st, uint32_t ways)
 
 /* Insert key, known to be absent from set (it was just looked up and
  * missed): an empty way if there is one, else the replacement victim.
- * Returns its slot; *evicted gets the key it held (0: it was empty). */
-static inline long sac_insert_new(struct sac *c, uint64_t set, uint64_t key, uint64_t val,
-                                  uint64_t now, struct rng *rng, uint64_t *evicted)
+ * Returns its slot; *evicted gets the key it held (0: it was empty); fp
+ * is the key's hash byte (sac_fp). */
+static inline long sac_insert_fp(struct sac *c, uint64_t set, uint64_t key, uint8_t fp,
+                                 uint64_t val, uint64_t now, struct rng *rng, uint64_t *evicted)
 {
     const uint64_t base = set * c->ways;
     uint64_t victim = 0;
@@ -140,9 +148,16 @@ static inline long sac_insert_new(struct sac *c, uint64_t set, uint64_t key, uin
     c->key[slot] = key;
     c->val[slot] = val;
     if (c->fp)
-        c->fp[set * 16 + victim] = sac_fp(key);
+        c->fp[set * 16 + victim] = fp;
     c->stamp[slot] = now << c->wbits | victim;
     return slot;
+}
+
+/* sac_insert_fp with fp = sac_fp(key). */
+static inline long sac_insert_new(struct sac *c, uint64_t set, uint64_t key, uint64_t val,
+                                  uint64_t now, struct rng *rng, uint64_t *evicted)
+{
+    return sac_insert_fp(c, set, key, sac_fp(key), val, now, rng, evicted);
 }
 
 /* Empty one way (its stamp too, see the top). */
