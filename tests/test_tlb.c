@@ -109,11 +109,23 @@ static void test_fully_associative(void **state)
 }
 
 /* The set-associative store itself against a model of exact LRU written
- * here (a list per set, most recent first; empty ways by number), for
- * associativities with hash bytes (up to 16 ways) and without, over random
- * hits, misses and drops: the same slot for every lookup, the same victim
- * for every fill. Keys come from a pool small enough that a set holds
- * some of them, and include pairs whose hash bytes collide. */
+ * here from the rule (sacache.h): each way's last use (0: empty), the
+ * victim the way of the oldest use, the lowest way among equal uses, an
+ * empty way (the lowest) before any way in use. For associativities with
+ * sets of ranks (up to 16 ways) and with stamps, over random hits, misses,
+ * drops and clears, often several at one `now` (a tie): the same slot for
+ * every lookup, the same victim for every fill. Keys come from a pool
+ * small enough that a set holds some of them, and include pairs whose hash
+ * bytes collide. */
+static uint32_t model_victim(const uint64_t *used, uint32_t ways)
+{
+    uint32_t v = 0;
+    for (uint32_t w = 1; w < ways; w++)
+        if (used[w] < used[v])
+            v = w;
+    return v;
+}
+
 static void test_sac_against_model(void **state)
 {
     static const uint32_t assoc[] = {1, 2, 4, 8, 12, 16, 17, 24};
@@ -123,13 +135,9 @@ static void test_sac_against_model(void **state)
         const uint32_t ways = assoc[a], sets = 4;
         struct sac c;
         assert_int_equal(sac_init(&c, ways * sets, ways, VMSIM_REPL_LRU), VMSIM_OK);
-        assert_true((c.fp != NULL) == (SAC_FP && ways <= 16));
-        /* the model: way numbers of each set, most recent first, and keys */
-        uint32_t order[4][24];
-        uint64_t key[4][24] = {{0}};
-        for (uint32_t s = 0; s < sets; s++)
-            for (uint32_t w = 0; w < ways; w++)
-                order[s][w] = ways - 1 - w; /* way 0 is the first victim */
+        assert_true((c.set != NULL) == (SAC_SETS && ways <= 16));
+        /* the model: each way's key and last use (0: empty) */
+        uint64_t key[4][24] = {{0}}, used[4][24] = {{0}};
         /* a pool of 3 * ways keys per set, with colliding hash bytes: keys
          * k and k' with sac_fp(k) == sac_fp(k') */
         uint64_t pool[4][72];
@@ -148,46 +156,48 @@ static void test_sac_against_model(void **state)
                 }
             }
         }
-        uint64_t now = 0;
-        for (int step = 0; step < 20000; step++) {
+        uint64_t now = 1, ties = 0;
+        for (int step = 0; step < 40000; step++) {
+            if (rng_below(&r, 3) == 0) /* else a tie with the step before */
+                now++;
+            else
+                ties++;
+            if (rng_below(&r, 5000) == 0) {
+                sac_clear(&c);
+                memset(key, 0, sizeof key);
+                memset(used, 0, sizeof used);
+                continue;
+            }
             const uint32_t s = (uint32_t)rng_below(&r, sets);
             const uint64_t k = pool[s][rng_below(&r, 3 * ways)];
-            uint32_t pos = ways; /* the model's position of k, ways: absent */
+            uint32_t w = ways; /* the model's way holding k, ways: absent */
             for (uint32_t i = 0; i < ways; i++)
-                if (key[s][order[s][i]] == k)
-                    pos = i;
+                if (key[s][i] == k)
+                    w = i;
             const long slot = sac_find(&c, s, k);
-            ++now;
-            if (pos < ways) {
-                const uint32_t w = order[s][pos];
+            if (w < ways) {
                 assert_int_equal(slot, (long)(s * ways + w));
-                if (rng_below(&r, 8) == 0) { /* drop it: the first victim among empties */
+                if (rng_below(&r, 8) == 0) {
                     sac_drop(&c, slot);
                     key[s][w] = 0;
-                    memmove(&order[s][pos], &order[s][pos + 1], (ways - 1 - pos) * sizeof order[s][0]);
-                    uint32_t q = ways - 1; /* among the empty ways at the end, by number */
-                    while (q > 0 && key[s][order[s][q - 1]] == 0 && order[s][q - 1] < w)
-                        q--;
-                    memmove(&order[s][q + 1], &order[s][q], (ways - 1 - q) * sizeof order[s][0]);
-                    order[s][q] = w;
+                    used[s][w] = 0;
                 } else {
                     sac_touch(&c, s, slot, now);
-                    memmove(&order[s][1], &order[s][0], pos * sizeof order[s][0]);
-                    order[s][0] = w;
+                    used[s][w] = now;
                 }
                 continue;
             }
             assert_int_equal(slot, -1);
             uint64_t evicted;
             const long got = sac_insert_new(&c, s, k, k * 3, now, &r, &evicted);
-            const uint32_t w = order[s][ways - 1];
+            w = model_victim(used[s], ways);
             assert_int_equal(got, (long)(s * ways + w));
             assert_true(evicted == key[s][w]);
             key[s][w] = k;
-            memmove(&order[s][1], &order[s][0], (ways - 1) * sizeof order[s][0]);
-            order[s][0] = w;
+            used[s][w] = now;
             assert_true(c.val[got] == k * 3);
         }
+        assert_true(ties > 10000);
         sac_fini(&c);
     }
 }

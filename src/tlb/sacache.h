@@ -1,25 +1,36 @@
 /* A set-associative cache of 64-bit keys and 64-bit values: the storage of
  * every TLB array and page-walk cache. Key 0 means an empty way, so callers
  * build keys that are never 0. Keys of a set are contiguous, so a lookup
- * scans one short array; LRU keeps a last-use stamp per way (exact LRU:
- * the victim is the way with the oldest use, the lowest way among equals,
- * an empty way before any other), random draws from the simulator's seeded
- * generator. Everything here is inline: it is the per-access hot path.
+ * scans one short array. Random replacement draws from the simulator's
+ * seeded generator; LRU is exact, by this rule: each way in use has a
+ * stamp (now << wbits) | way, now being the clock of the CPU that owns the
+ * cache at its last use, an empty way the stamp `way` (wbits: the bits
+ * that number the ways), and the victim is the way with the smallest
+ * stamp: any empty way (the lowest first) before every way in use, then
+ * the oldest use, the lowest way among uses at one now. A cache's clock
+ * never goes back. Everything here is inline: it is the per-access hot
+ * path.
  *
- * A stamp packs the use and the way: (now << wbits) | way for a way in
- * use (now >= 1), plain `way` for an empty one, wbits being the bits that
- * number the ways. So the LRU victim is the smallest stamp of the set: the
- * oldest use first, then the lowest way, and any empty way (lowest first)
- * before every way in use. now must stay below 2^(64 - wbits): 2^40 uses
- * even for 2^24 ways.
+ * Two representations of that one rule:
  *
- * With up to 16 ways (every TLB and page-walk cache of the presets), each
- * set also keeps a byte of each way's key hash in 16 bytes, so that one
- * vector compare finds the ways that may hold a key: a miss, the common
- * outcome on the slow path, then reads no key. (Tried as well, 2026-12-05:
- * keeping the set's LRU order as 4-bit way numbers, so that the victim is
- * read rather than searched for. Moving a way to the front cost more
- * instructions than the branch-free minimum of the stamps it saved.) */
+ * - With up to 16 ways (every TLB and page-walk cache of the presets) and
+ *   SSE2, each set has one host cache line (struct sac_set): a byte of
+ *   each way's key hash, so that one vector compare finds the ways that
+ *   may hold a key (a miss, the common outcome on the slow path, reads no
+ *   key), and each way's place in the set's order by stamp (its rank: 0
+ *   the newest), so that the victim is found by one compare and a use
+ *   moves a way to the front with two vector operations. Ties need the
+ *   set's newest now and how many ways were used then (they hold the
+ *   first ranks, the highest way first); a second use at one now is rare
+ *   (a unified page-walk cache filling several levels, a walk repeated
+ *   after a fault) and takes a slower path.
+ * - Otherwise the stamps themselves, the victim their minimum.
+ *
+ * Ranks replaced stamps in sets on 2026-12-05: +10 % on the random stream
+ * over 64 GiB, one host line per set instead of three or four
+ * (docs/performance.md). (Tried earlier: the order as 4-bit way numbers
+ * in a word, moved in scalar code, which cost more than the minimum of
+ * the stamps it saved.) */
 #ifndef VMSIM_TLB_SACACHE_H
 #define VMSIM_TLB_SACACHE_H
 
@@ -33,22 +44,33 @@
 
 #ifdef __SSE2__
 #include <emmintrin.h>
-#define SAC_FP 1 /* hash bytes (see the top) */
+#define SAC_SETS 1 /* sets of up to 16 ways keep a struct sac_set (see the top) */
 #else
-#define SAC_FP 0
+#define SAC_SETS 0
 #endif
+
+/* One set of up to 16 ways: one host cache line. */
+struct sac_set {
+    uint8_t fp[16];   /* each way's hash byte (sac_fp), 0 for an empty way */
+    uint8_t rank[16]; /* each way's place by stamp, 0 the newest; SAC_NO_WAY beyond the ways */
+    uint64_t last;    /* the newest use's now (0: none since the set was emptied) */
+    uint32_t tie;     /* the ways used at `last`: ranks 0 to tie - 1 */
+} __attribute__((aligned(64)));
+
+/* The rank of a lane beyond the ways: above every rank, and left alone by
+ * signed byte compares and saturating adds. */
+#define SAC_NO_WAY 0x7f
 
 struct sac {
     uint64_t *key;   /* [sets * ways] */
     uint64_t *val;
-    uint64_t *stamp; /* last use, for LRU */
-    uint8_t *fp;     /* [sets * 16] with up to 16 ways, 16-byte aligned: each way's hash
-                        byte (sac_fp), 0 for an empty way; NULL: lookups scan the keys */
+    struct sac_set *set; /* [sets] with up to 16 ways (SAC_SETS); NULL: stamps */
+    uint64_t *stamp;     /* [sets * ways] without sets: each way's stamp */
     uint32_t ways;
     uint32_t sets;
     uint64_t set_mask;
-    uint8_t repl;    /* enum vmsim_repl */
-    uint8_t wbits;   /* bits that number the ways (stamps) */
+    uint8_t repl;  /* enum vmsim_repl */
+    uint8_t wbits; /* bits that number the ways (stamps) */
 };
 
 int sac_init(struct sac *c, uint32_t entries, uint32_t ways, uint8_t repl);
@@ -57,10 +79,38 @@ void sac_fini(struct sac *c);
 /* Empty every way. */
 void sac_clear(struct sac *c);
 
+/* A second use in set s at its newest now (out of line: rare). */
+void sac_rank_tie(struct sac_set *s, unsigned way, unsigned ways);
+
+#if SAC_SETS
+/* Way w of s was used at now: its rank goes to the front, the ranks it
+ * passes back by one. */
+static inline void sac_rank_use(struct sac_set *s, unsigned w, unsigned ways, uint64_t now)
+{
+    if (__builtin_expect(now == s->last, 0)) {
+        sac_rank_tie(s, w, ways);
+        return;
+    }
+    const __m128i r = _mm_load_si128((const __m128i *)(const void *)s->rank);
+    const __m128i newer = _mm_cmplt_epi8(r, _mm_set1_epi8((char)s->rank[w]));
+    _mm_store_si128((__m128i *)(void *)s->rank, _mm_sub_epi8(r, newer));
+    s->rank[w] = 0;
+    s->last = now;
+    s->tie = 1;
+}
+#endif
+
 /* The way at slot was used at now (a hit): it becomes its set's newest. */
 static inline void sac_touch(struct sac *c, uint64_t set, long slot, uint64_t now)
 {
-    c->stamp[slot] = now << c->wbits | (uint64_t)(slot - (long)(set * c->ways));
+    const unsigned w = (unsigned)(slot - (long)(set * c->ways));
+#if SAC_SETS
+    if (c->set) {
+        sac_rank_use(&c->set[set], w, c->ways, now);
+        return;
+    }
+#endif
+    c->stamp[slot] = now << c->wbits | w;
 }
 
 /* A way's hash byte: never 0, the byte of an empty way. */
@@ -71,16 +121,16 @@ static inline uint8_t sac_fp(uint64_t key)
 
 /* The index of the way holding key in set `set`, or -1, fp being the
  * key's hash byte (sac_fp: a caller probing several caches for one key
- * computes it once). With hash bytes,
- * the ways whose byte matches; else the keys four at a time with one
- * branch per block: a miss then costs ways/4 branches. */
+ * computes it once). With sets, the ways whose hash byte matches; else
+ * the keys four at a time with one branch per block: a miss then costs
+ * ways/4 branches. */
 static inline long sac_find_fp(const struct sac *c, uint64_t set, uint64_t key, uint8_t fp)
 {
     const uint64_t base = set * c->ways;
     const uint64_t *k = c->key + base;
-#if SAC_FP
-    if (c->fp) {
-        const __m128i f = _mm_load_si128((const __m128i *)(const void *)(c->fp + set * 16));
+#if SAC_SETS
+    if (c->set) {
+        const __m128i f = _mm_load_si128((const __m128i *)(const void *)c->set[set].fp);
         for (unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(f, _mm_set1_epi8((char)fp)));
              m; m &= m - 1)
             if (k[__builtin_ctz(m)] == key)
@@ -88,6 +138,7 @@ static inline long sac_find_fp(const struct sac *c, uint64_t set, uint64_t key, 
         return -1;
     }
 #endif
+    (void)fp;
     uint32_t w = 0;
     for (; w + 4 <= c->ways; w += 4)
         if ((k[w] == key) | (k[w + 1] == key) | (k[w + 2] == key) | (k[w + 3] == key))
@@ -128,7 +179,7 @@ static inline long sac_insert_fp(struct sac *c, uint64_t set, uint64_t key, uint
                                  uint64_t val, uint64_t now, struct rng *rng, uint64_t *evicted)
 {
     const uint64_t base = set * c->ways;
-    uint64_t victim = 0;
+    unsigned victim;
     if (c->repl == VMSIM_REPL_RANDOM) {
         const uint64_t *k = c->key + base;
         victim = c->ways;
@@ -138,18 +189,40 @@ static inline long sac_insert_fp(struct sac *c, uint64_t set, uint64_t key, uint
                 break;
             }
         if (victim == c->ways)
-            victim = (uint32_t)rng_below(rng, c->ways);
+            victim = (unsigned)rng_below(rng, c->ways);
+        sac_touch(c, set, (long)(base + victim), now);
+#if SAC_SETS
+    } else if (c->set) {
+        /* the victim holds the last rank; it goes to the front, every
+         * other way back by one */
+        struct sac_set *s = &c->set[set];
+        const __m128i r = _mm_load_si128((const __m128i *)(const void *)s->rank);
+        const __m128i last = _mm_cmpeq_epi8(r, _mm_set1_epi8((char)(c->ways - 1)));
+        victim = (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(last));
+        if (__builtin_expect(now == s->last, 0)) {
+            sac_rank_tie(s, victim, c->ways);
+        } else {
+            _mm_store_si128((__m128i *)(void *)s->rank,
+                            _mm_andnot_si128(last, _mm_adds_epi8(r, _mm_set1_epi8(1))));
+            s->last = now;
+            s->tie = 1;
+        }
+#endif
     } else {
-        /* The smallest packed stamp names the way (see the top). */
-        victim = sac_oldest(c->stamp + base, c->ways) & ((1ull << c->wbits) - 1);
+        /* The smallest stamp names the way (see the top). */
+        victim = (unsigned)(sac_oldest(c->stamp + base, c->ways) & ((1ull << c->wbits) - 1));
+        c->stamp[base + victim] = now << c->wbits | victim;
     }
     const long slot = (long)(base + victim);
     *evicted = c->key[slot];
     c->key[slot] = key;
     c->val[slot] = val;
-    if (c->fp)
-        c->fp[set * 16 + victim] = fp;
-    c->stamp[slot] = now << c->wbits | victim;
+#if SAC_SETS
+    if (c->set)
+        c->set[set].fp[victim] = fp;
+#else
+    (void)fp;
+#endif
     return slot;
 }
 
@@ -160,14 +233,7 @@ static inline long sac_insert_new(struct sac *c, uint64_t set, uint64_t key, uin
     return sac_insert_fp(c, set, key, sac_fp(key), val, now, rng, evicted);
 }
 
-/* Empty one way (its stamp too, see the top). */
-static inline void sac_drop(struct sac *c, long slot)
-{
-    const uint64_t w = (uint64_t)slot % c->ways;
-    c->key[slot] = 0;
-    c->stamp[slot] = w;
-    if (c->fp)
-        c->fp[(uint64_t)slot / c->ways * 16 + w] = 0;
-}
+/* Empty one way: it becomes older than every way in use (see the top). */
+void sac_drop(struct sac *c, long slot);
 
 #endif
