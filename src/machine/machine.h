@@ -33,6 +33,8 @@ struct vmsim {
                                  events from the walks the chunk before took */
         bool on;
         bool deep;            /* the entry above the leaf too (PREFETCH_DEEP_BYTES) */
+        bool small;           /* the tables fit the host's caches: a bare run prefetches
+                                 nothing (PREFETCH_BYTES) */
         unsigned events;      /* events of the current chunk so far */
         uint64_t walks;       /* mmu_walks when the chunk began */
     } pf;
