@@ -683,6 +683,8 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
     const unsigned ps = m->page_shift, np = c->npath[SIDE_D];
     const uint64_t tag = va >> ps, key = TLB_KEY(tag, as->asid, ps);
     const uint8_t fp = sac_fp(key);
+    if (c->disturbs[SIDE_D]) /* as translate_slow_body does first (twice changes nothing) */
+        memo_reset(&c->memo[SIDE_I]);
     uint64_t set[VMSIM_MAX_TLB_LEVELS], cyc = 0, used;
     long slot = -1;
     unsigned i;
@@ -740,7 +742,7 @@ size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_
     if (!m->bare || e->type != VMSIM_EV_ACCESS || e->cpu >= m->plain_cpus)
         return 0;
     struct cpu *c = &m->cpu[e->cpu];
-    if (!c->proc || c->disturbs[SIDE_D])
+    if (!c->proc)
         return 0;
     const struct mmu_space *as = mmu_space_of(c->proc);
     const struct vmsim_event want = {.type = VMSIM_EV_ACCESS, .cpu = e->cpu, .pid = as->pid};
@@ -761,15 +763,15 @@ size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_
         e = &ev[k];
         if ((event_head(e) & ignore) != head)
             break;
-        const unsigned kind = e->kind & 3u;
+        const unsigned kind = e->kind & 3u, side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
         const vmsim_vaddr_t va = e->addr, last = va + (e->len ? e->len - 1 : 0);
-        /* one page of the D side, in the address space */
-        if (kind == VMSIM_FETCH || last < va || (va >> ps) != (last >> ps) || (va >> va_bits))
+        /* one page, in the address space */
+        if (last < va || (va >> ps) != (last >> ps) || (va >> va_bits))
             break;
         st->accesses++;
         st->cycles += access;
         st->translations++;
-        const struct memo *mo = &c->memo[SIDE_D];
+        const struct memo *mo = &c->memo[side];
         if ((va >> mo->shift) == mo->tag && (mo->writable || !WRITE_INTENT(kind))) {
             st->tlb[mo->level].hits++;
             charge(st, mo->latency);
@@ -777,8 +779,13 @@ size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_
             continue;
         }
         uint64_t used;
-        const unsigned shift = lean ? bare_translate(m, c, lv, va, kind, &lean)
-                                    : translate_slow_body(m, c, va, kind, &used, false, true);
+        unsigned shift;
+        if (side == SIDE_D && lean) {
+            shift = bare_translate(m, c, lv, va, kind, &lean);
+        } else { /* the I side (it may fill a level the D side shares), or sizes mixed */
+            shift = translate_slow_body(m, c, va, kind, &used, false, true);
+            lean = bare_levels(m, c, lv);
+        }
         st->translations_huge += shift != ps;
         if (__builtin_expect(c->host_rc != 0, 0)) {
             *rc = c->host_rc;

@@ -204,9 +204,10 @@ static inline size_t mmu_hits(struct mmu *m, const struct vmsim_event *ev, size_
 #define MMU_PREFETCH_AHEAD 8
 
 /* On a bare machine (mmu.bare) with no observer: the leading run of
- * ev[0, n) that are accesses of ev[0]'s CPU and running process, each of
- * the D side within one page, translated as mmu_access would translate
- * them one by one. With stages 1 or 2, it prefetches as run_events does,
+ * ev[0, n) that are accesses of ev[0]'s CPU and running process, each
+ * within one page, translated as mmu_access would translate them one by
+ * one (the D side's misses in bare_translate while its levels hold base
+ * pages only). With stages 1 or 2, it prefetches as run_events does,
  * from the events of ev[0, avail). Returns the run's length; *rc gets the
  * failure of its last access (counted in the run) or VMSIM_OK. */
 size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_t avail,
