@@ -199,7 +199,7 @@ static inline __attribute__((always_inline)) unsigned walk(struct mmu *m, struct
         }
     }
     if (bare)
-        radix_walk(as->pt, as->asid, va, &s, w);
+        radix_walk_norefs(as->pt, va, &s, w); /* nothing bare reads w->ref */
     else if (__builtin_expect(m->seq != NULL, 0))
         walk_seq(m, c, as, va, &s, w);
     else

@@ -278,8 +278,10 @@ static int radix_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint6
     return VMSIM_OK;
 }
 
-void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct walk_start *s,
-                struct walk *w)
+/* The walk, with or without its list of references (refs). */
+static inline __attribute__((always_inline)) void walk_body(struct pt *p, vmsim_vaddr_t va,
+                                                            const struct walk_start *s,
+                                                            struct walk *w, bool refs)
 {
     const struct radix *r = R(p);
     unsigned k = r->levels;
@@ -301,8 +303,10 @@ void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct 
     for (;; k--) {
         const uint64_t i = IDX(r, va, k);
         const uint64_t e = LOAD(t->e[i]);
-        w->ref[n].pa = base + i * pte_bytes;
-        w->ref[n].level = (uint8_t)k;
+        if (refs) {
+            w->ref[n].pa = base + i * pte_bytes;
+            w->ref[n].level = (uint8_t)k;
+        }
         w->table[k] = t;
         n++;
         if ((e & (PTE_P | PTE_LEAF)) != PTE_P) {
@@ -315,8 +319,21 @@ void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct 
             return;
         }
         t = t->child[i];
-        base = PTE_PFN(e) << ps;
+        if (refs)
+            base = PTE_PFN(e) << ps;
     }
+}
+
+void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct walk_start *s,
+                struct walk *w)
+{
+    (void)asid;
+    walk_body(p, va, s, w, true);
+}
+
+void radix_walk_norefs(struct pt *p, vmsim_vaddr_t va, const struct walk_start *s, struct walk *w)
+{
+    walk_body(p, va, s, w, false);
 }
 
 static uint64_t radix_lookup(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned *level)
