@@ -654,6 +654,16 @@ static bool bare_levels(const struct mmu *m, struct cpu *c, struct bare_level *l
     return c->npath[SIDE_D] > 0;
 }
 
+/* Do the bare levels lv[0, np) still hold base pages only (after the
+ * general path ran, which may have filled other sizes)? */
+static inline bool bare_still(const struct bare_level *lv, unsigned np)
+{
+    for (unsigned i = 0; i < np; i++)
+        if (lv[i].l->live_mask & ~lv[i].bit)
+            return false;
+    return true;
+}
+
 /* tlb_fill of a base page into bare level lv, its key, hash byte and set
  * known. */
 static inline void bare_fill(const struct bare_level *lv, uint64_t set, uint64_t key, uint8_t fp,
@@ -697,7 +707,7 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
         const uint64_t pte = lv[i].c->val[slot];
         if (!allowed(pte, kind) || (WRITE_INTENT(kind) && !(pte & PTE_D))) {
             const unsigned shift = translate_slow_body(m, c, va, kind, &used, false, true);
-            *lean = bare_levels(m, c, lv);
+            *lean = bare_still(lv, np);
             return shift;
         }
         const uint64_t now = ++c->now;
@@ -730,7 +740,7 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
         return ps;
     }
     const unsigned shift = translate_walked(m, c, SIDE_D, va, kind, &used, &w, 0, false, false, true);
-    *lean = bare_levels(m, c, lv);
+    *lean = bare_still(lv, np);
     return shift;
 }
 
@@ -784,7 +794,7 @@ size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_
             shift = bare_translate(m, c, lv, va, kind, &lean);
         } else { /* the I side (it may fill a level the D side shares), or sizes mixed */
             shift = translate_slow_body(m, c, va, kind, &used, false, true);
-            lean = bare_levels(m, c, lv);
+            lean = lean && bare_still(lv, c->npath[SIDE_D]);
         }
         st->translations_huge += shift != ps;
         if (__builtin_expect(c->host_rc != 0, 0)) {
