@@ -677,6 +677,69 @@ static inline void bare_fill(const struct bare_level *lv, uint64_t set, uint64_t
     }
 }
 
+/* Any count (the shapes of bare_run_body). */
+#define BARE_ANY 0xffu
+
+/* walk() on a bare machine: each page-walk cache's key, set and hash
+ * byte made once, for its probe and for its fill; NPWC the number of
+ * probes when known at compile time, else BARE_ANY. */
+static inline __attribute__((always_inline)) void bare_walk(struct mmu *m, struct cpu *c,
+                                                            const struct mmu_space *as,
+                                                            vmsim_vaddr_t va, struct walk *w,
+                                                            unsigned NPWC)
+{
+    struct pwc *pwc = &c->pwc;
+    struct vmsim_stats *st = c->st;
+    struct walk_start s = {0, NULL};
+    const unsigned np = NPWC != BARE_ANY ? NPWC : pwc->nprobe;
+    uint64_t cyc = 0, set[VMSIM_MAX_LEVELS], key[VMSIM_MAX_LEVELS];
+    uint8_t fp[VMSIM_MAX_LEVELS];
+    unsigned i = 0;
+    if (np) {
+        cyc = pwc->latency;
+        for (; i < np; i++) { /* deepest first: mmu_pwc_probe */
+            const struct pwc_probe *pr = &pwc->probe[i];
+            const uint64_t tag = va >> pr->shift;
+            set[i] = tag & pr->c->set_mask;
+            key[i] = PWC_KEY(tag, as->asid, pr->k);
+            fp[i] = sac_fp(key[i]);
+            const long slot = sac_find_fp(pr->c, set[i], key[i], fp[i]);
+            if (slot >= 0) {
+                sac_touch(pr->c, set[i], slot, c->now);
+                s.level = pr->k - 1u;
+                s.table = (void *)(uintptr_t)pr->c->val[slot];
+                break;
+            }
+        }
+        if (i < np) {
+            st->pwc_hits++;
+            st->pwc_levels_skipped += m->cfg->geom.levels - s.level;
+        } else {
+            st->pwc_misses++;
+        }
+    }
+    radix_walk_norefs(as->pt, va, &s, w);
+    st->walks++;
+    st->walk_refs += w->nrefs;
+    st->walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
+    cyc += (uint64_t)w->nrefs * m->cfg->cost.pt_ref;
+    charge(st, cyc);
+    st->walk_cycles += cyc;
+    st->walk_lat_hist[latency_bucket(cyc)]++;
+    /* mmu_pwc_fill: the levels the walk read below the hit, all probed
+     * and missed above */
+    for (unsigned j = 0; j < i; j++) {
+        const struct pwc_probe *pr = &pwc->probe[j];
+        if (pr->k > w->top)
+            break;
+        if (pr->k <= w->level)
+            continue;
+        uint64_t evicted;
+        sac_insert_fp(pr->c, set[j], key[j], fp[j], (uint64_t)(uintptr_t)w->table[pr->k - 1],
+                      c->now, m->rng, &evicted);
+    }
+}
+
 /* translate_slow_body of a D-side access on a bare machine whose levels
  * lv hold base pages only, for the outcomes that need no fault, no dirty
  * bit and no huge page: the page's key and hash byte made once for every
@@ -686,11 +749,11 @@ static inline void bare_fill(const struct bare_level *lv, uint64_t set, uint64_t
  * when the levels may hold other sizes now. */
 static inline __attribute__((always_inline)) unsigned
 bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_t va,
-               unsigned kind, bool *lean)
+               unsigned kind, bool *lean, unsigned NP, unsigned NPWC)
 {
     const struct mmu_space *as = mmu_space_of(c->proc);
     struct vmsim_stats *st = c->st;
-    const unsigned ps = m->page_shift, np = c->npath[SIDE_D];
+    const unsigned ps = m->page_shift, np = NP != BARE_ANY ? NP : c->npath[SIDE_D];
     const uint64_t tag = va >> ps, key = TLB_KEY(tag, as->asid, ps);
     const uint8_t fp = sac_fp(key);
     if (c->disturbs[SIDE_D]) /* as translate_slow_body does first (twice changes nothing) */
@@ -731,7 +794,7 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
     charge(st, cyc);
     st->tlb_misses_all++;
     struct walk w;
-    walk(m, c, as, va, &w, false, true);
+    bare_walk(m, c, as, va, &w, NPWC);
     if ((w.pte & PTE_P) && allowed(w.pte, kind) && m->shift[w.level] == ps &&
         (!WRITE_INTENT(kind) || (w.pte & PTE_D))) {
         for (i = 0; i < np; i++)
@@ -744,16 +807,13 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
     return shift;
 }
 
-size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_t avail,
-                    unsigned stages, int *rc)
+/* mmu_bare_run for a CPU with NP D-side TLB levels and NPWC page-walk
+ * cache probes, each a compile-time constant or BARE_ANY. */
+static inline __attribute__((always_inline)) size_t
+bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t n, size_t avail,
+              unsigned stages, int *rc, unsigned NP, unsigned NPWC)
 {
     const struct vmsim_event *e = ev;
-    *rc = VMSIM_OK;
-    if (!m->bare || e->type != VMSIM_EV_ACCESS || e->cpu >= m->plain_cpus)
-        return 0;
-    struct cpu *c = &m->cpu[e->cpu];
-    if (!c->proc)
-        return 0;
     const struct mmu_space *as = mmu_space_of(c->proc);
     const struct vmsim_event want = {.type = VMSIM_EV_ACCESS, .cpu = e->cpu, .pid = as->pid};
     const struct vmsim_event kind_byte = {.kind = 0xff};
@@ -791,7 +851,7 @@ size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_
         uint64_t used;
         unsigned shift;
         if (side == SIDE_D && lean) {
-            shift = bare_translate(m, c, lv, va, kind, &lean);
+            shift = bare_translate(m, c, lv, va, kind, &lean, NP, NPWC);
         } else { /* the I side (it may fill a level the D side shares), or sizes mixed */
             shift = translate_slow_body(m, c, va, kind, &used, false, true);
             lean = lean && bare_still(lv, c->npath[SIDE_D]);
@@ -804,6 +864,26 @@ size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_
         }
     }
     return k;
+}
+
+size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_t avail,
+                    unsigned stages, int *rc)
+{
+    *rc = VMSIM_OK;
+    if (!m->bare || ev->type != VMSIM_EV_ACCESS || ev->cpu >= m->plain_cpus)
+        return 0;
+    struct cpu *c = &m->cpu[ev->cpu];
+    if (!c->proc)
+        return 0;
+    /* the shapes compiled with their counts known (loops unrolled): the
+     * default machine's (two D-side levels, three walk caches) and a lone
+     * TLB's; any other takes the general one */
+    const unsigned np = c->npath[SIDE_D], npwc = c->pwc.nprobe;
+    if (np == 2 && npwc == 3)
+        return bare_run_body(m, c, ev, n, avail, stages, rc, 2, 3);
+    if (np == 1 && npwc == 0)
+        return bare_run_body(m, c, ev, n, avail, stages, rc, 1, 0);
+    return bare_run_body(m, c, ev, n, avail, stages, rc, BARE_ANY, BARE_ANY);
 }
 
 int mmu_access(struct mmu *m, const struct vmsim_event *ev)
