@@ -729,7 +729,7 @@ static int run_events(struct vmsim *sim, const struct vmsim_event *ev, size_t n)
                 int rc;
                 sim->k.cur_cpu = ev[i].cpu; /* before its faults: run_one */
                 const size_t h = mmu_bare_run(&sim->mmu, ev + i, end - i, n - i,
-                                              pf->small ? 0 : pf->deep ? 2 : 1, &rc);
+                                              pf->small ? 0 : pf->deep ? 2 : 1, NULL, &rc);
                 if (h) {
                     rc = event_rc(sim, rc);
                     sim->st.events += h - (rc != VMSIM_OK);

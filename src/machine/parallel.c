@@ -85,6 +85,8 @@ struct worker {
     _Atomic uint64_t inflight;  /* the page whose shootdown it has under way (key); 0: none */
     uint64_t gen;               /* the phase it runs */
     _Atomic uint64_t finished;  /* the last phase whose accesses it has all run */
+    atomic_uint pending;        /* nonzero: an IPI may wait in one of its CPUs' mailboxes
+                                   (ends its bare runs: mmu_bare_run) */
 } __attribute__((aligned(64)));
 
 struct par {
@@ -140,6 +142,8 @@ static void drain_cpu(struct par *P, unsigned cpu)
 static void drain(struct worker *w)
 {
     struct par *P = w->par;
+    /* cleared first: a request queued from here on sets it again */
+    atomic_store_explicit(&w->pending, 0, memory_order_relaxed);
     for (unsigned c = w->id; c < P->ncpus; c += P->n)
         if (atomic_load_explicit(&P->mbox[c].pending, memory_order_acquire))
             drain_cpu(P, c);
@@ -159,6 +163,7 @@ static bool send(struct par *P, unsigned cpu, vmsim_asid_t asid, vmsim_vaddr_t v
     if (queued) {
         mb->q[mb->n++] = (struct ipi){asid, va, ack};
         atomic_store_explicit(&mb->pending, 1, memory_order_release);
+        atomic_store_explicit(&P->w[cpu % P->n].pending, 1, memory_order_release);
     } else {
         mmu_invalidate(&P->sim->mmu, cpu, asid, va);
     }
@@ -199,12 +204,20 @@ static void run_share(struct worker *w, const struct vmsim_event *ev, size_t n, 
         }
         drain(w);
         w->cpu = e->cpu;
-        const size_t h = mmu_hits(m, e, n - i);
+        size_t h = mmu_hits(m, e, n - i);
         if (h) {
             i += h;
             continue;
         }
-        const int rc = mmu_access(m, e);
+        int rc;
+        /* a bare machine's run of this CPU's accesses, ended by an IPI */
+        if (m->bare && (h = mmu_bare_run(m, e, n - i, n - i, 0, &w->pending, &rc)) != 0) {
+            if (rc && !w->rc)
+                w->rc = rc;
+            i += h;
+            continue;
+        }
+        rc = mmu_access(m, e);
         if (rc && !w->rc)
             w->rc = rc;
         i++;

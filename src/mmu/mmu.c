@@ -811,7 +811,7 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
  * cache probes, each a compile-time constant or BARE_ANY. */
 static inline __attribute__((always_inline)) size_t
 bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t n, size_t avail,
-              unsigned stages, int *rc, unsigned NP, unsigned NPWC)
+              unsigned stages, const atomic_uint *interrupt, int *rc, unsigned NP, unsigned NPWC)
 {
     const struct vmsim_event *e = ev;
     const struct mmu_space *as = mmu_space_of(c->proc);
@@ -831,7 +831,8 @@ bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t
             bare_prefetch(as, head, ignore, &ev[k + MMU_PREFETCH_AHEAD], 1, va_bits);
         }
         e = &ev[k];
-        if ((event_head(e) & ignore) != head)
+        if ((event_head(e) & ignore) != head ||
+            (interrupt && k && atomic_load_explicit(interrupt, memory_order_relaxed)))
             break;
         const unsigned kind = e->kind & 3u, side = kind == VMSIM_FETCH ? SIDE_I : SIDE_D;
         const vmsim_vaddr_t va = e->addr, last = va + (e->len ? e->len - 1 : 0);
@@ -867,7 +868,7 @@ bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t
 }
 
 size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_t avail,
-                    unsigned stages, int *rc)
+                    unsigned stages, const atomic_uint *interrupt, int *rc)
 {
     *rc = VMSIM_OK;
     if (!m->bare || ev->type != VMSIM_EV_ACCESS || ev->cpu >= m->plain_cpus)
@@ -880,10 +881,10 @@ size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_
      * TLB's; any other takes the general one */
     const unsigned np = c->npath[SIDE_D], npwc = c->pwc.nprobe;
     if (np == 2 && npwc == 3)
-        return bare_run_body(m, c, ev, n, avail, stages, rc, 2, 3);
+        return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, 2, 3);
     if (np == 1 && npwc == 0)
-        return bare_run_body(m, c, ev, n, avail, stages, rc, 1, 0);
-    return bare_run_body(m, c, ev, n, avail, stages, rc, BARE_ANY, BARE_ANY);
+        return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, 1, 0);
+    return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, BARE_ANY, BARE_ANY);
 }
 
 int mmu_access(struct mmu *m, const struct vmsim_event *ev)

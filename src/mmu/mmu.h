@@ -208,10 +208,13 @@ static inline size_t mmu_hits(struct mmu *m, const struct vmsim_event *ev, size_
  * within one page, translated as mmu_access would translate them one by
  * one (the D side's misses in bare_translate while its levels hold base
  * pages only). With stages 1 or 2, it prefetches as run_events does,
- * from the events of ev[0, avail). Returns the run's length; *rc gets the
- * failure of its last access (counted in the run) or VMSIM_OK. */
+ * from the events of ev[0, avail). A parallel run's worker passes
+ * `interrupt`, nonzero while IPIs wait for it: the run then ends before its
+ * next access, for the worker to answer them between translations (NULL:
+ * none). Returns the run's length; *rc gets the failure of its last access
+ * (counted in the run) or VMSIM_OK. */
 size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_t avail,
-                    unsigned stages, int *rc);
+                    unsigned stages, const atomic_uint *interrupt, int *rc);
 
 int mmu_switch(struct mmu *m, unsigned cpu, vmsim_pid_t pid);
 int mmu_cpu_ready(struct mmu *m, unsigned cpu);
