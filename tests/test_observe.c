@@ -105,6 +105,11 @@ static void test_translate_counts_as_run(void **state)
     static const char *const cached[] = {"mem", "64m", "cache",
                                          "l1d=64x8x64/d:4,l2=1024x8x64:12,dram=200", NULL};
     same_as_run("random:n=20000,size=4m", cached);
+    /* vmsim_run takes bare runs here (walks on most accesses), vmsim_translate
+     * the observed path: random replacement draws in the same order */
+    static const char *const rand_tlb[] = {
+        "tlb", "l1d=64x4/d:random,l1i=64x4/i,stlb=1536x12/u:random", NULL};
+    same_as_run("random:n=30000,size=1g,write=0.3,code=64k,fetch_every=5", rand_tlb);
 }
 
 struct counts {

@@ -664,13 +664,50 @@ static inline bool bare_still(const struct bare_level *lv, unsigned np)
     return true;
 }
 
+/* The sacache operations of a bare run: when SETS (a constant), every
+ * cache it touches is known to have sets and LRU replacement (checked
+ * once per run: mmu_bare_run), so the tests of each operation go. */
+static inline long bare_find(const struct sac *c, uint64_t set, uint64_t key, uint8_t fp,
+                             bool SETS)
+{
+#if SAC_SETS
+    if (SETS)
+        return sac_find_set(c, set, key, fp);
+#endif
+    return sac_find_fp(c, set, key, fp);
+}
+
+static inline void bare_touch(struct sac *c, uint64_t set, long slot, uint64_t now, bool SETS)
+{
+#if SAC_SETS
+    if (SETS) {
+        sac_rank_use(&c->set[set], (unsigned)(slot - (long)(set * c->ways)), c->ways, now);
+        return;
+    }
+#endif
+    sac_touch(c, set, slot, now);
+}
+
+static inline void bare_insert(struct sac *c, uint64_t set, uint64_t key, uint8_t fp,
+                               uint64_t val, uint64_t now, struct rng *rng, uint64_t *evicted,
+                               bool SETS)
+{
+#if SAC_SETS
+    if (SETS) {
+        sac_insert_lru_set(c, set, key, fp, val, now, evicted);
+        return;
+    }
+#endif
+    sac_insert_fp(c, set, key, fp, val, now, rng, evicted);
+}
+
 /* tlb_fill of a base page into bare level lv, its key, hash byte and set
  * known. */
 static inline void bare_fill(const struct bare_level *lv, uint64_t set, uint64_t key, uint8_t fp,
-                             uint64_t pte, uint64_t now, struct rng *rng)
+                             uint64_t pte, uint64_t now, struct rng *rng, bool SETS)
 {
     uint64_t evicted;
-    sac_insert_fp(lv->c, set, key, fp, pte, now, rng, &evicted);
+    bare_insert(lv->c, set, key, fp, pte, now, rng, &evicted, SETS);
     if (!evicted) { /* else a base page left: no count changes */
         lv->p->live++;
         lv->l->live_mask |= lv->bit;
@@ -686,7 +723,7 @@ static inline void bare_fill(const struct bare_level *lv, uint64_t set, uint64_t
 static inline __attribute__((always_inline)) void bare_walk(struct mmu *m, struct cpu *c,
                                                             const struct mmu_space *as,
                                                             vmsim_vaddr_t va, struct walk *w,
-                                                            unsigned NPWC)
+                                                            unsigned NPWC, bool SETS)
 {
     struct pwc *pwc = &c->pwc;
     struct vmsim_stats *st = c->st;
@@ -703,9 +740,9 @@ static inline __attribute__((always_inline)) void bare_walk(struct mmu *m, struc
             set[i] = tag & pr->c->set_mask;
             key[i] = PWC_KEY(tag, as->asid, pr->k);
             fp[i] = sac_fp(key[i]);
-            const long slot = sac_find_fp(pr->c, set[i], key[i], fp[i]);
+            const long slot = bare_find(pr->c, set[i], key[i], fp[i], SETS);
             if (slot >= 0) {
-                sac_touch(pr->c, set[i], slot, c->now);
+                bare_touch(pr->c, set[i], slot, c->now, SETS);
                 s.level = pr->k - 1u;
                 s.table = (void *)(uintptr_t)pr->c->val[slot];
                 break;
@@ -735,8 +772,8 @@ static inline __attribute__((always_inline)) void bare_walk(struct mmu *m, struc
         if (pr->k <= w->level)
             continue;
         uint64_t evicted;
-        sac_insert_fp(pr->c, set[j], key[j], fp[j], (uint64_t)(uintptr_t)w->table[pr->k - 1],
-                      c->now, m->rng, &evicted);
+        bare_insert(pr->c, set[j], key[j], fp[j], (uint64_t)(uintptr_t)w->table[pr->k - 1],
+                    c->now, m->rng, &evicted, SETS);
     }
 }
 
@@ -749,7 +786,7 @@ static inline __attribute__((always_inline)) void bare_walk(struct mmu *m, struc
  * when the levels may hold other sizes now. */
 static inline __attribute__((always_inline)) unsigned
 bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_t va,
-               unsigned kind, bool *lean, unsigned NP, unsigned NPWC)
+               unsigned kind, bool *lean, unsigned NP, unsigned NPWC, bool SETS)
 {
     const struct mmu_space *as = mmu_space_of(c->proc);
     struct vmsim_stats *st = c->st;
@@ -763,7 +800,7 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
     unsigned i;
     for (i = 0; i < np; i++) {
         set[i] = tag & lv[i].c->set_mask;
-        if (lv[i].l->live_mask && (slot = sac_find_fp(lv[i].c, set[i], key, fp)) >= 0)
+        if (lv[i].l->live_mask && (slot = bare_find(lv[i].c, set[i], key, fp, SETS)) >= 0)
             break;
     }
     if (slot >= 0) {
@@ -774,7 +811,7 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
             return shift;
         }
         const uint64_t now = ++c->now;
-        sac_touch(lv[i].c, set[i], slot, now);
+        bare_touch(lv[i].c, set[i], slot, now, SETS);
         for (unsigned j = 0; j < i; j++) {
             st->tlb[lv[j].idx].misses++;
             cyc += lv[j].latency;
@@ -782,7 +819,7 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
         st->tlb[lv[i].idx].hits++;
         charge(st, cyc + lv[i].latency);
         for (unsigned j = 0; j < i; j++)
-            bare_fill(&lv[j], set[j], key, fp, pte, now, m->rng);
+            bare_fill(&lv[j], set[j], key, fp, pte, now, m->rng, SETS);
         set_memo(c, SIDE_D, va, ps, pte);
         return ps;
     }
@@ -794,11 +831,11 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
     charge(st, cyc);
     st->tlb_misses_all++;
     struct walk w;
-    bare_walk(m, c, as, va, &w, NPWC);
+    bare_walk(m, c, as, va, &w, NPWC, SETS);
     if ((w.pte & PTE_P) && allowed(w.pte, kind) && m->shift[w.level] == ps &&
         (!WRITE_INTENT(kind) || (w.pte & PTE_D))) {
         for (i = 0; i < np; i++)
-            bare_fill(&lv[i], set[i], key, fp, w.pte, c->now, m->rng);
+            bare_fill(&lv[i], set[i], key, fp, w.pte, c->now, m->rng, SETS);
         set_memo(c, SIDE_D, va, ps, w.pte);
         return ps;
     }
@@ -811,7 +848,8 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
  * cache probes, each a compile-time constant or BARE_ANY. */
 static inline __attribute__((always_inline)) size_t
 bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t n, size_t avail,
-              unsigned stages, const atomic_uint *interrupt, int *rc, unsigned NP, unsigned NPWC)
+              unsigned stages, const atomic_uint *interrupt, int *rc, unsigned NP, unsigned NPWC,
+              bool SETS)
 {
     const struct vmsim_event *e = ev;
     const struct mmu_space *as = mmu_space_of(c->proc);
@@ -852,7 +890,7 @@ bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t
         uint64_t used;
         unsigned shift;
         if (side == SIDE_D && lean) {
-            shift = bare_translate(m, c, lv, va, kind, &lean, NP, NPWC);
+            shift = bare_translate(m, c, lv, va, kind, &lean, NP, NPWC, SETS);
         } else { /* the I side (it may fill a level the D side shares), or sizes mixed */
             shift = translate_slow_body(m, c, va, kind, &used, false, true);
             lean = lean && bare_still(lv, c->npath[SIDE_D]);
@@ -865,6 +903,26 @@ bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t
         }
     }
     return k;
+}
+
+/* Does every cache a bare run of c touches on the D side have sets and
+ * LRU replacement (the D-side levels' arrays for the base page, the walk
+ * caches)? Random replacement is refereed by test_observe (a run against
+ * the observed path). */
+static bool bare_sets(const struct mmu *m, const struct cpu *c)
+{
+    if (!SAC_SETS)
+        return false;
+    for (unsigned i = 0; i < c->npath[SIDE_D]; i++) {
+        const struct tlb_level *l = &c->tlb[c->path[SIDE_D][i]];
+        const int pi = l->probe_of[m->page_shift];
+        if (pi >= 0 && (!l->probe[pi].c->set || l->probe[pi].c->repl != VMSIM_REPL_LRU))
+            return false;
+    }
+    for (unsigned i = 0; i < c->pwc.nprobe; i++) /* walk caches are LRU (pwc_init) */
+        if (!c->pwc.probe[i].c->set)
+            return false;
+    return true;
 }
 
 size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_t avail,
@@ -880,11 +938,11 @@ size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_
      * default machine's (two D-side levels, three walk caches) and a lone
      * TLB's; any other takes the general one */
     const unsigned np = c->npath[SIDE_D], npwc = c->pwc.nprobe;
-    if (np == 2 && npwc == 3)
-        return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, 2, 3);
+    if (np == 2 && npwc == 3 && bare_sets(m, c))
+        return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, 2, 3, true);
     if (np == 1 && npwc == 0)
-        return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, 1, 0);
-    return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, BARE_ANY, BARE_ANY);
+        return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, 1, 0, false);
+    return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, BARE_ANY, BARE_ANY, false);
 }
 
 int mmu_access(struct mmu *m, const struct vmsim_event *ev)

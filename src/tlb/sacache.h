@@ -124,21 +124,30 @@ static inline uint8_t sac_fp(uint64_t key)
  * computes it once). With sets, the ways whose hash byte matches; else
  * the keys four at a time with one branch per block: a miss then costs
  * ways/4 branches. */
-static inline long sac_find_fp(const struct sac *c, uint64_t set, uint64_t key, uint8_t fp)
+#if SAC_SETS
+/* sac_find_fp in a cache known to have sets. */
+static inline long sac_find_set(const struct sac *c, uint64_t set, uint64_t key, uint8_t fp)
 {
     const uint64_t base = set * c->ways;
     const uint64_t *k = c->key + base;
+    const __m128i f = _mm_load_si128((const __m128i *)(const void *)c->set[set].fp);
+    for (unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(f, _mm_set1_epi8((char)fp))); m;
+         m &= m - 1)
+        if (k[__builtin_ctz(m)] == key)
+            return (long)(base + (unsigned)__builtin_ctz(m));
+    return -1;
+}
+#endif
+
+static inline long sac_find_fp(const struct sac *c, uint64_t set, uint64_t key, uint8_t fp)
+{
 #if SAC_SETS
-    if (c->set) {
-        const __m128i f = _mm_load_si128((const __m128i *)(const void *)c->set[set].fp);
-        for (unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(f, _mm_set1_epi8((char)fp)));
-             m; m &= m - 1)
-            if (k[__builtin_ctz(m)] == key)
-                return (long)(base + (unsigned)__builtin_ctz(m));
-        return -1;
-    }
+    if (c->set)
+        return sac_find_set(c, set, key, fp);
 #endif
     (void)fp;
+    const uint64_t base = set * c->ways;
+    const uint64_t *k = c->key + base;
     uint32_t w = 0;
     for (; w + 4 <= c->ways; w += 4)
         if ((k[w] == key) | (k[w + 1] == key) | (k[w + 2] == key) | (k[w + 3] == key))
@@ -171,6 +180,42 @@ static inline uint64_t sac_oldest(const uint64_t *st, uint32_t ways)
     return b0 < b1 ? b0 : b1;
 }
 
+#if SAC_SETS
+/* sac_insert_fp's LRU choice in a cache with sets: the victim holds the
+ * last rank; it goes to the front, every other way back by one. Returns
+ * the victim's way. */
+static inline unsigned sac_rank_victim(struct sac *c, uint64_t set, uint64_t now)
+{
+    struct sac_set *s = &c->set[set];
+    const __m128i r = _mm_load_si128((const __m128i *)(const void *)s->rank);
+    const __m128i last = _mm_cmpeq_epi8(r, _mm_set1_epi8((char)(c->ways - 1)));
+    const unsigned victim = (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(last));
+    if (__builtin_expect(now == s->last, 0)) {
+        sac_rank_tie(s, victim, c->ways);
+    } else {
+        _mm_store_si128((__m128i *)(void *)s->rank,
+                        _mm_andnot_si128(last, _mm_adds_epi8(r, _mm_set1_epi8(1))));
+        s->last = now;
+        s->tie = 1;
+    }
+    return victim;
+}
+
+/* sac_insert_fp for a cache known to have sets and LRU replacement (a
+ * caller that checked once for many inserts). */
+static inline long sac_insert_lru_set(struct sac *c, uint64_t set, uint64_t key, uint8_t fp,
+                                      uint64_t val, uint64_t now, uint64_t *evicted)
+{
+    const unsigned victim = sac_rank_victim(c, set, now);
+    const long slot = (long)(set * c->ways + victim);
+    *evicted = c->key[slot];
+    c->key[slot] = key;
+    c->val[slot] = val;
+    c->set[set].fp[victim] = fp;
+    return slot;
+}
+#endif
+
 /* Insert key, known to be absent from set (it was just looked up and
  * missed): an empty way if there is one, else the replacement victim.
  * Returns its slot; *evicted gets the key it held (0: it was empty); fp
@@ -193,20 +238,7 @@ static inline long sac_insert_fp(struct sac *c, uint64_t set, uint64_t key, uint
         sac_touch(c, set, (long)(base + victim), now);
 #if SAC_SETS
     } else if (c->set) {
-        /* the victim holds the last rank; it goes to the front, every
-         * other way back by one */
-        struct sac_set *s = &c->set[set];
-        const __m128i r = _mm_load_si128((const __m128i *)(const void *)s->rank);
-        const __m128i last = _mm_cmpeq_epi8(r, _mm_set1_epi8((char)(c->ways - 1)));
-        victim = (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(last));
-        if (__builtin_expect(now == s->last, 0)) {
-            sac_rank_tie(s, victim, c->ways);
-        } else {
-            _mm_store_si128((__m128i *)(void *)s->rank,
-                            _mm_andnot_si128(last, _mm_adds_epi8(r, _mm_set1_epi8(1))));
-            s->last = now;
-            s->tie = 1;
-        }
+        victim = sac_rank_victim(c, set, now);
 #endif
     } else {
         /* The smallest stamp names the way (see the top). */
