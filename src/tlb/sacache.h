@@ -91,10 +91,13 @@ static inline void sac_rank_use(struct sac_set *s, unsigned w, unsigned ways, ui
         sac_rank_tie(s, w, ways);
         return;
     }
-    const __m128i r = _mm_load_si128((const __m128i *)(const void *)s->rank);
-    const __m128i newer = _mm_cmplt_epi8(r, _mm_set1_epi8((char)s->rank[w]));
-    _mm_store_si128((__m128i *)(void *)s->rank, _mm_sub_epi8(r, newer));
-    s->rank[w] = 0;
+    const unsigned rw = s->rank[w];
+    if (rw) { /* else the newest already: no rank moves */
+        const __m128i r = _mm_load_si128((const __m128i *)(const void *)s->rank);
+        const __m128i newer = _mm_cmplt_epi8(r, _mm_set1_epi8((char)rw));
+        _mm_store_si128((__m128i *)(void *)s->rank, _mm_sub_epi8(r, newer));
+        s->rank[w] = 0;
+    }
     s->last = now;
     s->tie = 1;
 }
