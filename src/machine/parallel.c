@@ -142,8 +142,11 @@ static void drain_cpu(struct par *P, unsigned cpu)
 static void drain(struct worker *w)
 {
     struct par *P = w->par;
-    /* cleared first: a request queued from here on sets it again */
-    atomic_store_explicit(&w->pending, 0, memory_order_relaxed);
+    /* cleared first, and before the mailboxes are read (seq_cst: the
+     * store may not wait behind those loads): a request queued from here
+     * on sets it again */
+    if (atomic_load_explicit(&w->pending, memory_order_relaxed))
+        atomic_store_explicit(&w->pending, 0, memory_order_seq_cst);
     for (unsigned c = w->id; c < P->ncpus; c += P->n)
         if (atomic_load_explicit(&P->mbox[c].pending, memory_order_acquire))
             drain_cpu(P, c);
