@@ -27,10 +27,11 @@
  * - Otherwise the stamps themselves, the victim their minimum.
  *
  * Ranks replaced stamps in sets on 2026-12-05: +10 % on the random stream
- * over 64 GiB, one host line per set instead of three or four
- * (docs/performance.md). (Tried earlier: the order as 4-bit way numbers
- * in a word, moved in scalar code, which cost more than the minimum of
- * the stamps it saved.) */
+ * over 64 GiB, one host line per set instead of three or four; the nested
+ * stream has read 0.93-0.98x since, for reasons not found (docs/
+ * performance.md, "A regression left open"). (Tried earlier: the order as
+ * 4-bit way numbers in a word, moved in scalar code, which cost more than
+ * the minimum of the stamps it saved.) */
 #ifndef VMSIM_TLB_SACACHE_H
 #define VMSIM_TLB_SACACHE_H
 
