@@ -227,6 +227,10 @@ static inline long sac_insert_lru_set(struct sac *c, uint64_t set, uint64_t key,
 static inline long sac_insert_fp(struct sac *c, uint64_t set, uint64_t key, uint8_t fp,
                                  uint64_t val, uint64_t now, struct rng *rng, uint64_t *evicted)
 {
+#if SAC_SETS
+    if (c->set && c->repl != VMSIM_REPL_RANDOM)
+        return sac_insert_lru_set(c, set, key, fp, val, now, evicted);
+#endif
     const uint64_t base = set * c->ways;
     unsigned victim;
     if (c->repl == VMSIM_REPL_RANDOM) {
@@ -240,10 +244,6 @@ static inline long sac_insert_fp(struct sac *c, uint64_t set, uint64_t key, uint
         if (victim == c->ways)
             victim = (unsigned)rng_below(rng, c->ways);
         sac_touch(c, set, (long)(base + victim), now);
-#if SAC_SETS
-    } else if (c->set) {
-        victim = sac_rank_victim(c, set, now);
-#endif
     } else {
         /* The smallest stamp names the way (see the top). */
         victim = (unsigned)(sac_oldest(c->stamp + base, c->ways) & ((1ull << c->wbits) - 1));
