@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "mmu/mmu.h"
+#include "pt/radix.h"
 
 #define WRITE_INTENT(kind) ((kind) & 1u) /* VMSIM_WRITE and VMSIM_MODIFY */
 
@@ -199,7 +200,7 @@ static inline __attribute__((always_inline)) unsigned walk(struct mmu *m, struct
         }
     }
     if (bare)
-        radix_walk_norefs(as->pt, va, &s, w); /* nothing bare reads w->ref */
+        radix_walk_body(as->pt, va, &s, w, false, false); /* nothing bare reads w->ref */
     else if (__builtin_expect(m->seq != NULL, 0))
         walk_seq(m, c, as, va, &s, w);
     else
@@ -620,12 +621,13 @@ size_t mmu_hit_run(struct mmu *m, const struct vmsim_event *ev, size_t n)
 }
 
 /* The prefetch of a bare run (run_events' prefetch, known to be radix):
- * only an access of the run's CPU and process. */
-static inline void bare_prefetch(const struct mmu_space *as, uint64_t head, uint64_t ignore,
-                                 const struct vmsim_event *e, unsigned level, unsigned va_bits)
+ * a hint, so the address of whatever event comes is prefetched in this
+ * process's tree, without telling accesses of the run's CPU and process
+ * from the rest (the radix index masks any address into its tables). */
+static inline __attribute__((always_inline)) void
+bare_prefetch(const struct radix *r, const struct vmsim_event *e, unsigned level, bool STD)
 {
-    if ((event_head(e) & ignore) == head && !(e->addr >> va_bits))
-        radix_prefetch(as->pt, as->asid, e->addr, level);
+    radix_prefetch_inline(r, e->addr, level, STD);
 }
 /* A TLB level of a bare run's D side, while it holds base pages only. */
 struct bare_level {
@@ -723,7 +725,7 @@ static inline void bare_fill(const struct bare_level *lv, uint64_t set, uint64_t
 static inline __attribute__((always_inline)) void bare_walk(struct mmu *m, struct cpu *c,
                                                             const struct mmu_space *as,
                                                             vmsim_vaddr_t va, struct walk *w,
-                                                            unsigned NPWC, bool SETS)
+                                                            unsigned NPWC, bool SETS, bool STD)
 {
     struct pwc *pwc = &c->pwc;
     struct vmsim_stats *st = c->st;
@@ -755,7 +757,7 @@ static inline __attribute__((always_inline)) void bare_walk(struct mmu *m, struc
             st->pwc_misses++;
         }
     }
-    radix_walk_norefs(as->pt, va, &s, w);
+    radix_walk_body(as->pt, va, &s, w, false, STD);
     st->walks++;
     st->walk_refs += w->nrefs;
     st->walk_hist[w->nrefs <= VMSIM_MAX_LEVELS ? w->nrefs : VMSIM_MAX_LEVELS + 1]++;
@@ -786,7 +788,7 @@ static inline __attribute__((always_inline)) void bare_walk(struct mmu *m, struc
  * when the levels may hold other sizes now. */
 static inline __attribute__((always_inline)) unsigned
 bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_t va,
-               unsigned kind, bool *lean, unsigned NP, unsigned NPWC, bool SETS)
+               unsigned kind, bool *lean, unsigned NP, unsigned NPWC, bool SETS, bool STD)
 {
     const struct mmu_space *as = mmu_space_of(c->proc);
     struct vmsim_stats *st = c->st;
@@ -831,7 +833,7 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
     charge(st, cyc);
     st->tlb_misses_all++;
     struct walk w;
-    bare_walk(m, c, as, va, &w, NPWC, SETS);
+    bare_walk(m, c, as, va, &w, NPWC, SETS, STD);
     if ((w.pte & PTE_P) && allowed(w.pte, kind) && m->shift[w.level] == ps &&
         (!WRITE_INTENT(kind) || (w.pte & PTE_D))) {
         for (i = 0; i < np; i++)
@@ -845,11 +847,13 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
 }
 
 /* mmu_bare_run for a CPU with NP D-side TLB levels and NPWC page-walk
- * cache probes, each a compile-time constant or BARE_ANY. */
+ * cache probes, each a compile-time constant or BARE_ANY; SETS: its
+ * caches have sets and LRU (bare_sets); STD: its tree has the common
+ * shape (radix_std). */
 static inline __attribute__((always_inline)) size_t
 bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t n, size_t avail,
               unsigned stages, const atomic_uint *interrupt, int *rc, unsigned NP, unsigned NPWC,
-              bool SETS)
+              bool SETS, bool STD)
 {
     const struct vmsim_event *e = ev;
     const struct mmu_space *as = mmu_space_of(c->proc);
@@ -859,14 +863,15 @@ bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t
     const unsigned ps = m->page_shift, va_bits = m->cfg->geom.va_bits;
     const uint64_t access = m->cfg->cost.access;
     struct vmsim_stats *st = c->st;
+    const struct radix *rt = R(as->pt);
     struct bare_level lv[VMSIM_MAX_TLB_LEVELS];
     bool lean = bare_levels(m, c, lv);
     size_t k = 0;
     for (; k < n; k++) {
         if (stages && k + MMU_PREFETCH_AHEAD < avail) {
             if (stages > 1 && k + 2 * MMU_PREFETCH_AHEAD < avail)
-                bare_prefetch(as, head, ignore, &ev[k + 2 * MMU_PREFETCH_AHEAD], 2, va_bits);
-            bare_prefetch(as, head, ignore, &ev[k + MMU_PREFETCH_AHEAD], 1, va_bits);
+                bare_prefetch(rt, &ev[k + 2 * MMU_PREFETCH_AHEAD], 2, STD);
+            bare_prefetch(rt, &ev[k + MMU_PREFETCH_AHEAD], 1, STD);
         }
         e = &ev[k];
         if ((event_head(e) & ignore) != head ||
@@ -890,7 +895,7 @@ bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t
         uint64_t used;
         unsigned shift;
         if (side == SIDE_D && lean) {
-            shift = bare_translate(m, c, lv, va, kind, &lean, NP, NPWC, SETS);
+            shift = bare_translate(m, c, lv, va, kind, &lean, NP, NPWC, SETS, STD);
         } else { /* the I side (it may fill a level the D side shares), or sizes mixed */
             shift = translate_slow_body(m, c, va, kind, &used, false, true);
             lean = lean && bare_still(lv, c->npath[SIDE_D]);
@@ -934,15 +939,18 @@ size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_
     struct cpu *c = &m->cpu[ev->cpu];
     if (!c->proc)
         return 0;
-    /* the shapes compiled with their counts known (loops unrolled): the
-     * default machine's (two D-side levels, three walk caches) and a lone
-     * TLB's; any other takes the general one */
+    /* the shapes compiled with their counts known (loops unrolled) and
+     * a tree of the common shape: the default machine's (two D-side
+     * levels, three walk caches) and a lone TLB's; any other takes the
+     * general one */
     const unsigned np = c->npath[SIDE_D], npwc = c->pwc.nprobe;
-    if (np == 2 && npwc == 3 && bare_sets(m, c))
-        return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, 2, 3, true);
-    if (np == 1 && npwc == 0)
-        return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, 1, 0, false);
-    return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, BARE_ANY, BARE_ANY, false);
+    const bool std = radix_std(R(mmu_space_of(c->proc)->pt));
+    if (np == 2 && npwc == 3 && std && bare_sets(m, c))
+        return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, 2, 3, true, true);
+    if (np == 1 && npwc == 0 && std)
+        return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, 1, 0, false, true);
+    return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, BARE_ANY, BARE_ANY, false,
+                         false);
 }
 
 int mmu_access(struct mmu *m, const struct vmsim_event *ev)

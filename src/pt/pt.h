@@ -265,15 +265,6 @@ static inline int pt_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, u
 {
     return p->ops->update(p, asid, va, set, clear);
 }
-/* The radix organization's walk, for callers that know the organization
- * (the MMU's bare path). */
-void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct walk_start *s,
-                struct walk *w);
-/* radix_walk leaving w->ref unwritten: for a walk whose references only
- * count (nrefs), not where they go. */
-void radix_walk_norefs(struct pt *p, vmsim_vaddr_t va, const struct walk_start *s, struct walk *w);
-void radix_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level);
-
 static inline void pt_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
                            const struct walk_start *s, struct walk *w)
 {

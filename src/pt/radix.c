@@ -30,38 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pt/pt.h"
-
-struct rtab {
-    vmsim_pfn_t pfn;
-    uint32_t used;
-    uint32_t level;
-    struct rtab **child; /* NULL at level 1 */
-    struct radix *owner; /* the tree whose counts (tables, leaves) include it */
-    uint32_t refs;       /* entries of address spaces that point to it: 1 unless shared */
-    uint32_t tag;        /* the kernel's sharing record (0: none): never pruned while set */
-    uint64_t e[];
-};
-
-struct radix {
-    struct pt base;
-    struct rtab *root;
-    unsigned levels;
-    unsigned pte_bytes;
-    unsigned shift[VMSIM_MAX_LEVELS + 2]; /* low bit of level k's index */
-    uint64_t mask[VMSIM_MAX_LEVELS + 2];  /* index mask of level k */
-    uint64_t tables[VMSIM_MAX_LEVELS + 1];
-    uint64_t leaves[VMSIM_MAX_LEVELS + 1];
-    vmsim_pfn_t *deposit;                 /* detached leaf tables (Linux THP deposit) */
-    uint64_t ndeposit, deposit_cap;
-};
-
-#define IDX(r, va, k) (((va) >> (r)->shift[k]) & (r)->mask[k])
-#define LOAD(e) pt_entry_load(&(e))
-#define STORE(e, v) pt_entry_store(&(e), (v))
-#define TABLE_PTE(t) (((uint64_t)(t)->pfn << PTE_PFN_SHIFT) | PTE_P | PTE_W | PTE_U | PTE_X)
-
-static struct radix *R(struct pt *p) { return (struct radix *)p; }
+#include "pt/radix.h"
 
 /* Return a table's host memory. */
 static void table_release(struct radix *r, struct rtab *t)
@@ -278,62 +247,11 @@ static int radix_update(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, uint6
     return VMSIM_OK;
 }
 
-/* The walk, with or without its list of references (refs). */
-static inline __attribute__((always_inline)) void walk_body(struct pt *p, vmsim_vaddr_t va,
-                                                            const struct walk_start *s,
-                                                            struct walk *w, bool refs)
-{
-    const struct radix *r = R(p);
-    unsigned k = r->levels;
-    struct rtab *t = r->root;
-    if (s && s->level) {
-        k = s->level;
-        t = s->table;
-    }
-    /* Locals, not w->...: the walk stores bytes (ref levels), which may
-     * alias anything, and would force every field to be reloaded. */
-    const unsigned ps = p->phys->page_shift, pte_bytes = r->pte_bytes;
-    unsigned n = 0;
-    /* The table's physical address: from its header for the first, then
-     * from the entry that led to it (TABLE_PTE: the same frame), so the
-     * walk never loads a lower table's header, one cache line fewer per
-     * level on the host. */
-    vmsim_paddr_t base = (vmsim_paddr_t)t->pfn << ps;
-    w->top = k;
-    for (;; k--) {
-        const uint64_t i = IDX(r, va, k);
-        const uint64_t e = LOAD(t->e[i]);
-        if (refs) {
-            w->ref[n].pa = base + i * pte_bytes;
-            w->ref[n].level = (uint8_t)k;
-        }
-        w->table[k] = t;
-        n++;
-        if ((e & (PTE_P | PTE_LEAF)) != PTE_P) {
-            /* A leaf, or nothing. Set the accessed bit only when it is
-             * clear: a store per walk would dirty every entry's cache line. */
-            pt_entry_accessed(&t->e[i], e);
-            w->pte = (e & PTE_P) ? e | PTE_A : e;
-            w->level = k;
-            w->nrefs = n;
-            return;
-        }
-        t = t->child[i];
-        if (refs)
-            base = PTE_PFN(e) << ps;
-    }
-}
-
-void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, const struct walk_start *s,
-                struct walk *w)
+static void radix_walk(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va,
+                       const struct walk_start *s, struct walk *w)
 {
     (void)asid;
-    walk_body(p, va, s, w, true);
-}
-
-void radix_walk_norefs(struct pt *p, vmsim_vaddr_t va, const struct walk_start *s, struct walk *w)
-{
-    walk_body(p, va, s, w, false);
+    radix_walk_body(p, va, s, w, true, false);
 }
 
 static uint64_t radix_lookup(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned *level)
@@ -415,22 +333,10 @@ static int radix_deposit(struct pt *p)
 /* Follow the host pointers down to the level-`level` entry a walk of va
  * will read and prefetch it (with its child pointer). The caller prefetches
  * the upper levels earlier, so the loads here hit the host's caches. */
-void radix_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level)
+static void radix_prefetch(struct pt *p, vmsim_asid_t asid, vmsim_vaddr_t va, unsigned level)
 {
-    struct radix *r = R(p);
-    struct rtab *t = r->root;
-    unsigned k = r->levels;
-    for (; k > level; k--) {
-        uint64_t i = IDX(r, va, k);
-        /* a hint only, and only without threads: no ordering needed */
-        if ((__atomic_load_n(&t->e[i], __ATOMIC_RELAXED) & (PTE_P | PTE_LEAF)) != PTE_P)
-            return;
-        t = t->child[i];
-    }
-    uint64_t i = IDX(r, va, k);
-    __builtin_prefetch(&t->e[i]);
-    if (k > 1)
-        __builtin_prefetch(&t->child[i]);
+    (void)asid;
+    radix_prefetch_inline(R(p), va, level, false);
 }
 
 /* The entry (table and index) that points to the level-`level` table
