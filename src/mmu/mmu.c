@@ -721,7 +721,9 @@ static inline void bare_fill(const struct bare_level *lv, uint64_t set, uint64_t
 
 /* walk() on a bare machine: each page-walk cache's key, set and hash
  * byte made once, for its probe and for its fill; NPWC the number of
- * probes when known at compile time, else BARE_ANY. */
+ * probes when known at compile time, else BARE_ANY. Three probes of a
+ * tree of the common shape (STD) are those of levels 2, 3 and 4, in that
+ * order (pwc_init), so their levels and shifts are constants. */
 static inline __attribute__((always_inline)) void bare_walk(struct mmu *m, struct cpu *c,
                                                             const struct mmu_space *as,
                                                             vmsim_vaddr_t va, struct walk *w,
@@ -733,26 +735,28 @@ static inline __attribute__((always_inline)) void bare_walk(struct mmu *m, struc
     const unsigned np = NPWC != BARE_ANY ? NPWC : pwc->nprobe;
     uint64_t cyc = 0, set[VMSIM_MAX_LEVELS], key[VMSIM_MAX_LEVELS];
     uint8_t fp[VMSIM_MAX_LEVELS];
+    const bool known = STD && NPWC == 3;
+#define PROBE_K(i) (known ? (i) + 2u : pwc->probe[i].k)
     unsigned i = 0;
     if (np) {
         cyc = pwc->latency;
         for (; i < np; i++) { /* deepest first: mmu_pwc_probe */
             const struct pwc_probe *pr = &pwc->probe[i];
-            const uint64_t tag = va >> pr->shift;
+            const uint64_t tag = va >> (known ? 3 + 9 * PROBE_K(i) : pr->shift);
             set[i] = tag & pr->c->set_mask;
-            key[i] = PWC_KEY(tag, as->asid, pr->k);
+            key[i] = PWC_KEY(tag, as->asid, PROBE_K(i));
             fp[i] = sac_fp(key[i]);
             const long slot = bare_find(pr->c, set[i], key[i], fp[i], SETS);
             if (slot >= 0) {
                 bare_touch(pr->c, set[i], slot, c->now, SETS);
-                s.level = pr->k - 1u;
+                s.level = PROBE_K(i) - 1u;
                 s.table = (void *)(uintptr_t)pr->c->val[slot];
                 break;
             }
         }
         if (i < np) {
             st->pwc_hits++;
-            st->pwc_levels_skipped += m->cfg->geom.levels - s.level;
+            st->pwc_levels_skipped += (STD ? 4 : m->cfg->geom.levels) - s.level;
         } else {
             st->pwc_misses++;
         }
@@ -768,15 +772,15 @@ static inline __attribute__((always_inline)) void bare_walk(struct mmu *m, struc
     /* mmu_pwc_fill: the levels the walk read below the hit, all probed
      * and missed above */
     for (unsigned j = 0; j < i; j++) {
-        const struct pwc_probe *pr = &pwc->probe[j];
-        if (pr->k > w->top)
+        if (PROBE_K(j) > w->top)
             break;
-        if (pr->k <= w->level)
+        if (PROBE_K(j) <= w->level)
             continue;
         uint64_t evicted;
-        bare_insert(pr->c, set[j], key[j], fp[j], (uint64_t)(uintptr_t)w->table[pr->k - 1],
-                    c->now, m->rng, &evicted, SETS);
+        bare_insert(pwc->probe[j].c, set[j], key[j], fp[j],
+                    (uint64_t)(uintptr_t)w->table[PROBE_K(j) - 1], c->now, m->rng, &evicted, SETS);
     }
+#undef PROBE_K
 }
 
 /* translate_slow_body of a D-side access on a bare machine whose levels
@@ -866,13 +870,16 @@ bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t
     const struct radix *rt = R(as->pt);
     struct bare_level lv[VMSIM_MAX_TLB_LEVELS];
     bool lean = bare_levels(m, c, lv);
+    /* the prefetches' stages run while k is below these */
+    const size_t pf1 = stages && avail > MMU_PREFETCH_AHEAD ? avail - MMU_PREFETCH_AHEAD : 0;
+    const size_t pf2 = stages > 1 && avail > 2 * MMU_PREFETCH_AHEAD ? avail - 2 * MMU_PREFETCH_AHEAD
+                                                                    : 0;
     size_t k = 0;
     for (; k < n; k++) {
-        if (stages && k + MMU_PREFETCH_AHEAD < avail) {
-            if (stages > 1 && k + 2 * MMU_PREFETCH_AHEAD < avail)
-                bare_prefetch(rt, &ev[k + 2 * MMU_PREFETCH_AHEAD], 2, STD);
+        if (k < pf2)
+            bare_prefetch(rt, &ev[k + 2 * MMU_PREFETCH_AHEAD], 2, STD);
+        if (k < pf1)
             bare_prefetch(rt, &ev[k + MMU_PREFETCH_AHEAD], 1, STD);
-        }
         e = &ev[k];
         if ((event_head(e) & ignore) != head ||
             (interrupt && k && atomic_load_explicit(interrupt, memory_order_relaxed)))
