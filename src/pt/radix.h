@@ -98,7 +98,8 @@ static inline __attribute__((always_inline)) void radix_walk_body(struct pt *p, 
             return;
         }
         t = t->child[i];
-        if (refs) base = PTE_PFN(e) << ps;
+        if (refs)
+            base = PTE_PFN(e) << ps;
     }
 }
 
