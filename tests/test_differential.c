@@ -10,7 +10,9 @@
  * 5-level x86-64 paging, 2 MiB pages where advised (--thp madvise); in
  * about 40% of the cases a memory model (--cache, docs/caches.md): 0-4
  * small cache levels of random sides, sets and line sizes, a shared last
- * level or not, DRAM with or without the row model, data on or off. vmsim
+ * level or not, DRAM with or without the row model, data on or off; in
+ * the cases that cannot run on threads, random replacement in about a
+ * fifth of the TLB levels (a generator of its own), with --seed. vmsim
  * gets them as spec strings (vmsim_tlb_parse, vmsim_cache_parse...), the
  * model as its own structured description, so a parser bug is a mismatch
  * too.
@@ -230,6 +232,10 @@ static void specs(struct dcase *c, struct test_rng *g)
         }
         if (l->latency >= 0) {
             n = snprintf(t, left, ":%d", l->latency);
+            t += n, left -= (size_t)n;
+        }
+        if (l->random) {
+            n = snprintf(t, left, ":random");
             t += n, left -= (size_t)n;
         }
     }
@@ -1191,6 +1197,8 @@ static int make_config(const struct dcase *c, struct vmsim_config *cfg, char *wh
         rc = vmsim_cache_parse(c->cache, cfg, why, whylen);
     cfg->ncpus = c->m.ncpus;
     cfg->asids = c->m.asids;
+    if (c->m.seed)
+        cfg->seed = c->m.seed;
     if (c->m.huge) {
         cfg->anon_page_shift = 21;
         cfg->thp = c->m.thp_always ? VMSIM_THP_ALWAYS : VMSIM_THP_MADVISE;
@@ -1534,6 +1542,8 @@ static void command_options(const struct dcase *c, char *buf, size_t len)
     if (c->m.compact && k >= 0 && (size_t)k < len)
         k += snprintf(buf + k, len - (size_t)k, " --mem %lluk --replace none --compact on",
                       (unsigned long long)(c->m.mem_frames * 4));
+    if (c->m.seed && k >= 0 && (size_t)k < len)
+        k += snprintf(buf + k, len - (size_t)k, " --seed %llu", (unsigned long long)c->m.seed);
     if (c->threads > 1 && k >= 0 && (size_t)k < len)
         snprintf(buf + k, len - (size_t)k, " --threads %u --locks %s%s", c->threads,
                  vmsim_locks_names[c->locks], c->verify ? " --verify" : "");
@@ -1603,12 +1613,32 @@ static void gen_khugepaged(struct test_rng *g, struct dcase *c)
     }
 }
 
+static bool threads_eligible(struct dcase *c);
+
 static void make_case(uint64_t seed, struct dcase *c)
 {
     struct test_rng g = {seed};
     memset(c, 0, sizeof *c);
     gen_machine(&g, &c->m);
+    const struct test_rng before_specs = g;
     specs(c, &g);
+    /* random TLB replacement from a generator of its own too (the machines
+     * and streams stay as they were, some levels now random), with a seed
+     * of its own half the time; only in a case that cannot run on threads
+     * anyway (random replacement cannot: one generator), so that the
+     * threaded runs below keep every case they had */
+    struct test_rng rg = {seed ^ 0x72616e646f6dull};
+    if (!threads_eligible(c)) {
+        bool any = false;
+        for (unsigned i = 0; i < c->m.ntlb; i++)
+            any |= c->m.tlb[i].random = chance(&rg, 20);
+        if (chance(&rg, 50))
+            c->m.seed = 1 + below(&rg, (1ull << 63) - 1);
+        if (any) { /* the same spec strings, with ":random" */
+            struct test_rng again = before_specs;
+            specs(c, &again);
+        }
+    }
     /* The memory model from a generator of its own, so that the machines and
      * streams of issue 11 stay as they were (streams change only where a
      * memory model asks for frame recycling, gen_segment). */
@@ -1829,6 +1859,7 @@ static void test_differential(void **state)
     uint64_t cov[sizeof coverage / sizeof *coverage] = {0};
     uint64_t ccov[NCACHE_COV] = {0}, mem_cases = 0, mem_accesses = 0, mem_data_off = 0;
     uint64_t khp_cases = 0, khp_always = 0, khp_accesses = 0;
+    uint64_t rnd_cases = 0, rnd_levels = 0, rnd_cpus = 0;
     /* compaction: cases (with khugepaged), then the sums of cmp_names */
     static const char *const cmp_names[] = {"compact.runs", "compact.success", "compact.fail",
                                             "compact.pages_moved", "compact.rmap_updates",
@@ -1867,6 +1898,14 @@ static void test_differential(void **state)
             khp_always += c.m.thp_always;
             for (size_t j = 0; j < c.n; j++)
                 khp_accesses += c.ev[j].type == VMSIM_EV_ACCESS;
+        }
+        unsigned nrandom = 0;
+        for (unsigned j = 0; j < c.m.ntlb; j++)
+            nrandom += c.m.tlb[j].random;
+        if (bad >= 0 && nrandom) {
+            rnd_cases++;
+            rnd_levels += nrandom;
+            rnd_cpus += c.m.ncpus > 1;
         }
         if (bad >= 0 && c.m.compact) {
             cmp_cases++;
@@ -1921,6 +1960,11 @@ static void test_differential(void **state)
     printf("differential: %llu cases with khugepaged (%llu with --thp always), %llu accesses\n",
            (unsigned long long)khp_cases, (unsigned long long)khp_always,
            (unsigned long long)khp_accesses);
+    printf("differential: %llu cases with random TLB replacement (%llu levels; %llu cases of "
+           "several CPUs, which share one generator)\n",
+           (unsigned long long)rnd_cases, (unsigned long long)rnd_levels,
+           (unsigned long long)rnd_cpus);
+    assert_true(rnd_cases > 0 && rnd_cpus > 0);
     printf("differential: %llu cases with compaction (%llu with khugepaged):",
            (unsigned long long)cmp_cases, (unsigned long long)cmp_khp);
     for (size_t k = 0; k < sizeof cmp_names / sizeof *cmp_names; k++)

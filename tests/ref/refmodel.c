@@ -22,7 +22,9 @@
  *    translation walks. A hit at a lower level fills the levels above it
  *    that serve the page size; a walk fills every level of the side that
  *    serves it. Default latency: 1 for the first level each side meets, 7
- *    for the others.
+ *    for the others. A fill takes an empty way, else the least recently
+ *    used, or in a level marked random the way the machine's generator
+ *    draws (cli.md, "TLB SPEC"; gen_way).
  *  - Walks. A walk first probes the page-walk caches (when any exist:
  *    `pwc` cycles), deepest level first; a hit on a level-k entry starts
  *    the walk at level k-1 (levels - (k-1) references skipped). The walk
@@ -198,6 +200,7 @@ struct tarr {
 
 struct tlev {
     char side;
+    bool random; /* random replacement, else LRU */
     unsigned latency;
     unsigned narr;
     struct tarr arr[REF_MAX_ARR];
@@ -281,6 +284,7 @@ struct ref {
     struct ref_machine m;
     struct ref_stats st;
     uint64_t now; /* the LRU clock: one tick per translation */
+    uint64_t gen[4]; /* the machine's generator (random TLB replacement) */
     uint64_t va_bits;
     struct rcpu cpu[REF_MAX_CPUS];
     struct proc **proc; /* every process ever made, dead ones too */
@@ -461,6 +465,35 @@ static size_t victim(const uint64_t *stamps, const bool *valid, size_t n)
     return v;
 }
 
+/* The machine's generator, as docs/cli.md ("TLB SPEC") defines it:
+ * xoshiro256** whose state is the first four outputs of splitmix64 from
+ * the seed; a way is the high word of the output times the ways. */
+static uint64_t gen_rotl(uint64_t x, unsigned k) { return x << k | x >> (64 - k); }
+
+static void gen_seed(struct ref *r, uint64_t seed)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        seed += 0x9e3779b97f4a7c15ull;
+        uint64_t z = seed;
+        z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ z >> 27) * 0x94d049bb133111ebull;
+        r->gen[i] = z ^ z >> 31;
+    }
+}
+
+static uint32_t gen_way(struct ref *r, uint32_t ways)
+{
+    uint64_t *g = r->gen;
+    const uint64_t out = gen_rotl(g[1] * 5, 7) * 9, t = g[1] << 17;
+    g[2] ^= g[0];
+    g[3] ^= g[1];
+    g[1] ^= g[2];
+    g[0] ^= g[3];
+    g[2] ^= t;
+    g[3] = gen_rotl(g[3], 45);
+    return (uint32_t)(((unsigned __int128)out * ways) >> 64);
+}
+
 static struct tent *tarr_find(struct tarr *a, uint64_t va, unsigned shift, uint32_t asid)
 {
     const uint64_t vpn = va >> shift;
@@ -495,12 +528,13 @@ static void tlev_fill(struct ref *r, struct tlev *l, uint64_t va, unsigned shift
             const uint64_t vpn = va >> shift;
             struct tent *set = ar->e + (vpn % ar->sets) * ar->ways;
             uint64_t stamps[ar->ways];
-            bool valid[ar->ways];
+            bool valid[ar->ways], full = true;
             for (uint32_t w = 0; w < ar->ways; w++) {
                 stamps[w] = set[w].stamp;
                 valid[w] = set[w].valid;
+                full = full && valid[w];
             }
-            t = &set[victim(stamps, valid, ar->ways)];
+            t = &set[l->random && full ? gen_way(r, ar->ways) : victim(stamps, valid, ar->ways)];
         }
         *t = (struct tent){true, va >> shift, shift, asid, writable, exec, r->now};
         return;
@@ -1701,6 +1735,7 @@ struct ref *ref_create(const struct ref_machine *m)
         return NULL;
     r->m = *m;
     r->va_bits = BASE_SHIFT + 9u * m->levels;
+    gen_seed(r, m->seed ? m->seed : 1);
     r->zero[0] = r->zero[1] = UINT64_MAX;
     r->khp_left = m->khp_every;
     if (m->ncache > REF_MAX_CACHES || (m->row_hit && (!m->row_banks || !m->row_bytes))) {
@@ -1738,6 +1773,7 @@ struct ref *ref_create(const struct ref_machine *m)
         struct rcpu *cpu = &r->cpu[c];
         for (unsigned i = 0; i < m->ntlb; i++) {
             cpu->tlb[i].side = m->tlb[i].side;
+            cpu->tlb[i].random = m->tlb[i].random;
             cpu->tlb[i].latency = lat[i];
             cpu->tlb[i].narr = m->tlb[i].narr;
             for (unsigned a = 0; a < m->tlb[i].narr; a++) {

@@ -30,6 +30,7 @@ struct ref_level {
     char name[16];
     char side;         /* 'u', 'd' or 'i' */
     int latency;       /* -1: the documented default */
+    bool random;       /* random replacement (:random), else LRU */
     unsigned narr;
     struct ref_array arr[REF_MAX_ARR];
 };
@@ -54,6 +55,7 @@ struct ref_machine {
     unsigned cost_access, cost_pt_ref, cost_fault;
     unsigned levels; /* radix levels: 4 (48-bit) or 5 (57-bit), 9 bits each, 4 KiB pages */
     unsigned ncpus;
+    uint64_t seed; /* --seed of random TLB replacement; 0: the default, 1 */
     bool asids;
     bool huge; /* --page-size 2m with --thp madvise: 2 MiB pages where advised `hugepage` */
     bool thp_always; /* with huge: --thp always, 2 MiB pages in implicit memory and every VMA too */
