@@ -703,17 +703,67 @@ static inline void bare_insert(struct sac *c, uint64_t set, uint64_t key, uint8_
     sac_insert_fp(c, set, key, fp, val, now, rng, evicted);
 }
 
-/* tlb_fill of a base page into bare level lv, its key, hash byte and set
- * known. */
-static inline void bare_fill(const struct bare_level *lv, uint64_t set, uint64_t key, uint8_t fp,
-                             uint64_t pte, uint64_t now, struct rng *rng, bool SETS)
+/* A fill of bare level lv that evicted `evicted` (0: took an empty way)
+ * keeps the level's live counts. */
+static inline void bare_took(const struct bare_level *lv, uint64_t evicted)
 {
-    uint64_t evicted;
-    bare_insert(lv->c, set, key, fp, pte, now, rng, &evicted, SETS);
     if (!evicted) { /* else a base page left: no count changes */
         lv->p->live++;
         lv->l->live_mask |= lv->bit;
     }
+}
+
+/* tlb_fill of a base page into bare level lv, its key, hash byte and set
+ * known. */
+static inline __attribute__((always_inline)) void
+bare_fill_body(const struct bare_level *lv, uint64_t set, uint64_t key, uint8_t fp, uint64_t pte,
+               uint64_t now, struct rng *rng, bool SETS)
+{
+    uint64_t evicted;
+    bare_insert(lv->c, set, key, fp, pte, now, rng, &evicted, SETS);
+    bare_took(lv, evicted);
+}
+
+/* Out of line, one for each kind of cache: inlined into the run's loop
+ * the fills make it spill more than their calls cost (docs/
+ * performance.md), and one function for both kinds would take SETS as a
+ * run-time argument, with the registers of the longer kind. The fill of
+ * a set whose newest use is not at now (always, in a bare run: each of
+ * its translations uses a TLB set once) calls nothing, so it saves no
+ * registers; a tie takes the general form, out of line. */
+static __attribute__((noinline)) void bare_fill_tie(const struct bare_level *lv, uint64_t set,
+                                                  uint64_t key, uint8_t fp, uint64_t pte,
+                                                  uint64_t now)
+{
+    bare_fill_body(lv, set, key, fp, pte, now, NULL, true);
+}
+
+static void bare_fill_sets(const struct bare_level *lv, uint64_t set, uint64_t key, uint8_t fp,
+                           uint64_t pte, uint64_t now)
+{
+    if (__builtin_expect(now == lv->c->set[set].last, 0)) { /* a tie */
+        bare_fill_tie(lv, set, key, fp, pte, now);
+        return;
+    }
+    uint64_t evicted;
+    sac_insert_lru_set_fresh(lv->c, set, key, fp, pte, now, &evicted);
+    bare_took(lv, evicted);
+}
+
+static void bare_fill_any(const struct bare_level *lv, uint64_t set, uint64_t key, uint8_t fp,
+                          uint64_t pte, uint64_t now, struct rng *rng)
+{
+    bare_fill_body(lv, set, key, fp, pte, now, rng, false);
+}
+
+static inline __attribute__((always_inline)) void
+bare_fill(const struct bare_level *lv, uint64_t set, uint64_t key, uint8_t fp, uint64_t pte,
+          uint64_t now, struct rng *rng, bool SETS)
+{
+    if (SETS)
+        bare_fill_sets(lv, set, key, fp, pte, now);
+    else
+        bare_fill_any(lv, set, key, fp, pte, now, rng);
 }
 
 /* Any count (the shapes of bare_run_body). */

@@ -185,17 +185,18 @@ static inline uint64_t sac_oldest(const uint64_t *st, uint32_t ways)
 }
 
 #if SAC_SETS
-/* sac_insert_fp's LRU choice in a cache with sets: the victim holds the
- * last rank; it goes to the front, every other way back by one. Returns
- * the victim's way. */
-static inline unsigned sac_rank_victim(struct sac *c, uint64_t set, uint64_t now)
+/* sac_insert_fp's LRU choice in set s (ways ways): the victim holds the
+ * last rank; it goes to the front, every other way back by one. fresh
+ * (a constant): the caller knows now is not the set's newest use (no tie),
+ * and nothing is called. Returns the victim's way. */
+static inline __attribute__((always_inline)) unsigned
+sac_rank_victim_in(struct sac_set *s, unsigned ways, uint64_t now, bool fresh)
 {
-    struct sac_set *s = &c->set[set];
     const __m128i r = _mm_load_si128((const __m128i *)(const void *)s->rank);
-    const __m128i last = _mm_cmpeq_epi8(r, _mm_set1_epi8((char)(c->ways - 1)));
+    const __m128i last = _mm_cmpeq_epi8(r, _mm_set1_epi8((char)(ways - 1)));
     const unsigned victim = (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(last));
-    if (__builtin_expect(now == s->last, 0)) {
-        sac_rank_tie(s, victim, c->ways);
+    if (!fresh && __builtin_expect(now == s->last, 0)) {
+        sac_rank_tie(s, victim, ways);
     } else {
         _mm_store_si128((__m128i *)(void *)s->rank,
                         _mm_andnot_si128(last, _mm_adds_epi8(r, _mm_set1_epi8(1))));
@@ -205,18 +206,35 @@ static inline unsigned sac_rank_victim(struct sac *c, uint64_t set, uint64_t now
     return victim;
 }
 
-/* sac_insert_fp for a cache known to have sets and LRU replacement (a
- * caller that checked once for many inserts). */
-static inline long sac_insert_lru_set(struct sac *c, uint64_t set, uint64_t key, uint8_t fp,
-                                      uint64_t val, uint64_t now, uint64_t *evicted)
+/* Way `victim` of set `set` takes key (hash byte fp) and val; *evicted
+ * gets the key it held. Returns its slot. */
+static inline long sac_put(struct sac *c, uint64_t set, unsigned victim, uint64_t key, uint8_t fp,
+                           uint64_t val, uint64_t *evicted)
 {
-    const unsigned victim = sac_rank_victim(c, set, now);
     const long slot = (long)(set * c->ways + victim);
     *evicted = c->key[slot];
     c->key[slot] = key;
     c->val[slot] = val;
     c->set[set].fp[victim] = fp;
     return slot;
+}
+
+/* sac_insert_fp for a cache known to have sets and LRU replacement (a
+ * caller that checked once for many inserts). */
+static inline long sac_insert_lru_set(struct sac *c, uint64_t set, uint64_t key, uint8_t fp,
+                                      uint64_t val, uint64_t now, uint64_t *evicted)
+{
+    return sac_put(c, set, sac_rank_victim_in(&c->set[set], c->ways, now, false), key, fp, val,
+                   evicted);
+}
+
+/* The same, for a caller that knows now is not the set's newest use
+ * (now != c->set[set].last): it calls nothing. */
+static inline long sac_insert_lru_set_fresh(struct sac *c, uint64_t set, uint64_t key, uint8_t fp,
+                                            uint64_t val, uint64_t now, uint64_t *evicted)
+{
+    return sac_put(c, set, sac_rank_victim_in(&c->set[set], c->ways, now, true), key, fp, val,
+                   evicted);
 }
 #endif
 
