@@ -846,7 +846,7 @@ bare_translate(struct mmu *m, struct cpu *c, struct bare_level *lv, vmsim_vaddr_
 {
     const struct mmu_space *as = mmu_space_of(c->proc);
     struct vmsim_stats *st = c->st;
-    const unsigned ps = m->page_shift, np = NP != BARE_ANY ? NP : c->npath[SIDE_D];
+    const unsigned ps = STD ? 12 : m->page_shift, np = NP != BARE_ANY ? NP : c->npath[SIDE_D];
     const uint64_t tag = va >> ps, key = TLB_KEY(tag, as->asid, ps);
     const uint8_t fp = sac_fp(key);
     if (c->disturbs[SIDE_D]) /* as translate_slow_body does first (twice changes nothing) */
@@ -914,7 +914,8 @@ bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t
     const struct vmsim_event want = {.type = VMSIM_EV_ACCESS, .cpu = e->cpu, .pid = as->pid};
     const struct vmsim_event kind_byte = {.kind = 0xff};
     const uint64_t head = event_head(&want), ignore = ~event_head(&kind_byte);
-    const unsigned ps = m->page_shift, va_bits = m->cfg->geom.va_bits;
+    /* the common tree: 4 KiB pages, 48-bit addresses */
+    const unsigned ps = STD ? 12 : m->page_shift, va_bits = STD ? 48 : m->cfg->geom.va_bits;
     const uint64_t access = m->cfg->cost.access;
     struct vmsim_stats *st = c->st;
     const struct radix *rt = R(as->pt);
@@ -1001,7 +1002,8 @@ size_t mmu_bare_run(struct mmu *m, const struct vmsim_event *ev, size_t n, size_
      * levels, three walk caches) and a lone TLB's; any other takes the
      * general one */
     const unsigned np = c->npath[SIDE_D], npwc = c->pwc.nprobe;
-    const bool std = radix_std(R(mmu_space_of(c->proc)->pt));
+    const bool std = radix_std(R(mmu_space_of(c->proc)->pt)) && m->page_shift == 12 &&
+                     m->cfg->geom.va_bits == 48; /* bare_run_body's constants for it */
     if (np == 2 && npwc == 3 && std && bare_sets(m, c))
         return bare_run_body(m, c, ev, n, avail, stages, interrupt, rc, 2, 3, true, true);
     if (np == 1 && npwc == 0 && std)
