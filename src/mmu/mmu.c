@@ -620,15 +620,6 @@ size_t mmu_hit_run(struct mmu *m, const struct vmsim_event *ev, size_t n)
     return k;
 }
 
-/* The prefetch of a bare run (run_events' prefetch, known to be radix):
- * a hint, so the address of whatever event comes is prefetched in this
- * process's tree, without telling accesses of the run's CPU and process
- * from the rest (the radix index masks any address into its tables). */
-static inline __attribute__((always_inline)) void
-bare_prefetch(const struct radix *r, const struct vmsim_event *e, unsigned level, bool STD)
-{
-    radix_prefetch_inline(r, e->addr, level, STD);
-}
 /* A TLB level of a bare run's D side, while it holds base pages only. */
 struct bare_level {
     struct tlb_level *l;
@@ -921,16 +912,20 @@ bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t
     const struct radix *rt = R(as->pt);
     struct bare_level lv[VMSIM_MAX_TLB_LEVELS];
     bool lean = bare_levels(m, c, lv);
-    /* the prefetches' stages run while k is below these */
+    /* run_events' prefetch, known to be radix: a hint, so the address of
+     * whatever event comes is prefetched in this process's tree, without
+     * telling accesses of the run's CPU and process from the rest (the
+     * radix index masks any address into its tables); its stages run
+     * while k is below these */
     const size_t pf1 = stages && avail > MMU_PREFETCH_AHEAD ? avail - MMU_PREFETCH_AHEAD : 0;
     const size_t pf2 = stages > 1 && avail > 2 * MMU_PREFETCH_AHEAD ? avail - 2 * MMU_PREFETCH_AHEAD
                                                                     : 0;
     size_t k = 0;
     for (; k < n; k++) {
         if (k < pf2)
-            bare_prefetch(rt, &ev[k + 2 * MMU_PREFETCH_AHEAD], 2, STD);
+            radix_prefetch_inline(rt, ev[k + 2 * MMU_PREFETCH_AHEAD].addr, 2, STD);
         if (k < pf1)
-            bare_prefetch(rt, &ev[k + MMU_PREFETCH_AHEAD], 1, STD);
+            radix_prefetch_inline(rt, ev[k + MMU_PREFETCH_AHEAD].addr, 1, STD);
         e = &ev[k];
         if ((event_head(e) & ignore) != head ||
             (interrupt && k && atomic_load_explicit(interrupt, memory_order_relaxed)))
@@ -970,8 +965,9 @@ bare_run_body(struct mmu *m, struct cpu *c, const struct vmsim_event *ev, size_t
 
 /* Does every cache a bare run of c touches on the D side have sets and
  * LRU replacement (the D-side levels' arrays for the base page, the walk
- * caches)? Random replacement is refereed by test_observe (a run against
- * the observed path). */
+ * caches)? Random replacement, which takes the general forms, is refereed
+ * by test_differential and test_observe (a run against the observed
+ * path). */
 static bool bare_sets(const struct mmu *m, const struct cpu *c)
 {
     if (!SAC_SETS)
